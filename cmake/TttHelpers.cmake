@@ -1,0 +1,68 @@
+# Shared compile settings for every target of the project.
+function(ttt_target_settings target)
+  target_compile_features(${target} PUBLIC cxx_std_20)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+                                             -Wno-sign-conversion)
+    if(TTT_WARNINGS_AS_ERRORS)
+      target_compile_options(${target} PRIVATE -Werror)
+    endif()
+  endif()
+endfunction()
+
+if(TTT_SANITIZE)
+  add_compile_options(-fsanitize=${TTT_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${TTT_SANITIZE})
+endif()
+
+# ttt_add_library(<concept> SOURCES ... [DEPS ...] [PRIVATE_DEPS ...])
+# Creates library `ttt_<concept>` with the alias `tttv2::<concept>`, exported for find_package.
+# Public headers are included as "validation/tensor/tensor.h" from the repository root, and from
+# <prefix>/include/tttv2 once installed.
+function(ttt_add_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(ttt_${name} ${ARG_SOURCES})
+  add_library(tttv2::${name} ALIAS ttt_${name})
+  set_target_properties(ttt_${name} PROPERTIES EXPORT_NAME ${name} POSITION_INDEPENDENT_CODE ON)
+  target_include_directories(ttt_${name} PUBLIC
+    $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}/tttv2>)
+  target_link_libraries(ttt_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  ttt_target_settings(ttt_${name})
+  set_property(GLOBAL APPEND PROPERTY TTT_EXPORTED_TARGETS ttt_${name})
+endfunction()
+
+# ttt_add_test(<name> SOURCES ... [DEPS ...] [LABELS ...] [TIMEOUT s])
+# One GoogleTest executable, discovered test by test into CTest with the given labels
+# (unit, pattern, model, slow). Tests run from the source tree's tests/ directory.
+function(ttt_add_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock_main)
+  target_compile_definitions(${name} PRIVATE
+    TTT_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
+    TTT_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    TTT_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  ttt_target_settings(${name})
+  gtest_discover_tests(${name}
+    WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+    DISCOVERY_TIMEOUT 60)
+endfunction()
+
+# ttt_add_tests_glob(<prefix> [DEPS ...] [LABELS ...])
+# One test executable per *_test.cc file in the current source directory, named <prefix>_<file>.
+function(ttt_add_tests_glob prefix)
+  cmake_parse_arguments(ARG "" "" "DEPS;LABELS" ${ARGN})
+  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cc)
+  foreach(source IN LISTS sources)
+    get_filename_component(stem ${source} NAME_WE)
+    ttt_add_test(${prefix}_${stem} SOURCES ${source} DEPS ${ARG_DEPS} LABELS ${ARG_LABELS})
+  endforeach()
+endfunction()

@@ -1,0 +1,31 @@
+// Subcommand registration for the `ttt` binary. Each *_command.cc defines one static
+// CommandRegistration; main() adds every registered command to the CLI11 app.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace ttt::cli {
+
+// Exit codes shared by every subcommand.
+inline constexpr int kExitOk = 0;         // Passed / may merge.
+inline constexpr int kExitFailed = 1;     // A comparison or gate failed.
+inline constexpr int kExitBadInput = 2;   // Usage or input error.
+
+// A subcommand: `setup` adds the CLI11 subcommand and its options to `app` and returns a callable
+// that runs it and returns the exit code. Errors thrown from it are printed as one line and exit 2.
+using CommandSetup = std::function<std::function<int()>(CLI::App& app)>;
+
+struct CommandRegistration {
+  CommandRegistration(std::string name, CommandSetup setup);
+};
+
+struct RegisteredCommand {
+  std::string name;
+  CommandSetup setup;
+};
+std::vector<RegisteredCommand>& registered_commands();
+
+}  // namespace ttt::cli

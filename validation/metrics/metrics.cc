@@ -1,0 +1,2 @@
+// Being written in this session.
+#include "validation/metrics/metrics.h"

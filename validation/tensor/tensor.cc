@@ -1,0 +1,410 @@
+#include "validation/tensor/tensor.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "validation/tensor/formats.h"
+
+namespace ttt {
+
+// Owning storage is a heap buffer; a view's storage points at caller memory and owns nothing.
+struct Tensor::Storage {
+  std::unique_ptr<std::byte[]> owned;
+  void* data = nullptr;
+  std::size_t bytes = 0;
+};
+
+std::int64_t shape_numel(const Shape& shape, const char* operation) {
+  if (shape.size() > static_cast<std::size_t>(kMaxRank)) {
+    throw std::invalid_argument(std::string("[") + operation + "] rank " +
+                                std::to_string(shape.size()) + " exceeds the maximum of " +
+                                std::to_string(kMaxRank) + " in shape " + shape_to_string(shape));
+  }
+  std::int64_t numel = 1;
+  for (std::int64_t dim : shape) {
+    if (dim < 0) {
+      throw std::invalid_argument(std::string("[") + operation + "] negative dimension in shape " +
+                                  shape_to_string(shape));
+    }
+    if (dim != 0 && numel > std::numeric_limits<std::int64_t>::max() / dim) {
+      throw std::invalid_argument(std::string("[") + operation + "] shape " +
+                                  shape_to_string(shape) + " has too many elements");
+    }
+    numel *= dim;
+  }
+  return numel;
+}
+
+std::string shape_to_string(const Shape& shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) text += ", ";
+    text += std::to_string(shape[i]);
+  }
+  return text + "]";
+}
+
+namespace {
+
+std::int64_t row_length_of(const Shape& shape) { return shape.empty() ? 1 : shape.back(); }
+
+void quantize_values(std::span<float> values, const Shape& shape, DType dtype) {
+  if (dtype == DType::float32 || values.empty()) return;
+  quantize_in_place(values, row_length_of(shape), dtype);
+}
+
+template <typename T>
+constexpr bool dtype_holds(DType dtype) {
+  if constexpr (std::is_same_v<T, float>) return is_floating(dtype);
+  if constexpr (std::is_same_v<T, std::int32_t>) return dtype == DType::int32;
+  if constexpr (std::is_same_v<T, std::int64_t>) return dtype == DType::int64;
+  return false;
+}
+
+}  // namespace
+
+Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtype) {
+  const std::int64_t numel = shape_numel(shape_, "Tensor");
+  storage_ = std::make_shared<Storage>();
+  storage_->bytes = static_cast<std::size_t>(numel) * element_size(dtype);
+  storage_->owned = std::make_unique<std::byte[]>(storage_->bytes);  // Value-initialised: zeros.
+  storage_->data = storage_->owned.get();
+}
+
+Tensor::Tensor(std::shared_ptr<Storage> storage, Shape shape, DType dtype,
+               std::int64_t offset_elements)
+    : storage_(std::move(storage)), shape_(std::move(shape)), dtype_(dtype),
+      offset_(offset_elements) {}
+
+Tensor Tensor::from_floats(Shape shape, std::vector<float> values, DType dtype) {
+  if (!is_floating(dtype)) {
+    throw std::invalid_argument("[Tensor::from_floats] dtype " + std::string(dtype_name(dtype)) +
+                                " is not a floating dtype");
+  }
+  const std::int64_t numel = shape_numel(shape, "Tensor::from_floats");
+  if (static_cast<std::int64_t>(values.size()) != numel) {
+    throw std::invalid_argument("[Tensor::from_floats] " + std::to_string(values.size()) +
+                                " values given for shape " + shape_to_string(shape) + " (" +
+                                std::to_string(numel) + " elements)");
+  }
+  Tensor tensor(std::move(shape), dtype);
+  std::memcpy(tensor.raw_data(), values.data(), values.size() * sizeof(float));
+  tensor.requantize();
+  return tensor;
+}
+
+namespace {
+template <typename T>
+Tensor from_integers(Shape shape, const std::vector<T>& values, DType dtype, const char* op) {
+  const std::int64_t numel = shape_numel(shape, op);
+  if (static_cast<std::int64_t>(values.size()) != numel) {
+    throw std::invalid_argument(std::string("[") + op + "] " + std::to_string(values.size()) +
+                                " values given for shape " + shape_to_string(shape) + " (" +
+                                std::to_string(numel) + " elements)");
+  }
+  Tensor tensor(std::move(shape), dtype);
+  if (!values.empty()) std::memcpy(tensor.data<T>(), values.data(), values.size() * sizeof(T));
+  return tensor;
+}
+}  // namespace
+
+Tensor Tensor::from_int32(Shape shape, std::vector<std::int32_t> values) {
+  return from_integers(std::move(shape), values, DType::int32, "Tensor::from_int32");
+}
+
+Tensor Tensor::from_int64(Shape shape, std::vector<std::int64_t> values) {
+  return from_integers(std::move(shape), values, DType::int64, "Tensor::from_int64");
+}
+
+Tensor Tensor::scalar(float value, DType dtype) { return from_floats({}, {value}, dtype); }
+
+Tensor Tensor::view(Shape shape, DType dtype, void* data) {
+  const std::int64_t numel = shape_numel(shape, "Tensor::view");
+  if (data == nullptr && numel > 0) {
+    throw std::invalid_argument("[Tensor::view] null data for shape " + shape_to_string(shape));
+  }
+  auto storage = std::make_shared<Storage>();
+  storage->data = data;
+  storage->bytes = static_cast<std::size_t>(numel) * element_size(dtype);
+  return Tensor(std::move(storage), std::move(shape), dtype, 0);
+}
+
+void Tensor::check_defined(const char* operation) const {
+  if (!storage_) {
+    throw std::logic_error(std::string("[Tensor::") + operation + "] the tensor is undefined");
+  }
+}
+
+const Shape& Tensor::shape() const {
+  check_defined("shape");
+  return shape_;
+}
+
+std::int64_t Tensor::dim(int axis) const {
+  const int r = rank();
+  const int resolved = axis < 0 ? axis + r : axis;
+  if (resolved < 0 || resolved >= r) {
+    throw std::out_of_range("[Tensor::dim] axis " + std::to_string(axis) +
+                            " is out of range for shape " + shape_to_string(shape_));
+  }
+  return shape_[static_cast<std::size_t>(resolved)];
+}
+
+std::int64_t Tensor::numel() const {
+  check_defined("numel");
+  std::int64_t n = 1;
+  for (std::int64_t d : shape_) n *= d;
+  return n;
+}
+
+DType Tensor::dtype() const {
+  check_defined("dtype");
+  return dtype_;
+}
+
+std::size_t Tensor::nbytes() const {
+  return static_cast<std::size_t>(numel()) * element_size(dtype_);
+}
+
+bool Tensor::is_view() const {
+  check_defined("is_view");
+  return storage_->owned == nullptr;
+}
+
+void* Tensor::raw_data() const {
+  return static_cast<std::byte*>(storage_->data) +
+         static_cast<std::size_t>(offset_) * element_size(dtype_);
+}
+
+template <typename T>
+T* Tensor::data() {
+  return const_cast<T*>(std::as_const(*this).template data<T>());
+}
+
+template <typename T>
+const T* Tensor::data() const {
+  check_defined("data");
+  if (!dtype_holds<T>(dtype_)) {
+    throw std::invalid_argument("[Tensor::data] requested element type does not match dtype " +
+                                std::string(dtype_name(dtype_)));
+  }
+  return static_cast<const T*>(raw_data());
+}
+
+template float* Tensor::data<float>();
+template const float* Tensor::data<float>() const;
+template std::int32_t* Tensor::data<std::int32_t>();
+template const std::int32_t* Tensor::data<std::int32_t>() const;
+template std::int64_t* Tensor::data<std::int64_t>();
+template const std::int64_t* Tensor::data<std::int64_t>() const;
+
+std::int64_t flat_index(const Shape& shape, std::span<const std::int64_t> index) {
+  if (index.size() != shape.size()) {
+    throw std::out_of_range("index of rank " + std::to_string(index.size()) +
+                            " for a tensor of shape " + shape_to_string(shape));
+  }
+  std::int64_t flat = 0;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (index[i] < 0 || index[i] >= shape[i]) {
+      throw std::out_of_range("index " + shape_to_string(Shape(index.begin(), index.end())) +
+                              " is out of range for shape " + shape_to_string(shape));
+    }
+    flat = flat * shape[i] + index[i];
+  }
+  return flat;
+}
+
+std::vector<std::int64_t> unflatten_index(const Shape& shape, std::int64_t flat) {
+  const std::int64_t numel = shape_numel(shape, "unflatten_index");
+  if (flat < 0 || flat >= numel) {
+    throw std::out_of_range("flat index " + std::to_string(flat) + " is out of range for shape " +
+                            shape_to_string(shape));
+  }
+  std::vector<std::int64_t> index(shape.size());
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    index[i] = flat % shape[i];
+    flat /= shape[i];
+  }
+  return index;
+}
+
+double Tensor::at(std::initializer_list<std::int64_t> index) const {
+  check_defined("at");
+  return at_flat(flat_index(shape_, std::span(index.begin(), index.size())));
+}
+
+double Tensor::at_flat(std::int64_t flat) const {
+  check_defined("at_flat");
+  if (flat < 0 || flat >= numel()) {
+    throw std::out_of_range("[Tensor::at_flat] flat index " + std::to_string(flat) +
+                            " is out of range for shape " + shape_to_string(shape_));
+  }
+  const auto i = static_cast<std::size_t>(flat);
+  switch (dtype_) {
+    case DType::int32: return data<std::int32_t>()[i];
+    case DType::int64: return static_cast<double>(data<std::int64_t>()[i]);
+    default: return data<float>()[i];
+  }
+}
+
+void Tensor::set(std::initializer_list<std::int64_t> index, double value) {
+  check_defined("set");
+  set_flat(flat_index(shape_, std::span(index.begin(), index.size())), value);
+}
+
+void Tensor::set_flat(std::int64_t flat, double value) {
+  check_defined("set_flat");
+  if (flat < 0 || flat >= numel()) {
+    throw std::out_of_range("[Tensor::set_flat] flat index " + std::to_string(flat) +
+                            " is out of range for shape " + shape_to_string(shape_));
+  }
+  const auto i = static_cast<std::size_t>(flat);
+  switch (dtype_) {
+    case DType::int32: data<std::int32_t>()[i] = static_cast<std::int32_t>(value); return;
+    case DType::int64: data<std::int64_t>()[i] = static_cast<std::int64_t>(value); return;
+    default: break;
+  }
+  float* values = data<float>();
+  values[i] = static_cast<float>(value);
+  if (is_block_float(dtype_)) {
+    // Requantize the whole block the element belongs to: its shared exponent may change.
+    const std::int64_t row_length = row_length_of(shape_);
+    const std::int64_t row = flat / row_length;
+    const std::int64_t block_start = row * row_length + (flat % row_length) / kBlockSize * kBlockSize;
+    const std::int64_t block_end = std::min(block_start + kBlockSize, (row + 1) * row_length);
+    quantize_in_place(std::span(values + block_start, static_cast<std::size_t>(block_end - block_start)),
+                      block_end - block_start, dtype_);
+  } else {
+    quantize_in_place(std::span(values + i, 1), 1, dtype_);
+  }
+}
+
+namespace {
+
+template <typename Int>
+Int float_to_integer(float value, const char* target) {
+  if (!std::isfinite(value) || std::nearbyint(static_cast<double>(value)) <
+                                   static_cast<double>(std::numeric_limits<Int>::min()) ||
+      std::nearbyint(static_cast<double>(value)) >
+          static_cast<double>(std::numeric_limits<Int>::max())) {
+    throw std::invalid_argument(std::string("[Tensor::to] value ") + std::to_string(value) +
+                                " cannot be converted to " + target);
+  }
+  return static_cast<Int>(std::nearbyint(static_cast<double>(value)));
+}
+
+template <typename From, typename To>
+void convert_all(const From* from, To* to, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
+      to[i] = float_to_integer<To>(from[i], std::is_same_v<To, std::int32_t> ? "int32" : "int64");
+    } else if constexpr (std::is_same_v<From, std::int64_t> && std::is_same_v<To, std::int32_t>) {
+      if (from[i] < std::numeric_limits<std::int32_t>::min() ||
+          from[i] > std::numeric_limits<std::int32_t>::max()) {
+        throw std::invalid_argument("[Tensor::to] value " + std::to_string(from[i]) +
+                                    " does not fit int32");
+      }
+      to[i] = static_cast<To>(from[i]);
+    } else {
+      to[i] = static_cast<To>(from[i]);
+    }
+  }
+}
+
+template <typename To>
+void convert_from(const Tensor& source, To* to) {
+  const auto n = static_cast<std::size_t>(source.numel());
+  switch (source.dtype()) {
+    case DType::int32: convert_all(source.data<std::int32_t>(), to, n); return;
+    case DType::int64: convert_all(source.data<std::int64_t>(), to, n); return;
+    default: convert_all(source.data<float>(), to, n); return;
+  }
+}
+
+}  // namespace
+
+Tensor Tensor::to(DType target) const {
+  check_defined("to");
+  Tensor result(shape_, target);
+  switch (target) {
+    case DType::int32: convert_from(*this, result.data<std::int32_t>()); break;
+    case DType::int64: convert_from(*this, result.data<std::int64_t>()); break;
+    default:
+      convert_from(*this, result.data<float>());
+      result.requantize();
+      break;
+  }
+  return result;
+}
+
+void Tensor::requantize() {
+  check_defined("requantize");
+  if (is_floating(dtype_)) quantize_values(mutable_floats(), shape_, dtype_);
+}
+
+Tensor Tensor::reshape(Shape new_shape) const {
+  check_defined("reshape");
+  if (shape_numel(new_shape, "Tensor::reshape") != numel()) {
+    throw std::invalid_argument("[Tensor::reshape] cannot reshape " + shape_to_string(shape_) +
+                                " to " + shape_to_string(new_shape));
+  }
+  if (is_block_float(dtype_) && row_length_of(new_shape) != row_length_of(shape_) &&
+      (row_length_of(new_shape) % kBlockSize != 0 || row_length_of(shape_) % kBlockSize != 0)) {
+    // Blocks follow the last dimension; a reshape that moves block boundaries would silently
+    // change which values share an exponent.
+    throw std::invalid_argument("[Tensor::reshape] cannot reshape " +
+                                std::string(dtype_name(dtype_)) + " tensor " +
+                                shape_to_string(shape_) + " to " + shape_to_string(new_shape) +
+                                ": the last dimension must stay a multiple of 16");
+  }
+  return Tensor(storage_, std::move(new_shape), dtype_, offset_);
+}
+
+Tensor Tensor::clone() const {
+  check_defined("clone");
+  Tensor copy(shape_, dtype_);
+  if (nbytes() > 0) std::memcpy(copy.raw_data(), raw_data(), nbytes());
+  return copy;
+}
+
+const void* Tensor::storage_id() const { return storage_ ? storage_->data : nullptr; }
+
+std::string Tensor::summary() const {
+  if (!storage_) return "Tensor(undefined)";
+  std::ostringstream out;
+  out << "Tensor(shape=" << shape_to_string(shape_) << ", dtype=" << dtype_name(dtype_);
+  const std::int64_t n = numel();
+  if (n > 0) {
+    double min = std::numeric_limits<double>::infinity();
+    double max = -min;
+    double sum = 0.0;
+    std::int64_t finite = 0, nan = 0, inf = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double v = at_flat(i);
+      if (std::isnan(v)) {
+        ++nan;
+      } else if (std::isinf(v)) {
+        ++inf;
+      } else {
+        min = std::min(min, v);
+        max = std::max(max, v);
+        sum += v;
+        ++finite;
+      }
+    }
+    if (finite > 0) {
+      out << ", min=" << min << ", max=" << max << ", mean=" << sum / static_cast<double>(finite);
+    }
+    if (nan > 0) out << ", nan=" << nan;
+    if (inf > 0) out << ", inf=" << inf;
+  }
+  out << ")";
+  return out.str();
+}
+
+}  // namespace ttt
