@@ -112,6 +112,13 @@ class Tensor {
   std::int64_t offset_ = 0;  // In elements, for views into a larger storage.
 };
 
+// A tensor with the name it has in a call: an argument ("x"), an output ("out0") or an element of
+// a container argument ("kv/0"). Reports, traces and coverage use these names.
+struct NamedTensor {
+  std::string name;
+  Tensor tensor;
+};
+
 // Flat row-major index <-> multi-index. Throws std::out_of_range naming the index and the shape.
 std::int64_t flat_index(const Shape& shape, std::span<const std::int64_t> index);
 std::vector<std::int64_t> unflatten_index(const Shape& shape, std::int64_t flat_index);
