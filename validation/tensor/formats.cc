@@ -107,20 +107,20 @@ int block_mantissa_bits(DType dtype) {
 
 namespace {
 
-// Block floating point with kMantissaBits bits of mantissa per value and shared exponent byte E
-// (the largest float32 exponent field in the block). A code holds a sign bit above an unsigned
-// mantissa q; it stands for (-1)^sign * q * 2^(E - 127 - (kMantissaBits - 1)): q has no implicit
-// leading one, and q = 2^(kMantissaBits - 1) is exactly 2^(E - 127). With E = 255 the codes with
-// q >= 2^(kMantissaBits - 1) are Inf (q equal to it) and NaN (above it).
+// Block floating point with M = kMantissaBits bits of mantissa per value and a shared exponent
+// byte E, the largest float32 exponent field in the block. A code holds a sign bit above an
+// unsigned mantissa q and stands for (-1)^sign * q * 2^(E - 126 - M): q has no implicit leading
+// one, and q = 2^(M - 1) is exactly 2^(E - 127). With E = 255 the codes with q >= 2^(M - 1) are
+// Inf (q equal to it) and NaN (above it). Like tt-metal, float32 subnormal inputs count as zero and
+// values below 2^-126 read as zero, so a block float value is always zero or a normal float32.
 template <int kMantissaBits>
 struct BlockCodec {
   static constexpr std::uint32_t kMaxMantissa = (1u << kMantissaBits) - 1u;
   static constexpr std::uint32_t kInfMantissa = 1u << (kMantissaBits - 1);
   static constexpr std::uint32_t kNanMantissa = kInfMantissa | (kInfMantissa >> 1);
-  static constexpr std::uint8_t kSignBit = static_cast<std::uint8_t>(1u << kMantissaBits);
+  static constexpr std::uint32_t kSignBit = 1u << kMantissaBits;
 
-  // The shared exponent: the largest exponent field. Zero padding (exponent field 0) never raises
-  // it.
+  // The largest exponent field. Zero padding (exponent field 0) never raises it.
   static std::uint32_t shared_exponent(const float* values, std::size_t count) {
     std::uint32_t largest = 0;
     for (std::size_t i = 0; i < count; ++i) {
@@ -129,26 +129,38 @@ struct BlockCodec {
     return largest;
   }
 
-  // The weight of mantissa unit 1: 2^(E - 126 - kMantissaBits), a float32 (subnormal for small E).
+  // The weight of mantissa unit 1: 2^(E - 126 - M), a float32 (subnormal when E < M).
   static float unit(std::uint32_t shared) {
     const int exponent = static_cast<int>(shared) - 126 - kMantissaBits;
     if (exponent >= -126) return float_of(static_cast<std::uint32_t>(exponent + 127) << 23);
     return float_of(1u << (exponent + 149));
   }
 
-  // The unsigned mantissa of a finite value's magnitude, rounded to nearest, ties to even, and
-  // clamped to the largest mantissa (the block's largest value may round up past it).
-  static std::uint32_t finite_mantissa(std::uint32_t bits, std::uint32_t shared) {
+  // The smallest nonzero mantissa whose value is not below 2^-126: q * 2^(E - 126 - M) >= 2^-126
+  // means q >= 2^(M - E), which only matters for the tiny exponents E < M.
+  static std::uint32_t smallest_mantissa(std::uint32_t shared) {
+    return shared < kMantissaBits ? 1u << (kMantissaBits - shared) : 0u;
+  }
+
+  // The unsigned mantissa of a finite value's magnitude: rounded to nearest, ties to even, clamped
+  // to the largest mantissa (the block's largest value may round up past it), and zero when the
+  // input is a float32 subnormal or the result would be below 2^-126.
+  static std::uint32_t finite_mantissa(std::uint32_t bits, std::uint32_t shared,
+                                       std::uint32_t smallest) {
     const std::uint32_t exponent = (bits >> 23) & 0xffu;
-    // A float32 is significand * 2^(max(e, 1) - 150); a unit is 2^(E - 126 - M), so the mantissa
-    // is significand >> (E - max(e, 1) + 24 - M). Shifts of 25 and more give zero, as does 31.
     const std::uint32_t significand =
-        (bits & kFloatMantissaMask) | (exponent != 0 ? kFloatHiddenBit : 0u);
+        exponent != 0 ? (bits & kFloatMantissaMask) | kFloatHiddenBit : 0u;
+    // A normal float32 is significand * 2^(e - 150) and a unit is 2^(E - 126 - M), so the mantissa
+    // is significand >> (E - e + 24 - M): a shift of at least 24 - M since e <= E. Shifts of 25 or
+    // more give zero; 31 keeps the rounding arithmetic in range. max(e, 1) keeps the unsigned
+    // subtraction meaningful for zero, whose significand is zero anyway.
     const std::uint32_t shift =
         std::min<std::uint32_t>(shared - std::max<std::uint32_t>(exponent, 1u) + 24u -
                                     static_cast<std::uint32_t>(kMantissaBits),
                                 31u);
-    return std::min(shift_right_round_even(significand, shift), kMaxMantissa);
+    const std::uint32_t mantissa =
+        std::min(shift_right_round_even(significand, shift), kMaxMantissa);
+    return mantissa >= smallest ? mantissa : 0u;
   }
 
   // The code of one value in a block with shared exponent `shared`.
@@ -161,7 +173,7 @@ struct BlockCodec {
     } else if (abs == kFloatInfBits) {
       mantissa = kInfMantissa;
     } else {
-      mantissa = finite_mantissa(bits, shared);
+      mantissa = finite_mantissa(bits, shared, smallest_mantissa(shared));
     }
     // Zero is always stored with a clear sign bit, as tt-metal's packer does.
     const std::uint32_t sign = mantissa != 0 ? (bits >> (31 - kMantissaBits)) & kSignBit : 0u;
@@ -176,10 +188,11 @@ struct BlockCodec {
     if (shared == 0xffu && mantissa >= kInfMantissa) {
       return float_of(sign | kFloatInfBits | (mantissa > kInfMantissa ? kFloatQuietBit : 0u));
     }
+    if (mantissa == 0 || mantissa < smallest_mantissa(shared)) return 0.0f;
     return float_of(sign | bits_of(static_cast<float>(mantissa) * unit(shared)));
   }
 
-  // Quantizes one block in place; the same arithmetic as decode(encode(v)), without the codes.
+  // Quantizes one block in place: decode(encode(v)) for every value, without the codes.
   static void quantize_block(float* values, std::size_t count) {
     const std::uint32_t shared = shared_exponent(values, count);
     if (shared == 0xffu) {
@@ -188,9 +201,10 @@ struct BlockCodec {
       return;
     }
     const float unit_value = unit(shared);
+    const std::uint32_t smallest = smallest_mantissa(shared);
     for (std::size_t i = 0; i < count; ++i) {
       const std::uint32_t bits = bits_of(values[i]);
-      const std::uint32_t mantissa = finite_mantissa(bits, shared);
+      const std::uint32_t mantissa = finite_mantissa(bits, shared, smallest);
       const std::uint32_t sign = mantissa != 0 ? bits & kSignMask : 0u;
       values[i] = float_of(sign | bits_of(static_cast<float>(mantissa) * unit_value));
     }
