@@ -23,21 +23,36 @@ struct RandomSpec {
   double b = 1.0;  // uniform: high; normal: standard deviation.
 };
 
-// The raw 64-bit draw for counter `index` (exposed for tests and the twin's test vectors).
+// The raw 64-bit draw for counter `index` (exposed for tests and the twin's test vectors):
+// z = seed + (index + 1) * 0x9E3779B97F4A7C15 (mod 2^64), then the SplitMix64 finalizer.
 std::uint64_t splitmix64_at(std::uint64_t seed, std::uint64_t index);
 
-// Values uniform in [low, high), as float32, then quantized to `dtype` (a floating dtype).
+// The standard normal value (as float64, before scaling and rounding to float32) that the
+// generator derives from one 64-bit draw: bit 63 is the sign, bits 11..62 give the probability
+// p = (k + 0.5) * 2^-53 in (0, 0.5), and the value is Acklam's quantile of p, negated when the
+// sign bit is set. Exposed so tests can reach the extreme tails (|z| up to 8.29).
+double standard_normal_from_bits(std::uint64_t bits);
+
+// Values uniform in [low, high), as float32, then quantized to `dtype` (a floating dtype):
+// float32(low + (high - low) * u), u = (draw >> 11) * 2^-53; a value that rounds up to high or
+// above becomes the next float32 below it. Throws std::invalid_argument unless low < high, both
+// finite, or when `dtype` is not floating.
 Tensor random_uniform(Shape shape, std::uint64_t seed, double low = 0.0, double high = 1.0,
                       DType dtype = DType::float32);
 
-// Values normal(mean, std), as float32, then quantized to `dtype` (a floating dtype).
+// Values normal(mean, std), as float32, then quantized to `dtype` (a floating dtype):
+// float32(mean + std * standard_normal_from_bits(draw)). Throws std::invalid_argument unless mean
+// and std are finite and std >= 0, or when `dtype` is not floating.
 Tensor random_normal(Shape shape, std::uint64_t seed, double mean = 0.0, double std = 1.0,
                      DType dtype = DType::float32);
 
 // Draws according to `spec`.
 Tensor random_tensor(Shape shape, const RandomSpec& spec, DType dtype = DType::float32);
 
-// Integers uniform in [low, high) (token ids, positions), as int32 or int64.
+// Integers uniform in [low, high) (token ids, positions), as int32 or int64:
+// low + floor(draw * (high - low) / 2^64), the multiply-shift map (bias below (high - low) / 2^64).
+// Throws std::invalid_argument unless low < high and both fit `dtype` (high may be one past its
+// largest value), or when `dtype` is not int32 or int64.
 Tensor random_integers(Shape shape, std::uint64_t seed, std::int64_t low, std::int64_t high,
                        DType dtype = DType::int64);
 
