@@ -136,31 +136,30 @@ struct BlockCodec {
     return float_of(1u << (exponent + 149));
   }
 
-  // The smallest nonzero mantissa whose value is not below 2^-126: q * 2^(E - 126 - M) >= 2^-126
-  // means q >= 2^(M - E), which only matters for the tiny exponents E < M.
+  // The smallest mantissa whose value q * 2^(E - 126 - M) is not below 2^-126: 2^(M - E) for the
+  // tiny exponents E < M. Encoding never produces a smaller nonzero mantissa (a normal input is at
+  // least 2^-126, and rounding cannot go below a power of two it exceeds), so only decoding of
+  // foreign codes needs it.
   static std::uint32_t smallest_mantissa(std::uint32_t shared) {
     return shared < kMantissaBits ? 1u << (kMantissaBits - shared) : 0u;
   }
 
   // The unsigned mantissa of a finite value's magnitude: rounded to nearest, ties to even, clamped
-  // to the largest mantissa (the block's largest value may round up past it), and zero when the
-  // input is a float32 subnormal or the result would be below 2^-126.
-  static std::uint32_t finite_mantissa(std::uint32_t bits, std::uint32_t shared,
-                                       std::uint32_t smallest) {
+  // to the largest mantissa (the block's largest value may round up past it), and zero for a
+  // float32 subnormal input.
+  static std::uint32_t finite_mantissa(std::uint32_t bits, std::uint32_t shared) {
     const std::uint32_t exponent = (bits >> 23) & 0xffu;
     const std::uint32_t significand =
         exponent != 0 ? (bits & kFloatMantissaMask) | kFloatHiddenBit : 0u;
     // A normal float32 is significand * 2^(e - 150) and a unit is 2^(E - 126 - M), so the mantissa
     // is significand >> (E - e + 24 - M): a shift of at least 24 - M since e <= E. Shifts of 25 or
     // more give zero; 31 keeps the rounding arithmetic in range. max(e, 1) keeps the unsigned
-    // subtraction meaningful for zero, whose significand is zero anyway.
+    // subtraction meaningful for zero and subnormals, whose significand is zero anyway.
     const std::uint32_t shift =
         std::min<std::uint32_t>(shared - std::max<std::uint32_t>(exponent, 1u) + 24u -
                                     static_cast<std::uint32_t>(kMantissaBits),
                                 31u);
-    const std::uint32_t mantissa =
-        std::min(shift_right_round_even(significand, shift), kMaxMantissa);
-    return mantissa >= smallest ? mantissa : 0u;
+    return std::min(shift_right_round_even(significand, shift), kMaxMantissa);
   }
 
   // The code of one value in a block with shared exponent `shared`.
@@ -173,7 +172,7 @@ struct BlockCodec {
     } else if (abs == kFloatInfBits) {
       mantissa = kInfMantissa;
     } else {
-      mantissa = finite_mantissa(bits, shared, smallest_mantissa(shared));
+      mantissa = finite_mantissa(bits, shared);
     }
     // Zero is always stored with a clear sign bit, as tt-metal's packer does.
     const std::uint32_t sign = mantissa != 0 ? (bits >> (31 - kMantissaBits)) & kSignBit : 0u;
@@ -201,10 +200,9 @@ struct BlockCodec {
       return;
     }
     const float unit_value = unit(shared);
-    const std::uint32_t smallest = smallest_mantissa(shared);
     for (std::size_t i = 0; i < count; ++i) {
       const std::uint32_t bits = bits_of(values[i]);
-      const std::uint32_t mantissa = finite_mantissa(bits, shared, smallest);
+      const std::uint32_t mantissa = finite_mantissa(bits, shared);
       const std::uint32_t sign = mantissa != 0 ? bits & kSignMask : 0u;
       values[i] = float_of(sign | bits_of(static_cast<float>(mantissa) * unit_value));
     }
@@ -220,6 +218,14 @@ void check_rows(std::size_t size, std::int64_t row_length, const char* operation
     throw std::invalid_argument(std::string("[") + operation + "] " + std::to_string(size) +
                                 " values are not a whole number of rows of " +
                                 std::to_string(row_length));
+  }
+}
+
+void check_block_dtype(DType dtype, const char* operation) {
+  if (!is_block_float(dtype)) {
+    throw std::invalid_argument(std::string("[") + operation + "] " +
+                                std::string(dtype_name(dtype)) +
+                                " is not a block floating point dtype (bfloat8_b or bfloat4_b)");
   }
 }
 
@@ -316,6 +322,7 @@ void quantize_in_place(std::span<float> values, std::int64_t row_length, DType d
 
 PackedBlockFloat pack_block_float(std::span<const float> values, std::int64_t row_length,
                                   DType dtype) {
+  check_block_dtype(dtype, "pack_block_float");
   const int mantissa_bits = block_mantissa_bits(dtype);
   check_rows(values.size(), row_length, "pack_block_float");
   PackedBlockFloat packed;
@@ -334,6 +341,7 @@ PackedBlockFloat pack_block_float(std::span<const float> values, std::int64_t ro
 }
 
 std::vector<float> unpack_block_float(const PackedBlockFloat& packed) {
+  check_block_dtype(packed.dtype, "unpack_block_float");
   const int mantissa_bits = block_mantissa_bits(packed.dtype);
   if (packed.rows < 0 || packed.row_length <= 0) {
     throw std::invalid_argument(
