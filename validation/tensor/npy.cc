@@ -22,7 +22,7 @@ static_assert(std::endian::native == std::endian::little, "npy.cc assumes a litt
 constexpr std::string_view kMagic = "\x93NUMPY";
 constexpr std::size_t kVersion1PreambleBytes = 10;  // magic, 2 version bytes, uint16 length.
 constexpr std::size_t kVersion2PreambleBytes = 12;  // magic, 2 version bytes, uint32 length.
-constexpr std::size_t kHeaderAlignment = 64;        // numpy aligns the data to 64 bytes.
+constexpr std::size_t kHeaderAlignment = 64;        // np.save aligns the data to 64 bytes.
 
 // The element types we read, with their numpy type strings.
 enum class NpyType : std::uint8_t { f2, f4, f8, i4, i8 };
@@ -445,30 +445,27 @@ std::vector<std::byte> serialize_npy(const Tensor& tensor) {
   std::string header = "{'descr': '" + std::string(descr) +
                        "', 'fortran_order': False, 'shape': " + shape_literal(tensor.shape()) +
                        ", }";
-  // Version 1.0 stores the header length in 16 bits; longer headers (rank-8 shapes with huge
-  // dimensions never get there, but stay correct) need version 2.0.
-  std::size_t preamble_bytes = kVersion1PreambleBytes;
-  const auto padded_size = [&] {
-    const std::size_t unpadded = preamble_bytes + header.size() + 1;  // +1 for the newline.
-    return (unpadded + kHeaderAlignment - 1) / kHeaderAlignment * kHeaderAlignment;
-  };
-  if (padded_size() - preamble_bytes > std::numeric_limits<std::uint16_t>::max()) {
-    preamble_bytes = kVersion2PreambleBytes;
+  // The same layout as np.save, byte for byte: spare spaces so the first dimension can grow to
+  // 21 digits in place, then padding so the data starts at a multiple of 64 bytes (numpy adds a
+  // whole 64 when already aligned). With rank <= 8 the header always fits version 1.0.
+  constexpr std::size_t kGrowthAxisMaxDigits = 21;
+  if (!tensor.shape().empty()) {
+    header.append(kGrowthAxisMaxDigits - std::to_string(tensor.shape()[0]).size(), ' ');
   }
-  header.append(padded_size() - preamble_bytes - header.size() - 1, ' ');
+  const std::size_t with_newline = header.size() + 1;
+  const std::size_t padding =
+      kHeaderAlignment - (kVersion1PreambleBytes + with_newline) % kHeaderAlignment;
+  header.append(padding, ' ');
   header += '\n';
+  constexpr std::size_t preamble_bytes = kVersion1PreambleBytes;
 
   const std::size_t data_bytes = tensor.nbytes();
   std::vector<std::byte> bytes(preamble_bytes + header.size() + data_bytes);
   std::memcpy(bytes.data(), kMagic.data(), kMagic.size());
-  bytes[6] =
-      std::byte{preamble_bytes == kVersion1PreambleBytes ? std::uint8_t{1} : std::uint8_t{2}};
+  bytes[6] = std::byte{1};  // Version 1.0.
   bytes[7] = std::byte{0};
-  const std::size_t header_length = header.size();
-  for (std::size_t i = kMagic.size() + 2; i < preamble_bytes; ++i) {
-    const std::size_t shift = 8 * (i - kMagic.size() - 2);
-    bytes[i] = static_cast<std::byte>((header_length >> shift) & 0xff);
-  }
+  bytes[8] = static_cast<std::byte>(header.size() & 0xff);  // Little-endian uint16 length.
+  bytes[9] = static_cast<std::byte>(header.size() >> 8);
   std::memcpy(bytes.data() + preamble_bytes, header.data(), header.size());
   if (data_bytes > 0) {
     std::memcpy(bytes.data() + preamble_bytes + header.size(), value_bytes(tensor), data_bytes);
