@@ -89,8 +89,8 @@ class TraceSession {
   // Writes `tensor` once as /tensors/<key> now, so that every later input with the same storage,
   // shape and dtype is a hard link to it (a model registers its weights this way).
   // REQUIRES: the tensor's values do not change while the session is open.
-  // Throws std::invalid_argument for an empty key, a key containing '/' or '.', a key already
-  // registered, or an undefined tensor; std::runtime_error on an I/O error.
+  // Throws std::invalid_argument for an empty key, a key containing '/', the keys "." and "..", a
+  // key already in use, or an undefined tensor; TraceError (a std::runtime_error) on an I/O error.
   void register_shared_tensor(const std::string& key, const Tensor& tensor);
 
   // Finishes the file: closes it and removes the journal. Idempotent. Throws std::runtime_error

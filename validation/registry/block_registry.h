@@ -1,0 +1,115 @@
+// The block registry: how a trace replays a call without the model.
+//
+// A trace call names its block kind ("rms_norm", "attention.decode") and holds the block's Spec and
+// ImplConfig as JSON, its scalar arguments and its input tensors. A BlockReplayer registered under
+// that kind rebuilds the block from them and runs the device implementation and the reference;
+// `ttt replay` compares the two and the captured outputs (docs/replay.md).
+//
+// The registry depends only on tensors, metrics and JSON, so blocks register themselves without
+// ever seeing HDF5 or traces. A user's own block takes a few lines:
+//
+//   ttt::BlockRegistry::global().add({
+//       .kind = "my_model.gate",
+//       .inputs = {"x"},
+//       .outputs = {"y"},
+//       .bind = [](const ttt::BlockCall& call) {
+//         const ttt::Tensor x = call.input("x");
+//         const float alpha = call.scalars.at("alpha").get<float>();
+//         return ttt::BoundCall{[=] { return ttt::named({{"y", gate_device(x, alpha)}}); },
+//                               [=] { return ttt::named({{"y", gate_reference(x, alpha)}}); }};
+//       }});
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "validation/metrics/metrics.h"
+#include "validation/tensor/tensor.h"
+
+namespace ttt {
+
+// Everything a trace holds about one call, as a replayer receives it.
+struct BlockCall {
+  std::string kind;                                       // The block kind, for error messages.
+  nlohmann::json spec = nlohmann::json::object();         // The block's Spec.
+  nlohmann::json impl_config = nlohmann::json::object();  // The block's ImplConfig.
+  std::string device;                                     // E.g. "N150"; "" when unknown.
+  nlohmann::json scalars = nlohmann::json::object();      // Scalar arguments by name.
+  std::vector<NamedTensor> inputs;  // By name; containers as "kv/0", "kv/1", ...
+
+  // The input called `name`. Throws std::invalid_argument "[<kind>] missing input 'x'".
+  const Tensor& input(std::string_view name) const;
+  // The elements of container input `name` ("kv/0", "kv/1", ...) in index order; empty when
+  // there are none. Throws std::invalid_argument when the indices are not 0, 1, ..., n-1.
+  std::vector<Tensor> container(std::string_view name) const;
+};
+
+// A call bound to its inputs: runs the device implementation or the reference, each returning
+// the outputs named as BlockReplayer::outputs.
+struct BoundCall {
+  std::function<std::vector<NamedTensor>()> run_device;
+  std::function<std::vector<NamedTensor>()> run_reference;
+};
+
+// How to replay one block kind.
+struct BlockReplayer {
+  // The kind traces name in their `block` attribute, e.g. "rms_norm" or "attention.decode".
+  std::string kind;
+  // Inputs every call must hold (container elements are checked by `bind`).
+  std::vector<std::string> inputs;
+  // Outputs run_device and run_reference return, in this order.
+  std::vector<std::string> outputs;
+  // What device-now must meet against reference-now and captured outputs. Default: tt-metal's
+  // pcc >= 0.99, max_abs_error <= 1e-2.
+  Tolerances tolerances = Tolerances::tt_metal_default();
+  // Rebuilds the block from the call's Spec/ImplConfig JSON, checks the inputs against the spec
+  // and binds them. Throws std::invalid_argument, with the kind as prefix, for anything that
+  // contradicts the spec: "[ttt.scale] input x has shape [4], spec says [2, 3]".
+  std::function<BoundCall(const BlockCall&)> bind;
+};
+
+// A set of replayers by kind. Thread-safe.
+class BlockRegistry {
+ public:
+  // An empty registry (tests build their own).
+  BlockRegistry() = default;
+  BlockRegistry(const BlockRegistry&) = delete;
+  BlockRegistry& operator=(const BlockRegistry&) = delete;
+
+  // Adds a replayer. Throws std::invalid_argument for an empty kind, a kind already registered
+  // or a missing bind function.
+  void add(BlockReplayer replayer);
+
+  // The replayer for `kind`, or nullptr. The pointer stays valid as long as the registry.
+  const BlockReplayer* find(std::string_view kind) const;
+
+  // Registered kinds, sorted.
+  std::vector<std::string> kinds() const;
+
+  // The process-wide registry that `ttt replay` and replay_trace() use by default. It starts with
+  // the builtin kinds (builtin_blocks.h); blocks and users add theirs.
+  static BlockRegistry& global();
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<BlockReplayer>, std::less<>> replayers_;
+};
+
+// Adds `replayer` to the global registry when constructed, for registration at static
+// initialisation: `static ttt::BlockRegistration gate{{.kind = "my_model.gate", ...}};`.
+// (A static object in a static library is linked only if something references its file.)
+class BlockRegistration {
+ public:
+  explicit BlockRegistration(BlockReplayer replayer);
+};
+
+// Convenience for bind functions: outputs as a vector of NamedTensor.
+std::vector<NamedTensor> named(std::vector<NamedTensor> outputs);
+
+}  // namespace ttt
