@@ -35,14 +35,13 @@ inline std::uint32_t shift_right_round_even(std::uint32_t value, std::uint32_t s
 
 std::uint16_t float_to_bfloat16_bits(float value) {
   const std::uint32_t bits = bits_of(value);
-  if ((bits & kAbsMask) > kFloatInfBits) {
-    // NaN: keep the sign and the top payload bits, set the quiet bit so the payload can never
-    // collapse to the Inf pattern.
-    return static_cast<std::uint16_t>((bits | kFloatQuietBit) >> 16);
-  }
   // Rounding carries into the exponent naturally, and past the largest finite value into Inf.
   const std::uint32_t lowest_kept_bit = (bits >> 16) & 1u;
-  return static_cast<std::uint16_t>((bits + 0x7fffu + lowest_kept_bit) >> 16);
+  const std::uint32_t rounded = bits + 0x7fffu + lowest_kept_bit;
+  // NaN keeps its sign and top payload bits and gets the quiet bit, so that the payload can never
+  // collapse to the Inf pattern. A select rather than a branch keeps quantize loops vectorizable.
+  const bool is_nan = (bits & kAbsMask) > kFloatInfBits;
+  return static_cast<std::uint16_t>((is_nan ? bits | kFloatQuietBit : rounded) >> 16);
 }
 
 float bfloat16_bits_to_float(std::uint16_t bits) {
@@ -129,11 +128,17 @@ struct BlockCodec {
     return largest;
   }
 
-  // The weight of mantissa unit 1: 2^(E - 126 - M), a float32 (subnormal when E < M).
-  static float unit(std::uint32_t shared) {
-    const int exponent = static_cast<int>(shared) - 126 - kMantissaBits;
-    if (exponent >= -126) return float_of(static_cast<std::uint32_t>(exponent + 127) << 23);
-    return float_of(1u << (exponent + 149));
+  // What to add to the bits of float(q) to multiply it by one unit, 2^(E - 126 - M): the unit's
+  // exponent moved into the exponent field (modulo 2^32, the offset is usually negative). Scaling
+  // by integer addition keeps the result exact and independent of denormals-are-zero modes.
+  // REQUIRES of the result: q > 0 and q * 2^(E - 126 - M) is a normal float32.
+  static std::uint32_t exponent_offset(std::uint32_t shared) {
+    return static_cast<std::uint32_t>(static_cast<int>(shared) - 126 - kMantissaBits) << 23;
+  }
+
+  // The bits of q * 2^(E - 126 - M) for q > 0, given exponent_offset(E).
+  static std::uint32_t scaled_bits(std::uint32_t mantissa, std::uint32_t offset) {
+    return bits_of(static_cast<float>(mantissa)) + offset;
   }
 
   // The smallest mantissa whose value q * 2^(E - 126 - M) is not below 2^-126: 2^(M - E) for the
@@ -188,7 +193,7 @@ struct BlockCodec {
       return float_of(sign | kFloatInfBits | (mantissa > kInfMantissa ? kFloatQuietBit : 0u));
     }
     if (mantissa == 0 || mantissa < smallest_mantissa(shared)) return 0.0f;
-    return float_of(sign | bits_of(static_cast<float>(mantissa) * unit(shared)));
+    return float_of(sign | scaled_bits(mantissa, exponent_offset(shared)));
   }
 
   // Quantizes one block in place: decode(encode(v)) for every value, without the codes.
@@ -199,12 +204,14 @@ struct BlockCodec {
       for (std::size_t i = 0; i < count; ++i) values[i] = decode(encode(values[i], shared), shared);
       return;
     }
-    const float unit_value = unit(shared);
+    // Encoded finite values are zero or normal floats (see smallest_mantissa), so scaled_bits
+    // applies to every nonzero mantissa. Masks rather than branches: zeros are common.
+    const std::uint32_t offset = exponent_offset(shared);
     for (std::size_t i = 0; i < count; ++i) {
       const std::uint32_t bits = bits_of(values[i]);
       const std::uint32_t mantissa = finite_mantissa(bits, shared);
-      const std::uint32_t sign = mantissa != 0 ? bits & kSignMask : 0u;
-      values[i] = float_of(sign | bits_of(static_cast<float>(mantissa) * unit_value));
+      const std::uint32_t nonzero = 0u - static_cast<std::uint32_t>(mantissa != 0);
+      values[i] = float_of(((bits & kSignMask) | scaled_bits(mantissa, offset)) & nonzero);
     }
   }
 };
