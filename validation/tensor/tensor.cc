@@ -1,5 +1,7 @@
 #include "validation/tensor/tensor.h"
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -78,7 +80,9 @@ Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtyp
 
 Tensor::Tensor(std::shared_ptr<Storage> storage, Shape shape, DType dtype,
                std::int64_t offset_elements)
-    : storage_(std::move(storage)), shape_(std::move(shape)), dtype_(dtype),
+    : storage_(std::move(storage)),
+      shape_(std::move(shape)),
+      dtype_(dtype),
       offset_(offset_elements) {}
 
 Tensor Tensor::from_floats(Shape shape, std::vector<float> values, DType dtype) {
@@ -203,15 +207,18 @@ template const std::int32_t* Tensor::data<std::int32_t>() const;
 template std::int64_t* Tensor::data<std::int64_t>();
 template const std::int64_t* Tensor::data<std::int64_t>() const;
 
-std::int64_t flat_index(const Shape& shape, std::span<const std::int64_t> index) {
+std::int64_t flat_index(const Shape& shape, std::span<const std::int64_t> index,
+                        const char* operation) {
   if (index.size() != shape.size()) {
-    throw std::out_of_range("index of rank " + std::to_string(index.size()) +
-                            " for a tensor of shape " + shape_to_string(shape));
+    throw std::out_of_range(std::string("[") + operation + "] index of rank " +
+                            std::to_string(index.size()) + " for a tensor of shape " +
+                            shape_to_string(shape));
   }
   std::int64_t flat = 0;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     if (index[i] < 0 || index[i] >= shape[i]) {
-      throw std::out_of_range("index " + shape_to_string(Shape(index.begin(), index.end())) +
+      throw std::out_of_range(std::string("[") + operation + "] index " +
+                              shape_to_string(Shape(index.begin(), index.end())) +
                               " is out of range for shape " + shape_to_string(shape));
     }
     flat = flat * shape[i] + index[i];
@@ -219,11 +226,12 @@ std::int64_t flat_index(const Shape& shape, std::span<const std::int64_t> index)
   return flat;
 }
 
-std::vector<std::int64_t> unflatten_index(const Shape& shape, std::int64_t flat) {
-  const std::int64_t numel = shape_numel(shape, "unflatten_index");
+std::vector<std::int64_t> unflatten_index(const Shape& shape, std::int64_t flat,
+                                          const char* operation) {
+  const std::int64_t numel = shape_numel(shape, operation);
   if (flat < 0 || flat >= numel) {
-    throw std::out_of_range("flat index " + std::to_string(flat) + " is out of range for shape " +
-                            shape_to_string(shape));
+    throw std::out_of_range(std::string("[") + operation + "] flat index " + std::to_string(flat) +
+                            " is out of range for shape " + shape_to_string(shape));
   }
   std::vector<std::int64_t> index(shape.size());
   for (std::size_t i = shape.size(); i-- > 0;) {
@@ -233,9 +241,65 @@ std::vector<std::int64_t> unflatten_index(const Shape& shape, std::int64_t flat)
   return index;
 }
 
+namespace {
+
+std::string format_value(double value) {
+  std::ostringstream text;
+  text.precision(9);
+  text << value;
+  return text.str();
+}
+
+// Rounds to the nearest integer, ties to even. Throws for NaN, Inf and values outside Int.
+template <typename Int>
+Int round_to_integer(double value, const char* operation, std::int64_t element) {
+  const double rounded = std::nearbyint(value);
+  // -min() is 2^31 or 2^63, exact in double, unlike max().
+  constexpr double kLimit = -static_cast<double>(std::numeric_limits<Int>::min());
+  if (!(rounded >= -kLimit && rounded < kLimit)) {
+    throw std::invalid_argument(std::string("[") + operation + "] element " +
+                                std::to_string(element) + " = " + format_value(value) +
+                                " cannot be converted to " +
+                                (std::is_same_v<Int, std::int32_t> ? "int32" : "int64"));
+  }
+  return static_cast<Int>(rounded);
+}
+
+// A float32 from which quantizing to `dtype` gives what rounding `value` directly to `dtype` would:
+// for float32 itself the nearest float; for the narrower formats `value` rounded to odd (truncated,
+// with the last bit set when inexact), which keeps the sticky information that a second rounding
+// to at most 22 significant bits needs (no double rounding).
+float float_for_dtype(double value, DType dtype) {
+  const float nearest = static_cast<float>(value);
+  if (dtype == DType::float32 || std::isnan(value) || static_cast<double>(nearest) == value) {
+    return nearest;
+  }
+  const float truncated = std::fabs(static_cast<double>(nearest)) > std::fabs(value)
+                              ? std::nextafter(nearest, 0.0f)
+                              : nearest;
+  return std::bit_cast<float>(std::bit_cast<std::uint32_t>(truncated) | 1u);
+}
+
+// The same for integers, which may not be exact in double: above 2^24 the magnitude is rounded to
+// odd with integer arithmetic.
+template <typename Int>
+float integer_for_dtype(Int value, DType dtype) {
+  if (dtype == DType::float32) return static_cast<float>(value);
+  const std::uint64_t magnitude =
+      value < 0 ? 0 - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
+  const int excess = static_cast<int>(std::bit_width(magnitude)) - 24;
+  if (excess <= 0) return static_cast<float>(value);
+  std::uint64_t kept = magnitude >> excess;
+  if ((magnitude & ((std::uint64_t{1} << excess) - 1)) != 0) kept |= 1u;
+  const float rounded_to_odd = std::ldexp(static_cast<float>(kept), excess);
+  return value < 0 ? -rounded_to_odd : rounded_to_odd;
+}
+
+}  // namespace
+
 double Tensor::at(std::initializer_list<std::int64_t> index) const {
   check_defined("at");
-  return at_flat(flat_index(shape_, std::span(index.begin(), index.size())));
+  return at_flat(flat_index(shape_, std::span(index.begin(), index.size()), "Tensor::at"));
 }
 
 double Tensor::at_flat(std::int64_t flat) const {
@@ -246,15 +310,55 @@ double Tensor::at_flat(std::int64_t flat) const {
   }
   const auto i = static_cast<std::size_t>(flat);
   switch (dtype_) {
-    case DType::int32: return data<std::int32_t>()[i];
-    case DType::int64: return static_cast<double>(data<std::int64_t>()[i]);
-    default: return data<float>()[i];
+    case DType::int32:
+      return data<std::int32_t>()[i];
+    case DType::int64:
+      return static_cast<double>(data<std::int64_t>()[i]);
+    default:
+      return data<float>()[i];
   }
 }
 
+namespace {
+
+// Writes one element of `tensor` rounded to its dtype; for block formats the element's block is
+// requantized. REQUIRES: flat is in range.
+void store_element(Tensor& tensor, std::int64_t flat, double value, const char* operation) {
+  const auto i = static_cast<std::size_t>(flat);
+  const DType dtype = tensor.dtype();
+  switch (dtype) {
+    case DType::int32:
+      tensor.data<std::int32_t>()[i] = round_to_integer<std::int32_t>(value, operation, flat);
+      return;
+    case DType::int64:
+      tensor.data<std::int64_t>()[i] = round_to_integer<std::int64_t>(value, operation, flat);
+      return;
+    default:
+      break;
+  }
+  float* values = tensor.data<float>();
+  values[i] = float_for_dtype(value, dtype);
+  if (is_block_float(dtype)) {
+    // Requantize the whole block the element belongs to: its shared exponent may change.
+    const std::int64_t row_length = row_length_of(tensor.shape());
+    const std::int64_t row = flat / row_length;
+    const std::int64_t block_start =
+        row * row_length + (flat % row_length) / kBlockSize * kBlockSize;
+    const std::int64_t block_end = std::min(block_start + kBlockSize, (row + 1) * row_length);
+    quantize_in_place(
+        std::span(values + block_start, static_cast<std::size_t>(block_end - block_start)),
+        block_end - block_start, dtype);
+  } else {
+    quantize_in_place(std::span(values + i, 1), 1, dtype);
+  }
+}
+
+}  // namespace
+
 void Tensor::set(std::initializer_list<std::int64_t> index, double value) {
   check_defined("set");
-  set_flat(flat_index(shape_, std::span(index.begin(), index.size())), value);
+  store_element(*this, flat_index(shape_, std::span(index.begin(), index.size()), "Tensor::set"),
+                value, "Tensor::set");
 }
 
 void Tensor::set_flat(std::int64_t flat, double value) {
@@ -263,66 +367,44 @@ void Tensor::set_flat(std::int64_t flat, double value) {
     throw std::out_of_range("[Tensor::set_flat] flat index " + std::to_string(flat) +
                             " is out of range for shape " + shape_to_string(shape_));
   }
-  const auto i = static_cast<std::size_t>(flat);
-  switch (dtype_) {
-    case DType::int32: data<std::int32_t>()[i] = static_cast<std::int32_t>(value); return;
-    case DType::int64: data<std::int64_t>()[i] = static_cast<std::int64_t>(value); return;
-    default: break;
-  }
-  float* values = data<float>();
-  values[i] = static_cast<float>(value);
-  if (is_block_float(dtype_)) {
-    // Requantize the whole block the element belongs to: its shared exponent may change.
-    const std::int64_t row_length = row_length_of(shape_);
-    const std::int64_t row = flat / row_length;
-    const std::int64_t block_start = row * row_length + (flat % row_length) / kBlockSize * kBlockSize;
-    const std::int64_t block_end = std::min(block_start + kBlockSize, (row + 1) * row_length);
-    quantize_in_place(std::span(values + block_start, static_cast<std::size_t>(block_end - block_start)),
-                      block_end - block_start, dtype_);
-  } else {
-    quantize_in_place(std::span(values + i, 1), 1, dtype_);
-  }
+  store_element(*this, flat, value, "Tensor::set_flat");
 }
 
 namespace {
 
-template <typename Int>
-Int float_to_integer(float value, const char* target) {
-  if (!std::isfinite(value) || std::nearbyint(static_cast<double>(value)) <
-                                   static_cast<double>(std::numeric_limits<Int>::min()) ||
-      std::nearbyint(static_cast<double>(value)) >
-          static_cast<double>(std::numeric_limits<Int>::max())) {
-    throw std::invalid_argument(std::string("[Tensor::to] value ") + std::to_string(value) +
-                                " cannot be converted to " + target);
-  }
-  return static_cast<Int>(std::nearbyint(static_cast<double>(value)));
-}
-
+// Converts n elements for Tensor::to; `target` is the result's dtype.
 template <typename From, typename To>
-void convert_all(const From* from, To* to, std::size_t n) {
+void convert_all(const From* from, To* to, std::size_t n, DType target) {
   for (std::size_t i = 0; i < n; ++i) {
-    if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
-      to[i] = float_to_integer<To>(from[i], std::is_same_v<To, std::int32_t> ? "int32" : "int64");
-    } else if constexpr (std::is_same_v<From, std::int64_t> && std::is_same_v<To, std::int32_t>) {
-      if (from[i] < std::numeric_limits<std::int32_t>::min() ||
-          from[i] > std::numeric_limits<std::int32_t>::max()) {
-        throw std::invalid_argument("[Tensor::to] value " + std::to_string(from[i]) +
-                                    " does not fit int32");
+    if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
+      to[i] = round_to_integer<To>(from[i], "Tensor::to", static_cast<std::int64_t>(i));
+    } else if constexpr (std::is_integral_v<To> && sizeof(From) > sizeof(To)) {
+      if (from[i] < std::numeric_limits<To>::min() || from[i] > std::numeric_limits<To>::max()) {
+        throw std::invalid_argument("[Tensor::to] element " + std::to_string(i) + " = " +
+                                    std::to_string(from[i]) + " does not fit int32");
       }
       to[i] = static_cast<To>(from[i]);
+    } else if constexpr (std::is_floating_point_v<To> && std::is_integral_v<From>) {
+      to[i] = integer_for_dtype(from[i], target);
     } else {
-      to[i] = static_cast<To>(from[i]);
+      to[i] = from[i];
     }
   }
 }
 
 template <typename To>
-void convert_from(const Tensor& source, To* to) {
+void convert_from(const Tensor& source, To* to, DType target) {
   const auto n = static_cast<std::size_t>(source.numel());
   switch (source.dtype()) {
-    case DType::int32: convert_all(source.data<std::int32_t>(), to, n); return;
-    case DType::int64: convert_all(source.data<std::int64_t>(), to, n); return;
-    default: convert_all(source.data<float>(), to, n); return;
+    case DType::int32:
+      convert_all(source.data<std::int32_t>(), to, n, target);
+      return;
+    case DType::int64:
+      convert_all(source.data<std::int64_t>(), to, n, target);
+      return;
+    default:
+      convert_all(source.data<float>(), to, n, target);
+      return;
   }
 }
 
@@ -332,10 +414,14 @@ Tensor Tensor::to(DType target) const {
   check_defined("to");
   Tensor result(shape_, target);
   switch (target) {
-    case DType::int32: convert_from(*this, result.data<std::int32_t>()); break;
-    case DType::int64: convert_from(*this, result.data<std::int64_t>()); break;
+    case DType::int32:
+      convert_from(*this, result.data<std::int32_t>(), target);
+      break;
+    case DType::int64:
+      convert_from(*this, result.data<std::int64_t>(), target);
+      break;
     default:
-      convert_from(*this, result.data<float>());
+      convert_from(*this, result.data<float>(), target);
       result.requantize();
       break;
   }

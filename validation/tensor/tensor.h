@@ -67,21 +67,25 @@ class Tensor {
   T* data();
   template <typename T>
   const T* data() const;
-  std::span<const float> floats() const { return {data<float>(), static_cast<std::size_t>(numel())}; }
+  std::span<const float> floats() const {
+    return {data<float>(), static_cast<std::size_t>(numel())};
+  }
   std::span<float> mutable_floats() { return {data<float>(), static_cast<std::size_t>(numel())}; }
 
   // Element access for tests and tools, by multi-index (one index per dimension) or flat index.
   // Returns the value as double for any dtype. Throws std::out_of_range naming the index.
   double at(std::initializer_list<std::int64_t> index) const;
   double at_flat(std::int64_t flat_index) const;
-  // Sets one element, rounding to the dtype; for block formats the element's whole block is
-  // requantized (its shared exponent may change).
+  // Sets one element, rounding `value` once, directly to the dtype (integers: to nearest, ties to
+  // even; throws std::invalid_argument for NaN or out of range). For block formats the element's
+  // whole block is requantized (its shared exponent may change).
   void set(std::initializer_list<std::int64_t> index, double value);
   void set_flat(std::int64_t flat_index, double value);
 
   // Quantize-then-dequantize conversion: a new owning tensor whose values are those of this
-  // tensor rounded to `dtype`. Float -> int rounds to nearest and throws on NaN/out of range;
-  // int -> float is exact where the float dtype allows, else rounded.
+  // tensor rounded to `dtype`. Float -> int rounds to nearest, ties to even, and throws
+  // std::invalid_argument naming the element on NaN/Inf/out of range; int64 -> int32 throws when a
+  // value does not fit; int -> float is exact where the float dtype allows, else rounded once.
   Tensor to(DType dtype) const;
 
   // Re-rounds the values in place to this tensor's dtype (after writing through data()).
@@ -97,7 +101,8 @@ class Tensor {
   // tensors once). Null for an undefined tensor.
   const void* storage_id() const;
 
-  // "Tensor(shape=[2, 3], dtype=bfloat16, min=-1.5, max=2, mean=0.25)"; NaN/Inf counts when present.
+  // "Tensor(shape=[2, 3], dtype=bfloat16, min=-1.5, max=2, mean=0.25)"; NaN/Inf counts when
+  // present.
   std::string summary() const;
 
  private:
@@ -119,8 +124,11 @@ struct NamedTensor {
   Tensor tensor;
 };
 
-// Flat row-major index <-> multi-index. Throws std::out_of_range naming the index and the shape.
-std::int64_t flat_index(const Shape& shape, std::span<const std::int64_t> index);
-std::vector<std::int64_t> unflatten_index(const Shape& shape, std::int64_t flat_index);
+// Flat row-major index <-> multi-index. Throws std::out_of_range naming `operation`, the index and
+// the shape.
+std::int64_t flat_index(const Shape& shape, std::span<const std::int64_t> index,
+                        const char* operation = "flat_index");
+std::vector<std::int64_t> unflatten_index(const Shape& shape, std::int64_t flat_index,
+                                          const char* operation = "unflatten_index");
 
 }  // namespace ttt
