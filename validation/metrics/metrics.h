@@ -3,47 +3,62 @@
 // compute_metrics() makes one fused pass over both tensors with float64 accumulation; quantiles
 // and the error histogram need a second pass and can be turned off. docs/metrics.md defines each
 // metric and its edge cases (PCC follows tt-metal's comp_pcc exactly).
+//
+// Error metrics (max/mean absolute error, rmse, nmse, relative error, cosine similarity, ULPs,
+// quantiles, histogram) are taken over the finite pairs: positions where both sides are finite.
+// Non-finite values are counted per side; a non-finite value not matched by the same value on the
+// other side is a "non-finite mismatch", which fails a verdict unless explicitly allowed.
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "validation/tensor/tensor.h"
 
 namespace ttt {
 
-// Default allclose tolerances for an expected dtype: torch.testing.assert_close's table for
+// Default allclose tolerances for a dtype: torch.testing.assert_close's table for
 // float16/bfloat16/float32, derived values for bfloat8_b/bfloat4_b (docs/metrics.md), and
 // (0, 0) for integers.
 struct AllcloseTolerance {
   double rtol = 0.0;
   double atol = 0.0;
 };
-AllcloseTolerance default_allclose_tolerance(DType expected_dtype);
+AllcloseTolerance default_allclose_tolerance(DType dtype);
+
+// The defaults for comparing two dtypes: the looser of the two, field by field (torch's rule), so a
+// bfloat16 device output against a float32 reference gets bfloat16's tolerances.
+AllcloseTolerance default_allclose_tolerance(DType actual_dtype, DType expected_dtype);
 
 struct MetricsOptions {
-  // allclose thresholds; unset means default_allclose_tolerance(expected.dtype()).
+  // allclose thresholds; unset means default_allclose_tolerance(actual.dtype(), expected.dtype()).
+  // REQUIRES: finite and >= 0 when set.
   std::optional<double> rtol;
   std::optional<double> atol;
   // Second pass: p50/p90/p99 of |a - e| and a fixed-bin histogram of |a - e|.
   bool quantiles = true;
   bool histogram = true;
-  int histogram_bins = 10;  // Log-spaced decades below the max error (docs/metrics.md).
+  // Log-spaced decades below the max error (docs/metrics.md). REQUIRES: 1 <= histogram_bins <= 64.
+  int histogram_bins = 10;
 };
 
+// Quantiles of |a - e| over the finite pairs, with numpy's default ("linear") interpolation.
+// All zero when there is no finite pair.
 struct ErrorQuantiles {
   double p50 = 0.0;
   double p90 = 0.0;
   double p99 = 0.0;
 };
 
+// Counts of |a - e| over the finite pairs in decades below the max error M: edges are
+// 0, M*10^(1-bins), ..., M*10^-1, M. Bin i holds edges[i] <= |a - e| < edges[i + 1]; the last bin
+// also holds |a - e| == M (so every pair falls in the last bin when M is 0).
 struct ErrorHistogram {
-  std::vector<double> edges;          // bins + 1 ascending edges of |a - e|.
-  std::vector<std::int64_t> counts;   // bins counts; finite errors only.
+  std::vector<double> edges;         // bins + 1 ascending edges of |a - e|.
+  std::vector<std::int64_t> counts;  // bins counts; finite pairs only.
 };
 
 struct Metrics {
@@ -51,23 +66,26 @@ struct Metrics {
   DType actual_dtype = DType::float32;
   DType expected_dtype = DType::float32;
   std::int64_t numel = 0;
+  std::int64_t finite_pairs = 0;  // Positions where both sides are finite.
 
-  double pcc = 0.0;  // tt-metal comp_pcc semantics.
+  double pcc = 0.0;  // tt-metal comp_pcc semantics (1 for empty tensors).
   double max_abs_error = 0.0;
-  std::int64_t max_abs_error_index = -1;  // Flat index; -1 when there is no finite pair.
+  std::int64_t max_abs_error_index = -1;  // First flat index of the max; -1 when no finite pair.
   double mean_abs_error = 0.0;
   double rmse = 0.0;
   double nmse = 0.0;           // sum (a-e)^2 / sum e^2 (ggml); Inf when sum e^2 == 0 and a != e.
   double max_rel_error = 0.0;  // max |a-e| / |e|, |e| == 0 replaced by float64 epsilon.
-  double cosine_similarity = 0.0;
-  double max_ulp_error = 0.0;  // In units of last place of the expected dtype at the expected value.
+  double cosine_similarity = 0.0;  // 1 when both sides are all zero, 0 when only one is.
+  double max_ulp_error =
+      0.0;  // In units of last place of the expected dtype at the expected value.
 
   bool allclose = false;
   double rtol = 0.0;  // The thresholds allclose used.
   double atol = 0.0;
-  std::int64_t mismatched = 0;
+  std::int64_t mismatched = 0;  // Finite pairs outside tolerance plus non-finite mismatches.
   double mismatched_fraction = 0.0;
-  std::int64_t worst_mismatch_index = -1;  // Largest |a-e| - (atol + rtol|e|); -1 if none.
+  // The first non-finite mismatch if any, else the largest |a-e| - (atol + rtol|e|); -1 if none.
+  std::int64_t worst_mismatch_index = -1;
 
   std::int64_t nan_actual = 0;
   std::int64_t nan_expected = 0;
@@ -76,6 +94,7 @@ struct Metrics {
   // Positions where a non-finite value is not matched by the same value on the other side (an
   // Inf must match in sign, a NaN must face a NaN) (ggml's rule).
   std::int64_t nonfinite_mismatched = 0;
+  std::int64_t first_nonfinite_mismatch_index = -1;  // -1 when there is none.
 
   std::optional<ErrorQuantiles> quantiles;
   std::optional<ErrorHistogram> histogram;
@@ -83,27 +102,28 @@ struct Metrics {
 
 // Computes every metric. Shapes must match exactly (no broadcasting); dtypes may differ (integer
 // tensors are compared as float64). Throws std::invalid_argument naming both shapes on mismatch,
-// or an undefined tensor.
+// an undefined tensor, or invalid options.
 Metrics compute_metrics(const Tensor& actual, const Tensor& expected,
                         const MetricsOptions& options = {});
 
 // Optional thresholds per metric; unset thresholds are not checked.
 struct Tolerances {
-  std::optional<double> pcc;                // pass when pcc >= value.
-  std::optional<double> max_abs_error;      // pass when max_abs_error <= value.
-  std::optional<double> mean_abs_error;     // <=
-  std::optional<double> rmse;               // <=
-  std::optional<double> nmse;               // <=
-  std::optional<double> max_rel_error;      // <=
-  std::optional<double> cosine_similarity;  // >=
-  std::optional<double> max_ulp_error;      // <=
+  std::optional<double> pcc;                  // pass when pcc >= value.
+  std::optional<double> max_abs_error;        // pass when max_abs_error <= value.
+  std::optional<double> mean_abs_error;       // <=
+  std::optional<double> rmse;                 // <=
+  std::optional<double> nmse;                 // <=
+  std::optional<double> max_rel_error;        // <=
+  std::optional<double> cosine_similarity;    // >=
+  std::optional<double> max_ulp_error;        // <=
   std::optional<double> mismatched_fraction;  // allclose mismatches: pass when fraction <= value.
-  bool require_allclose = false;            // fail unless allclose.
-  bool allow_nonfinite_mismatch = false;    // ggml rule: by default a non-finite mismatch fails.
+  bool require_allclose = false;              // fail unless allclose.
+  bool allow_nonfinite_mismatch = false;      // ggml rule: by default a non-finite mismatch fails.
 
   // tt-metal's defaults: pcc >= 0.99 and max_abs_error <= 1e-2.
   static Tolerances tt_metal_default();
-  // Overlay: fields set in `override_with` replace this one's.
+  // Overlay: thresholds set in `override_with` replace this one's; a flag is true when it is true
+  // in either.
   Tolerances merged(const Tolerances& override_with) const;
 };
 
@@ -116,17 +136,24 @@ struct Verdict {
   std::string text() const;
 };
 
+// Checks every set threshold; a metric that is NaN fails its threshold.
 Verdict evaluate(const Metrics& metrics, const Tolerances& tolerances);
 
 // JSON with the keys of `ttt compare --json` (docs/metrics.md); non-finite numbers become null.
 nlohmann::json to_json(const Metrics& metrics);
+// Set thresholds and both flags; unset thresholds are omitted.
 nlohmann::json to_json(const Tolerances& tolerances);
+// {"passed": bool, "failures": [string, ...]}.
 nlohmann::json to_json(const Verdict& verdict);
-// Inverses for reports and traces read back; throw std::invalid_argument naming the field.
+// Inverses for reports and traces read back; throw std::invalid_argument naming the field. In
+// metrics, null reads back as NaN, except nmse where it reads back as +Inf (its only non-finite
+// value). tolerances_from_json rejects unknown fields (a misspelt threshold is an error).
 Metrics metrics_from_json(const nlohmann::json& json);
 Tolerances tolerances_from_json(const nlohmann::json& json);
+Verdict verdict_from_json(const nlohmann::json& json);
 
-// Multi-line human-readable table of the metrics (used by `ttt compare`).
+// Multi-line human-readable table of the metrics (used by `ttt compare`), one "name  value" line
+// per metric with the values aligned, ending with a newline.
 std::string format_metrics(const Metrics& metrics);
 
 }  // namespace ttt

@@ -1,0 +1,256 @@
+// The fused pass's kernels (portable and AVX-512) against the naive reference, on sizes that
+// straddle the 8-value vectors and the 4096-value chunks, with and without non-finite values.
+#include "validation/metrics/internal/passes.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "tests/validation/metrics/naive_metrics.h"
+
+namespace ttt::metrics_internal {
+namespace {
+
+using ::testing::DoubleNear;
+using ttt::testing::naive_ieee_ulp;
+using ttt::testing::naive_masked_pearson;
+using ttt::testing::naive_metrics;
+using ttt::testing::TestRandom;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::vector<Kernel> kernels_to_test() {
+  std::vector<Kernel> kernels = {Kernel::portable};
+  if (avx512_supported()) kernels.push_back(Kernel::avx512);
+  return kernels;
+}
+
+std::string kernel_name(Kernel kernel) { return kernel == Kernel::avx512 ? "avx512" : "portable"; }
+
+struct Case {
+  std::vector<float> actual;
+  std::vector<float> expected;
+};
+
+// expected ~ normal(0.5, 2); actual = expected + normal(0, 0.01); a few exact matches.
+Case random_case(std::size_t numel, std::uint64_t seed) {
+  TestRandom random(seed);
+  Case c;
+  c.expected = random.normals(numel, 0.5, 2.0);
+  for (std::size_t i = 0; i < numel; ++i) {
+    const bool exact = random.uniform() < 0.05;
+    c.actual.push_back(exact ? c.expected[i]
+                             : c.expected[i] + static_cast<float>(random.normal(0.0, 0.01)));
+  }
+  if (numel > 3) c.expected[3] = 0.0f;  // Exercises the epsilon of max_rel_error.
+  return c;
+}
+
+PassInput float_input(const Case& c, double rtol, double atol) {
+  PassInput input;
+  input.actual = c.actual.data();
+  input.expected = c.expected.data();
+  input.numel = static_cast<std::int64_t>(c.actual.size());
+  input.rtol = rtol;
+  input.atol = atol;
+  input.ulp = {UlpRule::Kind::ieee, 23, -126, 1};
+  return input;
+}
+
+void expect_matches_naive(const Case& c, const PassTotals& t, double rtol, double atol) {
+  const std::vector<double> a(c.actual.begin(), c.actual.end());
+  const std::vector<double> e(c.expected.begin(), c.expected.end());
+  const auto naive = naive_metrics(a, e, rtol, atol,
+                                   [&](std::size_t i) { return naive_ieee_ulp(e[i], 23, -126); });
+  EXPECT_EQ(t.numel, static_cast<std::int64_t>(a.size()));
+  EXPECT_EQ(t.finite_pairs, naive.finite_pairs);
+  EXPECT_EQ(t.nan_actual, naive.nan_actual);
+  EXPECT_EQ(t.nan_expected, naive.nan_expected);
+  EXPECT_EQ(t.inf_actual, naive.inf_actual);
+  EXPECT_EQ(t.inf_expected, naive.inf_expected);
+  EXPECT_EQ(t.nonfinite_mismatched, naive.nonfinite_mismatched);
+  EXPECT_EQ(t.first_nonfinite_mismatch, naive.first_nonfinite_mismatch);
+  EXPECT_EQ(t.max_abs_error, naive.max_abs_error);
+  EXPECT_EQ(t.max_abs_error_index, naive.max_abs_error_index);
+  const double pairs = static_cast<double>(naive.finite_pairs);
+  EXPECT_THAT(t.sum_abs_error / pairs,
+              DoubleNear(naive.mean_abs_error, 1e-12 * naive.mean_abs_error));
+  EXPECT_THAT(std::sqrt(t.sum_squared_error / pairs), DoubleNear(naive.rmse, 1e-12 * naive.rmse));
+  EXPECT_THAT(t.sum_squared_error / t.sum_expected_squared,
+              DoubleNear(naive.nmse, 1e-12 * naive.nmse));
+  EXPECT_THAT(t.sum_product / std::sqrt(t.sum_actual_squared * t.sum_expected_squared),
+              DoubleNear(naive.cosine_similarity, 1e-13));
+  EXPECT_THAT(t.max_rel_error, DoubleNear(naive.max_rel_error, 1e-15 * naive.max_rel_error));
+  EXPECT_EQ(t.max_ulp_error, naive.max_ulp_error);
+  EXPECT_EQ(t.mismatched + t.nonfinite_mismatched, naive.mismatched);
+  EXPECT_THAT(t.co_moment / std::sqrt(t.m2_actual * t.m2_expected),
+              DoubleNear(naive_masked_pearson(a, e), 1e-13));
+}
+
+TEST(FusedPassTest, KernelsMatchNaiveLoopsAcrossChunkBoundaries) {
+  for (std::size_t numel : {1u, 7u, 8u, 9u, 4095u, 4096u, 4097u, 8205u, 100003u}) {
+    const Case c = random_case(numel, 1000 + numel);
+    for (Kernel kernel : kernels_to_test()) {
+      SCOPED_TRACE("numel " + std::to_string(numel) + ", kernel " + kernel_name(kernel));
+      const PassTotals t = fused_pass(float_input(c, 1e-3, 1e-2), kernel);
+      if (numel == 1) {
+        EXPECT_EQ(t.max_abs_error, std::fabs(double{c.actual[0]} - double{c.expected[0]}));
+        continue;
+      }
+      expect_matches_naive(c, t, 1e-3, 1e-2);
+      EXPECT_GT(t.mismatched, 0);
+      EXPECT_FALSE(t.actual_constant);
+      EXPECT_TRUE(t.actual_nonzero);
+      EXPECT_FALSE(t.masked_equal);
+    }
+  }
+}
+
+TEST(FusedPassTest, NonFiniteValuesInsideVectorChunksFallBackExactly) {
+  Case c = random_case(20000, 7);
+  c.actual[5000] = NAN;         // Second chunk: NaN facing a finite value.
+  c.expected[5001] = INFINITY;  // Inf facing a finite value.
+  c.actual[9000] = INFINITY;    // Same Inf on both sides: a match.
+  c.expected[9000] = INFINITY;
+  c.actual[9001] = -INFINITY;  // Opposite signs: a mismatch.
+  c.expected[9001] = INFINITY;
+  c.actual[12000] = NAN;  // NaN facing NaN: a match.
+  c.expected[12000] = NAN;
+  c.actual[19999] = -INFINITY;  // In the scalar tail.
+  for (Kernel kernel : kernels_to_test()) {
+    SCOPED_TRACE(kernel_name(kernel));
+    const PassTotals t = fused_pass(float_input(c, 1e-3, 1e-2), kernel);
+    expect_matches_naive(c, t, 1e-3, 1e-2);
+    EXPECT_EQ(t.nan_actual, 2);
+    EXPECT_EQ(t.nan_expected, 1);
+    EXPECT_EQ(t.inf_actual, 3);
+    EXPECT_EQ(t.inf_expected, 3);
+    EXPECT_EQ(t.nonfinite_mismatched, 4);
+    EXPECT_EQ(t.first_nonfinite_mismatch, 5000);
+    EXPECT_EQ(t.finite_pairs, 20000 - 6);
+  }
+}
+
+TEST(FusedPassTest, LocatesTheFirstOfEqualMaxima) {
+  std::vector<float> expected(10000, 1.0f);
+  std::vector<float> actual(expected);
+  actual[4500] = 3.0f;  // Error 2, twice: the first one is reported.
+  actual[9000] = 3.0f;
+  actual[6000] = 1.5f;
+  const Case c{actual, expected};
+  for (Kernel kernel : kernels_to_test()) {
+    SCOPED_TRACE(kernel_name(kernel));
+    const PassTotals t = fused_pass(float_input(c, 0.0, 0.1), kernel);
+    EXPECT_EQ(t.max_abs_error, 2.0);
+    EXPECT_EQ(t.max_abs_error_index, 4500);
+    EXPECT_EQ(t.mismatched, 3);
+    EXPECT_EQ(t.worst_mismatch_index, 4500);
+    EXPECT_TRUE(t.expected_constant);
+    EXPECT_EQ(t.expected_value, 1.0);
+    EXPECT_FALSE(t.actual_constant);
+  }
+}
+
+TEST(FusedPassTest, PearsonSurvivesALargeCommonOffset) {
+  // float32 values around 1e6 (spacing 0.0625): the raw sums of squares would cancel
+  // catastrophically; per-chunk shifts and Chan's merge keep Pearson to 1e-12.
+  Case c;
+  for (int i = 0; i < 50000; ++i) {
+    c.expected.push_back(1e6f + 0.0625f * static_cast<float>(i % 13));
+    c.actual.push_back(1e6f + 0.0625f * static_cast<float>(i % 13 + (i % 3 == 0 ? 1 : 0)));
+  }
+  const std::vector<double> a(c.actual.begin(), c.actual.end());
+  const std::vector<double> e(c.expected.begin(), c.expected.end());
+  const double expected_pcc = naive_masked_pearson(a, e);
+  EXPECT_GT(expected_pcc, 0.9);
+  EXPECT_LT(expected_pcc, 0.999);
+  for (Kernel kernel : kernels_to_test()) {
+    SCOPED_TRACE(kernel_name(kernel));
+    const PassTotals t = fused_pass(float_input(c, 0.0, 0.0), kernel);
+    EXPECT_THAT(t.co_moment / std::sqrt(t.m2_actual * t.m2_expected),
+                DoubleNear(expected_pcc, 1e-12));
+  }
+}
+
+TEST(FusedPassTest, IntegerSidesUseThePortableKernel) {
+  const std::vector<std::int64_t> actual = {1, -2, 3, 9007199254740993};  // 2^53 + 1.
+  const std::vector<std::int32_t> expected = {1, 2, 3, 4};
+  PassInput input;
+  input.actual = actual.data();
+  input.actual_type = ElementType::int64;
+  input.expected = expected.data();
+  input.expected_type = ElementType::int32;
+  input.numel = 4;
+  input.ulp = {UlpRule::Kind::integer, 0, 0, 1};
+  const PassTotals t = fused_pass(input);
+  // int64 to double rounds 2^53 + 1 to 2^53 (float64 comparison, documented).
+  EXPECT_EQ(t.max_abs_error, 9007199254740992.0 - 4.0);
+  EXPECT_EQ(t.max_abs_error_index, 3);
+  EXPECT_EQ(t.max_ulp_error, t.max_abs_error);
+  EXPECT_EQ(t.mismatched, 2);
+  EXPECT_EQ(t.finite_pairs, 4);
+  EXPECT_THROW(fused_pass(input, Kernel::avx512), std::logic_error);
+}
+
+TEST(ErrorDistributionTest, QuantilesMatchAFullSortThroughEveryRadixLevel) {
+  // 3M errors with 2M equal values: the radix select must go down all 64 bits for the bucket that
+  // never shrinks, and gather candidates for the others.
+  const std::size_t numel = 3'000'000;
+  std::vector<float> expected(numel, 0.0f);
+  std::vector<float> actual(numel);
+  TestRandom random(99);
+  std::vector<double> errors;
+  for (std::size_t i = 0; i < numel; ++i) {
+    actual[i] = i % 3 == 0 ? static_cast<float>(random.uniform(1.0, 1.0625)) : 1.03125f;
+    errors.push_back(actual[i]);
+  }
+  Case c{actual, expected};
+  const ErrorDistribution distribution = error_distribution(
+      float_input(c, 0.0, 0.0), static_cast<std::int64_t>(numel), 1.0625, true, 0);
+  ASSERT_TRUE(distribution.quantiles.has_value());
+  EXPECT_FALSE(distribution.histogram.has_value());
+  EXPECT_EQ(distribution.quantiles->p50, ttt::testing::naive_quantile(errors, 0.5));
+  EXPECT_EQ(distribution.quantiles->p90, ttt::testing::naive_quantile(errors, 0.9));
+  EXPECT_EQ(distribution.quantiles->p99, ttt::testing::naive_quantile(errors, 0.99));
+}
+
+TEST(ErrorDistributionTest, QuantilesOfWidelySpreadErrors) {
+  const Case c = random_case(200001, 5);
+  std::vector<double> errors;
+  for (std::size_t i = 0; i < c.actual.size(); ++i) {
+    errors.push_back(std::fabs(double{c.actual[i]} - double{c.expected[i]}));
+  }
+  const ErrorDistribution distribution = error_distribution(
+      float_input(c, 0.0, 0.0), static_cast<std::int64_t>(errors.size()), 1.0, true, 0);
+  EXPECT_EQ(distribution.quantiles->p50, ttt::testing::naive_quantile(errors, 0.5));
+  EXPECT_EQ(distribution.quantiles->p90, ttt::testing::naive_quantile(errors, 0.9));
+  EXPECT_EQ(distribution.quantiles->p99, ttt::testing::naive_quantile(errors, 0.99));
+}
+
+TEST(UlpRuleTest, PerDtype) {
+  const UlpRule f32 = ulp_rule(DType::float32, {4});
+  EXPECT_EQ(f32.kind, UlpRule::Kind::ieee);
+  EXPECT_EQ(f32.mantissa_bits, 23);
+  EXPECT_EQ(f32.min_exponent, -126);
+  const UlpRule f16 = ulp_rule(DType::float16, {4});
+  EXPECT_EQ(f16.mantissa_bits, 10);
+  EXPECT_EQ(f16.min_exponent, -14);
+  const UlpRule bf16 = ulp_rule(DType::bfloat16, {4});
+  EXPECT_EQ(bf16.mantissa_bits, 7);
+  EXPECT_EQ(bf16.min_exponent, -126);
+  const UlpRule bfp8 = ulp_rule(DType::bfloat8_b, {3, 40});
+  EXPECT_EQ(bfp8.kind, UlpRule::Kind::block);
+  EXPECT_EQ(bfp8.mantissa_bits, 7);
+  EXPECT_EQ(bfp8.row_length, 40);
+  EXPECT_EQ(ulp_rule(DType::bfloat4_b, {}).row_length, 1);
+  EXPECT_EQ(ulp_rule(DType::bfloat4_b, {2}).mantissa_bits, 3);
+  EXPECT_EQ(ulp_rule(DType::int64, {2}).kind, UlpRule::Kind::integer);
+}
+
+}  // namespace
+}  // namespace ttt::metrics_internal

@@ -1,0 +1,734 @@
+// The passes over the data behind compute_metrics(): the fused single pass (an AVX-512 kernel for
+// float32 pairs, a portable kernel for everything else and for chunks holding non-finite values),
+// the rescans that locate the maxima, and the second pass for quantiles and the histogram.
+// docs/metrics.md ("How the fused pass works") explains the design.
+#include "validation/metrics/internal/passes.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <type_traits>
+#include <vector>
+
+#include "validation/tensor/formats.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define TTT_METRICS_AVX512_KERNEL 1
+#else
+#define TTT_METRICS_AVX512_KERNEL 0
+#endif
+
+namespace ttt::metrics_internal {
+
+namespace {
+
+// Values per chunk. A chunk is summed on its own, shifted by its first value, and chunks are merged
+// with Chan's parallel formula: cancellation in the Pearson sums stays local to 4096 values. The
+// maxima are located afterwards by rescanning only the chunk that holds them.
+constexpr std::int64_t kChunk = 4096;
+constexpr double kEpsilon = std::numeric_limits<double>::epsilon();
+constexpr double kNegativeInfinity = -std::numeric_limits<double>::infinity();
+
+// What the fused pass needs besides the data.
+struct KernelParams {
+  double rtol = 0.0;
+  double atol = 0.0;
+  int ulp_mantissa_bits = 23;
+  int ulp_min_exponent = -126;
+};
+
+// One chunk's contribution; see PassTotals for the meaning of the fields.
+struct ChunkStats {
+  std::int64_t count = 0;
+  std::int64_t finite_pairs = 0;
+  std::int64_t nan_actual = 0;
+  std::int64_t nan_expected = 0;
+  std::int64_t inf_actual = 0;
+  std::int64_t inf_expected = 0;
+  std::int64_t nonfinite_mismatched = 0;
+  std::int64_t first_nonfinite_mismatch = -1;
+  // Pearson sums of the masked values minus the chunk's first masked value (the shift).
+  double shift_actual = 0.0;
+  double shift_expected = 0.0;
+  double sum_x = 0.0;
+  double sum_y = 0.0;
+  double sum_xx = 0.0;
+  double sum_yy = 0.0;
+  double sum_xy = 0.0;
+  bool actual_nonzero = false;
+  bool expected_nonzero = false;
+  bool masked_equal = true;
+  // Over finite pairs.
+  double sum_abs = 0.0;
+  double sum_squared = 0.0;
+  double sum_actual_squared = 0.0;
+  double sum_expected_squared = 0.0;
+  double sum_product = 0.0;
+  double max_abs = -1.0;  // -1 when the chunk has no finite pair.
+  double max_rel = 0.0;
+  double max_ulp = 0.0;
+  std::int64_t mismatched = 0;
+  double worst_excess = kNegativeInfinity;  // Largest |a-e| - (atol + rtol|e|).
+};
+
+template <typename T>
+double as_double(T value) {
+  return static_cast<double>(value);
+}
+
+// |a - e| in ULPs of e under the ieee rule. Multiplying by a power of two is exact, so this equals
+// the AVX-512 kernel's scalef bit for bit. `expected` is a nonzero float32 widened to double (hence
+// normal), or zero.
+double ieee_ulps(double abs_error, double expected, const KernelParams& params) {
+  int exponent = params.ulp_min_exponent;
+  if (expected != 0.0) {
+    const auto biased = static_cast<int>((std::bit_cast<std::uint64_t>(expected) >> 52) & 0x7ff);
+    exponent = std::max(biased - 1023, params.ulp_min_exponent);
+  }
+  const auto scale_bits = static_cast<std::uint64_t>(1023 + params.ulp_mantissa_bits - exponent)
+                          << 52;
+  return abs_error * std::bit_cast<double>(scale_bits);
+}
+
+// The excess of |a - e| over the allclose tolerance; computed the same way (multiply, add,
+// subtract, no fused multiply-add) by both kernels so that rescans find the exact value again.
+double tolerance_excess(double abs_error, double abs_expected, const KernelParams& params) {
+  return abs_error - (params.rtol * abs_expected + params.atol);
+}
+
+// The portable kernel: any element types, any values. Also runs the chunks where the AVX-512
+// kernel met a non-finite value.
+template <typename TA, typename TE>
+ChunkStats portable_chunk(const TA* actual, const TE* expected, std::int64_t begin,
+                          std::int64_t count, const KernelParams& params) {
+  ChunkStats s;
+  s.count = count;
+  const auto masked = [](double value) { return std::isfinite(value) ? value : 0.0; };
+  s.shift_actual = masked(as_double(actual[begin]));
+  s.shift_expected = masked(as_double(expected[begin]));
+  for (std::int64_t i = begin; i < begin + count; ++i) {
+    const double a = as_double(actual[i]);
+    const double e = as_double(expected[i]);
+    const bool a_finite = std::isfinite(a);
+    const bool e_finite = std::isfinite(e);
+    if (!a_finite) ++(std::isnan(a) ? s.nan_actual : s.inf_actual);
+    if (!e_finite) ++(std::isnan(e) ? s.nan_expected : s.inf_expected);
+    s.actual_nonzero = s.actual_nonzero || a != 0.0;  // NaN != 0 is true, as in torch's bool().
+    s.expected_nonzero = s.expected_nonzero || e != 0.0;
+    const double masked_a = a_finite ? a : 0.0;
+    const double masked_e = e_finite ? e : 0.0;
+    s.masked_equal = s.masked_equal && masked_a == masked_e;
+    const double x = masked_a - s.shift_actual;
+    const double y = masked_e - s.shift_expected;
+    s.sum_x += x;
+    s.sum_y += y;
+    s.sum_xx += x * x;
+    s.sum_yy += y * y;
+    s.sum_xy += x * y;
+    if (a_finite && e_finite) {
+      ++s.finite_pairs;
+      const double difference = a - e;
+      const double abs_error = std::fabs(difference);
+      const double abs_expected = std::fabs(e);
+      s.sum_abs += abs_error;
+      s.sum_squared += difference * difference;
+      s.sum_actual_squared += a * a;
+      s.sum_expected_squared += e * e;
+      s.sum_product += a * e;
+      s.max_abs = std::max(s.max_abs, abs_error);
+      s.max_rel = std::max(s.max_rel, abs_error / (abs_expected == 0.0 ? kEpsilon : abs_expected));
+      s.max_ulp = std::max(s.max_ulp, ieee_ulps(abs_error, e, params));
+      const double excess = tolerance_excess(abs_error, abs_expected, params);
+      s.worst_excess = std::max(s.worst_excess, excess);
+      if (excess > 0.0) ++s.mismatched;
+    } else if (!(std::isnan(a) && std::isnan(e)) && a != e) {
+      // Equal infinities (same sign) and NaN facing NaN match; anything else does not.
+      ++s.nonfinite_mismatched;
+      if (s.first_nonfinite_mismatch < 0) s.first_nonfinite_mismatch = i;
+    }
+  }
+  return s;
+}
+
+#if TTT_METRICS_AVX512_KERNEL
+
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_pd(), a deliberately uninitialised
+// register, which its own -Wuninitialized flags once inlined here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// The fast kernel for float32 pairs, 8 values per step, widened to double. It assumes every value
+// is finite and returns false (stats unusable) when the chunk holds a non-finite value: any NaN or
+// Inf makes a - e non-finite, and two finite float32 values never overflow a double difference, so
+// a finite sum of |a - e| proves the chunk finite. The maximum relative error is tracked without
+// a division per element: each lane keeps the (|a-e|, |e|) pair with the largest ratio, compared by
+// cross-multiplication. REQUIRES: count > 0 and count % 8 == 0.
+__attribute__((target("avx512f,avx512dq,popcnt"))) bool avx512_chunk(const float* actual,
+                                                                     const float* expected,
+                                                                     std::int64_t count,
+                                                                     const KernelParams& params,
+                                                                     ChunkStats& s) {
+  const __m512d zero = _mm512_setzero_pd();
+  const __m512d shift_a = _mm512_set1_pd(static_cast<double>(actual[0]));
+  const __m512d shift_e = _mm512_set1_pd(static_cast<double>(expected[0]));
+  const __m512d rtol = _mm512_set1_pd(params.rtol);
+  const __m512d atol = _mm512_set1_pd(params.atol);
+  const __m512d epsilon = _mm512_set1_pd(kEpsilon);
+  const __m512d mantissa_bits = _mm512_set1_pd(params.ulp_mantissa_bits);
+  const __m512d min_exponent = _mm512_set1_pd(params.ulp_min_exponent);
+  __m512d sum_abs = zero, sum_squared = zero, max_abs = zero;
+  __m512d sum_x = zero, sum_y = zero, sum_xx = zero, sum_yy = zero, sum_xy = zero;
+  __m512d sum_aa = zero, sum_ee = zero, sum_ae = zero;
+  __m512d rel_numerator = zero, rel_denominator = _mm512_set1_pd(1.0);
+  __m512d max_ulp = zero;
+  __m512d worst_excess = _mm512_set1_pd(kNegativeInfinity);
+  std::int64_t mismatched = 0;
+  for (std::int64_t i = 0; i < count; i += 8) {
+    const __m512d a = _mm512_cvtps_pd(_mm256_loadu_ps(actual + i));
+    const __m512d e = _mm512_cvtps_pd(_mm256_loadu_ps(expected + i));
+    const __m512d difference = _mm512_sub_pd(a, e);
+    const __m512d abs_error = _mm512_abs_pd(difference);
+    sum_abs = _mm512_add_pd(sum_abs, abs_error);
+    sum_squared = _mm512_fmadd_pd(difference, difference, sum_squared);
+    max_abs = _mm512_max_pd(max_abs, abs_error);
+
+    const __m512d x = _mm512_sub_pd(a, shift_a);
+    const __m512d y = _mm512_sub_pd(e, shift_e);
+    sum_x = _mm512_add_pd(sum_x, x);
+    sum_y = _mm512_add_pd(sum_y, y);
+    sum_xx = _mm512_fmadd_pd(x, x, sum_xx);
+    sum_yy = _mm512_fmadd_pd(y, y, sum_yy);
+    sum_xy = _mm512_fmadd_pd(x, y, sum_xy);
+    sum_aa = _mm512_fmadd_pd(a, a, sum_aa);
+    sum_ee = _mm512_fmadd_pd(e, e, sum_ee);
+    sum_ae = _mm512_fmadd_pd(a, e, sum_ae);
+
+    const __m512d abs_expected = _mm512_abs_pd(e);
+    const __m512d denominator = _mm512_mask_blend_pd(
+        _mm512_cmp_pd_mask(abs_expected, zero, _CMP_EQ_OQ), abs_expected, epsilon);
+    const __mmask8 larger =
+        _mm512_cmp_pd_mask(_mm512_mul_pd(abs_error, rel_denominator),
+                           _mm512_mul_pd(rel_numerator, denominator), _CMP_GT_OQ);
+    rel_numerator = _mm512_mask_mov_pd(rel_numerator, larger, abs_error);
+    rel_denominator = _mm512_mask_mov_pd(rel_denominator, larger, denominator);
+
+    // getexp(0) is -Inf, so zero (like any value below the smallest normal) gets min_exponent.
+    const __m512d exponent = _mm512_max_pd(_mm512_getexp_pd(e), min_exponent);
+    max_ulp =
+        _mm512_max_pd(max_ulp, _mm512_scalef_pd(abs_error, _mm512_sub_pd(mantissa_bits, exponent)));
+
+    const __m512d excess =
+        _mm512_sub_pd(abs_error, _mm512_add_pd(_mm512_mul_pd(rtol, abs_expected), atol));
+    worst_excess = _mm512_max_pd(worst_excess, excess);
+    mismatched +=
+        std::popcount(static_cast<unsigned>(_mm512_cmp_pd_mask(excess, zero, _CMP_GT_OQ)));
+  }
+  s.sum_abs = _mm512_reduce_add_pd(sum_abs);
+  if (!std::isfinite(s.sum_abs)) return false;
+  s.count = count;
+  s.finite_pairs = count;
+  s.shift_actual = static_cast<double>(actual[0]);
+  s.shift_expected = static_cast<double>(expected[0]);
+  s.sum_x = _mm512_reduce_add_pd(sum_x);
+  s.sum_y = _mm512_reduce_add_pd(sum_y);
+  s.sum_xx = _mm512_reduce_add_pd(sum_xx);
+  s.sum_yy = _mm512_reduce_add_pd(sum_yy);
+  s.sum_xy = _mm512_reduce_add_pd(sum_xy);
+  s.sum_squared = _mm512_reduce_add_pd(sum_squared);
+  s.sum_actual_squared = _mm512_reduce_add_pd(sum_aa);
+  s.sum_expected_squared = _mm512_reduce_add_pd(sum_ee);
+  s.sum_product = _mm512_reduce_add_pd(sum_ae);
+  s.max_abs = _mm512_reduce_max_pd(max_abs);
+  s.max_rel = _mm512_reduce_max_pd(_mm512_div_pd(rel_numerator, rel_denominator));
+  s.max_ulp = _mm512_reduce_max_pd(max_ulp);
+  s.worst_excess = _mm512_reduce_max_pd(worst_excess);
+  s.mismatched = mismatched;
+  // All values are finite here: a side is nonzero unless it is constant at zero (a sum of squared
+  // shifted values is zero exactly when every value equals the shift), and the sides are equal
+  // exactly when the largest difference is zero.
+  s.actual_nonzero = !(s.sum_xx == 0.0 && s.shift_actual == 0.0);
+  s.expected_nonzero = !(s.sum_yy == 0.0 && s.shift_expected == 0.0);
+  s.masked_equal = s.max_abs == 0.0;
+  return true;
+}
+
+#pragma GCC diagnostic pop
+
+#endif  // TTT_METRICS_AVX512_KERNEL
+
+// Pearson moments of a set of positions, merged with Chan et al.'s parallel formula.
+struct Moments {
+  double n = 0.0;
+  double mean_x = 0.0;
+  double mean_y = 0.0;
+  double m2_x = 0.0;
+  double m2_y = 0.0;
+  double co_moment = 0.0;
+
+  static Moments of_chunk(const ChunkStats& s) {
+    Moments m;
+    m.n = static_cast<double>(s.count);
+    m.mean_x = s.shift_actual + s.sum_x / m.n;
+    m.mean_y = s.shift_expected + s.sum_y / m.n;
+    m.m2_x = std::max(0.0, s.sum_xx - s.sum_x * s.sum_x / m.n);
+    m.m2_y = std::max(0.0, s.sum_yy - s.sum_y * s.sum_y / m.n);
+    m.co_moment = s.sum_xy - s.sum_x * s.sum_y / m.n;
+    return m;
+  }
+
+  void merge(const Moments& other) {
+    if (other.n == 0.0) return;
+    if (n == 0.0) {
+      *this = other;
+      return;
+    }
+    const double total = n + other.n;
+    const double delta_x = other.mean_x - mean_x;
+    const double delta_y = other.mean_y - mean_y;
+    const double weight = n * other.n / total;
+    m2_x += other.m2_x + delta_x * delta_x * weight;
+    m2_y += other.m2_y + delta_y * delta_y * weight;
+    co_moment += other.co_moment + delta_x * delta_y * weight;
+    mean_x += delta_x * other.n / total;
+    mean_y += delta_y * other.n / total;
+    n = total;
+  }
+};
+
+// A range of positions: the chunk a maximum came from.
+struct Range {
+  std::int64_t begin = -1;
+  std::int64_t count = 0;
+};
+
+// Folds chunks, in order, into the totals.
+class Accumulator {
+ public:
+  void add(const ChunkStats& s, std::int64_t begin) {
+    PassTotals& t = totals_;
+    if (t.numel == 0) {
+      t.actual_value = s.shift_actual;
+      t.expected_value = s.shift_expected;
+    }
+    t.numel += s.count;
+    t.finite_pairs += s.finite_pairs;
+    t.nan_actual += s.nan_actual;
+    t.nan_expected += s.nan_expected;
+    t.inf_actual += s.inf_actual;
+    t.inf_expected += s.inf_expected;
+    t.nonfinite_mismatched += s.nonfinite_mismatched;
+    if (t.first_nonfinite_mismatch < 0) t.first_nonfinite_mismatch = s.first_nonfinite_mismatch;
+    t.actual_constant = t.actual_constant && s.sum_xx == 0.0 && s.shift_actual == t.actual_value;
+    t.expected_constant =
+        t.expected_constant && s.sum_yy == 0.0 && s.shift_expected == t.expected_value;
+    t.actual_nonzero = t.actual_nonzero || s.actual_nonzero;
+    t.expected_nonzero = t.expected_nonzero || s.expected_nonzero;
+    t.masked_equal = t.masked_equal && s.masked_equal;
+    moments_.merge(Moments::of_chunk(s));
+    t.sum_abs_error += s.sum_abs;
+    t.sum_squared_error += s.sum_squared;
+    t.sum_actual_squared += s.sum_actual_squared;
+    t.sum_expected_squared += s.sum_expected_squared;
+    t.sum_product += s.sum_product;
+    if (s.max_abs > best_abs_) {
+      best_abs_ = s.max_abs;
+      abs_range_ = {begin, s.count};
+    }
+    t.max_rel_error = std::max(t.max_rel_error, s.max_rel);
+    t.max_ulp_error = std::max(t.max_ulp_error, s.max_ulp);
+    t.mismatched += s.mismatched;
+    if (s.mismatched > 0 && s.worst_excess > worst_excess_) {
+      worst_excess_ = s.worst_excess;
+      worst_range_ = {begin, s.count};
+    }
+  }
+
+  // The totals, with the maxima located by rescanning the chunks that hold them.
+  template <typename TA, typename TE>
+  PassTotals finish(const TA* actual, const TE* expected, const KernelParams& params) {
+    PassTotals t = totals_;
+    t.mean_actual = moments_.mean_x;
+    t.mean_expected = moments_.mean_y;
+    t.m2_actual = moments_.m2_x;
+    t.m2_expected = moments_.m2_y;
+    t.co_moment = moments_.co_moment;
+    if (best_abs_ >= 0.0) {
+      t.max_abs_error = best_abs_;
+      t.max_abs_error_index = first_index(actual, expected, abs_range_, [&](double a, double e) {
+        return std::fabs(a - e) == best_abs_;
+      });
+    }
+    if (t.mismatched > 0) {
+      t.worst_mismatch_index = first_index(actual, expected, worst_range_, [&](double a, double e) {
+        return tolerance_excess(std::fabs(a - e), std::fabs(e), params) == worst_excess_;
+      });
+    }
+    return t;
+  }
+
+ private:
+  // The first finite pair in `range` satisfying `match`.
+  template <typename TA, typename TE, typename Match>
+  static std::int64_t first_index(const TA* actual, const TE* expected, Range range,
+                                  Match&& match) {
+    for (std::int64_t i = range.begin; i < range.begin + range.count; ++i) {
+      const double a = as_double(actual[i]);
+      const double e = as_double(expected[i]);
+      if (std::isfinite(a) && std::isfinite(e) && match(a, e)) return i;
+    }
+    throw std::logic_error("[compute_metrics] internal error: a maximum vanished on rescan");
+  }
+
+  PassTotals totals_;
+  Moments moments_;
+  double best_abs_ = -1.0;
+  Range abs_range_;
+  double worst_excess_ = kNegativeInfinity;
+  Range worst_range_;
+};
+
+// Calls function(pointer) with `data` cast to its element type.
+template <typename Function>
+decltype(auto) visit_elements(ElementType type, const void* data, Function&& function) {
+  switch (type) {
+    case ElementType::float32:
+      return function(static_cast<const float*>(data));
+    case ElementType::int32:
+      return function(static_cast<const std::int32_t*>(data));
+    case ElementType::int64:
+      return function(static_cast<const std::int64_t*>(data));
+  }
+  throw std::logic_error("[compute_metrics] invalid element type");
+}
+
+// Calls function(actual_pointer, expected_pointer) with both sides cast to their element types.
+template <typename Function>
+decltype(auto) visit_pair(const PassInput& input, Function&& function) {
+  return visit_elements(input.actual_type, input.actual, [&](auto actual) {
+    return visit_elements(input.expected_type, input.expected,
+                          [&](auto expected) { return function(actual, expected); });
+  });
+}
+
+// Calls function(i, |a - e|) for every finite pair, in order.
+template <typename Function>
+void for_each_finite_error(const PassInput& input, Function&& function) {
+  visit_pair(input, [&](auto actual, auto expected) {
+    for (std::int64_t i = 0; i < input.numel; ++i) {
+      const double a = as_double(actual[i]);
+      const double e = as_double(expected[i]);
+      if (std::isfinite(a) && std::isfinite(e)) function(i, std::fabs(a - e));
+    }
+  });
+}
+
+// max_ulp_error for a block-float expected side: |a - e| over the mantissa unit of e's block.
+// The shared exponent is recomputed from the expected values, which quantization leaves in the
+// same binade as the block's largest input (formats.cc clamps instead of carrying into the
+// exponent), so it equals the exponent the device stored.
+double block_max_ulps(const PassInput& input) {
+  const auto* expected = static_cast<const float*>(input.expected);
+  const std::int64_t row_length = input.ulp.row_length;
+  double max_ulps = 0.0;
+  visit_elements(input.actual_type, input.actual, [&](auto actual) {
+    for (std::int64_t row = 0; row < input.numel; row += row_length) {
+      for (std::int64_t block = row; block < row + row_length; block += kBlockSize) {
+        const std::int64_t end = std::min(block + kBlockSize, row + row_length);
+        std::uint32_t shared = 0;
+        for (std::int64_t i = block; i < end; ++i) {
+          shared = std::max(shared, (std::bit_cast<std::uint32_t>(expected[i]) >> 23) & 0xffu);
+        }
+        // 1 / unit = 2^(126 + mantissa_bits - E), a power of two well inside double's range.
+        const double inverse_unit =
+            std::ldexp(1.0, 126 + input.ulp.mantissa_bits - static_cast<int>(shared));
+        for (std::int64_t i = block; i < end; ++i) {
+          const double a = as_double(actual[i]);
+          const double e = static_cast<double>(expected[i]);
+          if (std::isfinite(a) && std::isfinite(e)) {
+            max_ulps = std::max(max_ulps, std::fabs(a - e) * inverse_unit);
+          }
+        }
+      }
+    }
+  });
+  return max_ulps;
+}
+
+// numpy's "linear" quantile between order statistics `low` and `high` at fraction t, in numpy's
+// form that stays monotone in t.
+double interpolate(double low, double high, double t) {
+  const double difference = high - low;
+  return t < 0.5 ? low + difference * t : high - difference * (1.0 - t);
+}
+
+// Exact order statistics of |a - e| over the finite pairs without materialising all errors: a
+// radix select on the bits of the (non-negative) doubles, 16 bits per pass, which switches to
+// gathering the candidates once a bucket holds at most kGatherLimit values.
+class OrderStatistics {
+ public:
+  explicit OrderStatistics(std::vector<std::int64_t> ranks) {
+    for (std::int64_t rank : ranks) selections_.push_back(Selection{rank});
+  }
+
+  // True while another pass over the data is needed.
+  bool pending() const {
+    return std::any_of(selections_.begin(), selections_.end(),
+                       [](const Selection& s) { return !s.done; });
+  }
+
+  // Prepares the probes for the next pass: one per distinct (prefix, known bits, mode).
+  void begin_pass() {
+    probes_.clear();
+    for (Selection& selection : selections_) {
+      if (selection.done) continue;
+      auto same = std::find_if(probes_.begin(), probes_.end(), [&](const Probe& probe) {
+        return probe.prefix == selection.prefix && probe.known_bits == selection.known_bits &&
+               probe.gathering == selection.gathering;
+      });
+      if (same == probes_.end()) {
+        Probe probe;
+        probe.prefix = selection.prefix;
+        probe.known_bits = selection.known_bits;
+        probe.gathering = selection.gathering;
+        if (!probe.gathering) probe.histogram.assign(kDigits, 0);
+        probes_.push_back(std::move(probe));
+        same = probes_.end() - 1;
+      }
+      selection.probe = static_cast<std::size_t>(same - probes_.begin());
+    }
+  }
+
+  void observe(double abs_error) {
+    const auto bits = std::bit_cast<std::uint64_t>(abs_error);
+    for (Probe& probe : probes_) {
+      if (probe.known_bits > 0 && (bits >> (64 - probe.known_bits)) != probe.prefix) continue;
+      if (probe.gathering) {
+        probe.gathered.push_back(abs_error);
+      } else {
+        ++probe.histogram[(bits >> (64 - probe.known_bits - kDigitBits)) & (kDigits - 1)];
+      }
+    }
+  }
+
+  void end_pass() {
+    for (Selection& selection : selections_) {
+      if (selection.done) continue;
+      Probe& probe = probes_[selection.probe];
+      if (probe.gathering) {
+        const auto nth = probe.gathered.begin() + selection.rank;
+        std::nth_element(probe.gathered.begin(), nth, probe.gathered.end());
+        selection.value = *nth;
+        selection.done = true;
+        continue;
+      }
+      std::uint64_t digit = 0;
+      while (selection.rank >= probe.histogram[digit]) selection.rank -= probe.histogram[digit++];
+      selection.prefix = (selection.prefix << kDigitBits) | digit;
+      selection.known_bits += kDigitBits;
+      if (selection.known_bits == 64) {
+        selection.value = std::bit_cast<double>(selection.prefix);
+        selection.done = true;
+      } else if (probe.histogram[digit] <= kGatherLimit) {
+        selection.gathering = true;
+      }
+    }
+  }
+
+  double value(std::size_t index) const { return selections_[index].value; }
+
+ private:
+  static constexpr int kDigitBits = 16;
+  static constexpr std::uint64_t kDigits = std::uint64_t{1} << kDigitBits;
+  static constexpr std::int64_t kGatherLimit = std::int64_t{1} << 20;
+
+  struct Selection {
+    std::int64_t rank = 0;  // Among the values that share `prefix`.
+    std::uint64_t prefix = 0;
+    int known_bits = 0;
+    bool gathering = false;
+    bool done = false;
+    double value = 0.0;
+    std::size_t probe = 0;
+  };
+  struct Probe {
+    std::uint64_t prefix = 0;
+    int known_bits = 0;
+    bool gathering = false;
+    std::vector<std::int64_t> histogram;
+    std::vector<double> gathered;
+  };
+
+  std::vector<Selection> selections_;
+  std::vector<Probe> probes_;
+};
+
+}  // namespace
+
+UlpRule ulp_rule(DType dtype, const Shape& shape) {
+  UlpRule rule;
+  switch (dtype) {
+    case DType::float32:
+      rule = {UlpRule::Kind::ieee, 23, -126, 1};
+      break;
+    case DType::float16:
+      rule = {UlpRule::Kind::ieee, 10, -14, 1};
+      break;
+    case DType::bfloat16:
+      rule = {UlpRule::Kind::ieee, 7, -126, 1};
+      break;
+    case DType::bfloat8_b:
+    case DType::bfloat4_b:
+      rule.kind = UlpRule::Kind::block;
+      rule.mantissa_bits = block_mantissa_bits(dtype);
+      rule.row_length = shape.empty() ? 1 : shape.back();
+      break;
+    case DType::int32:
+    case DType::int64:
+      rule.kind = UlpRule::Kind::integer;
+      break;
+  }
+  return rule;
+}
+
+bool avx512_supported() {
+#if TTT_METRICS_AVX512_KERNEL
+  static const bool supported =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+  return supported;
+#else
+  return false;
+#endif
+}
+
+PassTotals fused_pass(const PassInput& input, Kernel kernel) {
+  const bool float_pair =
+      input.actual_type == ElementType::float32 && input.expected_type == ElementType::float32;
+  if (kernel == Kernel::avx512 && (!avx512_supported() || !float_pair)) {
+    throw std::logic_error(
+        "[fused_pass] the AVX-512 kernel needs a CPU with AVX-512 F/DQ and two float32 sides");
+  }
+  const bool use_avx512 =
+      kernel == Kernel::avx512 || (kernel == Kernel::automatic && float_pair && avx512_supported());
+  KernelParams params;
+  params.rtol = input.rtol;
+  params.atol = input.atol;
+  if (input.ulp.kind == UlpRule::Kind::ieee) {
+    params.ulp_mantissa_bits = input.ulp.mantissa_bits;
+    params.ulp_min_exponent = input.ulp.min_exponent;
+  }
+  PassTotals totals = visit_pair(input, [&](auto actual, auto expected) {
+    Accumulator accumulator;
+    for (std::int64_t begin = 0; begin < input.numel; begin += kChunk) {
+      const std::int64_t count = std::min(kChunk, input.numel - begin);
+      std::int64_t done = 0;
+#if TTT_METRICS_AVX512_KERNEL
+      if constexpr (std::is_same_v<decltype(actual), const float*> &&
+                    std::is_same_v<decltype(expected), const float*>) {
+        const std::int64_t vector_count = count - count % 8;
+        if (use_avx512 && vector_count > 0) {
+          ChunkStats stats;
+          if (!avx512_chunk(actual + begin, expected + begin, vector_count, params, stats)) {
+            stats = portable_chunk(actual, expected, begin, vector_count, params);
+          }
+          accumulator.add(stats, begin);
+          done = vector_count;
+        }
+      }
+#endif
+      if (done < count) {
+        accumulator.add(portable_chunk(actual, expected, begin + done, count - done, params),
+                        begin + done);
+      }
+    }
+    return accumulator.finish(actual, expected, params);
+  });
+  switch (input.ulp.kind) {
+    case UlpRule::Kind::ieee:
+      break;
+    case UlpRule::Kind::block:
+      totals.max_ulp_error = block_max_ulps(input);
+      break;
+    case UlpRule::Kind::integer:
+      totals.max_ulp_error = totals.max_abs_error;
+      break;
+  }
+  return totals;
+}
+
+ErrorDistribution error_distribution(const PassInput& input, std::int64_t finite_pairs,
+                                     double max_abs_error, bool quantiles, int histogram_bins) {
+  ErrorDistribution result;
+  ErrorHistogram histogram;
+  if (histogram_bins > 0) {
+    const auto bins = static_cast<std::size_t>(histogram_bins);
+    histogram.edges.assign(bins + 1, 0.0);
+    for (std::size_t k = 1; k < bins; ++k) {
+      histogram.edges[k] =
+          max_abs_error * std::pow(10.0, static_cast<double>(k) - static_cast<double>(bins));
+    }
+    histogram.edges[bins] = max_abs_error;
+    histogram.counts.assign(bins, 0);
+  }
+  const auto count_in_bin = [&](double abs_error) {
+    const auto above = std::upper_bound(histogram.edges.begin(), histogram.edges.end(), abs_error);
+    const auto bin =
+        std::clamp<std::ptrdiff_t>(above - histogram.edges.begin() - 1, 0, histogram_bins - 1);
+    ++histogram.counts[static_cast<std::size_t>(bin)];
+  };
+
+  const double fractions[3] = {0.5, 0.9, 0.99};
+  std::vector<std::int64_t> ranks;
+  double positions[3] = {0.0, 0.0, 0.0};
+  if (quantiles && finite_pairs > 0) {
+    for (int q = 0; q < 3; ++q) {
+      positions[q] = static_cast<double>(finite_pairs - 1) * fractions[q];
+      const auto low = static_cast<std::int64_t>(std::floor(positions[q]));
+      ranks.push_back(low);
+      ranks.push_back(std::min(low + 1, finite_pairs - 1));
+    }
+  }
+  OrderStatistics order_statistics(ranks);
+  bool first_pass = true;
+  while (first_pass || order_statistics.pending()) {
+    order_statistics.begin_pass();
+    for_each_finite_error(input, [&](std::int64_t, double abs_error) {
+      order_statistics.observe(abs_error);
+      if (first_pass && histogram_bins > 0) count_in_bin(abs_error);
+    });
+    order_statistics.end_pass();
+    first_pass = false;
+  }
+  if (quantiles) {
+    ErrorQuantiles values;
+    if (finite_pairs > 0) {
+      double* outputs[3] = {&values.p50, &values.p90, &values.p99};
+      for (std::size_t q = 0; q < 3; ++q) {
+        const double low = order_statistics.value(2 * q);
+        const double high = order_statistics.value(2 * q + 1);
+        *outputs[q] = interpolate(low, high, positions[q] - std::floor(positions[q]));
+      }
+    }
+    result.quantiles = values;
+  }
+  if (histogram_bins > 0) result.histogram = std::move(histogram);
+  return result;
+}
+
+bool masked_allclose(const PassInput& input, double rtol, double atol) {
+  return visit_pair(input, [&](auto actual, auto expected) {
+    for (std::int64_t i = 0; i < input.numel; ++i) {
+      const double a = as_double(actual[i]);
+      const double e = as_double(expected[i]);
+      const double masked_a = std::isfinite(a) ? a : 0.0;
+      const double masked_e = std::isfinite(e) ? e : 0.0;
+      if (!(std::fabs(masked_e - masked_a) <= atol + rtol * std::fabs(masked_a))) return false;
+    }
+    return true;
+  });
+}
+
+}  // namespace ttt::metrics_internal
