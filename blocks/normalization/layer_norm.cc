@@ -1,0 +1,190 @@
+#include "blocks/normalization/layer_norm.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "blocks/common/identity.h"
+#include "blocks/common/json_fields.h"
+#include "blocks/normalization/row_sums.h"
+
+namespace ttt {
+namespace {
+
+[[noreturn]] void fail(const std::string& message) {
+  throw std::invalid_argument("[layer_norm] " + message);
+}
+
+void check_input(const LayerNormSpec& spec, const Tensor& x, const char* forward) {
+  if (!x.defined() || x.rank() < 1 || x.dim(-1) != spec.dim) {
+    fail(std::string(forward) + " input has shape " +
+         (x.defined() ? shape_to_string(x.shape()) : std::string("(undefined)")) +
+         ", expected [..., " + std::to_string(spec.dim) + "]");
+  }
+  if (!is_floating(x.dtype())) {
+    fail(std::string(forward) + " input has dtype " + std::string(dtype_name(x.dtype())) +
+         ", expected a floating dtype");
+  }
+}
+
+}  // namespace
+
+void LayerNormSpec::validate() const {
+  if (dim <= 0) fail("spec.dim must be > 0, got " + std::to_string(dim));
+  if (!std::isfinite(eps) || eps < 0.0) fail("spec.eps must be finite and >= 0");
+}
+
+void LayerNormSpec::validate_weights(const Shape& weight_shape, const Shape* bias_shape) const {
+  if (weight_shape != Shape{dim}) {
+    fail("weight has shape " + shape_to_string(weight_shape) + ", expected [" +
+         std::to_string(dim) + "]");
+  }
+  if (bias && bias_shape == nullptr) fail("bias is required by spec.bias = true");
+  if (!bias && bias_shape != nullptr) fail("bias given but spec.bias = false");
+  if (bias_shape != nullptr && *bias_shape != Shape{dim}) {
+    fail("bias has shape " + shape_to_string(*bias_shape) + ", expected [" + std::to_string(dim) +
+         "]");
+  }
+}
+
+std::string LayerNormSpec::identity() const {
+  return Identity("LAYER_NORM").add("dim", dim).add("eps", eps).add("bias", bias).str();
+}
+
+void LayerNormImplConfig::validate() const {
+  for (const auto& [dtype, field] :
+       {std::pair{activation_dtype, "activation_dtype"}, std::pair{weight_dtype, "weight_dtype"},
+        std::pair{output_dtype, "output_dtype"}}) {
+    if (!is_floating(dtype)) {
+      fail(std::string("config.") + field + " is " + std::string(dtype_name(dtype)) +
+           ", expected a floating dtype");
+    }
+  }
+}
+
+LayerNormImplConfig default_impl_config(const LayerNormSpec&, Device, Mode) { return {}; }
+
+LayerNormImplConfig default_impl_config(const LayerNormSpec& spec, Device device, Mode mode,
+                                        Preset) {
+  return default_impl_config(spec, device, mode);
+}
+
+void to_json(nlohmann::json& json, const LayerNormSpec& spec) {
+  json = {{"dim", spec.dim}, {"eps", spec.eps}, {"bias", spec.bias}};
+}
+
+void from_json(const nlohmann::json& json, LayerNormSpec& spec) {
+  JsonFields fields(json, "layer_norm");
+  fields.required("dim", spec.dim);
+  fields.optional("eps", spec.eps);
+  fields.optional("bias", spec.bias);
+  fields.finish();
+}
+
+void to_json(nlohmann::json& json, const LayerNormImplConfig& config) {
+  json = nlohmann::json::object();
+  dtype_to_json(json["activation_dtype"], config.activation_dtype);
+  dtype_to_json(json["weight_dtype"], config.weight_dtype);
+  dtype_to_json(json["output_dtype"], config.output_dtype);
+  json["accumulation"] = config.accumulation;
+}
+
+void from_json(const nlohmann::json& json, LayerNormImplConfig& config) {
+  JsonFields fields(json, "layer_norm");
+  fields.optional("activation_dtype", config.activation_dtype);
+  fields.optional("weight_dtype", config.weight_dtype);
+  fields.optional("output_dtype", config.output_dtype);
+  fields.optional("accumulation", config.accumulation);
+  fields.finish();
+}
+
+LayerNorm::LayerNorm(LayerNormSpec spec, LayerNormImplConfig config, WeightSource weight,
+                     WeightSource bias)
+    : spec_(spec), config_(config) {
+  spec_.validate();
+  config_.validate();
+  if (!weight.defined()) fail("weight is required");
+  spec_.validate_weights(weight.shape(), bias.defined() ? &bias.shape() : nullptr);
+  const bool fp32 = config_.accumulation == Accumulation::fp32;
+  sum_ = fp32 ? norm_detail::sum_fp32 : norm_detail::sum_bf16;
+  sum_of_squares_ = fp32 ? norm_detail::sum_of_squares_fp32 : norm_detail::sum_of_squares_bf16;
+  weights_ = Prepared<DeviceWeights>([weight = std::move(weight), bias = std::move(bias),
+                                      dim = spec_.dim, dtype = config_.weight_dtype] {
+    DeviceWeights prepared;
+    prepared.weight = weight.load().to(dtype);
+    prepared.bias = bias.defined() ? bias.load().to(dtype) : Tensor({dim}, dtype);
+    return prepared;
+  });
+}
+
+Tensor LayerNorm::prefill_forward(const Tensor& x) const {
+  check_input(spec_, x, "prefill_forward");
+  return forward(x);
+}
+
+Tensor LayerNorm::decode_forward(const Tensor& x) const {
+  check_input(spec_, x, "decode_forward");
+  if (x.rank() != 2) {
+    fail("decode_forward input has shape " + shape_to_string(x.shape()) + ", expected [batch, " +
+         std::to_string(spec_.dim) + "]");
+  }
+  return forward(x);
+}
+
+Tensor LayerNorm::forward(const Tensor& x) const {
+  const Tensor input = x.dtype() == config_.activation_dtype ? x : x.to(config_.activation_dtype);
+  const DeviceWeights& prepared = weights_.get();
+  const float* weight = prepared.weight.data<float>();
+  const float* bias = prepared.bias.data<float>();
+  const std::int64_t dim = spec_.dim;
+  const std::int64_t rows = input.numel() / dim;
+  const float inverse_dim = 1.0f / static_cast<float>(dim);
+  const float eps = static_cast<float>(spec_.eps);
+  std::vector<float> out(static_cast<std::size_t>(input.numel()));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* row = input.data<float>() + r * dim;
+    float* centered = out.data() + r * dim;
+    const float mean = sum_(row, dim) * inverse_dim;
+    for (std::int64_t i = 0; i < dim; ++i) centered[i] = row[i] - mean;
+    const float variance = sum_of_squares_(centered, dim) * inverse_dim;
+    const float inverse_std = 1.0f / std::sqrt(variance + eps);
+    for (std::int64_t i = 0; i < dim; ++i) {
+      centered[i] = centered[i] * inverse_std * weight[i] + bias[i];
+    }
+  }
+  return Tensor::from_floats(x.shape(), std::move(out), config_.output_dtype);
+}
+
+Tensor layer_norm_reference(const LayerNormSpec& spec, const Tensor& x, const Tensor& weight,
+                            const Tensor& bias) {
+  spec.validate();
+  spec.validate_weights(weight.shape(), bias.defined() ? &bias.shape() : nullptr);
+  check_input(spec, x, "reference");
+  const std::int64_t dim = spec.dim;
+  const std::int64_t rows = x.numel() / dim;
+  std::vector<float> out(static_cast<std::size_t>(x.numel()));
+  std::vector<double> row(static_cast<std::size_t>(dim));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    double mean = 0.0;
+    for (std::int64_t i = 0; i < dim; ++i) {
+      row[static_cast<std::size_t>(i)] = x.at_flat(r * dim + i);
+      mean += row[static_cast<std::size_t>(i)];
+    }
+    mean /= static_cast<double>(dim);
+    double variance = 0.0;
+    for (double value : row) variance += (value - mean) * (value - mean);
+    variance /= static_cast<double>(dim);
+    const double inverse_std = 1.0 / std::sqrt(variance + spec.eps);
+    for (std::int64_t i = 0; i < dim; ++i) {
+      const double shift = bias.defined() ? bias.at_flat(i) : 0.0;
+      out[static_cast<std::size_t>(r * dim + i)] = static_cast<float>(
+          (row[static_cast<std::size_t>(i)] - mean) * inverse_std * weight.at_flat(i) + shift);
+    }
+  }
+  return Tensor::from_floats(x.shape(), std::move(out));
+}
+
+}  // namespace ttt

@@ -1,0 +1,99 @@
+// LayerNorm: y = (x - mean(x)) / sqrt(var(x) + eps) * weight (+ bias), over the last dimension
+// (GPT-2, BERT, BLOOM). var is the biased variance, as torch.nn.LayerNorm computes it.
+//
+// Device numerics (TTTv1): x in bfloat16, mean and variance in float32 (the variance from the
+// centered values), weight and bias stored in bfloat16, output rounded to bfloat16.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+
+#include "blocks/common/device.h"
+#include "blocks/common/weights.h"
+#include "validation/tensor/tensor.h"
+
+namespace ttt {
+
+// The mathematics of the block.
+struct LayerNormSpec {
+  std::int64_t dim = 0;  // Size of the normalized (last) dimension. REQUIRES: > 0.
+  double eps = 1e-5;     // Added to the variance. REQUIRES: finite, >= 0.
+  bool bias = true;      // Whether a bias (beta) [dim] is added.
+
+  // Throws std::invalid_argument "[layer_norm] spec.dim must be > 0, got 0".
+  void validate() const;
+  // Checks the weight [dim] and, when spec.bias, the bias [dim] (an undefined bias shape is
+  // passed as an empty Shape and must be absent exactly when !bias).
+  void validate_weights(const Shape& weight_shape, const Shape* bias_shape) const;
+  // "LAYER_NORM(dim=768,eps=1e-05,bias=1)".
+  std::string identity() const;
+
+  bool operator==(const LayerNormSpec&) const = default;
+};
+
+// The device knobs.
+struct LayerNormImplConfig {
+  // Format x is held in. Default: bfloat16.
+  DType activation_dtype = DType::bfloat16;
+  // Format weight and bias are stored in. Default: bfloat16.
+  DType weight_dtype = DType::bfloat16;
+  // Format of the result. Default: bfloat16.
+  DType output_dtype = DType::bfloat16;
+  // Precision of the running sums: fp32, or bf16 rounded after every 32 values. Default: fp32.
+  Accumulation accumulation = Accumulation::fp32;
+
+  // Throws "[layer_norm] config.weight_dtype is int32, expected a floating dtype".
+  void validate() const;
+
+  bool operator==(const LayerNormImplConfig&) const = default;
+};
+
+// The defaults above on every device and mode: the LayerNorm models of the catalog (GPT-2,
+// BERT, BLOOM) fit one chip, so no device shards the statistics. Presets do not change norms.
+LayerNormImplConfig default_impl_config(const LayerNormSpec& spec, Device device, Mode mode);
+LayerNormImplConfig default_impl_config(const LayerNormSpec& spec, Device device, Mode mode,
+                                        Preset preset);
+
+// JSON: {"dim": 768, "eps": 1e-05, "bias": true}; errors name the field.
+void to_json(nlohmann::json& json, const LayerNormSpec& spec);
+void from_json(const nlohmann::json& json, LayerNormSpec& spec);
+void to_json(nlohmann::json& json, const LayerNormImplConfig& config);
+void from_json(const nlohmann::json& json, LayerNormImplConfig& config);
+
+// The block with its device weights, prepared lazily (once).
+class LayerNorm {
+ public:
+  // `bias` must be defined exactly when spec.bias. Validates shapes without loading.
+  LayerNorm(LayerNormSpec spec, LayerNormImplConfig config, WeightSource weight,
+            WeightSource bias = WeightSource());
+
+  const LayerNormSpec& spec() const { return spec_; }
+  const LayerNormImplConfig& config() const { return config_; }
+  bool weights_prepared() const { return weights_.ready(); }
+
+  // x [..., seq, dim] -> same shape in the output dtype.
+  Tensor prefill_forward(const Tensor& x) const;
+  // x [batch, dim]. Same numerics as prefill.
+  Tensor decode_forward(const Tensor& x) const;
+
+ private:
+  struct DeviceWeights {
+    Tensor weight;
+    Tensor bias;  // Zeros when the spec has no bias (adding 0 is exact).
+  };
+  using RowSum = float (*)(const float* values, std::int64_t count);
+  Tensor forward(const Tensor& x) const;
+
+  LayerNormSpec spec_;
+  LayerNormImplConfig config_;
+  Prepared<DeviceWeights> weights_;
+  RowSum sum_ = nullptr;
+  RowSum sum_of_squares_ = nullptr;
+};
+
+// The reference in float64 on the given float32 values; `bias` undefined when !spec.bias.
+Tensor layer_norm_reference(const LayerNormSpec& spec, const Tensor& x, const Tensor& weight,
+                            const Tensor& bias = Tensor());
+
+}  // namespace ttt

@@ -1,0 +1,199 @@
+#include "blocks/normalization/rms_norm.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "blocks/common/identity.h"
+#include "blocks/common/json_fields.h"
+#include "blocks/normalization/row_sums.h"
+#include "validation/tensor/formats.h"
+
+namespace ttt {
+namespace {
+
+[[noreturn]] void fail(const std::string& message) {
+  throw std::invalid_argument("[rms_norm] " + message);
+}
+
+void check_input(const RmsNormSpec& spec, const Tensor& x, const char* forward) {
+  if (!x.defined() || x.rank() < 1 || x.dim(-1) != spec.dim) {
+    fail(std::string(forward) + " input has shape " +
+         (x.defined() ? shape_to_string(x.shape()) : std::string("(undefined)")) +
+         ", expected [..., " + std::to_string(spec.dim) + "]");
+  }
+  if (!is_floating(x.dtype())) {
+    fail(std::string(forward) + " input has dtype " + std::string(dtype_name(x.dtype())) +
+         ", expected a floating dtype");
+  }
+}
+
+}  // namespace
+
+void RmsNormSpec::validate() const {
+  if (dim <= 0) fail("spec.dim must be > 0, got " + std::to_string(dim));
+  if (!std::isfinite(eps) || eps < 0.0) fail("spec.eps must be finite and >= 0");
+}
+
+void RmsNormSpec::validate_weight(const Shape& weight_shape) const {
+  if (weight_shape != Shape{dim}) {
+    fail("weight has shape " + shape_to_string(weight_shape) + ", expected [" +
+         std::to_string(dim) + "]");
+  }
+}
+
+std::string RmsNormSpec::identity() const {
+  return Identity("RMS_NORM").add("dim", dim).add("eps", eps).add("offset", add_unit_offset).str();
+}
+
+void RmsNormImplConfig::validate(const RmsNormSpec& spec) const {
+  for (const auto& [dtype, field] :
+       {std::pair{activation_dtype, "activation_dtype"}, std::pair{weight_dtype, "weight_dtype"},
+        std::pair{output_dtype, "output_dtype"}, std::pair{stats_dtype, "stats_dtype"}}) {
+    if (!is_floating(dtype)) {
+      fail(std::string("config.") + field + " is " + std::string(dtype_name(dtype)) +
+           ", expected a floating dtype");
+    }
+  }
+  if (stat_shards < 1) fail("config.stat_shards must be >= 1, got " + std::to_string(stat_shards));
+  if (spec.dim % stat_shards != 0) {
+    fail("config.stat_shards " + std::to_string(stat_shards) + " does not divide spec.dim " +
+         std::to_string(spec.dim));
+  }
+}
+
+RmsNormImplConfig default_impl_config(const RmsNormSpec& spec, Device device, Mode mode) {
+  RmsNormImplConfig config;
+  std::int64_t shards = 1;
+  if (device == Device::TG) shards = mesh_shape(device).cols;
+  if (device == Device::T3K && mode == Mode::prefill) shards = mesh_shape(device).num_devices();
+  // A dimension that does not split evenly stays on one chip rather than failing here.
+  if (spec.dim > 0 && spec.dim % shards == 0) config.stat_shards = shards;
+  return config;
+}
+
+RmsNormImplConfig default_impl_config(const RmsNormSpec& spec, Device device, Mode mode, Preset) {
+  return default_impl_config(spec, device, mode);
+}
+
+void to_json(nlohmann::json& json, const RmsNormSpec& spec) {
+  json = {{"dim", spec.dim}, {"eps", spec.eps}, {"add_unit_offset", spec.add_unit_offset}};
+}
+
+void from_json(const nlohmann::json& json, RmsNormSpec& spec) {
+  JsonFields fields(json, "rms_norm");
+  fields.required("dim", spec.dim);
+  fields.optional("eps", spec.eps);
+  fields.optional("add_unit_offset", spec.add_unit_offset);
+  fields.finish();
+}
+
+void to_json(nlohmann::json& json, const RmsNormImplConfig& config) {
+  json = nlohmann::json::object();
+  dtype_to_json(json["activation_dtype"], config.activation_dtype);
+  dtype_to_json(json["weight_dtype"], config.weight_dtype);
+  dtype_to_json(json["output_dtype"], config.output_dtype);
+  json["accumulation"] = config.accumulation;
+  json["stat_shards"] = config.stat_shards;
+  dtype_to_json(json["stats_dtype"], config.stats_dtype);
+}
+
+void from_json(const nlohmann::json& json, RmsNormImplConfig& config) {
+  JsonFields fields(json, "rms_norm");
+  fields.optional("activation_dtype", config.activation_dtype);
+  fields.optional("weight_dtype", config.weight_dtype);
+  fields.optional("output_dtype", config.output_dtype);
+  fields.optional("accumulation", config.accumulation);
+  fields.optional("stat_shards", config.stat_shards);
+  fields.optional("stats_dtype", config.stats_dtype);
+  fields.finish();
+}
+
+RmsNorm::RmsNorm(RmsNormSpec spec, RmsNormImplConfig config, WeightSource weight)
+    : spec_(spec), config_(config), source_(std::move(weight)) {
+  spec_.validate();
+  config_.validate(spec_);
+  if (!source_.defined()) fail("weight is required");
+  spec_.validate_weight(source_.shape());
+  sum_of_squares_ = config_.accumulation == Accumulation::fp32 ? norm_detail::sum_of_squares_fp32
+                                                               : norm_detail::sum_of_squares_bf16;
+  // A single chip exchanges nothing: its sum stays in float32.
+  exchanged_stats_dtype_ = config_.stat_shards == 1 ? DType::float32 : config_.stats_dtype;
+  weight_ = Prepared<Tensor>(
+      [source = source_, offset = spec_.add_unit_offset, dtype = config_.weight_dtype] {
+        Tensor scale = source.load().to(DType::float32);
+        if (offset) {
+          for (float& value : scale.mutable_floats()) value += 1.0f;
+        }
+        return scale.to(dtype);
+      });
+}
+
+Tensor RmsNorm::prefill_forward(const Tensor& x) const {
+  check_input(spec_, x, "prefill_forward");
+  return forward(x);
+}
+
+Tensor RmsNorm::decode_forward(const Tensor& x) const {
+  check_input(spec_, x, "decode_forward");
+  if (x.rank() != 2) {
+    fail("decode_forward input has shape " + shape_to_string(x.shape()) + ", expected [batch, " +
+         std::to_string(spec_.dim) + "]");
+  }
+  return forward(x);
+}
+
+Tensor RmsNorm::forward(const Tensor& x) const {
+  const Tensor input = x.dtype() == config_.activation_dtype ? x : x.to(config_.activation_dtype);
+  const float* scale = weight_.get().data<float>();
+  const std::int64_t dim = spec_.dim;
+  const std::int64_t shard = dim / config_.stat_shards;
+  const std::int64_t rows = dim == 0 ? 0 : input.numel() / dim;
+  const float* in = input.data<float>();
+  std::vector<float> out(static_cast<std::size_t>(input.numel()));
+  const float eps = static_cast<float>(spec_.eps);
+  const float inverse_dim = 1.0f / static_cast<float>(dim);
+  std::vector<float> partial(static_cast<std::size_t>(config_.stat_shards));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* row = in + r * dim;
+    for (std::int64_t s = 0; s < config_.stat_shards; ++s) {
+      partial[static_cast<std::size_t>(s)] = sum_of_squares_(row + s * shard, shard);
+    }
+    quantize_in_place(partial, config_.stat_shards, exchanged_stats_dtype_);
+    float sum = 0.0f;
+    for (float value : partial) sum += value;
+    const float inverse_rms = 1.0f / std::sqrt(sum * inverse_dim + eps);
+    float* target = out.data() + r * dim;
+    for (std::int64_t i = 0; i < dim; ++i) target[i] = row[i] * inverse_rms * scale[i];
+  }
+  return Tensor::from_floats(x.shape(), std::move(out), config_.output_dtype);
+}
+
+Tensor rms_norm_reference(const RmsNormSpec& spec, const Tensor& x, const Tensor& weight) {
+  spec.validate();
+  spec.validate_weight(weight.shape());
+  check_input(spec, x, "reference");
+  const std::int64_t dim = spec.dim;
+  const std::int64_t rows = x.numel() / dim;
+  const double offset = spec.add_unit_offset ? 1.0 : 0.0;
+  std::vector<float> out(static_cast<std::size_t>(x.numel()));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    double mean_square = 0.0;
+    for (std::int64_t i = 0; i < dim; ++i) {
+      const double value = x.at_flat(r * dim + i);
+      mean_square += value * value;
+    }
+    mean_square /= static_cast<double>(dim);
+    const double inverse_rms = 1.0 / std::sqrt(mean_square + spec.eps);
+    for (std::int64_t i = 0; i < dim; ++i) {
+      out[static_cast<std::size_t>(r * dim + i)] =
+          static_cast<float>(x.at_flat(r * dim + i) * inverse_rms * (offset + weight.at_flat(i)));
+    }
+  }
+  return Tensor::from_floats(x.shape(), std::move(out));
+}
+
+}  // namespace ttt
