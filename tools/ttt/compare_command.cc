@@ -112,7 +112,6 @@ int run_compare(const CompareArguments& args, const ThresholdOptions& options) {
   MetricsOptions metric_options;
   metric_options.rtol = given(options.rtol) ? args.rtol : defaults.rtol;
   metric_options.atol = given(options.atol) ? args.atol : defaults.atol;
-  metric_options.histogram = false;
   const Metrics metrics = compute_metrics(actual, expected, metric_options);
 
   Tolerances tolerances;
