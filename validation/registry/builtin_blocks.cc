@@ -49,7 +49,15 @@ BoundCall bind_scale(const BlockCall& call) {
 }  // namespace
 
 void add_builtin_blocks(BlockRegistry& registry) {
-  registry.add({.kind = "ttt.scale", .inputs = {"x"}, .outputs = {"y"}, .bind = bind_scale});
+  // Rounding to the output dtype bounds the relative error (2^-9 for bfloat16) but not the
+  // absolute one, which grows with |x * scale|: PCC is the threshold that holds for every scale.
+  Tolerances scale_tolerances;
+  scale_tolerances.pcc = 0.999;
+  registry.add({.kind = "ttt.scale",
+                .inputs = {"x"},
+                .outputs = {"y"},
+                .tolerances = scale_tolerances,
+                .bind = bind_scale});
 }
 
 }  // namespace ttt

@@ -430,6 +430,12 @@ void write_dataset(hid_t dataset, StoredType type, const void* data, const Where
        data);
 }
 
+void write_dataset_file_bytes(hid_t dataset, StoredType type, const void* bytes,
+                              const Where& where) {
+  call(where, "write dataset", H5Dwrite, dataset, file_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT,
+       bytes);
+}
+
 std::optional<std::uint64_t> contiguous_offset(hid_t dataset, const Where& where) {
   silence_errors();
   const haddr_t address = H5Dget_offset(dataset);

@@ -189,6 +189,11 @@ DatasetId create_dataset(hid_t parent, const std::string& name, StoredType type,
 // Writes a whole dataset from memory of `type`'s native representation.
 void write_dataset(hid_t dataset, StoredType type, const void* data, const Where& where);
 
+// Writes a whole dataset from bytes in the file's representation of `type` (little-endian), as
+// recovery copies them from a damaged trace.
+void write_dataset_file_bytes(hid_t dataset, StoredType type, const void* bytes,
+                              const Where& where);
+
 // Where a contiguous dataset's bytes are in the file; nullopt when it has no storage yet (empty).
 std::optional<std::uint64_t> contiguous_offset(hid_t dataset, const Where& where);
 

@@ -98,9 +98,12 @@ void JournalWriter::close_and_remove() {
     ::close(descriptor_);
     descriptor_ = -1;
   }
-  if (::unlink(path_.c_str()) != 0 && errno != ENOENT) {
-    fail_errno(path_, "remove the capture journal");
-  }
+  remove(path_);
+}
+
+void JournalWriter::remove(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    fail_errno(path, "remove the capture journal");
 }
 
 JournalContents parse_journal(std::span<const std::byte> bytes, const std::string& name) {

@@ -51,6 +51,9 @@ class JournalWriter {
   // Closes and deletes the journal file. Throws TraceError naming it when it cannot be deleted.
   void close_and_remove();
 
+  // Deletes the journal at `path` (absent is fine). Throws TraceError naming it on failure.
+  static void remove(const std::string& path);
+
   const std::string& path() const { return path_; }
 
  private:

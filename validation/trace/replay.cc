@@ -1,0 +1,332 @@
+#include "validation/trace/replay.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+#include "validation/trace/internal/common.h"
+
+namespace ttt {
+namespace {
+
+const TraceTensor* find_tensor(const std::vector<TraceTensor>& tensors, const std::string& name) {
+  const auto it = std::find_if(tensors.begin(), tensors.end(),
+                               [&](const TraceTensor& tensor) { return tensor.name == name; });
+  return it == tensors.end() ? nullptr : &*it;
+}
+
+// Compares one replayed output with a captured one; shapes must agree (else the trace
+// contradicts its own spec: bad input).
+ReplayComparison compare(const char* against, const NamedTensor& now, const Tensor& expected,
+                         const std::string& expected_path, const TraceReader& trace,
+                         const Tolerances& tolerances, const MetricsOptions& options) {
+  if (expected.shape() != now.tensor.shape()) {
+    throw TraceError(trace.path(), expected_path,
+                     "has shape " + shape_to_string(expected.shape()) +
+                         ", but the replayed output '" + now.name + "' has shape " +
+                         shape_to_string(now.tensor.shape()));
+  }
+  ReplayComparison comparison;
+  comparison.against = against;
+  comparison.output = now.name;
+  comparison.metrics = compute_metrics(now.tensor, expected, options);
+  comparison.verdict = evaluate(comparison.metrics, tolerances);
+  return comparison;
+}
+
+nlohmann::json parse_attribute(const std::string& text, const TraceReader& trace,
+                               const std::string& call_path, const char* attribute) {
+  nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
+  if (value.is_discarded()) {
+    throw TraceError(trace.path(), call_path,
+                     std::string("attribute '") + attribute + "' is not valid JSON");
+  }
+  return value;
+}
+
+// Runs one of the bound functions; a throw or a wrong set of outputs fails the call.
+std::optional<std::vector<NamedTensor>> run_side(
+    const std::function<std::vector<NamedTensor>()>& run, const char* side,
+    const BlockReplayer& replayer, ReplayedCall& result) {
+  std::vector<NamedTensor> outputs;
+  try {
+    outputs = run();
+  } catch (const std::exception& error) {
+    result.status = ReplayStatus::fail;
+    result.message = std::string("the ") + side + " implementation threw: " + error.what();
+    return std::nullopt;
+  }
+  std::vector<std::string> names;
+  for (const NamedTensor& output : outputs) names.push_back(output.name);
+  if (names != replayer.outputs) {
+    std::string declared;
+    for (const std::string& name : replayer.outputs)
+      declared += (declared.empty() ? "" : ", ") + name;
+    std::string returned;
+    for (const std::string& name : names) returned += (returned.empty() ? "" : ", ") + name;
+    result.status = ReplayStatus::fail;
+    result.message = std::string("the ") + side + " implementation returned outputs [" + returned +
+                     "], the block declares [" + declared + "]";
+    return std::nullopt;
+  }
+  return outputs;
+}
+
+ReplayedCall replay_call(const TraceReader& trace, const TraceCall& call,
+                         const ReplayOptions& options, const BlockRegistry& registry) {
+  ReplayedCall result;
+  result.seq = call.seq;
+  result.path = call.path;
+  result.name = call.name;
+  result.block = call.block;
+  const BlockReplayer* replayer = call.block.empty() ? nullptr : registry.find(call.block);
+  if (replayer == nullptr) {
+    result.status = options.strict ? ReplayStatus::fail : ReplayStatus::skipped;
+    result.message = call.block.empty() ? "the call names no block kind"
+                                        : "unknown block kind '" + call.block + "'";
+    return result;
+  }
+  for (const std::string& input : replayer->inputs) {
+    if (find_tensor(call.inputs, input) == nullptr) {
+      throw TraceError(trace.path(), call.path + "/inputs/" + input,
+                       "missing dataset (block " + call.block + " needs input '" + input + "')");
+    }
+  }
+  BlockCall block_call;
+  block_call.kind = call.block;
+  block_call.spec = parse_attribute(call.spec_json, trace, call.path, "spec");
+  block_call.impl_config = parse_attribute(call.impl_config_json, trace, call.path, "impl_config");
+  block_call.device = call.device;
+  block_call.scalars = parse_attribute(call.scalars_json, trace, call.path, "scalars");
+  block_call.inputs = trace.read_all(call.inputs);
+  BoundCall bound;
+  try {
+    bound = replayer->bind(block_call);
+  } catch (const std::exception& error) {
+    throw TraceError(trace.path(), call.path, error.what());
+  }
+
+  const std::optional<std::vector<NamedTensor>> device =
+      run_side(bound.run_device, "device", *replayer, result);
+  if (!device) return result;
+  const Tolerances tolerances = replayer->tolerances.merged(options.tolerance_overrides);
+  if (options.against != ReplayAgainst::captured) {
+    const std::optional<std::vector<NamedTensor>> reference =
+        run_side(bound.run_reference, "reference", *replayer, result);
+    if (!reference) return result;
+    for (std::size_t i = 0; i < device->size(); ++i) {
+      if ((*reference)[i].tensor.shape() != (*device)[i].tensor.shape()) {
+        result.status = ReplayStatus::fail;
+        result.message = "output '" + (*device)[i].name + "': the device gives shape " +
+                         shape_to_string((*device)[i].tensor.shape()) + ", the reference " +
+                         shape_to_string((*reference)[i].tensor.shape());
+        return result;
+      }
+      ReplayComparison comparison;
+      comparison.against = "reference_now";
+      comparison.output = (*device)[i].name;
+      comparison.metrics =
+          compute_metrics((*device)[i].tensor, (*reference)[i].tensor, options.metrics);
+      comparison.verdict = evaluate(comparison.metrics, tolerances);
+      result.comparisons.push_back(std::move(comparison));
+    }
+  }
+  if (options.against != ReplayAgainst::reference) {
+    for (const NamedTensor& now : *device) {
+      if (const TraceTensor* captured = find_tensor(call.outputs, now.name)) {
+        result.comparisons.push_back(compare("captured_device", now, trace.read(*captured),
+                                             captured->path, trace, tolerances, options.metrics));
+      }
+      if (const TraceTensor* captured = find_tensor(call.reference_outputs, now.name)) {
+        result.comparisons.push_back(compare("captured_reference", now, trace.read(*captured),
+                                             captured->path, trace, tolerances, options.metrics));
+      }
+    }
+  }
+  if (result.comparisons.empty()) {
+    result.status = options.strict ? ReplayStatus::fail : ReplayStatus::skipped;
+    result.message = "nothing to compare with: the trace holds no captured output of this call";
+    return result;
+  }
+  result.status = ReplayStatus::pass;
+  for (const ReplayComparison& comparison : result.comparisons) {
+    if (!comparison.verdict.passed) {
+      result.status = ReplayStatus::fail;
+      result.message =
+          comparison.against + " " + comparison.output + ": " + comparison.verdict.text();
+      break;
+    }
+  }
+  return result;
+}
+
+std::string xml_escape(const std::string& text) {
+  std::string escaped;
+  for (const char c : text) {
+    switch (c) {
+      case '&':
+        escaped += "&amp;";
+        break;
+      case '<':
+        escaped += "&lt;";
+        break;
+      case '>':
+        escaped += "&gt;";
+        break;
+      case '"':
+        escaped += "&quot;";
+        break;
+      default:
+        escaped += c;
+    }
+  }
+  return escaped;
+}
+
+}  // namespace
+
+ReplayAgainst parse_replay_against(const std::string& text) {
+  if (text == "reference") return ReplayAgainst::reference;
+  if (text == "captured") return ReplayAgainst::captured;
+  if (text == "both") return ReplayAgainst::both;
+  throw std::invalid_argument("[replay] --against '" + text +
+                              "' is not one of reference, captured, both");
+}
+
+const char* replay_status_name(ReplayStatus status) {
+  switch (status) {
+    case ReplayStatus::pass:
+      return "pass";
+    case ReplayStatus::fail:
+      return "fail";
+    case ReplayStatus::skipped:
+      return "skipped";
+  }
+  return "skipped";
+}
+
+ReplayReport replay_trace(const TraceReader& trace, const ReplayOptions& options) {
+  const BlockRegistry& registry =
+      options.registry != nullptr ? *options.registry : BlockRegistry::global();
+  ReplayReport report;
+  report.trace = trace.path();
+  std::vector<TraceCall> selected;
+  for (const std::int64_t seq : trace.sequence_numbers()) {
+    TraceCall call = trace.call(seq);
+    if (trace_internal::glob_match(options.filter, call.name)) selected.push_back(std::move(call));
+  }
+  ReplaySummary& summary = report.summary;
+  summary.total = static_cast<std::int64_t>(selected.size());
+  for (const TraceCall& call : selected) {
+    ReplayedCall result = replay_call(trace, call, options, registry);
+    switch (result.status) {
+      case ReplayStatus::pass:
+        ++summary.passed;
+        break;
+      case ReplayStatus::skipped:
+        ++summary.skipped;
+        break;
+      case ReplayStatus::fail:
+        ++summary.failed;
+        if (!summary.first_failure_seq) {
+          summary.first_failure_seq = result.seq;
+          summary.first_failure_name = result.name;
+          summary.first_failure_path = result.path;
+          summary.first_failure_message = result.message;
+        }
+        break;
+    }
+    report.calls.push_back(std::move(result));
+    if (options.on_call_done) {
+      options.on_call_done(report.calls.size(), selected.size(), report.calls.back());
+    }
+    if (options.fail_fast && report.calls.back().status == ReplayStatus::fail) break;
+  }
+  summary.not_run = summary.total - static_cast<std::int64_t>(report.calls.size());
+  return report;
+}
+
+nlohmann::json to_json(const ReplayReport& report) {
+  nlohmann::json calls = nlohmann::json::array();
+  for (const ReplayedCall& call : report.calls) {
+    nlohmann::json comparisons = nlohmann::json::array();
+    for (const ReplayComparison& comparison : call.comparisons) {
+      comparisons.push_back({{"against", comparison.against},
+                             {"output", comparison.output},
+                             {"passed", comparison.verdict.passed},
+                             {"failures", comparison.verdict.failures},
+                             {"metrics", to_json(comparison.metrics)}});
+    }
+    calls.push_back({{"seq", call.seq},
+                     {"path", call.path},
+                     {"name", call.name},
+                     {"block", call.block},
+                     {"status", replay_status_name(call.status)},
+                     {"message", call.message},
+                     {"comparisons", std::move(comparisons)}});
+  }
+  const ReplaySummary& summary = report.summary;
+  nlohmann::json first_failure = nullptr;
+  if (summary.first_failure_seq) {
+    first_failure = {{"seq", *summary.first_failure_seq},
+                     {"name", summary.first_failure_name},
+                     {"path", summary.first_failure_path},
+                     {"message", summary.first_failure_message}};
+  }
+  return {{"trace", report.trace},
+          {"calls", std::move(calls)},
+          {"summary",
+           {{"total", summary.total},
+            {"passed", summary.passed},
+            {"failed", summary.failed},
+            {"skipped", summary.skipped},
+            {"not_run", summary.not_run},
+            {"first_failure", std::move(first_failure)}}}};
+}
+
+std::string to_junit_xml(const ReplayReport& report) {
+  const ReplaySummary& summary = report.summary;
+  std::ostringstream xml;
+  xml << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      << "<testsuites tests=\"" << report.calls.size() << "\" failures=\"" << summary.failed
+      << "\" skipped=\"" << summary.skipped << "\">\n"
+      << "  <testsuite name=\"ttt replay " << xml_escape(report.trace) << "\" tests=\""
+      << report.calls.size() << "\" failures=\"" << summary.failed << "\" skipped=\""
+      << summary.skipped << "\">\n";
+  for (const ReplayedCall& call : report.calls) {
+    xml << "    <testcase classname=\"" << xml_escape(call.block.empty() ? "(none)" : call.block)
+        << "\" name=\"" << call.seq << " " << xml_escape(call.name) << "\"";
+    if (call.status == ReplayStatus::pass) {
+      xml << "/>\n";
+      continue;
+    }
+    xml << ">\n";
+    if (call.status == ReplayStatus::fail) {
+      xml << "      <failure message=\"" << xml_escape(call.message) << "\">"
+          << xml_escape(report.trace + ":" + call.path + ": " + call.message) << "</failure>\n";
+    } else {
+      xml << "      <skipped message=\"" << xml_escape(call.message) << "\"/>\n";
+    }
+    xml << "    </testcase>\n";
+  }
+  xml << "  </testsuite>\n</testsuites>\n";
+  return xml.str();
+}
+
+std::string format_replay_summary(const ReplayReport& report) {
+  const ReplaySummary& summary = report.summary;
+  std::ostringstream text;
+  text << report.trace << ": " << summary.total << " calls: " << summary.passed << " passed, "
+       << summary.failed << " failed, " << summary.skipped << " skipped";
+  if (summary.not_run > 0) text << ", " << summary.not_run << " not run (--fail-fast)";
+  text << "\n";
+  if (summary.first_failure_seq) {
+    text << "first failing call: " << *summary.first_failure_seq << " "
+         << summary.first_failure_name << " (" << summary.first_failure_path
+         << "): " << summary.first_failure_message << "\n";
+  }
+  return text.str();
+}
+
+}  // namespace ttt
