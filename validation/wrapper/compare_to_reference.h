@@ -1,0 +1,589 @@
+// compare_to_reference: wrap a device function so that every call is checked against a reference.
+//
+//   auto mlp = ttt::compare_to_reference("layers.0.mlp", device_mlp, reference_mlp,
+//                                        {.input_names = {"x"}, .output_names = {"out"}});
+//   ttt::Tensor y = mlp(x);  // Runs device_mlp, then reference_mlp, compares, records, returns
+//                            // device_mlp's output.
+//   ttt::print_validation_report();
+//
+// The returned callable has device_fn's exact call signature and return type, so it replaces the
+// device function in a model without other changes. When validation is on for the name (switches.h:
+// TTT_VALIDATE, TTT_VALIDATE_FILTER, sampling), a call
+//   1. maps each argument for the reference (Mappers::input, else a copy whose tensors are cloned,
+//      so a device_fn that updates an argument in place - a KV cache - cannot change what the
+//      reference sees),
+//   2. runs device_fn and then reference_fn, each timed with a steady clock,
+//   3. finds the tensors of both outputs (tensor_visit.h), compares each output by name with its
+//      tolerances (metrics.h) and adds a ValidationRecord to validation_registry(),
+//   4. hands the call to the active trace session, if one wants it (validation/trace/capture.h),
+//   5. throws ValidationError if raise_on_failure is set and the call failed, and otherwise
+//      returns the device output (or, with return_reference_output, the reference output converted
+//      to the device output type: teacher forcing).
+// A failure to map, a throwing reference or a metric that cannot be computed is recorded as a
+// failed pseudo-metric (StageFailure or OutputCheck) with its message; the model run goes on with
+// the device output. An exception thrown by device_fn is recorded and rethrown.
+//
+// Threading: the callable (and its copies) may be called from many threads at once when device_fn
+// and reference_fn may be; the registry and the switches are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <source_location>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "validation/metrics/metrics.h"
+#include "validation/tensor/tensor.h"
+#include "validation/trace/capture.h"
+#include "validation/wrapper/registry.h"
+#include "validation/wrapper/switches.h"
+#include "validation/wrapper/tensor_visit.h"
+
+namespace ttt {
+
+// MetricsOptions{} without the error histogram: the wrapper's default (records stay small).
+inline MetricsOptions without_histogram() {
+  MetricsOptions options;
+  options.histogram = false;
+  return options;
+}
+
+// How one wrapped callable validates. Every field has a default; blocks fill the provenance group.
+struct CompareOptions {
+  // Names. Reports, traces and coverage use them; container elements add "/0", "/1", ...
+  // Default: "arg0", "arg1", ... REQUIRES: empty or one unique name (no '/') per argument.
+  std::vector<std::string> input_names{};
+  // Default: "out0", or "out0", "out1", ... when device_fn returns a std::tuple or std::pair (one
+  // name per element). REQUIRES: empty or one unique name (no '/') per top-level output.
+  std::vector<std::string> output_names{};
+
+  // Tolerances (Polygraphy style): `tolerances` for every output, with `output_tolerances`
+  // merged over it (Tolerances::merged) for the outputs it names. A key is an output name
+  // ("k_cache/1") or a container's name ("k_cache", covering every element); the longest
+  // matching key wins. REQUIRES: every key starts with one of the output names.
+  Tolerances tolerances = Tolerances::tt_metal_default();  // pcc >= 0.99, max_abs_error <= 1e-2.
+  std::map<std::string, Tolerances> output_tolerances{};
+  // What compute_metrics computes. Default: quantiles on, histogram off (records stay small).
+  MetricsOptions metrics = without_histogram();
+
+  // Behaviour.
+  // false: this callable never validates (it still passes calls to an active trace session).
+  bool enabled = true;
+  // Teacher forcing: return the reference output, converted to the device output type
+  // (Mappers::to_device_output, else the device output with its tensors replaced by the
+  // reference's, each converted to the device tensor's dtype), so that downstream calls see exact
+  // inputs. Calls that are not validated return the device output.
+  // REQUIRES: a conversion exists (checked when wrapping).
+  bool return_reference_output = false;
+  // Record the failed call, then throw ValidationError carrying its verdict text.
+  bool raise_on_failure = false;
+  // Clone the tensors of copied arguments before device_fn runs (see step 1 above). Turn off only
+  // for device functions that never modify their arguments, to save the copies.
+  bool snapshot_inputs = true;
+  // Sampling for this callable; unset: the process-wide setting (switches.h, default: every call).
+  std::optional<std::int64_t> sample_every{};  // REQUIRES: >= 1.
+  std::optional<std::int64_t> sample_first{};  // REQUIRES: >= 0 (0: no limit).
+
+  // Provenance, when the callable comes from a block (records, traces and coverage keep it).
+  std::string block{};                  // Registered block kind, e.g. "attention.decode".
+  std::string spec_json = "{}";         // REQUIRES: a JSON object.
+  std::string impl_config_json = "{}";  // REQUIRES: a JSON object.
+  std::string device{};                 // E.g. "N150".
+};
+
+// Thrown by a wrapped call with raise_on_failure when the comparison failed (after recording).
+class ValidationError : public std::runtime_error {
+ public:
+  explicit ValidationError(ValidationRecord record);
+  // The failed call's record (also in validation_registry()).
+  const ValidationRecord& record() const { return record_; }
+
+ private:
+  ValidationRecord record_;
+};
+
+// Placeholder for a mapper that is not set.
+struct NoMapper {};
+
+// Conversions for types the wrapper cannot compare as they are (device layouts). Build with
+// ttt::mappers().with_input(f).with_output(g).with_to_device_output(h); unset ones do nothing.
+template <typename InputMapper = NoMapper, typename OutputMapper = NoMapper,
+          typename ToDeviceOutput = NoMapper>
+struct Mappers {
+  // Applied to each argument it can be called with (`input(const Arg&)`), giving the value the
+  // reference receives and the trace records; other arguments are copied.
+  InputMapper input;
+  // Applied to the device output and to the reference output when it can be called with them,
+  // giving the value whose tensors are compared.
+  OutputMapper output;
+  // Teacher forcing: converts the reference output to the device output type.
+  ToDeviceOutput to_device_output;
+
+  template <typename F>
+  Mappers<F, OutputMapper, ToDeviceOutput> with_input(F f) const {
+    return {std::move(f), output, to_device_output};
+  }
+  template <typename F>
+  Mappers<InputMapper, F, ToDeviceOutput> with_output(F f) const {
+    return {input, std::move(f), to_device_output};
+  }
+  template <typename F>
+  Mappers<InputMapper, OutputMapper, F> with_to_device_output(F f) const {
+    return {input, output, std::move(f)};
+  }
+};
+
+// No conversions; start of the builder.
+inline Mappers<> mappers() { return {}; }
+
+namespace detail {
+
+struct DeduceSignature {};
+
+// The single call signature of a callable, when it has one.
+template <typename F>
+struct callable_signature {
+  static constexpr bool known = false;
+};
+template <typename R, typename... A>
+struct callable_signature<R(A...)> {
+  static constexpr bool known = true;
+  using type = R(A...);
+};
+template <typename R, typename... A>
+struct callable_signature<R(A...) noexcept> : callable_signature<R(A...)> {};
+template <typename R, typename... A>
+struct callable_signature<R (*)(A...)> : callable_signature<R(A...)> {};
+template <typename R, typename... A>
+struct callable_signature<R (*)(A...) noexcept> : callable_signature<R(A...)> {};
+template <typename C, typename R, typename... A>
+struct callable_signature<R (C::*)(A...)> : callable_signature<R(A...)> {};
+template <typename C, typename R, typename... A>
+struct callable_signature<R (C::*)(A...) const> : callable_signature<R(A...)> {};
+template <typename C, typename R, typename... A>
+struct callable_signature<R (C::*)(A...) noexcept> : callable_signature<R(A...)> {};
+template <typename C, typename R, typename... A>
+struct callable_signature<R (C::*)(A...) const noexcept> : callable_signature<R(A...)> {};
+template <typename F>
+requires requires { &F::operator(); }
+struct callable_signature<F> : callable_signature<decltype(&F::operator())> {};
+
+template <typename T>
+struct tuple_arity : std::integral_constant<std::size_t, 1> {};
+template <typename... T>
+struct tuple_arity<std::tuple<T...>> : std::integral_constant<std::size_t, sizeof...(T)> {};
+template <typename A, typename B>
+struct tuple_arity<std::pair<A, B>> : std::integral_constant<std::size_t, 2> {};
+
+// State shared by every copy of one wrapped callable; built once when wrapping.
+struct WrapperCore {
+  std::string name;
+  CompareOptions options;  // With input and output names filled in.
+  SourceLocation location;
+  std::shared_ptr<NameState> name_state;
+  std::vector<std::pair<std::string, Tolerances>> output_tolerances;  // Longest key first.
+};
+
+// Checks the options (MLX-style errors naming the callable) and builds the shared state.
+std::shared_ptr<const WrapperCore> make_core(std::string name, CompareOptions options,
+                                             const std::source_location& location,
+                                             std::size_t argument_count, std::size_t output_count);
+
+// What one call does, decided when it starts.
+struct CallPlan {
+  bool validate = false;
+  TraceSession* trace = nullptr;  // Session that wants this call, if any.
+  std::int64_t call_index = -1;
+  bool first_call = false;
+};
+CallPlan plan_call(const WrapperCore& core);
+
+// What the typed part of a call hands to the untyped part.
+struct CallData {
+  std::vector<NamedTensor> inputs;
+  std::vector<std::pair<std::string, ScalarValue>> scalars;
+  std::vector<NamedTensor> device_outputs;
+  bool device_outputs_ready = false;  // The device output's tensors were collected.
+  std::vector<NamedTensor> reference_outputs;
+  bool reference_outputs_ready = false;  // The reference ran and its outputs were collected.
+  std::vector<StageFailure> errors;
+  std::int64_t device_ns = 0;
+  std::int64_t reference_ns = -1;
+  bool teacher_forced = false;
+};
+
+// Compares the outputs, adds the record, captures the call, and throws ValidationError when
+// raise_on_failure is set and the call failed.
+void finish_call(const WrapperCore& core, const CallPlan& plan, CallData& data);
+// Records a call whose device_fn threw with `error` (the caller rethrows it).
+void record_device_exception(const WrapperCore& core, const CallPlan& plan, CallData& data,
+                             std::exception_ptr error);
+// The message of an exception: what(), or "unknown exception".
+std::string exception_message(std::exception_ptr error);
+// Clones the tensors in `tensors` (capture of inputs a reference may modify).
+void clone_tensors(std::vector<NamedTensor>& tensors);
+
+// Collects tensors, with scalars turned into rank-0 tensors (outputs) or kept apart (inputs).
+class OutputCollector final : public TensorVisitor {
+ public:
+  std::vector<NamedTensor> tensors;
+
+ protected:
+  void on_tensor(Tensor& tensor) override { on_read_only_tensor(tensor); }
+  void on_read_only_tensor(const Tensor& tensor) override;
+  void on_scalar(const ScalarValue& value) override;
+};
+
+// Replaces every tensor with its clone (input snapshots); read-only tensors stay shared.
+class CloneVisitor final : public TensorVisitor {
+ protected:
+  void on_tensor(Tensor& tensor) override;
+  void on_read_only_tensor(const Tensor&) override {}
+};
+
+// Replaces every tensor with the reference tensor of the same name, converted to its dtype.
+class ReplaceVisitor final : public TensorVisitor {
+ public:
+  explicit ReplaceVisitor(const std::vector<NamedTensor>& replacements)
+      : replacements_(replacements) {}
+
+ protected:
+  void on_tensor(Tensor& tensor) override;
+  void on_read_only_tensor(const Tensor& tensor) override;
+
+ private:
+  const std::vector<NamedTensor>& replacements_;
+};
+
+// Visits a (possibly tuple-like) top-level value under its top-level names.
+template <typename T>
+void visit_named(TensorVisitor& visitor, const std::vector<std::string>& names, T& value) {
+  using Plain = std::remove_cvref_t<T>;
+  if constexpr (is_tuple_like<Plain>::value) {
+    if (names.size() == std::tuple_size_v<Plain>) {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (visitor(names[I], std::get<I>(value)), ...);
+      }
+      (std::make_index_sequence<std::tuple_size_v<Plain>>{});
+      return;
+    }
+  }
+  visitor(names.front(), value);
+}
+
+// The type a mapper gives for a T (decayed), or T itself when the mapper does not take a T.
+template <typename Mapper, typename T, bool = std::is_invocable_v<const Mapper&, const T&>>
+struct mapped_type {
+  using type = T;
+};
+template <typename Mapper, typename T>
+struct mapped_type<Mapper, T, true> {
+  using type = std::remove_cvref_t<std::invoke_result_t<const Mapper&, const T&>>;
+};
+
+// The value an argument becomes for the reference: input(arg) when the mapper takes it, else a
+// copy of the argument.
+template <typename MapperT, typename Arg>
+using host_argument_t = typename mapped_type<MapperT, std::remove_cvref_t<Arg>>::type;
+
+template <typename MapperT, typename Arg>
+constexpr void check_argument() {
+  using Plain = std::remove_cvref_t<Arg>;
+  if constexpr (!std::is_invocable_v<const MapperT&, const Plain&>) {
+    static_assert(std::is_copy_constructible_v<Plain>,
+                  "ttt::compare_to_reference: an argument of device_fn cannot be copied for the "
+                  "reference; convert it with ttt::mappers().with_input(...)");
+  }
+  static_assert(TensorVisitable<host_argument_t<MapperT, Arg>>,
+                "ttt::compare_to_reference: an argument of device_fn holds no tensors the wrapper "
+                "can find. Give its type a free function `void ttt_visit_tensors(YourType& value, "
+                "ttt::TensorVisitor& visit)` in its namespace (docs/validation.md \"Custom "
+                "types\"), or convert it with ttt::mappers().with_input(...).");
+}
+
+template <typename Signature, typename DeviceFn, typename ReferenceFn, typename MappersT>
+class ValidatedCallable;
+
+}  // namespace detail
+
+// Wraps `device_fn` with validation against `reference_fn` (see the top of this file).
+//   name:          how reports, traces and coverage call it, e.g. "layers.3.attention.decode".
+//   device_fn:     any callable with one call signature (a function, a lambda, a functor); for a
+//                  generic lambda or an overloaded functor name the signature as the first
+//                  template argument: compare_to_reference<ttt::Tensor(const ttt::Tensor&)>(...).
+//   reference_fn:  called with the (mapped) arguments as lvalues; returns the expected output.
+//   options:       names, tolerances, behaviour, provenance.
+//   mappers:       conversions for types the wrapper cannot compare as they are.
+//   location:      the wrapping site, recorded in every record (leave the default).
+// Returns a copyable callable with device_fn's signature. Throws std::invalid_argument naming
+// `name` for inconsistent options (names that do not fit, an unknown output_tolerances key, bad
+// sampling, provenance JSON that is not an object, teacher forcing without a conversion).
+template <typename Signature = detail::DeduceSignature, typename DeviceFn, typename ReferenceFn,
+          typename MappersT = Mappers<>>
+auto compare_to_reference(std::string name, DeviceFn device_fn, ReferenceFn reference_fn,
+                          CompareOptions options = {}, MappersT mappers = {},
+                          std::source_location location = std::source_location::current()) {
+  using Deduced = std::conditional_t<std::is_same_v<Signature, detail::DeduceSignature>,
+                                     detail::callable_signature<DeviceFn>,
+                                     detail::callable_signature<Signature>>;
+  static_assert(Deduced::known,
+                "ttt::compare_to_reference: device_fn has no single call signature (a generic "
+                "lambda or an overloaded functor); name it: "
+                "compare_to_reference<ttt::Tensor(const ttt::Tensor&, int)>(name, ...)");
+  using Callable =
+      detail::ValidatedCallable<typename Deduced::type, DeviceFn, ReferenceFn, MappersT>;
+  return Callable(std::move(name), std::move(device_fn), std::move(reference_fn),
+                  std::move(options), std::move(mappers), location);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Implementation.
+
+namespace detail {
+
+template <typename R, typename... Args, typename DeviceFn, typename ReferenceFn, typename MappersT>
+class ValidatedCallable<R(Args...), DeviceFn, ReferenceFn, MappersT> {
+  using InputMapper = decltype(std::declval<MappersT>().input);
+  using OutputMapper = decltype(std::declval<MappersT>().output);
+  using ToDeviceOutput = decltype(std::declval<MappersT>().to_device_output);
+  using HostArgs = std::tuple<host_argument_t<InputMapper, Args>...>;
+  using Result = std::conditional_t<std::is_lvalue_reference_v<R>,
+                                    std::reference_wrapper<std::remove_reference_t<R>>, R>;
+
+  static_assert(!std::is_void_v<R>,
+                "ttt::compare_to_reference: device_fn returns void; return the values to compare "
+                "(e.g. std::tuple<ttt::Tensor, ttt::Tensor> for an output and an updated cache)");
+  static_assert(
+      !std::is_rvalue_reference_v<R>,
+      "ttt::compare_to_reference: device_fn returns an rvalue reference; return by value");
+  static_assert(std::is_invocable_v<ReferenceFn&, host_argument_t<InputMapper, Args>&...>,
+                "ttt::compare_to_reference: reference_fn cannot be called with device_fn's "
+                "arguments (after Mappers::input) passed as lvalues");
+  using ReferenceResult =
+      std::invoke_result_t<ReferenceFn&, host_argument_t<InputMapper, Args>&...>;
+  static_assert(!std::is_void_v<ReferenceResult>,
+                "ttt::compare_to_reference: reference_fn returns void; return the expected output");
+
+  // The values whose tensors are compared: outputs after Mappers::output, when it takes them.
+  using Expected = std::remove_cvref_t<ReferenceResult>;
+  using DeviceCompared = typename mapped_type<OutputMapper, std::remove_cvref_t<R>>::type;
+  using ReferenceCompared = typename mapped_type<OutputMapper, Expected>::type;
+  template <typename T>
+  static constexpr bool output_mapped = std::is_invocable_v<const OutputMapper&, const T&>;
+
+  static_assert(TensorVisitable<DeviceCompared>,
+                "ttt::compare_to_reference: device_fn's return type holds no tensors the wrapper "
+                "can find. Give it a free function `void ttt_visit_tensors(YourType& value, "
+                "ttt::TensorVisitor& visit)` in its namespace (docs/validation.md \"Custom "
+                "types\"), or convert it with ttt::mappers().with_output(...).");
+  static_assert(TensorVisitable<ReferenceCompared>,
+                "ttt::compare_to_reference: reference_fn's return type holds no tensors the "
+                "wrapper can find (see docs/validation.md \"Custom types\").");
+
+  // Teacher forcing: how a reference output becomes an R (never for a reference return type).
+  static constexpr bool forced_by_mapper =
+      std::is_invocable_r_v<R, const ToDeviceOutput&, Expected&>;
+  static constexpr bool forced_by_rebuild = std::is_copy_constructible_v<R> && TensorVisitable<R>;
+  static constexpr bool forced_by_conversion = std::is_convertible_v<Expected&, R>;
+  static constexpr bool can_teacher_force =
+      !std::is_reference_v<R> && (forced_by_mapper || forced_by_rebuild || forced_by_conversion);
+
+  struct Shared {
+    std::shared_ptr<const WrapperCore> core;
+    ReferenceFn reference_fn;
+    MappersT mappers;
+  };
+
+ public:
+  ValidatedCallable(std::string name, DeviceFn device_fn, ReferenceFn reference_fn,
+                    CompareOptions options, MappersT mappers, const std::source_location& location)
+      : device_(std::move(device_fn)) {
+    (check_argument<InputMapper, Args>(), ...);
+    const bool enabled = options.enabled;
+    if (options.return_reference_output && !can_teacher_force) {
+      throw std::invalid_argument(
+          "[compare_to_reference] " + name +
+          ": return_reference_output needs a conversion from the reference output to device_fn's "
+          "return type: give ttt::mappers().with_to_device_output(...)");
+    }
+    auto core = make_core(std::move(name), std::move(options), location, sizeof...(Args),
+                          tuple_arity<DeviceCompared>::value);
+    shared_ = std::make_shared<Shared>(
+        Shared{std::move(core), std::move(reference_fn), std::move(mappers)});
+    enabled_ = enabled;
+  }
+
+  // Calls device_fn, validating and capturing as the switches and the trace session say.
+  R operator()(Args... args) const {
+    if ((validation_state.load(std::memory_order_relaxed) == kValidationOff || !enabled_) &&
+        active_trace_session() == nullptr) [[likely]] {
+      return device_(std::forward<Args>(args)...);
+    }
+    return checked_call(std::forward<Args>(args)...);
+  }
+
+  // The wrapped name.
+  const std::string& name() const { return shared_->core->name; }
+
+ private:
+  [[gnu::noinline]] R checked_call(Args... args) const {
+    const WrapperCore& core = *shared_->core;
+    const CallPlan plan = plan_call(core);
+    if (!plan.validate && plan.trace == nullptr) return device_(std::forward<Args>(args)...);
+    using Clock = std::chrono::steady_clock;
+
+    CallData data;
+    std::optional<HostArgs> host_args;
+    try {
+      host_args.emplace(map_input(args)...);
+      TensorCollector collector;
+      std::size_t index = 0;
+      std::apply([&](auto&... host) { (collector(core.options.input_names[index++], host), ...); },
+                 *host_args);
+      data.inputs = std::move(collector.tensors);
+      data.scalars = std::move(collector.scalars);
+      if (plan.validate && plan.trace != nullptr && core.options.snapshot_inputs) {
+        clone_tensors(data.inputs);  // The reference may modify its arguments in place.
+      }
+    } catch (...) {
+      host_args.reset();
+      data.errors.push_back({"input_mapping", exception_message(std::current_exception())});
+    }
+
+    std::optional<Result> result;
+    const auto device_start = Clock::now();
+    try {
+      result.emplace(device_(std::forward<Args>(args)...));
+    } catch (...) {
+      data.device_ns = elapsed_ns(device_start);
+      record_device_exception(core, plan, data, std::current_exception());
+      throw;
+    }
+    data.device_ns = elapsed_ns(device_start);
+    R& device_output = static_cast<R&>(*result);
+
+    try {
+      collect_output(device_output, data.device_outputs);
+      data.device_outputs_ready = true;
+    } catch (...) {
+      data.device_outputs.clear();
+      data.errors.push_back({"output_mapping", exception_message(std::current_exception())});
+    }
+
+    std::optional<std::remove_cvref_t<R>> forced;
+    if (plan.validate && host_args.has_value()) {
+      std::optional<Expected> expected;
+      const auto reference_start = Clock::now();
+      try {
+        expected.emplace(std::apply(shared_->reference_fn, *host_args));
+        data.reference_ns = elapsed_ns(reference_start);
+      } catch (...) {
+        data.reference_ns = elapsed_ns(reference_start);
+        data.errors.push_back(
+            {"reference", "threw: " + exception_message(std::current_exception())});
+      }
+      if (expected.has_value()) {
+        try {
+          collect_output(*expected, data.reference_outputs);
+          data.reference_outputs_ready = true;
+        } catch (...) {
+          data.reference_outputs.clear();
+          data.errors.push_back(
+              {"reference_output_mapping", exception_message(std::current_exception())});
+        }
+        if constexpr (can_teacher_force) {
+          if (core.options.return_reference_output) {
+            try {
+              forced = teacher_force(*expected, device_output, data);
+              data.teacher_forced = forced.has_value();
+            } catch (...) {
+              forced.reset();
+              data.errors.push_back(
+                  {"teacher_forcing", exception_message(std::current_exception())});
+            }
+          }
+        }
+      }
+    }
+
+    finish_call(core, plan, data);
+    if constexpr (can_teacher_force) {
+      if (forced.has_value()) return std::move(*forced);
+    }
+    if constexpr (std::is_lvalue_reference_v<R>) {
+      return device_output;
+    } else {
+      return std::move(device_output);
+    }
+  }
+
+  template <typename Arg>
+  host_argument_t<InputMapper, Arg> map_input(const Arg& arg) const {
+    const InputMapper& mapper = shared_->mappers.input;
+    if constexpr (std::is_invocable_v<const InputMapper&, const Arg&>) {
+      return mapper(arg);
+    } else {
+      Arg copy(arg);
+      if (shared_->core->options.snapshot_inputs) {
+        CloneVisitor cloner;
+        cloner("", copy);
+      }
+      return copy;
+    }
+  }
+
+  template <typename T>
+  void collect_output(T& value, std::vector<NamedTensor>& out) const {
+    using Plain = std::remove_cvref_t<T>;
+    OutputCollector collector;
+    if constexpr (output_mapped<Plain>) {
+      auto mapped = shared_->mappers.output(static_cast<const Plain&>(value));
+      visit_named(collector, shared_->core->options.output_names, mapped);
+    } else {
+      visit_named(collector, shared_->core->options.output_names, value);
+    }
+    out = std::move(collector.tensors);
+  }
+
+  // The reference output as an R, or nothing when its tensors could not be collected (that
+  // failure is already recorded).
+  std::optional<std::remove_cvref_t<R>> teacher_force(Expected& expected, R& device_output,
+                                                      const CallData& data) const {
+    if constexpr (forced_by_mapper) {
+      return shared_->mappers.to_device_output(expected);
+    } else if constexpr (forced_by_rebuild) {
+      if (!data.reference_outputs_ready) return std::nullopt;
+      std::remove_cvref_t<R> rebuilt(device_output);
+      ReplaceVisitor replacer(data.reference_outputs);
+      visit_named(replacer, shared_->core->options.output_names, rebuilt);
+      return rebuilt;
+    } else {
+      return static_cast<std::remove_cvref_t<R>>(expected);
+    }
+  }
+
+  static std::int64_t elapsed_ns(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                start)
+        .count();
+  }
+
+  mutable DeviceFn device_;
+  std::shared_ptr<Shared> shared_;
+  bool enabled_ = true;
+};
+
+}  // namespace detail
+
+}  // namespace ttt

@@ -1,0 +1,182 @@
+#include "validation/wrapper/registry.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "validation/wrapper/switches.h"
+
+namespace ttt {
+namespace {
+
+std::optional<double> median(std::vector<double> values) {
+  if (values.empty()) return std::nullopt;
+  std::sort(values.begin(), values.end());
+  const std::size_t middle = values.size() / 2;
+  if (values.size() % 2 == 1) return values[middle];
+  return (values[middle - 1] + values[middle]) / 2.0;
+}
+
+// Times of the calls that are not first calls, or of every call when only first calls exist.
+std::optional<double> warm_median(const std::vector<std::pair<bool, double>>& first_and_time) {
+  std::vector<double> warm;
+  std::vector<double> all;
+  for (const auto& [first, time] : first_and_time) {
+    all.push_back(time);
+    if (!first) warm.push_back(time);
+  }
+  return median(warm.empty() ? all : warm);
+}
+
+// Keeps the worse of `worst` and `value`; NaN is worse than any number.
+void keep_worst(std::optional<double>& worst, double value, bool higher_is_worse) {
+  if (worst.has_value() && std::isnan(*worst)) return;
+  if (!worst.has_value() || std::isnan(value) ||
+      (higher_is_worse ? value > *worst : value < *worst)) {
+    worst = value;
+  }
+}
+
+bool matches(const RecordQuery& query, const ValidationRecord& record) {
+  return record.sequence >= query.min_sequence && (!query.failed_only || !record.passed) &&
+         filter_matches(query.name_filter, record.name);
+}
+
+}  // namespace
+
+std::string SourceLocation::text() const { return file + ":" + std::to_string(line); }
+
+std::vector<std::string> ValidationRecord::failure_lines() const {
+  std::vector<std::string> lines;
+  for (const StageFailure& error : errors) lines.push_back(error.stage + ": " + error.message);
+  for (const OutputCheck& output : outputs) {
+    for (const std::string& failure : output.verdict.failures) {
+      lines.push_back(output.name + ": " + failure);
+    }
+  }
+  return lines;
+}
+
+std::string ValidationRecord::verdict_text() const {
+  const std::vector<std::string> lines = failure_lines();
+  if (lines.empty()) return "pass";
+  std::string text;
+  for (const std::string& line : lines) {
+    if (!text.empty()) text += "; ";
+    text += line;
+  }
+  return text;
+}
+
+ValidationSummary summarize(const std::vector<ValidationRecord>& records) {
+  struct Accumulator {
+    NameSummary summary;
+    std::vector<std::pair<bool, double>> device_times;
+    std::vector<std::pair<bool, double>> reference_times;
+  };
+  ValidationSummary result;
+  std::vector<Accumulator> per_name;
+  std::map<std::string, std::size_t, std::less<>> index_of;
+  for (const ValidationRecord& record : records) {
+    auto [it, inserted] = index_of.try_emplace(record.name, per_name.size());
+    if (inserted) {
+      per_name.emplace_back();
+      per_name.back().summary.name = record.name;
+      per_name.back().summary.location = record.location;
+      per_name.back().summary.block = record.block;
+    }
+    Accumulator& accumulator = per_name[it->second];
+    NameSummary& summary = accumulator.summary;
+    ++summary.calls;
+    ++(record.passed ? summary.passed : summary.failed);
+    ++result.calls;
+    ++(record.passed ? result.passed : result.failed);
+    for (const OutputCheck& output : record.outputs) {
+      if (!output.metrics.has_value()) continue;
+      keep_worst(summary.worst_pcc, output.metrics->pcc, /*higher_is_worse=*/false);
+      keep_worst(summary.worst_max_abs_error, output.metrics->max_abs_error,
+                 /*higher_is_worse=*/true);
+    }
+    accumulator.device_times.emplace_back(record.first_call, static_cast<double>(record.device_ns));
+    if (record.reference_ns >= 0) {
+      accumulator.reference_times.emplace_back(record.first_call,
+                                               static_cast<double>(record.reference_ns));
+    }
+  }
+  for (Accumulator& accumulator : per_name) {
+    NameSummary& summary = accumulator.summary;
+    summary.median_device_ns = warm_median(accumulator.device_times);
+    summary.median_reference_ns = warm_median(accumulator.reference_times);
+    if (summary.median_device_ns.has_value() && summary.median_reference_ns.has_value() &&
+        *summary.median_device_ns > 0.0) {
+      summary.speedup = *summary.median_reference_ns / *summary.median_device_ns;
+    }
+    result.names.push_back(std::move(summary));
+  }
+  return result;
+}
+
+std::int64_t ValidationRegistry::add(ValidationRecord record) {
+  std::lock_guard lock(mutex_);
+  record.sequence = next_sequence_++;
+  const std::int64_t sequence = record.sequence;
+  records_.push_back(std::move(record));
+  return sequence;
+}
+
+std::vector<ValidationRecord> ValidationRegistry::records(const RecordQuery& query) const {
+  std::lock_guard lock(mutex_);
+  std::vector<ValidationRecord> result;
+  for (const ValidationRecord& record : records_) {
+    if (matches(query, record)) result.push_back(record);
+  }
+  return result;
+}
+
+std::optional<ValidationRecord> ValidationRegistry::first_failure() const {
+  std::lock_guard lock(mutex_);
+  for (const ValidationRecord& record : records_) {
+    if (!record.passed) return record;
+  }
+  return std::nullopt;
+}
+
+std::size_t ValidationRegistry::size() const {
+  std::lock_guard lock(mutex_);
+  return records_.size();
+}
+
+std::int64_t ValidationRegistry::next_sequence() const {
+  std::lock_guard lock(mutex_);
+  return next_sequence_;
+}
+
+ValidationSummary ValidationRegistry::summary(const RecordQuery& query) const {
+  return summarize(records(query));
+}
+
+void ValidationRegistry::clear() {
+  std::lock_guard lock(mutex_);
+  records_.clear();
+}
+
+void ValidationRegistry::reset() {
+  std::lock_guard lock(mutex_);
+  records_.clear();
+  for (auto& [name, state] : names_) state->calls.store(0, std::memory_order_relaxed);
+}
+
+std::shared_ptr<detail::NameState> ValidationRegistry::name_state(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto it = names_.find(name);
+  if (it == names_.end()) {
+    it = names_.emplace(name, std::make_shared<detail::NameState>(name)).first;
+  }
+  return it->second;
+}
+
+ValidationRegistry& validation_registry() {
+  static ValidationRegistry* registry = new ValidationRegistry();  // Outlives static destructors.
+  return *registry;
+}
+
+}  // namespace ttt

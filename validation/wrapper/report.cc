@@ -1,0 +1,698 @@
+#include "validation/wrapper/report.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+namespace ttt {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kGreen = "\033[32m";
+constexpr const char* kRed = "\033[31m";
+constexpr const char* kBold = "\033[1m";
+constexpr const char* kReset = "\033[0m";
+
+// ----- Formatting helpers ---------------------------------------------------------------------
+
+std::string format_fixed(double value, int decimals) {
+  if (std::isnan(value)) return "nan";
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
+  return buffer;
+}
+
+std::string format_scientific(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.3e", value);
+  return buffer;
+}
+
+std::string optional_fixed(const std::optional<double>& value, int decimals) {
+  return value.has_value() ? format_fixed(*value, decimals) : "-";
+}
+
+std::string optional_scientific(const std::optional<double>& value) {
+  return value.has_value() ? format_scientific(*value) : "-";
+}
+
+std::string optional_duration(const std::optional<double>& value) {
+  return value.has_value() ? format_duration_ns(*value) : "-";
+}
+
+std::string optional_speedup(const std::optional<double>& value) {
+  return value.has_value() ? format_fixed(*value, 2) + "x" : "-";
+}
+
+std::string base_name(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string short_location(const SourceLocation& location) {
+  return base_name(location.file) + ":" + std::to_string(location.line);
+}
+
+// The failed records of each name, in record order.
+std::map<std::string, std::vector<const ValidationRecord*>> failed_by_name(
+    const std::vector<ValidationRecord>& records) {
+  std::map<std::string, std::vector<const ValidationRecord*>> failed;
+  for (const ValidationRecord& record : records) {
+    if (!record.passed) failed[record.name].push_back(&record);
+  }
+  return failed;
+}
+
+std::string more_failures_line(std::size_t listed, std::size_t total) {
+  return "... and " + std::to_string(total - listed) + " more failed call" +
+         (total - listed == 1 ? "" : "s");
+}
+
+// ----- Console ---------------------------------------------------------------------------------
+
+std::string pad_right(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
+}
+
+std::string pad_left(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text : std::string(width - text.size(), ' ') + text;
+}
+
+std::string paint(const std::string& text, const char* colour, bool enabled) {
+  return enabled ? std::string(colour) + text + kReset : text;
+}
+
+// ----- XML and Markdown escaping ---------------------------------------------------------------
+
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        // XML 1.0 forbids control characters other than tab, newline and carriage return.
+        if (byte < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+          out += '?';
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+std::string markdown_cell(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '|') {
+      out += "\\|";
+    } else if (c == '\n') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// ----- JSON ------------------------------------------------------------------------------------
+
+json number_or_null(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
+
+json optional_number(const std::optional<double>& value) {
+  return value.has_value() ? number_or_null(*value) : json(nullptr);
+}
+
+json location_to_json(const SourceLocation& location) {
+  return {{"file", location.file}, {"line", location.line}, {"function", location.function}};
+}
+
+json scalar_to_json(const ScalarValue& value) {
+  return std::visit(
+      [](auto v) -> json {
+        if constexpr (std::is_same_v<decltype(v), double>) {
+          return number_or_null(v);
+        } else {
+          return json(v);
+        }
+      },
+      value);
+}
+
+json parse_object_text(const std::string& text) {
+  json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return parsed.is_object() ? parsed : json::object();
+}
+
+json summary_to_json(const ValidationSummary& summary) {
+  json names = json::array();
+  for (const NameSummary& name : summary.names) {
+    names.push_back({{"name", name.name},
+                     {"calls", name.calls},
+                     {"passed", name.passed},
+                     {"failed", name.failed},
+                     {"worst_pcc", optional_number(name.worst_pcc)},
+                     {"worst_max_abs_error", optional_number(name.worst_max_abs_error)},
+                     {"median_device_ns", optional_number(name.median_device_ns)},
+                     {"median_reference_ns", optional_number(name.median_reference_ns)},
+                     {"speedup", optional_number(name.speedup)},
+                     {"location", location_to_json(name.location)},
+                     {"block", name.block}});
+  }
+  return {{"calls", summary.calls},
+          {"passed", summary.passed},
+          {"failed", summary.failed},
+          {"names", std::move(names)}};
+}
+
+// Reading: every accessor names the JSON path of what it reads.
+class Reader {
+ public:
+  Reader(const json& value, std::string path) : value_(value), path_(std::move(path)) {}
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw std::invalid_argument(path_ + ": " + what);
+  }
+
+  Reader field(const std::string& key) const {
+    if (!value_.is_object()) fail("expected an object");
+    const auto it = value_.find(key);
+    if (it == value_.end()) {
+      throw std::invalid_argument(child_path(key) + ": missing");
+    }
+    return Reader(*it, child_path(key));
+  }
+
+  bool has(const std::string& key) const { return value_.is_object() && value_.contains(key); }
+
+  Reader element(std::size_t index) const {
+    return Reader(value_.at(index), path_ + "[" + std::to_string(index) + "]");
+  }
+
+  std::size_t array_size() const {
+    if (!value_.is_array()) fail("expected an array");
+    return value_.size();
+  }
+
+  std::string string() const {
+    if (!value_.is_string()) fail("expected a string");
+    return value_.get<std::string>();
+  }
+
+  bool boolean() const {
+    if (!value_.is_boolean()) fail("expected true or false");
+    return value_.get<bool>();
+  }
+
+  std::int64_t integer() const {
+    if (!value_.is_number_integer()) fail("expected an integer");
+    return value_.get<std::int64_t>();
+  }
+
+  const json& raw() const { return value_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string child_path(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
+
+  const json& value_;
+  std::string path_;
+};
+
+SourceLocation location_from(const Reader& reader) {
+  SourceLocation location;
+  location.file = reader.field("file").string();
+  const std::int64_t line = reader.field("line").integer();
+  if (line < 0 || line > std::numeric_limits<std::uint32_t>::max()) {
+    reader.field("line").fail("expected a line number");
+  }
+  location.line = static_cast<std::uint32_t>(line);
+  location.function = reader.field("function").string();
+  return location;
+}
+
+ScalarValue scalar_from(const Reader& reader) {
+  const json& value = reader.raw();
+  if (value.is_boolean()) return value.get<bool>();
+  if (value.is_number_unsigned()) {
+    const auto unsigned_value = value.get<std::uint64_t>();
+    if (unsigned_value <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return static_cast<std::int64_t>(unsigned_value);
+    }
+    return unsigned_value;
+  }
+  if (value.is_number_integer()) return value.get<std::int64_t>();
+  if (value.is_number_float()) return value.get<double>();
+  if (value.is_null()) return std::numeric_limits<double>::quiet_NaN();
+  reader.fail("expected a number, true, false or null");
+}
+
+// Runs `read` and prefixes errors thrown by other libraries' parsers with the JSON path.
+template <typename F>
+auto with_path(const Reader& reader, F&& read) {
+  try {
+    return read(reader.raw());
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument(reader.path() + ": " + error.what());
+  } catch (const json::exception& error) {
+    throw std::invalid_argument(reader.path() + ": " + error.what());
+  }
+}
+
+ValidationRecord record_from(const Reader& reader) {
+  ValidationRecord record;
+  record.sequence = reader.field("sequence").integer();
+  record.name = reader.field("name").string();
+  record.call_index = reader.field("call_index").integer();
+  record.first_call = reader.field("first_call").boolean();
+  record.passed = reader.field("passed").boolean();
+  record.location = location_from(reader.field("location"));
+
+  const Reader inputs = reader.field("inputs");
+  for (std::size_t i = 0; i < inputs.array_size(); ++i) {
+    const Reader input = inputs.element(i);
+    InputInfo info;
+    info.name = input.field("name").string();
+    const Reader shape = input.field("shape");
+    for (std::size_t d = 0; d < shape.array_size(); ++d) {
+      info.shape.push_back(shape.element(d).integer());
+    }
+    const Reader dtype = input.field("dtype");
+    info.dtype = with_path(dtype, [&](const json&) { return parse_dtype(dtype.string()); });
+    record.inputs.push_back(std::move(info));
+  }
+
+  const Reader scalars = reader.field("scalars");
+  if (!scalars.raw().is_object()) scalars.fail("expected an object");
+  for (const auto& [key, value] : scalars.raw().items()) {
+    record.scalars.push_back({key, scalar_from(Reader(value, scalars.path() + "." + key))});
+  }
+
+  const Reader outputs = reader.field("outputs");
+  for (std::size_t i = 0; i < outputs.array_size(); ++i) {
+    const Reader output = outputs.element(i);
+    OutputCheck check;
+    check.name = output.field("name").string();
+    check.verdict.passed = output.field("passed").boolean();
+    const Reader failures = output.field("failures");
+    for (std::size_t f = 0; f < failures.array_size(); ++f) {
+      check.verdict.failures.push_back(failures.element(f).string());
+    }
+    const Reader metrics = output.field("metrics");
+    if (!metrics.raw().is_null()) {
+      check.metrics = with_path(metrics, [](const json& j) { return metrics_from_json(j); });
+    }
+    check.tolerances = with_path(output.field("tolerances"),
+                                 [](const json& j) { return tolerances_from_json(j); });
+    record.outputs.push_back(std::move(check));
+  }
+
+  const Reader errors = reader.field("errors");
+  for (std::size_t i = 0; i < errors.array_size(); ++i) {
+    const Reader error = errors.element(i);
+    record.errors.push_back({error.field("stage").string(), error.field("message").string()});
+  }
+
+  record.device_ns = reader.field("device_ns").integer();
+  record.reference_ns = reader.field("reference_ns").integer();
+  record.teacher_forced = reader.field("teacher_forced").boolean();
+  record.block = reader.field("block").string();
+  const Reader spec = reader.field("spec");
+  if (!spec.raw().is_object()) spec.fail("expected an object");
+  record.spec_json = spec.raw().dump();
+  const Reader impl_config = reader.field("impl_config");
+  if (!impl_config.raw().is_object()) impl_config.fail("expected an object");
+  record.impl_config_json = impl_config.raw().dump();
+  record.device = reader.field("device").string();
+  return record;
+}
+
+}  // namespace
+
+std::string format_duration_ns(double nanoseconds) {
+  if (std::isnan(nanoseconds)) return "nan";
+  struct Unit {
+    double scale;
+    const char* name;
+  };
+  static constexpr Unit kUnits[] = {{1e9, "s"}, {1e6, "ms"}, {1e3, "us"}};
+  for (const Unit& unit : kUnits) {
+    if (std::fabs(nanoseconds) >= unit.scale) {
+      const double value = nanoseconds / unit.scale;
+      const int decimals = value >= 100.0 ? 0 : (value >= 10.0 ? 1 : 2);
+      return format_fixed(value, decimals) + " " + unit.name;
+    }
+  }
+  return format_fixed(nanoseconds, 0) + " ns";
+}
+
+ReportFormat parse_report_format(std::string_view name) {
+  if (name == "console") return ReportFormat::console;
+  if (name == "markdown") return ReportFormat::markdown;
+  if (name == "junit") return ReportFormat::junit;
+  if (name == "json") return ReportFormat::json;
+  throw std::invalid_argument("[report] unknown format \"" + std::string(name) +
+                              "\"; expected console, markdown, junit or json");
+}
+
+std::string render_report(const std::vector<ValidationRecord>& records, ReportFormat format,
+                          const ReportOptions& options) {
+  switch (format) {
+    case ReportFormat::console:
+      return render_console_report(records, options);
+    case ReportFormat::markdown:
+      return render_markdown_report(records, options);
+    case ReportFormat::junit:
+      return render_junit_report(records, options);
+    case ReportFormat::json:
+      return report_to_json(records).dump(2) + "\n";
+  }
+  throw std::invalid_argument("[report] unknown format");
+}
+
+std::string render_console_report(const std::vector<ValidationRecord>& records,
+                                  const ReportOptions& options) {
+  const ValidationSummary summary = summarize(records);
+  const bool colour = options.color;
+  std::ostringstream out;
+  out << paint("Validation:", kBold, colour) << " " << summary.calls << " call"
+      << (summary.calls == 1 ? "" : "s") << ", " << summary.passed << " passed, "
+      << (summary.failed > 0 ? paint(std::to_string(summary.failed) + " failed", kRed, colour)
+                             : std::string("0 failed"))
+      << " (" << summary.names.size() << " name" << (summary.names.size() == 1 ? "" : "s") << ")\n";
+  if (summary.names.empty()) return out.str();
+
+  const std::vector<std::string> headers = {
+      "STATUS",        "NAME",       "CALLS",         "FAILED",  "WORST PCC",
+      "WORST MAX ABS", "DEVICE p50", "REFERENCE p50", "SPEEDUP", "WRAPPED AT"};
+  // Columns 2..8 are numbers (right-aligned); the others are text.
+  const auto right_aligned = [](std::size_t column) { return column >= 2 && column <= 8; };
+  std::vector<std::vector<std::string>> rows;
+  for (const NameSummary& name : summary.names) {
+    rows.push_back({name.failed > 0 ? "FAIL" : "PASS", name.name, std::to_string(name.calls),
+                    std::to_string(name.failed), optional_fixed(name.worst_pcc, 6),
+                    optional_scientific(name.worst_max_abs_error),
+                    optional_duration(name.median_device_ns),
+                    optional_duration(name.median_reference_ns), optional_speedup(name.speedup),
+                    short_location(name.location)});
+  }
+  std::vector<std::size_t> widths(headers.size());
+  for (std::size_t c = 0; c < headers.size(); ++c) {
+    widths[c] = headers[c].size();
+    for (const auto& row : rows) widths[c] = std::max(widths[c], row[c].size());
+  }
+  const auto emit_row = [&](const std::vector<std::string>& row, bool is_header) {
+    std::string line;
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      const bool last = c + 1 == row.size();
+      std::string cell = right_aligned(c) ? pad_left(row[c], widths[c])
+                                          : (last ? row[c] : pad_right(row[c], widths[c]));
+      if (!is_header && c == 0) cell = paint(cell, row[c] == "FAIL" ? kRed : kGreen, colour);
+      line += "  " + cell;
+    }
+    out << line << "\n";
+  };
+  out << "\n";
+  emit_row(headers, true);
+  for (const auto& row : rows) emit_row(row, false);
+  out << "\nTimes are medians over the calls after each name's first (warm-up) call.\n";
+
+  const auto failed = failed_by_name(records);
+  if (!failed.empty()) {
+    out << "\n" << paint("Failed calls:", kBold, colour) << "\n";
+    for (const NameSummary& name : summary.names) {
+      const auto it = failed.find(name.name);
+      if (it == failed.end()) continue;
+      const auto& calls = it->second;
+      const std::size_t listed = std::min(calls.size(), options.max_failed_calls_per_name);
+      for (std::size_t i = 0; i < listed; ++i) {
+        const ValidationRecord& record = *calls[i];
+        out << "  " << paint("FAIL", kRed, colour) << " " << record.name << " call "
+            << record.call_index << " (" << record.location.text() << ")\n";
+        for (const std::string& line : record.failure_lines()) out << "      " << line << "\n";
+      }
+      if (listed < calls.size()) {
+        out << "  " << more_failures_line(listed, calls.size()) << " of " << name.name << "\n";
+      }
+    }
+  }
+  return out.str();
+}
+
+std::string render_markdown_report(const std::vector<ValidationRecord>& records,
+                                   const ReportOptions& options) {
+  const ValidationSummary summary = summarize(records);
+  std::ostringstream out;
+  out << "### Validation: " << summary.passed << " of " << summary.calls << " calls passed";
+  if (summary.failed > 0) out << ", " << summary.failed << " failed";
+  out << "\n\n";
+  if (summary.names.empty()) return out.str();
+  out << "| Status | Name | Calls | Failed | Worst PCC | Worst max abs error | Device p50 | "
+         "Reference p50 | Speedup | Wrapped at |\n";
+  out << "|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
+  for (const NameSummary& name : summary.names) {
+    out << "| " << (name.failed > 0 ? "❌ FAIL" : "✅ pass") << " | `" << markdown_cell(name.name)
+        << "` | " << name.calls << " | " << name.failed << " | "
+        << optional_fixed(name.worst_pcc, 6) << " | "
+        << optional_scientific(name.worst_max_abs_error) << " | "
+        << optional_duration(name.median_device_ns) << " | "
+        << optional_duration(name.median_reference_ns) << " | " << optional_speedup(name.speedup)
+        << " | `" << markdown_cell(short_location(name.location)) << "` |\n";
+  }
+  const auto failed = failed_by_name(records);
+  if (!failed.empty()) {
+    out << "\n#### Failed calls\n\n";
+    for (const NameSummary& name : summary.names) {
+      const auto it = failed.find(name.name);
+      if (it == failed.end()) continue;
+      const auto& calls = it->second;
+      const std::size_t listed = std::min(calls.size(), options.max_failed_calls_per_name);
+      for (std::size_t i = 0; i < listed; ++i) {
+        const ValidationRecord& record = *calls[i];
+        out << "- `" << markdown_cell(record.name) << "` call " << record.call_index << " (`"
+            << markdown_cell(short_location(record.location))
+            << "`): " << markdown_cell(record.verdict_text()) << "\n";
+      }
+      if (listed < calls.size()) {
+        out << "- " << more_failures_line(listed, calls.size()) << " of `"
+            << markdown_cell(name.name) << "`\n";
+      }
+    }
+  }
+  return out.str();
+}
+
+std::string render_junit_report(const std::vector<ValidationRecord>& records,
+                                const ReportOptions& options) {
+  const ValidationSummary summary = summarize(records);
+  std::map<std::string, double, std::less<>> seconds_by_name;
+  double total_seconds = 0.0;
+  for (const ValidationRecord& record : records) {
+    const double seconds =
+        static_cast<double>(record.device_ns + std::max<std::int64_t>(record.reference_ns, 0)) *
+        1e-9;
+    seconds_by_name[record.name] += seconds;
+    total_seconds += seconds;
+  }
+  std::int64_t failed_names = 0;
+  for (const NameSummary& name : summary.names) failed_names += name.failed > 0 ? 1 : 0;
+  const std::string suite = xml_escape(options.junit_suite_name);
+  const auto attributes = [&](std::size_t tests, std::int64_t failures, double seconds) {
+    return " tests=\"" + std::to_string(tests) + "\" failures=\"" + std::to_string(failures) +
+           "\" errors=\"0\" time=\"" + format_fixed(seconds, 6) + "\"";
+  };
+
+  const auto failed = failed_by_name(records);
+  std::ostringstream out;
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out << "<testsuites name=\"" << suite << "\""
+      << attributes(summary.names.size(), failed_names, total_seconds) << ">\n";
+  out << "  <testsuite name=\"" << suite << "\""
+      << attributes(summary.names.size(), failed_names, total_seconds) << " skipped=\"0\">\n";
+  for (const NameSummary& name : summary.names) {
+    out << "    <testcase classname=\"" << suite << "\" name=\"" << xml_escape(name.name)
+        << "\" file=\"" << xml_escape(name.location.file) << "\" time=\""
+        << format_fixed(seconds_by_name[name.name], 6) << "\"";
+    const auto it = failed.find(name.name);
+    if (it == failed.end()) {
+      out << "/>\n";
+      continue;
+    }
+    const auto& calls = it->second;
+    const ValidationRecord& first = *calls.front();
+    const std::string message = std::to_string(name.failed) + " of " + std::to_string(name.calls) +
+                                " calls failed; first: call " + std::to_string(first.call_index) +
+                                ": " + first.verdict_text();
+    out << ">\n      <failure type=\"ValidationFailure\" message=\"" << xml_escape(message)
+        << "\">";
+    const std::size_t listed = std::min(calls.size(), options.max_failed_calls_per_name);
+    for (std::size_t i = 0; i < listed; ++i) {
+      const ValidationRecord& record = *calls[i];
+      out << xml_escape("call " + std::to_string(record.call_index) + " (" +
+                        record.location.text() + "): " + record.verdict_text())
+          << "\n";
+    }
+    if (listed < calls.size()) out << xml_escape(more_failures_line(listed, calls.size())) << "\n";
+    out << "</failure>\n    </testcase>\n";
+  }
+  out << "  </testsuite>\n</testsuites>\n";
+  return out.str();
+}
+
+json record_to_json(const ValidationRecord& record) {
+  json inputs = json::array();
+  for (const InputInfo& input : record.inputs) {
+    inputs.push_back(
+        {{"name", input.name}, {"shape", input.shape}, {"dtype", dtype_name(input.dtype)}});
+  }
+  json scalars = json::object();
+  for (const ScalarInput& scalar : record.scalars)
+    scalars[scalar.name] = scalar_to_json(scalar.value);
+  json outputs = json::array();
+  for (const OutputCheck& output : record.outputs) {
+    outputs.push_back({{"name", output.name},
+                       {"passed", output.verdict.passed},
+                       {"failures", output.verdict.failures},
+                       {"metrics", output.metrics.has_value() ? to_json(*output.metrics) : json()},
+                       {"tolerances", to_json(output.tolerances)}});
+  }
+  json errors = json::array();
+  for (const StageFailure& error : record.errors) {
+    errors.push_back({{"stage", error.stage}, {"message", error.message}});
+  }
+  return {{"sequence", record.sequence},
+          {"name", record.name},
+          {"call_index", record.call_index},
+          {"first_call", record.first_call},
+          {"passed", record.passed},
+          {"verdict", record.verdict_text()},
+          {"location", location_to_json(record.location)},
+          {"inputs", std::move(inputs)},
+          {"scalars", std::move(scalars)},
+          {"outputs", std::move(outputs)},
+          {"errors", std::move(errors)},
+          {"device_ns", record.device_ns},
+          {"reference_ns", record.reference_ns},
+          {"teacher_forced", record.teacher_forced},
+          {"block", record.block},
+          {"spec", parse_object_text(record.spec_json)},
+          {"impl_config", parse_object_text(record.impl_config_json)},
+          {"device", record.device}};
+}
+
+json report_to_json(const std::vector<ValidationRecord>& records) {
+  json serialized = json::array();
+  for (const ValidationRecord& record : records) serialized.push_back(record_to_json(record));
+  return {{"format", kReportFormatName},
+          {"format_version", kReportFormatVersion},
+          {"producer", std::string("tttv2 ") + TTT_VERSION},
+          {"summary", summary_to_json(summarize(records))},
+          {"records", std::move(serialized)}};
+}
+
+ValidationRecord record_from_json(const json& value) {
+  return record_from(Reader(value, "record"));
+}
+
+std::vector<ValidationRecord> records_from_report_json(const json& report) {
+  const Reader root(report, "");
+  if (!report.is_object()) root.fail("expected a JSON object");
+  const Reader format = root.field("format");
+  if (format.string() != kReportFormatName) {
+    format.fail("expected \"" + std::string(kReportFormatName) + "\", got \"" + format.string() +
+                "\"");
+  }
+  const Reader version = root.field("format_version");
+  if (version.integer() < 1 || version.integer() > kReportFormatVersion) {
+    version.fail("unsupported version " + std::to_string(version.integer()) +
+                 " (this build reads 1 to " + std::to_string(kReportFormatVersion) + ")");
+  }
+  const Reader records = root.field("records");
+  std::vector<ValidationRecord> result;
+  for (std::size_t i = 0; i < records.array_size(); ++i) {
+    result.push_back(record_from(records.element(i)));
+  }
+  return result;
+}
+
+std::vector<ValidationRecord> load_report(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    throw std::invalid_argument("[report] cannot read " + path + ": " + std::strerror(errno));
+  }
+  std::ostringstream contents;
+  contents << file.rdbuf();
+  json parsed;
+  try {
+    parsed = json::parse(contents.str());
+  } catch (const json::parse_error& error) {
+    throw std::invalid_argument("[report] " + path + " is not valid JSON: " + error.what());
+  }
+  try {
+    return records_from_report_json(parsed);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument("[report] " + path + ": " + error.what());
+  }
+}
+
+void write_report(const std::string& path, const std::vector<ValidationRecord>& records,
+                  ReportFormat format, const ReportOptions& options) {
+  ReportOptions plain = options;
+  plain.color = false;
+  const std::string text = render_report(records, format, plain);
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  if (!file) {
+    throw std::runtime_error("[write_report] cannot create " + path + ": " + std::strerror(errno));
+  }
+  file << text;
+  file.close();
+  if (!file) throw std::runtime_error("[write_report] cannot write " + path);
+}
+
+bool should_use_color(bool is_terminal, const char* no_color) {
+  return is_terminal && (no_color == nullptr || no_color[0] == '\0');
+}
+
+bool use_color_on_stdout() {
+  return should_use_color(isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"));
+}
+
+void print_validation_report() {
+  ReportOptions options;
+  options.color = use_color_on_stdout();
+  std::cout << render_console_report(validation_registry().records(), options) << std::flush;
+}
+
+}  // namespace ttt
