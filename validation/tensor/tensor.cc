@@ -97,7 +97,8 @@ Tensor Tensor::from_floats(Shape shape, std::vector<float> values, DType dtype) 
                                 std::to_string(numel) + " elements)");
   }
   Tensor tensor(std::move(shape), dtype);
-  std::memcpy(tensor.raw_data(), values.data(), values.size() * sizeof(float));
+  // An empty vector's data() may be null, which memcpy must never see.
+  if (!values.empty()) std::memcpy(tensor.raw_data(), values.data(), values.size() * sizeof(float));
   tensor.requantize();
   return tensor;
 }

@@ -531,7 +531,7 @@ std::vector<float> random_block_values(std::mt19937_64& engine, std::size_t rows
     int top = top_exponent_choice(engine);
     for (std::int64_t column = 0; column < row_length; ++column) {
       if (column % 16 == 0) top = top_exponent_choice(engine);
-      const std::uint32_t sign = (engine() & 1) << 31;
+      const std::uint32_t sign = static_cast<std::uint32_t>(engine() & 1u) << 31;
       const int k = kind(engine);
       std::uint32_t bits = 0;
       if (k < 3) {
