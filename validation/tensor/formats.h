@@ -30,14 +30,16 @@ float round_to_float16(float value);
 // Number of values sharing one exponent in bfloat8_b / bfloat4_b.
 inline constexpr int kBlockSize = 16;
 
-// Mantissa bits (without sign, no implicit leading one) kept per value: 7 (bfloat8_b), 3 (bfloat4_b).
-// REQUIRES: is_block_float(dtype).
+// Mantissa bits (without sign, no implicit leading one) kept per value: 7 (bfloat8_b), 3
+// (bfloat4_b). REQUIRES: is_block_float(dtype); otherwise throws std::invalid_argument.
 int block_mantissa_bits(DType dtype);
 
-// Quantizes `values` in place to `dtype` (any floating dtype; float32 is a no-op). For block formats
-// the values are taken as rows of `row_length` elements (the tensor's last dimension); each row is
-// split into blocks of 16 consecutive values, the last block of a row padded with zeros.
+// Quantizes `values` in place to `dtype` (any floating dtype; float32 is a no-op). For block
+// formats the values are taken as rows of `row_length` elements (the tensor's last dimension); each
+// row is split into blocks of 16 consecutive values, the last block of a row padded with zeros.
 // REQUIRES: row_length > 0 and values.size() is a multiple of row_length (block formats only).
+// Throws std::invalid_argument naming [quantize_in_place] when that does not hold or for an
+// integer dtype.
 void quantize_in_place(std::span<float> values, std::int64_t row_length, DType dtype);
 
 // What a device stores for a block-float tensor: per block one shared exponent byte, and per value
@@ -45,8 +47,8 @@ void quantize_in_place(std::span<float> values, std::int64_t row_length, DType d
 // 3-bit mantissa; two values per byte, the first in the low nibble).
 struct PackedBlockFloat {
   DType dtype = DType::bfloat8_b;
-  std::int64_t rows = 0;        // Number of rows (product of all but the last dimension).
-  std::int64_t row_length = 0;  // Last dimension; padded up to a multiple of 16 in storage.
+  std::int64_t rows = 0;                // Number of rows (product of all but the last dimension).
+  std::int64_t row_length = 0;          // Last dimension; padded up to a multiple of 16 in storage.
   std::vector<std::uint8_t> exponents;  // One per block, row-major, ceil(row_length / 16) per row.
   std::vector<std::uint8_t> mantissas;  // Sign-magnitude codes, padded values are zero.
 
@@ -55,11 +57,17 @@ struct PackedBlockFloat {
 };
 
 // Packs float32 values (rows of `row_length`) into block floating point. Values need not be
-// quantized first; packing rounds exactly as quantize_in_place does.
+// quantized first; packing rounds exactly as quantize_in_place does, so
+// unpack_block_float(pack_block_float(v)) equals v after quantize_in_place, bit for bit.
+// Throws std::invalid_argument naming [pack_block_float] unless `dtype` is bfloat8_b or bfloat4_b,
+// row_length > 0 and values.size() is a multiple of row_length.
 PackedBlockFloat pack_block_float(std::span<const float> values, std::int64_t row_length,
                                   DType dtype);
 
-// Unpacks to float32 values (rows * row_length of them, padding dropped).
+// Unpacks to float32 values (rows * row_length of them, padding dropped). Any byte values are
+// accepted (docs/formats.md says what each code means). Throws std::invalid_argument naming
+// [unpack_block_float] when the dtype is not a block format or the vector sizes do not match
+// rows and row_length.
 std::vector<float> unpack_block_float(const PackedBlockFloat& packed);
 
 }  // namespace ttt
