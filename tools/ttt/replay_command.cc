@@ -1,0 +1,120 @@
+// `ttt replay TRACE`: re-runs every captured call on its captured inputs through the block
+// registry and compares device-now with reference-now and with the captured outputs
+// (docs/replay.md). The work is in validation/trace/replay.h; this file parses flags and prints.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "command.h"
+#include "threshold_flags.h"
+#include "validation/trace/replay.h"
+#include "validation/trace/trace_error.h"
+#include "validation/trace/trace_reader.h"
+
+namespace ttt::cli {
+namespace {
+
+struct ReplayArguments {
+  std::string trace;
+  std::string filter = "*";
+  std::string against = "both";
+  std::string json_file;
+  std::string junit_file;
+  bool fail_fast = false;
+  bool strict = false;
+  ThresholdFlags thresholds;
+};
+
+// Writes `text` to `path` ("-": standard output). Throws TraceError naming the file.
+void write_report(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    std::cout << text;
+    return;
+  }
+  std::ofstream out(path);
+  out << text;
+  if (!out) throw TraceError(path, "", "cannot write the report");
+}
+
+// "[#######.............]  35/100  layers.3.attention.decode" on one terminal line.
+void draw_progress(std::size_t done, std::size_t total, const ReplayedCall& call) {
+  constexpr std::size_t kWidth = 30;
+  const std::size_t filled = total == 0 ? kWidth : done * kWidth / total;
+  std::string bar(filled, '#');
+  bar.resize(kWidth, '.');
+  std::string name = call.name.substr(0, 40);
+  std::fprintf(stderr, "\r[%s] %zu/%zu %-40s", bar.c_str(), done, total, name.c_str());
+  if (done == total) std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+int run_replay(const ReplayArguments& args) {
+  const TraceReader trace = TraceReader::open(args.trace);
+  ReplayOptions options;
+  options.filter = args.filter;
+  options.against = parse_replay_against(args.against);
+  options.tolerance_overrides = args.thresholds.given_tolerances();
+  args.thresholds.apply_to(options.metrics);
+  options.fail_fast = args.fail_fast;
+  options.strict = args.strict;
+  if (::isatty(STDERR_FILENO) != 0) options.on_call_done = draw_progress;
+  const ReplayReport report = replay_trace(trace, options);
+  if (report.summary.total == 0) {
+    throw TraceError(args.trace, "",
+                     "nothing to replay: no call matches --filter '" + args.filter + "'");
+  }
+  const bool json_to_stdout = args.json_file == "-";
+  if (!args.json_file.empty()) write_report(args.json_file, to_json(report).dump(2) + "\n");
+  if (!args.junit_file.empty()) write_report(args.junit_file, to_junit_xml(report));
+  if (!json_to_stdout) {
+    std::map<std::string, std::int64_t> skipped;
+    for (const ReplayedCall& call : report.calls) {
+      if (call.status == ReplayStatus::fail) {
+        std::cout << "FAIL " << call.seq << " " << call.name << " ("
+                  << (call.block.empty() ? "no block" : call.block) << "): " << call.message
+                  << "\n";
+      } else if (call.status == ReplayStatus::skipped) {
+        ++skipped[call.message];
+      }
+    }
+    for (const auto& [reason, count] : skipped) {
+      std::cout << "skipped " << count << (count == 1 ? " call: " : " calls: ") << reason << "\n";
+    }
+    std::cout << format_replay_summary(report);
+  }
+  return report.summary.failed > 0 ? kExitFailed : kExitOk;
+}
+
+const CommandRegistration kRegistration("replay", [](CLI::App& app) {
+  auto args = std::make_shared<ReplayArguments>();
+  CLI::App* command = app.add_subcommand(
+      "replay",
+      "Re-run each captured call on its captured inputs and compare device-now with\n"
+      "reference-now and with the captured outputs. Names the first failing call in capture\n"
+      "order. Exit 0 all passed, 1 a call failed, 2 bad input. Threshold flags override the\n"
+      "corresponding field of each block's default tolerances.");
+  command->add_option("trace", args->trace, "The trace (an HDF5 file)")->required();
+  command->add_option("--filter", args->filter, "Replay only calls whose name matches this glob");
+  command
+      ->add_option("--against", args->against,
+                   "reference: device-now vs reference-now; captured: vs the captured device "
+                   "and reference outputs; both (default)")
+      ->check(CLI::IsMember({"reference", "captured", "both"}));
+  command->add_option("--json", args->json_file, "Write a JSON report to FILE ('-': stdout)");
+  command->add_option("--junit", args->junit_file, "Write a JUnit XML report to FILE");
+  command->add_flag("--fail-fast", args->fail_fast, "Stop at the first failing call");
+  command->add_flag("--strict", args->strict,
+                    "Fail calls that cannot be replayed (unknown or no block kind, nothing "
+                    "captured to compare with) instead of skipping them");
+  args->thresholds.add_to(command);
+  return [args] { return run_replay(*args); };
+});
+
+}  // namespace
+}  // namespace ttt::cli
