@@ -2,6 +2,8 @@
 //
 // Element i of a tensor drawn with seed s depends only on (s, i, distribution, parameters): the
 // generator is SplitMix64 evaluated at counter i (docs/random.md writes the algorithm down).
+// Quantizing to a block format afterwards (bfloat8_b, bfloat4_b) makes each value also depend on
+// the 15 others of its block, as on the device.
 // tools/ttt_random.py is the numpy twin; it produces bit-identical float32 values, which is what
 // goldens and replays rely on.
 #pragma once

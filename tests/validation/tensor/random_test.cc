@@ -100,8 +100,8 @@ TEST(StandardNormalFromBits, MatchesTheTwinBitForBitAtEveryCorner) {
 }
 
 TEST(StandardNormalFromBits, ReachesTheDocumentedExtremes) {
-  // k = 0 gives p = 2^-54, the smallest probability: the quantile is -8.2924 (Acklam's value;
-  // the exact quantile is -8.2924). The sign bit mirrors it exactly.
+  // k = 0 gives p = 2^-54, the smallest probability; its normal quantile is -8.29236. The sign bit
+  // mirrors it exactly.
   const double lowest = standard_normal_from_bits(0);
   EXPECT_NEAR(lowest, -8.29236, 1e-4);
   EXPECT_EQ(standard_normal_from_bits(std::uint64_t{1} << 63), -lowest);
