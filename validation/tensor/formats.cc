@@ -30,9 +30,10 @@ inline std::uint32_t shift_right_round_even(std::uint32_t value, std::uint32_t s
   return (value + half_minus_one + lowest_kept_bit) >> shift;
 }
 
-}  // namespace
+// The conversions live here, with internal linkage, so that the quantize loops can inline them
+// (exported functions may be interposed in a shared library and are then never inlined).
 
-std::uint16_t float_to_bfloat16_bits(float value) {
+std::uint16_t to_bfloat16_bits(float value) {
   const std::uint32_t bits = bits_of(value);
   // Rounding carries into the exponent naturally, and past the largest finite value into Inf.
   const std::uint32_t lowest_kept_bit = (bits >> 16) & 1u;
@@ -43,11 +44,11 @@ std::uint16_t float_to_bfloat16_bits(float value) {
   return static_cast<std::uint16_t>((is_nan ? bits | kFloatQuietBit : rounded) >> 16);
 }
 
-float bfloat16_bits_to_float(std::uint16_t bits) {
+float from_bfloat16_bits(std::uint16_t bits) {
   return float_of(static_cast<std::uint32_t>(bits) << 16);
 }
 
-std::uint16_t float_to_float16_bits(float value) {
+std::uint16_t to_float16_bits(float value) {
   const std::uint32_t bits = bits_of(value);
   const std::uint32_t sign = (bits >> 16) & 0x8000u;
   const std::uint32_t abs = bits & kAbsMask;
@@ -74,7 +75,7 @@ std::uint16_t float_to_float16_bits(float value) {
   return static_cast<std::uint16_t>(sign | magnitude);
 }
 
-float float16_bits_to_float(std::uint16_t half) {
+float from_float16_bits(std::uint16_t half) {
   const std::uint32_t sign = static_cast<std::uint32_t>(half & 0x8000u) << 16;
   const std::uint32_t exponent = (half >> 10) & 0x1fu;
   const std::uint32_t mantissa = half & 0x03ffu;
@@ -85,11 +86,14 @@ float float16_bits_to_float(std::uint16_t half) {
   return float_of(sign | bits_of(magnitude));
 }
 
-float round_to_bfloat16(float value) {
-  return bfloat16_bits_to_float(float_to_bfloat16_bits(value));
-}
+}  // namespace
 
-float round_to_float16(float value) { return float16_bits_to_float(float_to_float16_bits(value)); }
+std::uint16_t float_to_bfloat16_bits(float value) { return to_bfloat16_bits(value); }
+float bfloat16_bits_to_float(std::uint16_t bits) { return from_bfloat16_bits(bits); }
+std::uint16_t float_to_float16_bits(float value) { return to_float16_bits(value); }
+float float16_bits_to_float(std::uint16_t bits) { return from_float16_bits(bits); }
+float round_to_bfloat16(float value) { return from_bfloat16_bits(to_bfloat16_bits(value)); }
+float round_to_float16(float value) { return from_float16_bits(to_float16_bits(value)); }
 
 int block_mantissa_bits(DType dtype) {
   switch (dtype) {
@@ -305,10 +309,10 @@ void quantize_in_place(std::span<float> values, std::int64_t row_length, DType d
     case DType::float32:
       return;
     case DType::float16:
-      for (float& value : values) value = round_to_float16(value);
+      for (float& value : values) value = from_float16_bits(to_float16_bits(value));
       return;
     case DType::bfloat16:
-      for (float& value : values) value = round_to_bfloat16(value);
+      for (float& value : values) value = from_bfloat16_bits(to_bfloat16_bits(value));
       return;
     case DType::bfloat8_b:
       check_rows(values.size(), row_length, "quantize_in_place");
