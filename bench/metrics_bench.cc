@@ -73,7 +73,11 @@ void BM_ComputeMetricsFusedPass(benchmark::State& state) {
   set_bytes(state, numel);
   state.SetLabel(ttt::metrics_internal::avx512_supported() ? "avx512 kernel" : "portable kernel");
 }
-BENCHMARK(BM_ComputeMetricsFusedPass)->Arg(kSmall)->Arg(kLarge)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ComputeMetricsFusedPass)
+    ->Arg(kSmall)
+    ->Arg(kLarge)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // The portable kernel (what a CPU without AVX-512 runs), for reference.
 void BM_FusedPassPortableKernel(benchmark::State& state) {
@@ -91,7 +95,11 @@ void BM_FusedPassPortableKernel(benchmark::State& state) {
   }
   set_bytes(state, numel);
 }
-BENCHMARK(BM_FusedPassPortableKernel)->Arg(kSmall)->Arg(kLarge)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FusedPassPortableKernel)
+    ->Arg(kSmall)
+    ->Arg(kLarge)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // compute_metrics with quantiles and the histogram (the default options).
 void BM_ComputeMetricsWithQuantiles(benchmark::State& state) {
@@ -104,7 +112,11 @@ void BM_ComputeMetricsWithQuantiles(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(ttt::compute_metrics(actual, expected));
   set_bytes(state, numel);
 }
-BENCHMARK(BM_ComputeMetricsWithQuantiles)->Arg(kSmall)->Arg(kLarge)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ComputeMetricsWithQuantiles)
+    ->Arg(kSmall)
+    ->Arg(kLarge)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // The baseline: read the same bytes, both sides interleaved like the fused pass, and fold them into
 // a checksum, nothing else. Integer xor is associative, so the compiler vectorises it without
@@ -124,7 +136,7 @@ void BM_MemoryRead(benchmark::State& state) {
   }
   set_bytes(state, numel);
 }
-BENCHMARK(BM_MemoryRead)->Arg(kSmall)->Arg(kLarge)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MemoryRead)->Arg(kSmall)->Arg(kLarge)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

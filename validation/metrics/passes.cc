@@ -5,6 +5,7 @@
 #include "validation/metrics/internal/passes.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -71,7 +72,7 @@ struct ChunkStats {
   double max_rel = 0.0;
   double max_ulp = 0.0;
   std::int64_t mismatched = 0;
-  double worst_excess = kNegativeInfinity;  // Largest |a-e| - (atol + rtol|e|).
+  double worst_excess = kNegativeInfinity;  // Largest |a-e| - rtol|e|; a mismatch exceeds atol.
 };
 
 template <typename T>
@@ -80,7 +81,7 @@ double as_double(T value) {
 }
 
 // |a - e| in ULPs of e under the ieee rule. Multiplying by a power of two is exact, so this equals
-// the AVX-512 kernel's scalef bit for bit. `expected` is a nonzero float32 widened to double (hence
+// the AVX-512 kernel's result bit for bit. `expected` is a nonzero float32 widened to double (hence
 // normal), or zero.
 double ieee_ulps(double abs_error, double expected, const KernelParams& params) {
   int exponent = params.ulp_min_exponent;
@@ -93,10 +94,10 @@ double ieee_ulps(double abs_error, double expected, const KernelParams& params) 
   return abs_error * std::bit_cast<double>(scale_bits);
 }
 
-// The excess of |a - e| over the allclose tolerance; computed the same way (multiply, add,
-// subtract, no fused multiply-add) by both kernels so that rescans find the exact value again.
+// |a - e| - rtol |e|: a pair is an allclose mismatch when this exceeds atol, and the worst
+// mismatch is the pair where it is largest.
 double tolerance_excess(double abs_error, double abs_expected, const KernelParams& params) {
-  return abs_error - (params.rtol * abs_expected + params.atol);
+  return abs_error - params.rtol * abs_expected;
 }
 
 // The portable kernel: any element types, any values. Also runs the chunks where the AVX-512
@@ -143,7 +144,7 @@ ChunkStats portable_chunk(const TA* actual, const TE* expected, std::int64_t beg
       s.max_ulp = std::max(s.max_ulp, ieee_ulps(abs_error, e, params));
       const double excess = tolerance_excess(abs_error, abs_expected, params);
       s.worst_excess = std::max(s.worst_excess, excess);
-      if (excess > 0.0) ++s.mismatched;
+      if (excess > params.atol) ++s.mismatched;
     } else if (!(std::isnan(a) && std::isnan(e)) && a != e) {
       // Equal infinities (same sign) and NaN facing NaN match; anything else does not.
       ++s.nonfinite_mismatched;
@@ -152,113 +153,6 @@ ChunkStats portable_chunk(const TA* actual, const TE* expected, std::int64_t beg
   }
   return s;
 }
-
-#if TTT_METRICS_AVX512_KERNEL
-
-// GCC 12's AVX-512 intrinsics start from _mm512_undefined_pd(), a deliberately uninitialised
-// register, which its own -Wuninitialized flags once inlined here.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
-// The fast kernel for float32 pairs, 8 values per step, widened to double. It assumes every value
-// is finite and returns false (stats unusable) when the chunk holds a non-finite value: any NaN or
-// Inf makes a - e non-finite, and two finite float32 values never overflow a double difference, so
-// a finite sum of |a - e| proves the chunk finite. The maximum relative error is tracked without
-// a division per element: each lane keeps the (|a-e|, |e|) pair with the largest ratio, compared by
-// cross-multiplication. REQUIRES: count > 0 and count % 8 == 0.
-__attribute__((target("avx512f,avx512dq,popcnt"))) bool avx512_chunk(const float* actual,
-                                                                     const float* expected,
-                                                                     std::int64_t count,
-                                                                     const KernelParams& params,
-                                                                     ChunkStats& s) {
-  const __m512d zero = _mm512_setzero_pd();
-  const __m512d shift_a = _mm512_set1_pd(static_cast<double>(actual[0]));
-  const __m512d shift_e = _mm512_set1_pd(static_cast<double>(expected[0]));
-  const __m512d rtol = _mm512_set1_pd(params.rtol);
-  const __m512d atol = _mm512_set1_pd(params.atol);
-  const __m512d epsilon = _mm512_set1_pd(kEpsilon);
-  const __m512d mantissa_bits = _mm512_set1_pd(params.ulp_mantissa_bits);
-  const __m512d min_exponent = _mm512_set1_pd(params.ulp_min_exponent);
-  __m512d sum_abs = zero, sum_squared = zero, max_abs = zero;
-  __m512d sum_x = zero, sum_y = zero, sum_xx = zero, sum_yy = zero, sum_xy = zero;
-  __m512d sum_aa = zero, sum_ee = zero, sum_ae = zero;
-  __m512d rel_numerator = zero, rel_denominator = _mm512_set1_pd(1.0);
-  __m512d max_ulp = zero;
-  __m512d worst_excess = _mm512_set1_pd(kNegativeInfinity);
-  std::int64_t mismatched = 0;
-  for (std::int64_t i = 0; i < count; i += 8) {
-    const __m512d a = _mm512_cvtps_pd(_mm256_loadu_ps(actual + i));
-    const __m512d e = _mm512_cvtps_pd(_mm256_loadu_ps(expected + i));
-    const __m512d difference = _mm512_sub_pd(a, e);
-    const __m512d abs_error = _mm512_abs_pd(difference);
-    sum_abs = _mm512_add_pd(sum_abs, abs_error);
-    sum_squared = _mm512_fmadd_pd(difference, difference, sum_squared);
-    max_abs = _mm512_max_pd(max_abs, abs_error);
-
-    const __m512d x = _mm512_sub_pd(a, shift_a);
-    const __m512d y = _mm512_sub_pd(e, shift_e);
-    sum_x = _mm512_add_pd(sum_x, x);
-    sum_y = _mm512_add_pd(sum_y, y);
-    sum_xx = _mm512_fmadd_pd(x, x, sum_xx);
-    sum_yy = _mm512_fmadd_pd(y, y, sum_yy);
-    sum_xy = _mm512_fmadd_pd(x, y, sum_xy);
-    sum_aa = _mm512_fmadd_pd(a, a, sum_aa);
-    sum_ee = _mm512_fmadd_pd(e, e, sum_ee);
-    sum_ae = _mm512_fmadd_pd(a, e, sum_ae);
-
-    const __m512d abs_expected = _mm512_abs_pd(e);
-    const __m512d denominator = _mm512_mask_blend_pd(
-        _mm512_cmp_pd_mask(abs_expected, zero, _CMP_EQ_OQ), abs_expected, epsilon);
-    const __mmask8 larger =
-        _mm512_cmp_pd_mask(_mm512_mul_pd(abs_error, rel_denominator),
-                           _mm512_mul_pd(rel_numerator, denominator), _CMP_GT_OQ);
-    rel_numerator = _mm512_mask_mov_pd(rel_numerator, larger, abs_error);
-    rel_denominator = _mm512_mask_mov_pd(rel_denominator, larger, denominator);
-
-    // getexp(0) is -Inf, so zero (like any value below the smallest normal) gets min_exponent.
-    const __m512d exponent = _mm512_max_pd(_mm512_getexp_pd(e), min_exponent);
-    max_ulp =
-        _mm512_max_pd(max_ulp, _mm512_scalef_pd(abs_error, _mm512_sub_pd(mantissa_bits, exponent)));
-
-    const __m512d excess =
-        _mm512_sub_pd(abs_error, _mm512_add_pd(_mm512_mul_pd(rtol, abs_expected), atol));
-    worst_excess = _mm512_max_pd(worst_excess, excess);
-    mismatched +=
-        std::popcount(static_cast<unsigned>(_mm512_cmp_pd_mask(excess, zero, _CMP_GT_OQ)));
-  }
-  s.sum_abs = _mm512_reduce_add_pd(sum_abs);
-  if (!std::isfinite(s.sum_abs)) return false;
-  s.count = count;
-  s.finite_pairs = count;
-  s.shift_actual = static_cast<double>(actual[0]);
-  s.shift_expected = static_cast<double>(expected[0]);
-  s.sum_x = _mm512_reduce_add_pd(sum_x);
-  s.sum_y = _mm512_reduce_add_pd(sum_y);
-  s.sum_xx = _mm512_reduce_add_pd(sum_xx);
-  s.sum_yy = _mm512_reduce_add_pd(sum_yy);
-  s.sum_xy = _mm512_reduce_add_pd(sum_xy);
-  s.sum_squared = _mm512_reduce_add_pd(sum_squared);
-  s.sum_actual_squared = _mm512_reduce_add_pd(sum_aa);
-  s.sum_expected_squared = _mm512_reduce_add_pd(sum_ee);
-  s.sum_product = _mm512_reduce_add_pd(sum_ae);
-  s.max_abs = _mm512_reduce_max_pd(max_abs);
-  s.max_rel = _mm512_reduce_max_pd(_mm512_div_pd(rel_numerator, rel_denominator));
-  s.max_ulp = _mm512_reduce_max_pd(max_ulp);
-  s.worst_excess = _mm512_reduce_max_pd(worst_excess);
-  s.mismatched = mismatched;
-  // All values are finite here: a side is nonzero unless it is constant at zero (a sum of squared
-  // shifted values is zero exactly when every value equals the shift), and the sides are equal
-  // exactly when the largest difference is zero.
-  s.actual_nonzero = !(s.sum_xx == 0.0 && s.shift_actual == 0.0);
-  s.expected_nonzero = !(s.sum_yy == 0.0 && s.shift_expected == 0.0);
-  s.masked_equal = s.max_abs == 0.0;
-  return true;
-}
-
-#pragma GCC diagnostic pop
-
-#endif  // TTT_METRICS_AVX512_KERNEL
 
 // Pearson moments of a set of positions, merged with Chan et al.'s parallel formula.
 struct Moments {
@@ -298,6 +192,113 @@ struct Moments {
     n = total;
   }
 };
+
+#if TTT_METRICS_AVX512_KERNEL
+
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_pd(), a deliberately uninitialised
+// register, which its own -Wuninitialized flags once inlined here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// The fast kernel for float32 pairs, 8 values per step, widened to double. It assumes every value
+// is finite and returns false (stats unusable) when the chunk holds a non-finite value: any NaN or
+// Inf makes a - e non-finite, and two finite float32 values never overflow a double difference, so
+// a finite sum of |a - e| proves the chunk finite. Every accumulator is updated once per step by a
+// single add, multiply-add or max, so no dependency chain longer than one instruction crosses
+// steps. REQUIRES: count > 0 and count % 8 == 0.
+__attribute__((target("avx512f,avx512dq,popcnt"))) bool avx512_chunk(const float* actual,
+                                                                     const float* expected,
+                                                                     std::int64_t count,
+                                                                     const KernelParams& params,
+                                                                     ChunkStats& s) {
+  const __m512d zero = _mm512_setzero_pd();
+  const __m512d shift_a = _mm512_set1_pd(static_cast<double>(actual[0]));
+  const __m512d shift_e = _mm512_set1_pd(static_cast<double>(expected[0]));
+  const __m512d rtol = _mm512_set1_pd(params.rtol);
+  const __m512d atol = _mm512_set1_pd(params.atol);
+  const __m512d epsilon = _mm512_set1_pd(kEpsilon);
+  // ULP scaling on the bits of |e| as a double: its exponent field alone is 2^E, clamped below at
+  // 2^min_exponent; (2046 + mantissa_bits) << 52 minus that is the bit pattern of
+  // 2^(mantissa_bits - E), exact, and cheaper than getexp/scalef.
+  const __m512i exponent_mask = _mm512_set1_epi64(0x7ff0000000000000ll);
+  const __m512i smallest_power = _mm512_set1_epi64(
+      static_cast<long long>(static_cast<std::uint64_t>(1023 + params.ulp_min_exponent) << 52));
+  const __m512i scale_base = _mm512_set1_epi64(
+      static_cast<long long>(static_cast<std::uint64_t>(2046 + params.ulp_mantissa_bits) << 52));
+  __m512d sum_abs = zero, sum_squared = zero, max_abs = zero;
+  __m512d sum_x = zero, sum_y = zero, sum_xx = zero, sum_yy = zero, sum_xy = zero;
+  __m512d max_rel = zero;
+  __m512d max_ulp = zero;
+  __m512d worst_excess = _mm512_set1_pd(kNegativeInfinity);
+  std::int64_t mismatched = 0;
+  for (std::int64_t i = 0; i < count; i += 8) {
+    const __m512d a = _mm512_cvtps_pd(_mm256_loadu_ps(actual + i));
+    const __m512d e = _mm512_cvtps_pd(_mm256_loadu_ps(expected + i));
+    const __m512d difference = _mm512_sub_pd(a, e);
+    const __m512d abs_error = _mm512_abs_pd(difference);
+    sum_abs = _mm512_add_pd(sum_abs, abs_error);
+    sum_squared = _mm512_fmadd_pd(difference, difference, sum_squared);
+    max_abs = _mm512_max_pd(max_abs, abs_error);
+
+    const __m512d x = _mm512_sub_pd(a, shift_a);
+    const __m512d y = _mm512_sub_pd(e, shift_e);
+    sum_x = _mm512_add_pd(sum_x, x);
+    sum_y = _mm512_add_pd(sum_y, y);
+    sum_xx = _mm512_fmadd_pd(x, x, sum_xx);
+    sum_yy = _mm512_fmadd_pd(y, y, sum_yy);
+    sum_xy = _mm512_fmadd_pd(x, y, sum_xy);
+
+    const __m512d abs_expected = _mm512_abs_pd(e);
+    const __m512d denominator = _mm512_mask_mov_pd(
+        abs_expected, _mm512_cmp_pd_mask(abs_expected, zero, _CMP_EQ_OQ), epsilon);
+    max_rel = _mm512_max_pd(max_rel, _mm512_div_pd(abs_error, denominator));
+
+    const __m512i power =
+        _mm512_max_epi64(_mm512_and_si512(_mm512_castpd_si512(e), exponent_mask), smallest_power);
+    const __m512d ulp_scale = _mm512_castsi512_pd(_mm512_sub_epi64(scale_base, power));
+    max_ulp = _mm512_max_pd(max_ulp, _mm512_mul_pd(abs_error, ulp_scale));
+
+    const __m512d excess = _mm512_fnmadd_pd(rtol, abs_expected, abs_error);
+    worst_excess = _mm512_max_pd(worst_excess, excess);
+    mismatched +=
+        std::popcount(static_cast<unsigned>(_mm512_cmp_pd_mask(excess, atol, _CMP_GT_OQ)));
+  }
+  s.sum_abs = _mm512_reduce_add_pd(sum_abs);
+  if (!std::isfinite(s.sum_abs)) return false;
+  s.count = count;
+  s.finite_pairs = count;
+  s.shift_actual = static_cast<double>(actual[0]);
+  s.shift_expected = static_cast<double>(expected[0]);
+  s.sum_x = _mm512_reduce_add_pd(sum_x);
+  s.sum_y = _mm512_reduce_add_pd(sum_y);
+  s.sum_xx = _mm512_reduce_add_pd(sum_xx);
+  s.sum_yy = _mm512_reduce_add_pd(sum_yy);
+  s.sum_xy = _mm512_reduce_add_pd(sum_xy);
+  s.sum_squared = _mm512_reduce_add_pd(sum_squared);
+  s.max_abs = _mm512_reduce_max_pd(max_abs);
+  s.max_rel = _mm512_reduce_max_pd(max_rel);
+  s.max_ulp = _mm512_reduce_max_pd(max_ulp);
+  s.worst_excess = _mm512_reduce_max_pd(worst_excess);
+  s.mismatched = mismatched;
+  // All values are finite here: a side is nonzero unless it is constant at zero (a sum of squared
+  // shifted values is zero exactly when every value equals the shift), and the sides are equal
+  // exactly when the largest difference is zero.
+  s.actual_nonzero = !(s.sum_xx == 0.0 && s.shift_actual == 0.0);
+  s.expected_nonzero = !(s.sum_yy == 0.0 && s.shift_expected == 0.0);
+  s.masked_equal = s.max_abs == 0.0;
+  // The raw sums follow from the shifted ones (sum a^2 = M2 + n mean^2, sum ae = C + n mean_a
+  // mean_e), which saves three multiply-adds per step and keeps their accuracy.
+  const Moments moments = Moments::of_chunk(s);
+  s.sum_actual_squared = moments.m2_x + moments.n * moments.mean_x * moments.mean_x;
+  s.sum_expected_squared = moments.m2_y + moments.n * moments.mean_y * moments.mean_y;
+  s.sum_product = moments.co_moment + moments.n * moments.mean_x * moments.mean_y;
+  return true;
+}
+
+#pragma GCC diagnostic pop
+
+#endif  // TTT_METRICS_AVX512_KERNEL
 
 // A range of positions: the chunk a maximum came from.
 struct Range {
@@ -358,29 +359,37 @@ class Accumulator {
     t.co_moment = moments_.co_moment;
     if (best_abs_ >= 0.0) {
       t.max_abs_error = best_abs_;
-      t.max_abs_error_index = first_index(actual, expected, abs_range_, [&](double a, double e) {
-        return std::fabs(a - e) == best_abs_;
-      });
+      t.max_abs_error_index = first_argmax(actual, expected, abs_range_,
+                                           [](double a, double e) { return std::fabs(a - e); });
     }
     if (t.mismatched > 0) {
-      t.worst_mismatch_index = first_index(actual, expected, worst_range_, [&](double a, double e) {
-        return tolerance_excess(std::fabs(a - e), std::fabs(e), params) == worst_excess_;
-      });
+      t.worst_mismatch_index =
+          first_argmax(actual, expected, worst_range_, [&](double a, double e) {
+            return tolerance_excess(std::fabs(a - e), std::fabs(e), params);
+          });
     }
     return t;
   }
 
  private:
-  // The first finite pair in `range` satisfying `match`.
-  template <typename TA, typename TE, typename Match>
-  static std::int64_t first_index(const TA* actual, const TE* expected, Range range,
-                                  Match&& match) {
+  // The first finite pair in `range` where `value(a, e)` is largest. The kernels may round the
+  // value differently (fused multiply-add), so the chunk is searched for its own maximum.
+  template <typename TA, typename TE, typename Value>
+  static std::int64_t first_argmax(const TA* actual, const TE* expected, Range range,
+                                   Value&& value) {
+    std::int64_t best_index = -1;
+    double best = kNegativeInfinity;
     for (std::int64_t i = range.begin; i < range.begin + range.count; ++i) {
       const double a = as_double(actual[i]);
       const double e = as_double(expected[i]);
-      if (std::isfinite(a) && std::isfinite(e) && match(a, e)) return i;
+      if (!std::isfinite(a) || !std::isfinite(e)) continue;
+      const double candidate = value(a, e);
+      if (best_index < 0 || candidate > best) {
+        best = candidate;
+        best_index = i;
+      }
     }
-    throw std::logic_error("[compute_metrics] internal error: a maximum vanished on rescan");
+    return best_index;
   }
 
   PassTotals totals_;
@@ -414,14 +423,18 @@ decltype(auto) visit_pair(const PassInput& input, Function&& function) {
   });
 }
 
-// Calls function(i, |a - e|) for every finite pair, in order.
+// The bit pattern of the double |a - e| at every position, in order, passed to function(bits).
+// Finite pairs give patterns below kNonFiniteBits and non-finite pairs give patterns at or above it
+// (two finite float32 or integer values never differ by Inf as doubles), so the second pass needs
+// no isfinite tests; for non-negative doubles the patterns sort like the values.
+constexpr std::uint64_t kNonFiniteBits = 0x7ff0000000000000ull;
+
 template <typename Function>
-void for_each_finite_error(const PassInput& input, Function&& function) {
+void for_each_error_bits(const PassInput& input, Function&& function) {
   visit_pair(input, [&](auto actual, auto expected) {
     for (std::int64_t i = 0; i < input.numel; ++i) {
-      const double a = as_double(actual[i]);
-      const double e = as_double(expected[i]);
-      if (std::isfinite(a) && std::isfinite(e)) function(i, std::fabs(a - e));
+      const double abs_error = std::fabs(as_double(actual[i]) - as_double(expected[i]));
+      function(std::bit_cast<std::uint64_t>(abs_error));
     }
   });
 }
@@ -465,13 +478,23 @@ double interpolate(double low, double high, double t) {
   return t < 0.5 ? low + difference * t : high - difference * (1.0 - t);
 }
 
+// Radix digits: 16 bits of the error's bit pattern per level.
+constexpr int kDigitBits = 16;
+constexpr std::uint64_t kDigits = std::uint64_t{1} << kDigitBits;
+constexpr std::uint64_t kNonFiniteBucket = kNonFiniteBits >> (64 - kDigitBits);
+
 // Exact order statistics of |a - e| over the finite pairs without materialising all errors: a
-// radix select on the bits of the (non-negative) doubles, 16 bits per pass, which switches to
-// gathering the candidates once a bucket holds at most kGatherLimit values.
+// radix select on the bit patterns, 16 bits per level, that gathers the candidates of a bucket
+// into memory once it holds at most kGatherLimit values. The first level comes from the histogram
+// of the top 16 bits that the first pass builds anyway.
 class OrderStatistics {
  public:
-  explicit OrderStatistics(std::vector<std::int64_t> ranks) {
-    for (std::int64_t rank : ranks) selections_.push_back(Selection{rank});
+  // `ranks` are 0-based ranks among the finite pairs; `top` the first-level histogram.
+  OrderStatistics(const std::vector<std::int64_t>& ranks, const std::vector<std::int64_t>& top) {
+    for (std::int64_t rank : ranks) {
+      selections_.push_back(Selection{rank});
+      advance(selections_.back(), top);
+    }
   }
 
   // True while another pass over the data is needed.
@@ -483,6 +506,7 @@ class OrderStatistics {
   // Prepares the probes for the next pass: one per distinct (prefix, known bits, mode).
   void begin_pass() {
     probes_.clear();
+    route_.clear();
     for (Selection& selection : selections_) {
       if (selection.done) continue;
       auto same = std::find_if(probes_.begin(), probes_.end(), [&](const Probe& probe) {
@@ -494,23 +518,36 @@ class OrderStatistics {
         probe.prefix = selection.prefix;
         probe.known_bits = selection.known_bits;
         probe.gathering = selection.gathering;
-        if (!probe.gathering) probe.histogram.assign(kDigits, 0);
+        if (probe.gathering) {
+          probe.gathered.reserve(static_cast<std::size_t>(selection.bucket_count));
+        } else {
+          probe.histogram.assign(kDigits, 0);
+        }
         probes_.push_back(std::move(probe));
         same = probes_.end() - 1;
       }
       selection.probe = static_cast<std::size_t>(same - probes_.begin());
     }
+    // Usually every probe is one first-level bucket: then a table routes each value in one step.
+    const bool first_level_only = std::all_of(
+        probes_.begin(), probes_.end(), [](const Probe& p) { return p.known_bits == kDigitBits; });
+    if (first_level_only) {
+      route_.assign(kDigits, -1);
+      for (std::size_t i = 0; i < probes_.size(); ++i) {
+        route_[probes_[i].prefix] = static_cast<std::int8_t>(i);
+      }
+    }
   }
 
-  void observe(double abs_error) {
-    const auto bits = std::bit_cast<std::uint64_t>(abs_error);
+  // One finite error's bit pattern.
+  void observe(std::uint64_t bits) {
+    if (!route_.empty()) {
+      const std::int8_t probe = route_[bits >> (64 - kDigitBits)];
+      if (probe >= 0) add(probes_[static_cast<std::size_t>(probe)], bits);
+      return;
+    }
     for (Probe& probe : probes_) {
-      if (probe.known_bits > 0 && (bits >> (64 - probe.known_bits)) != probe.prefix) continue;
-      if (probe.gathering) {
-        probe.gathered.push_back(abs_error);
-      } else {
-        ++probe.histogram[(bits >> (64 - probe.known_bits - kDigitBits)) & (kDigits - 1)];
-      }
+      if ((bits >> (64 - probe.known_bits)) == probe.prefix) add(probe, bits);
     }
   }
 
@@ -523,17 +560,8 @@ class OrderStatistics {
         std::nth_element(probe.gathered.begin(), nth, probe.gathered.end());
         selection.value = *nth;
         selection.done = true;
-        continue;
-      }
-      std::uint64_t digit = 0;
-      while (selection.rank >= probe.histogram[digit]) selection.rank -= probe.histogram[digit++];
-      selection.prefix = (selection.prefix << kDigitBits) | digit;
-      selection.known_bits += kDigitBits;
-      if (selection.known_bits == 64) {
-        selection.value = std::bit_cast<double>(selection.prefix);
-        selection.done = true;
-      } else if (probe.histogram[digit] <= kGatherLimit) {
-        selection.gathering = true;
+      } else {
+        advance(selection, probe.histogram);
       }
     }
   }
@@ -541,12 +569,11 @@ class OrderStatistics {
   double value(std::size_t index) const { return selections_[index].value; }
 
  private:
-  static constexpr int kDigitBits = 16;
-  static constexpr std::uint64_t kDigits = std::uint64_t{1} << kDigitBits;
-  static constexpr std::int64_t kGatherLimit = std::int64_t{1} << 20;
+  static constexpr std::int64_t kGatherLimit = std::int64_t{1} << 22;
 
   struct Selection {
-    std::int64_t rank = 0;  // Among the values that share `prefix`.
+    std::int64_t rank = 0;          // Among the values that share `prefix`.
+    std::int64_t bucket_count = 0;  // How many values share `prefix`.
     std::uint64_t prefix = 0;
     int known_bits = 0;
     bool gathering = false;
@@ -562,8 +589,83 @@ class OrderStatistics {
     std::vector<double> gathered;
   };
 
+  static void add(Probe& probe, std::uint64_t bits) {
+    if (probe.gathering) {
+      probe.gathered.push_back(std::bit_cast<double>(bits));
+    } else {
+      ++probe.histogram[(bits >> (64 - probe.known_bits - kDigitBits)) & (kDigits - 1)];
+    }
+  }
+
+  // Narrows a selection by one digit, given the histogram of that digit within its prefix.
+  static void advance(Selection& selection, const std::vector<std::int64_t>& histogram) {
+    std::uint64_t digit = 0;
+    while (selection.rank >= histogram[digit]) selection.rank -= histogram[digit++];
+    selection.prefix = (selection.prefix << kDigitBits) | digit;
+    selection.known_bits += kDigitBits;
+    selection.bucket_count = histogram[digit];
+    if (selection.known_bits == 64) {
+      selection.value = std::bit_cast<double>(selection.prefix);
+      selection.done = true;
+    } else if (histogram[digit] <= kGatherLimit) {
+      selection.gathering = true;
+    }
+  }
+
   std::vector<Selection> selections_;
   std::vector<Probe> probes_;
+  std::vector<std::int8_t> route_;  // First-level bucket -> probe index, or -1; may be empty.
+};
+
+// The decade histogram of ErrorHistogram, mostly read off the first-level radix histogram: a
+// 16-bit bucket lies inside one bin unless an edge cuts it, and only the values in the (at most
+// bins - 1) cut buckets are binned one by one.
+class DecadeHistogram {
+ public:
+  DecadeHistogram(double max_abs_error, int bins) : bins_(bins) {
+    if (bins <= 0) return;
+    const auto count = static_cast<std::size_t>(bins);
+    histogram_.edges.assign(count + 1, 0.0);
+    for (std::size_t k = 1; k < count; ++k) {
+      histogram_.edges[k] =
+          max_abs_error * std::pow(10.0, static_cast<double>(k) - static_cast<double>(count));
+    }
+    histogram_.edges[count] = max_abs_error;
+    histogram_.counts.assign(count, 0);
+    cut_.assign(kDigits, false);
+    for (std::size_t k = 1; k < count; ++k) {
+      const auto bits = std::bit_cast<std::uint64_t>(histogram_.edges[k]);
+      if ((bits & ((std::uint64_t{1} << (64 - kDigitBits)) - 1)) != 0) {
+        cut_[bits >> (64 - kDigitBits)] = true;
+      }
+    }
+  }
+
+  bool cuts(std::uint64_t bucket) const { return bins_ > 0 && cut_[bucket]; }
+
+  // A value from a cut bucket.
+  void add(double abs_error) { ++histogram_.counts[bin_of(abs_error)]; }
+
+  // The histogram, given the first-level counts of the finite errors.
+  ErrorHistogram finish(const std::vector<std::int64_t>& top) {
+    for (std::uint64_t bucket = 0; bucket < kNonFiniteBucket; ++bucket) {
+      if (top[bucket] == 0 || cut_[bucket]) continue;
+      histogram_.counts[bin_of(std::bit_cast<double>(bucket << (64 - kDigitBits)))] += top[bucket];
+    }
+    return std::move(histogram_);
+  }
+
+ private:
+  std::size_t bin_of(double abs_error) const {
+    const auto above =
+        std::upper_bound(histogram_.edges.begin(), histogram_.edges.end(), abs_error);
+    return static_cast<std::size_t>(
+        std::clamp<std::ptrdiff_t>(above - histogram_.edges.begin() - 1, 0, bins_ - 1));
+  }
+
+  int bins_ = 0;
+  ErrorHistogram histogram_;
+  std::vector<bool> cut_;
 };
 
 }  // namespace
@@ -661,60 +763,46 @@ PassTotals fused_pass(const PassInput& input, Kernel kernel) {
 
 ErrorDistribution error_distribution(const PassInput& input, std::int64_t finite_pairs,
                                      double max_abs_error, bool quantiles, int histogram_bins) {
-  ErrorDistribution result;
-  ErrorHistogram histogram;
-  if (histogram_bins > 0) {
-    const auto bins = static_cast<std::size_t>(histogram_bins);
-    histogram.edges.assign(bins + 1, 0.0);
-    for (std::size_t k = 1; k < bins; ++k) {
-      histogram.edges[k] =
-          max_abs_error * std::pow(10.0, static_cast<double>(k) - static_cast<double>(bins));
-    }
-    histogram.edges[bins] = max_abs_error;
-    histogram.counts.assign(bins, 0);
-  }
-  const auto count_in_bin = [&](double abs_error) {
-    const auto above = std::upper_bound(histogram.edges.begin(), histogram.edges.end(), abs_error);
-    const auto bin =
-        std::clamp<std::ptrdiff_t>(above - histogram.edges.begin() - 1, 0, histogram_bins - 1);
-    ++histogram.counts[static_cast<std::size_t>(bin)];
-  };
+  // First pass: the histogram of the top 16 bits of every error, which also gives the decade
+  // histogram and the first radix level of the quantiles.
+  std::vector<std::int64_t> top(kDigits, 0);
+  DecadeHistogram decades(max_abs_error, histogram_bins);
+  for_each_error_bits(input, [&](std::uint64_t bits) {
+    const std::uint64_t bucket = bits >> (64 - kDigitBits);
+    ++top[bucket];
+    if (decades.cuts(bucket)) decades.add(std::bit_cast<double>(bits));
+  });
+  std::fill(top.begin() + kNonFiniteBucket, top.end(), 0);
 
-  const double fractions[3] = {0.5, 0.9, 0.99};
-  std::vector<std::int64_t> ranks;
-  double positions[3] = {0.0, 0.0, 0.0};
-  if (quantiles && finite_pairs > 0) {
-    for (int q = 0; q < 3; ++q) {
+  ErrorDistribution result;
+  if (histogram_bins > 0) result.histogram = decades.finish(top);
+  if (!quantiles) return result;
+  ErrorQuantiles values;
+  if (finite_pairs > 0) {
+    const std::array<double, 3> fractions = {0.5, 0.9, 0.99};
+    std::array<double, 3> positions{};
+    std::vector<std::int64_t> ranks;
+    for (std::size_t q = 0; q < fractions.size(); ++q) {
       positions[q] = static_cast<double>(finite_pairs - 1) * fractions[q];
       const auto low = static_cast<std::int64_t>(std::floor(positions[q]));
       ranks.push_back(low);
       ranks.push_back(std::min(low + 1, finite_pairs - 1));
     }
-  }
-  OrderStatistics order_statistics(ranks);
-  bool first_pass = true;
-  while (first_pass || order_statistics.pending()) {
-    order_statistics.begin_pass();
-    for_each_finite_error(input, [&](std::int64_t, double abs_error) {
-      order_statistics.observe(abs_error);
-      if (first_pass && histogram_bins > 0) count_in_bin(abs_error);
-    });
-    order_statistics.end_pass();
-    first_pass = false;
-  }
-  if (quantiles) {
-    ErrorQuantiles values;
-    if (finite_pairs > 0) {
-      double* outputs[3] = {&values.p50, &values.p90, &values.p99};
-      for (std::size_t q = 0; q < 3; ++q) {
-        const double low = order_statistics.value(2 * q);
-        const double high = order_statistics.value(2 * q + 1);
-        *outputs[q] = interpolate(low, high, positions[q] - std::floor(positions[q]));
-      }
+    OrderStatistics order_statistics(ranks, top);
+    while (order_statistics.pending()) {
+      order_statistics.begin_pass();
+      for_each_error_bits(input, [&](std::uint64_t bits) {
+        if (bits < kNonFiniteBits) order_statistics.observe(bits);
+      });
+      order_statistics.end_pass();
     }
-    result.quantiles = values;
+    const std::array<double*, 3> outputs = {&values.p50, &values.p90, &values.p99};
+    for (std::size_t q = 0; q < outputs.size(); ++q) {
+      *outputs[q] = interpolate(order_statistics.value(2 * q), order_statistics.value(2 * q + 1),
+                                positions[q] - std::floor(positions[q]));
+    }
   }
-  if (histogram_bins > 0) result.histogram = std::move(histogram);
+  result.quantiles = values;
   return result;
 }
 

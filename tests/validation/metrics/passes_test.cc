@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -198,17 +199,19 @@ TEST(FusedPassTest, IntegerSidesUseThePortableKernel) {
 }
 
 TEST(ErrorDistributionTest, QuantilesMatchAFullSortThroughEveryRadixLevel) {
-  // 3M errors with 2M equal values: the radix select must go down all 64 bits for the bucket that
-  // never shrinks, and gather candidates for the others.
-  const std::size_t numel = 3'000'000;
+  // 6M errors in one first-level bucket ([1, 1.0625)), 5M of them equal: the radix select has to
+  // go down all 64 bits for the bucket that never shrinks below the gather limit (4M), and
+  // gathers the candidates for the others at the second level.
+  const std::size_t numel = 6'000'000;
   std::vector<float> expected(numel, 0.0f);
   std::vector<float> actual(numel);
   TestRandom random(99);
   std::vector<double> errors;
   for (std::size_t i = 0; i < numel; ++i) {
-    actual[i] = i % 3 == 0 ? static_cast<float>(random.uniform(1.0, 1.0625)) : 1.03125f;
+    actual[i] = i % 6 == 0 ? static_cast<float>(random.uniform(1.0, 1.0625)) : 1.03125f;
     errors.push_back(actual[i]);
   }
+  std::sort(errors.begin(), errors.end());
   Case c{actual, expected};
   const ErrorDistribution distribution = error_distribution(
       float_input(c, 0.0, 0.0), static_cast<std::int64_t>(numel), 1.0625, true, 0);
@@ -217,6 +220,25 @@ TEST(ErrorDistributionTest, QuantilesMatchAFullSortThroughEveryRadixLevel) {
   EXPECT_EQ(distribution.quantiles->p50, ttt::testing::naive_quantile(errors, 0.5));
   EXPECT_EQ(distribution.quantiles->p90, ttt::testing::naive_quantile(errors, 0.9));
   EXPECT_EQ(distribution.quantiles->p99, ttt::testing::naive_quantile(errors, 0.99));
+  // p99 lies among the uniform values above 1.03125, p50 and p90 among the equal ones.
+  EXPECT_EQ(distribution.quantiles->p50, 1.03125);
+  EXPECT_GT(distribution.quantiles->p99, 1.03125);
+}
+
+TEST(ErrorDistributionTest, HistogramCountsValuesInCutBucketsOneByOne) {
+  // Max error 1: the edge 1e-1 cuts the first-level bucket [0.09765625, 0.1015625); values on both
+  // sides of it must land in different bins.
+  Case c;
+  for (float error : {0.095f, 0.0999f, 0.1001f, 0.101f, 1.0f, 0.5f, 0.0f}) {
+    c.actual.push_back(error);
+    c.expected.push_back(0.0f);
+  }
+  const ErrorDistribution distribution =
+      error_distribution(float_input(c, 0.0, 0.0), 7, 1.0, false, 10);
+  ASSERT_TRUE(distribution.histogram.has_value());
+  EXPECT_FALSE(distribution.quantiles.has_value());
+  const std::vector<std::int64_t> expected_counts = {1, 0, 0, 0, 0, 0, 0, 0, 2, 4};
+  EXPECT_EQ(distribution.histogram->counts, expected_counts);
 }
 
 TEST(ErrorDistributionTest, QuantilesOfWidelySpreadErrors) {
