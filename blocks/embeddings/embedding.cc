@@ -41,10 +41,10 @@ bool has_position_table(const EmbeddingSpec& spec) {
 
 // The sinusoid frequencies w_i = base^(-2i / hidden), i < ceil(hidden / 2).
 std::vector<double> sinusoid_frequencies(const EmbeddingSpec& spec) {
-  std::vector<double> w(static_cast<std::size_t>((spec.hidden_size + 1) / 2));
+  std::vector<double> w(static_cast<std::size_t>((spec.hidden_dim + 1) / 2));
   for (std::size_t i = 0; i < w.size(); ++i) {
     w[i] = std::pow(spec.sinusoid_base,
-                    -2.0 * static_cast<double>(i) / static_cast<double>(spec.hidden_size));
+                    -2.0 * static_cast<double>(i) / static_cast<double>(spec.hidden_dim));
   }
   return w;
 }
@@ -71,7 +71,7 @@ PositionEmbedding parse_position_embedding(std::string_view name) {
 
 void EmbeddingSpec::validate() const {
   if (vocab_size <= 0) fail_field("vocab_size", std::to_string(vocab_size), "must be > 0");
-  if (hidden_size <= 0) fail_field("hidden_size", std::to_string(hidden_size), "must be > 0");
+  if (hidden_dim <= 0) fail_field("hidden_dim", std::to_string(hidden_dim), "must be > 0");
   if (!std::isfinite(scale) || scale == 0.0) {
     fail_field("scale", number(scale), "must be finite and non-zero");
   }
@@ -86,7 +86,7 @@ void EmbeddingSpec::validate() const {
 }
 
 void EmbeddingSpec::validate_weights(const Shape& token_shape, const Shape* position_shape) const {
-  const Shape expected_token{vocab_size, hidden_size};
+  const Shape expected_token{vocab_size, hidden_dim};
   if (token_shape != expected_token) {
     throw std::invalid_argument("[embedding] token_weight has shape " +
                                 shape_to_string(token_shape) + ", expected " +
@@ -101,7 +101,7 @@ void EmbeddingSpec::validate_weights(const Shape& token_shape, const Shape* posi
     throw std::invalid_argument("[embedding] position_weight given, but spec.positions is " +
                                 std::string(position_embedding_name(positions)));
   }
-  const Shape expected_position{max_positions, hidden_size};
+  const Shape expected_position{max_positions, hidden_dim};
   if (learned && *position_shape != expected_position) {
     throw std::invalid_argument("[embedding] position_weight has shape " +
                                 shape_to_string(*position_shape) + ", expected " +
@@ -112,7 +112,7 @@ void EmbeddingSpec::validate_weights(const Shape& token_shape, const Shape* posi
 std::string EmbeddingSpec::identity() const {
   Identity id("EMBEDDING");
   id.add("vocab", vocab_size)
-      .add("hidden", hidden_size)
+      .add("hidden", hidden_dim)
       .add("scale", scale)
       .add("positions", position_embedding_name(positions));
   if (has_position_table(*this)) id.add("max_positions", max_positions);
@@ -139,7 +139,7 @@ EmbeddingImplConfig default_impl_config(const EmbeddingSpec& spec, Device device
 
 void to_json(nlohmann::json& json, const EmbeddingSpec& spec) {
   json = nlohmann::json{{"vocab_size", spec.vocab_size},
-                        {"hidden_size", spec.hidden_size},
+                        {"hidden_dim", spec.hidden_dim},
                         {"scale", spec.scale},
                         {"positions", std::string(position_embedding_name(spec.positions))},
                         {"max_positions", spec.max_positions},
@@ -148,8 +148,8 @@ void to_json(nlohmann::json& json, const EmbeddingSpec& spec) {
 
 void from_json(const nlohmann::json& json, EmbeddingSpec& spec) {
   JsonFields fields(json, "embedding");
-  fields.optional("vocab_size", spec.vocab_size);
-  fields.optional("hidden_size", spec.hidden_size);
+  fields.required("vocab_size", spec.vocab_size);
+  fields.required("hidden_dim", spec.hidden_dim);
   fields.optional("scale", spec.scale);
   std::string positions(position_embedding_name(spec.positions));
   fields.optional("positions", positions);
@@ -198,7 +198,7 @@ Embedding::Embedding(EmbeddingSpec spec, EmbeddingImplConfig config, WeightSourc
       // float32 angles and sin/cos, as a host would compute the table, stored in the weight
       // dtype.
       const std::vector<double> w = sinusoid_frequencies(spec);
-      const std::int64_t hidden = spec.hidden_size;
+      const std::int64_t hidden = spec.hidden_dim;
       std::vector<float> values(static_cast<std::size_t>(spec.max_positions * hidden));
       for (std::int64_t p = 0; p < spec.max_positions; ++p) {
         for (std::int64_t d = 0; d < hidden; ++d) {
@@ -218,7 +218,7 @@ Embedding::Embedding(EmbeddingSpec spec, EmbeddingImplConfig config, WeightSourc
 Tensor Embedding::forward(const std::vector<std::int64_t>& ids,
                           const std::vector<std::int64_t>& positions, Shape out_shape) const {
   const Tables& tables = tables_.get();
-  const std::int64_t hidden = spec_.hidden_size;
+  const std::int64_t hidden = spec_.hidden_dim;
   std::vector<float> out(ids.size() * static_cast<std::size_t>(hidden));
   const float* token = tables.token.data<float>();
   for (std::size_t t = 0; t < ids.size(); ++t) {
@@ -254,7 +254,7 @@ Tensor Embedding::prefill_forward(const Tensor& ids) const {
     positions[i] = static_cast<std::int64_t>(i) % seq;
   }
   Shape out_shape = ids.shape();
-  out_shape.push_back(spec_.hidden_size);
+  out_shape.push_back(spec_.hidden_dim);
   return forward(id_values, positions, std::move(out_shape));
 }
 
@@ -270,7 +270,7 @@ Tensor Embedding::decode_forward(const Tensor& ids, const Tensor& positions) con
       has_position_table(spec_) ? checked_indices(positions, ids.shape(), "embedding", "positions",
                                                   spec_.max_positions, "spec.max_positions")
                                 : checked_indices(positions, ids.shape(), "embedding", "positions");
-  return forward(id_values, position_values, {ids.dim(0), spec_.hidden_size});
+  return forward(id_values, position_values, {ids.dim(0), spec_.hidden_dim});
 }
 
 Tensor embedding_reference(const EmbeddingSpec& spec, const Tensor& ids, const Tensor& positions,
@@ -288,7 +288,7 @@ Tensor embedding_reference(const EmbeddingSpec& spec, const Tensor& ids, const T
   const std::vector<std::int64_t> position_values = checked_indices(
       positions, ids.shape(), "embedding.reference", "positions", limit, "spec.max_positions");
 
-  const std::int64_t hidden = spec.hidden_size;
+  const std::int64_t hidden = spec.hidden_dim;
   const std::vector<double> w = sinusoid_frequencies(spec);
   Shape out_shape = ids.shape();
   out_shape.push_back(hidden);

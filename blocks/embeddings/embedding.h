@@ -40,9 +40,9 @@ PositionEmbedding parse_position_embedding(std::string_view name);
 
 // The mathematics of the block.
 struct EmbeddingSpec {
-  std::int64_t vocab_size = 0;   // Rows of the token table. REQUIRES: > 0.
-  std::int64_t hidden_size = 0;  // Embedding width. REQUIRES: > 0.
-  double scale = 1.0;            // Multiplies the token embedding (Gemma: sqrt(hidden_size)).
+  std::int64_t vocab_size = 0;  // Rows of the token table. REQUIRES: > 0.
+  std::int64_t hidden_dim = 0;  // Embedding width. REQUIRES: > 0.
+  double scale = 1.0;           // Multiplies the token embedding (Gemma: sqrt(hidden_dim)).
   PositionEmbedding positions = PositionEmbedding::none;
   // learned, sinusoidal: positions [0, max_positions) exist. REQUIRES: > 0 for those kinds.
   std::int64_t max_positions = 0;
@@ -50,8 +50,8 @@ struct EmbeddingSpec {
 
   // Throws std::invalid_argument "[embedding] spec.vocab_size (0) must be > 0".
   void validate() const;
-  // Checks the token weight [vocab_size, hidden_size] and, for learned positions, the position
-  // weight [max_positions, hidden_size] (`position_shape` null when there is none):
+  // Checks the token weight [vocab_size, hidden_dim] and, for learned positions, the position
+  // weight [max_positions, hidden_dim] (`position_shape` null when there is none):
   // "[embedding] token_weight has shape [100, 64], expected [128256, 4096]".
   void validate_weights(const Shape& token_shape, const Shape* position_shape) const;
   // "EMBEDDING(vocab=128256,hidden=4096,scale=1,positions=none)"; with positions, adds
@@ -81,9 +81,9 @@ EmbeddingImplConfig default_impl_config(const EmbeddingSpec& spec, Device device
 EmbeddingImplConfig default_impl_config(const EmbeddingSpec& spec, Device device, Mode mode,
                                         Preset preset);
 
-// JSON: {"vocab_size": 50257, "hidden_size": 768, "scale": 1.0, "positions": "learned",
-// "max_positions": 1024, "sinusoid_base": 10000.0}; fields may be omitted (defaults), unknown
-// fields are errors naming them.
+// JSON: {"vocab_size": 50257, "hidden_dim": 768, "scale": 1.0, "positions": "learned",
+// "max_positions": 1024, "sinusoid_base": 10000.0}; vocab_size and hidden_dim are required, the
+// others may be omitted (defaults); unknown fields are errors naming them.
 void to_json(nlohmann::json& json, const EmbeddingSpec& spec);
 void from_json(const nlohmann::json& json, EmbeddingSpec& spec);
 void to_json(nlohmann::json& json, const EmbeddingImplConfig& config);

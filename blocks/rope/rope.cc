@@ -435,39 +435,42 @@ Tensor Rope::forward(const Tensor& x, const Tensor& positions) const {
   return out;
 }
 
+void rope_reference_rotate(const RopeSpec& spec, double* x, std::int64_t tokens, std::int64_t heads,
+                           const std::int64_t* positions) {
+  std::int64_t max_position = -1;
+  for (std::int64_t t = 0; t < tokens; ++t) max_position = std::max(max_position, positions[t]);
+  const std::vector<double> inv =
+      rope_inverse_frequencies(spec, max_position + 1 > rope_long_factor_threshold(spec));
+  const double scale = rope_attention_scaling(spec);
+  const std::int64_t half = spec.effective_rotary_dim() / 2;
+  for (std::int64_t t = 0; t < tokens; ++t) {
+    const auto position = static_cast<double>(positions[t]);
+    for (std::int64_t h = 0; h < heads; ++h) {
+      double* first = x + (t * heads + h) * spec.head_dim;
+      double* second = first + half;
+      for (std::int64_t i = 0; i < half; ++i) {
+        const double angle = position * inv[static_cast<std::size_t>(i)];
+        const double c = std::cos(angle) * scale;
+        const double s = std::sin(angle) * scale;
+        const double a = first[i];
+        const double b = second[i];
+        first[i] = a * c - b * s;
+        second[i] = b * c + a * s;
+      }
+    }
+  }
+}
+
 Tensor rope_reference(const RopeSpec& spec, const Tensor& x, const Tensor& positions) {
   spec.validate();
   check_shapes(spec, x, "rope.reference");
   const std::vector<std::int64_t> position_values =
       checked_indices(positions, leading_shape(x), "rope.reference", "positions");
-  std::int64_t max_position = -1;
-  for (std::int64_t p : position_values) max_position = std::max(max_position, p);
-  const std::vector<double> inv =
-      rope_inverse_frequencies(spec, max_position + 1 > rope_long_factor_threshold(spec));
-  const double scale = rope_attention_scaling(spec);
-  const std::int64_t half = spec.effective_rotary_dim() / 2;
-  const std::int64_t heads = x.dim(-2);
-  const std::int64_t head_dim = spec.head_dim;
-
-  Tensor out = x.to(DType::float32);
-  const float* in = x.data<float>();
-  float* result = out.data<float>();
-  for (std::size_t t = 0; t < position_values.size(); ++t) {
-    const auto position = static_cast<double>(position_values[t]);
-    for (std::int64_t h = 0; h < heads; ++h) {
-      const std::int64_t base = (static_cast<std::int64_t>(t) * heads + h) * head_dim;
-      for (std::int64_t i = 0; i < half; ++i) {
-        const double angle = position * inv[static_cast<std::size_t>(i)];
-        const double c = std::cos(angle) * scale;
-        const double s = std::sin(angle) * scale;
-        const double a = in[base + i];
-        const double b = in[base + i + half];
-        result[base + i] = static_cast<float>(a * c - b * s);
-        result[base + i + half] = static_cast<float>(b * c + a * s);
-      }
-    }
-  }
-  return out;
+  std::vector<double> values(x.floats().begin(), x.floats().end());
+  rope_reference_rotate(spec, values.data(), static_cast<std::int64_t>(position_values.size()),
+                        x.dim(-2), position_values.data());
+  std::vector<float> out(values.begin(), values.end());
+  return Tensor::from_floats(x.shape(), std::move(out));
 }
 
 void to_json(nlohmann::json& json, const RopeSpec& spec) {

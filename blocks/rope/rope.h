@@ -158,6 +158,13 @@ class Rope {
 // Throws std::invalid_argument for a wrong shape or a negative position.
 Tensor rope_reference(const RopeSpec& spec, const Tensor& x, const Tensor& positions);
 
+// The reference rotation in place on float64 values, for the references of blocks that apply
+// RoPE (attention): `tokens` x `heads` vectors of head_dim values, token t at positions[t]
+// (longrope picks its factors from the largest position). REQUIRES: spec.validate() passes and
+// positions >= 0.
+void rope_reference_rotate(const RopeSpec& spec, double* x, std::int64_t tokens, std::int64_t heads,
+                           const std::int64_t* positions);
+
 // JSON with every field (scaling by name); from_json accepts any subset (missing fields keep their
 // defaults) and rejects unknown fields: "[rope] field 'thetaa': is not a field of rope".
 void to_json(nlohmann::json& json, const RopeSpec& spec);

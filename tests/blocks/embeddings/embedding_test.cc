@@ -31,7 +31,7 @@ EmbeddingImplConfig float32_config() {
 TEST(EmbeddingTest, TinyLearnedCaseByHand) {
   EmbeddingSpec spec;
   spec.vocab_size = 3;
-  spec.hidden_size = 2;
+  spec.hidden_dim = 2;
   spec.positions = PositionEmbedding::learned;
   spec.max_positions = 2;
   const Tensor token = Tensor::from_floats({3, 2}, {1, 2, 3, 4, 5, 6});
@@ -52,7 +52,7 @@ TEST(EmbeddingTest, TinyLearnedCaseByHand) {
 TEST(EmbeddingTest, GemmaScaleIsABfloat16ScalarOnTheDevice) {
   EmbeddingSpec spec;
   spec.vocab_size = 16;
-  spec.hidden_size = 3584;
+  spec.hidden_dim = 3584;
   spec.scale = std::sqrt(3584.0);
   const Tensor token = random_normal({16, 3584}, 4, 0.0, 0.02);
   EmbeddingImplConfig config;  // bfloat16 table and output.
@@ -75,7 +75,7 @@ TEST(EmbeddingTest, GemmaScaleIsABfloat16ScalarOnTheDevice) {
 TEST(EmbeddingTest, SinusoidalTableMatchesTheFormula) {
   EmbeddingSpec spec;
   spec.vocab_size = 4;
-  spec.hidden_size = 8;
+  spec.hidden_dim = 8;
   spec.positions = PositionEmbedding::sinusoidal;
   spec.max_positions = 64;
   const Tensor zeros(Shape{4, 8}, DType::float32);
@@ -114,10 +114,10 @@ TEST(EmbeddingTest, DeviceMatchesReferenceAtRealHiddenSizes) {
   for (const ModelCase& c : {ModelCase{"gpt2", gpt2, 1e-3}, ModelCase{"llama", llama, 5e-4},
                              ModelCase{"gemma2", gemma, 0.05}}) {
     SCOPED_TRACE(c.name);
-    const Tensor token = random_normal({c.spec.vocab_size, c.spec.hidden_size}, 21, 0.0, 0.02);
+    const Tensor token = random_normal({c.spec.vocab_size, c.spec.hidden_dim}, 21, 0.0, 0.02);
     Tensor position;
     if (c.spec.positions == PositionEmbedding::learned) {
-      position = random_normal({c.spec.max_positions, c.spec.hidden_size}, 22, 0.0, 0.01);
+      position = random_normal({c.spec.max_positions, c.spec.hidden_dim}, 22, 0.0, 0.01);
     }
     const Embedding block(c.spec, default_impl_config(c.spec, Device::N150, Mode::prefill), token,
                           position.defined() ? WeightSource(position) : WeightSource());
@@ -237,10 +237,16 @@ TEST(EmbeddingJsonTest, RoundTripIdentityAndDefaults) {
   config.weight_dtype = DType::bfloat8_b;
   EXPECT_EQ(nlohmann::json(config).get<EmbeddingImplConfig>(), config);
   EXPECT_THAT(
-      [] { nlohmann::json::parse(R"({"positions": "rotary"})").get<EmbeddingSpec>(); },
+      [] {
+        nlohmann::json::parse(R"({"vocab_size": 8, "hidden_dim": 4, "positions": "rotary"})")
+            .get<EmbeddingSpec>();
+      },
       ThrowsMessage<std::invalid_argument>(HasSubstr(
           "[embedding] field 'positions': unknown position embedding 'rotary' (expected one of "
           "none, learned, sinusoidal)")));
+  EXPECT_THAT([] { nlohmann::json::parse(R"({"vocab_size": 8})").get<EmbeddingSpec>(); },
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("[embedding] field 'hidden_dim': is required")));
   for (Device device : {Device::N150, Device::N300, Device::T3K, Device::TG}) {
     for (Mode mode : {Mode::prefill, Mode::decode}) {
       const EmbeddingImplConfig defaults = default_impl_config(gpt2, device, mode);

@@ -1,0 +1,979 @@
+#include "blocks/attention/attention.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "blocks/common/identity.h"
+#include "blocks/common/json_fields.h"
+#include "blocks/common/positions.h"
+#include "blocks/common/reference_math.h"
+#include "blocks/common/softmax.h"
+#include "blocks/embeddings/alibi.h"
+#include "validation/tensor/formats.h"
+
+namespace ttt {
+namespace {
+
+constexpr const char* kBlock = "attention";
+constexpr float kNegativeInfinity = -std::numeric_limits<float>::infinity();
+// A sliding window this wide never masks anything: "no window" without a branch.
+constexpr std::int64_t kNoWindow = std::numeric_limits<std::int64_t>::max() / 4;
+
+constexpr std::array<std::pair<AttentionPositions, std::string_view>, 3> kPositionNames{{
+    {AttentionPositions::rope, "rope"},
+    {AttentionPositions::alibi, "alibi"},
+    {AttentionPositions::none, "none"},
+}};
+
+[[noreturn]] void fail(const std::string& message) {
+  throw std::invalid_argument(std::string("[") + kBlock + "] " + message);
+}
+
+std::string number(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%g", value);
+  return buffer;
+}
+
+void check_shape(const char* name, const WeightSource& source, const Shape& expected, bool wanted,
+                 const char* reason) {
+  if (wanted && !source.defined())
+    fail(std::string(name) + " is missing: spec." + reason + " is set");
+  if (!wanted && source.defined()) {
+    fail(std::string(name) + " is given, but spec." + reason + " is not set");
+  }
+  if (wanted && source.shape() != expected) {
+    fail(std::string(name) + " has shape " + shape_to_string(source.shape()) + ", expected " +
+         shape_to_string(expected));
+  }
+}
+
+// The format K and V are read in by the SDPA matmuls: block formats are exactly bfloat16 values
+// (7 mantissa bits under a shared exponent) but group along head_dim, not along the matmul's
+// rows, so they are handed over as bfloat16; other formats as themselves.
+DType sdpa_operand_dtype(DType kv_cache_dtype) {
+  return is_block_float(kv_cache_dtype) ? DType::bfloat16 : kv_cache_dtype;
+}
+
+// Scores of one query row against keys [key_begin, key_begin + count): scale, optional cap,
+// ALiBi bias (slope 0 when off) and the causal / sliding-window mask, in float32.
+struct ScoreParams {
+  float scale = 1.0f;
+  float cap = 0.0f;
+  std::int64_t window = kNoWindow;
+};
+
+template <bool kSoftcap>
+void score_row(float* row, std::int64_t count, std::int64_t key_begin, std::int64_t query_position,
+               float slope, const ScoreParams& params) {
+  const std::int64_t first_visible = query_position - params.window + 1;
+  for (std::int64_t j = 0; j < count; ++j) {
+    const std::int64_t key = key_begin + j;
+    if (key > query_position || key < first_visible) {
+      row[j] = kNegativeInfinity;
+      continue;
+    }
+    float score = row[j] * params.scale;
+    if constexpr (kSoftcap) score = params.cap * std::tanh(score / params.cap);
+    row[j] = score + slope * static_cast<float>(key - query_position);
+  }
+}
+
+using ScoreRowKernel = void (*)(float*, std::int64_t, std::int64_t, std::int64_t, float,
+                                const ScoreParams&);
+
+// A tensor of `shape` in `dtype` holding `values` that are already representable in it.
+Tensor exact_tensor(Shape shape, DType dtype, std::vector<float> values) {
+  Tensor tensor(std::move(shape), dtype);
+  std::copy(values.begin(), values.end(), tensor.data<float>());
+  return tensor;
+}
+
+WeightSource concatenate_columns(const std::vector<const WeightSource*>& parts, bool rank1) {
+  std::int64_t columns = 0;
+  for (const WeightSource* part : parts) columns += part->shape().back();
+  const std::int64_t rows = rank1 ? 1 : parts.front()->shape().front();
+  Shape shape = rank1 ? Shape{columns} : Shape{rows, columns};
+  std::vector<WeightSource> sources;
+  for (const WeightSource* part : parts) sources.push_back(*part);
+  return WeightSource(shape, [sources, rows, columns, shape] {
+    std::vector<float> values(static_cast<std::size_t>(rows * columns));
+    std::int64_t offset = 0;
+    for (const WeightSource& source : sources) {
+      const Tensor part = source.load().to(DType::float32);
+      const std::int64_t width = part.dim(-1);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        std::copy_n(part.data<float>() + r * width, width, values.data() + r * columns + offset);
+      }
+      offset += width;
+    }
+    return Tensor::from_floats(shape, std::move(values));
+  });
+}
+
+}  // namespace
+
+std::string_view attention_positions_name(AttentionPositions positions) {
+  for (const auto& [entry, name] : kPositionNames) {
+    if (entry == positions) return name;
+  }
+  fail("invalid positions value " + std::to_string(static_cast<int>(positions)));
+}
+
+AttentionPositions parse_attention_positions(std::string_view name) {
+  std::string expected;
+  for (const auto& [entry, entry_name] : kPositionNames) {
+    if (entry_name == name) return entry;
+    expected += (expected.empty() ? "" : ", ") + std::string(entry_name);
+  }
+  throw std::invalid_argument("unknown attention positions '" + std::string(name) +
+                              "' (expected one of " + expected + ")");
+}
+
+double AttentionSpec::score_scale() const {
+  const double scalar =
+      query_pre_attn_scalar > 0.0 ? query_pre_attn_scalar : static_cast<double>(dim_per_head());
+  return 1.0 / std::sqrt(scalar);
+}
+
+void AttentionSpec::validate() const {
+  auto field = [](const char* name, const std::string& value, const std::string& message) {
+    fail(std::string("spec.") + name + " (" + value + ") " + message);
+  };
+  if (hidden_dim <= 0) field("hidden_dim", std::to_string(hidden_dim), "must be > 0");
+  if (num_heads <= 0) field("num_heads", std::to_string(num_heads), "must be > 0");
+  if (num_kv_heads < 0) {
+    field("num_kv_heads", std::to_string(num_kv_heads), "must be >= 0 (0 means num_heads)");
+  }
+  if (num_heads % kv_heads() != 0) {
+    fail("spec.num_heads (" + std::to_string(num_heads) +
+         ") is not divisible by spec.num_kv_heads (" + std::to_string(kv_heads()) + ")");
+  }
+  if (head_dim < 0) field("head_dim", std::to_string(head_dim), "must be >= 0 (0 derives it)");
+  if (head_dim == 0 && hidden_dim % num_heads != 0) {
+    fail("spec.hidden_dim (" + std::to_string(hidden_dim) +
+         ") is not divisible by spec.num_heads (" + std::to_string(num_heads) +
+         "); set spec.head_dim when heads do not tile the hidden dim");
+  }
+  if (qk_norm && !(qk_norm_eps >= 0.0)) {
+    field("qk_norm_eps", number(qk_norm_eps), "must be >= 0");
+  }
+  if (!(query_pre_attn_scalar >= 0.0) || !std::isfinite(query_pre_attn_scalar)) {
+    field("query_pre_attn_scalar", number(query_pre_attn_scalar), "must be >= 0 (0: head_dim)");
+  }
+  if (!(logit_softcap >= 0.0) || !std::isfinite(logit_softcap)) {
+    field("logit_softcap", number(logit_softcap), "must be >= 0 (0: off)");
+  }
+  if (sliding_window < 0) {
+    field("sliding_window", std::to_string(sliding_window), "must be >= 0 (0: off)");
+  }
+  if (positions == AttentionPositions::rope) {
+    if (rope.head_dim != dim_per_head()) {
+      fail("spec.rope.head_dim (" + std::to_string(rope.head_dim) +
+           ") differs from the head dimension (" + std::to_string(dim_per_head()) + ")");
+    }
+    rope.validate();
+  }
+}
+
+std::string AttentionSpec::identity() const {
+  Identity id("ATTENTION");
+  id.add("hidden", hidden_dim)
+      .add("heads", num_heads)
+      .add("kv_heads", kv_heads())
+      .add("head_dim", dim_per_head())
+      .add("positions", attention_positions_name(positions));
+  if (positions == AttentionPositions::rope) id.add("rope", rope.identity());
+  if (qkv_bias) id.add("qkv_bias", true);
+  if (output_bias) id.add("output_bias", true);
+  if (qk_norm) id.add("qk_norm", true).add("qk_norm_eps", qk_norm_eps);
+  if (query_pre_attn_scalar > 0.0) id.add("query_pre_attn_scalar", query_pre_attn_scalar);
+  if (logit_softcap > 0.0) id.add("softcap", logit_softcap);
+  if (sliding_window > 0) id.add("window", sliding_window);
+  return id.str();
+}
+
+void AttentionImplConfig::validate(const AttentionSpec& spec) const {
+  for (const auto& [name, matmul] :
+       {std::pair<const char*, const MatmulConfig*>{"qkv", &qkv}, {"output", &output}}) {
+    for (const auto& [dtype, field] : {std::pair{matmul->activation_dtype, "activation_dtype"},
+                                       std::pair{matmul->weight_dtype, "weight_dtype"},
+                                       std::pair{matmul->output_dtype, "output_dtype"}}) {
+      if (!is_floating(dtype)) {
+        fail(std::string("config.") + name + "." + field + " is " + std::string(dtype_name(dtype)) +
+             ", expected a floating dtype");
+      }
+    }
+  }
+  for (const auto& [dtype, field] :
+       {std::pair{kv_cache_dtype, "kv_cache_dtype"}, std::pair{query_dtype, "query_dtype"},
+        std::pair{probs_dtype, "probs_dtype"}}) {
+    if (!is_floating(dtype)) {
+      fail(std::string("config.") + field + " is " + std::string(dtype_name(dtype)) +
+           ", expected a floating dtype");
+    }
+  }
+  if (output_shards < 1 || spec.num_heads % output_shards != 0) {
+    fail("config.output_shards (" + std::to_string(output_shards) +
+         ") does not divide spec.num_heads (" + std::to_string(spec.num_heads) + ")");
+  }
+  for (const auto& [value, field] :
+       {std::pair{flash_min_seq_len, "flash_min_seq_len"}, std::pair{q_chunk_size, "q_chunk_size"},
+        std::pair{k_chunk_size, "k_chunk_size"}}) {
+    if (value < 1)
+      fail(std::string("config.") + field + " (" + std::to_string(value) + ") must be >= 1");
+  }
+  rope.validate();
+  if (spec.qk_norm) qk_norm.validate(RmsNormSpec{spec.dim_per_head(), spec.qk_norm_eps, false});
+}
+
+AttentionImplConfig default_impl_config(const AttentionSpec& spec, Device device, Mode mode) {
+  AttentionImplConfig config;
+  if (mode == Mode::prefill) {
+    config.query_dtype = DType::bfloat8_b;
+    config.sdpa_fidelity = MathFidelity::HiFi4;
+  }
+  const std::int64_t chips =
+      device == Device::TG ? mesh_shape(device).rows : mesh_shape(device).num_devices();
+  config.output_shards = spec.num_heads > 0 && spec.num_heads % chips == 0 ? chips : 1;
+  config.rope = default_impl_config(spec.rope, device, mode);
+  if (spec.qk_norm) {
+    config.qk_norm = default_impl_config(RmsNormSpec{spec.dim_per_head(), spec.qk_norm_eps, false},
+                                         device, mode);
+  }
+  return config;
+}
+
+AttentionImplConfig default_impl_config(const AttentionSpec& spec, Device device, Mode mode,
+                                        Preset preset) {
+  AttentionImplConfig config = default_impl_config(spec, device, mode);
+  if (preset == Preset::accuracy) {
+    config.qkv.weight_dtype = DType::bfloat16;
+    config.qkv.fidelity = MathFidelity::HiFi4;
+    config.output.weight_dtype = DType::bfloat16;
+    config.output.fidelity = MathFidelity::HiFi4;
+    config.kv_cache_dtype = DType::bfloat16;
+    config.query_dtype = DType::bfloat16;
+    config.sdpa_fidelity = MathFidelity::HiFi4;
+  }
+  return config;
+}
+
+void to_json(nlohmann::json& json, const AttentionSpec& spec) {
+  json = nlohmann::json{{"hidden_dim", spec.hidden_dim},
+                        {"num_heads", spec.num_heads},
+                        {"num_kv_heads", spec.num_kv_heads},
+                        {"head_dim", spec.head_dim},
+                        {"qkv_bias", spec.qkv_bias},
+                        {"output_bias", spec.output_bias},
+                        {"qk_norm", spec.qk_norm},
+                        {"qk_norm_eps", spec.qk_norm_eps},
+                        {"query_pre_attn_scalar", spec.query_pre_attn_scalar},
+                        {"logit_softcap", spec.logit_softcap},
+                        {"sliding_window", spec.sliding_window},
+                        {"positions", std::string(attention_positions_name(spec.positions))},
+                        {"rope", spec.rope}};
+}
+
+void from_json(const nlohmann::json& json, AttentionSpec& spec) {
+  JsonFields fields(json, kBlock);
+  fields.required("hidden_dim", spec.hidden_dim);
+  fields.required("num_heads", spec.num_heads);
+  fields.optional("num_kv_heads", spec.num_kv_heads);
+  fields.optional("head_dim", spec.head_dim);
+  fields.optional("qkv_bias", spec.qkv_bias);
+  fields.optional("output_bias", spec.output_bias);
+  fields.optional("qk_norm", spec.qk_norm);
+  fields.optional("qk_norm_eps", spec.qk_norm_eps);
+  fields.optional("query_pre_attn_scalar", spec.query_pre_attn_scalar);
+  fields.optional("logit_softcap", spec.logit_softcap);
+  fields.optional("sliding_window", spec.sliding_window);
+  std::string positions(attention_positions_name(spec.positions));
+  fields.optional("positions", positions);
+  try {
+    spec.positions = parse_attention_positions(positions);
+  } catch (const std::invalid_argument& error) {
+    fields.fail("positions", error.what());
+  }
+  fields.optional("rope", spec.rope);
+  fields.finish();
+}
+
+void to_json(nlohmann::json& json, const AttentionImplConfig& config) {
+  json = nlohmann::json::object();
+  json["qkv"] = config.qkv;
+  json["output"] = config.output;
+  json["output_shards"] = config.output_shards;
+  dtype_to_json(json["kv_cache_dtype"], config.kv_cache_dtype);
+  dtype_to_json(json["query_dtype"], config.query_dtype);
+  dtype_to_json(json["probs_dtype"], config.probs_dtype);
+  json["sdpa_fidelity"] = config.sdpa_fidelity;
+  json["sdpa_accumulation"] = config.sdpa_accumulation;
+  json["flash_min_seq_len"] = config.flash_min_seq_len;
+  json["q_chunk_size"] = config.q_chunk_size;
+  json["k_chunk_size"] = config.k_chunk_size;
+  json["rope"] = config.rope;
+  json["qk_norm"] = config.qk_norm;
+}
+
+void from_json(const nlohmann::json& json, AttentionImplConfig& config) {
+  JsonFields fields(json, kBlock);
+  fields.optional("qkv", config.qkv);
+  fields.optional("output", config.output);
+  fields.optional("output_shards", config.output_shards);
+  fields.optional("kv_cache_dtype", config.kv_cache_dtype);
+  fields.optional("query_dtype", config.query_dtype);
+  fields.optional("probs_dtype", config.probs_dtype);
+  fields.optional("sdpa_fidelity", config.sdpa_fidelity);
+  fields.optional("sdpa_accumulation", config.sdpa_accumulation);
+  fields.optional("flash_min_seq_len", config.flash_min_seq_len);
+  fields.optional("q_chunk_size", config.q_chunk_size);
+  fields.optional("k_chunk_size", config.k_chunk_size);
+  fields.optional("rope", config.rope);
+  fields.optional("qk_norm", config.qk_norm);
+  fields.finish();
+}
+
+void validate_attention_weights(const AttentionSpec& spec, const AttentionWeights& weights) {
+  const std::int64_t hidden = spec.hidden_dim;
+  const std::int64_t q_width = spec.num_heads * spec.dim_per_head();
+  const std::int64_t kv_width = spec.kv_heads() * spec.dim_per_head();
+  check_shape("wq", weights.wq, {hidden, q_width}, true, "");
+  check_shape("wk", weights.wk, {hidden, kv_width}, true, "");
+  check_shape("wv", weights.wv, {hidden, kv_width}, true, "");
+  check_shape("wo", weights.wo, {q_width, hidden}, true, "");
+  check_shape("bq", weights.bq, {q_width}, spec.qkv_bias, "qkv_bias");
+  check_shape("bk", weights.bk, {kv_width}, spec.qkv_bias, "qkv_bias");
+  check_shape("bv", weights.bv, {kv_width}, spec.qkv_bias, "qkv_bias");
+  check_shape("bo", weights.bo, {hidden}, spec.output_bias, "output_bias");
+  check_shape("q_norm", weights.q_norm, {spec.dim_per_head()}, spec.qk_norm, "qk_norm");
+  check_shape("k_norm", weights.k_norm, {spec.dim_per_head()}, spec.qk_norm, "qk_norm");
+}
+
+KVCache make_kv_cache(const AttentionSpec& spec, const AttentionImplConfig& config,
+                      std::int64_t max_batch, std::int64_t max_seq_len) {
+  spec.validate();
+  if (max_batch <= 0 || max_seq_len <= 0) {
+    fail("a KV cache needs max_batch > 0 and max_seq_len > 0, got " + std::to_string(max_batch) +
+         " and " + std::to_string(max_seq_len));
+  }
+  if (!is_floating(config.kv_cache_dtype)) {
+    fail("config.kv_cache_dtype is " + std::string(dtype_name(config.kv_cache_dtype)) +
+         ", expected a floating dtype");
+  }
+  const Shape shape{max_batch, spec.kv_heads(), max_seq_len, spec.dim_per_head()};
+  return KVCache{Tensor(shape, config.kv_cache_dtype), Tensor(shape, config.kv_cache_dtype)};
+}
+
+// Everything the forwards use, chosen once at construction.
+struct Attention::Kernels {
+  DeviceMatmul scores{MatmulConfig{}};       // Q · K^T, float32 scores.
+  DeviceMatmul probs{MatmulConfig{}};        // P · V, rounded to Wo's activation dtype.
+  DeviceMatmul probs_flash{MatmulConfig{}};  // P · V of one key chunk, float32 partials.
+  DType operand_dtype = DType::bfloat16;     // K and V as the SDPA matmuls read them.
+  ScoreParams score_params;
+  ScoreRowKernel score_row = nullptr;
+  std::vector<float> slopes;  // Per query head; zeros unless ALiBi.
+  // Rows of head_dim values, normalized in place (identity without qk_norm).
+  std::function<void(float*, std::int64_t)> normalize_q;
+  std::function<void(float*, std::int64_t)> normalize_k;
+  // tokens x heads vectors rotated in place at positions (identity without RoPE).
+  std::function<void(float*, std::int64_t, std::int64_t, const std::int64_t*)> rotate;
+};
+
+namespace {
+
+// Normalizes `rows` rows of head_dim values in place with an RmsNorm block.
+std::function<void(float*, std::int64_t)> norm_kernel(const RmsNorm& norm) {
+  return [norm](float* values, std::int64_t rows) {
+    const std::int64_t dim = norm.spec().dim;
+    const Tensor view = Tensor::view({rows, dim}, DType::float32, values);
+    const Tensor out = norm.prefill_forward(view);
+    std::copy_n(out.data<float>(), rows * dim, values);
+  };
+}
+
+}  // namespace
+
+Attention::Attention(AttentionSpec spec, AttentionImplConfig config, AttentionWeights weights)
+    : spec_(std::move(spec)), config_(std::move(config)) {
+  spec_.validate();
+  config_.validate(spec_);
+  validate_attention_weights(spec_, weights);
+  head_dim_ = spec_.dim_per_head();
+  kv_heads_ = spec_.kv_heads();
+
+  const WeightSource wqkv = concatenate_columns({&weights.wq, &weights.wk, &weights.wv}, false);
+  const WeightSource bqkv = spec_.qkv_bias
+                                ? concatenate_columns({&weights.bq, &weights.bk, &weights.bv}, true)
+                                : WeightSource();
+  qkv_ = ffn_detail::ShardedProjection(config_.qkv, wqkv, bqkv, 1, "attention.wqkv");
+  output_ = ffn_detail::ShardedProjection(config_.output, weights.wo, weights.bo,
+                                          config_.output_shards, "attention.wo");
+
+  auto kernels = std::make_shared<Kernels>();
+  kernels->operand_dtype = sdpa_operand_dtype(config_.kv_cache_dtype);
+  kernels->scores =
+      DeviceMatmul(MatmulConfig{config_.query_dtype, kernels->operand_dtype, DType::float32,
+                                config_.sdpa_fidelity, config_.sdpa_accumulation});
+  kernels->probs = DeviceMatmul(MatmulConfig{config_.probs_dtype, kernels->operand_dtype,
+                                             config_.output.activation_dtype, config_.sdpa_fidelity,
+                                             config_.sdpa_accumulation});
+  kernels->probs_flash =
+      DeviceMatmul(MatmulConfig{config_.probs_dtype, kernels->operand_dtype, DType::float32,
+                                config_.sdpa_fidelity, config_.sdpa_accumulation});
+  kernels->score_params.scale = static_cast<float>(spec_.score_scale());
+  kernels->score_params.cap = static_cast<float>(spec_.logit_softcap);
+  kernels->score_params.window = spec_.sliding_window > 0 ? spec_.sliding_window : kNoWindow;
+  kernels->score_row = spec_.logit_softcap > 0.0 ? score_row<true> : score_row<false>;
+  kernels->slopes.assign(static_cast<std::size_t>(spec_.num_heads), 0.0f);
+  if (spec_.positions == AttentionPositions::alibi) {
+    const std::vector<double> slopes = alibi_slopes(spec_.num_heads);
+    std::transform(slopes.begin(), slopes.end(), kernels->slopes.begin(),
+                   [](double slope) { return static_cast<float>(slope); });
+  }
+  auto identity_rows = [](float*, std::int64_t) {};
+  kernels->normalize_q = identity_rows;
+  kernels->normalize_k = identity_rows;
+  if (spec_.qk_norm) {
+    const RmsNormSpec norm_spec{head_dim_, spec_.qk_norm_eps, false};
+    kernels->normalize_q = norm_kernel(RmsNorm(norm_spec, config_.qk_norm, weights.q_norm));
+    kernels->normalize_k = norm_kernel(RmsNorm(norm_spec, config_.qk_norm, weights.k_norm));
+  }
+  kernels->rotate = [](float*, std::int64_t, std::int64_t, const std::int64_t*) {};
+  if (spec_.positions == AttentionPositions::rope) {
+    kernels->rotate = [rope = Rope(spec_.rope, config_.rope)](float* x, std::int64_t tokens,
+                                                              std::int64_t heads,
+                                                              const std::int64_t* positions) {
+      rope.rotate_in_place(x, tokens, heads, positions);
+    };
+  }
+  kernels_ = std::move(kernels);
+}
+
+bool Attention::weights_prepared() const { return qkv_.prepared() && output_.prepared(); }
+
+void Attention::check_cache(const KVCache& cache, const char* forward) const {
+  const bool ok = cache.k.defined() && cache.v.defined() && cache.k.rank() == 4 &&
+                  cache.k.shape() == cache.v.shape() && cache.k.dim(1) == kv_heads_ &&
+                  cache.k.dim(3) == head_dim_;
+  if (!ok) {
+    fail(std::string(forward) + ": KV cache has shapes " +
+         (cache.k.defined() ? shape_to_string(cache.k.shape()) : std::string("(undefined)")) +
+         " and " +
+         (cache.v.defined() ? shape_to_string(cache.v.shape()) : std::string("(undefined)")) +
+         ", expected [max_batch, " + std::to_string(kv_heads_) + ", max_seq_len, " +
+         std::to_string(head_dim_) + "] for both");
+  }
+  if (cache.k.dtype() != config_.kv_cache_dtype || cache.v.dtype() != config_.kv_cache_dtype) {
+    fail(std::string(forward) + ": KV cache has dtype " + std::string(dtype_name(cache.k.dtype())) +
+         ", expected config.kv_cache_dtype " + std::string(dtype_name(config_.kv_cache_dtype)));
+  }
+}
+
+namespace {
+
+// One user's projected heads: q [tokens, H, head_dim], k and v [tokens, KV, head_dim].
+struct Heads {
+  std::vector<float> q, k, v;
+};
+
+// Splits rows of the fused QKV output into q, k and v for `tokens` tokens starting at `row`.
+Heads split_heads(const float* qkv, std::int64_t row, std::int64_t tokens, std::int64_t q_width,
+                  std::int64_t kv_width) {
+  const std::int64_t width = q_width + 2 * kv_width;
+  Heads heads;
+  heads.q.resize(static_cast<std::size_t>(tokens * q_width));
+  heads.k.resize(static_cast<std::size_t>(tokens * kv_width));
+  heads.v.resize(static_cast<std::size_t>(tokens * kv_width));
+  for (std::int64_t t = 0; t < tokens; ++t) {
+    const float* source = qkv + (row + t) * width;
+    std::copy_n(source, q_width, heads.q.data() + t * q_width);
+    std::copy_n(source + q_width, kv_width, heads.k.data() + t * kv_width);
+    std::copy_n(source + q_width + kv_width, kv_width, heads.v.data() + t * kv_width);
+  }
+  return heads;
+}
+
+}  // namespace
+
+Tensor Attention::prefill_forward(const Tensor& x, KVCache* cache, std::int64_t first_slot) const {
+  const bool shape_ok = x.defined() && (x.rank() == 2 || x.rank() == 3) &&
+                        x.dim(-1) == spec_.hidden_dim && is_floating(x.dtype());
+  if (!shape_ok) {
+    fail("prefill input has shape " +
+         (x.defined() ? shape_to_string(x.shape()) : std::string("(undefined)")) +
+         ", expected a floating [batch, seq, " + std::to_string(spec_.hidden_dim) + "] or [seq, " +
+         std::to_string(spec_.hidden_dim) + "]");
+  }
+  const std::int64_t batch = x.rank() == 3 ? x.dim(0) : 1;
+  const std::int64_t seq = x.dim(-2);
+  if (cache != nullptr) {
+    check_cache(*cache, "prefill");
+    if (seq > cache->max_seq_len()) {
+      fail("prefill of " + std::to_string(seq) + " tokens does not fit the KV cache (max_seq_len " +
+           std::to_string(cache->max_seq_len()) + ")");
+    }
+    if (first_slot < 0 || first_slot + batch > cache->max_batch()) {
+      fail("prefill of users [" + std::to_string(first_slot) + ", " +
+           std::to_string(first_slot + batch) + ") does not fit the KV cache (max_batch " +
+           std::to_string(cache->max_batch()) + ")");
+    }
+  }
+  const Kernels& kernels = *kernels_;
+  const std::int64_t heads = spec_.num_heads;
+  const std::int64_t group = heads / kv_heads_;
+  const std::int64_t q_width = heads * head_dim_;
+  const std::int64_t kv_width = kv_heads_ * head_dim_;
+  const std::int64_t rows = batch * seq;
+
+  const Tensor input =
+      x.dtype() == config_.qkv.activation_dtype ? x : x.to(config_.qkv.activation_dtype);
+  std::vector<float> qkv(static_cast<std::size_t>(rows * (q_width + 2 * kv_width)));
+  qkv_.run(input.data<float>(), rows, qkv.data());
+
+  std::vector<std::int64_t> positions(static_cast<std::size_t>(seq));
+  for (std::int64_t t = 0; t < seq; ++t) positions[static_cast<std::size_t>(t)] = t;
+  const bool flash = seq >= config_.flash_min_seq_len;
+  std::vector<float> attention(static_cast<std::size_t>(rows * q_width));
+
+  for (std::int64_t b = 0; b < batch; ++b) {
+    Heads h = split_heads(qkv.data(), b * seq, seq, q_width, kv_width);
+    kernels.normalize_q(h.q.data(), seq * heads);
+    kernels.normalize_k(h.k.data(), seq * kv_heads_);
+    kernels.rotate(h.q.data(), seq, heads, positions.data());
+    kernels.rotate(h.k.data(), seq, kv_heads_, positions.data());
+    quantize_in_place(h.k, head_dim_, config_.kv_cache_dtype);
+    quantize_in_place(h.v, head_dim_, config_.kv_cache_dtype);
+    quantize_in_place(h.q, head_dim_, config_.query_dtype);
+    if (cache != nullptr) {
+      float* k_cache = cache->k.data<float>();
+      float* v_cache = cache->v.data<float>();
+      const std::int64_t slot = first_slot + b;
+      for (std::int64_t g = 0; g < kv_heads_; ++g) {
+        const std::int64_t base = ((slot * kv_heads_ + g) * cache->max_seq_len()) * head_dim_;
+        for (std::int64_t t = 0; t < seq; ++t) {
+          std::copy_n(h.k.data() + (t * kv_heads_ + g) * head_dim_, head_dim_,
+                      k_cache + base + t * head_dim_);
+          std::copy_n(h.v.data() + (t * kv_heads_ + g) * head_dim_, head_dim_,
+                      v_cache + base + t * head_dim_);
+        }
+      }
+    }
+
+    float* out = attention.data() + b * seq * q_width;
+    for (std::int64_t g = 0; g < kv_heads_; ++g) {
+      // The group's queries as rows (head r of the group, token t).
+      std::vector<float> queries(static_cast<std::size_t>(group * seq * head_dim_));
+      for (std::int64_t r = 0; r < group; ++r) {
+        for (std::int64_t t = 0; t < seq; ++t) {
+          std::copy_n(h.q.data() + (t * heads + g * group + r) * head_dim_, head_dim_,
+                      queries.data() + (r * seq + t) * head_dim_);
+        }
+      }
+      // K^T [head_dim, keys] and V [keys, head_dim] of key range [k0, k1), as SDPA operands.
+      auto operands = [&](std::int64_t k0, std::int64_t k1, const DeviceMatmul& values_matmul) {
+        const std::int64_t keys = k1 - k0;
+        std::vector<float> kt(static_cast<std::size_t>(head_dim_ * keys));
+        std::vector<float> v(static_cast<std::size_t>(keys * head_dim_));
+        for (std::int64_t j = 0; j < keys; ++j) {
+          const float* k_row = h.k.data() + ((k0 + j) * kv_heads_ + g) * head_dim_;
+          for (std::int64_t d = 0; d < head_dim_; ++d) kt[d * keys + j] = k_row[d];
+          std::copy_n(h.v.data() + ((k0 + j) * kv_heads_ + g) * head_dim_, head_dim_,
+                      v.data() + j * head_dim_);
+        }
+        return std::pair{kernels.scores.prepare(
+                             exact_tensor({head_dim_, keys}, kernels.operand_dtype, std::move(kt))),
+                         values_matmul.prepare(
+                             exact_tensor({keys, head_dim_}, kernels.operand_dtype, std::move(v)))};
+      };
+      auto scatter = [&](const float* rows_out, std::int64_t t0, std::int64_t tokens) {
+        for (std::int64_t r = 0; r < group; ++r) {
+          for (std::int64_t t = 0; t < tokens; ++t) {
+            std::copy_n(rows_out + (r * tokens + t) * head_dim_, head_dim_,
+                        out + ((t0 + t) * heads + g * group + r) * head_dim_);
+          }
+        }
+      };
+      if (!flash) {
+        const auto [kt, v] = operands(0, seq, kernels.probs);
+        std::vector<float> scores(static_cast<std::size_t>(group * seq * seq));
+        kernels.scores.run(queries.data(), group * seq, kt, scores.data());
+        for (std::int64_t r = 0; r < group; ++r) {
+          const float slope = kernels.slopes[static_cast<std::size_t>(g * group + r)];
+          for (std::int64_t t = 0; t < seq; ++t) {
+            kernels.score_row(scores.data() + (r * seq + t) * seq, seq, 0, t, slope,
+                              kernels.score_params);
+          }
+        }
+        softmax_rows_fp32(scores, seq);
+        quantize_in_place(scores, seq, config_.probs_dtype);
+        std::vector<float> result(static_cast<std::size_t>(group * seq * head_dim_));
+        kernels.probs.run(scores.data(), group * seq, v, result.data());
+        scatter(result.data(), 0, seq);
+        continue;
+      }
+      // Flash: key chunks prepared once per kv head, then query chunks with an online softmax.
+      std::vector<std::pair<DeviceMatrix, DeviceMatrix>> chunks;
+      for (std::int64_t k0 = 0; k0 < seq; k0 += config_.k_chunk_size) {
+        chunks.push_back(
+            operands(k0, std::min(seq, k0 + config_.k_chunk_size), kernels.probs_flash));
+      }
+      for (std::int64_t q0 = 0; q0 < seq; q0 += config_.q_chunk_size) {
+        const std::int64_t q1 = std::min(seq, q0 + config_.q_chunk_size);
+        const std::int64_t tokens = q1 - q0;
+        const std::int64_t chunk_rows = group * tokens;
+        std::vector<float> chunk_queries(static_cast<std::size_t>(chunk_rows * head_dim_));
+        for (std::int64_t r = 0; r < group; ++r) {
+          std::copy_n(queries.data() + (r * seq + q0) * head_dim_, tokens * head_dim_,
+                      chunk_queries.data() + r * tokens * head_dim_);
+        }
+        std::vector<float> running_max(static_cast<std::size_t>(chunk_rows), kNegativeInfinity);
+        std::vector<float> running_sum(static_cast<std::size_t>(chunk_rows), 0.0f);
+        std::vector<float> accumulator(static_cast<std::size_t>(chunk_rows * head_dim_), 0.0f);
+        std::vector<float> partial(accumulator.size());
+        for (std::size_t c = 0; c < chunks.size(); ++c) {
+          const std::int64_t k0 = static_cast<std::int64_t>(c) * config_.k_chunk_size;
+          const std::int64_t k1 = std::min(seq, k0 + config_.k_chunk_size);
+          const std::int64_t keys = k1 - k0;
+          // Skip chunks every query of this chunk masks (after the last query, or before the
+          // window of the first).
+          if (k0 > q1 - 1 || k1 - 1 < q0 - kernels.score_params.window + 1) continue;
+          std::vector<float> scores(static_cast<std::size_t>(chunk_rows * keys));
+          kernels.scores.run(chunk_queries.data(), chunk_rows, chunks[c].first, scores.data());
+          for (std::int64_t row = 0; row < chunk_rows; ++row) {
+            const std::int64_t r = row / tokens;
+            const std::int64_t t = q0 + row % tokens;
+            float* s = scores.data() + row * keys;
+            kernels.score_row(s, keys, k0, t,
+                              kernels.slopes[static_cast<std::size_t>(g * group + r)],
+                              kernels.score_params);
+            const float chunk_max = *std::max_element(s, s + keys);
+            const float previous = running_max[static_cast<std::size_t>(row)];
+            const float next = std::max(previous, chunk_max);
+            float* acc = accumulator.data() + row * head_dim_;
+            if (next == kNegativeInfinity) {
+              std::fill(s, s + keys, 0.0f);
+              continue;
+            }
+            const float correction = std::exp(previous - next);
+            for (std::int64_t j = 0; j < keys; ++j) s[j] = std::exp(s[j] - next);
+            quantize_in_place(std::span<float>(s, static_cast<std::size_t>(keys)), keys,
+                              config_.probs_dtype);
+            float sum = 0.0f;
+            for (std::int64_t j = 0; j < keys; ++j) sum += s[j];
+            running_sum[static_cast<std::size_t>(row)] =
+                running_sum[static_cast<std::size_t>(row)] * correction + sum;
+            running_max[static_cast<std::size_t>(row)] = next;
+            for (std::int64_t d = 0; d < head_dim_; ++d) acc[d] *= correction;
+          }
+          kernels.probs_flash.run(scores.data(), chunk_rows, chunks[c].second, partial.data());
+          for (std::size_t i = 0; i < accumulator.size(); ++i) accumulator[i] += partial[i];
+        }
+        for (std::int64_t row = 0; row < chunk_rows; ++row) {
+          const float sum = running_sum[static_cast<std::size_t>(row)];
+          float* acc = accumulator.data() + row * head_dim_;
+          for (std::int64_t d = 0; d < head_dim_; ++d) acc[d] /= sum;
+        }
+        quantize_in_place(accumulator, head_dim_, config_.output.activation_dtype);
+        scatter(accumulator.data(), q0, tokens);
+      }
+    }
+  }
+
+  std::vector<float> result(static_cast<std::size_t>(rows * spec_.hidden_dim));
+  output_.run(attention.data(), rows, result.data());
+  return Tensor::from_floats(x.shape(), std::move(result), config_.output.output_dtype);
+}
+
+Tensor Attention::decode_forward(const Tensor& x, const Tensor& positions, KVCache& cache) const {
+  if (!x.defined() || x.rank() != 2 || x.dim(1) != spec_.hidden_dim || !is_floating(x.dtype())) {
+    fail("decode input has shape " +
+         (x.defined() ? shape_to_string(x.shape()) : std::string("(undefined)")) +
+         ", expected a floating [batch, " + std::to_string(spec_.hidden_dim) + "]");
+  }
+  check_cache(cache, "decode");
+  const std::int64_t batch = x.dim(0);
+  if (batch > cache.max_batch()) {
+    fail("decode of " + std::to_string(batch) + " users does not fit the KV cache (max_batch " +
+         std::to_string(cache.max_batch()) + ")");
+  }
+  const std::vector<std::int64_t> position_values = checked_indices(
+      positions, {batch}, kBlock, "positions", cache.max_seq_len(), "the KV cache's max_seq_len");
+  const Kernels& kernels = *kernels_;
+  const std::int64_t heads = spec_.num_heads;
+  const std::int64_t group = heads / kv_heads_;
+  const std::int64_t q_width = heads * head_dim_;
+  const std::int64_t kv_width = kv_heads_ * head_dim_;
+  const std::int64_t max_seq = cache.max_seq_len();
+
+  const Tensor input =
+      x.dtype() == config_.qkv.activation_dtype ? x : x.to(config_.qkv.activation_dtype);
+  std::vector<float> qkv(static_cast<std::size_t>(batch * (q_width + 2 * kv_width)));
+  qkv_.run(input.data<float>(), batch, qkv.data());
+
+  std::vector<float> attention(static_cast<std::size_t>(batch * q_width));
+  float* k_cache = cache.k.data<float>();
+  float* v_cache = cache.v.data<float>();
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const std::int64_t position = position_values[static_cast<std::size_t>(b)];
+    Heads h = split_heads(qkv.data(), b, 1, q_width, kv_width);
+    kernels.normalize_q(h.q.data(), heads);
+    kernels.normalize_k(h.k.data(), kv_heads_);
+    kernels.rotate(h.q.data(), 1, heads, &position);
+    kernels.rotate(h.k.data(), 1, kv_heads_, &position);
+    quantize_in_place(h.k, head_dim_, config_.kv_cache_dtype);
+    quantize_in_place(h.v, head_dim_, config_.kv_cache_dtype);
+    quantize_in_place(h.q, head_dim_, config_.query_dtype);
+    const std::int64_t first =
+        std::max<std::int64_t>(0, position - kernels.score_params.window + 1);
+    const std::int64_t keys = position - first + 1;
+    for (std::int64_t g = 0; g < kv_heads_; ++g) {
+      const std::int64_t base = (b * kv_heads_ + g) * max_seq * head_dim_;
+      std::copy_n(h.k.data() + g * head_dim_, head_dim_, k_cache + base + position * head_dim_);
+      std::copy_n(h.v.data() + g * head_dim_, head_dim_, v_cache + base + position * head_dim_);
+      std::vector<float> kt(static_cast<std::size_t>(head_dim_ * keys));
+      for (std::int64_t j = 0; j < keys; ++j) {
+        const float* k_row = k_cache + base + (first + j) * head_dim_;
+        for (std::int64_t d = 0; d < head_dim_; ++d) kt[d * keys + j] = k_row[d];
+      }
+      std::vector<float> v(v_cache + base + first * head_dim_,
+                           v_cache + base + (position + 1) * head_dim_);
+      const DeviceMatrix kt_matrix = kernels.scores.prepare(
+          exact_tensor({head_dim_, keys}, kernels.operand_dtype, std::move(kt)));
+      const DeviceMatrix v_matrix = kernels.probs.prepare(
+          exact_tensor({keys, head_dim_}, kernels.operand_dtype, std::move(v)));
+      std::vector<float> scores(static_cast<std::size_t>(group * keys));
+      kernels.scores.run(h.q.data() + g * group * head_dim_, group, kt_matrix, scores.data());
+      for (std::int64_t r = 0; r < group; ++r) {
+        kernels.score_row(scores.data() + r * keys, keys, first, position,
+                          kernels.slopes[static_cast<std::size_t>(g * group + r)],
+                          kernels.score_params);
+      }
+      softmax_rows_fp32(scores, keys);
+      quantize_in_place(scores, keys, config_.probs_dtype);
+      kernels.probs.run(scores.data(), group, v_matrix,
+                        attention.data() + b * q_width + g * group * head_dim_);
+    }
+  }
+  std::vector<float> result(static_cast<std::size_t>(batch * spec_.hidden_dim));
+  output_.run(attention.data(), batch, result.data());
+  return Tensor::from_floats({batch, spec_.hidden_dim}, std::move(result),
+                             config_.output.output_dtype);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reference: float64 throughout.
+
+namespace {
+
+struct ReferenceWeights {
+  Tensor wq, wk, wv, wo, bq, bk, bv, bo, q_norm, k_norm;
+};
+
+ReferenceWeights load_reference_weights(const AttentionSpec& spec,
+                                        const AttentionWeights& weights) {
+  spec.validate();
+  validate_attention_weights(spec, weights);
+  auto load = [](const WeightSource& source) {
+    return source.defined() ? source.load().to(DType::float32) : Tensor();
+  };
+  return {load(weights.wq),     load(weights.wk),    load(weights.wv), load(weights.wo),
+          load(weights.bq),     load(weights.bk),    load(weights.bv), load(weights.bo),
+          load(weights.q_norm), load(weights.k_norm)};
+}
+
+void reference_rms_norm(std::vector<double>& values, std::int64_t dim, const Tensor& weight,
+                        double eps) {
+  const std::span<const float> scale = weight.floats();
+  for (std::size_t begin = 0; begin < values.size(); begin += static_cast<std::size_t>(dim)) {
+    double sum = 0.0;
+    for (std::int64_t i = 0; i < dim; ++i) sum += values[begin + i] * values[begin + i];
+    const double inverse_rms = 1.0 / std::sqrt(sum / static_cast<double>(dim) + eps);
+    for (std::int64_t i = 0; i < dim; ++i) {
+      values[begin + i] *= inverse_rms * static_cast<double>(scale[i]);
+    }
+  }
+}
+
+// q, k, v of `tokens` rows of x at `positions`, after norms and RoPE.
+struct ReferenceHeads {
+  std::vector<double> q, k, v;
+};
+
+ReferenceHeads reference_heads(const AttentionSpec& spec, const ReferenceWeights& w,
+                               const std::vector<double>& x, std::int64_t tokens,
+                               const std::int64_t* positions) {
+  ReferenceHeads h{reference_matmul(x, tokens, w.wq, w.bq), reference_matmul(x, tokens, w.wk, w.bk),
+                   reference_matmul(x, tokens, w.wv, w.bv)};
+  if (spec.qk_norm) {
+    reference_rms_norm(h.q, spec.dim_per_head(), w.q_norm, spec.qk_norm_eps);
+    reference_rms_norm(h.k, spec.dim_per_head(), w.k_norm, spec.qk_norm_eps);
+  }
+  if (spec.positions == AttentionPositions::rope) {
+    rope_reference_rotate(spec.rope, h.q.data(), tokens, spec.num_heads, positions);
+    rope_reference_rotate(spec.rope, h.k.data(), tokens, spec.kv_heads(), positions);
+  }
+  return h;
+}
+
+// softmax over keys of scaled, capped, biased scores, times values, for one query head.
+// keys[j] and values[j] point at head_dim values of key position key_positions[j].
+void reference_attend(const AttentionSpec& spec, const double* query, double slope,
+                      std::int64_t query_position, const std::vector<const double*>& keys,
+                      const std::vector<const double*>& values,
+                      const std::vector<std::int64_t>& key_positions, double* out) {
+  const std::int64_t dim = spec.dim_per_head();
+  const double scale = spec.score_scale();
+  std::vector<double> scores;
+  std::vector<std::size_t> visible;
+  for (std::size_t j = 0; j < keys.size(); ++j) {
+    const std::int64_t key = key_positions[j];
+    if (key > query_position) continue;
+    if (spec.sliding_window > 0 && key <= query_position - spec.sliding_window) continue;
+    double dot = 0.0;
+    for (std::int64_t d = 0; d < dim; ++d) dot += query[d] * keys[j][d];
+    double score = dot * scale;
+    if (spec.logit_softcap > 0.0) {
+      score = spec.logit_softcap * std::tanh(score / spec.logit_softcap);
+    }
+    score += slope * static_cast<double>(key - query_position);
+    scores.push_back(score);
+    visible.push_back(j);
+  }
+  const double maximum = *std::max_element(scores.begin(), scores.end());
+  double sum = 0.0;
+  for (double& score : scores) {
+    score = std::exp(score - maximum);
+    sum += score;
+  }
+  std::fill(out, out + dim, 0.0);
+  for (std::size_t i = 0; i < visible.size(); ++i) {
+    const double p = scores[i] / sum;
+    for (std::int64_t d = 0; d < dim; ++d) out[d] += p * values[visible[i]][d];
+  }
+}
+
+std::vector<double> reference_slopes(const AttentionSpec& spec) {
+  return spec.positions == AttentionPositions::alibi
+             ? alibi_slopes(spec.num_heads)
+             : std::vector<double>(static_cast<std::size_t>(spec.num_heads), 0.0);
+}
+
+}  // namespace
+
+Tensor attention_prefill_reference(const AttentionSpec& spec, const Tensor& x,
+                                   const AttentionWeights& weights) {
+  const ReferenceWeights w = load_reference_weights(spec, weights);
+  if (!x.defined() || (x.rank() != 2 && x.rank() != 3) || x.dim(-1) != spec.hidden_dim ||
+      !is_floating(x.dtype())) {
+    fail("prefill reference input has shape " +
+         (x.defined() ? shape_to_string(x.shape()) : std::string("(undefined)")) +
+         ", expected [batch, seq, " + std::to_string(spec.hidden_dim) + "] or [seq, " +
+         std::to_string(spec.hidden_dim) + "]");
+  }
+  const std::int64_t batch = x.rank() == 3 ? x.dim(0) : 1;
+  const std::int64_t seq = x.dim(-2);
+  const std::int64_t dim = spec.dim_per_head();
+  const std::int64_t heads = spec.num_heads;
+  const std::int64_t group = heads / spec.kv_heads();
+  const std::vector<double> slopes = reference_slopes(spec);
+  const std::vector<double> all = reference_values(x);
+  std::vector<std::int64_t> positions(static_cast<std::size_t>(seq));
+  for (std::int64_t t = 0; t < seq; ++t) positions[static_cast<std::size_t>(t)] = t;
+
+  std::vector<double> attended(static_cast<std::size_t>(batch * seq * heads * dim));
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const std::vector<double> rows(all.begin() + b * seq * spec.hidden_dim,
+                                   all.begin() + (b + 1) * seq * spec.hidden_dim);
+    const ReferenceHeads h = reference_heads(spec, w, rows, seq, positions.data());
+    for (std::int64_t head = 0; head < heads; ++head) {
+      const std::int64_t g = head / group;
+      std::vector<const double*> keys;
+      std::vector<const double*> values;
+      for (std::int64_t j = 0; j < seq; ++j) {
+        keys.push_back(h.k.data() + (j * spec.kv_heads() + g) * dim);
+        values.push_back(h.v.data() + (j * spec.kv_heads() + g) * dim);
+      }
+      for (std::int64_t t = 0; t < seq; ++t) {
+        reference_attend(spec, h.q.data() + (t * heads + head) * dim,
+                         slopes[static_cast<std::size_t>(head)], t, keys, values, positions,
+                         attended.data() + ((b * seq + t) * heads + head) * dim);
+      }
+    }
+  }
+  return reference_tensor(x.shape(), reference_matmul(attended, batch * seq, w.wo, w.bo));
+}
+
+Tensor attention_decode_reference(const AttentionSpec& spec, const Tensor& x,
+                                  const Tensor& positions, const Tensor& k_cache,
+                                  const Tensor& v_cache, const AttentionWeights& weights) {
+  const ReferenceWeights w = load_reference_weights(spec, weights);
+  if (!x.defined() || x.rank() != 2 || x.dim(1) != spec.hidden_dim || !is_floating(x.dtype())) {
+    fail("decode reference input has shape " +
+         (x.defined() ? shape_to_string(x.shape()) : std::string("(undefined)")) +
+         ", expected [batch, " + std::to_string(spec.hidden_dim) + "]");
+  }
+  const std::int64_t batch = x.dim(0);
+  const std::int64_t dim = spec.dim_per_head();
+  const std::int64_t kv_heads = spec.kv_heads();
+  const bool cache_ok = k_cache.defined() && v_cache.defined() && k_cache.rank() == 4 &&
+                        k_cache.shape() == v_cache.shape() && k_cache.dim(0) >= batch &&
+                        k_cache.dim(1) == kv_heads && k_cache.dim(3) == dim &&
+                        is_floating(k_cache.dtype()) && is_floating(v_cache.dtype());
+  if (!cache_ok) {
+    fail("decode reference caches have shapes " +
+         (k_cache.defined() ? shape_to_string(k_cache.shape()) : std::string("(undefined)")) +
+         " and " +
+         (v_cache.defined() ? shape_to_string(v_cache.shape()) : std::string("(undefined)")) +
+         ", expected [>= " + std::to_string(batch) + ", " + std::to_string(kv_heads) +
+         ", max_seq_len, " + std::to_string(dim) + "]");
+  }
+  const std::int64_t max_seq = k_cache.dim(2);
+  const std::vector<std::int64_t> position_values = checked_indices(
+      positions, {batch}, "attention.reference", "positions", max_seq, "beyond the caches");
+  const std::int64_t heads = spec.num_heads;
+  const std::int64_t group = heads / kv_heads;
+  const std::vector<double> slopes = reference_slopes(spec);
+  const std::vector<double> all = reference_values(x);
+  const std::vector<double> k_all = reference_values(k_cache);
+  const std::vector<double> v_all = reference_values(v_cache);
+
+  std::vector<double> attended(static_cast<std::size_t>(batch * heads * dim));
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const std::int64_t position = position_values[static_cast<std::size_t>(b)];
+    const std::vector<double> row(all.begin() + b * spec.hidden_dim,
+                                  all.begin() + (b + 1) * spec.hidden_dim);
+    const ReferenceHeads h = reference_heads(spec, w, row, 1, &position);
+    std::vector<std::int64_t> key_positions(static_cast<std::size_t>(position + 1));
+    for (std::int64_t j = 0; j <= position; ++j) key_positions[static_cast<std::size_t>(j)] = j;
+    for (std::int64_t head = 0; head < heads; ++head) {
+      const std::int64_t g = head / group;
+      const std::int64_t base = (b * kv_heads + g) * max_seq * dim;
+      std::vector<const double*> keys;
+      std::vector<const double*> values;
+      for (std::int64_t j = 0; j < position; ++j) {
+        keys.push_back(k_all.data() + base + j * dim);
+        values.push_back(v_all.data() + base + j * dim);
+      }
+      keys.push_back(h.k.data() + g * dim);
+      values.push_back(h.v.data() + g * dim);
+      reference_attend(spec, h.q.data() + head * dim, slopes[static_cast<std::size_t>(head)],
+                       position, keys, values, key_positions,
+                       attended.data() + (b * heads + head) * dim);
+    }
+  }
+  return reference_tensor({batch, spec.hidden_dim}, reference_matmul(attended, batch, w.wo, w.bo));
+}
+
+}  // namespace ttt
