@@ -36,12 +36,12 @@ namespace ttt {
 
 // Everything a trace holds about one call, as a replayer receives it.
 struct BlockCall {
-  std::string kind;                                       // The block kind, for error messages.
+  std::string kind = "";                                  // The block kind, for error messages.
   nlohmann::json spec = nlohmann::json::object();         // The block's Spec.
   nlohmann::json impl_config = nlohmann::json::object();  // The block's ImplConfig.
-  std::string device;                                     // E.g. "N150"; "" when unknown.
+  std::string device = "";                                // E.g. "N150"; "" when unknown.
   nlohmann::json scalars = nlohmann::json::object();      // Scalar arguments by name.
-  std::vector<NamedTensor> inputs;  // By name; containers as "kv/0", "kv/1", ...
+  std::vector<NamedTensor> inputs = {};  // By name; containers as "kv/0", "kv/1", ...
 
   // The input called `name`. Throws std::invalid_argument "[<kind>] missing input 'x'".
   const Tensor& input(std::string_view name) const;
@@ -53,25 +53,25 @@ struct BlockCall {
 // A call bound to its inputs: runs the device implementation or the reference, each returning
 // the outputs named as BlockReplayer::outputs.
 struct BoundCall {
-  std::function<std::vector<NamedTensor>()> run_device;
-  std::function<std::vector<NamedTensor>()> run_reference;
+  std::function<std::vector<NamedTensor>()> run_device = nullptr;
+  std::function<std::vector<NamedTensor>()> run_reference = nullptr;
 };
 
 // How to replay one block kind.
 struct BlockReplayer {
   // The kind traces name in their `block` attribute, e.g. "rms_norm" or "attention.decode".
-  std::string kind;
+  std::string kind = "";
   // Inputs every call must hold (container elements are checked by `bind`).
-  std::vector<std::string> inputs;
+  std::vector<std::string> inputs = {};
   // Outputs run_device and run_reference return, in this order.
-  std::vector<std::string> outputs;
+  std::vector<std::string> outputs = {};
   // What device-now must meet against reference-now and captured outputs. Default: tt-metal's
   // pcc >= 0.99, max_abs_error <= 1e-2.
   Tolerances tolerances = Tolerances::tt_metal_default();
   // Rebuilds the block from the call's Spec/ImplConfig JSON, checks the inputs against the spec
   // and binds them. Throws std::invalid_argument, with the kind as prefix, for anything that
   // contradicts the spec: "[ttt.scale] input x has shape [4], spec says [2, 3]".
-  std::function<BoundCall(const BlockCall&)> bind;
+  std::function<BoundCall(const BlockCall&)> bind = nullptr;
 };
 
 // A set of replayers by kind. Thread-safe.
