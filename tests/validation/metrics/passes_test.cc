@@ -1,5 +1,5 @@
 // The fused pass's kernels (portable and AVX-512) against the naive reference, on sizes that
-// straddle the 8-value vectors and the 4096-value chunks, with and without non-finite values.
+// straddle the 8-value vectors and the 16384-value chunks, with and without non-finite values.
 #include "validation/metrics/internal/passes.h"
 
 #include <gmock/gmock.h>
@@ -94,7 +94,7 @@ void expect_matches_naive(const Case& c, const PassTotals& t, double rtol, doubl
 }
 
 TEST(FusedPassTest, KernelsMatchNaiveLoopsAcrossChunkBoundaries) {
-  for (std::size_t numel : {1u, 7u, 8u, 9u, 4095u, 4096u, 4097u, 8205u, 100003u}) {
+  for (std::size_t numel : {1u, 7u, 8u, 9u, 16383u, 16384u, 16385u, 32781u, 100003u}) {
     const Case c = random_case(numel, 1000 + numel);
     for (Kernel kernel : kernels_to_test()) {
       SCOPED_TRACE("numel " + std::to_string(numel) + ", kernel " + kernel_name(kernel));
@@ -113,16 +113,16 @@ TEST(FusedPassTest, KernelsMatchNaiveLoopsAcrossChunkBoundaries) {
 }
 
 TEST(FusedPassTest, NonFiniteValuesInsideVectorChunksFallBackExactly) {
-  Case c = random_case(20000, 7);
-  c.actual[5000] = NAN;         // Second chunk: NaN facing a finite value.
-  c.expected[5001] = INFINITY;  // Inf facing a finite value.
-  c.actual[9000] = INFINITY;    // Same Inf on both sides: a match.
-  c.expected[9000] = INFINITY;
-  c.actual[9001] = -INFINITY;  // Opposite signs: a mismatch.
-  c.expected[9001] = INFINITY;
-  c.actual[12000] = NAN;  // NaN facing NaN: a match.
-  c.expected[12000] = NAN;
-  c.actual[19999] = -INFINITY;  // In the scalar tail.
+  Case c = random_case(50003, 7);
+  c.actual[20000] = NAN;         // Second chunk: NaN facing a finite value.
+  c.expected[20001] = INFINITY;  // Inf facing a finite value.
+  c.actual[36000] = INFINITY;    // Same Inf on both sides (third chunk): a match.
+  c.expected[36000] = INFINITY;
+  c.actual[36001] = -INFINITY;  // Opposite signs: a mismatch.
+  c.expected[36001] = INFINITY;
+  c.actual[40000] = NAN;  // NaN facing NaN: a match.
+  c.expected[40000] = NAN;
+  c.actual[50002] = -INFINITY;  // In the scalar tail of the last chunk.
   for (Kernel kernel : kernels_to_test()) {
     SCOPED_TRACE(kernel_name(kernel));
     const PassTotals t = fused_pass(float_input(c, 1e-3, 1e-2), kernel);
@@ -132,25 +132,26 @@ TEST(FusedPassTest, NonFiniteValuesInsideVectorChunksFallBackExactly) {
     EXPECT_EQ(t.inf_actual, 3);
     EXPECT_EQ(t.inf_expected, 3);
     EXPECT_EQ(t.nonfinite_mismatched, 4);
-    EXPECT_EQ(t.first_nonfinite_mismatch, 5000);
-    EXPECT_EQ(t.finite_pairs, 20000 - 6);
+    EXPECT_EQ(t.first_nonfinite_mismatch, 20000);
+    EXPECT_EQ(t.finite_pairs, 50003 - 6);
   }
 }
 
 TEST(FusedPassTest, LocatesTheFirstOfEqualMaxima) {
-  std::vector<float> expected(10000, 1.0f);
+  std::vector<float> expected(40000, 1.0f);
   std::vector<float> actual(expected);
-  actual[4500] = 3.0f;  // Error 2, twice: the first one is reported.
-  actual[9000] = 3.0f;
+  actual[20500] = 3.0f;  // Error 2, twice in the second chunk and once in the third: the first.
+  actual[21000] = 3.0f;
+  actual[33000] = 3.0f;
   actual[6000] = 1.5f;
   const Case c{actual, expected};
   for (Kernel kernel : kernels_to_test()) {
     SCOPED_TRACE(kernel_name(kernel));
     const PassTotals t = fused_pass(float_input(c, 0.0, 0.1), kernel);
     EXPECT_EQ(t.max_abs_error, 2.0);
-    EXPECT_EQ(t.max_abs_error_index, 4500);
-    EXPECT_EQ(t.mismatched, 3);
-    EXPECT_EQ(t.worst_mismatch_index, 4500);
+    EXPECT_EQ(t.max_abs_error_index, 20500);
+    EXPECT_EQ(t.mismatched, 4);
+    EXPECT_EQ(t.worst_mismatch_index, 20500);
     EXPECT_TRUE(t.expected_constant);
     EXPECT_EQ(t.expected_value, 1.0);
     EXPECT_FALSE(t.actual_constant);
