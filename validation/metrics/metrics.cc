@@ -104,10 +104,14 @@ std::string format_index(const Metrics& metrics, std::int64_t flat) {
   return shape_to_string(unflatten_index(metrics.shape, flat));
 }
 
+// "0.29%", "33.3%", "100%": two significant digits below 10%, three above, and never "100%"
+// unless every element is counted.
 std::string format_percent(std::int64_t part, std::int64_t whole) {
   const double percent =
       whole > 0 ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0;
-  return format_double("%.2g", percent) + "%";
+  std::string text = format_double(percent < 10.0 ? "%.2g" : "%.3g", percent);
+  if (text == "100" && part < whole) text = "99.9";
+  return text + "%";
 }
 
 // "12 of 4096 (0.29%) mismatched, worst at [0, 3]".

@@ -167,6 +167,23 @@ TEST(EvaluateTest, FromRealData) {
               ElementsAre("pcc 0.9845 < 0.99", "max_abs_error 0.5 > 0.01 at [1, 0]"));
 }
 
+TEST(EvaluateTest, PercentagesStayReadable) {
+  Metrics m = clean_metrics({1000});
+  m.allclose = false;
+  m.worst_mismatch_index = 0;
+  Tolerances t;
+  t.require_allclose = true;
+  m.mismatched = 1000;
+  EXPECT_THAT(evaluate(m, t).failures,
+              ElementsAre("allclose: 1000 of 1000 (100%) mismatched, worst at [0]"));
+  m.mismatched = 999;
+  EXPECT_THAT(evaluate(m, t).failures,
+              ElementsAre("allclose: 999 of 1000 (99.9%) mismatched, worst at [0]"));
+  m.mismatched = 1;
+  EXPECT_THAT(evaluate(m, t).failures,
+              ElementsAre("allclose: 1 of 1000 (0.1%) mismatched, worst at [0]"));
+}
+
 TEST(FormatMetricsTest, AlignedTable) {
   const Tensor expected = Tensor::from_floats({1, 3}, {1.0f, 2.0f, 4.0f});
   const Tensor actual = Tensor::from_floats({1, 3}, {1.0f, 2.0f, 3.0f});
@@ -186,7 +203,7 @@ TEST(FormatMetricsTest, AlignedTable) {
     EXPECT_EQ(rows[i].find_first_not_of(' ', rows[i].find("  ")), 22u) << rows[i];
   }
   EXPECT_THAT(text, HasSubstr("allclose              false (rtol 1.3e-06, atol 1e-05): 1 of 3 "
-                              "(33%) mismatched, worst at [0, 2]\n"));
+                              "(33.3%) mismatched, worst at [0, 2]\n"));
   EXPECT_THAT(text, HasSubstr("quantiles |a-e|       p50 0, p90 0.8, p99 0.98\n"));
   EXPECT_THAT(text, HasSubstr("histogram |a-e|\n  [0, 0.1)  2\n  [0.1, 1]  1\n"));
 }
