@@ -1,0 +1,168 @@
+#include "blocks/ffn/gated_mlp.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
+
+#include "blocks/common/identity.h"
+#include "blocks/common/json_fields.h"
+#include "blocks/common/reference_math.h"
+#include "blocks/ffn/ffn_common.h"
+#include "validation/tensor/formats.h"
+
+namespace ttt {
+namespace {
+
+constexpr const char* kBlock = "gated_mlp";
+
+}  // namespace
+
+void GatedMlpSpec::validate() const {
+  if (hidden_dim <= 0) {
+    ffn_detail::fail(kBlock, "spec.hidden_dim must be > 0, got " + std::to_string(hidden_dim));
+  }
+  if (ffn_dim <= 0) {
+    ffn_detail::fail(kBlock, "spec.ffn_dim must be > 0, got " + std::to_string(ffn_dim));
+  }
+}
+
+void GatedMlpSpec::validate_weights(const Shape& w_gate, const Shape& w_up,
+                                    const Shape& w_down) const {
+  ffn_detail::check_shape(kBlock, "w_gate", w_gate, {hidden_dim, ffn_dim});
+  ffn_detail::check_shape(kBlock, "w_up", w_up, {hidden_dim, ffn_dim});
+  ffn_detail::check_shape(kBlock, "w_down", w_down, {ffn_dim, hidden_dim});
+}
+
+std::string GatedMlpSpec::identity() const {
+  return Identity("GATED_MLP")
+      .add("hidden", hidden_dim)
+      .add("ffn", ffn_dim)
+      .add("act", activation_name(activation))
+      .str();
+}
+
+void GatedMlpImplConfig::validate(const GatedMlpSpec& spec) const {
+  ffn_detail::check_matmul_config(kBlock, "ff1_ff3", ff1_ff3);
+  ffn_detail::check_matmul_config(kBlock, "ff2", ff2);
+  ffn_detail::check_shards(kBlock, reduction_shards, spec.ffn_dim);
+  if (prefill_chunk_rows < 1) {
+    ffn_detail::fail(kBlock, "config.prefill_chunk_rows must be >= 1, got " +
+                                 std::to_string(prefill_chunk_rows));
+  }
+}
+
+GatedMlpImplConfig default_impl_config(const GatedMlpSpec& spec, Device device, Mode) {
+  GatedMlpImplConfig config;
+  config.reduction_shards = ffn_detail::default_reduction_shards(device, spec.ffn_dim);
+  return config;
+}
+
+GatedMlpImplConfig default_impl_config(const GatedMlpSpec& spec, Device device, Mode mode,
+                                       Preset preset) {
+  GatedMlpImplConfig config = default_impl_config(spec, device, mode);
+  if (preset == Preset::performance) {
+    config.ff1_ff3.weight_dtype = DType::bfloat4_b;
+    config.ff1_ff3.fidelity = MathFidelity::LoFi;
+  }
+  return config;
+}
+
+void to_json(nlohmann::json& json, const GatedMlpSpec& spec) {
+  json = {
+      {"hidden_dim", spec.hidden_dim}, {"ffn_dim", spec.ffn_dim}, {"activation", spec.activation}};
+}
+
+void from_json(const nlohmann::json& json, GatedMlpSpec& spec) {
+  JsonFields fields(json, kBlock);
+  fields.required("hidden_dim", spec.hidden_dim);
+  fields.required("ffn_dim", spec.ffn_dim);
+  fields.optional("activation", spec.activation);
+  fields.finish();
+}
+
+void to_json(nlohmann::json& json, const GatedMlpImplConfig& config) {
+  json = {{"ff1_ff3", config.ff1_ff3},
+          {"ff2", config.ff2},
+          {"reduction_shards", config.reduction_shards},
+          {"prefill_chunk_rows", config.prefill_chunk_rows}};
+}
+
+void from_json(const nlohmann::json& json, GatedMlpImplConfig& config) {
+  JsonFields fields(json, kBlock);
+  fields.optional("ff1_ff3", config.ff1_ff3);
+  fields.optional("ff2", config.ff2);
+  fields.optional("reduction_shards", config.reduction_shards);
+  fields.optional("prefill_chunk_rows", config.prefill_chunk_rows);
+  fields.finish();
+}
+
+GatedMlp::GatedMlp(GatedMlpSpec spec, GatedMlpImplConfig config, GatedMlpWeights weights)
+    : spec_(spec), config_(config) {
+  spec_.validate();
+  config_.validate(spec_);
+  if (!weights.w_gate.defined() || !weights.w_up.defined() || !weights.w_down.defined()) {
+    ffn_detail::fail(kBlock, "w_gate, w_up and w_down are required");
+  }
+  spec_.validate_weights(weights.w_gate.shape(), weights.w_up.shape(), weights.w_down.shape());
+  gate_ = ffn_detail::ShardedProjection(config_.ff1_ff3, std::move(weights.w_gate), WeightSource(),
+                                        1, "gated_mlp.w_gate");
+  up_ = ffn_detail::ShardedProjection(config_.ff1_ff3, std::move(weights.w_up), WeightSource(), 1,
+                                      "gated_mlp.w_up");
+  down_ = ffn_detail::ShardedProjection(config_.ff2, std::move(weights.w_down), WeightSource(),
+                                        config_.reduction_shards, "gated_mlp.w_down");
+  activation_ = activation_kernel(spec_.activation);
+}
+
+bool GatedMlp::weights_prepared() const {
+  return gate_.prepared() && up_.prepared() && down_.prepared();
+}
+
+void GatedMlp::run_rows(const float* x, std::int64_t rows, float* out) const {
+  const std::int64_t hidden = spec_.hidden_dim;
+  const std::int64_t ffn = spec_.ffn_dim;
+  const std::vector<float> input =
+      ffn_detail::rows_in_dtype(x, rows, hidden, config_.ff1_ff3.activation_dtype);
+  std::vector<float> gate(static_cast<std::size_t>(rows * ffn));
+  std::vector<float> up(gate.size());
+  gate_.run(input.data(), rows, gate.data());
+  up_.run(input.data(), rows, up.data());
+  activation_(gate);
+  for (std::size_t i = 0; i < gate.size(); ++i) gate[i] *= up[i];
+  quantize_in_place(gate, ffn, config_.ff2.activation_dtype);
+  down_.run(gate.data(), rows, out);
+}
+
+Tensor GatedMlp::forward(const Tensor& x, std::int64_t chunk_rows) const {
+  const std::int64_t hidden = spec_.hidden_dim;
+  const std::int64_t rows = x.numel() / hidden;
+  std::vector<float> out(static_cast<std::size_t>(rows * hidden));
+  for (std::int64_t begin = 0; begin < rows; begin += chunk_rows) {
+    const std::int64_t count = std::min(chunk_rows, rows - begin);
+    run_rows(x.data<float>() + begin * hidden, count, out.data() + begin * hidden);
+  }
+  return Tensor::from_floats(x.shape(), std::move(out), config_.ff2.output_dtype);
+}
+
+Tensor GatedMlp::prefill_forward(const Tensor& x) const {
+  ffn_detail::check_input(kBlock, x, spec_.hidden_dim, "prefill_forward", false);
+  return forward(x, config_.prefill_chunk_rows);
+}
+
+Tensor GatedMlp::decode_forward(const Tensor& x) const {
+  ffn_detail::check_input(kBlock, x, spec_.hidden_dim, "decode_forward", true);
+  return forward(x, std::max<std::int64_t>(1, x.dim(0)));
+}
+
+Tensor gated_mlp_reference(const GatedMlpSpec& spec, const Tensor& x, const Tensor& w_gate,
+                           const Tensor& w_up, const Tensor& w_down) {
+  spec.validate();
+  spec.validate_weights(w_gate.shape(), w_up.shape(), w_down.shape());
+  ffn_detail::check_input(kBlock, x, spec.hidden_dim, "reference", false);
+  const std::int64_t rows = x.numel() / spec.hidden_dim;
+  return reference_tensor(
+      x.shape(), ffn_detail::gated_mlp_reference_rows(spec.activation, reference_values(x), rows,
+                                                      w_gate, w_up, w_down));
+}
+
+}  // namespace ttt

@@ -1,0 +1,168 @@
+#include "blocks/ffn/mlp.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
+
+#include "blocks/common/identity.h"
+#include "blocks/common/json_fields.h"
+#include "blocks/common/reference_math.h"
+#include "blocks/ffn/ffn_common.h"
+#include "validation/tensor/formats.h"
+
+namespace ttt {
+namespace {
+
+constexpr const char* kBlock = "mlp";
+
+}  // namespace
+
+void MlpSpec::validate() const {
+  if (hidden_dim <= 0) {
+    ffn_detail::fail(kBlock, "spec.hidden_dim must be > 0, got " + std::to_string(hidden_dim));
+  }
+  if (ffn_dim <= 0) {
+    ffn_detail::fail(kBlock, "spec.ffn_dim must be > 0, got " + std::to_string(ffn_dim));
+  }
+}
+
+void MlpSpec::validate_weights(const Shape& w_up, const Shape& w_down, const Shape* b_up,
+                               const Shape* b_down) const {
+  ffn_detail::check_shape(kBlock, "w_up", w_up, {hidden_dim, ffn_dim});
+  ffn_detail::check_shape(kBlock, "w_down", w_down, {ffn_dim, hidden_dim});
+  if (bias && (b_up == nullptr || b_down == nullptr)) {
+    ffn_detail::fail(kBlock, "b_up and b_down are required by spec.bias = true");
+  }
+  if (!bias && (b_up != nullptr || b_down != nullptr)) {
+    ffn_detail::fail(kBlock, "biases given but spec.bias = false");
+  }
+  if (b_up != nullptr) ffn_detail::check_shape(kBlock, "b_up", *b_up, {ffn_dim});
+  if (b_down != nullptr) ffn_detail::check_shape(kBlock, "b_down", *b_down, {hidden_dim});
+}
+
+std::string MlpSpec::identity() const {
+  return Identity("MLP")
+      .add("hidden", hidden_dim)
+      .add("ffn", ffn_dim)
+      .add("act", activation_name(activation))
+      .add("bias", bias)
+      .str();
+}
+
+void MlpImplConfig::validate(const MlpSpec& spec) const {
+  ffn_detail::check_matmul_config(kBlock, "ff1", ff1);
+  ffn_detail::check_matmul_config(kBlock, "ff2", ff2);
+  ffn_detail::check_shards(kBlock, reduction_shards, spec.ffn_dim);
+  if (prefill_chunk_rows < 1) {
+    ffn_detail::fail(kBlock, "config.prefill_chunk_rows must be >= 1, got " +
+                                 std::to_string(prefill_chunk_rows));
+  }
+}
+
+MlpImplConfig default_impl_config(const MlpSpec& spec, Device device, Mode) {
+  MlpImplConfig config;
+  config.reduction_shards = ffn_detail::default_reduction_shards(device, spec.ffn_dim);
+  return config;
+}
+
+MlpImplConfig default_impl_config(const MlpSpec& spec, Device device, Mode mode, Preset preset) {
+  MlpImplConfig config = default_impl_config(spec, device, mode);
+  if (preset == Preset::performance) {
+    config.ff1.weight_dtype = DType::bfloat4_b;
+    config.ff1.fidelity = MathFidelity::LoFi;
+  }
+  return config;
+}
+
+void to_json(nlohmann::json& json, const MlpSpec& spec) {
+  json = {{"hidden_dim", spec.hidden_dim},
+          {"ffn_dim", spec.ffn_dim},
+          {"activation", spec.activation},
+          {"bias", spec.bias}};
+}
+
+void from_json(const nlohmann::json& json, MlpSpec& spec) {
+  JsonFields fields(json, kBlock);
+  fields.required("hidden_dim", spec.hidden_dim);
+  fields.required("ffn_dim", spec.ffn_dim);
+  fields.optional("activation", spec.activation);
+  fields.optional("bias", spec.bias);
+  fields.finish();
+}
+
+void to_json(nlohmann::json& json, const MlpImplConfig& config) {
+  json = {{"ff1", config.ff1},
+          {"ff2", config.ff2},
+          {"reduction_shards", config.reduction_shards},
+          {"prefill_chunk_rows", config.prefill_chunk_rows}};
+}
+
+void from_json(const nlohmann::json& json, MlpImplConfig& config) {
+  JsonFields fields(json, kBlock);
+  fields.optional("ff1", config.ff1);
+  fields.optional("ff2", config.ff2);
+  fields.optional("reduction_shards", config.reduction_shards);
+  fields.optional("prefill_chunk_rows", config.prefill_chunk_rows);
+  fields.finish();
+}
+
+Mlp::Mlp(MlpSpec spec, MlpImplConfig config, MlpWeights weights) : spec_(spec), config_(config) {
+  spec_.validate();
+  config_.validate(spec_);
+  if (!weights.w_up.defined() || !weights.w_down.defined()) {
+    ffn_detail::fail(kBlock, "w_up and w_down are required");
+  }
+  spec_.validate_weights(weights.w_up.shape(), weights.w_down.shape(),
+                         weights.b_up.defined() ? &weights.b_up.shape() : nullptr,
+                         weights.b_down.defined() ? &weights.b_down.shape() : nullptr);
+  up_ = ffn_detail::ShardedProjection(config_.ff1, std::move(weights.w_up), std::move(weights.b_up),
+                                      1, "mlp.w_up");
+  down_ = ffn_detail::ShardedProjection(config_.ff2, std::move(weights.w_down),
+                                        std::move(weights.b_down), config_.reduction_shards,
+                                        "mlp.w_down");
+  activation_ = activation_kernel(spec_.activation);
+}
+
+Tensor Mlp::forward(const Tensor& x, std::int64_t chunk_rows) const {
+  const std::int64_t hidden = spec_.hidden_dim;
+  const std::int64_t ffn = spec_.ffn_dim;
+  const std::int64_t rows = x.numel() / hidden;
+  std::vector<float> out(static_cast<std::size_t>(rows * hidden));
+  std::vector<float> inner;
+  for (std::int64_t begin = 0; begin < rows; begin += chunk_rows) {
+    const std::int64_t count = std::min(chunk_rows, rows - begin);
+    const std::vector<float> input = ffn_detail::rows_in_dtype(
+        x.data<float>() + begin * hidden, count, hidden, config_.ff1.activation_dtype);
+    inner.resize(static_cast<std::size_t>(count * ffn));
+    up_.run(input.data(), count, inner.data());
+    activation_(inner);
+    quantize_in_place(inner, ffn, config_.ff2.activation_dtype);
+    down_.run(inner.data(), count, out.data() + begin * hidden);
+  }
+  return Tensor::from_floats(x.shape(), std::move(out), config_.ff2.output_dtype);
+}
+
+Tensor Mlp::prefill_forward(const Tensor& x) const {
+  ffn_detail::check_input(kBlock, x, spec_.hidden_dim, "prefill_forward", false);
+  return forward(x, config_.prefill_chunk_rows);
+}
+
+Tensor Mlp::decode_forward(const Tensor& x) const {
+  ffn_detail::check_input(kBlock, x, spec_.hidden_dim, "decode_forward", true);
+  return forward(x, std::max<std::int64_t>(1, x.dim(0)));
+}
+
+Tensor mlp_reference(const MlpSpec& spec, const Tensor& x, const Tensor& w_up, const Tensor& w_down,
+                     const Tensor& b_up, const Tensor& b_down) {
+  spec.validate();
+  spec.validate_weights(w_up.shape(), w_down.shape(), b_up.defined() ? &b_up.shape() : nullptr,
+                        b_down.defined() ? &b_down.shape() : nullptr);
+  ffn_detail::check_input(kBlock, x, spec.hidden_dim, "reference", false);
+  const std::int64_t rows = x.numel() / spec.hidden_dim;
+  std::vector<double> inner = reference_matmul(reference_values(x), rows, w_up, b_up);
+  for (double& value : inner) value = activation_reference(spec.activation, value);
+  return reference_tensor(x.shape(), reference_matmul(inner, rows, w_down, b_down));
+}
+
+}  // namespace ttt

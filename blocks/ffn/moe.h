@@ -1,0 +1,130 @@
+// Mixture of experts (Mixtral semantics): router logits = x · W_router; each token takes the
+// top_k experts by logit, weights them by a softmax over the selected logits only, and sums the
+// weighted outputs of those experts, each a gated MLP.
+//
+// Device numerics (TTTv1's Mixtral on T3K, one expert per chip): router matmul with bfloat16
+// weights; top-k on the bfloat16 logits (ties go to the lower expert index); softmax in float32,
+// routing weights stored as bfloat16; each expert is a GatedMlp with its own ImplConfig; the
+// weighted expert outputs are all-reduced in expert order, rounded to `combine_dtype` after every
+// addition.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "blocks/common/device.h"
+#include "blocks/common/matmul.h"
+#include "blocks/common/weights.h"
+#include "blocks/ffn/gated_mlp.h"
+#include "validation/tensor/tensor.h"
+
+namespace ttt {
+
+// The mathematics of the block.
+struct MoeSpec {
+  std::int64_t hidden_dim = 0;   // Model width. REQUIRES: > 0.
+  std::int64_t ffn_dim = 0;      // Each expert's intermediate width. REQUIRES: > 0.
+  std::int64_t num_experts = 0;  // REQUIRES: > 0.
+  std::int64_t top_k = 0;        // Experts per token. REQUIRES: 1 <= top_k <= num_experts.
+  Activation activation = Activation::silu;
+
+  // Throws std::invalid_argument "[moe] spec.top_k 3 exceeds spec.num_experts 2".
+  void validate() const;
+  // The spec of one expert.
+  GatedMlpSpec expert_spec() const { return {hidden_dim, ffn_dim, activation}; }
+  // "MOE(hidden=4096,ffn=14336,experts=8,top_k=2,act=silu)".
+  std::string identity() const;
+
+  bool operator==(const MoeSpec&) const = default;
+};
+
+// The device knobs.
+struct MoeImplConfig {
+  // The router. Default: bfloat16 input and weights, bfloat16 logits, HiFi4, fp32 accumulation.
+  MatmulConfig router{DType::bfloat16, DType::bfloat16, DType::bfloat16, MathFidelity::HiFi4,
+                      Accumulation::fp32};
+  // Every expert. Default: the gated MLP's defaults on one chip (reduction_shards 1).
+  GatedMlpImplConfig expert;
+  // Format the weighted expert outputs are summed in, and of the result. Default: bfloat16.
+  DType combine_dtype = DType::bfloat16;
+
+  void validate(const MoeSpec& spec) const;
+
+  bool operator==(const MoeImplConfig&) const = default;
+};
+
+// TTTv1's Mixtral settings: experts with the gated MLP defaults (performance: FF1/FF3 in
+// bfloat4_b with LoFi) and each expert whole on one chip on every device.
+MoeImplConfig default_impl_config(const MoeSpec& spec, Device device, Mode mode);
+MoeImplConfig default_impl_config(const MoeSpec& spec, Device device, Mode mode, Preset preset);
+
+// JSON: {"hidden_dim": 4096, "ffn_dim": 14336, "num_experts": 8, "top_k": 2, "activation":
+// "silu"}; ImplConfig {"router": {...}, "expert": {...}, "combine_dtype": "bfloat16"}.
+void to_json(nlohmann::json& json, const MoeSpec& spec);
+void from_json(const nlohmann::json& json, MoeSpec& spec);
+void to_json(nlohmann::json& json, const MoeImplConfig& config);
+void from_json(const nlohmann::json& json, MoeImplConfig& config);
+
+// One selected expert of a token.
+struct ExpertChoice {
+  std::int64_t expert = 0;
+  float weight = 0.0f;
+  bool operator==(const ExpertChoice&) const = default;
+};
+
+// The device's routing of one token: the top_k experts by logit (larger first, ties to the lower
+// index) with the float32 softmax of their logits, each weight rounded to bfloat16.
+// REQUIRES: 1 <= top_k <= logits.size().
+std::vector<ExpertChoice> select_experts(std::span<const float> logits, std::int64_t top_k);
+
+// The reference weights: the router [hidden, num_experts] and one gated MLP per expert.
+struct MoeWeights {
+  WeightSource router;
+  std::vector<GatedMlpWeights> experts;
+};
+
+class Moe {
+ public:
+  // Validates shapes without loading anything. An expert's weights load the first time a token
+  // is routed to it.
+  Moe(MoeSpec spec, MoeImplConfig config, MoeWeights weights);
+
+  const MoeSpec& spec() const { return spec_; }
+  const MoeImplConfig& config() const { return config_; }
+  // True when the router and expert `expert` have prepared their device weights.
+  bool expert_prepared(std::int64_t expert) const;
+
+  // x [..., seq, hidden] -> same shape in combine_dtype.
+  Tensor prefill_forward(const Tensor& x) const;
+  // x [batch, hidden].
+  Tensor decode_forward(const Tensor& x) const;
+
+ private:
+  Tensor forward(const Tensor& x) const;
+
+  MoeSpec spec_;
+  MoeImplConfig config_;
+  DeviceMatmul router_matmul_;
+  Prepared<DeviceMatrix> router_;
+  std::vector<GatedMlp> experts_;
+};
+
+// The reference's routing of one token (float64 logits; same tie rule).
+std::vector<std::pair<std::int64_t, double>> select_experts_reference(
+    std::span<const double> logits, std::int64_t top_k);
+
+// The reference weights as tensors, for moe_reference.
+struct MoeReferenceWeights {
+  Tensor router;
+  std::vector<Tensor> w_gate;
+  std::vector<Tensor> w_up;
+  std::vector<Tensor> w_down;
+};
+
+// The reference in float64.
+Tensor moe_reference(const MoeSpec& spec, const Tensor& x, const MoeReferenceWeights& weights);
+
+}  // namespace ttt

@@ -1,0 +1,231 @@
+#include "blocks/lm_head/lm_head.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <utility>
+
+#include "blocks/common/identity.h"
+#include "blocks/common/json_fields.h"
+#include "blocks/common/reference_math.h"
+#include "validation/tensor/formats.h"
+
+namespace ttt {
+namespace {
+
+constexpr std::int64_t kTile = 32;
+constexpr std::int64_t kMaxChunk = 32768;
+
+[[noreturn]] void fail(const std::string& message) {
+  throw std::invalid_argument("[lm_head] " + message);
+}
+
+void check_input(const LmHeadSpec& spec, const Tensor& x, const char* forward, bool decode) {
+  const bool ok =
+      x.defined() && x.rank() >= 1 && x.dim(-1) == spec.hidden_dim && (!decode || x.rank() == 2);
+  if (!ok) {
+    fail(std::string(forward) + " input has shape " +
+         (x.defined() ? shape_to_string(x.shape()) : std::string("(undefined)")) + ", expected " +
+         (decode ? "[batch, " : "[..., ") + std::to_string(spec.hidden_dim) + "]");
+  }
+  if (!is_floating(x.dtype())) {
+    fail(std::string(forward) + " input has dtype " + std::string(dtype_name(x.dtype())) +
+         ", expected a floating dtype");
+  }
+}
+
+// Columns [begin, begin + count) of the [hidden, vocab] weight, as float32 [hidden, count]. A
+// tied weight is read transposed from the [vocab, hidden] table.
+Tensor weight_columns(const Tensor& weight, bool tied, std::int64_t begin, std::int64_t count) {
+  const std::int64_t hidden = tied ? weight.dim(1) : weight.dim(0);
+  const std::int64_t vocab = tied ? weight.dim(0) : weight.dim(1);
+  const float* values = weight.data<float>();
+  std::vector<float> columns(static_cast<std::size_t>(hidden * count));
+  for (std::int64_t h = 0; h < hidden; ++h) {
+    float* target = columns.data() + h * count;
+    for (std::int64_t c = 0; c < count; ++c) {
+      target[c] = tied ? values[(begin + c) * hidden + h] : values[h * vocab + begin + c];
+    }
+  }
+  return Tensor::from_floats({hidden, count}, std::move(columns));
+}
+
+void no_softcap(float*, std::size_t, float) {}
+
+void softcap_fp32(float* logits, std::size_t count, float cap) {
+  for (std::size_t i = 0; i < count; ++i) logits[i] = cap * std::tanh(logits[i] / cap);
+}
+
+}  // namespace
+
+void LmHeadSpec::validate() const {
+  if (hidden_dim <= 0) fail("spec.hidden_dim must be > 0, got " + std::to_string(hidden_dim));
+  if (vocab_size <= 0) fail("spec.vocab_size must be > 0, got " + std::to_string(vocab_size));
+  if (!std::isfinite(logit_softcap) || logit_softcap < 0.0) {
+    fail("spec.logit_softcap must be finite and >= 0 (0 disables it)");
+  }
+}
+
+void LmHeadSpec::validate_weight(const Shape& weight_shape) const {
+  const Shape expected =
+      tied_embeddings ? Shape{vocab_size, hidden_dim} : Shape{hidden_dim, vocab_size};
+  if (weight_shape != expected) {
+    fail(std::string(tied_embeddings ? "tied embedding table" : "weight") + " has shape " +
+         shape_to_string(weight_shape) + ", expected " + shape_to_string(expected));
+  }
+}
+
+std::string LmHeadSpec::identity() const {
+  return Identity("LM_HEAD")
+      .add("hidden", hidden_dim)
+      .add("vocab", vocab_size)
+      .add("tied", tied_embeddings)
+      .add("softcap", logit_softcap)
+      .str();
+}
+
+void LmHeadImplConfig::validate() const {
+  for (const auto& [dtype, name] : {std::pair{matmul.activation_dtype, "activation_dtype"},
+                                    std::pair{matmul.weight_dtype, "weight_dtype"},
+                                    std::pair{matmul.output_dtype, "output_dtype"}}) {
+    if (!is_floating(dtype)) {
+      fail(std::string("config.matmul.") + name + " is " + std::string(dtype_name(dtype)) +
+           ", expected a floating dtype");
+    }
+  }
+  if (vocab_chunk <= 0 || vocab_chunk % kTile != 0) {
+    fail("config.vocab_chunk " + std::to_string(vocab_chunk) +
+         " must be a positive multiple of 32");
+  }
+}
+
+LmHeadImplConfig default_impl_config(const LmHeadSpec& spec, Device device, Mode) {
+  LmHeadImplConfig config;
+  const std::int64_t chips = mesh_shape(device).num_devices();
+  const std::int64_t per_chip = (std::max<std::int64_t>(spec.vocab_size, 1) + chips - 1) / chips;
+  config.vocab_chunk = std::min(kMaxChunk, (per_chip + kTile - 1) / kTile * kTile);
+  return config;
+}
+
+LmHeadImplConfig default_impl_config(const LmHeadSpec& spec, Device device, Mode mode, Preset) {
+  return default_impl_config(spec, device, mode);
+}
+
+void to_json(nlohmann::json& json, const LmHeadSpec& spec) {
+  json = {{"hidden_dim", spec.hidden_dim},
+          {"vocab_size", spec.vocab_size},
+          {"tied_embeddings", spec.tied_embeddings},
+          {"logit_softcap", spec.logit_softcap}};
+}
+
+void from_json(const nlohmann::json& json, LmHeadSpec& spec) {
+  JsonFields fields(json, "lm_head");
+  fields.required("hidden_dim", spec.hidden_dim);
+  fields.required("vocab_size", spec.vocab_size);
+  fields.optional("tied_embeddings", spec.tied_embeddings);
+  fields.optional("logit_softcap", spec.logit_softcap);
+  fields.finish();
+}
+
+void to_json(nlohmann::json& json, const LmHeadImplConfig& config) {
+  json = {{"matmul", config.matmul}, {"vocab_chunk", config.vocab_chunk}};
+}
+
+void from_json(const nlohmann::json& json, LmHeadImplConfig& config) {
+  JsonFields fields(json, "lm_head");
+  fields.optional("matmul", config.matmul);
+  fields.optional("vocab_chunk", config.vocab_chunk);
+  fields.finish();
+}
+
+LmHead::LmHead(LmHeadSpec spec, LmHeadImplConfig config, WeightSource weight)
+    : spec_(spec), config_(config), matmul_(config.matmul) {
+  spec_.validate();
+  config_.validate();
+  if (!weight.defined()) fail("weight is required");
+  spec_.validate_weight(weight.shape());
+  transform_ = spec_.logit_softcap > 0.0 ? softcap_fp32 : no_softcap;
+  chunks_ = Prepared<std::vector<DeviceMatrix>>(
+      [matmul = matmul_, source = std::move(weight), tied = spec_.tied_embeddings,
+       vocab = spec_.vocab_size, chunk = config_.vocab_chunk] {
+        const Tensor full = source.load().to(DType::float32);
+        std::vector<DeviceMatrix> chunks;
+        for (std::int64_t begin = 0; begin < vocab; begin += chunk) {
+          const std::int64_t count = std::min(chunk, vocab - begin);
+          chunks.push_back(
+              matmul.prepare(weight_columns(full, tied, begin, count), Tensor(), "lm_head.weight"));
+        }
+        return chunks;
+      });
+}
+
+Tensor LmHead::forward(const Tensor& x) const {
+  const std::int64_t hidden = spec_.hidden_dim;
+  const std::int64_t vocab = spec_.vocab_size;
+  const std::int64_t rows = x.numel() / hidden;
+  std::vector<float> input(x.data<float>(), x.data<float>() + rows * hidden);
+  quantize_in_place(input, hidden, config_.matmul.activation_dtype);
+  std::vector<float> logits(static_cast<std::size_t>(rows * vocab));
+  std::vector<float> chunk_out;
+  std::int64_t begin = 0;
+  for (const DeviceMatrix& chunk : chunks_.get()) {
+    const std::int64_t count = chunk.cols();
+    chunk_out.resize(static_cast<std::size_t>(rows * count));
+    if (rows > 0) matmul_.run(input.data(), rows, chunk, chunk_out.data());
+    for (std::int64_t r = 0; r < rows; ++r) {
+      std::copy_n(chunk_out.data() + r * count, count, logits.data() + r * vocab + begin);
+    }
+    begin += count;
+  }
+  transform_(logits.data(), logits.size(), static_cast<float>(spec_.logit_softcap));
+  Shape shape = x.shape();
+  shape.back() = vocab;
+  return Tensor::from_floats(std::move(shape), std::move(logits), config_.matmul.output_dtype);
+}
+
+Tensor LmHead::prefill_forward(const Tensor& x) const {
+  check_input(spec_, x, "prefill_forward", false);
+  return forward(x);
+}
+
+Tensor LmHead::decode_forward(const Tensor& x) const {
+  check_input(spec_, x, "decode_forward", true);
+  return forward(x);
+}
+
+Tensor lm_head_reference(const LmHeadSpec& spec, const Tensor& x, const Tensor& weight) {
+  spec.validate();
+  spec.validate_weight(weight.shape());
+  check_input(spec, x, "reference", false);
+  const std::int64_t hidden = spec.hidden_dim;
+  const std::int64_t vocab = spec.vocab_size;
+  const std::int64_t rows = x.numel() / hidden;
+  const std::vector<double> input = reference_values(x);
+  std::vector<double> logits;
+  if (spec.tied_embeddings) {
+    // x · E^T: one dot product per (row, token) over the [vocab, hidden] table.
+    const std::span<const float> table = weight.floats();
+    logits.assign(static_cast<std::size_t>(rows * vocab), 0.0);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      for (std::int64_t t = 0; t < vocab; ++t) {
+        double sum = 0.0;
+        for (std::int64_t h = 0; h < hidden; ++h) {
+          sum += input[static_cast<std::size_t>(r * hidden + h)] *
+                 static_cast<double>(table[static_cast<std::size_t>(t * hidden + h)]);
+        }
+        logits[static_cast<std::size_t>(r * vocab + t)] = sum;
+      }
+    }
+  } else {
+    logits = reference_matmul(input, rows, weight);
+  }
+  if (spec.logit_softcap > 0.0) {
+    for (double& value : logits) value = spec.logit_softcap * std::tanh(value / spec.logit_softcap);
+  }
+  Shape shape = x.shape();
+  shape.back() = vocab;
+  return reference_tensor(shape, logits);
+}
+
+}  // namespace ttt

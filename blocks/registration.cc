@@ -1,0 +1,203 @@
+#include "blocks/registration.h"
+
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "blocks/ffn/gated_mlp.h"
+#include "blocks/ffn/mlp.h"
+#include "blocks/ffn/moe.h"
+#include "blocks/lm_head/lm_head.h"
+#include "blocks/normalization/layer_norm.h"
+#include "blocks/normalization/rms_norm.h"
+
+namespace ttt {
+namespace {
+
+// The mode a call asks for: scalar "mode", default prefill.
+Mode call_mode(const BlockCall& call) {
+  if (!call.scalars.contains("mode")) return Mode::prefill;
+  try {
+    return call.scalars.at("mode").get<Mode>();
+  } catch (const std::exception& error) {
+    throw std::invalid_argument("[" + call.kind + "] scalar 'mode': " + error.what());
+  }
+}
+
+Device call_device(const BlockCall& call) {
+  if (call.device.empty()) return Device::N150;
+  try {
+    return parse_device(call.device);
+  } catch (const std::exception& error) {
+    throw std::invalid_argument("[" + call.kind + "] device: " + error.what());
+  }
+}
+
+// The call's Spec, and its ImplConfig: the defaults for the call's device and mode overlaid with
+// the call's impl_config JSON.
+template <typename Spec>
+auto configure(const BlockCall& call, Mode mode) {
+  const Spec spec = call.spec.get<Spec>();
+  spec.validate();
+  auto config = default_impl_config(spec, call_device(call), mode);
+  nlohmann::json merged = config;
+  merged.merge_patch(call.impl_config);
+  config = merged.get<decltype(config)>();
+  return std::pair{spec, config};
+}
+
+// Binds a block object: device runs the mode's forward, reference runs `reference`.
+template <typename Block, typename Reference>
+BoundCall bind_block(std::shared_ptr<const Block> block, Mode mode, Tensor x, Reference reference) {
+  BoundCall bound;
+  bound.run_device = [block, mode, x] {
+    return named(
+        {{"y", mode == Mode::decode ? block->decode_forward(x) : block->prefill_forward(x)}});
+  };
+  bound.run_reference = [reference = std::move(reference)] { return named({{"y", reference()}}); };
+  return bound;
+}
+
+Tensor optional_input(const BlockCall& call, bool present, const char* name) {
+  return present ? call.input(name) : Tensor();
+}
+
+WeightSource source_of(const Tensor& tensor) {
+  return tensor.defined() ? WeightSource(tensor) : WeightSource();
+}
+
+BoundCall bind_rms_norm(const BlockCall& call) {
+  const Mode mode = call_mode(call);
+  const auto [spec, config] = configure<RmsNormSpec>(call, mode);
+  const Tensor x = call.input("x");
+  const Tensor weight = call.input("weight");
+  auto block = std::make_shared<const RmsNorm>(spec, config, weight);
+  return bind_block(block, mode, x,
+                    [spec, x, weight] { return rms_norm_reference(spec, x, weight); });
+}
+
+BoundCall bind_layer_norm(const BlockCall& call) {
+  const Mode mode = call_mode(call);
+  const auto [spec, config] = configure<LayerNormSpec>(call, mode);
+  const Tensor x = call.input("x");
+  const Tensor weight = call.input("weight");
+  const Tensor bias = optional_input(call, spec.bias, "bias");
+  auto block = std::make_shared<const LayerNorm>(spec, config, weight, source_of(bias));
+  return bind_block(block, mode, x, [spec, x, weight, bias] {
+    return layer_norm_reference(spec, x, weight, bias);
+  });
+}
+
+BoundCall bind_mlp(const BlockCall& call) {
+  const Mode mode = call_mode(call);
+  const auto [spec, config] = configure<MlpSpec>(call, mode);
+  const Tensor x = call.input("x");
+  const Tensor w_up = call.input("w_up");
+  const Tensor w_down = call.input("w_down");
+  const Tensor b_up = optional_input(call, spec.bias, "b_up");
+  const Tensor b_down = optional_input(call, spec.bias, "b_down");
+  auto block = std::make_shared<const Mlp>(
+      spec, config, MlpWeights{w_up, w_down, source_of(b_up), source_of(b_down)});
+  return bind_block(block, mode, x, [spec, x, w_up, w_down, b_up, b_down] {
+    return mlp_reference(spec, x, w_up, w_down, b_up, b_down);
+  });
+}
+
+BoundCall bind_gated_mlp(const BlockCall& call) {
+  const Mode mode = call_mode(call);
+  const auto [spec, config] = configure<GatedMlpSpec>(call, mode);
+  const Tensor x = call.input("x");
+  const Tensor w_gate = call.input("w_gate");
+  const Tensor w_up = call.input("w_up");
+  const Tensor w_down = call.input("w_down");
+  auto block =
+      std::make_shared<const GatedMlp>(spec, config, GatedMlpWeights{w_gate, w_up, w_down});
+  return bind_block(block, mode, x, [spec, x, w_gate, w_up, w_down] {
+    return gated_mlp_reference(spec, x, w_gate, w_up, w_down);
+  });
+}
+
+BoundCall bind_moe(const BlockCall& call) {
+  const Mode mode = call_mode(call);
+  const auto [spec, config] = configure<MoeSpec>(call, mode);
+  const Tensor x = call.input("x");
+  MoeReferenceWeights reference{call.input("router"), call.container("w_gate"),
+                                call.container("w_up"), call.container("w_down")};
+  const auto experts = static_cast<std::size_t>(spec.num_experts);
+  if (reference.w_gate.size() != experts || reference.w_up.size() != experts ||
+      reference.w_down.size() != experts) {
+    throw std::invalid_argument(
+        "[moe] expected inputs w_gate/0..w_gate/" + std::to_string(experts - 1) +
+        " (and w_up, w_down) for spec.num_experts " + std::to_string(experts));
+  }
+  MoeWeights weights{reference.router, {}};
+  for (std::size_t e = 0; e < experts; ++e) {
+    weights.experts.push_back({reference.w_gate[e], reference.w_up[e], reference.w_down[e]});
+  }
+  auto block = std::make_shared<const Moe>(spec, config, std::move(weights));
+  return bind_block(block, mode, x, [spec, x, reference = std::move(reference)] {
+    return moe_reference(spec, x, reference);
+  });
+}
+
+BoundCall bind_lm_head(const BlockCall& call) {
+  const Mode mode = call_mode(call);
+  const auto [spec, config] = configure<LmHeadSpec>(call, mode);
+  const Tensor x = call.input("x");
+  const Tensor weight = call.input("weight");
+  auto block = std::make_shared<const LmHead>(spec, config, weight);
+  return bind_block(block, mode, x,
+                    [spec, x, weight] { return lm_head_reference(spec, x, weight); });
+}
+
+// Tolerances of a kind: TTTv1's PCC floors (RMSNorm 0.9999, MLP 0.99); max abs error is left
+// unchecked because it scales with the block's outputs (docs/blocks.md lists measured values).
+Tolerances pcc_at_least(double pcc) {
+  Tolerances tolerances;
+  tolerances.pcc = pcc;
+  return tolerances;
+}
+
+}  // namespace
+
+void register_builtin_blocks(BlockRegistry& registry) {
+  registry.add({.kind = "rms_norm",
+                .inputs = {"x", "weight"},
+                .outputs = {"y"},
+                .tolerances = pcc_at_least(0.9999),
+                .bind = bind_rms_norm});
+  registry.add({.kind = "layer_norm",
+                .inputs = {"x", "weight"},
+                .outputs = {"y"},
+                .tolerances = pcc_at_least(0.9999),
+                .bind = bind_layer_norm});
+  registry.add({.kind = "mlp",
+                .inputs = {"x", "w_up", "w_down"},
+                .outputs = {"y"},
+                .tolerances = pcc_at_least(0.99),
+                .bind = bind_mlp});
+  registry.add({.kind = "gated_mlp",
+                .inputs = {"x", "w_gate", "w_up", "w_down"},
+                .outputs = {"y"},
+                .tolerances = pcc_at_least(0.99),
+                .bind = bind_gated_mlp});
+  registry.add({.kind = "moe",
+                .inputs = {"x", "router"},
+                .outputs = {"y"},
+                .tolerances = pcc_at_least(0.99),
+                .bind = bind_moe});
+  registry.add({.kind = "lm_head",
+                .inputs = {"x", "weight"},
+                .outputs = {"y"},
+                .tolerances = pcc_at_least(0.99),
+                .bind = bind_lm_head});
+}
+
+void register_builtin_blocks() {
+  static std::once_flag once;
+  std::call_once(once, [] { register_builtin_blocks(BlockRegistry::global()); });
+}
+
+}  // namespace ttt

@@ -1,0 +1,195 @@
+#include "blocks/ffn/mlp.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+
+#include "tests/blocks/common/accuracy.h"
+#include "validation/tensor/random.h"
+
+namespace ttt {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::ThrowsMessage;
+using testing_blocks::AccuracyBound;
+using testing_blocks::expect_accuracy;
+
+TEST(MlpReferenceTest, HandCheckedActivations) {
+  // hidden 1, ffn 2, w_up = [1, -1], b_up = [0.5, 0], w_down = [[1], [2]], b_down = [0.25]; x = 1
+  // gives up = [1.5, -1] and y = act(1.5) + 2 act(-1) + 0.25.
+  const Tensor x = Tensor::from_floats({1, 1}, {1.0f});
+  const Tensor w_up = Tensor::from_floats({1, 2}, {1.0f, -1.0f});
+  const Tensor b_up = Tensor::from_floats({2}, {0.5f, 0.0f});
+  const Tensor w_down = Tensor::from_floats({2, 1}, {1.0f, 2.0f});
+  const Tensor b_down = Tensor::from_floats({1}, {0.25f});
+  const auto y = [&](Activation activation) {
+    return mlp_reference(MlpSpec{1, 2, activation, true}, x, w_up, w_down, b_up, b_down).at({0, 0});
+  };
+  EXPECT_EQ(y(Activation::relu), 1.75);
+  const double phi = [](double v) { return 0.5 * (1.0 + std::erf(v / std::sqrt(2.0))); }(1.5);
+  const double phi_minus = 0.5 * (1.0 + std::erf(-1.0 / std::sqrt(2.0)));
+  EXPECT_NEAR(y(Activation::gelu), 1.5 * phi + 2.0 * (-1.0 * phi_minus) + 0.25, 1e-6);
+  const double c = std::sqrt(2.0 / 3.14159265358979323846);
+  const auto tanh_gelu = [c](double v) {
+    return 0.5 * v * (1.0 + std::tanh(c * (v + 0.044715 * v * v * v)));
+  };
+  EXPECT_NEAR(y(Activation::gelu_tanh), tanh_gelu(1.5) + 2.0 * tanh_gelu(-1.0) + 0.25, 1e-6);
+  // Without biases: relu(1) + 2 relu(-1) = 1.
+  EXPECT_EQ(mlp_reference(MlpSpec{1, 2, Activation::relu, false}, x, w_up, w_down).at({0, 0}), 1.0);
+}
+
+struct MlpCase {
+  std::string model;
+  MlpSpec spec;
+  std::string config_name;
+  MlpImplConfig config;
+  AccuracyBound bound;
+};
+
+MlpImplConfig uniform(DType weights, MathFidelity fidelity, Accumulation accumulation,
+                      DType hidden) {
+  MlpImplConfig config;
+  config.ff1 = {DType::bfloat16, weights, DType::bfloat16, fidelity, accumulation};
+  config.ff2 = {hidden, weights, DType::bfloat16, fidelity, accumulation};
+  return config;
+}
+
+class MlpAccuracyTest : public ::testing::TestWithParam<MlpCase> {};
+
+TEST_P(MlpAccuracyTest, DeviceMatchesReferenceAtModelDims) {
+  const MlpCase& c = GetParam();
+  const MlpSpec& spec = c.spec;
+  const double in_scale = 1.0 / std::sqrt(static_cast<double>(spec.hidden_dim));
+  const double out_scale = 1.0 / std::sqrt(static_cast<double>(spec.ffn_dim));
+  const Tensor x = random_normal({12, spec.hidden_dim}, 41);
+  const Tensor w_up = random_normal({spec.hidden_dim, spec.ffn_dim}, 42, 0.0, in_scale);
+  const Tensor w_down = random_normal({spec.ffn_dim, spec.hidden_dim}, 43, 0.0, out_scale);
+  const Tensor b_up = spec.bias ? random_normal({spec.ffn_dim}, 44, 0.0, 0.1) : Tensor();
+  const Tensor b_down = spec.bias ? random_normal({spec.hidden_dim}, 45, 0.0, 0.1) : Tensor();
+  MlpWeights weights{w_up, w_down, {}, {}};
+  if (spec.bias) weights = {w_up, w_down, b_up, b_down};
+  const Mlp mlp(spec, c.config, weights);
+  expect_accuracy(mlp.prefill_forward(x), mlp_reference(spec, x, w_up, w_down, b_up, b_down),
+                  spec.identity(), c.config_name, c.bound);
+  const Tensor decode_x = random_normal({4, spec.hidden_dim}, 46);
+  expect_accuracy(mlp.decode_forward(decode_x),
+                  mlp_reference(spec, decode_x, w_up, w_down, b_up, b_down), spec.identity(),
+                  c.config_name + "/decode", c.bound);
+}
+
+const MlpSpec kGpt2{768, 3072, Activation::gelu_tanh, true};
+const MlpSpec kBert{768, 3072, Activation::gelu, true};
+const MlpSpec kBloom{1024, 4096, Activation::gelu, true};
+
+MlpImplConfig preset(const MlpSpec& spec, Preset p) {
+  return default_impl_config(spec, Device::N150, Mode::prefill, p);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, MlpAccuracyTest,
+                         ::testing::Values(MlpCase{"GPT-2",
+                                                   kGpt2,
+                                                   "bf16/HiFi4/fp32",
+                                                   uniform(DType::bfloat16, MathFidelity::HiFi4,
+                                                           Accumulation::fp32, DType::bfloat16),
+                                                   {0.99998, 0.02}},
+                                           MlpCase{"GPT-2",
+                                                   kGpt2,
+                                                   "default(bfp8/HiFi2/bf16)",
+                                                   preset(kGpt2, Preset::accuracy),
+                                                   {0.9995, 0.13}},
+                                           MlpCase{"GPT-2",
+                                                   kGpt2,
+                                                   "performance(ff1 bfp4/LoFi)",
+                                                   preset(kGpt2, Preset::performance),
+                                                   {0.989, 0.5}},
+                                           MlpCase{"BERT-base",
+                                                   kBert,
+                                                   "default(bfp8/HiFi2/bf16)",
+                                                   preset(kBert, Preset::accuracy),
+                                                   {0.9995, 0.13}},
+                                           MlpCase{"BLOOM-560m",
+                                                   kBloom,
+                                                   "default(bfp8/HiFi2/bf16)",
+                                                   preset(kBloom, Preset::accuracy),
+                                                   {0.9995, 0.17}},
+                                           MlpCase{"GPT-2",
+                                                   MlpSpec{768, 3072, Activation::relu, false},
+                                                   "relu/no-bias/default",
+                                                   preset(kGpt2, Preset::accuracy),
+                                                   {0.9995, 0.13}}),
+                         testing_blocks::CaseName());
+
+TEST(MlpTest, IdentityJsonDefaultsAndErrors) {
+  EXPECT_EQ(kGpt2.identity(), "MLP(hidden=768,ffn=3072,act=gelu_tanh,bias=1)");
+  EXPECT_EQ(nlohmann::json(kBert).get<MlpSpec>(), kBert);
+  const MlpImplConfig fast =
+      default_impl_config(kGpt2, Device::T3K, Mode::decode, Preset::performance);
+  EXPECT_EQ(nlohmann::json(fast).get<MlpImplConfig>(), fast);
+  EXPECT_EQ(fast.ff1.weight_dtype, DType::bfloat4_b);
+  EXPECT_EQ(fast.ff1.fidelity, MathFidelity::LoFi);
+  EXPECT_EQ(fast.ff2.weight_dtype, DType::bfloat8_b);
+  EXPECT_EQ(fast.reduction_shards, 8);
+  EXPECT_EQ(default_impl_config(kGpt2, Device::N150, Mode::decode).reduction_shards, 1);
+  EXPECT_EQ(default_impl_config(kGpt2, Device::N300, Mode::prefill, Preset::accuracy),
+            default_impl_config(kGpt2, Device::N300, Mode::prefill));
+  EXPECT_THAT(
+      ([] {
+        nlohmann::json{{"hidden_dim", 8}, {"ffn_dim", 8}, {"activation", "GELU"}}.get<MlpSpec>();
+      }),
+      ThrowsMessage<std::invalid_argument>(
+          HasSubstr("[mlp] field 'activation': unknown activation 'GELU'")));
+  EXPECT_THAT(
+      ([] {
+        nlohmann::json{{"hidden_dim", -1}, {"ffn_dim", 8}}.get<MlpSpec>().validate();
+      }),
+      ThrowsMessage<std::invalid_argument>(HasSubstr("[mlp] spec.hidden_dim must be > 0, got -1")));
+}
+
+TEST(MlpTest, BadShapesAreClearErrorsAndWeightsLoadOnce) {
+  const MlpSpec spec{32, 64, Activation::relu, true};
+  const Tensor w_up = random_normal({32, 64}, 1);
+  const Tensor w_down = random_normal({64, 32}, 2);
+  EXPECT_THAT(
+      [&] {
+        Mlp(spec, {}, {w_up, w_down, {}, {}});
+      },
+      ThrowsMessage<std::invalid_argument>(
+          HasSubstr("[mlp] b_up and b_down are required by spec.bias = true")));
+  EXPECT_THAT(
+      [&] {
+        Mlp(spec, {}, {w_up, w_down, random_normal({63}, 3), random_normal({32}, 4)});
+      },
+      ThrowsMessage<std::invalid_argument>(HasSubstr("[mlp] b_up has shape [63], expected [64]")));
+  MlpImplConfig sharded;
+  sharded.reduction_shards = 4;
+  EXPECT_THAT(
+      [&] {
+        Mlp(spec, sharded, {w_up, w_down, random_normal({64}, 3), random_normal({32}, 4)});
+      },
+      ThrowsMessage<std::invalid_argument>(
+          HasSubstr("[mlp] config.reduction_shards 4 does not split spec.ffn_dim 64")));
+  std::atomic<int> loads{0};
+  const Mlp mlp(spec, {},
+                {WeightSource({32, 64},
+                              [&] {
+                                ++loads;
+                                return w_up;
+                              }),
+                 w_down, random_normal({64}, 3), random_normal({32}, 4)});
+  EXPECT_EQ(loads.load(), 0);
+  mlp.prefill_forward(random_normal({3, 32}, 5));
+  mlp.decode_forward(random_normal({2, 32}, 6));
+  EXPECT_EQ(loads.load(), 1);
+  EXPECT_TRUE(mlp.weights_prepared());
+}
+
+}  // namespace
+}  // namespace ttt
