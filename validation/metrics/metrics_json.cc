@@ -229,7 +229,9 @@ Tolerances tolerances_from_json(const Json& json) {
   const FieldReader read(json, "tolerances_from_json");
   Tolerances tolerances;
   auto fields = threshold_fields(tolerances);
-  for (const auto& [key, value] : json.items()) {
+  for (const auto& item : json.items()) {
+    const std::string& key = item.key();
+    const Json& value = item.value();
     if (key == "require_allclose") {
       tolerances.require_allclose = read.boolean("require_allclose");
       continue;

@@ -197,9 +197,11 @@ struct Moments {
 
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_pd(), a deliberately uninitialised
 // register, which its own -Wuninitialized flags once inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 // The fast kernel for float32 pairs, 8 values per step, widened to double. It assumes every value
 // is finite and returns false (stats unusable) when the chunk holds a non-finite value: any NaN or
@@ -296,7 +298,9 @@ __attribute__((target("avx512f,avx512dq,popcnt"))) bool avx512_chunk(const float
   return true;
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 #endif  // TTT_METRICS_AVX512_KERNEL
 

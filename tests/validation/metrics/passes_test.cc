@@ -22,9 +22,6 @@ using ttt::testing::naive_masked_pearson;
 using ttt::testing::naive_metrics;
 using ttt::testing::TestRandom;
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
 std::vector<Kernel> kernels_to_test() {
   std::vector<Kernel> kernels = {Kernel::portable};
   if (avx512_supported()) kernels.push_back(Kernel::avx512);
