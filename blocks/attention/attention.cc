@@ -92,11 +92,37 @@ void score_row(float* row, std::int64_t count, std::int64_t key_begin, std::int6
 using ScoreRowKernel = void (*)(float*, std::int64_t, std::int64_t, std::int64_t, float,
                                 const ScoreParams&);
 
-// A tensor of `shape` in `dtype` holding `values` that are already representable in it.
-Tensor exact_tensor(Shape shape, DType dtype, std::vector<float> values) {
-  Tensor tensor(std::move(shape), dtype);
-  std::copy(values.begin(), values.end(), tensor.data<float>());
-  return tensor;
+// K^T [head_dim, keys] in `dtype` from `keys` key vectors `stride` floats apart, whose values are
+// representable in `dtype`; transposed in 32 x 32 tiles into `buffer` (reused across calls: a
+// fresh tensor per head would page-fault its way through every decode step), which the returned
+// view shares.
+Tensor keys_transposed(const float* rows, std::int64_t keys, std::int64_t stride,
+                       std::int64_t head_dim, DType dtype, std::vector<float>& buffer) {
+  constexpr std::int64_t kTile = 32;
+  buffer.resize(static_cast<std::size_t>(head_dim * keys));
+  float* target = buffer.data();
+  for (std::int64_t j0 = 0; j0 < keys; j0 += kTile) {
+    const std::int64_t j1 = std::min(keys, j0 + kTile);
+    for (std::int64_t d0 = 0; d0 < head_dim; d0 += kTile) {
+      const std::int64_t d1 = std::min(head_dim, d0 + kTile);
+      // Contiguous writes: rows of a power-of-two length written down a column would all map
+      // to one cache set.
+      for (std::int64_t d = d0; d < d1; ++d) {
+        for (std::int64_t j = j0; j < j1; ++j) target[d * keys + j] = rows[j * stride + d];
+      }
+    }
+  }
+  return Tensor::view({head_dim, keys}, dtype, target);
+}
+
+// V [keys, head_dim] in `dtype` from `keys` value vectors `stride` floats apart.
+Tensor values_gathered(const float* rows, std::int64_t keys, std::int64_t stride,
+                       std::int64_t head_dim, DType dtype) {
+  Tensor out({keys, head_dim}, dtype);
+  for (std::int64_t j = 0; j < keys; ++j) {
+    std::copy_n(rows + j * stride, head_dim, out.data<float>() + j * head_dim);
+  }
+  return out;
 }
 
 WeightSource concatenate_columns(const std::vector<const WeightSource*>& parts, bool rank1) {
@@ -546,6 +572,7 @@ Tensor Attention::prefill_forward(const Tensor& x, KVCache* cache, std::int64_t 
   for (std::int64_t t = 0; t < seq; ++t) positions[static_cast<std::size_t>(t)] = t;
   const bool flash = seq >= config_.flash_min_seq_len;
   std::vector<float> attention(static_cast<std::size_t>(rows * q_width));
+  std::vector<float> kt_buffer;
 
   for (std::int64_t b = 0; b < batch; ++b) {
     Heads h = split_heads(qkv.data(), b * seq, seq, q_width, kv_width);
@@ -583,19 +610,13 @@ Tensor Attention::prefill_forward(const Tensor& x, KVCache* cache, std::int64_t 
       }
       // K^T [head_dim, keys] and V [keys, head_dim] of key range [k0, k1), as SDPA operands.
       auto operands = [&](std::int64_t k0, std::int64_t k1, const DeviceMatmul& values_matmul) {
-        const std::int64_t keys = k1 - k0;
-        std::vector<float> kt(static_cast<std::size_t>(head_dim_ * keys));
-        std::vector<float> v(static_cast<std::size_t>(keys * head_dim_));
-        for (std::int64_t j = 0; j < keys; ++j) {
-          const float* k_row = h.k.data() + ((k0 + j) * kv_heads_ + g) * head_dim_;
-          for (std::int64_t d = 0; d < head_dim_; ++d) kt[d * keys + j] = k_row[d];
-          std::copy_n(h.v.data() + ((k0 + j) * kv_heads_ + g) * head_dim_, head_dim_,
-                      v.data() + j * head_dim_);
-        }
-        return std::pair{kernels.scores.prepare(
-                             exact_tensor({head_dim_, keys}, kernels.operand_dtype, std::move(kt))),
-                         values_matmul.prepare(
-                             exact_tensor({keys, head_dim_}, kernels.operand_dtype, std::move(v)))};
+        const std::int64_t offset = (k0 * kv_heads_ + g) * head_dim_;
+        return std::pair{
+            kernels.scores.prepare(keys_transposed(h.k.data() + offset, k1 - k0, kv_width,
+                                                   head_dim_, kernels.operand_dtype, kt_buffer)
+                                       .clone()),
+            values_matmul.prepare(values_gathered(h.v.data() + offset, k1 - k0, kv_width, head_dim_,
+                                                  kernels.operand_dtype))};
       };
       auto scatter = [&](const float* rows_out, std::int64_t t0, std::int64_t tokens) {
         for (std::int64_t r = 0; r < group; ++r) {
@@ -723,6 +744,7 @@ Tensor Attention::decode_forward(const Tensor& x, const Tensor& positions, KVCac
   qkv_.run(input.data<float>(), batch, qkv.data());
 
   std::vector<float> attention(static_cast<std::size_t>(batch * q_width));
+  std::vector<float> kt_buffer;
   float* k_cache = cache.k.data<float>();
   float* v_cache = cache.v.data<float>();
   for (std::int64_t b = 0; b < batch; ++b) {
@@ -742,17 +764,13 @@ Tensor Attention::decode_forward(const Tensor& x, const Tensor& positions, KVCac
       const std::int64_t base = (b * kv_heads_ + g) * max_seq * head_dim_;
       std::copy_n(h.k.data() + g * head_dim_, head_dim_, k_cache + base + position * head_dim_);
       std::copy_n(h.v.data() + g * head_dim_, head_dim_, v_cache + base + position * head_dim_);
-      std::vector<float> kt(static_cast<std::size_t>(head_dim_ * keys));
-      for (std::int64_t j = 0; j < keys; ++j) {
-        const float* k_row = k_cache + base + (first + j) * head_dim_;
-        for (std::int64_t d = 0; d < head_dim_; ++d) kt[d * keys + j] = k_row[d];
-      }
-      std::vector<float> v(v_cache + base + first * head_dim_,
-                           v_cache + base + (position + 1) * head_dim_);
       const DeviceMatrix kt_matrix = kernels.scores.prepare(
-          exact_tensor({head_dim_, keys}, kernels.operand_dtype, std::move(kt)));
-      const DeviceMatrix v_matrix = kernels.probs.prepare(
-          exact_tensor({keys, head_dim_}, kernels.operand_dtype, std::move(v)));
+          keys_transposed(k_cache + base + first * head_dim_, keys, head_dim_, head_dim_,
+                          kernels.operand_dtype, kt_buffer));
+      // A user's values of one head are contiguous in the cache: read them in place (the cache
+      // dtype's values are exactly representable in the operand dtype).
+      const DeviceMatrix v_matrix = kernels.probs.prepare(Tensor::view(
+          {keys, head_dim_}, kernels.operand_dtype, v_cache + base + first * head_dim_));
       std::vector<float> scores(static_cast<std::size_t>(group * keys));
       kernels.scores.run(h.q.data() + g * group * head_dim_, group, kt_matrix, scores.data());
       for (std::int64_t r = 0; r < group; ++r) {
