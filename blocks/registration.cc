@@ -1,17 +1,22 @@
 #include "blocks/registration.h"
 
+#include <algorithm>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
+#include "blocks/attention/attention.h"
+#include "blocks/embeddings/embedding.h"
 #include "blocks/ffn/gated_mlp.h"
 #include "blocks/ffn/mlp.h"
 #include "blocks/ffn/moe.h"
 #include "blocks/lm_head/lm_head.h"
 #include "blocks/normalization/layer_norm.h"
 #include "blocks/normalization/rms_norm.h"
+#include "blocks/rope/rope.h"
 
 namespace ttt {
 namespace {
@@ -152,6 +157,100 @@ BoundCall bind_lm_head(const BlockCall& call) {
                     [spec, x, weight] { return lm_head_reference(spec, x, weight); });
 }
 
+BoundCall bind_embedding(const BlockCall& call) {
+  // A decode call carries the positions of its tokens; a prefill call numbers them 0..seq-1.
+  const bool decode =
+      call_mode(call) == Mode::decode ||
+      std::any_of(call.inputs.begin(), call.inputs.end(),
+                  [](const NamedTensor& input) { return input.name == "positions"; });
+  const Mode mode = decode ? Mode::decode : Mode::prefill;
+  const auto [spec, config] = configure<EmbeddingSpec>(call, mode);
+  const Tensor ids = call.input("ids");
+  const Tensor token = call.input("token_weight");
+  const Tensor position =
+      optional_input(call, spec.positions == PositionEmbedding::learned, "position_weight");
+  Tensor positions = decode ? call.input("positions") : Tensor(ids.shape(), DType::int64);
+  if (!decode && ids.rank() >= 1 && ids.dim(-1) > 0) {
+    for (std::int64_t i = 0; i < positions.numel(); ++i) {
+      positions.data<std::int64_t>()[i] = i % ids.dim(-1);
+    }
+  }
+  auto block = std::make_shared<const Embedding>(spec, config, token, source_of(position));
+  BoundCall bound;
+  bound.run_device = [block, decode, ids, positions] {
+    return named(
+        {{"y", decode ? block->decode_forward(ids, positions) : block->prefill_forward(ids)}});
+  };
+  bound.run_reference = [spec, ids, positions, token, position] {
+    return named({{"y", embedding_reference(spec, ids, positions, token, position)}});
+  };
+  return bound;
+}
+
+BoundCall bind_rope(const BlockCall& call) {
+  const auto [spec, config] = configure<RopeSpec>(call, call_mode(call));
+  const Tensor x = call.input("x");
+  const Tensor positions = call.input("positions");
+  auto block = std::make_shared<const Rope>(spec, config);
+  BoundCall bound;
+  bound.run_device = [block, x, positions] { return named({{"y", block->forward(x, positions)}}); };
+  bound.run_reference = [spec, x, positions] {
+    return named({{"y", rope_reference(spec, x, positions)}});
+  };
+  return bound;
+}
+
+AttentionWeights attention_weights(const BlockCall& call, const AttentionSpec& spec) {
+  AttentionWeights weights;
+  weights.wq = call.input("wq");
+  weights.wk = call.input("wk");
+  weights.wv = call.input("wv");
+  weights.wo = call.input("wo");
+  weights.bq = source_of(optional_input(call, spec.qkv_bias, "bq"));
+  weights.bk = source_of(optional_input(call, spec.qkv_bias, "bk"));
+  weights.bv = source_of(optional_input(call, spec.qkv_bias, "bv"));
+  weights.bo = source_of(optional_input(call, spec.output_bias, "bo"));
+  weights.q_norm = source_of(optional_input(call, spec.qk_norm, "q_norm"));
+  weights.k_norm = source_of(optional_input(call, spec.qk_norm, "k_norm"));
+  return weights;
+}
+
+// A prefill's output does not depend on the cache it fills, so replay runs it without one (the
+// call's k_cache, v_cache and first_slot, when present, are not read).
+BoundCall bind_attention_prefill(const BlockCall& call) {
+  const auto [spec, config] = configure<AttentionSpec>(call, Mode::prefill);
+  const Tensor x = call.input("x");
+  const AttentionWeights weights = attention_weights(call, spec);
+  auto block = std::make_shared<const Attention>(spec, config, weights);
+  BoundCall bound;
+  bound.run_device = [block, x] { return named({{"y", block->prefill_forward(x)}}); };
+  bound.run_reference = [spec, x, weights] {
+    return named({{"y", attention_prefill_reference(spec, x, weights)}});
+  };
+  return bound;
+}
+
+// Decode writes the new key and value into the cache: replay works on copies of the call's.
+BoundCall bind_attention_decode(const BlockCall& call) {
+  const auto [spec, config] = configure<AttentionSpec>(call, Mode::decode);
+  const Tensor x = call.input("x");
+  const Tensor positions = call.input("positions");
+  const Tensor k_cache = call.input("k_cache");
+  const Tensor v_cache = call.input("v_cache");
+  const AttentionWeights weights = attention_weights(call, spec);
+  auto block = std::make_shared<const Attention>(spec, config, weights);
+  BoundCall bound;
+  bound.run_device = [block, x, positions, k_cache, v_cache] {
+    KVCache cache{k_cache.clone(), v_cache.clone()};
+    return named({{"y", block->decode_forward(x, positions, cache)}});
+  };
+  bound.run_reference = [spec, x, positions, k_cache, v_cache, weights] {
+    return named(
+        {{"y", attention_decode_reference(spec, x, positions, k_cache, v_cache, weights)}});
+  };
+  return bound;
+}
+
 // Tolerances of a kind: TTTv1's PCC floors (RMSNorm 0.9999, MLP 0.99); max abs error is left
 // unchecked because it scales with the block's outputs (docs/blocks.md lists measured values).
 Tolerances pcc_at_least(double pcc) {
@@ -161,6 +260,30 @@ Tolerances pcc_at_least(double pcc) {
 }
 
 }  // namespace
+
+// Embeddings, RoPE and attention (blocks-attention's kinds).
+void register_position_and_attention_blocks(BlockRegistry& registry) {
+  registry.add({.kind = "embedding",
+                .inputs = {"ids", "token_weight"},
+                .outputs = {"y"},
+                .tolerances = pcc_at_least(0.9999),
+                .bind = bind_embedding});
+  registry.add({.kind = "rope",
+                .inputs = {"x", "positions"},
+                .outputs = {"y"},
+                .tolerances = pcc_at_least(0.9999),
+                .bind = bind_rope});
+  registry.add({.kind = "attention.prefill",
+                .inputs = {"x", "wq", "wk", "wv", "wo"},
+                .outputs = {"y"},
+                .tolerances = pcc_at_least(0.99),
+                .bind = bind_attention_prefill});
+  registry.add({.kind = "attention.decode",
+                .inputs = {"x", "positions", "k_cache", "v_cache", "wq", "wk", "wv", "wo"},
+                .outputs = {"y"},
+                .tolerances = pcc_at_least(0.99),
+                .bind = bind_attention_decode});
+}
 
 void register_builtin_blocks(BlockRegistry& registry) {
   registry.add({.kind = "rms_norm",
@@ -193,6 +316,7 @@ void register_builtin_blocks(BlockRegistry& registry) {
                 .outputs = {"y"},
                 .tolerances = pcc_at_least(0.99),
                 .bind = bind_lm_head});
+  register_position_and_attention_blocks(registry);
 }
 
 void register_builtin_blocks() {

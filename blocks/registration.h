@@ -12,6 +12,12 @@
 //   gated_mlp   x, w_gate, w_up, w_down
 //   moe         x, router, w_gate/<e>, w_up/<e>, w_down/<e> for every expert e
 //   lm_head     x, weight ([hidden, vocab], or the [vocab, hidden] embedding table when tied)
+//   embedding   ids, token_weight, position_weight (learned positions); positions (decode: its
+//               presence, or scalar mode "decode", selects decode_forward)
+//   rope        x, positions
+//   attention.prefill  x, wq, wk, wv, wo, bq/bk/bv (qkv_bias), bo (output_bias), q_norm/k_norm
+//                      (qk_norm); k_cache, v_cache, first_slot are accepted and not read
+//   attention.decode   x, positions, k_cache, v_cache and the weights of attention.prefill
 //
 // Every kind returns one output, "y".
 #pragma once
