@@ -1,0 +1,360 @@
+#include "patterns/causal_lm.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "blocks/common/identity.h"
+#include "blocks/common/json_fields.h"
+#include "blocks/registration.h"
+#include "patterns/internal/context.h"
+#include "patterns/internal/validated_call.h"
+#include "validation/trace/capture.h"
+
+namespace ttt {
+
+using pattern_detail::CallInput;
+using pattern_detail::ValidatedCall;
+using pattern_detail::with_context;
+
+namespace {
+
+std::string layer_path(std::size_t index) { return "layers." + std::to_string(index); }
+
+void check_equal(std::int64_t value, std::int64_t expected, const std::string& field,
+                 const std::string& expected_field) {
+  if (value != expected) {
+    throw std::invalid_argument("[causal_lm] " + field + " (" + std::to_string(value) +
+                                ") differs from " + expected_field + " (" +
+                                std::to_string(expected) + ")");
+  }
+}
+
+}  // namespace
+
+void CausalLmSpec::validate() const {
+  with_context("causal_lm", "embedding", [&] { embedding.validate(); });
+  if (layers.empty()) throw std::invalid_argument("[causal_lm] spec.layers is empty");
+  const std::int64_t hidden = embedding.hidden_dim;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    with_context("causal_lm", layer_path(i), [&] { layers[i].validate(); });
+    check_equal(layers[i].hidden_dim(), hidden, layer_path(i) + ".attention.hidden_dim",
+                "embedding.hidden_dim");
+  }
+  with_context("causal_lm", "norm", [&] { ttt::validate(norm); });
+  check_equal(norm_dim(norm), hidden, "norm.dim", "embedding.hidden_dim");
+  with_context("causal_lm", "lm_head", [&] { lm_head.validate(); });
+  check_equal(lm_head.hidden_dim, hidden, "lm_head.hidden_dim", "embedding.hidden_dim");
+  check_equal(lm_head.vocab_size, embedding.vocab_size, "lm_head.vocab_size",
+              "embedding.vocab_size");
+}
+
+std::string CausalLmSpec::identity() const {
+  Identity id("CAUSAL_LM");
+  id.add("layers", static_cast<std::int64_t>(layers.size()));
+  id.add("embedding", embedding.identity());
+  const bool alike = std::all_of(layers.begin(), layers.end(),
+                                 [&](const DecoderLayerSpec& layer) { return layer == layers[0]; });
+  if (alike && !layers.empty()) {
+    id.add("layer", layers[0].identity());
+  } else {
+    std::string all;
+    for (const DecoderLayerSpec& layer : layers) {
+      if (!all.empty()) all += ';';
+      all += layer.identity();
+    }
+    id.add("layer", all);
+  }
+  id.add("norm", std::visit([](const auto& spec) { return spec.identity(); }, norm));
+  id.add("lm_head", lm_head.identity());
+  return id.str();
+}
+
+void CausalLmImplConfig::validate(const CausalLmSpec& spec) const {
+  with_context("causal_lm", "embedding", [&] { embedding.validate(); });
+  if (layers.size() != spec.layers.size()) {
+    throw std::invalid_argument("[causal_lm] config.layers has " + std::to_string(layers.size()) +
+                                " layers, spec.layers " + std::to_string(spec.layers.size()));
+  }
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    with_context("causal_lm", layer_path(i), [&] { layers[i].validate(spec.layers[i]); });
+  }
+  with_context("causal_lm", "norm", [&] { ttt::validate(spec.norm, norm, "norm"); });
+  with_context("causal_lm", "lm_head", [&] { lm_head.validate(); });
+}
+
+CausalLmImplConfig default_impl_config(const CausalLmSpec& spec, Device device, Mode mode,
+                                       std::optional<Preset> preset) {
+  CausalLmImplConfig config;
+  config.embedding = preset.has_value() ? default_impl_config(spec.embedding, device, mode, *preset)
+                                        : default_impl_config(spec.embedding, device, mode);
+  for (const DecoderLayerSpec& layer : spec.layers) {
+    config.layers.push_back(default_impl_config(layer, device, mode, preset));
+  }
+  config.norm = default_impl_config(spec.norm, device, mode, preset);
+  config.lm_head = preset.has_value() ? default_impl_config(spec.lm_head, device, mode, *preset)
+                                      : default_impl_config(spec.lm_head, device, mode);
+  return config;
+}
+
+PerMode<CausalLmImplConfig> default_impl_configs(const CausalLmSpec& spec, Device device,
+                                                 std::optional<Preset> preset) {
+  return {default_impl_config(spec, device, Mode::prefill, preset),
+          default_impl_config(spec, device, Mode::decode, preset)};
+}
+
+void to_json(nlohmann::json& json, const CausalLmSpec& spec) {
+  json = nlohmann::json{{"embedding", spec.embedding},
+                        {"layers", spec.layers},
+                        {"norm", spec.norm},
+                        {"lm_head", spec.lm_head}};
+}
+
+void from_json(const nlohmann::json& json, CausalLmSpec& spec) {
+  JsonFields fields(json, "causal_lm");
+  fields.required("embedding", spec.embedding);
+  fields.required("layers", spec.layers);
+  fields.required("norm", spec.norm);
+  fields.required("lm_head", spec.lm_head);
+  fields.finish();
+}
+
+void to_json(nlohmann::json& json, const CausalLmImplConfig& config) {
+  json = nlohmann::json{{"embedding", config.embedding},
+                        {"layers", config.layers},
+                        {"norm", config.norm},
+                        {"lm_head", config.lm_head}};
+}
+
+void from_json(const nlohmann::json& json, CausalLmImplConfig& config) {
+  JsonFields fields(json, "causal_lm");
+  fields.required("embedding", config.embedding);
+  fields.required("layers", config.layers);
+  fields.required("norm", config.norm);
+  fields.required("lm_head", config.lm_head);
+  fields.finish();
+}
+
+CausalLmModules make_causal_lm_modules(const CausalLmSpec& spec,
+                                       const PerMode<CausalLmImplConfig>& configs,
+                                       CausalLmWeights weights) {
+  spec.validate();
+  with_context("causal_lm", "prefill config", [&] { configs.prefill.validate(spec); });
+  with_context("causal_lm", "decode config", [&] { configs.decode.validate(spec); });
+  if (weights.layers.size() != spec.layers.size()) {
+    throw std::invalid_argument("[causal_lm] weights.layers has " +
+                                std::to_string(weights.layers.size()) + " layers, spec.layers " +
+                                std::to_string(spec.layers.size()));
+  }
+  if (spec.lm_head.tied_embeddings && weights.lm_head.defined()) {
+    throw std::invalid_argument(
+        "[causal_lm] weights.lm_head was given, but spec.lm_head.tied_embeddings is set (the LM "
+        "head reads the token embedding)");
+  }
+  // One lazily loaded token table, shared by the embedding and a tied LM head.
+  const WeightSource token_table = load_once(std::move(weights.token_embedding));
+
+  CausalLmModules modules;
+  modules.embedding = with_context("causal_lm", "embedding", [&] {
+    return make_embedding_module(spec.embedding,
+                                 {configs.prefill.embedding, configs.decode.embedding}, token_table,
+                                 std::move(weights.position_embedding));
+  });
+  for (std::size_t i = 0; i < spec.layers.size(); ++i) {
+    modules.layers.push_back(with_context("causal_lm", layer_path(i), [&] {
+      return make_decoder_layer_modules(spec.layers[i],
+                                        {configs.prefill.layers[i], configs.decode.layers[i]},
+                                        std::move(weights.layers[i]));
+    }));
+  }
+  modules.norm = with_context("causal_lm", "norm", [&] {
+    return make_norm_module(spec.norm, {configs.prefill.norm, configs.decode.norm},
+                            std::move(weights.norm));
+  });
+  modules.lm_head = with_context("causal_lm", "lm_head", [&] {
+    return make_lm_head_module(
+        spec.lm_head, {configs.prefill.lm_head, configs.decode.lm_head},
+        spec.lm_head.tied_embeddings ? token_table : std::move(weights.lm_head));
+  });
+  return modules;
+}
+
+struct CausalLm::Calls {
+  std::optional<ValidatedCall> embedding_prefill;
+  std::optional<ValidatedCall> embedding_decode;
+  PerMode<std::optional<ValidatedCall>> norm;
+  PerMode<std::optional<ValidatedCall>> lm_head;
+};
+
+namespace {
+
+pattern_detail::CallSettings call_settings(const PatternOptions& options) {
+  return {options.device, options.teacher_forcing, options.validate};
+}
+
+PerMode<std::optional<ValidatedCall>> head_calls(
+    const std::shared_ptr<const PositionwiseModule>& module, const std::string& path,
+    const PatternOptions& options) {
+  PerMode<std::optional<ValidatedCall>> calls;
+  for (const Mode mode : {Mode::prefill, Mode::decode}) {
+    calls[mode].emplace(
+        path + "." + std::string(mode_name(mode)), module->info(mode),
+        std::vector<std::string>{"x"}, [module] { return module->weights(); },
+        call_settings(options),
+        [module, mode](std::span<const CallInput> in) {
+          return module->forward(in[0].tensors[0], mode);
+        },
+        [module](std::span<const CallInput> in) { return module->reference(in[0].tensors[0]); });
+  }
+  return calls;
+}
+
+}  // namespace
+
+CausalLm::CausalLm(CausalLmModules modules, PatternOptions options) : modules_(std::move(modules)) {
+  register_builtin_blocks();
+  const auto require = [](bool present, const std::string& field) {
+    if (!present) throw std::invalid_argument("[causal_lm] module " + field + " is missing");
+  };
+  require(modules_.embedding != nullptr, "embedding");
+  require(!modules_.layers.empty(), "layers (there are none)");
+  require(modules_.norm != nullptr, "norm");
+  require(modules_.lm_head != nullptr, "lm_head");
+  for (std::size_t i = 0; i < modules_.layers.size(); ++i) {
+    layers_.emplace_back(layer_path(i), modules_.layers[i], options);
+  }
+
+  auto calls = std::make_shared<Calls>();
+  const std::shared_ptr<const EmbeddingModule> embedding = modules_.embedding;
+  const auto weights = [embedding] { return embedding->weights(); };
+  calls->embedding_prefill.emplace(
+      "embedding.prefill", embedding->info(Mode::prefill), std::vector<std::string>{"ids"}, weights,
+      call_settings(options),
+      [embedding](std::span<const CallInput> in) { return embedding->prefill(in[0].tensors[0]); },
+      [embedding](std::span<const CallInput> in) {
+        return embedding->prefill_reference(in[0].tensors[0]);
+      });
+  calls->embedding_decode.emplace(
+      "embedding.decode", embedding->info(Mode::decode),
+      std::vector<std::string>{"ids", "positions"}, weights, call_settings(options),
+      [embedding](std::span<const CallInput> in) {
+        return embedding->decode(in[0].tensors[0], in[1].tensors[0]);
+      },
+      [embedding](std::span<const CallInput> in) {
+        return embedding->decode_reference(in[0].tensors[0], in[1].tensors[0]);
+      });
+  calls->norm = head_calls(modules_.norm, "norm", options);
+  calls->lm_head = head_calls(modules_.lm_head, "lm_head", options);
+  calls_ = std::move(calls);
+}
+
+const DecoderLayer& CausalLm::layer(std::int64_t index) const {
+  if (index < 0 || index >= num_layers()) {
+    throw std::out_of_range("[causal_lm] layer " + std::to_string(index) + " does not exist (" +
+                            std::to_string(num_layers()) + " layers)");
+  }
+  return layers_[static_cast<std::size_t>(index)];
+}
+
+CausalLmCache CausalLm::make_cache(std::int64_t max_batch, std::int64_t max_seq_len) const {
+  CausalLmCache cache;
+  for (const DecoderLayer& layer : layers_) {
+    cache.layers.push_back(layer.make_cache(max_batch, max_seq_len));
+  }
+  return cache;
+}
+
+namespace {
+
+void check_cache(const CausalLmCache& cache, std::size_t layers) {
+  if (cache.layers.size() != layers) {
+    throw std::invalid_argument("[causal_lm] the cache has " + std::to_string(cache.layers.size()) +
+                                " layers, the model " + std::to_string(layers) +
+                                " (use CausalLm::make_cache)");
+  }
+}
+
+}  // namespace
+
+Tensor CausalLm::prefill(const Tensor& ids, CausalLmCache& cache, std::int64_t first_slot) const {
+  check_cache(cache, layers_.size());
+  const Calls& calls = *calls_;
+  Tensor x = (*calls.embedding_prefill)({CallInput::tensor(ids)});
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    x = layers_[i].prefill(x, cache.layers[i], first_slot);
+  }
+  x = (*calls.norm.prefill)({CallInput::tensor(x)});
+  return (*calls.lm_head.prefill)({CallInput::tensor(x)});
+}
+
+Tensor CausalLm::decode(const Tensor& ids, const Tensor& positions, CausalLmCache& cache) const {
+  check_cache(cache, layers_.size());
+  const Calls& calls = *calls_;
+  Tensor x = (*calls.embedding_decode)({CallInput::tensor(ids), CallInput::tensor(positions)});
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    x = layers_[i].decode(x, positions, cache.layers[i]);
+  }
+  x = (*calls.norm.decode)({CallInput::tensor(x)});
+  return (*calls.lm_head.decode)({CallInput::tensor(x)});
+}
+
+std::vector<NamedTensor> CausalLm::weights() const {
+  std::vector<NamedTensor> all;
+  std::set<std::tuple<const void*, Shape, DType>> seen;
+  const auto add = [&](const std::string& path, const std::vector<NamedTensor>& weights) {
+    for (const NamedTensor& weight : weights) {
+      if (!seen.insert({weight.tensor.storage_id(), weight.tensor.shape(), weight.tensor.dtype()})
+               .second) {
+        continue;
+      }
+      std::string name = path + "." + weight.name;
+      std::replace(name.begin(), name.end(), '/', '.');
+      all.push_back({std::move(name), weight.tensor});
+    }
+  };
+  add("embedding", modules_.embedding->weights());
+  for (std::size_t i = 0; i < modules_.layers.size(); ++i) {
+    const DecoderLayerModules& layer = modules_.layers[i];
+    const std::string path = layer_path(i);
+    add(path + ".attention_norm", layer.attention_norm->weights());
+    add(path + ".attention", layer.attention->weights());
+    if (layer.post_attention_norm) {
+      add(path + ".post_attention_norm", layer.post_attention_norm->weights());
+    }
+    add(path + ".ffn_norm", layer.ffn_norm->weights());
+    add(path + ".ffn", layer.ffn->weights());
+    if (layer.post_ffn_norm) add(path + ".post_ffn_norm", layer.post_ffn_norm->weights());
+  }
+  add("norm", modules_.norm->weights());
+  add("lm_head", modules_.lm_head->weights());
+  return all;
+}
+
+void register_weights(const CausalLm& model, TraceSession& session) {
+  for (const NamedTensor& weight : model.weights()) {
+    session.register_shared_tensor(weight.name, weight.tensor);
+  }
+}
+
+Tensor argmax_tokens(const Tensor& logits) {
+  if (logits.rank() < 1 || logits.dim(-1) == 0 || !is_floating(logits.dtype())) {
+    throw std::invalid_argument("[argmax_tokens] expected floating logits [..., vocab], got " +
+                                shape_to_string(logits.shape()));
+  }
+  const std::int64_t vocab = logits.dim(-1);
+  Shape shape(logits.shape().begin(), logits.shape().end() - 1);
+  Tensor tokens(shape, DType::int64);
+  const std::span<const float> values = logits.floats();
+  std::int64_t* out = tokens.data<std::int64_t>();
+  for (std::int64_t row = 0; row < tokens.numel(); ++row) {
+    const float* begin = values.data() + row * vocab;
+    out[row] = std::max_element(begin, begin + vocab) - begin;
+  }
+  return tokens;
+}
+
+}  // namespace ttt

@@ -1,0 +1,149 @@
+// A causal language model: token embedding -> N decoder layers -> final norm -> LM head, with a
+// prefill of a prompt and decode of one token per user against per-layer KV caches.
+//
+// Spec, ImplConfig and weights are trees whose members share names, so
+// `impl_config.layers[3].attention` configures the module `spec.layers[3].attention` describes,
+// and every call is validated under that module's path: "embedding.prefill",
+// "layers.3.attention.decode", "layers.3.ffn.prefill", "norm.decode", "lm_head.prefill"
+// (docs/patterns.md lists every name and the inputs it carries).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "blocks/common/device.h"
+#include "blocks/embeddings/embedding.h"
+#include "blocks/lm_head/lm_head.h"
+#include "patterns/block_modules.h"
+#include "patterns/decoder_layer.h"
+#include "patterns/module.h"
+#include "validation/tensor/tensor.h"
+
+namespace ttt {
+
+class TraceSession;
+
+// The mathematics of the model.
+struct CausalLmSpec {
+  EmbeddingSpec embedding;
+  std::vector<DecoderLayerSpec> layers;
+  NormSpec norm = RmsNormSpec{};  // The final norm before the LM head.
+  LmHeadSpec lm_head;             // lm_head.tied_embeddings: the LM head reads the token table.
+
+  // Validates every module and that they fit together (widths, vocabulary). Throws
+  // std::invalid_argument naming the module: "[causal_lm] layers.3: [decoder_layer] ...",
+  // "[causal_lm] lm_head.vocab_size (32000) differs from embedding.vocab_size (32001)".
+  void validate() const;
+  // "CAUSAL_LM(layers=16,embedding=EMBEDDING(...),layer=DECODER_LAYER(...),norm=...,
+  // lm_head=...)" when every layer is alike; otherwise each layer's identity, joined with ';'.
+  std::string identity() const;
+
+  bool operator==(const CausalLmSpec&) const = default;
+};
+
+// The device knobs of the model in one mode, one per module, named as in the Spec.
+struct CausalLmImplConfig {
+  EmbeddingImplConfig embedding;
+  std::vector<DecoderLayerImplConfig> layers;
+  NormImplConfig norm = RmsNormImplConfig{};
+  LmHeadImplConfig lm_head;
+
+  // Checks every module's config against the Spec (one layer config per layer). Throws
+  // std::invalid_argument naming the module.
+  void validate(const CausalLmSpec& spec) const;
+
+  bool operator==(const CausalLmImplConfig&) const = default;
+};
+
+// Each module's default_impl_config for the device and mode (and preset, when given).
+CausalLmImplConfig default_impl_config(const CausalLmSpec& spec, Device device, Mode mode,
+                                       std::optional<Preset> preset = std::nullopt);
+// Both modes' defaults.
+PerMode<CausalLmImplConfig> default_impl_configs(const CausalLmSpec& spec, Device device,
+                                                 std::optional<Preset> preset = std::nullopt);
+
+// JSON: {"embedding": {...}, "layers": [{...}, ...], "norm": {"rms_norm": {...}},
+// "lm_head": {...}}; the ImplConfig has the same keys. Unknown fields are errors naming them.
+void to_json(nlohmann::json& json, const CausalLmSpec& spec);
+void from_json(const nlohmann::json& json, CausalLmSpec& spec);
+void to_json(nlohmann::json& json, const CausalLmImplConfig& config);
+void from_json(const nlohmann::json& json, CausalLmImplConfig& config);
+
+// The reference weights of the model (float32 values, loaded lazily).
+struct CausalLmWeights {
+  WeightSource token_embedding;     // [vocab, hidden]
+  WeightSource position_embedding;  // [max_positions, hidden]: learned positions only.
+  std::vector<DecoderLayerWeights> layers;
+  NormWeights norm;
+  // [hidden, vocab]; leave undefined when spec.lm_head.tied_embeddings (the token table is used).
+  WeightSource lm_head;
+};
+
+// The modules the model calls. Any member (or any module of a layer) may be the model's own
+// implementation (constructor injection).
+struct CausalLmModules {
+  std::shared_ptr<const EmbeddingModule> embedding;
+  std::vector<DecoderLayerModules> layers;
+  std::shared_ptr<const PositionwiseModule> norm;
+  std::shared_ptr<const PositionwiseModule> lm_head;
+};
+
+// TTTv2's blocks for every module of `spec`. Validates the spec, both configs and every weight's
+// shape without loading any weight; throws std::invalid_argument naming the module.
+CausalLmModules make_causal_lm_modules(const CausalLmSpec& spec,
+                                       const PerMode<CausalLmImplConfig>& configs,
+                                       CausalLmWeights weights);
+
+// The KV caches of every layer, for max_batch users of up to max_seq_len positions.
+struct CausalLmCache {
+  std::vector<KVCache> layers;
+};
+
+class CausalLm {
+ public:
+  // Registers TTTv2's block kinds for replay (blocks/registration.h), so that calls use the
+  // tolerances of their kinds. Throws std::invalid_argument naming a missing module
+  // ("layers.2.ffn").
+  explicit CausalLm(CausalLmModules modules, PatternOptions options = {});
+
+  std::int64_t num_layers() const { return static_cast<std::int64_t>(layers_.size()); }
+  const DecoderLayer& layer(std::int64_t index) const;
+  const CausalLmModules& modules() const { return modules_; }
+
+  // Zero-filled caches for every layer.
+  CausalLmCache make_cache(std::int64_t max_batch, std::int64_t max_seq_len) const;
+
+  // ids [batch, seq] (int32 or int64): the prompts of `batch` users, token t at position t, their
+  // keys and values written to cache slots first_slot + b. Returns logits [batch, seq, vocab].
+  Tensor prefill(const Tensor& ids, CausalLmCache& cache, std::int64_t first_slot = 0) const;
+  // One token per user: ids [batch] at positions [batch] (int32 or int64), user b in cache slot
+  // b. Returns logits [batch, vocab].
+  Tensor decode(const Tensor& ids, const Tensor& positions, CausalLmCache& cache) const;
+
+  // Every weight the model's calls read, named "<module path>.<input>" ("layers.0.attention.wq",
+  // "layers.1.ffn.w_gate.3" for expert 3), each tensor once (a tied LM head shares the token
+  // table). Loads the weights.
+  std::vector<NamedTensor> weights() const;
+
+ private:
+  struct Calls;  // The wrapped embedding, norm and LM head calls (causal_lm.cc).
+
+  CausalLmModules modules_;
+  std::vector<DecoderLayer> layers_;
+  std::shared_ptr<const Calls> calls_;
+};
+
+// Registers every weight of `model` with `session` under its name in CausalLm::weights() ('/'
+// becomes '.'), so that traces store each weight once, under /tensors, and link it from every
+// call (TraceSession::register_shared_tensor).
+void register_weights(const CausalLm& model, TraceSession& session);
+
+// The index of the largest value of each row of logits [..., vocab] (the first one on ties):
+// greedy decoding's next tokens, shape [...] in int64.
+Tensor argmax_tokens(const Tensor& logits);
+
+}  // namespace ttt

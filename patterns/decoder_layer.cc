@@ -1,0 +1,391 @@
+#include "patterns/decoder_layer.h"
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "blocks/common/identity.h"
+#include "blocks/common/json_fields.h"
+#include "blocks/registration.h"
+#include "patterns/internal/context.h"
+#include "patterns/internal/validated_call.h"
+
+namespace ttt {
+
+using pattern_detail::CallInput;
+using pattern_detail::ValidatedCall;
+using pattern_detail::with_context;
+
+namespace {
+
+std::string norm_identity(const NormSpec& spec) {
+  return std::visit([](const auto& alternative) { return alternative.identity(); }, spec);
+}
+
+std::string ffn_identity(const FfnSpec& spec) {
+  return std::visit([](const auto& alternative) { return alternative.identity(); }, spec);
+}
+
+void check_width(std::int64_t width, std::int64_t hidden, const std::string& field) {
+  if (width != hidden) {
+    throw std::invalid_argument("[decoder_layer] " + field + " (" + std::to_string(width) +
+                                ") differs from attention.hidden_dim (" + std::to_string(hidden) +
+                                ")");
+  }
+}
+
+// Reads an optional field that may also be null.
+template <typename T>
+void read_optional(const nlohmann::json& json, JsonFields& fields, const char* field,
+                   std::optional<T>& value) {
+  if (!json.contains(field)) return;
+  if (json.at(field).is_null()) {
+    nlohmann::json ignored;
+    fields.optional(field, ignored);
+    value.reset();
+    return;
+  }
+  T read{};
+  fields.optional(field, read);
+  value = std::move(read);
+}
+
+template <typename T>
+void write_optional(nlohmann::json& json, const char* field, const std::optional<T>& value) {
+  if (value.has_value()) json[field] = *value;
+}
+
+}  // namespace
+
+void DecoderLayerSpec::validate() const {
+  with_context("decoder_layer", "attention", [&] { attention.validate(); });
+  const std::int64_t hidden = attention.hidden_dim;
+  const auto check_norm = [&](const NormSpec& norm, const std::string& field) {
+    with_context("decoder_layer", field, [&] { ttt::validate(norm); });
+    check_width(norm_dim(norm), hidden, field + ".dim");
+  };
+  check_norm(attention_norm, "attention_norm");
+  if (post_attention_norm.has_value()) check_norm(*post_attention_norm, "post_attention_norm");
+  check_norm(ffn_norm, "ffn_norm");
+  with_context("decoder_layer", "ffn", [&] { ttt::validate(ffn); });
+  check_width(ffn_hidden_dim(ffn), hidden, "ffn.hidden_dim");
+  if (post_ffn_norm.has_value()) check_norm(*post_ffn_norm, "post_ffn_norm");
+}
+
+std::string DecoderLayerSpec::identity() const {
+  Identity id("DECODER_LAYER");
+  id.add("attention_norm", norm_identity(attention_norm));
+  id.add("attention", attention.identity());
+  if (post_attention_norm.has_value()) {
+    id.add("post_attention_norm", norm_identity(*post_attention_norm));
+  }
+  id.add("ffn_norm", norm_identity(ffn_norm));
+  id.add("ffn", ffn_identity(ffn));
+  if (post_ffn_norm.has_value()) id.add("post_ffn_norm", norm_identity(*post_ffn_norm));
+  return id.str();
+}
+
+void DecoderLayerImplConfig::validate(const DecoderLayerSpec& spec) const {
+  const auto check_norm = [&](const NormSpec& norm_spec, const NormImplConfig& config,
+                              const char* field) {
+    with_context("decoder_layer", field, [&] { ttt::validate(norm_spec, config, field); });
+  };
+  const auto check_optional = [&](const std::optional<NormSpec>& norm_spec,
+                                  const std::optional<NormImplConfig>& config, const char* field) {
+    if (norm_spec.has_value() != config.has_value()) {
+      throw std::invalid_argument(std::string("[decoder_layer] ") + field + " is " +
+                                  (config.has_value() ? "configured" : "not configured") +
+                                  " but the spec " + (norm_spec.has_value() ? "has" : "has no") +
+                                  " " + field);
+    }
+    if (norm_spec.has_value()) check_norm(*norm_spec, *config, field);
+  };
+  check_norm(spec.attention_norm, attention_norm, "attention_norm");
+  with_context("decoder_layer", "attention", [&] { attention.validate(spec.attention); });
+  check_optional(spec.post_attention_norm, post_attention_norm, "post_attention_norm");
+  check_norm(spec.ffn_norm, ffn_norm, "ffn_norm");
+  with_context("decoder_layer", "ffn", [&] { ttt::validate(spec.ffn, ffn, "ffn"); });
+  check_optional(spec.post_ffn_norm, post_ffn_norm, "post_ffn_norm");
+  if (!is_floating(residual_dtype)) {
+    throw std::invalid_argument("[decoder_layer] config.residual_dtype is " +
+                                std::string(dtype_name(residual_dtype)) +
+                                ", expected a floating dtype");
+  }
+}
+
+DecoderLayerImplConfig default_impl_config(const DecoderLayerSpec& spec, Device device, Mode mode,
+                                           std::optional<Preset> preset) {
+  DecoderLayerImplConfig config;
+  config.attention_norm = default_impl_config(spec.attention_norm, device, mode, preset);
+  config.attention = preset.has_value() ? default_impl_config(spec.attention, device, mode, *preset)
+                                        : default_impl_config(spec.attention, device, mode);
+  if (spec.post_attention_norm.has_value()) {
+    config.post_attention_norm =
+        default_impl_config(*spec.post_attention_norm, device, mode, preset);
+  }
+  config.ffn_norm = default_impl_config(spec.ffn_norm, device, mode, preset);
+  config.ffn = default_impl_config(spec.ffn, device, mode, preset);
+  if (spec.post_ffn_norm.has_value()) {
+    config.post_ffn_norm = default_impl_config(*spec.post_ffn_norm, device, mode, preset);
+  }
+  return config;
+}
+
+void to_json(nlohmann::json& json, const DecoderLayerSpec& spec) {
+  json = nlohmann::json::object();
+  json["attention_norm"] = spec.attention_norm;
+  json["attention"] = spec.attention;
+  write_optional(json, "post_attention_norm", spec.post_attention_norm);
+  json["ffn_norm"] = spec.ffn_norm;
+  json["ffn"] = spec.ffn;
+  write_optional(json, "post_ffn_norm", spec.post_ffn_norm);
+}
+
+void from_json(const nlohmann::json& json, DecoderLayerSpec& spec) {
+  JsonFields fields(json, "decoder_layer");
+  fields.required("attention_norm", spec.attention_norm);
+  fields.required("attention", spec.attention);
+  read_optional(json, fields, "post_attention_norm", spec.post_attention_norm);
+  fields.required("ffn_norm", spec.ffn_norm);
+  fields.required("ffn", spec.ffn);
+  read_optional(json, fields, "post_ffn_norm", spec.post_ffn_norm);
+  fields.finish();
+}
+
+void to_json(nlohmann::json& json, const DecoderLayerImplConfig& config) {
+  json = nlohmann::json::object();
+  json["attention_norm"] = config.attention_norm;
+  json["attention"] = config.attention;
+  write_optional(json, "post_attention_norm", config.post_attention_norm);
+  json["ffn_norm"] = config.ffn_norm;
+  json["ffn"] = config.ffn;
+  write_optional(json, "post_ffn_norm", config.post_ffn_norm);
+  dtype_to_json(json["residual_dtype"], config.residual_dtype);
+}
+
+void from_json(const nlohmann::json& json, DecoderLayerImplConfig& config) {
+  JsonFields fields(json, "decoder_layer");
+  fields.required("attention_norm", config.attention_norm);
+  fields.required("attention", config.attention);
+  read_optional(json, fields, "post_attention_norm", config.post_attention_norm);
+  fields.required("ffn_norm", config.ffn_norm);
+  fields.required("ffn", config.ffn);
+  read_optional(json, fields, "post_ffn_norm", config.post_ffn_norm);
+  fields.optional("residual_dtype", config.residual_dtype);
+  fields.finish();
+}
+
+DecoderLayerModules make_decoder_layer_modules(const DecoderLayerSpec& spec,
+                                               const PerMode<DecoderLayerImplConfig>& configs,
+                                               DecoderLayerWeights weights) {
+  spec.validate();
+  with_context("decoder_layer", "prefill config", [&] { configs.prefill.validate(spec); });
+  with_context("decoder_layer", "decode config", [&] { configs.decode.validate(spec); });
+  const auto norm = [&](const NormSpec& norm_spec, const NormImplConfig& prefill,
+                        const NormImplConfig& decode, NormWeights norm_weights, const char* field) {
+    return with_context("decoder_layer", field, [&] {
+      return make_norm_module(norm_spec, {prefill, decode}, std::move(norm_weights));
+    });
+  };
+  const auto optional_norm =
+      [&](const std::optional<NormSpec>& norm_spec, const std::optional<NormImplConfig>& prefill,
+          const std::optional<NormImplConfig>& decode, NormWeights norm_weights,
+          const char* field) -> std::shared_ptr<const PositionwiseModule> {
+    if (!norm_spec.has_value()) {
+      if (norm_weights.weight.defined() || norm_weights.bias.defined()) {
+        throw std::invalid_argument(std::string("[decoder_layer] weights were given for ") + field +
+                                    ", but the spec has no " + field);
+      }
+      return nullptr;
+    }
+    return norm(*norm_spec, *prefill, *decode, std::move(norm_weights), field);
+  };
+
+  DecoderLayerModules modules;
+  modules.attention_norm =
+      norm(spec.attention_norm, configs.prefill.attention_norm, configs.decode.attention_norm,
+           std::move(weights.attention_norm), "attention_norm");
+  modules.attention = with_context("decoder_layer", "attention", [&] {
+    return make_attention_module(spec.attention,
+                                 {configs.prefill.attention, configs.decode.attention},
+                                 std::move(weights.attention));
+  });
+  modules.post_attention_norm =
+      optional_norm(spec.post_attention_norm, configs.prefill.post_attention_norm,
+                    configs.decode.post_attention_norm, std::move(weights.post_attention_norm),
+                    "post_attention_norm");
+  modules.ffn_norm = norm(spec.ffn_norm, configs.prefill.ffn_norm, configs.decode.ffn_norm,
+                          std::move(weights.ffn_norm), "ffn_norm");
+  modules.ffn = with_context("decoder_layer", "ffn", [&] {
+    return make_ffn_module(spec.ffn, {configs.prefill.ffn, configs.decode.ffn},
+                           std::move(weights.ffn));
+  });
+  modules.post_ffn_norm =
+      optional_norm(spec.post_ffn_norm, configs.prefill.post_ffn_norm, configs.decode.post_ffn_norm,
+                    std::move(weights.post_ffn_norm), "post_ffn_norm");
+  modules.residual_dtype = {configs.prefill.residual_dtype, configs.decode.residual_dtype};
+  return modules;
+}
+
+// The wrapped calls of a layer. Optional norms have no calls.
+struct DecoderLayer::Calls {
+  PerMode<std::optional<ValidatedCall>> attention_norm;
+  std::optional<ValidatedCall> attention_prefill;
+  std::optional<ValidatedCall> attention_decode;
+  PerMode<std::optional<ValidatedCall>> post_attention_norm;
+  PerMode<std::optional<ValidatedCall>> ffn_norm;
+  PerMode<std::optional<ValidatedCall>> ffn;
+  PerMode<std::optional<ValidatedCall>> post_ffn_norm;
+};
+
+namespace {
+
+pattern_detail::CallSettings call_settings(const PatternOptions& options) {
+  return {options.device, options.teacher_forcing, options.validate};
+}
+
+// A positionwise module's calls in both modes, named "<path>.<module>.<mode>".
+PerMode<std::optional<ValidatedCall>> positionwise_calls(
+    const std::shared_ptr<const PositionwiseModule>& module, const std::string& path,
+    const PatternOptions& options) {
+  PerMode<std::optional<ValidatedCall>> calls;
+  if (module == nullptr) return calls;
+  for (const Mode mode : {Mode::prefill, Mode::decode}) {
+    calls[mode].emplace(
+        path + "." + std::string(mode_name(mode)), module->info(mode),
+        std::vector<std::string>{"x"}, [module] { return module->weights(); },
+        call_settings(options),
+        [module, mode](std::span<const CallInput> in) {
+          return module->forward(in[0].tensors[0], mode);
+        },
+        [module](std::span<const CallInput> in) { return module->reference(in[0].tensors[0]); });
+  }
+  return calls;
+}
+
+Tensor run(const PerMode<std::optional<ValidatedCall>>& calls, const Tensor& x, Mode mode) {
+  return (*calls[mode])({CallInput::tensor(x)});
+}
+
+KVCache cache_of(std::span<const CallInput> in, std::size_t k_index) {
+  return KVCache{in[k_index].tensors[0], in[k_index + 1].tensors[0]};
+}
+
+}  // namespace
+
+DecoderLayer::DecoderLayer(std::string path, DecoderLayerModules modules, PatternOptions options)
+    : path_(std::move(path)), modules_(std::move(modules)) {
+  register_builtin_blocks();
+  if (path_.empty()) throw std::invalid_argument("[decoder_layer] the module path is empty");
+  const auto require = [&](bool present, const char* field) {
+    if (!present) {
+      throw std::invalid_argument("[decoder_layer] " + path_ + ": module " + field + " is missing");
+    }
+  };
+  require(modules_.attention_norm != nullptr, "attention_norm");
+  require(modules_.attention != nullptr, "attention");
+  require(modules_.ffn_norm != nullptr, "ffn_norm");
+  require(modules_.ffn != nullptr, "ffn");
+  for (const Mode mode : {Mode::prefill, Mode::decode}) {
+    if (!is_floating(modules_.residual_dtype[mode])) {
+      throw std::invalid_argument("[decoder_layer] " + path_ + ": residual_dtype is " +
+                                  std::string(dtype_name(modules_.residual_dtype[mode])) +
+                                  ", expected a floating dtype");
+    }
+  }
+
+  auto calls = std::make_shared<Calls>();
+  calls->attention_norm =
+      positionwise_calls(modules_.attention_norm, path_ + ".attention_norm", options);
+  calls->post_attention_norm =
+      positionwise_calls(modules_.post_attention_norm, path_ + ".post_attention_norm", options);
+  calls->ffn_norm = positionwise_calls(modules_.ffn_norm, path_ + ".ffn_norm", options);
+  calls->ffn = positionwise_calls(modules_.ffn, path_ + ".ffn", options);
+  calls->post_ffn_norm =
+      positionwise_calls(modules_.post_ffn_norm, path_ + ".post_ffn_norm", options);
+
+  const std::shared_ptr<const AttentionModule> attention = modules_.attention;
+  const auto weights = [attention] { return attention->weights(); };
+  calls->attention_prefill.emplace(
+      path_ + ".attention.prefill", attention->info(Mode::prefill),
+      std::vector<std::string>{"x", "k_cache", "v_cache", "first_slot"}, weights,
+      call_settings(options),
+      [attention](std::span<const CallInput> in) {
+        KVCache cache = cache_of(in, 1);
+        return attention->prefill(in[0].tensors[0], cache, *in[3].scalar);
+      },
+      [attention](std::span<const CallInput> in) {
+        return attention->prefill_reference(in[0].tensors[0]);
+      });
+  calls->attention_decode.emplace(
+      path_ + ".attention.decode", attention->info(Mode::decode),
+      std::vector<std::string>{"x", "positions", "k_cache", "v_cache"}, weights,
+      call_settings(options),
+      [attention](std::span<const CallInput> in) {
+        KVCache cache = cache_of(in, 2);
+        return attention->decode(in[0].tensors[0], in[1].tensors[0], cache);
+      },
+      [attention](std::span<const CallInput> in) {
+        return attention->decode_reference(in[0].tensors[0], in[1].tensors[0], cache_of(in, 2));
+      });
+  calls_ = std::move(calls);
+}
+
+KVCache DecoderLayer::make_cache(std::int64_t max_batch, std::int64_t max_seq_len) const {
+  return modules_.attention->make_cache(max_batch, max_seq_len);
+}
+
+namespace {
+
+// residual + update in float32, rounded once to `dtype`.
+Tensor residual_add(const Tensor& residual, const Tensor& update, DType dtype,
+                    const std::string& path) {
+  if (residual.shape() != update.shape()) {
+    throw std::invalid_argument("[decoder_layer] " + path + ": a module returned shape " +
+                                shape_to_string(update.shape()) + " for a residual of shape " +
+                                shape_to_string(residual.shape()));
+  }
+  const std::span<const float> a = residual.floats();
+  const std::span<const float> b = update.floats();
+  std::vector<float> sum(a.size());
+  for (std::size_t i = 0; i < sum.size(); ++i) sum[i] = a[i] + b[i];
+  return Tensor::from_floats(residual.shape(), std::move(sum), dtype);
+}
+
+}  // namespace
+
+Tensor DecoderLayer::prefill(const Tensor& x, KVCache& cache, std::int64_t first_slot) const {
+  const Calls& calls = *calls_;
+  const DType dtype = modules_.residual_dtype.prefill;
+  const Tensor normed = run(calls.attention_norm, x, Mode::prefill);
+  Tensor update =
+      (*calls.attention_prefill)({CallInput::tensor(normed), CallInput::tensor(cache.k, true),
+                                  CallInput::tensor(cache.v, true), CallInput::number(first_slot)});
+  if (calls.post_attention_norm.prefill) {
+    update = run(calls.post_attention_norm, update, Mode::prefill);
+  }
+  const Tensor h = residual_add(x, update, dtype, path_);
+  update = run(calls.ffn, run(calls.ffn_norm, h, Mode::prefill), Mode::prefill);
+  if (calls.post_ffn_norm.prefill) update = run(calls.post_ffn_norm, update, Mode::prefill);
+  return residual_add(h, update, dtype, path_);
+}
+
+Tensor DecoderLayer::decode(const Tensor& x, const Tensor& positions, KVCache& cache) const {
+  const Calls& calls = *calls_;
+  const DType dtype = modules_.residual_dtype.decode;
+  const Tensor normed = run(calls.attention_norm, x, Mode::decode);
+  Tensor update = (*calls.attention_decode)(
+      {CallInput::tensor(normed), CallInput::tensor(positions), CallInput::tensor(cache.k, true),
+       CallInput::tensor(cache.v, true)});
+  if (calls.post_attention_norm.decode) {
+    update = run(calls.post_attention_norm, update, Mode::decode);
+  }
+  const Tensor h = residual_add(x, update, dtype, path_);
+  update = run(calls.ffn, run(calls.ffn_norm, h, Mode::decode), Mode::decode);
+  if (calls.post_ffn_norm.decode) update = run(calls.post_ffn_norm, update, Mode::decode);
+  return residual_add(h, update, dtype, path_);
+}
+
+}  // namespace ttt
