@@ -1,0 +1,42 @@
+// A Hugging Face config.json of the Llama family read into the causal LM's Spec
+// (docs/models.md has the full mapping table).
+//
+// Accepted: architectures ["LlamaForCausalLM"] with model_type "llama", and ["MistralForCausalLM"]
+// with model_type "mistral" (a Llama with a sliding window). Every field of the file must be one
+// the adapter maps or knowingly ignores (token ids, torch_dtype, use_cache, ...): an unmapped
+// architecture, an unknown field, a value the blocks cannot compute (mlp_bias, a "dynamic" RoPE
+// scaling, a quantization_config) and contradictory fields (model_type vs architectures,
+// rope_scaling "type" vs "rope_type", heads that do not divide) are errors naming the file and the
+// field: "[llama_config] config.json: field 'rope_scaling.rope_type': unknown RoPE type 'dynamic'".
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+
+#include "patterns/causal_lm.h"
+
+namespace ttt::llama {
+
+// What the adapter read from a config.json.
+struct LlamaConfig {
+  // The causal LM: token embedding, num_hidden_layers pre-norm layers (RMSNorm, attention with
+  // RoPE, SwiGLU), final RMSNorm, LM head (tied to the embedding with tie_word_embeddings).
+  CausalLmSpec spec;
+  std::string architecture;  // "LlamaForCausalLM" or "MistralForCausalLM".
+  std::string model_type;    // "llama" or "mistral".
+  // initializer_range: the standard deviation of seeded weights. Default: 0.02 (Hugging Face's).
+  double initializer_range = 0.02;
+  // max_position_embeddings: the longest sequence the model was configured for.
+  std::int64_t max_position_embeddings = 0;
+  std::string source;  // The file it came from (for messages), e.g. "config.json".
+};
+
+// Reads a parsed config.json; `source` names it in errors. Throws std::invalid_argument as above.
+LlamaConfig llama_config_from_json(const nlohmann::json& json, const std::string& source);
+
+// Reads the config.json at `path`. Throws std::invalid_argument naming the file when it cannot be
+// read or is not JSON, and as llama_config_from_json otherwise.
+LlamaConfig load_llama_config(const std::string& path);
+
+}  // namespace ttt::llama

@@ -1,0 +1,239 @@
+#include "suites/models/llama/demo.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <stdexcept>
+#include <utility>
+
+#include "suites/models/llama/model.h"
+#include "suites/models/llama/weights.h"
+#include "validation/tensor/random.h"
+#include "validation/trace/capture.h"
+#include "validation/trace/trace_reader.h"
+#include "validation/wrapper/report.h"
+#include "validation/wrapper/switches.h"
+
+namespace ttt::llama {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Validation on, every name, every call, for the demo's run; the previous settings come back
+// afterwards (the demo may run inside a larger process, e.g. a test).
+class ValidationEverywhere {
+ public:
+  ValidationEverywhere()
+      : enabled_(validation_enabled()),
+        filter_(validation_filter()),
+        sampling_(validation_sampling()) {
+    set_validation_enabled(true);
+    set_validation_filter("*");
+    set_validation_sampling({});
+  }
+  ~ValidationEverywhere() {
+    set_validation_enabled(enabled_);
+    set_validation_filter(filter_);
+    set_validation_sampling(sampling_);
+  }
+  ValidationEverywhere(const ValidationEverywhere&) = delete;
+  ValidationEverywhere& operator=(const ValidationEverywhere&) = delete;
+
+ private:
+  bool enabled_;
+  std::string filter_;
+  SamplingSettings sampling_;
+};
+
+std::string token_list(const std::vector<std::int64_t>& tokens) {
+  std::string text;
+  for (const std::int64_t token : tokens) {
+    if (!text.empty()) text += ' ';
+    text += std::to_string(token);
+  }
+  return text;
+}
+
+std::string megabytes(std::uintmax_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return text;
+}
+
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f s", seconds);
+  return text;
+}
+
+}  // namespace
+
+nlohmann::json demo_default_config() {
+  return nlohmann::json::parse(R"({
+    "architectures": ["LlamaForCausalLM"],
+    "attention_bias": false,
+    "attention_dropout": 0.0,
+    "bos_token_id": 128000,
+    "eos_token_id": 128001,
+    "head_dim": 64,
+    "hidden_act": "silu",
+    "hidden_size": 2048,
+    "initializer_range": 0.02,
+    "intermediate_size": 8192,
+    "max_position_embeddings": 131072,
+    "mlp_bias": false,
+    "model_type": "llama",
+    "num_attention_heads": 32,
+    "num_hidden_layers": 2,
+    "num_key_value_heads": 8,
+    "pretraining_tp": 1,
+    "rms_norm_eps": 1e-05,
+    "rope_scaling": {
+      "factor": 32.0,
+      "high_freq_factor": 4.0,
+      "low_freq_factor": 1.0,
+      "original_max_position_embeddings": 8192,
+      "rope_type": "llama3"
+    },
+    "rope_theta": 500000.0,
+    "tie_word_embeddings": true,
+    "torch_dtype": "bfloat16",
+    "use_cache": true,
+    "vocab_size": 8192
+  })");
+}
+
+DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
+  if (options.prompt_tokens < 1) {
+    throw std::invalid_argument("[demo] --prompt-tokens must be >= 1, got " +
+                                std::to_string(options.prompt_tokens));
+  }
+  if (options.decode_steps < 0) {
+    throw std::invalid_argument("[demo] --decode-steps must be >= 0, got " +
+                                std::to_string(options.decode_steps));
+  }
+  const LlamaConfig config =
+      options.config_path.empty()
+          ? llama_config_from_json(demo_default_config(), "the built-in demo config")
+          : load_llama_config(options.config_path);
+  const std::int64_t positions = options.prompt_tokens + options.decode_steps;
+  if (positions > config.max_position_embeddings) {
+    throw std::invalid_argument(
+        "[demo] --prompt-tokens + --decode-steps = " + std::to_string(positions) +
+        " exceed max_position_embeddings " + std::to_string(config.max_position_embeddings) +
+        " of " + config.source);
+  }
+
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::create_directories(options.out_dir, error);
+  if (error) {
+    throw std::runtime_error("[demo] cannot create the output directory " + options.out_dir + ": " +
+                             error.message());
+  }
+  DemoResult result;
+  result.trace_path = (fs::path(options.out_dir) / "trace.h5").string();
+  result.report_json_path = (fs::path(options.out_dir) / "report.json").string();
+  result.report_xml_path = (fs::path(options.out_dir) / "report.xml").string();
+
+  const CausalLmSpec& spec = config.spec;
+  const AttentionSpec& attention = spec.layers.front().attention;
+  const std::string preset =
+      options.preset.has_value() ? std::string(preset_name(*options.preset)) : "default";
+  out << "ttt demo: a Llama-style model (" << config.source << ")\n"
+      << "  " << spec.layers.size() << " layers, hidden " << spec.embedding.hidden_dim << ", "
+      << attention.num_heads << " query / " << attention.kv_heads() << " key-value heads of "
+      << attention.dim_per_head() << ", rope theta " << attention.rope.theta << " ("
+      << rope_scaling_name(attention.rope.scaling) << "), vocab " << spec.embedding.vocab_size
+      << ", seeded weights (seed " << options.seed << ")\n"
+      << "  device " << device_name(options.device) << ", preset " << preset << ", prompt "
+      << options.prompt_tokens << " tokens, " << options.decode_steps << " decode steps\n";
+
+  ValidationEverywhere validation;
+  LlamaModelOptions model_options;
+  model_options.seed = options.seed;
+  model_options.device = options.device;
+  model_options.preset = options.preset;
+  const LlamaModel built = build_llama_model(config, model_options);
+  const CausalLm& model = built.model;
+
+  const Tensor prompt =
+      random_integers({1, options.prompt_tokens}, tensor_seed("demo.prompt", options.seed), 0,
+                      spec.embedding.vocab_size, DType::int64);
+  result.prompt.assign(prompt.data<std::int64_t>(), prompt.data<std::int64_t>() + prompt.numel());
+
+  const std::int64_t mark = validation_registry().next_sequence();
+  const auto model_start = Clock::now();
+  {
+    TraceOptions trace_options;
+    trace_options.meta_json = nlohmann::json{
+        {"model", "llama (ttt demo)"},
+        {"config", config.source},
+        {"device", device_name(options.device)},
+        {"preset", preset},
+        {"seed", options.seed}}.dump();
+    ScopedTrace trace(result.trace_path, trace_options);
+    register_weights(model, trace.session());
+
+    CausalLmCache cache = model.make_cache(1, positions);
+    out << "\nprefill of " << options.prompt_tokens << " tokens and " << options.decode_steps
+        << " decode steps, every block call validated and captured to " << result.trace_path
+        << " ...\n";
+    const Tensor logits = model.prefill(prompt, cache);
+    std::int64_t next = argmax_tokens(logits).data<std::int64_t>()[options.prompt_tokens - 1];
+    for (std::int64_t step = 0; step < options.decode_steps; ++step) {
+      result.generated.push_back(next);
+      const Tensor ids = Tensor::from_int64({1}, {next});
+      const Tensor at = Tensor::from_int64({1}, {options.prompt_tokens + step});
+      next = argmax_tokens(model.decode(ids, at, cache)).data<std::int64_t>()[0];
+    }
+    if (const auto capture_error = trace.session().error()) {
+      throw std::runtime_error("[demo] capturing " + result.trace_path + ": " + *capture_error);
+    }
+  }
+  result.model_seconds = seconds_since(model_start);
+  out << "generated tokens: " << token_list(result.generated) << "\n";
+
+  const std::vector<ValidationRecord> records =
+      validation_registry().records({.min_sequence = mark});
+  result.validation = summarize(records);
+  ReportOptions report_options;
+  report_options.color = options.color;
+  report_options.junit_suite_name = "ttt.demo";
+  out << "\n== Validation report (" << records.size() << " calls, "
+      << seconds_text(result.model_seconds) << " with validation and capture) ==\n"
+      << render_console_report(records, report_options);
+  write_report(result.report_json_path, records, ReportFormat::json, report_options);
+  write_report(result.report_xml_path, records, ReportFormat::junit, report_options);
+  out << "\nwrote " << result.trace_path << " (" << megabytes(fs::file_size(result.trace_path))
+      << "), " << result.report_json_path << ", " << result.report_xml_path << "\n";
+
+  out << "\n== Offline replay of " << result.trace_path << " ==\n";
+  const auto replay_start = Clock::now();
+  const TraceReader reader = TraceReader::open(result.trace_path);
+  const ReplayReport replay = replay_trace(reader);
+  result.replay_seconds = seconds_since(replay_start);
+  result.replay = replay.summary;
+  for (const ReplayedCall& call : replay.calls) {
+    if (call.status == ReplayStatus::fail) {
+      out << "FAIL " << call.seq << " " << call.name << ": " << call.message << "\n";
+    }
+  }
+  out << format_replay_summary(replay) << "replayed in " << seconds_text(result.replay_seconds)
+      << "\n";
+
+  out << "\n"
+      << (result.passed() ? "PASS" : "FAIL") << ": " << result.validation.passed << "/"
+      << result.validation.calls << " validated calls passed; replay " << result.replay.passed
+      << " passed, " << result.replay.failed << " failed, " << result.replay.skipped
+      << " skipped\n";
+  return result;
+}
+
+}  // namespace ttt::llama

@@ -1,0 +1,71 @@
+// `ttt demo`: a small Llama-style model run end to end with every block call validated, captured
+// to a trace and replayed offline (docs/cli.md "ttt demo"; tools/ttt/demo_command.cc is the thin
+// command around run_demo()).
+//
+// The run: build the model from a config.json (default: demo_default_config()) with seeded
+// weights; prefill a seeded prompt and decode greedily for `decode_steps` tokens, every module call
+// validated against its reference and captured to <out_dir>/trace.h5; print the validation report
+// (per-module verdicts, worst metrics, times) and write <out_dir>/report.json and report.xml; then
+// replay the trace through the block registry and print the replay's summary.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "blocks/common/device.h"
+#include "validation/trace/replay.h"
+#include "validation/wrapper/registry.h"
+
+namespace ttt::llama {
+
+struct DemoOptions {
+  // Where trace.h5, report.json and report.xml go (created if missing). Default: "ttt-demo".
+  std::string out_dir = "ttt-demo";
+  // A Hugging Face config.json of the Llama family; "" uses demo_default_config(). Default: "".
+  std::string config_path = "";
+  // TTTv1's precision preset; unset: TTTv1's default settings.
+  std::optional<Preset> preset = std::nullopt;
+  Device device = Device::N150;
+  // Prompt length (one user). REQUIRES: >= 1. Default: 32.
+  std::int64_t prompt_tokens = 32;
+  // Greedy decode steps after the prefill. REQUIRES: >= 0. Default: 16.
+  std::int64_t decode_steps = 16;
+  // Selects the seeded weights and prompt. Default: 0.
+  std::uint64_t seed = 0;
+  // ANSI colours in the printed report (use_color_on_stdout() decides for a terminal).
+  bool color = false;
+};
+
+struct DemoResult {
+  std::vector<std::int64_t> prompt;     // The prompt's token ids.
+  std::vector<std::int64_t> generated;  // The greedily decoded token ids.
+  ValidationSummary validation;         // Of this run's validated calls.
+  ReplaySummary replay;                 // Of the trace's offline replay.
+  std::string trace_path;
+  std::string report_json_path;
+  std::string report_xml_path;
+  double model_seconds = 0.0;   // Prefill and decode, validated and captured.
+  double replay_seconds = 0.0;  // The offline replay.
+
+  // Every validated call passed and the replay had no failure.
+  bool passed() const {
+    return validation.failed == 0 && validation.calls > 0 && replay.failed == 0;
+  }
+};
+
+// The default model: Llama-3.2-1B's published config.json (hidden 2048, 32 query and 8 key/value
+// heads of head_dim 64, intermediate 8192, RoPE theta 500000 with llama3 scaling factor 32, tied
+// embeddings) with 2 layers instead of 16 and a vocabulary of 8192 tokens instead of 128256, so
+// that the run fits in well under a minute on two cores.
+nlohmann::json demo_default_config();
+
+// Runs the demo, printing to `out`. Switches validation on for the run (whatever TTT_VALIDATE
+// says) and starts its own trace session. Throws std::invalid_argument for bad options or a bad
+// config (the CLI exits 2), std::runtime_error when the output directory cannot be written.
+DemoResult run_demo(const DemoOptions& options, std::ostream& out);
+
+}  // namespace ttt::llama

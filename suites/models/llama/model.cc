@@ -1,0 +1,25 @@
+#include "suites/models/llama/model.h"
+
+#include <utility>
+
+#include "suites/models/llama/safetensors.h"
+#include "suites/models/llama/weights.h"
+
+namespace ttt::llama {
+
+LlamaModel build_llama_model(const LlamaConfig& config, const LlamaModelOptions& options) {
+  PerMode<CausalLmImplConfig> configs =
+      default_impl_configs(config.spec, options.device, options.preset);
+  CausalLmWeights weights =
+      options.checkpoint.empty()
+          ? seeded_llama_weights(config, options.seed)
+          : llama_weights_from_checkpoint(config, SafetensorsCheckpoint::open(options.checkpoint));
+  PatternOptions pattern;
+  pattern.device = std::string(device_name(options.device));
+  pattern.teacher_forcing = options.teacher_forcing;
+  pattern.validate = options.validate;
+  CausalLm model(make_causal_lm_modules(config.spec, configs, std::move(weights)), pattern);
+  return LlamaModel{config, std::move(configs), std::move(model)};
+}
+
+}  // namespace ttt::llama

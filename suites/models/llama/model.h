@@ -1,0 +1,43 @@
+// A Llama-family causal LM built from a config.json, with checkpoint or seeded weights and every
+// module call validated (patterns/causal_lm.h).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "blocks/common/device.h"
+#include "patterns/causal_lm.h"
+#include "suites/models/llama/config.h"
+
+namespace ttt::llama {
+
+// How to build the model. Every field has a default.
+struct LlamaModelOptions {
+  // A .safetensors file or a directory of them; "" draws seeded weights instead. Default: "".
+  std::string checkpoint = "";
+  // Selects the seeded model (seeded_llama_weights). Default: 0.
+  std::uint64_t seed = 0;
+  // The device whose defaults configure every block, and that records and traces name.
+  Device device = Device::N150;
+  // TTTv1's precision preset; unset: TTTv1's default settings.
+  std::optional<Preset> preset = std::nullopt;
+  // Teacher forcing and validation switches of the pattern (PatternOptions; its device is set
+  // from `device`).
+  bool teacher_forcing = false;
+  bool validate = true;
+};
+
+// The model and what it was built from.
+struct LlamaModel {
+  LlamaConfig config;
+  PerMode<CausalLmImplConfig> impl_configs;
+  CausalLm model;
+};
+
+// Builds the model: default_impl_configs(config.spec, device, preset), weights from the checkpoint
+// (shapes checked now, values loaded when first used) or seeded. Throws std::invalid_argument
+// naming the file and field or tensor for bad input.
+LlamaModel build_llama_model(const LlamaConfig& config, const LlamaModelOptions& options = {});
+
+}  // namespace ttt::llama
