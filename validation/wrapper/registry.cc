@@ -116,11 +116,51 @@ ValidationSummary summarize(const std::vector<ValidationRecord>& records) {
 }
 
 std::int64_t ValidationRegistry::add(ValidationRecord record) {
-  std::lock_guard lock(mutex_);
-  record.sequence = next_sequence_++;
-  const std::int64_t sequence = record.sequence;
-  records_.push_back(std::move(record));
+  std::shared_ptr<const std::vector<std::pair<std::int64_t, Observer>>> observers;
+  {
+    std::lock_guard lock(observers_mutex_);
+    observers = observers_;
+  }
+  std::int64_t sequence = 0;
+  std::optional<ValidationRecord> observed;
+  {
+    std::lock_guard lock(mutex_);
+    record.sequence = next_sequence_++;
+    sequence = record.sequence;
+    if (observers != nullptr) observed = record;
+    records_.push_back(std::move(record));
+  }
+  if (observed.has_value()) {
+    for (const auto& [id, observer] : *observers) {
+      try {
+        observer(*observed);
+      } catch (...) {  // An observer never stops a model run (registry.h).
+      }
+    }
+  }
   return sequence;
+}
+
+std::int64_t ValidationRegistry::add_observer(Observer observer) {
+  std::lock_guard lock(observers_mutex_);
+  auto updated =
+      observers_ == nullptr
+          ? std::make_shared<std::vector<std::pair<std::int64_t, Observer>>>()
+          : std::make_shared<std::vector<std::pair<std::int64_t, Observer>>>(*observers_);
+  const std::int64_t id = next_observer_id_++;
+  updated->emplace_back(id, std::move(observer));
+  observers_ = std::move(updated);
+  return id;
+}
+
+void ValidationRegistry::remove_observer(std::int64_t id) {
+  std::lock_guard lock(observers_mutex_);
+  if (observers_ == nullptr) return;
+  auto updated = std::make_shared<std::vector<std::pair<std::int64_t, Observer>>>();
+  for (const auto& entry : *observers_) {
+    if (entry.first != id) updated->push_back(entry);
+  }
+  observers_ = updated->empty() ? nullptr : std::move(updated);
 }
 
 std::vector<ValidationRecord> ValidationRegistry::records(const RecordQuery& query) const {
