@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +25,7 @@
 #include "validation/trace/internal/common.h"
 #include "validation/trace/internal/h5.h"
 #include "validation/trace/internal/journal.h"
+#include "validation/trace/internal/raw_file.h"
 #include "validation/trace/trace_error.h"
 
 namespace ttt {
@@ -125,9 +127,13 @@ TensorIdentity identity_of(const Tensor& tensor) {
 // records each in the journal commit (internal/journal.h) so recovery can re-create them.
 class CommitBuilder {
  public:
-  CommitBuilder(hid_t file, const std::string& file_name, const h5::Layout& layout,
-                std::map<std::string, hid_t> existing_groups)
-      : file_(file), file_name_(file_name), layout_(layout), existing_(std::move(existing_groups)) {
+  CommitBuilder(hid_t file, const std::string& file_name, const trace_internal::RawFile& values,
+                const h5::Layout& layout, std::map<std::string, hid_t> existing_groups)
+      : file_(file),
+        file_name_(file_name),
+        values_(values),
+        layout_(layout),
+        existing_(std::move(existing_groups)) {
     commit_["groups"] = nlohmann::json::array();
     commit_["datasets"] = nlohmann::json::array();
     commit_["links"] = nlohmann::json::array();
@@ -157,7 +163,7 @@ class CommitBuilder {
     const h5::StoredType type = h5::stored_type_for(tensor.dtype());
     Pending pending{path, type, tensor.shape(),
                     h5::create_dataset(parent_id, name, type, tensor.shape(), layout_, where)};
-    if (tensor.numel() > 0) h5::write_dataset(pending.id.get(), type, tensor_bytes(tensor), where);
+    if (tensor.numel() > 0) write_values(pending.id.get(), type, tensor, where);
     const std::string dtype(dtype_name(tensor.dtype()));
     h5::write_attribute(pending.id.get(), "ttt_dtype", std::string_view(dtype), where);
     commit_["attributes"].push_back({path, "ttt_dtype", dtype});
@@ -178,7 +184,8 @@ class CommitBuilder {
     commit_["attributes"].push_back({path, name, value});
   }
 
-  // After the file was flushed: records where each dataset's bytes are, and closes everything.
+  // Records where each dataset's values are in the file, and closes everything. Every value is
+  // in the file already (write_values), so the journal never points at bytes still in a cache.
   nlohmann::json finish() {
     for (Pending& pending : pending_) {
       const h5::Where where{file_name_, pending.path};
@@ -218,6 +225,23 @@ class CommitBuilder {
     h5::DatasetId id;
   };
 
+  // Contiguous datasets are allocated at creation: their values go straight to their file offset
+  // with one pwrite (H5Dwrite costs an extra pass over the data). The file stores little-endian
+  // values, so this needs a little-endian host; elsewhere, and for chunked datasets, H5Dwrite.
+  void write_values(hid_t dataset, h5::StoredType type, const Tensor& tensor,
+                    const h5::Where& where) {
+    if constexpr (std::endian::native == std::endian::little) {
+      if (layout_.deflate_level == 0 || tensor.rank() == 0) {
+        const std::optional<std::uint64_t> offset = h5::contiguous_offset(dataset, where);
+        if (!offset) h5::fail(where, "a contiguous dataset has no file offset");
+        values_.write(*offset, tensor_bytes(tensor), tensor.nbytes(), std::string(where.object));
+        return;
+      }
+    }
+    h5::write_dataset(dataset, type, tensor_bytes(tensor), where);
+    h5::call(where, "flush dataset", H5Dflush, dataset);  // Out of HDF5's caches, into the file.
+  }
+
   static std::pair<std::string, std::string> split(const std::string& path) {
     const std::size_t slash = path.rfind('/');
     return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
@@ -225,6 +249,7 @@ class CommitBuilder {
 
   hid_t file_;
   const std::string& file_name_;
+  const trace_internal::RawFile& values_;
   const h5::Layout& layout_;
   std::map<std::string, hid_t> existing_;
   std::map<std::string, h5::GroupId> created_;
@@ -248,6 +273,7 @@ struct TraceSession::Impl {
   std::uint64_t now_serving = 0;  // Guarded by write_mutex, as is everything below it.
 
   h5::FileId file;
+  trace_internal::RawFile values;  // The same file, for values written by offset.
   h5::GroupId calls_group;
   h5::GroupId tensors_group;
   trace_internal::JournalWriter journal;
@@ -333,13 +359,11 @@ struct TraceSession::Impl {
     return {{"/", file.get()}, {"/calls", calls_group.get()}, {"/tensors", tensors_group.get()}};
   }
 
-  void flush() { h5::call({path, ""}, "flush the trace", H5Fflush, file.get(), H5F_SCOPE_LOCAL); }
-
-  // Writes (and flushes, then journals) one call. Throws on I/O errors.
+  // Writes one call, then journals it. Throws on I/O errors.
   void write_call(const CapturedCall& call) {
     const std::int64_t seq = next_seq;
     const std::string group = call_group_path(seq);
-    CommitBuilder builder(file.get(), path, layout, existing_groups());
+    CommitBuilder builder(file.get(), path, values, layout, existing_groups());
     builder.commit()["seq"] = seq;
     builder.group(group);
     builder.group(group + "/inputs");
@@ -366,7 +390,6 @@ struct TraceSession::Impl {
     builder.group_attribute(group, "reference_ns", call.reference_ns);
     builder.group_attribute(group, "verdict", call.verdict);
     builder.group_attribute(group, "metrics", call.metrics_json);
-    flush();
     journal.append(builder.finish());
     next_seq = seq + 1;
   }
@@ -424,7 +447,7 @@ struct TraceSession::Impl {
       const std::string command_line = process_command_line();
       if (!command_line.empty()) meta["command_line"] = command_line;
     }
-    CommitBuilder builder(file.get(), path, layout, {{"/", file.get()}});
+    CommitBuilder builder(file.get(), path, values, layout, {{"/", file.get()}});
     builder.commit()["session"] = random_session_id();
     builder.group_attribute("/", "ttt_format", std::string(trace_internal::kFormatName));
     builder.group_attribute("/", "ttt_format_version", trace_internal::kFormatVersion);
@@ -434,7 +457,6 @@ struct TraceSession::Impl {
     calls_group = h5::create_group(file.get(), "calls", {path, "/calls"});
     tensors_group = h5::create_group(file.get(), "tensors", {path, "/tensors"});
     builder.commit()["groups"] = {"/calls", "/tensors"};
-    flush();
     journal.append(builder.finish());
   }
 };
@@ -469,6 +491,7 @@ TraceSession::TraceSession(std::string path, TraceOptions options)
   impl.journal = trace_internal::JournalWriter(journal_path);
   try {
     impl.file = h5::create_file(impl.path);
+    impl.values = trace_internal::RawFile(impl.path, trace_internal::RawFile::Mode::write);
     impl.write_header();
   } catch (...) {
     // Leave nothing behind that looks like an unfinished capture.
@@ -540,9 +563,9 @@ void TraceSession::register_shared_tensor(const std::string& key, const Tensor& 
     throw std::invalid_argument("[register_shared_tensor] key '" + key + "' is already in use");
   }
   try {
-    CommitBuilder builder(impl.file.get(), impl.path, impl.layout, impl.existing_groups());
+    CommitBuilder builder(impl.file.get(), impl.path, impl.values, impl.layout,
+                          impl.existing_groups());
     builder.dataset("/tensors/" + key, tensor);
-    impl.flush();
     impl.journal.append(builder.finish());
   } catch (...) {
     impl.failed = true;

@@ -5,8 +5,8 @@
 // name, it fills a CapturedCall and hands it to capture(). Sessions are started by the API
 // (ScopedTrace, start_trace) or by the environment variable TTT_TRACE=path.h5.
 //
-// Crash safety: every captured call is written and flushed before capture() returns, and a small
-// append-only journal next to the trace ("<trace>.journal") records where its bytes are. A process
+// Crash safety: every captured call's values are in the file before capture() returns, and a
+// small append-only journal next to the trace ("<trace>.journal") records where they are. A process
 // killed at any moment (even SIGKILL) leaves a journal from which `ttt trace recover` (or
 // recover_trace() in recover.h) rebuilds a valid trace holding every call whose capture() had
 // returned. A clean close removes the journal.
@@ -77,7 +77,7 @@ class TraceSession {
   // per-name limit. False once the session is closed or has failed.
   bool wants(std::string_view name) const;
 
-  // Writes one call as /calls/<seq> and flushes it (crash safety, above). Never throws into the
+  // Writes one call as /calls/<seq> and journals it (crash safety, above). Never throws into the
   // model run: a call that cannot be written (an undefined tensor, a bad name, text that is not
   // JSON) is dropped and recorded in error(); an I/O error stops the session (later calls are
   // dropped) and is printed once to stderr. Calls the filter or the limit rejects are ignored.

@@ -14,6 +14,7 @@
 #include "validation/trace/internal/common.h"
 #include "validation/trace/internal/h5.h"
 #include "validation/trace/internal/journal.h"
+#include "validation/trace/internal/raw_file.h"
 #include "validation/trace/trace_error.h"
 
 namespace ttt {
@@ -21,51 +22,7 @@ namespace {
 
 constexpr const char* kRecoveredAttribute = "ttt_recovered_session";
 
-// The damaged trace, read by offset (its HDF5 metadata may be inconsistent; its data is not).
-class RawFile {
- public:
-  explicit RawFile(const std::string& path) : path_(path) {
-    descriptor_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (descriptor_ < 0) {
-      throw TraceError(path, "", std::string("cannot open the trace: ") + std::strerror(errno));
-    }
-    struct stat status {};
-    ::fstat(descriptor_, &status);
-    size_ = static_cast<std::uint64_t>(status.st_size);
-  }
-  ~RawFile() { ::close(descriptor_); }
-  RawFile(const RawFile&) = delete;
-  RawFile& operator=(const RawFile&) = delete;
-
-  std::vector<std::byte> read(std::uint64_t offset, std::uint64_t bytes,
-                              const std::string& object) const {
-    if (offset > size_ || bytes > size_ - offset) {
-      throw TraceError(path_, object,
-                       "the journal places " + std::to_string(bytes) + " bytes at offset " +
-                           std::to_string(offset) + ", but the trace file ends at " +
-                           std::to_string(size_));
-    }
-    std::vector<std::byte> buffer(bytes);
-    std::uint64_t done = 0;
-    while (done < bytes) {
-      const ssize_t n = ::pread(descriptor_, buffer.data() + done, bytes - done,
-                                static_cast<off_t>(offset + done));
-      if (n <= 0) {
-        if (n < 0 && errno == EINTR) continue;
-        throw TraceError(path_, object,
-                         std::string("cannot read the trace: ") +
-                             (n < 0 ? std::strerror(errno) : "unexpected end"));
-      }
-      done += static_cast<std::uint64_t>(n);
-    }
-    return buffer;
-  }
-
- private:
-  std::string path_;
-  int descriptor_ = -1;
-  std::uint64_t size_ = 0;
-};
+using trace_internal::RawFile;
 
 void apply_dataset(hid_t file, const std::string& file_name, const RawFile& raw,
                    const nlohmann::json& entry) {
@@ -204,7 +161,7 @@ RecoveryReport recover_trace(const std::string& trace_path, const std::string& o
 
   const std::string temporary = report.output + ".recovering";
   {
-    const RawFile raw(trace_path);
+    const RawFile raw(trace_path, RawFile::Mode::read);
     h5::FileId file = h5::create_file(temporary);
     try {
       for (std::size_t index = 0; index < journal.commits.size(); ++index) {

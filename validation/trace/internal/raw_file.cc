@@ -1,0 +1,84 @@
+#include "validation/trace/internal/raw_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "validation/trace/trace_error.h"
+
+namespace ttt::trace_internal {
+
+RawFile::RawFile(std::string path, Mode mode) : path_(std::move(path)) {
+  descriptor_ = ::open(path_.c_str(), (mode == Mode::read ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+  if (descriptor_ < 0) {
+    throw TraceError(path_, "", std::string("cannot open the trace: ") + std::strerror(errno));
+  }
+  struct stat status {};
+  if (::fstat(descriptor_, &status) == 0) size_ = static_cast<std::uint64_t>(status.st_size);
+}
+
+RawFile::RawFile(RawFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      descriptor_(std::exchange(other.descriptor_, -1)),
+      size_(other.size_) {}
+
+RawFile& RawFile::operator=(RawFile&& other) noexcept {
+  if (this != &other) {
+    if (descriptor_ >= 0) ::close(descriptor_);
+    path_ = std::move(other.path_);
+    descriptor_ = std::exchange(other.descriptor_, -1);
+    size_ = other.size_;
+  }
+  return *this;
+}
+
+RawFile::~RawFile() {
+  if (descriptor_ >= 0) ::close(descriptor_);
+}
+
+std::vector<std::byte> RawFile::read(std::uint64_t offset, std::uint64_t bytes,
+                                     const std::string& object) const {
+  if (offset > size_ || bytes > size_ - offset) {
+    throw TraceError(path_, object,
+                     "the journal places " + std::to_string(bytes) + " bytes at offset " +
+                         std::to_string(offset) + ", but the trace file ends at " +
+                         std::to_string(size_));
+  }
+  std::vector<std::byte> buffer(bytes);
+  std::uint64_t done = 0;
+  while (done < bytes) {
+    const ssize_t n =
+        ::pread(descriptor_, buffer.data() + done, bytes - done, static_cast<off_t>(offset + done));
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      throw TraceError(path_, object,
+                       std::string("cannot read the trace: ") +
+                           (n < 0 ? std::strerror(errno) : "unexpected end"));
+    }
+    done += static_cast<std::uint64_t>(n);
+  }
+  return buffer;
+}
+
+void RawFile::write(std::uint64_t offset, const void* data, std::size_t bytes,
+                    const std::string& object) const {
+  const auto* from = static_cast<const char*>(data);
+  std::size_t done = 0;
+  while (done < bytes) {
+    const ssize_t n =
+        ::pwrite(descriptor_, from + done, bytes - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      throw TraceError(path_, object,
+                       std::string("cannot write dataset values: ") +
+                           (n < 0 ? std::strerror(errno) : "nothing written"));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace ttt::trace_internal

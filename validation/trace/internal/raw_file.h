@@ -1,0 +1,45 @@
+// Byte-level access to a trace file beside HDF5: capture writes the values of contiguous datasets
+// straight to their file offsets (one pwrite, as fast as a raw write: H5Dwrite costs an extra pass
+// over the data), and recovery copies values out of a damaged trace by offset.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ttt::trace_internal {
+
+// A file descriptor that is closed by the destructor. Move-only.
+class RawFile {
+ public:
+  enum class Mode { read, write };
+  // No file (assign an opened one).
+  RawFile() = default;
+  // Opens an existing file. Throws TraceError naming it.
+  RawFile(std::string path, Mode mode);
+  RawFile(RawFile&& other) noexcept;
+  RawFile& operator=(RawFile&& other) noexcept;
+  RawFile(const RawFile&) = delete;
+  RawFile& operator=(const RawFile&) = delete;
+  ~RawFile();
+
+  // The file's size when it was opened.
+  std::uint64_t size() const { return size_; }
+
+  // Reads `bytes` bytes at `offset`. Throws TraceError naming the file and `object` (the dataset
+  // the bytes belong to) when the range lies outside the file or cannot be read.
+  std::vector<std::byte> read(std::uint64_t offset, std::uint64_t bytes,
+                              const std::string& object) const;
+
+  // Writes `bytes` bytes at `offset`. Throws TraceError naming the file and `object`.
+  void write(std::uint64_t offset, const void* data, std::size_t bytes,
+             const std::string& object) const;
+
+ private:
+  std::string path_;
+  int descriptor_ = -1;
+  std::uint64_t size_ = 0;
+};
+
+}  // namespace ttt::trace_internal
