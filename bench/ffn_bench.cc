@@ -3,7 +3,8 @@
 // accumulation), the performance preset (FF1/FF3 bfloat4_b with LoFi) and bfloat16 weights with
 // HiFi4 and fp32 accumulation (one plain GEMM per matmul, the closest to PyTorch's float32 work).
 // bench/torch_blocks_core.py runs the same math in PyTorch on the CPU; docs/PERFORMANCE.md
-// ("Blocks: norms, FFN, LM head") records both. Weights are prepared before timing starts.
+// ("Blocks: norms, FFN, LM head") records both. Weights are prepared before timing starts;
+// inputs are bfloat16, as the residual stream reaches a block on the device.
 //
 //   TTT_BENCH_THREADS=2 ffn_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 //   /usr/bin/python3 bench/torch_blocks_core.py --threads 2
@@ -75,20 +76,22 @@ int configure_threads() {
 void BM_GatedMlpPrefill(benchmark::State& state, Numerics numerics) {
   const int threads = configure_threads();
   const ttt::GatedMlp& block = block_for(numerics);
-  const ttt::Tensor x = ttt::random_normal({state.range(0), 4096}, 10);
+  const ttt::Tensor x =
+      ttt::random_normal({state.range(0), 4096}, 10, 0.0, 1.0, ttt::DType::bfloat16);
   for (auto _ : state) benchmark::DoNotOptimize(block.prefill_forward(x));
-  state.counters["tokens_per_s"] =
-      benchmark::Counter(static_cast<double>(state.range(0)), benchmark::Counter::kIsRate);
+  state.counters["tokens_per_s"] = benchmark::Counter(
+      static_cast<double>(state.range(0)), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["threads"] = threads;
 }
 
 void BM_GatedMlpDecode(benchmark::State& state, Numerics numerics) {
   const int threads = configure_threads();
   const ttt::GatedMlp& block = block_for(numerics);
-  const ttt::Tensor x = ttt::random_normal({state.range(0), 4096}, 11);
+  const ttt::Tensor x =
+      ttt::random_normal({state.range(0), 4096}, 11, 0.0, 1.0, ttt::DType::bfloat16);
   for (auto _ : state) benchmark::DoNotOptimize(block.decode_forward(x));
-  state.counters["tokens_per_s"] =
-      benchmark::Counter(static_cast<double>(state.range(0)), benchmark::Counter::kIsRate);
+  state.counters["tokens_per_s"] = benchmark::Counter(
+      static_cast<double>(state.range(0)), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["threads"] = threads;
 }
 

@@ -33,10 +33,11 @@ const ttt::LmHead& head() {
 void BM_LmHead(benchmark::State& state) {
   if (const char* text = std::getenv("TTT_BENCH_THREADS")) ttt::set_blas_threads(std::atoi(text));
   const ttt::LmHead& block = head();
-  const ttt::Tensor x = ttt::random_normal({state.range(0), 4096}, 3);
+  const ttt::Tensor x =
+      ttt::random_normal({state.range(0), 4096}, 3, 0.0, 1.0, ttt::DType::bfloat16);
   for (auto _ : state) benchmark::DoNotOptimize(block.prefill_forward(x));
-  state.counters["tokens_per_s"] =
-      benchmark::Counter(static_cast<double>(state.range(0)), benchmark::Counter::kIsRate);
+  state.counters["tokens_per_s"] = benchmark::Counter(
+      static_cast<double>(state.range(0)), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["threads"] = ttt::blas_threads();
 }
 

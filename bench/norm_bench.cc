@@ -21,11 +21,12 @@ void BM_RmsNorm(benchmark::State& state) {
   const ttt::RmsNorm norm(spec,
                           ttt::default_impl_config(spec, ttt::Device::N150, ttt::Mode::decode),
                           ttt::random_normal({kDim}, 1, 1.0, 0.1));
-  const ttt::Tensor x = ttt::random_normal({state.range(0), kDim}, 2);
+  const ttt::Tensor x =
+      ttt::random_normal({state.range(0), kDim}, 2, 0.0, 1.0, ttt::DType::bfloat16);
   norm.prefill_forward(x);
   for (auto _ : state) benchmark::DoNotOptimize(norm.prefill_forward(x));
-  state.counters["tokens_per_s"] =
-      benchmark::Counter(static_cast<double>(state.range(0)), benchmark::Counter::kIsRate);
+  state.counters["tokens_per_s"] = benchmark::Counter(
+      static_cast<double>(state.range(0)), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_LayerNorm(benchmark::State& state) {
@@ -33,11 +34,12 @@ void BM_LayerNorm(benchmark::State& state) {
   const ttt::LayerNorm norm(
       spec, ttt::default_impl_config(spec, ttt::Device::N150, ttt::Mode::decode),
       ttt::random_normal({kDim}, 1, 1.0, 0.1), ttt::random_normal({kDim}, 3, 0.0, 0.1));
-  const ttt::Tensor x = ttt::random_normal({state.range(0), kDim}, 2);
+  const ttt::Tensor x =
+      ttt::random_normal({state.range(0), kDim}, 2, 0.0, 1.0, ttt::DType::bfloat16);
   norm.prefill_forward(x);
   for (auto _ : state) benchmark::DoNotOptimize(norm.prefill_forward(x));
-  state.counters["tokens_per_s"] =
-      benchmark::Counter(static_cast<double>(state.range(0)), benchmark::Counter::kIsRate);
+  state.counters["tokens_per_s"] = benchmark::Counter(
+      static_cast<double>(state.range(0)), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 BENCHMARK(BM_RmsNorm)->Arg(1)->Arg(32)->Arg(128)->Unit(benchmark::kMicrosecond)->UseRealTime();

@@ -66,70 +66,102 @@ void split_all(const float* x, std::size_t count, ActivationPanels& panels) {
   for (std::size_t i = 0; i < count; ++i) panels.all[i] = keep_bits(x[i], kSrcBAllBits);
 }
 
-// out[rows, n] (=|+=) a[rows, k_begin:k_begin+k_count] · b[k_begin:k_begin+k_count, n].
+// The block of the output a product kernel computes: columns [n_begin, n_begin + n_count) of
+// rows x N, written with leading dimension `ldc`, over K values [k_begin, k_begin + k_count).
+struct OutputBlock {
+  std::int64_t k_begin = 0;
+  std::int64_t k_count = 0;
+  std::int64_t n_begin = 0;
+  std::int64_t n_count = 0;
+  std::int64_t ldc = 0;
+  float beta = 0.0f;  // 0 overwrites `out`, 1 adds to it.
+};
+
+// out = beta * out + a[:, k range] · b[k range, n range].
 void gemm(const float* a, std::int64_t rows, const WeightPanels& w, const float* b,
-          std::int64_t k_begin, std::int64_t k_count, float beta, float* out) {
-  const float* a_block = a + k_begin;
-  const float* b_block = b + k_begin * w.n;
+          const OutputBlock& block, float beta, float* out) {
+  const float* a_block = a + block.k_begin;
+  const float* b_block = b + block.k_begin * w.n + block.n_begin;
   if (rows == 1) {
-    cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<blasint>(k_count), static_cast<blasint>(w.n),
-                1.0f, b_block, static_cast<blasint>(w.n), a_block, 1, beta, out, 1);
+    cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<blasint>(block.k_count),
+                static_cast<blasint>(block.n_count), 1.0f, b_block, static_cast<blasint>(w.n),
+                a_block, 1, beta, out, 1);
     return;
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(rows),
-              static_cast<blasint>(w.n), static_cast<blasint>(k_count), 1.0f, a_block,
-              static_cast<blasint>(w.k), b_block, static_cast<blasint>(w.n), beta, out,
-              static_cast<blasint>(w.n));
+              static_cast<blasint>(block.n_count), static_cast<blasint>(block.k_count), 1.0f,
+              a_block, static_cast<blasint>(w.k), b_block, static_cast<blasint>(w.n), beta, out,
+              static_cast<blasint>(block.ldc));
 }
 
-// The sum of the fidelity phases' products over one range of K, written to `out` (beta 0).
+// The sum of the fidelity phases' products over one block, added to `out` with block.beta.
 void product_lofi(const ActivationPanels& x, std::int64_t rows, const WeightPanels& w,
-                  std::int64_t k_begin, std::int64_t k_count, float* out) {
-  gemm(x.high.data(), rows, w, w.high, k_begin, k_count, 0.0f, out);
+                  const OutputBlock& block, float* out) {
+  gemm(x.high.data(), rows, w, w.high, block, block.beta, out);
 }
 
 void product_hifi2(const ActivationPanels& x, std::int64_t rows, const WeightPanels& w,
-                   std::int64_t k_begin, std::int64_t k_count, float* out) {
-  gemm(x.high.data(), rows, w, w.all, k_begin, k_count, 0.0f, out);
+                   const OutputBlock& block, float* out) {
+  gemm(x.high.data(), rows, w, w.all, block, block.beta, out);
 }
 
 void product_hifi3(const ActivationPanels& x, std::int64_t rows, const WeightPanels& w,
-                   std::int64_t k_begin, std::int64_t k_count, float* out) {
-  gemm(x.high.data(), rows, w, w.all, k_begin, k_count, 0.0f, out);
-  gemm(x.low.data(), rows, w, w.high, k_begin, k_count, 1.0f, out);
+                   const OutputBlock& block, float* out) {
+  gemm(x.high.data(), rows, w, w.all, block, block.beta, out);
+  gemm(x.low.data(), rows, w, w.high, block, 1.0f, out);
 }
 
 void product_hifi4(const ActivationPanels& x, std::int64_t rows, const WeightPanels& w,
-                   std::int64_t k_begin, std::int64_t k_count, float* out) {
-  gemm(x.all.data(), rows, w, w.all, k_begin, k_count, 0.0f, out);
+                   const OutputBlock& block, float* out) {
+  gemm(x.all.data(), rows, w, w.all, block, block.beta, out);
 }
 
 using SplitKernel = void (*)(const float*, std::size_t, ActivationPanels&);
 using ProductKernel = void (*)(const ActivationPanels&, std::int64_t, const WeightPanels&,
-                               std::int64_t, std::int64_t, float*);
+                               const OutputBlock&, float*);
 
 void accumulate_fp32(ProductKernel product, const ActivationPanels& x, std::int64_t rows,
                      const WeightPanels& w, float* out) {
-  product(x, rows, w, 0, w.k, out);
+  product(x, rows, w, OutputBlock{0, w.k, 0, w.n, w.n, 0.0f}, out);
+}
+
+// Output columns per panel of the bf16 accumulation: the running sums of a panel (rows x width
+// floats) stay in cache while all of K streams past them.
+std::int64_t bf16_panel_width(std::int64_t rows, std::int64_t n) {
+  constexpr std::int64_t kPanelFloats = 64 * 1024;
+  const std::int64_t width =
+      std::max<std::int64_t>(64, kPanelFloats / std::max<std::int64_t>(rows, 1));
+  return std::min(n, width / 64 * 64);
 }
 
 // bfloat16 destination: after every MVMUL (16 products along K) the running sum is rounded.
+// BLAS adds each chunk's products to the running sum in float32 (beta = 1); the sum is then
+// rounded to bfloat16, panel by panel of output columns.
 void accumulate_bf16(ProductKernel product, const ActivationPanels& x, std::int64_t rows,
                      const WeightPanels& w, float* out) {
-  const std::size_t count = static_cast<std::size_t>(rows * w.n);
-  std::fill(out, out + count, 0.0f);
-  std::vector<float> partial(count);
-  for (std::int64_t k_begin = 0; k_begin < w.k; k_begin += kProductsPerDstUpdate) {
-    const std::int64_t k_count = std::min(kProductsPerDstUpdate, w.k - k_begin);
-    product(x, rows, w, k_begin, k_count, partial.data());
-    for (std::size_t i = 0; i < count; ++i) out[i] = round_to_bfloat16(out[i] + partial[i]);
+  const std::int64_t width = bf16_panel_width(rows, w.n);
+  std::vector<float> running(static_cast<std::size_t>(rows * width));
+  for (std::int64_t n_begin = 0; n_begin < w.n; n_begin += width) {
+    const std::int64_t n_count = std::min(width, w.n - n_begin);
+    const std::span<float> sums(running.data(), static_cast<std::size_t>(rows * n_count));
+    std::fill(sums.begin(), sums.end(), 0.0f);
+    for (std::int64_t k_begin = 0; k_begin < w.k; k_begin += kProductsPerDstUpdate) {
+      const std::int64_t k_count = std::min(kProductsPerDstUpdate, w.k - k_begin);
+      product(x, rows, w, OutputBlock{k_begin, k_count, n_begin, n_count, n_count, 1.0f},
+              sums.data());
+      quantize_in_place(sums, n_count, DType::bfloat16);
+    }
+    for (std::int64_t r = 0; r < rows; ++r) {
+      std::copy_n(sums.data() + r * n_count, n_count, out + r * w.n + n_begin);
+    }
   }
 }
 
 void round_dst_fp32(float*, std::size_t) {}
 
 void round_dst_bf16(float* values, std::size_t count) {
-  for (std::size_t i = 0; i < count; ++i) values[i] = round_to_bfloat16(values[i]);
+  quantize_in_place(std::span<float>(values, count), static_cast<std::int64_t>(count),
+                    DType::bfloat16);
 }
 
 using AccumulateKernel = void (*)(ProductKernel, const ActivationPanels&, std::int64_t,

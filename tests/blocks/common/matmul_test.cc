@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "validation/tensor/formats.h"
 #include "validation/tensor/random.h"
 
 namespace ttt {
@@ -54,6 +55,32 @@ TEST(DeviceMatmulTest, Bfloat16AccumulationRoundsAfterEverySixteenProducts) {
   const DeviceMatmul bf16(exact_config(MathFidelity::HiFi4, Accumulation::bf16));
   EXPECT_EQ(fp32(x, fp32.prepare(w)).at({0, 0}), 273.0);
   EXPECT_EQ(bf16(x, bf16.prepare(w)).at({0, 0}), 274.0);
+}
+
+TEST(DeviceMatmulTest, Bfloat16AccumulationMatchesANaiveChunkedEmulation) {
+  // 200 rows make the accumulation work in panels of output columns; a naive emulation sums each
+  // chunk of 16 products in float64 and rounds the running sum to bfloat16. The float32 sums of
+  // BLAS may round a chunk differently in rare ties, so a few results may differ by one ulp.
+  const std::int64_t rows = 200, k = 80, n = 700;
+  const Tensor x = random_normal({rows, k}, 41, 0.0, 1.0, DType::bfloat16);
+  const Tensor w = random_normal({k, n}, 42, 0.0, 0.1, DType::bfloat16);
+  const DeviceMatmul matmul(exact_config(MathFidelity::HiFi4, Accumulation::bf16));
+  const Tensor y = matmul(x, matmul.prepare(w));
+  std::int64_t exact = 0;
+  for (std::int64_t i = 0; i < rows; ++i) {
+    for (std::int64_t j = 0; j < n; ++j) {
+      float running = 0.0f;
+      for (std::int64_t chunk = 0; chunk < k; chunk += 16) {
+        double sum = 0.0;
+        for (std::int64_t p = chunk; p < chunk + 16; ++p) sum += x.at({i, p}) * w.at({p, j});
+        running = round_to_bfloat16(running + static_cast<float>(sum));
+      }
+      const double got = y.at({i, j});
+      exact += got == running;
+      ASSERT_LE(std::abs(got - running), std::abs(running) * 0x1p-7 + 1e-30) << i << "," << j;
+    }
+  }
+  EXPECT_GE(exact, rows * n * 99 / 100);
 }
 
 TEST(DeviceMatmulTest, BiasIsAddedBeforeOutputRounding) {
