@@ -1,7 +1,8 @@
 // The attention block's device path at Llama-3.1-8B shapes (hidden 4096, 32 heads, 8 KV heads,
 // head_dim 128, llama3 RoPE), TTTv1's default N150 configurations (bfloat8_b weights and KV
 // cache). bench/torch_attention.py runs the same math in PyTorch on the CPU; docs/PERFORMANCE.md
-// ("Blocks: attention") records both. Weights are prepared before timing starts.
+// ("Blocks: attention") records both. Weights are prepared before timing starts. "CPU" is the
+// process's CPU time (all BLAS threads).
 //
 //   TTT_BENCH_THREADS=2 attention_bench --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true   (one command line)
@@ -66,7 +67,11 @@ void BM_AttentionPrefill(benchmark::State& state) {
   state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(seq * state.iterations()),
                                                   benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_AttentionPrefill)->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_AttentionPrefill)
+    ->Arg(128)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 
 // Decode of `batch` users, each at position kCachePositions - 1 (attending to a full cache of
 // 1024 positions); the step rewrites the same position every iteration.
@@ -89,7 +94,12 @@ void BM_AttentionDecode(benchmark::State& state) {
   state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(batch * state.iterations()),
                                                   benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_AttentionDecode)->Arg(1)->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_AttentionDecode)
+    ->Arg(1)
+    ->Arg(32)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/blocks/common/accuracy.h"
 #include "validation/metrics/metrics.h"
 #include "validation/tensor/random.h"
 
@@ -21,6 +22,8 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
+using testing_blocks::AccuracyBound;
+using testing_blocks::expect_accuracy;
 
 // --- Model configurations (model_configs.md) -----------------------------------------------
 
@@ -386,22 +389,19 @@ struct ModelCase {
   double max_abs_error;  // Bound on |device - reference| for prefill and decode.
 };
 
-void expect_device_matches_reference(const ModelCase& c, Mode mode_for_prefill) {
+void expect_device_matches_reference(const ModelCase& c) {
   const AttentionWeights w = random_weights(c.spec, 300);
-  const AttentionImplConfig config = default_impl_config(c.spec, Device::N150, mode_for_prefill);
+  const AttentionImplConfig config = default_impl_config(c.spec, Device::N150, Mode::prefill);
   EXPECT_EQ(config.qkv.weight_dtype, DType::bfloat8_b);
   EXPECT_EQ(config.kv_cache_dtype, DType::bfloat8_b);
   const Attention block(c.spec, config, w);
   const Tensor x = random_normal({1, c.seq, c.spec.hidden_dim}, 301);
   KVCache cache = make_kv_cache(c.spec, config, 3, c.seq + 8);
   const Tensor device = block.prefill_forward(x, &cache, 0);
-  const Metrics prefill = compute_metrics(device, attention_prefill_reference(c.spec, x, w));
-  EXPECT_GE(prefill.pcc, 0.99) << "prefill";
-  EXPECT_LE(prefill.max_abs_error, c.max_abs_error) << "prefill";
-  ::testing::Test::RecordProperty(std::string(c.name) + "_prefill_pcc",
-                                  std::to_string(prefill.pcc));
-  ::testing::Test::RecordProperty(std::string(c.name) + "_prefill_max_abs",
-                                  std::to_string(prefill.max_abs_error));
+  const AccuracyBound bound{0.99, c.max_abs_error};
+  expect_accuracy(device, attention_prefill_reference(c.spec, x, w), c.spec.identity(),
+                  std::string(c.name) + " prefill seq " + std::to_string(c.seq) + " default",
+                  bound);
 
   // Decode: user 0 continues the prompt at position seq; users 1 and 2 hold shorter prompts.
   block.prefill_forward(rows_of(x, 0, 0, 5), &cache, 1);
@@ -410,20 +410,17 @@ void expect_device_matches_reference(const ModelCase& c, Mode mode_for_prefill) 
   const Tensor positions = positions_of({c.seq, 5, c.seq / 2});
   const Tensor k_before = cache.k.clone();
   const Tensor v_before = cache.v.clone();
-  const Tensor decoded = block.decode_forward(step, positions, cache);
-  const Metrics decode = compute_metrics(
-      decoded, attention_decode_reference(c.spec, step, positions, k_before, v_before, w));
-  EXPECT_GE(decode.pcc, 0.99) << "decode";
-  EXPECT_LE(decode.max_abs_error, c.max_abs_error) << "decode";
-  ::testing::Test::RecordProperty(std::string(c.name) + "_decode_pcc", std::to_string(decode.pcc));
-  ::testing::Test::RecordProperty(std::string(c.name) + "_decode_max_abs",
-                                  std::to_string(decode.max_abs_error));
+  const Attention decoder(c.spec, default_impl_config(c.spec, Device::N150, Mode::decode), w);
+  const Tensor decoded = decoder.decode_forward(step, positions, cache);
+  expect_accuracy(decoded,
+                  attention_decode_reference(c.spec, step, positions, k_before, v_before, w),
+                  c.spec.identity(), std::string(c.name) + " decode 3 users default", bound);
 }
 
 class AttentionModelTest : public ::testing::TestWithParam<ModelCase> {};
 
 TEST_P(AttentionModelTest, DeviceMatchesReferenceWithBfloat8Weights) {
-  expect_device_matches_reference(GetParam(), Mode::prefill);
+  expect_device_matches_reference(GetParam());
 }
 
 AttentionSpec with_window(AttentionSpec spec, std::int64_t window) {
@@ -455,10 +452,9 @@ TEST(AttentionDeviceTest, GqaMqaAndMhaAtLlama8bWidth) {
     const AttentionWeights w = random_weights(spec, 400 + static_cast<std::uint64_t>(kv_heads));
     const Attention block(spec, default_impl_config(spec, Device::T3K, Mode::prefill), w);
     const Tensor x = random_normal({16, 4096}, 401);
-    const Metrics m =
-        compute_metrics(block.prefill_forward(x), attention_prefill_reference(spec, x, w));
-    EXPECT_GE(m.pcc, 0.99);
-    EXPECT_LE(m.max_abs_error, 0.08);
+    expect_accuracy(block.prefill_forward(x), attention_prefill_reference(spec, x, w),
+                    spec.identity(), "prefill seq 16 default T3K (8-chip Wo all-reduce)",
+                    AccuracyBound{0.99, 0.08});
   }
 }
 
@@ -467,13 +463,15 @@ TEST(AttentionDeviceTest, AccuracyPresetIsCloserThanTheDefault) {
   const AttentionWeights w = random_weights(spec, 500);
   const Tensor x = random_normal({1, 24, 2048}, 501);
   const Tensor reference = attention_prefill_reference(spec, x, w);
-  const Metrics fast = compute_metrics(
-      Attention(spec, default_impl_config(spec, Device::N150, Mode::prefill), w).prefill_forward(x),
-      reference);
-  const Metrics accurate = compute_metrics(
+  const Tensor fast_out =
+      Attention(spec, default_impl_config(spec, Device::N150, Mode::prefill), w).prefill_forward(x);
+  const Tensor accurate_out =
       Attention(spec, default_impl_config(spec, Device::N150, Mode::prefill, Preset::accuracy), w)
-          .prefill_forward(x),
-      reference);
+          .prefill_forward(x);
+  expect_accuracy(accurate_out, reference, spec.identity(), "prefill seq 24 accuracy preset",
+                  AccuracyBound{0.999, 0.03});
+  const Metrics fast = compute_metrics(fast_out, reference);
+  const Metrics accurate = compute_metrics(accurate_out, reference);
   EXPECT_GE(accurate.pcc, 0.999);
   EXPECT_GT(accurate.pcc, fast.pcc);
   EXPECT_LT(accurate.rmse, fast.rmse);

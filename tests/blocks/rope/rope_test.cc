@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/blocks/common/accuracy.h"
 #include "validation/metrics/metrics.h"
 #include "validation/tensor/formats.h"
 #include "validation/tensor/random.h"
@@ -210,11 +211,11 @@ TEST(RopeDeviceTest, DeviceMatchesReferenceAtRealModelDims) {
     const Tensor positions = random_integers({tokens}, 78, 0, c.max_position);
     const Tensor device = rope.forward(x, positions);
     EXPECT_EQ(device.dtype(), DType::bfloat16);
-    const Metrics m = compute_metrics(device, rope_reference(c.spec, x, positions));
     // bfloat16 tables and output: each value is within a few bfloat16 ulps (2^-8 relative), and
     // float32 angles at position ~8000 are off by up to ~5e-4 rad.
-    EXPECT_GE(m.pcc, 0.9999);
-    EXPECT_LT(m.max_abs_error, 0.05);
+    testing_blocks::expect_accuracy(device, rope_reference(c.spec, x, positions), c.spec.identity(),
+                                    "bf16 tables, positions < " + std::to_string(c.max_position),
+                                    testing_blocks::AccuracyBound{0.9999, 0.05});
   }
 }
 
