@@ -17,7 +17,7 @@ ShardedProjection::ShardedProjection(MatmulConfig config, WeightSource weight, W
   matrices_ =
       Prepared<std::vector<DeviceMatrix>>([matmul = matmul_, weight = std::move(weight),
                                            bias = std::move(bias), shards, name = std::move(name)] {
-        const Tensor full = weight.load().to(DType::float32);
+        const Tensor full = weight.load();
         const std::int64_t k = full.dim(0);
         const std::int64_t n = full.dim(1);
         const std::int64_t slice = k / shards;

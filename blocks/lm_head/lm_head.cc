@@ -149,7 +149,7 @@ LmHead::LmHead(LmHeadSpec spec, LmHeadImplConfig config, WeightSource weight)
   chunks_ = Prepared<std::vector<DeviceMatrix>>(
       [matmul = matmul_, source = std::move(weight), tied = spec_.tied_embeddings,
        vocab = spec_.vocab_size, chunk = config_.vocab_chunk] {
-        const Tensor full = source.load().to(DType::float32);
+        const Tensor full = source.load();
         std::vector<DeviceMatrix> chunks;
         for (std::int64_t begin = 0; begin < vocab; begin += chunk) {
           const std::int64_t count = std::min(chunk, vocab - begin);
