@@ -19,6 +19,7 @@
 #include "blocks/common/reference_math.h"
 #include "blocks/common/softmax.h"
 #include "blocks/embeddings/alibi.h"
+#include "blocks/ffn/projection.h"
 #include "validation/tensor/formats.h"
 
 namespace ttt {
@@ -403,6 +404,8 @@ KVCache make_kv_cache(const AttentionSpec& spec, const AttentionImplConfig& conf
 
 // Everything the forwards use, chosen once at construction.
 struct Attention::Kernels {
+  ffn_detail::ShardedProjection qkv;         // Fused [hidden, (H + 2 KV) * head_dim] projection.
+  ffn_detail::ShardedProjection output;      // Wo, its reduction split over output_shards chips.
   DeviceMatmul scores{MatmulConfig{}};       // Q · K^T, float32 scores.
   DeviceMatmul probs{MatmulConfig{}};        // P · V, rounded to Wo's activation dtype.
   DeviceMatmul probs_flash{MatmulConfig{}};  // P · V of one key chunk, float32 partials.
@@ -443,11 +446,10 @@ Attention::Attention(AttentionSpec spec, AttentionImplConfig config, AttentionWe
   const WeightSource bqkv = spec_.qkv_bias
                                 ? concatenate_columns({&weights.bq, &weights.bk, &weights.bv}, true)
                                 : WeightSource();
-  qkv_ = ffn_detail::ShardedProjection(config_.qkv, wqkv, bqkv, 1, "attention.wqkv");
-  output_ = ffn_detail::ShardedProjection(config_.output, weights.wo, weights.bo,
-                                          config_.output_shards, "attention.wo");
-
   auto kernels = std::make_shared<Kernels>();
+  kernels->qkv = ffn_detail::ShardedProjection(config_.qkv, wqkv, bqkv, 1, "attention.wqkv");
+  kernels->output = ffn_detail::ShardedProjection(config_.output, weights.wo, weights.bo,
+                                                  config_.output_shards, "attention.wo");
   kernels->operand_dtype = sdpa_operand_dtype(config_.kv_cache_dtype);
   kernels->scores =
       DeviceMatmul(MatmulConfig{config_.query_dtype, kernels->operand_dtype, DType::float32,
@@ -487,7 +489,9 @@ Attention::Attention(AttentionSpec spec, AttentionImplConfig config, AttentionWe
   kernels_ = std::move(kernels);
 }
 
-bool Attention::weights_prepared() const { return qkv_.prepared() && output_.prepared(); }
+bool Attention::weights_prepared() const {
+  return kernels_->qkv.prepared() && kernels_->output.prepared();
+}
 
 void Attention::check_cache(const KVCache& cache, const char* forward) const {
   const bool ok = cache.k.defined() && cache.v.defined() && cache.k.rank() == 4 &&
@@ -566,7 +570,7 @@ Tensor Attention::prefill_forward(const Tensor& x, KVCache* cache, std::int64_t 
   const Tensor input =
       x.dtype() == config_.qkv.activation_dtype ? x : x.to(config_.qkv.activation_dtype);
   std::vector<float> qkv(static_cast<std::size_t>(rows * (q_width + 2 * kv_width)));
-  qkv_.run(input.data<float>(), rows, qkv.data());
+  kernels.qkv.run(input.data<float>(), rows, qkv.data());
 
   std::vector<std::int64_t> positions(static_cast<std::size_t>(seq));
   for (std::int64_t t = 0; t < seq; ++t) positions[static_cast<std::size_t>(t)] = t;
@@ -713,7 +717,7 @@ Tensor Attention::prefill_forward(const Tensor& x, KVCache* cache, std::int64_t 
   }
 
   std::vector<float> result(static_cast<std::size_t>(rows * spec_.hidden_dim));
-  output_.run(attention.data(), rows, result.data());
+  kernels.output.run(attention.data(), rows, result.data());
   return Tensor::from_floats(x.shape(), std::move(result), config_.output.output_dtype);
 }
 
@@ -741,7 +745,7 @@ Tensor Attention::decode_forward(const Tensor& x, const Tensor& positions, KVCac
   const Tensor input =
       x.dtype() == config_.qkv.activation_dtype ? x : x.to(config_.qkv.activation_dtype);
   std::vector<float> qkv(static_cast<std::size_t>(batch * (q_width + 2 * kv_width)));
-  qkv_.run(input.data<float>(), batch, qkv.data());
+  kernels.qkv.run(input.data<float>(), batch, qkv.data());
 
   std::vector<float> attention(static_cast<std::size_t>(batch * q_width));
   std::vector<float> kt_buffer;
@@ -785,7 +789,7 @@ Tensor Attention::decode_forward(const Tensor& x, const Tensor& positions, KVCac
     }
   }
   std::vector<float> result(static_cast<std::size_t>(batch * spec_.hidden_dim));
-  output_.run(attention.data(), batch, result.data());
+  kernels.output.run(attention.data(), batch, result.data());
   return Tensor::from_floats({batch, spec_.hidden_dim}, std::move(result),
                              config_.output.output_dtype);
 }

@@ -34,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
@@ -41,7 +42,6 @@
 #include "blocks/common/device.h"
 #include "blocks/common/matmul.h"
 #include "blocks/common/weights.h"
-#include "blocks/ffn/projection.h"
 #include "blocks/normalization/rms_norm.h"
 #include "blocks/rope/rope.h"
 #include "validation/tensor/tensor.h"
@@ -225,8 +225,6 @@ class Attention {
   AttentionImplConfig config_;
   std::int64_t head_dim_ = 0;
   std::int64_t kv_heads_ = 0;
-  ffn_detail::ShardedProjection qkv_;
-  ffn_detail::ShardedProjection output_;
   std::shared_ptr<const Kernels> kernels_;
 };
 
