@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -388,6 +389,9 @@ struct ModelCase {
   std::int64_t seq;
   double max_abs_error;  // Bound on |device - reference| for prefill and decode.
 };
+
+// GoogleTest prints a parameter in test listings (and CTest names): the model name, not bytes.
+void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.name; }
 
 void expect_device_matches_reference(const ModelCase& c) {
   const AttentionWeights w = random_weights(c.spec, 300);
