@@ -52,9 +52,18 @@
 
 namespace ttt {
 
-// MetricsOptions{} without the error histogram: the wrapper's default (records stay small).
+// MetricsOptions{} without the error histogram (quantiles kept).
 inline MetricsOptions without_histogram() {
   MetricsOptions options;
+  options.histogram = false;
+  return options;
+}
+
+// MetricsOptions{} without the second pass (quantiles and histogram): the wrapper's default, since
+// that pass costs many times the fused one (docs/PERFORMANCE.md) and reports do not use it.
+inline MetricsOptions fused_pass_metrics() {
+  MetricsOptions options;
+  options.quantiles = false;
   options.histogram = false;
   return options;
 }
@@ -74,8 +83,9 @@ struct CompareOptions {
   // matching key wins. REQUIRES: every key starts with one of the output names.
   Tolerances tolerances = Tolerances::tt_metal_default();  // pcc >= 0.99, max_abs_error <= 1e-2.
   std::map<std::string, Tolerances> output_tolerances{};
-  // What compute_metrics computes. Default: quantiles on, histogram off (records stay small).
-  MetricsOptions metrics = without_histogram();
+  // What compute_metrics computes (rtol/atol for allclose; quantiles and histogram). Default:
+  // every metric of the fused pass, no quantiles, no histogram.
+  MetricsOptions metrics = fused_pass_metrics();
 
   // Behaviour.
   // false: this callable never validates (it still passes calls to an active trace session).

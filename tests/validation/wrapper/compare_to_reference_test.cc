@@ -141,7 +141,7 @@ TEST_F(CompareToReferenceTest, PassingCallReturnsTheDeviceOutputAndRecordsIt) {
   ASSERT_TRUE(record.outputs[0].metrics.has_value());
   EXPECT_EQ(record.outputs[0].metrics->pcc, 1.0);
   EXPECT_EQ(record.outputs[0].metrics->max_abs_error, 0.0);
-  EXPECT_TRUE(record.outputs[0].metrics->quantiles.has_value());
+  EXPECT_FALSE(record.outputs[0].metrics->quantiles.has_value());
   EXPECT_FALSE(record.outputs[0].metrics->histogram.has_value());
   EXPECT_EQ(record.outputs[0].tolerances.pcc, 0.99);
   EXPECT_EQ(record.outputs[0].tolerances.max_abs_error, 1e-2);
@@ -225,6 +225,25 @@ TEST_F(CompareToReferenceTest, TheLongestToleranceKeyWins) {
   EXPECT_TRUE(record.outputs[0].verdict.passed);
   EXPECT_FALSE(record.outputs[1].verdict.passed);
   EXPECT_EQ(record.outputs[1].tolerances.max_abs_error, 0.01);
+}
+
+TEST_F(CompareToReferenceTest, MetricsOptionsAreHonoured) {
+  MetricsOptions metrics;
+  metrics.quantiles = true;
+  metrics.histogram = false;
+  metrics.atol = 0.75;
+  metrics.rtol = 0.0;
+  Tolerances allclose;
+  allclose.require_allclose = true;
+  auto f = compare_to_reference(
+      "metrics_options", [](const Tensor& x) { return add(x, 0.5f); },
+      [](const Tensor& x) { return x; }, {.tolerances = allclose, .metrics = metrics});
+  f(vec({1, 2, 3}));
+  const ValidationRecord record = only_record("metrics_options");
+  EXPECT_TRUE(record.passed) << record.verdict_text();
+  ASSERT_TRUE(record.outputs[0].metrics->quantiles.has_value());
+  EXPECT_EQ(record.outputs[0].metrics->quantiles->p50, 0.5);
+  EXPECT_EQ(record.outputs[0].metrics->atol, 0.75);
 }
 
 TEST_F(CompareToReferenceTest, CallerTolerancesReplaceTheDefault) {
