@@ -1,0 +1,111 @@
+// The coverage catalog: for each real model, the block configurations it needs, derived by code
+// from its published config.json fields; and for each block family the parameters coverage
+// reports on with their declared domains (docs/coverage.md "The catalog").
+//
+// Two checked-in files define it: coverage/catalog/models.json (the published config fields of
+// every model of shared/reference/model_configs.md) and coverage/catalog/domains.json (the
+// parameter domains). Both are compiled into the library (builtin_catalog()); `--catalog DIR`
+// reads a directory holding the same two files instead (load_catalog()).
+//
+// A model's configurations come from derive_model(): its embedding, norms, attention (one per
+// distinct layer kind: Gemma-2's windowed and global layers), feed-forward block and LM head,
+// each as the block's own Spec, in both modes (an encoder only in prefill), under each precision
+// preset (TTTv1's default, accuracy and performance), the ImplConfig being the block's
+// default_impl_config() on N150. Configurations that differ only by an ImplConfig field other than
+// the main weight's dtype are one configuration.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ttt {
+
+// One block configuration a model needs.
+struct CatalogConfig {
+  std::string block;           // Family: "attention", "gated_mlp", "rms_norm", ...
+  std::string mode;            // "prefill" or "decode".
+  std::string identity;        // The Spec's identity string.
+  std::string weight_dtype;    // The main weight's dtype ("bfloat8_b"; norms: "bfloat16").
+  nlohmann::json spec;         // The Spec as the block writes it.
+  nlohmann::json impl_config;  // The ImplConfig of the first preset below, on N150.
+  // The presets giving this configuration: "default", "accuracy", "performance".
+  std::vector<std::string> presets;
+  // How many times the block runs in one forward of one token (layers, norms per layer).
+  std::int64_t count = 0;
+
+  // "<block>|<mode>|<identity>|<weight_dtype>": what a record must match (docs/coverage.md
+  // "Matching").
+  std::string key() const;
+};
+
+// A model and what it needs.
+struct CatalogModel {
+  std::string name;          // "Llama-3.1-8B".
+  std::string hf_id;         // "meta-llama/Llama-3.1-8B".
+  std::string architecture;  // The config's model_type.
+  nlohmann::json config;     // The published fields.
+  std::vector<CatalogConfig> configurations;
+  // Features of the model no TTTv2 block expresses (they cannot be covered, and are listed by
+  // reports): "bidirectional (encoder) attention", ...
+  std::vector<std::string> unsupported;
+};
+
+// A parameter a block family is reported on.
+struct DomainParameter {
+  std::string name;   // "head_dim".
+  std::string field;  // Where its value is read: "derived.head_dim", "mode", "spec.dim", ...
+  // The domain: declared values in their declared order, or the catalog's values sorted
+  // (booleans false first, numbers ascending, strings alphabetically).
+  std::vector<nlohmann::json> values;
+  bool from_catalog = false;  // The values are those the catalog's models need.
+  bool tway = true;           // Part of the t-way combinations.
+};
+
+// When `if_parameter` has `if_value`, `then_parameter` only takes `allowed`.
+struct DomainConstraint {
+  std::string if_parameter;
+  nlohmann::json if_value;
+  std::string then_parameter;
+  std::vector<nlohmann::json> allowed;
+};
+
+struct BlockDomain {
+  std::string block;
+  std::vector<DomainParameter> parameters;
+  std::vector<DomainConstraint> constraints;
+};
+
+struct Catalog {
+  std::string source;  // "builtin" or the directory read.
+  std::vector<CatalogModel> models;
+  std::map<std::string, BlockDomain> domains;  // By block family.
+
+  // The model called `name` (case-insensitive), or nullptr.
+  const CatalogModel* find_model(std::string_view name) const;
+};
+
+// Derives the configurations of one model from its config fields. Throws std::invalid_argument
+// "[catalog] <source>: model '<name>': field 'hidden_size': expected an integer > 0" for a missing
+// or mistyped field, a field the architecture's mapping does not know, or an unknown model_type.
+// Known model_types: llama, mistral, mixtral, qwen2, qwen3, phi3, gemma2, gpt2, bloom, bert.
+CatalogModel derive_model(const std::string& name, const std::string& hf_id,
+                          const nlohmann::json& config, const std::string& source);
+
+// Builds a catalog from the two files' JSON (models.json, domains.json): derives every model and
+// resolves the domains (catalog values, sorting). Throws std::invalid_argument naming `source`,
+// the file and the JSON path of a bad field.
+Catalog build_catalog(const nlohmann::json& models, const nlohmann::json& domains,
+                      const std::string& source);
+
+// Reads DIR/models.json and DIR/domains.json. Throws std::invalid_argument naming the file when
+// one is missing or bad.
+Catalog load_catalog(const std::string& directory);
+
+// The catalog compiled from coverage/catalog/ (built once; thread-safe).
+const Catalog& builtin_catalog();
+
+}  // namespace ttt

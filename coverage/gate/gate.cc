@@ -1,0 +1,721 @@
+#include "coverage/gate/gate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <tuple>
+
+#include "coverage/gate/mann_whitney.h"
+#include "suites/suite/timing.h"
+
+namespace ttt {
+namespace {
+
+std::string format_number(const char* format, double value) {
+  char text[64];
+  std::snprintf(text, sizeof(text), format, value);
+  return text;
+}
+
+std::string percent(double fraction) { return format_number("%+.1f%%", 100.0 * fraction); }
+
+CoverageCounts counts_from_json(const nlohmann::json& json, const std::string& where) {
+  CoverageCounts counts;
+  for (const auto& [key, member] :
+       {std::pair{"configurations", &counts.configurations},
+        std::pair{"exercised", &counts.exercised}, std::pair{"passing", &counts.passing}}) {
+    if (!json.is_object() || !json.contains(key) || !json.at(key).is_number_integer() ||
+        json.at(key).get<std::int64_t>() < 0) {
+      throw GateInputError(where + "/" + key + ": expected an integer >= 0");
+    }
+    *member = json.at(key).get<std::int64_t>();
+  }
+  return counts;
+}
+
+nlohmann::json counts_to_json(const CoverageCounts& counts) {
+  return {{"configurations", counts.configurations},
+          {"exercised", counts.exercised},
+          {"passing", counts.passing},
+          {"passing_pct", counts.passing_pct()}};
+}
+
+// Rank of a verdict in the output: what blocks first, then improvements, then the rest.
+int verdict_rank(const GateFinding& finding) {
+  if (finding.blocks) return 0;
+  static const std::vector<std::string> order = {"improvement", "too_few_repetitions", "noise",
+                                                 "new",         "not_compared",        "ok"};
+  const auto it = std::find(order.begin(), order.end(), finding.verdict);
+  return 1 + static_cast<int>(it - order.begin());
+}
+
+int rule_rank(const std::string& rule) {
+  static const std::vector<std::string> order = {"expectation", "accuracy", "latency", "coverage"};
+  return static_cast<int>(std::find(order.begin(), order.end(), rule) - order.begin());
+}
+
+// Whether two results of the same case id ran the same thing.
+bool same_definition(const CaseResult& a, const CaseResult& b) {
+  return a.kind == b.kind && a.mode == b.mode && a.identity == b.identity && a.spec == b.spec &&
+         a.impl_config == b.impl_config && a.shapes == b.shapes && a.device == b.device &&
+         a.preset == b.preset;
+}
+
+std::string machine_text(const MachineInfo& machine) {
+  return machine.cpu_model + ", " + std::to_string(machine.cores) + " cores, " + machine.build_type;
+}
+
+bool same_machine(const MachineInfo& a, const MachineInfo& b) {
+  return a.cpu_model == b.cpu_model && a.cores == b.cores && a.build_type == b.build_type;
+}
+
+std::vector<double> as_doubles(const std::vector<std::int64_t>& samples) {
+  return std::vector<double>(samples.begin(), samples.end());
+}
+
+std::string format_time(double ns) { return format_ns(ns); }
+
+void check_results(const GateInputs& inputs) {
+  const std::string& where = inputs.results_path.empty() ? "results" : inputs.results_path;
+  std::int64_t cases = 0;
+  for (const SuiteResult& suite : inputs.results.suites) {
+    if (!suite.complete()) {
+      std::string held;
+      for (std::int64_t shard : suite.shards)
+        held += (held.empty() ? "" : ", ") + std::to_string(shard);
+      throw GateInputError(where + ": suite '" + suite.name + "' holds shard(s) " + held + " of " +
+                           std::to_string(suite.shard_total) +
+                           ": merge every shard (ttt suite merge) before gating");
+    }
+    cases += static_cast<std::int64_t>(suite.cases.size());
+  }
+  if (cases == 0) throw GateInputError(where + ": the results hold no case");
+}
+
+void expectation_findings(const RunResults& results, std::vector<GateFinding>& findings) {
+  for (const SuiteResult& suite : results.suites) {
+    for (const CaseResult& result : suite.cases) {
+      if (result.status == CaseStatus::pass) continue;
+      GateFinding finding;
+      finding.rule = "expectation";
+      finding.suite = suite.name;
+      finding.case_id = result.id;
+      finding.metric = "expectations";
+      finding.verdict = "failed";
+      finding.blocks = true;
+      std::string lines;
+      for (const std::string& line : result.failure_lines()) {
+        lines += (lines.empty() ? "" : "; ") + line;
+      }
+      finding.message =
+          std::string(case_status_name(result.status)) + (lines.empty() ? "" : ": " + lines);
+      findings.push_back(std::move(finding));
+    }
+  }
+}
+
+void accuracy_finding(const std::string& suite, const CaseResult& base, const CaseResult& head,
+                      const AccuracyPolicy& policy, std::vector<GateFinding>& findings) {
+  std::optional<GateFinding> worst;
+  double worst_drop = -1e300;
+  for (const OutputResult& head_output : head.outputs) {
+    const auto base_output =
+        std::find_if(base.outputs.begin(), base.outputs.end(),
+                     [&](const OutputResult& o) { return o.name == head_output.name; });
+    if (base_output == base.outputs.end()) continue;
+    const double base_pcc = base_output->metrics.pcc;
+    const double head_pcc = head_output.metrics.pcc;
+    GateFinding finding;
+    finding.rule = "accuracy";
+    finding.suite = suite;
+    finding.case_id = head.id;
+    finding.metric = "pcc " + head_output.name;
+    finding.base = base_pcc;
+    finding.head = head_pcc;
+    finding.change = head_pcc - base_pcc;
+    const double drop = std::isnan(head_pcc) && !std::isnan(base_pcc) ? 1e300 : base_pcc - head_pcc;
+    if (std::isnan(head_pcc) && !std::isnan(base_pcc)) {
+      finding.verdict = "regression";
+      finding.blocks = true;
+      finding.message = "pcc is NaN, baseline " + format_number("%.6f", base_pcc);
+    } else if (drop > policy.pcc_drop) {
+      finding.verdict = "regression";
+      finding.blocks = true;
+      finding.message = "pcc " + format_number("%.6f", head_pcc) + " dropped " +
+                        format_number("%.6f", drop) + " below the baseline " +
+                        format_number("%.6f", base_pcc) + " (allowed " +
+                        format_number("%g", policy.pcc_drop) + ")";
+    } else {
+      finding.verdict = "ok";
+      finding.message = "pcc " + format_number("%.6f", head_pcc) + ", baseline " +
+                        format_number("%.6f", base_pcc);
+    }
+    if (!finding.blocks && policy.max_abs_error_increase.has_value()) {
+      const double base_error = base_output->metrics.max_abs_error;
+      const double head_error = head_output.metrics.max_abs_error;
+      if (head_error > base_error * (1.0 + *policy.max_abs_error_increase)) {
+        finding.metric = "max_abs_error " + head_output.name;
+        finding.base = base_error;
+        finding.head = head_error;
+        finding.change = head_error - base_error;
+        finding.verdict = "regression";
+        finding.blocks = true;
+        finding.message = "max_abs_error " + format_number("%.4g", head_error) + " > baseline " +
+                          format_number("%.4g", base_error) + " + " +
+                          format_number("%g", 100.0 * *policy.max_abs_error_increase) + "%";
+      }
+    }
+    const double rank = finding.blocks ? 1e301 : drop;
+    if (!worst.has_value() || rank > worst_drop) {
+      worst_drop = rank;
+      worst = std::move(finding);
+    }
+  }
+  if (worst.has_value()) findings.push_back(std::move(*worst));
+}
+
+void latency_finding(const std::string& suite, const CaseResult& base, const CaseResult& head,
+                     const LatencyPolicy& policy, std::vector<GateFinding>& findings) {
+  if (!base.timing.has_value() || !head.timing.has_value()) return;
+  const std::vector<std::int64_t>& base_samples = base.timing->of(policy.clock);
+  const std::vector<std::int64_t>& head_samples = head.timing->of(policy.clock);
+  if (base_samples.empty() || head_samples.empty()) return;
+  GateFinding finding;
+  finding.rule = "latency";
+  finding.suite = suite;
+  finding.case_id = head.id;
+  finding.metric = "p50 " + std::string(timing_clock_name(policy.clock));
+  const std::vector<double> base_values = as_doubles(base_samples);
+  const std::vector<double> head_values = as_doubles(head_samples);
+  const double base_median = percentile(base_values, 0.5);
+  const double head_median = percentile(head_values, 0.5);
+  finding.base = base_median;
+  finding.head = head_median;
+  finding.change = base_median > 0.0 ? (head_median - base_median) / base_median : 0.0;
+  const std::size_t n = head_values.size();
+  const std::size_t m = base_values.size();
+  const std::string counts =
+      std::to_string(m) + " baseline and " + std::to_string(n) + " head repetitions";
+  const double reachable = smallest_p_value(n, m, Alternative::greater);
+  if (static_cast<int>(n) < policy.min_repetitions ||
+      static_cast<int>(m) < policy.min_repetitions || reachable >= policy.alpha) {
+    finding.verdict = "too_few_repetitions";
+    finding.message =
+        "too few repetitions to judge (" + counts + "; the policy needs " +
+        std::to_string(policy.min_repetitions) +
+        (reachable >= policy.alpha
+             ? ", and no p-value below " + format_number("%g", policy.alpha) +
+                   " is reachable: the smallest is " + format_number("%.3g", reachable)
+             : std::string()) +
+        "): median " + percent(*finding.change) + " not judged";
+    findings.push_back(std::move(finding));
+    return;
+  }
+  const MannWhitneyResult slower = mann_whitney_u(head_values, base_values, Alternative::greater);
+  const MannWhitneyResult faster = mann_whitney_u(head_values, base_values, Alternative::less);
+  const double change = *finding.change;
+  const std::string numbers = "median " + format_time(head_median) + " vs " +
+                              format_time(base_median) + " (" + percent(change) + ", " + counts;
+  if (change > policy.threshold && slower.p_value < policy.alpha) {
+    finding.verdict = "regression";
+    finding.blocks = true;
+    finding.p_value = slower.p_value;
+    finding.message =
+        numbers + "): slower beyond " + format_number("%g", 100.0 * policy.threshold) +
+        "% and significant (Mann-Whitney U p = " + format_number("%.3g", slower.p_value) + " < " +
+        format_number("%g", policy.alpha) + ")";
+  } else if (change < -policy.threshold && faster.p_value < policy.alpha) {
+    finding.verdict = "improvement";
+    finding.p_value = faster.p_value;
+    finding.message =
+        numbers + "): faster (Mann-Whitney U p = " + format_number("%.3g", faster.p_value) + ")";
+  } else if (std::abs(change) > policy.threshold) {
+    finding.verdict = "noise";
+    finding.p_value = change > 0 ? slower.p_value : faster.p_value;
+    finding.message = numbers + "): beyond " + format_number("%g", 100.0 * policy.threshold) +
+                      "% but not significant (p = " + format_number("%.3g", *finding.p_value) +
+                      " >= " + format_number("%g", policy.alpha) + ")";
+  } else {
+    finding.verdict = "ok";
+    finding.p_value = slower.p_value;
+    finding.message = numbers + "): within " + format_number("%g", 100.0 * policy.threshold) + "%";
+  }
+  findings.push_back(std::move(finding));
+}
+
+void baseline_findings(const GateInputs& inputs, GateDecision& decision) {
+  const GateBaseline& baseline = *inputs.baseline;
+  const RunResults& head = inputs.results;
+  bool common = false;
+  for (const SuiteResult& suite : head.suites) {
+    for (const SuiteResult& base : baseline.results.suites)
+      common = common || base.name == suite.name;
+  }
+  if (!common) {
+    const auto names = [](const RunResults& results) {
+      std::string text;
+      for (const SuiteResult& suite : results.suites) {
+        text += (text.empty() ? "" : ", ") + suite.name;
+      }
+      return text.empty() ? std::string("none") : text;
+    };
+    throw GateInputError("mismatched suites: the baseline " + baseline.path + " holds " +
+                         names(baseline.results) + ", the results " +
+                         (inputs.results_path.empty() ? "" : inputs.results_path + " ") + "hold " +
+                         names(head) + ": no suite to compare");
+  }
+  bool compare_latency = true;
+  if (!same_machine(baseline.results.machine, head.machine)) {
+    const std::string message = "baseline ran on " + machine_text(baseline.results.machine) +
+                                ", head on " + machine_text(head.machine);
+    switch (inputs.policy.latency.on_machine_mismatch) {
+      case MachineMismatch::skip:
+        decision.notes.push_back(message + ": latency not compared (policy on_machine_mismatch)");
+        compare_latency = false;
+        break;
+      case MachineMismatch::compare:
+        decision.notes.push_back(message + ": latency compared anyway (policy)");
+        break;
+      case MachineMismatch::block: {
+        GateFinding finding;
+        finding.rule = "latency";
+        finding.metric = "machine";
+        finding.verdict = "not_compared";
+        finding.blocks = true;
+        finding.message = message + ": record the baseline on this machine";
+        decision.findings.push_back(std::move(finding));
+        compare_latency = false;
+        break;
+      }
+    }
+  }
+  if (baseline.results.machine.commit != head.machine.commit) {
+    decision.notes.push_back("baseline commit " + baseline.results.machine.commit +
+                             ", head commit " + head.machine.commit);
+  }
+  for (const SuiteResult& suite : head.suites) {
+    const auto base_suite =
+        std::find_if(baseline.results.suites.begin(), baseline.results.suites.end(),
+                     [&](const SuiteResult& s) { return s.name == suite.name; });
+    if (base_suite == baseline.results.suites.end()) {
+      decision.notes.push_back("suite '" + suite.name + "' has no baseline: its " +
+                               std::to_string(suite.cases.size()) + " cases are new");
+    } else if (base_suite->fingerprint != suite.fingerprint) {
+      decision.notes.push_back("suite '" + suite.name + "' changed definition (fingerprint " +
+                               base_suite->fingerprint + " -> " + suite.fingerprint +
+                               "): cases are compared by id where they still run the same thing");
+    }
+    for (const CaseResult& result : suite.cases) {
+      const CaseResult* base = nullptr;
+      if (base_suite != baseline.results.suites.end()) {
+        for (const CaseResult& candidate : base_suite->cases) {
+          if (candidate.id == result.id) base = &candidate;
+        }
+      }
+      GateFinding finding;
+      finding.suite = suite.name;
+      finding.case_id = result.id;
+      if (base == nullptr) {
+        finding.rule = "accuracy";
+        finding.metric = "baseline";
+        finding.verdict = "new";
+        finding.message = "no baseline for this case";
+        decision.findings.push_back(std::move(finding));
+        continue;
+      }
+      if (!same_definition(*base, result)) {
+        finding.rule = "accuracy";
+        finding.metric = "definition";
+        finding.verdict = "not_compared";
+        finding.message = "the case runs another configuration than the baseline's";
+        decision.findings.push_back(std::move(finding));
+        continue;
+      }
+      accuracy_finding(suite.name, *base, result, inputs.policy.accuracy, decision.findings);
+      if (compare_latency) {
+        latency_finding(suite.name, *base, result, inputs.policy.latency, decision.findings);
+      }
+    }
+    if (base_suite != baseline.results.suites.end() && base_suite->filter == suite.filter &&
+        base_suite->tags == suite.tags) {
+      for (const CaseResult& base : base_suite->cases) {
+        const bool kept = std::any_of(suite.cases.begin(), suite.cases.end(),
+                                      [&](const CaseResult& c) { return c.id == base.id; });
+        if (!kept) {
+          decision.notes.push_back("baseline case '" + suite.name + "/" + base.id +
+                                   "' is not in the results");
+        }
+      }
+    }
+  }
+}
+
+void coverage_findings(const GateInputs& inputs, GateDecision& decision) {
+  const CoveragePolicy& policy = inputs.policy.coverage;
+  const std::optional<CoverageFigures> base =
+      inputs.baseline.has_value() ? inputs.baseline->coverage : std::nullopt;
+  if (!inputs.coverage.has_value()) {
+    if (policy.floor_pct > 0.0) {
+      throw GateInputError("the policy sets coverage.floor_pct " +
+                           format_number("%g", policy.floor_pct) +
+                           " but no coverage data was given (--coverage)");
+    }
+    if (base.has_value()) {
+      GateFinding finding;
+      finding.rule = "coverage";
+      finding.metric = "passing";
+      finding.verdict = "not_measured";
+      finding.blocks = true;
+      finding.base = base->summary.passing_pct();
+      finding.message = "the baseline recorded " + format_number("%.1f%%", *finding.base) +
+                        " passing coverage but no coverage data was given (--coverage)";
+      decision.findings.push_back(std::move(finding));
+    }
+    return;
+  }
+  const CoverageReport& report = *inputs.coverage;
+  std::vector<std::pair<std::string, CoverageCounts>> scopes;
+  std::vector<std::optional<CoverageCounts>> base_scopes;
+  if (policy.models.empty()) {
+    scopes.emplace_back("catalog", report.summary);
+    base_scopes.push_back(base.has_value() ? std::optional(base->summary) : std::nullopt);
+  } else {
+    for (const std::string& name : policy.models) {
+      const ModelCoverage* model = report.find_model(name);
+      if (model == nullptr) {
+        throw GateInputError("policy coverage.models names '" + name +
+                             "', which is not a catalog model");
+      }
+      scopes.emplace_back(model->name, model->counts);
+      std::optional<CoverageCounts> base_counts;
+      if (base.has_value()) {
+        const auto it = base->models.find(model->name);
+        if (it != base->models.end()) base_counts = it->second;
+      }
+      base_scopes.push_back(base_counts);
+    }
+  }
+  for (std::size_t i = 0; i < scopes.size(); ++i) {
+    const auto& [scope, counts] = scopes[i];
+    GateFinding finding;
+    finding.rule = "coverage";
+    finding.metric = "passing " + scope;
+    finding.head = counts.passing_pct();
+    const std::string head_text = format_number("%.1f%%", counts.passing_pct()) + " (" +
+                                  std::to_string(counts.passing) + "/" +
+                                  std::to_string(counts.configurations) + ")";
+    if (base_scopes[i].has_value()) {
+      finding.base = base_scopes[i]->passing_pct();
+      finding.change = *finding.head - *finding.base;
+    }
+    if (counts.passing_pct() < policy.floor_pct) {
+      finding.verdict = "below_floor";
+      finding.blocks = true;
+      finding.message = scope + ": " + head_text + " of configurations pass, below the floor " +
+                        format_number("%g%%", policy.floor_pct);
+    } else if (policy.no_decrease && finding.base.has_value() &&
+               *finding.change < -policy.tolerance_pct) {
+      finding.verdict = "decreased";
+      finding.blocks = true;
+      finding.message = scope + ": " + head_text + " of configurations pass, down from " +
+                        format_number("%.1f%%", *finding.base) + " in the baseline";
+    } else {
+      finding.verdict = "ok";
+      finding.message = scope + ": " + head_text + " of configurations pass";
+    }
+    decision.findings.push_back(std::move(finding));
+  }
+}
+
+std::string finding_name(const GateFinding& finding) {
+  if (finding.suite.empty()) return finding.metric;
+  return finding.suite + "/" + finding.case_id + " (" + finding.metric + ")";
+}
+
+std::string value_text(const GateFinding& finding, const std::optional<double>& value) {
+  if (!value.has_value()) return "";
+  if (finding.rule == "latency") return format_time(*value);
+  if (finding.rule == "coverage") return format_number("%.1f%%", *value);
+  if (std::isnan(*value)) return "NaN";
+  return format_number("%.6f", *value);
+}
+
+std::string change_text(const GateFinding& finding) {
+  if (!finding.change.has_value()) return "";
+  if (finding.rule == "latency") return percent(*finding.change);
+  if (finding.rule == "coverage") return format_number("%+.1f pt", *finding.change);
+  if (std::isnan(*finding.change)) return "NaN";
+  return format_number("%+.6f", *finding.change);
+}
+
+std::string verdict_text(const GateFinding& finding) {
+  std::string text = finding.verdict;
+  std::replace(text.begin(), text.end(), '_', ' ');
+  if (finding.p_value.has_value()) text += " (p=" + format_number("%.2g", *finding.p_value) + ")";
+  return finding.blocks ? "**" + text + "**" : text;
+}
+
+std::string xml_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' ? ' ' : c;
+    }
+  }
+  return out;
+}
+
+std::string markdown_cell(std::string text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') {
+      out += "\\|";
+    } else if (c == '\n') {
+      out += "<br>";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+nlohmann::json optional_number(const std::optional<double>& value) {
+  if (!value.has_value() || !std::isfinite(*value)) return nullptr;
+  return *value;
+}
+
+}  // namespace
+
+CoverageFigures coverage_figures(const CoverageReport& report) {
+  CoverageFigures figures;
+  figures.summary = report.summary;
+  for (const ModelCoverage& model : report.models) figures.models[model.name] = model.counts;
+  return figures;
+}
+
+GateBaseline load_gate_baseline(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw GateInputError(path + ": cannot open the baseline (missing baseline?)");
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& error) {
+    throw GateInputError(path + ": not JSON: " + error.what());
+  }
+  GateBaseline baseline;
+  baseline.path = path;
+  try {
+    if (json.is_object() && json.value("format", "") == std::string(kGateBaselineFormat)) {
+      if (!json.contains("version") || !json.at("version").is_number_integer() ||
+          json.at("version").get<int>() > 1) {
+        throw GateInputError(path + ": /version: expected 1");
+      }
+      if (!json.contains("results")) throw GateInputError(path + ": /results: is required");
+      baseline.results = run_results_from_json(json.at("results"));
+      if (json.contains("coverage") && !json.at("coverage").is_null()) {
+        const nlohmann::json& coverage = json.at("coverage");
+        CoverageFigures figures;
+        figures.summary = counts_from_json(coverage.value("summary", nlohmann::json()),
+                                           path + ": /coverage/summary");
+        if (coverage.contains("models")) {
+          if (!coverage.at("models").is_object()) {
+            throw GateInputError(path + ": /coverage/models: expected an object");
+          }
+          for (const auto& [name, counts] : coverage.at("models").items()) {
+            figures.models[name] = counts_from_json(counts, path + ": /coverage/models/" + name);
+          }
+        }
+        baseline.coverage = figures;
+      }
+    } else {
+      baseline.results = run_results_from_json(json);
+    }
+  } catch (const GateInputError&) {
+    throw;
+  } catch (const std::invalid_argument& error) {
+    throw GateInputError(path + ": not a gate baseline or suite results: " + error.what());
+  }
+  return baseline;
+}
+
+nlohmann::json to_json(const GateBaseline& baseline) {
+  nlohmann::json coverage = nullptr;
+  if (baseline.coverage.has_value()) {
+    nlohmann::json models = nlohmann::json::object();
+    for (const auto& [name, counts] : baseline.coverage->models) {
+      models[name] = counts_to_json(counts);
+    }
+    coverage = {{"summary", counts_to_json(baseline.coverage->summary)},
+                {"models", std::move(models)}};
+  }
+  return {{"format", std::string(kGateBaselineFormat)},
+          {"version", 1},
+          {"created_utc", utc_now_iso8601()},
+          {"results", to_json(baseline.results)},
+          {"coverage", std::move(coverage)}};
+}
+
+void write_gate_baseline(const std::string& path, const GateBaseline& baseline) {
+  std::ofstream out(path, std::ios::trunc);
+  out << to_json(baseline).dump(2) << "\n";
+  out.close();
+  if (!out) throw std::runtime_error(path + ": cannot write the baseline");
+}
+
+GateDecision decide_gate(const GateInputs& inputs) {
+  check_results(inputs);
+  GateDecision decision;
+  decision.policy = inputs.policy;
+  for (const SuiteResult& suite : inputs.results.suites) {
+    decision.cases += static_cast<std::int64_t>(suite.cases.size());
+  }
+  expectation_findings(inputs.results, decision.findings);
+  if (inputs.baseline.has_value()) {
+    baseline_findings(inputs, decision);
+  } else {
+    decision.notes.push_back("no baseline: accuracy and latency are not compared");
+  }
+  coverage_findings(inputs, decision);
+  std::stable_sort(decision.findings.begin(), decision.findings.end(),
+                   [](const GateFinding& a, const GateFinding& b) {
+                     return std::make_tuple(verdict_rank(a), rule_rank(a.rule), a.suite,
+                                            a.case_id) <
+                            std::make_tuple(verdict_rank(b), rule_rank(b.rule), b.suite, b.case_id);
+                   });
+  for (const GateFinding& finding : decision.findings) {
+    if (finding.blocks) ++decision.blocking;
+  }
+  decision.may_merge = decision.blocking == 0;
+  return decision;
+}
+
+std::string format_gate_console(const GateDecision& decision) {
+  std::ostringstream out;
+  std::map<std::string, int> verdicts;
+  for (const GateFinding& finding : decision.findings) ++verdicts[finding.verdict];
+  for (const GateFinding& finding : decision.findings) {
+    if (finding.blocks) {
+      out << "BLOCK " << finding.rule << " " << finding_name(finding) << ": " << finding.message
+          << "\n";
+    }
+  }
+  for (const GateFinding& finding : decision.findings) {
+    if (!finding.blocks &&
+        (finding.verdict == "improvement" || finding.verdict == "too_few_repetitions" ||
+         finding.verdict == "noise")) {
+      out << finding.verdict << " " << finding_name(finding) << ": " << finding.message << "\n";
+    }
+  }
+  for (const std::string& note : decision.notes) out << "note: " << note << "\n";
+  out << (decision.may_merge ? "may merge" : "BLOCKED") << ": " << decision.cases << " cases, "
+      << decision.blocking << " blocking finding" << (decision.blocking == 1 ? "" : "s");
+  std::string counts;
+  for (const auto& [verdict, count] : verdicts) {
+    counts += (counts.empty() ? "" : ", ") + std::to_string(count) + " " + verdict;
+  }
+  if (!counts.empty()) out << " (" << counts << ")";
+  out << "\n";
+  return out.str();
+}
+
+std::string format_gate_markdown(const GateDecision& decision, std::size_t max_rows) {
+  std::ostringstream out;
+  std::int64_t regressions = 0;
+  std::int64_t improvements = 0;
+  for (const GateFinding& finding : decision.findings) {
+    if (finding.blocks) ++regressions;
+    if (finding.verdict == "improvement") ++improvements;
+  }
+  out << "## ttt gate: " << (decision.may_merge ? "may merge" : "**blocked**") << "\n\n";
+  out << decision.cases << " cases; " << regressions << " blocking finding"
+      << (regressions == 1 ? "" : "s") << ", " << improvements << " improvement"
+      << (improvements == 1 ? "" : "s") << ".\n\n";
+  out << "| case | base | head | change | verdict |\n|---|---:|---:|---:|---|\n";
+  std::size_t rows = 0;
+  for (const GateFinding& finding : decision.findings) {
+    if (rows == max_rows) break;
+    out << "| " << markdown_cell(finding_name(finding)) << " | "
+        << value_text(finding, finding.base) << " | " << value_text(finding, finding.head) << " | "
+        << change_text(finding) << " | " << verdict_text(finding)
+        << (finding.blocks && finding.rule == "expectation" ? ": " + markdown_cell(finding.message)
+                                                            : std::string())
+        << " |\n";
+    ++rows;
+  }
+  if (decision.findings.size() > max_rows) {
+    out << "\n"
+        << decision.findings.size() - max_rows
+        << " more rows in the JSON output (`ttt gate --json`).\n";
+  }
+  if (!decision.notes.empty()) {
+    out << "\n";
+    for (const std::string& note : decision.notes) out << "- " << markdown_cell(note) << "\n";
+  }
+  return out.str();
+}
+
+std::string format_gate_junit(const GateDecision& decision) {
+  std::ostringstream xml;
+  xml << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  xml << "<testsuites name=\"ttt gate\" tests=\"" << decision.findings.size() << "\" failures=\""
+      << decision.blocking << "\">\n";
+  xml << "  <testsuite name=\"ttt gate\" tests=\"" << decision.findings.size() << "\" failures=\""
+      << decision.blocking << "\" errors=\"0\" skipped=\"0\">\n";
+  for (const GateFinding& finding : decision.findings) {
+    xml << "    <testcase classname=\"gate." << xml_escape(finding.rule) << "\" name=\""
+        << xml_escape(finding_name(finding)) << "\">";
+    if (finding.blocks) {
+      xml << "\n      <failure message=\"" << xml_escape(finding.verdict + ": " + finding.message)
+          << "\" type=\"" << xml_escape(finding.verdict) << "\">" << xml_escape(finding.message)
+          << "</failure>\n    ";
+    } else {
+      xml << "<system-out>" << xml_escape(finding.verdict + ": " + finding.message)
+          << "</system-out>";
+    }
+    xml << "</testcase>\n";
+  }
+  xml << "  </testsuite>\n</testsuites>\n";
+  return xml.str();
+}
+
+nlohmann::json to_json(const GateDecision& decision) {
+  nlohmann::json findings = nlohmann::json::array();
+  for (const GateFinding& finding : decision.findings) {
+    findings.push_back({{"rule", finding.rule},
+                        {"suite", finding.suite},
+                        {"case", finding.case_id},
+                        {"metric", finding.metric},
+                        {"verdict", finding.verdict},
+                        {"blocks", finding.blocks},
+                        {"base", optional_number(finding.base)},
+                        {"head", optional_number(finding.head)},
+                        {"change", optional_number(finding.change)},
+                        {"p_value", optional_number(finding.p_value)},
+                        {"message", finding.message}});
+  }
+  return {{"format", "ttt-gate-decision"},     {"version", 1},
+          {"may_merge", decision.may_merge},   {"exit_code", gate_exit_code(decision)},
+          {"cases", decision.cases},           {"blocking", decision.blocking},
+          {"findings", std::move(findings)},   {"notes", decision.notes},
+          {"policy", to_json(decision.policy)}};
+}
+
+}  // namespace ttt

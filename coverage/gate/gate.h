@@ -1,0 +1,127 @@
+// `ttt gate`: may this change merge? (docs/gate.md)
+//
+//   ttt::GateInputs inputs;
+//   inputs.results = ttt::load_run_results("R.json");
+//   inputs.baseline = ttt::load_gate_baseline("B.json");
+//   inputs.coverage = ttt::build_coverage_report(records, catalog);
+//   ttt::GateDecision decision = ttt::decide_gate(inputs);   // decision.may_merge
+//
+// The rules, each a finding that blocks or not:
+//   expectation  every case of the results must pass its expectations (accuracy and budget):
+//                a failed, erred or not-run case blocks;
+//   accuracy     against the baseline, an output whose PCC dropped by more than
+//                policy.accuracy.pcc_drop (or whose max_abs_error grew by more than
+//                max_abs_error_increase, when set) blocks;
+//   latency      against the baseline, a case whose median time grew by more than
+//                policy.latency.threshold AND whose repetitions are slower by the one-sided
+//                Mann-Whitney U test at p < alpha blocks; fewer than min_repetitions on either
+//                side (or so few that no p-value can reach alpha) is reported as "too few
+//                repetitions", never guessed; a change within the threshold or not significant is
+//                noise;
+//   coverage     with coverage data, a passing share below policy.coverage.floor_pct, or below
+//                the baseline's (beyond tolerance_pct), blocks; so does a baseline with coverage
+//                when no coverage data is given.
+// Inputs that cannot be compared are errors (GateInputError: exit 2): results missing shards, a
+// baseline with no suite in common with the results, corrupt files.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "coverage/gate/policy.h"
+#include "coverage/report.h"
+#include "suites/suite/results.h"
+
+namespace ttt {
+
+// Bad gate input (exit 2): what cannot be compared, naming the file and what differs.
+class GateInputError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// The coverage figures a baseline keeps.
+struct CoverageFigures {
+  CoverageCounts summary;                        // Catalog-wide.
+  std::map<std::string, CoverageCounts> models;  // Per catalog model.
+};
+CoverageFigures coverage_figures(const CoverageReport& report);
+
+// The baseline: the results of the last accepted run (and its coverage, when it was measured).
+struct GateBaseline {
+  std::string path;
+  RunResults results;
+  std::optional<CoverageFigures> coverage;
+};
+
+// The JSON "format" of a baseline file.
+inline constexpr std::string_view kGateBaselineFormat = "ttt-gate-baseline";
+
+// Reads a baseline: a file written by write_gate_baseline(), or plain suite results
+// (ttt-suite-results: a baseline without coverage). Throws GateInputError naming the file when it
+// is missing, not JSON, or neither format (with the JSON path of a bad field).
+GateBaseline load_gate_baseline(const std::string& path);
+// {"format": "ttt-gate-baseline", "version": 1, "created_utc", "results": {...},
+//  "coverage": {...} | null}.
+nlohmann::json to_json(const GateBaseline& baseline);
+// Writes `baseline` to `path`. Throws std::runtime_error naming the file.
+void write_gate_baseline(const std::string& path, const GateBaseline& baseline);
+
+// One judgement of one rule.
+struct GateFinding {
+  // "expectation", "accuracy", "latency" or "coverage".
+  std::string rule;
+  std::string suite;    // "" for coverage.
+  std::string case_id;  // "" for coverage.
+  std::string metric;   // "p50 wall", "pcc y", "expectations", "passing Llama-3.1-8B".
+  // "regression", "failed", "improvement", "noise", "ok", "too_few_repetitions", "new",
+  // "not_compared", "below_floor", "decreased", "not_measured".
+  std::string verdict;
+  bool blocks = false;
+  std::optional<double> base;
+  std::optional<double> head;
+  // Relative change for latency ((head - base) / base), difference for accuracy and coverage.
+  std::optional<double> change;
+  std::optional<double> p_value;  // Latency: the one-sided Mann-Whitney U p-value.
+  std::string message;            // Why, with the numbers.
+};
+
+struct GateInputs {
+  RunResults results;
+  std::string results_path;  // For messages.
+  std::optional<GateBaseline> baseline;
+  std::optional<CoverageReport> coverage;
+  GatePolicy policy;
+};
+
+struct GateDecision {
+  bool may_merge = true;
+  std::vector<GateFinding> findings;  // Blocking first, then by rule, suite and case.
+  std::vector<std::string> notes;     // Context: definitions that changed, machines that differ.
+  std::int64_t cases = 0;             // Cases in the results.
+  std::int64_t blocking = 0;          // Findings that block.
+  GatePolicy policy;
+};
+
+// Applies every rule (see the top of this file). Throws GateInputError when the results are
+// incomplete (missing shards) or empty, or the baseline has no suite in common with them.
+GateDecision decide_gate(const GateInputs& inputs);
+
+// Exit code of `ttt gate`: 0 may merge, 1 blocked.
+inline int gate_exit_code(const GateDecision& decision) { return decision.may_merge ? 0 : 1; }
+
+// Renderings. The console summary lists blocking findings, then counts; the Markdown is a pull
+// request comment: a verdict line and a table "case | base | head | change | verdict",
+// regressions first (at most `max_rows` rows); JUnit XML has one testcase per finding with a
+// <failure> for each blocking one; JSON has everything (docs/gate.md "Output").
+std::string format_gate_console(const GateDecision& decision);
+std::string format_gate_markdown(const GateDecision& decision, std::size_t max_rows = 100);
+std::string format_gate_junit(const GateDecision& decision);
+nlohmann::json to_json(const GateDecision& decision);
+
+}  // namespace ttt

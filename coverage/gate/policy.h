@@ -1,0 +1,75 @@
+// The policy `ttt gate` decides with: thresholds for accuracy, latency and coverage
+// (docs/gate.md "Policy"). Every field has a default, so an empty policy file ({}) or no file at
+// all gives the defaults below.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "suites/suite/timing.h"
+
+namespace ttt {
+
+// What a latency comparison does when the baseline ran on another machine.
+enum class MachineMismatch {
+  skip,     // Latency is not compared (noted in the output). Default.
+  compare,  // Compare anyway (same hardware under another hostname, say).
+  block,    // The gate blocks: the baseline must be re-recorded on this machine.
+};
+
+struct AccuracyPolicy {
+  // An output's PCC dropping by more than this below the baseline's blocks. Default: 0.001.
+  double pcc_drop = 0.001;
+  // An output's max_abs_error growing by more than this fraction over the baseline's blocks
+  // (0.5: 50% larger). Default: unset (not checked).
+  std::optional<double> max_abs_error_increase{};
+};
+
+struct LatencyPolicy {
+  // A slowdown blocks only when the median grew by more than this fraction AND the Mann-Whitney
+  // U test finds head slower with p < alpha. Default: 0.10 (10%, CodSpeed's and asv's 1.1).
+  double threshold = 0.10;
+  // Significance level of the one-sided test. Default: 0.01.
+  double alpha = 0.01;
+  // Fewer repetitions on either side than this: the case is reported as "too few repetitions"
+  // and not judged. Default: 9 (Google Benchmark's compare.py warns below 9).
+  int min_repetitions = 9;
+  // Which clock's samples to compare. Default: wall.
+  TimingClock clock = TimingClock::wall;
+  MachineMismatch on_machine_mismatch = MachineMismatch::skip;
+};
+
+struct CoveragePolicy {
+  // The passing share (percent) of catalog configurations below which the gate blocks.
+  // Default: 0 (no floor).
+  double floor_pct = 0.0;
+  // Models whose passing share is checked (each against the floor and the baseline); empty: the
+  // catalog-wide share. Names as in the catalog ("Llama-3.1-8B").
+  std::vector<std::string> models{};
+  // Block when a checked share falls below the baseline's by more than tolerance_pct points.
+  bool no_decrease = true;
+  double tolerance_pct = 0.0;
+  // t of the t-way coverage in the reports. Default: 2.
+  int strength = 2;
+  // A catalog directory (models.json, domains.json); "" for the built-in catalog.
+  std::string catalog = "";
+};
+
+struct GatePolicy {
+  AccuracyPolicy accuracy;
+  LatencyPolicy latency;
+  CoveragePolicy coverage;
+};
+
+// Parses a policy (docs/gate.md "Policy"). Missing fields keep their defaults; unknown fields and
+// bad values throw std::invalid_argument "<where>: /latency/alpha: expected a number in (0, 1)".
+GatePolicy gate_policy_from_json(const nlohmann::json& json, const std::string& where);
+// Reads a policy file. Throws std::invalid_argument naming the file when it cannot be read or is
+// not JSON, and as gate_policy_from_json for bad fields.
+GatePolicy load_gate_policy(const std::string& path);
+// Every field, as the file would write it.
+nlohmann::json to_json(const GatePolicy& policy);
+
+}  // namespace ttt

@@ -1,0 +1,288 @@
+#include "coverage/record.h"
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <tuple>
+
+#include "coverage/internal/block_facts.h"
+#include "validation/tensor/dtype.h"
+
+namespace ttt {
+namespace {
+
+constexpr const char* kCountKeys[] = {"calls", "passed", "failed"};
+
+// "<where>: field '<field>': <message>".
+[[noreturn]] void fail(const std::string& where, const std::string& field,
+                       const std::string& message) {
+  throw std::invalid_argument(where + ": field '" + field + "': " + message);
+}
+
+std::string infer_mode(const CallObservation& observation, const std::string& kind_mode) {
+  if (!observation.mode.empty()) return observation.mode;
+  if (!kind_mode.empty()) return kind_mode;
+  if (observation.scalars.is_object() && observation.scalars.contains("mode") &&
+      observation.scalars.at("mode").is_string()) {
+    const std::string mode = observation.scalars.at("mode").get<std::string>();
+    if (mode == "prefill" || mode == "decode") return mode;
+  }
+  std::string component;
+  std::istringstream parts(observation.name);
+  std::string found;
+  while (std::getline(parts, component, '.')) {
+    if (component == "prefill" || component == "decode") found = component;
+  }
+  return found;
+}
+
+// Fills batch and seq_len from the first tensor input and buckets its token dimensions.
+void bucket_tokens(CoverageRecord& record, const std::vector<InputInfo>& inputs) {
+  if (inputs.empty()) return;
+  Shape& shape = record.inputs.front().shape;
+  const std::size_t feature = is_floating(inputs.front().dtype) && !shape.empty() ? 1 : 0;
+  const std::size_t token_dims = shape.size() - feature;
+  std::int64_t batch = 1;
+  std::int64_t seq_len = 1;
+  if (record.mode == "decode") {
+    for (std::size_t i = 0; i < token_dims; ++i) batch *= shape[i];
+    for (std::size_t i = 0; i < token_dims; ++i) shape[i] = token_bucket(shape[i]);
+  } else if (token_dims >= 1) {
+    seq_len = shape[token_dims - 1];
+    for (std::size_t i = 0; i + 1 < token_dims; ++i) batch *= shape[i];
+    for (std::size_t i = 0; i < token_dims; ++i) shape[i] = token_bucket(shape[i]);
+  }
+  record.batch = token_bucket(batch);
+  record.seq_len = token_bucket(seq_len);
+}
+
+const nlohmann::json& member(const nlohmann::json& json, const std::string& where,
+                             const std::string& field) {
+  if (!json.contains(field)) fail(where, field, "is required");
+  return json.at(field);
+}
+
+std::string text_member(const nlohmann::json& json, const std::string& where,
+                        const std::string& field) {
+  const nlohmann::json& value = member(json, where, field);
+  if (!value.is_string()) fail(where, field, "expected a string, got " + value.dump());
+  return value.get<std::string>();
+}
+
+std::int64_t count_member(const nlohmann::json& json, const std::string& where,
+                          const std::string& field) {
+  const nlohmann::json& value = member(json, where, field);
+  if (!value.is_number_integer() || value.get<std::int64_t>() < 0) {
+    fail(where, field, "expected an integer >= 0, got " + value.dump());
+  }
+  return value.get<std::int64_t>();
+}
+
+nlohmann::json object_member(const nlohmann::json& json, const std::string& where,
+                             const std::string& field) {
+  const nlohmann::json& value = member(json, where, field);
+  if (!value.is_object()) fail(where, field, "expected a JSON object, got " + value.dump());
+  return value;
+}
+
+}  // namespace
+
+std::int64_t token_bucket(std::int64_t value) {
+  if (value <= 0) return 0;
+  std::int64_t bucket = 1;
+  while (bucket < value) bucket *= 2;
+  return bucket;
+}
+
+std::string CoverageRecord::key() const {
+  nlohmann::json json = to_json(*this);
+  for (const char* count : kCountKeys) json.erase(count);
+  return json.dump();
+}
+
+CoverageRecord make_coverage_record(const CallObservation& observation) {
+  CoverageRecord record;
+  record.source = observation.source;
+  record.origin = observation.origin;
+  record.kind = observation.kind;
+  const auto [block, kind_mode] = coverage_detail::split_kind(observation.kind);
+  record.block = block;
+  record.mode = infer_mode(observation, kind_mode);
+  record.spec = observation.spec.is_object() ? observation.spec : nlohmann::json::object();
+  record.impl_config =
+      observation.impl_config.is_object() ? observation.impl_config : nlohmann::json::object();
+  record.device = observation.device;
+  record.identity = coverage_detail::describe_block(record.block, record.spec, record.impl_config,
+                                                    record.device, record.mode)
+                        .identity;
+  for (const InputInfo& input : observation.inputs) {
+    record.inputs.push_back({input.name, input.shape, std::string(dtype_name(input.dtype))});
+  }
+  bucket_tokens(record, observation.inputs);
+  record.calls = 1;
+  record.passed = observation.outcome == CallObservation::Outcome::passed ? 1 : 0;
+  record.failed = observation.outcome == CallObservation::Outcome::failed ? 1 : 0;
+  return record;
+}
+
+nlohmann::json to_json(const CoverageRecord& record) {
+  nlohmann::json inputs = nlohmann::json::array();
+  for (const CoverageInput& input : record.inputs) {
+    inputs.push_back({{"name", input.name}, {"shape", input.shape}, {"dtype", input.dtype}});
+  }
+  return {{"ttt_coverage", kCoverageFormatVersion},
+          {"source", record.source},
+          {"origin", record.origin},
+          {"kind", record.kind},
+          {"block", record.block},
+          {"mode", record.mode},
+          {"identity", record.identity},
+          {"spec", record.spec},
+          {"impl_config", record.impl_config},
+          {"device", record.device},
+          {"inputs", std::move(inputs)},
+          {"batch", record.batch},
+          {"seq_len", record.seq_len},
+          {"calls", record.calls},
+          {"passed", record.passed},
+          {"failed", record.failed}};
+}
+
+CoverageRecord coverage_record_from_json(const nlohmann::json& json, const std::string& where) {
+  if (!json.is_object()) {
+    throw std::invalid_argument(where + ": expected a JSON object, got " + json.dump());
+  }
+  if (!json.contains("ttt_coverage")) {
+    throw std::invalid_argument(where + ": not a coverage record (no ttt_coverage key)");
+  }
+  const nlohmann::json& version = json.at("ttt_coverage");
+  if (!version.is_number_integer()) fail(where, "ttt_coverage", "expected an integer");
+  if (version.get<std::int64_t>() > kCoverageFormatVersion) {
+    throw std::invalid_argument(where + ": coverage format version " + version.dump() +
+                                " is newer than this ttt understands (" +
+                                std::to_string(kCoverageFormatVersion) + ")");
+  }
+  CoverageRecord record;
+  record.source = text_member(json, where, "source");
+  record.origin = json.contains("origin") ? text_member(json, where, "origin") : "";
+  record.kind = text_member(json, where, "kind");
+  record.block = text_member(json, where, "block");
+  record.mode = text_member(json, where, "mode");
+  if (!record.mode.empty() && record.mode != "prefill" && record.mode != "decode") {
+    fail(where, "mode", "expected \"prefill\", \"decode\" or \"\", got \"" + record.mode + "\"");
+  }
+  record.identity = text_member(json, where, "identity");
+  record.spec = object_member(json, where, "spec");
+  record.impl_config = object_member(json, where, "impl_config");
+  record.device = text_member(json, where, "device");
+  const nlohmann::json& inputs = member(json, where, "inputs");
+  if (!inputs.is_array()) fail(where, "inputs", "expected an array");
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const std::string field = "inputs/" + std::to_string(i);
+    const nlohmann::json& input = inputs[i];
+    if (!input.is_object()) fail(where, field, "expected an object");
+    CoverageInput parsed;
+    parsed.name = text_member(input, where + ": " + field, "name");
+    parsed.dtype = text_member(input, where + ": " + field, "dtype");
+    const nlohmann::json& shape = member(input, where + ": " + field, "shape");
+    if (!shape.is_array()) fail(where, field + "/shape", "expected an array of integers");
+    for (const nlohmann::json& dim : shape) {
+      if (!dim.is_number_integer() || dim.get<std::int64_t>() < 0) {
+        fail(where, field + "/shape", "expected integers >= 0, got " + shape.dump());
+      }
+      parsed.shape.push_back(dim.get<std::int64_t>());
+    }
+    record.inputs.push_back(std::move(parsed));
+  }
+  record.batch = count_member(json, where, "batch");
+  record.seq_len = count_member(json, where, "seq_len");
+  record.calls = count_member(json, where, "calls");
+  record.passed = count_member(json, where, "passed");
+  record.failed = count_member(json, where, "failed");
+  if (record.passed + record.failed > record.calls) {
+    fail(where, "calls",
+         "passed (" + std::to_string(record.passed) + ") + failed (" +
+             std::to_string(record.failed) + ") exceed calls (" + std::to_string(record.calls) +
+             ")");
+  }
+  return record;
+}
+
+std::vector<CoverageRecord> aggregate_coverage(std::vector<CoverageRecord> records) {
+  std::map<std::string, std::size_t> index_of;
+  std::vector<CoverageRecord> merged;
+  for (CoverageRecord& record : records) {
+    const auto [it, inserted] = index_of.try_emplace(record.key(), merged.size());
+    if (inserted) {
+      merged.push_back(std::move(record));
+      continue;
+    }
+    CoverageRecord& into = merged[it->second];
+    into.calls += record.calls;
+    into.passed += record.passed;
+    into.failed += record.failed;
+  }
+  std::sort(merged.begin(), merged.end(), [](const CoverageRecord& a, const CoverageRecord& b) {
+    return std::forward_as_tuple(a.block, a.mode, a.identity) <
+               std::forward_as_tuple(b.block, b.mode, b.identity) ||
+           (std::forward_as_tuple(a.block, a.mode, a.identity) ==
+                std::forward_as_tuple(b.block, b.mode, b.identity) &&
+            a.key() < b.key());
+  });
+  return merged;
+}
+
+std::vector<CoverageRecord> read_coverage_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument(path + ": cannot open the coverage file");
+  std::vector<CoverageRecord> records;
+  std::string line;
+  std::int64_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(number);
+    nlohmann::json json;
+    try {
+      json = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& error) {
+      throw std::invalid_argument(where + ": not JSON (" + error.what() + ")");
+    }
+    records.push_back(coverage_record_from_json(json, where));
+  }
+  if (in.bad()) throw std::invalid_argument(path + ": read error");
+  return records;
+}
+
+std::vector<CoverageRecord> read_coverage_files(const std::vector<std::string>& paths) {
+  std::vector<CoverageRecord> records;
+  for (const std::string& path : paths) {
+    std::vector<CoverageRecord> part = read_coverage_file(path);
+    records.insert(records.end(), std::make_move_iterator(part.begin()),
+                   std::make_move_iterator(part.end()));
+  }
+  return records;
+}
+
+std::string to_jsonl(const std::vector<CoverageRecord>& records) {
+  std::string text;
+  for (const CoverageRecord& record : records) text += to_json(record).dump() + "\n";
+  return text;
+}
+
+void write_coverage_file(const std::string& path, const std::vector<CoverageRecord>& records) {
+  const std::string text = to_jsonl(records);
+  if (path == "-") {
+    std::cout << text << std::flush;
+    return;
+  }
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) throw std::runtime_error(path + ": cannot write the coverage file");
+}
+
+}  // namespace ttt

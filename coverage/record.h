@@ -1,0 +1,120 @@
+// Coverage records: what one exercised block configuration looked like, written as JSON Lines
+// (docs/coverage.md "Records").
+//
+// Every validated wrapper call, suite case and replayed trace call can yield a CoverageRecord:
+// the block kind and mode, the Spec and ImplConfig JSON, the device, the inputs' names, shapes
+// and dtypes (the token dimensions bucketed to powers of two), and how many calls passed and
+// failed. Identical records (everything but the counts) aggregate into one with summed counts, so
+// files from many runs, models and machines merge into a small file.
+//
+//   ttt::CoverageRecord record = ttt::make_coverage_record(observation);
+//   ttt::append_coverage_file("coverage.jsonl", {record});
+//   std::vector<ttt::CoverageRecord> all = ttt::read_coverage_files({"a.jsonl", "b.jsonl"});
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "validation/tensor/tensor.h"
+#include "validation/wrapper/registry.h"
+
+namespace ttt {
+
+// The value of the "ttt_coverage" key every record line carries: the format version.
+inline constexpr int kCoverageFormatVersion = 1;
+
+// One input of a covered call.
+struct CoverageInput {
+  std::string name;   // As the call named it: "x", "w_gate/0".
+  Shape shape;        // Bucketed for the first tensor input (see make_coverage_record).
+  std::string dtype;  // dtype_name(): "bfloat16", "bfloat8_b", "int32", ...
+  bool operator==(const CoverageInput&) const = default;
+};
+
+// One exercised configuration with its outcome counts.
+struct CoverageRecord {
+  // What produced it: "wrapper", "suite" or "replay".
+  std::string source;
+  // Free-form provenance: the suite's name, the trace file, or what a program set; "" for none.
+  std::string origin;
+  // The block kind as the call named it ("attention.decode", "gated_mlp", "my_model.gate"), and
+  // its family without the mode suffix ("attention").
+  std::string kind;
+  std::string block;
+  // "prefill", "decode", or "" when nothing tells (see make_coverage_record).
+  std::string mode;
+  // The Spec's identity string (docs/blocks.md), or for another block its family followed by the
+  // Spec's JSON. Informative: reports recompute it from `spec`.
+  std::string identity;
+  nlohmann::json spec = nlohmann::json::object();
+  nlohmann::json impl_config = nlohmann::json::object();
+  std::string device;  // "N150", ...; "" when unknown.
+  std::vector<CoverageInput> inputs;
+  // Token dimensions of the first tensor input, bucketed: the smallest power of two >= the value
+  // (1, 2, 4, ..., 128, ...). seq_len is 1 in decode. 0 when the call had no tensor input.
+  std::int64_t batch = 0;
+  std::int64_t seq_len = 0;
+  // Outcome counts. calls - passed - failed calls ran without a verdict ("unchecked").
+  std::int64_t calls = 0;
+  std::int64_t passed = 0;
+  std::int64_t failed = 0;
+
+  // The aggregation key: the record's JSON without its counts, compact and with sorted keys.
+  std::string key() const;
+  bool operator==(const CoverageRecord&) const = default;
+};
+
+// What a source saw of one call, before bucketing.
+struct CallObservation {
+  std::string source;  // "wrapper", "suite", "replay".
+  std::string origin;
+  std::string name;  // The call's name; used only to infer the mode ("layers.3.ffn.decode").
+  std::string kind;  // Block kind; "" when the call has none.
+  std::string mode;  // "prefill", "decode", or "" to infer it.
+  nlohmann::json spec = nlohmann::json::object();
+  nlohmann::json impl_config = nlohmann::json::object();
+  nlohmann::json scalars = nlohmann::json::object();  // A "mode" scalar names the mode.
+  std::string device;
+  std::vector<InputInfo> inputs;  // Tensor inputs in call order (wrapper's InputInfo).
+  enum class Outcome { passed, failed, unchecked } outcome = Outcome::unchecked;
+};
+
+// Smallest power of two >= `value` (1 for values <= 1; 0 stays 0). The bucket of a token count.
+std::int64_t token_bucket(std::int64_t value);
+
+// Builds the record of one call (calls = 1 and one of passed/failed set by the outcome).
+// The mode is, in order: `observation.mode`; the kind's ".prefill"/".decode" suffix; a string
+// scalar "mode"; a dot-separated component "prefill" or "decode" of the name; else "".
+// Token dimensions of the first tensor input (a floating tensor's last dimension is its feature
+// dimension, an integer tensor has none): in decode batch = their product, seq_len = 1; otherwise
+// seq_len = the last token dimension, batch = the product of those before it (1 if none). Both
+// are bucketed with token_bucket(), and the input's shape is recorded with the bucketed values.
+// The identity is computed from the Spec (blocks' own identity(); see CoverageRecord::identity).
+CoverageRecord make_coverage_record(const CallObservation& observation);
+
+// One JSON object per record (docs/coverage.md "Records").
+nlohmann::json to_json(const CoverageRecord& record);
+// Inverse. Throws std::invalid_argument "<where>: field 'calls': expected an integer >= 0" for a
+// missing, mistyped or inconsistent field, or "<where>: not a coverage record (no ttt_coverage
+// key)", or a newer format version.
+CoverageRecord coverage_record_from_json(const nlohmann::json& json, const std::string& where);
+
+// Sums the counts of identical records (same key()) and sorts by (block, mode, identity, key).
+std::vector<CoverageRecord> aggregate_coverage(std::vector<CoverageRecord> records);
+
+// Reads a JSON Lines coverage file (blank lines are skipped). Throws std::invalid_argument
+// naming the file and line ("cov.jsonl:3: ...") for a line that is not JSON or not a record, and
+// when the file cannot be opened.
+std::vector<CoverageRecord> read_coverage_file(const std::string& path);
+// Reads every file, in order, into one list (not aggregated).
+std::vector<CoverageRecord> read_coverage_files(const std::vector<std::string>& paths);
+
+// The JSON Lines text of `records`, one compact line each.
+std::string to_jsonl(const std::vector<CoverageRecord>& records);
+// Writes (truncating) `path`, or standard output for "-". Throws std::runtime_error naming the
+// file when it cannot be written.
+void write_coverage_file(const std::string& path, const std::vector<CoverageRecord>& records);
+
+}  // namespace ttt

@@ -1,0 +1,616 @@
+// Renderings of a CoverageReport: console, Markdown, JSON and a self-contained HTML page.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+#include <string>
+
+#include "coverage/internal/block_facts.h"
+#include "coverage/report.h"
+
+namespace ttt {
+namespace {
+
+using coverage_detail::value_text;
+
+std::string percent(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f%%", value);
+  return text;
+}
+
+std::string fraction(std::int64_t part, std::int64_t whole) {
+  return std::to_string(part) + "/" + std::to_string(whole);
+}
+
+std::string strength_name(int strength) {
+  if (strength == 2) return "pairwise";
+  return std::to_string(strength) + "-way";
+}
+
+// The t-way parameters of a block, in TwayCoverage order.
+std::vector<const ParameterCoverage*> tway_parameters(const BlockCoverage& block) {
+  std::vector<const ParameterCoverage*> result;
+  for (const std::string& name : block.tway_parameters) {
+    for (const ParameterCoverage& parameter : block.parameters) {
+      if (parameter.name == name) result.push_back(&parameter);
+    }
+  }
+  return result;
+}
+
+// "head_dim=96, mode=prefill".
+std::string tuple_text(const std::vector<const ParameterCoverage*>& parameters,
+                       const std::vector<TwayAssignment>& tuple) {
+  std::string text;
+  for (const auto& [parameter, value] : tuple) {
+    text += (text.empty() ? "" : ", ") + parameters[parameter]->name + "=" +
+            value_text(parameters[parameter]->domain[value]);
+  }
+  return text;
+}
+
+std::string config_text(const CatalogConfig& config) {
+  return config.block + " " + config.mode + " " + config.identity + " " + config.weight_dtype;
+}
+
+std::string presets_text(const CatalogConfig& config) {
+  std::string text;
+  for (const std::string& preset : config.presets) text += (text.empty() ? "" : ", ") + preset;
+  return text;
+}
+
+// Configurations of a model that do not pass (missing, failing, unchecked).
+std::vector<const ConfigCoverage*> not_passing(const ModelCoverage& model) {
+  std::vector<const ConfigCoverage*> result;
+  for (const ConfigCoverage& config : model.configurations) {
+    if (config.status != ConfigStatus::passing) result.push_back(&config);
+  }
+  return result;
+}
+
+std::string tway_line(const BlockCoverage& block) {
+  const TwayCoverage& tway = block.tway;
+  return strength_name(tway.strength) +
+         " coverage: " + fraction(tway.complete_combinations, tway.combinations) +
+         " combinations complete (" + percent(100.0 * tway.simple_coverage) + "), " +
+         fraction(tway.covered_tuples, tway.tuples) + " value tuples covered (" +
+         percent(100.0 * tway.total_coverage) + ")";
+}
+
+std::string html_escape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// Red (0) through yellow (0.5) to green (1), as "#rrggbb".
+std::string heat_color(double share) {
+  struct Rgb {
+    double r, g, b;
+  };
+  const Rgb red{215, 48, 39};
+  const Rgb yellow{254, 224, 139};
+  const Rgb green{26, 152, 80};
+  const double t = std::clamp(share, 0.0, 1.0);
+  const Rgb& from = t < 0.5 ? red : yellow;
+  const Rgb& to = t < 0.5 ? yellow : green;
+  const double u = t < 0.5 ? t * 2.0 : (t - 0.5) * 2.0;
+  char text[8];
+  std::snprintf(text, sizeof(text), "#%02x%02x%02x",
+                static_cast<unsigned>(std::lround(from.r + (to.r - from.r) * u)),
+                static_cast<unsigned>(std::lround(from.g + (to.g - from.g) * u)),
+                static_cast<unsigned>(std::lround(from.b + (to.b - from.b) * u)));
+  return text;
+}
+
+// Block families in the order a model runs them, then any others by name.
+std::vector<std::string> heatmap_columns(const CoverageReport& report) {
+  const std::vector<std::string> order = {"embedding", "rms_norm", "layer_norm", "attention",
+                                          "gated_mlp", "mlp",      "moe",        "lm_head"};
+  std::vector<std::string> present;
+  for (const ModelCoverage& model : report.models) {
+    for (const auto& [block, counts] : model.blocks) {
+      if (std::find(present.begin(), present.end(), block) == present.end()) {
+        present.push_back(block);
+      }
+    }
+  }
+  std::vector<std::string> columns;
+  for (const std::string& block : order) {
+    if (std::find(present.begin(), present.end(), block) != present.end()) columns.push_back(block);
+  }
+  std::sort(present.begin(), present.end());
+  for (const std::string& block : present) {
+    if (std::find(columns.begin(), columns.end(), block) == columns.end()) columns.push_back(block);
+  }
+  return columns;
+}
+
+const CoverageCounts* block_counts(const ModelCoverage& model, const std::string& block) {
+  for (const auto& [name, counts] : model.blocks) {
+    if (name == block) return &counts;
+  }
+  return nullptr;
+}
+
+nlohmann::json values_json(const std::vector<nlohmann::json>& values) {
+  nlohmann::json array = nlohmann::json::array();
+  for (const nlohmann::json& value : values) array.push_back(value);
+  return array;
+}
+
+nlohmann::json counts_json(const CoverageCounts& counts) {
+  return {{"configurations", counts.configurations},
+          {"exercised", counts.exercised},
+          {"passing", counts.passing},
+          {"exercised_pct", counts.exercised_pct()},
+          {"passing_pct", counts.passing_pct()}};
+}
+
+}  // namespace
+
+std::string format_coverage_console(const CoverageReport& report, std::size_t max_listed) {
+  std::ostringstream out;
+  out << "Coverage of " << report.records << " records (" << report.calls
+      << " calls: " << report.passed << " passed, " << report.failed << " failed) against the "
+      << report.catalog << " catalog\n";
+  out << "Configurations: " << fraction(report.summary.passing, report.summary.configurations)
+      << " passing (" << percent(report.summary.passing_pct()) << "), "
+      << fraction(report.summary.exercised, report.summary.configurations) << " exercised ("
+      << percent(report.summary.exercised_pct()) << ")\n\n";
+
+  std::size_t width = 5;
+  for (const ModelCoverage& model : report.models) width = std::max(width, model.name.size());
+  char line[256];
+  std::snprintf(line, sizeof(line), "%-*s  %7s  %9s  %9s\n", static_cast<int>(width), "model",
+                "configs", "exercised", "passing");
+  out << line;
+  for (const ModelCoverage& model : report.models) {
+    std::snprintf(line, sizeof(line), "%-*s  %7lld  %9s  %9s%s\n", static_cast<int>(width),
+                  model.name.c_str(), static_cast<long long>(model.counts.configurations),
+                  percent(model.counts.exercised_pct()).c_str(),
+                  percent(model.counts.passing_pct()).c_str(),
+                  model.unsupported.empty() ? "" : "  (has unsupported features)");
+    out << line;
+  }
+  for (const ModelCoverage& model : report.models) {
+    const std::vector<const ConfigCoverage*> open = not_passing(model);
+    if (open.empty() && model.unsupported.empty()) continue;
+    out << "\n" << model.name << ": " << open.size() << " not passing\n";
+    for (std::size_t i = 0; i < open.size() && i < max_listed; ++i) {
+      out << "  " << config_status_name(open[i]->status) << "  " << config_text(open[i]->config)
+          << " [" << presets_text(open[i]->config) << "]\n";
+    }
+    if (open.size() > max_listed) out << "  ... and " << open.size() - max_listed << " more\n";
+    for (const std::string& feature : model.unsupported) {
+      out << "  unsupported  " << feature << "\n";
+    }
+  }
+
+  for (const BlockCoverage& block : report.blocks) {
+    out << "\n"
+        << block.block << ": " << block.records << " records, " << block.calls << " calls ("
+        << block.failed << " failed)\n";
+    if (!block.has_domain) {
+      out << "  (no domain declared for this block)\n";
+      continue;
+    }
+    for (const ParameterCoverage& parameter : block.parameters) {
+      out << "  " << parameter.summary << "\n";
+    }
+    out << "  " << tway_line(block) << "\n";
+    const auto parameters = tway_parameters(block);
+    for (std::size_t i = 0; i < block.tway.missing.size() && i < max_listed; ++i) {
+      out << "    missing: " << tuple_text(parameters, block.tway.missing[i]) << "\n";
+    }
+    if (block.tway.missing.size() > max_listed) {
+      out << "    ... and " << block.tway.missing.size() - max_listed << " more missing tuples\n";
+    }
+  }
+  if (!report.unmatched.empty()) {
+    out << "\nExercised configurations no catalog model needs:\n";
+    for (const UnmatchedConfig& config : report.unmatched) {
+      out << "  " << config.block << " " << (config.mode.empty() ? "?" : config.mode) << " "
+          << config.identity << " " << config.weight_dtype << ": " << config.calls << " calls, "
+          << config.failed << " failed"
+          << (config.problem.empty() ? "" : " (" + config.problem + ")") << "\n";
+    }
+  }
+  return out.str();
+}
+
+std::string format_coverage_markdown(const CoverageReport& report, std::size_t max_listed) {
+  std::ostringstream out;
+  out << "## Block coverage\n\n";
+  out << "**" << fraction(report.summary.passing, report.summary.configurations)
+      << " configurations passing (" << percent(report.summary.passing_pct()) << ")**, "
+      << report.summary.exercised << " exercised (" << percent(report.summary.exercised_pct())
+      << ") - " << report.records << " records, " << report.calls << " calls (" << report.failed
+      << " failed), " << strength_name(report.strength) << ", catalog " << report.catalog << "\n\n";
+  out << "| model | configurations | exercised | passing | not passing |\n";
+  out << "|---|---:|---:|---:|---|\n";
+  for (const ModelCoverage& model : report.models) {
+    const std::vector<const ConfigCoverage*> open = not_passing(model);
+    std::string listed;
+    for (std::size_t i = 0; i < open.size() && i < max_listed; ++i) {
+      listed += (i == 0 ? "" : "<br>") + std::string(config_status_name(open[i]->status)) + " `" +
+                config_text(open[i]->config) + "`";
+    }
+    if (open.size() > max_listed) {
+      listed += "<br>... and " + std::to_string(open.size() - max_listed) + " more";
+    }
+    out << "| " << model.name << (model.unsupported.empty() ? "" : " (unsupported features)")
+        << " | " << model.counts.configurations << " | " << model.counts.exercised << " ("
+        << percent(model.counts.exercised_pct()) << ") | " << model.counts.passing << " ("
+        << percent(model.counts.passing_pct()) << ") | " << listed << " |\n";
+  }
+  out << "\n| block | records | calls | failed | " << strength_name(report.strength)
+      << " combinations complete | value tuples covered |\n";
+  out << "|---|---:|---:|---:|---:|---:|\n";
+  for (const BlockCoverage& block : report.blocks) {
+    out << "| " << block.block << " | " << block.records << " | " << block.calls << " | "
+        << block.failed << " | ";
+    if (block.has_domain) {
+      out << fraction(block.tway.complete_combinations, block.tway.combinations) << " ("
+          << percent(100.0 * block.tway.simple_coverage) << ") | "
+          << fraction(block.tway.covered_tuples, block.tway.tuples) << " ("
+          << percent(100.0 * block.tway.total_coverage) << ") |\n";
+    } else {
+      out << "- | - |\n";
+    }
+  }
+  out << "\n<details><summary>Parameters</summary>\n\n";
+  for (const BlockCoverage& block : report.blocks) {
+    for (const ParameterCoverage& parameter : block.parameters) {
+      out << "- " << block.block << "." << parameter.summary << "\n";
+    }
+  }
+  out << "\n</details>\n";
+  return out.str();
+}
+
+nlohmann::json to_json(const CoverageReport& report) {
+  nlohmann::json models = nlohmann::json::array();
+  for (const ModelCoverage& model : report.models) {
+    nlohmann::json configurations = nlohmann::json::array();
+    for (const ConfigCoverage& config : model.configurations) {
+      configurations.push_back({{"block", config.config.block},
+                                {"mode", config.config.mode},
+                                {"identity", config.config.identity},
+                                {"weight_dtype", config.config.weight_dtype},
+                                {"presets", config.config.presets},
+                                {"count", config.config.count},
+                                {"status", config_status_name(config.status)},
+                                {"calls", config.calls},
+                                {"passed", config.passed},
+                                {"failed", config.failed}});
+    }
+    nlohmann::json blocks = nlohmann::json::object();
+    for (const auto& [block, counts] : model.blocks) blocks[block] = counts_json(counts);
+    nlohmann::json entry = counts_json(model.counts);
+    entry["name"] = model.name;
+    entry["hf_id"] = model.hf_id;
+    entry["blocks"] = std::move(blocks);
+    entry["unsupported"] = model.unsupported;
+    entry["configurations_list"] = std::move(configurations);
+    models.push_back(std::move(entry));
+  }
+  nlohmann::json blocks = nlohmann::json::array();
+  for (const BlockCoverage& block : report.blocks) {
+    nlohmann::json parameters = nlohmann::json::array();
+    for (const ParameterCoverage& parameter : block.parameters) {
+      parameters.push_back({{"name", parameter.name},
+                            {"field", parameter.field},
+                            {"tway", parameter.tway},
+                            {"domain", values_json(parameter.domain)},
+                            {"tested", values_json(parameter.tested)},
+                            {"missing", values_json(parameter.missing)},
+                            {"outside", values_json(parameter.outside)},
+                            {"unknown", parameter.unknown},
+                            {"summary", parameter.summary}});
+    }
+    const auto names = tway_parameters(block);
+    nlohmann::json missing = nlohmann::json::array();
+    for (const std::vector<TwayAssignment>& tuple : block.tway.missing) {
+      nlohmann::json item = nlohmann::json::object();
+      for (const auto& [parameter, value] : tuple) {
+        item[names[parameter]->name] = names[parameter]->domain[value];
+      }
+      missing.push_back(std::move(item));
+    }
+    nlohmann::json combinations = nlohmann::json::array();
+    for (const TwayCombination& combination : block.tway.per_combination) {
+      nlohmann::json parameter_names = nlohmann::json::array();
+      for (std::size_t index : combination.parameters)
+        parameter_names.push_back(names[index]->name);
+      combinations.push_back({{"parameters", std::move(parameter_names)},
+                              {"tuples", combination.tuples},
+                              {"covered", combination.covered}});
+    }
+    blocks.push_back({{"block", block.block},
+                      {"records", block.records},
+                      {"calls", block.calls},
+                      {"passed", block.passed},
+                      {"failed", block.failed},
+                      {"has_domain", block.has_domain},
+                      {"parameters", std::move(parameters)},
+                      {"tway",
+                       {{"strength", block.tway.strength},
+                        {"parameters", block.tway_parameters},
+                        {"combinations", block.tway.combinations},
+                        {"complete_combinations", block.tway.complete_combinations},
+                        {"simple_coverage", block.tway.simple_coverage},
+                        {"tuples", block.tway.tuples},
+                        {"covered_tuples", block.tway.covered_tuples},
+                        {"total_coverage", block.tway.total_coverage},
+                        {"per_combination", std::move(combinations)},
+                        {"missing", std::move(missing)}}}});
+  }
+  nlohmann::json unmatched = nlohmann::json::array();
+  for (const UnmatchedConfig& config : report.unmatched) {
+    unmatched.push_back({{"block", config.block},
+                         {"mode", config.mode},
+                         {"identity", config.identity},
+                         {"weight_dtype", config.weight_dtype},
+                         {"calls", config.calls},
+                         {"passed", config.passed},
+                         {"failed", config.failed},
+                         {"problem", config.problem}});
+  }
+  return {{"format", "ttt-coverage-report"},
+          {"version", 1},
+          {"catalog", report.catalog},
+          {"strength", report.strength},
+          {"sources", report.sources},
+          {"records", report.records},
+          {"calls", report.calls},
+          {"passed", report.passed},
+          {"failed", report.failed},
+          {"summary", counts_json(report.summary)},
+          {"models", std::move(models)},
+          {"blocks", std::move(blocks)},
+          {"unmatched", std::move(unmatched)}};
+}
+
+std::string format_coverage_html(const CoverageReport& report) {
+  std::ostringstream out;
+  out << R"(<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>TTTv2 block coverage</title>
+<style>
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2330;
+       margin: 2em auto; max-width: 1200px; padding: 0 1.5em; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #d8dce4; padding-bottom: 0.2em; }
+h3 { font-size: 1.05em; margin-bottom: 0.3em; }
+.sub { color: #5b6475; margin-top: 0; }
+.cards { display: flex; gap: 1em; flex-wrap: wrap; margin: 1.2em 0; }
+.card { border: 1px solid #d8dce4; border-radius: 8px; padding: 0.8em 1.2em; min-width: 12em; }
+.big { font-size: 2em; font-weight: 600; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; }
+th, td { border-bottom: 1px solid #e6e9ef; padding: 0.3em 0.7em; text-align: left;
+         vertical-align: top; }
+th { background: #f4f6f9; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.bar { display: inline-block; height: 0.7em; background: #1a9850; vertical-align: middle; }
+.barbg { display: inline-block; width: 8em; height: 0.7em; background: #e6e9ef;
+         vertical-align: middle; margin-right: 0.4em; }
+.status-missing { color: #b2182b; } .status-failing { color: #b2182b; font-weight: 600; }
+.status-unchecked { color: #8c6d00; } .status-passing { color: #1a9850; }
+code { font-size: 0.9em; background: #f4f6f9; padding: 0 0.2em; border-radius: 3px; }
+details { margin: 0.3em 0 0.8em; } summary { cursor: pointer; color: #2b5797; }
+.legend span { display: inline-block; width: 1.2em; height: 0.8em; vertical-align: middle; }
+</style>
+</head>
+<body>
+<h1>Block coverage</h1>
+)";
+  out << "<p class=\"sub\">" << report.records << " records from "
+      << (report.sources.empty() ? std::string("memory") : html_escape([&] {
+           std::string text;
+           for (const std::string& source : report.sources) {
+             text += (text.empty() ? "" : ", ") + source;
+           }
+           return text;
+         }()))
+      << " against the " << html_escape(report.catalog) << " catalog; "
+      << strength_name(report.strength) << " combinatorial coverage</p>\n";
+  out << "<div class=\"cards\">\n";
+  out << "<div class=\"card\"><div class=\"big\" id=\"summary-passing\">"
+      << percent(report.summary.passing_pct()) << "</div>configurations passing (<span "
+      << "id=\"summary-passing-count\">"
+      << fraction(report.summary.passing, report.summary.configurations) << "</span>)</div>\n";
+  out << "<div class=\"card\"><div class=\"big\" id=\"summary-exercised\">"
+      << percent(report.summary.exercised_pct()) << "</div>configurations exercised ("
+      << fraction(report.summary.exercised, report.summary.configurations) << ")</div>\n";
+  out << "<div class=\"card\"><div class=\"big\" id=\"summary-calls\">" << report.calls
+      << "</div>calls: " << report.passed << " passed, " << report.failed << " failed</div>\n";
+  out << "</div>\n";
+
+  // The heatmap: one row per model, one column per block family, colored by passing share.
+  const std::vector<std::string> columns = heatmap_columns(report);
+  constexpr int kLabel = 240;
+  constexpr int kCell = 96;
+  constexpr int kRow = 28;
+  constexpr int kHeader = 34;
+  const int width = kLabel + kCell * static_cast<int>(columns.size()) + 4;
+  const int height = kHeader + kRow * static_cast<int>(report.models.size()) + 4;
+  out << "<h2>Models &times; blocks</h2>\n";
+  out << "<p class=\"sub\">Each cell: configurations of that block the model needs that pass, "
+         "over all it needs (hover for details).</p>\n";
+  out << "<svg id=\"heatmap\" width=\"" << width << "\" height=\"" << height << "\" viewBox=\"0 0 "
+      << width << " " << height
+      << "\" role=\"img\" aria-label=\"model by block coverage heatmap\" "
+         "font-family=\"system-ui, sans-serif\" font-size=\"12\">\n";
+  for (std::size_t c = 0; c < columns.size(); ++c) {
+    out << "<text x=\"" << kLabel + kCell * static_cast<int>(c) + kCell / 2 << "\" y=\"" << 22
+        << "\" text-anchor=\"middle\" font-weight=\"600\">" << html_escape(columns[c])
+        << "</text>\n";
+  }
+  for (std::size_t r = 0; r < report.models.size(); ++r) {
+    const ModelCoverage& model = report.models[r];
+    const int y = kHeader + kRow * static_cast<int>(r);
+    out << "<text x=\"" << kLabel - 8 << "\" y=\"" << y + kRow / 2 + 4 << "\" text-anchor=\"end\">"
+        << html_escape(model.name) << (model.unsupported.empty() ? "" : " *") << "</text>\n";
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+      const int x = kLabel + kCell * static_cast<int>(c);
+      const CoverageCounts* counts = block_counts(model, columns[c]);
+      out << "<g class=\"cell\" data-model=\"" << html_escape(model.name) << "\" data-block=\""
+          << html_escape(columns[c]) << "\">";
+      if (counts == nullptr) {
+        out << "<rect x=\"" << x + 1 << "\" y=\"" << y + 1 << "\" width=\"" << kCell - 2
+            << "\" height=\"" << kRow - 2 << "\" fill=\"#f0f1f4\"/><text x=\"" << x + kCell / 2
+            << "\" y=\"" << y + kRow / 2 + 4 << "\" text-anchor=\"middle\" fill=\"#9aa1ad\">"
+            << "&#8211;</text>";
+      } else {
+        const double share = counts->configurations == 0
+                                 ? 0.0
+                                 : static_cast<double>(counts->passing) /
+                                       static_cast<double>(counts->configurations);
+        out << "<title>" << html_escape(model.name) << " " << html_escape(columns[c]) << ": "
+            << counts->passing << " of " << counts->configurations << " passing, "
+            << counts->exercised << " exercised</title>";
+        out << "<rect x=\"" << x + 1 << "\" y=\"" << y + 1 << "\" width=\"" << kCell - 2
+            << "\" height=\"" << kRow - 2 << "\" rx=\"3\" fill=\"" << heat_color(share)
+            << "\"/><text x=\"" << x + kCell / 2 << "\" y=\"" << y + kRow / 2 + 4
+            << "\" text-anchor=\"middle\" fill=\""
+            << (share > 0.2 && share < 0.8 ? "#1d2330" : "#fff") << "\">"
+            << fraction(counts->passing, counts->configurations) << "</text>";
+      }
+      out << "</g>\n";
+    }
+  }
+  out << "</svg>\n";
+  out << "<p class=\"legend\"><span style=\"background:" << heat_color(0.0)
+      << "\"></span> none pass &nbsp; <span style=\"background:" << heat_color(0.5)
+      << "\"></span> half &nbsp; <span style=\"background:" << heat_color(1.0)
+      << "\"></span> all pass &nbsp; <span style=\"background:#f0f1f4\"></span> not used by "
+         "the model &nbsp; * has features no block expresses</p>\n";
+
+  out << "<h2>Models</h2>\n<table id=\"models\">\n<tr><th>model</th><th>configurations</th>"
+         "<th>exercised</th><th>passing</th></tr>\n";
+  for (const ModelCoverage& model : report.models) {
+    out << "<tr data-model=\"" << html_escape(model.name) << "\"><td>" << html_escape(model.name)
+        << "</td><td class=\"num\">" << model.counts.configurations << "</td><td class=\"num\">"
+        << percent(model.counts.exercised_pct()) << "</td><td class=\"num passing\">"
+        << "<span class=\"barbg\"><span class=\"bar\" style=\"width:"
+        << static_cast<int>(std::lround(model.counts.passing_pct())) << "%\"></span></span>"
+        << percent(model.counts.passing_pct()) << "</td></tr>\n";
+  }
+  out << "</table>\n";
+  for (const ModelCoverage& model : report.models) {
+    const std::vector<const ConfigCoverage*> open = not_passing(model);
+    if (open.empty() && model.unsupported.empty()) continue;
+    out << "<details><summary>" << html_escape(model.name) << ": " << open.size() << " not passing"
+        << (model.unsupported.empty() ? "" : ", unsupported features")
+        << "</summary>\n<table>\n<tr><th>status</th><th>block</th><th>mode</th>"
+           "<th>configuration</th><th>weights</th><th>presets</th></tr>\n";
+    for (const ConfigCoverage* config : open) {
+      const char* status = config_status_name(config->status);
+      out << "<tr><td class=\"status-" << status << "\">" << status << "</td><td>"
+          << html_escape(config->config.block) << "</td><td>" << config->config.mode
+          << "</td><td><code>" << html_escape(config->config.identity) << "</code></td><td>"
+          << config->config.weight_dtype << "</td><td>" << presets_text(config->config)
+          << "</td></tr>\n";
+    }
+    for (const std::string& feature : model.unsupported) {
+      out << "<tr><td class=\"status-missing\">unsupported</td><td colspan=\"5\">"
+          << html_escape(feature) << "</td></tr>\n";
+    }
+    out << "</table>\n</details>\n";
+  }
+
+  out << "<h2>Blocks</h2>\n<table id=\"blocks\">\n<tr><th>block</th><th>records</th>"
+         "<th>calls</th><th>failed</th><th>"
+      << strength_name(report.strength) << ": combinations complete</th>"
+      << "<th>value tuples covered</th></tr>\n";
+  for (const BlockCoverage& block : report.blocks) {
+    out << "<tr data-block=\"" << html_escape(block.block) << "\"><td>" << html_escape(block.block)
+        << "</td><td class=\"num\">" << block.records << "</td><td class=\"num\">" << block.calls
+        << "</td><td class=\"num\">" << block.failed << "</td>";
+    if (block.has_domain) {
+      out << "<td class=\"num simple\">"
+          << fraction(block.tway.complete_combinations, block.tway.combinations) << " ("
+          << percent(100.0 * block.tway.simple_coverage) << ")</td><td class=\"num total\">"
+          << fraction(block.tway.covered_tuples, block.tway.tuples) << " ("
+          << percent(100.0 * block.tway.total_coverage) << ")</td>";
+    } else {
+      out << "<td>-</td><td>-</td>";
+    }
+    out << "</tr>\n";
+  }
+  out << "</table>\n";
+  for (const BlockCoverage& block : report.blocks) {
+    if (!block.has_domain) continue;
+    out << "<h3 id=\"block-" << html_escape(block.block) << "\">" << html_escape(block.block)
+        << "</h3>\n<table>\n<tr><th>parameter</th><th>tested</th><th>missing</th>"
+           "<th>outside the domain</th></tr>\n";
+    for (const ParameterCoverage& parameter : block.parameters) {
+      const auto join = [](const std::vector<nlohmann::json>& values) {
+        std::string text;
+        for (const nlohmann::json& value : values) {
+          text += (text.empty() ? "" : ", ") + value_text(value);
+        }
+        return text;
+      };
+      out << "<tr><td>" << html_escape(parameter.name) << (parameter.tway ? "" : " (not t-way)")
+          << "</td><td>" << html_escape(join(parameter.tested)) << "</td><td class=\""
+          << (parameter.missing.empty() ? "" : "status-missing") << "\">"
+          << html_escape(join(parameter.missing)) << "</td><td>"
+          << html_escape(join(parameter.outside)) << "</td></tr>\n";
+    }
+    out << "</table>\n<p>" << html_escape(tway_line(block)) << "</p>\n";
+    if (!block.tway.missing.empty()) {
+      const auto parameters = tway_parameters(block);
+      out << "<details><summary>" << block.tway.missing.size()
+          << " missing value tuples</summary>\n<ul>\n";
+      for (const std::vector<TwayAssignment>& tuple : block.tway.missing) {
+        out << "<li>" << html_escape(tuple_text(parameters, tuple)) << "</li>\n";
+      }
+      out << "</ul>\n</details>\n";
+    }
+  }
+  if (!report.unmatched.empty()) {
+    out << "<h2>Exercised configurations no catalog model needs</h2>\n<table id=\"unmatched\">\n"
+           "<tr><th>block</th><th>mode</th><th>configuration</th><th>weights</th><th>calls</th>"
+           "<th>failed</th></tr>\n";
+    for (const UnmatchedConfig& config : report.unmatched) {
+      out << "<tr><td>" << html_escape(config.block) << "</td><td>"
+          << html_escape(config.mode.empty() ? "?" : config.mode) << "</td><td><code>"
+          << html_escape(config.identity) << "</code></td><td>" << html_escape(config.weight_dtype)
+          << "</td><td class=\"num\">" << config.calls << "</td><td class=\"num\">" << config.failed
+          << "</td></tr>\n";
+    }
+    out << "</table>\n";
+  }
+  out << "<p class=\"sub\">Generated by ttt coverage report (docs/coverage.md).</p>\n";
+  out << "</body>\n</html>\n";
+  return out.str();
+}
+
+}  // namespace ttt

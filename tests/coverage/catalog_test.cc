@@ -1,0 +1,372 @@
+// The coverage catalog (coverage/catalog/catalog.h): configurations derived from published config
+// fields, checked field by field against shared/reference/model_configs.md, the domains, and the
+// errors a bad catalog gets.
+#include "coverage/catalog/catalog.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace ttt {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::ThrowsMessage;
+using ::testing::UnorderedElementsAre;
+
+const CatalogModel& model(const std::string& name) {
+  const CatalogModel* found = builtin_catalog().find_model(name);
+  if (found == nullptr) throw std::runtime_error("no catalog model " + name);
+  return *found;
+}
+
+// The configurations of `block` in `mode`.
+std::vector<const CatalogConfig*> configs(const CatalogModel& m, const std::string& block,
+                                          const std::string& mode) {
+  std::vector<const CatalogConfig*> found;
+  for (const CatalogConfig& config : m.configurations) {
+    if (config.block == block && config.mode == mode) found.push_back(&config);
+  }
+  return found;
+}
+
+const CatalogConfig& one(const CatalogModel& m, const std::string& block, const std::string& mode,
+                         const std::string& weight_dtype) {
+  for (const CatalogConfig* config : configs(m, block, mode)) {
+    if (config->weight_dtype == weight_dtype) return *config;
+  }
+  throw std::runtime_error(m.name + " has no " + block + " " + mode + " " + weight_dtype);
+}
+
+const DomainParameter& parameter(const std::string& block, const std::string& name) {
+  const BlockDomain& domain = builtin_catalog().domains.at(block);
+  for (const DomainParameter& p : domain.parameters) {
+    if (p.name == name) return p;
+  }
+  throw std::runtime_error("no parameter " + name);
+}
+
+TEST(Catalog, HoldsEveryModelOfTheReferenceTable) {
+  std::vector<std::string> names;
+  for (const CatalogModel& m : builtin_catalog().models) names.push_back(m.name);
+  EXPECT_THAT(names,
+              ElementsAre("Llama-3.2-1B", "Llama-3.2-3B", "Llama-3.1-8B", "Llama-3.1-70B",
+                          "Mistral-7B-v0.1", "Mixtral-8x7B-v0.1", "Qwen2.5-0.5B", "Qwen2.5-7B",
+                          "Qwen2.5-72B", "DeepSeek-R1-Distill-Qwen-1.5B", "Qwen3-8B", "Gemma-2-9B",
+                          "Phi-3-mini-4k", "GPT-2", "BERT-base-uncased", "BLOOM-560m"));
+  EXPECT_EQ(builtin_catalog().source, "builtin");
+  EXPECT_NE(builtin_catalog().find_model("llama-3.1-8b"), nullptr);  // Case-insensitive.
+}
+
+// model_configs.md, Llama-3.1-8B: hidden 4096, ffn 14336, L 32, H 32, KV 8, hd 128, vocab
+// 128256, theta 500000, eps 1e-5, untied; SwiGLU; llama3 scaling factor 8, low 1, high 4,
+// original 8192; max_position_embeddings 131072.
+TEST(Catalog, Llama31_8BFieldByField) {
+  const CatalogModel& llama = model("Llama-3.1-8B");
+  EXPECT_EQ(llama.architecture, "llama");
+  EXPECT_TRUE(llama.unsupported.empty());
+  // Embedding, norm, attention x 2 weight formats, gated MLP x 2, LM head; in both modes.
+  EXPECT_EQ(llama.configurations.size(), 14u);
+  for (const std::string mode : {"prefill", "decode"}) {
+    const CatalogConfig& embedding = one(llama, "embedding", mode, "bfloat16");
+    EXPECT_EQ(embedding.spec.at("vocab_size"), 128256);
+    EXPECT_EQ(embedding.spec.at("hidden_dim"), 4096);
+    EXPECT_EQ(embedding.spec.at("scale"), 1.0);
+    EXPECT_EQ(embedding.spec.at("positions"), "none");
+    EXPECT_EQ(embedding.count, 1);
+
+    const CatalogConfig& norm = one(llama, "rms_norm", mode, "bfloat16");
+    EXPECT_EQ(norm.spec.at("dim"), 4096);
+    EXPECT_DOUBLE_EQ(norm.spec.at("eps").get<double>(), 1e-5);
+    EXPECT_EQ(norm.spec.at("add_unit_offset"), false);
+    EXPECT_EQ(norm.count, 2 * 32 + 1);  // Two per layer and the final norm.
+    EXPECT_THAT(norm.presets, ElementsAre("default", "accuracy", "performance"));
+
+    ASSERT_EQ(configs(llama, "attention", mode).size(), 2u);
+    const CatalogConfig& attention = one(llama, "attention", mode, "bfloat8_b");
+    const nlohmann::json& spec = attention.spec;
+    EXPECT_EQ(spec.at("hidden_dim"), 4096);
+    EXPECT_EQ(spec.at("num_heads"), 32);
+    EXPECT_EQ(spec.at("num_kv_heads"), 8);
+    EXPECT_EQ(spec.at("head_dim"), 128);
+    EXPECT_EQ(spec.at("qkv_bias"), false);
+    EXPECT_EQ(spec.at("qk_norm"), false);
+    EXPECT_EQ(spec.at("logit_softcap"), 0.0);
+    EXPECT_EQ(spec.at("sliding_window"), 0);
+    EXPECT_EQ(spec.at("positions"), "rope");
+    EXPECT_EQ(spec.at("rope").at("head_dim"), 128);
+    EXPECT_EQ(spec.at("rope").at("theta"), 500000.0);
+    EXPECT_EQ(spec.at("rope").at("max_position_embeddings"), 131072);
+    EXPECT_EQ(spec.at("rope").at("scaling"), "llama3");
+    EXPECT_EQ(spec.at("rope").at("factor"), 8.0);
+    EXPECT_EQ(spec.at("rope").at("low_freq_factor"), 1.0);
+    EXPECT_EQ(spec.at("rope").at("high_freq_factor"), 4.0);
+    EXPECT_EQ(spec.at("rope").at("original_max_position_embeddings"), 8192);
+    EXPECT_EQ(attention.count, 32);
+    EXPECT_THAT(attention.presets, ElementsAre("default", "performance"));
+    EXPECT_THAT(one(llama, "attention", mode, "bfloat16").presets, ElementsAre("accuracy"));
+    EXPECT_EQ(one(llama, "attention", mode, "bfloat16").impl_config.at("kv_cache_dtype"),
+              "bfloat16");
+    EXPECT_EQ(attention.impl_config.at("kv_cache_dtype"), "bfloat8_b");
+
+    const CatalogConfig& mlp = one(llama, "gated_mlp", mode, "bfloat8_b");
+    EXPECT_EQ(mlp.spec.at("hidden_dim"), 4096);
+    EXPECT_EQ(mlp.spec.at("ffn_dim"), 14336);
+    EXPECT_EQ(mlp.spec.at("activation"), "silu");
+    EXPECT_EQ(mlp.count, 32);
+    EXPECT_THAT(mlp.presets, ElementsAre("default", "accuracy"));
+    const CatalogConfig& fast_mlp = one(llama, "gated_mlp", mode, "bfloat4_b");
+    EXPECT_THAT(fast_mlp.presets, ElementsAre("performance"));
+    EXPECT_EQ(fast_mlp.impl_config.at("ff1_ff3").at("fidelity"), "LoFi");
+
+    const CatalogConfig& head = one(llama, "lm_head", mode, "bfloat8_b");
+    EXPECT_EQ(head.spec.at("hidden_dim"), 4096);
+    EXPECT_EQ(head.spec.at("vocab_size"), 128256);
+    EXPECT_EQ(head.spec.at("tied_embeddings"), false);
+    EXPECT_EQ(head.spec.at("logit_softcap"), 0.0);
+  }
+  EXPECT_EQ(one(llama, "gated_mlp", "decode", "bfloat8_b").identity,
+            "GATED_MLP(hidden=4096,ffn=14336,act=silu)");
+  EXPECT_EQ(one(llama, "rms_norm", "decode", "bfloat16").identity,
+            "RMS_NORM(dim=4096,eps=1e-05,offset=0)");
+  EXPECT_EQ(one(llama, "rms_norm", "decode", "bfloat16").key(),
+            "rms_norm|decode|RMS_NORM(dim=4096,eps=1e-05,offset=0)|bfloat16");
+}
+
+// model_configs.md, Gemma-2-9B: hidden 3584, ffn 14336, L 42, H 16, KV 8, hd 256, vocab 256000,
+// theta 10000, eps 1e-6, tied; GeGLU (tanh GELU); (1 + weight) norms; embeddings times
+// sqrt(hidden); query_pre_attn_scalar 256; softcaps 50 (attention) and 30 (final); window 4096 on
+// alternating layers; post-attention and post-FFN norms.
+TEST(Catalog, Gemma2_9BFieldByField) {
+  const CatalogModel& gemma = model("Gemma-2-9B");
+  EXPECT_EQ(gemma.architecture, "gemma2");
+  // Embedding, norm, 2 attention kinds x 2 weight formats, gated MLP x 2, LM head; both modes.
+  EXPECT_EQ(gemma.configurations.size(), 18u);
+  for (const std::string mode : {"prefill", "decode"}) {
+    const CatalogConfig& embedding = one(gemma, "embedding", mode, "bfloat16");
+    EXPECT_EQ(embedding.spec.at("vocab_size"), 256000);
+    EXPECT_EQ(embedding.spec.at("hidden_dim"), 3584);
+    EXPECT_NEAR(embedding.spec.at("scale").get<double>(), std::sqrt(3584.0), 1e-12);
+
+    const CatalogConfig& norm = one(gemma, "rms_norm", mode, "bfloat16");
+    EXPECT_EQ(norm.spec.at("dim"), 3584);
+    EXPECT_DOUBLE_EQ(norm.spec.at("eps").get<double>(), 1e-6);
+    EXPECT_EQ(norm.spec.at("add_unit_offset"), true);
+    EXPECT_EQ(norm.count, 4 * 42 + 1);
+
+    const std::vector<const CatalogConfig*> attention = configs(gemma, "attention", mode);
+    ASSERT_EQ(attention.size(), 4u);
+    std::vector<std::int64_t> windows;
+    for (const CatalogConfig* config : attention) {
+      const nlohmann::json& spec = config->spec;
+      EXPECT_EQ(spec.at("hidden_dim"), 3584);
+      EXPECT_EQ(spec.at("num_heads"), 16);
+      EXPECT_EQ(spec.at("num_kv_heads"), 8);
+      EXPECT_EQ(spec.at("head_dim"), 256);
+      EXPECT_EQ(spec.at("query_pre_attn_scalar"), 256.0);
+      EXPECT_EQ(spec.at("logit_softcap"), 50.0);
+      EXPECT_EQ(spec.at("rope").at("theta"), 10000.0);
+      EXPECT_EQ(spec.at("rope").at("scaling"), "default");
+      EXPECT_EQ(spec.at("rope").at("max_position_embeddings"), 8192);
+      EXPECT_EQ(config->count, 21);  // Half of 42 layers each.
+      if (config->weight_dtype == "bfloat8_b") {
+        windows.push_back(spec.at("sliding_window").get<std::int64_t>());
+      }
+    }
+    EXPECT_THAT(windows, UnorderedElementsAre(4096, 0));
+
+    const CatalogConfig& mlp = one(gemma, "gated_mlp", mode, "bfloat8_b");
+    EXPECT_EQ(mlp.spec.at("hidden_dim"), 3584);
+    EXPECT_EQ(mlp.spec.at("ffn_dim"), 14336);
+    EXPECT_EQ(mlp.spec.at("activation"), "gelu_tanh");
+
+    const CatalogConfig& head = one(gemma, "lm_head", mode, "bfloat8_b");
+    EXPECT_EQ(head.spec.at("vocab_size"), 256000);
+    EXPECT_EQ(head.spec.at("tied_embeddings"), true);
+    EXPECT_EQ(head.spec.at("logit_softcap"), 30.0);
+  }
+}
+
+TEST(Catalog, ArchitectureSpecificFeatures) {
+  // Mixtral: MoE, 8 experts, top-2.
+  const CatalogConfig& moe = one(model("Mixtral-8x7B-v0.1"), "moe", "decode", "bfloat8_b");
+  EXPECT_EQ(moe.spec.at("num_experts"), 8);
+  EXPECT_EQ(moe.spec.at("top_k"), 2);
+  EXPECT_TRUE(configs(model("Mixtral-8x7B-v0.1"), "gated_mlp", "decode").empty());
+  // Mistral: sliding window 4096; Phi-3-mini-4k: its config.json's 2047, MHA (KV = H), hd 96.
+  EXPECT_EQ(
+      one(model("Mistral-7B-v0.1"), "attention", "decode", "bfloat8_b").spec.at("sliding_window"),
+      4096);
+  const nlohmann::json& phi = one(model("Phi-3-mini-4k"), "attention", "decode", "bfloat8_b").spec;
+  EXPECT_EQ(phi.at("sliding_window"), 2047);
+  EXPECT_EQ(phi.at("num_kv_heads"), 32);
+  EXPECT_EQ(phi.at("head_dim"), 96);
+  // Qwen2.5: q/k/v biases; Qwen3: per-head q/k norms with rms_norm_eps, no bias.
+  EXPECT_EQ(one(model("Qwen2.5-7B"), "attention", "decode", "bfloat8_b").spec.at("qkv_bias"), true);
+  const nlohmann::json& qwen3 = one(model("Qwen3-8B"), "attention", "decode", "bfloat8_b").spec;
+  EXPECT_EQ(qwen3.at("qk_norm"), true);
+  EXPECT_DOUBLE_EQ(qwen3.at("qk_norm_eps").get<double>(), 1e-6);
+  EXPECT_EQ(qwen3.at("qkv_bias"), false);
+  // GPT-2: LayerNorm, learned positions (1024), biased MHA without RoPE, GELU (tanh) MLP, tied.
+  const CatalogModel& gpt2 = model("GPT-2");
+  EXPECT_EQ(one(gpt2, "embedding", "decode", "bfloat16").spec.at("positions"), "learned");
+  EXPECT_EQ(one(gpt2, "embedding", "decode", "bfloat16").spec.at("max_positions"), 1024);
+  EXPECT_EQ(one(gpt2, "layer_norm", "decode", "bfloat16").count, 25);
+  const nlohmann::json& gpt2_attention = one(gpt2, "attention", "decode", "bfloat8_b").spec;
+  EXPECT_EQ(gpt2_attention.at("positions"), "none");
+  EXPECT_EQ(gpt2_attention.at("output_bias"), true);
+  EXPECT_EQ(one(gpt2, "mlp", "decode", "bfloat8_b").spec.at("ffn_dim"), 3072);
+  EXPECT_EQ(one(gpt2, "mlp", "decode", "bfloat8_b").spec.at("activation"), "gelu_tanh");
+  // BLOOM: ALiBi, LayerNorm also after the embedding.
+  const CatalogModel& bloom = model("BLOOM-560m");
+  EXPECT_EQ(one(bloom, "attention", "decode", "bfloat8_b").spec.at("positions"), "alibi");
+  EXPECT_EQ(one(bloom, "layer_norm", "decode", "bfloat16").count, 2 * 24 + 2);
+  // BERT: an encoder, prefill only, and what no block expresses is listed.
+  const CatalogModel& bert = model("BERT-base-uncased");
+  EXPECT_TRUE(configs(bert, "mlp", "decode").empty());
+  EXPECT_EQ(one(bert, "mlp", "prefill", "bfloat8_b").spec.at("activation"), "gelu");
+  EXPECT_DOUBLE_EQ(one(bert, "layer_norm", "prefill", "bfloat16").spec.at("eps").get<double>(),
+                   1e-12);
+  ASSERT_EQ(bert.unsupported.size(), 3u);
+  EXPECT_THAT(bert.unsupported[0], HasSubstr("bidirectional"));
+  // Llama-3.2-1B is tied with llama3 factor 32.
+  const CatalogModel& small = model("Llama-3.2-1B");
+  EXPECT_EQ(one(small, "lm_head", "decode", "bfloat8_b").spec.at("tied_embeddings"), true);
+  EXPECT_EQ(one(small, "attention", "decode", "bfloat8_b").spec.at("rope").at("factor"), 32.0);
+}
+
+TEST(Catalog, DomainsResolveCatalogValues) {
+  const DomainParameter& head_dim = parameter("attention", "head_dim");
+  EXPECT_FALSE(head_dim.from_catalog);
+  EXPECT_THAT(head_dim.values, ElementsAre(64, 96, 128, 256));
+  // Query heads per KV head across the catalog: MHA 1, Gemma 2, Llama-3.2-3B 3, Llama 4,
+  // DeepSeek-R1-Distill-Qwen-1.5B 6, Qwen2.5-0.5B/7B 7, Llama-3.1-70B and Qwen2.5-72B 8.
+  const DomainParameter& groups = parameter("attention", "group_size");
+  EXPECT_TRUE(groups.from_catalog);
+  EXPECT_THAT(groups.values, ElementsAre(1, 2, 3, 4, 6, 7, 8));
+  EXPECT_THAT(parameter("attention", "positions").values, ElementsAre("alibi", "none", "rope"));
+  EXPECT_THAT(parameter("rms_norm", "eps").values, ElementsAre(1e-6, 1e-5));
+  EXPECT_THAT(parameter("layer_norm", "eps").values, ElementsAre(1e-12, 1e-5));
+  EXPECT_THAT(parameter("rms_norm", "add_unit_offset").values, ElementsAre(false, true));
+  EXPECT_THAT(parameter("moe", "routing").values, ElementsAre("8/top2"));
+  const DomainParameter& dims = parameter("gated_mlp", "dims");
+  EXPECT_NE(std::find(dims.values.begin(), dims.values.end(), "4096x14336"), dims.values.end());
+  EXPECT_FALSE(parameter("gated_mlp", "hidden_dim").tway);
+  EXPECT_THAT(parameter("gated_mlp", "hidden_dim").values,
+              ElementsAre(896, 1536, 2048, 3072, 3584, 4096, 8192));
+  ASSERT_EQ(builtin_catalog().domains.at("attention").constraints.size(), 2u);
+}
+
+TEST(Catalog, DeriveModelErrorsNameTheModelAndField) {
+  const nlohmann::json good = {{"model_type", "llama"},    {"hidden_size", 64},
+                               {"intermediate_size", 128}, {"num_hidden_layers", 2},
+                               {"num_attention_heads", 4}, {"vocab_size", 100},
+                               {"rms_norm_eps", 1e-5},     {"max_position_embeddings", 256}};
+  EXPECT_EQ(derive_model("tiny", "", good, "test").configurations.size(), 14u);
+  nlohmann::json bad = good;
+  bad["hidden_size"] = "wide";
+  EXPECT_THAT([&] { derive_model("tiny", "", bad, "models.json"); },
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("[catalog] models.json: model 'tiny': field 'hidden_size': expected an "
+                            "integer > 0, got \"wide\"")));
+  bad = good;
+  bad.erase("vocab_size");
+  EXPECT_THAT([&] { derive_model("tiny", "", bad, "m"); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr("field 'vocab_size': is required")));
+  bad = good;
+  bad["hiden_size"] = 64;
+  EXPECT_THAT([&] { derive_model("tiny", "", bad, "m"); },
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("field 'hiden_size': is not a field the llama mapping knows")));
+  bad = good;
+  bad["model_type"] = "rwkv";
+  EXPECT_THAT([&] { derive_model("tiny", "", bad, "m"); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr("unknown architecture 'rwkv'")));
+  bad = good;
+  bad["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", 2.0}};
+  EXPECT_THAT(
+      [&] { derive_model("tiny", "", bad, "m"); },
+      ThrowsMessage<std::invalid_argument>(HasSubstr("unsupported RoPE scaling 'dynamic'")));
+}
+
+TEST(Catalog, BadDomainsNameTheJsonPath) {
+  const nlohmann::json models = {{"models",
+                                  {{{"name", "tiny"},
+                                    {"config",
+                                     {{"model_type", "llama"},
+                                      {"hidden_size", 64},
+                                      {"intermediate_size", 128},
+                                      {"num_hidden_layers", 2},
+                                      {"num_attention_heads", 4},
+                                      {"vocab_size", 100},
+                                      {"rms_norm_eps", 1e-5},
+                                      {"max_position_embeddings", 256}}}}}}};
+  const auto domains_with = [](nlohmann::json parameters, nlohmann::json constraints) {
+    nlohmann::json block = {{"parameters", std::move(parameters)}};
+    if (!constraints.is_null()) block["constraints"] = std::move(constraints);
+    return nlohmann::json{{"blocks", {{"rms_norm", block}}}};
+  };
+  const Catalog catalog = build_catalog(
+      models, domains_with({{{"name", "dim"}, {"field", "spec.dim"}, {"catalog", true}}}, nullptr),
+      "dir");
+  EXPECT_THAT(catalog.domains.at("rms_norm").parameters[0].values, ElementsAre(64));
+  EXPECT_THAT(
+      [&] {
+        build_catalog(
+            models,
+            domains_with({{{"name", "dim"}, {"field", "spek.dim"}, {"catalog", true}}}, nullptr),
+            "dir");
+      },
+      ThrowsMessage<std::invalid_argument>(
+          HasSubstr("dir/domains.json: /blocks/rms_norm/parameters/0/field: expected mode")));
+  EXPECT_THAT(
+      [&] {
+        build_catalog(
+            models,
+            domains_with(
+                {{{"name", "dim"}, {"field", "spec.dim"}, {"catalog", true}, {"values", {1}}}},
+                nullptr),
+            "dir");
+      },
+      ThrowsMessage<std::invalid_argument>(HasSubstr("exactly one of \"values\" and \"catalog\"")));
+  EXPECT_THAT(
+      [&] {
+        build_catalog(models,
+                      domains_with({{{"name", "mode"}, {"field", "mode"}, {"values", {"prefill"}}}},
+                                   {{{"if", {{"mode", "decode"}}}, {"then", {{"seq_len", {1}}}}}}),
+                      "dir");
+      },
+      ThrowsMessage<std::invalid_argument>(
+          HasSubstr("/blocks/rms_norm/constraints/0: names no parameter 'seq_len'")));
+  EXPECT_THAT(
+      [&] {
+        build_catalog(
+            models,
+            domains_with({{{"name", "dim"}, {"field", "derived.head_dim"}, {"catalog", true}}},
+                         nullptr),
+            "dir");
+      },
+      ThrowsMessage<std::invalid_argument>(HasSubstr("no catalog model has a value")));
+  EXPECT_THAT([] { load_catalog("/nonexistent/catalog"); },
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("/nonexistent/catalog/models.json: cannot open")));
+}
+
+TEST(Catalog, LoadsTheCheckedInDirectoryLikeTheBuiltinCopy) {
+  const Catalog loaded = load_catalog(std::string(TTT_SOURCE_DIR) + "/coverage/catalog");
+  ASSERT_EQ(loaded.models.size(), builtin_catalog().models.size());
+  for (std::size_t i = 0; i < loaded.models.size(); ++i) {
+    ASSERT_EQ(loaded.models[i].configurations.size(),
+              builtin_catalog().models[i].configurations.size());
+    for (std::size_t k = 0; k < loaded.models[i].configurations.size(); ++k) {
+      EXPECT_EQ(loaded.models[i].configurations[k].key(),
+                builtin_catalog().models[i].configurations[k].key());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ttt

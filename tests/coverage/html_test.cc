@@ -1,0 +1,141 @@
+// The HTML coverage report rendered by headless Chromium (Debian's chromium; tools/setup.sh
+// installs it): the page must load without network access and show the numbers of the report.
+// Without chromium the test fails and says how to install it.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "coverage/report.h"
+#include "tests/coverage/tiny_catalog.h"
+
+namespace ttt {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+namespace fs = std::filesystem;
+
+struct ProcessResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+ProcessResult run(const std::string& command) {
+  ProcessResult result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class HtmlReport : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("ttt_coverage_html_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    const CoverageReport report =
+        build_coverage_report(testing_coverage::tiny_records(), testing_coverage::tiny_catalog());
+    html_ = format_coverage_html(report);
+    std::ofstream(dir_ / "report.html") << html_;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Chromium's command with the flags a test machine needs: no sandbox (root in a container), no
+  // GPU, no network features, a throw-away profile.
+  std::string chromium(const std::string& action) const {
+    return "timeout 120 '" + std::string(TTT_CHROMIUM_PATH) +
+           "' --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+           "--disable-background-networking --disable-component-update --disable-sync "
+           "--user-data-dir='" +
+           (dir_ / "profile").string() + "' " + action + " 'file://" +
+           (dir_ / "report.html").string() + "' 2>'" + (dir_ / "chromium.log").string() + "'";
+  }
+
+  fs::path dir_;
+  std::string html_;
+};
+
+TEST_F(HtmlReport, IsOneSelfContainedFile) {
+  EXPECT_THAT(html_, Not(HasSubstr("http://")));
+  EXPECT_THAT(html_, Not(HasSubstr("https://")));
+  EXPECT_THAT(html_, Not(HasSubstr("<script")));
+  EXPECT_THAT(html_, Not(HasSubstr("<link")));
+  EXPECT_THAT(html_, Not(HasSubstr("src=")));
+  EXPECT_THAT(html_, Not(HasSubstr("url(")));
+  EXPECT_THAT(html_, HasSubstr("<style>"));
+  EXPECT_THAT(html_, HasSubstr("<svg id=\"heatmap\""));
+}
+
+TEST_F(HtmlReport, ChromiumRendersTheNumbers) {
+  ASSERT_STRNE(TTT_CHROMIUM_PATH, "")
+      << "chromium was not found when CMake configured: install Debian's chromium (tools/setup.sh "
+         "does) and reconfigure. The HTML report test cannot pass without rendering the page.";
+  const ProcessResult dump = run(chromium("--dump-dom"));
+  ASSERT_EQ(dump.exit_code, 0) << read_file(dir_ / "chromium.log");
+  const std::string& dom = dump.output;
+  // The DOM after parsing: the summary cards hold the hand-counted numbers (2 of 28 pass, 3 of
+  // 28 exercised, 7 calls).
+  EXPECT_THAT(dom, HasSubstr("id=\"summary-passing\">7.1%<"));
+  EXPECT_THAT(dom, HasSubstr("id=\"summary-passing-count\">2/28<"));
+  EXPECT_THAT(dom, HasSubstr("id=\"summary-exercised\">10.7%<"));
+  EXPECT_THAT(dom, HasSubstr("id=\"summary-calls\">7<"));
+  // The heatmap: two models x five block families (embedding, rms_norm, attention, gated_mlp,
+  // lm_head) = 10 cells; Tiny's rms_norm cell reads 2/2, its gated_mlp cell 0/4.
+  const std::regex cell("<g class=\"cell\"");
+  const auto cells =
+      std::distance(std::sregex_iterator(dom.begin(), dom.end(), cell), std::sregex_iterator());
+  EXPECT_EQ(cells, 10);
+  EXPECT_TRUE(std::regex_search(
+      dom, std::regex("data-model=\"Tiny\" data-block=\"rms_norm\">.*?>2/2</text></g>")));
+  EXPECT_TRUE(std::regex_search(
+      dom, std::regex("data-model=\"Tiny\" data-block=\"gated_mlp\">.*?>0/4</text></g>")));
+  // The block table: rms_norm pairwise 2/6 complete, 16/24 tuples.
+  EXPECT_THAT(dom, HasSubstr("2/6 (33.3%)"));
+  EXPECT_THAT(dom, HasSubstr("16/24 (66.7%)"));
+  EXPECT_THAT(dom, HasSubstr("RMS_NORM(dim=80,eps=1e-05,offset=0)"));  // Unmatched table.
+}
+
+TEST_F(HtmlReport, ChromiumDrawsAScreenshot) {
+  ASSERT_STRNE(TTT_CHROMIUM_PATH, "")
+      << "chromium was not found when CMake configured: install Debian's chromium (tools/setup.sh "
+         "does) and reconfigure.";
+  const fs::path png = dir_ / "report.png";
+  const ProcessResult shot = run(chromium("--window-size=1280,1600 --screenshot='" + png.string() + "'"));
+  ASSERT_EQ(shot.exit_code, 0) << read_file(dir_ / "chromium.log");
+  const std::string bytes = read_file(png);
+  ASSERT_GT(bytes.size(), 24u);
+  EXPECT_EQ(bytes.substr(1, 3), "PNG");
+  // IHDR: width and height, big-endian, at bytes 16-23.
+  const auto be32 = [&](std::size_t at) {
+    return (static_cast<unsigned>(static_cast<unsigned char>(bytes[at])) << 24) |
+           (static_cast<unsigned>(static_cast<unsigned char>(bytes[at + 1])) << 16) |
+           (static_cast<unsigned>(static_cast<unsigned char>(bytes[at + 2])) << 8) |
+           static_cast<unsigned>(static_cast<unsigned char>(bytes[at + 3]));
+  };
+  EXPECT_EQ(be32(16), 1280u);
+  EXPECT_EQ(be32(20), 1600u);
+  // A rendered page with a colored heatmap compresses far worse than a blank one.
+  EXPECT_GT(bytes.size(), 20000u);
+}
+
+}  // namespace
+}  // namespace ttt
