@@ -15,6 +15,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev            # JSON, command line
   libhdf5-dev hdf5-tools                     # traces (h5dump is used by an interop test)
   libopenblas-dev                            # BLAS for the blocks' matmuls
+  chromium                                   # headless check of the HTML coverage report
 )
 for arg in "$@"; do
   case "$arg" in
