@@ -3,7 +3,7 @@
 // The target: capture (uncompressed) reaches at least 70% of the raw write. Each
 // iteration of BM_CaptureVsRawWrite writes the same workload both ways, interleaved, so that both
 // see the same disk and the same machine load (which side goes first alternates); the counters
-// report both rates and their ratio.
+// report both rates and their ratio, by wall clock and by this process's CPU time.
 // Neither side syncs: both measure writes into the operating system, which is what survives a
 // SIGKILL (docs/trace-format.md, "Crash safety").
 //
@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -31,6 +32,14 @@ namespace {
 constexpr int kCalls = 32;
 constexpr std::int64_t kRows = 256;
 constexpr std::int64_t kColumns = 1024;  // 256 x 1024 float32 = 1 MiB.
+
+// This process's CPU time in seconds: leaves out the time other processes held the core (the
+// machine is shared; docs/PERFORMANCE.md).
+double cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
 
 std::string bench_file(const char* name) {
   const char* directory = std::getenv("TTT_BENCH_DIR");
@@ -108,31 +117,47 @@ void BM_CaptureVsRawWrite(benchmark::State& state) {
   const double bytes = static_cast<double>(workload_bytes());
   double raw_total = 0.0;
   double capture_total = 0.0;
+  double raw_cpu = 0.0;
+  double capture_cpu = 0.0;
+  const auto timed_raw = [&] {
+    const double cpu = cpu_seconds();
+    const double wall = raw_write_seconds(raw_path);
+    raw_cpu += cpu_seconds() - cpu;
+    raw_total += wall;
+    return wall;
+  };
+  const auto timed_capture = [&] {
+    const double cpu = cpu_seconds();
+    const double wall = capture_seconds(trace_path, TraceOptions{});
+    capture_cpu += cpu_seconds() - cpu;
+    capture_total += wall;
+    return wall;
+  };
   bool raw_first = true;
   for (auto _ : state) {
     // Alternate which side goes first: the second writer meets the first one's dirty pages.
-    double raw = 0.0;
-    double capture = 0.0;
+    double wall = 0.0;
     if (raw_first) {
-      raw = raw_write_seconds(raw_path);
-      capture = capture_seconds(trace_path, TraceOptions{});
+      wall += timed_raw();
+      wall += timed_capture();
     } else {
-      capture = capture_seconds(trace_path, TraceOptions{});
-      raw = raw_write_seconds(raw_path);
+      wall += timed_capture();
+      wall += timed_raw();
     }
     raw_first = !raw_first;
-    raw_total += raw;
-    capture_total += capture;
-    state.SetIterationTime(raw + capture);
+    state.SetIterationTime(wall);
     state.PauseTiming();
     ::unlink(raw_path.c_str());
     ::unlink(trace_path.c_str());
     state.ResumeTiming();
   }
-  const double iterations = static_cast<double>(state.iterations());
-  state.counters["raw_GBps"] = bytes * iterations / raw_total / 1e9;
-  state.counters["capture_GBps"] = bytes * iterations / capture_total / 1e9;
+  const double written = bytes * static_cast<double>(state.iterations());
+  state.counters["raw_GBps"] = written / raw_total / 1e9;
+  state.counters["capture_GBps"] = written / capture_total / 1e9;
   state.counters["capture_vs_raw"] = raw_total / capture_total;
+  state.counters["raw_cpu_GBps"] = written / raw_cpu / 1e9;
+  state.counters["capture_cpu_GBps"] = written / capture_cpu / 1e9;
+  state.counters["capture_vs_raw_cpu"] = raw_cpu / capture_cpu;
 }
 BENCHMARK(BM_CaptureVsRawWrite)->UseManualTime()->Unit(benchmark::kMillisecond);
 
