@@ -1,0 +1,118 @@
+#include "suites/suite/internal/json_reader.h"
+
+#include <stdexcept>
+
+namespace ttt::suite_detail {
+namespace {
+
+// A value as it appears in a message, shortened when long.
+std::string shown(const nlohmann::json& value) {
+  std::string text = value.dump();
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+
+}  // namespace
+
+std::string child_path(const std::string& path, std::string_view key) {
+  std::string escaped;
+  for (char c : key) {
+    if (c == '~') {
+      escaped += "~0";
+    } else if (c == '/') {
+      escaped += "~1";
+    } else {
+      escaped += c;
+    }
+  }
+  return path + "/" + escaped;
+}
+
+std::string child_path(const std::string& path, std::size_t index) {
+  return path + "/" + std::to_string(index);
+}
+
+std::string JsonNode::error_text(const std::string& message) const {
+  const std::string where = path_.empty() ? "/" : path_;
+  return source_.empty() ? where + ": " + message : source_ + ": " + where + ": " + message;
+}
+
+void JsonNode::fail(const std::string& message) const {
+  throw std::invalid_argument(error_text(message));
+}
+
+bool JsonNode::has(std::string_view key) const {
+  object();
+  return value_->contains(key);
+}
+
+JsonNode JsonNode::at(std::string_view key) const {
+  object();
+  const auto found = value_->find(key);
+  if (found == value_->end()) fail("missing field '" + std::string(key) + "'");
+  return JsonNode(*found, source_, child_path(path_, key));
+}
+
+std::optional<JsonNode> JsonNode::find(std::string_view key) const {
+  object();
+  const auto found = value_->find(key);
+  if (found == value_->end()) return std::nullopt;
+  return JsonNode(*found, source_, child_path(path_, key));
+}
+
+void JsonNode::allow_only(std::initializer_list<std::string_view> allowed) const {
+  for (const auto& [key, value] : object().items()) {
+    bool known = false;
+    for (std::string_view name : allowed) known = known || key == name;
+    if (known) continue;
+    std::string list;
+    for (std::string_view name : allowed) list += (list.empty() ? "" : ", ") + std::string(name);
+    JsonNode(value, source_, child_path(path_, key))
+        .fail("unknown field '" + key + "' (expected one of: " + list + ")");
+  }
+}
+
+std::size_t JsonNode::size() const {
+  if (!value_->is_array()) fail("expected an array, got " + shown(*value_));
+  return value_->size();
+}
+
+JsonNode JsonNode::at(std::size_t index) const {
+  if (index >= size()) fail("index " + std::to_string(index) + " out of range");
+  return JsonNode((*value_)[index], source_, child_path(path_, index));
+}
+
+const nlohmann::json& JsonNode::object() const {
+  if (!value_->is_object()) fail("expected an object, got " + shown(*value_));
+  return *value_;
+}
+
+std::string JsonNode::string() const {
+  if (!value_->is_string()) fail("expected a string, got " + shown(*value_));
+  return value_->get<std::string>();
+}
+
+std::int64_t JsonNode::integer() const {
+  if (!value_->is_number_integer()) fail("expected an integer, got " + shown(*value_));
+  return value_->get<std::int64_t>();
+}
+
+double JsonNode::number() const {
+  if (!value_->is_number()) fail("expected a number, got " + shown(*value_));
+  return value_->get<double>();
+}
+
+bool JsonNode::boolean() const {
+  if (!value_->is_boolean()) fail("expected a boolean, got " + shown(*value_));
+  return value_->get<bool>();
+}
+
+std::int64_t JsonNode::integer_at_least(std::int64_t minimum) const {
+  const std::int64_t value = integer();
+  if (value < minimum) {
+    fail("expected an integer >= " + std::to_string(minimum) + ", got " + std::to_string(value));
+  }
+  return value;
+}
+
+}  // namespace ttt::suite_detail

@@ -1,0 +1,58 @@
+// The models a suite names: a catalog of published configurations (config.json as released) and
+// the mapping of a config.json to the causal LM's Spec, with seeded weights to run it
+// (docs/suites.md "Models").
+//
+// Architectures: llama and mistral (through the Llama adapter, suites/models/llama), qwen2 (q/k/v
+// biases), mixtral (mixture of experts), gemma2 (GeGLU, (1 + weight) norms, post-norms, scaled
+// embeddings, softcaps, sliding window on even layers) and gpt2 (LayerNorm, learned positions,
+// biased attention and MLP).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "patterns/causal_lm.h"
+
+namespace ttt {
+
+// Names of the catalog models, sorted: "gemma-2-9b", "gpt2", "llama-3.1-8b", ...
+std::vector<std::string> catalog_model_names();
+// Whether `name` is a catalog model.
+bool is_catalog_model(std::string_view name);
+// The config.json of a catalog model. Throws std::invalid_argument listing the names.
+nlohmann::json catalog_config(std::string_view name);
+
+// A model read from a config.json.
+struct ModelDefinition {
+  std::string name;           // The catalog name, or the config file's path.
+  std::string architecture;   // "llama", "mistral", "qwen2", "mixtral", "gemma2", "gpt2".
+  nlohmann::json config;      // The config.json.
+  CausalLmSpec spec;
+  double initializer_range = 0.02;  // Standard deviation of seeded weights.
+};
+
+// Maps a config.json to the Spec. Throws std::invalid_argument naming `source` and the field:
+// "[model_config] gemma2.json: field 'head_dim': expected an integer, got \"x\"", or an unknown
+// architecture or field.
+ModelDefinition model_from_config(const nlohmann::json& config, const std::string& source);
+
+// A catalog model by name, else the config.json at `name_or_path`. Throws std::invalid_argument
+// naming the file when it cannot be read, or the catalog names when `name_or_path` is neither.
+ModelDefinition load_model(const std::string& name_or_path);
+
+// The first `layers` layers of `spec` (a shaped slice), with the vocabulary cut to `vocab_size`
+// when it is not 0. Throws std::invalid_argument for layers outside [1, spec.layers.size()] or a
+// vocabulary < 1.
+CausalLmSpec slice_spec(const CausalLmSpec& spec, std::int64_t layers, std::int64_t vocab_size = 0);
+
+// Seeded weights for any Spec, drawn lazily (each tensor when first loaded) with the project's
+// generator: matrices, biases and embedding tables normal(0, stddev); norm scales normal(1,
+// stddev), or normal(0, stddev) for Gemma's (1 + weight). The seed of a tensor is the FNV-1a hash
+// of its module path ("layers.3.attention.wq") XOR `seed`: the same distributions the suites'
+// seeded inputs use, so blocks measured in a suite behave as in the model.
+CausalLmWeights seeded_model_weights(const CausalLmSpec& spec, double stddev, std::uint64_t seed);
+
+}  // namespace ttt
