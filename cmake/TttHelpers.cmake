@@ -55,8 +55,15 @@ function(ttt_add_test name)
   ttt_target_settings(${name})
   gtest_discover_tests(${name}
     WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+    PROPERTIES TIMEOUT ${ARG_TIMEOUT}
     DISCOVERY_TIMEOUT 60)
+  # Labels are set after discovery, on the list of tests gtest_discover_tests defines
+  # (${name}_TESTS): passed through its PROPERTIES, a list of two labels is split into two
+  # properties and the second label is lost.
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake
+    "if(${name}_TESTS)\n  set_tests_properties(\${${name}_TESTS} PROPERTIES LABELS \"${ARG_LABELS}\")\nendif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES
+               ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake)
 endfunction()
 
 # ttt_add_tests_glob(<prefix> [DEPS ...] [LABELS ...])
