@@ -7,6 +7,7 @@
 #include <ostream>
 #include <stdexcept>
 #include <utility>
+#include <variant>
 
 #include "suites/models/llama/model.h"
 #include "suites/models/llama/weights.h"
@@ -60,6 +61,11 @@ std::string token_list(const std::vector<std::int64_t>& tokens) {
   return text;
 }
 
+// The intermediate size of the first layer's FFN (what the Llama adapter maps is a gated MLP).
+std::int64_t ffn_hidden(const CausalLmSpec& spec) {
+  return std::visit([](const auto& ffn) { return ffn.ffn_dim; }, spec.layers.front().ffn);
+}
+
 std::string megabytes(std::uintmax_t bytes) {
   char text[32];
   std::snprintf(text, sizeof(text), "%.1f MB", static_cast<double>(bytes) / 1e6);
@@ -85,7 +91,7 @@ nlohmann::json demo_default_config() {
     "hidden_act": "silu",
     "hidden_size": 2048,
     "initializer_range": 0.02,
-    "intermediate_size": 8192,
+    "intermediate_size": 4096,
     "max_position_embeddings": 131072,
     "mlp_bias": false,
     "model_type": "llama",
@@ -147,11 +153,11 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
   const std::string preset =
       options.preset.has_value() ? std::string(preset_name(*options.preset)) : "default";
   out << "ttt demo: a Llama-style model (" << config.source << ")\n"
-      << "  " << spec.layers.size() << " layers, hidden " << spec.embedding.hidden_dim << ", "
-      << attention.num_heads << " query / " << attention.kv_heads() << " key-value heads of "
-      << attention.dim_per_head() << ", rope theta " << attention.rope.theta << " ("
-      << rope_scaling_name(attention.rope.scaling) << "), vocab " << spec.embedding.vocab_size
-      << ", seeded weights (seed " << options.seed << ")\n"
+      << "  " << spec.layers.size() << " layers, hidden " << spec.embedding.hidden_dim << ", ffn "
+      << ffn_hidden(spec) << ", " << attention.num_heads << " query / " << attention.kv_heads()
+      << " key-value heads of " << attention.dim_per_head() << ", rope theta "
+      << attention.rope.theta << " (" << rope_scaling_name(attention.rope.scaling) << "), vocab "
+      << spec.embedding.vocab_size << ", seeded weights (seed " << options.seed << ")\n"
       << "  device " << device_name(options.device) << ", preset " << preset << ", prompt "
       << options.prompt_tokens << " tokens, " << options.decode_steps << " decode steps\n";
 
@@ -214,10 +220,17 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
   out << "\nwrote " << result.trace_path << " (" << megabytes(fs::file_size(result.trace_path))
       << "), " << result.report_json_path << ", " << result.report_xml_path << "\n";
 
-  out << "\n== Offline replay of " << result.trace_path << " ==\n";
+  out << "\n== Offline replay of " << result.trace_path << " (device now against "
+      << (options.replay_against == ReplayAgainst::captured ? "the captured outputs"
+          : options.replay_against == ReplayAgainst::reference
+              ? "the reference run now"
+              : "the reference run now and the captured outputs")
+      << ") ==\n";
   const auto replay_start = Clock::now();
   const TraceReader reader = TraceReader::open(result.trace_path);
-  const ReplayReport replay = replay_trace(reader);
+  ReplayOptions replay_options;
+  replay_options.against = options.replay_against;
+  const ReplayReport replay = replay_trace(reader, replay_options);
   result.replay_seconds = seconds_since(replay_start);
   result.replay = replay.summary;
   for (const ReplayedCall& call : replay.calls) {

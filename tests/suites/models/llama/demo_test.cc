@@ -95,7 +95,7 @@ TEST(Demo, DefaultConfigIsLlama32_1BShapedWithTwoLayers) {
   EXPECT_DOUBLE_EQ(attention.rope.theta, 500000.0);
   EXPECT_EQ(attention.rope.scaling, RopeScaling::llama3);
   EXPECT_DOUBLE_EQ(attention.rope.factor, 32.0);
-  EXPECT_EQ(std::get<GatedMlpSpec>(config.spec.layers[0].ffn).ffn_dim, 8192);
+  EXPECT_EQ(std::get<GatedMlpSpec>(config.spec.layers[0].ffn).ffn_dim, 4096);
   EXPECT_EQ(config.spec.embedding.vocab_size, 8192);
   EXPECT_TRUE(config.spec.lm_head.tied_embeddings);
 }

@@ -1,0 +1,61 @@
+// `ttt demo`: runs a small Llama-style model with every block call validated, captured and
+// replayed (docs/cli.md "ttt demo"). The work is in suites/models/llama/demo.h; this file parses
+// flags and maps the result to the exit code.
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "command.h"
+#include "suites/models/llama/demo.h"
+#include "validation/trace/replay.h"
+#include "validation/wrapper/report.h"
+
+namespace ttt::cli {
+namespace {
+
+struct DemoArguments {
+  llama::DemoOptions options;
+  std::string preset;
+  std::string device = "N150";
+  std::string replay_against = "captured";
+};
+
+int run_demo_command(DemoArguments& args) {
+  if (!args.preset.empty()) args.options.preset = parse_preset(args.preset);
+  args.options.device = parse_device(args.device);
+  args.options.replay_against = parse_replay_against(args.replay_against);
+  args.options.color = use_color_on_stdout();
+  const llama::DemoResult result = llama::run_demo(args.options, std::cout);
+  return result.passed() ? kExitOk : kExitFailed;
+}
+
+const CommandRegistration kRegistration("demo", [](CLI::App& app) {
+  auto args = std::make_shared<DemoArguments>();
+  CLI::App* command = app.add_subcommand(
+      "demo",
+      "Build a small Llama-style model (Llama-3.2-1B's shapes, 2 layers, seeded weights), run a\n"
+      "prefill and greedy decode steps with every block call validated and captured, print the\n"
+      "validation report, write DIR/trace.h5, DIR/report.json and DIR/report.xml, and replay the\n"
+      "trace offline. Exit 0 all passed, 1 a call or the replay failed, 2 bad input.");
+  command->add_option("--out", args->options.out_dir, "Output directory (default: ttt-demo)");
+  command->add_option("--config", args->options.config_path,
+                      "A Hugging Face config.json of the Llama family (default: built-in)");
+  command->add_option("--preset", args->preset, "TTTv1 precision preset (default: none)")
+      ->check(CLI::IsMember({"accuracy", "performance"}));
+  command->add_option("--device", args->device, "Device whose defaults configure the blocks")
+      ->check(CLI::IsMember({"N150", "N300", "T3K", "TG"}));
+  command->add_option("--prompt-tokens", args->options.prompt_tokens, "Prompt length (default 32)")
+      ->check(CLI::PositiveNumber);
+  command->add_option("--decode-steps", args->options.decode_steps, "Decode steps (default 16)")
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--seed", args->options.seed, "Seed of the weights and prompt (default 0)");
+  command
+      ->add_option("--replay-against", args->replay_against,
+                   "What the replay compares device-now with: captured (default: the outputs the "
+                   "run captured), reference (the float64 reference run again) or both")
+      ->check(CLI::IsMember({"reference", "captured", "both"}));
+  return [args] { return run_demo_command(*args); };
+});
+
+}  // namespace
+}  // namespace ttt::cli
