@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -12,6 +13,7 @@
 #include "blocks/ffn/gated_mlp.h"
 #include "blocks/ffn/mlp.h"
 #include "blocks/ffn/moe.h"
+#include "blocks/lm_head/lm_head.h"
 #include "blocks/registration.h"
 #include "validation/tensor/dtype.h"
 #include "validation/trace/trace_reader.h"
@@ -38,21 +40,30 @@ Mode call_mode(const BlockCall& call) {
   return call.scalars.contains("mode") ? call.scalars.at("mode").get<Mode>() : Mode::prefill;
 }
 
-// The complete ImplConfig of a TTTv1 preset for the call's block, device and mode, or null when
-// presets do not change the kind.
-nlohmann::json preset_config(const BlockCall& call, Preset preset) {
+// The complete ImplConfig of the call's block, device and mode: default_impl_config (with
+// `preset`, when given) overlaid with `overlay`, as the registry builds it, written back to JSON.
+template <typename Spec>
+nlohmann::json complete_config(const BlockCall& call, std::optional<Preset> preset,
+                               const nlohmann::json& overlay) {
+  const Spec spec = call.spec.get<Spec>();
   const Device device = parse_device(call.device);
   const Mode mode = call_mode(call);
-  if (is_attention(call.kind)) {
-    return default_impl_config(call.spec.get<AttentionSpec>(), device, mode, preset);
-  }
-  if (call.kind == "mlp")
-    return default_impl_config(call.spec.get<MlpSpec>(), device, mode, preset);
-  if (call.kind == "gated_mlp") {
-    return default_impl_config(call.spec.get<GatedMlpSpec>(), device, mode, preset);
-  }
-  if (call.kind == "moe")
-    return default_impl_config(call.spec.get<MoeSpec>(), device, mode, preset);
+  auto config = preset ? default_impl_config(spec, device, mode, *preset)
+                       : default_impl_config(spec, device, mode);
+  nlohmann::json merged = config;
+  merged.merge_patch(overlay);
+  config = merged.get<decltype(config)>();
+  return config;
+}
+
+// complete_config for the kinds with precision variants; null for the others.
+nlohmann::json complete_config_of_kind(const BlockCall& call, std::optional<Preset> preset,
+                                       const nlohmann::json& overlay) {
+  if (is_attention(call.kind)) return complete_config<AttentionSpec>(call, preset, overlay);
+  if (call.kind == "mlp") return complete_config<MlpSpec>(call, preset, overlay);
+  if (call.kind == "gated_mlp") return complete_config<GatedMlpSpec>(call, preset, overlay);
+  if (call.kind == "moe") return complete_config<MoeSpec>(call, preset, overlay);
+  if (call.kind == "lm_head") return complete_config<LmHeadSpec>(call, preset, overlay);
   return nullptr;
 }
 
@@ -139,19 +150,33 @@ std::vector<GoldenCall> load_golden(const std::string& stem) {
 
 std::vector<Variant> variants(const GoldenCall& golden) {
   const BlockCall& call = golden.call;
-  std::vector<Variant> result{{"default", call.impl_config}};
+  std::vector<Variant> result{{"default", call.impl_config, ""}};
   if (matmul_overlay(call.kind, nlohmann::json::object()).is_null()) return result;
   for (const char* dtype : {"bfloat16", "bfloat8_b", "bfloat4_b"}) {
     for (const char* fidelity : {"LoFi", "HiFi2", "HiFi4"}) {
       nlohmann::json config = call.impl_config;
       config.merge_patch(
           matmul_overlay(call.kind, {{"weight_dtype", dtype}, {"fidelity", fidelity}}));
-      result.push_back({std::string(dtype) + " " + fidelity, std::move(config)});
+      result.push_back({std::string(dtype) + " " + fidelity, std::move(config), ""});
     }
   }
-  for (const Preset preset : {Preset::accuracy, Preset::performance}) {
-    nlohmann::json config = preset_config(call, preset);
-    if (!config.is_null()) result.push_back({std::string(preset_name(preset)), std::move(config)});
+  // Presets change only some kinds (the MLPs' accuracy preset is TTTv1's default); the LM head
+  // has none.
+  if (call.kind != "lm_head") {
+    for (const Preset preset : {Preset::accuracy, Preset::performance}) {
+      result.push_back({std::string(preset_name(preset)),
+                        complete_config_of_kind(call, preset, nlohmann::json::object()), ""});
+    }
+  }
+  std::vector<nlohmann::json> complete;
+  for (Variant& variant : result) {
+    complete.push_back(complete_config_of_kind(call, std::nullopt, variant.impl_config));
+    for (std::size_t earlier = 0; earlier + 1 < complete.size(); ++earlier) {
+      if (complete[earlier] == complete.back()) {
+        variant.same_as = result[earlier].label;
+        break;
+      }
+    }
   }
   return result;
 }

@@ -44,13 +44,16 @@ std::vector<GoldenCall> load_golden(const std::string& stem);
 struct Variant {
   std::string label;
   nlohmann::json impl_config;  // The call's ImplConfig for this variant.
+  // The label of an earlier variant with the same complete ImplConfig (its results are this
+  // one's: run it once), or "".
+  std::string same_as;
 };
 
 // The variants of a call: "default" for every kind; for kinds with matmuls (attention, mlp,
 // gated_mlp, moe, lm_head) also the nine points {bfloat16, bfloat8_b, bfloat4_b} x {LoFi, HiFi2,
 // HiFi4}, set on every weight matmul of the block over the stored config, and for attention and
 // the feed-forward kinds the presets "accuracy" and "performance" (default_impl_config with the
-// preset).
+// preset). Variants whose complete ImplConfig repeats an earlier one's name it in `same_as`.
 std::vector<Variant> variants(const GoldenCall& golden);
 
 // The block's registered replayer. Throws std::runtime_error for an unregistered kind.

@@ -58,8 +58,12 @@ int main(int argc, char** argv) {
       worst_reference_pcc = std::min(worst_reference_pcc, reference.pcc);
       worst_reference_relative =
           std::max(worst_reference_relative, reference.max_abs_error / scale);
+      std::map<std::string, ttt::Metrics> measured;  // By variant label.
       for (const ttt::goldens::Variant& variant : ttt::goldens::variants(golden)) {
-        const ttt::Metrics device = ttt::goldens::device_vs_pytorch(golden, variant);
+        const ttt::Metrics device = variant.same_as.empty()
+                                        ? ttt::goldens::device_vs_pytorch(golden, variant)
+                                        : measured.at(variant.same_as);
+        measured.emplace(variant.label, device);
         const Key key{golden.call.kind, variant.label};
         if (worst.find(key) == worst.end()) order.push_back(key);
         Worst& entry = worst[key];

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -180,6 +181,40 @@ TEST(GoldensTest, ReplayChecksDeviceAgainstPyTorchOutputs) {
   }
 }
 
+// Which variants repeat another's configuration follows from TTTv1's settings: the default is
+// bfloat8_b / HiFi2, the accuracy preset changes attention only, the performance preset the
+// feed-forward blocks only, and the LM head has no preset.
+TEST(GoldensTest, VariantsWithTheSameConfigurationRunOnce) {
+  const TraceReader reader = TraceReader::open(goldens_directory() + "/gpt-2.h5");
+  std::set<std::string> kinds;
+  for (const std::int64_t seq : reader.sequence_numbers()) {
+    const TraceCall call = reader.call(seq);
+    GoldenCall golden;
+    golden.call.kind = call.block;
+    golden.call.spec = nlohmann::json::parse(call.spec_json);
+    golden.call.impl_config = nlohmann::json::parse(call.impl_config_json);
+    golden.call.device = call.device;
+    golden.call.scalars = nlohmann::json::parse(call.scalars_json);
+    std::map<std::string, std::string> same_as;
+    for (const Variant& variant : variants(golden)) same_as[variant.label] = variant.same_as;
+    kinds.insert(call.block);
+    const bool attention = call.block.rfind("attention.", 0) == 0;
+    if (call.block == "layer_norm" || call.block == "embedding") {
+      EXPECT_EQ(same_as, (std::map<std::string, std::string>{{"default", ""}})) << call.block;
+      continue;
+    }
+    EXPECT_EQ(same_as.size(), call.block == "lm_head" ? 10u : 12u) << call.block;
+    EXPECT_EQ(same_as.at("bfloat8_b HiFi2"), "default") << call.block;
+    EXPECT_EQ(same_as.at("bfloat16 HiFi4"), "") << call.block;
+    EXPECT_EQ(same_as.at("bfloat4_b LoFi"), "") << call.block;
+    if (call.block == "lm_head") continue;
+    EXPECT_EQ(same_as.at("accuracy"), attention ? "" : "default") << call.block;
+    EXPECT_EQ(same_as.at("performance"), attention ? "default" : "") << call.block;
+  }
+  EXPECT_EQ(kinds, (std::set<std::string>{"attention.decode", "attention.prefill", "embedding",
+                                          "layer_norm", "lm_head", "mlp"}));
+}
+
 class GoldenFileTest : public ::testing::TestWithParam<std::string> {};
 
 // Each golden: the reference against PyTorch (checks the references: float64 on both sides, so
@@ -194,12 +229,15 @@ TEST_P(GoldenFileTest, ReferenceMatchesPyTorchAndDeviceMeetsExpectations) {
     const Metrics reference = reference_vs_pytorch(golden);
     EXPECT_GE(reference.pcc, 0.999999);
     EXPECT_LE(reference.max_abs_error, 1e-6 * scale);
+    std::map<std::string, Metrics> measured;  // By variant label.
     for (const Variant& variant : variants(golden)) {
       SCOPED_TRACE(variant.label);
       const Expectation* expectation = find_expectation(golden.call.kind, variant.label);
       ASSERT_NE(expectation, nullptr)
           << "no accuracy expectation for " << golden.call.kind << " " << variant.label;
-      const Metrics device = device_vs_pytorch(golden, variant);
+      const Metrics device = variant.same_as.empty() ? device_vs_pytorch(golden, variant)
+                                                     : measured.at(variant.same_as);
+      measured.emplace(variant.label, device);
       EXPECT_GE(device.pcc,
                 std::max(expectation->min_pcc, ttt_v1_floor(golden.call.kind, variant.label)));
       EXPECT_LE(device.max_abs_error, expectation->max_relative_error * scale);
