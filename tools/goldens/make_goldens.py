@@ -19,13 +19,14 @@ of PyTorch outputs. Small integer inputs (token ids, positions) are stored as da
 are generator nodes in bfloat8_b (the twin's float32 values rounded by block_float() below, the
 rounding of docs/formats.md).
 
-Model configurations are the published ones (../shared/reference/model_configs.md): head_dim, the
-GQA ratio, rope theta and scaling, eps, activation, biases, softcapping, sliding window and the
-embedding scale are real. To keep `ctest` to a few seconds per model, widths that only set how
-many values there are are reduced where the real ones would need gigabytes: the number of
-attention heads (KV heads reduced, the ratio kept), the ffn width and the vocabulary (GOLDEN_WIDTHS
+Model configurations are the published ones (model_configs.md of the project's reference notes):
+the hidden size, head_dim, the GQA ratio, rope theta and scaling, eps, activation, biases,
+softcapping, sliding window and the embedding scale are real. To keep `ctest` to a few seconds
+per model, three widths are reduced where the real ones would need gigabytes: the number of
+attention heads (2 KV heads, the ratio kept), the ffn width and the vocabulary (GOLDEN_WIDTHS
 below; goldens/README.md lists them). Sequences are short, except the KV caches of the
-sliding-window models, which reach past the window.
+sliding-window models, which reach past the window. Mixtral's golden leaves out the embedding and
+LM head, which are Mistral's.
 
 Run with Debian's interpreter (python3-torch, python3-numpy, python3-h5py):
     /usr/bin/python3 tools/goldens/make_goldens.py goldens            # every model
@@ -369,7 +370,6 @@ class Golden:
 
     def __init__(self, path, name, model, created_utc):
         self.name = name
-        self.model = model
         self.file = h5py.File(path, "w", libver="earliest")
         self.file.attrs["ttt_format"] = "ttt-trace"
         self.file.attrs["ttt_format_version"] = np.int64(1)
