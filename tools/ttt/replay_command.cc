@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "blocks/registration.h"
 #include "command.h"
 #include "threshold_flags.h"
 #include "validation/trace/replay.h"
@@ -55,6 +56,7 @@ void draw_progress(std::size_t done, std::size_t total, const ReplayedCall& call
 }
 
 int run_replay(const ReplayArguments& args) {
+  register_builtin_blocks();  // TTTv2's block kinds: traces of models built on them replay.
   const TraceReader trace = TraceReader::open(args.trace);
   ReplayOptions options;
   options.filter = args.filter;
