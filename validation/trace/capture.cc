@@ -128,11 +128,13 @@ TensorIdentity identity_of(const Tensor& tensor) {
 class CommitBuilder {
  public:
   CommitBuilder(hid_t file, const std::string& file_name, const trace_internal::RawFile& values,
-                const h5::Layout& layout, std::map<std::string, hid_t> existing_groups)
+                const h5::Layout& layout, const h5::WriterIds& ids,
+                std::map<std::string, hid_t> existing_groups)
       : file_(file),
         file_name_(file_name),
         values_(values),
         layout_(layout),
+        ids_(ids),
         existing_(std::move(existing_groups)) {
     commit_["groups"] = nlohmann::json::array();
     commit_["datasets"] = nlohmann::json::array();
@@ -148,7 +150,7 @@ class CommitBuilder {
     if (const auto it = created_.find(path); it != created_.end()) return it->second.get();
     const auto [parent, name] = split(path);
     const hid_t parent_id = group(parent);
-    h5::GroupId id = h5::create_group(parent_id, name, {file_name_, path});
+    h5::GroupId id = h5::create_group(parent_id, name, ids_, {file_name_, path});
     const hid_t raw = id.get();
     created_.emplace(path, std::move(id));
     commit_["groups"].push_back(path);
@@ -161,11 +163,16 @@ class CommitBuilder {
     const hid_t parent_id = group(parent);
     const h5::Where where{file_name_, path};
     const h5::StoredType type = h5::stored_type_for(tensor.dtype());
-    Pending pending{path, type, tensor.shape(),
-                    h5::create_dataset(parent_id, name, type, tensor.shape(), layout_, where)};
-    if (tensor.numel() > 0) write_values(pending.id.get(), type, tensor, where);
+    Pending pending{path,
+                    type,
+                    tensor.shape(),
+                    h5::create_dataset(parent_id, name, type, tensor.shape(), layout_, ids_, where),
+                    h5::is_chunked(layout_, tensor.shape()),
+                    std::nullopt};
+    if (!pending.chunked) pending.offset = h5::contiguous_offset(pending.id.get(), where);
+    if (tensor.numel() > 0) write_values(pending, tensor, where);
     const std::string dtype(dtype_name(tensor.dtype()));
-    h5::write_attribute(pending.id.get(), "ttt_dtype", std::string_view(dtype), where);
+    h5::write_attribute(pending.id.get(), "ttt_dtype", std::string_view(dtype), ids_, where);
     commit_["attributes"].push_back({path, "ttt_dtype", dtype});
     pending_.push_back(std::move(pending));
   }
@@ -180,7 +187,7 @@ class CommitBuilder {
   // A string or integer attribute on the group at absolute `path`.
   template <typename Value>
   void group_attribute(const std::string& path, const char* name, const Value& value) {
-    h5::write_attribute(group(path), name, value, {file_name_, path});
+    h5::write_attribute(group(path), name, value, ids_, {file_name_, path});
     commit_["attributes"].push_back({path, name, value});
   }
 
@@ -192,16 +199,14 @@ class CommitBuilder {
       nlohmann::json entry = {{"path", pending.path},
                               {"type", std::string(h5::stored_type_name(pending.type))},
                               {"shape", pending.shape}};
-      const std::vector<std::int64_t> chunk = h5::chunk_dims(pending.id.get(), where);
-      if (chunk.empty()) {
+      if (!pending.chunked) {
         const std::int64_t bytes =
             shape_numel(pending.shape) * static_cast<std::int64_t>(h5::stored_size(pending.type));
-        const std::optional<std::uint64_t> offset = h5::contiguous_offset(pending.id.get(), where);
-        if (bytes > 0 && !offset) h5::fail(where, "dataset has no storage after writing");
-        entry["offset"] = offset ? nlohmann::json(*offset) : nlohmann::json();
+        if (bytes > 0 && !pending.offset) h5::fail(where, "dataset has no storage after writing");
+        entry["offset"] = pending.offset ? nlohmann::json(*pending.offset) : nlohmann::json();
         entry["bytes"] = bytes;
       } else {
-        entry["chunk"] = chunk;
+        entry["chunk"] = h5::chunk_dims(pending.id.get(), where);
         entry["deflate"] = layout_.deflate_level;
         entry["shuffle"] = layout_.shuffle;
         nlohmann::json chunks = nlohmann::json::array();
@@ -223,23 +228,25 @@ class CommitBuilder {
     h5::StoredType type;
     Shape shape;
     h5::DatasetId id;
+    bool chunked = false;
+    std::optional<std::uint64_t> offset;  // Contiguous datasets: where the values are.
   };
 
   // Contiguous datasets are allocated at creation: their values go straight to their file offset
   // with one pwrite (H5Dwrite costs an extra pass over the data). The file stores little-endian
   // values, so this needs a little-endian host; elsewhere, and for chunked datasets, H5Dwrite.
-  void write_values(hid_t dataset, h5::StoredType type, const Tensor& tensor,
-                    const h5::Where& where) {
+  void write_values(const Pending& pending, const Tensor& tensor, const h5::Where& where) {
     if constexpr (std::endian::native == std::endian::little) {
-      if (layout_.deflate_level == 0 || tensor.rank() == 0) {
-        const std::optional<std::uint64_t> offset = h5::contiguous_offset(dataset, where);
-        if (!offset) h5::fail(where, "a contiguous dataset has no file offset");
-        values_.write(*offset, tensor_bytes(tensor), tensor.nbytes(), std::string(where.object));
+      if (!pending.chunked) {
+        if (!pending.offset) h5::fail(where, "a contiguous dataset has no file offset");
+        values_.write(*pending.offset, tensor_bytes(tensor), tensor.nbytes(),
+                      std::string(where.object));
         return;
       }
     }
-    h5::write_dataset(dataset, type, tensor_bytes(tensor), where);
-    h5::call(where, "flush dataset", H5Dflush, dataset);  // Out of HDF5's caches, into the file.
+    h5::write_dataset(pending.id.get(), pending.type, tensor_bytes(tensor), where);
+    // Out of HDF5's caches, into the file.
+    h5::call(where, "flush dataset", H5Dflush, pending.id.get());
   }
 
   static std::pair<std::string, std::string> split(const std::string& path) {
@@ -251,6 +258,7 @@ class CommitBuilder {
   const std::string& file_name_;
   const trace_internal::RawFile& values_;
   const h5::Layout& layout_;
+  const h5::WriterIds& ids_;
   std::map<std::string, hid_t> existing_;
   std::map<std::string, h5::GroupId> created_;
   std::vector<Pending> pending_;
@@ -273,6 +281,7 @@ struct TraceSession::Impl {
   std::uint64_t now_serving = 0;  // Guarded by write_mutex, as is everything below it.
 
   h5::FileId file;
+  h5::WriterIds writer_ids;
   trace_internal::RawFile values;  // The same file, for values written by offset.
   h5::GroupId calls_group;
   h5::GroupId tensors_group;
@@ -363,7 +372,7 @@ struct TraceSession::Impl {
   void write_call(const CapturedCall& call) {
     const std::int64_t seq = next_seq;
     const std::string group = call_group_path(seq);
-    CommitBuilder builder(file.get(), path, values, layout, existing_groups());
+    CommitBuilder builder(file.get(), path, values, layout, writer_ids, existing_groups());
     builder.commit()["seq"] = seq;
     builder.group(group);
     builder.group(group + "/inputs");
@@ -447,15 +456,15 @@ struct TraceSession::Impl {
       const std::string command_line = process_command_line();
       if (!command_line.empty()) meta["command_line"] = command_line;
     }
-    CommitBuilder builder(file.get(), path, values, layout, {{"/", file.get()}});
+    CommitBuilder builder(file.get(), path, values, layout, writer_ids, {{"/", file.get()}});
     builder.commit()["session"] = random_session_id();
     builder.group_attribute("/", "ttt_format", std::string(trace_internal::kFormatName));
     builder.group_attribute("/", "ttt_format_version", trace_internal::kFormatVersion);
     builder.group_attribute("/", "producer", std::string("tttv2 ") + TTT_VERSION);
     builder.group_attribute("/", "created_utc", utc_now_iso8601());
     builder.group_attribute("/", "meta", meta.dump());
-    calls_group = h5::create_group(file.get(), "calls", {path, "/calls"});
-    tensors_group = h5::create_group(file.get(), "tensors", {path, "/tensors"});
+    calls_group = h5::create_group(file.get(), "calls", writer_ids, {path, "/calls"});
+    tensors_group = h5::create_group(file.get(), "tensors", writer_ids, {path, "/tensors"});
     builder.commit()["groups"] = {"/calls", "/tensors"};
     journal.append(builder.finish());
   }
@@ -491,6 +500,7 @@ TraceSession::TraceSession(std::string path, TraceOptions options)
   impl.journal = trace_internal::JournalWriter(journal_path);
   try {
     impl.file = h5::create_file(impl.path);
+    impl.writer_ids = h5::make_writer_ids({impl.path, ""});
     impl.values = trace_internal::RawFile(impl.path, trace_internal::RawFile::Mode::write);
     impl.write_header();
   } catch (...) {
@@ -563,7 +573,7 @@ void TraceSession::register_shared_tensor(const std::string& key, const Tensor& 
     throw std::invalid_argument("[register_shared_tensor] key '" + key + "' is already in use");
   }
   try {
-    CommitBuilder builder(impl.file.get(), impl.path, impl.values, impl.layout,
+    CommitBuilder builder(impl.file.get(), impl.path, impl.values, impl.layout, impl.writer_ids,
                           impl.existing_groups());
     builder.dataset("/tensors/" + key, tensor);
     impl.journal.append(builder.finish());
@@ -583,6 +593,7 @@ void TraceSession::close() {
   impl.calls_group.reset();
   impl.tensors_group.reset();
   impl.file.close({impl.path, ""}, "close the trace");
+  impl.writer_ids = {};
   if (impl.failed) {
     throw TraceError(impl.path, "",
                      "the capture failed (" + impl.first_error.value_or("unknown error") +

@@ -25,7 +25,7 @@ constexpr const char* kRecoveredAttribute = "ttt_recovered_session";
 using trace_internal::RawFile;
 
 void apply_dataset(hid_t file, const std::string& file_name, const RawFile& raw,
-                   const nlohmann::json& entry) {
+                   const h5::WriterIds& ids, const nlohmann::json& entry) {
   const std::string path = entry.at("path").get<std::string>();
   const h5::Where where{file_name, path};
   const h5::StoredType type = h5::parse_stored_type(entry.at("type").get<std::string>());
@@ -38,7 +38,7 @@ void apply_dataset(hid_t file, const std::string& file_name, const RawFile& raw,
     layout.shuffle = entry.at("shuffle").get<bool>();
     layout.chunk_dims = entry.at("chunk").get<std::vector<std::int64_t>>();
   }
-  h5::DatasetId dataset = h5::create_dataset(file, path, type, shape, layout, where);
+  h5::DatasetId dataset = h5::create_dataset(file, path, type, shape, layout, ids, where);
   if (entry.contains("chunks")) {
     for (const nlohmann::json& chunk : entry.at("chunks")) {
       h5::ChunkInfo info;
@@ -60,19 +60,20 @@ void apply_dataset(hid_t file, const std::string& file_name, const RawFile& raw,
   h5::write_dataset_file_bytes(dataset.get(), type, data.data(), where);
 }
 
-void apply_attribute(hid_t file, const std::string& file_name, const nlohmann::json& entry) {
+void apply_attribute(hid_t file, const std::string& file_name, const h5::WriterIds& ids,
+                     const nlohmann::json& entry) {
   const std::string path = entry.at(0).get<std::string>();
   const std::string name = entry.at(1).get<std::string>();
   const nlohmann::json& value = entry.at(2);
   const h5::Where where{file_name, path};
   h5::ObjectId object(h5::call(where, "open object", H5Oopen, file, path.c_str(), H5P_DEFAULT));
   if (value.is_string()) {
-    h5::write_attribute(object.get(), name.c_str(), std::string_view(value.get<std::string>()),
+    h5::write_attribute(object.get(), name.c_str(), std::string_view(value.get<std::string>()), ids,
                         where);
   } else if (value.is_number_integer()) {
-    h5::write_attribute(object.get(), name.c_str(), value.get<std::int64_t>(), where);
+    h5::write_attribute(object.get(), name.c_str(), value.get<std::int64_t>(), ids, where);
   } else if (value.is_number_float()) {
-    h5::write_attribute(object.get(), name.c_str(), value.get<double>(), where);
+    h5::write_attribute(object.get(), name.c_str(), value.get<double>(), ids, where);
   } else if (value.is_array()) {
     h5::write_attribute(object.get(), name.c_str(), value.get<std::vector<std::int64_t>>(), where);
   } else {
@@ -82,20 +83,20 @@ void apply_attribute(hid_t file, const std::string& file_name, const nlohmann::j
 
 // Re-creates one commit (internal/journal.h) in `file`.
 void apply_commit(hid_t file, const std::string& file_name, const RawFile& raw,
-                  const nlohmann::json& commit) {
+                  const h5::WriterIds& ids, const nlohmann::json& commit) {
   for (const nlohmann::json& group : commit.value("groups", nlohmann::json::array())) {
     const std::string path = group.get<std::string>();
-    h5::create_group(file, path, {file_name, path});
+    h5::create_group(file, path, ids, {file_name, path});
   }
   for (const nlohmann::json& dataset : commit.value("datasets", nlohmann::json::array())) {
-    apply_dataset(file, file_name, raw, dataset);
+    apply_dataset(file, file_name, raw, ids, dataset);
   }
   for (const nlohmann::json& link : commit.value("links", nlohmann::json::array())) {
     const std::string path = link.at("path").get<std::string>();
     h5::create_hard_link(file, link.at("target").get<std::string>(), file, path, {file_name, path});
   }
   for (const nlohmann::json& attribute : commit.value("attributes", nlohmann::json::array())) {
-    apply_attribute(file, file_name, attribute);
+    apply_attribute(file, file_name, ids, attribute);
   }
 }
 
@@ -164,9 +165,10 @@ RecoveryReport recover_trace(const std::string& trace_path, const std::string& o
     const RawFile raw(trace_path, RawFile::Mode::read);
     h5::FileId file = h5::create_file(temporary);
     try {
+      const h5::WriterIds ids = h5::make_writer_ids({temporary, ""});
       for (std::size_t index = 0; index < journal.commits.size(); ++index) {
         try {
-          apply_commit(file.get(), temporary, raw, journal.commits[index]);
+          apply_commit(file.get(), temporary, raw, ids, journal.commits[index]);
         } catch (const nlohmann::json::exception& error) {
           throw TraceError(
               journal_path, "",
@@ -177,7 +179,7 @@ RecoveryReport recover_trace(const std::string& trace_path, const std::string& o
               "journal record " + std::to_string(index) + " is malformed: " + error.what());
         }
       }
-      h5::write_attribute(file.get(), kRecoveredAttribute, std::string_view(session),
+      h5::write_attribute(file.get(), kRecoveredAttribute, std::string_view(session), ids,
                           {temporary, "/"});
       file.close({temporary, ""}, "close the recovered trace");
     } catch (...) {

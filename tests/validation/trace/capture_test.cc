@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -344,6 +345,142 @@ TEST(TraceSession, CompressedTracesReadBackExactlyAndAreSmaller) {
   for (std::int64_t i = 0; i < x.numel(); ++i) ASSERT_EQ(read.at_flat(i), x.at_flat(i)) << i;
   EXPECT_THROW(TraceSession(dir.file("bad.h5"), TraceOptions{.compression_level = 10}),
                std::invalid_argument);
+}
+
+// Values read with the raw HDF5 C API, as float32.
+std::vector<float> raw_float_dataset(hid_t file, const std::string& path) {
+  const hid_t dataset = H5Dopen2(file, path.c_str(), H5P_DEFAULT);
+  EXPECT_GE(dataset, 0) << path;
+  const hid_t space = H5Dget_space(dataset);
+  std::vector<float> values(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space)));
+  EXPECT_GE(H5Dread(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
+  H5Sclose(space);
+  H5Dclose(dataset);
+  return values;
+}
+
+// Values below, at and above the size from which capture allocates a dataset's file range before
+// writing it (internal/raw_file.h: 64 KiB), in one call and across calls; and the call groups keep
+// their 10 attributes in the object header (compact storage), which capture relies on for speed.
+TEST(TraceSession, LargeAndSmallValuesReadBackExactlyAndCallAttributesAreCompact) {
+  ScratchDir dir;
+  const std::string path = dir.file("t.h5");
+  const Tensor big = random_normal({256, 1024}, 31, 0.0, 1.0, DType::bfloat16);  // 1 MiB.
+  const Tensor edge = random_normal({64, 256}, 32);                              // 64 KiB.
+  const Tensor small = random_normal({3, 5}, 33);
+  const Tensor big_output = random_normal({130, 257}, 34);  // Not a whole number of pages.
+  CapturedCall first;
+  first.name = "first";
+  first.inputs = {{"x", big}, {"w", small}};
+  first.outputs = {{"y", edge}};
+  CapturedCall second;
+  second.name = "second";
+  second.inputs = {{"x", random_normal({2}, 35)}};
+  second.outputs = {{"y", big_output}};
+  {
+    TraceSession session(path);
+    session.capture(first);
+    session.capture(second);
+    ASSERT_EQ(session.calls_written(), 2);
+  }
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  const auto expect_values = [&](const std::string& dataset, const Tensor& tensor) {
+    const std::vector<float> stored = raw_float_dataset(file, dataset);
+    ASSERT_EQ(stored.size(), static_cast<std::size_t>(tensor.numel())) << dataset;
+    EXPECT_TRUE(std::equal(stored.begin(), stored.end(), tensor.floats().begin())) << dataset;
+  };
+  expect_values("/calls/000000/inputs/x", big);
+  expect_values("/calls/000000/inputs/w", small);
+  expect_values("/calls/000000/outputs/y", edge);
+  expect_values("/calls/000001/inputs/x", second.inputs[0].tensor);
+  expect_values("/calls/000001/outputs/y", big_output);
+  H5O_info_t info{};
+  ASSERT_GE(H5Oget_info_by_name2(file, "/calls/000001", &info,
+                                 H5O_INFO_NUM_ATTRS | H5O_INFO_META_SIZE, H5P_DEFAULT),
+            0);
+  EXPECT_EQ(info.num_attrs, 10u);
+  EXPECT_EQ(info.meta_size.attr.index_size, 0u) << "attributes moved to dense storage";
+  EXPECT_EQ(info.meta_size.attr.heap_size, 0u) << "attributes moved to dense storage";
+  H5Fclose(file);
+}
+
+void write_raw_string_attribute(hid_t object, const char* name, const char* value) {
+  const hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  const hid_t space = H5Screate(H5S_SCALAR);
+  const hid_t attribute = H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(attribute, type, &value);
+  H5Aclose(attribute);
+  H5Sclose(space);
+  H5Tclose(type);
+}
+
+void write_raw_int_attribute(hid_t object, const char* name, std::int64_t value) {
+  const hid_t space = H5Screate(H5S_SCALAR);
+  const hid_t attribute = H5Acreate2(object, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(attribute, H5T_NATIVE_INT64, &value);
+  H5Aclose(attribute);
+  H5Sclose(space);
+}
+
+// Traces written before call groups kept their attributes compact (HDF5's default group
+// properties with file format 1.8: more than 8 attributes go to dense storage) read the same.
+TEST(TraceReader, ReadsCallGroupsWithDenseAttributeStorage) {
+  ScratchDir dir;
+  const std::string path = dir.file("dense.h5");
+  const std::vector<float> values = {1.5f, -2.0f, 0.25f};
+  {
+    const hid_t access = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(access, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+    const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access);
+    write_raw_string_attribute(file, "ttt_format", "ttt-trace");
+    write_raw_int_attribute(file, "ttt_format_version", 1);
+    H5Gclose(H5Gcreate2(file, "/tensors", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Gclose(H5Gcreate2(file, "/calls", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    const hid_t call = H5Gcreate2(file, "/calls/000000", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    write_raw_string_attribute(call, "name", "old.call");
+    write_raw_string_attribute(call, "block", "ttt.scale");
+    write_raw_string_attribute(call, "spec", R"({"shape": [3]})");
+    write_raw_string_attribute(call, "impl_config", "{}");
+    write_raw_string_attribute(call, "device", "N150");
+    write_raw_string_attribute(call, "scalars", R"({"scale": 2.0})");
+    write_raw_int_attribute(call, "device_ns", 11);
+    write_raw_int_attribute(call, "reference_ns", 22);
+    write_raw_string_attribute(call, "verdict", "fail");
+    write_raw_string_attribute(call, "metrics", "{}");
+    const hid_t inputs = H5Gcreate2(call, "inputs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const hsize_t dims[1] = {3};
+    const hid_t space = H5Screate_simple(1, dims, nullptr);
+    const hid_t x =
+        H5Dcreate2(inputs, "x", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(x, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
+    write_raw_string_attribute(x, "ttt_dtype", "float32");
+    H5Dclose(x);
+    H5Sclose(space);
+    H5Gclose(inputs);
+    H5Gclose(H5Gcreate2(call, "outputs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5O_info_t info{};
+    H5Oget_info2(call, &info, H5O_INFO_META_SIZE);
+    EXPECT_GT(info.meta_size.attr.heap_size, 0u) << "the attributes should be in dense storage";
+    H5Gclose(call);
+    H5Fclose(file);
+    H5Pclose(access);
+  }
+  const TraceReader reader = TraceReader::open(path);
+  const TraceCall call = reader.call(0);
+  EXPECT_EQ(call.name, "old.call");
+  EXPECT_EQ(call.block, "ttt.scale");
+  EXPECT_EQ(call.spec_json, R"({"shape": [3]})");
+  EXPECT_EQ(call.scalars_json, R"({"scale": 2.0})");
+  EXPECT_EQ(call.device_ns, 11);
+  EXPECT_EQ(call.reference_ns, 22);
+  EXPECT_EQ(call.verdict, "fail");
+  ASSERT_EQ(call.inputs.size(), 1u);
+  const Tensor x = reader.read(call.inputs[0]);
+  EXPECT_THAT(std::vector<float>(x.floats().begin(), x.floats().end()),
+              ElementsAre(1.5f, -2.0f, 0.25f));
 }
 
 TEST(TraceSession, CallsFromManyThreadsAreEachWrittenWhole) {

@@ -34,9 +34,11 @@ constexpr int kIterations = 8;
 // The weight every call of the child passes (registered as a shared tensor).
 Tensor shared_weight() { return random_normal({32, 32}, 77, 0.0, 1.0, DType::bfloat16); }
 
-// Call `index` of the child: sizes vary so kills land in small and large writes.
+// Call `index` of the child: sizes vary so kills land in small and large writes; every fifth
+// call's tensors (128 KiB) are large enough that capture allocates their file range before
+// writing (internal/raw_file.h), so kills land between an allocation and its write too.
 CapturedCall child_call(std::int64_t index, const Tensor& weight) {
-  const std::int64_t rows = 1 + (index * 7) % 48;
+  const std::int64_t rows = index % 5 == 4 ? 128 : 1 + (index * 7) % 48;
   CapturedCall call = scale_call("layers." + std::to_string(index % 4) + ".scale",
                                  static_cast<std::uint64_t>(index), {rows, 256},
                                  0.5f + static_cast<float>(index % 3));

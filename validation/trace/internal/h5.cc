@@ -115,9 +115,29 @@ FileId open_file_read_only(const std::string& path) {
 
 // ---- Groups and links ------------------------------------------------------------------------
 
-GroupId create_group(hid_t parent, const std::string& name, const Where& where) {
+WriterIds make_writer_ids(const Where& where) {
+  const std::string action = "prepare the writer's types";
+  WriterIds ids;
+  ids.utf8_string = TypeId(call(where, action, H5Tcopy, H5T_C_S1));
+  call(where, action, H5Tset_size, ids.utf8_string.get(), H5T_VARIABLE);
+  call(where, action, H5Tset_cset, ids.utf8_string.get(), H5T_CSET_UTF8);
+  ids.scalar = SpaceId(call(where, action, H5Screate, H5S_SCALAR));
+  ids.group_creation = PropertyListId(call(where, action, H5Pcreate, H5P_GROUP_CREATE));
+  call(where, action, H5Pset_attr_phase_change, ids.group_creation.get(), kCompactAttributes,
+       kCompactAttributes * 3 / 4);
+  ids.contiguous_dataset_creation =
+      PropertyListId(call(where, action, H5Pcreate, H5P_DATASET_CREATE));
+  const hid_t contiguous = ids.contiguous_dataset_creation.get();
+  call(where, action, H5Pset_fill_time, contiguous, H5D_FILL_TIME_NEVER);
+  call(where, action, H5Pset_layout, contiguous, H5D_CONTIGUOUS);
+  call(where, action, H5Pset_alloc_time, contiguous, H5D_ALLOC_TIME_EARLY);
+  return ids;
+}
+
+GroupId create_group(hid_t parent, const std::string& name, const WriterIds& ids,
+                     const Where& where) {
   return GroupId(call(where, "create group", H5Gcreate2, parent, name.c_str(), H5P_DEFAULT,
-                      H5P_DEFAULT, H5P_DEFAULT));
+                      ids.group_creation.get(), H5P_DEFAULT));
 }
 
 GroupId open_group(hid_t parent, const std::string& name, const Where& where) {
@@ -175,31 +195,29 @@ bool has_attribute(hid_t object, const char* name, const Where& where) {
 
 namespace {
 void write_scalar_attribute(hid_t object, const char* name, hid_t type, const void* value,
-                            const Where& where) {
+                            const WriterIds& ids, const Where& where) {
   const std::string action = "write attribute " + std::string(name);
-  SpaceId space(call(where, action, H5Screate, H5S_SCALAR));
-  AttributeId attribute(
-      call(where, action, H5Acreate2, object, name, type, space.get(), H5P_DEFAULT, H5P_DEFAULT));
+  AttributeId attribute(call(where, action, H5Acreate2, object, name, type, ids.scalar.get(),
+                             H5P_DEFAULT, H5P_DEFAULT));
   call(where, action, H5Awrite, attribute.get(), type, value);
 }
 }  // namespace
 
-void write_attribute(hid_t object, const char* name, std::string_view value, const Where& where) {
-  const std::string action = "write attribute " + std::string(name);
-  TypeId type(call(where, action, H5Tcopy, H5T_C_S1));
-  call(where, action, H5Tset_size, type.get(), H5T_VARIABLE);
-  call(where, action, H5Tset_cset, type.get(), H5T_CSET_UTF8);
+void write_attribute(hid_t object, const char* name, std::string_view value, const WriterIds& ids,
+                     const Where& where) {
   const std::string text(value);
   const char* pointer = text.c_str();
-  write_scalar_attribute(object, name, type.get(), &pointer, where);
+  write_scalar_attribute(object, name, ids.utf8_string.get(), &pointer, ids, where);
 }
 
-void write_attribute(hid_t object, const char* name, std::int64_t value, const Where& where) {
-  write_scalar_attribute(object, name, H5T_STD_I64LE, &value, where);
+void write_attribute(hid_t object, const char* name, std::int64_t value, const WriterIds& ids,
+                     const Where& where) {
+  write_scalar_attribute(object, name, H5T_STD_I64LE, &value, ids, where);
 }
 
-void write_attribute(hid_t object, const char* name, double value, const Where& where) {
-  write_scalar_attribute(object, name, H5T_IEEE_F64LE, &value, where);
+void write_attribute(hid_t object, const char* name, double value, const WriterIds& ids,
+                     const Where& where) {
+  write_scalar_attribute(object, name, H5T_IEEE_F64LE, &value, ids, where);
 }
 
 void write_attribute(hid_t object, const char* name, const std::vector<std::int64_t>& values,
@@ -393,10 +411,15 @@ std::vector<hsize_t> chunk_dims_for(const Shape& shape, std::size_t element_size
 }
 }  // namespace
 
+bool is_chunked(const Layout& layout, const Shape& shape) {
+  const std::int64_t numel = shape_numel(shape, "trace dataset");  // Throws for a bad shape.
+  return layout.deflate_level > 0 && !shape.empty() && numel > 0;
+}
+
 DatasetId create_dataset(hid_t parent, const std::string& name, StoredType type, const Shape& shape,
-                         const Layout& layout, const Where& where) {
+                         const Layout& layout, const WriterIds& ids, const Where& where) {
   const std::string action = "create dataset";
-  const std::int64_t numel = shape_numel(shape, "trace dataset");
+  const bool chunked = is_chunked(layout, shape);
   SpaceId space;
   if (shape.empty()) {
     space = SpaceId(call(where, action, H5Screate, H5S_SCALAR));
@@ -405,22 +428,20 @@ DatasetId create_dataset(hid_t parent, const std::string& name, StoredType type,
     space = SpaceId(
         call(where, action, H5Screate_simple, static_cast<int>(dims.size()), dims.data(), nullptr));
   }
+  if (!chunked) {
+    return DatasetId(call(where, action, H5Dcreate2, parent, name.c_str(), file_type(type),
+                          space.get(), H5P_DEFAULT, ids.contiguous_dataset_creation.get(),
+                          H5P_DEFAULT));
+  }
   PropertyListId create(call(where, action, H5Pcreate, H5P_DATASET_CREATE));
   call(where, action, H5Pset_fill_time, create.get(), H5D_FILL_TIME_NEVER);
-  const bool chunked = layout.deflate_level > 0 && !shape.empty() && numel > 0;
-  if (chunked) {
-    std::vector<hsize_t> chunk = layout.chunk_dims.empty()
-                                     ? chunk_dims_for(shape, stored_size(type), layout.chunk_bytes)
-                                     : to_hsize(layout.chunk_dims);
-    if (chunk.size() != shape.size()) fail(where, "chunk rank differs from the dataset's rank");
-    call(where, action, H5Pset_chunk, create.get(), static_cast<int>(chunk.size()), chunk.data());
-    if (layout.shuffle) call(where, action, H5Pset_shuffle, create.get());
-    call(where, action, H5Pset_deflate, create.get(), static_cast<unsigned>(layout.deflate_level));
-  } else {
-    // Allocated now, so its file offset is known before any byte is written (journal, recovery).
-    call(where, action, H5Pset_layout, create.get(), H5D_CONTIGUOUS);
-    call(where, action, H5Pset_alloc_time, create.get(), H5D_ALLOC_TIME_EARLY);
-  }
+  std::vector<hsize_t> chunk = layout.chunk_dims.empty()
+                                   ? chunk_dims_for(shape, stored_size(type), layout.chunk_bytes)
+                                   : to_hsize(layout.chunk_dims);
+  if (chunk.size() != shape.size()) fail(where, "chunk rank differs from the dataset's rank");
+  call(where, action, H5Pset_chunk, create.get(), static_cast<int>(chunk.size()), chunk.data());
+  if (layout.shuffle) call(where, action, H5Pset_shuffle, create.get());
+  call(where, action, H5Pset_deflate, create.get(), static_cast<unsigned>(layout.deflate_level));
   return DatasetId(call(where, action, H5Dcreate2, parent, name.c_str(), file_type(type),
                         space.get(), H5P_DEFAULT, create.get(), H5P_DEFAULT));
 }

@@ -103,8 +103,8 @@ using ObjectId = Id<H5Oclose>;
 
 // ---- Files -----------------------------------------------------------------------------------
 
-// Creates (truncates) `path` for writing: file format 1.8 or later (dense attribute and link
-// storage, so large JSON attributes and many calls are cheap).
+// Creates (truncates) `path` for writing: file format 1.8 or later (dense link storage, so a
+// /calls group with many calls stays cheap).
 FileId create_file(const std::string& path);
 
 // Opens `path` read-only. Throws TraceError naming the file when it does not exist, is not an
@@ -113,7 +113,24 @@ FileId open_file_read_only(const std::string& path);
 
 // ---- Groups and links ------------------------------------------------------------------------
 
-GroupId create_group(hid_t parent, const std::string& name, const Where& where);
+// Ids a writer reuses for every group and attribute it creates: making them anew for each object
+// was a measurable part of capturing a call (docs/PERFORMANCE.md, "Trace capture throughput").
+struct WriterIds {
+  TypeId utf8_string;  // Variable-length UTF-8 string, the type of every string attribute.
+  SpaceId scalar;      // The dataspace of every single-value attribute.
+  // Group creation properties: attributes stay in the group's object header ("compact" storage)
+  // up to kCompactAttributes. HDF5's default moves a group with more than 8 attributes to dense
+  // storage, a fractal heap and a B-tree of its own; a call group has 10.
+  PropertyListId group_creation;
+  // Dataset creation properties of every contiguous dataset (see create_dataset()).
+  PropertyListId contiguous_dataset_creation;
+};
+inline constexpr unsigned kCompactAttributes = 32;
+WriterIds make_writer_ids(const Where& where);
+
+// Creates group `name` in `parent` with `ids.group_creation`.
+GroupId create_group(hid_t parent, const std::string& name, const WriterIds& ids,
+                     const Where& where);
 GroupId open_group(hid_t parent, const std::string& name, const Where& where);
 DatasetId open_dataset(hid_t parent, const std::string& name, const Where& where);
 
@@ -141,9 +158,12 @@ ObjectInfo object_info(hid_t parent, const std::string& name, const Where& where
 
 bool has_attribute(hid_t object, const char* name, const Where& where);
 // Variable-length UTF-8 string, int64 scalar, float64 scalar, int64 1-D array.
-void write_attribute(hid_t object, const char* name, std::string_view value, const Where& where);
-void write_attribute(hid_t object, const char* name, std::int64_t value, const Where& where);
-void write_attribute(hid_t object, const char* name, double value, const Where& where);
+void write_attribute(hid_t object, const char* name, std::string_view value, const WriterIds& ids,
+                     const Where& where);
+void write_attribute(hid_t object, const char* name, std::int64_t value, const WriterIds& ids,
+                     const Where& where);
+void write_attribute(hid_t object, const char* name, double value, const WriterIds& ids,
+                     const Where& where);
 void write_attribute(hid_t object, const char* name, const std::vector<std::int64_t>& values,
                      const Where& where);
 
@@ -172,6 +192,9 @@ struct Layout {
   std::vector<std::int64_t> chunk_dims;
 };
 
+// Whether create_dataset() makes a dataset of `shape` chunked under `layout` (else contiguous).
+bool is_chunked(const Layout& layout, const Shape& shape);
+
 // The element types tensors are stored as.
 enum class StoredType { float32, int32, int64 };
 StoredType stored_type_for(DType dtype);
@@ -182,9 +205,10 @@ hid_t memory_type(StoredType type);                   // Native.
 std::size_t stored_size(StoredType type);
 
 // Creates dataset `name` in `parent` with the given shape (rank 0: a scalar dataspace).
-// Rank-0 and empty tensors are always contiguous.
+// Rank-0 and empty tensors are always contiguous. Contiguous datasets are allocated at creation
+// and never filled, so contiguous_offset() is known before any value is written.
 DatasetId create_dataset(hid_t parent, const std::string& name, StoredType type, const Shape& shape,
-                         const Layout& layout, const Where& where);
+                         const Layout& layout, const WriterIds& ids, const Where& where);
 
 // Writes a whole dataset from memory of `type`'s native representation.
 void write_dataset(hid_t dataset, StoredType type, const void* data, const Where& where);

@@ -66,6 +66,16 @@ std::vector<std::byte> RawFile::read(std::uint64_t offset, std::uint64_t bytes,
 
 void RawFile::write(std::uint64_t offset, const void* data, std::size_t bytes,
                     const std::string& object) const {
+#if defined(__linux__)
+  if (bytes >= kAllocateFirstBytes) {
+    // Only an optimisation: a file system without fallocate (EOPNOTSUPP) still gets the values,
+    // and a real failure (no space) shows again in pwrite below.
+    while (::fallocate(descriptor_, 0, static_cast<off_t>(offset), static_cast<off_t>(bytes)) !=
+               0 &&
+           errno == EINTR) {
+    }
+  }
+#endif
   const auto* from = static_cast<const char*>(data);
   std::size_t done = 0;
   while (done < bytes) {
