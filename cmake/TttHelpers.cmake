@@ -35,11 +35,12 @@ function(ttt_add_library name)
   set_property(GLOBAL APPEND PROPERTY TTT_EXPORTED_TARGETS ttt_${name})
 endfunction()
 
-# ttt_add_test(<name> SOURCES ... [DEPS ...] [LABELS ...] [TIMEOUT s])
+# ttt_add_test(<name> SOURCES ... [DEPS ...] [LABELS ...] [TIMEOUT s] [SERIAL])
 # One GoogleTest executable, discovered test by test into CTest with the given labels
 # (unit, pattern, model, slow). Tests run from the source tree's tests/ directory.
+# SERIAL: CTest runs its tests alone (timing-sensitive tests).
 function(ttt_add_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "SERIAL" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
@@ -60,8 +61,12 @@ function(ttt_add_test name)
   # Labels are set after discovery, on the list of tests gtest_discover_tests defines
   # (${name}_TESTS): passed through its PROPERTIES, a list of two labels is split into two
   # properties and the second label is lost.
+  set(serial "")
+  if(ARG_SERIAL)
+    set(serial " RUN_SERIAL TRUE")
+  endif()
   file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake
-    "if(${name}_TESTS)\n  set_tests_properties(\${${name}_TESTS} PROPERTIES LABELS \"${ARG_LABELS}\")\nendif()\n")
+    "if(${name}_TESTS)\n  set_tests_properties(\${${name}_TESTS} PROPERTIES LABELS \"${ARG_LABELS}\"${serial})\nendif()\n")
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES
                ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake)
 endfunction()

@@ -52,13 +52,16 @@ struct BlockContribution {
   std::string module;   // "layers.*.ffn" (every covered layer) or "lm_head".
   std::string case_id;  // The case that stands for it.
   std::string kind;
-  std::int64_t instances = 0;   // Instances of the module in the (sliced) forward.
-  double latency_count = 0.0;   // How many times the case's latency is counted.
+  std::int64_t instances = 0;  // Instances of the module in the (sliced) forward.
+  double latency_count = 0.0;  // How many times the case's latency is counted.
   double case_latency_ns = 0.0;
-  double latency_ns = 0.0;      // latency_count * case_latency_ns.
-  double latency_share = 0.0;   // Of the mode's predicted latency.
-  double nmse = 0.0;            // The case's NMSE (its worst output).
-  double output_energy = 0.0;   // Mean square of the case's reference output.
+  double latency_ns = 0.0;     // latency_count * case_latency_ns.
+  double latency_share = 0.0;  // Of the mode's predicted latency.
+  // The block's NMSE in the model: the case's (its worst output), or for decode attention the
+  // larger of it and the prefill case's of the same module (docs/suites.md "Error model").
+  double nmse = 0.0;
+  std::string nmse_note;           // Where nmse came from when it is not the case's own.
+  double output_energy = 0.0;      // Mean square of the case's reference output.
   double nmse_contribution = 0.0;  // Its part of the predicted logits NMSE (central estimate).
   double error_share = 0.0;        // Of the predicted logits NMSE.
   // Why the latency was scaled: "seq_len 64 -> 128 (linear)", "vocab 16032 x 8"; "" when not.
@@ -92,7 +95,7 @@ struct ModePrediction {
 struct Composition {
   std::string suite;
   std::string model;
-  std::int64_t layers = 0;      // Layers predicted for.
+  std::int64_t layers = 0;  // Layers predicted for.
   std::int64_t model_layers = 0;
   std::int64_t vocab_size = 0;  // Vocabulary predicted for.
   std::string preset;           // "" when none.
@@ -116,6 +119,8 @@ double pcc_from_nmse(double nmse);
 struct MeasureOptions {
   int warmup = 2;  // Untimed forwards first.
   int repetitions = kMinRepetitions;
+  // Evict the caches before every forward, as the suite does before every block repetition.
+  bool cold_caches = true;
   // Selects the seeded weights and tokens. Default: the suite's seed.
   std::optional<std::uint64_t> seed = std::nullopt;
 };
@@ -143,8 +148,8 @@ Measurement measure_model(const SuiteFile& suite, const Composition& composition
 struct ModeComparison {
   Mode mode = Mode::prefill;
   double predicted_ns = 0.0;
-  double measured_ns = 0.0;   // The measurement's statistic (as the composition's).
-  double latency_error = 0.0;  // measured / predicted - 1.
+  double measured_ns = 0.0;     // The measurement's statistic (as the composition's).
+  double latency_error = 0.0;   // measured / predicted - 1.
   bool latency_within = false;  // |latency_error| <= latency_tolerance.
   double measured_nmse = 0.0;
   double measured_pcc = 0.0;

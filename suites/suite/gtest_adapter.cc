@@ -61,10 +61,9 @@ std::size_t register_suite_tests(std::shared_ptr<const Suite> suite) {
   std::size_t count = 0;
   for (std::size_t index : suite->selected_cases()) {
     const std::string test_name = gtest_name(suite->case_at(index).id());
-    ::testing::RegisterTest(test_suite.c_str(), test_name.c_str(), nullptr, nullptr, __FILE__,
-                            __LINE__, [suite, index]() -> ::testing::Test* {
-                              return new SuiteCaseTest(suite, index);
-                            });
+    ::testing::RegisterTest(
+        test_suite.c_str(), test_name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
+        [suite, index]() -> ::testing::Test* { return new SuiteCaseTest(suite, index); });
     ++count;
   }
   return count;

@@ -61,8 +61,8 @@ MachineInfo current_machine() {
 }
 
 nlohmann::json to_json(const MachineInfo& machine) {
-  return {{"cpu_model", machine.cpu_model}, {"cores", machine.cores},
-          {"hostname", machine.hostname},   {"os", machine.os},
+  return {{"cpu_model", machine.cpu_model},   {"cores", machine.cores},
+          {"hostname", machine.hostname},     {"os", machine.os},
           {"build_type", machine.build_type}, {"commit", machine.commit},
           {"producer", machine.producer}};
 }

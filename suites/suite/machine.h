@@ -9,8 +9,8 @@
 namespace ttt {
 
 struct MachineInfo {
-  std::string cpu_model = "unknown";   // /proc/cpuinfo "model name"; "unknown" when unreadable.
-  std::int64_t cores = 0;              // Logical CPUs (std::thread::hardware_concurrency).
+  std::string cpu_model = "unknown";  // /proc/cpuinfo "model name"; "unknown" when unreadable.
+  std::int64_t cores = 0;             // Logical CPUs (std::thread::hardware_concurrency).
   std::string hostname = "unknown";
   std::string os = "unknown";          // uname: "Linux 6.1.0-18-amd64 x86_64".
   std::string build_type = "unknown";  // CMAKE_BUILD_TYPE the suites library was built with.

@@ -297,21 +297,22 @@ CausalLmSpec mixtral_spec(ConfigFields& fields) {
   const RmsNormSpec norm{shape.hidden, shape.eps, false};
   layer.attention_norm = norm;
   layer.attention = llama_like_attention(shape);
-  if (fields.has("sliding_window")) layer.attention.sliding_window = fields.integer("sliding_window");
-  fields.ignore({"sliding_window", "output_router_logits", "router_aux_loss_coef",
-                 "router_jitter_noise"});
+  if (fields.has("sliding_window"))
+    layer.attention.sliding_window = fields.integer("sliding_window");
+  fields.ignore(
+      {"sliding_window", "output_router_logits", "router_aux_loss_coef", "router_jitter_noise"});
   layer.ffn_norm = norm;
-  layer.ffn = MoeSpec{shape.hidden, shape.ffn, fields.integer("num_local_experts"),
-                      fields.integer("num_experts_per_tok"),
-                      activation_of(fields, "hidden_act", "silu")};
+  layer.ffn =
+      MoeSpec{shape.hidden, shape.ffn, fields.integer("num_local_experts"),
+              fields.integer("num_experts_per_tok"), activation_of(fields, "hidden_act", "silu")};
   return llama_like_model(shape, layer, norm);
 }
 
 CausalLmSpec gemma2_spec(ConfigFields& fields) {
   const LlamaLike shape = read_llama_like(fields, 1e-6, true);
   // Hugging Face reads hidden_activation; older files only have hidden_act.
-  const std::string activation_field = fields.has("hidden_activation") ? "hidden_activation"
-                                                                       : "hidden_act";
+  const std::string activation_field =
+      fields.has("hidden_activation") ? "hidden_activation" : "hidden_act";
   const Activation activation = activation_of(fields, activation_field, "gelu_pytorch_tanh");
   fields.ignore({"hidden_act", "hidden_activation", "cache_implementation"});
   if (fields.boolean("attention_bias", false)) {
@@ -390,8 +391,8 @@ NormWeights seeded_norm(const NormSpec& spec, const std::string& path, double st
                         std::uint64_t seed) {
   NormWeights weights;
   if (const auto* rms = std::get_if<RmsNormSpec>(&spec)) {
-    weights.weight = seeded(path + ".weight", {rms->dim}, rms->add_unit_offset ? 0.0 : 1.0, stddev,
-                            seed);
+    weights.weight =
+        seeded(path + ".weight", {rms->dim}, rms->add_unit_offset ? 0.0 : 1.0, stddev, seed);
   } else {
     const auto& layer_norm = std::get<LayerNormSpec>(spec);
     weights.weight = seeded(path + ".weight", {layer_norm.dim}, 1.0, stddev, seed);
@@ -434,8 +435,8 @@ FfnWeights seeded_ffn(const FfnSpec& spec, const std::string& path, double stdde
   return weights;
 }
 
-AttentionWeights seeded_attention(const AttentionSpec& spec, const std::string& path,
-                                  double stddev, std::uint64_t seed) {
+AttentionWeights seeded_attention(const AttentionSpec& spec, const std::string& path, double stddev,
+                                  std::uint64_t seed) {
   const std::int64_t q = spec.num_heads * spec.dim_per_head();
   const std::int64_t kv = spec.kv_heads() * spec.dim_per_head();
   AttentionWeights weights;
@@ -477,7 +478,8 @@ nlohmann::json catalog_config(std::string_view name) {
     if (entry.name == name) return nlohmann::json::parse(entry.config);
   }
   std::string names;
-  for (const std::string& known : catalog_model_names()) names += (names.empty() ? "" : ", ") + known;
+  for (const std::string& known : catalog_model_names())
+    names += (names.empty() ? "" : ", ") + known;
   throw std::invalid_argument("[model_catalog] unknown model '" + std::string(name) +
                               "' (catalog: " + names + ")");
 }
@@ -575,9 +577,9 @@ CausalLmSpec slice_spec(const CausalLmSpec& spec, std::int64_t layers, std::int6
 
 CausalLmWeights seeded_model_weights(const CausalLmSpec& spec, double stddev, std::uint64_t seed) {
   CausalLmWeights weights;
-  weights.token_embedding = seeded("embedding.token_weight",
-                                   {spec.embedding.vocab_size, spec.embedding.hidden_dim}, 0.0,
-                                   stddev, seed);
+  weights.token_embedding =
+      seeded("embedding.token_weight", {spec.embedding.vocab_size, spec.embedding.hidden_dim}, 0.0,
+             stddev, seed);
   if (spec.embedding.positions == PositionEmbedding::learned) {
     weights.position_embedding =
         seeded("embedding.position_weight",

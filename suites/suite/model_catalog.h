@@ -27,9 +27,9 @@ nlohmann::json catalog_config(std::string_view name);
 
 // A model read from a config.json.
 struct ModelDefinition {
-  std::string name;           // The catalog name, or the config file's path.
-  std::string architecture;   // "llama", "mistral", "qwen2", "mixtral", "gemma2", "gpt2".
-  nlohmann::json config;      // The config.json.
+  std::string name;          // The catalog name, or the config file's path.
+  std::string architecture;  // "llama", "mistral", "qwen2", "mixtral", "gemma2", "gpt2".
+  nlohmann::json config;     // The config.json.
   CausalLmSpec spec;
   double initializer_range = 0.02;  // Standard deviation of seeded weights.
 };

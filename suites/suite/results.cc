@@ -44,11 +44,21 @@ std::string xml_escape(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         // XML 1.0 forbids most control characters; keep tab, newline and carriage return.
         if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') {
@@ -70,8 +80,9 @@ std::string fixed(double value, int digits) {
 Json inputs_to_json(const std::vector<CaseInput>& inputs) {
   Json list = Json::array();
   for (const CaseInput& input : inputs) {
-    list.push_back(
-        {{"name", input.name}, {"shape", input.shape}, {"dtype", std::string(dtype_name(input.dtype))}});
+    list.push_back({{"name", input.name},
+                    {"shape", input.shape},
+                    {"dtype", std::string(dtype_name(input.dtype))}});
   }
   return list;
 }
@@ -157,8 +168,7 @@ CaseResult case_from_json(const JsonNode& node) {
   if (const auto verdicts = node.find("verdicts")) {
     for (std::size_t i = 0; i < verdicts->size(); ++i) {
       const JsonNode verdict = verdicts->at(i);
-      result.verdicts.push_back({verdict.at("expectation").string(),
-                                 verdict.at("passed").boolean(),
+      result.verdicts.push_back({verdict.at("expectation").string(), verdict.at("passed").boolean(),
                                  verdict.at("message").string()});
     }
   }
@@ -217,10 +227,18 @@ SuiteResult suite_from_json(const JsonNode& node) {
 void count(const CaseResult& result, RunSummary& summary) {
   ++summary.cases;
   switch (result.status) {
-    case CaseStatus::pass: ++summary.passed; break;
-    case CaseStatus::fail: ++summary.failed; break;
-    case CaseStatus::error: ++summary.errors; break;
-    case CaseStatus::not_run: ++summary.not_run; break;
+    case CaseStatus::pass:
+      ++summary.passed;
+      break;
+    case CaseStatus::fail:
+      ++summary.failed;
+      break;
+    case CaseStatus::error:
+      ++summary.errors;
+      break;
+    case CaseStatus::not_run:
+      ++summary.not_run;
+      break;
   }
 }
 
@@ -323,10 +341,14 @@ Expectations expectations_from_json(const nlohmann::json& json, const std::strin
 
 std::string_view case_status_name(CaseStatus status) {
   switch (status) {
-    case CaseStatus::pass: return "pass";
-    case CaseStatus::fail: return "fail";
-    case CaseStatus::error: return "error";
-    case CaseStatus::not_run: return "not_run";
+    case CaseStatus::pass:
+      return "pass";
+    case CaseStatus::fail:
+      return "fail";
+    case CaseStatus::error:
+      return "error";
+    case CaseStatus::not_run:
+      return "not_run";
   }
   return "not_run";
 }
@@ -517,9 +539,9 @@ std::string to_junit_xml(const RunResults& results) {
       seconds += result.seconds;
     }
     xml << "  <testsuite name=\"" << xml_escape(suite.name) << "\" tests=\"" << summary.cases
-        << "\" failures=\"" << summary.failed << "\" errors=\"" << summary.errors
-        << "\" skipped=\"" << summary.not_run << "\" time=\"" << fixed(seconds, 3)
-        << "\" timestamp=\"" << xml_escape(results.created_utc) << "\" hostname=\""
+        << "\" failures=\"" << summary.failed << "\" errors=\"" << summary.errors << "\" skipped=\""
+        << summary.not_run << "\" time=\"" << fixed(seconds, 3) << "\" timestamp=\""
+        << xml_escape(results.created_utc) << "\" hostname=\""
         << xml_escape(results.machine.hostname) << "\">\n";
     xml << "    <properties>\n";
     xml << "      <property name=\"cpu_model\" value=\"" << xml_escape(results.machine.cpu_model)
@@ -556,8 +578,8 @@ std::string to_junit_xml(const RunResults& results) {
         xml << "      <failure message=\"" << xml_escape(lines.empty() ? "failed" : lines.front())
             << "\">" << xml_escape(joined) << "</failure>\n";
       } else if (result.status == CaseStatus::error) {
-        xml << "      <error message=\"" << xml_escape(result.error) << "\">"
-            << xml_escape(joined) << "</error>\n";
+        xml << "      <error message=\"" << xml_escape(result.error) << "\">" << xml_escape(joined)
+            << "</error>\n";
       } else if (result.status == CaseStatus::not_run) {
         xml << "      <skipped message=\"not run: an earlier case failed (fail_fast)\"/>\n";
       }
@@ -704,8 +726,7 @@ std::string format_run_summary(const RunResults& results) {
     }
     for (const CaseResult& result : suite.cases) {
       for (const std::string& line : result.failure_lines()) {
-        out << "  " << case_status_name(result.status) << " " << result.id << ": " << line
-            << "\n";
+        out << "  " << case_status_name(result.status) << " " << result.id << ": " << line << "\n";
       }
     }
   }

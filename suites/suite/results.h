@@ -85,14 +85,15 @@ struct CaseInput {
 };
 
 struct CaseResult {
-  std::string id;     // Unique in its suite: "ffn.decode.b1".
+  std::string id;          // Unique in its suite: "ffn.decode.b1".
   std::int64_t index = 0;  // Position in the suite's full case list (before filter and shard).
   // What ran. Empty / null when not known (a wrapped callable has no Spec).
-  std::string identity;  // The block's identity string: "GATED_MLP(hidden=4096,ffn=14336,act=silu)".
-  std::string kind;      // Block kind: "gated_mlp", "attention.decode"; or "wrapped", "module".
-  std::string mode;      // "prefill", "decode" or "".
-  std::string module;    // Model module the case stands for: "layers.*.ffn"; "" when none.
-  std::string call;      // Call name inputs were captured from, when they were.
+  std::string
+      identity;        // The block's identity string: "GATED_MLP(hidden=4096,ffn=14336,act=silu)".
+  std::string kind;    // Block kind: "gated_mlp", "attention.decode"; or "wrapped", "module".
+  std::string mode;    // "prefill", "decode" or "".
+  std::string module;  // Model module the case stands for: "layers.*.ffn"; "" when none.
+  std::string call;    // Call name inputs were captured from, when they were.
   nlohmann::json spec = nlohmann::json::object();
   nlohmann::json impl_config = nlohmann::json::object();
   std::string preset;  // "" when none.

@@ -53,9 +53,7 @@ class WrappedTarget final : public CaseTarget {
     }
     BoundCase bound;
     bound.check = [call = call_, tensors = in_argument_order(inputs.tensors)](
-                      const MetricsOptions&) {
-      return check(call, tensors);
-    };
+                      const MetricsOptions&) { return check(call, tensors); };
     bound.run_device = [call = call_, tensors = in_argument_order(inputs.tensors)] {
       const ScopedValidation off(false);
       call.call(tensors);
@@ -165,13 +163,12 @@ ExpectationVerdict judge_latency(const LatencyBudget& budget, const TimingSample
   char tolerance[32];
   std::snprintf(tolerance, sizeof(tolerance), "%g%%", budget.tolerance * 100.0);
   const bool passed = quantile <= budget.limit_ns();
-  std::string message = std::string(label) + " " + milliseconds(quantile) +
-                        (passed ? " <= " : " > ") + milliseconds(budget.latency_ms * 1e6) + " + " +
-                        tolerance + " = " + milliseconds(budget.limit_ns()) + " (" +
-                        std::string(timing_clock_name(budget.clock)) + "; min " +
-                        milliseconds(stats.min) + ", p50 " + milliseconds(stats.p50) + ", mean " +
-                        milliseconds(stats.mean) + ", " + std::to_string(stats.count) +
-                        " repetitions)";
+  std::string message =
+      std::string(label) + " " + milliseconds(quantile) + (passed ? " <= " : " > ") +
+      milliseconds(budget.latency_ms * 1e6) + " + " + tolerance + " = " +
+      milliseconds(budget.limit_ns()) + " (" + std::string(timing_clock_name(budget.clock)) +
+      "; min " + milliseconds(stats.min) + ", p50 " + milliseconds(stats.p50) + ", mean " +
+      milliseconds(stats.mean) + ", " + std::to_string(stats.count) + " repetitions)";
   return {"latency", passed, message};
 }
 
@@ -183,6 +180,25 @@ std::vector<CaseInput> describe_inputs(const CaseInputs& inputs) {
   return described;
 }
 
+// Whether the case `id` of suite `suite` passes `filter` (switches.h syntax). Its id and
+// "<suite>/<id>" are both names of the case: a positive glob matching either selects it, an
+// exclusion matching either drops it.
+bool case_passes_filter(const std::string& filter, const std::string& suite,
+                        const std::string& id) {
+  const std::string qualified = suite + "/" + id;
+  std::size_t begin = 0;
+  while (begin <= filter.size()) {
+    const std::size_t end = std::min(filter.find(',', begin), filter.size());
+    const std::string glob = filter.substr(begin, end - begin);
+    if (glob.size() > 1 && glob.front() == '-' &&
+        (filter_matches(glob.substr(1), id) || filter_matches(glob.substr(1), qualified))) {
+      return false;
+    }
+    begin = end + 1;
+  }
+  return filter_matches(filter, id) || filter_matches(filter, qualified);
+}
+
 }  // namespace
 
 const Tensor& CaseInputs::tensor(std::string_view name) const {
@@ -191,8 +207,8 @@ const Tensor& CaseInputs::tensor(std::string_view name) const {
   }
   std::string have;
   for (const NamedTensor& input : tensors) have += (have.empty() ? "" : ", ") + input.name;
-  throw std::invalid_argument("missing input '" + std::string(name) + "' (have: " +
-                              (have.empty() ? "none" : have) + ")");
+  throw std::invalid_argument("missing input '" + std::string(name) +
+                              "' (have: " + (have.empty() ? "none" : have) + ")");
 }
 
 bool CaseInputs::has(std::string_view name) const {
@@ -250,8 +266,7 @@ SuiteCase& SuiteCase::with_inputs_from(std::shared_ptr<const InputCapture> captu
 }
 
 SuiteCase& SuiteCase::with_inputs_from(std::function<void()> run, CaptureOptions options) {
-  return with_inputs_from(std::make_shared<const InputCapture>(std::move(run)),
-                          std::move(options));
+  return with_inputs_from(std::make_shared<const InputCapture>(std::move(run)), std::move(options));
 }
 
 SuiteCase& SuiteCase::with_inputs_from_trace(TraceInputs trace) {
@@ -350,8 +365,8 @@ std::vector<std::string> Suite::problems() const {
                          "'s; ids must be unique (name cases with .named())");
     }
     for (const std::string& problem : c.target_->problems()) problems.push_back(where + problem);
-    const int sources = (c.given_ ? 1 : 0) + (c.seeded_ ? 1 : 0) + (c.capture_ ? 1 : 0) +
-                        (c.trace_ ? 1 : 0);
+    const int sources =
+        (c.given_ ? 1 : 0) + (c.seeded_ ? 1 : 0) + (c.capture_ ? 1 : 0) + (c.trace_ ? 1 : 0);
     if (sources == 0) {
       problems.push_back(where +
                          "no inputs (with_inputs, with_seeded_inputs, with_inputs_from or "
@@ -387,8 +402,8 @@ std::vector<std::string> Suite::problems() const {
     if (c.occurrences_ < 0) problems.push_back(where + "occurrences must be >= 0");
     if (c.warmup_ && *c.warmup_ < 0) problems.push_back(where + "warm-up must be >= 0");
     if (c.repetitions_ && *c.repetitions_ < kMinRepetitions) {
-      problems.push_back(where + "repetitions " + std::to_string(*c.repetitions_) +
-                         " < " + std::to_string(kMinRepetitions));
+      problems.push_back(where + "repetitions " + std::to_string(*c.repetitions_) + " < " +
+                         std::to_string(kMinRepetitions));
     }
   }
   return problems;
@@ -421,9 +436,7 @@ std::vector<std::size_t> Suite::selected_cases() const {
   std::int64_t position = 0;
   for (std::size_t i = 0; i < cases_.size(); ++i) {
     const std::string& id = cases_[i].id_;
-    if (!filter_matches(options_.filter, id) && !filter_matches(options_.filter, name_ + "/" + id)) {
-      continue;
-    }
+    if (!case_passes_filter(options_.filter, name_, id)) continue;
     const std::vector<std::string>& tags = cases_[i].tags_;
     const auto tagged = [&tags](const std::string& tag) {
       return std::find(tags.begin(), tags.end(), tag) != tags.end();
@@ -475,15 +488,16 @@ SuiteResult Suite::run_indices(const std::vector<std::size_t>& selected, bool sk
   std::map<std::size_t, std::string> capture_errors;
   std::map<const InputCapture*, std::vector<std::size_t>> by_capture;
   for (std::size_t index : selected) {
-    if (cases_[index].capture_ && !skip_all) by_capture[cases_[index].capture_.get()].push_back(index);
+    if (cases_[index].capture_ && !skip_all)
+      by_capture[cases_[index].capture_.get()].push_back(index);
   }
   for (const auto& [capture, indices] : by_capture) {
     std::vector<suite_detail::CaptureRequest> requests;
     for (std::size_t index : indices) {
       const SuiteCase& c = cases_[index];
-      requests.push_back({c.capture_options_.call.empty() ? c.description_.call
-                                                          : c.capture_options_.call,
-                          c.capture_options_.call_index});
+      requests.push_back(
+          {c.capture_options_.call.empty() ? c.description_.call : c.capture_options_.call,
+           c.capture_options_.call_index});
     }
     try {
       std::vector<suite_detail::CaptureOutcome> outcomes =
@@ -521,8 +535,7 @@ SuiteResult Suite::run_indices(const std::vector<std::size_t>& selected, bool sk
       result.shapes = to_json(c.seeded_->first);
       result.input_source = "seeded";
     } else if (c.capture_) {
-      result.call = c.capture_options_.call.empty() ? c.description_.call
-                                                    : c.capture_options_.call;
+      result.call = c.capture_options_.call.empty() ? c.description_.call : c.capture_options_.call;
       result.input_source = "captured";
     } else if (c.trace_) {
       result.call = c.trace_->call;
@@ -568,7 +581,8 @@ SuiteResult Suite::run_indices(const std::vector<std::size_t>& selected, bool sk
         }
       }
       result.timing = time_repetitions(bound.run_device, c.warmup_.value_or(options_.warmup),
-                                       c.repetitions_.value_or(options_.repetitions));
+                                       c.repetitions_.value_or(options_.repetitions),
+                                       options_.cold_caches ? default_flush_bytes() : 0);
       if (expect.latency) result.verdicts.push_back(judge_latency(*expect.latency, *result.timing));
       result.status = CaseStatus::pass;
       for (const ExpectationVerdict& verdict : result.verdicts) {

@@ -77,9 +77,9 @@ struct SeededInputs {
 
 // What a target tells the results about itself.
 struct CaseDescription {
-  std::string kind;      // Block kind ("gated_mlp", "attention.decode"), "module" or "wrapped".
-  std::string mode;      // "prefill", "decode" or "" (unknown).
-  std::string identity;  // The Spec's identity string; "" when unknown.
+  std::string kind;        // Block kind ("gated_mlp", "attention.decode"), "module" or "wrapped".
+  std::string mode;        // "prefill", "decode" or "" (unknown).
+  std::string identity;    // The Spec's identity string; "" when unknown.
   std::string default_id;  // The case id when the case is not named.
   std::string module;      // The model module it stands for ("layers.*.ffn"); "" when none.
   std::string call;        // The call name whose inputs with_inputs_from captures.
@@ -167,6 +167,9 @@ struct SuiteOptions {
   int warmup = 2;
   // Timed repetitions. REQUIRES: >= kMinRepetitions. Default: kMinRepetitions (9).
   int repetitions = kMinRepetitions;
+  // Evict the caches before every repetition (time_repetitions), so that a block is timed as it
+  // runs inside a model, where the blocks before it evicted its weights. Default: on.
+  bool cold_caches = true;
   // Which cases run: a filter of switches.h (comma-separated globs, '-' excludes) matched
   // against the case id and against "<suite>/<case id>". Default: all.
   std::string filter = "*";

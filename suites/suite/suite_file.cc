@@ -76,8 +76,8 @@ std::string first_difference(const Json& mine, const Json& theirs, const std::st
   if (mine.is_object() && theirs.is_object()) {
     for (const auto& [key, value] : theirs.items()) {
       if (!mine.contains(key)) return suite_detail::child_path(path, key) + " is missing";
-      const std::string found = first_difference(mine.at(key), value,
-                                                 suite_detail::child_path(path, key));
+      const std::string found =
+          first_difference(mine.at(key), value, suite_detail::child_path(path, key));
       if (!found.empty()) return found;
     }
     for (const auto& [key, value] : mine.items()) {
@@ -185,8 +185,8 @@ ResolvedModule resolve_module(const JsonNode& case_node, const JsonNode& module_
     return suite_detail::parse_block(*known, spec, device, mode, preset, Json::object()).spec;
   };
   // The model's Spec of every layer the module names (one entry for model-level modules).
-  std::vector<std::int64_t> candidates = binding.per_layer ? binding.layers
-                                                           : std::vector<std::int64_t>{0};
+  std::vector<std::int64_t> candidates =
+      binding.per_layer ? binding.layers : std::vector<std::int64_t>{0};
   std::vector<Json> model_specs;
   for (std::int64_t layer : candidates) {
     Json spec = module_spec_json(model.spec, binding.slot, layer);
@@ -196,8 +196,9 @@ ResolvedModule resolve_module(const JsonNode& case_node, const JsonNode& module_
     if (binding.split > 1) {
       const std::int64_t vocab = spec.at("vocab_size").get<std::int64_t>();
       if (vocab % binding.split != 0) {
-        case_node.at("split").at("vocab_size").fail(
-            "does not divide the vocabulary of " + std::to_string(vocab));
+        case_node.at("split")
+            .at("vocab_size")
+            .fail("does not divide the vocabulary of " + std::to_string(vocab));
       }
       spec["vocab_size"] = vocab / binding.split;
     }
@@ -222,8 +223,8 @@ ResolvedModule resolve_module(const JsonNode& case_node, const JsonNode& module_
   }
   if (covered.empty()) {
     const std::string difference = first_difference(resolved.spec, model_specs.front(), "");
-    spec_node->fail("no " + binding.module + " of " + model.name +
-                    " has this spec (" + difference + ")");
+    spec_node->fail("no " + binding.module + " of " + model.name + " has this spec (" + difference +
+                    ")");
   }
   if (!spec_node && covered.size() != candidates.size()) {
     module_node.fail("the layers of " + model.name + " have different " + binding.slot +
@@ -236,8 +237,7 @@ ResolvedModule resolve_module(const JsonNode& case_node, const JsonNode& module_
 }
 
 CaseShapes parse_shapes(const JsonNode& case_node, const Json& default_shapes,
-                        const suite_detail::KnownKind& known, const std::string& kind,
-                        Mode mode) {
+                        const suite_detail::KnownKind& known, const std::string& kind, Mode mode) {
   CaseShapes shapes;
   const std::vector<std::string> used = suite_detail::shape_fields(known, mode);
   const auto uses = [&used](const std::string& field) {
@@ -255,8 +255,9 @@ CaseShapes parse_shapes(const JsonNode& case_node, const Json& default_shapes,
       merged[key] = value;
     }
   }
-  const JsonNode node = own ? *own : JsonNode(merged, case_node.source(),
-                                              suite_detail::child_path(case_node.path(), "shapes"));
+  const JsonNode node = own ? *own
+                            : JsonNode(merged, case_node.source(),
+                                       suite_detail::child_path(case_node.path(), "shapes"));
   const JsonNode values(merged, node.source(), node.path());
   if (const auto batch = values.find("batch")) shapes.batch = batch->integer_at_least(1);
   if (uses("seq_len")) {
@@ -289,10 +290,10 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
   }
   const auto config_node = node.find("impl_config");
   if (config_node) c.impl_config = config_node->object();
-  const JsonNode config_at =
-      config_node ? *config_node
-                  : JsonNode(c.impl_config, node.source(),
-                             suite_detail::child_path(node.path(), "impl_config"));
+  const JsonNode config_at = config_node
+                                 ? *config_node
+                                 : JsonNode(c.impl_config, node.source(),
+                                            suite_detail::child_path(node.path(), "impl_config"));
 
   if (const auto module = node.find("module")) {
     if (!file.model) module->fail("a module needs the suite's \"model\"");
@@ -313,10 +314,10 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
     c.spec = node.at("spec").object();
   }
   const suite_detail::KnownKind* known = suite_detail::find_known_kind(c.block);
-  const JsonNode spec_at = node.find("spec") ? node.at("spec")
-                                             : JsonNode(c.spec, node.source(),
-                                                        suite_detail::child_path(node.path(),
-                                                                                 "spec"));
+  const JsonNode spec_at =
+      node.find("spec")
+          ? node.at("spec")
+          : JsonNode(c.spec, node.source(), suite_detail::child_path(node.path(), "spec"));
   if (known != nullptr) {
     try {
       const suite_detail::ParsedBlock parsed =
@@ -345,13 +346,14 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
   const std::string source = inputs_at.find("source") ? inputs_at.at("source").string() : "seeded";
   if (source == "seeded") {
     inputs_at.allow_only({"source", "activation_std", "weight_std"});
-    if (const auto value = inputs_at.find("activation_std")) c.seeded.activation_std = value->number();
+    if (const auto value = inputs_at.find("activation_std"))
+      c.seeded.activation_std = value->number();
     if (const auto value = inputs_at.find("weight_std")) c.seeded.weight_std = value->number();
     if (!(c.seeded.activation_std > 0.0)) inputs_at.at("activation_std").fail("must be > 0");
     if (!(c.seeded.weight_std > 0.0)) inputs_at.at("weight_std").fail("must be > 0");
     if (known == nullptr) {
-      node.at("block").fail("'" + c.block + "' has no seeded inputs (known kinds: " +
-                            join(known_block_kinds()) +
+      node.at("block").fail("'" + c.block +
+                            "' has no seeded inputs (known kinds: " + join(known_block_kinds()) +
                             "); give \"inputs\": {\"source\": \"trace\", ...}");
     }
     c.shapes = parse_shapes(node, defaults.shapes, *known, c.block, c.mode);
@@ -363,8 +365,7 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
     if (const auto index = inputs_at.find("index")) trace.call_index = index->integer_at_least(0);
     c.trace = trace;
   } else {
-    inputs_at.at("source").fail("unknown input source '" + source +
-                                "' (expected seeded or trace)");
+    inputs_at.at("source").fail("unknown input source '" + source + "' (expected seeded or trace)");
   }
 
   // Expectations: the defaults' fields, then the case's.
@@ -373,22 +374,22 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
     own->object();
     for (const auto& [key, value] : own->json().items()) expect[key] = value;
   }
-  const std::string expect_path = node.find("expect") ? node.at("expect").path()
-                                                      : suite_detail::child_path(node.path(),
-                                                                                 "expect");
+  const std::string expect_path = node.find("expect")
+                                      ? node.at("expect").path()
+                                      : suite_detail::child_path(node.path(), "expect");
   try {
     c.expectations = expectations_from_json(expect, expect_path);
   } catch (const std::invalid_argument& error) {
     throw std::invalid_argument(node.source() + ": " + error.what());
   }
   if (c.expectations.empty()) {
-    node.fail("no expectation: give \"expect\" (pcc, max_abs_error, nmse, latency, ...) here or "
-              "in \"defaults\"");
+    node.fail(
+        "no expectation: give \"expect\" (pcc, max_abs_error, nmse, latency, ...) here or "
+        "in \"defaults\"");
   }
 
-  c.occurrences = c.module ? c.module->instances() *
-                                 (c.module->slot == "lm_head" ? c.module->split : 1)
-                           : 0;
+  c.occurrences =
+      c.module ? c.module->instances() * (c.module->slot == "lm_head" ? c.module->split : 1) : 0;
   if (const auto occurrences = node.find("occurrences")) {
     c.occurrences = occurrences->integer_at_least(0);
   }
@@ -407,8 +408,7 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
     if (c.id.empty()) name->fail("must not be empty");
   } else {
     const std::string base = c.module ? c.module->slot : c.block;
-    c.id = base.find('.') == std::string::npos ? base + "." + std::string(mode_name(c.mode))
-                                               : base;
+    c.id = base.find('.') == std::string::npos ? base + "." + std::string(mode_name(c.mode)) : base;
     if (c.module && c.module->per_layer && c.module->module.find('*') == std::string::npos) {
       c.id = c.module->module + "." + std::string(mode_name(c.mode));
     }
@@ -448,8 +448,8 @@ nlohmann::json module_spec_json(const CausalLmSpec& spec, const std::string& slo
   return Json();
 }
 
-std::string module_block_kind(const CausalLmSpec& spec, const std::string& slot,
-                              std::int64_t layer, Mode mode) {
+std::string module_block_kind(const CausalLmSpec& spec, const std::string& slot, std::int64_t layer,
+                              Mode mode) {
   if (slot == "embedding") return "embedding";
   if (slot == "lm_head") return "lm_head";
   if (slot == "norm") return std::string(block_kind(spec.norm));
@@ -473,8 +473,8 @@ std::string module_block_kind(const CausalLmSpec& spec, const std::string& slot,
 SuiteFile parse_suite_file(const nlohmann::json& json, const std::string& source,
                            const std::string& base_dir) {
   const JsonNode root(json, source);
-  root.allow_only({"suite", "description", "model", "device", "seed", "preset", "defaults",
-                   "cases"});
+  root.allow_only(
+      {"suite", "description", "model", "device", "seed", "preset", "defaults", "cases"});
   SuiteFile file;
   file.file = source;
   file.definition = json;
@@ -586,6 +586,7 @@ Suite make_suite(const SuiteFile& file, const SuiteRunOptions& options) {
   suite_options.require_tags = options.require_tags;
   suite_options.exclude_tags = options.exclude_tags;
   suite_options.shard = options.shard;
+  suite_options.cold_caches = options.cold_caches;
   suite_options.on_case_done = options.on_case_done;
   Suite suite(file.name, suite_options);
   suite.set_source(file.file, file.model_name);
@@ -616,11 +617,11 @@ Suite make_suite(const SuiteFile& file, const SuiteRunOptions& options) {
   return suite;
 }
 
-RunResults run_suite_files(const std::vector<std::string>& paths,
-                           const SuiteRunOptions& options) {
+RunResults run_suite_files(const std::vector<std::string>& paths, const SuiteRunOptions& options) {
   std::vector<Suite> suites;
   suites.reserve(paths.size());
-  for (const std::string& path : paths) suites.push_back(make_suite(load_suite_file(path), options));
+  for (const std::string& path : paths)
+    suites.push_back(make_suite(load_suite_file(path), options));
   std::vector<const Suite*> pointers;
   for (const Suite& suite : suites) {
     suite.validate();

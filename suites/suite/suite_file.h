@@ -22,10 +22,10 @@ struct ModuleBinding {
   // The module's name inside a layer ("ffn", "attention", ...) or at the model level
   // ("embedding", "norm", "lm_head").
   std::string slot;
-  bool per_layer = false;             // A module of the layers.
-  std::vector<std::int64_t> layers;   // The layers whose module has the case's Spec.
-  std::int64_t split = 1;             // The case holds 1/split of the vocabulary (lm_head,
-                                      // embedding): "split": {"vocab_size": 8}.
+  bool per_layer = false;            // A module of the layers.
+  std::vector<std::int64_t> layers;  // The layers whose module has the case's Spec.
+  std::int64_t split = 1;            // The case holds 1/split of the vocabulary (lm_head,
+                                     // embedding): "split": {"vocab_size": 8}.
   // Instances in one forward of the whole model: layers.size(), or 1.
   std::int64_t instances() const {
     return per_layer ? static_cast<std::int64_t>(layers.size()) : 1;
@@ -47,8 +47,9 @@ struct SuiteFileCase {
   std::optional<TraceInputs> trace;
   Expectations expectations;
   std::optional<ModuleBinding> module;
-  // Times the case runs in one forward of the model the file names (composition). Default:
-  // module instances x split parts, or 0 without a module.
+  // Times the case runs in one forward of the model the file names, recorded in the results.
+  // Default: the module's instances (times the split for the LM head), or 0 without a module.
+  // `ttt compose` counts instances from the model itself; 0 leaves the case out of it.
   std::int64_t occurrences = 0;
   std::vector<std::string> tags;
   std::optional<int> warmup;
@@ -90,6 +91,8 @@ struct SuiteRunOptions {
   // Overrides of the file's repetitions and warm-up (0: the file's).
   int repetitions = 0;
   int warmup = -1;
+  // Evict the caches before every repetition (SuiteOptions::cold_caches). Default: on.
+  bool cold_caches = true;
   std::function<void(const CaseResult&)> on_case_done = nullptr;
 };
 
@@ -114,7 +117,7 @@ nlohmann::json module_spec_json(const CausalLmSpec& spec, const std::string& slo
                                 std::int64_t layer);
 // The block kind of a model module in `mode` ("attention.decode", "rms_norm", ...), or "" when
 // the model has no such module (a Llama's post_ffn_norm).
-std::string module_block_kind(const CausalLmSpec& spec, const std::string& slot,
-                              std::int64_t layer, Mode mode);
+std::string module_block_kind(const CausalLmSpec& spec, const std::string& slot, std::int64_t layer,
+                              Mode mode);
 
 }  // namespace ttt

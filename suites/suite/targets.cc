@@ -61,8 +61,7 @@ class BlockTarget final : public CaseTarget {
     description.identity = parsed_.identity;
     const std::string base =
         definition_.module.empty() ? definition_.kind : last_component(definition_.module);
-    description.default_id =
-        base.find('.') == std::string::npos ? short_id(base, mode_) : base;
+    description.default_id = base.find('.') == std::string::npos ? short_id(base, mode_) : base;
     description.module = definition_.module;
     description.spec = parsed_.spec;
     description.impl_config = parsed_.impl_config;
@@ -164,7 +163,10 @@ class PositionwiseTarget final : public CaseTarget {
  public:
   PositionwiseTarget(std::shared_ptr<const PositionwiseModule> module, std::string path, Mode mode,
                      std::string device)
-      : module_(std::move(module)), path_(std::move(path)), mode_(mode), device_(std::move(device)) {}
+      : module_(std::move(module)),
+        path_(std::move(path)),
+        mode_(mode),
+        device_(std::move(device)) {}
 
   CaseDescription describe() const override {
     return module_description(module_->info(mode_), path_, mode_, device_);
@@ -180,9 +182,9 @@ class PositionwiseTarget final : public CaseTarget {
     const Shape shape = mode_ == Mode::prefill ? Shape{shapes.batch, shapes.seq_len, width}
                                                : Shape{shapes.batch, width};
     CaseInputs inputs;
-    inputs.tensors.push_back({"x", suite_detail::seeded_activation(
-                                       shape, seeded.activation_std,
-                                       suite_detail::input_seed(seed, "x"))});
+    inputs.tensors.push_back(
+        {"x", suite_detail::seeded_activation(shape, seeded.activation_std,
+                                              suite_detail::input_seed(seed, "x"))});
     return inputs;
   }
   BoundCase bind(const CaseInputs& inputs) const override {
@@ -210,7 +212,10 @@ class AttentionTarget final : public CaseTarget {
  public:
   AttentionTarget(std::shared_ptr<const AttentionModule> module, std::string path, Mode mode,
                   std::string device)
-      : module_(std::move(module)), path_(std::move(path)), mode_(mode), device_(std::move(device)) {}
+      : module_(std::move(module)),
+        path_(std::move(path)),
+        mode_(mode),
+        device_(std::move(device)) {}
 
   CaseDescription describe() const override {
     return module_description(module_->info(mode_), path_, mode_, device_);
@@ -231,9 +236,9 @@ class AttentionTarget final : public CaseTarget {
     CaseInputs inputs;
     const Shape shape = mode_ == Mode::prefill ? Shape{shapes.batch, shapes.seq_len, width}
                                                : Shape{shapes.batch, width};
-    inputs.tensors.push_back({"x", suite_detail::seeded_activation(
-                                       shape, seeded.activation_std,
-                                       suite_detail::input_seed(seed, "x"))});
+    inputs.tensors.push_back(
+        {"x", suite_detail::seeded_activation(shape, seeded.activation_std,
+                                              suite_detail::input_seed(seed, "x"))});
     if (mode_ == Mode::decode) {
       inputs.tensors.push_back(
           {"positions", suite_detail::uniform_positions(shapes.batch, shapes.context_len)});
@@ -252,9 +257,9 @@ class AttentionTarget final : public CaseTarget {
     auto cache = std::make_shared<KVCache>(KVCache{given.k.clone(), given.v.clone()});
     BoundCase bound;
     if (mode_ == Mode::prefill) {
-      const std::int64_t first_slot =
-          inputs.scalars.contains("first_slot") ? inputs.scalars.at("first_slot").get<std::int64_t>()
-                                                : 0;
+      const std::int64_t first_slot = inputs.scalars.contains("first_slot")
+                                          ? inputs.scalars.at("first_slot").get<std::int64_t>()
+                                          : 0;
       bound.check = [module = module_, x, cache, first_slot](const MetricsOptions& options) {
         return suite_detail::compare_outputs({{"y", module->prefill(x, *cache, first_slot)}},
                                              {{"y", module->prefill_reference(x)}}, options);
@@ -265,9 +270,9 @@ class AttentionTarget final : public CaseTarget {
     } else {
       const Tensor positions = inputs.tensor("positions");
       bound.check = [module = module_, x, positions, cache, given](const MetricsOptions& options) {
-        return suite_detail::compare_outputs(
-            {{"y", module->decode(x, positions, *cache)}},
-            {{"y", module->decode_reference(x, positions, given)}}, options);
+        return suite_detail::compare_outputs({{"y", module->decode(x, positions, *cache)}},
+                                             {{"y", module->decode_reference(x, positions, given)}},
+                                             options);
       };
       bound.run_device = [module = module_, x, positions, cache] {
         module->decode(x, positions, *cache);
@@ -406,9 +411,10 @@ std::shared_ptr<const CaseTarget> module_case(const CausalLm& model, std::string
       }
     }
   }
-  throw std::invalid_argument("[suite] module_case: unknown model module '" + std::string(module) +
-                              "' (expected embedding, norm, lm_head or layers.N.<module> with N < " +
-                              std::to_string(model.num_layers()) + ")");
+  throw std::invalid_argument(
+      "[suite] module_case: unknown model module '" + std::string(module) +
+      "' (expected embedding, norm, lm_head or layers.N.<module> with N < " +
+      std::to_string(model.num_layers()) + ")");
 }
 
 }  // namespace ttt

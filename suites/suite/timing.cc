@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -64,17 +65,61 @@ std::int64_t process_cpu_time_ns() {
   return static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
 }
 
-TimingSamples time_repetitions(const std::function<void()>& body, int warmup, int repetitions) {
-  if (warmup < 0 || repetitions < 1) {
-    throw std::invalid_argument("[time_repetitions] need warmup >= 0 and repetitions >= 1, got " +
-                                std::to_string(warmup) + " and " + std::to_string(repetitions));
+void flush_caches(std::int64_t bytes) {
+  if (bytes <= 0) return;
+  static std::vector<std::uint64_t> buffer;
+  const auto words = static_cast<std::size_t>(bytes) / sizeof(std::uint64_t);
+  if (buffer.size() < words) buffer.resize(words);
+  // Writing evicts every line the caches held; the sum keeps the compiler from dropping it.
+  static volatile std::uint64_t sink = 0;
+  std::uint64_t sum = sink;
+  for (std::size_t i = 0; i < words; ++i) {
+    buffer[i] += sum + i;
+    sum += buffer[i];
+  }
+  sink = sum;
+}
+
+std::int64_t default_flush_bytes() {
+  std::int64_t largest = 0;
+  for (int index = 0; index < 8; ++index) {
+    std::ifstream file("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) +
+                       "/size");
+    std::string text;
+    if (!(file >> text) || text.empty()) continue;
+    std::int64_t value = 0;
+    std::size_t used = 0;
+    try {
+      value = std::stoll(text, &used);
+    } catch (const std::logic_error&) {
+      continue;
+    }
+    const char unit = used < text.size() ? text[used] : ' ';
+    if (unit == 'K') value <<= 10;
+    if (unit == 'M') value <<= 20;
+    largest = std::max(largest, value);
+  }
+  return largest > 0 ? 2 * largest : std::int64_t{64} << 20;
+}
+
+TimingSamples time_repetitions(const std::function<void()>& body, int warmup, int repetitions,
+                               std::int64_t flush_bytes) {
+  if (warmup < 0 || repetitions < 1 || flush_bytes < 0) {
+    throw std::invalid_argument(
+        "[time_repetitions] need warmup >= 0, repetitions >= 1 and flush_bytes >= 0, got " +
+        std::to_string(warmup) + ", " + std::to_string(repetitions) + " and " +
+        std::to_string(flush_bytes));
   }
   TimingSamples samples;
   samples.warmup = warmup;
-  for (int i = 0; i < warmup; ++i) body();
+  for (int i = 0; i < warmup; ++i) {
+    flush_caches(flush_bytes);
+    body();
+  }
   samples.wall_ns.reserve(static_cast<std::size_t>(repetitions));
   samples.cpu_ns.reserve(static_cast<std::size_t>(repetitions));
   for (int i = 0; i < repetitions; ++i) {
+    flush_caches(flush_bytes);
     const std::int64_t cpu_start = process_cpu_time_ns();
     const auto wall_start = std::chrono::steady_clock::now();
     body();
@@ -88,9 +133,8 @@ TimingSamples time_repetitions(const std::function<void()>& body, int warmup, in
 }
 
 nlohmann::json to_json(const TimingStats& stats) {
-  return {{"count", stats.count}, {"min", stats.min},   {"p50", stats.p50},
-          {"p90", stats.p90},     {"mean", stats.mean}, {"stddev", stats.stddev},
-          {"mad", stats.mad}};
+  return {{"count", stats.count}, {"min", stats.min},       {"p50", stats.p50}, {"p90", stats.p90},
+          {"mean", stats.mean},   {"stddev", stats.stddev}, {"mad", stats.mad}};
 }
 
 TimingStats timing_stats_from_json(const nlohmann::json& json) {

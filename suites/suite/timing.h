@@ -48,7 +48,7 @@ TimingClock parse_timing_clock(std::string_view name);
 
 // The raw times of one case's timed repetitions.
 struct TimingSamples {
-  std::int64_t warmup = 0;          // Untimed repetitions run first.
+  std::int64_t warmup = 0;            // Untimed repetitions run first.
   std::vector<std::int64_t> wall_ns;  // One per timed repetition, in run order.
   std::vector<std::int64_t> cpu_ns;   // Same repetitions, process CPU time.
 
@@ -58,9 +58,20 @@ struct TimingSamples {
   }
 };
 
-// Runs `body` `warmup` times, then `repetitions` times timing each run with both clocks.
-// Exceptions from `body` propagate. REQUIRES: warmup >= 0, repetitions >= 1.
-TimingSamples time_repetitions(const std::function<void()>& body, int warmup, int repetitions);
+// Runs `body` `warmup` times, then `repetitions` times timing each run with both clocks. With
+// flush_bytes > 0, flush_caches(flush_bytes) runs (untimed) before every run, so that each run
+// finds its data in memory rather than in the caches, as a block in a model finds its weights
+// after the other blocks evicted them. Exceptions from `body` propagate.
+// REQUIRES: warmup >= 0, repetitions >= 1, flush_bytes >= 0.
+TimingSamples time_repetitions(const std::function<void()>& body, int warmup, int repetitions,
+                               std::int64_t flush_bytes = 0);
+
+// Evicts the caches by writing and reading `bytes` bytes of a buffer kept for the purpose.
+void flush_caches(std::int64_t bytes);
+
+// Twice the largest cache of CPU 0 (/sys/devices/system/cpu/cpu0/cache), or 64 MiB when the
+// system does not say: what flush_caches needs to evict everything.
+std::int64_t default_flush_bytes();
 
 // CPU time consumed by the process so far (all threads), in nanoseconds.
 std::int64_t process_cpu_time_ns();

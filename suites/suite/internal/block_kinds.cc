@@ -255,7 +255,7 @@ CaseInputs seed_attention(const ParsedBlock& block, Mode mode, const CaseShapes&
   return std::move(draw.inputs());
 }
 
-const KnownKind kKnownKinds[] = {
+constexpr KnownKind kKnownKinds[] = {
     {"attention.decode", parse_typed<AttentionSpec>, identity_of<AttentionSpec>, seed_attention},
     {"attention.prefill", parse_typed<AttentionSpec>, identity_of<AttentionSpec>, seed_attention},
     {"embedding", parse_typed<EmbeddingSpec>, identity_of<EmbeddingSpec>, seed_embedding},
@@ -282,8 +282,8 @@ std::vector<std::string> known_kind_names() {
   return names;
 }
 
-ParsedBlock parse_block(const KnownKind& kind, const nlohmann::json& spec, Device device,
-                        Mode mode, const std::optional<Preset>& preset,
+ParsedBlock parse_block(const KnownKind& kind, const nlohmann::json& spec, Device device, Mode mode,
+                        const std::optional<Preset>& preset,
                         const nlohmann::json& impl_config_overrides) {
   return kind.parse(spec, device, mode, preset, impl_config_overrides);
 }
@@ -335,8 +335,8 @@ Tensor seeded_activation(const Shape& shape, double std, std::uint64_t seed) {
 }
 
 Tensor uniform_positions(std::int64_t batch, std::int64_t position) {
-  return Tensor::from_int64({batch}, std::vector<std::int64_t>(static_cast<std::size_t>(batch),
-                                                               position));
+  return Tensor::from_int64({batch},
+                            std::vector<std::int64_t>(static_cast<std::size_t>(batch), position));
 }
 
 std::int64_t cache_length(std::int64_t positions_needed) {

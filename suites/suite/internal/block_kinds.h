@@ -29,8 +29,8 @@ std::vector<std::string> known_kind_names();
 
 // Parses `spec`, validates it and builds the ImplConfig. Throws std::invalid_argument with the
 // block's message.
-ParsedBlock parse_block(const KnownKind& kind, const nlohmann::json& spec, Device device,
-                        Mode mode, const std::optional<Preset>& preset,
+ParsedBlock parse_block(const KnownKind& kind, const nlohmann::json& spec, Device device, Mode mode,
+                        const std::optional<Preset>& preset,
                         const nlohmann::json& impl_config_overrides);
 
 // The identity string of a Spec of a known kind (throws like parse_block).

@@ -55,8 +55,8 @@ CaseInputs inputs_of_call(const TraceReader& reader, std::int64_t seq) {
   try {
     inputs.scalars = nlohmann::json::parse(call.scalars_json);
   } catch (const nlohmann::json::parse_error& error) {
-    throw std::runtime_error(reader.path() + ": " + call.path + ": scalars are not JSON: " +
-                             error.what());
+    throw std::runtime_error(reader.path() + ": " + call.path +
+                             ": scalars are not JSON: " + error.what());
   }
   if (!inputs.scalars.is_object()) inputs.scalars = nlohmann::json::object();
   return inputs;
@@ -129,8 +129,8 @@ std::vector<CaptureOutcome> capture_call_inputs(const std::function<void()>& run
     try {
       run();
     } catch (const std::exception& error) {
-      throw std::runtime_error(std::string("[suite] the callable given to with_inputs_from threw: ") +
-                               error.what());
+      throw std::runtime_error(
+          std::string("[suite] the callable given to with_inputs_from threw: ") + error.what());
     }
     if (const auto error = trace.session().error()) {
       throw std::runtime_error("[suite] capturing inputs failed: " + *error);
