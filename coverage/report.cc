@@ -80,7 +80,9 @@ std::string parameter_summary(const ParameterCoverage& parameter) {
                                    [](const nlohmann::json& v) { return v.is_number(); });
   const std::string of = " (" + std::to_string(parameter.tested.size()) + " of " +
                          std::to_string(parameter.domain.size()) + " values)";
-  if (parameter.tested.empty()) {
+  if (parameter.domain.empty()) {
+    text += "no values declared (no catalog model needs this block)";
+  } else if (parameter.tested.empty()) {
     text += "nothing tested; missing: " + list_values(parameter.missing);
   } else if (numeric) {
     const nlohmann::json& low =

@@ -417,8 +417,8 @@ th, td { border-bottom: 1px solid #e6e9ef; padding: 0.3em 0.7em; text-align: lef
          vertical-align: top; }
 th { background: #f4f6f9; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.bar { display: inline-block; height: 0.7em; background: #1a9850; vertical-align: middle; }
-.barbg { display: inline-block; width: 8em; height: 0.7em; background: #e6e9ef;
+.bar { display: block; height: 100%; background: #1a9850; }
+.barbg { display: inline-block; width: 8em; height: 0.7em; background: #e6e9ef; text-align: left;
          vertical-align: middle; margin-right: 0.4em; }
 .status-missing { color: #b2182b; } .status-failing { color: #b2182b; font-weight: 600; }
 .status-unchecked { color: #8c6d00; } .status-passing { color: #1a9850; }

@@ -533,9 +533,6 @@ BlockDomain parse_domain(const std::string& block, const nlohmann::json& json,
           if (!value.is_null()) parameter.values.push_back(std::move(value));
         }
       }
-      if (parameter.values.empty()) {
-        fail(path + "/field", "no catalog model has a value for '" + parameter.field + "'");
-      }
     } else {
       const nlohmann::json& values = item.at("values");
       if (!values.is_array() || values.empty())

@@ -59,7 +59,8 @@ struct DomainParameter {
   std::string name;   // "head_dim".
   std::string field;  // Where its value is read: "derived.head_dim", "mode", "spec.dim", ...
   // The domain: declared values in their declared order, or the catalog's values sorted
-  // (booleans false first, numbers ascending, strings alphabetically).
+  // (booleans false first, numbers ascending, strings alphabetically); empty when no catalog
+  // model needs the block.
   std::vector<nlohmann::json> values;
   bool from_catalog = false;  // The values are those the catalog's models need.
   bool tway = true;           // Part of the t-way combinations.

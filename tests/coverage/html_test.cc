@@ -119,7 +119,8 @@ TEST_F(HtmlReport, ChromiumDrawsAScreenshot) {
       << "chromium was not found when CMake configured: install Debian's chromium (tools/setup.sh "
          "does) and reconfigure.";
   const fs::path png = dir_ / "report.png";
-  const ProcessResult shot = run(chromium("--window-size=1280,1600 --screenshot='" + png.string() + "'"));
+  const ProcessResult shot =
+      run(chromium("--window-size=1280,1600 --screenshot='" + png.string() + "'"));
   ASSERT_EQ(shot.exit_code, 0) << read_file(dir_ / "chromium.log");
   const std::string bytes = read_file(png);
   ASSERT_GT(bytes.size(), 24u);

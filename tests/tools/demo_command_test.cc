@@ -67,8 +67,11 @@ class DemoCommand : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
-  RunResult demo(const std::vector<std::string>& args) {
-    std::string command = shell_quote(TTT_CLI_PATH) + " demo";
+  RunResult demo(const std::vector<std::string>& args) { return ttt("demo", args); }
+
+  // Runs `ttt <subcommand> <args>`.
+  RunResult ttt(const std::string& subcommand, const std::vector<std::string>& args) {
+    std::string command = shell_quote(TTT_CLI_PATH) + " " + subcommand;
     for (const std::string& arg : args) command += " " + shell_quote(arg);
     const std::string out = (directory_ / "stdout").string();
     const std::string err = (directory_ / "stderr").string();
@@ -113,6 +116,12 @@ TEST_F(DemoCommand, SmallModelPassesAndWritesReportsAndTrace) {
   EXPECT_THAT(trace.header().meta_json, HasSubstr("ttt demo"));
   EXPECT_EQ(trace.call(trace.sequence_numbers().front()).name, "embedding.prefill");
   EXPECT_EQ(trace.call(trace.sequence_numbers().back()).name, "lm_head.decode");
+
+  // `ttt replay` rebuilds every call through the block registry (against the reference re-run
+  // and the captured outputs), without the model.
+  const RunResult replay = ttt("replay", {out_dir() + "/trace.h5"});
+  EXPECT_EQ(replay.exit_code, 0) << replay.out << replay.err;
+  EXPECT_THAT(replay.out, HasSubstr("44 calls: 44 passed, 0 failed, 0 skipped"));
 }
 
 // The record of `name` in DIR/report.json.

@@ -2,17 +2,16 @@
 // CommandRegistration; main() adds every registered command to the CLI11 app.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 namespace ttt::cli {
 
 // Exit codes shared by every subcommand.
-inline constexpr int kExitOk = 0;         // Passed / may merge.
-inline constexpr int kExitFailed = 1;     // A comparison or gate failed.
-inline constexpr int kExitBadInput = 2;   // Usage or input error.
+inline constexpr int kExitOk = 0;        // Passed / may merge.
+inline constexpr int kExitFailed = 1;    // A comparison or gate failed.
+inline constexpr int kExitBadInput = 2;  // Usage or input error.
 
 // A subcommand: `setup` adds the CLI11 subcommand and its options to `app` and returns a callable
 // that runs it and returns the exit code. Errors thrown from it are printed as one line and exit 2.

@@ -13,6 +13,8 @@
 
 #include "blocks/registration.h"
 #include "command.h"
+#include "coverage/record.h"
+#include "coverage/sources.h"
 #include "threshold_flags.h"
 #include "validation/trace/replay.h"
 #include "validation/trace/trace_error.h"
@@ -27,6 +29,7 @@ struct ReplayArguments {
   std::string against = "both";
   std::string json_file;
   std::string junit_file;
+  std::string coverage_file;
   bool fail_fast = false;
   bool strict = false;
   ThresholdFlags thresholds;
@@ -74,6 +77,9 @@ int run_replay(const ReplayArguments& args) {
   const bool json_to_stdout = args.json_file == "-";
   if (!args.json_file.empty()) write_report(args.json_file, to_json(report).dump(2) + "\n");
   if (!args.junit_file.empty()) write_report(args.junit_file, to_junit_xml(report));
+  if (!args.coverage_file.empty()) {
+    write_coverage_file(args.coverage_file, aggregate_coverage(coverage_records(trace, report)));
+  }
   if (!json_to_stdout) {
     std::map<std::string, std::int64_t> skipped;
     for (const ReplayedCall& call : report.calls) {
@@ -110,6 +116,9 @@ const CommandRegistration kRegistration("replay", [](CLI::App& app) {
       ->check(CLI::IsMember({"reference", "captured", "both"}));
   command->add_option("--json", args->json_file, "Write a JSON report to FILE ('-': stdout)");
   command->add_option("--junit", args->junit_file, "Write a JUnit XML report to FILE");
+  command->add_option("--coverage", args->coverage_file,
+                      "Write coverage records of the replayed calls to FILE (JSON Lines, "
+                      "docs/coverage.md)");
   command->add_flag("--fail-fast", args->fail_fast, "Stop at the first failing call");
   command->add_flag("--strict", args->strict,
                     "Fail calls that cannot be replayed (unknown or no block kind, nothing "

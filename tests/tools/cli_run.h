@@ -1,0 +1,50 @@
+// Running the `ttt` binary as a subprocess in CLI tests: its exit code, standard output and
+// standard error (used by coverage_command_test.cc and gate_command_test.cc).
+#pragma once
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace ttt::cli_test {
+
+struct RunResult {
+  int exit_code = -1;  // -1 when the process did not exit normally (a crash).
+  std::string out;
+  std::string err;
+};
+
+inline std::string shell_quote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream file(path);
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+// Runs `env ttt args...` with its output captured in files of `directory`. `env` is a prefix of
+// variable assignments ("TTT_COVERAGE=/tmp/c.jsonl"), or "".
+inline RunResult run_ttt(const std::filesystem::path& directory,
+                         const std::vector<std::string>& args, const std::string& env = "") {
+  std::string command = env + (env.empty() ? "" : " ") + shell_quote(TTT_CLI_PATH);
+  for (const std::string& arg : args) command += " " + shell_quote(arg);
+  const std::string out = (directory / "stdout").string();
+  const std::string err = (directory / "stderr").string();
+  command += " >" + shell_quote(out) + " 2>" + shell_quote(err);
+  const int status = std::system(command.c_str());
+  RunResult result;
+  if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  result.out = read_text(out);
+  result.err = read_text(err);
+  return result;
+}
+
+}  // namespace ttt::cli_test

@@ -1,0 +1,302 @@
+// `ttt gate`, run as a subprocess on hand-written suite results: exit 0 / 1 / 2, the Markdown,
+// JUnit and JSON outputs, --write-baseline, coverage, and bad inputs (missing baseline,
+// mismatched suites, corrupt JSON).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "tests/tools/cli_run.h"
+#include "validation/metrics/metrics.h"
+
+namespace ttt {
+namespace {
+
+using cli_test::read_text;
+using cli_test::RunResult;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::vector<std::int64_t> samples(std::int64_t first, std::size_t count) {
+  std::vector<std::int64_t> values(count);
+  std::iota(values.begin(), values.end(), first);
+  return values;
+}
+
+// One case of a Llama-3.1-8B-shaped gated MLP in decode with its PCC and wall times (ns).
+nlohmann::json make_case(const std::string& id, double pcc, const std::vector<std::int64_t>& wall,
+                         const std::string& status = "pass") {
+  Metrics metrics;
+  metrics.shape = {1, 4096};
+  metrics.numel = 4096;
+  metrics.pcc = pcc;
+  metrics.max_abs_error = 0.01;
+  nlohmann::json verdicts = nlohmann::json::array();
+  if (status == "fail") {
+    verdicts.push_back(
+        {{"expectation", "accuracy:y"}, {"passed", false}, {"message", "pcc 0.98 < 0.99"}});
+  }
+  return {{"id", id},
+          {"index", 0},
+          {"kind", "gated_mlp"},
+          {"mode", "decode"},
+          {"identity", "GATED_MLP(hidden=4096,ffn=14336,act=silu)"},
+          {"spec", {{"hidden_dim", 4096}, {"ffn_dim", 14336}, {"activation", "silu"}}},
+          {"impl_config", nlohmann::json::object()},
+          {"device", "N150"},
+          {"shapes", {{"batch", 1}}},
+          {"inputs", {{{"name", "x"}, {"shape", {1, 4096}}, {"dtype", "bfloat16"}}}},
+          {"status", status},
+          {"verdicts", verdicts},
+          {"outputs", {{{"name", "y"}, {"metrics", to_json(metrics)}}}},
+          {"timing", {{"warmup", 2}, {"wall_ns", wall}, {"cpu_ns", wall}}}};
+}
+
+nlohmann::json make_results(const std::vector<nlohmann::json>& cases,
+                            const std::string& suite = "llama-3.1-8b",
+                            std::vector<int> shards = {0}, int total = 1) {
+  return {{"format", "ttt-suite-results"},
+          {"format_version", 1},
+          {"created_utc", "2026-01-01T00:00:00Z"},
+          {"machine",
+           {{"cpu_model", "Test CPU"}, {"cores", 2}, {"build_type", "Release"}, {"commit", "c1"}}},
+          {"suites",
+           {{{"name", suite},
+             {"fingerprint", "f1"},
+             {"total_cases", cases.size()},
+             {"shard", {{"indices", shards}, {"total", total}}},
+             {"cases", cases}}}}};
+}
+
+class GateCommand : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    directory_ = std::filesystem::path(::testing::TempDir()) /
+                 ("ttt_gate_cli_" + std::to_string(::getpid()) + "_" + info->name());
+    std::filesystem::create_directories(directory_);
+    write("base.json", make_results({make_case("ffn", 0.9995, samples(100, 9)),
+                                     make_case("norm", 0.9999, samples(50, 9))}));
+  }
+  void TearDown() override { std::filesystem::remove_all(directory_); }
+
+  std::string path(const std::string& name) const { return (directory_ / name).string(); }
+  void write(const std::string& name, const nlohmann::json& json) const {
+    std::ofstream(path(name)) << json.dump(2);
+  }
+  RunResult gate(std::vector<std::string> args) const {
+    args.insert(args.begin(), "gate");
+    return cli_test::run_ttt(directory_, args);
+  }
+
+  std::filesystem::path directory_;
+};
+
+TEST_F(GateCommand, UnchangedResultsMayMerge) {
+  write("head.json", make_results({make_case("ffn", 0.9995, samples(101, 9)),
+                                   make_case("norm", 0.9999, samples(50, 9))}));
+  const RunResult run = gate({"--results", path("head.json"), "--baseline", path("base.json")});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("may merge: 2 cases, 0 blocking findings"));
+}
+
+TEST_F(GateCommand, SignificantSlowdownBlocksWithEveryOutput) {
+  write("head.json", make_results({make_case("ffn", 0.9995, samples(130, 9)),
+                                   make_case("norm", 0.9999, samples(50, 9))}));
+  const RunResult run =
+      gate({"--results", path("head.json"), "--baseline", path("base.json"), "--markdown",
+            path("comment.md"), "--junit", path("gate.xml"), "--json", path("gate.json")});
+  EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("BLOCK latency llama-3.1-8b/ffn (p50 wall)"));
+  const std::string markdown = read_text(path("comment.md"));
+  EXPECT_THAT(markdown, StartsWith("## ttt gate: **blocked**"));
+  EXPECT_THAT(markdown, HasSubstr("| llama-3.1-8b/ffn (p50 wall) | 104 ns | 134 ns | +28.8% | "
+                                  "**regression (p=2.1e-05)** |"));
+  EXPECT_THAT(read_text(path("gate.xml")), HasSubstr("failures=\"1\""));
+  const nlohmann::json decision = nlohmann::json::parse(read_text(path("gate.json")));
+  EXPECT_EQ(decision.at("may_merge"), false);
+  EXPECT_EQ(decision.at("findings").at(0).at("case"), "ffn");
+}
+
+TEST_F(GateCommand, NoisyChangeAndTooFewRepetitionsDoNotBlock) {
+  write("head.json",
+        make_results({make_case("ffn", 0.9995, {95, 96, 97, 98, 120, 121, 122, 123, 124}),
+                      make_case("norm", 0.9999, samples(50, 9))}));
+  RunResult run = gate({"--results", path("head.json"), "--baseline", path("base.json")});
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_THAT(run.out, HasSubstr("noise llama-3.1-8b/ffn (p50 wall)"));
+  write("few_base.json", make_results({make_case("ffn", 0.9995, {100, 101, 102})}));
+  write("few_head.json", make_results({make_case("ffn", 0.9995, {300, 301, 302})}));
+  run = gate({"--results", path("few_head.json"), "--baseline", path("few_base.json")});
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_THAT(run.out, HasSubstr("too_few_repetitions llama-3.1-8b/ffn"));
+  EXPECT_THAT(run.out, HasSubstr("too few repetitions to judge (3 baseline and 3 head"));
+}
+
+TEST_F(GateCommand, FailedExpectationAndAccuracyDropBlock) {
+  write("head.json", make_results({make_case("ffn", 0.9970, samples(100, 9)),
+                                   make_case("norm", 0.98, samples(50, 9), "fail")}));
+  const RunResult run = gate({"--results", path("head.json"), "--baseline", path("base.json")});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.out, HasSubstr("BLOCK expectation llama-3.1-8b/norm (expectations): fail: "
+                                 "accuracy:y: pcc 0.98 < 0.99"));
+  EXPECT_THAT(run.out, HasSubstr("BLOCK accuracy llama-3.1-8b/ffn (pcc y): pcc 0.997000 dropped "
+                                 "0.002500 below the baseline 0.999500"));
+}
+
+TEST_F(GateCommand, PolicyFileChangesTheThresholds) {
+  write("head.json", make_results({make_case("ffn", 0.9995, samples(112, 9)),
+                                   make_case("norm", 0.9999, samples(50, 9))}));
+  EXPECT_EQ(gate({"--results", path("head.json"), "--baseline", path("base.json")}).exit_code, 1);
+  write("policy.json", {{"latency", {{"threshold", 0.2}}}});
+  EXPECT_EQ(gate({"--results", path("head.json"), "--baseline", path("base.json"), "--policy",
+                  path("policy.json")})
+                .exit_code,
+            0);
+  write("bad_policy.json", {{"latency", {{"alpha", 2}}}});
+  const RunResult bad = gate({"--results", path("head.json"), "--policy", path("bad_policy.json")});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("bad_policy.json: /latency/alpha: expected a number in (0, 1)"));
+}
+
+TEST_F(GateCommand, WriteBaselineThenGateAgainstIt) {
+  const std::string baseline = path("new_baseline.json");
+  std::ofstream(path("cov.jsonl")) << nlohmann::json{{"ttt_coverage", 1},
+                                                     {"source", "suite"},
+                                                     {"origin", ""},
+                                                     {"kind", "rms_norm"},
+                                                     {"block", "rms_norm"},
+                                                     {"mode", "decode"},
+                                                     {"identity", ""},
+                                                     {"spec", {{"dim", 4096}, {"eps", 1e-5}}},
+                                                     {"impl_config", nlohmann::json::object()},
+                                                     {"device", "N150"},
+                                                     {"inputs", nlohmann::json::array()},
+                                                     {"batch", 1},
+                                                     {"seq_len", 1},
+                                                     {"calls", 1},
+                                                     {"passed", 1},
+                                                     {"failed", 0}}
+                                          .dump()
+                                   << "\n";
+  RunResult run = gate({"--results", path("base.json"), "--baseline", baseline, "--coverage",
+                        path("cov.jsonl"), "--write-baseline"});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("wrote the baseline"));
+  const nlohmann::json written = nlohmann::json::parse(read_text(baseline));
+  EXPECT_EQ(written.at("format"), "ttt-gate-baseline");
+  EXPECT_EQ(written.at("coverage").at("models").at("Llama-3.1-8B").at("passing"), 1);
+  // Same results, coverage now lower (nothing): blocks as a decrease.
+  std::ofstream(path("empty.jsonl")) << "";
+  run = gate(
+      {"--results", path("base.json"), "--baseline", baseline, "--coverage", path("empty.jsonl")});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.out, HasSubstr("BLOCK coverage passing catalog"));
+  // Without coverage data against a baseline that has it: blocks too.
+  run = gate({"--results", path("base.json"), "--baseline", baseline});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.out, HasSubstr("no coverage data was given"));
+  // A blocked run leaves the baseline alone.
+  write("failing.json", make_results({make_case("ffn", 0.5, samples(100, 9), "fail")}));
+  run = gate({"--results", path("failing.json"), "--baseline", baseline, "--coverage",
+              path("cov.jsonl"), "--write-baseline"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("left unchanged"));
+  EXPECT_EQ(nlohmann::json::parse(read_text(baseline)), written);
+}
+
+TEST_F(GateCommand, ShardsAreMergedOrRefused) {
+  write("shard0.json",
+        make_results({make_case("ffn", 0.9995, samples(100, 9))}, "llama-3.1-8b", {0}, 2));
+  nlohmann::json second =
+      make_results({make_case("norm", 0.9999, samples(50, 9))}, "llama-3.1-8b", {1}, 2);
+  second["suites"][0]["cases"][0]["index"] = 1;
+  write("shard1.json", second);
+  RunResult run = gate({"--results", path("shard0.json")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("holds shard(s) 0 of 2: merge every shard"));
+  run = gate(
+      {"--results", path("shard0.json"), path("shard1.json"), "--baseline", path("base.json")});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("may merge: 2 cases"));
+}
+
+// The real pipeline: `ttt suite run` writes results and coverage, the coverage report reads both,
+// and the gate judges the results against themselves as the baseline.
+TEST_F(GateCommand, SuiteRunCoverageAndGateEndToEnd) {
+  write("tiny.json", nlohmann::json::parse(R"({
+    "suite": "tiny",
+    "seed": 7,
+    "defaults": {"shapes": {"batch": 1, "seq_len": 16, "context_len": 15},
+                 "expect": {"pcc": 0.99}},
+    "cases": [
+      {"block": "gated_mlp", "mode": "decode", "spec": {"hidden_dim": 64, "ffn_dim": 128}},
+      {"block": "rms_norm", "mode": "prefill", "spec": {"dim": 64}}
+    ]})"));
+  RunResult run =
+      cli_test::run_ttt(directory_, {"suite", "run", path("tiny.json"), "--json", path("R.json"),
+                                     "--coverage", path("suite.jsonl"), "--quiet"});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  std::ifstream lines(path("suite.jsonl"));
+  std::vector<nlohmann::json> records;
+  for (std::string line; std::getline(lines, line);) records.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(records.size(), 2u);
+  for (const nlohmann::json& record : records) {
+    EXPECT_EQ(record.at("source"), "suite");
+    EXPECT_EQ(record.at("origin"), "tiny");
+    EXPECT_EQ(record.at("passed"), 1);
+  }
+  run = cli_test::run_ttt(directory_,
+                          {"coverage", "report", path("suite.jsonl"), path("R.json"), "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(nlohmann::json::parse(run.out).at("calls"), 4);  // Each case from both files.
+  run = gate({"--results", path("R.json"), "--baseline", path("R.json"), "--coverage",
+              path("suite.jsonl"), "--json", "-"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  const nlohmann::json decision = nlohmann::json::parse(run.out);
+  EXPECT_EQ(decision.at("may_merge"), true);
+  EXPECT_EQ(decision.at("cases"), 2);
+}
+
+TEST_F(GateCommand, BadInputsAreExitTwo) {
+  // Missing baseline.
+  RunResult run = gate({"--results", path("base.json"), "--baseline", path("missing.json")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("missing.json: cannot open the baseline"));
+  // Mismatched suites.
+  write("gemma.json", make_results({make_case("ffn", 0.9995, samples(100, 9))}, "gemma-2-9b"));
+  run = gate({"--results", path("gemma.json"), "--baseline", path("base.json")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("mismatched suites"));
+  // Corrupt JSON, as results and as baseline.
+  std::ofstream(path("corrupt.json")) << "{\"format\": \"ttt-suite-results\", \"suites\": [";
+  run = gate({"--results", path("corrupt.json")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("corrupt.json: not JSON"));
+  run = gate({"--results", path("base.json"), "--baseline", path("corrupt.json")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("corrupt.json: not JSON"));
+  // Not suite results at all.
+  write("other.json", {{"format", "something"}});
+  run = gate({"--results", path("other.json")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("other.json"));
+  // Usage errors.
+  EXPECT_EQ(gate({}).exit_code, 2);
+  run = gate({"--results", path("base.json"), "--write-baseline"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("--write-baseline needs --baseline"));
+  write("policy.json", {{"coverage", {{"floor_pct", 50}}}});
+  run = gate({"--results", path("base.json"), "--policy", path("policy.json")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("no coverage data was given"));
+}
+
+}  // namespace
+}  // namespace ttt

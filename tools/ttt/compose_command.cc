@@ -1,0 +1,130 @@
+// `ttt compose SUITE.json --results R.json`: predict the model's prefill and decode latency and
+// the accuracy of its logits from block results alone; with --measure, run the real model (the
+// causal LM of the suite's model, or a slice of it) and compare (docs/cli.md, docs/suites.md
+// "Composition"). The work is in suites/suite/compose.h; this file parses flags and prints.
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "command.h"
+#include "suites/suite/compose.h"
+
+namespace ttt::cli {
+namespace {
+
+struct ComposeArguments {
+  std::string suite;
+  std::string results;
+  std::int64_t seq_len = 0;
+  std::int64_t context_len = -1;
+  std::int64_t batch = 1;
+  std::int64_t layers = 0;
+  std::int64_t vocab_size = 0;
+  std::string preset;
+  std::string clock = "wall";
+  std::string statistic = "p50";
+  std::string json_file;
+  bool measure = false;
+  bool warm_caches = false;
+  double tolerance = 0.10;
+  int repetitions = kMinRepetitions;
+  int warmup = 2;
+};
+
+int run_compose(const ComposeArguments& args) {
+  const SuiteFile suite = load_suite_file(args.suite);
+  const RunResults results = load_run_results(args.results);
+  ComposeOptions options;
+  options.seq_len = args.seq_len;
+  options.context_len = args.context_len;
+  options.batch = args.batch;
+  options.layers = args.layers;
+  options.vocab_size = args.vocab_size;
+  if (!args.preset.empty()) options.preset = parse_preset(args.preset);
+  options.clock = parse_timing_clock(args.clock);
+  options.statistic = args.statistic;
+  const Composition composition = compose(suite, results, options);
+
+  nlohmann::json json = {{"composition", to_json(composition)}};
+  std::optional<Comparison> comparison;
+  if (args.measure) {
+    MeasureOptions measure;
+    measure.repetitions = args.repetitions;
+    measure.warmup = args.warmup;
+    measure.cold_caches = !args.warm_caches;
+    const Measurement measurement = measure_model(suite, composition, measure);
+    comparison = compare(composition, measurement, args.tolerance);
+    json["measurement"] = to_json(measurement);
+    json["comparison"] = to_json(*comparison);
+  }
+  if (!args.json_file.empty()) {
+    const std::string text = json.dump(2) + "\n";
+    if (args.json_file == "-") {
+      std::cout << text;
+    } else {
+      std::ofstream out(args.json_file);
+      out << text;
+      if (!out) throw std::runtime_error(args.json_file + ": cannot write");
+    }
+  }
+  if (args.json_file != "-") {
+    std::cout << format_composition(composition, comparison ? &*comparison : nullptr);
+  }
+  return comparison && !comparison->ok() ? kExitFailed : kExitOk;
+}
+
+const CommandRegistration kRegistration("compose", [](CLI::App& app) {
+  auto args = std::make_shared<ComposeArguments>();
+  CLI::App* command = app.add_subcommand(
+      "compose",
+      "Predict a model's prefill and decode latency and its logits' accuracy from the block\n"
+      "results of a suite (sum of occurrences x block latency; first-order error model), with\n"
+      "each block's share. --measure runs the real model and compares. Exit 0 ok, 1 the\n"
+      "measurement misses the prediction, 2 bad input.");
+  command->add_option("suite", args->suite, "The suite file (it names the model)")->required();
+  command->add_option("--results", args->results, "Results JSON of `ttt suite run` (merged)")
+      ->required();
+  command->add_option("--seq-len", args->seq_len, "Prefill tokens per user (default: the cases')")
+      ->check(CLI::PositiveNumber);
+  command
+      ->add_option("--context-len", args->context_len,
+                   "Decode past positions (default: the decode attention cases')")
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--batch", args->batch, "Users (default 1)")->check(CLI::PositiveNumber);
+  command
+      ->add_option("--layers", args->layers,
+                   "Predict a slice of this many layers (default: the model's)")
+      ->check(CLI::PositiveNumber);
+  command
+      ->add_option("--vocab", args->vocab_size,
+                   "The slice's vocabulary (default: the model's); LM head time scales "
+                   "linearly")
+      ->check(CLI::PositiveNumber);
+  command->add_option("--preset", args->preset, "Compose the cases of this preset")
+      ->check(CLI::IsMember({"accuracy", "performance"}));
+  command->add_option("--clock", args->clock, "wall (default) or cpu")
+      ->check(CLI::IsMember({"wall", "cpu"}));
+  command->add_option("--statistic", args->statistic, "p50 (default), min or mean")
+      ->check(CLI::IsMember({"p50", "min", "mean"}));
+  command->add_option("--json", args->json_file, "Write the JSON to FILE ('-': stdout)");
+  command->add_flag("--measure", args->measure,
+                    "Run the real model (seeded weights) and compare with the prediction");
+  command->add_flag("--warm-caches", args->warm_caches,
+                    "--measure: do not evict the caches before each forward (as `ttt suite run "
+                    "--warm-caches`)");
+  command
+      ->add_option("--tolerance", args->tolerance,
+                   "Latency tolerance of --measure, a fraction (default 0.10)")
+      ->check(CLI::Range(0.0, 10.0));
+  command->add_option("--repetitions", args->repetitions, "Timed forwards of --measure (>= 9)")
+      ->check(CLI::Range(kMinRepetitions, 1000000));
+  command->add_option("--warmup", args->warmup, "Untimed forwards of --measure")
+      ->check(CLI::Range(0, 1000000));
+  return [args] { return run_compose(*args); };
+});
+
+}  // namespace
+}  // namespace ttt::cli

@@ -1,0 +1,208 @@
+// `ttt suite run|merge|list|check`: run declarative suites (suites/*.json), merge shard results,
+// list and check suite files (docs/cli.md "ttt suite / ttt compose", docs/suites.md). The work is
+// in suites/suite; this file parses flags and prints.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "command.h"
+#include "coverage/gate/suite_coverage.h"
+#include "coverage/record.h"
+#include "suites/suite/results.h"
+#include "suites/suite/suite_file.h"
+
+namespace ttt::cli {
+namespace {
+
+struct RunArguments {
+  std::vector<std::string> files;
+  std::string filter = "*";
+  std::string json_file;
+  std::string junit_file;
+  std::string coverage_file;
+  std::string shard;
+  std::vector<std::string> tags;
+  std::vector<std::string> exclude_tags;
+  int repetitions = 0;
+  int warmup = -1;
+  bool fail_fast = false;
+  bool warm_caches = false;
+  bool quiet = false;
+};
+
+struct MergeArguments {
+  std::vector<std::string> files;
+  std::string json_file;
+  std::string junit_file;
+  bool require_complete = false;
+};
+
+void write_text(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    std::cout << text;
+    return;
+  }
+  std::ofstream out(path);
+  out << text;
+  if (!out) throw std::runtime_error(path + ": cannot write");
+}
+
+void write_outputs(const RunResults& results, const std::string& json_file,
+                   const std::string& junit_file) {
+  if (!json_file.empty()) write_run_results(json_file, results);
+  if (!junit_file.empty()) write_text(junit_file, to_junit_xml(results));
+}
+
+int run_suites_command(const RunArguments& args) {
+  SuiteRunOptions options;
+  options.filter = args.filter;
+  if (!args.shard.empty()) {
+    options.shard = parse_shard(args.shard);
+  } else if (const auto shard = shard_from_environment()) {
+    options.shard = *shard;
+  }
+  options.require_tags = args.tags;
+  options.exclude_tags = args.exclude_tags;
+  options.repetitions = args.repetitions;
+  options.warmup = args.warmup;
+  options.fail_fast = args.fail_fast;
+  options.cold_caches = !args.warm_caches;
+  const bool progress = !args.quiet && ::isatty(STDERR_FILENO) != 0;
+  if (progress) {
+    options.on_case_done = [](const CaseResult& result) {
+      std::fprintf(stderr, "%-7s %s (%.1f s)\n",
+                   std::string(case_status_name(result.status)).c_str(), result.id.c_str(),
+                   result.seconds);
+    };
+  }
+  const RunResults results = run_suite_files(args.files, options);
+  const RunSummary summary = results.summary();
+  if (summary.cases == 0) {
+    throw std::invalid_argument("no case selected (--filter '" + args.filter +
+                                "', tags and shard)");
+  }
+  write_outputs(results, args.json_file, args.junit_file);
+  if (!args.coverage_file.empty()) {
+    write_coverage_file(args.coverage_file, aggregate_coverage(coverage_records(results)));
+  }
+  if (args.json_file != "-" && !args.quiet) std::cout << format_run_summary(results);
+  return summary.ok() ? kExitOk : kExitFailed;
+}
+
+int merge_command(const MergeArguments& args) {
+  std::vector<RunResults> parts;
+  for (const std::string& file : args.files) parts.push_back(load_run_results(file));
+  const RunResults merged = merge_run_results(parts, args.files);
+  bool complete = true;
+  for (const SuiteResult& suite : merged.suites) {
+    if (suite.complete()) continue;
+    complete = false;
+    std::cerr << "ttt: warning: suite " << suite.name << " has " << suite.shards.size() << " of "
+              << suite.shard_total << " shards\n";
+  }
+  if (args.require_complete && !complete) {
+    throw std::invalid_argument("shards are missing (--require-complete)");
+  }
+  write_outputs(merged, args.json_file, args.junit_file);
+  if (args.json_file != "-") std::cout << format_run_summary(merged);
+  return kExitOk;
+}
+
+int list_command(const std::vector<std::string>& files) {
+  for (const std::string& path : files) {
+    const SuiteFile file = load_suite_file(path);
+    std::cout << file.name << " (" << path << ")";
+    if (!file.model_name.empty()) std::cout << ", model " << file.model_name;
+    std::cout << ", " << file.cases.size() << " cases\n";
+    for (const SuiteFileCase& c : file.cases) {
+      std::cout << "  " << c.id << "  " << c.block << " " << mode_name(c.mode);
+      if (c.module) std::cout << "  module " << c.module->module << " x" << c.occurrences;
+      for (const std::string& tag : c.tags) std::cout << "  [" << tag << "]";
+      std::cout << "\n";
+    }
+  }
+  return kExitOk;
+}
+
+int check_command(const std::vector<std::string>& files) {
+  for (const std::string& path : files) {
+    const SuiteFile file = load_suite_file(path);
+    make_suite(file).validate();
+    std::cout << path << ": ok (" << file.cases.size() << " cases)\n";
+  }
+  return kExitOk;
+}
+
+const CommandRegistration kRegistration("suite", [](CLI::App& app) {
+  CLI::App* command = app.add_subcommand(
+      "suite",
+      "Run declarative suites of block cases (suites/*.json), merge shard results,\n"
+      "list or check suite files.");
+  command->require_subcommand(1);
+  auto selected = std::make_shared<std::function<int()>>();
+
+  auto run = std::make_shared<RunArguments>();
+  CLI::App* run_command = command->add_subcommand(
+      "run",
+      "Run suite files. Exit 0 every case passed, 1 a case failed or errred, 2 bad input.\n"
+      "Sharding: --shard I/N, else GTEST_SHARD_INDEX / GTEST_TOTAL_SHARDS.");
+  run_command->add_option("files", run->files, "Suite files (JSON)")->required();
+  run_command->add_option("--filter", run->filter,
+                          "Run cases whose id (or suite/id) matches: comma-separated globs, "
+                          "'-' excludes");
+  run_command->add_option("--json", run->json_file, "Write the results JSON to FILE ('-': stdout)");
+  run_command->add_option("--junit", run->junit_file, "Write JUnit XML to FILE");
+  run_command->add_option("--coverage", run->coverage_file,
+                          "Write coverage records of the cases that ran to FILE (JSON Lines, "
+                          "docs/coverage.md)");
+  run_command->add_option("--shard", run->shard, "Run shard I of N (I/N, 0-based)");
+  run_command->add_option("--tag", run->tags, "Run only cases with this tag (repeatable)");
+  run_command->add_option("--exclude-tag", run->exclude_tags,
+                          "Skip cases with this tag (repeatable)");
+  run_command->add_option("--repetitions", run->repetitions, "Timed repetitions per case (>= 9)")
+      ->check(CLI::Range(kMinRepetitions, 1000000));
+  run_command->add_option("--warmup", run->warmup, "Untimed repetitions per case")
+      ->check(CLI::Range(0, 1000000));
+  run_command->add_flag("--fail-fast", run->fail_fast, "Stop at the first failing case");
+  run_command->add_flag("--warm-caches", run->warm_caches,
+                        "Do not evict the caches before each repetition (for models whose "
+                        "weights fit in the last-level cache)");
+  run_command->add_flag("--quiet", run->quiet, "Print nothing but errors");
+  run_command->callback(
+      [selected, run] { *selected = [run] { return run_suites_command(*run); }; });
+
+  auto merge = std::make_shared<MergeArguments>();
+  CLI::App* merge_cmd = command->add_subcommand(
+      "merge",
+      "Combine shard results of the same suites into one. Refuses results of\n"
+      "different suites, seeds, filters, commits or machines.");
+  merge_cmd->add_option("files", merge->files, "Results JSON files")->required();
+  merge_cmd->add_option("--json", merge->json_file, "Write the merged JSON to FILE ('-': stdout)");
+  merge_cmd->add_option("--junit", merge->junit_file, "Write JUnit XML to FILE");
+  merge_cmd->add_flag("--require-complete", merge->require_complete,
+                      "Exit 2 when a shard is missing");
+  merge_cmd->callback([selected, merge] { *selected = [merge] { return merge_command(*merge); }; });
+
+  auto list_files = std::make_shared<std::vector<std::string>>();
+  CLI::App* list = command->add_subcommand("list", "List the cases of suite files");
+  list->add_option("files", *list_files, "Suite files")->required();
+  list->callback(
+      [selected, list_files] { *selected = [list_files] { return list_command(*list_files); }; });
+
+  auto check_files = std::make_shared<std::vector<std::string>>();
+  CLI::App* check = command->add_subcommand("check", "Parse and validate suite files");
+  check->add_option("files", *check_files, "Suite files")->required();
+  check->callback([selected, check_files] {
+    *selected = [check_files] { return check_command(*check_files); };
+  });
+
+  return [selected] { return (*selected)(); };
+});
+
+}  // namespace
+}  // namespace ttt::cli
