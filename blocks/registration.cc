@@ -53,6 +53,28 @@ auto configure(const BlockCall& call, Mode mode) {
   return std::pair{spec, config};
 }
 
+// A block and the weight tensors its cache key names (held so that their storage is not reused
+// for other values while the block is cached).
+struct CachedBlock {
+  std::shared_ptr<const void> block;
+  std::vector<Tensor> weights;
+};
+
+// The block `make` builds for `call`, or the one an earlier call of the same replay built with the
+// same kind, Spec, complete ImplConfig and weight tensors (call.cache): its weights are then
+// prepared once per replay, not once per call.
+template <typename Block, typename Config, typename Make>
+std::shared_ptr<const Block> reuse_block(const BlockCall& call, const Config& config,
+                                         const std::vector<Tensor>& weights, Make make) {
+  if (call.cache == nullptr) return make();
+  std::string key = call.kind + "|" + call.spec.dump() + "|" + nlohmann::json(config).dump();
+  for (const Tensor& weight : weights) key += "|" + tensor_cache_key(weight);
+  const auto cached = call.cache->get_or_make<CachedBlock>(key, [&] {
+    return std::make_shared<const CachedBlock>(CachedBlock{make(), weights});
+  });
+  return std::static_pointer_cast<const Block>(cached->block);
+}
+
 // Binds a block object: device runs the mode's forward, reference runs `reference`.
 template <typename Block, typename Reference>
 BoundCall bind_block(std::shared_ptr<const Block> block, Mode mode, Tensor x, Reference reference) {
@@ -78,7 +100,9 @@ BoundCall bind_rms_norm(const BlockCall& call) {
   const auto [spec, config] = configure<RmsNormSpec>(call, mode);
   const Tensor x = call.input("x");
   const Tensor weight = call.input("weight");
-  auto block = std::make_shared<const RmsNorm>(spec, config, weight);
+  auto block = reuse_block<RmsNorm>(call, config, {weight}, [&] {
+    return std::make_shared<const RmsNorm>(spec, config, weight);
+  });
   return bind_block(block, mode, x,
                     [spec, x, weight] { return rms_norm_reference(spec, x, weight); });
 }
@@ -89,7 +113,9 @@ BoundCall bind_layer_norm(const BlockCall& call) {
   const Tensor x = call.input("x");
   const Tensor weight = call.input("weight");
   const Tensor bias = optional_input(call, spec.bias, "bias");
-  auto block = std::make_shared<const LayerNorm>(spec, config, weight, source_of(bias));
+  auto block = reuse_block<LayerNorm>(call, config, {weight, bias}, [&] {
+    return std::make_shared<const LayerNorm>(spec, config, weight, source_of(bias));
+  });
   return bind_block(block, mode, x, [spec, x, weight, bias] {
     return layer_norm_reference(spec, x, weight, bias);
   });
@@ -103,8 +129,10 @@ BoundCall bind_mlp(const BlockCall& call) {
   const Tensor w_down = call.input("w_down");
   const Tensor b_up = optional_input(call, spec.bias, "b_up");
   const Tensor b_down = optional_input(call, spec.bias, "b_down");
-  auto block = std::make_shared<const Mlp>(
-      spec, config, MlpWeights{w_up, w_down, source_of(b_up), source_of(b_down)});
+  auto block = reuse_block<Mlp>(call, config, {w_up, w_down, b_up, b_down}, [&] {
+    return std::make_shared<const Mlp>(
+        spec, config, MlpWeights{w_up, w_down, source_of(b_up), source_of(b_down)});
+  });
   return bind_block(block, mode, x, [spec, x, w_up, w_down, b_up, b_down] {
     return mlp_reference(spec, x, w_up, w_down, b_up, b_down);
   });
@@ -117,8 +145,9 @@ BoundCall bind_gated_mlp(const BlockCall& call) {
   const Tensor w_gate = call.input("w_gate");
   const Tensor w_up = call.input("w_up");
   const Tensor w_down = call.input("w_down");
-  auto block =
-      std::make_shared<const GatedMlp>(spec, config, GatedMlpWeights{w_gate, w_up, w_down});
+  auto block = reuse_block<GatedMlp>(call, config, {w_gate, w_up, w_down}, [&] {
+    return std::make_shared<const GatedMlp>(spec, config, GatedMlpWeights{w_gate, w_up, w_down});
+  });
   return bind_block(block, mode, x, [spec, x, w_gate, w_up, w_down] {
     return gated_mlp_reference(spec, x, w_gate, w_up, w_down);
   });
@@ -137,11 +166,18 @@ BoundCall bind_moe(const BlockCall& call) {
         "[moe] expected inputs w_gate/0..w_gate/" + std::to_string(experts - 1) +
         " (and w_up, w_down) for spec.num_experts " + std::to_string(experts));
   }
-  MoeWeights weights{reference.router, {}};
+  std::vector<Tensor> all_weights{reference.router};
   for (std::size_t e = 0; e < experts; ++e) {
-    weights.experts.push_back({reference.w_gate[e], reference.w_up[e], reference.w_down[e]});
+    all_weights.insert(all_weights.end(),
+                       {reference.w_gate[e], reference.w_up[e], reference.w_down[e]});
   }
-  auto block = std::make_shared<const Moe>(spec, config, std::move(weights));
+  auto block = reuse_block<Moe>(call, config, all_weights, [&] {
+    MoeWeights weights{reference.router, {}};
+    for (std::size_t e = 0; e < experts; ++e) {
+      weights.experts.push_back({reference.w_gate[e], reference.w_up[e], reference.w_down[e]});
+    }
+    return std::make_shared<const Moe>(spec, config, std::move(weights));
+  });
   return bind_block(block, mode, x, [spec, x, reference = std::move(reference)] {
     return moe_reference(spec, x, reference);
   });
@@ -152,7 +188,8 @@ BoundCall bind_lm_head(const BlockCall& call) {
   const auto [spec, config] = configure<LmHeadSpec>(call, mode);
   const Tensor x = call.input("x");
   const Tensor weight = call.input("weight");
-  auto block = std::make_shared<const LmHead>(spec, config, weight);
+  auto block = reuse_block<LmHead>(
+      call, config, {weight}, [&] { return std::make_shared<const LmHead>(spec, config, weight); });
   return bind_block(block, mode, x,
                     [spec, x, weight] { return lm_head_reference(spec, x, weight); });
 }
@@ -175,7 +212,9 @@ BoundCall bind_embedding(const BlockCall& call) {
       positions.data<std::int64_t>()[i] = i % ids.dim(-1);
     }
   }
-  auto block = std::make_shared<const Embedding>(spec, config, token, source_of(position));
+  auto block = reuse_block<Embedding>(call, config, {token, position}, [&] {
+    return std::make_shared<const Embedding>(spec, config, token, source_of(position));
+  });
   BoundCall bound;
   bound.run_device = [block, decode, ids, positions] {
     return named(
@@ -191,7 +230,8 @@ BoundCall bind_rope(const BlockCall& call) {
   const auto [spec, config] = configure<RopeSpec>(call, call_mode(call));
   const Tensor x = call.input("x");
   const Tensor positions = call.input("positions");
-  auto block = std::make_shared<const Rope>(spec, config);
+  auto block = reuse_block<Rope>(call, config, {},
+                                 [&] { return std::make_shared<const Rope>(spec, config); });
   BoundCall bound;
   bound.run_device = [block, x, positions] { return named({{"y", block->forward(x, positions)}}); };
   bound.run_reference = [spec, x, positions] {
@@ -200,18 +240,33 @@ BoundCall bind_rope(const BlockCall& call) {
   return bound;
 }
 
-AttentionWeights attention_weights(const BlockCall& call, const AttentionSpec& spec) {
+// The weight tensors of an attention call: wq, wk, wv, wo, bq, bk, bv, bo, q_norm, k_norm
+// (undefined when the spec has none).
+std::vector<Tensor> attention_tensors(const BlockCall& call, const AttentionSpec& spec) {
+  return {call.input("wq"),
+          call.input("wk"),
+          call.input("wv"),
+          call.input("wo"),
+          optional_input(call, spec.qkv_bias, "bq"),
+          optional_input(call, spec.qkv_bias, "bk"),
+          optional_input(call, spec.qkv_bias, "bv"),
+          optional_input(call, spec.output_bias, "bo"),
+          optional_input(call, spec.qk_norm, "q_norm"),
+          optional_input(call, spec.qk_norm, "k_norm")};
+}
+
+AttentionWeights attention_weights(const std::vector<Tensor>& tensors) {
   AttentionWeights weights;
-  weights.wq = call.input("wq");
-  weights.wk = call.input("wk");
-  weights.wv = call.input("wv");
-  weights.wo = call.input("wo");
-  weights.bq = source_of(optional_input(call, spec.qkv_bias, "bq"));
-  weights.bk = source_of(optional_input(call, spec.qkv_bias, "bk"));
-  weights.bv = source_of(optional_input(call, spec.qkv_bias, "bv"));
-  weights.bo = source_of(optional_input(call, spec.output_bias, "bo"));
-  weights.q_norm = source_of(optional_input(call, spec.qk_norm, "q_norm"));
-  weights.k_norm = source_of(optional_input(call, spec.qk_norm, "k_norm"));
+  weights.wq = tensors[0];
+  weights.wk = tensors[1];
+  weights.wv = tensors[2];
+  weights.wo = tensors[3];
+  weights.bq = source_of(tensors[4]);
+  weights.bk = source_of(tensors[5]);
+  weights.bv = source_of(tensors[6]);
+  weights.bo = source_of(tensors[7]);
+  weights.q_norm = source_of(tensors[8]);
+  weights.k_norm = source_of(tensors[9]);
   return weights;
 }
 
@@ -220,8 +275,11 @@ AttentionWeights attention_weights(const BlockCall& call, const AttentionSpec& s
 BoundCall bind_attention_prefill(const BlockCall& call) {
   const auto [spec, config] = configure<AttentionSpec>(call, Mode::prefill);
   const Tensor x = call.input("x");
-  const AttentionWeights weights = attention_weights(call, spec);
-  auto block = std::make_shared<const Attention>(spec, config, weights);
+  const std::vector<Tensor> tensors = attention_tensors(call, spec);
+  const AttentionWeights weights = attention_weights(tensors);
+  auto block = reuse_block<Attention>(call, config, tensors, [&] {
+    return std::make_shared<const Attention>(spec, config, weights);
+  });
   BoundCall bound;
   bound.run_device = [block, x] { return named({{"y", block->prefill_forward(x)}}); };
   bound.run_reference = [spec, x, weights] {
@@ -237,8 +295,11 @@ BoundCall bind_attention_decode(const BlockCall& call) {
   const Tensor positions = call.input("positions");
   const Tensor k_cache = call.input("k_cache");
   const Tensor v_cache = call.input("v_cache");
-  const AttentionWeights weights = attention_weights(call, spec);
-  auto block = std::make_shared<const Attention>(spec, config, weights);
+  const std::vector<Tensor> tensors = attention_tensors(call, spec);
+  const AttentionWeights weights = attention_weights(tensors);
+  auto block = reuse_block<Attention>(call, config, tensors, [&] {
+    return std::make_shared<const Attention>(spec, config, weights);
+  });
   BoundCall bound;
   bound.run_device = [block, x, positions, k_cache, v_cache] {
     KVCache cache{k_cache.clone(), v_cache.clone()};

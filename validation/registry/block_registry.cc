@@ -1,11 +1,55 @@
 #include "validation/registry/block_registry.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 
 #include "validation/registry/builtin_blocks.h"
 
 namespace ttt {
+
+BindCache::BindCache(std::size_t capacity) : capacity_(capacity) {
+  if (capacity == 0) throw std::invalid_argument("[BindCache] capacity must be >= 1");
+}
+
+std::size_t BindCache::size() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
+std::int64_t BindCache::hits() const {
+  std::lock_guard lock(mutex_);
+  return hits_;
+}
+
+std::shared_ptr<const void> BindCache::find(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  const auto it = std::find_if(entries_.begin(), entries_.end(),
+                               [&](const auto& entry) { return entry.first == key; });
+  if (it == entries_.end()) return nullptr;
+  entries_.splice(entries_.begin(), entries_, it);
+  ++hits_;
+  return entries_.front().second;
+}
+
+void BindCache::put(const std::string& key, std::shared_ptr<const void> value) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(entries_, [&](const auto& entry) { return entry.first == key; });
+  entries_.emplace_front(key, std::move(value));
+  if (entries_.size() > capacity_) entries_.pop_back();
+}
+
+std::string tensor_cache_key(const Tensor& tensor) {
+  if (!tensor.defined()) return "-";
+  const void* values = is_floating(tensor.dtype()) ? static_cast<const void*>(tensor.data<float>())
+                       : tensor.dtype() == DType::int32
+                           ? static_cast<const void*>(tensor.data<std::int32_t>())
+                           : static_cast<const void*>(tensor.data<std::int64_t>());
+  char address[32];
+  std::snprintf(address, sizeof(address), "%p", values);
+  return std::string(address) + ":" + std::string(dtype_name(tensor.dtype())) +
+         shape_to_string(tensor.shape());
+}
 
 const Tensor& BlockCall::input(std::string_view name) const {
   for (const NamedTensor& input : inputs) {

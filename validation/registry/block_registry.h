@@ -20,7 +20,9 @@
 //       }});
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +36,48 @@
 
 namespace ttt {
 
+// What a replay keeps between the calls it binds: objects (typically built blocks, with their
+// prepared weights) stored by a key that says everything they depend on, so that the calls of one
+// module build it once rather than once per call. Holds at most `capacity` objects; the least
+// recently used goes first. Thread-safe.
+class BindCache {
+ public:
+  // REQUIRES: capacity >= 1. Default: room for the distinct blocks of a few dozen layers.
+  explicit BindCache(std::size_t capacity = 256);
+  BindCache(const BindCache&) = delete;
+  BindCache& operator=(const BindCache&) = delete;
+
+  // The object stored under `key`, or else the one `make` returns, stored under `key`.
+  template <typename T, typename Make>
+  std::shared_ptr<const T> get_or_make(const std::string& key, Make make) {
+    if (std::shared_ptr<const void> found = find(key)) {
+      return std::static_pointer_cast<const T>(found);
+    }
+    std::shared_ptr<const T> made = make();
+    put(key, made);
+    return made;
+  }
+
+  // Objects stored now.
+  std::size_t size() const;
+  // How many get_or_make calls found their object.
+  std::int64_t hits() const;
+
+ private:
+  std::shared_ptr<const void> find(const std::string& key);
+  void put(const std::string& key, std::shared_ptr<const void> value);
+
+  mutable std::mutex mutex_;
+  std::size_t capacity_;
+  std::int64_t hits_ = 0;
+  std::list<std::pair<std::string, std::shared_ptr<const void>>> entries_;  // Most recent first.
+};
+
+// A key part naming the values of `tensor` while the tensor lives: its storage, offset, shape and
+// dtype ("-" for an undefined tensor). Objects stored in a BindCache under such a key must keep
+// the tensor (so that its storage cannot be reused for other values while they are stored).
+std::string tensor_cache_key(const Tensor& tensor);
+
 // Everything a trace holds about one call, as a replayer receives it.
 struct BlockCall {
   std::string kind = "";                                  // The block kind, for error messages.
@@ -42,6 +86,8 @@ struct BlockCall {
   std::string device = "";                                // E.g. "N150"; "" when unknown.
   nlohmann::json scalars = nlohmann::json::object();      // Scalar arguments by name.
   std::vector<NamedTensor> inputs = {};  // By name; containers as "kv/0", "kv/1", ...
+  // Where `bind` may keep what later calls can reuse; nullptr: build everything anew.
+  BindCache* cache = nullptr;
 
   // The input called `name`. Throws std::invalid_argument "[<kind>] missing input 'x'".
   const Tensor& input(std::string_view name) const;

@@ -1,6 +1,7 @@
 #include "validation/trace/replay.h"
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -73,8 +74,49 @@ std::optional<std::vector<NamedTensor>> run_side(
   return outputs;
 }
 
+// What one replay keeps between calls (ReplayOptions::shared_tensor_cache_bytes).
+class ReplayMemory {
+ public:
+  explicit ReplayMemory(std::int64_t budget) : budget_(budget) {}
+
+  // The call's input tensors, shared ones from memory when an earlier call read them.
+  std::vector<NamedTensor> read_inputs(const TraceReader& trace, const TraceCall& call) {
+    std::vector<NamedTensor> inputs;
+    inputs.reserve(call.inputs.size());
+    for (const TraceTensor& tensor : call.inputs) {
+      if (tensor.shared_key.empty() || budget_ <= 0) {
+        inputs.push_back({tensor.name, trace.read(tensor)});
+        continue;
+      }
+      auto found = shared_.find(tensor.shared_key);
+      if (found == shared_.end()) {
+        Tensor values = trace.read(tensor);
+        const auto bytes = static_cast<std::int64_t>(values.nbytes());
+        if (used_ + bytes > budget_) {
+          inputs.push_back({tensor.name, std::move(values)});
+          continue;
+        }
+        used_ += bytes;
+        found = shared_.emplace(tensor.shared_key, std::move(values)).first;
+      }
+      inputs.push_back({tensor.name, found->second});
+    }
+    return inputs;
+  }
+
+  // Where binders keep built blocks; nullptr when reuse is off.
+  BindCache* bind_cache() { return budget_ > 0 ? &bind_cache_ : nullptr; }
+
+ private:
+  std::int64_t budget_;
+  std::int64_t used_ = 0;
+  std::map<std::string, Tensor> shared_;
+  BindCache bind_cache_;
+};
+
 ReplayedCall replay_call(const TraceReader& trace, const TraceCall& call,
-                         const ReplayOptions& options, const BlockRegistry& registry) {
+                         const ReplayOptions& options, const BlockRegistry& registry,
+                         ReplayMemory& memory) {
   ReplayedCall result;
   result.seq = call.seq;
   result.path = call.path;
@@ -99,7 +141,8 @@ ReplayedCall replay_call(const TraceReader& trace, const TraceCall& call,
   block_call.impl_config = parse_attribute(call.impl_config_json, trace, call.path, "impl_config");
   block_call.device = call.device;
   block_call.scalars = parse_attribute(call.scalars_json, trace, call.path, "scalars");
-  block_call.inputs = trace.read_all(call.inputs);
+  block_call.inputs = memory.read_inputs(trace, call);
+  block_call.cache = memory.bind_cache();
   BoundCall bound;
   try {
     bound = replayer->bind(block_call);
@@ -218,8 +261,9 @@ ReplayReport replay_trace(const TraceReader& trace, const ReplayOptions& options
   }
   ReplaySummary& summary = report.summary;
   summary.total = static_cast<std::int64_t>(selected.size());
+  ReplayMemory memory(options.shared_tensor_cache_bytes);
   for (const TraceCall& call : selected) {
-    ReplayedCall result = replay_call(trace, call, options, registry);
+    ReplayedCall result = replay_call(trace, call, options, registry, memory);
     switch (result.status) {
       case ReplayStatus::pass:
         ++summary.passed;

@@ -58,6 +58,12 @@ struct ReplayOptions {
   // Calls that cannot be replayed (unknown block, no block, or nothing to compare with) fail
   // instead of being skipped.
   bool strict = false;
+  // Memory for reuse across calls: shared tensors (what a trace stores once under /tensors, such
+  // as weights) stay in memory up to this many bytes, and a block built for one call serves the
+  // later calls with the same Spec, ImplConfig and weights (BindCache), so that weights are read
+  // and prepared once per replay rather than once per call. 0: every call reads and builds
+  // anew. Default: 8 GiB.
+  std::int64_t shared_tensor_cache_bytes = std::int64_t{8} << 30;
   // Where block kinds are looked up; nullptr: BlockRegistry::global().
   const BlockRegistry* registry = nullptr;
   // Called after each call with (calls done, calls selected, the call): progress display.
