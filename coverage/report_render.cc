@@ -7,6 +7,7 @@
 
 #include "coverage/internal/block_facts.h"
 #include "coverage/report.h"
+#include "validation/markup/markup.h"
 
 namespace ttt {
 namespace {
@@ -76,33 +77,6 @@ std::string tway_line(const BlockCoverage& block) {
          " combinations complete (" + percent(100.0 * tway.simple_coverage) + "), " +
          fraction(tway.covered_tuples, tway.tuples) + " value tuples covered (" +
          percent(100.0 * tway.total_coverage) + ")";
-}
-
-std::string html_escape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 // Red (0) through yellow (0.5) to green (1), as "#rrggbb".
@@ -431,14 +405,14 @@ details { margin: 0.3em 0 0.8em; } summary { cursor: pointer; color: #2b5797; }
 <h1>Block coverage</h1>
 )";
   out << "<p class=\"sub\">" << report.records << " records from "
-      << (report.sources.empty() ? std::string("memory") : html_escape([&] {
+      << (report.sources.empty() ? std::string("memory") : xml_escape([&] {
            std::string text;
            for (const std::string& source : report.sources) {
              text += (text.empty() ? "" : ", ") + source;
            }
            return text;
          }()))
-      << " against the " << html_escape(report.catalog) << " catalog; "
+      << " against the " << xml_escape(report.catalog) << " catalog; "
       << strength_name(report.strength) << " combinatorial coverage</p>\n";
   out << "<div class=\"cards\">\n";
   out << "<div class=\"card\"><div class=\"big\" id=\"summary-passing\">"
@@ -469,19 +443,19 @@ details { margin: 0.3em 0 0.8em; } summary { cursor: pointer; color: #2b5797; }
          "font-family=\"system-ui, sans-serif\" font-size=\"12\">\n";
   for (std::size_t c = 0; c < columns.size(); ++c) {
     out << "<text x=\"" << kLabel + kCell * static_cast<int>(c) + kCell / 2 << "\" y=\"" << 22
-        << "\" text-anchor=\"middle\" font-weight=\"600\">" << html_escape(columns[c])
+        << "\" text-anchor=\"middle\" font-weight=\"600\">" << xml_escape(columns[c])
         << "</text>\n";
   }
   for (std::size_t r = 0; r < report.models.size(); ++r) {
     const ModelCoverage& model = report.models[r];
     const int y = kHeader + kRow * static_cast<int>(r);
     out << "<text x=\"" << kLabel - 8 << "\" y=\"" << y + kRow / 2 + 4 << "\" text-anchor=\"end\">"
-        << html_escape(model.name) << (model.unsupported.empty() ? "" : " *") << "</text>\n";
+        << xml_escape(model.name) << (model.unsupported.empty() ? "" : " *") << "</text>\n";
     for (std::size_t c = 0; c < columns.size(); ++c) {
       const int x = kLabel + kCell * static_cast<int>(c);
       const CoverageCounts* counts = block_counts(model, columns[c]);
-      out << "<g class=\"cell\" data-model=\"" << html_escape(model.name) << "\" data-block=\""
-          << html_escape(columns[c]) << "\">";
+      out << "<g class=\"cell\" data-model=\"" << xml_escape(model.name) << "\" data-block=\""
+          << xml_escape(columns[c]) << "\">";
       if (counts == nullptr) {
         out << "<rect x=\"" << x + 1 << "\" y=\"" << y + 1 << "\" width=\"" << kCell - 2
             << "\" height=\"" << kRow - 2 << "\" fill=\"#f0f1f4\"/><text x=\"" << x + kCell / 2
@@ -492,7 +466,7 @@ details { margin: 0.3em 0 0.8em; } summary { cursor: pointer; color: #2b5797; }
                                  ? 0.0
                                  : static_cast<double>(counts->passing) /
                                        static_cast<double>(counts->configurations);
-        out << "<title>" << html_escape(model.name) << " " << html_escape(columns[c]) << ": "
+        out << "<title>" << xml_escape(model.name) << " " << xml_escape(columns[c]) << ": "
             << counts->passing << " of " << counts->configurations << " passing, "
             << counts->exercised << " exercised</title>";
         out << "<rect x=\"" << x + 1 << "\" y=\"" << y + 1 << "\" width=\"" << kCell - 2
@@ -515,7 +489,7 @@ details { margin: 0.3em 0 0.8em; } summary { cursor: pointer; color: #2b5797; }
   out << "<h2>Models</h2>\n<table id=\"models\">\n<tr><th>model</th><th>configurations</th>"
          "<th>exercised</th><th>passing</th></tr>\n";
   for (const ModelCoverage& model : report.models) {
-    out << "<tr data-model=\"" << html_escape(model.name) << "\"><td>" << html_escape(model.name)
+    out << "<tr data-model=\"" << xml_escape(model.name) << "\"><td>" << xml_escape(model.name)
         << "</td><td class=\"num\">" << model.counts.configurations << "</td><td class=\"num\">"
         << percent(model.counts.exercised_pct()) << "</td><td class=\"num passing\">"
         << "<span class=\"barbg\"><span class=\"bar\" style=\"width:"
@@ -526,21 +500,21 @@ details { margin: 0.3em 0 0.8em; } summary { cursor: pointer; color: #2b5797; }
   for (const ModelCoverage& model : report.models) {
     const std::vector<const ConfigCoverage*> open = not_passing(model);
     if (open.empty() && model.unsupported.empty()) continue;
-    out << "<details><summary>" << html_escape(model.name) << ": " << open.size() << " not passing"
+    out << "<details><summary>" << xml_escape(model.name) << ": " << open.size() << " not passing"
         << (model.unsupported.empty() ? "" : ", unsupported features")
         << "</summary>\n<table>\n<tr><th>status</th><th>block</th><th>mode</th>"
            "<th>configuration</th><th>weights</th><th>presets</th></tr>\n";
     for (const ConfigCoverage* config : open) {
       const char* status = config_status_name(config->status);
       out << "<tr><td class=\"status-" << status << "\">" << status << "</td><td>"
-          << html_escape(config->config.block) << "</td><td>" << config->config.mode
-          << "</td><td><code>" << html_escape(config->config.identity) << "</code></td><td>"
+          << xml_escape(config->config.block) << "</td><td>" << config->config.mode
+          << "</td><td><code>" << xml_escape(config->config.identity) << "</code></td><td>"
           << config->config.weight_dtype << "</td><td>" << presets_text(config->config)
           << "</td></tr>\n";
     }
     for (const std::string& feature : model.unsupported) {
       out << "<tr><td class=\"status-missing\">unsupported</td><td colspan=\"5\">"
-          << html_escape(feature) << "</td></tr>\n";
+          << xml_escape(feature) << "</td></tr>\n";
     }
     out << "</table>\n</details>\n";
   }
@@ -550,7 +524,7 @@ details { margin: 0.3em 0 0.8em; } summary { cursor: pointer; color: #2b5797; }
       << strength_name(report.strength) << ": combinations complete</th>"
       << "<th>value tuples covered</th></tr>\n";
   for (const BlockCoverage& block : report.blocks) {
-    out << "<tr data-block=\"" << html_escape(block.block) << "\"><td>" << html_escape(block.block)
+    out << "<tr data-block=\"" << xml_escape(block.block) << "\"><td>" << xml_escape(block.block)
         << "</td><td class=\"num\">" << block.records << "</td><td class=\"num\">" << block.calls
         << "</td><td class=\"num\">" << block.failed << "</td>";
     if (block.has_domain) {
@@ -567,7 +541,7 @@ details { margin: 0.3em 0 0.8em; } summary { cursor: pointer; color: #2b5797; }
   out << "</table>\n";
   for (const BlockCoverage& block : report.blocks) {
     if (!block.has_domain) continue;
-    out << "<h3 id=\"block-" << html_escape(block.block) << "\">" << html_escape(block.block)
+    out << "<h3 id=\"block-" << xml_escape(block.block) << "\">" << xml_escape(block.block)
         << "</h3>\n<table>\n<tr><th>parameter</th><th>tested</th><th>missing</th>"
            "<th>outside the domain</th></tr>\n";
     for (const ParameterCoverage& parameter : block.parameters) {
@@ -578,19 +552,19 @@ details { margin: 0.3em 0 0.8em; } summary { cursor: pointer; color: #2b5797; }
         }
         return text;
       };
-      out << "<tr><td>" << html_escape(parameter.name) << (parameter.tway ? "" : " (not t-way)")
-          << "</td><td>" << html_escape(join(parameter.tested)) << "</td><td class=\""
+      out << "<tr><td>" << xml_escape(parameter.name) << (parameter.tway ? "" : " (not t-way)")
+          << "</td><td>" << xml_escape(join(parameter.tested)) << "</td><td class=\""
           << (parameter.missing.empty() ? "" : "status-missing") << "\">"
-          << html_escape(join(parameter.missing)) << "</td><td>"
-          << html_escape(join(parameter.outside)) << "</td></tr>\n";
+          << xml_escape(join(parameter.missing)) << "</td><td>"
+          << xml_escape(join(parameter.outside)) << "</td></tr>\n";
     }
-    out << "</table>\n<p>" << html_escape(tway_line(block)) << "</p>\n";
+    out << "</table>\n<p>" << xml_escape(tway_line(block)) << "</p>\n";
     if (!block.tway.missing.empty()) {
       const auto parameters = tway_parameters(block);
       out << "<details><summary>" << block.tway.missing.size()
           << " missing value tuples</summary>\n<ul>\n";
       for (const std::vector<TwayAssignment>& tuple : block.tway.missing) {
-        out << "<li>" << html_escape(tuple_text(parameters, tuple)) << "</li>\n";
+        out << "<li>" << xml_escape(tuple_text(parameters, tuple)) << "</li>\n";
       }
       out << "</ul>\n</details>\n";
     }
@@ -600,9 +574,9 @@ details { margin: 0.3em 0 0.8em; } summary { cursor: pointer; color: #2b5797; }
            "<tr><th>block</th><th>mode</th><th>configuration</th><th>weights</th><th>calls</th>"
            "<th>failed</th></tr>\n";
     for (const UnmatchedConfig& config : report.unmatched) {
-      out << "<tr><td>" << html_escape(config.block) << "</td><td>"
-          << html_escape(config.mode.empty() ? "?" : config.mode) << "</td><td><code>"
-          << html_escape(config.identity) << "</code></td><td>" << html_escape(config.weight_dtype)
+      out << "<tr><td>" << xml_escape(config.block) << "</td><td>"
+          << xml_escape(config.mode.empty() ? "?" : config.mode) << "</td><td><code>"
+          << xml_escape(config.identity) << "</code></td><td>" << xml_escape(config.weight_dtype)
           << "</td><td class=\"num\">" << config.calls << "</td><td class=\"num\">" << config.failed
           << "</td></tr>\n";
     }

@@ -9,6 +9,7 @@
 
 #include "coverage/gate/mann_whitney.h"
 #include "suites/suite/timing.h"
+#include "validation/markup/markup.h"
 
 namespace ttt {
 namespace {
@@ -455,46 +456,6 @@ std::string verdict_text(const GateFinding& finding) {
   std::replace(text.begin(), text.end(), '_', ' ');
   if (finding.p_value.has_value()) text += " (p=" + format_number("%.2g", *finding.p_value) + ")";
   return finding.blocks ? "**" + text + "**" : text;
-}
-
-std::string xml_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' ? ' ' : c;
-    }
-  }
-  return out;
-}
-
-std::string markdown_cell(std::string text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '|') {
-      out += "\\|";
-    } else if (c == '\n') {
-      out += "<br>";
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 nlohmann::json optional_number(const std::optional<double>& value) {

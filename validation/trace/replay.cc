@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "validation/markup/markup.h"
 #include "validation/trace/internal/common.h"
 
 namespace ttt {
@@ -202,29 +203,6 @@ ReplayedCall replay_call(const TraceReader& trace, const TraceCall& call,
     }
   }
   return result;
-}
-
-std::string xml_escape(const std::string& text) {
-  std::string escaped;
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        escaped += "&amp;";
-        break;
-      case '<':
-        escaped += "&lt;";
-        break;
-      case '>':
-        escaped += "&gt;";
-        break;
-      case '"':
-        escaped += "&quot;";
-        break;
-      default:
-        escaped += c;
-    }
-  }
-  return escaped;
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "validation/markup/markup.h"
+
 namespace ttt {
 namespace {
 
@@ -94,55 +96,6 @@ std::string pad_left(const std::string& text, std::size_t width) {
 
 std::string paint(const std::string& text, const char* colour, bool enabled) {
   return enabled ? std::string(colour) + text + kReset : text;
-}
-
-// ----- XML and Markdown escaping ---------------------------------------------------------------
-
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        // XML 1.0 forbids control characters other than tab, newline and carriage return.
-        if (byte < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-          out += '?';
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
-
-std::string markdown_cell(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    if (c == '|') {
-      out += "\\|";
-    } else if (c == '\n') {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 // ----- JSON ------------------------------------------------------------------------------------

@@ -339,7 +339,7 @@ TEST_F(Replay, JunitReportMarksFailuresAndSkips) {
   EXPECT_THAT(xml, HasSubstr("<failure message=\"captured_device y: max_abs_error 0.5 &gt; 0.01 "
                              "at ["));
   EXPECT_THAT(xml, HasSubstr("name=\"2 u&lt;1&gt;\""));
-  EXPECT_THAT(xml, HasSubstr("<skipped message=\"unknown block kind 'nope'\"/>"));
+  EXPECT_THAT(xml, HasSubstr("<skipped message=\"unknown block kind &apos;nope&apos;\"/>"));
 }
 
 TEST_F(Replay, ProgressIsReportedAfterEachCall) {
