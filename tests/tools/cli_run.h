@@ -1,5 +1,5 @@
 // Running the `ttt` binary as a subprocess in CLI tests: its exit code, standard output and
-// standard error (used by coverage_command_test.cc and gate_command_test.cc).
+// standard error. Every CLI test uses it (tests/tools, tests/suites/suite/suite_command_test.cc).
 #pragma once
 
 #include <sys/wait.h>
@@ -30,12 +30,9 @@ inline std::string read_text(const std::string& path) {
   return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
 }
 
-// Runs `env ttt args...` with its output captured in files of `directory`. `env` is a prefix of
-// variable assignments ("TTT_COVERAGE=/tmp/c.jsonl"), or "".
-inline RunResult run_ttt(const std::filesystem::path& directory,
-                         const std::vector<std::string>& args, const std::string& env = "") {
-  std::string command = env + (env.empty() ? "" : " ") + shell_quote(TTT_CLI_PATH);
-  for (const std::string& arg : args) command += " " + shell_quote(arg);
+// Runs the shell command line `command` with its standard output and error captured in files of
+// `directory`.
+inline RunResult run_shell(const std::filesystem::path& directory, std::string command) {
   const std::string out = (directory / "stdout").string();
   const std::string err = (directory / "stderr").string();
   command += " >" + shell_quote(out) + " 2>" + shell_quote(err);
@@ -45,6 +42,20 @@ inline RunResult run_ttt(const std::filesystem::path& directory,
   result.out = read_text(out);
   result.err = read_text(err);
   return result;
+}
+
+// The shell command line `env ttt args...`, each argument quoted. `env` is a prefix of variable
+// assignments ("TTT_COVERAGE=/tmp/c.jsonl"), or "".
+inline std::string ttt_command(const std::vector<std::string>& args, const std::string& env = "") {
+  std::string command = env + (env.empty() ? "" : " ") + shell_quote(TTT_CLI_PATH);
+  for (const std::string& arg : args) command += " " + shell_quote(arg);
+  return command;
+}
+
+// Runs `env ttt args...` with its output captured in files of `directory`.
+inline RunResult run_ttt(const std::filesystem::path& directory,
+                         const std::vector<std::string>& args, const std::string& env = "") {
+  return run_shell(directory, ttt_command(args, env));
 }
 
 }  // namespace ttt::cli_test

@@ -16,11 +16,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/tools/cli_run.h"
 #include "validation/tensor/npy.h"
 #include "validation/tensor/random.h"
 
 namespace ttt {
 namespace {
+
+using cli_test::run_ttt;
+using cli_test::RunResult;
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
@@ -30,23 +34,6 @@ const std::string kNpyData = std::string(TTT_TEST_DATA_DIR) + "/npy/";
 const std::string kH5 = std::string(TTT_TEST_DATA_DIR) + "/compare/tensors.h5";
 const std::string kSampleDevice = std::string(TTT_BINARY_DIR) + "/samples/device.npy";
 const std::string kSampleReference = std::string(TTT_BINARY_DIR) + "/samples/reference.npy";
-
-struct RunResult {
-  int exit_code = -1;  // -1 when the process did not exit normally (a crash).
-  std::string out;
-  std::string err;
-};
-
-std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream file(path);
-  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-}
 
 int count_lines(const std::string& text) {
   return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
@@ -63,18 +50,9 @@ class CompareCommand : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
   // Runs `ttt compare <args>`.
-  RunResult compare(const std::vector<std::string>& args) {
-    std::string command = shell_quote(TTT_CLI_PATH) + " compare";
-    for (const std::string& arg : args) command += " " + shell_quote(arg);
-    const std::string out = (directory_ / "stdout").string();
-    const std::string err = (directory_ / "stderr").string();
-    command += " >" + shell_quote(out) + " 2>" + shell_quote(err);
-    const int status = std::system(command.c_str());
-    RunResult result;
-    if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    result.out = read_text(out);
-    result.err = read_text(err);
-    return result;
+  RunResult compare(std::vector<std::string> args) {
+    args.insert(args.begin(), "compare");
+    return run_ttt(directory_, args);
   }
 
   nlohmann::json compare_json(std::vector<std::string> args, int expected_exit) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/tools/cli_run.h"
+#include "tests/tools/small_llama.h"
 #include "validation/metrics/metrics.h"
 
 namespace ttt {
@@ -219,18 +220,7 @@ TEST_F(CoverageCommand, ReplayOfAnInteropTraceWritesOneRecordPerReplayedCall) {
 // A Llama-family config small enough for a quick `ttt demo`, and the same config as the only
 // model of a catalog: every configuration the demo's default preset runs must then match.
 TEST_F(CoverageCommand, DemoAndReplayCoverEveryDefaultConfigurationOfTheirModel) {
-  const nlohmann::json config = {{"architectures", {"LlamaForCausalLM"}},
-                                 {"model_type", "llama"},
-                                 {"hidden_size", 128},
-                                 {"intermediate_size", 256},
-                                 {"num_hidden_layers", 2},
-                                 {"num_attention_heads", 4},
-                                 {"num_key_value_heads", 2},
-                                 {"vocab_size", 512},
-                                 {"rms_norm_eps", 1e-5},
-                                 {"rope_theta", 500000.0},
-                                 {"max_position_embeddings", 64},
-                                 {"tie_word_embeddings", true}};
+  const nlohmann::json config = cli_test::small_llama_config();
   std::ofstream(path("config.json")) << config.dump(2);
   const std::string wrapper = path("wrapper.jsonl");
   RunResult run = ttt({"demo", "--out", path("out"), "--config", path("config.json"),

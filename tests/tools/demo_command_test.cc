@@ -13,47 +13,19 @@
 #include <string>
 #include <vector>
 
+#include "tests/tools/cli_run.h"
+#include "tests/tools/small_llama.h"
 #include "validation/trace/trace_reader.h"
 
 namespace ttt {
 namespace {
 
+using cli_test::read_text;
+using cli_test::run_ttt;
+using cli_test::RunResult;
+
 using ::testing::AllOf;
 using ::testing::HasSubstr;
-
-struct RunResult {
-  int exit_code = -1;  // -1 when the process did not exit normally (a crash).
-  std::string out;
-  std::string err;
-};
-
-std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream file(path);
-  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-}
-
-// A Llama-family config.json small enough for a quick run: 2 layers, hidden 128, 4 query and 2
-// key/value heads of 32, ffn 256, vocab 512.
-nlohmann::json small_config() {
-  return {{"architectures", {"LlamaForCausalLM"}},
-          {"model_type", "llama"},
-          {"hidden_size", 128},
-          {"intermediate_size", 256},
-          {"num_hidden_layers", 2},
-          {"num_attention_heads", 4},
-          {"num_key_value_heads", 2},
-          {"vocab_size", 512},
-          {"rms_norm_eps", 1e-5},
-          {"rope_theta", 500000.0},
-          {"max_position_embeddings", 64},
-          {"tie_word_embeddings", true}};
-}
 
 class DemoCommand : public ::testing::Test {
  protected:
@@ -63,25 +35,16 @@ class DemoCommand : public ::testing::Test {
                  ("ttt_demo_" + std::to_string(::getpid()) + "_" + info->name());
     std::filesystem::create_directories(directory_);
     config_ = (directory_ / "config.json").string();
-    std::ofstream(config_) << small_config().dump(2);
+    std::ofstream(config_) << cli_test::small_llama_config().dump(2);
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
   RunResult demo(const std::vector<std::string>& args) { return ttt("demo", args); }
 
   // Runs `ttt <subcommand> <args>`.
-  RunResult ttt(const std::string& subcommand, const std::vector<std::string>& args) {
-    std::string command = shell_quote(TTT_CLI_PATH) + " " + subcommand;
-    for (const std::string& arg : args) command += " " + shell_quote(arg);
-    const std::string out = (directory_ / "stdout").string();
-    const std::string err = (directory_ / "stderr").string();
-    command += " >" + shell_quote(out) + " 2>" + shell_quote(err);
-    const int status = std::system(command.c_str());
-    RunResult result;
-    if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    result.out = read_text(out);
-    result.err = read_text(err);
-    return result;
+  RunResult ttt(const std::string& subcommand, std::vector<std::string> args) {
+    args.insert(args.begin(), subcommand);
+    return run_ttt(directory_, args);
   }
 
   std::string out_dir() const { return (directory_ / "out").string(); }
@@ -165,14 +128,14 @@ TEST_F(DemoCommand, BadInputExitsTwoWithOneClearLine) {
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("nowhere.json: cannot read the file"));
 
-  nlohmann::json config = small_config();
+  nlohmann::json config = cli_test::small_llama_config();
   config["num_key_value_heads"] = 3;
   std::ofstream(config_) << config.dump();
   run = demo({"--out", out_dir(), "--config", config_});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, AllOf(HasSubstr(config_), HasSubstr("field 'num_key_value_heads'")));
 
-  std::ofstream(config_) << small_config().dump();
+  std::ofstream(config_) << cli_test::small_llama_config().dump();
   run = demo(
       {"--out", out_dir(), "--config", config_, "--prompt-tokens", "60", "--decode-steps", "16"});
   EXPECT_EQ(run.exit_code, 2);

@@ -15,30 +15,20 @@
 #include <string>
 #include <vector>
 
+#include "tests/tools/cli_run.h"
+
 namespace ttt {
 namespace {
+
+using cli_test::read_text;
+using cli_test::run_shell;
+using cli_test::RunResult;
+using cli_test::shell_quote;
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::StartsWith;
-
-struct RunResult {
-  int exit_code = -1;  // -1 when the process did not exit normally.
-  std::string out;
-  std::string err;
-};
-
-std::string read_text(const std::string& path) {
-  std::ifstream file(path);
-  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-}
-
-std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
 
 OutputCheck check(double pcc, double max_abs_error, std::vector<std::string> failures) {
   OutputCheck output;
@@ -85,16 +75,7 @@ class ReportCommand : public ::testing::Test {
   std::string path(const std::string& name) const { return (directory_ / name).string(); }
 
   RunResult run(const std::string& arguments, const std::string& environment = "") const {
-    const std::string out = path("stdout.txt");
-    const std::string err = path("stderr.txt");
-    const std::string command = environment + " " + shell_quote(TTT_CLI_PATH) + " report " +
-                                arguments + " > " + shell_quote(out) + " 2> " + shell_quote(err);
-    const int status = std::system(command.c_str());
-    RunResult result;
-    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    result.out = read_text(out);
-    result.err = read_text(err);
-    return result;
+    return run_shell(directory_, cli_test::ttt_command({"report"}, environment) + " " + arguments);
   }
 
   std::filesystem::path directory_;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/tools/cli_run.h"
 #include "validation/tensor/random.h"
 #include "validation/trace/capture.h"
 #include "validation/trace/recover.h"
@@ -22,27 +23,14 @@
 namespace ttt {
 namespace {
 
+using cli_test::read_text;
+using cli_test::run_ttt;
+using cli_test::RunResult;
+
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 const std::string kInterop = std::string(TTT_TEST_DATA_DIR) + "/interop_trace.h5";
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream file(path);
-  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-}
 
 // A ttt.scale call whose captured device output is x * scale rounded to bfloat16, or its negation
 // when `changed` (an implementation that has changed since: pcc -1).
@@ -73,19 +61,7 @@ class TraceCommands : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(directory_); }
 
-  RunResult ttt(const std::vector<std::string>& args) {
-    std::string command = shell_quote(TTT_CLI_PATH);
-    for (const std::string& arg : args) command += " " + shell_quote(arg);
-    const std::string out = path("stdout");
-    const std::string err = path("stderr");
-    command += " >" + shell_quote(out) + " 2>" + shell_quote(err);
-    const int status = std::system(command.c_str());
-    RunResult result;
-    if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    result.out = read_text(out);
-    result.err = read_text(err);
-    return result;
-  }
+  RunResult ttt(const std::vector<std::string>& args) { return run_ttt(directory_, args); }
 
   std::string path(const std::string& name) const { return (directory_ / name).string(); }
 

@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "tests/suites/suite/tiny_llama.h"
+
 namespace ttt {
 namespace {
 
@@ -24,14 +26,7 @@ using ::testing::HasSubstr;
 std::string tiny_config_path() {
   const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "ttt_compose";
   std::filesystem::create_directories(dir);
-  nlohmann::json config = catalog_config("llama-3.2-1b");
-  config["hidden_size"] = 64;
-  config["intermediate_size"] = 128;
-  config["num_attention_heads"] = 4;
-  config["num_key_value_heads"] = 2;
-  config["head_dim"] = 16;
-  config["num_hidden_layers"] = 2;
-  config["vocab_size"] = 96;
+  nlohmann::json config = suites_test::tiny_llama_config(96);
   const std::string path = (dir / "config.json").string();
   std::ofstream(path) << config.dump();
   return path;

@@ -12,30 +12,20 @@
 #include <string>
 
 #include "suites/suite/model_catalog.h"
+#include "tests/suites/suite/tiny_llama.h"
+#include "tests/tools/cli_run.h"
 
 namespace ttt {
 namespace {
 
+using cli_test::read_text;
+using cli_test::run_shell;
+using cli_test::RunResult;
+using cli_test::shell_quote;
+
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_text(const std::string& path) {
-  std::ifstream file(path);
-  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-}
-
-std::string quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
 
 class SuiteCommand : public ::testing::Test {
  protected:
@@ -44,14 +34,7 @@ class SuiteCommand : public ::testing::Test {
     dir_ = std::filesystem::path(::testing::TempDir()) /
            ("ttt_suite_cli_" + std::to_string(::getpid()) + "_" + info->name());
     std::filesystem::create_directories(dir_);
-    nlohmann::json config = catalog_config("llama-3.2-1b");
-    config["hidden_size"] = 64;
-    config["intermediate_size"] = 128;
-    config["num_attention_heads"] = 4;
-    config["num_key_value_heads"] = 2;
-    config["head_dim"] = 16;
-    config["num_hidden_layers"] = 2;
-    config["vocab_size"] = 256;
+    nlohmann::json config = suites_test::tiny_llama_config(256);
     std::ofstream(dir_ / "config.json") << config.dump();
     nlohmann::json cases = nlohmann::json::array();
     for (const char* mode : {"prefill", "decode"}) {
@@ -77,16 +60,7 @@ class SuiteCommand : public ::testing::Test {
   }
 
   RunResult run(const std::string& arguments, const std::string& environment = "") const {
-    const std::string out = path("stdout.txt");
-    const std::string err = path("stderr.txt");
-    const std::string command = environment + " " + quote(TTT_CLI_PATH) + " " + arguments + " >" +
-                                quote(out) + " 2>" + quote(err);
-    const int status = std::system(command.c_str());
-    RunResult result;
-    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    result.out = read_text(out);
-    result.err = read_text(err);
-    return result;
+    return run_shell(dir_, cli_test::ttt_command({}, environment) + " " + arguments);
   }
 
   std::filesystem::path dir_;
@@ -94,8 +68,9 @@ class SuiteCommand : public ::testing::Test {
 };
 
 TEST_F(SuiteCommand, RunWritesJsonAndJunitAndExitsZeroWhenEveryCasePasses) {
-  const RunResult result = run("suite run " + quote(path("tiny.json")) + " --json " +
-                               quote(path("r.json")) + " --junit " + quote(path("r.xml")));
+  const RunResult result =
+      run("suite run " + shell_quote(path("tiny.json")) + " --json " + shell_quote(path("r.json")) +
+          " --junit " + shell_quote(path("r.xml")));
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_THAT(result.out, AllOf(HasSubstr("suite tiny (model "), HasSubstr("config.json)")));
   EXPECT_THAT(result.out, HasSubstr("14 cases: 14 passed, 0 failed, 0 errors"));
@@ -111,19 +86,20 @@ TEST_F(SuiteCommand, RunWritesJsonAndJunitAndExitsZeroWhenEveryCasePasses) {
 TEST_F(SuiteCommand, AFailedExpectationExitsOne) {
   suite_["cases"][4]["expect"] = {{"nmse", 1e-12}};
   write_suite(suite_);
-  const RunResult result = run("suite run " + quote(path("tiny.json")) + " --filter 'ffn.*'");
+  const RunResult result = run("suite run " + shell_quote(path("tiny.json")) + " --filter 'ffn.*'");
   EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
   EXPECT_THAT(result.out, HasSubstr("fail ffn.prefill.s16: accuracy:y: nmse"));
   EXPECT_THAT(result.out, HasSubstr("2 cases: 1 passed, 1 failed"));
 }
 
 TEST_F(SuiteCommand, ShardsByFlagOrEnvironmentAndMerges) {
-  const std::string suite = quote(path("tiny.json"));
-  ASSERT_EQ(
-      run("suite run " + suite + " --shard 0/2 --quiet --json " + quote(path("a.json"))).exit_code,
-      0);
-  const RunResult second = run("suite run " + suite + " --quiet --json " + quote(path("b.json")),
-                               "GTEST_SHARD_INDEX=1 GTEST_TOTAL_SHARDS=2");
+  const std::string suite = shell_quote(path("tiny.json"));
+  ASSERT_EQ(run("suite run " + suite + " --shard 0/2 --quiet --json " + shell_quote(path("a.json")))
+                .exit_code,
+            0);
+  const RunResult second =
+      run("suite run " + suite + " --quiet --json " + shell_quote(path("b.json")),
+          "GTEST_SHARD_INDEX=1 GTEST_TOTAL_SHARDS=2");
   ASSERT_EQ(second.exit_code, 0) << second.err;
   const nlohmann::json a = nlohmann::json::parse(read_text(path("a.json")));
   const nlohmann::json b = nlohmann::json::parse(read_text(path("b.json")));
@@ -131,39 +107,41 @@ TEST_F(SuiteCommand, ShardsByFlagOrEnvironmentAndMerges) {
   EXPECT_EQ(b.at("suites")[0].at("shard").at("indices"), nlohmann::json::array({1}));
   EXPECT_EQ(b.at("suites")[0].at("cases")[0].at("index"), 1);
 
-  const RunResult merged = run("suite merge " + quote(path("a.json")) + " " +
-                               quote(path("b.json")) + " --json " + quote(path("m.json")));
+  const RunResult merged =
+      run("suite merge " + shell_quote(path("a.json")) + " " + shell_quote(path("b.json")) +
+          " --json " + shell_quote(path("m.json")));
   ASSERT_EQ(merged.exit_code, 0) << merged.err;
   const nlohmann::json m = nlohmann::json::parse(read_text(path("m.json")));
   EXPECT_EQ(m.at("suites")[0].at("cases").size(), 14u);
   EXPECT_EQ(m.at("suites")[0].at("complete"), true);
   EXPECT_EQ(m.at("suites")[0].at("cases")[1].at("index"), 1);
 
-  const RunResult incomplete = run("suite merge " + quote(path("a.json")) +
-                                   " --require-complete --json " + quote(path("x.json")));
+  const RunResult incomplete = run("suite merge " + shell_quote(path("a.json")) +
+                                   " --require-complete --json " + shell_quote(path("x.json")));
   EXPECT_EQ(incomplete.exit_code, 2);
   EXPECT_THAT(incomplete.err, HasSubstr("has 1 of 2 shards"));
 
   // Another definition of the suite cannot be merged with these shards.
   suite_["seed"] = 6;
   write_suite(suite_);
-  ASSERT_EQ(
-      run("suite run " + suite + " --shard 1/2 --quiet --json " + quote(path("c.json"))).exit_code,
-      0);
+  ASSERT_EQ(run("suite run " + suite + " --shard 1/2 --quiet --json " + shell_quote(path("c.json")))
+                .exit_code,
+            0);
   const RunResult refused =
-      run("suite merge " + quote(path("a.json")) + " " + quote(path("c.json")));
+      run("suite merge " + shell_quote(path("a.json")) + " " + shell_quote(path("c.json")));
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_THAT(refused.err, AllOf(HasSubstr("ttt: error: [suite merge] suite 'tiny'"),
                                  HasSubstr("does not match")));
 }
 
 TEST_F(SuiteCommand, ComposePredictsAndMeasures) {
-  ASSERT_EQ(
-      run("suite run " + quote(path("tiny.json")) + " --quiet --json " + quote(path("r.json")))
-          .exit_code,
-      0);
-  const RunResult composed = run("compose " + quote(path("tiny.json")) + " --results " +
-                                 quote(path("r.json")) + " --json " + quote(path("c.json")));
+  ASSERT_EQ(run("suite run " + shell_quote(path("tiny.json")) + " --quiet --json " +
+                shell_quote(path("r.json")))
+                .exit_code,
+            0);
+  const RunResult composed =
+      run("compose " + shell_quote(path("tiny.json")) + " --results " +
+          shell_quote(path("r.json")) + " --json " + shell_quote(path("c.json")));
   ASSERT_EQ(composed.exit_code, 0) << composed.err;
   EXPECT_THAT(composed.out, HasSubstr("composition of suite tiny"));
   EXPECT_THAT(composed.out, HasSubstr("prefill: batch 1, 16 tokens"));
@@ -175,9 +153,9 @@ TEST_F(SuiteCommand, ComposePredictsAndMeasures) {
 
   // --measure runs the model; whether the timing lands within 10% depends on the machine's
   // load, so this checks the plumbing (compose_measure_test checks the figures).
-  const RunResult measured =
-      run("compose " + quote(path("tiny.json")) + " --results " + quote(path("r.json")) +
-          " --layers 1 --measure --json " + quote(path("m.json")));
+  const RunResult measured = run("compose " + shell_quote(path("tiny.json")) + " --results " +
+                                 shell_quote(path("r.json")) + " --layers 1 --measure --json " +
+                                 shell_quote(path("m.json")));
   EXPECT_TRUE(measured.exit_code == 0 || measured.exit_code == 1) << measured.err;
   EXPECT_THAT(measured.out, HasSubstr("measured latency"));
   const nlohmann::json m = nlohmann::json::parse(read_text(path("m.json")));
@@ -186,11 +164,11 @@ TEST_F(SuiteCommand, ComposePredictsAndMeasures) {
 }
 
 TEST_F(SuiteCommand, ListAndCheck) {
-  const RunResult list = run("suite list " + quote(path("tiny.json")));
+  const RunResult list = run("suite list " + shell_quote(path("tiny.json")));
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_THAT(list.out, HasSubstr("tiny ("));
   EXPECT_THAT(list.out, HasSubstr("ffn.decode  gated_mlp decode  module layers.*.ffn x2"));
-  const RunResult check = run("suite check " + quote(path("tiny.json")));
+  const RunResult check = run("suite check " + shell_quote(path("tiny.json")));
   EXPECT_EQ(check.exit_code, 0);
   EXPECT_THAT(check.out, HasSubstr(": ok (14 cases)"));
 }
@@ -199,22 +177,23 @@ TEST_F(SuiteCommand, BadInputExitsTwoWithOneLineNamingTheFileAndPath) {
   suite_["cases"][2]["spec"] = {{"num_heads", "four"}};
   write_suite(suite_, "bad.json");
   for (const char* command : {"suite run", "suite check", "suite list"}) {
-    const RunResult result = run(std::string(command) + " " + quote(path("bad.json")));
+    const RunResult result = run(std::string(command) + " " + shell_quote(path("bad.json")));
     EXPECT_EQ(result.exit_code, 2) << command;
     EXPECT_THAT(result.err, HasSubstr("bad.json: /cases/2/spec/num_heads: expected an integer"))
         << command;
   }
-  EXPECT_EQ(run("suite run " + quote(path("tiny.json")) + " --shard 2/2").exit_code, 2);
+  EXPECT_EQ(run("suite run " + shell_quote(path("tiny.json")) + " --shard 2/2").exit_code, 2);
   EXPECT_EQ(run("suite run").exit_code, 2);
-  EXPECT_EQ(run("suite run " + quote(path("missing.json"))).exit_code, 2);
-  EXPECT_EQ(run("suite run " + quote(path("tiny.json")) + " --filter 'nothing*'").exit_code, 2);
-  EXPECT_EQ(run("suite run " + quote(path("tiny.json")) + " --repetitions 3").exit_code, 2);
-  const RunResult results =
-      run("compose " + quote(path("tiny.json")) + " --results " + quote(path("missing.json")));
+  EXPECT_EQ(run("suite run " + shell_quote(path("missing.json"))).exit_code, 2);
+  EXPECT_EQ(run("suite run " + shell_quote(path("tiny.json")) + " --filter 'nothing*'").exit_code,
+            2);
+  EXPECT_EQ(run("suite run " + shell_quote(path("tiny.json")) + " --repetitions 3").exit_code, 2);
+  const RunResult results = run("compose " + shell_quote(path("tiny.json")) + " --results " +
+                                shell_quote(path("missing.json")));
   EXPECT_EQ(results.exit_code, 2);
   EXPECT_THAT(results.err, HasSubstr("missing.json: cannot open the results file"));
-  const RunResult env =
-      run("suite run " + quote(path("tiny.json")), "GTEST_SHARD_INDEX=3 GTEST_TOTAL_SHARDS=2");
+  const RunResult env = run("suite run " + shell_quote(path("tiny.json")),
+                            "GTEST_SHARD_INDEX=3 GTEST_TOTAL_SHARDS=2");
   EXPECT_EQ(env.exit_code, 2);
   EXPECT_THAT(env.err, HasSubstr("GTEST_SHARD_INDEX=3"));
 }

@@ -11,6 +11,7 @@
 
 #include "suites/suite/model_catalog.h"
 #include "suites/suite/targets.h"
+#include "tests/suites/suite/tiny_llama.h"
 #include "validation/tensor/random.h"
 #include "validation/wrapper/compare_to_reference.h"
 
@@ -331,14 +332,7 @@ TEST(BlockCase, BadSpecsThrowTheBlocksMessage) {
 
 // A two-layer Llama-shaped model small enough for unit tests.
 CausalLmSpec tiny_llama() {
-  nlohmann::json config = catalog_config("llama-3.2-1b");
-  config["hidden_size"] = 64;
-  config["intermediate_size"] = 128;
-  config["num_attention_heads"] = 4;
-  config["num_key_value_heads"] = 2;
-  config["head_dim"] = 16;
-  config["num_hidden_layers"] = 2;
-  config["vocab_size"] = 96;
+  nlohmann::json config = suites_test::tiny_llama_config(96);
   return model_from_config(config, "tiny").spec;
 }
 
