@@ -22,22 +22,6 @@ void check_shape(const char* block, const char* name, const Shape& shape, const 
   }
 }
 
-void check_input(const char* block, const Tensor& x, std::int64_t hidden, const char* forward,
-                 bool decode) {
-  const bool shape_ok =
-      x.defined() && x.rank() >= 1 && x.dim(-1) == hidden && (!decode || x.rank() == 2);
-  if (!shape_ok) {
-    fail(block, std::string(forward) + " input has shape " +
-                    (x.defined() ? shape_to_string(x.shape()) : std::string("(undefined)")) +
-                    ", expected " + (decode ? "[batch, " : "[..., ") + std::to_string(hidden) +
-                    "]");
-  }
-  if (!is_floating(x.dtype())) {
-    fail(block, std::string(forward) + " input has dtype " + std::string(dtype_name(x.dtype())) +
-                    ", expected a floating dtype");
-  }
-}
-
 void check_matmul_config(const char* block, const char* field, const MatmulConfig& config) {
   for (const auto& [dtype, name] : {std::pair{config.activation_dtype, "activation_dtype"},
                                     std::pair{config.weight_dtype, "weight_dtype"},

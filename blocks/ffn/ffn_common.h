@@ -18,10 +18,6 @@ namespace ttt::ffn_detail {
 // Checks `shape` == `expected`: "[block] w_up has shape [..], expected [..]".
 void check_shape(const char* block, const char* name, const Shape& shape, const Shape& expected);
 
-// Checks a forward's input: floating, last dimension `hidden`; decode also needs rank 2.
-void check_input(const char* block, const Tensor& x, std::int64_t hidden, const char* forward,
-                 bool decode);
-
 // Checks that every dtype of a matmul config is floating: "[block] config.ff2.weight_dtype ...".
 void check_matmul_config(const char* block, const char* field, const MatmulConfig& config);
 

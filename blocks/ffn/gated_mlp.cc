@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "blocks/common/checks.h"
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
 #include "blocks/common/reference_math.h"
@@ -145,12 +146,12 @@ Tensor GatedMlp::forward(const Tensor& x, std::int64_t chunk_rows) const {
 }
 
 Tensor GatedMlp::prefill_forward(const Tensor& x) const {
-  ffn_detail::check_input(kBlock, x, spec_.hidden_dim, "prefill_forward", false);
+  check_features_input(kBlock, x, spec_.hidden_dim, "prefill_forward", InputRows::any);
   return forward(x, config_.prefill_chunk_rows);
 }
 
 Tensor GatedMlp::decode_forward(const Tensor& x) const {
-  ffn_detail::check_input(kBlock, x, spec_.hidden_dim, "decode_forward", true);
+  check_features_input(kBlock, x, spec_.hidden_dim, "decode_forward", InputRows::batch);
   return forward(x, std::max<std::int64_t>(1, x.dim(0)));
 }
 
@@ -158,7 +159,7 @@ Tensor gated_mlp_reference(const GatedMlpSpec& spec, const Tensor& x, const Tens
                            const Tensor& w_up, const Tensor& w_down) {
   spec.validate();
   spec.validate_weights(w_gate.shape(), w_up.shape(), w_down.shape());
-  ffn_detail::check_input(kBlock, x, spec.hidden_dim, "reference", false);
+  check_features_input(kBlock, x, spec.hidden_dim, "reference", InputRows::any);
   const std::int64_t rows = x.numel() / spec.hidden_dim;
   return reference_tensor(
       x.shape(), ffn_detail::gated_mlp_reference_rows(spec.activation, reference_values(x), rows,

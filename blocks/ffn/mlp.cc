@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "blocks/common/checks.h"
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
 #include "blocks/common/reference_math.h"
@@ -144,12 +145,12 @@ Tensor Mlp::forward(const Tensor& x, std::int64_t chunk_rows) const {
 }
 
 Tensor Mlp::prefill_forward(const Tensor& x) const {
-  ffn_detail::check_input(kBlock, x, spec_.hidden_dim, "prefill_forward", false);
+  check_features_input(kBlock, x, spec_.hidden_dim, "prefill_forward", InputRows::any);
   return forward(x, config_.prefill_chunk_rows);
 }
 
 Tensor Mlp::decode_forward(const Tensor& x) const {
-  ffn_detail::check_input(kBlock, x, spec_.hidden_dim, "decode_forward", true);
+  check_features_input(kBlock, x, spec_.hidden_dim, "decode_forward", InputRows::batch);
   return forward(x, std::max<std::int64_t>(1, x.dim(0)));
 }
 
@@ -158,7 +159,7 @@ Tensor mlp_reference(const MlpSpec& spec, const Tensor& x, const Tensor& w_up, c
   spec.validate();
   spec.validate_weights(w_up.shape(), w_down.shape(), b_up.defined() ? &b_up.shape() : nullptr,
                         b_down.defined() ? &b_down.shape() : nullptr);
-  ffn_detail::check_input(kBlock, x, spec.hidden_dim, "reference", false);
+  check_features_input(kBlock, x, spec.hidden_dim, "reference", InputRows::any);
   const std::int64_t rows = x.numel() / spec.hidden_dim;
   std::vector<double> inner = reference_matmul(reference_values(x), rows, w_up, b_up);
   for (double& value : inner) value = activation_reference(spec.activation, value);

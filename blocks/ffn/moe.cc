@@ -6,6 +6,7 @@
 #include <numeric>
 #include <utility>
 
+#include "blocks/common/checks.h"
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
 #include "blocks/common/reference_math.h"
@@ -222,18 +223,18 @@ Tensor Moe::forward(const Tensor& x) const {
 }
 
 Tensor Moe::prefill_forward(const Tensor& x) const {
-  ffn_detail::check_input(kBlock, x, spec_.hidden_dim, "prefill_forward", false);
+  check_features_input(kBlock, x, spec_.hidden_dim, "prefill_forward", InputRows::any);
   return forward(x);
 }
 
 Tensor Moe::decode_forward(const Tensor& x) const {
-  ffn_detail::check_input(kBlock, x, spec_.hidden_dim, "decode_forward", true);
+  check_features_input(kBlock, x, spec_.hidden_dim, "decode_forward", InputRows::batch);
   return forward(x);
 }
 
 Tensor moe_reference(const MoeSpec& spec, const Tensor& x, const MoeReferenceWeights& weights) {
   spec.validate();
-  ffn_detail::check_input(kBlock, x, spec.hidden_dim, "reference", false);
+  check_features_input(kBlock, x, spec.hidden_dim, "reference", InputRows::any);
   ffn_detail::check_shape(kBlock, "router", weights.router.shape(),
                           {spec.hidden_dim, spec.num_experts});
   const auto experts = static_cast<std::size_t>(spec.num_experts);

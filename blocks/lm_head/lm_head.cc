@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "blocks/common/checks.h"
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
 #include "blocks/common/reference_math.h"
@@ -19,20 +20,6 @@ constexpr std::int64_t kMaxChunk = 32768;
 
 [[noreturn]] void fail(const std::string& message) {
   throw std::invalid_argument("[lm_head] " + message);
-}
-
-void check_input(const LmHeadSpec& spec, const Tensor& x, const char* forward, bool decode) {
-  const bool ok =
-      x.defined() && x.rank() >= 1 && x.dim(-1) == spec.hidden_dim && (!decode || x.rank() == 2);
-  if (!ok) {
-    fail(std::string(forward) + " input has shape " +
-         (x.defined() ? shape_to_string(x.shape()) : std::string("(undefined)")) + ", expected " +
-         (decode ? "[batch, " : "[..., ") + std::to_string(spec.hidden_dim) + "]");
-  }
-  if (!is_floating(x.dtype())) {
-    fail(std::string(forward) + " input has dtype " + std::string(dtype_name(x.dtype())) +
-         ", expected a floating dtype");
-  }
 }
 
 // Columns [begin, begin + count) of the [hidden, vocab] weight, as float32 [hidden, count]. A
@@ -185,19 +172,19 @@ Tensor LmHead::forward(const Tensor& x) const {
 }
 
 Tensor LmHead::prefill_forward(const Tensor& x) const {
-  check_input(spec_, x, "prefill_forward", false);
+  check_features_input("lm_head", x, spec_.hidden_dim, "prefill_forward", InputRows::any);
   return forward(x);
 }
 
 Tensor LmHead::decode_forward(const Tensor& x) const {
-  check_input(spec_, x, "decode_forward", true);
+  check_features_input("lm_head", x, spec_.hidden_dim, "decode_forward", InputRows::batch);
   return forward(x);
 }
 
 Tensor lm_head_reference(const LmHeadSpec& spec, const Tensor& x, const Tensor& weight) {
   spec.validate();
   spec.validate_weight(weight.shape());
-  check_input(spec, x, "reference", false);
+  check_features_input("lm_head", x, spec.hidden_dim, "reference", InputRows::any);
   const std::int64_t hidden = spec.hidden_dim;
   const std::int64_t vocab = spec.vocab_size;
   const std::int64_t rows = x.numel() / hidden;

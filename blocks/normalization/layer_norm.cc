@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "blocks/common/checks.h"
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
 #include "blocks/normalization/row_sums.h"
@@ -16,18 +17,6 @@ namespace {
 
 [[noreturn]] void fail(const std::string& message) {
   throw std::invalid_argument("[layer_norm] " + message);
-}
-
-void check_input(const LayerNormSpec& spec, const Tensor& x, const char* forward) {
-  if (!x.defined() || x.rank() < 1 || x.dim(-1) != spec.dim) {
-    fail(std::string(forward) + " input has shape " +
-         (x.defined() ? shape_to_string(x.shape()) : std::string("(undefined)")) +
-         ", expected [..., " + std::to_string(spec.dim) + "]");
-  }
-  if (!is_floating(x.dtype())) {
-    fail(std::string(forward) + " input has dtype " + std::string(dtype_name(x.dtype())) +
-         ", expected a floating dtype");
-  }
 }
 
 }  // namespace
@@ -121,16 +110,12 @@ LayerNorm::LayerNorm(LayerNormSpec spec, LayerNormImplConfig config, WeightSourc
 }
 
 Tensor LayerNorm::prefill_forward(const Tensor& x) const {
-  check_input(spec_, x, "prefill_forward");
+  check_features_input("layer_norm", x, spec_.dim, "prefill_forward", InputRows::any);
   return forward(x);
 }
 
 Tensor LayerNorm::decode_forward(const Tensor& x) const {
-  check_input(spec_, x, "decode_forward");
-  if (x.rank() != 2) {
-    fail("decode_forward input has shape " + shape_to_string(x.shape()) + ", expected [batch, " +
-         std::to_string(spec_.dim) + "]");
-  }
+  check_features_input("layer_norm", x, spec_.dim, "decode_forward", InputRows::batch);
   return forward(x);
 }
 
@@ -162,7 +147,7 @@ Tensor layer_norm_reference(const LayerNormSpec& spec, const Tensor& x, const Te
                             const Tensor& bias) {
   spec.validate();
   spec.validate_weights(weight.shape(), bias.defined() ? &bias.shape() : nullptr);
-  check_input(spec, x, "reference");
+  check_features_input("layer_norm", x, spec.dim, "reference", InputRows::any);
   const std::int64_t dim = spec.dim;
   const std::int64_t rows = x.numel() / dim;
   std::vector<float> out(static_cast<std::size_t>(x.numel()));

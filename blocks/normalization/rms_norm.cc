@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "blocks/common/checks.h"
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
 #include "blocks/normalization/row_sums.h"
@@ -17,18 +18,6 @@ namespace {
 
 [[noreturn]] void fail(const std::string& message) {
   throw std::invalid_argument("[rms_norm] " + message);
-}
-
-void check_input(const RmsNormSpec& spec, const Tensor& x, const char* forward) {
-  if (!x.defined() || x.rank() < 1 || x.dim(-1) != spec.dim) {
-    fail(std::string(forward) + " input has shape " +
-         (x.defined() ? shape_to_string(x.shape()) : std::string("(undefined)")) +
-         ", expected [..., " + std::to_string(spec.dim) + "]");
-  }
-  if (!is_floating(x.dtype())) {
-    fail(std::string(forward) + " input has dtype " + std::string(dtype_name(x.dtype())) +
-         ", expected a floating dtype");
-  }
 }
 
 }  // namespace
@@ -133,16 +122,12 @@ RmsNorm::RmsNorm(RmsNormSpec spec, RmsNormImplConfig config, WeightSource weight
 }
 
 Tensor RmsNorm::prefill_forward(const Tensor& x) const {
-  check_input(spec_, x, "prefill_forward");
+  check_features_input("rms_norm", x, spec_.dim, "prefill_forward", InputRows::any);
   return forward(x);
 }
 
 Tensor RmsNorm::decode_forward(const Tensor& x) const {
-  check_input(spec_, x, "decode_forward");
-  if (x.rank() != 2) {
-    fail("decode_forward input has shape " + shape_to_string(x.shape()) + ", expected [batch, " +
-         std::to_string(spec_.dim) + "]");
-  }
+  check_features_input("rms_norm", x, spec_.dim, "decode_forward", InputRows::batch);
   return forward(x);
 }
 
@@ -175,7 +160,7 @@ Tensor RmsNorm::forward(const Tensor& x) const {
 Tensor rms_norm_reference(const RmsNormSpec& spec, const Tensor& x, const Tensor& weight) {
   spec.validate();
   spec.validate_weight(weight.shape());
-  check_input(spec, x, "reference");
+  check_features_input("rms_norm", x, spec.dim, "reference", InputRows::any);
   const std::int64_t dim = spec.dim;
   const std::int64_t rows = x.numel() / dim;
   const double offset = spec.add_unit_offset ? 1.0 : 0.0;
