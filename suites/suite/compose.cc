@@ -7,7 +7,9 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <variant>
 
+#include "blocks/ffn/activation.h"
 #include "patterns/causal_lm.h"
 #include "suites/suite/internal/block_kinds.h"
 #include "suites/suite/model_catalog.h"
@@ -18,12 +20,43 @@ namespace {
 
 using Json = nlohmann::json;
 
-// Gains of later sublayers on an earlier error, relative to the signal they carry: 0 (errors
-// only travel the residual path), 1 (relative error preserved: the central estimate) and 2 (the
-// elementwise product of a gated MLP doubles a relative input error's energy).
-constexpr double kGainLow = 0.0;
-constexpr double kGainCentral = 1.0;
-constexpr double kGainHigh = 2.0;
+// E[f'(z)^2] / E[f(z)^2] for z ~ N(0, 1): how much activation f multiplies the relative error
+// energy of its input, for pre-activations of unit variance (what a normalised branch input
+// gives). Midpoint quadrature over [-12, 12]; 1 for ReLU, 1.067 for SiLU, 1.072 for GELU.
+double activation_error_gain(Activation activation) {
+  constexpr int kSteps = 24000;
+  constexpr double kLow = -12.0;
+  constexpr double kStep = 24.0 / kSteps;
+  constexpr double kH = 1e-5;
+  double derivative = 0.0;
+  double value = 0.0;
+  for (int i = 0; i < kSteps; ++i) {
+    const double z = kLow + (i + 0.5) * kStep;
+    const double weight = std::exp(-0.5 * z * z);
+    const double f = activation_reference(activation, z);
+    const double slope =
+        (activation_reference(activation, z + kH) - activation_reference(activation, z - kH)) /
+        (2.0 * kH);
+    derivative += weight * slope * slope;
+    value += weight * f * f;
+  }
+  return derivative / value;
+}
+
+// The central gain g of a layer's branch on the relative error of its input (docs/suites.md
+// "Error model"): attention 1 (linear in its values; the softmax's own sensitivity is left to the
+// band); a plain MLP its activation's gain; a gated MLP, and an MoE's gated experts, one more,
+// because the elementwise product of two independent projections of the input adds their
+// relative errors.
+double branch_error_gain(const CausalLmSpec& spec, const std::string& slot, std::int64_t layer) {
+  if (slot != "ffn") return 1.0;
+  const FfnSpec& ffn = spec.layers.at(static_cast<std::size_t>(layer)).ffn;
+  if (const auto* mlp = std::get_if<MlpSpec>(&ffn)) return activation_error_gain(mlp->activation);
+  if (const auto* gated = std::get_if<GatedMlpSpec>(&ffn)) {
+    return 1.0 + activation_error_gain(gated->activation);
+  }
+  return 1.0 + activation_error_gain(std::get<MoeSpec>(ffn).activation);
+}
 
 // One module instance of the forward, in order.
 struct Instance {
@@ -287,8 +320,9 @@ class Composer {
             : default_impl_config(spec_.layers.front(), suite_.device, prediction.mode);
     const double rounding = rounding_nmse(layer_config.residual_dtype);
     prediction.residual_rounding_nmse = rounding;
-    const double gains[3] = {kGainLow, kGainCentral, kGainHigh};
-    double error[3] = {0, 0, 0};  // Absolute error energy in the stream, per gain.
+    // The band: every branch's gain at 0 (errors travel the residual path only), at its central
+    // value (branch_error_gain), and one above it.
+    double error[3] = {0, 0, 0};  // Absolute error energy in the stream, per band edge.
     double stream = 0.0;          // Energy of the residual stream.
     std::vector<double> contribution(prediction.blocks.size(), 0.0);
     double head_nmse = 0.0;  // Final norm and LM head: relative errors on the whole signal.
@@ -297,6 +331,7 @@ class Composer {
     // energy of each of its blocks.
     struct Branch {
       double energy = 0.0;
+      double gain = 1.0;  // Central gain on the stream's earlier error.
       std::vector<std::pair<std::size_t, double>> nmse_by_row;
       bool open = false;
     } branch;
@@ -310,6 +345,7 @@ class Composer {
         if (stream > 0) contribution[row] += nmse * branch.energy / stream;
       }
       fresh += rounding * stream;
+      const double gains[3] = {0.0, branch.gain, branch.gain + 1.0};
       for (int g = 0; g < 3; ++g) {
         const double growth = before > 0 ? (before + gains[g] * branch.energy) / before : 1.0;
         error[g] = error[g] * growth + fresh;
@@ -339,6 +375,9 @@ class Composer {
       }
       // The branch's output energy is that of its last block (attention or ffn, or the post-norm).
       branch.energy = energy;
+      if (instance.slot == "attention" || instance.slot == "ffn") {
+        branch.gain = branch_error_gain(spec_, instance.slot, instance.layer);
+      }
       branch.nmse_by_row.emplace_back(row, nmse);
     }
     close_branch();

@@ -12,6 +12,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 #include "tests/suites/suite/tiny_llama.h"
 
@@ -130,13 +131,16 @@ TEST(Compose, ErrorModelWeighsEachBlockByTheEnergyItAddsToTheStream) {
 
   // docs/suites.md: the stream starts with the embedding's energy; each branch adds its output
   // energy E and its blocks' fresh error sum(nmse) * E, each residual addition rounding u * S; an
-  // earlier error grows by (S + g E) / S when a branch adds E (g = 0, 1, 2).
-  const auto walk = [&](double g) {
+  // earlier error grows by (S + g E) / S when a branch adds E. The band's edges take every
+  // branch's g at 0, at its central value (attention 1; SwiGLU 1 + E[silu'(z)^2] / E[silu(z)^2]
+  // = 2.0666342 for z ~ N(0, 1), by numpy quadrature) and one above.
+  constexpr double kSwigluGain = 2.0666342;
+  const auto walk = [&](double attention_gain, double ffn_gain) {
     double stream = 0.02 * 0.02;
     double error = 1e-5 * stream;
     for (int layer = 0; layer < 2; ++layer) {
-      for (const auto& [nmse_sum, energy] :
-           {std::pair{1e-6 + 2e-4, 1.0}, std::pair{1e-6 + 3e-4, 4.0}}) {
+      for (const auto& [nmse_sum, energy, g] :
+           {std::tuple{1e-6 + 2e-4, 1.0, attention_gain}, std::tuple{1e-6 + 3e-4, 4.0, ffn_gain}}) {
         const double before = stream;
         stream += energy;
         error = error * (before + g * energy) / before + nmse_sum * energy + u * stream;
@@ -144,9 +148,11 @@ TEST(Compose, ErrorModelWeighsEachBlockByTheEnergyItAddsToTheStream) {
     }
     return error / stream + 1e-6 + 1e-4;  // The final norm and the LM head see the whole signal.
   };
-  EXPECT_NEAR(prediction.nmse, walk(1.0), 1e-15);
-  EXPECT_NEAR(prediction.nmse_low, walk(0.0), 1e-15);
-  EXPECT_NEAR(prediction.nmse_high, walk(2.0), 1e-15);
+  EXPECT_NEAR(prediction.nmse, walk(1.0, kSwigluGain), 1e-6 * prediction.nmse);
+  EXPECT_NEAR(prediction.nmse_low, walk(0.0, 0.0), 1e-15);
+  EXPECT_NEAR(prediction.nmse_high, walk(2.0, kSwigluGain + 1.0), 1e-6 * prediction.nmse_high);
+  // A gain of 1 everywhere (relative error preserved) would predict less than the gated MLP does.
+  EXPECT_LT(walk(1.0, 1.0), prediction.nmse);
   EXPECT_LT(prediction.nmse_low, prediction.nmse);
   EXPECT_LT(prediction.nmse, prediction.nmse_high);
   EXPECT_DOUBLE_EQ(prediction.pcc, 1.0 / std::sqrt(1.0 + prediction.nmse));
