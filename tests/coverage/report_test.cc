@@ -119,8 +119,8 @@ TEST_F(TinyReport, PairwiseCoverageCountedByHand) {
   // One-way: 7 of 8 values (dim 128 missing); three-way: 4 combinations.
   CoverageReportOptions one_way;
   one_way.strength = 1;
-  const TwayCoverage& first =
-      block(build_coverage_report(tiny_records(), catalog_, one_way), "rms_norm").tway;
+  const CoverageReport one_way_report = build_coverage_report(tiny_records(), catalog_, one_way);
+  const TwayCoverage& first = block(one_way_report, "rms_norm").tway;
   EXPECT_EQ(first.tuples, 8);
   EXPECT_EQ(first.covered_tuples, 7);
 }

@@ -11,8 +11,15 @@ foreach(expected bin/ttt include/tttv2/validation/tensor/tensor.h
     message(FATAL_ERROR "installed tree lacks ${expected}")
   endif()
 endforeach()
+# A build instrumented by sanitizers is consumed by a program built with the same ones.
+set(consumer_flags "")
+if(SANITIZE)
+  set(consumer_flags -DCMAKE_CXX_FLAGS=-fsanitize=${SANITIZE}
+                     -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=${SANITIZE})
+endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/build -G ${GENERATOR}
-                        -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix RESULT_VARIABLE result)
+                        -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix ${consumer_flags}
+                RESULT_VARIABLE result)
 if(result)
   message(FATAL_ERROR "configuring the consumer failed: ${result}")
 endif()

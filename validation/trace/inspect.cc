@@ -136,7 +136,7 @@ TraceSummary summarize_trace(const TraceReader& trace) {
     ++summary.calls;
     auto [it, inserted] = index_of_name.emplace(call.name, summary.names.size());
     if (inserted) summary.names.push_back({call.name, call.block, 0, {}, 0});
-    NameSummary& name = summary.names[it->second];
+    TraceNameSummary& name = summary.names[it->second];
     ++name.calls;
     ++name.verdicts[call.verdict];
     const std::int64_t bytes =
@@ -155,7 +155,7 @@ TraceSummary summarize_trace(const TraceReader& trace) {
 
 nlohmann::json to_json(const TraceSummary& summary) {
   nlohmann::json names = nlohmann::json::array();
-  for (const NameSummary& name : summary.names) {
+  for (const TraceNameSummary& name : summary.names) {
     names.push_back({{"name", name.name},
                      {"block", name.block},
                      {"calls", name.calls},
@@ -207,7 +207,7 @@ std::string format_trace_summary(const TraceSummary& summary) {
     std::snprintf(line, sizeof line, "\n  %-40s %-20s %7s  %s\n", "name", "block", "calls",
                   "verdicts");
     text << line;
-    for (const NameSummary& name : summary.names) {
+    for (const TraceNameSummary& name : summary.names) {
       std::string verdicts;
       for (const auto& [verdict, count] : name.verdicts) {
         verdicts += (verdicts.empty() ? "" : ", ") + verdict + " " + std::to_string(count);

@@ -12,7 +12,7 @@
 namespace ttt {
 
 // Calls of one wrapped name.
-struct NameSummary {
+struct TraceNameSummary {
   std::string name;
   std::string block;  // The block kind of its first call.
   std::int64_t calls = 0;
@@ -26,7 +26,7 @@ struct TraceSummary {
   TraceHeader header;
   std::int64_t file_bytes = 0;
   std::int64_t calls = 0;
-  std::vector<NameSummary> names;                // In order of first capture.
+  std::vector<TraceNameSummary> names;           // In order of first capture.
   std::map<std::string, std::int64_t> blocks;    // Block kind -> calls ("" for none).
   std::map<std::string, std::int64_t> verdicts;  // Verdict -> calls.
   std::vector<SharedTensor> shared_tensors;
