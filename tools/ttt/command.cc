@@ -1,6 +1,9 @@
 #include "command.h"
 
 #include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <stdexcept>
 
 namespace ttt::cli {
 
@@ -14,6 +17,17 @@ CommandRegistration::CommandRegistration(std::string name, CommandSetup setup) {
   commands.push_back({std::move(name), std::move(setup)});
   std::sort(commands.begin(), commands.end(),
             [](const RegisteredCommand& a, const RegisteredCommand& b) { return a.name < b.name; });
+}
+
+void write_output(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    std::cout << text;
+    return;
+  }
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) throw std::runtime_error(path + ": cannot write");
 }
 
 }  // namespace ttt::cli

@@ -21,6 +21,11 @@ struct CommandRegistration {
   CommandRegistration(std::string name, CommandSetup setup);
 };
 
+// Writes `text` to the file `path`, or to standard output when `path` is "-" (every --json,
+// --junit, --markdown, ... option of the subcommands). Throws std::runtime_error
+// "<path>: cannot write" when the file cannot be written.
+void write_output(const std::string& path, const std::string& text);
+
 struct RegisteredCommand {
   std::string name;
   CommandSetup setup;

@@ -61,14 +61,7 @@ int run_compose(const ComposeArguments& args) {
     json["comparison"] = to_json(*comparison);
   }
   if (!args.json_file.empty()) {
-    const std::string text = json.dump(2) + "\n";
-    if (args.json_file == "-") {
-      std::cout << text;
-    } else {
-      std::ofstream out(args.json_file);
-      out << text;
-      if (!out) throw std::runtime_error(args.json_file + ": cannot write");
-    }
+    write_output(args.json_file, json.dump(2) + "\n");
   }
   if (args.json_file != "-") {
     std::cout << format_composition(composition, comparison ? &*comparison : nullptr);

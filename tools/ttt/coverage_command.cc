@@ -43,13 +43,6 @@ Catalog catalog_from(const std::string& directory) {
   return directory.empty() ? builtin_catalog() : load_catalog(directory);
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) throw std::runtime_error(path + ": cannot write");
-}
-
 int run_report(const ReportArguments& args) {
   if (args.json && args.markdown) {
     throw std::invalid_argument("[coverage report] give at most one of --json and --markdown");
@@ -71,7 +64,7 @@ int run_report(const ReportArguments& args) {
   } else {
     std::cout << format_coverage_console(report);
   }
-  if (!args.html_file.empty()) write_file(args.html_file, format_coverage_html(report));
+  if (!args.html_file.empty()) write_output(args.html_file, format_coverage_html(report));
   for (const std::string& failure : check.failures) {
     std::cerr << "coverage below the floor: " << failure << "\n";
   }

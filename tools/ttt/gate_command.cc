@@ -30,17 +30,6 @@ struct GateArguments {
   std::string json_file;
 };
 
-void write_output(const std::string& path, const std::string& text) {
-  if (path == "-") {
-    std::cout << text;
-    return;
-  }
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) throw std::runtime_error(path + ": cannot write");
-}
-
 int run_gate(const GateArguments& args) {
   if (args.write_baseline && args.baseline.empty()) {
     throw std::invalid_argument(

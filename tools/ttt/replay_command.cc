@@ -35,17 +35,6 @@ struct ReplayArguments {
   ThresholdFlags thresholds;
 };
 
-// Writes `text` to `path` ("-": standard output). Throws TraceError naming the file.
-void write_report(const std::string& path, const std::string& text) {
-  if (path == "-") {
-    std::cout << text;
-    return;
-  }
-  std::ofstream out(path);
-  out << text;
-  if (!out) throw TraceError(path, "", "cannot write the report");
-}
-
 // "[#######.............]  35/100  layers.3.attention.decode" on one terminal line.
 void draw_progress(std::size_t done, std::size_t total, const ReplayedCall& call) {
   constexpr std::size_t kWidth = 30;
@@ -75,8 +64,8 @@ int run_replay(const ReplayArguments& args) {
                      "nothing to replay: no call matches --filter '" + args.filter + "'");
   }
   const bool json_to_stdout = args.json_file == "-";
-  if (!args.json_file.empty()) write_report(args.json_file, to_json(report).dump(2) + "\n");
-  if (!args.junit_file.empty()) write_report(args.junit_file, to_junit_xml(report));
+  if (!args.json_file.empty()) write_output(args.json_file, to_json(report).dump(2) + "\n");
+  if (!args.junit_file.empty()) write_output(args.junit_file, to_junit_xml(report));
   if (!args.coverage_file.empty()) {
     write_coverage_file(args.coverage_file, aggregate_coverage(coverage_records(trace, report)));
   }

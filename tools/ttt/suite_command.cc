@@ -42,20 +42,10 @@ struct MergeArguments {
   bool require_complete = false;
 };
 
-void write_text(const std::string& path, const std::string& text) {
-  if (path == "-") {
-    std::cout << text;
-    return;
-  }
-  std::ofstream out(path);
-  out << text;
-  if (!out) throw std::runtime_error(path + ": cannot write");
-}
-
 void write_outputs(const RunResults& results, const std::string& json_file,
                    const std::string& junit_file) {
   if (!json_file.empty()) write_run_results(json_file, results);
-  if (!junit_file.empty()) write_text(junit_file, to_junit_xml(results));
+  if (!junit_file.empty()) write_output(junit_file, to_junit_xml(results));
 }
 
 int run_suites_command(const RunArguments& args) {
