@@ -180,25 +180,6 @@ std::vector<CaseInput> describe_inputs(const CaseInputs& inputs) {
   return described;
 }
 
-// Whether the case `id` of suite `suite` passes `filter` (switches.h syntax). Its id and
-// "<suite>/<id>" are both names of the case: a positive glob matching either selects it, an
-// exclusion matching either drops it.
-bool case_passes_filter(const std::string& filter, const std::string& suite,
-                        const std::string& id) {
-  const std::string qualified = suite + "/" + id;
-  std::size_t begin = 0;
-  while (begin <= filter.size()) {
-    const std::size_t end = std::min(filter.find(',', begin), filter.size());
-    const std::string glob = filter.substr(begin, end - begin);
-    if (glob.size() > 1 && glob.front() == '-' &&
-        (filter_matches(glob.substr(1), id) || filter_matches(glob.substr(1), qualified))) {
-      return false;
-    }
-    begin = end + 1;
-  }
-  return filter_matches(filter, id) || filter_matches(filter, qualified);
-}
-
 }  // namespace
 
 const Tensor& CaseInputs::tensor(std::string_view name) const {
@@ -436,7 +417,7 @@ std::vector<std::size_t> Suite::selected_cases() const {
   std::int64_t position = 0;
   for (std::size_t i = 0; i < cases_.size(); ++i) {
     const std::string& id = cases_[i].id_;
-    if (!case_passes_filter(options_.filter, name_, id)) continue;
+    if (!filter_matches_any(options_.filter, {id, name_ + "/" + id})) continue;
     const std::vector<std::string>& tags = cases_[i].tags_;
     const auto tagged = [&tags](const std::string& tag) {
       return std::find(tags.begin(), tags.end(), tag) != tags.end();

@@ -81,25 +81,29 @@ void flush_caches(std::int64_t bytes) {
 }
 
 std::int64_t default_flush_bytes() {
-  std::int64_t largest = 0;
-  for (int index = 0; index < 8; ++index) {
-    std::ifstream file("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) +
-                       "/size");
-    std::string text;
-    if (!(file >> text) || text.empty()) continue;
-    std::int64_t value = 0;
-    std::size_t used = 0;
-    try {
-      value = std::stoll(text, &used);
-    } catch (const std::logic_error&) {
-      continue;
+  // Read once: every timed case asks, and the caches do not change while the process runs.
+  static const std::int64_t bytes = [] {
+    std::int64_t largest = 0;
+    for (int index = 0; index < 8; ++index) {
+      std::ifstream file("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) +
+                         "/size");
+      std::string text;
+      if (!(file >> text) || text.empty()) continue;
+      std::int64_t value = 0;
+      std::size_t used = 0;
+      try {
+        value = std::stoll(text, &used);
+      } catch (const std::logic_error&) {
+        continue;
+      }
+      const char unit = used < text.size() ? text[used] : ' ';
+      if (unit == 'K') value <<= 10;
+      if (unit == 'M') value <<= 20;
+      largest = std::max(largest, value);
     }
-    const char unit = used < text.size() ? text[used] : ' ';
-    if (unit == 'K') value <<= 10;
-    if (unit == 'M') value <<= 20;
-    largest = std::max(largest, value);
-  }
-  return largest > 0 ? 2 * largest : std::int64_t{64} << 20;
+    return largest > 0 ? 2 * largest : std::int64_t{64} << 20;
+  }();
+  return bytes;
 }
 
 TimingSamples time_repetitions(const std::function<void()>& body, int warmup, int repetitions,

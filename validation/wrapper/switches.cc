@@ -2,6 +2,7 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <mutex>
@@ -153,14 +154,22 @@ std::string validation_filter() {
 }
 
 bool filter_matches(std::string_view filter, std::string_view name) {
+  return filter_matches_any(filter, {name});
+}
+
+bool filter_matches_any(std::string_view filter, std::initializer_list<std::string_view> names) {
+  const auto any_name = [&](std::string_view glob) {
+    return std::any_of(names.begin(), names.end(),
+                       [&](std::string_view name) { return glob_matches(glob, name); });
+  };
   bool any_positive = false;
   bool included = false;
   for (const std::string_view glob : split_filter(filter)) {
     if (glob.front() == '-') {
-      if (glob_matches(glob.substr(1), name)) return false;
+      if (any_name(glob.substr(1))) return false;
     } else {
       any_positive = true;
-      included = included || glob_matches(glob, name);
+      included = included || any_name(glob);
     }
   }
   return included || !any_positive;

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,9 @@ void set_validation_filter(std::string filter);
 std::string validation_filter();
 // True when `name` passes `filter` (the syntax above). Exposed for tools and tests.
 bool filter_matches(std::string_view filter, std::string_view name);
+// True when a thing known by several `names` (a suite case's id and "<suite>/<id>") passes
+// `filter`: an exclusion matching any of its names rejects it, a glob matching any selects it.
+bool filter_matches_any(std::string_view filter, std::initializer_list<std::string_view> names);
 
 // Which calls of a name are validated: call index i (from 0) is validated when
 // i % every == 0 and (first == 0 or i < first).

@@ -33,6 +33,15 @@ class SwitchesTest : public ::testing::Test {
   }
 };
 
+TEST(FilterMatches, AThingWithSeveralNamesIsSelectedByAnyAndExcludedByAny) {
+  EXPECT_TRUE(filter_matches_any("llama/*", {"ffn.decode", "llama/ffn.decode"}));
+  EXPECT_TRUE(filter_matches_any("ffn.*", {"ffn.decode", "llama/ffn.decode"}));
+  EXPECT_FALSE(filter_matches_any("attention.*", {"ffn.decode", "llama/ffn.decode"}));
+  EXPECT_FALSE(filter_matches_any("-ffn.*", {"ffn.decode", "llama/ffn.decode"}));
+  EXPECT_FALSE(filter_matches_any("llama/*,-*.decode", {"ffn.decode", "llama/ffn.decode"}));
+  EXPECT_TRUE(filter_matches_any("-ffn.*", {"attention.decode", "llama/attention.decode"}));
+}
+
 TEST(FilterMatches, GlobsIncludeAndDashGlobsExclude) {
   EXPECT_TRUE(filter_matches("*", "layers.0.mlp"));
   EXPECT_TRUE(filter_matches("", "anything"));
