@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <optional>
@@ -13,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "validation/markup/number.h"
 #include "validation/metrics/internal/passes.h"
 
 namespace ttt {
@@ -74,31 +74,12 @@ double comp_pcc(const PassTotals& t, const PassInput& input) {
 void check_tolerance(const char* name, double value) {
   if (!std::isfinite(value) || value < 0.0) {
     throw std::invalid_argument(std::string("[compute_metrics] ") + name + " " +
-                                std::to_string(value) + " must be finite and >= 0");
+                                format_number(value) + " must be finite and >= 0");
   }
 }
 
-// printf-style formatting of one double.
-std::string format_double(const char* format, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), format, value);
-  return buffer;
-}
-
-// A metric value beside the threshold it fails: 4 significant digits, more when fewer would round
-// the value onto or across the threshold ("pcc 0.99989 < 0.9999", not "pcc 0.9999 < 0.9999").
-template <typename Fails>
-std::string format_against(double value, double threshold, Fails&& fails) {
-  for (int digits = 4; digits < 17; ++digits) {
-    const std::string text = format_double(("%." + std::to_string(digits) + "g").c_str(), value);
-    if (fails(std::strtod(text.c_str(), nullptr), threshold)) return text;
-  }
-  return format_double("%.17g", value);
-}
-
-std::string format_threshold(double threshold) { return format_double("%.6g", threshold); }
-
-std::string format_general(double value) { return format_double("%.6g", value); }
+// A measurement in the metrics table: six significant digits are enough to read it.
+std::string format_general(double value) { return format_significant(value, 6); }
 
 std::string format_index(const Metrics& metrics, std::int64_t flat) {
   return shape_to_string(unflatten_index(metrics.shape, flat));
@@ -109,7 +90,7 @@ std::string format_index(const Metrics& metrics, std::int64_t flat) {
 std::string format_percent(std::int64_t part, std::int64_t whole) {
   const double percent =
       whole > 0 ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0;
-  std::string text = format_double(percent < 10.0 ? "%.2g" : "%.3g", percent);
+  std::string text = format_significant(percent, percent < 10.0 ? 2 : 3);
   if (text == "100" && part < whole) text = "99.9";
   return text + "%";
 }
@@ -129,9 +110,8 @@ template <typename Passes>
 void check(Verdict& verdict, const char* name, double value, const std::optional<double>& threshold,
            const char* failing_relation, Passes&& passes, const std::string& suffix = "") {
   if (!threshold || passes(value, *threshold)) return;
-  const auto fails = [&](double shown, double limit) { return !passes(shown, limit); };
-  verdict.failures.push_back(std::string(name) + " " + format_against(value, *threshold, fails) +
-                             " " + failing_relation + " " + format_threshold(*threshold) + suffix);
+  verdict.failures.push_back(std::string(name) + " " + format_beside(value, *threshold) +
+                             " " + failing_relation + " " + format_number(*threshold) + suffix);
 }
 
 }  // namespace
@@ -255,6 +235,48 @@ Tolerances Tolerances::tt_metal_default() {
   return tolerances;
 }
 
+Tolerances default_tolerances(DType output_dtype) {
+  Tolerances tolerances;
+  switch (output_dtype) {
+    // Float formats with p significant bits: one rounding gives |d| <= 2^-p |e| everywhere, so
+    // nmse <= 2^-2p. Device formats (their kernels accumulate in float32, so the output's rounding
+    // dominates) may have four times that error, nmse <= (4 * 2^-p)^2; float32 and float64, in
+    // which hosts compute, 2^8 times, the error of summing 2^16 terms in that precision.
+    case DType::float32:
+      tolerances.nmse = 0x1p-32;
+      break;
+    case DType::float16:
+      tolerances.nmse = 0x1p-18;
+      break;
+    case DType::bfloat16:
+      tolerances.nmse = 0x1p-12;
+      break;
+    // Block formats with M-bit mantissas: one rounding gives at most nmse 2^(4 - 2M) (16 errors
+    // of at most half a unit against a block maximum of at least 2^(M-1) units); that bound is
+    // already about 20 times what unit-scale data reaches.
+    case DType::bfloat8_b:
+      tolerances.nmse = 0x1p-10;
+      break;
+    case DType::bfloat4_b:
+      tolerances.nmse = 0x1p-2;
+      break;
+    case DType::int32:
+    case DType::int64:
+      tolerances.max_abs_error = 0.0;
+      break;
+  }
+  return tolerances;
+}
+
+Tolerances default_tolerances(DType actual_dtype, DType expected_dtype) {
+  const Tolerances actual = default_tolerances(actual_dtype);
+  const Tolerances expected = default_tolerances(expected_dtype);
+  // Integers are exact; against a floating side the floating default applies.
+  if (!is_floating(actual_dtype)) return expected;
+  if (!is_floating(expected_dtype)) return actual;
+  return *actual.nmse >= *expected.nmse ? actual : expected;
+}
+
 Tolerances Tolerances::merged(const Tolerances& override_with) const {
   Tolerances result = *this;
   const auto overlay = [](std::optional<double>& into, const std::optional<double>& from) {
@@ -325,7 +347,7 @@ std::string format_metrics(const Metrics& m) {
                                  " elements, " + std::to_string(m.finite_pairs) + " finite pairs)");
   rows.emplace_back("dtypes", "actual " + std::string(dtype_name(m.actual_dtype)) + ", expected " +
                                   std::string(dtype_name(m.expected_dtype)));
-  rows.emplace_back("pcc", format_double("%.8g", m.pcc));
+  rows.emplace_back("pcc", format_significant(m.pcc, 8));
   rows.emplace_back("max_abs_error", format_general(m.max_abs_error) +
                                          (m.max_abs_error_index >= 0
                                               ? " at " + format_index(m, m.max_abs_error_index)
@@ -334,11 +356,11 @@ std::string format_metrics(const Metrics& m) {
   rows.emplace_back("rmse", format_general(m.rmse));
   rows.emplace_back("nmse", format_general(m.nmse));
   rows.emplace_back("max_rel_error", format_general(m.max_rel_error));
-  rows.emplace_back("cosine_similarity", format_double("%.8g", m.cosine_similarity));
+  rows.emplace_back("cosine_similarity", format_significant(m.cosine_similarity, 8));
   rows.emplace_back("max_ulp_error", format_general(m.max_ulp_error) + " (" +
                                          std::string(dtype_name(m.expected_dtype)) + ")");
   rows.emplace_back("allclose", std::string(m.allclose ? "true" : "false") + " (rtol " +
-                                    format_general(m.rtol) + ", atol " + format_general(m.atol) +
+                                    format_number(m.rtol) + ", atol " + format_number(m.atol) +
                                     "): " + describe_mismatches(m));
   rows.emplace_back("nan", "actual " + std::to_string(m.nan_actual) + ", expected " +
                                std::to_string(m.nan_expected));
