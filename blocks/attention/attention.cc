@@ -244,7 +244,7 @@ void AttentionImplConfig::validate(const AttentionSpec& spec) const {
   }
   for (const auto& [dtype, field] :
        {std::pair{kv_cache_dtype, "kv_cache_dtype"}, std::pair{query_dtype, "query_dtype"},
-        std::pair{probs_dtype, "probs_dtype"}}) {
+        std::pair{probs_dtype, "probs_dtype"}, std::pair{bias_dtype, "bias_dtype"}}) {
     if (!is_floating(dtype)) {
       fail(std::string("config.") + field + " is " + std::string(dtype_name(dtype)) +
            ", expected a floating dtype");
@@ -351,6 +351,7 @@ void to_json(nlohmann::json& json, const AttentionImplConfig& config) {
   json["k_chunk_size"] = config.k_chunk_size;
   json["rope"] = config.rope;
   json["qk_norm"] = config.qk_norm;
+  dtype_to_json(json["bias_dtype"], config.bias_dtype);
 }
 
 void from_json(const nlohmann::json& json, AttentionImplConfig& config) {
@@ -368,6 +369,7 @@ void from_json(const nlohmann::json& json, AttentionImplConfig& config) {
   fields.optional("k_chunk_size", config.k_chunk_size);
   fields.optional("rope", config.rope);
   fields.optional("qk_norm", config.qk_norm);
+  fields.optional("bias_dtype", config.bias_dtype);
   fields.finish();
 }
 
@@ -447,9 +449,11 @@ Attention::Attention(AttentionSpec spec, AttentionImplConfig config, AttentionWe
                                 ? concatenate_columns({&weights.bq, &weights.bk, &weights.bv}, true)
                                 : WeightSource();
   auto kernels = std::make_shared<Kernels>();
-  kernels->qkv = ffn_detail::ShardedProjection(config_.qkv, wqkv, bqkv, 1, "attention.wqkv");
-  kernels->output = ffn_detail::ShardedProjection(config_.output, weights.wo, weights.bo,
-                                                  config_.output_shards, "attention.wo");
+  kernels->qkv = ffn_detail::ShardedProjection(config_.qkv, wqkv, bqkv, 1, "attention.wqkv",
+                                               config_.bias_dtype);
+  kernels->output =
+      ffn_detail::ShardedProjection(config_.output, weights.wo, weights.bo, config_.output_shards,
+                                    "attention.wo", config_.bias_dtype);
   kernels->operand_dtype = sdpa_operand_dtype(config_.kv_cache_dtype);
   kernels->scores =
       DeviceMatmul(MatmulConfig{config_.query_dtype, kernels->operand_dtype, DType::float32,

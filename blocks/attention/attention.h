@@ -130,6 +130,9 @@ struct AttentionImplConfig {
   RopeImplConfig rope;
   // The q/k norms' knobs (qk_norm).
   RmsNormImplConfig qk_norm;
+  // Format bq, bk, bv and bo are stored in before they are added to the accumulator. Default:
+  // bfloat16 (TTTv1 stores biases in bfloat16 whatever the other dtypes).
+  DType bias_dtype = DType::bfloat16;
 
   // Throws "[attention] config.output_shards (3) does not divide spec.num_heads (32)".
   void validate(const AttentionSpec& spec) const;

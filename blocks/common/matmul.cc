@@ -239,8 +239,8 @@ DeviceMatmul::DeviceMatmul(MatmulConfig config) : config_(config) {
   kernels_ = &kKernelTable[fidelity][accumulation];
 }
 
-DeviceMatrix DeviceMatmul::prepare(const Tensor& weight, const Tensor& bias,
-                                   const char* name) const {
+DeviceMatrix DeviceMatmul::prepare(const Tensor& weight, const Tensor& bias, const char* name,
+                                   DType bias_dtype) const {
   if (!weight.defined() || weight.rank() != 2) {
     throw std::invalid_argument(
         std::string("[") + name + "] weight has shape " +
@@ -273,7 +273,8 @@ DeviceMatrix DeviceMatmul::prepare(const Tensor& weight, const Tensor& bias,
                                   shape_to_string(bias.shape()) + ", expected [" +
                                   std::to_string(matrix.cols_) + "]");
     }
-    matrix.bias_ = bias.to(DType::bfloat16);
+    require_floating(bias_dtype, "bias_dtype");
+    matrix.bias_ = bias.to(bias_dtype);
   }
   return matrix;
 }

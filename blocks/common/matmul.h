@@ -51,7 +51,7 @@ void from_json(const nlohmann::json& json, MatmulConfig& config);
 std::string matmul_config_tag(const MatmulConfig& config);
 
 // A right operand W [K, N] in device form: its values in the weight dtype and the bit panels the
-// configured fidelity reads, plus an optional bias [N] in bfloat16. Made by
+// configured fidelity reads, plus an optional bias [N] in its bias dtype. Made by
 // DeviceMatmul::prepare(); immutable and cheap to copy (tensors share storage).
 class DeviceMatrix {
  public:
@@ -68,7 +68,7 @@ class DeviceMatrix {
   Tensor stored_;
   Tensor full_panel_;  // The weight bits all fidelity phases read (SrcA as TF32 minus one bit).
   Tensor high_panel_;  // The weight bits of phase 0 (implicit one and 4 mantissa bits).
-  Tensor bias_;        // [N] in bfloat16, or undefined.
+  Tensor bias_;        // [N] in the bias dtype given to prepare(), or undefined.
 };
 
 // A matmul with its numerics chosen once: the constructor selects the fidelity and accumulation
@@ -80,10 +80,12 @@ class DeviceMatmul {
 
   const MatmulConfig& config() const { return config_; }
 
-  // W [K, N] (float32 reference values) -> device form; `bias` [N] is optional. Throws
-  // std::invalid_argument naming `name` when W is not rank 2 or the bias has another length.
+  // W [K, N] (float32 reference values) -> device form; `bias` [N] is optional and stored in
+  // `bias_dtype` (the device keeps a bias as a tensor of its own, bfloat16 unless configured;
+  // TTTv1 stores every bias in bfloat16). Throws std::invalid_argument naming `name` when W is not
+  // rank 2, the bias has another length or `bias_dtype` is not floating.
   DeviceMatrix prepare(const Tensor& weight, const Tensor& bias = Tensor(),
-                       const char* name = "matmul") const;
+                       const char* name = "matmul", DType bias_dtype = DType::bfloat16) const;
 
   // y = x · W (+ bias). x [..., K] of any floating dtype (rounded to the activation dtype first);
   // returns [..., N] in the output dtype. Throws std::invalid_argument naming both shapes when

@@ -22,14 +22,18 @@ void check_shape(const char* block, const char* name, const Shape& shape, const 
   }
 }
 
+void check_floating(const char* block, const std::string& field, DType dtype) {
+  if (!is_floating(dtype)) {
+    fail(block, "config." + field + " is " + std::string(dtype_name(dtype)) +
+                    ", expected a floating dtype");
+  }
+}
+
 void check_matmul_config(const char* block, const char* field, const MatmulConfig& config) {
   for (const auto& [dtype, name] : {std::pair{config.activation_dtype, "activation_dtype"},
                                     std::pair{config.weight_dtype, "weight_dtype"},
                                     std::pair{config.output_dtype, "output_dtype"}}) {
-    if (!is_floating(dtype)) {
-      fail(block, std::string("config.") + field + "." + name + " is " +
-                      std::string(dtype_name(dtype)) + ", expected a floating dtype");
-    }
+    check_floating(block, std::string(field) + "." + name, dtype);
   }
 }
 

@@ -18,6 +18,9 @@ namespace ttt::ffn_detail {
 // Checks `shape` == `expected`: "[block] w_up has shape [..], expected [..]".
 void check_shape(const char* block, const char* name, const Shape& shape, const Shape& expected);
 
+// Checks that a dtype knob is floating: "[block] config.bias_dtype is int32, expected ...".
+void check_floating(const char* block, const std::string& field, DType dtype);
+
 // Checks that every dtype of a matmul config is floating: "[block] config.ff2.weight_dtype ...".
 void check_matmul_config(const char* block, const char* field, const MatmulConfig& config);
 

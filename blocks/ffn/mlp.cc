@@ -55,6 +55,7 @@ void MlpImplConfig::validate(const MlpSpec& spec) const {
   ffn_detail::check_matmul_config(kBlock, "ff1", ff1);
   ffn_detail::check_matmul_config(kBlock, "ff2", ff2);
   ffn_detail::check_shards(kBlock, reduction_shards, spec.ffn_dim);
+  ffn_detail::check_floating(kBlock, "bias_dtype", bias_dtype);
   if (prefill_chunk_rows < 1) {
     ffn_detail::fail(kBlock, "config.prefill_chunk_rows must be >= 1, got " +
                                  std::to_string(prefill_chunk_rows));
@@ -97,6 +98,7 @@ void to_json(nlohmann::json& json, const MlpImplConfig& config) {
           {"ff2", config.ff2},
           {"reduction_shards", config.reduction_shards},
           {"prefill_chunk_rows", config.prefill_chunk_rows}};
+  dtype_to_json(json["bias_dtype"], config.bias_dtype);
 }
 
 void from_json(const nlohmann::json& json, MlpImplConfig& config) {
@@ -105,6 +107,7 @@ void from_json(const nlohmann::json& json, MlpImplConfig& config) {
   fields.optional("ff2", config.ff2);
   fields.optional("reduction_shards", config.reduction_shards);
   fields.optional("prefill_chunk_rows", config.prefill_chunk_rows);
+  fields.optional("bias_dtype", config.bias_dtype);
   fields.finish();
 }
 
@@ -118,10 +121,10 @@ Mlp::Mlp(MlpSpec spec, MlpImplConfig config, MlpWeights weights) : spec_(spec), 
                          weights.b_up.defined() ? &weights.b_up.shape() : nullptr,
                          weights.b_down.defined() ? &weights.b_down.shape() : nullptr);
   up_ = ffn_detail::ShardedProjection(config_.ff1, std::move(weights.w_up), std::move(weights.b_up),
-                                      1, "mlp.w_up");
+                                      1, "mlp.w_up", config_.bias_dtype);
   down_ = ffn_detail::ShardedProjection(config_.ff2, std::move(weights.w_down),
                                         std::move(weights.b_down), config_.reduction_shards,
-                                        "mlp.w_down");
+                                        "mlp.w_down", config_.bias_dtype);
   activation_ = activation_kernel(spec_.activation);
 }
 

@@ -52,6 +52,9 @@ struct MlpImplConfig {
   std::int64_t reduction_shards = 1;
   // Rows a prefill processes at a time; results do not depend on it. Default: 1024.
   std::int64_t prefill_chunk_rows = 1024;
+  // Format b_up and b_down are stored in before they are added to the accumulator. Default:
+  // bfloat16 (TTTv1 stores biases in bfloat16 whatever the other dtypes).
+  DType bias_dtype = DType::bfloat16;
 
   void validate(const MlpSpec& spec) const;
 

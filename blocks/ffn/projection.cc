@@ -9,14 +9,15 @@
 namespace ttt::ffn_detail {
 
 ShardedProjection::ShardedProjection(MatmulConfig config, WeightSource weight, WeightSource bias,
-                                     std::int64_t shards, std::string name)
+                                     std::int64_t shards, std::string name, DType bias_dtype)
     : matmul_(config),
       shards_(shards),
       in_features_(weight.shape().at(0)),
       out_features_(weight.shape().at(1)) {
   matrices_ =
       Prepared<std::vector<DeviceMatrix>>([matmul = matmul_, weight = std::move(weight),
-                                           bias = std::move(bias), shards, name = std::move(name)] {
+                                           bias = std::move(bias), shards, name = std::move(name),
+                                           bias_dtype] {
         const Tensor full = weight.load();
         const std::int64_t k = full.dim(0);
         const std::int64_t n = full.dim(1);
@@ -31,7 +32,8 @@ ShardedProjection::ShardedProjection(MatmulConfig config, WeightSource weight, W
                   ? full
                   : Tensor::from_floats({slice, n}, std::vector<float>(rows.begin(), rows.end()));
           // The bias is added once, by the first chip.
-          matrices.push_back(matmul.prepare(part, s == 0 ? shift : Tensor(), name.c_str()));
+          matrices.push_back(
+              matmul.prepare(part, s == 0 ? shift : Tensor(), name.c_str(), bias_dtype));
         }
         return matrices;
       });

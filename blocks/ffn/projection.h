@@ -18,9 +18,10 @@ namespace ttt::ffn_detail {
 class ShardedProjection {
  public:
   ShardedProjection() = default;
-  // REQUIRES: weight [K, N] with K divisible by shards; bias [N] or undefined.
+  // REQUIRES: weight [K, N] with K divisible by shards; bias [N] or undefined, stored in
+  // `bias_dtype` (the owning block's config.bias_dtype).
   ShardedProjection(MatmulConfig config, WeightSource weight, WeightSource bias,
-                    std::int64_t shards, std::string name);
+                    std::int64_t shards, std::string name, DType bias_dtype = DType::bfloat16);
 
   // x: rows x K values already in the matmul's activation dtype; writes rows x N to `out`.
   void run(const float* x, std::int64_t rows, float* out) const;

@@ -804,8 +804,11 @@ TEST(AttentionJsonTest, SpecAndConfigRoundTrip) {
     AttentionImplConfig config =
         default_impl_config(qwen3_8b(), Device::TG, mode, Preset::accuracy);
     config.q_chunk_size = 64;
+    config.bias_dtype = DType::float32;
     EXPECT_EQ(nlohmann::json(config).get<AttentionImplConfig>(), config);
   }
+  EXPECT_EQ(AttentionImplConfig{}.bias_dtype, DType::bfloat16);  // TTTv1's bias format.
+  EXPECT_EQ(nlohmann::json(AttentionImplConfig{}).at("bias_dtype"), "bfloat16");
   const nlohmann::json minimal = nlohmann::json::parse(
       R"({"hidden_dim": 4096, "num_heads": 32, "num_kv_heads": 8,
           "rope": {"head_dim": 128, "theta": 500000}})");

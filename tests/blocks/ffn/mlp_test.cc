@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "tests/blocks/common/accuracy.h"
 #include "validation/tensor/random.h"
@@ -151,6 +152,52 @@ TEST(MlpTest, IdentityJsonDefaultsAndErrors) {
         nlohmann::json{{"hidden_dim", -1}, {"ffn_dim", 8}}.get<MlpSpec>().validate();
       }),
       ThrowsMessage<std::invalid_argument>(HasSubstr("[mlp] spec.hidden_dim must be > 0, got -1")));
+}
+
+// Biases are stored in config.bias_dtype. Hand-derived case: hidden 1, ffn 32, relu, x = 1,
+// w_up = 0, b_up = [1 + 2^-9, 0, ...], w_down = [1, 0, ...]^T, b_down = 2^-12 (1 + 2^-8 + 2^-10);
+// every other dtype float32, HiFi4 (reads 1 + 2^-9 whole: SrcB keeps 10 mantissa bits), fp32
+// accumulation. The reference is y = 1 + 2^-9 + 2^-12 + 2^-20 + 2^-22, which float32 holds
+// exactly. In bfloat16 (7 mantissa bits) b_up rounds to 1 and b_down to 2^-12 (1 + 2^-7).
+TEST(MlpTest, BiasDtypeIsAKnob) {
+  const MlpSpec spec{1, 32, Activation::relu, true};
+  std::vector<float> b_up(32, 0.0f);
+  b_up[0] = 1.0f + 0x1p-9f;
+  std::vector<float> w_down(32, 0.0f);
+  w_down[0] = 1.0f;
+  const MlpWeights weights{Tensor::from_floats({1, 32}, std::vector<float>(32, 0.0f)),
+                           Tensor::from_floats({32, 1}, w_down), Tensor::from_floats({32}, b_up),
+                           Tensor::from_floats({1}, {0x1p-12f * (1.0f + 0x1p-8f + 0x1p-10f)})};
+  const Tensor x = Tensor::from_floats({1, 1}, {1.0f});
+  MlpImplConfig config;
+  config.ff1 = {DType::float32, DType::float32, DType::float32, MathFidelity::HiFi4,
+                Accumulation::fp32};
+  config.ff2 = config.ff1;
+  EXPECT_EQ(config.bias_dtype, DType::bfloat16);  // The default, as TTTv1.
+
+  const double exact = 1.0 + 0x1p-9 + 0x1p-12 + 0x1p-20 + 0x1p-22;
+  EXPECT_EQ(mlp_reference(spec, x, weights.w_up.load(), weights.w_down.load(), weights.b_up.load(),
+                          weights.b_down.load())
+                .at({0, 0}),
+            exact);
+  MlpImplConfig float32_bias = config;
+  float32_bias.bias_dtype = DType::float32;
+  EXPECT_EQ(Mlp(spec, float32_bias, weights).prefill_forward(x).at({0, 0}), exact);
+  EXPECT_EQ(Mlp(spec, config, weights).decode_forward(x).at({0, 0}), 1.0 + 0x1p-12 + 0x1p-19);
+
+  // The knob is read from and written to the ImplConfig JSON; a bad value names the field.
+  EXPECT_EQ(nlohmann::json(float32_bias).at("bias_dtype"), "float32");
+  EXPECT_EQ(nlohmann::json(float32_bias).get<MlpImplConfig>(), float32_bias);
+  const nlohmann::json alias = {{"bias_dtype", "fp32"}};
+  EXPECT_EQ(alias.get<MlpImplConfig>().bias_dtype, DType::float32);
+  const nlohmann::json unknown = {{"bias_dtype", "float33"}};
+  EXPECT_THAT([&] { unknown.get<MlpImplConfig>(); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr("[mlp] field 'bias_dtype'")));
+  MlpImplConfig integer_bias = config;
+  integer_bias.bias_dtype = DType::int32;
+  EXPECT_THAT([&] { integer_bias.validate(spec); },
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("[mlp] config.bias_dtype is int32, expected a floating dtype")));
 }
 
 TEST(MlpTest, BadShapesAreClearErrorsAndWeightsLoadOnce) {
