@@ -100,6 +100,11 @@ LayerNorm::LayerNorm(LayerNormSpec spec, LayerNormImplConfig config, WeightSourc
   const bool fp32 = config_.accumulation == Accumulation::fp32;
   sum_ = fp32 ? norm_detail::sum_fp32 : norm_detail::sum_bf16;
   sum_of_squares_ = fp32 ? norm_detail::sum_of_squares_fp32 : norm_detail::sum_of_squares_bf16;
+  round_intermediate_ = norm_detail::intermediate_rounding(config_.accumulation);
+  // Without a bias the kernel packs the weighted value to the output directly: no float32
+  // buffer to round to, which intermediate_rounding(fp32) expresses.
+  round_weighted_ =
+      spec_.bias ? round_intermediate_ : norm_detail::intermediate_rounding(Accumulation::fp32);
   weights_ = Prepared<DeviceWeights>([weight = std::move(weight), bias = std::move(bias),
                                       dim = spec_.dim, dtype = config_.weight_dtype] {
     DeviceWeights prepared;
@@ -132,12 +137,14 @@ Tensor LayerNorm::forward(const Tensor& x) const {
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* row = input.data<float>() + r * dim;
     float* centered = out.data() + r * dim;
-    const float mean = sum_(row, dim) * inverse_dim;
-    for (std::int64_t i = 0; i < dim; ++i) centered[i] = row[i] - mean;
-    const float variance = sum_of_squares_(centered, dim) * inverse_dim;
-    const float inverse_std = 1.0f / std::sqrt(variance + eps);
+    // Each named intermediate is a buffer of the kernel (docs/numerics.md).
+    const float mean = round_intermediate_(sum_(row, dim) * inverse_dim);
+    for (std::int64_t i = 0; i < dim; ++i) centered[i] = round_intermediate_(row[i] - mean);
+    const float variance = round_intermediate_(sum_of_squares_(centered, dim) * inverse_dim);
+    const float inverse_std = round_intermediate_(1.0f / std::sqrt(variance + eps));
     for (std::int64_t i = 0; i < dim; ++i) {
-      centered[i] = centered[i] * inverse_std * weight[i] + bias[i];
+      centered[i] =
+          round_weighted_(round_intermediate_(centered[i] * inverse_std) * weight[i]) + bias[i];
     }
   }
   return Tensor::from_floats(x.shape(), std::move(out), config_.output_dtype);

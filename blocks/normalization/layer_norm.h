@@ -2,7 +2,10 @@
 // (GPT-2, BERT, BLOOM). var is the biased variance, as torch.nn.LayerNorm computes it.
 //
 // Device numerics (TTTv1): x in bfloat16, mean and variance in float32 (the variance from the
-// centered values), weight and bias stored in bfloat16, output rounded to bfloat16.
+// centered values), weight and bias stored in bfloat16, output rounded to bfloat16. As in
+// tt-metal's layernorm kernel, intermediates (mean, x - mean, its squares, variance, 1 / std, the
+// normalized x and, with a bias, its product with the weight) are held in buffers that are
+// float32 under fp32 accumulation and bfloat16 under bf16 accumulation.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +43,9 @@ struct LayerNormImplConfig {
   DType weight_dtype = DType::bfloat16;
   // Format of the result. Default: bfloat16.
   DType output_dtype = DType::bfloat16;
-  // Precision of the running sums: fp32, or bf16 rounded after every 32 values. Default: fp32.
+  // The destination register (fp32_dest_acc_en): fp32, or bf16, where running sums are rounded
+  // after every 32 values. It also sets the format of the kernel's intermediate buffers: float32,
+  // or bfloat16 under bf16. Default: fp32.
   Accumulation accumulation = Accumulation::fp32;
 
   // Throws "[layer_norm] config.weight_dtype is int32, expected a floating dtype".
@@ -90,6 +95,10 @@ class LayerNorm {
   Prepared<DeviceWeights> weights_;
   RowSum sum_ = nullptr;
   RowSum sum_of_squares_ = nullptr;
+  float (*round_intermediate_)(float) = nullptr;  // To the intermediate buffers' format.
+  // After the weight: the intermediate format when a bias follows, else none (the product is
+  // packed straight to the output).
+  float (*round_weighted_)(float) = nullptr;
 };
 
 // The reference in float64 on the given float32 values; `bias` undefined when !spec.bias.

@@ -109,6 +109,7 @@ RmsNorm::RmsNorm(RmsNormSpec spec, RmsNormImplConfig config, WeightSource weight
   spec_.validate_weight(source_.shape());
   sum_of_squares_ = config_.accumulation == Accumulation::fp32 ? norm_detail::sum_of_squares_fp32
                                                                : norm_detail::sum_of_squares_bf16;
+  round_intermediate_ = norm_detail::intermediate_rounding(config_.accumulation);
   // A single chip exchanges nothing: its sum stays in float32.
   exchanged_stats_dtype_ = config_.stat_shards == 1 ? DType::float32 : config_.stats_dtype;
   weight_ = Prepared<Tensor>(
@@ -150,9 +151,13 @@ Tensor RmsNorm::forward(const Tensor& x) const {
     quantize_in_place(partial, config_.stat_shards, exchanged_stats_dtype_);
     float sum = 0.0f;
     for (float value : partial) sum += value;
-    const float inverse_rms = 1.0f / std::sqrt(sum * inverse_dim + eps);
+    // The kernel's buffers: mean square, 1 / rms and x / rms (docs/numerics.md).
+    const float mean_square = round_intermediate_(sum * inverse_dim);
+    const float inverse_rms = round_intermediate_(1.0f / std::sqrt(mean_square + eps));
     float* target = out.data() + r * dim;
-    for (std::int64_t i = 0; i < dim; ++i) target[i] = row[i] * inverse_rms * scale[i];
+    for (std::int64_t i = 0; i < dim; ++i) {
+      target[i] = round_intermediate_(row[i] * inverse_rms) * scale[i];
+    }
   }
   return Tensor::from_floats(x.shape(), std::move(out), config_.output_dtype);
 }

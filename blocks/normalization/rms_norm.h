@@ -3,7 +3,10 @@
 //
 // Device numerics (TTTv1): x in bfloat16, statistics in float32, the weight stored in bfloat16
 // (Gemma's 1 + weight is formed on the host before it is stored, as TTTv1 does), the output
-// rounded to bfloat16. When the hidden dimension is sharded over chips (Galaxy, distributed
+// rounded to bfloat16. As in tt-metal's rmsnorm kernel, x / rms is held in an intermediate buffer
+// before it is multiplied by the weight; that buffer is float32 under fp32 accumulation (TTTv1:
+// one rounding, at the output) and bfloat16 under bf16 accumulation (a second rounding, as are
+// x^2, the mean square and 1 / rms). When the hidden dimension is sharded over chips (Galaxy, distributed
 // prefill norms on T3K) each chip's partial sum of squares is rounded to `stats_dtype` before the
 // chips combine them.
 #pragma once
@@ -42,8 +45,10 @@ struct RmsNormImplConfig {
   DType weight_dtype = DType::bfloat16;
   // Format of the result. Default: bfloat16.
   DType output_dtype = DType::bfloat16;
-  // Precision of the running sum of squares: fp32, or bf16 rounded after every 32 values (a tile
-  // row). Default: fp32.
+  // The destination register (fp32_dest_acc_en): fp32, or bf16, where the running sum of squares
+  // is rounded after every 32 values (a tile row). It also sets the format of the kernel's
+  // intermediate buffers (x^2, mean square, 1 / rms, x / rms): float32, or bfloat16 under bf16.
+  // Default: fp32 (TTTv1's norms run with fp32_dest_acc_en = True).
   Accumulation accumulation = Accumulation::fp32;
   // Chips the normalized dimension is split over; each computes a partial sum of squares.
   // REQUIRES: >= 1 and dividing spec.dim. Default: 1.
@@ -98,6 +103,7 @@ class RmsNorm {
   WeightSource source_;
   Prepared<Tensor> weight_;
   SumOfSquares sum_of_squares_ = nullptr;
+  float (*round_intermediate_)(float) = nullptr;  // To the intermediate buffers' format.
   DType exchanged_stats_dtype_ = DType::float32;  // Partial sums are rounded to this.
 };
 

@@ -222,5 +222,26 @@ TEST(RmsNormTest, ShardedStatisticsRoundPartialSumsToTheStatsDtype) {
   EXPECT_GT(std::abs(bf16_exchange - fp32_exchange), 1e-5);
 }
 
+// tt-metal's rmsnorm kernel holds x / rms in an intermediate buffer before the weight multiply;
+// the buffer is float32 under fp32 accumulation (fp32_dest_acc_en, TTTv1) and bfloat16 under bf16,
+// as are the mean square and 1 / rms. Row x = [3, 4], weight 1.5, eps 0: mean square 12.5 (exact
+// in both), 1 / rms = 0.28284271; bfloat16 spacing is 2^-7 on [1, 2).
+// fp32: one rounding of x / rms * 1.5 = [1.27279, 1.69706] -> 162.92 and 217.22 steps of 2^-7
+// -> [163, 217] * 2^-7 = [1.2734375, 1.6953125] (each within half a step).
+// bf16: 1 / rms -> 1.1328125 * 2^-2 = 0.283203125; 3 * that = 0.849609375 = 217.5 * 2^-8, a tie,
+// -> 218 * 2^-8 = 0.8515625; * 1.5 = 1.27734375 = 163.5 * 2^-7, a tie -> 164 * 2^-7 = 1.28125.
+// 4 * 0.283203125 = 1.1328125 (exact); * 1.5 = 1.69921875 = 217.5 * 2^-7 -> 218 * 2^-7 = 1.703125.
+TEST(RmsNormTest, IntermediateBufferFormatFollowsAccumulation) {
+  const RmsNormSpec spec{2, 0.0, false};
+  const Tensor w = Tensor::from_floats({2}, {1.5f, 1.5f});
+  const Tensor x = Tensor::from_floats({1, 2}, {3.0f, 4.0f});
+  const Tensor single = RmsNorm(spec, make_config(Accumulation::fp32, 1), w).prefill_forward(x);
+  EXPECT_EQ(single.at({0, 0}), 1.2734375);
+  EXPECT_EQ(single.at({0, 1}), 1.6953125);
+  const Tensor rounded = RmsNorm(spec, make_config(Accumulation::bf16, 1), w).decode_forward(x);
+  EXPECT_EQ(rounded.at({0, 0}), 1.28125);
+  EXPECT_EQ(rounded.at({0, 1}), 1.703125);
+}
+
 }  // namespace
 }  // namespace ttt
