@@ -10,6 +10,7 @@
 
 #include "coverage/internal/block_facts.h"
 #include "validation/tensor/dtype.h"
+#include "validation/input/input_file.h"
 
 namespace ttt {
 namespace {
@@ -245,13 +246,7 @@ std::vector<CoverageRecord> read_coverage_file(const std::string& path) {
     ++number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = path + ":" + std::to_string(number);
-    nlohmann::json json;
-    try {
-      json = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& error) {
-      throw std::invalid_argument(where + ": not JSON (" + error.what() + ")");
-    }
-    records.push_back(coverage_record_from_json(json, where));
+    records.push_back(coverage_record_from_json(parse_json(line, where), where));
   }
   if (in.bad()) throw std::invalid_argument(path + ": read error");
   return records;
@@ -286,3 +281,4 @@ void write_coverage_file(const std::string& path, const std::vector<CoverageReco
 }
 
 }  // namespace ttt
+  require_regular_file(path);

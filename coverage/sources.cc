@@ -2,13 +2,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include "validation/input/input_file.h"
+
 namespace ttt {
 namespace {
 
 // Parses JSON text a record or trace holds; text that is not a JSON object gives {}.
 nlohmann::json object_or_empty(const std::string& text) {
-  nlohmann::json parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  return parsed.is_object() ? parsed : nlohmann::json::object();
+  try {
+    nlohmann::json parsed = parse_json(text, "");
+    return parsed.is_object() ? parsed : nlohmann::json::object();
+  } catch (const std::invalid_argument&) {
+    return nlohmann::json::object();
+  }
 }
 
 }  // namespace

@@ -23,6 +23,8 @@ check() {
 }
 
 upper='validation/(wrapper|trace|gtest)/|patterns/|suites/|coverage/|tools/'
+check validation/input "validation/input includes another part of TTTv2" \
+  "validation/(tensor|metrics|registry|markup)/|$upper|blocks/|hdf5|H5[A-Za-z]*\.h"
 check validation/tensor "validation/tensor includes metrics or a higher layer" \
   "validation/(metrics|registry)/|$upper|blocks/|hdf5|H5[A-Za-z]*\.h"
 check validation/metrics "validation/metrics includes a higher layer" \

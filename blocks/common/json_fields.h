@@ -10,12 +10,14 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "validation/tensor/dtype.h"
 
@@ -65,6 +67,12 @@ class JsonFields {
         if (!item.is_number_integer()) {
           throw std::invalid_argument("expected an integer, got " + item.dump());
         }
+        // Checked before narrowing: 2^32 + 1 in an int field is an error, not 1.
+        const bool fits = item.is_number_unsigned()
+                              ? item.get<std::uint64_t>() <=
+                                    static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                              : std::in_range<T>(item.get<std::int64_t>());
+        if (!fits) throw std::invalid_argument("integer " + item.dump() + " is out of range");
         value = item.get<T>();
       } else if constexpr (std::is_floating_point_v<T>) {
         if (!item.is_number()) throw std::invalid_argument("expected a number, got " + item.dump());

@@ -22,6 +22,7 @@
 #include "blocks/normalization/rms_norm.h"
 #include "coverage/internal/block_facts.h"
 #include "coverage/internal/catalog_data.h"
+#include "validation/input/input_file.h"
 
 namespace ttt {
 namespace {
@@ -442,13 +443,18 @@ void derive_bert(ConfigReader& config, CatalogModel& model) {
 
 nlohmann::json parse_json_text(const std::string& text, const std::string& where) {
   try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& error) {
-    throw std::invalid_argument("[catalog] " + where + ": not JSON (" + error.what() + ")");
+    return parse_json(text, where);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument("[catalog] " + std::string(error.what()));
   }
 }
 
 std::string read_file(const std::string& path) {
+  try {
+    require_regular_file(path);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument("[catalog] " + std::string(error.what()));
+  }
   std::ifstream in(path);
   if (!in) throw std::invalid_argument("[catalog] " + path + ": cannot open");
   std::ostringstream text;

@@ -9,6 +9,7 @@
 
 #include "coverage/gate/mann_whitney.h"
 #include "suites/suite/timing.h"
+#include "validation/input/input_file.h"
 #include "validation/markup/markup.h"
 
 namespace ttt {
@@ -473,20 +474,18 @@ CoverageFigures coverage_figures(const CoverageReport& report) {
 }
 
 GateBaseline load_gate_baseline(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw GateInputError(path + ": cannot open the baseline (missing baseline?)");
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& error) {
-    throw GateInputError(path + ": not JSON: " + error.what());
+    json = read_json_file(path, "the baseline (missing baseline?)");
+  } catch (const std::invalid_argument& error) {
+    throw GateInputError(error.what());
   }
   GateBaseline baseline;
   baseline.path = path;
   try {
     if (json.is_object() && json.value("format", "") == std::string(kGateBaselineFormat)) {
       if (!json.contains("version") || !json.at("version").is_number_integer() ||
-          json.at("version").get<int>() > 1) {
+          json.at("version").get<std::int64_t>() != 1) {
         throw GateInputError(path + ": /version: expected 1");
       }
       if (!json.contains("results")) throw GateInputError(path + ": /results: is required");

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "validation/input/input_file.h"
+
 namespace ttt {
 namespace {
 
@@ -151,7 +153,8 @@ GatePolicy gate_policy_from_json(const nlohmann::json& json, const std::string& 
     }
     if (coverage.has("strength")) {
       const nlohmann::json& item = coverage.at("strength");
-      if (!item.is_number_integer() || item.get<int>() < 1 || item.get<int>() > 6) {
+      if (!item.is_number_integer() || item.get<std::int64_t>() < 1 ||
+          item.get<std::int64_t>() > 6) {
         coverage.fail("/strength", "expected an integer in [1, 6], got " + item.dump());
       }
       policy.coverage.strength = item.get<int>();
@@ -167,17 +170,7 @@ GatePolicy gate_policy_from_json(const nlohmann::json& json, const std::string& 
 }
 
 GatePolicy load_gate_policy(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument(path + ": cannot open the policy file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& error) {
-    throw std::invalid_argument(path + ": not JSON (" + error.what() + ")");
-  }
-  return gate_policy_from_json(json, path);
+  return gate_policy_from_json(read_json_file(path, "the policy file"), path);
 }
 
 nlohmann::json to_json(const GatePolicy& policy) {

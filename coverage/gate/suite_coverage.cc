@@ -5,6 +5,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "validation/input/input_file.h"
+
 namespace ttt {
 
 std::vector<CoverageRecord> coverage_records(const SuiteResult& suite) {
@@ -46,14 +48,16 @@ CoverageReport coverage_report(const RunResults& results, const Catalog& catalog
 }
 
 std::vector<CoverageRecord> read_coverage_data(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument(path + ": cannot open the coverage data");
-  std::ostringstream text;
-  text << in.rdbuf();
+  const std::string text = read_input_file(path, "the coverage data");
   // Suite results are one JSON document; a coverage file is one JSON object per line (a file of
-  // one record parses as a document too, but has no "format").
-  const nlohmann::json document =
-      nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  // one record parses as a document too, but has no "format"). Several lines are no document:
+  // read_coverage_file reads them, and names the line of any error.
+  nlohmann::json document;
+  try {
+    document = parse_json(text, path);
+  } catch (const std::invalid_argument&) {
+    document = nullptr;
+  }
   if (document.is_object() && document.value("format", "") == std::string(kSuiteResultsFormat)) {
     try {
       return coverage_records(run_results_from_json(document));

@@ -10,6 +10,7 @@
 
 #include "suites/models/llama/config.h"
 #include "suites/suite/internal/hash.h"
+#include "validation/input/input_file.h"
 #include "validation/tensor/random.h"
 
 namespace ttt {
@@ -537,6 +538,7 @@ ModelDefinition load_model(const std::string& name_or_path) {
     model.name = name_or_path;
     return model;
   }
+  require_regular_file(name_or_path);
   std::ifstream in(name_or_path);
   if (!in) {
     std::string names;
@@ -547,11 +549,13 @@ ModelDefinition load_model(const std::string& name_or_path) {
                                 "' is neither a catalog model (" + names +
                                 ") nor a readable config.json");
   }
+  std::ostringstream text;
+  text << in.rdbuf();
   nlohmann::json config;
   try {
-    config = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& error) {
-    throw std::invalid_argument("[model_config] " + name_or_path + ": not JSON: " + error.what());
+    config = parse_json(text.str(), name_or_path);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument("[model_config] " + std::string(error.what()));
   }
   return model_from_config(config, name_or_path);
 }

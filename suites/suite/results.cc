@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "suites/suite/internal/json_reader.h"
+#include "validation/input/input_file.h"
 #include "validation/markup/markup.h"
 
 namespace ttt {
@@ -463,14 +464,7 @@ RunResults run_results_from_json(const nlohmann::json& json) {
 }
 
 RunResults load_run_results(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument(path + ": cannot open the results file");
-  Json json;
-  try {
-    json = Json::parse(in);
-  } catch (const Json::parse_error& error) {
-    throw std::invalid_argument(path + ": not JSON: " + error.what());
-  }
+  const Json json = read_json_file(path, "the results file");
   try {
     return run_results_from_json(json);
   } catch (const std::invalid_argument& error) {

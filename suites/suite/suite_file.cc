@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <regex>
 #include <set>
@@ -19,12 +20,16 @@
 #include "suites/suite/internal/block_kinds.h"
 #include "suites/suite/internal/json_reader.h"
 #include "suites/suite/targets.h"
+#include "validation/input/input_file.h"
 
 namespace ttt {
 namespace {
 
 using suite_detail::JsonNode;
 using Json = nlohmann::json;
+
+// Warm-up and repetition counts are ints: larger values would wrap when narrowed.
+constexpr std::int64_t kMaxCount = std::numeric_limits<int>::max();
 
 constexpr const char* kLayerSlots[] = {"attention_norm", "attention", "post_attention_norm",
                                        "ffn_norm",       "ffn",       "post_ffn_norm"};
@@ -325,11 +330,14 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
       node.find("spec")
           ? node.at("spec")
           : JsonNode(c.spec, node.source(), suite_detail::child_path(node.path(), "spec"));
+  std::optional<suite_detail::ParsedBlock> parsed;
   if (known != nullptr) {
     try {
-      const suite_detail::ParsedBlock parsed =
+      parsed =
           suite_detail::parse_block(*known, c.spec, file.device, c.mode, c.preset, c.impl_config);
-      c.spec = parsed.spec;
+      c.spec = parsed->spec;
+    } catch (const suite_detail::ImplConfigError& error) {
+      fail_with_block_message(config_at, config_at, error.what());
     } catch (const std::invalid_argument& error) {
       fail_with_block_message(spec_at, config_at, error.what());
     }
@@ -364,6 +372,11 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
                             "); give \"inputs\": {\"source\": \"trace\", ...}");
     }
     c.shapes = parse_shapes(node, defaults.shapes, *known, c.block, c.mode);
+    try {
+      suite_detail::check_seeded_input_bytes(*known, *parsed, c.mode, c.shapes);
+    } catch (const std::invalid_argument& error) {
+      node.fail(error.what());
+    }
   } else if (source == "trace") {
     inputs_at.allow_only({"source", "file", "call", "index"});
     TraceInputs trace;
@@ -404,10 +417,10 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
     for (std::size_t i = 0; i < tags->size(); ++i) c.tags.push_back(tags->at(i).string());
   }
   if (const auto warmup = node.find("warmup")) {
-    c.warmup = static_cast<int>(warmup->integer_at_least(0));
+    c.warmup = static_cast<int>(warmup->integer_in(0, kMaxCount));
   }
   if (const auto repetitions = node.find("repetitions")) {
-    c.repetitions = static_cast<int>(repetitions->integer_at_least(kMinRepetitions));
+    c.repetitions = static_cast<int>(repetitions->integer_in(kMinRepetitions, kMaxCount));
   }
 
   if (const auto name = node.find("name")) {
@@ -536,10 +549,10 @@ SuiteFile parse_suite_file(const nlohmann::json& json, const std::string& source
   if (const auto node = root.find("defaults")) {
     node->allow_only({"warmup", "repetitions", "shapes", "inputs", "expect"});
     if (const auto value = node->find("warmup")) {
-      file.warmup = static_cast<int>(value->integer_at_least(0));
+      file.warmup = static_cast<int>(value->integer_in(0, kMaxCount));
     }
     if (const auto value = node->find("repetitions")) {
-      file.repetitions = static_cast<int>(value->integer_at_least(kMinRepetitions));
+      file.repetitions = static_cast<int>(value->integer_in(kMinRepetitions, kMaxCount));
     }
     if (const auto value = node->find("shapes")) {
       value->allow_only({"batch", "seq_len", "context_len"});
@@ -571,14 +584,7 @@ SuiteFile parse_suite_file(const nlohmann::json& json, const std::string& source
 }
 
 SuiteFile load_suite_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument(path + ": cannot open the suite file");
-  Json json;
-  try {
-    json = Json::parse(in);
-  } catch (const Json::parse_error& error) {
-    throw std::invalid_argument(path + ": not JSON: " + error.what());
-  }
+  const Json json = read_json_file(path, "the suite file");
   const std::string base_dir = std::filesystem::path(path).parent_path().string();
   return parse_suite_file(json, path, base_dir);
 }

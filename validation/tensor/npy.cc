@@ -5,12 +5,13 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <stdexcept>
 #include <string_view>
 
+#include "validation/input/allocation_limit.h"
+#include "validation/input/input_file.h"
 #include "validation/tensor/formats.h"
 
 namespace ttt {
@@ -319,6 +320,10 @@ Layout parse_layout(const Preamble& preamble, std::span<const std::byte> header,
          needs + " but the file has " + std::to_string(available - layout.data_bytes) +
              " more bytes after them (several arrays in one file are not supported)");
   }
+  // float16 values widen to float32 in memory: the file size alone does not bound the tensor.
+  check_allocation(bytes_of(static_cast<std::uint64_t>(layout.numel), element_size(layout.type.dtype)),
+                   "[" + std::string(operation) + "] " + name + ": shape " +
+                       shape_to_string(layout.shape) + " of " + std::string(layout.type.descr));
   return layout;
 }
 
@@ -399,8 +404,11 @@ Tensor parse_npy(std::span<const std::byte> bytes, const std::string& name) {
 
 Tensor read_npy(const std::string& path) {
   constexpr std::string_view kOperation = "read_npy";
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) fail(kOperation, path, "is a directory");
+  try {
+    require_regular_file(path);  // A FIFO would block the open below.
+  } catch (const std::invalid_argument& error) {
+    throw std::runtime_error("[" + std::string(kOperation) + "] " + error.what());
+  }
   errno = 0;
   std::ifstream file(path, std::ios::binary);
   if (!file) fail(kOperation, path, "cannot open: " + system_error_text());

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "validation/input/input_file.h"
 #include "validation/markup/markup.h"
 #include "validation/trace/internal/common.h"
 
@@ -39,12 +40,11 @@ ReplayComparison compare(const char* against, const NamedTensor& now, const Tens
 
 nlohmann::json parse_attribute(const std::string& text, const TraceReader& trace,
                                const std::string& call_path, const char* attribute) {
-  nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
-  if (value.is_discarded()) {
-    throw TraceError(trace.path(), call_path,
-                     std::string("attribute '") + attribute + "' is not valid JSON");
+  try {
+    return parse_json(text, std::string("attribute '") + attribute + "'");
+  } catch (const std::invalid_argument& error) {
+    throw TraceError(trace.path(), call_path, error.what());
   }
-  return value;
 }
 
 // Runs one of the bound functions; a throw or a wrong set of outputs fails the call.

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "validation/input/input_file.h"
 #include "validation/tensor/npy.h"
 #include "validation/trace/internal/h5.h"
 #include "validation/trace/internal/tensor_io.h"
@@ -34,6 +35,7 @@ Tensor load_tensor_file(const std::string& spec) {
     h5::FileId handle = h5::open_file_read_only(file);
     return trace_internal::read_tensor_node(handle.get(), file, path);
   }
+  require_regular_file(spec);  // Sniffing a FIFO's first bytes would block.
   if (ends_with(spec, ".npy") || starts_with_bytes(spec, "\x93NUMPY", 6)) return read_npy(spec);
   if (starts_with_bytes(spec, "\x89HDF\r\n\x1a\n", 8)) {
     throw TraceError(

@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "validation/input/input_file.h"
 #include "validation/trace/internal/common.h"
 #include "validation/trace/internal/h5.h"
 #include "validation/trace/internal/tensor_io.h"
@@ -43,10 +44,11 @@ std::string required_string(hid_t object, const char* name, const h5::Where& whe
 std::string json_attribute(hid_t object, const char* name, const h5::Where& where,
                            bool must_be_object) {
   std::string text = h5::read_string_attribute(object, name, where).value_or("{}");
-  const nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
-  if (parsed.is_discarded()) {
-    h5::fail(where, "attribute '" + std::string(name) + "' is not valid JSON: '" +
-                        text.substr(0, 80) + "'");
+  nlohmann::json parsed;
+  try {
+    parsed = parse_json(text, "attribute '" + std::string(name) + "'");
+  } catch (const std::invalid_argument& error) {
+    h5::fail(where, std::string(error.what()) + " ('" + text.substr(0, 80) + "')");
   }
   if (must_be_object && !parsed.is_object()) {
     h5::fail(where, "attribute '" + std::string(name) + "' is not a JSON object");

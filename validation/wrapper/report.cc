@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "validation/input/input_file.h"
 #include "validation/markup/markup.h"
 
 namespace ttt {
@@ -123,8 +124,12 @@ json scalar_to_json(const ScalarValue& value) {
 }
 
 json parse_object_text(const std::string& text) {
-  json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  return parsed.is_object() ? parsed : json::object();
+  try {
+    json parsed = parse_json(text, "");
+    return parsed.is_object() ? parsed : json::object();
+  } catch (const std::invalid_argument&) {
+    return json::object();
+  }
 }
 
 json summary_to_json(const ValidationSummary& summary) {
@@ -601,6 +606,11 @@ std::vector<ValidationRecord> records_from_report_json(const json& report) {
 }
 
 std::vector<ValidationRecord> load_report(const std::string& path) {
+  try {
+    require_regular_file(path);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument("[report] " + std::string(error.what()));
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     throw std::invalid_argument("[report] cannot read " + path + ": " + std::strerror(errno));
@@ -609,9 +619,9 @@ std::vector<ValidationRecord> load_report(const std::string& path) {
   contents << file.rdbuf();
   json parsed;
   try {
-    parsed = json::parse(contents.str());
-  } catch (const json::parse_error& error) {
-    throw std::invalid_argument("[report] " + path + " is not valid JSON: " + error.what());
+    parsed = parse_json(contents.str(), path);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument("[report] " + std::string(error.what()));
   }
   try {
     return records_from_report_json(parsed);

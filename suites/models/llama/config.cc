@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "blocks/ffn/activation.h"
+#include "validation/input/input_file.h"
 
 namespace ttt::llama {
 namespace {
@@ -322,13 +323,11 @@ LlamaConfig llama_config_from_json(const nlohmann::json& json, const std::string
 }
 
 LlamaConfig load_llama_config(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw std::invalid_argument("[llama_config] " + path + ": cannot read the file");
-  std::stringstream text;
-  text << file.rdbuf();
-  const nlohmann::json json = nlohmann::json::parse(text.str(), nullptr, false);
-  if (json.is_discarded()) {
-    throw std::invalid_argument("[llama_config] " + path + ": not valid JSON");
+  nlohmann::json json;
+  try {
+    json = read_json_file(path);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument("[llama_config] " + std::string(error.what()));
   }
   return llama_config_from_json(json, path);
 }

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "validation/input/input_file.h"
 #include "validation/tensor/formats.h"
 
 namespace ttt::llama {
@@ -164,9 +165,12 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
                    std::to_string(mapping->size) + " bytes): truncated or not a safetensors file");
   }
   const char* header_text = reinterpret_cast<const char*>(mapping->bytes + 8);
-  const nlohmann::json header =
-      nlohmann::json::parse(header_text, header_text + header_bytes, nullptr, false);
-  if (header.is_discarded()) fail(path, "the header is not valid JSON");
+  nlohmann::json header;
+  try {
+    header = parse_json(std::string_view(header_text, header_bytes), "the header");
+  } catch (const std::invalid_argument& error) {
+    fail(path, error.what());
+  }
   if (!header.is_object()) fail(path, "the header is not a JSON object");
   mapping->data = mapping->bytes + 8 + header_bytes;
   const std::uint64_t data_bytes = mapping->size - 8 - header_bytes;

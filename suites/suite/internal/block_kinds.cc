@@ -1,6 +1,7 @@
 #include "suites/suite/internal/block_kinds.h"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -13,6 +14,7 @@
 #include "blocks/normalization/layer_norm.h"
 #include "blocks/normalization/rms_norm.h"
 #include "suites/suite/internal/hash.h"
+#include "validation/input/allocation_limit.h"
 #include "validation/tensor/random.h"
 
 namespace ttt::suite_detail {
@@ -20,13 +22,17 @@ namespace ttt::suite_detail {
 // How a seeded input is drawn.
 enum class Draw : std::uint8_t { activation, matrix, norm_scale, offset_scale, ids };
 
+namespace {
+class Drawer;
+}  // namespace
+
 struct KnownKind {
   std::string_view kind;
   ParsedBlock (*parse)(const nlohmann::json& spec, Device device, Mode mode,
                        const std::optional<Preset>& preset, const nlohmann::json& overrides);
   std::string (*identity)(const nlohmann::json& spec);
-  CaseInputs (*seed)(const ParsedBlock& block, Mode mode, const CaseShapes& shapes,
-                     const SeededInputs& seeded, std::uint64_t seed);
+  // Adds the kind's inputs to `draw`.
+  void (*seed)(Drawer& draw, const ParsedBlock& block, Mode mode, const CaseShapes& shapes);
 };
 
 namespace {
@@ -38,13 +44,17 @@ ParsedBlock parse_typed(const nlohmann::json& spec_json, Device device, Mode mod
   spec.validate();
   auto config = preset ? default_impl_config(spec, device, mode, *preset)
                        : default_impl_config(spec, device, mode);
-  nlohmann::json merged = config;
-  merged.merge_patch(overrides);
-  config = merged.get<decltype(config)>();
-  if constexpr (requires { config.validate(spec); }) {
-    config.validate(spec);
-  } else {
-    config.validate();
+  try {
+    nlohmann::json merged = config;
+    merged.merge_patch(overrides);
+    config = merged.get<decltype(config)>();
+    if constexpr (requires { config.validate(spec); }) {
+      config.validate(spec);
+    } else {
+      config.validate();
+    }
+  } catch (const std::invalid_argument& error) {
+    throw ImplConfigError(error.what());
   }
   return {nlohmann::json(spec), nlohmann::json(config), spec.identity()};
 }
@@ -54,12 +64,16 @@ std::string identity_of(const nlohmann::json& spec_json) {
   return spec_json.get<Spec>().identity();
 }
 
-// Draws the named inputs of one case.
+// Draws the named inputs of one case, or (measure_only) adds up their bytes without drawing, so
+// that a suite file is checked against the allocation limit before anything is allocated. Both
+// refuse inputs whose bytes together exceed the limit, naming the input that crosses it.
 class Drawer {
  public:
-  Drawer(const SeededInputs& seeded, std::uint64_t seed) : seeded_(seeded), seed_(seed) {}
+  Drawer(const SeededInputs& seeded, std::uint64_t seed, bool measure_only)
+      : seeded_(seeded), seed_(seed), measure_only_(measure_only) {}
 
   void add(const std::string& name, const Shape& shape, Draw draw, std::int64_t vocab = 0) {
+    if (!reserve(name, shape, draw == Draw::ids ? DType::int64 : DType::float32)) return;
     const std::uint64_t seed = input_seed(seed_, name);
     Tensor tensor;
     switch (draw) {
@@ -81,15 +95,33 @@ class Drawer {
     }
     inputs_.tensors.push_back({name, std::move(tensor)});
   }
-  void add_tensor(const std::string& name, Tensor tensor) {
-    inputs_.tensors.push_back({name, std::move(tensor)});
+  // A KV cache: seeded_cache(shape, dtype, filled).
+  void add_cache(const std::string& name, const Shape& shape, DType dtype, std::int64_t filled) {
+    if (!reserve(name, shape, dtype)) return;
+    inputs_.tensors.push_back({name, seeded_cache(shape, dtype, filled, input_seed(seed_, name))});
   }
-  std::uint64_t seed_of(const std::string& name) const { return input_seed(seed_, name); }
+  // Positions [batch], every user at `position`.
+  void add_positions(const std::string& name, std::int64_t batch, std::int64_t position) {
+    if (!reserve(name, {batch}, DType::int64)) return;
+    inputs_.tensors.push_back({name, uniform_positions(batch, position)});
+  }
   CaseInputs& inputs() { return inputs_; }
 
  private:
+  // Counts the input's bytes; false when only measuring.
+  bool reserve(const std::string& name, const Shape& shape, DType dtype) {
+    const std::uint64_t bytes =
+        bytes_of(static_cast<std::uint64_t>(shape_numel(shape, "seeded input")), element_size(dtype));
+    total_bytes_ = std::min(total_bytes_, std::numeric_limits<std::uint64_t>::max() - bytes) + bytes;
+    check_allocation(total_bytes_, "seeded input '" + name + "' (shape " +
+                                       shape_to_string(shape) + "), with the inputs before it,");
+    return !measure_only_;
+  }
+
   SeededInputs seeded_;
   std::uint64_t seed_;
+  bool measure_only_;
+  std::uint64_t total_bytes_ = 0;
   CaseInputs inputs_;
 };
 
@@ -113,32 +145,27 @@ Shape activation_shape(Mode mode, const CaseShapes& shapes, std::int64_t width) 
   return {shapes.batch, width};
 }
 
-CaseInputs seed_rms_norm(const ParsedBlock& block, Mode mode, const CaseShapes& shapes,
-                         const SeededInputs& seeded, std::uint64_t seed) {
+void seed_rms_norm(Drawer& draw, const ParsedBlock& block, Mode mode,
+                   const CaseShapes& shapes) {
   require_shapes(shapes, mode, false);
   const auto spec = block.spec.get<RmsNormSpec>();
-  Drawer draw(seeded, seed);
   draw.add("x", activation_shape(mode, shapes, spec.dim), Draw::activation);
   draw.add("weight", {spec.dim}, spec.add_unit_offset ? Draw::offset_scale : Draw::norm_scale);
-  return std::move(draw.inputs());
 }
 
-CaseInputs seed_layer_norm(const ParsedBlock& block, Mode mode, const CaseShapes& shapes,
-                           const SeededInputs& seeded, std::uint64_t seed) {
+void seed_layer_norm(Drawer& draw, const ParsedBlock& block, Mode mode,
+                     const CaseShapes& shapes) {
   require_shapes(shapes, mode, false);
   const auto spec = block.spec.get<LayerNormSpec>();
-  Drawer draw(seeded, seed);
   draw.add("x", activation_shape(mode, shapes, spec.dim), Draw::activation);
   draw.add("weight", {spec.dim}, Draw::norm_scale);
   if (spec.bias) draw.add("bias", {spec.dim}, Draw::matrix);
-  return std::move(draw.inputs());
 }
 
-CaseInputs seed_mlp(const ParsedBlock& block, Mode mode, const CaseShapes& shapes,
-                    const SeededInputs& seeded, std::uint64_t seed) {
+void seed_mlp(Drawer& draw, const ParsedBlock& block, Mode mode,
+              const CaseShapes& shapes) {
   require_shapes(shapes, mode, false);
   const auto spec = block.spec.get<MlpSpec>();
-  Drawer draw(seeded, seed);
   draw.add("x", activation_shape(mode, shapes, spec.hidden_dim), Draw::activation);
   draw.add("w_up", {spec.hidden_dim, spec.ffn_dim}, Draw::matrix);
   draw.add("w_down", {spec.ffn_dim, spec.hidden_dim}, Draw::matrix);
@@ -146,26 +173,22 @@ CaseInputs seed_mlp(const ParsedBlock& block, Mode mode, const CaseShapes& shape
     draw.add("b_up", {spec.ffn_dim}, Draw::matrix);
     draw.add("b_down", {spec.hidden_dim}, Draw::matrix);
   }
-  return std::move(draw.inputs());
 }
 
-CaseInputs seed_gated_mlp(const ParsedBlock& block, Mode mode, const CaseShapes& shapes,
-                          const SeededInputs& seeded, std::uint64_t seed) {
+void seed_gated_mlp(Drawer& draw, const ParsedBlock& block, Mode mode,
+                    const CaseShapes& shapes) {
   require_shapes(shapes, mode, false);
   const auto spec = block.spec.get<GatedMlpSpec>();
-  Drawer draw(seeded, seed);
   draw.add("x", activation_shape(mode, shapes, spec.hidden_dim), Draw::activation);
   draw.add("w_gate", {spec.hidden_dim, spec.ffn_dim}, Draw::matrix);
   draw.add("w_up", {spec.hidden_dim, spec.ffn_dim}, Draw::matrix);
   draw.add("w_down", {spec.ffn_dim, spec.hidden_dim}, Draw::matrix);
-  return std::move(draw.inputs());
 }
 
-CaseInputs seed_moe(const ParsedBlock& block, Mode mode, const CaseShapes& shapes,
-                    const SeededInputs& seeded, std::uint64_t seed) {
+void seed_moe(Drawer& draw, const ParsedBlock& block, Mode mode,
+              const CaseShapes& shapes) {
   require_shapes(shapes, mode, false);
   const auto spec = block.spec.get<MoeSpec>();
-  Drawer draw(seeded, seed);
   draw.add("x", activation_shape(mode, shapes, spec.hidden_dim), Draw::activation);
   draw.add("router", {spec.hidden_dim, spec.num_experts}, Draw::matrix);
   for (std::int64_t e = 0; e < spec.num_experts; ++e) {
@@ -174,24 +197,21 @@ CaseInputs seed_moe(const ParsedBlock& block, Mode mode, const CaseShapes& shape
     draw.add("w_up/" + index, {spec.hidden_dim, spec.ffn_dim}, Draw::matrix);
     draw.add("w_down/" + index, {spec.ffn_dim, spec.hidden_dim}, Draw::matrix);
   }
-  return std::move(draw.inputs());
 }
 
-CaseInputs seed_lm_head(const ParsedBlock& block, Mode mode, const CaseShapes& shapes,
-                        const SeededInputs& seeded, std::uint64_t seed) {
+void seed_lm_head(Drawer& draw, const ParsedBlock& block, Mode mode,
+                  const CaseShapes& shapes) {
   require_shapes(shapes, mode, false);
   const auto spec = block.spec.get<LmHeadSpec>();
-  Drawer draw(seeded, seed);
   draw.add("x", activation_shape(mode, shapes, spec.hidden_dim), Draw::activation);
   draw.add("weight",
            spec.tied_embeddings ? Shape{spec.vocab_size, spec.hidden_dim}
                                 : Shape{spec.hidden_dim, spec.vocab_size},
            Draw::matrix);
-  return std::move(draw.inputs());
 }
 
-CaseInputs seed_embedding(const ParsedBlock& block, Mode mode, const CaseShapes& shapes,
-                          const SeededInputs& seeded, std::uint64_t seed) {
+void seed_embedding(Drawer& draw, const ParsedBlock& block, Mode mode,
+                    const CaseShapes& shapes) {
   const auto spec = block.spec.get<EmbeddingSpec>();
   const bool learned = spec.positions == PositionEmbedding::learned;
   require_shapes(shapes, mode, mode == Mode::decode);
@@ -202,16 +222,14 @@ CaseInputs seed_embedding(const ParsedBlock& block, Mode mode, const CaseShapes&
                                 " is beyond spec.max_positions " +
                                 std::to_string(spec.max_positions));
   }
-  Drawer draw(seeded, seed);
   if (mode == Mode::prefill) {
     draw.add("ids", {shapes.batch, shapes.seq_len}, Draw::ids, spec.vocab_size);
   } else {
     draw.add("ids", {shapes.batch}, Draw::ids, spec.vocab_size);
-    draw.add_tensor("positions", uniform_positions(shapes.batch, shapes.context_len));
+    draw.add_positions("positions", shapes.batch, shapes.context_len);
   }
   draw.add("token_weight", {spec.vocab_size, spec.hidden_dim}, Draw::matrix);
   if (learned) draw.add("position_weight", {spec.max_positions, spec.hidden_dim}, Draw::matrix);
-  return std::move(draw.inputs());
 }
 
 void add_attention_weights(Drawer& draw, const AttentionSpec& spec) {
@@ -233,26 +251,22 @@ void add_attention_weights(Drawer& draw, const AttentionSpec& spec) {
   }
 }
 
-CaseInputs seed_attention(const ParsedBlock& block, Mode mode, const CaseShapes& shapes,
-                          const SeededInputs& seeded, std::uint64_t seed) {
+void seed_attention(Drawer& draw, const ParsedBlock& block, Mode mode,
+                    const CaseShapes& shapes) {
   require_shapes(shapes, mode, mode == Mode::decode);
   const auto spec = block.spec.get<AttentionSpec>();
   const auto config = block.impl_config.get<AttentionImplConfig>();
-  Drawer draw(seeded, seed);
   draw.add("x", activation_shape(mode, shapes, spec.hidden_dim), Draw::activation);
   const std::int64_t filled = mode == Mode::prefill ? 0 : shapes.context_len;
   const std::int64_t needed = mode == Mode::prefill ? shapes.seq_len : shapes.context_len + 1;
   const Shape cache{shapes.batch, spec.kv_heads(), cache_length(needed), spec.dim_per_head()};
   if (mode == Mode::decode) {
-    draw.add_tensor("positions", uniform_positions(shapes.batch, shapes.context_len));
+    draw.add_positions("positions", shapes.batch, shapes.context_len);
   }
-  draw.add_tensor("k_cache",
-                  seeded_cache(cache, config.kv_cache_dtype, filled, draw.seed_of("k_cache")));
-  draw.add_tensor("v_cache",
-                  seeded_cache(cache, config.kv_cache_dtype, filled, draw.seed_of("v_cache")));
+  draw.add_cache("k_cache", cache, config.kv_cache_dtype, filled);
+  draw.add_cache("v_cache", cache, config.kv_cache_dtype, filled);
   if (mode == Mode::prefill) draw.inputs().scalars["first_slot"] = 0;
   add_attention_weights(draw, spec);
-  return std::move(draw.inputs());
 }
 
 constexpr KnownKind kKnownKinds[] = {
@@ -307,7 +321,15 @@ CaseInputs seeded_block_inputs(const KnownKind& kind, const ParsedBlock& block, 
   if (!(seeded.activation_std > 0.0) || !(seeded.weight_std > 0.0)) {
     throw std::invalid_argument("seeded inputs need activation_std > 0 and weight_std > 0");
   }
-  return kind.seed(block, mode, shapes, seeded, seed);
+  Drawer draw(seeded, seed, /*measure_only=*/false);
+  kind.seed(draw, block, mode, shapes);
+  return std::move(draw.inputs());
+}
+
+void check_seeded_input_bytes(const KnownKind& kind, const ParsedBlock& block, Mode mode,
+                              const CaseShapes& shapes) {
+  Drawer measure(SeededInputs{}, 0, /*measure_only=*/true);
+  kind.seed(measure, block, mode, shapes);
 }
 
 Tensor seeded_cache(const Shape& shape, DType dtype, std::int64_t filled, std::uint64_t seed) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,8 +28,15 @@ struct KnownKind;
 const KnownKind* find_known_kind(std::string_view kind);
 std::vector<std::string> known_kind_names();
 
+// What parse_block throws when the ImplConfig overrides are at fault (not the Spec): the block's
+// messages name a field without saying whether it is the Spec's or the ImplConfig's.
+class ImplConfigError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
 // Parses `spec`, validates it and builds the ImplConfig. Throws std::invalid_argument with the
-// block's message.
+// block's message (ImplConfigError when the ImplConfig overrides are invalid).
 ParsedBlock parse_block(const KnownKind& kind, const nlohmann::json& spec, Device device, Mode mode,
                         const std::optional<Preset>& preset,
                         const nlohmann::json& impl_config_overrides);
@@ -45,6 +53,12 @@ std::vector<std::string> shape_fields(const KnownKind& kind, Mode mode);
 CaseInputs seeded_block_inputs(const KnownKind& kind, const ParsedBlock& block, Mode mode,
                                const CaseShapes& shapes, const SeededInputs& seeded,
                                std::uint64_t seed);
+
+// Throws std::invalid_argument when the seeded inputs of `block` with `shapes` would need more
+// bytes than allocation_limit() ("seeded input 'w_up' (shape [...]), with the inputs before it, needs ..."), without
+// drawing them: `ttt suite check` refuses such a case before `ttt suite run` would allocate.
+void check_seeded_input_bytes(const KnownKind& kind, const ParsedBlock& block, Mode mode,
+                              const CaseShapes& shapes);
 
 // Draws a KV cache of `shape` [batch, kv_heads, max_seq, head_dim] in `dtype`: positions
 // [0, filled) normal(0, 1), the rest zero.

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "validation/input/input_file.h"
 #include "validation/trace/capture.h"
 #include "validation/trace/trace_reader.h"
 #include "validation/wrapper/switches.h"
@@ -52,12 +53,7 @@ CaseInputs inputs_of_call(const TraceReader& reader, std::int64_t seq) {
   const TraceCall call = reader.call(seq);
   CaseInputs inputs;
   inputs.tensors = reader.read_all(call.inputs);
-  try {
-    inputs.scalars = nlohmann::json::parse(call.scalars_json);
-  } catch (const nlohmann::json::parse_error& error) {
-    throw std::runtime_error(reader.path() + ": " + call.path +
-                             ": scalars are not JSON: " + error.what());
-  }
+  inputs.scalars = parse_json(call.scalars_json, reader.path() + ": " + call.path + ": scalars");
   if (!inputs.scalars.is_object()) inputs.scalars = nlohmann::json::object();
   return inputs;
 }

@@ -1,5 +1,6 @@
 #include "suites/suite/internal/json_reader.h"
 
+#include <limits>
 #include <stdexcept>
 
 namespace ttt::suite_detail {
@@ -94,6 +95,12 @@ std::string JsonNode::string() const {
 
 std::int64_t JsonNode::integer() const {
   if (!value_->is_number_integer()) fail("expected an integer, got " + shown(*value_));
+  // Above 2^63 - 1 the conversion would wrap to a negative number.
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  if (value_->is_number_unsigned() &&
+      value_->get<std::uint64_t>() > static_cast<std::uint64_t>(kMax)) {
+    fail("integer " + shown(*value_) + " is out of range (at most " + std::to_string(kMax) + ")");
+  }
   return value_->get<std::int64_t>();
 }
 
@@ -111,6 +118,15 @@ std::int64_t JsonNode::integer_at_least(std::int64_t minimum) const {
   const std::int64_t value = integer();
   if (value < minimum) {
     fail("expected an integer >= " + std::to_string(minimum) + ", got " + std::to_string(value));
+  }
+  return value;
+}
+
+std::int64_t JsonNode::integer_in(std::int64_t minimum, std::int64_t maximum) const {
+  const std::int64_t value = integer();
+  if (value < minimum || value > maximum) {
+    fail("expected an integer from " + std::to_string(minimum) + " to " +
+         std::to_string(maximum) + ", got " + std::to_string(value));
   }
   return value;
 }

@@ -53,6 +53,9 @@ class JsonNode {
   bool boolean() const;
   // An integer >= minimum.
   std::int64_t integer_at_least(std::int64_t minimum) const;
+  // An integer in [minimum, maximum]: checked before a caller narrows it (to int), so that
+  // 2^32 + 9 is an error, not 9.
+  std::int64_t integer_in(std::int64_t minimum, std::int64_t maximum) const;
 
  private:
   const nlohmann::json* value_;

@@ -77,19 +77,30 @@ TEST(ReadNpy, ReadsFloat16AsFloat16) {
   EXPECT_TRUE(std::signbit(values[5]));
 }
 
-TEST(ReadNpy, ReadsFloat64RoundedToNearestFloat32) {
+TEST(ReadNpy, ReadsFloat64Exactly) {
   const Tensor tensor = read_npy(data_path("f8_8.npy"));
-  EXPECT_EQ(tensor.dtype(), DType::float32);
+  EXPECT_EQ(tensor.dtype(), DType::float64);
+  const std::span<const double> values = tensor.doubles();
+  ASSERT_EQ(values.size(), 8u);
+  EXPECT_EQ(std::bit_cast<std::uint64_t>(values[0]), 0x3FB999999999999Au);  // 0.1
+  EXPECT_EQ(values[1], -1e300);  // Beyond float32's range, kept.
+  EXPECT_EQ(values[2], 1e300);
+  EXPECT_EQ(values[3], 1e-50);  // Below float32's range, kept.
+  EXPECT_TRUE(std::isnan(values[4]));
+  EXPECT_EQ(values[5], 1.0 + 0x1p-24);  // Not a float32: kept, not rounded to 1.
+  EXPECT_EQ(values[6], 1.0 + 3 * 0x1p-24);
+  EXPECT_EQ(values[7], -std::numeric_limits<double>::infinity());
+}
+
+TEST(ReadNpy, Float64ConvertsToFloat32ByRoundingToNearest) {
+  const Tensor tensor = read_npy(data_path("f8_8.npy")).to(DType::float32);
   const std::vector<float> values = values_of(tensor);
   ASSERT_EQ(values.size(), 8u);
   EXPECT_EQ(std::bit_cast<std::uint32_t>(values[0]), 0x3DCCCCCDu);  // 0.1f
   EXPECT_EQ(values[1], -std::numeric_limits<float>::infinity());    // -1e300 overflows.
-  EXPECT_EQ(values[2], std::numeric_limits<float>::infinity());
-  EXPECT_EQ(values[3], 0.0f);  // 1e-50 underflows.
-  EXPECT_TRUE(std::isnan(values[4]));
+  EXPECT_EQ(values[3], 0.0f);                                       // 1e-50 underflows.
   EXPECT_EQ(values[5], 1.0f);                          // 1 + 2^-24 is a tie: to even, 1.
   EXPECT_EQ(values[6], 1.0f + std::ldexp(1.0f, -22));  // 1 + 3 * 2^-24: to even, 1 + 2^-22.
-  EXPECT_EQ(values[7], -std::numeric_limits<float>::infinity());
 }
 
 TEST(ReadNpy, ReadsInt32AndInt64Extremes) {
@@ -193,7 +204,7 @@ TEST(ReadNpy, RejectsMissingFilesAndDirectories) {
     read_npy(kDataDir);
     ADD_FAILURE() << "a directory was read";
   } catch (const std::runtime_error& error) {
-    EXPECT_EQ(std::string(error.what()), "[read_npy] " + kDataDir + ": is a directory");
+    EXPECT_EQ(std::string(error.what()), "[read_npy] " + kDataDir + ": not a regular file (a directory)");
   }
 }
 
@@ -240,7 +251,7 @@ TEST(ParseNpy, EveryTruncationAndEverySingleByteCorruptionFailsCleanly) {
 }
 
 TEST(WriteNpy, WritesExactlyWhatNpSaveWrites) {
-  for (const char* name : {"f4_2x3.npy", "i4_3x2.npy", "i8_4.npy", "scalar_f4.npy",
+  for (const char* name : {"f4_2x3.npy", "f8_8.npy", "i4_3x2.npy", "i8_4.npy", "scalar_f4.npy",
                            "empty_f4_0x3.npy", "rank3_i8_2x3x4.npy", "rank8_f4.npy"}) {
     const std::vector<std::byte> numpy_bytes = file_bytes(data_path(name));
     EXPECT_EQ(serialize_npy(read_npy(data_path(name))), numpy_bytes) << name;

@@ -354,7 +354,7 @@ TEST(Report, LoadingBadFilesNamesTheFileAndTheField) {
             "[report] cannot read /nonexistent/report.json: No such file or directory");
   const std::string not_json = temp_path("wrapper_not_json.json");
   EXPECT_THAT(load_error_for("wrapper_not_json.json", "{\"format\": "),
-              StartsWith("[report] " + not_json + " is not valid JSON: "));
+              StartsWith("[report] " + not_json + ": not JSON: "));
   const std::string wrong = temp_path("wrapper_wrong_format.json");
   EXPECT_EQ(
       load_error_for("wrapper_wrong_format.json", R"({"format": "ttt-trace"})"),

@@ -539,3 +539,5 @@ void read_dataset(hid_t dataset, hid_t memory, void* out, const Where& where) {
 }
 
 }  // namespace ttt::h5
+  PropertyListId create(call(where, action, H5Dget_create_plist, dataset));
+  info.filtered = call(where, action, H5Pget_nfilters, create.get()) > 0;

@@ -243,6 +243,8 @@ struct DatasetInfo {
   bool is_null = false;            // H5S_NULL dataspace: no values at all.
   Shape shape;                     // Empty for a scalar dataspace.
   std::int64_t storage_bytes = 0;  // Bytes the values occupy in the file.
+  bool filtered = false;           // Compressed or otherwise filtered: storage_bytes is no
+                                   // measure of the values' size.
 };
 DatasetInfo dataset_info(hid_t dataset, const Where& where);
 

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "validation/trace/trace_error.h"
+#include "validation/input/input_file.h"
 
 namespace ttt::trace_internal {
 namespace {
@@ -116,10 +117,14 @@ JournalContents parse_journal(std::span<const std::byte> bytes, const std::strin
     if (length > kMaxPayloadBytes || bytes.size() - position - kHeaderBytes < length) break;
     const std::span<const std::byte> payload = bytes.subspan(position + kHeaderBytes, length);
     if (crc32(payload) != get_u32(header + 8)) break;
-    nlohmann::json commit = nlohmann::json::parse(
-        reinterpret_cast<const char*>(payload.data()),
-        reinterpret_cast<const char*>(payload.data()) + payload.size(), nullptr, false);
-    if (commit.is_discarded() || !commit.is_object()) {
+    nlohmann::json commit;
+    try {
+      commit = parse_json(
+          std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()), name);
+    } catch (const std::invalid_argument&) {
+      commit = nullptr;  // Named below, with the record's offset.
+    }
+    if (!commit.is_object()) {
       throw TraceError(name, "",
                        "journal record at byte " + std::to_string(position) +
                            " has a valid checksum but is not a JSON object");

@@ -1,5 +1,6 @@
 #include "validation/trace/internal/tensor_io.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -7,14 +8,12 @@
 #include <stdexcept>
 
 #include "validation/tensor/random.h"
+#include "validation/input/allocation_limit.h"
 #include "validation/trace/internal/h5.h"
 #include "validation/trace/trace_error.h"
 
 namespace ttt::trace_internal {
 namespace {
-
-// Generated tensors are drawn in memory: refuse descriptions no machine could hold.
-constexpr std::int64_t kMaxGeneratedElements = std::int64_t{1} << 32;
 
 const char* type_class_name(H5T_class_t type_class) {
   switch (type_class) {
@@ -96,9 +95,8 @@ Shape checked_shape(const std::vector<std::int64_t>& dims, const h5::Where& wher
   std::int64_t numel = 1;
   for (const std::int64_t dim : dims) {
     if (dim < 0) h5::fail(where, "attribute 'shape' has a negative dimension");
-    if (dim > 0 && numel > kMaxGeneratedElements / dim) {
-      h5::fail(where, "attribute 'shape' " + shape_to_string(dims) + " describes more than 2^32 " +
-                          "elements, too many to generate");
+    if (dim > 0 && numel > std::numeric_limits<std::int64_t>::max() / dim) {
+      h5::fail(where, "attribute 'shape' " + shape_to_string(dims) + " has too many elements");
     }
     numel *= dim;
   }
@@ -108,6 +106,19 @@ Shape checked_shape(const std::vector<std::int64_t>& dims, const h5::Where& wher
 // A generator node's description.
 struct GeneratorNode {
   std::string generator;
+// Refuses `numel` values of `value_bytes` each that the allocation limit does not allow, before
+// anything is allocated: "trace.h5: /calls/000001/inputs/x: shape [2147483648] of float32 needs
+// 8.0 GiB ...".
+void require_allocatable(const Shape& shape, std::size_t value_bytes, const std::string& type,
+                         const h5::Where& where) {
+  try {
+    check_allocation(bytes_of(static_cast<std::uint64_t>(shape_numel(shape)), value_bytes),
+                     "shape " + shape_to_string(shape) + " of " + type);
+  } catch (const std::invalid_argument& error) {
+    h5::fail(where, error.what());
+  }
+}
+
   std::uint64_t seed = 0;
   Shape shape;
   DType dtype = DType::float32;
@@ -140,6 +151,8 @@ GeneratorNode read_generator(hid_t group, const h5::Where& where) {
   const char* first = normal ? "mean" : "low";
   const char* second = normal ? "std" : "high";
   const auto a = h5::read_number_attribute(group, first, where);
+  require_allocatable(node.shape, element_size(node.dtype), std::string(dtype_name(node.dtype)),
+                      where);
   const auto b = h5::read_number_attribute(group, second, where);
   if (integers && (!a || !b)) {
     h5::fail(where, "splitmix64-integers needs attributes 'low' and 'high'");
@@ -192,8 +205,26 @@ void require_representable(const std::vector<float>& values, const Shape& shape,
 Tensor read_dataset_tensor(hid_t dataset, const h5::DatasetInfo& info, const std::string& stored,
                            DType dtype, const h5::Where& where) {
   const std::int64_t numel = shape_numel(info.shape, "trace dataset");
+// A dataset's declared shape must be backed by the file: an unfiltered dataset stores every value
+// (a 1 KB file declaring 2^31 values with no chunks written is refused here, not after 8 GiB are
+// committed). A filtered one may compress any amount into few bytes; the allocation limit bounds
+// it.
+void require_backed_by_file(const h5::DatasetInfo& info, const std::string& stored, DType dtype,
+                            const h5::Where& where) {
+  const std::int64_t numel = shape_numel(info.shape, "trace dataset");
+  const std::uint64_t declared = bytes_of(static_cast<std::uint64_t>(numel), info.type_size);
+  if (!info.filtered && static_cast<std::uint64_t>(info.storage_bytes) < declared) {
+    h5::fail(where, "shape " + shape_to_string(info.shape) + " of " + stored + " declares " +
+                        std::to_string(declared) + " bytes but the file stores " +
+                        std::to_string(info.storage_bytes) +
+                        " for the dataset (unwritten chunks or a truncated file)");
+  }
+  require_allocatable(info.shape, std::max(info.type_size, element_size(dtype)), stored, where);
+}
+
   const auto count = static_cast<std::size_t>(numel);
   if (is_floating(dtype)) {
+  require_backed_by_file(info, stored, dtype, where);
     std::vector<float> values(count);
     if (stored == "float64") {
       std::vector<double> wide(count);
