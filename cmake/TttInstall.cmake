@@ -4,12 +4,38 @@
 #   target_link_libraries(my_model PRIVATE tttv2::validation)
 include(CMakePackageConfigHelpers)
 
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/validation ${PROJECT_SOURCE_DIR}/blocks
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tttv2
-        FILES_MATCHING PATTERN "*.h"
-        PATTERN "internal" EXCLUDE)
-
 get_property(ttt_targets GLOBAL PROPERTY TTT_EXPORTED_TARGETS)
+
+# Every public header of every exported library: all *.h under the directory of each library's
+# CMakeLists.txt (recursively), except internal/ (private to the library; public headers never
+# include it, which project.install_and_consume checks). Deriving the directories from the targets
+# keeps the rule right when a library is added or code moves between directories. A directory
+# nested in another one (validation/tensor under validation/) is covered by its parent.
+set(ttt_header_dirs "")
+foreach(target IN LISTS ttt_targets)
+  get_target_property(dir ${target} SOURCE_DIR)
+  list(APPEND ttt_header_dirs ${dir})
+endforeach()
+list(REMOVE_DUPLICATES ttt_header_dirs)
+foreach(dir IN LISTS ttt_header_dirs)
+  set(nested FALSE)
+  foreach(other IN LISTS ttt_header_dirs)
+    string(FIND "${dir}" "${other}/" position)
+    if(position EQUAL 0)
+      set(nested TRUE)
+    endif()
+  endforeach()
+  if(nested)
+    continue()
+  endif()
+  file(RELATIVE_PATH relative ${PROJECT_SOURCE_DIR} ${dir})
+  get_filename_component(parent ${relative} DIRECTORY)
+  install(DIRECTORY ${dir}
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tttv2/${parent}
+          FILES_MATCHING PATTERN "*.h"
+          PATTERN "internal" EXCLUDE)
+endforeach()
+
 install(TARGETS ${ttt_targets} EXPORT tttv2Targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
