@@ -280,26 +280,28 @@ void check_cache(const CausalLmCache& cache, std::size_t layers) {
 
 }  // namespace
 
-Tensor CausalLm::prefill(const Tensor& ids, CausalLmCache& cache, std::int64_t first_slot) const {
+Tensor CausalLm::prefill(const Tensor& ids, CausalLmCache& cache, std::int64_t first_slot,
+                         std::source_location site) const {
   check_cache(cache, layers_.size());
   const Calls& calls = *calls_;
-  Tensor x = (*calls.embedding_prefill)({CallInput::tensor(ids)});
+  Tensor x = (*calls.embedding_prefill)({CallInput::tensor(ids)}, site);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    x = layers_[i].prefill(x, cache.layers[i], first_slot);
+    x = layers_[i].prefill(x, cache.layers[i], first_slot, site);
   }
-  x = (*calls.norm.prefill)({CallInput::tensor(x)});
-  return (*calls.lm_head.prefill)({CallInput::tensor(x)});
+  x = (*calls.norm.prefill)({CallInput::tensor(x)}, site);
+  return (*calls.lm_head.prefill)({CallInput::tensor(x)}, site);
 }
 
-Tensor CausalLm::decode(const Tensor& ids, const Tensor& positions, CausalLmCache& cache) const {
+Tensor CausalLm::decode(const Tensor& ids, const Tensor& positions, CausalLmCache& cache,
+                        std::source_location site) const {
   check_cache(cache, layers_.size());
   const Calls& calls = *calls_;
-  Tensor x = (*calls.embedding_decode)({CallInput::tensor(ids), CallInput::tensor(positions)});
+  Tensor x = (*calls.embedding_decode)({CallInput::tensor(ids), CallInput::tensor(positions)}, site);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    x = layers_[i].decode(x, positions, cache.layers[i]);
+    x = layers_[i].decode(x, positions, cache.layers[i], site);
   }
-  x = (*calls.norm.decode)({CallInput::tensor(x)});
-  return (*calls.lm_head.decode)({CallInput::tensor(x)});
+  x = (*calls.norm.decode)({CallInput::tensor(x)}, site);
+  return (*calls.lm_head.decode)({CallInput::tensor(x)}, site);
 }
 
 std::vector<NamedTensor> CausalLm::weights() const {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <vector>
 
@@ -119,10 +120,14 @@ class CausalLm {
 
   // ids [batch, seq] (int32 or int64): the prompts of `batch` users, token t at position t, their
   // keys and values written to cache slots first_slot + b. Returns logits [batch, seq, vocab].
-  Tensor prefill(const Tensor& ids, CausalLmCache& cache, std::int64_t first_slot = 0) const;
+  // `site` is the caller's: validation records and reports name it as where every module call
+  // was made, with the module path as the record's name (leave the default).
+  Tensor prefill(const Tensor& ids, CausalLmCache& cache, std::int64_t first_slot = 0,
+                 std::source_location site = std::source_location::current()) const;
   // One token per user: ids [batch] at positions [batch] (int32 or int64), user b in cache slot
   // b. Returns logits [batch, vocab].
-  Tensor decode(const Tensor& ids, const Tensor& positions, CausalLmCache& cache) const;
+  Tensor decode(const Tensor& ids, const Tensor& positions, CausalLmCache& cache,
+                std::source_location site = std::source_location::current()) const;
 
   // Every weight the model's calls read, named "<module path>.<input>" ("layers.0.attention.wq",
   // "layers.1.ffn.w_gate.3" for expert 3), each tensor once (a tied LM head shares the token

@@ -265,8 +265,9 @@ PerMode<std::optional<ValidatedCall>> positionwise_calls(
   return calls;
 }
 
-Tensor run(const PerMode<std::optional<ValidatedCall>>& calls, const Tensor& x, Mode mode) {
-  return (*calls[mode])({CallInput::tensor(x)});
+Tensor run(const PerMode<std::optional<ValidatedCall>>& calls, const Tensor& x, Mode mode,
+           const std::source_location& site) {
+  return (*calls[mode])({CallInput::tensor(x)}, site);
 }
 
 KVCache cache_of(std::span<const CallInput> in, std::size_t k_index) {
@@ -356,35 +357,39 @@ Tensor residual_add(const Tensor& residual, const Tensor& update, DType dtype,
 
 }  // namespace
 
-Tensor DecoderLayer::prefill(const Tensor& x, KVCache& cache, std::int64_t first_slot) const {
+Tensor DecoderLayer::prefill(const Tensor& x, KVCache& cache, std::int64_t first_slot,
+                             std::source_location site) const {
   const Calls& calls = *calls_;
   const DType dtype = modules_.residual_dtype.prefill;
-  const Tensor normed = run(calls.attention_norm, x, Mode::prefill);
+  const Tensor normed = run(calls.attention_norm, x, Mode::prefill, site);
   Tensor update =
       (*calls.attention_prefill)({CallInput::tensor(normed), CallInput::tensor(cache.k, true),
-                                  CallInput::tensor(cache.v, true), CallInput::number(first_slot)});
+                                  CallInput::tensor(cache.v, true), CallInput::number(first_slot)},
+                                 site);
   if (calls.post_attention_norm.prefill) {
-    update = run(calls.post_attention_norm, update, Mode::prefill);
+    update = run(calls.post_attention_norm, update, Mode::prefill, site);
   }
   const Tensor h = residual_add(x, update, dtype, path_);
-  update = run(calls.ffn, run(calls.ffn_norm, h, Mode::prefill), Mode::prefill);
-  if (calls.post_ffn_norm.prefill) update = run(calls.post_ffn_norm, update, Mode::prefill);
+  update = run(calls.ffn, run(calls.ffn_norm, h, Mode::prefill, site), Mode::prefill, site);
+  if (calls.post_ffn_norm.prefill) update = run(calls.post_ffn_norm, update, Mode::prefill, site);
   return residual_add(h, update, dtype, path_);
 }
 
-Tensor DecoderLayer::decode(const Tensor& x, const Tensor& positions, KVCache& cache) const {
+Tensor DecoderLayer::decode(const Tensor& x, const Tensor& positions, KVCache& cache,
+                            std::source_location site) const {
   const Calls& calls = *calls_;
   const DType dtype = modules_.residual_dtype.decode;
-  const Tensor normed = run(calls.attention_norm, x, Mode::decode);
+  const Tensor normed = run(calls.attention_norm, x, Mode::decode, site);
   Tensor update = (*calls.attention_decode)(
       {CallInput::tensor(normed), CallInput::tensor(positions), CallInput::tensor(cache.k, true),
-       CallInput::tensor(cache.v, true)});
+       CallInput::tensor(cache.v, true)},
+      site);
   if (calls.post_attention_norm.decode) {
-    update = run(calls.post_attention_norm, update, Mode::decode);
+    update = run(calls.post_attention_norm, update, Mode::decode, site);
   }
   const Tensor h = residual_add(x, update, dtype, path_);
-  update = run(calls.ffn, run(calls.ffn_norm, h, Mode::decode), Mode::decode);
-  if (calls.post_ffn_norm.decode) update = run(calls.post_ffn_norm, update, Mode::decode);
+  update = run(calls.ffn, run(calls.ffn_norm, h, Mode::decode, site), Mode::decode, site);
+  if (calls.post_ffn_norm.decode) update = run(calls.post_ffn_norm, update, Mode::decode, site);
   return residual_add(h, update, dtype, path_);
 }
 

@@ -19,6 +19,7 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <vector>
 
@@ -147,10 +148,14 @@ class DecoderLayer {
   KVCache make_cache(std::int64_t max_batch, std::int64_t max_seq_len) const;
 
   // x [batch, seq, hidden]: user b's tokens at positions 0..seq-1, keys and values written to
-  // cache slot first_slot + b. Returns the layer's output, [batch, seq, hidden].
-  Tensor prefill(const Tensor& x, KVCache& cache, std::int64_t first_slot = 0) const;
+  // cache slot first_slot + b. Returns the layer's output, [batch, seq, hidden]. `site` is the
+  // caller's: validation records and reports name it as where the calls were made (leave the
+  // default).
+  Tensor prefill(const Tensor& x, KVCache& cache, std::int64_t first_slot = 0,
+                 std::source_location site = std::source_location::current()) const;
   // x [batch, hidden], user b at positions[b] in cache slot b. Returns [batch, hidden].
-  Tensor decode(const Tensor& x, const Tensor& positions, KVCache& cache) const;
+  Tensor decode(const Tensor& x, const Tensor& positions, KVCache& cache,
+                std::source_location site = std::source_location::current()) const;
 
  private:
   struct Calls;  // The wrapped calls of every module in both modes (decoder_layer.cc).

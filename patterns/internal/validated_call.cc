@@ -1,6 +1,7 @@
 #include "patterns/internal/validated_call.h"
 
 #include <array>
+#include <mutex>
 #include <stdexcept>
 #include <utility>
 
@@ -48,6 +49,11 @@ struct ValidatedCall::Wrapped {
   std::function<Tensor(std::vector<CallInput>&)> call;
 };
 
+struct ValidatedCall::Lazy {
+  std::once_flag once;
+  std::optional<Wrapped> value;
+};
+
 namespace {
 
 template <std::size_t>
@@ -92,14 +98,12 @@ CallInput snapshot_of(const CallInput& input) {
 }
 
 template <std::size_t... I>
-std::function<Tensor(std::vector<CallInput>&)> make_call(const std::string& name,
-                                                         CompareOptions options,
-                                                         FixedArity<Indices> device,
-                                                         FixedArity<Indices> reference,
-                                                         std::index_sequence<I...>) {
+std::function<Tensor(std::vector<CallInput>&)> make_call(
+    const std::string& name, CompareOptions options, FixedArity<Indices> device,
+    FixedArity<Indices> reference, const std::source_location& site, std::index_sequence<I...>) {
   auto callable =
       compare_to_reference<Signature>(name, std::move(device), std::move(reference),
-                                      std::move(options), mappers().with_input(snapshot_of));
+                                      std::move(options), mappers().with_input(snapshot_of), site);
   return [callable = std::move(callable)](std::vector<CallInput>& inputs) {
     inputs.resize(kMaxCallInputs);
     return callable(inputs[I]...);
@@ -115,11 +119,12 @@ ValidatedCall::ValidatedCall(std::string name, ModuleInfo info,
     : definition_(std::make_shared<const Definition>(
           Definition{std::move(name), std::move(info), std::move(input_names), std::move(weights),
                      std::move(settings), std::move(device), std::move(reference)})),
-      wrapped_([definition = definition_] { return wrap(*definition); }) {}
+      wrapped_(std::make_shared<Lazy>()) {}
 
 const std::string& ValidatedCall::name() const { return definition_->name; }
 
-ValidatedCall::Wrapped ValidatedCall::wrap(const Definition& definition) {
+ValidatedCall::Wrapped ValidatedCall::wrap(const Definition& definition,
+                                           const std::source_location& site) {
   Wrapped wrapped;
   std::vector<std::string> names = definition.input_names;
   for (const NamedTensor& weight :
@@ -159,12 +164,15 @@ ValidatedCall::Wrapped ValidatedCall::wrap(const Definition& definition) {
   options.device = definition.settings.device;
   wrapped.call =
       make_call(definition.name, std::move(options), FixedArity<Indices>{definition.device, count},
-                FixedArity<Indices>{definition.reference, count}, Indices{});
+                FixedArity<Indices>{definition.reference, count}, site, Indices{});
   return wrapped;
 }
 
-Tensor ValidatedCall::operator()(std::vector<CallInput> inputs) const {
-  const Wrapped& wrapped = wrapped_.get();
+Tensor ValidatedCall::operator()(std::vector<CallInput> inputs,
+                                 const std::source_location& site) const {
+  // An exception from wrap() leaves the flag unset: the next call tries again.
+  std::call_once(wrapped_->once, [&] { wrapped_->value.emplace(wrap(*definition_, site)); });
+  const Wrapped& wrapped = *wrapped_->value;
   inputs.insert(inputs.end(), wrapped.weights.begin(), wrapped.weights.end());
   return wrapped.call(inputs);
 }

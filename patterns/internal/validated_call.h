@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <source_location>
 #include <span>
 #include <string>
 #include <vector>
@@ -57,7 +58,8 @@ struct CallSettings {
 
 // One module call wrapped under `name` (e.g. "layers.3.attention.decode"), with the block kind,
 // Spec and ImplConfig JSON of `info` and one output named "y". The wrapper is built on the first
-// call: the names of a module's weights are known once they are loaded.
+// call: the names of a module's weights are known once they are loaded, and the records' site is
+// that call's `site`, the model code that called the pattern (not this library file).
 class ValidatedCall {
  public:
   // `input_names` name the call's own inputs in order ("x", "positions", ...); the module's
@@ -67,9 +69,11 @@ class ValidatedCall {
                 std::function<std::vector<NamedTensor>()> weights, CallSettings settings,
                 CallFunction device, CallFunction reference);
 
-  // Runs the call. Throws std::invalid_argument when the call's inputs and the weights are more
-  // than kMaxCallInputs. REQUIRES: one input per input name, in their order.
-  Tensor operator()(std::vector<CallInput> inputs) const;
+  // Runs the call. `site` is where the model called the pattern's public entry point (its
+  // defaulted std::source_location); the first call's site is recorded for every call. Throws
+  // std::invalid_argument when the call's inputs and the weights are more than kMaxCallInputs.
+  // REQUIRES: one input per input name, in their order.
+  Tensor operator()(std::vector<CallInput> inputs, const std::source_location& site) const;
 
   // The wrapped name.
   const std::string& name() const;
@@ -77,10 +81,11 @@ class ValidatedCall {
  private:
   struct Definition;
   struct Wrapped;
-  static Wrapped wrap(const Definition& definition);
+  struct Lazy;  // The Wrapped, built once by the first call.
+  static Wrapped wrap(const Definition& definition, const std::source_location& site);
 
   std::shared_ptr<const Definition> definition_;
-  Prepared<Wrapped> wrapped_;
+  std::shared_ptr<Lazy> wrapped_;
 };
 
 // The thresholds of a call: info.tolerances, else those of the replayer registered for

@@ -18,6 +18,7 @@
 #include "validation/trace/replay.h"
 #include "validation/trace/trace_reader.h"
 #include "validation/wrapper/registry.h"
+#include "validation/wrapper/report.h"
 #include "validation/wrapper/switches.h"
 
 namespace ttt {
@@ -148,6 +149,36 @@ TEST_F(CausalLmTest, EveryCallIsValidatedUnderItsModulePath) {
   EXPECT_EQ(records.back().block, "lm_head");
   EXPECT_EQ(records.back().inputs[1].name, "weight");
   EXPECT_EQ(records.back().inputs[1].shape, (Shape{kVocab, kHidden}));  // Tied: the token table.
+}
+
+// Records name the model code that called the pattern (this file), not the pattern library, and
+// the report's `function` is a readable name, not a template signature.
+TEST_F(CausalLmTest, RecordsTheCallersSiteNotTheLibrarys) {
+  const CausalLm model = make_model(tiny_spec(1), 4);
+  CausalLmCache cache = model.make_cache(1, 8);
+  const int prefill_line = __LINE__ + 1;
+  model.prefill(Tensor::from_int64({1, 3}, {3, 14, 15}), cache);
+  const int decode_line = __LINE__ + 1;
+  model.decode(Tensor::from_int64({1}, {92}), Tensor::from_int64({1}, {3}), cache);
+
+  const std::vector<ValidationRecord> records = validation_registry().records();
+  ASSERT_FALSE(records.empty());
+  for (const ValidationRecord& record : records) {
+    const bool prefill = record.name.ends_with(".prefill");
+    EXPECT_THAT(record.location.file, ::testing::EndsWith("tests/patterns/causal_lm_test.cc"))
+        << record.name;
+    EXPECT_EQ(record.location.line,
+              static_cast<std::uint32_t>(prefill ? prefill_line : decode_line))
+        << record.name;
+    EXPECT_EQ(record.location.function,
+              "ttt::{anonymous}::CausalLmTest_RecordsTheCallersSiteNotTheLibrarys_Test::TestBody");
+  }
+  const nlohmann::json report = report_to_json(records);
+  for (const nlohmann::json& record : report.at("records")) {
+    EXPECT_LT(record.at("location").at("function").get<std::string>().size(), 100u);
+  }
+  EXPECT_THAT(render_console_report(records),
+              HasSubstr("causal_lm_test.cc:" + std::to_string(prefill_line)));
 }
 
 TEST_F(CausalLmTest, DecodeStepsMatchAPrefillOfTheWholeSequence) {

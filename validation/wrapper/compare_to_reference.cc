@@ -213,7 +213,7 @@ std::shared_ptr<const WrapperCore> make_core(std::string name, CompareOptions op
   check_json_object(name, options.spec_json, "spec_json");
   check_json_object(name, options.impl_config_json, "impl_config_json");
 
-  core->location = {location.file_name(), location.line(), location.function_name()};
+  core->location = source_location_of(location);
   core->name_state = validation_registry().name_state(name);
   core->name = std::move(name);
   core->options = std::move(options);

@@ -45,6 +45,81 @@ bool matches(const RecordQuery& query, const ValidationRecord& record) {
 
 std::string SourceLocation::text() const { return file + ":" + std::to_string(line); }
 
+SourceLocation source_location_of(const std::source_location& location) {
+  return {location.file_name(), location.line(), readable_function_name(location.function_name())};
+}
+
+namespace {
+
+bool opens(char c) { return c == '(' || c == '[' || c == '{'; }
+bool closes(char c) { return c == ')' || c == ']' || c == '}'; }
+
+// GCC names a lambda "<lambda(int)>" after its enclosing function ("ttt::f()::<lambda(int)>"):
+// keep the enclosing function, whose parameters then end the name.
+std::string_view without_lambda(std::string_view pretty) {
+  const std::size_t lambda = pretty.find("::<lambda(");
+  return lambda == std::string_view::npos ? pretty : pretty.substr(0, lambda);
+}
+
+// True when the '<' or '>' at `at` belongs to an operator's name ("operator<", "operator->").
+bool in_operator_name(std::string_view text, std::size_t at) {
+  std::size_t start = at;
+  while (start > 0 && (text[start - 1] == '<' || text[start - 1] == '>' ||
+                       text[start - 1] == '-' || text[start - 1] == '=')) {
+    --start;
+  }
+  return start >= 8 && text.substr(start - 8, 8) == "operator";
+}
+
+}  // namespace
+
+std::string readable_function_name(std::string_view pretty) {
+  // GCC appends the template arguments: "... [with T = int; U = ...]".
+  if (const std::size_t with = pretty.find(" [with "); with != std::string_view::npos) {
+    pretty = pretty.substr(0, with);
+  }
+  pretty = without_lambda(pretty);
+  // Drop the parameter list: the group the last ')' closes (after it: const, &, noexcept).
+  if (const std::size_t close = pretty.rfind(')'); close != std::string_view::npos) {
+    int depth = 0;
+    for (std::size_t i = close + 1; i-- > 0;) {
+      if (pretty[i] == ')') ++depth;
+      if (pretty[i] == '(' && --depth == 0) {
+        pretty = pretty.substr(0, i);  // "operator()(int)" keeps "operator()".
+        break;
+      }
+    }
+  }
+  // Drop the return type (before the last space outside brackets) and template arguments.
+  std::string name;
+  int depth = 0;
+  for (std::size_t i = 0; i < pretty.size(); ++i) {
+    const char c = pretty[i];
+    const bool operator_char = (c == '<' || c == '>') && in_operator_name(pretty, i);
+    if (c == '<' && !operator_char) {
+      ++depth;
+      continue;
+    }
+    if (c == '>' && !operator_char) {
+      if (depth > 0) --depth;
+      continue;
+    }
+    if (depth > 0) continue;
+    if (c == ' ' && !name.empty()) {
+      // A space outside template arguments ends the return type, unless it sits inside a
+      // bracketed part of the name ("(anonymous namespace)").
+      int open = 0;
+      for (char seen : name) open += opens(seen) ? 1 : closes(seen) ? -1 : 0;
+      if (open == 0) {
+        name.clear();
+        continue;
+      }
+    }
+    name += c;
+  }
+  return name.empty() ? std::string(pretty) : name;
+}
+
 std::vector<std::string> ValidationRecord::failure_lines() const {
   std::vector<std::string> lines;
   for (const StageFailure& error : errors) lines.push_back(error.stage + ": " + error.message);

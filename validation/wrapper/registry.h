@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,10 +29,19 @@ namespace ttt {
 struct SourceLocation {
   std::string file;
   std::uint32_t line = 0;
-  std::string function;
+  std::string function;  // A readable name: readable_function_name() of the compiler's.
   // "file:line" (just the file name's last component is kept by reports).
   std::string text() const;
 };
+
+// The site `location` names, its function reduced by readable_function_name().
+SourceLocation source_location_of(const std::source_location& location);
+
+// The qualified name of a function as std::source_location::function_name() spells it, without
+// return type, parameters or template arguments: "auto ttt::f(T) [with T = int]" -> "ttt::f",
+// "virtual void ttt::Foo_Test::TestBody()" -> "ttt::Foo_Test::TestBody". Compilers spell a
+// template instance's full signature, hundreds of characters no report can show.
+std::string readable_function_name(std::string_view pretty);
 
 // One tensor input as the reference saw it (after input mapping).
 struct InputInfo {

@@ -131,5 +131,29 @@ TEST(ValidationRegistry, QueriesFirstFailureClearAndReset) {
   EXPECT_EQ(state->calls, 0);
 }
 
+// Spellings of std::source_location::function_name() by GCC and Clang, reduced to the name.
+TEST(ReadableFunctionNameTest, KeepsTheQualifiedNameOnly) {
+  EXPECT_EQ(readable_function_name("int main(int, char**)"), "main");
+  EXPECT_EQ(readable_function_name("virtual void ttt::{anonymous}::Foo_Bar_Test::TestBody()"),
+            "ttt::{anonymous}::Foo_Bar_Test::TestBody");
+  EXPECT_EQ(readable_function_name("virtual void ttt::(anonymous namespace)::Foo_Test::TestBody()"),
+            "ttt::(anonymous namespace)::Foo_Test::TestBody");
+  EXPECT_EQ(readable_function_name(
+                "std::function<ttt::Tensor(std::vector<ttt::pattern_detail::CallInput>&)> "
+                "ttt::pattern_detail::{anonymous}::make_call(const std::string&, ttt::"
+                "CompareOptions, FixedArity<std::integer_sequence<long unsigned int, 0, 1> >) "
+                "[with long unsigned int ...I = {0, 1}]"),
+            "ttt::pattern_detail::{anonymous}::make_call");
+  EXPECT_EQ(readable_function_name("ttt::Tensor ttt::Model<float>::forward(const ttt::Tensor&) "
+                                   "const"),
+            "ttt::Model::forward");
+  EXPECT_EQ(readable_function_name("auto ttt::Model::run() const::<lambda(int)>"),
+            "ttt::Model::run");
+  EXPECT_EQ(readable_function_name("bool ttt::Model::operator()(int) const"),
+            "ttt::Model::operator()");
+  EXPECT_EQ(readable_function_name("bool ttt::operator<(const A&, const A&)"), "ttt::operator<");
+  EXPECT_EQ(readable_function_name(""), "");
+}
+
 }  // namespace
 }  // namespace ttt
