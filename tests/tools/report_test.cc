@@ -133,7 +133,7 @@ TEST_F(ReportCommand, BadContentsAreOneLineNamingTheFile) {
   const RunResult broken = run(shell_quote(path("broken.json")));
   EXPECT_EQ(broken.exit_code, 2);
   EXPECT_THAT(broken.err,
-              StartsWith("ttt: error: [report] " + path("broken.json") + " is not valid JSON: "));
+              StartsWith("ttt: error: [report] " + path("broken.json") + ": not JSON: "));
   EXPECT_EQ(std::count(broken.err.begin(), broken.err.end(), '\n'), 1);
 
   std::ofstream(path("trace.json")) << R"({"format": "ttt-trace", "format_version": 1})";

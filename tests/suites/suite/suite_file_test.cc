@@ -116,7 +116,25 @@ TEST(SuiteFile, FieldErrorsNameTheFileAndTheJsonPath) {
       {"no expect", [](auto& j) { j["defaults"].erase("expect"); },
        "suites/tiny.json: /cases/0: no expectation"},
       {"reps", [](auto& j) { j["cases"][2]["repetitions"] = 3; },
-       "suites/tiny.json: /cases/2/repetitions: expected an integer >= 9, got 3"},
+       "suites/tiny.json: /cases/2/repetitions: expected an integer from 9 to 2147483647, got 3"},
+      // 2^32 + 9 used to wrap to 9 repetitions, 2^32 warm-ups to 0, 2^64 - 1 to -1.
+      {"reps wrap", [](auto& j) { j["defaults"]["repetitions"] = 4294967305LL; },
+       "suites/tiny.json: /defaults/repetitions: expected an integer from 9 to 2147483647, got "
+       "4294967305"},
+      {"warmup wrap", [](auto& j) { j["cases"][0]["warmup"] = 4294967296LL; },
+       "suites/tiny.json: /cases/0/warmup: expected an integer from 0 to 2147483647"},
+      {"uint64", [](auto& j) { j["cases"][0]["warmup"] = 18446744073709551615ULL; },
+       "suites/tiny.json: /cases/0/warmup: integer 18446744073709551615 is out of range"},
+      // Above 2^63 - 1, a Spec's int64 field used to wrap to a negative number.
+      {"int spec", [](auto& j) { j["cases"][1]["spec"]["num_heads"] = 18446744073709551615ULL; },
+       "suites/tiny.json: /cases/1/spec/num_heads: integer 18446744073709551615 is out of range"},
+      // Used to be reported at /cases/2/spec/bogus.
+      {"impl_config", [](auto& j) { j["cases"][2]["impl_config"] = {{"bogus", 1}}; },
+       "suites/tiny.json: /cases/2/impl_config/bogus: "},
+      // 2^40 values per row: refused by the allocation limit before anything is drawn.
+      {"huge", [](auto& j) { j["cases"][2]["spec"]["dim"] = 1099511627776LL; },
+       "suites/tiny.json: /cases/2: seeded input 'x' (shape [2, 4, 1099511627776]), with the "
+       "inputs before it, needs 32.0 TiB (35184372088832 bytes), more than the allocation limit"},
       {"duplicate", [](auto& j) { j["cases"][2]["name"] = "gated_mlp.decode"; },
        "suites/tiny.json: /cases/2: its id 'gated_mlp.decode' is also the id of /cases/0"},
       {"kind", [](auto& j) { j["cases"][0]["block"] = "conv2d"; },

@@ -16,7 +16,9 @@
 namespace ttt {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 using testing::scale_call;
 using testing::ScratchDir;
 
@@ -152,7 +154,8 @@ TEST_F(BadInput, CallAttributesThatAreNotWhatTheFormatSays) {
     set_string(call, "spec", "{broken");
     H5Gclose(call);
   });
-  EXPECT_EQ(read_error(), path_ + ":/calls/000000: attribute 'spec' is not valid JSON: '{broken'");
+  EXPECT_THAT(read_error(), AllOf(StartsWith(path_ + ":/calls/000000: attribute 'spec': not JSON: "),
+                                 HasSubstr("('{broken')")));
   edit([](hid_t file) {
     const hid_t call = H5Gopen2(file, "/calls/000000", H5P_DEFAULT);
     set_string(call, "spec", "{}");
@@ -301,7 +304,7 @@ TEST_F(BadInput, GeneratorNodesThatCannotBeGenerated) {
     H5Aclose(attribute);
     H5Sclose(space);
   });
-  EXPECT_THAT(read_error(), HasSubstr("describes more than 2^32 elements, too many to generate"));
+  EXPECT_THAT(read_error(), HasSubstr("more than the allocation limit"));
 }
 
 TEST_F(BadInput, ExternalLinksAreRefused) {

@@ -280,7 +280,7 @@ TEST(LlamaConfig, LoadsFilesAndNamesThemInErrors) {
   std::ofstream(broken) << "{\"hidden_size\": 2048,";
   EXPECT_THAT([&] { load_llama_config(broken); },
               testing::ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[llama_config] " + broken + ": not valid JSON")));
+                  HasSubstr("[llama_config] " + broken + ": not JSON")));
   const std::string missing = (dir / "missing.json").string();
   EXPECT_THAT([&] { load_llama_config(missing); },
               testing::ThrowsMessage<std::invalid_argument>(HasSubstr(missing)));

@@ -144,7 +144,7 @@ TEST(Safetensors, RefusesCorruptFilesNamingTheFileAndTensor) {
       write_file(dir / "huge.safetensors", file_bytes("{" + good_entry + "}", data, 200'000'000)),
       {"header length 200000000 exceeds the format's limit"});
   expect_open_error(write_file(dir / "json.safetensors", file_bytes("{\"w\": [1, 2", data)),
-                    {"not valid JSON"});
+                    {"the header: not JSON"});
   expect_open_error(write_file(dir / "array.safetensors", file_bytes("[1, 2]", data)),
                     {"not a JSON object"});
   expect_open_error(
