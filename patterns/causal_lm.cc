@@ -296,7 +296,8 @@ Tensor CausalLm::decode(const Tensor& ids, const Tensor& positions, CausalLmCach
                         std::source_location site) const {
   check_cache(cache, layers_.size());
   const Calls& calls = *calls_;
-  Tensor x = (*calls.embedding_decode)({CallInput::tensor(ids), CallInput::tensor(positions)}, site);
+  Tensor x =
+      (*calls.embedding_decode)({CallInput::tensor(ids), CallInput::tensor(positions)}, site);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     x = layers_[i].decode(x, positions, cache.layers[i], site);
   }

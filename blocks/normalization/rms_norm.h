@@ -6,9 +6,9 @@
 // rounded to bfloat16. As in tt-metal's rmsnorm kernel, x / rms is held in an intermediate buffer
 // before it is multiplied by the weight; that buffer is float32 under fp32 accumulation (TTTv1:
 // one rounding, at the output) and bfloat16 under bf16 accumulation (a second rounding, as are
-// x^2, the mean square and 1 / rms). When the hidden dimension is sharded over chips (Galaxy, distributed
-// prefill norms on T3K) each chip's partial sum of squares is rounded to `stats_dtype` before the
-// chips combine them.
+// x^2, the mean square and 1 / rms). When the hidden dimension is sharded over chips (Galaxy,
+// distributed prefill norms on T3K) each chip's partial sum of squares is rounded to `stats_dtype`
+// before the chips combine them.
 #pragma once
 
 #include <cstdint>

@@ -64,8 +64,8 @@ std::string_view without_lambda(std::string_view pretty) {
 // True when the '<' or '>' at `at` belongs to an operator's name ("operator<", "operator->").
 bool in_operator_name(std::string_view text, std::size_t at) {
   std::size_t start = at;
-  while (start > 0 && (text[start - 1] == '<' || text[start - 1] == '>' ||
-                       text[start - 1] == '-' || text[start - 1] == '=')) {
+  while (start > 0 && (text[start - 1] == '<' || text[start - 1] == '>' || text[start - 1] == '-' ||
+                       text[start - 1] == '=')) {
     --start;
   }
   return start >= 8 && text.substr(start - 8, 8) == "operator";
