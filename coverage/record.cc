@@ -3,14 +3,15 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <stdexcept>
 #include <tuple>
 
 #include "coverage/internal/block_facts.h"
-#include "validation/tensor/dtype.h"
 #include "validation/input/input_file.h"
+#include "validation/tensor/dtype.h"
 
 namespace ttt {
 namespace {
@@ -40,11 +41,20 @@ std::string infer_mode(const CallObservation& observation, const std::string& ki
   return found;
 }
 
-// Fills batch and seq_len from the first tensor input and buckets its token dimensions.
-void bucket_tokens(CoverageRecord& record, const std::vector<InputInfo>& inputs) {
-  if (inputs.empty()) return;
-  Shape& shape = record.inputs.front().shape;
-  const std::size_t feature = is_floating(inputs.front().dtype) && !shape.empty() ? 1 : 0;
+// The index in `inputs` of the activation: the input the block family declares, else the first.
+std::size_t activation_index(const std::string& block, const std::vector<InputInfo>& inputs) {
+  const std::string name = coverage_detail::activation_input(block);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!name.empty() && inputs[i].name == name) return i;
+  }
+  return 0;
+}
+
+// Fills batch and seq_len from the activation, `record.inputs[index]` (of dtype `dtype`), and
+// buckets its token dimensions.
+void bucket_tokens(CoverageRecord& record, std::size_t index, DType dtype) {
+  Shape& shape = record.inputs[index].shape;
+  const std::size_t feature = is_floating(dtype) && !shape.empty() ? 1 : 0;
   const std::size_t token_dims = shape.size() - feature;
   std::int64_t batch = 1;
   std::int64_t seq_len = 1;
@@ -82,6 +92,17 @@ std::int64_t count_member(const nlohmann::json& json, const std::string& where,
   return value.get<std::int64_t>();
 }
 
+// Call counts: nlohmann's parser gives non-negative integers up to 2^64 - 1 as unsigned, larger
+// ones as floating point.
+std::uint64_t call_count_member(const nlohmann::json& json, const std::string& where,
+                                const std::string& field) {
+  const nlohmann::json& value = member(json, where, field);
+  if (!value.is_number_unsigned()) {
+    fail(where, field, "expected an integer in [0, 18446744073709551615], got " + value.dump());
+  }
+  return value.get<std::uint64_t>();
+}
+
 nlohmann::json object_member(const nlohmann::json& json, const std::string& where,
                              const std::string& field) {
   const nlohmann::json& value = member(json, where, field);
@@ -104,6 +125,14 @@ std::string CoverageRecord::key() const {
   return json.dump();
 }
 
+std::uint64_t add_call_counts(std::uint64_t a, std::uint64_t b, const std::string& what) {
+  if (b > std::numeric_limits<std::uint64_t>::max() - a) {
+    throw std::overflow_error("[coverage] " + what + ": call count " + std::to_string(a) + " + " +
+                              std::to_string(b) + " overflows 64 bits");
+  }
+  return a + b;
+}
+
 CoverageRecord make_coverage_record(const CallObservation& observation) {
   CoverageRecord record;
   record.source = observation.source;
@@ -116,13 +145,28 @@ CoverageRecord make_coverage_record(const CallObservation& observation) {
   record.impl_config =
       observation.impl_config.is_object() ? observation.impl_config : nlohmann::json::object();
   record.device = observation.device;
+  if (observation.vocab_shards > 1) {
+    const auto vocab = record.spec.find("vocab_size");
+    if (vocab == record.spec.end() || !vocab->is_number_integer()) {
+      throw std::invalid_argument("[coverage] " + observation.name +
+                                  ": a call run on a vocabulary shard needs an integer "
+                                  "spec.vocab_size");
+    }
+    *vocab = vocab->get<std::int64_t>() * observation.vocab_shards;
+    record.vocab_shards = observation.vocab_shards;
+  }
   record.identity = coverage_detail::describe_block(record.block, record.spec, record.impl_config,
                                                     record.device, record.mode)
                         .identity;
   for (const InputInfo& input : observation.inputs) {
     record.inputs.push_back({input.name, input.shape, std::string(dtype_name(input.dtype))});
   }
-  bucket_tokens(record, observation.inputs);
+  if (!observation.inputs.empty()) {
+    const std::size_t activation = activation_index(record.block, observation.inputs);
+    bucket_tokens(record, activation, observation.inputs[activation].dtype);
+  }
+  std::stable_sort(record.inputs.begin(), record.inputs.end(),
+                   [](const CoverageInput& a, const CoverageInput& b) { return a.name < b.name; });
   record.calls = 1;
   record.passed = observation.outcome == CallObservation::Outcome::passed ? 1 : 0;
   record.failed = observation.outcome == CallObservation::Outcome::failed ? 1 : 0;
@@ -134,22 +178,24 @@ nlohmann::json to_json(const CoverageRecord& record) {
   for (const CoverageInput& input : record.inputs) {
     inputs.push_back({{"name", input.name}, {"shape", input.shape}, {"dtype", input.dtype}});
   }
-  return {{"ttt_coverage", kCoverageFormatVersion},
-          {"source", record.source},
-          {"origin", record.origin},
-          {"kind", record.kind},
-          {"block", record.block},
-          {"mode", record.mode},
-          {"identity", record.identity},
-          {"spec", record.spec},
-          {"impl_config", record.impl_config},
-          {"device", record.device},
-          {"inputs", std::move(inputs)},
-          {"batch", record.batch},
-          {"seq_len", record.seq_len},
-          {"calls", record.calls},
-          {"passed", record.passed},
-          {"failed", record.failed}};
+  nlohmann::json json = {{"ttt_coverage", kCoverageFormatVersion},
+                         {"source", record.source},
+                         {"origin", record.origin},
+                         {"kind", record.kind},
+                         {"block", record.block},
+                         {"mode", record.mode},
+                         {"identity", record.identity},
+                         {"spec", record.spec},
+                         {"impl_config", record.impl_config},
+                         {"device", record.device},
+                         {"inputs", std::move(inputs)},
+                         {"batch", record.batch},
+                         {"seq_len", record.seq_len},
+                         {"calls", record.calls},
+                         {"passed", record.passed},
+                         {"failed", record.failed}};
+  if (record.vocab_shards > 1) json["vocab_shards"] = record.vocab_shards;
+  return json;
 }
 
 CoverageRecord coverage_record_from_json(const nlohmann::json& json, const std::string& where) {
@@ -200,10 +246,14 @@ CoverageRecord coverage_record_from_json(const nlohmann::json& json, const std::
   }
   record.batch = count_member(json, where, "batch");
   record.seq_len = count_member(json, where, "seq_len");
-  record.calls = count_member(json, where, "calls");
-  record.passed = count_member(json, where, "passed");
-  record.failed = count_member(json, where, "failed");
-  if (record.passed + record.failed > record.calls) {
+  if (json.contains("vocab_shards")) {
+    record.vocab_shards = count_member(json, where, "vocab_shards");
+    if (record.vocab_shards < 1) fail(where, "vocab_shards", "expected an integer >= 1, got 0");
+  }
+  record.calls = call_count_member(json, where, "calls");
+  record.passed = call_count_member(json, where, "passed");
+  record.failed = call_count_member(json, where, "failed");
+  if (record.passed > record.calls || record.failed > record.calls - record.passed) {
     fail(where, "calls",
          "passed (" + std::to_string(record.passed) + ") + failed (" +
              std::to_string(record.failed) + ") exceed calls (" + std::to_string(record.calls) +
@@ -222,9 +272,10 @@ std::vector<CoverageRecord> aggregate_coverage(std::vector<CoverageRecord> recor
       continue;
     }
     CoverageRecord& into = merged[it->second];
-    into.calls += record.calls;
-    into.passed += record.passed;
-    into.failed += record.failed;
+    const std::string what = into.kind + " " + into.identity;
+    into.calls = add_call_counts(into.calls, record.calls, what);
+    into.passed = add_call_counts(into.passed, record.passed, what);
+    into.failed = add_call_counts(into.failed, record.failed, what);
   }
   std::sort(merged.begin(), merged.end(), [](const CoverageRecord& a, const CoverageRecord& b) {
     return std::forward_as_tuple(a.block, a.mode, a.identity) <
@@ -237,6 +288,7 @@ std::vector<CoverageRecord> aggregate_coverage(std::vector<CoverageRecord> recor
 }
 
 std::vector<CoverageRecord> read_coverage_file(const std::string& path) {
+  require_regular_file(path);
   std::ifstream in(path);
   if (!in) throw std::invalid_argument(path + ": cannot open the coverage file");
   std::vector<CoverageRecord> records;
@@ -281,4 +333,3 @@ void write_coverage_file(const std::string& path, const std::vector<CoverageReco
 }
 
 }  // namespace ttt
-  require_regular_file(path);

@@ -3,9 +3,10 @@
 //
 // Every validated wrapper call, suite case and replayed trace call can yield a CoverageRecord:
 // the block kind and mode, the Spec and ImplConfig JSON, the device, the inputs' names, shapes
-// and dtypes (the token dimensions bucketed to powers of two), and how many calls passed and
-// failed. Identical records (everything but the counts) aggregate into one with summed counts, so
-// files from many runs, models and machines merge into a small file.
+// and dtypes (the activation's token dimensions bucketed to powers of two), and how many calls
+// passed and failed (64-bit unsigned counts; a sum that would overflow is an error). Identical
+// records (everything but the counts) aggregate into one with summed counts, so files from many
+// runs, models and machines merge into a small file.
 //
 //   ttt::CoverageRecord record = ttt::make_coverage_record(observation);
 //   ttt::append_coverage_file("coverage.jsonl", {record});
@@ -51,15 +52,23 @@ struct CoverageRecord {
   nlohmann::json spec = nlohmann::json::object();
   nlohmann::json impl_config = nlohmann::json::object();
   std::string device;  // "N150", ...; "" when unknown.
+  // Sorted by name, so that a call recorded by the wrapper (inputs in call order) and the same
+  // call replayed from a trace (inputs by name) give the same record.
   std::vector<CoverageInput> inputs;
-  // Token dimensions of the first tensor input, bucketed: the smallest power of two >= the value
-  // (1, 2, 4, ..., 128, ...). seq_len is 1 in decode. 0 when the call had no tensor input.
+  // Token dimensions of the activation input (see make_coverage_record), bucketed: the smallest
+  // power of two >= the value (1, 2, 4, ..., 128, ...). seq_len is 1 in decode. 0 when the call
+  // had no tensor input.
   std::int64_t batch = 0;
   std::int64_t seq_len = 0;
+  // > 1 when the call ran one of `vocab_shards` equal shards of the vocabulary (a suite's
+  // "split": {"vocab_size": N} of an LM head or embedding): `spec` then names the whole
+  // configuration the shard stands for (its vocab_size is the shard's times vocab_shards) and
+  // the inputs keep the shard's shapes. Written only when > 1.
+  std::int64_t vocab_shards = 1;
   // Outcome counts. calls - passed - failed calls ran without a verdict ("unchecked").
-  std::int64_t calls = 0;
-  std::int64_t passed = 0;
-  std::int64_t failed = 0;
+  std::uint64_t calls = 0;
+  std::uint64_t passed = 0;
+  std::uint64_t failed = 0;
 
   // The aggregation key: the record's JSON without its counts, compact and with sorted keys.
   std::string key() const;
@@ -77,7 +86,9 @@ struct CallObservation {
   nlohmann::json impl_config = nlohmann::json::object();
   nlohmann::json scalars = nlohmann::json::object();  // A "mode" scalar names the mode.
   std::string device;
-  std::vector<InputInfo> inputs;  // Tensor inputs in call order (wrapper's InputInfo).
+  std::vector<InputInfo> inputs;  // Tensor inputs, in any order (wrapper's InputInfo).
+  // The call ran one of this many equal shards of the vocabulary (see CoverageRecord).
+  std::int64_t vocab_shards = 1;
   enum class Outcome { passed, failed, unchecked } outcome = Outcome::unchecked;
 };
 
@@ -87,21 +98,31 @@ std::int64_t token_bucket(std::int64_t value);
 // Builds the record of one call (calls = 1 and one of passed/failed set by the outcome).
 // The mode is, in order: `observation.mode`; the kind's ".prefill"/".decode" suffix; a string
 // scalar "mode"; a dot-separated component "prefill" or "decode" of the name; else "".
-// Token dimensions of the first tensor input (a floating tensor's last dimension is its feature
-// dimension, an integer tensor has none): in decode batch = their product, seq_len = 1; otherwise
+// Token dimensions come from the activation input: the one the block family declares
+// (coverage_detail::activation_input: "x", the embedding's "ids"), or for another block the first
+// tensor input. A floating tensor's last dimension is its feature dimension, an integer tensor
+// has none: in decode batch = the product of the token dimensions, seq_len = 1; otherwise
 // seq_len = the last token dimension, batch = the product of those before it (1 if none). Both
-// are bucketed with token_bucket(), and the input's shape is recorded with the bucketed values.
-// The identity is computed from the Spec (blocks' own identity(); see CoverageRecord::identity).
+// are bucketed with token_bucket(), and the activation's shape is recorded with the bucketed
+// values. With vocab_shards > 1 the Spec's vocab_size is multiplied by it (throws
+// std::invalid_argument when the Spec has no integer vocab_size). The identity is computed from
+// the Spec (blocks' own identity(); see CoverageRecord::identity).
 CoverageRecord make_coverage_record(const CallObservation& observation);
+
+// a + b for call counts; throws std::overflow_error "[coverage] <what>: call count <a> + <b>
+// overflows 64 bits" instead of wrapping around.
+std::uint64_t add_call_counts(std::uint64_t a, std::uint64_t b, const std::string& what);
 
 // One JSON object per record (docs/coverage.md "Records").
 nlohmann::json to_json(const CoverageRecord& record);
-// Inverse. Throws std::invalid_argument "<where>: field 'calls': expected an integer >= 0" for a
+// Inverse. Throws std::invalid_argument "<where>: field 'calls': expected an integer in
+// [0, 18446744073709551615]" for a
 // missing, mistyped or inconsistent field, or "<where>: not a coverage record (no ttt_coverage
 // key)", or a newer format version.
 CoverageRecord coverage_record_from_json(const nlohmann::json& json, const std::string& where);
 
 // Sums the counts of identical records (same key()) and sorts by (block, mode, identity, key).
+// Throws std::overflow_error (add_call_counts) when a sum does not fit 64 bits.
 std::vector<CoverageRecord> aggregate_coverage(std::vector<CoverageRecord> records);
 
 // Reads a JSON Lines coverage file (blank lines are skipped). Throws std::invalid_argument

@@ -19,14 +19,15 @@ using coverage_detail::same_value;
 using coverage_detail::value_less;
 using coverage_detail::value_text;
 
+// Call counts summed over records; `what` names the sum in an overflow error.
 struct Outcome {
-  std::int64_t calls = 0;
-  std::int64_t passed = 0;
-  std::int64_t failed = 0;
-  void add(const CoverageRecord& record) {
-    calls += record.calls;
-    passed += record.passed;
-    failed += record.failed;
+  std::uint64_t calls = 0;
+  std::uint64_t passed = 0;
+  std::uint64_t failed = 0;
+  void add(const CoverageRecord& record, const std::string& what) {
+    calls = add_call_counts(calls, record.calls, what);
+    passed = add_call_counts(passed, record.passed, what);
+    failed = add_call_counts(failed, record.failed, what);
   }
 };
 
@@ -47,6 +48,17 @@ std::string lower(std::string_view text) {
   std::string result(text);
   for (char& c : result) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return result;
+}
+
+// The model called `name` in `report`; throws std::invalid_argument listing the models it has.
+const ModelCoverage& required_model(const CoverageReport& report, const std::string& name) {
+  if (const ModelCoverage* model = report.find_model(name)) return *model;
+  std::string names;
+  for (const ModelCoverage& known : report.models) {
+    names += (names.empty() ? "" : ", ") + known.name;
+  }
+  throw std::invalid_argument("[coverage] no model '" + name +
+                              "' in the catalog (models: " + names + ")");
 }
 
 // The index of `value` in `domain`, or nullopt.
@@ -134,14 +146,16 @@ BlockCoverage block_coverage(const std::string& block, const BlockDomain* domain
   BlockCoverage coverage;
   coverage.block = block;
   std::vector<const DescribedRecord*> mine;
+  Outcome totals;
   for (const DescribedRecord& described : records) {
     if (described.facts.block != block) continue;
     mine.push_back(&described);
     ++coverage.records;
-    coverage.calls += described.record->calls;
-    coverage.passed += described.record->passed;
-    coverage.failed += described.record->failed;
+    totals.add(*described.record, "the calls of block " + block);
   }
+  coverage.calls = totals.calls;
+  coverage.passed = totals.passed;
+  coverage.failed = totals.failed;
   if (domain == nullptr) return coverage;
   coverage.has_domain = true;
   std::vector<std::size_t> tway_index;  // Parameter index -> position among t-way parameters.
@@ -164,14 +178,18 @@ BlockCoverage block_coverage(const std::string& block, const BlockDomain* domain
       } else {
         index = index_in(parameter.domain, value);
         insert_sorted(index.has_value() ? parameter.tested : parameter.outside, value);
+        if (index.has_value() && record.failed > 0) insert_sorted(parameter.failing, value);
       }
       if (declared.tway) tests[k].push_back(index);
     }
-    // Tested and missing values in the domain's order.
+    // Tested, failing and missing values in the domain's order.
     std::vector<nlohmann::json> seen = std::move(parameter.tested);
+    std::vector<nlohmann::json> failed = std::move(parameter.failing);
     parameter.tested.clear();
+    parameter.failing.clear();
     for (const nlohmann::json& value : parameter.domain) {
       (index_in(seen, value).has_value() ? parameter.tested : parameter.missing).push_back(value);
+      if (index_in(failed, value).has_value()) parameter.failing.push_back(value);
     }
     parameter.summary = parameter_summary(parameter);
     if (declared.tway) {
@@ -263,6 +281,7 @@ CoverageReport build_coverage_report(const std::vector<CoverageRecord>& records,
 
   std::vector<DescribedRecord> described;
   std::map<std::string, Outcome> outcome_of;
+  Outcome totals;
   for (const CoverageRecord& record : aggregated) {
     DescribedRecord item;
     item.record = &record;
@@ -274,12 +293,13 @@ CoverageReport build_coverage_report(const std::vector<CoverageRecord>& records,
     as_config.identity = item.facts.identity;
     as_config.weight_dtype = item.facts.weight_dtype;
     item.key = as_config.key();
-    outcome_of[item.key].add(record);
-    report.calls += record.calls;
-    report.passed += record.passed;
-    report.failed += record.failed;
+    outcome_of[item.key].add(record, "the calls of " + item.key);
+    totals.add(record, "the calls of all records");
     described.push_back(std::move(item));
   }
+  report.calls = totals.calls;
+  report.passed = totals.passed;
+  report.failed = totals.failed;
 
   std::map<std::string, ConfigStatus> distinct;
   for (const CatalogModel& model : catalog.models) {
@@ -335,15 +355,43 @@ CoverageReport build_coverage_report(const std::vector<CoverageRecord>& records,
       report.unmatched.push_back(std::move(config));
     }
     UnmatchedConfig& config = report.unmatched[it->second];
-    config.calls += item.record->calls;
-    config.passed += item.record->passed;
-    config.failed += item.record->failed;
+    const std::string what = "the calls of " + item.key;
+    config.calls = add_call_counts(config.calls, item.record->calls, what);
+    config.passed = add_call_counts(config.passed, item.record->passed, what);
+    config.failed = add_call_counts(config.failed, item.record->failed, what);
   }
+  return report;
+}
+
+CoverageReport restrict_to_models(CoverageReport report, const std::vector<std::string>& names) {
+  for (const std::string& name : names) required_model(report, name);
+  std::vector<ModelCoverage> kept;
+  std::map<std::string, ConfigStatus> distinct;
+  for (ModelCoverage& model : report.models) {
+    const bool wanted = std::any_of(names.begin(), names.end(), [&](const std::string& name) {
+      return lower(name) == lower(model.name);
+    });
+    if (!wanted) continue;
+    for (const ConfigCoverage& config : model.configurations) {
+      distinct[config.config.key()] = config.status;
+    }
+    kept.push_back(std::move(model));
+  }
+  report.models = std::move(kept);
+  report.summary = CoverageCounts{};
+  for (const auto& [key, status] : distinct) count(report.summary, status);
   return report;
 }
 
 CoverageCheck check_coverage(const CoverageReport& report, double floor_pct,
                              const std::vector<std::string>& required_models) {
+  // Every comparison with NaN is false: a NaN floor would pass anything.
+  if (!(floor_pct >= 0.0 && floor_pct <= 100.0)) {
+    char given[32];
+    std::snprintf(given, sizeof(given), "%g", floor_pct);
+    throw std::invalid_argument(
+        std::string("[coverage] the floor must be a percentage in [0, 100], got ") + given);
+  }
   CoverageCheck check;
   const auto percent = [](double value) {
     char text[32];
@@ -361,15 +409,7 @@ CoverageCheck check_coverage(const CoverageReport& report, double floor_pct,
     return check;
   }
   for (const std::string& name : required_models) {
-    const ModelCoverage* model = report.find_model(name);
-    if (model == nullptr) {
-      std::string names;
-      for (const ModelCoverage& known : report.models) {
-        names += (names.empty() ? "" : ", ") + known.name;
-      }
-      throw std::invalid_argument("[coverage] no model '" + name +
-                                  "' in the catalog (models: " + names + ")");
-    }
+    const ModelCoverage* model = &required_model(report, name);
     if (model->counts.passing_pct() < floor_pct) {
       check.passed = false;
       check.failures.push_back(model->name + ": " + percent(model->counts.passing_pct()) + " (" +

@@ -49,9 +49,9 @@ const char* config_status_name(ConfigStatus status);
 struct ConfigCoverage {
   CatalogConfig config;
   ConfigStatus status = ConfigStatus::missing;
-  std::int64_t calls = 0;
-  std::int64_t passed = 0;
-  std::int64_t failed = 0;
+  std::uint64_t calls = 0;
+  std::uint64_t passed = 0;
+  std::uint64_t failed = 0;
 };
 
 // Counts of configurations: all, exercised (any record), passing.
@@ -81,6 +81,7 @@ struct ParameterCoverage {
   bool tway = true;
   std::vector<nlohmann::json> domain;   // As the catalog declares it (DomainParameter).
   std::vector<nlohmann::json> tested;   // Domain values some record has, in domain order.
+  std::vector<nlohmann::json> failing;  // Tested values some failing call had, in domain order.
   std::vector<nlohmann::json> missing;  // Domain values no record has, in domain order.
   std::vector<nlohmann::json> outside;  // Values records have that the domain lacks (sorted).
   std::int64_t unknown = 0;             // Records without a value for the field.
@@ -91,9 +92,9 @@ struct ParameterCoverage {
 struct BlockCoverage {
   std::string block;
   std::int64_t records = 0;  // Aggregated records of this family.
-  std::int64_t calls = 0;
-  std::int64_t passed = 0;
-  std::int64_t failed = 0;
+  std::uint64_t calls = 0;
+  std::uint64_t passed = 0;
+  std::uint64_t failed = 0;
   bool has_domain = false;  // The catalog declares a domain for this family.
   std::vector<ParameterCoverage> parameters;
   std::vector<std::string> tway_parameters;  // Names, in TwayCoverage's parameter order.
@@ -106,9 +107,9 @@ struct UnmatchedConfig {
   std::string mode;
   std::string identity;
   std::string weight_dtype;
-  std::int64_t calls = 0;
-  std::int64_t passed = 0;
-  std::int64_t failed = 0;
+  std::uint64_t calls = 0;
+  std::uint64_t passed = 0;
+  std::uint64_t failed = 0;
   std::string problem;  // Why the Spec could not be read, when it could not.
 };
 
@@ -117,9 +118,9 @@ struct CoverageReport {
   int strength = 2;
   std::vector<std::string> sources;
   std::int64_t records = 0;  // Aggregated records.
-  std::int64_t calls = 0;
-  std::int64_t passed = 0;
-  std::int64_t failed = 0;
+  std::uint64_t calls = 0;
+  std::uint64_t passed = 0;
+  std::uint64_t failed = 0;
   // Over the distinct configurations of every catalog model.
   CoverageCounts summary;
   std::vector<ModelCoverage> models;  // In catalog order.
@@ -136,6 +137,11 @@ CoverageReport build_coverage_report(const std::vector<CoverageRecord>& records,
                                      const Catalog& catalog,
                                      const CoverageReportOptions& options = {});
 
+// `report` limited to the models called `names` (case-insensitive; in catalog order), its summary
+// counted over their distinct configurations; block and unmatched parts are kept. Throws
+// std::invalid_argument naming a model the report does not have (listing the ones it has).
+CoverageReport restrict_to_models(CoverageReport report, const std::vector<std::string>& names);
+
 // The result of checking a report against a floor.
 struct CoverageCheck {
   bool passed = true;
@@ -144,7 +150,8 @@ struct CoverageCheck {
 
 // Checks the passing share: of each model in `required_models` when it is not empty (each must
 // reach `floor_pct`), else of the catalog summary. Throws std::invalid_argument naming a required
-// model the catalog does not have (listing the catalog's models).
+// model the catalog does not have (listing the catalog's models), and for a floor that is not a
+// number in [0, 100] (NaN included).
 CoverageCheck check_coverage(const CoverageReport& report, double floor_pct,
                              const std::vector<std::string>& required_models);
 
@@ -155,7 +162,11 @@ std::string format_coverage_markdown(const CoverageReport& report, std::size_t m
 // {"format": "ttt-coverage-report", "version": 1, ...} (docs/coverage.md "Report JSON").
 nlohmann::json to_json(const CoverageReport& report);
 // One self-contained HTML page (inline CSS and SVG, no script, no network resource): summary, a
-// model x block heatmap, the per-model, per-parameter and t-way tables.
+// model x block heatmap, the per-model, per-parameter and t-way tables. Every configuration or
+// value is drawn in one of five states, each with its CSS class and a legend entry: passing,
+// failing, unchecked (exercised without a verdict), untested, and outside the domain (exercised,
+// but no catalog model needs it). Models nothing exercised are listed in one line instead of
+// taking a heatmap row each (unless no model was exercised at all).
 std::string format_coverage_html(const CoverageReport& report);
 
 }  // namespace ttt

@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -79,33 +81,55 @@ std::string tway_line(const BlockCoverage& block) {
          percent(100.0 * tway.total_coverage) + ")";
 }
 
-// Red (0) through yellow (0.5) to green (1), as "#rrggbb".
-std::string heat_color(double share) {
-  struct Rgb {
-    double r, g, b;
-  };
-  const Rgb red{215, 48, 39};
-  const Rgb yellow{254, 224, 139};
-  const Rgb green{26, 152, 80};
-  const double t = std::clamp(share, 0.0, 1.0);
-  const Rgb& from = t < 0.5 ? red : yellow;
-  const Rgb& to = t < 0.5 ? yellow : green;
-  const double u = t < 0.5 ? t * 2.0 : (t - 0.5) * 2.0;
-  char text[8];
-  std::snprintf(text, sizeof(text), "#%02x%02x%02x",
-                static_cast<unsigned>(std::lround(from.r + (to.r - from.r) * u)),
-                static_cast<unsigned>(std::lround(from.g + (to.g - from.g) * u)),
-                static_cast<unsigned>(std::lround(from.b + (to.b - from.b) * u)));
-  return text;
+// The states the HTML page draws, each with a CSS class ("state-<name>"), a color and a legend
+// label. A configuration's status maps to one; "outside" marks what records exercised that no
+// catalog model needs (a configuration or a parameter value outside the declared domain).
+struct HtmlState {
+  const char* name;
+  const char* color;
+  const char* label;
+};
+constexpr HtmlState kStates[] = {
+    {"passing", "#1a9850", "passing"},
+    {"failing", "#d73027", "failing (a call failed)"},
+    {"unchecked", "#f4b400", "exercised without a verdict"},
+    {"untested", "#c9ced6", "untested"},
+    {"outside", "#7b3294", "outside the domain (no catalog model needs it)"},
+};
+
+const char* state_of(ConfigStatus status) {
+  switch (status) {
+    case ConfigStatus::passing:
+      return "passing";
+    case ConfigStatus::failing:
+      return "failing";
+    case ConfigStatus::unchecked:
+      return "unchecked";
+    case ConfigStatus::missing:
+      break;
+  }
+  return "untested";
+}
+
+// Models some record exercised; every model when none was (the page then shows them all).
+std::vector<const ModelCoverage*> shown_models(const CoverageReport& report) {
+  std::vector<const ModelCoverage*> shown;
+  for (const ModelCoverage& model : report.models) {
+    if (model.counts.exercised > 0) shown.push_back(&model);
+  }
+  if (shown.empty()) {
+    for (const ModelCoverage& model : report.models) shown.push_back(&model);
+  }
+  return shown;
 }
 
 // Block families in the order a model runs them, then any others by name.
-std::vector<std::string> heatmap_columns(const CoverageReport& report) {
+std::vector<std::string> heatmap_columns(const std::vector<const ModelCoverage*>& models) {
   const std::vector<std::string> order = {"embedding", "rms_norm", "layer_norm", "attention",
                                           "gated_mlp", "mlp",      "moe",        "lm_head"};
   std::vector<std::string> present;
-  for (const ModelCoverage& model : report.models) {
-    for (const auto& [block, counts] : model.blocks) {
+  for (const ModelCoverage* model : models) {
+    for (const auto& [block, counts] : model->blocks) {
       if (std::find(present.begin(), present.end(), block) == present.end()) {
         present.push_back(block);
       }
@@ -122,11 +146,27 @@ std::vector<std::string> heatmap_columns(const CoverageReport& report) {
   return columns;
 }
 
-const CoverageCounts* block_counts(const ModelCoverage& model, const std::string& block) {
-  for (const auto& [name, counts] : model.blocks) {
-    if (name == block) return &counts;
+// How many of the configurations of `block` that `model` needs are in each state (kStates order).
+std::vector<std::int64_t> state_counts(const ModelCoverage& model, const std::string& block) {
+  std::vector<std::int64_t> counts(std::size(kStates), 0);
+  for (const ConfigCoverage& config : model.configurations) {
+    if (config.config.block != block) continue;
+    for (std::size_t i = 0; i < std::size(kStates); ++i) {
+      if (std::string_view(kStates[i].name) == state_of(config.status)) ++counts[i];
+    }
   }
-  return nullptr;
+  return counts;
+}
+
+// Values as chips of one state each: "<span class="chip state-passing">4096</span> ...".
+std::string value_chips(const std::vector<nlohmann::json>& values,
+                        const std::function<const char*(const nlohmann::json&)>& state) {
+  std::string html;
+  for (const nlohmann::json& value : values) {
+    html += std::string(html.empty() ? "" : " ") + "<span class=\"chip state-" + state(value) +
+            "\">" + xml_escape(value_text(value)) + "</span>";
+  }
+  return html;
 }
 
 nlohmann::json values_json(const std::vector<nlohmann::json>& values) {
@@ -300,6 +340,7 @@ nlohmann::json to_json(const CoverageReport& report) {
                             {"tway", parameter.tway},
                             {"domain", values_json(parameter.domain)},
                             {"tested", values_json(parameter.tested)},
+                            {"failing", values_json(parameter.failing)},
                             {"missing", values_json(parameter.missing)},
                             {"outside", values_json(parameter.outside)},
                             {"unknown", parameter.unknown},
@@ -394,16 +435,19 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .bar { display: block; height: 100%; background: #1a9850; }
 .barbg { display: inline-block; width: 8em; height: 0.7em; background: #e6e9ef; text-align: left;
          vertical-align: middle; margin-right: 0.4em; }
-.status-missing { color: #b2182b; } .status-failing { color: #b2182b; font-weight: 600; }
-.status-unchecked { color: #8c6d00; } .status-passing { color: #1a9850; }
+.chip { display: inline-block; padding: 0 0.4em; border-radius: 3px; margin: 0.1em 0; }
+.swatch { display: inline-block; width: 1.2em; height: 0.8em; vertical-align: middle;
+          margin: 0 0.3em 0 0.9em; border-radius: 2px; }
 code { font-size: 0.9em; background: #f4f6f9; padding: 0 0.2em; border-radius: 3px; }
 details { margin: 0.3em 0 0.8em; } summary { cursor: pointer; color: #2b5797; }
-.legend span { display: inline-block; width: 1.2em; height: 0.8em; vertical-align: middle; }
-</style>
-</head>
-<body>
-<h1>Block coverage</h1>
 )";
+  for (const HtmlState& state : kStates) {
+    const bool light =
+        std::string_view(state.name) == "untested" || std::string_view(state.name) == "unchecked";
+    out << ".state-" << state.name << " { background: " << state.color
+        << "; color: " << (light ? "#1d2330" : "#fff") << "; fill: " << state.color << "; }\n";
+  }
+  out << "</style>\n</head>\n<body>\n<h1>Block coverage</h1>\n";
   out << "<p class=\"sub\">" << report.records << " records from "
       << (report.sources.empty() ? std::string("memory") : xml_escape([&] {
            std::string text;
@@ -426,17 +470,26 @@ details { margin: 0.3em 0 0.8em; } summary { cursor: pointer; color: #2b5797; }
       << "</div>calls: " << report.passed << " passed, " << report.failed << " failed</div>\n";
   out << "</div>\n";
 
-  // The heatmap: one row per model, one column per block family, colored by passing share.
-  const std::vector<std::string> columns = heatmap_columns(report);
+  // The legend of the states every table and the heatmap use.
+  out << "<p class=\"legend\" id=\"legend\">";
+  for (const HtmlState& state : kStates) {
+    out << "<span class=\"swatch state-" << state.name << "\"></span>" << state.label;
+  }
+  out << "</p>\n";
+
+  // The heatmap: one row per model some record exercised, one column per block family; each cell
+  // is split into the states of the configurations that model needs of that block.
+  const std::vector<const ModelCoverage*> shown = shown_models(report);
+  const std::vector<std::string> columns = heatmap_columns(shown);
   constexpr int kLabel = 240;
   constexpr int kCell = 96;
   constexpr int kRow = 28;
   constexpr int kHeader = 34;
   const int width = kLabel + kCell * static_cast<int>(columns.size()) + 4;
-  const int height = kHeader + kRow * static_cast<int>(report.models.size()) + 4;
+  const int height = kHeader + kRow * static_cast<int>(shown.size()) + 4;
   out << "<h2>Models &times; blocks</h2>\n";
   out << "<p class=\"sub\">Each cell: configurations of that block the model needs that pass, "
-         "over all it needs (hover for details).</p>\n";
+         "over all it needs, split by state (hover for details).</p>\n";
   out << "<svg id=\"heatmap\" width=\"" << width << "\" height=\"" << height << "\" viewBox=\"0 0 "
       << width << " " << height
       << "\" role=\"img\" aria-label=\"model by block coverage heatmap\" "
@@ -446,74 +499,94 @@ details { margin: 0.3em 0 0.8em; } summary { cursor: pointer; color: #2b5797; }
         << "\" text-anchor=\"middle\" font-weight=\"600\">" << xml_escape(columns[c])
         << "</text>\n";
   }
-  for (std::size_t r = 0; r < report.models.size(); ++r) {
-    const ModelCoverage& model = report.models[r];
+  for (std::size_t r = 0; r < shown.size(); ++r) {
+    const ModelCoverage& model = *shown[r];
     const int y = kHeader + kRow * static_cast<int>(r);
     out << "<text x=\"" << kLabel - 8 << "\" y=\"" << y + kRow / 2 + 4 << "\" text-anchor=\"end\">"
         << xml_escape(model.name) << (model.unsupported.empty() ? "" : " *") << "</text>\n";
     for (std::size_t c = 0; c < columns.size(); ++c) {
       const int x = kLabel + kCell * static_cast<int>(c);
-      const CoverageCounts* counts = block_counts(model, columns[c]);
+      const std::vector<std::int64_t> counts = state_counts(model, columns[c]);
+      std::int64_t total = 0;
+      for (const std::int64_t n : counts) total += n;
       out << "<g class=\"cell\" data-model=\"" << xml_escape(model.name) << "\" data-block=\""
           << xml_escape(columns[c]) << "\">";
-      if (counts == nullptr) {
+      if (total == 0) {
         out << "<rect x=\"" << x + 1 << "\" y=\"" << y + 1 << "\" width=\"" << kCell - 2
             << "\" height=\"" << kRow - 2 << "\" fill=\"#f0f1f4\"/><text x=\"" << x + kCell / 2
             << "\" y=\"" << y + kRow / 2 + 4 << "\" text-anchor=\"middle\" fill=\"#9aa1ad\">"
             << "&#8211;</text>";
       } else {
-        const double share = counts->configurations == 0
-                                 ? 0.0
-                                 : static_cast<double>(counts->passing) /
-                                       static_cast<double>(counts->configurations);
-        out << "<title>" << xml_escape(model.name) << " " << xml_escape(columns[c]) << ": "
-            << counts->passing << " of " << counts->configurations << " passing, "
-            << counts->exercised << " exercised</title>";
-        out << "<rect x=\"" << x + 1 << "\" y=\"" << y + 1 << "\" width=\"" << kCell - 2
-            << "\" height=\"" << kRow - 2 << "\" rx=\"3\" fill=\"" << heat_color(share)
-            << "\"/><text x=\"" << x + kCell / 2 << "\" y=\"" << y + kRow / 2 + 4
-            << "\" text-anchor=\"middle\" fill=\""
-            << (share > 0.2 && share < 0.8 ? "#1d2330" : "#fff") << "\">"
-            << fraction(counts->passing, counts->configurations) << "</text>";
+        out << "<title>" << xml_escape(model.name) << " " << xml_escape(columns[c]) << ":";
+        for (std::size_t i = 0; i < counts.size(); ++i) {
+          if (counts[i] > 0) out << " " << counts[i] << " " << kStates[i].name;
+        }
+        out << "</title>";
+        // Segments left to right in kStates order, widths proportional to their counts.
+        double left = x + 1;
+        for (std::size_t i = 0; i < counts.size(); ++i) {
+          if (counts[i] == 0) continue;
+          const double w =
+              (kCell - 2) * static_cast<double>(counts[i]) / static_cast<double>(total);
+          char rect[160];
+          std::snprintf(rect, sizeof(rect),
+                        "<rect class=\"state-%s\" x=\"%.2f\" y=\"%d\" width=\"%.2f\" "
+                        "height=\"%d\"/>",
+                        kStates[i].name, left, y + 1, w, kRow - 2);
+          out << rect;
+          left += w;
+        }
+        out << "<text x=\"" << x + kCell / 2 << "\" y=\"" << y + kRow / 2 + 4
+            << "\" text-anchor=\"middle\" fill=\"#1d2330\" stroke=\"#fff\" stroke-width=\"3\" "
+               "paint-order=\"stroke\">"
+            << counts[0] << "/" << total << "</text>";
       }
       out << "</g>\n";
     }
   }
   out << "</svg>\n";
-  out << "<p class=\"legend\"><span style=\"background:" << heat_color(0.0)
-      << "\"></span> none pass &nbsp; <span style=\"background:" << heat_color(0.5)
-      << "\"></span> half &nbsp; <span style=\"background:" << heat_color(1.0)
-      << "\"></span> all pass &nbsp; <span style=\"background:#f0f1f4\"></span> not used by "
+  out << "<p class=\"sub\"><span class=\"swatch\" style=\"background:#f0f1f4\"></span>not used by "
          "the model &nbsp; * has features no block expresses</p>\n";
+  if (shown.size() < report.models.size()) {
+    std::string names;
+    for (const ModelCoverage& model : report.models) {
+      if (model.counts.exercised == 0) names += (names.empty() ? "" : ", ") + model.name;
+    }
+    out << "<p class=\"sub\" id=\"untouched-models\">Nothing exercised for "
+        << report.models.size() - shown.size() << " other catalog models: " << xml_escape(names)
+        << " (ttt coverage report --require-model limits the report to the models you ask "
+           "for).</p>\n";
+  }
 
   out << "<h2>Models</h2>\n<table id=\"models\">\n<tr><th>model</th><th>configurations</th>"
          "<th>exercised</th><th>passing</th></tr>\n";
-  for (const ModelCoverage& model : report.models) {
-    out << "<tr data-model=\"" << xml_escape(model.name) << "\"><td>" << xml_escape(model.name)
-        << "</td><td class=\"num\">" << model.counts.configurations << "</td><td class=\"num\">"
-        << percent(model.counts.exercised_pct()) << "</td><td class=\"num passing\">"
+  for (const ModelCoverage* model : shown) {
+    out << "<tr data-model=\"" << xml_escape(model->name) << "\"><td>" << xml_escape(model->name)
+        << "</td><td class=\"num\">" << model->counts.configurations << "</td><td class=\"num\">"
+        << percent(model->counts.exercised_pct()) << "</td><td class=\"num passing\">"
         << "<span class=\"barbg\"><span class=\"bar\" style=\"width:"
-        << static_cast<int>(std::lround(model.counts.passing_pct())) << "%\"></span></span>"
-        << percent(model.counts.passing_pct()) << "</td></tr>\n";
+        << static_cast<int>(std::lround(model->counts.passing_pct())) << "%\"></span></span>"
+        << percent(model->counts.passing_pct()) << "</td></tr>\n";
   }
   out << "</table>\n";
-  for (const ModelCoverage& model : report.models) {
-    const std::vector<const ConfigCoverage*> open = not_passing(model);
-    if (open.empty() && model.unsupported.empty()) continue;
-    out << "<details><summary>" << xml_escape(model.name) << ": " << open.size() << " not passing"
-        << (model.unsupported.empty() ? "" : ", unsupported features")
-        << "</summary>\n<table>\n<tr><th>status</th><th>block</th><th>mode</th>"
+  for (const ModelCoverage* model : shown) {
+    const std::vector<const ConfigCoverage*> open = not_passing(*model);
+    if (open.empty() && model->unsupported.empty()) continue;
+    out << "<details><summary>" << xml_escape(model->name) << ": " << open.size() << " not passing"
+        << (model->unsupported.empty() ? "" : ", unsupported features")
+        << "</summary>\n<table>\n<tr><th>state</th><th>block</th><th>mode</th>"
            "<th>configuration</th><th>weights</th><th>presets</th></tr>\n";
     for (const ConfigCoverage* config : open) {
-      const char* status = config_status_name(config->status);
-      out << "<tr><td class=\"status-" << status << "\">" << status << "</td><td>"
+      const char* state = state_of(config->status);
+      out << "<tr><td><span class=\"chip state-" << state << "\">" << state << "</span></td><td>"
           << xml_escape(config->config.block) << "</td><td>" << config->config.mode
           << "</td><td><code>" << xml_escape(config->config.identity) << "</code></td><td>"
           << config->config.weight_dtype << "</td><td>" << presets_text(config->config)
           << "</td></tr>\n";
     }
-    for (const std::string& feature : model.unsupported) {
-      out << "<tr><td class=\"status-missing\">unsupported</td><td colspan=\"5\">"
+    for (const std::string& feature : model->unsupported) {
+      out << "<tr><td><span class=\"chip state-untested\">unsupported</span></td>"
+             "<td colspan=\"5\">"
           << xml_escape(feature) << "</td></tr>\n";
     }
     out << "</table>\n</details>\n";
@@ -545,18 +618,18 @@ details { margin: 0.3em 0 0.8em; } summary { cursor: pointer; color: #2b5797; }
         << "</h3>\n<table>\n<tr><th>parameter</th><th>tested</th><th>missing</th>"
            "<th>outside the domain</th></tr>\n";
     for (const ParameterCoverage& parameter : block.parameters) {
-      const auto join = [](const std::vector<nlohmann::json>& values) {
-        std::string text;
-        for (const nlohmann::json& value : values) {
-          text += (text.empty() ? "" : ", ") + value_text(value);
-        }
-        return text;
+      const auto tested_state = [&](const nlohmann::json& value) {
+        const bool failed = std::any_of(
+            parameter.failing.begin(), parameter.failing.end(),
+            [&](const nlohmann::json& bad) { return coverage_detail::same_value(bad, value); });
+        return failed ? "failing" : "passing";
       };
       out << "<tr><td>" << xml_escape(parameter.name) << (parameter.tway ? "" : " (not t-way)")
-          << "</td><td>" << xml_escape(join(parameter.tested)) << "</td><td class=\""
-          << (parameter.missing.empty() ? "" : "status-missing") << "\">"
-          << xml_escape(join(parameter.missing)) << "</td><td>"
-          << xml_escape(join(parameter.outside)) << "</td></tr>\n";
+          << "</td><td>" << value_chips(parameter.tested, tested_state) << "</td><td>"
+          << value_chips(parameter.missing, [](const nlohmann::json&) { return "untested"; })
+          << "</td><td>"
+          << value_chips(parameter.outside, [](const nlohmann::json&) { return "outside"; })
+          << "</td></tr>\n";
     }
     out << "</table>\n<p>" << xml_escape(tway_line(block)) << "</p>\n";
     if (!block.tway.missing.empty()) {
@@ -574,7 +647,8 @@ details { margin: 0.3em 0 0.8em; } summary { cursor: pointer; color: #2b5797; }
            "<tr><th>block</th><th>mode</th><th>configuration</th><th>weights</th><th>calls</th>"
            "<th>failed</th></tr>\n";
     for (const UnmatchedConfig& config : report.unmatched) {
-      out << "<tr><td>" << xml_escape(config.block) << "</td><td>"
+      out << "<tr class=\"outside\"><td><span class=\"chip state-outside\">"
+          << xml_escape(config.block) << "</span></td><td>"
           << xml_escape(config.mode.empty() ? "?" : config.mode) << "</td><td><code>"
           << xml_escape(config.identity) << "</code></td><td>" << xml_escape(config.weight_dtype)
           << "</td><td class=\"num\">" << config.calls << "</td><td class=\"num\">" << config.failed

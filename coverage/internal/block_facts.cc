@@ -60,58 +60,70 @@ Describer describer(Extras<Spec, Config> extras) {
   };
 }
 
-const std::map<std::string, Describer, std::less<>>& describers() {
-  static const auto* table = new std::map<std::string, Describer, std::less<>>{
-      {"rms_norm", describer<RmsNormSpec, RmsNormImplConfig>(
-                       [](const RmsNormSpec&, const RmsNormImplConfig& config, BlockFacts& facts) {
-                         facts.weight_dtype = std::string(dtype_name(config.weight_dtype));
-                       })},
+// What coverage knows about a block family: which input carries the call's tokens (its shape gives
+// batch and seq_len) and how to describe a configuration. One entry per family.
+struct FamilyFacts {
+  std::string activation;
+  Describer describe;
+};
+
+const std::map<std::string, FamilyFacts, std::less<>>& families() {
+  static const auto* table = new std::map<std::string, FamilyFacts, std::less<>>{
+      {"rms_norm",
+       {"x", describer<RmsNormSpec, RmsNormImplConfig>(
+                 [](const RmsNormSpec&, const RmsNormImplConfig& config, BlockFacts& facts) {
+                   facts.weight_dtype = std::string(dtype_name(config.weight_dtype));
+                 })}},
       {"layer_norm",
-       describer<LayerNormSpec, LayerNormImplConfig>(
-           [](const LayerNormSpec&, const LayerNormImplConfig& config, BlockFacts& facts) {
-             facts.weight_dtype = std::string(dtype_name(config.weight_dtype));
-           })},
+       {"x", describer<LayerNormSpec, LayerNormImplConfig>(
+                 [](const LayerNormSpec&, const LayerNormImplConfig& config, BlockFacts& facts) {
+                   facts.weight_dtype = std::string(dtype_name(config.weight_dtype));
+                 })}},
       {"attention",
-       describer<AttentionSpec, AttentionImplConfig>(
-           [](const AttentionSpec& spec, const AttentionImplConfig& config, BlockFacts& facts) {
-             facts.weight_dtype = weight_of(config.qkv);
-             facts.derived["head_dim"] = spec.dim_per_head();
-             facts.derived["kv_heads"] = spec.kv_heads();
-             facts.derived["group_size"] = spec.num_heads / spec.kv_heads();
-             facts.derived["windowed"] = spec.sliding_window > 0;
-             facts.derived["softcapped"] = spec.logit_softcap > 0.0;
-             facts.derived["kv_cache_dtype"] = std::string(dtype_name(config.kv_cache_dtype));
-           })},
-      {"mlp", describer<MlpSpec, MlpImplConfig>(
-                  [](const MlpSpec& spec, const MlpImplConfig& config, BlockFacts& facts) {
-                    facts.weight_dtype = weight_of(config.ff1);
-                    facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
-                  })},
+       {"x",
+        describer<AttentionSpec, AttentionImplConfig>(
+            [](const AttentionSpec& spec, const AttentionImplConfig& config, BlockFacts& facts) {
+              facts.weight_dtype = weight_of(config.qkv);
+              facts.derived["head_dim"] = spec.dim_per_head();
+              facts.derived["kv_heads"] = spec.kv_heads();
+              facts.derived["group_size"] = spec.num_heads / spec.kv_heads();
+              facts.derived["windowed"] = spec.sliding_window > 0;
+              facts.derived["softcapped"] = spec.logit_softcap > 0.0;
+              facts.derived["kv_cache_dtype"] = std::string(dtype_name(config.kv_cache_dtype));
+            })}},
+      {"mlp",
+       {"x", describer<MlpSpec, MlpImplConfig>(
+                 [](const MlpSpec& spec, const MlpImplConfig& config, BlockFacts& facts) {
+                   facts.weight_dtype = weight_of(config.ff1);
+                   facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
+                 })}},
       {"gated_mlp",
-       describer<GatedMlpSpec, GatedMlpImplConfig>(
-           [](const GatedMlpSpec& spec, const GatedMlpImplConfig& config, BlockFacts& facts) {
-             facts.weight_dtype = weight_of(config.ff1_ff3);
-             facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
-           })},
-      {"moe", describer<MoeSpec, MoeImplConfig>(
-                  [](const MoeSpec& spec, const MoeImplConfig& config, BlockFacts& facts) {
-                    facts.weight_dtype = weight_of(config.expert.ff1_ff3);
-                    facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
-                    facts.derived["routing"] =
-                        std::to_string(spec.num_experts) + "/top" + std::to_string(spec.top_k);
-                  })},
+       {"x", describer<GatedMlpSpec, GatedMlpImplConfig>(
+                 [](const GatedMlpSpec& spec, const GatedMlpImplConfig& config, BlockFacts& facts) {
+                   facts.weight_dtype = weight_of(config.ff1_ff3);
+                   facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
+                 })}},
+      {"moe",
+       {"x", describer<MoeSpec, MoeImplConfig>(
+                 [](const MoeSpec& spec, const MoeImplConfig& config, BlockFacts& facts) {
+                   facts.weight_dtype = weight_of(config.expert.ff1_ff3);
+                   facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
+                   facts.derived["routing"] =
+                       std::to_string(spec.num_experts) + "/top" + std::to_string(spec.top_k);
+                 })}},
       {"lm_head",
-       describer<LmHeadSpec, LmHeadImplConfig>(
-           [](const LmHeadSpec& spec, const LmHeadImplConfig& config, BlockFacts& facts) {
-             facts.weight_dtype = weight_of(config.matmul);
-             facts.derived["softcapped"] = spec.logit_softcap > 0.0;
-           })},
+       {"x", describer<LmHeadSpec, LmHeadImplConfig>(
+                 [](const LmHeadSpec& spec, const LmHeadImplConfig& config, BlockFacts& facts) {
+                   facts.weight_dtype = weight_of(config.matmul);
+                   facts.derived["softcapped"] = spec.logit_softcap > 0.0;
+                 })}},
       {"embedding",
-       describer<EmbeddingSpec, EmbeddingImplConfig>(
-           [](const EmbeddingSpec& spec, const EmbeddingImplConfig& config, BlockFacts& facts) {
-             facts.weight_dtype = std::string(dtype_name(config.weight_dtype));
-             facts.derived["scaled"] = spec.scale != 1.0;
-           })},
+       {"ids",
+        describer<EmbeddingSpec, EmbeddingImplConfig>(
+            [](const EmbeddingSpec& spec, const EmbeddingImplConfig& config, BlockFacts& facts) {
+              facts.weight_dtype = std::string(dtype_name(config.weight_dtype));
+              facts.derived["scaled"] = spec.scale != 1.0;
+            })}},
   };
   return *table;
 }
@@ -139,8 +151,8 @@ BlockFacts describe_block(const std::string& block, const nlohmann::json& spec,
       impl_config.at("weight_dtype").is_string()) {
     facts.weight_dtype = impl_config.at("weight_dtype").get<std::string>();
   }
-  const auto it = describers().find(block);
-  if (it == describers().end()) {
+  const auto it = families().find(block);
+  if (it == families().end()) {
     facts.problem = "'" + block + "' is not a TTTv2 block family";
     return facts;
   }
@@ -152,7 +164,7 @@ BlockFacts describe_block(const std::string& block, const nlohmann::json& spec,
   const Mode parsed_mode = mode == "decode" ? Mode::decode : Mode::prefill;
   BlockFacts typed = facts;
   try {
-    it->second(spec, impl_config, parsed_device, parsed_mode, typed);
+    it->second.describe(spec, impl_config, parsed_device, parsed_mode, typed);
     return typed;
   } catch (const std::exception& error) {
     facts.problem = error.what();
@@ -163,10 +175,15 @@ BlockFacts describe_block(const std::string& block, const nlohmann::json& spec,
 const std::vector<std::string>& known_block_families() {
   static const auto* names = [] {
     auto* result = new std::vector<std::string>();
-    for (const auto& [name, describe] : describers()) result->push_back(name);
+    for (const auto& [name, facts] : families()) result->push_back(name);
     return result;
   }();
   return *names;
+}
+
+std::string activation_input(std::string_view block) {
+  const auto it = families().find(block);
+  return it == families().end() ? std::string() : it->second.activation;
 }
 
 }  // namespace ttt::coverage_detail

@@ -54,6 +54,11 @@ BlockFacts describe_block(const std::string& block, const nlohmann::json& spec,
 // The TTTv2 block families describe_block() knows, sorted.
 const std::vector<std::string>& known_block_families();
 
+// The input of a call of `block` (a family) that carries its tokens: "x", or "ids" for the
+// embedding; "" for a family describe_block() does not know. The call's batch and seq_len come
+// from this input's shape, whatever order the inputs arrive in (a trace lists them by name).
+std::string activation_input(std::string_view block);
+
 // Where a domain parameter's value comes from: the block's facts and the call's circumstances
 // (docs/coverage.md "Fields").
 struct FieldContext {

@@ -105,20 +105,84 @@ TEST_F(HtmlReport, ChromiumRendersTheNumbers) {
   EXPECT_THAT(dom, HasSubstr("id=\"summary-passing-count\">2/28<"));
   EXPECT_THAT(dom, HasSubstr("id=\"summary-exercised\">10.7%<"));
   EXPECT_THAT(dom, HasSubstr("id=\"summary-calls\">7<"));
-  // The heatmap: two models x five block families (embedding, rms_norm, attention, gated_mlp,
-  // lm_head) = 10 cells; Tiny's rms_norm cell reads 2/2, its gated_mlp cell 0/4.
+  // The heatmap: only Tiny was exercised, so one row of five block families (embedding,
+  // rms_norm, attention, gated_mlp, lm_head); Wide, untouched, is named in one line. Tiny's
+  // rms_norm cell reads 2/2 (all passing), its gated_mlp cell 0/4: 1 failing, 3 untested.
   const std::regex cell("<g class=\"cell\"");
   const auto cells =
       std::distance(std::sregex_iterator(dom.begin(), dom.end(), cell), std::sregex_iterator());
-  EXPECT_EQ(cells, 10);
+  EXPECT_EQ(cells, 5);
+  EXPECT_THAT(dom, HasSubstr("Nothing exercised for 1 other catalog models: Wide"));
   EXPECT_TRUE(std::regex_search(
       dom, std::regex("data-model=\"Tiny\" data-block=\"rms_norm\">.*?>2/2</text></g>")));
   EXPECT_TRUE(std::regex_search(
-      dom, std::regex("data-model=\"Tiny\" data-block=\"gated_mlp\">.*?>0/4</text></g>")));
+      dom,
+      std::regex("data-model=\"Tiny\" data-block=\"gated_mlp\"><title>Tiny gated_mlp: 1 "
+                 "failing 3 untested</title><rect class=\"state-failing\"[^>]*width=\"23.50\"")));
   // The block table: rms_norm pairwise 2/6 complete, 16/24 tuples.
   EXPECT_THAT(dom, HasSubstr("2/6 (33.3%)"));
   EXPECT_THAT(dom, HasSubstr("16/24 (66.7%)"));
   EXPECT_THAT(dom, HasSubstr("RMS_NORM(dim=80,eps=1e-05,offset=0)"));  // Unmatched table.
+}
+
+// The computed styles Chromium gives the states: four (and "unchecked") distinct colors, the
+// legend naming each, and the failing configuration not painted like the untested ones.
+TEST_F(HtmlReport, ChromiumPaintsEachStateDistinctlyWithALegend) {
+  ASSERT_STRNE(TTT_CHROMIUM_PATH, "") << "chromium was not found when CMake configured.";
+  // A page whose script, run by Chromium, writes each state's computed background into the DOM.
+  std::string probe = html_;
+  const std::string script = R"(<script>
+for (const state of ["passing", "failing", "untested", "outside", "unchecked"]) {
+  const chip = document.querySelector(".chip.state-" + state) ||
+               document.querySelector("#legend .state-" + state);
+  const out = document.createElement("p");
+  out.id = "probe-" + state;
+  out.textContent = chip ? getComputedStyle(chip).backgroundColor : "none";
+  document.body.appendChild(out);
+}
+</script>)";
+  probe.insert(probe.find("</body>"), script);
+  std::ofstream(dir_ / "report.html") << probe;
+  const ProcessResult dump = run(chromium("--dump-dom"));
+  ASSERT_EQ(dump.exit_code, 0) << read_file(dir_ / "chromium.log");
+  const std::string& dom = dump.output;
+  EXPECT_THAT(dom, HasSubstr("id=\"probe-passing\">rgb(26, 152, 80)<"));
+  EXPECT_THAT(dom, HasSubstr("id=\"probe-failing\">rgb(215, 48, 39)<"));
+  EXPECT_THAT(dom, HasSubstr("id=\"probe-untested\">rgb(201, 206, 214)<"));
+  EXPECT_THAT(dom, HasSubstr("id=\"probe-outside\">rgb(123, 50, 148)<"));
+  EXPECT_THAT(dom, HasSubstr("id=\"probe-unchecked\">rgb(244, 180, 0)<"));
+  // The legend: one swatch per state, each labelled.
+  for (const char* entry :
+       {"state-passing\"></span>passing", "state-failing\"></span>failing",
+        "state-untested\"></span>untested", "state-outside\"></span>outside the domain"}) {
+    EXPECT_THAT(dom, HasSubstr(entry));
+  }
+  // Tiny's failing gated_mlp decode and its untested gated_mlp prefill, in its details table.
+  EXPECT_THAT(dom, HasSubstr("<span class=\"chip state-failing\">failing</span></td><td>gated_mlp"
+                             "</td><td>decode"));
+  EXPECT_THAT(dom, HasSubstr("<span class=\"chip state-untested\">untested</span></td><td>"
+                             "gated_mlp</td><td>prefill"));
+  // Parameter values: dim 80 is outside rms_norm's domain, 128 untested, 64 passing.
+  EXPECT_THAT(dom, HasSubstr("<span class=\"chip state-outside\">80</span>"));
+  EXPECT_THAT(dom, HasSubstr("<span class=\"chip state-untested\">128</span>"));
+  EXPECT_THAT(dom, HasSubstr("<span class=\"chip state-passing\">64</span>"));
+}
+
+// --require-model's restriction: the page shows only the models asked for, the summary counts
+// their configurations only (Wide: 14, none exercised).
+TEST_F(HtmlReport, RestrictedToOneModel) {
+  const CoverageReport report = restrict_to_models(
+      build_coverage_report(testing_coverage::tiny_records(), testing_coverage::tiny_catalog()),
+      {"wide"});
+  ASSERT_EQ(report.models.size(), 1u);
+  EXPECT_EQ(report.models[0].name, "Wide");
+  EXPECT_EQ(report.summary.configurations, 14);
+  EXPECT_EQ(report.summary.exercised, 0);
+  const std::string html = format_coverage_html(report);
+  EXPECT_THAT(html, HasSubstr("data-model=\"Wide\""));
+  EXPECT_THAT(html, Not(HasSubstr("data-model=\"Tiny\"")));
+  EXPECT_THAT(html, HasSubstr("id=\"summary-passing-count\">0/14<"));
+  EXPECT_THROW(restrict_to_models(report, {"Tiny"}), std::invalid_argument);
 }
 
 TEST_F(HtmlReport, ChromiumDrawsAScreenshot) {

@@ -53,17 +53,17 @@ TEST(TokenBucket, RoundsUpToPowersOfTwo) {
   EXPECT_EQ(token_bucket(4097), 8192);
 }
 
-TEST(MakeCoverageRecord, PrefillBucketsSequenceAndBatchOfTheFirstInput) {
+TEST(MakeCoverageRecord, PrefillBucketsSequenceAndBatchOfTheActivation) {
   const CoverageRecord record =
       make_coverage_record(norm_call("layers.3.attention_norm.prefill", {3, 100, 4096}));
   EXPECT_EQ(record.block, "rms_norm");
   EXPECT_EQ(record.mode, "prefill");  // From the name's component.
   EXPECT_EQ(record.batch, 4);
   EXPECT_EQ(record.seq_len, 128);
-  ASSERT_EQ(record.inputs.size(), 2u);
-  EXPECT_THAT(record.inputs[0].shape, ElementsAre(4, 128, 4096));
-  EXPECT_EQ(record.inputs[0].dtype, "bfloat16");
-  EXPECT_THAT(record.inputs[1].shape, ElementsAre(4096));  // Other inputs keep exact shapes.
+  ASSERT_EQ(record.inputs.size(), 2u);  // Sorted by name: weight, x.
+  EXPECT_THAT(record.inputs[1].shape, ElementsAre(4, 128, 4096));
+  EXPECT_EQ(record.inputs[1].dtype, "bfloat16");
+  EXPECT_THAT(record.inputs[0].shape, ElementsAre(4096));  // Other inputs keep exact shapes.
   // The identity is the block's own, with the Spec's defaults filled in.
   EXPECT_EQ(record.identity, "RMS_NORM(dim=4096,eps=1e-05,offset=0)");
   EXPECT_EQ(record.calls, 1);
@@ -77,7 +77,52 @@ TEST(MakeCoverageRecord, DecodeBatchIsTheTokenDimensionsProduct) {
   EXPECT_EQ(record.mode, "decode");
   EXPECT_EQ(record.batch, 32);
   EXPECT_EQ(record.seq_len, 1);
-  EXPECT_THAT(record.inputs[0].shape, ElementsAre(32, 4096));
+  EXPECT_THAT(record.inputs[1].shape, ElementsAre(32, 4096));
+}
+
+// A trace lists inputs by name: the gated MLP's w_down comes first, yet batch and seq_len are
+// the activation x's (before the fix: seq_len 4096 from w_down [14336, 4096]).
+TEST(MakeCoverageRecord, TokensComeFromTheActivationInWhateverOrder) {
+  CallObservation call;
+  call.kind = "gated_mlp";
+  call.mode = "prefill";
+  call.spec = {{"hidden_dim", 4096}, {"ffn_dim", 14336}};
+  call.inputs = {{"w_down", {14336, 4096}, DType::bfloat16},
+                 {"w_gate", {4096, 14336}, DType::bfloat16},
+                 {"w_up", {4096, 14336}, DType::bfloat16},
+                 {"x", {1, 32, 4096}, DType::bfloat16}};
+  const CoverageRecord record = make_coverage_record(call);
+  EXPECT_EQ(record.batch, 1);
+  EXPECT_EQ(record.seq_len, 32);
+  EXPECT_THAT(record.inputs[0].shape, ElementsAre(14336, 4096));
+}
+
+// A suite case on one of 8 vocabulary shards stands for the whole vocabulary.
+TEST(MakeCoverageRecord, VocabularyShardNamesTheWholeConfiguration) {
+  CallObservation call;
+  call.kind = "lm_head";
+  call.mode = "decode";
+  call.spec = {{"hidden_dim", 2048}, {"vocab_size", 16032}, {"tied_embeddings", true}};
+  call.inputs = {{"x", {1, 2048}, DType::bfloat16}, {"weight", {16032, 2048}, DType::float32}};
+  call.vocab_shards = 8;
+  const CoverageRecord record = make_coverage_record(call);
+  EXPECT_EQ(record.spec.at("vocab_size"), 128256);
+  EXPECT_EQ(record.identity, "LM_HEAD(hidden=2048,vocab=128256,tied=1,softcap=0)");
+  EXPECT_EQ(record.vocab_shards, 8);
+  EXPECT_EQ(to_json(record).at("vocab_shards"), 8);
+  EXPECT_EQ(coverage_record_from_json(to_json(record), "r").vocab_shards, 8);
+  call.spec.erase("vocab_size");
+  EXPECT_THROW(make_coverage_record(call), std::invalid_argument);
+}
+
+TEST(AggregateCoverage, CountsPastSigned64BitsAndOverflowIsAnError) {
+  CoverageRecord record = make_coverage_record(norm_call("n.decode", {1, 4096}));
+  record.calls = record.passed = (std::uint64_t{1} << 63) - 1;
+  std::vector<CoverageRecord> merged = aggregate_coverage({record, record});
+  ASSERT_EQ(merged.size(), 1u);
+  EXPECT_EQ(merged[0].calls, 18446744073709551614u);
+  record.calls = record.passed = std::uint64_t{1} << 63;
+  EXPECT_THROW(aggregate_coverage({record, record}), std::overflow_error);
 }
 
 TEST(MakeCoverageRecord, IntegerIdsHaveNoFeatureDimension) {
@@ -167,9 +212,10 @@ TEST(CoverageFiles, BadLinesNameTheFileAndLine) {
   nlohmann::json wrong = nlohmann::json::parse(good);
   wrong["calls"] = -1;
   write(path, wrong.dump() + "\n");
-  EXPECT_THAT([&] { read_coverage_file(path); },
-              ThrowsMessage<std::invalid_argument>(
-                  HasSubstr(path + ":1: field 'calls': expected an integer >= 0, got -1")));
+  EXPECT_THAT(
+      [&] { read_coverage_file(path); },
+      ThrowsMessage<std::invalid_argument>(HasSubstr(
+          path + ":1: field 'calls': expected an integer in [0, 18446744073709551615], got -1")));
   wrong = nlohmann::json::parse(good);
   wrong["passed"] = 5;
   write(path, wrong.dump() + "\n");

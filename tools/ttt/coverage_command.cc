@@ -1,6 +1,7 @@
 // `ttt coverage report|merge|catalog`: coverage reports against the catalog, merging coverage
 // files, and the catalog itself (docs/coverage.md, docs/cli.md "ttt coverage"). The work is in
 // coverage/; this file parses flags and prints.
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -47,12 +48,24 @@ int run_report(const ReportArguments& args) {
   if (args.json && args.markdown) {
     throw std::invalid_argument("[coverage report] give at most one of --json and --markdown");
   }
+  // Checked here rather than by a CLI11 validator, whose range check lets NaN through (every
+  // comparison with NaN is false) and whose message does not follow `ttt: error:`.
+  if (!(args.fail_under >= 0.0 && args.fail_under <= 100.0)) {
+    char given[32];
+    std::snprintf(given, sizeof(given), "%g", args.fail_under);
+    throw std::invalid_argument(
+        std::string("[coverage report] --fail-under: expected a percentage in [0, 100], got ") +
+        given);
+  }
   const Catalog catalog = catalog_from(args.catalog);
   CoverageReportOptions options;
   options.strength = args.strength;
   options.sources = args.data;
-  const CoverageReport report =
-      build_coverage_report(read_coverage_data(args.data), catalog, options);
+  CoverageReport report = build_coverage_report(read_coverage_data(args.data), catalog, options);
+  // The report is about the models asked for (an unknown one is a usage error, exit 2).
+  if (!args.require_models.empty()) {
+    report = restrict_to_models(std::move(report), args.require_models);
+  }
   // Checked before printing, so an unknown --require-model is a usage error (exit 2).
   const bool checking = args.fail_under_given || !args.require_models.empty();
   const CoverageCheck check =
@@ -160,9 +173,9 @@ const CommandRegistration kRegistration("coverage", [](CLI::App& app) {
       "--fail-under", report->fail_under,
       "Exit 1 when the passing share (percent) is below PCT: of each --require-model, "
       "else of the whole catalog");
-  fail_under->check(CLI::Range(0.0, 100.0));
   report_command->add_option("--require-model", report->require_models,
-                             "A model that must reach --fail-under (default 100) (repeatable)");
+                             "A model that must reach --fail-under (default 100); the report "
+                             "then shows only these models (repeatable)");
   report_command->add_option("--strength", report->strength, "t of t-way coverage (default 2)")
       ->check(CLI::Range(1, 6));
 
