@@ -23,6 +23,7 @@ std::vector<CoverageRecord> coverage_records(const SuiteResult& suite) {
     observation.spec = result.spec;
     observation.impl_config = result.impl_config;
     observation.device = result.device;
+    observation.vocab_shards = result.vocab_shards;
     for (const CaseInput& input : result.inputs) {
       observation.inputs.push_back({input.name, input.shape, input.dtype});
     }

@@ -130,6 +130,9 @@ CaseResult case_from_json(const JsonNode& node) {
   if (const auto expectations = node.find("expectations")) {
     result.expectations = expectations_from_json(expectations->json(), expectations->path());
   }
+  if (const auto shards = node.find("vocab_shards")) {
+    result.vocab_shards = shards->integer_at_least(1);
+  }
   try {
     result.status = parse_case_status(node.at("status").string());
   } catch (const std::invalid_argument& error) {
@@ -379,29 +382,31 @@ nlohmann::json to_json(const CaseResult& result) {
                        {"reference_rms", number_or_null(output.reference_rms)},
                        {"metrics", to_json(output.metrics)}});
   }
-  return {{"id", result.id},
-          {"index", result.index},
-          {"identity", result.identity},
-          {"kind", result.kind},
-          {"mode", result.mode},
-          {"module", result.module},
-          {"call", result.call},
-          {"spec", result.spec},
-          {"impl_config", result.impl_config},
-          {"preset", result.preset},
-          {"device", result.device},
-          {"shapes", result.shapes},
-          {"input_source", result.input_source},
-          {"inputs", inputs_to_json(result.inputs)},
-          {"occurrences", result.occurrences},
-          {"tags", result.tags},
-          {"expectations", to_json(result.expectations)},
-          {"status", std::string(case_status_name(result.status))},
-          {"verdicts", verdicts},
-          {"error", result.error},
-          {"outputs", outputs},
-          {"timing", result.timing ? timing_to_json(*result.timing) : Json(nullptr)},
-          {"seconds", result.seconds}};
+  Json json = {{"id", result.id},
+               {"index", result.index},
+               {"identity", result.identity},
+               {"kind", result.kind},
+               {"mode", result.mode},
+               {"module", result.module},
+               {"call", result.call},
+               {"spec", result.spec},
+               {"impl_config", result.impl_config},
+               {"preset", result.preset},
+               {"device", result.device},
+               {"shapes", result.shapes},
+               {"input_source", result.input_source},
+               {"inputs", inputs_to_json(result.inputs)},
+               {"occurrences", result.occurrences},
+               {"tags", result.tags},
+               {"expectations", to_json(result.expectations)},
+               {"status", std::string(case_status_name(result.status))},
+               {"verdicts", verdicts},
+               {"error", result.error},
+               {"outputs", outputs},
+               {"timing", result.timing ? timing_to_json(*result.timing) : Json(nullptr)},
+               {"seconds", result.seconds}};
+  if (result.vocab_shards > 1) json["vocab_shards"] = result.vocab_shards;
+  return json;
 }
 
 nlohmann::json to_json(const RunResults& results) {

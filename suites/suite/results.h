@@ -102,6 +102,8 @@ struct CaseResult {
   std::string input_source;  // "given", "seeded", "captured", "trace:<file>".
   std::vector<CaseInput> inputs;
   std::int64_t occurrences = 0;  // Times it occurs in one model forward (composition).
+  // It ran one of this many equal shards of the vocabulary (SuiteCase::vocab_shard_of).
+  std::int64_t vocab_shards = 1;
   std::vector<std::string> tags;
 
   Expectations expectations;

@@ -285,6 +285,11 @@ SuiteCase& SuiteCase::occurs(std::int64_t times) {
   return *this;
 }
 
+SuiteCase& SuiteCase::vocab_shard_of(std::int64_t shards) {
+  vocab_shards_ = shards;
+  return *this;
+}
+
 SuiteCase& SuiteCase::as_module(std::string module) {
   description_.module = std::move(module);
   return *this;
@@ -381,6 +386,7 @@ std::vector<std::string> Suite::problems() const {
       }
     }
     if (c.occurrences_ < 0) problems.push_back(where + "occurrences must be >= 0");
+    if (c.vocab_shards_ < 1) problems.push_back(where + "vocab_shards must be >= 1");
     if (c.warmup_ && *c.warmup_ < 0) problems.push_back(where + "warm-up must be >= 0");
     if (c.repetitions_ && *c.repetitions_ < kMinRepetitions) {
       problems.push_back(where + "repetitions " + std::to_string(*c.repetitions_) + " < " +
@@ -406,6 +412,7 @@ std::string Suite::fingerprint() const {
                            {"impl_config", c.description_.impl_config},
                            {"expectations", to_json(c.expectations_)},
                            {"occurrences", c.occurrences_}};
+    if (c.vocab_shards_ > 1) item["vocab_shards"] = c.vocab_shards_;
     if (c.seeded_) item["shapes"] = to_json(c.seeded_->first);
     hash = suite_detail::fnv1a64(item.dump(), hash);
   }
@@ -510,6 +517,7 @@ SuiteResult Suite::run_indices(const std::vector<std::size_t>& selected, bool sk
     result.preset = c.description_.preset;
     result.device = c.description_.device;
     result.occurrences = c.occurrences_;
+    result.vocab_shards = c.vocab_shards_;
     result.tags = c.tags_;
     result.expectations = c.expectations_;
     if (c.seeded_) {

@@ -221,6 +221,10 @@ class SuiteCase {
   // Free-form labels kept in the results ("quick").
   SuiteCase& tagged(std::vector<std::string> tags);
   // Per-case warm-up and repetitions (default: the suite's).
+  // The case runs one of `shards` equal shards of the vocabulary (an LM head or embedding whose
+  // Spec holds vocab_size / shards): kept in the results, so that coverage counts the case as
+  // the whole configuration it stands for (docs/coverage.md "Vocabulary shards"). Default: 1.
+  SuiteCase& vocab_shard_of(std::int64_t shards);
   SuiteCase& timing(int warmup, int repetitions);
 
   // The id the case will have.
@@ -244,6 +248,7 @@ class SuiteCase {
   Expectations expectations_;
   std::int64_t occurrences_ = 0;
   std::vector<std::string> tags_;
+  std::int64_t vocab_shards_ = 1;
   std::optional<int> warmup_;
   std::optional<int> repetitions_;
 };

@@ -621,7 +621,7 @@ Suite make_suite(const SuiteFile& file, const SuiteRunOptions& options) {
     }
     added.expect_accuracy(c.expectations.accuracy);
     if (c.expectations.latency) added.expect_perf(*c.expectations.latency);
-    added.occurs(c.occurrences).tagged(c.tags);
+    added.occurs(c.occurrences).tagged(c.tags).vocab_shard_of(c.module ? c.module->split : 1);
     if (c.warmup || c.repetitions) {
       added.timing(c.warmup.value_or(suite_options.warmup),
                    c.repetitions.value_or(suite_options.repetitions));
