@@ -9,7 +9,8 @@ computed here with numpy (never by the C++ code under test):
   /calls/000001  ttt.scale, bfloat16 x, output rounded to bfloat16 (round to nearest, ties to even)
   /calls/000002  ttt.scale, x is a generator node (seeded splitmix64-normal, no stored values):
                  its outputs come from tools/ttt_random.py, the numpy twin of the C++ generator
-  /calls/000003  no block: int64 tokens, a container kv/0, kv/1, a float64 dataset, a rank-0 int32
+  /calls/000003  no block: int64 tokens, a container kv/0, kv/1, a float64 dataset (read as
+                 float64), a rank-0 int32
   /calls/000004  ttt.scale whose x is a hard link to the shared tensor /tensors/x_shared; only the
                  required attributes name and block, every optional one left out
 Unknown extra attributes are sprinkled around: readers must ignore them.

@@ -38,7 +38,8 @@ def main(directory):
     files["f4_2x3.npy"] = npy_bytes(f4)
     files["f2_6.npy"] = npy_bytes(
         np.array([1.0, -2.5, 65504.0, 2.0 ** -24, np.inf, -0.0], dtype=np.float16))
-    # float64 -> float32 rounds to nearest, ties to even; beyond float32's range gives Inf.
+    # float64 is read exactly (and written back bit for bit); converting it to float32 rounds to
+    # nearest, ties to even, and beyond float32's range gives Inf.
     files["f8_8.npy"] = npy_bytes(np.array(
         [0.1, -1e300, 1e300, 1e-50, np.nan, 1.0 + 2.0 ** -24, 1.0 + 3 * 2.0 ** -24, -np.inf],
         dtype=np.float64))

@@ -29,6 +29,8 @@ ElementType element_type_of(DType dtype) {
       return ElementType::int32;
     case DType::int64:
       return ElementType::int64;
+    case DType::float64:
+      return ElementType::float64;
     default:
       return ElementType::float32;
   }
@@ -40,6 +42,8 @@ const void* element_data(const Tensor& tensor) {
       return tensor.data<std::int32_t>();
     case DType::int64:
       return tensor.data<std::int64_t>();
+    case DType::float64:
+      return tensor.data<double>();
     default:
       return tensor.data<float>();
   }
@@ -118,6 +122,8 @@ void check(Verdict& verdict, const char* name, double value, const std::optional
 
 AllcloseTolerance default_allclose_tolerance(DType dtype) {
   switch (dtype) {
+    case DType::float64:
+      return {1e-7, 1e-7};
     case DType::float32:
       return {1.3e-6, 1e-5};
     case DType::float16:
@@ -242,6 +248,9 @@ Tolerances default_tolerances(DType output_dtype) {
     // nmse <= 2^-2p. Device formats (their kernels accumulate in float32, so the output's rounding
     // dominates) may have four times that error, nmse <= (4 * 2^-p)^2; float32 and float64, in
     // which hosts compute, 2^8 times, the error of summing 2^16 terms in that precision.
+    case DType::float64:
+      tolerances.nmse = 0x1p-90;
+      break;
     case DType::float32:
       tolerances.nmse = 0x1p-32;
       break;

@@ -21,7 +21,7 @@
 namespace ttt {
 
 // Default allclose tolerances for a dtype: torch.testing.assert_close's table for
-// float16/bfloat16/float32, derived values for bfloat8_b/bfloat4_b (docs/metrics.md), and
+// float16/bfloat16/float32/float64, derived values for bfloat8_b/bfloat4_b (docs/metrics.md), and
 // (0, 0) for integers.
 struct AllcloseTolerance {
   double rtol = 0.0;
@@ -100,8 +100,9 @@ struct Metrics {
   std::optional<ErrorHistogram> histogram;
 };
 
-// Computes every metric. Shapes must match exactly (no broadcasting); dtypes may differ (integer
-// tensors are compared as float64). Throws std::invalid_argument naming both shapes on mismatch,
+// Computes every metric. Shapes must match exactly (no broadcasting); dtypes may differ. Every
+// metric is computed in float64 from the stored values (float64 tensors are not rounded), and an
+// int64 side is subtracted exactly (2^62 + 1 against 2^62 is an error of 1). Throws std::invalid_argument naming both shapes on mismatch,
 // an undefined tensor, or invalid options.
 Metrics compute_metrics(const Tensor& actual, const Tensor& expected,
                         const MetricsOptions& options = {});

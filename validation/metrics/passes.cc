@@ -80,17 +80,44 @@ double as_double(T value) {
   return static_cast<double>(value);
 }
 
+// a - e for a pair of finite values. An int64 side is subtracted in long double, whose 64-bit
+// significand holds every int64 exactly, so that 2^62 + 1 against 2^62 differs by 1 (in double
+// both are 2^62). Two finite float64 values can differ by more than the largest double: the result
+// is then clamped to it, so that an error is always finite for a finite pair.
+template <typename TA, typename TE>
+double difference_of(TA actual, TE expected) {
+  double difference;
+  if constexpr (std::is_same_v<TA, std::int64_t> || std::is_same_v<TE, std::int64_t>) {
+    difference = static_cast<double>(static_cast<long double>(actual) -
+                                     static_cast<long double>(expected));
+  } else {
+    difference = as_double(actual) - as_double(expected);
+  }
+  if constexpr (std::is_same_v<TA, double> || std::is_same_v<TE, double> ||
+                std::is_same_v<TA, std::int64_t> || std::is_same_v<TE, std::int64_t>) {
+    constexpr double kLargest = std::numeric_limits<double>::max();
+    difference = std::clamp(difference, -kLargest, kLargest);
+  }
+  return difference;
+}
+
 // |a - e| in ULPs of e under the ieee rule. Multiplying by a power of two is exact, so this equals
 // the AVX-512 kernel's result bit for bit. `expected` is finite; a float32 widened to double is a
-// normal double (subnormal float32 values included), so its exponent field is exact.
+// normal double (subnormal float32 values included), so its exponent field is exact. A float64
+// expected value below 2^-1022 reads with exponent 0, under min_exponent, so it is exact too.
 double ieee_ulps(double abs_error, double expected, const KernelParams& params) {
   int exponent = params.ulp_min_exponent;
   if (expected != 0.0) {
     const auto biased = static_cast<int>((std::bit_cast<std::uint64_t>(expected) >> 52) & 0x7ff);
     exponent = std::max(biased - 1023, params.ulp_min_exponent);
   }
-  const auto scale_bits = static_cast<std::uint64_t>(1023 + params.ulp_mantissa_bits - exponent)
-                          << 52;
+  const int scale_exponent = params.ulp_mantissa_bits - exponent;
+  if (scale_exponent > 1023) {
+    // Only float64 ULPs (down to 2^-1074) need a scale past double's range: finite, at most the
+    // largest double.
+    return std::min(std::ldexp(abs_error, scale_exponent), std::numeric_limits<double>::max());
+  }
+  const auto scale_bits = static_cast<std::uint64_t>(1023 + scale_exponent) << 52;
   return abs_error * std::bit_cast<double>(scale_bits);
 }
 
@@ -121,7 +148,9 @@ ChunkStats portable_chunk(const TA* actual, const TE* expected, std::int64_t beg
     s.expected_nonzero = s.expected_nonzero || e != 0.0;
     const double masked_a = a_finite ? a : 0.0;
     const double masked_e = e_finite ? e : 0.0;
-    s.masked_equal = s.masked_equal && masked_a == masked_e;
+    const double difference = a_finite && e_finite ? difference_of(actual[i], expected[i]) : 0.0;
+    s.masked_equal =
+        s.masked_equal && (a_finite && e_finite ? difference == 0.0 : masked_a == masked_e);
     const double x = masked_a - s.shift_actual;
     const double y = masked_e - s.shift_expected;
     s.sum_x += x;
@@ -131,7 +160,6 @@ ChunkStats portable_chunk(const TA* actual, const TE* expected, std::int64_t beg
     s.sum_xy += x * y;
     if (a_finite && e_finite) {
       ++s.finite_pairs;
-      const double difference = a - e;
       const double abs_error = std::fabs(difference);
       const double abs_expected = std::fabs(e);
       s.sum_abs += abs_error;
@@ -363,20 +391,20 @@ class Accumulator {
     t.co_moment = moments_.co_moment;
     if (best_abs_ >= 0.0) {
       t.max_abs_error = best_abs_;
-      t.max_abs_error_index = first_argmax(actual, expected, abs_range_,
-                                           [](double a, double e) { return std::fabs(a - e); });
+      t.max_abs_error_index = first_argmax(
+          actual, expected, abs_range_, [](double difference, double) { return std::fabs(difference); });
     }
     if (t.mismatched > 0) {
       t.worst_mismatch_index =
-          first_argmax(actual, expected, worst_range_, [&](double a, double e) {
-            return tolerance_excess(std::fabs(a - e), std::fabs(e), params);
+          first_argmax(actual, expected, worst_range_, [&](double difference, double e) {
+            return tolerance_excess(std::fabs(difference), std::fabs(e), params);
           });
     }
     return t;
   }
 
  private:
-  // The first finite pair in `range` where `value(a, e)` is largest. The kernels may round the
+  // The first finite pair in `range` where `value(a - e, e)` is largest. The kernels may round the
   // value differently (fused multiply-add), so the chunk is searched for its own maximum.
   template <typename TA, typename TE, typename Value>
   static std::int64_t first_argmax(const TA* actual, const TE* expected, Range range,
@@ -387,7 +415,7 @@ class Accumulator {
       const double a = as_double(actual[i]);
       const double e = as_double(expected[i]);
       if (!std::isfinite(a) || !std::isfinite(e)) continue;
-      const double candidate = value(a, e);
+      const double candidate = value(difference_of(actual[i], expected[i]), e);
       if (best_index < 0 || candidate > best) {
         best = candidate;
         best_index = i;
@@ -414,6 +442,8 @@ decltype(auto) visit_elements(ElementType type, const void* data, Function&& fun
       return function(static_cast<const std::int32_t*>(data));
     case ElementType::int64:
       return function(static_cast<const std::int64_t*>(data));
+    case ElementType::float64:
+      return function(static_cast<const double*>(data));
   }
   throw std::logic_error("[compute_metrics] invalid element type");
 }
@@ -429,15 +459,19 @@ decltype(auto) visit_pair(const PassInput& input, Function&& function) {
 
 // The bit pattern of the double |a - e| at every position, in order, passed to function(bits).
 // Finite pairs give patterns below kNonFiniteBits and non-finite pairs give patterns at or above it
-// (two finite float32 or integer values never differ by Inf as doubles), so the second pass needs
-// no isfinite tests; for non-negative doubles the patterns sort like the values.
+// (difference_of keeps the error of a finite pair finite), so the second pass needs no isfinite
+// tests; for non-negative doubles the patterns sort like the values.
 constexpr std::uint64_t kNonFiniteBits = 0x7ff0000000000000ull;
 
 template <typename Function>
 void for_each_error_bits(const PassInput& input, Function&& function) {
   visit_pair(input, [&](auto actual, auto expected) {
     for (std::int64_t i = 0; i < input.numel; ++i) {
-      const double abs_error = std::fabs(as_double(actual[i]) - as_double(expected[i]));
+      const double a = as_double(actual[i]);
+      const double e = as_double(expected[i]);
+      const double abs_error = std::isfinite(a) && std::isfinite(e)
+                                   ? std::fabs(difference_of(actual[i], expected[i]))
+                                   : std::fabs(a - e);
       function(std::bit_cast<std::uint64_t>(abs_error));
     }
   });
@@ -466,7 +500,8 @@ double block_max_ulps(const PassInput& input) {
           const double a = as_double(actual[i]);
           const double e = static_cast<double>(expected[i]);
           if (std::isfinite(a) && std::isfinite(e)) {
-            max_ulps = std::max(max_ulps, std::fabs(a - e) * inverse_unit);
+            max_ulps =
+                std::max(max_ulps, std::fabs(difference_of(actual[i], expected[i])) * inverse_unit);
           }
         }
       }
@@ -686,6 +721,9 @@ UlpRule ulp_rule(DType dtype, const Shape& shape) {
     case DType::bfloat16:
       rule = {UlpRule::Kind::ieee, 7, -126, 1};
       break;
+    case DType::float64:
+      rule = {UlpRule::Kind::ieee, 52, -1022, 1};
+      break;
     case DType::bfloat8_b:
     case DType::bfloat4_b:
       rule.kind = UlpRule::Kind::block;
@@ -817,7 +855,10 @@ bool masked_allclose(const PassInput& input, double rtol, double atol) {
       const double e = as_double(expected[i]);
       const double masked_a = std::isfinite(a) ? a : 0.0;
       const double masked_e = std::isfinite(e) ? e : 0.0;
-      if (!(std::fabs(masked_e - masked_a) <= atol + rtol * std::fabs(masked_a))) return false;
+      const double difference = std::isfinite(a) && std::isfinite(e)
+                                    ? difference_of(actual[i], expected[i])
+                                    : masked_a - masked_e;
+      if (!(std::fabs(difference) <= atol + rtol * std::fabs(masked_a))) return false;
     }
     return true;
   });

@@ -41,10 +41,21 @@ void BindCache::put(const std::string& key, std::shared_ptr<const void> value) {
 
 std::string tensor_cache_key(const Tensor& tensor) {
   if (!tensor.defined()) return "-";
-  const void* values = is_floating(tensor.dtype()) ? static_cast<const void*>(tensor.data<float>())
-                       : tensor.dtype() == DType::int32
-                           ? static_cast<const void*>(tensor.data<std::int32_t>())
-                           : static_cast<const void*>(tensor.data<std::int64_t>());
+  const void* values = nullptr;
+  switch (tensor.dtype()) {
+    case DType::int32:
+      values = tensor.data<std::int32_t>();
+      break;
+    case DType::int64:
+      values = tensor.data<std::int64_t>();
+      break;
+    case DType::float64:
+      values = tensor.data<double>();
+      break;
+    default:
+      values = tensor.data<float>();
+      break;
+  }
   char address[32];
   std::snprintf(address, sizeof(address), "%p", values);
   return std::string(address) + ":" + std::string(dtype_name(tensor.dtype())) +

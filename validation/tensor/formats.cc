@@ -322,6 +322,9 @@ void quantize_in_place(std::span<float> values, std::int64_t row_length, DType d
       check_rows(values.size(), row_length, "quantize_in_place");
       quantize_blocks<3>(values, row_length);
       return;
+    case DType::float64:
+      throw std::invalid_argument(
+          "[quantize_in_place] float64 values are held as double, not as float32");
     case DType::int32:
     case DType::int64:
       break;

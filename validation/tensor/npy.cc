@@ -37,7 +37,7 @@ struct NpyTypeInfo {
 
 constexpr NpyTypeInfo kTypes[] = {
     {"<f2", NpyType::f2, 2, DType::float16}, {"<f4", NpyType::f4, 4, DType::float32},
-    {"<f8", NpyType::f8, 8, DType::float32}, {"<i4", NpyType::i4, 4, DType::int32},
+    {"<f8", NpyType::f8, 8, DType::float64}, {"<i4", NpyType::i4, 4, DType::int32},
     {"<i8", NpyType::i8, 8, DType::int64},
 };
 
@@ -327,16 +327,6 @@ Layout parse_layout(const Preamble& preamble, std::span<const std::byte> header,
   return layout;
 }
 
-// Rounds to the nearest float32, ties to even; finite values beyond the float32 range become
-// +-Inf (IEEE 754 conversion, which is what the C++ conversion does on every supported target).
-void convert_f8(const std::byte* raw, float* out, std::int64_t count) {
-  for (std::int64_t i = 0; i < count; ++i) {
-    double value;
-    std::memcpy(&value, raw + i * 8, sizeof(value));
-    out[i] = static_cast<float>(value);
-  }
-}
-
 void convert_f2(const std::byte* raw, float* out, std::int64_t count) {
   for (std::int64_t i = 0; i < count; ++i) {
     std::uint16_t bits;
@@ -352,6 +342,8 @@ const void* value_bytes(const Tensor& tensor) {
       return tensor.data<std::int32_t>();
     case DType::int64:
       return tensor.data<std::int64_t>();
+    case DType::float64:
+      return tensor.data<double>();
     default:
       return tensor.data<float>();
   }
@@ -367,10 +359,8 @@ Tensor decode(const Layout& layout, const std::byte* raw) {
     case NpyType::f2:
       convert_f2(raw, tensor.data<float>(), layout.numel);
       break;
-    case NpyType::f8:
-      convert_f8(raw, tensor.data<float>(), layout.numel);
-      break;
     case NpyType::f4:
+    case NpyType::f8:
     case NpyType::i4:
     case NpyType::i8:
       std::memcpy(mutable_value_bytes(tensor), raw, layout.data_bytes);
@@ -433,8 +423,7 @@ Tensor read_npy(const std::string& path) {
   read_exactly(header.data(), header.size());
   const Layout layout = parse_layout(preamble, header, total_size, kOperation, path);
 
-  if (layout.type.type == NpyType::f4 || layout.type.type == NpyType::i4 ||
-      layout.type.type == NpyType::i8) {
+  if (layout.type.type != NpyType::f2) {
     // The file's bytes are the tensor's bytes: read straight into the tensor.
     Tensor tensor(layout.shape, layout.type.dtype);
     if (layout.numel > 0) read_exactly(mutable_value_bytes(tensor), layout.data_bytes);
@@ -450,6 +439,7 @@ std::vector<std::byte> serialize_npy(const Tensor& tensor) {
   std::string_view descr = "<f4";
   if (tensor.dtype() == DType::int32) descr = "<i4";
   if (tensor.dtype() == DType::int64) descr = "<i8";
+  if (tensor.dtype() == DType::float64) descr = "<f8";
   std::string header = "{'descr': '" + std::string(descr) +
                        "', 'fortran_order': False, 'shape': " + shape_literal(tensor.shape()) +
                        ", }";

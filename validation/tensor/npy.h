@@ -1,8 +1,7 @@
 // Reading and writing NumPy .npy files (format versions 1.0, 2.0 and 3.0).
 //
 // Supported element types, little-endian and C (row-major) order only:
-//   '<f2' -> float16, '<f4' -> float32, '<f8' -> float32 (each value rounded to nearest float32,
-//   ties to even; finite values beyond the float32 range become +-Inf), '<i4' -> int32,
+//   '<f2' -> float16, '<f4' -> float32, '<f8' -> float64 (kept exactly), '<i4' -> int32,
 //   '<i8' -> int64.
 // Everything else (Fortran order, big-endian, other types, structured arrays, rank above
 // kMaxRank, a header that does not parse, data shorter or longer than the shape says) throws
@@ -10,8 +9,9 @@
 //   "[read_npy] w.npy: Fortran-order arrays are not supported (save a C-order array:
 //    np.save(path, np.ascontiguousarray(a)))".
 //
-// Writing: floating tensors are written as '<f4' (every device value is exactly a float32, so a
-// bfloat8_b tensor reads back as float32 with the same values), int32 as '<i4', int64 as '<i8';
+// Writing: the float32-held dtypes are written as '<f4' (every device value is exactly a float32, so
+// a bfloat8_b tensor reads back as float32 with the same values), float64 as '<f8', int32 as '<i4',
+// int64 as '<i8';
 // version 1.0 unless the header needs 2.0. docs/cli.md describes what `ttt compare` accepts.
 #pragma once
 

@@ -63,7 +63,8 @@ void quantize_values(std::span<float> values, const Shape& shape, DType dtype) {
 
 template <typename T>
 constexpr bool dtype_holds(DType dtype) {
-  if constexpr (std::is_same_v<T, float>) return is_floating(dtype);
+  if constexpr (std::is_same_v<T, float>) return is_held_as_float32(dtype);
+  if constexpr (std::is_same_v<T, double>) return dtype == DType::float64;
   if constexpr (std::is_same_v<T, std::int32_t>) return dtype == DType::int32;
   if constexpr (std::is_same_v<T, std::int64_t>) return dtype == DType::int64;
   return false;
@@ -102,10 +103,34 @@ Tensor Tensor::from_floats(Shape shape, std::vector<float> values, DType dtype) 
                                 std::to_string(numel) + " elements)");
   }
   Tensor tensor(std::move(shape), dtype);
+  if (dtype == DType::float64) {
+    std::copy(values.begin(), values.end(), tensor.data<double>());  // Exact.
+    return tensor;
+  }
   // An empty vector's data() may be null, which memcpy must never see.
   if (!values.empty()) std::memcpy(tensor.raw_data(), values.data(), values.size() * sizeof(float));
   tensor.requantize();
   return tensor;
+}
+
+Tensor Tensor::from_doubles(Shape shape, std::vector<double> values, DType dtype) {
+  if (!is_floating(dtype)) {
+    throw std::invalid_argument("[Tensor::from_doubles] dtype " + std::string(dtype_name(dtype)) +
+                                " is not a floating dtype");
+  }
+  const std::int64_t numel = shape_numel(shape, "Tensor::from_doubles");
+  if (static_cast<std::int64_t>(values.size()) != numel) {
+    throw std::invalid_argument("[Tensor::from_doubles] " + std::to_string(values.size()) +
+                                " values given for shape " + shape_to_string(shape) + " (" +
+                                std::to_string(numel) + " elements)");
+  }
+  if (dtype == DType::float64) {
+    Tensor tensor(std::move(shape), dtype);
+    if (!values.empty()) std::memcpy(tensor.raw_data(), values.data(), tensor.nbytes());
+    return tensor;
+  }
+  // Through a float64 view, so that Tensor::to rounds each value once.
+  return Tensor::view(std::move(shape), DType::float64, values.data()).to(dtype);
 }
 
 namespace {
@@ -212,6 +237,8 @@ template std::int32_t* Tensor::data<std::int32_t>();
 template const std::int32_t* Tensor::data<std::int32_t>() const;
 template std::int64_t* Tensor::data<std::int64_t>();
 template const std::int64_t* Tensor::data<std::int64_t>() const;
+template double* Tensor::data<double>();
+template const double* Tensor::data<double>() const;
 
 std::int64_t flat_index(const Shape& shape, std::span<const std::int64_t> index,
                         const char* operation) {
@@ -320,6 +347,8 @@ double Tensor::at_flat(std::int64_t flat) const {
       return data<std::int32_t>()[i];
     case DType::int64:
       return static_cast<double>(data<std::int64_t>()[i]);
+    case DType::float64:
+      return data<double>()[i];
     default:
       return data<float>()[i];
   }
@@ -338,6 +367,9 @@ void store_element(Tensor& tensor, std::int64_t flat, double value, const char* 
       return;
     case DType::int64:
       tensor.data<std::int64_t>()[i] = round_to_integer<std::int64_t>(value, operation, flat);
+      return;
+    case DType::float64:
+      tensor.data<double>()[i] = value;
       return;
     default:
       break;
@@ -390,8 +422,12 @@ void convert_all(const From* from, To* to, std::size_t n, DType target) {
                                     std::to_string(from[i]) + " does not fit int32");
       }
       to[i] = static_cast<To>(from[i]);
+    } else if constexpr (std::is_same_v<To, double>) {
+      to[i] = static_cast<double>(from[i]);  // Exact, or an int64 rounded once.
     } else if constexpr (std::is_floating_point_v<To> && std::is_integral_v<From>) {
       to[i] = integer_for_dtype(from[i], target);
+    } else if constexpr (std::is_same_v<From, double>) {
+      to[i] = float_for_dtype(from[i], target);  // Rounded once by the requantize that follows.
     } else {
       to[i] = from[i];
     }
@@ -407,6 +443,9 @@ void convert_from(const Tensor& source, To* to, DType target) {
       return;
     case DType::int64:
       convert_all(source.data<std::int64_t>(), to, n, target);
+      return;
+    case DType::float64:
+      convert_all(source.data<double>(), to, n, target);
       return;
     default:
       convert_all(source.data<float>(), to, n, target);
@@ -426,6 +465,9 @@ Tensor Tensor::to(DType target) const {
     case DType::int64:
       convert_from(*this, result.data<std::int64_t>(), target);
       break;
+    case DType::float64:
+      convert_from(*this, result.data<double>(), target);
+      break;
     default:
       convert_from(*this, result.data<float>(), target);
       result.requantize();
@@ -436,7 +478,7 @@ Tensor Tensor::to(DType target) const {
 
 void Tensor::requantize() {
   check_defined("requantize");
-  if (is_floating(dtype_)) quantize_values(mutable_floats(), shape_, dtype_);
+  if (is_held_as_float32(dtype_)) quantize_values(mutable_floats(), shape_, dtype_);
 }
 
 Tensor Tensor::reshape(Shape new_shape) const {

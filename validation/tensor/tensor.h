@@ -1,8 +1,9 @@
 // Tensor: a shape, a dtype and contiguous row-major values, owned or viewed.
 //
 // A Tensor is a cheap handle: copies share storage (like torch and MLX); `clone()` copies values.
-// Floating dtypes hold float32 values that are exactly representable in the dtype, so reading a
-// bfloat16 tensor gives the bfloat16 values; integer dtypes hold int32_t / int64_t.
+// The device's floating dtypes hold float32 values that are exactly representable in the dtype, so
+// reading a bfloat16 tensor gives the bfloat16 values; float64 holds doubles and integer dtypes
+// hold int32_t / int64_t.
 #pragma once
 
 #include <cstdint>
@@ -38,14 +39,19 @@ class Tensor {
   // An owning tensor from float32 values, quantized to `dtype` (a floating dtype).
   // Throws std::invalid_argument when values.size() != numel(shape).
   static Tensor from_floats(Shape shape, std::vector<float> values, DType dtype = DType::float32);
+  // An owning tensor from float64 values: kept exactly for float64, else each value rounded once,
+  // directly to `dtype` (a floating dtype; no double rounding through float32).
+  // Throws std::invalid_argument when values.size() != numel(shape).
+  static Tensor from_doubles(Shape shape, std::vector<double> values,
+                             DType dtype = DType::float64);
   static Tensor from_int32(Shape shape, std::vector<std::int32_t> values);
   static Tensor from_int64(Shape shape, std::vector<std::int64_t> values);
   // A rank-0 tensor.
   static Tensor scalar(float value, DType dtype = DType::float32);
 
   // A view over memory owned elsewhere; the caller keeps it alive while any copy of the view
-  // exists. `data` holds float for floating dtypes (values must already be representable in
-  // `dtype`: use quantize_in_place first), int32_t / int64_t for integer dtypes.
+  // exists. `data` holds float for the float32-held dtypes (values must already be representable
+  // in `dtype`: use quantize_in_place first), double for float64, int32_t / int64_t for integers.
   static Tensor view(Shape shape, DType dtype, void* data);
 
   bool defined() const { return storage_ != nullptr; }
@@ -60,9 +66,9 @@ class Tensor {
   // True when this tensor does not own its memory (made by view()).
   bool is_view() const;
 
-  // Typed access. T must match the in-memory type (float for floating dtypes, int32_t, int64_t);
-  // a mismatch throws std::invalid_argument. Writing through data() bypasses quantization: keep
-  // values representable, or call requantize().
+  // Typed access. T must match the in-memory type (float for the float32-held dtypes, double for
+  // float64, int32_t, int64_t); a mismatch throws std::invalid_argument. Writing through data()
+  // bypasses quantization: keep values representable, or call requantize().
   template <typename T>
   T* data();
   template <typename T>
@@ -71,6 +77,9 @@ class Tensor {
     return {data<float>(), static_cast<std::size_t>(numel())};
   }
   std::span<float> mutable_floats() { return {data<float>(), static_cast<std::size_t>(numel())}; }
+  std::span<const double> doubles() const {
+    return {data<double>(), static_cast<std::size_t>(numel())};
+  }
 
   // Element access for tests and tools, by multi-index (one index per dimension) or flat index.
   // Returns the value as double for any dtype. Throws std::out_of_range naming the index.
@@ -85,7 +94,8 @@ class Tensor {
   // Quantize-then-dequantize conversion: a new owning tensor whose values are those of this
   // tensor rounded to `dtype`. Float -> int rounds to nearest, ties to even, and throws
   // std::invalid_argument naming the element on NaN/Inf/out of range; int64 -> int32 throws when a
-  // value does not fit; int -> float is exact where the float dtype allows, else rounded once.
+  // value does not fit; int -> float and float64 -> a narrower float are exact where the float
+  // dtype allows, else rounded once.
   Tensor to(DType dtype) const;
 
   // Re-rounds the values in place to this tensor's dtype (after writing through data()).

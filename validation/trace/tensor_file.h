@@ -12,9 +12,9 @@ namespace ttt {
 //   "file.h5:/path/to/x"    an HDF5 dataset of float32, float64, int32 or int64 (any byte order),
 //                           or a generator node of the trace format (docs/trace-format.md).
 // For HDF5 datasets the attribute `ttt_dtype`, when present, names the logical dtype (e.g.
-// "bfloat16"); every value must then be exactly representable in it. Without it, float32 and
-// float64 datasets load as float32 and integers as int32/int64. float64 values are rounded to the
-// nearest float32 (ties to even; beyond the float32 range they become +-Inf), as .npy '<f8' is.
+// "bfloat16"); every value must then be exactly representable in it. Without it, a float32
+// dataset loads as float32, a float64 dataset as float64 (exactly, as .npy '<f8' is) and integers
+// as int32/int64.
 // The part after the last ":/" is the path inside the HDF5 file.
 //
 // Throws TraceError (validation/trace/trace_error.h) for HDF5 problems and std::runtime_error for

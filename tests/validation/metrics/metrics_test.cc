@@ -210,6 +210,77 @@ TEST(ComputeMetricsTest, IntegersAgainstFloats) {
   EXPECT_EQ(ints.worst_mismatch_index, 3);
 }
 
+// Issue 12: 2^62 + 1 against 2^62 is an error of 1 (both are 2^62 as doubles).
+TEST(ComputeMetricsTest, Int64IsComparedExactly) {
+  const std::int64_t big = std::int64_t{1} << 62;
+  const Metrics m = compute_metrics(Tensor::from_int64({2}, {5, big}),
+                                    Tensor::from_int64({2}, {5, big + 1}));
+  EXPECT_EQ(m.max_abs_error, 1.0);
+  EXPECT_EQ(m.max_abs_error_index, 1);
+  EXPECT_EQ(m.mean_abs_error, 0.5);
+  EXPECT_EQ(m.mismatched, 1);
+  EXPECT_FALSE(m.allclose);
+  EXPECT_EQ(m.worst_mismatch_index, 1);
+  EXPECT_LT(m.pcc, 1.0);  // Not "equal once masked".
+  EXPECT_FALSE(evaluate(m, default_tolerances(DType::int64)).passed);
+  // Against a float64 side too: 2^62 + 1 against the double 2^62.
+  const Metrics mixed = compute_metrics(Tensor::from_int64({1}, {big + 1}),
+                                        Tensor::from_doubles({1}, {0x1p62}));
+  EXPECT_EQ(mixed.max_abs_error, 1.0);
+  // The extremes do not overflow: 2^63 - 1 against -2^63 is 2^64 - 1, 2^64 as a double.
+  const Metrics extremes =
+      compute_metrics(Tensor::from_int64({1}, {std::numeric_limits<std::int64_t>::max()}),
+                      Tensor::from_int64({1}, {std::numeric_limits<std::int64_t>::min()}));
+  EXPECT_EQ(extremes.max_abs_error, 0x1p64);
+}
+
+// Issue 12: a float64 error of 1e-9 on values near 0.02 read as 1.86e-9 when float64 data was
+// rounded to float32 (whose spacing there is 1.86e-9). Kept as float64, every metric sees the
+// stored doubles: the differences below are exact (Sterbenz), so they are the errors to the bit.
+TEST(ComputeMetricsTest, Float64ErrorsAreNotRoundedToFloat32) {
+  std::vector<double> expected(64);
+  std::vector<double> actual(64);
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    expected[i] = 0.02 + 1e-4 * static_cast<double>(i);
+    actual[i] = expected[i] + (i % 4 == 0 ? 1e-9 : 0.0);
+  }
+  double max_difference = 0.0;
+  double sum_difference = 0.0;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    max_difference = std::max(max_difference, actual[i] - expected[i]);
+    sum_difference += actual[i] - expected[i];
+  }
+  const Metrics m = compute_metrics(Tensor::from_doubles({64}, actual),
+                                    Tensor::from_doubles({64}, expected));
+  EXPECT_EQ(m.actual_dtype, DType::float64);
+  EXPECT_EQ(m.max_abs_error, max_difference);
+  EXPECT_THAT(m.max_abs_error, DoubleNear(1e-9, 1e-17));  // 1e-9 up to the data's own rounding.
+  EXPECT_DOUBLE_EQ(m.mean_abs_error, sum_difference / 64.0);
+  EXPECT_THAT(m.mean_abs_error, DoubleNear(1e-9 / 4.0, 1e-17));
+  EXPECT_EQ(m.rtol, 1e-7);  // torch's float64 defaults.
+  EXPECT_EQ(m.atol, 1e-7);
+  // float64 ULPs: at 0.02 (exponent -6) one ULP is 2^-58, so 1e-9 is about 2.9e8 ULPs.
+  EXPECT_THAT(m.max_ulp_error, DoubleNear(max_difference * 0x1p58, 1.0));
+  EXPECT_TRUE(evaluate(m, default_tolerances(DType::float64)).passed == (m.nmse <= 0x1p-90));
+}
+
+TEST(ComputeMetricsTest, Float64ExtremesStayFinite) {
+  // The difference of two finite doubles can exceed the largest double: it is clamped to it, so
+  // the error metrics and the quantiles stay defined. An error at an expected zero is at most the
+  // largest double in ULPs (2^-1074 each).
+  const Metrics m = compute_metrics(Tensor::from_doubles({3}, {1.5e308, 0.0, 1e-3}),
+                                    Tensor::from_doubles({3}, {-1.5e308, 0.0, 0.0}));
+  EXPECT_EQ(m.max_abs_error, std::numeric_limits<double>::max());
+  EXPECT_EQ(m.max_abs_error_index, 0);
+  EXPECT_EQ(m.finite_pairs, 3);
+  EXPECT_EQ(m.nonfinite_mismatched, 0);
+  EXPECT_EQ(m.max_ulp_error, std::numeric_limits<double>::max());
+  ASSERT_TRUE(m.quantiles.has_value());
+  EXPECT_EQ(m.quantiles->p50, 1e-3);
+  ASSERT_TRUE(m.histogram.has_value());
+  EXPECT_EQ(m.histogram->counts.back(), 1);
+}
+
 TEST(ComputeMetricsTest, ViewsAreComparedInPlace) {
   std::vector<float> a = {1, 2, 3, 4, 5, 6};
   std::vector<float> e = {1, 2, 3, 4, 5, 7};

@@ -23,8 +23,9 @@ using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
-constexpr DType kAllDtypes[] = {DType::float32,   DType::float16, DType::bfloat16, DType::bfloat8_b,
-                                DType::bfloat4_b, DType::int32,   DType::int64};
+constexpr DType kAllDtypes[] = {DType::float32,   DType::float16, DType::bfloat16,
+                                DType::bfloat8_b, DType::bfloat4_b, DType::int32,
+                                DType::int64,     DType::float64};
 
 std::vector<double> values_of(const Tensor& tensor) {
   std::vector<double> values;
@@ -59,8 +60,8 @@ TEST(TensorShape, EveryRankFromZeroToEight) {
       EXPECT_EQ(tensor.shape(), shape);
       EXPECT_EQ(tensor.numel(), expected_numel);
       EXPECT_EQ(tensor.dtype(), dtype);
-      EXPECT_EQ(tensor.nbytes(),
-                static_cast<std::size_t>(expected_numel) * (dtype == DType::int64 ? 8u : 4u));
+      const std::size_t bytes = dtype == DType::int64 || dtype == DType::float64 ? 8u : 4u;
+      EXPECT_EQ(tensor.nbytes(), static_cast<std::size_t>(expected_numel) * bytes);
       EXPECT_FALSE(tensor.is_view());
       for (int axis = 0; axis < rank; ++axis) {
         EXPECT_EQ(tensor.dim(axis), axis % 3 + 1);
@@ -602,6 +603,59 @@ TEST(TensorTo, IntegerToFloatRoundsOnceToTheTarget) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// float64: held as double, never rounded through float32.
+
+TEST(TensorFloat64, HoldsDoublesExactly) {
+  const std::vector<double> values = {0.1, 1.0 + 0x1p-40, -1e300, 1e-310, 2.5};
+  const Tensor wide = Tensor::from_doubles({5}, values);
+  EXPECT_EQ(wide.dtype(), DType::float64);
+  EXPECT_EQ(wide.nbytes(), 40u);
+  EXPECT_THAT(values_of(wide), ElementsAre(0.1, 1.0 + 0x1p-40, -1e300, 1e-310, 2.5));
+  EXPECT_THAT(std::vector<double>(wide.doubles().begin(), wide.doubles().end()),
+              ElementsAre(0.1, 1.0 + 0x1p-40, -1e300, 1e-310, 2.5));
+  EXPECT_THAT([&] { wide.floats(); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr("does not match dtype float64")));
+  Tensor copy = wide.clone();
+  copy.set({1}, 1.0 + 0x1p-50);  // Stored as given.
+  EXPECT_EQ(copy.at({1}), 1.0 + 0x1p-50);
+  EXPECT_EQ(wide.at({1}), 1.0 + 0x1p-40);
+  EXPECT_EQ(Tensor::from_floats({1}, {0.1f}, DType::float64).at({0}), static_cast<double>(0.1f));
+  EXPECT_EQ(wide.reshape({5, 1}).at({4, 0}), 2.5);
+  std::vector<double> memory = {3.0, 0x1p-60};
+  EXPECT_EQ(Tensor::view({2}, DType::float64, memory.data()).at({1}), 0x1p-60);
+}
+
+TEST(TensorFloat64, ConversionsRoundOnce) {
+  // 1 + 2^-8 + 2^-30 is just above the bfloat16 tie between 1 and 1 + 2^-7. Through float32 it
+  // would become the tie itself and round to even (1); rounding once gives 1 + 2^-7.
+  const Tensor trap = Tensor::from_doubles({2}, {1.0 + 0x1p-8 + 0x1p-30, 0.1});
+  EXPECT_THAT(values_of(trap.to(DType::bfloat16)), ElementsAre(1.0 + 0x1p-7, 0.10009765625));
+  EXPECT_EQ(Tensor::from_doubles({1}, {1.0 + 0x1p-8 + 0x1p-30}, DType::bfloat16).at({0}),
+            1.0 + 0x1p-7);
+  EXPECT_THAT(values_of(trap.to(DType::float32)),
+              ElementsAre(1.0 + 0x1p-8, static_cast<double>(0.1f)));
+  // Integers: int64 -> float64 rounds once (2^53 + 1 is a tie, to even), float64 -> int64 to
+  // nearest even.
+  const Tensor longs = Tensor::from_int64({2}, {(std::int64_t{1} << 53) + 1, -7});
+  EXPECT_THAT(values_of(longs.to(DType::float64)), ElementsAre(0x1p53, -7.0));
+  const Tensor halves = Tensor::from_doubles({3}, {2.5, -3.5, 0x1p60});
+  EXPECT_EQ(halves.to(DType::int64).data<std::int64_t>()[0], 2);
+  EXPECT_EQ(halves.to(DType::int64).data<std::int64_t>()[1], -4);
+  EXPECT_EQ(halves.to(DType::int64).data<std::int64_t>()[2], std::int64_t{1} << 60);
+  EXPECT_THAT([] { Tensor::from_doubles({1}, {1e300}).to(DType::int64); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr("cannot be converted to int64")));
+  // float32-held values widen exactly.
+  const Tensor narrow = Tensor::from_floats({2}, {0.1f, -kInf}, DType::bfloat16);
+  EXPECT_THAT(values_of(narrow.to(DType::float64)),
+              ElementsAre(static_cast<double>(narrow.floats()[0]), -kInf));
+  EXPECT_THAT([] { Tensor::from_doubles({2}, {1.0}); },
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("[Tensor::from_doubles] 1 values given for shape [2]")));
+  EXPECT_THAT([] { Tensor::from_doubles({1}, {1.0}, DType::int32); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr("not a floating dtype")));
+}
+
+// ---------------------------------------------------------------------------------------------
 // summary().
 
 TEST(TensorSummary, ShowsShapeDtypeAndStatistics) {
@@ -630,6 +684,12 @@ TEST(DTypeNames, CanonicalNamesAndAliasesRoundTrip) {
   EXPECT_EQ(parse_dtype("bfp4_b"), DType::bfloat4_b);
   EXPECT_EQ(parse_dtype("fp16"), DType::float16);
   EXPECT_EQ(parse_dtype("i64"), DType::int64);
+  EXPECT_EQ(parse_dtype("f64"), DType::float64);
+  EXPECT_EQ(parse_dtype("double"), DType::float64);
+  EXPECT_TRUE(is_floating(DType::float64));
+  EXPECT_FALSE(is_held_as_float32(DType::float64));
+  EXPECT_TRUE(is_held_as_float32(DType::bfloat4_b));
+  EXPECT_EQ(element_size(DType::float64), 8u);
   EXPECT_THAT(
       [] { parse_dtype("bfloat8"); },
       ThrowsMessage<std::invalid_argument>(HasSubstr("[parse_dtype] unknown dtype 'bfloat8'")));

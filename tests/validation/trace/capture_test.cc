@@ -7,6 +7,7 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <bit>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -123,6 +124,7 @@ TEST(TraceSession, RoundTripsEveryTensorKindThroughTheReader) {
                  {"kv/2", random_normal({1}, 7)},
                  {"position", Tensor::from_int32({}, {7})},
                  {"tokens", Tensor::from_int64({3}, {1, -2, 1LL << 40})},
+                 {"wide", Tensor::from_doubles({4}, {0.1, 1.0 + 0x1p-52, -1e300, 5e-324})},
                  {"empty", Tensor({0, 5}, DType::float32)},
                  {"scalar", Tensor::scalar(1.5f, DType::bfloat16)}};
   call.outputs = {{"out", random_uniform({3, 3}, 8)}};
@@ -144,7 +146,7 @@ TEST(TraceSession, RoundTripsEveryTensorKindThroughTheReader) {
   for (const TraceTensor& tensor : read.inputs) names.push_back(tensor.name);
   // Container elements in index order (10 after 2), then the other names in name order.
   EXPECT_THAT(names, ElementsAre("empty", "kv/0", "kv/1", "kv/2", "kv/10", "position", "scalar",
-                                 "tokens", "x"));
+                                 "tokens", "wide", "x"));
   EXPECT_TRUE(read.reference_outputs.empty());
   for (const TraceTensor& listed : read.inputs) {
     const auto original = std::find_if(call.inputs.begin(), call.inputs.end(),
@@ -156,10 +158,18 @@ TEST(TraceSession, RoundTripsEveryTensorKindThroughTheReader) {
     ASSERT_EQ(values.dtype(), original->tensor.dtype()) << listed.name;
     ASSERT_EQ(values.shape(), original->tensor.shape()) << listed.name;
     for (std::int64_t i = 0; i < values.numel(); ++i) {
-      EXPECT_EQ(values.at_flat(i), original->tensor.at_flat(i)) << listed.name << " " << i;
+      EXPECT_EQ(std::bit_cast<std::uint64_t>(values.at_flat(i)),
+                std::bit_cast<std::uint64_t>(original->tensor.at_flat(i)))
+          << listed.name << " " << i;
     }
   }
   EXPECT_EQ(reader.call(0).outputs[0].stored_type, "float32");
+  // float64 is stored as float64 (H5T_IEEE_F64LE) with ttt_dtype "float64".
+  for (const TraceTensor& listed : read.inputs) {
+    if (listed.name == "wide") {
+      EXPECT_EQ(listed.stored_type, "float64");
+    }
+  }
 }
 
 TEST(TraceSession, FilterAndLimitPerName) {

@@ -79,13 +79,13 @@ TEST(InteropTrace, ContainersIntegersFloat64AndDefaults) {
   EXPECT_EQ(position.dtype(), DType::int32);
   EXPECT_EQ(position.rank(), 0);
   EXPECT_EQ(position.data<std::int32_t>()[0], 7);
-  // float64 values load as the nearest float32; beyond the float32 range they become +Inf.
+  // A float64 dataset without ttt_dtype (h5py's default) loads as float64, exactly.
   const Tensor wide = trace.read(call.inputs[4]);
   EXPECT_EQ(call.inputs[4].stored_type, "float64");
-  EXPECT_EQ(wide.dtype(), DType::float32);
-  EXPECT_EQ(wide.floats()[0], 0.1f);
-  EXPECT_EQ(wide.floats()[1], std::numeric_limits<float>::infinity());
-  EXPECT_EQ(wide.floats()[2], -2.0f);
+  EXPECT_EQ(wide.dtype(), DType::float64);
+  EXPECT_EQ(wide.doubles()[0], 0.1);
+  EXPECT_EQ(wide.doubles()[1], 1e300);
+  EXPECT_EQ(wide.doubles()[2], -2.0);
   EXPECT_EQ(trace.read(call.inputs[1]).floats()[3], 0.5f);
 
   const TraceCall minimal = trace.call(4);

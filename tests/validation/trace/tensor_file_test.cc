@@ -2,6 +2,7 @@
 // and generator nodes. Error paths are in bad_input_test.cc.
 #include "validation/trace/tensor_file.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
@@ -68,9 +69,9 @@ TEST_F(TensorFile, Float32BigEndianFloat64AndIntegers) {
   EXPECT_EQ(big_endian.shape(), (Shape{2, 2}));
   EXPECT_EQ(big_endian.at({1, 1}), 3.25);
   const Tensor wide = load_tensor_file(spec("f64"));
-  EXPECT_EQ(wide.dtype(), DType::float32);
-  EXPECT_EQ(wide.floats()[0], 0.1f);
-  EXPECT_EQ(wide.floats()[1], -std::numeric_limits<float>::infinity());
+  EXPECT_EQ(wide.dtype(), DType::float64);  // Exactly: not rounded to float32.
+  EXPECT_EQ(wide.doubles()[0], 0.1);
+  EXPECT_EQ(wide.doubles()[1], -1e39);
   const Tensor ints = load_tensor_file(spec("i32"));
   EXPECT_EQ(ints.dtype(), DType::int32);
   EXPECT_EQ(ints.data<std::int32_t>()[1], 1 << 30);
@@ -90,6 +91,26 @@ TEST_F(TensorFile, TttDtypeNamesTheLogicalDtype) {
   const Tensor ints = load_tensor_file(spec("narrow"));
   EXPECT_EQ(ints.dtype(), DType::int32);
   EXPECT_EQ(ints.data<std::int32_t>()[1], -6);
+}
+
+TEST_F(TensorFile, Float64DeclaredAsANarrowerDtypeMustHoldItsValues) {
+  const double exact[2] = {0.5, -3.0};
+  dataset("exact", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {2}, exact, "float32");
+  const Tensor read = load_tensor_file(spec("exact"));
+  EXPECT_EQ(read.dtype(), DType::float32);
+  EXPECT_EQ(read.at({1}), -3.0);
+  const double inexact[2] = {0.5, 0.1};
+  dataset("inexact", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {2}, inexact, "float32");
+  try {
+    load_tensor_file(spec("inexact"));
+    ADD_FAILURE() << "no error";
+  } catch (const std::exception& error) {
+    EXPECT_THAT(std::string(error.what()),
+                ::testing::HasSubstr("/inexact: float64 value 0.10000000000000001 at [1] is not "
+                                     "exactly representable in float32 (ttt_dtype)"));
+  }
+  dataset("declared64", H5T_IEEE_F32LE, H5T_NATIVE_DOUBLE, {2}, exact, "float64");
+  EXPECT_EQ(load_tensor_file(spec("declared64")).dtype(), DType::float64);
 }
 
 TEST_F(TensorFile, GeneratorNodesDrawTheSeededValues) {

@@ -9,13 +9,15 @@
 
 namespace ttt::metrics_internal {
 
-// The in-memory element type of one side (floating dtypes are held as float32).
-enum class ElementType : std::uint8_t { float32, int32, int64 };
+// The in-memory element type of one side (float64 holds doubles, every other floating dtype
+// float32 values).
+enum class ElementType : std::uint8_t { float32, int32, int64, float64 };
 
 // How a ULP of the expected value is measured (docs/metrics.md, "max_ulp_error").
 struct UlpRule {
   enum class Kind : std::uint8_t {
-    ieee,     // 2^(max(exponent(e), min_exponent) - mantissa_bits): float32, float16, bfloat16.
+    ieee,     // 2^(max(exponent(e), min_exponent) - mantissa_bits): float32, float16, bfloat16,
+              // float64.
     block,    // The mantissa unit of e's block: 2^(E - 126 - mantissa_bits), E its shared exponent.
     integer,  // 1.
   };

@@ -22,6 +22,8 @@ const void* tensor_bytes(const Tensor& tensor) {
       return tensor.data<std::int32_t>();
     case DType::int64:
       return tensor.data<std::int64_t>();
+    case DType::float64:
+      return tensor.data<double>();
     default:
       return tensor.data<float>();
   }
@@ -33,6 +35,8 @@ void* mutable_tensor_bytes(Tensor& tensor) {
       return tensor.data<std::int32_t>();
     case DType::int64:
       return tensor.data<std::int64_t>();
+    case DType::float64:
+      return tensor.data<double>();
     default:
       return tensor.data<float>();
   }

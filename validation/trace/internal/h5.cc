@@ -345,6 +345,7 @@ std::optional<std::vector<std::int64_t>> read_int_array_attribute(hid_t object, 
 StoredType stored_type_for(DType dtype) {
   if (dtype == DType::int32) return StoredType::int32;
   if (dtype == DType::int64) return StoredType::int64;
+  if (dtype == DType::float64) return StoredType::float64;
   return StoredType::float32;
 }
 
@@ -356,6 +357,8 @@ std::string_view stored_type_name(StoredType type) {
       return "int32";
     case StoredType::int64:
       return "int64";
+    case StoredType::float64:
+      return "float64";
   }
   return "float32";
 }
@@ -364,6 +367,7 @@ StoredType parse_stored_type(std::string_view name) {
   if (name == "float32") return StoredType::float32;
   if (name == "int32") return StoredType::int32;
   if (name == "int64") return StoredType::int64;
+  if (name == "float64") return StoredType::float64;
   throw std::invalid_argument("unknown stored type '" + std::string(name) + "'");
 }
 
@@ -375,6 +379,8 @@ hid_t file_type(StoredType type) {
       return H5T_STD_I32LE;
     case StoredType::int64:
       return H5T_STD_I64LE;
+    case StoredType::float64:
+      return H5T_IEEE_F64LE;
   }
   return H5T_IEEE_F32LE;
 }
@@ -387,11 +393,15 @@ hid_t memory_type(StoredType type) {
       return H5T_NATIVE_INT32;
     case StoredType::int64:
       return H5T_NATIVE_INT64;
+    case StoredType::float64:
+      return H5T_NATIVE_DOUBLE;
   }
   return H5T_NATIVE_FLOAT;
 }
 
-std::size_t stored_size(StoredType type) { return type == StoredType::int64 ? 8 : 4; }
+std::size_t stored_size(StoredType type) {
+  return type == StoredType::int64 || type == StoredType::float64 ? 8 : 4;
+}
 
 namespace {
 // Chunk dimensions near `target_bytes`: inner dimensions whole, outer dimensions cut.

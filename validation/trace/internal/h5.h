@@ -196,7 +196,7 @@ struct Layout {
 bool is_chunked(const Layout& layout, const Shape& shape);
 
 // The element types tensors are stored as.
-enum class StoredType { float32, int32, int64 };
+enum class StoredType { float32, int32, int64, float64 };
 StoredType stored_type_for(DType dtype);
 std::string_view stored_type_name(StoredType type);
 StoredType parse_stored_type(std::string_view name);  // Throws std::invalid_argument.

@@ -2,13 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <optional>
 #include <stdexcept>
 
-#include "validation/tensor/random.h"
 #include "validation/input/allocation_limit.h"
+#include "validation/tensor/random.h"
 #include "validation/trace/internal/h5.h"
 #include "validation/trace/trace_error.h"
 
@@ -69,7 +70,7 @@ std::optional<DType> logical_dtype_attribute(hid_t object, const h5::Where& wher
   } catch (const std::invalid_argument&) {
     h5::fail(where, "attribute 'ttt_dtype' = \"" + *name +
                         "\" is not a dtype (float32, float16, bfloat16, bfloat8_b, bfloat4_b, "
-                        "int32, int64)");
+                        "int32, int64, float64)");
   }
 }
 
@@ -77,7 +78,9 @@ DType logical_dtype_of_dataset(hid_t dataset, const std::string& stored, const h
   const bool stored_float = stored == "float32" || stored == "float64";
   const std::optional<DType> declared = logical_dtype_attribute(dataset, where);
   if (!declared) {
-    if (stored_float) return DType::float32;
+    // A float64 dataset without ttt_dtype (h5py's default for numpy float64 data) keeps its
+    // precision.
+    if (stored_float) return stored == "float64" ? DType::float64 : DType::float32;
     return stored == "int32" ? DType::int32 : DType::int64;
   }
   if (is_floating(*declared) != stored_float) {
@@ -103,9 +106,6 @@ Shape checked_shape(const std::vector<std::int64_t>& dims, const h5::Where& wher
   return dims;
 }
 
-// A generator node's description.
-struct GeneratorNode {
-  std::string generator;
 // Refuses `numel` values of `value_bytes` each that the allocation limit does not allow, before
 // anything is allocated: "trace.h5: /calls/000001/inputs/x: shape [2147483648] of float32 needs
 // 8.0 GiB ...".
@@ -119,6 +119,9 @@ void require_allocatable(const Shape& shape, std::size_t value_bytes, const std:
   }
 }
 
+// A generator node's description.
+struct GeneratorNode {
+  std::string generator;
   std::uint64_t seed = 0;
   Shape shape;
   DType dtype = DType::float32;
@@ -148,11 +151,11 @@ GeneratorNode read_generator(hid_t group, const h5::Where& where) {
     h5::fail(where, "ttt_dtype \"" + std::string(dtype_name(node.dtype)) + "\" does not suit " +
                         node.generator);
   }
+  require_allocatable(node.shape, element_size(node.dtype), std::string(dtype_name(node.dtype)),
+                      where);
   const char* first = normal ? "mean" : "low";
   const char* second = normal ? "std" : "high";
   const auto a = h5::read_number_attribute(group, first, where);
-  require_allocatable(node.shape, element_size(node.dtype), std::string(dtype_name(node.dtype)),
-                      where);
   const auto b = h5::read_number_attribute(group, second, where);
   if (integers && (!a || !b)) {
     h5::fail(where, "splitmix64-integers needs attributes 'low' and 'high'");
@@ -202,9 +205,6 @@ void require_representable(const std::vector<float>& values, const Shape& shape,
   }
 }
 
-Tensor read_dataset_tensor(hid_t dataset, const h5::DatasetInfo& info, const std::string& stored,
-                           DType dtype, const h5::Where& where) {
-  const std::int64_t numel = shape_numel(info.shape, "trace dataset");
 // A dataset's declared shape must be backed by the file: an unfiltered dataset stores every value
 // (a 1 KB file declaring 2^31 values with no chunks written is refused here, not after 8 GiB are
 // committed). A filtered one may compress any amount into few bytes; the allocation limit bounds
@@ -222,14 +222,36 @@ void require_backed_by_file(const h5::DatasetInfo& info, const std::string& stor
   require_allocatable(info.shape, std::max(info.type_size, element_size(dtype)), stored, where);
 }
 
-  const auto count = static_cast<std::size_t>(numel);
-  if (is_floating(dtype)) {
+Tensor read_dataset_tensor(hid_t dataset, const h5::DatasetInfo& info, const std::string& stored,
+                           DType dtype, const h5::Where& where) {
   require_backed_by_file(info, stored, dtype, where);
+  const std::int64_t numel = shape_numel(info.shape, "trace dataset");
+  const auto count = static_cast<std::size_t>(numel);
+  if (dtype == DType::float64) {
+    std::vector<double> values(count);  // float32 data widens exactly.
+    if (count > 0) h5::read_dataset(dataset, H5T_NATIVE_DOUBLE, values.data(), where);
+    return Tensor::from_doubles(info.shape, std::move(values));
+  }
+  if (is_floating(dtype)) {
     std::vector<float> values(count);
     if (stored == "float64") {
       std::vector<double> wide(count);
       if (count > 0) h5::read_dataset(dataset, H5T_NATIVE_DOUBLE, wide.data(), where);
-      for (std::size_t i = 0; i < count; ++i) values[i] = static_cast<float>(wide[i]);
+      for (std::size_t i = 0; i < count; ++i) {
+        values[i] = static_cast<float>(wide[i]);
+        // A float64 dataset declared as a float32-held dtype must hold float32 values: never
+        // round silently.
+        if (static_cast<double>(values[i]) != wide[i] && !std::isnan(wide[i])) {
+          const std::vector<std::int64_t> index =
+              unflatten_index(info.shape, static_cast<std::int64_t>(i));
+          char text[32];
+          std::snprintf(text, sizeof(text), "%.17g", wide[i]);
+          h5::fail(where, "float64 value " + std::string(text) + " at " +
+                              shape_to_string(index) + " is not exactly representable in " +
+                              std::string(dtype_name(dtype)) +
+                              " (ttt_dtype); drop ttt_dtype to read the values as float64");
+        }
+      }
     } else if (count > 0) {
       h5::read_dataset(dataset, H5T_NATIVE_FLOAT, values.data(), where);
     }
