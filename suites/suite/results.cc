@@ -15,6 +15,7 @@
 #include "suites/suite/internal/json_reader.h"
 #include "validation/input/input_file.h"
 #include "validation/markup/markup.h"
+#include "validation/markup/number.h"
 
 namespace ttt {
 namespace {
@@ -228,14 +229,14 @@ double worst_pcc(const CaseResult& result) {
 
 void LatencyBudget::validate() const {
   if (!(p >= 0.0 && p <= 1.0)) {
-    throw std::invalid_argument("p: expected a number in [0, 1], got " + std::to_string(p));
+    throw std::invalid_argument("p: expected a number in [0, 1], got " + format_number(p));
   }
   if (!(latency_ms > 0.0) || !std::isfinite(latency_ms)) {
-    throw std::invalid_argument("ms: expected a number > 0, got " + std::to_string(latency_ms));
+    throw std::invalid_argument("ms: expected a number > 0, got " + format_number(latency_ms));
   }
   if (!(tolerance >= 0.0) || !std::isfinite(tolerance)) {
     throw std::invalid_argument("tolerance: expected a number >= 0, got " +
-                                std::to_string(tolerance));
+                                format_number(tolerance));
   }
 }
 

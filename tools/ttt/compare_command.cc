@@ -1,7 +1,6 @@
 // `ttt compare ACTUAL EXPECTED`: the metrics and the verdict for a device tensor (ACTUAL) against
 // its reference (EXPECTED), each read from a .npy file or an HDF5 dataset. docs/cli.md documents
 // the flags, the default verdict and the output.
-#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -12,6 +11,7 @@
 
 #include "command.h"
 #include "threshold_flags.h"
+#include "validation/markup/number.h"
 #include "validation/metrics/metrics.h"
 #include "validation/trace/tensor_file.h"
 
@@ -37,17 +37,11 @@ bool has_threshold(const Tolerances& given) {
          given.mismatched_fraction || given.require_allclose;
 }
 
-std::string number(double value) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%.6g", value);
-  return text;
-}
-
 // One line saying what the verdict checks.
 std::string describe_checks(const Tolerances& tolerances, const Metrics& metrics) {
   std::vector<std::string> checks;
   const auto add = [&](const char* name, const std::optional<double>& value, const char* op) {
-    if (value) checks.push_back(std::string(name) + " " + op + " " + number(*value));
+    if (value) checks.push_back(std::string(name) + " " + op + " " + format_number(*value));
   };
   add("pcc", tolerances.pcc, ">=");
   add("max_abs_error", tolerances.max_abs_error, "<=");
@@ -59,8 +53,8 @@ std::string describe_checks(const Tolerances& tolerances, const Metrics& metrics
   add("max_ulp_error", tolerances.max_ulp_error, "<=");
   add("mismatched_fraction", tolerances.mismatched_fraction, "<=");
   if (tolerances.require_allclose) {
-    checks.push_back("allclose (rtol " + number(metrics.rtol) + ", atol " + number(metrics.atol) +
-                     ")");
+    checks.push_back("allclose (rtol " + format_number(metrics.rtol) + ", atol " +
+                     format_number(metrics.atol) + ")");
   }
   if (!tolerances.allow_nonfinite_mismatch) checks.push_back("non-finite values match");
   std::string text;

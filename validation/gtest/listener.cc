@@ -1,21 +1,15 @@
 #include "validation/gtest/listener.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <optional>
 #include <sstream>
 #include <string>
 
+#include "validation/markup/number.h"
 #include "validation/wrapper/registry.h"
 
 namespace ttt {
 namespace {
-
-std::string number(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.6g", value);
-  return buffer;
-}
 
 // "layers.0.mlp: 3 calls, 1 failed, worst pcc 0.9812; embed: 1 call, 0 failed, worst pcc 1".
 std::string summary_line(const ValidationSummary& summary) {
@@ -24,7 +18,7 @@ std::string summary_line(const ValidationSummary& summary) {
     if (!text.empty()) text += "; ";
     text += name.name + ": " + std::to_string(name.calls) +
             (name.calls == 1 ? " call, " : " calls, ") + std::to_string(name.failed) + " failed";
-    if (name.worst_pcc.has_value()) text += ", worst pcc " + number(*name.worst_pcc);
+    if (name.worst_pcc.has_value()) text += ", worst pcc " + format_significant(*name.worst_pcc, 6);
   }
   return text;
 }
@@ -51,7 +45,7 @@ void ValidationListener::OnTestEnd(const ::testing::TestInfo&) {
       }
     }
     if (worst_pcc.has_value()) {
-      ::testing::Test::RecordProperty("ttt_validation_worst_pcc", number(*worst_pcc));
+      ::testing::Test::RecordProperty("ttt_validation_worst_pcc", format_number(*worst_pcc));
     }
     ::testing::Test::RecordProperty("ttt_validation_summary", summary_line(summary));
   }

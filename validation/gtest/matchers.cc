@@ -1,19 +1,14 @@
 #include "validation/gtest/matchers.h"
 
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
+#include "validation/markup/number.h"
+
 namespace ttt {
 namespace {
-
-std::string number(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.6g", value);
-  return buffer;
-}
 
 std::string index_text(const Metrics& metrics, std::int64_t flat) {
   return flat >= 0 ? " at " + shape_to_string(unflatten_index(metrics.shape, flat)) : "";
@@ -48,11 +43,11 @@ class PccMatcher final : public ::testing::MatcherInterface<const Tensor&> {
     return detail::match_pcc(actual, expected_, min_pcc_, listener->stream());
   }
   void DescribeTo(std::ostream* os) const override {
-    *os << "has PCC >= " << number(min_pcc_) << " with ";
+    *os << "has PCC >= " << format_number(min_pcc_) << " with ";
     PrintTo(expected_, os);
   }
   void DescribeNegationTo(std::ostream* os) const override {
-    *os << "has PCC < " << number(min_pcc_) << " with ";
+    *os << "has PCC < " << format_number(min_pcc_) << " with ";
     PrintTo(expected_, os);
   }
 
@@ -80,8 +75,9 @@ class AllCloseMatcher final : public ::testing::MatcherInterface<const Tensor&> 
         *os << "all " << metrics->numel << " elements within " << thresholds();
       } else {
         *os << verdict.text() << " with " << thresholds() << "; greatest absolute difference "
-            << number(metrics->max_abs_error) << index_text(*metrics, metrics->max_abs_error_index)
-            << ", greatest relative difference " << number(metrics->max_rel_error);
+            << format_significant(metrics->max_abs_error, 6)
+            << index_text(*metrics, metrics->max_abs_error_index)
+            << ", greatest relative difference " << format_significant(metrics->max_rel_error, 6);
       }
     }
     return verdict.passed;
@@ -98,7 +94,9 @@ class AllCloseMatcher final : public ::testing::MatcherInterface<const Tensor&> 
   }
 
  private:
-  std::string thresholds() const { return "rtol " + number(rtol_) + ", atol " + number(atol_); }
+  std::string thresholds() const {
+    return "rtol " + format_number(rtol_) + ", atol " + format_number(atol_);
+  }
 
   Tensor expected_;
   double rtol_;
@@ -171,9 +169,9 @@ bool match_pcc(const Tensor& actual, const Tensor& expected, double min_pcc, std
   const Verdict verdict = evaluate(*metrics, tolerances);
   if (os != nullptr) {
     if (verdict.passed) {
-      *os << "pcc " << number(metrics->pcc);
+      *os << "pcc " << format_beside(metrics->pcc, min_pcc);
     } else {
-      *os << verdict.text() << " (max_abs_error " << number(metrics->max_abs_error)
+      *os << verdict.text() << " (max_abs_error " << format_significant(metrics->max_abs_error, 6)
           << index_text(*metrics, metrics->max_abs_error_index) << ")";
     }
   }
@@ -181,11 +179,11 @@ bool match_pcc(const Tensor& actual, const Tensor& expected, double min_pcc, std
 }
 
 void PccPairMatcher::DescribeTo(std::ostream* os) const {
-  *os << "are two tensors with PCC >= " << number(min_pcc_);
+  *os << "are two tensors with PCC >= " << format_number(min_pcc_);
 }
 
 void PccPairMatcher::DescribeNegationTo(std::ostream* os) const {
-  *os << "are two tensors with PCC < " << number(min_pcc_);
+  *os << "are two tensors with PCC < " << format_number(min_pcc_);
 }
 
 }  // namespace detail

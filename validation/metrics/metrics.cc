@@ -114,8 +114,8 @@ template <typename Passes>
 void check(Verdict& verdict, const char* name, double value, const std::optional<double>& threshold,
            const char* failing_relation, Passes&& passes, const std::string& suffix = "") {
   if (!threshold || passes(value, *threshold)) return;
-  verdict.failures.push_back(std::string(name) + " " + format_beside(value, *threshold) +
-                             " " + failing_relation + " " + format_number(*threshold) + suffix);
+  verdict.failures.push_back(std::string(name) + " " + format_beside(value, *threshold) + " " +
+                             failing_relation + " " + format_number(*threshold) + suffix);
 }
 
 }  // namespace

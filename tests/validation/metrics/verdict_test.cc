@@ -81,6 +81,18 @@ TEST(EvaluateTest, MoreDigitsWhenFourWouldHideTheFailure) {
               ElementsAre("pcc 0.99995 < 0.99996", "max_abs_error 0.010001 > 0.01"));
 }
 
+TEST(EvaluateTest, ThresholdsPrintInFull) {
+  // Issue 12: six significant digits printed this as "pcc 0.999997 < 1".
+  Metrics m = clean_metrics({4});
+  m.pcc = 0.999997;
+  Tolerances t;
+  t.pcc = 0.9999999;
+  t.max_abs_error = 1.25e-7;
+  m.max_abs_error = 1.2500001e-7;
+  EXPECT_THAT(evaluate(m, t).failures,
+              ElementsAre("pcc 0.999997 < 0.9999999", "max_abs_error 1.2500001e-07 > 1.25e-07"));
+}
+
 TEST(EvaluateTest, MaxAbsErrorLineGivesTheMultiIndex) {
   Metrics m = clean_metrics({3, 20, 5000});
   m.max_abs_error = 0.31;
