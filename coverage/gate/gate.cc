@@ -47,8 +47,8 @@ nlohmann::json counts_to_json(const CoverageCounts& counts) {
 // Rank of a verdict in the output: what blocks first, then improvements, then the rest.
 int verdict_rank(const GateFinding& finding) {
   if (finding.blocks) return 0;
-  static const std::vector<std::string> order = {"improvement", "too_few_repetitions", "noise",
-                                                 "new",         "not_compared",        "ok"};
+  static const std::vector<std::string> order = {
+      "noisy_machine", "improvement", "too_few_repetitions", "noise", "new", "not_compared", "ok"};
   const auto it = std::find(order.begin(), order.end(), finding.verdict);
   return 1 + static_cast<int>(it - order.begin());
 }
@@ -71,6 +71,81 @@ std::string machine_text(const MachineInfo& machine) {
 
 bool same_machine(const MachineInfo& a, const MachineInfo& b) {
   return a.cpu_model == b.cpu_model && a.cores == b.cores && a.build_type == b.build_type;
+}
+
+// "load 0.52/0.58/0.59 on 2 cores, CPU steal 0.3%", or that it was not recorded.
+std::string load_text(const MachineInfo& machine) {
+  if (!machine.load) return "load not recorded";
+  const MachineLoad& load = *machine.load;
+  char text[160];
+  std::snprintf(text, sizeof(text), "load %.2f/%.2f/%.2f on %lld cores, CPU steal %.1f%%",
+                load.load_1min, load.load_5min, load.load_15min,
+                static_cast<long long>(machine.cores), 100.0 * load.cpu_steal);
+  return text;
+}
+
+// Why a run's timings are too noisy to judge under `policy`, or "" when they are not (or when
+// its load was not recorded).
+std::string noise_reason(const std::string& side, const MachineInfo& machine,
+                         const LatencyPolicy& policy) {
+  if (!machine.load) return "";
+  std::string reasons;
+  const double per_core =
+      machine.load->load_1min / static_cast<double>(std::max<std::int64_t>(machine.cores, 1));
+  if (per_core > policy.max_load_per_core) {
+    char text[160];
+    std::snprintf(text, sizeof(text),
+                  "%s ran at a 1-minute load of %.2f on %lld cores (%.2f per core > %g)",
+                  side.c_str(), machine.load->load_1min, static_cast<long long>(machine.cores),
+                  per_core, policy.max_load_per_core);
+    reasons = text;
+  }
+  if (machine.load->cpu_steal > policy.max_cpu_steal) {
+    char text[160];
+    std::snprintf(text, sizeof(text), "%s lost %.1f%% of its CPU time to steal (> %g%%)",
+                  side.c_str(), 100.0 * machine.load->cpu_steal, 100.0 * policy.max_cpu_steal);
+    reasons += (reasons.empty() ? "" : "; ") + std::string(text);
+  }
+  return reasons;
+}
+
+GateFinding missing_finding(const std::string& suite, const std::string& case_id,
+                            const std::string& rule, const std::string& metric,
+                            const std::string& message) {
+  GateFinding finding;
+  finding.rule = rule;
+  finding.suite = suite;
+  finding.case_id = case_id;
+  finding.metric = metric;
+  finding.verdict = "missing";
+  finding.blocks = true;
+  finding.message = message;
+  return finding;
+}
+
+bool has_timing(const CaseResult& result) {
+  return result.timing.has_value() && !result.timing->wall_ns.empty();
+}
+
+// A case that ran (passed or failed its expectations) but carries no outputs or no timing has not
+// been checked: missing data blocks rather than letting the check pass silently.
+void missing_data_findings(const RunResults& results, std::vector<GateFinding>& findings) {
+  for (const SuiteResult& suite : results.suites) {
+    for (const CaseResult& result : suite.cases) {
+      if (result.status != CaseStatus::pass && result.status != CaseStatus::fail) continue;
+      if (result.outputs.empty()) {
+        findings.push_back(missing_finding(suite.name, result.id, "accuracy", "outputs",
+                                           "the case has no outputs: its accuracy was not "
+                                           "checked (missing data blocks)"));
+      }
+      if (!has_timing(result)) {
+        findings.push_back(missing_finding(suite.name, result.id, "latency", "timing",
+                                           "the case has no timing (timing: null or no "
+                                           "repetitions): its latency was not checked (missing "
+                                           "data blocks)"));
+      }
+    }
+  }
 }
 
 std::vector<double> as_doubles(const std::vector<std::int64_t>& samples) {
@@ -126,7 +201,14 @@ void accuracy_finding(const std::string& suite, const CaseResult& base, const Ca
     const auto base_output =
         std::find_if(base.outputs.begin(), base.outputs.end(),
                      [&](const OutputResult& o) { return o.name == head_output.name; });
-    if (base_output == base.outputs.end()) continue;
+    if (base_output == base.outputs.end()) {
+      findings.push_back(missing_finding(
+          suite, head.id, "accuracy", "baseline output " + head_output.name,
+          "the baseline has no output '" + head_output.name +
+              "' for this case: accuracy cannot be compared (missing data blocks; re-record the "
+              "baseline)"));
+      return;
+    }
     const double base_pcc = base_output->metrics.pcc;
     const double head_pcc = head_output.metrics.pcc;
     GateFinding finding;
@@ -180,10 +262,17 @@ void accuracy_finding(const std::string& suite, const CaseResult& base, const Ca
 
 void latency_finding(const std::string& suite, const CaseResult& base, const CaseResult& head,
                      const LatencyPolicy& policy, std::vector<GateFinding>& findings) {
-  if (!base.timing.has_value() || !head.timing.has_value()) return;
+  // A head without timing is reported by missing_data_findings.
+  if (!has_timing(head)) return;
+  if (!has_timing(base)) {
+    findings.push_back(missing_finding(suite, head.id, "latency", "baseline timing",
+                                       "the baseline has no timing for this case: latency cannot "
+                                       "be compared (missing data blocks; re-record the "
+                                       "baseline)"));
+    return;
+  }
   const std::vector<std::int64_t>& base_samples = base.timing->of(policy.clock);
   const std::vector<std::int64_t>& head_samples = head.timing->of(policy.clock);
-  if (base_samples.empty() || head_samples.empty()) return;
   GateFinding finding;
   finding.rule = "latency";
   finding.suite = suite;
@@ -293,9 +382,28 @@ void baseline_findings(const GateInputs& inputs, GateDecision& decision) {
       }
     }
   }
-  if (baseline.results.machine.commit != head.machine.commit) {
-    decision.notes.push_back("baseline commit " + baseline.results.machine.commit +
-                             ", head commit " + head.machine.commit);
+  decision.notes.push_back("machine state: base " + load_text(baseline.results.machine) +
+                           "; head " + load_text(head.machine));
+  if (compare_latency) {
+    std::string reasons = noise_reason("base", baseline.results.machine, inputs.policy.latency);
+    const std::string head_reason = noise_reason("head", head.machine, inputs.policy.latency);
+    if (!head_reason.empty()) reasons += (reasons.empty() ? "" : "; ") + head_reason;
+    if (!reasons.empty()) {
+      GateFinding finding;
+      finding.rule = "latency";
+      finding.metric = "machine";
+      finding.verdict = "noisy_machine";
+      finding.message = "noisy machine: latency not judged (" + reasons + ")";
+      decision.findings.push_back(std::move(finding));
+      compare_latency = false;
+    }
+  }
+  const std::string& base_commit = baseline.results.machine.commit;
+  if (base_commit == head.machine.commit && base_commit != "unknown") {
+    decision.notes.push_back("base and head are the same commit (" + base_commit + ")");
+  } else if (base_commit != head.machine.commit) {
+    decision.notes.push_back("baseline commit " + base_commit + ", head commit " +
+                             head.machine.commit);
   }
   for (const SuiteResult& suite : head.suites) {
     const auto base_suite =
@@ -548,10 +656,12 @@ GateDecision decide_gate(const GateInputs& inputs) {
     decision.cases += static_cast<std::int64_t>(suite.cases.size());
   }
   expectation_findings(inputs.results, decision.findings);
+  missing_data_findings(inputs.results, decision.findings);
   if (inputs.baseline.has_value()) {
     baseline_findings(inputs, decision);
   } else {
     decision.notes.push_back("no baseline: accuracy and latency are not compared");
+    decision.notes.push_back("machine state: head " + load_text(inputs.results.machine));
   }
   coverage_findings(inputs, decision);
   std::stable_sort(decision.findings.begin(), decision.findings.end(),
@@ -575,6 +685,11 @@ std::string format_gate_console(const GateDecision& decision) {
     if (finding.blocks) {
       out << "BLOCK " << finding.rule << " " << finding_name(finding) << ": " << finding.message
           << "\n";
+    }
+  }
+  for (const GateFinding& finding : decision.findings) {
+    if (!finding.blocks && finding.verdict == "noisy_machine") {
+      out << "warning: " << finding.message << "\n";
     }
   }
   for (const GateFinding& finding : decision.findings) {
@@ -608,6 +723,9 @@ std::string format_gate_markdown(const GateDecision& decision, std::size_t max_r
   out << decision.cases << " cases; " << regressions << " blocking finding"
       << (regressions == 1 ? "" : "s") << ", " << improvements << " improvement"
       << (improvements == 1 ? "" : "s") << ".\n\n";
+  for (const GateFinding& finding : decision.findings) {
+    if (finding.verdict == "noisy_machine") out << "**Warning:** " << markdown_cell(finding.message) << "\n\n";
+  }
   out << "| case | base | head | change | verdict |\n|---|---:|---:|---:|---|\n";
   std::size_t rows = 0;
   for (const GateFinding& finding : decision.findings) {
@@ -615,7 +733,8 @@ std::string format_gate_markdown(const GateDecision& decision, std::size_t max_r
     out << "| " << markdown_cell(finding_name(finding)) << " | "
         << value_text(finding, finding.base) << " | " << value_text(finding, finding.head) << " | "
         << change_text(finding) << " | " << verdict_text(finding)
-        << (finding.blocks && finding.rule == "expectation" ? ": " + markdown_cell(finding.message)
+        << (finding.blocks && (finding.rule == "expectation" || finding.verdict == "missing")
+                ? ": " + markdown_cell(finding.message)
                                                             : std::string())
         << " |\n";
     ++rows;

@@ -18,6 +18,10 @@
 //                side (or so few that no p-value can reach alpha) is reported as "too few
 //                repetitions", never guessed; a change within the threshold or not significant is
 //                noise;
+//   missing      a case that ran (passed or failed) without outputs or without timing, or whose
+//                baseline lacks them, blocks: missing data is never a silent pass;
+//   noise        when either run's machine was busier than the policy allows (1-minute load per
+//                core, CPU steal), latency is not judged: one "noisy_machine" warning instead;
 //   coverage     with coverage data, a passing share below policy.coverage.floor_pct, or below
 //                the baseline's (beyond tolerance_pct), blocks; so does a baseline with coverage
 //                when no coverage data is given.
@@ -80,7 +84,7 @@ struct GateFinding {
   std::string case_id;  // "" for coverage.
   std::string metric;   // "p50 wall", "pcc y", "expectations", "passing Llama-3.1-8B".
   // "regression", "failed", "improvement", "noise", "ok", "too_few_repetitions", "new",
-  // "not_compared", "below_floor", "decreased", "not_measured".
+  // "not_compared", "below_floor", "decreased", "not_measured", "missing", "noisy_machine".
   std::string verdict;
   bool blocks = false;
   std::optional<double> base;
@@ -102,7 +106,9 @@ struct GateInputs {
 struct GateDecision {
   bool may_merge = true;
   std::vector<GateFinding> findings;  // Blocking first, then by rule, suite and case.
-  std::vector<std::string> notes;     // Context: definitions that changed, machines that differ.
+  // Context: definitions that changed, machines that differ, both runs' machine state, the
+  // same commit on both sides.
+  std::vector<std::string> notes;
   std::int64_t cases = 0;             // Cases in the results.
   std::int64_t blocking = 0;          // Findings that block.
   GatePolicy policy;

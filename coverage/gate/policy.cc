@@ -50,6 +50,7 @@ class Section {
 
  private:
   static std::string format(double value) {
+    if (value >= 1e300) return "inf";  // The open upper end of an unbounded range.
     std::ostringstream text;
     text << value;
     return text.str();
@@ -96,8 +97,11 @@ GatePolicy gate_policy_from_json(const nlohmann::json& json, const std::string& 
   if (root.has("latency")) {
     const Section latency(
         root.at("latency"), where, "/latency",
-        {"threshold", "alpha", "min_repetitions", "clock", "on_machine_mismatch"});
+        {"threshold", "alpha", "min_repetitions", "clock", "on_machine_mismatch",
+         "max_load_per_core", "max_cpu_steal"});
     latency.number("threshold", policy.latency.threshold, 0.0, kInf, false, true);
+    latency.number("max_load_per_core", policy.latency.max_load_per_core, 0.0, kInf, true, true);
+    latency.number("max_cpu_steal", policy.latency.max_cpu_steal, 0.0, 1.0, false, false);
     latency.number("alpha", policy.latency.alpha, 0.0, 1.0, true, true);
     if (latency.has("min_repetitions")) {
       const nlohmann::json& item = latency.at("min_repetitions");
@@ -186,7 +190,9 @@ nlohmann::json to_json(const GatePolicy& policy) {
         {"alpha", policy.latency.alpha},
         {"min_repetitions", policy.latency.min_repetitions},
         {"clock", std::string(timing_clock_name(policy.latency.clock))},
-        {"on_machine_mismatch", mismatch_name(policy.latency.on_machine_mismatch)}}},
+        {"on_machine_mismatch", mismatch_name(policy.latency.on_machine_mismatch)},
+        {"max_load_per_core", policy.latency.max_load_per_core},
+        {"max_cpu_steal", policy.latency.max_cpu_steal}}},
       {"coverage",
        {{"floor_pct", policy.coverage.floor_pct},
         {"models", policy.coverage.models},

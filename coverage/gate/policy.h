@@ -39,6 +39,13 @@ struct LatencyPolicy {
   // Which clock's samples to compare. Default: wall.
   TimingClock clock = TimingClock::wall;
   MachineMismatch on_machine_mismatch = MachineMismatch::skip;
+  // A run (base or head) whose 1-minute load average at its end exceeded this many runnable
+  // tasks per core shared its cores: latency is not judged ("noisy machine"), a warning instead
+  // of a verdict. Default: 1.0 (more runnable tasks than cores).
+  double max_load_per_core = 1.0;
+  // Likewise for a run whose CPU steal (time the hypervisor gave other guests) exceeded this
+  // fraction of its CPU time. Default: 0.05.
+  double max_cpu_steal = 0.05;
 };
 
 struct CoveragePolicy {

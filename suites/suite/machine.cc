@@ -3,9 +3,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -21,6 +23,64 @@
 #endif
 
 namespace ttt {
+namespace {
+
+std::optional<std::string> read_text_file(const char* path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+std::optional<CpuTimes> cpu_times_from_proc_stat(const std::string& stat) {
+  std::istringstream lines(stat);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("cpu ", 0) != 0) continue;
+    std::istringstream fields(line.substr(4));
+    // user nice system idle iowait irq softirq steal; guest time is already counted in user.
+    std::uint64_t values[8] = {};
+    for (std::uint64_t& value : values) {
+      if (!(fields >> value)) return std::nullopt;
+    }
+    CpuTimes times;
+    for (const std::uint64_t value : values) times.total += value;
+    times.steal = values[7];
+    return times;
+  }
+  return std::nullopt;
+}
+
+std::optional<MachineLoad> load_from_proc_loadavg(const std::string& loadavg) {
+  std::istringstream fields(loadavg);
+  MachineLoad load;
+  if (!(fields >> load.load_1min >> load.load_5min >> load.load_15min)) return std::nullopt;
+  for (const double value : {load.load_1min, load.load_5min, load.load_15min}) {
+    if (!std::isfinite(value) || value < 0.0) return std::nullopt;
+  }
+  return load;
+}
+
+std::optional<CpuTimes> current_cpu_times() {
+  const std::optional<std::string> stat = read_text_file("/proc/stat");
+  return stat ? cpu_times_from_proc_stat(*stat) : std::nullopt;
+}
+
+std::optional<MachineLoad> machine_load_since(const std::optional<CpuTimes>& start) {
+  const std::optional<std::string> loadavg = read_text_file("/proc/loadavg");
+  const std::optional<CpuTimes> end = current_cpu_times();
+  if (!loadavg || !start || !end) return std::nullopt;
+  std::optional<MachineLoad> load = load_from_proc_loadavg(*loadavg);
+  if (!load) return std::nullopt;
+  if (end->total > start->total && end->steal >= start->steal) {
+    load->cpu_steal = static_cast<double>(end->steal - start->steal) /
+                      static_cast<double>(end->total - start->total);
+  }
+  return load;
+}
 
 std::string cpu_model_from_cpuinfo(const std::string& cpuinfo) {
   std::istringstream lines(cpuinfo);
@@ -61,10 +121,16 @@ MachineInfo current_machine() {
 }
 
 nlohmann::json to_json(const MachineInfo& machine) {
+  nlohmann::json load = nullptr;
+  if (machine.load) {
+    load = {{"load_average",
+             {machine.load->load_1min, machine.load->load_5min, machine.load->load_15min}},
+            {"cpu_steal", machine.load->cpu_steal}};
+  }
   return {{"cpu_model", machine.cpu_model},   {"cores", machine.cores},
           {"hostname", machine.hostname},     {"os", machine.os},
           {"build_type", machine.build_type}, {"commit", machine.commit},
-          {"producer", machine.producer}};
+          {"producer", machine.producer},     {"load", load}};
 }
 
 MachineInfo machine_info_from_json(const nlohmann::json& json) {
@@ -88,6 +154,40 @@ MachineInfo machine_info_from_json(const nlohmann::json& json) {
       throw std::invalid_argument("machine.cores: expected an integer");
     }
     machine.cores = json.at("cores").get<std::int64_t>();
+  }
+  if (json.contains("load") && !json.at("load").is_null()) {
+    const nlohmann::json& load = json.at("load");
+    if (!load.is_object()) throw std::invalid_argument("machine.load: expected an object or null");
+    for (const auto& [key, value] : load.items()) {
+      if (key != "load_average" && key != "cpu_steal") {
+        throw std::invalid_argument("machine.load." + key +
+                                    ": unknown field (expected load_average, cpu_steal)");
+      }
+    }
+    const nlohmann::json* averages = load.contains("load_average") ? &load.at("load_average")
+                                                                   : nullptr;
+    if (averages == nullptr || !averages->is_array() || averages->size() != 3) {
+      throw std::invalid_argument(
+          "machine.load.load_average: expected 3 numbers (1, 5 and 15 minutes)");
+    }
+    double values[3] = {};
+    for (std::size_t i = 0; i < 3; ++i) {
+      const nlohmann::json& value = averages->at(i);
+      if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0) {
+        throw std::invalid_argument("machine.load.load_average." + std::to_string(i) +
+                                    ": expected a finite number >= 0, got " + value.dump());
+      }
+      values[i] = value.get<double>();
+    }
+    MachineLoad parsed{values[0], values[1], values[2], 0.0};
+    if (!load.contains("cpu_steal") || !load.at("cpu_steal").is_number() ||
+        !(load.at("cpu_steal").get<double>() >= 0.0 && load.at("cpu_steal").get<double>() <= 1.0)) {
+      throw std::invalid_argument("machine.load.cpu_steal: expected a number in [0, 1], got " +
+                                  (load.contains("cpu_steal") ? load.at("cpu_steal").dump()
+                                                              : std::string("nothing")));
+    }
+    parsed.cpu_steal = load.at("cpu_steal").get<double>();
+    machine.load = parsed;
   }
   return machine;
 }

@@ -76,11 +76,20 @@ std::vector<std::int64_t> integers_of(const JsonNode& node) {
   return values;
 }
 
+// Repetition times: a negative or zero wall time is nonsense that would hide any slowdown in a
+// comparison (a -5 ns baseline), so it is refused naming its JSON path.
+std::vector<std::int64_t> times_of(const JsonNode& node, std::int64_t minimum) {
+  std::vector<std::int64_t> values;
+  for (std::size_t i = 0; i < node.size(); ++i)
+    values.push_back(node.at(i).integer_at_least(minimum));
+  return values;
+}
+
 TimingSamples timing_from_json(const JsonNode& node) {
   TimingSamples timing;
   timing.warmup = node.at("warmup").integer_at_least(0);
-  timing.wall_ns = integers_of(node.at("wall_ns"));
-  timing.cpu_ns = integers_of(node.at("cpu_ns"));
+  timing.wall_ns = times_of(node.at("wall_ns"), 1);
+  timing.cpu_ns = times_of(node.at("cpu_ns"), 0);
   if (timing.wall_ns.size() != timing.cpu_ns.size()) {
     node.fail("wall_ns has " + std::to_string(timing.wall_ns.size()) + " repetitions, cpu_ns " +
               std::to_string(timing.cpu_ns.size()));
@@ -583,6 +592,19 @@ RunResults merge_run_results(const std::vector<RunResults>& parts,
 
   RunResults merged;
   merged.machine = machine;
+  // The busiest part decides whether the merged timings are noisy; a part that did not record
+  // its load leaves the merged load unknown.
+  for (const RunResults& part : parts) {
+    if (!part.machine.load || !merged.machine.load) {
+      merged.machine.load = std::nullopt;
+      break;
+    }
+    MachineLoad& load = *merged.machine.load;
+    load.load_1min = std::max(load.load_1min, part.machine.load->load_1min);
+    load.load_5min = std::max(load.load_5min, part.machine.load->load_5min);
+    load.load_15min = std::max(load.load_15min, part.machine.load->load_15min);
+    load.cpu_steal = std::max(load.cpu_steal, part.machine.load->cpu_steal);
+  }
   merged.created_utc = parts.front().created_utc;
   // Suites by name in order of first appearance, with the source that brought each part.
   std::map<std::string, std::size_t> position;

@@ -598,6 +598,7 @@ RunResults run_suites(const std::vector<const Suite*>& suites) {
   RunResults results;
   results.machine = current_machine();
   results.created_utc = utc_now_iso8601();
+  const std::optional<CpuTimes> start = current_cpu_times();
   bool stopped = false;
   for (const Suite* suite : suites) {
     SuiteResult result = suite->run_impl(stopped);
@@ -606,6 +607,7 @@ RunResults run_suites(const std::vector<const Suite*>& suites) {
     }
     results.suites.push_back(std::move(result));
   }
+  results.machine.load = machine_load_since(start);
   return results;
 }
 

@@ -250,6 +250,85 @@ TEST(Gate, MachineMismatchFollowsThePolicy) {
   EXPECT_EQ(blocked.findings.front().metric, "machine");
 }
 
+// The issue-12 run: the same commit gated against itself while a build shared the two cores
+// (+19%, p = 2e-5). The gate names the same commit, shows both runs' machine state and warns
+// instead of blocking; on a quiet machine the same samples block.
+TEST(Gate, NoisyMachineWarnsInsteadOfJudgingLatency) {
+  RunResults base = make_results({make_case("slow", 0.999, kBase)});
+  RunResults head = make_results({make_case("slow", 0.999, samples(120, 9))});
+  base.machine.load = MachineLoad{0.50, 0.40, 0.30, 0.0};
+  head.machine.load = MachineLoad{3.10, 2.05, 1.20, 0.002};
+  const GateDecision noisy = decide_gate(inputs_for(head, base));
+  EXPECT_TRUE(noisy.may_merge);
+  const GateFinding& warning = noisy.findings.front();
+  EXPECT_EQ(warning.verdict, "noisy_machine");
+  EXPECT_FALSE(warning.blocks);
+  EXPECT_EQ(warning.message,
+            "noisy machine: latency not judged (head ran at a 1-minute load of 3.10 on 2 cores "
+            "(1.55 per core > 1))");
+  for (const GateFinding& f : noisy.findings) EXPECT_NE(f.verdict, "regression");
+  EXPECT_THAT(noisy.notes, ::testing::Contains(std::string(
+                               "machine state: base load 0.50/0.40/0.30 on 2 cores, CPU steal "
+                               "0.0%; head load 3.10/2.05/1.20 on 2 cores, CPU steal 0.2%")));
+  EXPECT_THAT(noisy.notes,
+              ::testing::Contains(std::string("base and head are the same commit (abc)")));
+  EXPECT_THAT(format_gate_console(noisy),
+              HasSubstr("warning: noisy machine: latency not judged (head ran at"));
+
+  // Steal counts as noise too, on either side.
+  head.machine.load = MachineLoad{0.9, 0.9, 0.9, 0.0};
+  base.machine.load = MachineLoad{0.9, 0.9, 0.9, 0.12};
+  EXPECT_EQ(decide_gate(inputs_for(head, base)).findings.front().message,
+            "noisy machine: latency not judged (base lost 12.0% of its CPU time to steal (> 5%))");
+
+  // Quiet on both sides (0.9 / 2 cores = 0.45 per core): the slowdown is judged and blocks.
+  base.machine.load = MachineLoad{0.9, 0.9, 0.9, 0.0};
+  const GateDecision quiet = decide_gate(inputs_for(head, base));
+  EXPECT_FALSE(quiet.may_merge);
+  EXPECT_EQ(finding(quiet, "latency", "slow").verdict, "regression");
+  // A stricter policy makes the same load noisy.
+  GateInputs strict = inputs_for(head, base);
+  strict.policy.latency.max_load_per_core = 0.4;
+  EXPECT_TRUE(decide_gate(strict).may_merge);
+}
+
+TEST(Gate, DifferentCommitsAreNotedAsSuch) {
+  RunResults base = make_results({make_case("a", 0.999, kBase)});
+  base.machine.commit = "def";
+  const GateDecision decision =
+      decide_gate(inputs_for(make_results({make_case("a", 0.999, kBase)}), base));
+  EXPECT_THAT(decision.notes, ::testing::Contains(std::string("baseline commit def, head commit abc")));
+  EXPECT_THAT(decision.notes, ::testing::Contains(HasSubstr("load not recorded")));
+}
+
+// Missing data never passes silently: a case that ran without outputs or timing blocks, in the
+// head and in the baseline.
+TEST(Gate, MissingOutputsOrTimingBlock) {
+  CaseResult no_outputs = make_case("no_outputs", 0.999, kBase);
+  no_outputs.outputs.clear();
+  CaseResult no_timing = make_case("no_timing", 0.999, {});
+  const GateDecision head_only = decide_gate(inputs_for(make_results({no_outputs, no_timing})));
+  EXPECT_FALSE(head_only.may_merge);
+  EXPECT_EQ(head_only.blocking, 2);
+  const GateFinding& outputs = finding(head_only, "accuracy", "no_outputs");
+  EXPECT_EQ(outputs.verdict, "missing");
+  EXPECT_EQ(outputs.message,
+            "the case has no outputs: its accuracy was not checked (missing data blocks)");
+  EXPECT_EQ(finding(head_only, "latency", "no_timing").metric, "timing");
+
+  // The baseline lacks them: the comparison cannot be made, which blocks too.
+  CaseResult base_no_timing = make_case("a", 0.999, {});
+  CaseResult base_no_outputs = make_case("b", 0.999, kBase);
+  base_no_outputs.outputs.clear();
+  const GateDecision against = decide_gate(
+      inputs_for(make_results({make_case("a", 0.999, kBase), make_case("b", 0.999, kBase)}),
+                 make_results({base_no_timing, base_no_outputs})));
+  EXPECT_FALSE(against.may_merge);
+  EXPECT_EQ(finding(against, "latency", "a").metric, "baseline timing");
+  EXPECT_EQ(finding(against, "accuracy", "b").metric, "baseline output y");
+  EXPECT_EQ(against.blocking, 2);
+}
+
 TEST(Gate, CoverageFloorAndBaseline) {
   const CoverageReport report =
       build_coverage_report(testing_coverage::tiny_records(), testing_coverage::tiny_catalog());

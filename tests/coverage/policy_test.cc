@@ -20,6 +20,8 @@ TEST(GatePolicy, EmptyPolicyGivesTheDefaults) {
   EXPECT_EQ(policy.latency.min_repetitions, 9);
   EXPECT_EQ(policy.latency.clock, TimingClock::wall);
   EXPECT_EQ(policy.latency.on_machine_mismatch, MachineMismatch::skip);
+  EXPECT_DOUBLE_EQ(policy.latency.max_load_per_core, 1.0);
+  EXPECT_DOUBLE_EQ(policy.latency.max_cpu_steal, 0.05);
   EXPECT_DOUBLE_EQ(policy.coverage.floor_pct, 0.0);
   EXPECT_TRUE(policy.coverage.models.empty());
   EXPECT_TRUE(policy.coverage.no_decrease);
@@ -31,7 +33,7 @@ TEST(GatePolicy, EveryFieldIsRead) {
     "format": "ttt-gate-policy",
     "accuracy": {"pcc_drop": 0.0005, "max_abs_error_increase": 0.25},
     "latency": {"threshold": 0.05, "alpha": 0.001, "min_repetitions": 15, "clock": "cpu",
-                "on_machine_mismatch": "block"},
+                "on_machine_mismatch": "block", "max_load_per_core": 2.0, "max_cpu_steal": 0.1},
     "coverage": {"floor_pct": 60, "models": ["Llama-3.1-8B"], "no_decrease": false,
                  "tolerance_pct": 0.5, "strength": 3, "catalog": "my/catalog"}})");
   const GatePolicy policy = gate_policy_from_json(json, "p.json");
@@ -42,6 +44,8 @@ TEST(GatePolicy, EveryFieldIsRead) {
   EXPECT_EQ(policy.latency.min_repetitions, 15);
   EXPECT_EQ(policy.latency.clock, TimingClock::cpu);
   EXPECT_EQ(policy.latency.on_machine_mismatch, MachineMismatch::block);
+  EXPECT_DOUBLE_EQ(policy.latency.max_load_per_core, 2.0);
+  EXPECT_DOUBLE_EQ(policy.latency.max_cpu_steal, 0.1);
   EXPECT_DOUBLE_EQ(policy.coverage.floor_pct, 60.0);
   EXPECT_THAT(policy.coverage.models, ::testing::ElementsAre("Llama-3.1-8B"));
   EXPECT_FALSE(policy.coverage.no_decrease);
@@ -76,10 +80,26 @@ TEST(GatePolicy, BadFieldsNameTheirPath) {
               ThrowsMessage<std::invalid_argument>(HasSubstr("/coverage/models")));
   EXPECT_THAT(error_of(R"({"format": "something"})"),
               ThrowsMessage<std::invalid_argument>(HasSubstr("/format")));
+  EXPECT_THAT(error_of(R"({"latency": {"max_load_per_core": 0}})"),
+              ThrowsMessage<std::invalid_argument>(HasSubstr(
+                  "/latency/max_load_per_core: expected a number in (0, inf), got 0")));
+  EXPECT_THAT(error_of(R"({"latency": {"max_cpu_steal": 1.5}})"),
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("/latency/max_cpu_steal: expected a number in [0, 1], got 1.5")));
   EXPECT_THAT(error_of(R"([1, 2])"), ThrowsMessage<std::invalid_argument>(
                                          HasSubstr("policy.json: /: expected an object")));
   EXPECT_THAT([] { load_gate_policy("/nonexistent/policy.json"); },
               ThrowsMessage<std::invalid_argument>(HasSubstr("cannot open the policy file")));
+}
+
+// The policy docs/gate.md and docs/cli.md pass as `--policy .ci/gate-policy.json` is in the
+// repository and reads, with the noise thresholds it documents.
+TEST(GatePolicy, TheShippedCiPolicyReads) {
+  const GatePolicy policy =
+      load_gate_policy(std::string(TTT_SOURCE_DIR) + "/.ci/gate-policy.json");
+  EXPECT_DOUBLE_EQ(policy.latency.threshold, 0.10);
+  EXPECT_DOUBLE_EQ(policy.latency.max_load_per_core, 1.0);
+  EXPECT_DOUBLE_EQ(policy.latency.max_cpu_steal, 0.05);
 }
 
 }  // namespace

@@ -264,6 +264,94 @@ TEST_F(GateCommand, SuiteRunCoverageAndGateEndToEnd) {
   EXPECT_EQ(decision.at("cases"), 2);
 }
 
+// Nonsense times are an error naming the file and the JSON path (exit 2), as results and as
+// baseline: a -5 ns baseline would otherwise make any slowdown look like an improvement.
+TEST_F(GateCommand, NegativeOrNonFiniteTimesAreExitTwoNamingThePath) {
+  write("negative.json", make_results({make_case("ffn", 0.9995, {-5, 101, 102, 103, 104, 105,
+                                                                 106, 107, 108})}));
+  RunResult run = gate({"--results", path("base.json"), "--baseline", path("negative.json")});
+  EXPECT_EQ(run.exit_code, 2) << run.out;
+  EXPECT_THAT(run.err, HasSubstr(path("negative.json")));
+  EXPECT_THAT(run.err,
+              HasSubstr("/suites/0/cases/0/timing/wall_ns/0: expected an integer >= 1, got -5"));
+  run = gate({"--results", path("negative.json")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr(path("negative.json") +
+                                 ": /suites/0/cases/0/timing/wall_ns/0: expected an integer >= 1"));
+  // JSON has no NaN or infinity: a time that is not an integer is named, and a number that
+  // overflows a double is refused naming the file.
+  std::string text = make_results({make_case("ffn", 0.9995, samples(100, 9))}).dump();
+  const std::string first = "\"wall_ns\":[100,";
+  const std::size_t at = text.find(first);
+  std::ofstream(path("fraction.json"))
+      << std::string(text).replace(at, first.size(), "\"wall_ns\":[100.5,");
+  run = gate({"--results", path("fraction.json")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("/suites/0/cases/0/timing/wall_ns/0: expected an integer"));
+  std::ofstream(path("huge.json")) << std::string(text).replace(at, first.size(),
+                                                                "\"wall_ns\":[1e400,");
+  run = gate({"--results", path("huge.json")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr(path("huge.json") + ": not JSON: "));
+  EXPECT_THAT(run.err, HasSubstr("number overflow parsing '1e400'"));
+}
+
+// A case without outputs or with `timing: null` was not checked: it blocks (exit 1) with a
+// message saying what is missing, instead of "may merge".
+TEST_F(GateCommand, MissingOutputsOrTimingBlock) {
+  nlohmann::json no_outputs = make_case("ffn", 0.9995, samples(100, 9));
+  no_outputs.erase("outputs");
+  nlohmann::json no_timing = make_case("norm", 0.9999, samples(50, 9));
+  no_timing["timing"] = nullptr;
+  write("head.json", make_results({no_outputs, no_timing}));
+  RunResult run = gate({"--results", path("head.json"), "--baseline", path("base.json")});
+  EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("BLOCK accuracy llama-3.1-8b/ffn (outputs): the case has no "
+                                 "outputs: its accuracy was not checked (missing data blocks)"));
+  EXPECT_THAT(run.out, HasSubstr("BLOCK latency llama-3.1-8b/norm (timing): the case has no "
+                                 "timing (timing: null or no repetitions)"));
+  EXPECT_THAT(run.out, HasSubstr("BLOCKED: 2 cases, 2 blocking findings"));
+  // Without a baseline too.
+  run = gate({"--results", path("head.json")});
+  EXPECT_EQ(run.exit_code, 1);
+  // The baseline missing them blocks as well.
+  run = gate({"--results", path("base.json"), "--baseline", path("head.json")});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.out, HasSubstr("BLOCK latency llama-3.1-8b/norm (baseline timing): the "
+                                 "baseline has no timing for this case"));
+}
+
+// The issue-12 run: two runs of the same commit, the head beside a build (+25%, p = 2e-5). The
+// gate shows both runs' machine state, names the same commit, and warns instead of blocking.
+TEST_F(GateCommand, NoisyMachineWarnsAndSameCommitIsNamed) {
+  nlohmann::json base = make_results({make_case("ffn", 0.9995, samples(100, 9)),
+                                      make_case("norm", 0.9999, samples(50, 9))});
+  base["machine"]["load"] = {{"load_average", {0.4, 0.5, 0.6}}, {"cpu_steal", 0.0}};
+  write("base.json", base);
+  nlohmann::json head = make_results({make_case("ffn", 0.9995, samples(130, 9)),
+                                      make_case("norm", 0.9999, samples(50, 9))});
+  head["machine"]["load"] = {{"load_average", {3.2, 2.4, 1.1}}, {"cpu_steal", 0.001}};
+  write("head.json", head);
+  const std::string policy = std::string(TTT_SOURCE_DIR) + "/.ci/gate-policy.json";
+  RunResult run = gate({"--results", path("head.json"), "--baseline", path("base.json"),
+                        "--policy", policy, "--markdown", path("comment.md")});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("warning: noisy machine: latency not judged (head ran at a "
+                                 "1-minute load of 3.20 on 2 cores (1.60 per core > 1))"));
+  EXPECT_THAT(run.out, HasSubstr("note: machine state: base load 0.40/0.50/0.60 on 2 cores, CPU "
+                                 "steal 0.0%; head load 3.20/2.40/1.10 on 2 cores, CPU steal "
+                                 "0.1%"));
+  EXPECT_THAT(run.out, HasSubstr("note: base and head are the same commit (c1)"));
+  EXPECT_THAT(run.out, HasSubstr("may merge"));
+  EXPECT_THAT(read_text(path("comment.md")), HasSubstr("**Warning:** noisy machine"));
+  // The same runs on a quiet machine: the slowdown blocks.
+  head["machine"]["load"] = {{"load_average", {1.0, 1.0, 1.0}}, {"cpu_steal", 0.0}};
+  write("head.json", head);
+  run = gate({"--results", path("head.json"), "--baseline", path("base.json"), "--policy", policy});
+  EXPECT_EQ(run.exit_code, 1) << run.out;
+  EXPECT_THAT(run.out, HasSubstr("BLOCK latency llama-3.1-8b/ffn (p50 wall)"));
+}
+
 TEST_F(GateCommand, BadInputsAreExitTwo) {
   // Missing baseline.
   RunResult run = gate({"--results", path("base.json"), "--baseline", path("missing.json")});

@@ -77,7 +77,8 @@ nlohmann::json parse_json(std::string_view text, const std::string& source) {
   }
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& error) {
+  } catch (const nlohmann::json::exception& error) {
+    // parse_error, and out_of_range for a number that overflows a double ("1e400").
     throw std::invalid_argument(source + ": not JSON: " + error.what());
   }
 }

@@ -185,6 +185,101 @@ TEST(RunResults, BadFilesAreNamedWithThePathOfTheBadField) {
   EXPECT_THROW(load_run_results((dir / "missing.json").string()), std::invalid_argument);
 }
 
+// Nonsense repetition times (a -5 ns baseline would hide any slowdown in a gate) are refused
+// naming the file and the JSON path; so is a load figure out of range.
+TEST(RunResults, NegativeTimesAndBadLoadAreRefusedNamingThePath) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "ttt_results";
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "negative.json").string();
+  const auto error_of = [&path](const nlohmann::json& json) -> std::string {
+    std::ofstream(path) << json.dump();
+    try {
+      load_run_results(path);
+    } catch (const std::invalid_argument& error) {
+      return error.what();
+    }
+    return "no error";
+  };
+  const nlohmann::json good = to_json(make_results({make_case("a", 0, CaseStatus::pass)}, 0, 1));
+  nlohmann::json json = good;
+  json["suites"][0]["cases"][0]["timing"]["wall_ns"][0] = -5;
+  EXPECT_EQ(error_of(json), path + ": /suites/0/cases/0/timing/wall_ns/0: expected an integer >= 1, got -5");
+  json = good;
+  json["suites"][0]["cases"][0]["timing"]["wall_ns"][3] = 0;
+  EXPECT_THAT(error_of(json), HasSubstr("/suites/0/cases/0/timing/wall_ns/3: expected an integer >= 1"));
+  json = good;
+  json["suites"][0]["cases"][0]["timing"]["cpu_ns"][1] = -1;
+  EXPECT_THAT(error_of(json), HasSubstr("/suites/0/cases/0/timing/cpu_ns/1: expected an integer >= 0"));
+  json = good;
+  json["suites"][0]["cases"][0]["timing"]["wall_ns"][0] = 1.5;
+  EXPECT_THAT(error_of(json), HasSubstr("/suites/0/cases/0/timing/wall_ns/0: expected an integer"));
+  json = good;
+  json["machine"]["load"] = {{"load_average", {1.0, -0.5, 0.2}}, {"cpu_steal", 0.0}};
+  EXPECT_THAT(error_of(json), AllOf(HasSubstr(path), HasSubstr("/machine"),
+                                    HasSubstr("machine.load.load_average.1: expected a finite "
+                                              "number >= 0, got -0.5")));
+  json["machine"]["load"] = {{"load_average", {1.0, 0.5, 0.2}}, {"cpu_steal", 1.5}};
+  EXPECT_THAT(error_of(json),
+              HasSubstr("machine.load.cpu_steal: expected a number in [0, 1], got 1.5"));
+  json["machine"]["load"] = {{"load_average", {1.0, 0.5, 0.2}}, {"cpu_stael", 0.1}};
+  EXPECT_THAT(error_of(json), HasSubstr("machine.load.cpu_stael: unknown field"));
+}
+
+// /proc/stat and /proc/loadavg as Linux writes them, with the figures worked out by hand.
+TEST(MachineLoad, ParsesProcFilesAndRoundTrips) {
+  const std::optional<CpuTimes> times = cpu_times_from_proc_stat(
+      "cpu  100 5 50 800 20 3 2 20 7 0\ncpu0 50 2 25 400 10 1 1 10 0 0\nintr 12345\n");
+  ASSERT_TRUE(times.has_value());
+  EXPECT_EQ(times->total, 1000u);  // 100 + 5 + 50 + 800 + 20 + 3 + 2 + 20; guest is in user.
+  EXPECT_EQ(times->steal, 20u);
+  EXPECT_FALSE(cpu_times_from_proc_stat("cpu0 1 2 3\n").has_value());
+  EXPECT_FALSE(cpu_times_from_proc_stat("cpu  1 2 3\n").has_value());
+
+  const std::optional<MachineLoad> load = load_from_proc_loadavg("3.10 2.05 1.20 4/467 12345\n");
+  ASSERT_TRUE(load.has_value());
+  EXPECT_DOUBLE_EQ(load->load_1min, 3.10);
+  EXPECT_DOUBLE_EQ(load->load_5min, 2.05);
+  EXPECT_DOUBLE_EQ(load->load_15min, 1.20);
+  EXPECT_FALSE(load_from_proc_loadavg("busy").has_value());
+  EXPECT_FALSE(load_from_proc_loadavg("-1 0 0").has_value());
+
+  // This machine has /proc: a run records its load, steal within [0, 1].
+  const std::optional<MachineLoad> now = machine_load_since(current_cpu_times());
+  ASSERT_TRUE(now.has_value());
+  EXPECT_GE(now->cpu_steal, 0.0);
+  EXPECT_LE(now->cpu_steal, 1.0);
+  EXPECT_FALSE(machine_load_since(std::nullopt).has_value());
+
+  RunResults results = make_results({make_case("a", 0, CaseStatus::pass)}, 0, 1);
+  results.machine.load = MachineLoad{3.10, 2.05, 1.20, 0.02};
+  const nlohmann::json json = to_json(results);
+  EXPECT_EQ(json.at("machine").at("load"),
+            nlohmann::json::parse(R"({"load_average": [3.1, 2.05, 1.2], "cpu_steal": 0.02})"));
+  const RunResults back = run_results_from_json(json);
+  ASSERT_TRUE(back.machine.load.has_value());
+  EXPECT_DOUBLE_EQ(back.machine.load->load_5min, 2.05);
+  EXPECT_DOUBLE_EQ(back.machine.load->cpu_steal, 0.02);
+  // Results written before the load was recorded read back without it.
+  nlohmann::json old = json;
+  old["machine"].erase("load");
+  EXPECT_FALSE(run_results_from_json(old).machine.load.has_value());
+}
+
+TEST(MergeRunResults, KeepsTheBusiestPartsLoad) {
+  RunResults first = make_results({make_case("c0", 0, CaseStatus::pass)}, 0, 2);
+  RunResults second = make_results({make_case("c1", 1, CaseStatus::pass)}, 1, 2);
+  first.machine.load = MachineLoad{0.5, 2.5, 0.2, 0.01};
+  second.machine.load = MachineLoad{1.5, 0.5, 0.3, 0.0};
+  const RunResults merged = merge_run_results({first, second}, {"a.json", "b.json"});
+  ASSERT_TRUE(merged.machine.load.has_value());
+  EXPECT_DOUBLE_EQ(merged.machine.load->load_1min, 1.5);
+  EXPECT_DOUBLE_EQ(merged.machine.load->load_5min, 2.5);
+  EXPECT_DOUBLE_EQ(merged.machine.load->load_15min, 0.3);
+  EXPECT_DOUBLE_EQ(merged.machine.load->cpu_steal, 0.01);
+  second.machine.load.reset();
+  EXPECT_FALSE(merge_run_results({first, second}, {"a.json", "b.json"}).machine.load.has_value());
+}
+
 TEST(JunitXml, ListsEveryCaseWithFailuresAndProperties) {
   RunResults results = make_results({make_case("rms_norm.decode", 0, CaseStatus::pass),
                                      make_case("ffn.decode", 1, CaseStatus::fail)},
