@@ -196,6 +196,9 @@ class Composer {
       row.instances += 1;
       row.latency_count += chosen->latency_scale;
     }
+    // No instance has a case with a result (the results come from a run filtered to the other
+    // mode, say): a sum over nothing (0 ms, PCC 1) would be a figure nobody computed.
+    if (walk.empty()) return std::nullopt;
     for (BlockContribution& row : prediction.blocks) {
       row.latency_ns = row.latency_count * row.case_latency_ns;
       prediction.latency_ns += row.latency_ns;
@@ -534,9 +537,11 @@ Composition compose(const SuiteFile& suite, const RunResults& results,
   Composition composition;
   composition.suite = suite.name;
   composition.model = suite.model->name;
+  composition.device = std::string(device_name(suite.device));
   composition.layers = layers;
   composition.model_layers = model_layers;
   composition.vocab_size = spec.lm_head.vocab_size;
+  composition.model_vocab_size = model_spec.lm_head.vocab_size;
   composition.preset = preset_text(options.preset);
   composition.clock = std::string(timing_clock_name(options.clock));
   composition.statistic = options.statistic;
@@ -546,7 +551,8 @@ Composition compose(const SuiteFile& suite, const RunResults& results,
   if (!composition.prefill && !composition.decode) {
     throw std::invalid_argument(
         "[compose] no case of " + suite.file + " stands for a model module with batch " +
-        std::to_string(options.batch) + " and preset '" + composition.preset + "'");
+        std::to_string(options.batch) + " and preset '" + composition.preset +
+        "' and has a result with timing and outputs in the results");
   }
   return composition;
 }
@@ -666,9 +672,11 @@ Comparison compare(const Composition& composition, const Measurement& measuremen
 nlohmann::json to_json(const Composition& composition) {
   return {{"suite", composition.suite},
           {"model", composition.model},
+          {"device", composition.device},
           {"layers", composition.layers},
           {"model_layers", composition.model_layers},
           {"vocab_size", composition.vocab_size},
+          {"model_vocab_size", composition.model_vocab_size},
           {"preset", composition.preset},
           {"clock", composition.clock},
           {"statistic", composition.statistic},
@@ -708,8 +716,13 @@ std::string format_composition(const Composition& composition, const Comparison*
       << composition.vocab_size;
   if (!composition.preset.empty()) out << ", preset " << composition.preset;
   out << " (" << composition.statistic << " of " << composition.clock << " time)\n";
-  for (const auto* prediction : {&composition.prefill, &composition.decode}) {
-    if (!*prediction) continue;
+  for (const Mode mode : {Mode::prefill, Mode::decode}) {
+    const std::optional<ModePrediction>* prediction =
+        mode == Mode::prefill ? &composition.prefill : &composition.decode;
+    if (!*prediction) {
+      out << "\nno cases for " << mode_name(mode) << ": not predicted\n";
+      continue;
+    }
     const ModePrediction& p = **prediction;
     out << "\n" << mode_name(p.mode) << ": batch " << p.batch;
     if (p.mode == Mode::prefill) out << ", " << p.seq_len << " tokens";

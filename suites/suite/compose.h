@@ -95,12 +95,16 @@ struct ModePrediction {
 struct Composition {
   std::string suite;
   std::string model;
+  std::string device;       // The suite's device ("N150").
   std::int64_t layers = 0;  // Layers predicted for.
   std::int64_t model_layers = 0;
   std::int64_t vocab_size = 0;  // Vocabulary predicted for.
+  std::int64_t model_vocab_size = 0;
   std::string preset;           // "" when none.
   std::string clock;
   std::string statistic;
+  // Unset when no case of the mode has a result to predict from: nothing is printed for it but
+  // "no cases for decode: not predicted".
   std::optional<ModePrediction> prefill;
   std::optional<ModePrediction> decode;
 };

@@ -1,7 +1,9 @@
 // `ttt compose SUITE.json --results R.json`: predict the model's prefill and decode latency and
 // the accuracy of its logits from block results alone; with --measure, run the real model (the
-// causal LM of the suite's model, or a slice of it) and compare (docs/cli.md, docs/suites.md
-// "Composition"). The work is in suites/suite/compose.h; this file parses flags and prints.
+// causal LM of the suite's model, or a slice of it) and compare; judge the prediction against
+// the model's targets (docs/cli.md, docs/suites.md "Composition" and "Model targets"). The work
+// is in suites/suite/compose.h and model_targets.h; this file parses flags and prints.
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -11,6 +13,7 @@
 
 #include "command.h"
 #include "suites/suite/compose.h"
+#include "suites/suite/model_targets.h"
 
 namespace ttt::cli {
 namespace {
@@ -32,7 +35,28 @@ struct ComposeArguments {
   double tolerance = 0.10;
   int repetitions = kMinRepetitions;
   int warmup = 2;
+  std::string targets;
+  bool no_targets = false;
 };
+
+// The targets to judge: --targets FILE, else the suite's targets/<model>.<device>.json when it
+// exists. `note` says why found targets are not judged (a slice), for the text output.
+std::optional<ModelTargets> find_targets(const ComposeArguments& args,
+                                         const Composition& composition, std::string& note) {
+  if (!args.targets.empty()) return load_model_targets(args.targets);
+  if (args.no_targets) return std::nullopt;
+  const std::string path =
+      default_targets_path(args.suite, composition.model, composition.device);
+  if (path.empty() || !std::filesystem::exists(path)) return std::nullopt;
+  if (is_slice(composition)) {
+    note = "\ntargets " + path + " not judged: the prediction is a slice (" +
+           std::to_string(composition.layers) + " of " + std::to_string(composition.model_layers) +
+           " layers, vocabulary " + std::to_string(composition.vocab_size) + " of " +
+           std::to_string(composition.model_vocab_size) + ")\n";
+    return std::nullopt;
+  }
+  return load_model_targets(path);
+}
 
 int run_compose(const ComposeArguments& args) {
   const SuiteFile suite = load_suite_file(args.suite);
@@ -47,8 +71,13 @@ int run_compose(const ComposeArguments& args) {
   options.clock = parse_timing_clock(args.clock);
   options.statistic = args.statistic;
   const Composition composition = compose(suite, results, options);
+  std::string targets_note;
+  const std::optional<ModelTargets> targets = find_targets(args, composition, targets_note);
+  std::optional<TargetsJudgement> judgement;
+  if (targets) judgement = judge_targets(composition, *targets);
 
   nlohmann::json json = {{"composition", to_json(composition)}};
+  json["targets"] = judgement ? to_json(*judgement) : nlohmann::json();
   std::optional<Comparison> comparison;
   if (args.measure) {
     MeasureOptions measure;
@@ -64,9 +93,11 @@ int run_compose(const ComposeArguments& args) {
     write_output(args.json_file, json.dump(2) + "\n");
   }
   if (args.json_file != "-") {
-    std::cout << format_composition(composition, comparison ? &*comparison : nullptr);
+    std::cout << format_composition(composition, comparison ? &*comparison : nullptr)
+              << (judgement ? format_targets(*judgement) : targets_note);
   }
-  return comparison && !comparison->ok() ? kExitFailed : kExitOk;
+  const bool missed = (comparison && !comparison->ok()) || (judgement && !judgement->ok());
+  return missed ? kExitFailed : kExitOk;
 }
 
 const CommandRegistration kRegistration("compose", [](CLI::App& app) {
@@ -75,8 +106,9 @@ const CommandRegistration kRegistration("compose", [](CLI::App& app) {
       "compose",
       "Predict a model's prefill and decode latency and its logits' accuracy from the block\n"
       "results of a suite (sum of occurrences x block latency; first-order error model), with\n"
-      "each block's share. --measure runs the real model and compares. Exit 0 ok, 1 the\n"
-      "measurement misses the prediction, 2 bad input.");
+      "each block's share. --measure runs the real model and compares. Judges the prediction\n"
+      "against the model's targets (--targets, or the suite's targets/<model>.<device>.json).\n"
+      "Exit 0 ok, 1 a target or the measurement missed, 2 bad input.");
   command->add_option("suite", args->suite, "The suite file (it names the model)")->required();
   command->add_option("--results", args->results, "Results JSON of `ttt suite run` (merged)")
       ->required();
@@ -103,6 +135,13 @@ const CommandRegistration kRegistration("compose", [](CLI::App& app) {
   command->add_option("--statistic", args->statistic, "p50 (default), min or mean")
       ->check(CLI::IsMember({"p50", "min", "mean"}));
   command->add_option("--json", args->json_file, "Write the JSON to FILE ('-': stdout)");
+  CLI::Option* targets =
+      command->add_option("--targets", args->targets,
+                          "Model targets to judge the prediction against (default: the suite's "
+                          "targets/<model>.<device>.json when it exists)");
+  command
+      ->add_flag("--no-targets", args->no_targets, "Do not look for the suite's targets file")
+      ->excludes(targets);
   command->add_flag("--measure", args->measure,
                     "Run the real model (seeded weights) and compare with the prediction");
   command->add_flag("--warm-caches", args->warm_caches,

@@ -163,6 +163,78 @@ TEST_F(SuiteCommand, ComposePredictsAndMeasures) {
   EXPECT_EQ(m.at("composition").at("layers"), 1);
 }
 
+// `ttt compose --targets`: a miss exits 1 naming the target, a pass exits 0, a mode with no
+// results prints no numbers, and targets for another model are refused naming both models.
+TEST_F(SuiteCommand, ComposeJudgesModelTargets) {
+  ASSERT_EQ(run("suite run " + shell_quote(path("tiny.json")) + " --quiet --json " +
+                shell_quote(path("r.json")))
+                .exit_code,
+            0);
+  const std::string model = (dir_ / "config.json").string();
+  const auto write_targets = [&](const std::string& name, const std::string& target_model,
+                                 double pcc_min) {
+    std::ofstream(dir_ / name) << nlohmann::json{{"format", "ttt-model-targets"},
+                                                 {"format_version", 1},
+                                                 {"model", target_model},
+                                                 {"device", "N150"},
+                                                 {"source", "test"},
+                                                 {"logits", {{"pcc_min", pcc_min}}}}
+                                      .dump();
+  };
+  const std::string compose =
+      "compose " + shell_quote(path("tiny.json")) + " --results " + shell_quote(path("r.json"));
+  // The tiny model's bfloat16 logits cannot reach a PCC of 0.999999.
+  write_targets("strict.json", model, 0.999999);
+  RunResult result = run(compose + " --targets " + shell_quote(path("strict.json")));
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_THAT(result.out, HasSubstr("targets " + path("strict.json") + " (" + model +
+                                    " on N150):\n  MISS prefill logits PCC 0."));
+  EXPECT_THAT(result.out, HasSubstr("< minimum 0.999999"));
+  EXPECT_THAT(result.out, HasSubstr("targets: 2 of 2 missed"));
+
+  write_targets("loose.json", model, 0.5);
+  result = run(compose + " --targets " + shell_quote(path("loose.json")) + " --json " +
+               shell_quote(path("c.json")));
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_THAT(result.out, HasSubstr("  pass decode logits PCC 0."));
+  EXPECT_THAT(result.out, HasSubstr("targets: met"));
+  EXPECT_EQ(nlohmann::json::parse(read_text(path("c.json"))).at("targets").at("ok"), true);
+
+  // Results of the prefill cases only: decode is not predicted, and says so without a number.
+  ASSERT_EQ(run("suite run " + shell_quote(path("tiny.json")) + " --filter '*.prefill*' --quiet "
+                "--json " + shell_quote(path("prefill.json")))
+                .exit_code,
+            0);
+  result = run("compose " + shell_quote(path("tiny.json")) + " --results " +
+               shell_quote(path("prefill.json")) + " --targets " + shell_quote(path("loose.json")) +
+               " --json " + shell_quote(path("p.json")));
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_THAT(result.out, HasSubstr("\nno cases for decode: not predicted\n"));
+  EXPECT_THAT(result.out, HasSubstr("  MISS decode logits PCC not judged: no cases for decode: "
+                                    "not predicted"));
+  EXPECT_THAT(result.out, Not(HasSubstr("0.000 ms")));
+  EXPECT_THAT(result.out, Not(HasSubstr("PCC 1.000000")));
+  EXPECT_THAT(result.out, Not(HasSubstr("decode: batch")));
+  EXPECT_TRUE(
+      nlohmann::json::parse(read_text(path("p.json"))).at("composition").at("decode").is_null());
+
+  // Targets of another model.
+  write_targets("gpt2.json", "gpt2", 0.9);
+  result = run(compose + " --targets " + shell_quote(path("gpt2.json")));
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("are for model 'gpt2', the suite's model is '" + model + "'"));
+  // A slice is not the model the targets are for.
+  result = run(compose + " --layers 1 --targets " + shell_quote(path("loose.json")));
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("the prediction is a slice (1 of 2 layers"));
+  // A bad targets file names itself and the field.
+  std::ofstream(dir_ / "bad.json") << R"({"format": "ttt-model-targets", "format_version": 1,
+      "model": "m", "device": "N150", "source": "s", "logits": {"pcc": 0.9}})";
+  result = run(compose + " --targets " + shell_quote(path("bad.json")));
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr(path("bad.json") + ": /logits/pcc: unknown field 'pcc'"));
+}
+
 TEST_F(SuiteCommand, ListAndCheck) {
   const RunResult list = run("suite list " + shell_quote(path("tiny.json")));
   ASSERT_EQ(list.exit_code, 0) << list.err;
