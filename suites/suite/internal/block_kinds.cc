@@ -105,16 +105,38 @@ class Drawer {
     if (!reserve(name, {batch}, DType::int64)) return;
     inputs_.tensors.push_back({name, uniform_positions(batch, position)});
   }
+  // `count` groups of float32 inputs of shapes `each` (the experts of an MoE), checked against the
+  // limit at once: adding them one by one would loop `count` times (2^40 for a hostile
+  // num_experts) before the total crossed the limit. False when only measuring (the bytes are
+  // then counted here); when drawing, add counts each input again as it is drawn.
+  bool reserve_repeated(const std::string& what, std::int64_t count,
+                        const std::vector<Shape>& each) {
+    std::uint64_t group_bytes = 0;
+    for (const Shape& shape : each) {
+      group_bytes = saturating_add(group_bytes, input_bytes(shape, DType::float32));
+    }
+    const std::uint64_t total =
+        saturating_add(total_bytes_, bytes_of(static_cast<std::uint64_t>(count), group_bytes));
+    check_allocation(total, what + ", with the inputs before them,");
+    if (!measure_only_) return true;
+    total_bytes_ = total;
+    return false;
+  }
   CaseInputs& inputs() { return inputs_; }
 
  private:
+  static std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
+    return std::min(a, std::numeric_limits<std::uint64_t>::max() - b) + b;
+  }
+  static std::uint64_t input_bytes(const Shape& shape, DType dtype) {
+    return bytes_of(static_cast<std::uint64_t>(shape_numel(shape, "seeded input")),
+                    element_size(dtype));
+  }
   // Counts the input's bytes; false when only measuring.
   bool reserve(const std::string& name, const Shape& shape, DType dtype) {
-    const std::uint64_t bytes =
-        bytes_of(static_cast<std::uint64_t>(shape_numel(shape, "seeded input")), element_size(dtype));
-    total_bytes_ = std::min(total_bytes_, std::numeric_limits<std::uint64_t>::max() - bytes) + bytes;
-    check_allocation(total_bytes_, "seeded input '" + name + "' (shape " +
-                                       shape_to_string(shape) + "), with the inputs before it,");
+    total_bytes_ = saturating_add(total_bytes_, input_bytes(shape, dtype));
+    check_allocation(total_bytes_, "seeded input '" + name + "' (shape " + shape_to_string(shape) +
+                                       "), with the inputs before it,");
     return !measure_only_;
   }
 
@@ -191,11 +213,18 @@ void seed_moe(Drawer& draw, const ParsedBlock& block, Mode mode,
   const auto spec = block.spec.get<MoeSpec>();
   draw.add("x", activation_shape(mode, shapes, spec.hidden_dim), Draw::activation);
   draw.add("router", {spec.hidden_dim, spec.num_experts}, Draw::matrix);
+  const Shape up{spec.hidden_dim, spec.ffn_dim};
+  const Shape down{spec.ffn_dim, spec.hidden_dim};
+  if (!draw.reserve_repeated("seeded inputs w_gate, w_up (shape " + shape_to_string(up) +
+                                 ") and w_down of " + std::to_string(spec.num_experts) + " experts",
+                             spec.num_experts, {up, up, down})) {
+    return;
+  }
   for (std::int64_t e = 0; e < spec.num_experts; ++e) {
     const std::string index = std::to_string(e);
-    draw.add("w_gate/" + index, {spec.hidden_dim, spec.ffn_dim}, Draw::matrix);
-    draw.add("w_up/" + index, {spec.hidden_dim, spec.ffn_dim}, Draw::matrix);
-    draw.add("w_down/" + index, {spec.ffn_dim, spec.hidden_dim}, Draw::matrix);
+    draw.add("w_gate/" + index, up, Draw::matrix);
+    draw.add("w_up/" + index, up, Draw::matrix);
+    draw.add("w_down/" + index, down, Draw::matrix);
   }
 }
 

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -13,6 +15,8 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+
+#include "validation/input/allocation_limit.h"
 
 namespace ttt {
 namespace {
@@ -353,6 +357,28 @@ TEST(ShippedSuites, ParseValidateAndCoverEveryModuleOnceInBothModes) {
                             "gemma-2-9b", "mixtral-8x7b", "gpt2"}) {
     EXPECT_EQ(models.count(model), 1u) << model;
   }
+}
+
+// An MoE case with 2^40 experts of 1x32 weights: the router (4 TiB) fits an 8 TiB limit, the
+// experts (384 bytes each) do not. The size check used to add the experts one by one, looping
+// about 2^33 times before the total crossed the limit; it now multiplies once.
+TEST(SuiteFile, HugeExpertCountIsRefusedAtOnce) {
+  nlohmann::json json = minimal();
+  json["cases"][0] = {{"block", "moe"},
+                      {"mode", "decode"},
+                      {"spec", {{"hidden_dim", 1}, {"ffn_dim", 32},
+                                {"num_experts", 1099511627776LL}, {"top_k", 1}}}};
+  set_allocation_limit(std::uint64_t{8} << 40);
+  const auto start = std::chrono::steady_clock::now();
+  const std::string error = error_of(json);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  set_allocation_limit(0);
+  // x [1, 1] and router [1, 2^40] (4 + 4 * 2^40 bytes) before the experts' 384 * 2^40 bytes.
+  EXPECT_EQ(error,
+            "suites/tiny.json: /cases/0: seeded inputs w_gate, w_up (shape [1, 32]) and w_down of "
+            "1099511627776 experts, with the inputs before them, needs 388.0 TiB (426610511577092 "
+            "bytes), more than the allocation limit of 8.0 TiB (TTT_MAX_ALLOC_BYTES)");
+  EXPECT_LT(elapsed, std::chrono::seconds(5));
 }
 
 TEST(Sharding, ParsesIndexOverTotal) {
