@@ -364,10 +364,11 @@ TEST(ShippedSuites, ParseValidateAndCoverEveryModuleOnceInBothModes) {
 // about 2^33 times before the total crossed the limit; it now multiplies once.
 TEST(SuiteFile, HugeExpertCountIsRefusedAtOnce) {
   nlohmann::json json = minimal();
-  json["cases"][0] = {{"block", "moe"},
-                      {"mode", "decode"},
-                      {"spec", {{"hidden_dim", 1}, {"ffn_dim", 32},
-                                {"num_experts", 1099511627776LL}, {"top_k", 1}}}};
+  json["cases"][0] = {
+      {"block", "moe"},
+      {"mode", "decode"},
+      {"spec",
+       {{"hidden_dim", 1}, {"ffn_dim", 32}, {"num_experts", 1099511627776LL}, {"top_k", 1}}}};
   set_allocation_limit(std::uint64_t{8} << 40);
   const auto start = std::chrono::steady_clock::now();
   const std::string error = error_of(json);

@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "tests/validation/trace/trace_test_util.h"
+#include "validation/input/allocation_limit.h"
 #include "validation/trace/capture.h"
 #include "validation/trace/tensor_file.h"
 #include "validation/trace/trace_reader.h"
@@ -305,6 +306,19 @@ TEST_F(BadInput, GeneratorNodesThatCannotBeGenerated) {
     H5Sclose(space);
   });
   EXPECT_THAT(read_error(), HasSubstr("more than the allocation limit"));
+  // 32 GiB of float32 from a node of a few bytes: refused before anything is drawn, naming the
+  // node and the bytes against the allocation limit (the old cap counted elements, not bytes).
+  generator([](hid_t group) {
+    set_string(group, "ttt_generator", "splitmix64-normal");
+    set_int(group, "seed", 3);
+    set_int(group, "shape", std::int64_t{1} << 33);
+  });
+  set_allocation_limit(std::uint64_t{16} << 30);
+  EXPECT_EQ(read_error(), path_ +
+                              ":/calls/000000/inputs/x: shape [8589934592] of float32 needs 32.0 "
+                              "GiB (34359738368 bytes), more than the allocation limit of 16.0 GiB "
+                              "(TTT_MAX_ALLOC_BYTES)");
+  set_allocation_limit(0);
 }
 
 TEST_F(BadInput, ExternalLinksAreRefused) {
