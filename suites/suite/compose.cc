@@ -539,9 +539,12 @@ Composition compose(const SuiteFile& suite, const RunResults& results,
   composition.model = suite.model->name;
   composition.device = std::string(device_name(suite.device));
   composition.layers = layers;
-  composition.model_layers = model_layers;
+  // The whole model, before the suite file's own num_layers / vocab_size: a suite that slices
+  // its model predicts a slice, which model targets must not judge as the model.
+  const CausalLmSpec whole = load_model(suite.model->name).spec;
+  composition.model_layers = static_cast<std::int64_t>(whole.layers.size());
   composition.vocab_size = spec.lm_head.vocab_size;
-  composition.model_vocab_size = model_spec.lm_head.vocab_size;
+  composition.model_vocab_size = whole.lm_head.vocab_size;
   composition.preset = preset_text(options.preset);
   composition.clock = std::string(timing_clock_name(options.clock));
   composition.statistic = options.statistic;

@@ -97,6 +97,7 @@ struct Composition {
   std::string model;
   std::string device;       // The suite's device ("N150").
   std::int64_t layers = 0;  // Layers predicted for.
+  // The whole model's layers and vocabulary (before the suite file's num_layers / vocab_size).
   std::int64_t model_layers = 0;
   std::int64_t vocab_size = 0;  // Vocabulary predicted for.
   std::int64_t model_vocab_size = 0;

@@ -177,6 +177,21 @@ TEST(Compose, PredictsASliceWithFewerLayersAndAScaledVocabulary) {
   EXPECT_EQ(row(*composition.prefill, "lm_head").scaling, "vocab 96 x 0.5");
 }
 
+// A suite file that slices its model (num_layers / vocab_size in "model") predicts a slice: the
+// composition names the whole model's layers and vocabulary, so model targets are not judged
+// against it as if it were the model.
+TEST(Compose, ASuiteThatSlicesItsModelPredictsASlice) {
+  nlohmann::json json = tiny_suite(kAllModules);
+  json["model"]["num_layers"] = 1;
+  json["model"]["vocab_size"] = 48;
+  const SuiteFile file = parse_suite_file(json, "tiny.json", "");
+  const Composition composition = compose(file, results_for(file));
+  EXPECT_EQ(composition.layers, 1);
+  EXPECT_EQ(composition.model_layers, 2);
+  EXPECT_EQ(composition.vocab_size, 48);
+  EXPECT_EQ(composition.model_vocab_size, 96);
+}
+
 TEST(Compose, ScalesPositionwiseBlocksLinearlyToAnotherSequenceLength) {
   const SuiteFile file = parse_suite_file(tiny_suite(kAllModules), "tiny.json", "");
   ComposeOptions options;
