@@ -36,7 +36,8 @@ struct CoverageInput {
 
 // One exercised configuration with its outcome counts.
 struct CoverageRecord {
-  // What produced it: "wrapper", "suite" or "replay".
+  // What produced it: "wrapper", "suite" or "replay"; "plan" for the records a suite file plans
+  // before it runs (planned_coverage_records).
   std::string source;
   // Free-form provenance: the suite's name, the trace file, or what a program set; "" for none.
   std::string origin;

@@ -9,29 +9,82 @@
 
 namespace ttt {
 
+namespace {
+
+// What coverage sees of a suite case: its block and configuration, and the inputs it ran with
+// (none for a planned case). The outcome is the caller's.
+CallObservation case_observation(const std::string& suite, const CaseResult& result) {
+  CallObservation observation;
+  observation.source = "suite";
+  observation.origin = suite;
+  observation.name = result.id;
+  observation.kind = result.kind;
+  observation.mode = result.mode;
+  observation.spec = result.spec;
+  observation.impl_config = result.impl_config;
+  observation.device = result.device;
+  observation.vocab_shards = result.vocab_shards;
+  for (const CaseInput& input : result.inputs) {
+    observation.inputs.push_back({input.name, input.shape, input.dtype});
+  }
+  return observation;
+}
+
+}  // namespace
+
 std::vector<CoverageRecord> coverage_records(const SuiteResult& suite) {
   std::vector<CoverageRecord> records;
   for (const CaseResult& result : suite.cases) {
     if (result.status == CaseStatus::not_run) continue;
     if (result.kind.empty() || result.kind == "wrapped" || result.kind == "module") continue;
-    CallObservation observation;
-    observation.source = "suite";
-    observation.origin = suite.name;
-    observation.name = result.id;
-    observation.kind = result.kind;
-    observation.mode = result.mode;
-    observation.spec = result.spec;
-    observation.impl_config = result.impl_config;
-    observation.device = result.device;
-    observation.vocab_shards = result.vocab_shards;
-    for (const CaseInput& input : result.inputs) {
-      observation.inputs.push_back({input.name, input.shape, input.dtype});
-    }
+    CallObservation observation = case_observation(suite.name, result);
     observation.outcome = result.status == CaseStatus::pass ? CallObservation::Outcome::passed
                                                             : CallObservation::Outcome::failed;
     records.push_back(make_coverage_record(observation));
   }
   return records;
+}
+
+std::vector<CoverageRecord> planned_coverage_records(const SuiteFile& file) {
+  // The suite a run would build: its block targets resolve each case's Spec and ImplConfig (the
+  // preset and overrides) exactly as the run does, and draw nothing until a case runs.
+  const Suite suite = make_suite(file);
+  std::vector<CoverageRecord> records;
+  for (std::size_t i = 0; i < file.cases.size(); ++i) {
+    const SuiteFileCase& planned = file.cases[i];
+    const CaseDescription description = suite.case_at(i).target().describe();
+    CaseResult result;
+    result.id = planned.id;
+    result.kind = description.kind;
+    result.mode = description.mode;
+    result.spec = description.spec;
+    result.impl_config = description.impl_config;
+    result.device = description.device;
+    result.vocab_shards = planned.module ? planned.module->split : 1;
+    CallObservation observation = case_observation(file.name, result);
+    observation.source = "plan";
+    CoverageRecord record = make_coverage_record(observation);
+    // The token dimensions a run records (make_coverage_record) from the activation its seeded
+    // shapes give; a traced case's shapes are in the trace.
+    if (!planned.trace) {
+      record.batch = token_bucket(planned.shapes.batch);
+      record.seq_len = planned.mode == Mode::prefill ? token_bucket(planned.shapes.seq_len) : 1;
+    }
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+std::vector<CatalogConfig> unexercised_configurations(const std::vector<CoverageRecord>& records,
+                                                      const std::string& model,
+                                                      const Catalog& catalog) {
+  const CoverageReport report =
+      restrict_to_models(build_coverage_report(records, catalog), {model});
+  std::vector<CatalogConfig> missing;
+  for (const ConfigCoverage& config : report.models.front().configurations) {
+    if (config.status == ConfigStatus::missing) missing.push_back(config.config);
+  }
+  return missing;
 }
 
 std::vector<CoverageRecord> coverage_records(const RunResults& results) {

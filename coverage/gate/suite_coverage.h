@@ -1,5 +1,6 @@
-// Coverage records from suite results: one per case that ran (docs/coverage.md "Sources"); and
-// reading coverage data that may be either a coverage file or suite results.
+// Coverage records from suite results: one per case that ran (docs/coverage.md "Sources"); the
+// records a suite file plans, before it runs ("Planned coverage"); and reading coverage data that
+// may be either a coverage file or suite results.
 #pragma once
 
 #include <string>
@@ -9,6 +10,7 @@
 #include "coverage/record.h"
 #include "coverage/report.h"
 #include "suites/suite/results.h"
+#include "suites/suite/suite_file.h"
 
 namespace ttt {
 
@@ -26,6 +28,22 @@ std::vector<CoverageRecord> coverage_records(const RunResults& results);
 CoverageReport coverage_report(const RunResults& results,
                                const Catalog& catalog = builtin_catalog(),
                                const CoverageReportOptions& options = {});
+
+// The records the cases of `file` will give when they run, without running them (nothing is
+// drawn or computed): one per case, with the kind, mode, Spec, ImplConfig (preset and overrides
+// applied), device and vocabulary shards a run records, source "plan", origin the suite's name,
+// and one call without a verdict (unchecked). Planned records have no inputs; their batch and
+// seq_len are the case's shapes, bucketed (0 for inputs read from a trace, whose shapes only the
+// trace knows). Every case counts: the run options' filter, tags and shard play no part.
+//   std::vector<ttt::CoverageRecord> plan = ttt::planned_coverage_records(ttt::load_suite_file(f));
+std::vector<CoverageRecord> planned_coverage_records(const SuiteFile& file);
+
+// The configurations of the catalog model called `model` (case-insensitive) that no record
+// exercises, in catalog order: what a suite file still lacks to cover its model. Throws
+// std::invalid_argument naming a model the catalog does not have (listing those it has).
+std::vector<CatalogConfig> unexercised_configurations(const std::vector<CoverageRecord>& records,
+                                                      const std::string& model,
+                                                      const Catalog& catalog = builtin_catalog());
 
 // Reads coverage data in either form `ttt coverage` accepts: a JSON Lines coverage file, or suite
 // results (a JSON document whose "format" is "ttt-suite-results", as `ttt suite run --json`

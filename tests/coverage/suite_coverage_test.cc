@@ -1,12 +1,15 @@
-// Suite results as coverage data (coverage/gate/suite_coverage.h).
+// Suite results as coverage data, and the coverage a suite file plans (coverage/gate/
+// suite_coverage.h).
 #include "coverage/gate/suite_coverage.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "tests/coverage/tiny_catalog.h"
 
@@ -86,6 +89,143 @@ TEST(SuiteCoverage, ReadsResultsJsonOrCoverageLines) {
               ::testing::ThrowsMessage<std::invalid_argument>(
                   HasSubstr(other + ":1: not a coverage record")));
   fs::remove_all(dir);
+}
+
+// A one-layer Llama-3.2-1B with its vocabulary cut to 256: the LM head split in 8 runs shards of
+// 32 rows, so the whole suite runs in a moment.
+SuiteFile planned_suite() {
+  const nlohmann::json json = nlohmann::json::parse(R"({
+    "suite": "plan",
+    "model": {"name": "llama-3.2-1b", "num_layers": 1, "vocab_size": 256},
+    "seed": 7,
+    "defaults": {"shapes": {"batch": 3, "seq_len": 100, "context_len": 5},
+                 "expect": {"pcc": 0.99}},
+    "cases": [
+      {"module": "norm", "mode": "prefill"},
+      {"module": "lm_head", "mode": "decode", "split": {"vocab_size": 8}},
+      {"module": "layers.0.attention", "mode": "decode", "preset": "accuracy"},
+      {"module": "layers.0.ffn", "mode": "decode", "preset": "performance"}
+    ]})");
+  return parse_suite_file(json, "plan.json", "");
+}
+
+TEST(PlannedCoverage, OneUncheckedRecordPerCaseWithTheRunsConfiguration) {
+  const std::vector<CoverageRecord> plan = planned_coverage_records(planned_suite());
+  ASSERT_EQ(plan.size(), 4u);
+  for (const CoverageRecord& record : plan) {
+    EXPECT_EQ(record.source, "plan");
+    EXPECT_EQ(record.origin, "plan");
+    EXPECT_EQ(record.device, "N150");
+    EXPECT_TRUE(record.inputs.empty());
+    EXPECT_EQ(record.calls, 1u);
+    EXPECT_EQ(record.passed, 0u);
+    EXPECT_EQ(record.failed, 0u);
+  }
+  // The final norm in prefill: 3 users of 100 tokens fall in the buckets 4 and 128.
+  EXPECT_EQ(plan[0].kind, "rms_norm");
+  EXPECT_EQ(plan[0].mode, "prefill");
+  EXPECT_EQ(plan[0].spec.at("dim"), 2048);
+  EXPECT_EQ(plan[0].batch, 4);
+  EXPECT_EQ(plan[0].seq_len, 128);
+  // One of 8 shards of 32 rows stands for the 256-row vocabulary.
+  EXPECT_EQ(plan[1].kind, "lm_head");
+  EXPECT_EQ(plan[1].vocab_shards, 8);
+  EXPECT_EQ(plan[1].spec.at("vocab_size"), 256);
+  EXPECT_EQ(plan[1].batch, 4);
+  EXPECT_EQ(plan[1].seq_len, 1);
+  // Presets give the ImplConfig: bfloat16 attention weights (accuracy), bfloat4_b FFN weights
+  // (performance), as the catalog's configurations of those presets have them.
+  EXPECT_EQ(plan[2].kind, "attention.decode");
+  EXPECT_EQ(plan[2].impl_config.at("qkv").at("weight_dtype"), "bfloat16");
+  EXPECT_EQ(plan[3].kind, "gated_mlp");
+  EXPECT_EQ(plan[3].impl_config.at("ff1_ff3").at("weight_dtype"), "bfloat4_b");
+}
+
+TEST(PlannedCoverage, MatchesTheRecordsOfARun) {
+  const SuiteFile file = planned_suite();
+  const std::vector<CoverageRecord> plan = planned_coverage_records(file);
+  Suite suite = make_suite(file);
+  suite.options().repetitions = kMinRepetitions;
+  suite.options().warmup = 0;
+  const std::vector<CoverageRecord> ran = coverage_records(suite.run());
+  ASSERT_EQ(ran.size(), plan.size());
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    SCOPED_TRACE(file.cases[i].id);
+    EXPECT_EQ(plan[i].kind, ran[i].kind);
+    EXPECT_EQ(plan[i].block, ran[i].block);
+    EXPECT_EQ(plan[i].mode, ran[i].mode);
+    EXPECT_EQ(plan[i].identity, ran[i].identity);
+    EXPECT_EQ(plan[i].spec, ran[i].spec);
+    EXPECT_EQ(plan[i].impl_config, ran[i].impl_config);
+    EXPECT_EQ(plan[i].device, ran[i].device);
+    EXPECT_EQ(plan[i].vocab_shards, ran[i].vocab_shards);
+    EXPECT_EQ(plan[i].batch, ran[i].batch);
+    EXPECT_EQ(plan[i].seq_len, ran[i].seq_len);
+    EXPECT_FALSE(ran[i].inputs.empty());
+  }
+}
+
+TEST(PlannedCoverage, TracedCaseHasNoTokenDimensions) {
+  const nlohmann::json json = nlohmann::json::parse(R"({
+    "suite": "traced",
+    "defaults": {"expect": {"pcc": 0.99}},
+    "cases": [{"block": "rms_norm", "mode": "decode", "spec": {"dim": 64, "eps": 1e-5},
+               "inputs": {"source": "trace", "file": "t.h5", "call": "norm"}}]})");
+  const std::vector<CoverageRecord> plan =
+      planned_coverage_records(parse_suite_file(json, "traced.json", ""));
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_EQ(plan[0].batch, 0);
+  EXPECT_EQ(plan[0].seq_len, 0);
+}
+
+TEST(PlannedCoverage, UnexercisedConfigurationsOfAModel) {
+  // The norm (prefill), the attention (decode, accuracy: bfloat16 weights) and the FFN (decode,
+  // performance: bfloat4_b) of the one-layer slice are three of Llama-3.2-1B's 14 configurations;
+  // the LM head's 256-row vocabulary matches none of them.
+  const std::vector<CatalogConfig> missing =
+      unexercised_configurations(planned_coverage_records(planned_suite()), "llama-3.2-1b");
+  EXPECT_EQ(missing.size(), 11u);
+  const auto is_missing = [&missing](const std::string& block, const std::string& mode,
+                                     const std::string& weight_dtype) {
+    return std::any_of(missing.begin(), missing.end(), [&](const CatalogConfig& config) {
+      return config.block == block && config.mode == mode && config.weight_dtype == weight_dtype;
+    });
+  };
+  EXPECT_FALSE(is_missing("rms_norm", "prefill", "bfloat16"));
+  EXPECT_FALSE(is_missing("attention", "decode", "bfloat16"));
+  EXPECT_FALSE(is_missing("gated_mlp", "decode", "bfloat4_b"));
+  EXPECT_TRUE(is_missing("lm_head", "decode", "bfloat8_b"));
+  EXPECT_THAT([] { unexercised_configurations({}, "no-such-model"); },
+              ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("no-such-model")));
+}
+
+// Issue 12: every shipped model suite plans every configuration its model needs in the catalog
+// (each precision preset's weight formats, both modes, the LM head and embedding at the full
+// vocabulary their shards stand for).
+TEST(PlannedCoverage, ShippedSuitesPlanEveryConfigurationOfTheirModel) {
+  const std::map<std::string, std::pair<std::string, std::size_t>> catalog_model = {
+      {"gemma-2-9b", {"Gemma-2-9B", 18}},      {"gpt2", {"GPT-2", 14}},
+      {"llama-3.1-8b", {"Llama-3.1-8B", 14}},  {"llama-3.2-1b", {"Llama-3.2-1B", 14}},
+      {"mistral-7b", {"Mistral-7B-v0.1", 14}}, {"mixtral-8x7b", {"Mixtral-8x7B-v0.1", 14}},
+      {"qwen2.5-7b", {"Qwen2.5-7B", 14}}};
+  std::vector<std::string> suites;
+  for (const auto& entry : fs::directory_iterator(fs::path(TTT_SOURCE_DIR) / "suites")) {
+    if (entry.path().extension() == ".json") suites.push_back(entry.path().stem().string());
+  }
+  std::sort(suites.begin(), suites.end());
+  ASSERT_EQ(suites.size(), catalog_model.size()) << "a suite file this test does not know";
+  for (const std::string& suite : suites) {
+    SCOPED_TRACE(suite);
+    ASSERT_TRUE(catalog_model.contains(suite));
+    const auto& [model, configurations] = catalog_model.at(suite);
+    ASSERT_EQ(builtin_catalog().find_model(model)->configurations.size(), configurations);
+    const SuiteFile file =
+        load_suite_file((fs::path(TTT_SOURCE_DIR) / "suites" / (suite + ".json")).string());
+    for (const CatalogConfig& config :
+         unexercised_configurations(planned_coverage_records(file), model)) {
+      ADD_FAILURE() << suite << " does not plan " << config.key();
+    }
+  }
 }
 
 }  // namespace

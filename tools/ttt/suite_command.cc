@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "command.h"
+#include "coverage/catalog/catalog.h"
 #include "coverage/gate/suite_coverage.h"
 #include "coverage/record.h"
 #include "suites/suite/results.h"
@@ -119,13 +120,44 @@ int list_command(const std::vector<std::string>& files) {
   return kExitOk;
 }
 
-int check_command(const std::vector<std::string>& files) {
-  for (const std::string& path : files) {
+struct CheckArguments {
+  std::vector<std::string> files;
+  std::string coverage_file;
+  std::vector<std::string> require_models;
+};
+
+int check_command(const CheckArguments& args) {
+  // Standard output may carry the records; the rest then goes to standard error.
+  std::ostream& info = args.coverage_file == "-" ? std::cerr : std::cout;
+  std::vector<CoverageRecord> plan;
+  for (const std::string& path : args.files) {
     const SuiteFile file = load_suite_file(path);
     make_suite(file).validate();
-    std::cout << path << ": ok (" << file.cases.size() << " cases)\n";
+    info << path << ": ok (" << file.cases.size() << " cases)\n";
+    const std::vector<CoverageRecord> planned = planned_coverage_records(file);
+    plan.insert(plan.end(), planned.begin(), planned.end());
   }
-  return kExitOk;
+  // Every model is looked up before anything is written: an unknown one is a usage error (exit 2).
+  std::vector<std::vector<CatalogConfig>> missing;
+  for (const std::string& model : args.require_models) {
+    missing.push_back(unexercised_configurations(plan, model));
+  }
+  if (!args.coverage_file.empty()) {
+    write_coverage_file(args.coverage_file, aggregate_coverage(plan));
+  }
+  bool complete = true;
+  for (std::size_t i = 0; i < missing.size(); ++i) {
+    const CatalogModel& model = *builtin_catalog().find_model(args.require_models[i]);
+    std::ostream& out = missing[i].empty() ? info : std::cerr;
+    out << model.name << ": the cases plan " << model.configurations.size() - missing[i].size()
+        << "/" << model.configurations.size() << " configurations\n";
+    for (const CatalogConfig& config : missing[i]) {
+      std::cerr << "  not planned: " << config.block << " " << config.mode << " "
+                << config.weight_dtype << " " << config.identity << "\n";
+    }
+    complete = complete && missing[i].empty();
+  }
+  return complete ? kExitOk : kExitFailed;
 }
 
 const CommandRegistration kRegistration("suite", [](CLI::App& app) {
@@ -184,12 +216,20 @@ const CommandRegistration kRegistration("suite", [](CLI::App& app) {
   list->callback(
       [selected, list_files] { *selected = [list_files] { return list_command(*list_files); }; });
 
-  auto check_files = std::make_shared<std::vector<std::string>>();
-  CLI::App* check = command->add_subcommand("check", "Parse and validate suite files");
-  check->add_option("files", *check_files, "Suite files")->required();
-  check->callback([selected, check_files] {
-    *selected = [check_files] { return check_command(*check_files); };
-  });
+  auto check_args = std::make_shared<CheckArguments>();
+  CLI::App* check = command->add_subcommand(
+      "check",
+      "Parse and validate suite files, without running them. Exit 0, 1 when a --require-model\n"
+      "configuration is not planned, 2 bad input.");
+  check->add_option("files", check_args->files, "Suite files")->required();
+  check->add_option("--coverage", check_args->coverage_file,
+                    "Write the coverage records the cases plan to FILE ('-': stdout; JSON "
+                    "Lines, docs/coverage.md \"Planned coverage\")");
+  check->add_option("--require-model", check_args->require_models,
+                    "A catalog model every configuration of which some case must plan "
+                    "(repeatable)");
+  check->callback(
+      [selected, check_args] { *selected = [check_args] { return check_command(*check_args); }; });
 
   return [selected] { return (*selected)(); };
 });

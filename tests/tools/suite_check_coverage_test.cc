@@ -1,0 +1,124 @@
+// `ttt suite check --coverage FILE --require-model NAME`: the coverage a suite file plans, checked
+// without running a case (docs/coverage.md "Planned coverage"). Exit 0 when every configuration of
+// each named catalog model is planned, 1 listing the ones that are not, 2 for an unknown model.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/tools/cli_run.h"
+
+namespace ttt {
+namespace {
+
+using cli_test::read_text;
+using cli_test::RunResult;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class SuiteCheckCoverage : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    directory_ = std::filesystem::path(::testing::TempDir()) /
+                 ("ttt_suite_check_coverage_" + std::to_string(::getpid()) + "_" + info->name());
+    std::filesystem::create_directories(directory_);
+  }
+  void TearDown() override { std::filesystem::remove_all(directory_); }
+
+  std::string path(const std::string& name) const { return (directory_ / name).string(); }
+  RunResult ttt(const std::vector<std::string>& args) const {
+    return cli_test::run_ttt(directory_, args);
+  }
+  static std::string shipped(const std::string& suite) {
+    return (std::filesystem::path(TTT_SOURCE_DIR) / "suites" / (suite + ".json")).string();
+  }
+
+  std::filesystem::path directory_;
+};
+
+TEST_F(SuiteCheckCoverage, ShippedSuitePlansItsWholeModel) {
+  const RunResult result = ttt({"suite", "check", shipped("gpt2"), "--require-model", "GPT-2"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("GPT-2: the cases plan 14/14 configurations"));
+}
+
+TEST_F(SuiteCheckCoverage, ListsTheConfigurationsNotPlanned) {
+  // Llama-3.2-1B's final norm in both modes under the default preset: 2 of its 14
+  // configurations (the norm's Spec and its bfloat16 weights are the same in every preset).
+  std::ofstream(path("norms.json")) << R"({
+    "suite": "norms", "model": "llama-3.2-1b",
+    "defaults": {"shapes": {"batch": 1, "seq_len": 8}, "expect": {"pcc": 0.99}},
+    "cases": [{"module": "norm", "mode": "prefill"}, {"module": "norm", "mode": "decode"}]})";
+  const RunResult result =
+      ttt({"suite", "check", path("norms.json"), "--require-model", "llama-3.2-1b"});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("Llama-3.2-1B: the cases plan 2/14 configurations"));
+  EXPECT_THAT(result.err, HasSubstr("not planned: gated_mlp decode bfloat4_b GATED_MLP("
+                                    "hidden=2048,ffn=8192,act=silu)"));
+  EXPECT_THAT(result.err, Not(HasSubstr("not planned: rms_norm")));
+}
+
+TEST_F(SuiteCheckCoverage, WritesThePlannedRecords) {
+  const RunResult result =
+      ttt({"suite", "check", shipped("llama-3.2-1b"), "--coverage", path("plan.jsonl")});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  // 18 cases; the attention_norm, ffn_norm and final norm of a mode are one configuration with
+  // the same shapes, so they aggregate: 18 - 2 * 2 = 14 records, one per configuration.
+  std::istringstream lines(read_text(path("plan.jsonl")));
+  std::string line;
+  std::vector<nlohmann::json> records;
+  while (std::getline(lines, line)) records.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(records.size(), 14u);
+  std::uint64_t calls = 0;
+  for (const nlohmann::json& record : records) {
+    EXPECT_EQ(record.at("source"), "plan");
+    EXPECT_EQ(record.at("passed"), 0);
+    EXPECT_EQ(record.at("failed"), 0);
+    calls += record.at("calls").get<std::uint64_t>();
+  }
+  EXPECT_EQ(calls, 18u);
+  // The report sees every configuration exercised, none with a verdict.
+  const RunResult report = ttt({"coverage", "report", path("plan.jsonl"), "--json"});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  const nlohmann::json json = nlohmann::json::parse(report.out);
+  int found = 0;
+  for (const nlohmann::json& model : json.at("models")) {
+    if (model.at("name") != "Llama-3.2-1B") continue;
+    ++found;
+    EXPECT_EQ(model.at("exercised"), 14);
+    EXPECT_EQ(model.at("passing"), 0);
+  }
+  EXPECT_EQ(found, 1);
+}
+
+TEST_F(SuiteCheckCoverage, RecordsToStandardOutputKeepItClean) {
+  const RunResult result =
+      ttt({"suite", "check", shipped("gpt2"), "--coverage", "-", "--require-model", "GPT-2"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  std::istringstream lines(result.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    EXPECT_EQ(nlohmann::json::parse(line).at("source"), "plan") << line;
+  }
+  EXPECT_THAT(result.err, HasSubstr("ok (18 cases)"));
+  EXPECT_THAT(result.err, HasSubstr("GPT-2: the cases plan 14/14"));
+}
+
+TEST_F(SuiteCheckCoverage, UnknownModelIsAUsageError) {
+  const RunResult result = ttt({"suite", "check", shipped("gpt2"), "--require-model", "gpt-3",
+                                "--coverage", path("plan.jsonl")});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("no model 'gpt-3'"));
+  EXPECT_THAT(result.err, HasSubstr("GPT-2"));  // The models the catalog has.
+  EXPECT_FALSE(std::filesystem::exists(path("plan.jsonl")));
+}
+
+}  // namespace
+}  // namespace ttt
