@@ -195,9 +195,31 @@ TEST_F(TraceCommands, RecoverAKilledCapture) {
   }
   char byte = 0;
   ASSERT_EQ(read(ready[0], &byte, 1), 1);  // Three calls are complete.
+  // While the capture runs, recovery refuses (it would replace the file under the writer) and
+  // touches nothing.
+  RunResult result = ttt({"trace", "recover", file});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err, "ttt: error: " + trace_journal_path(file) +
+                            ": the capture journal is locked: the capture writing this trace "
+                            "(process " +
+                            std::to_string(child) +
+                            ") is still running, or a recovery of it is in progress; wait until "
+                            "it has finished (recover only a capture whose process has ended)\n");
+  EXPECT_TRUE(std::filesystem::exists(trace_journal_path(file)));
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
-  RunResult result = ttt({"inspect", file});
+
+  // A disk too full for the recovered trace (a file-size limit stands in for it): the error names
+  // the output, which is removed; the trace and its journal stay for a later attempt.
+  result = cli_test::run_shell(directory_, "trap '' XFSZ; ulimit -f 1; " +
+                                               cli_test::ttt_command({"trace", "recover", file}));
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, StartsWith("ttt: error: " + file + ".recovering"));
+  EXPECT_THAT(result.err, HasSubstr("File too large"));
+  EXPECT_FALSE(std::filesystem::exists(file + ".recovering"));
+  EXPECT_TRUE(std::filesystem::exists(trace_journal_path(file)));
+
+  result = ttt({"inspect", file});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, HasSubstr("run `ttt trace recover " + file + "`"));
   result = ttt({"trace", "recover", file, "-o", path("fixed.h5")});

@@ -288,6 +288,8 @@ struct TraceSession::Impl {
   trace_internal::JournalWriter journal;
   std::int64_t next_seq = 0;
   bool failed = false;  // An I/O error: the file may hold a partial call; later calls are dropped.
+  // The trace or the journal was deleted or replaced: the error naming it, and nothing to recover.
+  std::optional<TraceError> files_lost;
 
   // Sharing: inputs written so far (by identity) and registered weights.
   struct WrittenTensor {
@@ -368,8 +370,21 @@ struct TraceSession::Impl {
     return {{"/", file.get()}, {"/calls", calls_group.get()}, {"/tensors", tensors_group.get()}};
   }
 
+  // Throws TraceError naming the trace or the journal when either was deleted or replaced since
+  // the session created it (another process, a `rm`): writing on would lose every call silently.
+  void check_files_in_place() {
+    try {
+      values.check_in_place();
+      journal.check_in_place();
+    } catch (const TraceError& error) {
+      files_lost = error;
+      throw;
+    }
+  }
+
   // Writes one call, then journals it. Throws on I/O errors.
   void write_call(const CapturedCall& call) {
+    check_files_in_place();
     const std::int64_t seq = next_seq;
     const std::string group = call_group_path(seq);
     CommitBuilder builder(file.get(), path, values, layout, writer_ids, existing_groups());
@@ -458,6 +473,7 @@ struct TraceSession::Impl {
     }
     CommitBuilder builder(file.get(), path, values, layout, writer_ids, {{"/", file.get()}});
     builder.commit()["session"] = random_session_id();
+    builder.commit()["pid"] = static_cast<std::int64_t>(::getpid());
     builder.group_attribute("/", "ttt_format", std::string(trace_internal::kFormatName));
     builder.group_attribute("/", "ttt_format_version", trace_internal::kFormatVersion);
     builder.group_attribute("/", "producer", std::string("tttv2 ") + TTT_VERSION);
@@ -487,6 +503,8 @@ TraceSession::TraceSession(std::string path, TraceOptions options)
   }
   const std::string journal_path = path + std::string(trace_internal::kJournalSuffix);
   if (::access(journal_path.c_str(), F_OK) == 0) {
+    // A running capture of the same trace holds the journal's lock: say so, with its process id.
+    { const trace_internal::JournalLock not_running(journal_path); }
     throw TraceError(path, "",
                      "a journal from an unfinished capture exists (" + journal_path +
                          "); run `ttt trace recover " + path + "` or delete both files first");
@@ -594,6 +612,27 @@ void TraceSession::close() {
   impl.tensors_group.reset();
   impl.file.close({impl.path, ""}, "close the trace");
   impl.writer_ids = {};
+  if (!impl.failed) {
+    try {
+      impl.check_files_in_place();
+    } catch (const TraceError& error) {
+      impl.failed = true;
+      std::lock_guard lock(impl.error_mutex);
+      if (!impl.first_error) impl.first_error = error.what();
+    }
+  }
+  if (impl.files_lost) {
+    // A journal that describes another file, or none, is no use to recovery: remove it if it is
+    // still the one this session wrote.
+    bool journal_in_place = true;
+    try {
+      impl.journal.check_in_place();
+    } catch (const TraceError&) {
+      journal_in_place = false;
+    }
+    if (journal_in_place) impl.journal.close_and_remove();
+    throw *impl.files_lost;
+  }
   if (impl.failed) {
     throw TraceError(impl.path, "",
                      "the capture failed (" + impl.first_error.value_or("unknown error") +

@@ -143,6 +143,8 @@ RecoveryReport recover_trace(const std::string& trace_path, const std::string& o
                          " (the capture was closed cleanly, or the trace was not written by "
                          "tttv2)");
   }
+  // Held until the end: a capture still writing the trace holds it, and refuses a second recovery.
+  const trace_internal::JournalLock lock(journal_path);
   const trace_internal::JournalContents journal = trace_internal::read_journal(journal_path);
   if (journal.commits.empty() || !journal.commits.front().contains("session")) {
     throw TraceError(journal_path, "",
@@ -163,8 +165,10 @@ RecoveryReport recover_trace(const std::string& trace_path, const std::string& o
   const std::string temporary = report.output + ".recovering";
   {
     const RawFile raw(trace_path, RawFile::Mode::read);
-    h5::FileId file = h5::create_file(temporary);
+    h5::FileId file;
     try {
+      // Inside the try: on a full disk the file is created and then cannot be written.
+      file = h5::create_file(temporary);
       const h5::WriterIds ids = h5::make_writer_ids({temporary, ""});
       for (std::size_t index = 0; index < journal.commits.size(); ++index) {
         try {

@@ -29,9 +29,12 @@ struct RecoveryReport {
 // `trace_path` itself, replaced atomically; the journal is then removed). With another output
 // path, the damaged trace and its journal are left as they are. The recovered file has the root
 // attribute `ttt_recovered_session` (docs/trace-format.md).
-// REQUIRES: the capturing process is no longer running.
-// Throws TraceError naming the file when there is no journal (nothing to recover), the journal
-// has no header record, or a journal record points outside the trace file.
+// Refuses while the capturing process is still running: its session holds a lock on the journal
+// (internal/journal.h) that the kernel releases when the process ends, even by SIGKILL.
+// Throws TraceError naming the file when there is no journal (nothing to recover), the journal is
+// locked (the capture is running, or another recovery is; the message gives the capturing
+// process's id), the journal has no header record, a journal record points outside the trace
+// file, or the recovered trace cannot be written (a full disk: the partial output is removed).
 RecoveryReport recover_trace(const std::string& trace_path, const std::string& output_path = "");
 
 }  // namespace ttt

@@ -1,11 +1,16 @@
 #include "validation/trace/internal/h5.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
 
 #include "validation/trace/trace_error.h"
@@ -20,13 +25,26 @@ herr_t collect_description(unsigned /*position*/, const H5E_error2_t* error, voi
   return 0;
 }
 
+// HDF5's file driver describes a failed system call at length, over two lines ("file write failed:
+// time = ..., filename = ..., errno = 28, error message = 'No space left on device', buf = 0x...,
+// ..."): keeps what failed and why, "file write failed: No space left on device".
+std::string shorten_system_error(const std::string& text) {
+  constexpr std::string_view kMarker = "error message = '";
+  const std::size_t marker = text.find(kMarker);
+  if (marker == std::string::npos) return text;
+  const std::size_t start = marker + kMarker.size();
+  const std::size_t end = text.find('\'', start);
+  if (end == std::string::npos) return text;
+  return text.substr(0, text.find_first_of(":,")) + ": " + text.substr(start, end - start);
+}
+
 // The innermost description names the cause ("object 'x' doesn't exist", "truncated file: ...").
 std::string error_stack_text() {
   std::vector<std::string> descriptions;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_description, &descriptions);
   H5Eclear2(H5E_DEFAULT);
   if (descriptions.empty()) return "HDF5 reported no detail";
-  return descriptions.back();
+  return shorten_system_error(descriptions.back());
 }
 
 std::vector<hsize_t> to_hsize(const std::vector<std::int64_t>& values) {
@@ -83,6 +101,24 @@ void silence_errors() {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     silenced = true;
   }
+}
+
+namespace {
+
+// Runs before HDF5's exit handler (exit handlers run in reverse order of registration, and this
+// one is registered after HDF5 initialised) and ends the process with the status it was given.
+void exit_before_hdf5(int status, void*) {
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  ::_exit(status);
+}
+
+}  // namespace
+
+void after_failed_file_close() {
+  static std::once_flag registered;
+  std::call_once(registered, [] { ::on_exit(exit_before_hdf5, nullptr); });
 }
 
 // ---- Files -----------------------------------------------------------------------------------

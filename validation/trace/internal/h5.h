@@ -38,6 +38,13 @@ struct Where {
 // setting per thread). Cheap after the first call on a thread.
 void silence_errors();
 
+// HDF5 1.10 frees a file whose closing flush failed (a full disk) but leaves its id registered;
+// the exit handler HDF5 installs then closes that file again and crashes the process (SIGSEGV,
+// exit 139, after the real error was reported). Called after a failed H5Fclose: the process will
+// end, whenever it does, with its own exit status but without running that handler (nor the exit
+// handlers registered before this call); C and C++ standard streams are flushed first.
+void after_failed_file_close();
+
 // The one checked helper: calls `function(args...)` with printing silenced; a negative result
 // (HDF5's failure value for hid_t, herr_t, htri_t and ssize_t) throws via fail_with_stack().
 template <typename Function, typename... Args>
@@ -78,17 +85,26 @@ class Id {
   void reset() noexcept {
     if (id_ >= 0) {
       silence_errors();
-      Close(id_);
+      if (Close(id_) < 0) closing_failed();
       id_ = H5I_INVALID_HID;
     }
   }
   // Closes now and reports failure (a file's final close writes metadata and must be checked).
   void close(const Where& where, std::string_view action) {
     const hid_t id = std::exchange(id_, H5I_INVALID_HID);
-    if (id >= 0) call(where, action, Close, id);
+    if (id < 0) return;
+    silence_errors();
+    if (Close(id) < 0) {
+      closing_failed();
+      fail_with_stack(where, action);
+    }
   }
 
  private:
+  static void closing_failed() noexcept {
+    if constexpr (Close == &H5Fclose) after_failed_file_close();
+  }
+
   hid_t id_ = H5I_INVALID_HID;
 };
 

@@ -1,6 +1,7 @@
 #include "validation/trace/internal/journal.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <array>
@@ -10,8 +11,9 @@
 #include <iterator>
 #include <utility>
 
-#include "validation/trace/trace_error.h"
 #include "validation/input/input_file.h"
+#include "validation/trace/internal/raw_file.h"
+#include "validation/trace/trace_error.h"
 
 namespace ttt::trace_internal {
 namespace {
@@ -46,6 +48,32 @@ std::uint32_t get_u32(const std::byte* in) {
   throw TraceError(path, "", "cannot " + action + ": " + std::strerror(errno));
 }
 
+// "process 4242": who wrote the journal's first record, "" when the journal does not say.
+std::string writer_of(const std::string& path) {
+  try {
+    const JournalContents contents = read_journal(path);
+    if (!contents.commits.empty() && contents.commits.front().contains("pid")) {
+      return " (process " + contents.commits.front().at("pid").dump() + ")";
+    }
+  } catch (const std::exception&) {
+    // Only for the message: the lock is the answer, the pid a courtesy.
+  }
+  return "";
+}
+
+// Takes the exclusive lock on an open journal without waiting (JournalWriter, JournalLock).
+void lock_journal(int descriptor, const std::string& path) {
+  while (::flock(descriptor, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK) fail_errno(path, "lock the capture journal");
+    throw TraceError(path, "",
+                     "the capture journal is locked: the capture writing this trace" +
+                         writer_of(path) +
+                         " is still running, or a recovery of it is in progress; wait until it "
+                         "has finished (recover only a capture whose process has ended)");
+  }
+}
+
 }  // namespace
 
 std::uint32_t crc32(std::span<const std::byte> bytes) {
@@ -56,8 +84,16 @@ std::uint32_t crc32(std::span<const std::byte> bytes) {
 }
 
 JournalWriter::JournalWriter(std::string path) : path_(std::move(path)) {
-  descriptor_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  // Locked before it is truncated: a journal another process holds is left as it is.
+  descriptor_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (descriptor_ < 0) fail_errno(path_, "create the capture journal");
+  try {
+    lock_journal(descriptor_, path_);
+    if (::ftruncate(descriptor_, 0) != 0) fail_errno(path_, "truncate the capture journal");
+  } catch (...) {
+    ::close(std::exchange(descriptor_, -1));
+    throw;
+  }
 }
 
 JournalWriter::JournalWriter(JournalWriter&& other) noexcept
@@ -105,6 +141,28 @@ void JournalWriter::close_and_remove() {
 void JournalWriter::remove(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
     fail_errno(path, "remove the capture journal");
+}
+
+void JournalWriter::check_in_place() const {
+  check_file_in_place(descriptor_, path_, "the capture journal");
+}
+
+JournalLock::JournalLock(const std::string& path) {
+  descriptor_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (descriptor_ < 0) fail_errno(path, "open the capture journal");
+  try {
+    lock_journal(descriptor_, path);
+  } catch (...) {
+    ::close(std::exchange(descriptor_, -1));
+    throw;
+  }
+}
+
+JournalLock::JournalLock(JournalLock&& other) noexcept
+    : descriptor_(std::exchange(other.descriptor_, -1)) {}
+
+JournalLock::~JournalLock() {
+  if (descriptor_ >= 0) ::close(descriptor_);
 }
 
 JournalContents parse_journal(std::span<const std::byte> bytes, const std::string& name) {

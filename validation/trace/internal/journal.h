@@ -9,7 +9,7 @@
 //
 // A commit describes what recovery must re-create, in order:
 //   {"seq": 12,                                   calls only
-//    "session": "9f3c...",                         the first record (root) only
+//    "session": "9f3c...", "pid": 4242,            the first record (root) only
 //    "groups": ["/calls/000012", ...],
 //    "datasets": [{"path": "/calls/000012/inputs/x", "type": "float32", "shape": [2, 3],
 //                  "offset": 4096, "bytes": 24}                      contiguous, or
@@ -35,10 +35,16 @@ std::uint32_t crc32(std::span<const std::byte> bytes);
 
 // Appends records to a journal file. Move-only; the destructor closes the file (it never removes
 // it: only a clean close of the trace does).
+//
+// The writer holds an exclusive lock on the journal (flock) for its whole life, and recovery takes
+// the same lock (JournalLock): recovering a trace whose capture is still running would replace the
+// file under the writer. The kernel releases the lock when the writer's process ends, however it
+// ends (SIGKILL included), so a killed capture stays recoverable.
 class JournalWriter {
  public:
   JournalWriter() = default;
-  // Creates or truncates `path`. Throws TraceError naming it.
+  // Creates or truncates `path` and locks it. Throws TraceError naming it when it cannot be
+  // created, or another process holds its lock (a capture or a recovery in progress).
   explicit JournalWriter(std::string path);
   JournalWriter(JournalWriter&& other) noexcept;
   JournalWriter& operator=(JournalWriter&& other) noexcept;
@@ -54,10 +60,32 @@ class JournalWriter {
   // Deletes the journal at `path` (absent is fine). Throws TraceError naming it on failure.
   static void remove(const std::string& path);
 
+  // Throws TraceError naming the journal when it was deleted or replaced while being written
+  // (check_file_in_place in raw_file.h).
+  void check_in_place() const;
+
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
+  int descriptor_ = -1;
+};
+
+// Recovery's hold on a journal: the lock a JournalWriter holds (above), taken without waiting.
+// Move-only; the destructor releases it.
+class JournalLock {
+ public:
+  // Locks the journal at `path`. Throws TraceError naming it when it cannot be opened, or when a
+  // capture (or another recovery) holds the lock: the message gives the capturing process's id,
+  // from the journal's first record.
+  explicit JournalLock(const std::string& path);
+  JournalLock(JournalLock&& other) noexcept;
+  JournalLock& operator=(JournalLock&&) = delete;
+  JournalLock(const JournalLock&) = delete;
+  JournalLock& operator=(const JournalLock&) = delete;
+  ~JournalLock();
+
+ private:
   int descriptor_ = -1;
 };
 

@@ -91,4 +91,24 @@ void RawFile::write(std::uint64_t offset, const void* data, std::size_t bytes,
   }
 }
 
+void RawFile::check_in_place() const { check_file_in_place(descriptor_, path_, "the trace"); }
+
+void check_file_in_place(int descriptor, const std::string& path, const std::string& what) {
+  struct stat open_file {};
+  if (::fstat(descriptor, &open_file) != 0) {
+    throw TraceError(path, "", "cannot check " + what + ": " + std::strerror(errno));
+  }
+  struct stat at_path {};
+  const bool path_exists = ::stat(path.c_str(), &at_path) == 0;
+  // A rename over the path also leaves the open file with no link: "replaced" says more.
+  if (path_exists && (at_path.st_dev != open_file.st_dev || at_path.st_ino != open_file.st_ino)) {
+    throw TraceError(path, "",
+                     what + " was replaced by another file while this process was writing it");
+  }
+  if (!path_exists || open_file.st_nlink == 0) {
+    throw TraceError(path, "",
+                     what + " was deleted (or moved away) while this process was writing it");
+  }
+}
+
 }  // namespace ttt::trace_internal

@@ -41,10 +41,20 @@ class RawFile {
   void write(std::uint64_t offset, const void* data, std::size_t bytes,
              const std::string& object) const;
 
+  // Throws TraceError naming the file when its path no longer leads to the file this object has
+  // open (check_file_in_place).
+  void check_in_place() const;
+
  private:
   std::string path_;
   int descriptor_ = -1;
   std::uint64_t size_ = 0;
 };
+
+// A writer keeps writing through its descriptor after its file was deleted, or replaced by a rename
+// (another process, a `rm`): every later byte would be lost without a word. Throws TraceError
+// naming `path` when the open `descriptor` has no link left, or `path` is now another file or no
+// file. `what` names the file's role in the message ("the trace", "the capture journal").
+void check_file_in_place(int descriptor, const std::string& path, const std::string& what);
 
 }  // namespace ttt::trace_internal
