@@ -586,7 +586,9 @@ SuiteResult Suite::run_indices(const std::vector<std::size_t>& selected, bool sk
     result.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (options_.fail_fast && result.status != CaseStatus::pass) stopped = true;
-    if (options_.on_case_done) options_.on_case_done(result);
+    if (options_.on_case_done) {
+      options_.on_case_done(suite.cases.size() + 1, selected.size(), result);
+    }
     suite.cases.push_back(std::move(result));
   }
   return suite;

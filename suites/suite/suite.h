@@ -180,8 +180,9 @@ struct SuiteOptions {
   Shard shard{};
   // What compute_metrics computes. Default: quantiles, no histogram.
   MetricsOptions metrics = without_histogram();
-  // Called after each case (progress display). Default: none.
-  std::function<void(const CaseResult&)> on_case_done = nullptr;
+  // Called after each case that ran, with (cases done, cases selected in this suite, the case):
+  // progress display. Default: none.
+  std::function<void(std::size_t, std::size_t, const CaseResult&)> on_case_done = nullptr;
 };
 
 class Suite;

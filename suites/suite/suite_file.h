@@ -93,7 +93,8 @@ struct SuiteRunOptions {
   int warmup = -1;
   // Evict the caches before every repetition (SuiteOptions::cold_caches). Default: on.
   bool cold_caches = true;
-  std::function<void(const CaseResult&)> on_case_done = nullptr;
+  // SuiteOptions::on_case_done, for the cases of each file.
+  std::function<void(std::size_t, std::size_t, const CaseResult&)> on_case_done = nullptr;
 };
 
 // The Suite of a suite file: one block_case per case with its seeded or traced inputs,

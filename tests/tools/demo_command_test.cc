@@ -1,10 +1,13 @@
 // `ttt demo`, run as a subprocess: a small model end to end (report, files, trace, replay), the
 // default configuration (the README's first command), the presets, and bad input (exit 2).
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -25,7 +28,9 @@ using cli_test::run_ttt;
 using cli_test::RunResult;
 
 using ::testing::AllOf;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 class DemoCommand : public ::testing::Test {
  protected:
@@ -64,7 +69,16 @@ TEST_F(DemoCommand, SmallModelPassesAndWritesReportsAndTrace) {
             HasSubstr("== Validation report"), HasSubstr("layers.1.attention.decode"),
             HasSubstr("lm_head.prefill"), HasSubstr("== Offline replay of"),
             HasSubstr("(device now against the captured outputs)"), HasSubstr("PASS: 44/44")));
-  EXPECT_EQ(run.err, "");
+  // Standard error is not a terminal here: one progress line per step, 4 forward passes and 44
+  // replayed calls.
+  EXPECT_THAT(run.err, StartsWith("[model run 1/4] prefill of 8 tokens\n"
+                                  "[model run 2/4] decode step 1\n"
+                                  "[model run 3/4] decode step 2\n"
+                                  "[model run 4/4] decode step 3\n"
+                                  "[replay 1/44] embedding.prefill\n"
+                                  "[replay 2/44] layers.0.attention_norm.prefill\n"));
+  EXPECT_THAT(run.err, EndsWith("[replay 44/44] lm_head.decode\n"));
+  EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 48);
 
   // 4 forward passes (prefill and 3 steps) of 1 + 2 * 4 + 2 calls each.
   const nlohmann::json report = nlohmann::json::parse(read_text(out_dir() + "/report.json"));
@@ -99,8 +113,9 @@ nlohmann::json record_of(const nlohmann::json& report, const std::string& name) 
 TEST_F(DemoCommand, PresetsChangeTheRecordedConfigs) {
   RunResult run =
       demo({"--out", out_dir(), "--config", config_, "--prompt-tokens", "4", "--decode-steps", "1",
-            "--preset", "accuracy", "--device", "N300", "--replay-against", "both"});
+            "--preset", "accuracy", "--device", "N300", "--replay-against", "both", "--quiet"});
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_EQ(run.err, "") << "--quiet: no progress lines";
   EXPECT_THAT(run.out, AllOf(HasSubstr("device N300, preset accuracy"),
                              HasSubstr("(device now against the reference run now and the captured "
                                        "outputs)")));
@@ -147,6 +162,103 @@ TEST_F(DemoCommand, BadInputExitsTwoWithOneClearLine) {
   EXPECT_EQ(demo({"--decode-steps", "-1"}).exit_code, 2);
   EXPECT_EQ(demo({"--replay-against", "golden"}).exit_code, 2);
   EXPECT_FALSE(std::filesystem::exists(out_dir() + "/trace.h5"));
+}
+
+// A `ttt ARGS...` running in the background, its standard error on a pipe the test reads.
+class BackgroundTtt {
+ public:
+  explicit BackgroundTtt(std::vector<std::string> args) {
+    args.insert(args.begin(), TTT_CLI_PATH);
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    int pipe_ends[2];
+    EXPECT_EQ(::pipe(pipe_ends), 0);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, STDOUT_FILENO);
+      ::dup2(pipe_ends[1], STDERR_FILENO);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(pipe_ends[1]);
+    err_ = pipe_ends[0];
+  }
+  ~BackgroundTtt() {
+    ::close(err_);
+    if (!waited_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  pid_t pid() const { return pid_; }
+
+  // The next line of its standard error, without the newline ("" at the end).
+  std::string read_line() {
+    std::string line;
+    char c = 0;
+    while (::read(err_, &c, 1) == 1 && c != '\n') line += c;
+    return line;
+  }
+
+  // Reads its standard error to the end and returns its exit code (-1: killed).
+  int wait() {
+    while (!read_line().empty()) {
+    }
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    waited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int err_ = -1;
+  bool waited_ = false;
+};
+
+TEST_F(DemoCommand, ASecondDemoOnTheSameDirectoryFailsAtOnceNamingTheFirst) {
+  BackgroundTtt first({"demo", "--out", out_dir(), "--config", config_, "--prompt-tokens", "8",
+                       "--decode-steps", "3"});
+  // Its first progress line: it holds the directory and is capturing. Stopped there, it is
+  // certain to still hold the directory while the second runs.
+  ASSERT_EQ(first.read_line(), "[model run 1/4] prefill of 8 tokens");
+  ::kill(first.pid(), SIGSTOP);
+  const RunResult second = demo({"--out", out_dir(), "--config", config_});
+  ::kill(first.pid(), SIGCONT);
+  EXPECT_EQ(second.exit_code, 2);
+  EXPECT_EQ(second.err, "ttt: error: [demo] the output directory " + out_dir() +
+                            " is in use by another ttt demo (process " +
+                            std::to_string(first.pid()) + " holds " + out_dir() +
+                            "/.ttt-demo.lock); wait for it to finish or choose another output "
+                            "directory\n");
+  EXPECT_EQ(second.out, "") << "it fails before it starts";
+  // The first finishes undisturbed, with its whole trace.
+  EXPECT_EQ(first.wait(), 0);
+  EXPECT_EQ(TraceReader::open(out_dir() + "/trace.h5").sequence_numbers().size(), 44u);
+  // Once it has ended, the directory is free again.
+  EXPECT_EQ(demo({"--out", out_dir(), "--config", config_, "--prompt-tokens", "2", "--decode-steps",
+                  "0", "--quiet"})
+                .exit_code,
+            0);
+}
+
+// A disk that fills during the capture (a file-size limit stands in for it: writes past it fail
+// with EFBIG as they would with ENOSPC). HDF5 1.10 used to crash at exit after the failed close
+// (exit 139); now the error is the last word and the exit code 2, and the journal stays for
+// `ttt trace recover` once there is room again.
+TEST_F(DemoCommand, ADiskThatFillsDuringCaptureFailsWithTheErrorNotACrash) {
+  const std::string limited =
+      "trap '' XFSZ; ulimit -f 1000; " +
+      cli_test::ttt_command({"demo", "--out", out_dir(), "--config", config_, "--prompt-tokens",
+                             "4", "--decode-steps", "1"});
+  const RunResult run = cli_test::run_shell(directory_, limited);
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("ttt: error: " + out_dir() + "/trace.h5:"));
+  EXPECT_THAT(run.err, EndsWith(": File too large\n"));
+  EXPECT_TRUE(std::filesystem::exists(out_dir() + "/trace.h5.journal"));
 }
 
 // The README's first command: the default model (Llama-3.2-1B's shapes, 2 layers), 32 prompt

@@ -8,6 +8,7 @@
 #include "command.h"
 #include "suites/models/llama/demo.h"
 #include "validation/trace/replay.h"
+#include "validation/wrapper/progress.h"
 #include "validation/wrapper/report.h"
 
 namespace ttt::cli {
@@ -18,6 +19,7 @@ struct DemoArguments {
   std::string preset;
   std::string device = "N150";
   std::string replay_against = "captured";
+  bool quiet = false;
 };
 
 int run_demo_command(DemoArguments& args) {
@@ -25,6 +27,8 @@ int run_demo_command(DemoArguments& args) {
   args.options.device = parse_device(args.device);
   args.options.replay_against = parse_replay_against(args.replay_against);
   args.options.color = use_color_on_stdout();
+  ProgressReporter progress = stderr_progress();
+  if (!args.quiet) args.options.progress = &progress;
   const llama::DemoResult result = llama::run_demo(args.options, std::cout);
   return result.passed() ? kExitOk : kExitFailed;
 }
@@ -54,6 +58,9 @@ const CommandRegistration kRegistration("demo", [](CLI::App& app) {
                    "What the replay compares device-now with: captured (default: the outputs the "
                    "run captured), reference (the float64 reference run again) or both")
       ->check(CLI::IsMember({"reference", "captured", "both"}));
+  command->add_flag("--quiet", args->quiet,
+                    "No progress lines on standard error (one per prefill/decode step and per "
+                    "replayed call; one live line on a terminal)");
   return [args] { return run_demo_command(*args); };
 });
 

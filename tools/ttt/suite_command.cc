@@ -1,8 +1,6 @@
 // `ttt suite run|merge|list|check`: run declarative suites (suites/*.json), merge shard results,
 // list and check suite files (docs/cli.md "ttt suite / ttt compose", docs/suites.md). The work is
 // in suites/suite; this file parses flags and prints.
-#include <unistd.h>
-
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -16,6 +14,7 @@
 #include "coverage/record.h"
 #include "suites/suite/results.h"
 #include "suites/suite/suite_file.h"
+#include "validation/wrapper/progress.h"
 
 namespace ttt::cli {
 namespace {
@@ -63,12 +62,15 @@ int run_suites_command(const RunArguments& args) {
   options.warmup = args.warmup;
   options.fail_fast = args.fail_fast;
   options.cold_caches = !args.warm_caches;
-  const bool progress = !args.quiet && ::isatty(STDERR_FILENO) != 0;
-  if (progress) {
-    options.on_case_done = [](const CaseResult& result) {
-      std::fprintf(stderr, "%-7s %s (%.1f s)\n",
-                   std::string(case_status_name(result.status)).c_str(), result.id.c_str(),
-                   result.seconds);
+  ProgressReporter progress = stderr_progress();
+  if (!args.quiet) {
+    options.on_case_done = [&progress](std::size_t done, std::size_t total,
+                                       const CaseResult& result) {
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%.1f s", result.seconds);
+      progress.step(
+          "suite", done, total,
+          std::string(case_status_name(result.status)) + " " + result.id + " (" + seconds + ")");
     };
   }
   const RunResults results = run_suite_files(args.files, options);

@@ -1,7 +1,13 @@
 #include "suites/models/llama/demo.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -78,6 +84,46 @@ std::string seconds_text(double seconds) {
   return text;
 }
 
+// Holds <dir>/.ttt-demo.lock (flock) for the whole run, with this process's id in it. The kernel
+// releases the lock when the process ends, however it ends, so a killed demo never leaves the
+// directory locked. The file itself stays: deleting it would race with a demo that just opened it.
+class OutputDirectoryLock {
+ public:
+  explicit OutputDirectoryLock(const std::string& dir) {
+    const std::string path = (std::filesystem::path(dir) / ".ttt-demo.lock").string();
+    descriptor_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (descriptor_ < 0) {
+      throw std::runtime_error("[demo] cannot create the lock file " + path + ": " +
+                               std::strerror(errno));
+    }
+    if (::flock(descriptor_, LOCK_EX | LOCK_NB) != 0) {
+      char holder[32] = {};
+      const ssize_t n = ::pread(descriptor_, holder, sizeof holder - 1, 0);
+      ::close(descriptor_);
+      std::string pid = n > 0 ? std::string(holder, static_cast<std::size_t>(n)) : "";
+      while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+      throw std::runtime_error("[demo] the output directory " + dir +
+                               " is in use by another ttt demo (process " +
+                               (pid.empty() ? "unknown" : pid) + " holds " + path +
+                               "); wait for it to finish or choose another "
+                               "output directory");
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(descriptor_, 0) != 0 ||
+        ::pwrite(descriptor_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+      const std::string reason = std::strerror(errno);
+      ::close(descriptor_);
+      throw std::runtime_error("[demo] cannot write the lock file " + path + ": " + reason);
+    }
+  }
+  ~OutputDirectoryLock() { ::close(descriptor_); }
+  OutputDirectoryLock(const OutputDirectoryLock&) = delete;
+  OutputDirectoryLock& operator=(const OutputDirectoryLock&) = delete;
+
+ private:
+  int descriptor_ = -1;
+};
+
 }  // namespace
 
 nlohmann::json demo_default_config() {
@@ -143,6 +189,7 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
     throw std::runtime_error("[demo] cannot create the output directory " + options.out_dir + ": " +
                              error.message());
   }
+  const OutputDirectoryLock lock(options.out_dir);
   DemoResult result;
   result.trace_path = (fs::path(options.out_dir) / "trace.h5").string();
   result.report_json_path = (fs::path(options.out_dir) / "report.json").string();
@@ -191,14 +238,26 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
     out << "\nprefill of " << options.prompt_tokens << " tokens and " << options.decode_steps
         << " decode steps, every block call validated and captured to " << result.trace_path
         << " ...\n";
+    const auto steps = static_cast<std::size_t>(1 + options.decode_steps);
     const Tensor logits = model.prefill(prompt, cache);
+    if (options.progress != nullptr) {
+      options.progress->step("model run", 1, steps,
+                             "prefill of " + std::to_string(options.prompt_tokens) + " tokens");
+    }
     std::int64_t next = argmax_tokens(logits).data<std::int64_t>()[options.prompt_tokens - 1];
     for (std::int64_t step = 0; step < options.decode_steps; ++step) {
       result.generated.push_back(next);
       const Tensor ids = Tensor::from_int64({1}, {next});
       const Tensor at = Tensor::from_int64({1}, {options.prompt_tokens + step});
       next = argmax_tokens(model.decode(ids, at, cache)).data<std::int64_t>()[0];
+      if (options.progress != nullptr) {
+        options.progress->step("model run", static_cast<std::size_t>(step) + 2, steps,
+                               "decode step " + std::to_string(step + 1));
+      }
     }
+    // Closed here, not by the guard's destructor (which can only print): a trace that could not
+    // be finished, or that was deleted or replaced while the model ran, fails the demo.
+    trace.session().close();
     if (const auto capture_error = trace.session().error()) {
       throw std::runtime_error("[demo] capturing " + result.trace_path + ": " + *capture_error);
     }
@@ -230,6 +289,12 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
   const TraceReader reader = TraceReader::open(result.trace_path);
   ReplayOptions replay_options;
   replay_options.against = options.replay_against;
+  if (options.progress != nullptr) {
+    replay_options.on_call_done = [&](std::size_t done, std::size_t total,
+                                      const ReplayedCall& call) {
+      options.progress->step("replay", done, total, call.name);
+    };
+  }
   const ReplayReport replay = replay_trace(reader, replay_options);
   result.replay_seconds = seconds_since(replay_start);
   result.replay = replay.summary;

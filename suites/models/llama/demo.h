@@ -18,12 +18,15 @@
 
 #include "blocks/common/device.h"
 #include "validation/trace/replay.h"
+#include "validation/wrapper/progress.h"
 #include "validation/wrapper/registry.h"
 
 namespace ttt::llama {
 
 struct DemoOptions {
-  // Where trace.h5, report.json and report.xml go (created if missing). Default: "ttt-demo".
+  // Where trace.h5, report.json and report.xml go (created if missing). The run holds the lock
+  // file <out_dir>/.ttt-demo.lock: a second demo writing the same directory fails at once instead
+  // of replacing the trace the first is replaying. Default: "ttt-demo".
   std::string out_dir = "ttt-demo";
   // A Hugging Face config.json of the Llama family; "" uses demo_default_config(). Default: "".
   std::string config_path = "";
@@ -42,6 +45,9 @@ struct DemoOptions {
   ReplayAgainst replay_against = ReplayAgainst::captured;
   // ANSI colours in the printed report (use_color_on_stdout() decides for a terminal).
   bool color = false;
+  // Where a line goes as each prefill/decode step and each replayed call finishes; nullptr: none.
+  // Default: none.
+  ProgressReporter* progress = nullptr;
 };
 
 struct DemoResult {
@@ -70,7 +76,9 @@ nlohmann::json demo_default_config();
 
 // Runs the demo, printing to `out`. Switches validation on for the run (whatever TTT_VALIDATE
 // says) and starts its own trace session. Throws std::invalid_argument for bad options or a bad
-// config (the CLI exits 2), std::runtime_error when the output directory cannot be written.
+// config (the CLI exits 2), std::runtime_error when the output directory cannot be written or
+// another demo holds its lock (the message gives that process's id), and TraceError when the
+// capture fails (a full disk, or the trace deleted while the model ran).
 DemoResult run_demo(const DemoOptions& options, std::ostream& out);
 
 }  // namespace ttt::llama

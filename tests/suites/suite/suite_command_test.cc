@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -26,6 +27,7 @@ using cli_test::shell_quote;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 
 class SuiteCommand : public ::testing::Test {
  protected:
@@ -74,6 +76,10 @@ TEST_F(SuiteCommand, RunWritesJsonAndJunitAndExitsZeroWhenEveryCasePasses) {
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_THAT(result.out, AllOf(HasSubstr("suite tiny (model "), HasSubstr("config.json)")));
   EXPECT_THAT(result.out, HasSubstr("14 cases: 14 passed, 0 failed, 0 errors"));
+  // Standard error is not a terminal here: one progress line per finished case.
+  EXPECT_THAT(result.err, StartsWith("[suite 1/14] pass embedding.prefill.s16 ("));
+  EXPECT_THAT(result.err, HasSubstr("\n[suite 14/14] pass lm_head.decode ("));
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 14);
   const nlohmann::json json = nlohmann::json::parse(read_text(path("r.json")));
   EXPECT_EQ(json.at("format"), "ttt-suite-results");
   EXPECT_EQ(json.at("summary").at("passed"), 14);
@@ -90,6 +96,11 @@ TEST_F(SuiteCommand, AFailedExpectationExitsOne) {
   EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
   EXPECT_THAT(result.out, HasSubstr("fail ffn.prefill.s16: accuracy:y: nmse"));
   EXPECT_THAT(result.out, HasSubstr("2 cases: 1 passed, 1 failed"));
+  EXPECT_THAT(result.err, StartsWith("[suite 1/2] fail ffn.prefill.s16 ("));
+  const RunResult quiet =
+      run("suite run " + shell_quote(path("tiny.json")) + " --filter 'ffn.*' --quiet");
+  EXPECT_EQ(quiet.exit_code, 1);
+  EXPECT_EQ(quiet.err, "") << "--quiet: no progress lines";
 }
 
 TEST_F(SuiteCommand, ShardsByFlagOrEnvironmentAndMerges) {

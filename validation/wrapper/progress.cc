@@ -1,0 +1,25 @@
+#include "validation/wrapper/progress.h"
+
+#include <unistd.h>
+
+#include <iostream>
+
+namespace ttt {
+
+ProgressReporter::ProgressReporter(std::ostream& out, bool live) : out_(out), live_(live) {}
+
+void ProgressReporter::step(std::string_view phase, std::size_t done, std::size_t total,
+                            std::string_view detail) {
+  if (live_) out_ << '\r';
+  out_ << '[' << phase << ' ' << done << '/' << total << "] " << detail;
+  // Erases what a longer previous line left to the right of this one.
+  if (live_) out_ << "\x1b[K";
+  if (!live_ || done >= total) out_ << '\n';
+  out_.flush();
+}
+
+ProgressReporter stderr_progress() {
+  return ProgressReporter(std::cerr, ::isatty(STDERR_FILENO) == 1);
+}
+
+}  // namespace ttt
