@@ -141,7 +141,8 @@ TEST_F(DemoCommand, PresetsChangeTheRecordedConfigs) {
 TEST_F(DemoCommand, BadInputExitsTwoWithOneClearLine) {
   RunResult run = demo({"--out", out_dir(), "--config", (directory_ / "nowhere.json").string()});
   EXPECT_EQ(run.exit_code, 2);
-  EXPECT_THAT(run.err, HasSubstr("nowhere.json: cannot read the file"));
+  EXPECT_THAT(run.err,
+              HasSubstr("nowhere.json: cannot open the file (No such file or directory)"));
 
   nlohmann::json config = cli_test::small_llama_config();
   config["num_key_value_heads"] = 3;
@@ -203,10 +204,18 @@ class BackgroundTtt {
     return line;
   }
 
+  // The rest of its standard error, up to its end.
+  std::string read_rest() {
+    std::string rest;
+    char buffer[4096];
+    ssize_t n = 0;
+    while ((n = ::read(err_, buffer, sizeof buffer)) > 0) rest.append(buffer, n);
+    return rest;
+  }
+
   // Reads its standard error to the end and returns its exit code (-1: killed).
   int wait() {
-    while (!read_line().empty()) {
-    }
+    read_rest();
     int status = 0;
     ::waitpid(pid_, &status, 0);
     waited_ = true;
@@ -243,6 +252,28 @@ TEST_F(DemoCommand, ASecondDemoOnTheSameDirectoryFailsAtOnceNamingTheFirst) {
                   "0", "--quiet"})
                 .exit_code,
             0);
+}
+
+// The two ways of losing a live capture: `ttt trace recover` while the demo captures is
+// refused, and a trace deleted while the model runs fails the demo naming the file (it used to
+// exit 0 with part of the calls on disk).
+TEST_F(DemoCommand, ATraceTakenAwayDuringTheRunFailsItLoudly) {
+  BackgroundTtt demo_run({"demo", "--out", out_dir(), "--config", config_, "--prompt-tokens", "8",
+                          "--decode-steps", "3"});
+  ASSERT_EQ(demo_run.read_line(), "[model run 1/4] prefill of 8 tokens");
+  ::kill(demo_run.pid(), SIGSTOP);
+  const std::string trace = out_dir() + "/trace.h5";
+  const RunResult recover = ttt("trace", {"recover", trace});
+  EXPECT_EQ(recover.exit_code, 2);
+  EXPECT_THAT(recover.err,
+              HasSubstr("(process " + std::to_string(demo_run.pid()) + ") is still running"));
+  ASSERT_TRUE(std::filesystem::remove(trace));
+  ::kill(demo_run.pid(), SIGCONT);
+  const std::string err = demo_run.read_rest();
+  EXPECT_EQ(demo_run.wait(), 2) << err;
+  EXPECT_THAT(err, EndsWith("ttt: error: " + trace +
+                            ": the trace was deleted (or moved away) while this process was "
+                            "writing it\n"));
 }
 
 // A disk that fills during the capture (a file-size limit stands in for it: writes past it fail
