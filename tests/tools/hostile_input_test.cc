@@ -182,6 +182,45 @@ TEST_F(HostileInput, TraceInputDeclaringGigabytesIsRefusedByInspectAndReplay) {
   EXPECT_LT(peak_child_rss_mib(), 256);
 }
 
+// Traces hold JSON in attributes (a call's spec, impl_config, scalars): the same depth limit
+// applies to `ttt inspect --call` and `ttt replay`, which name the file, the call and the
+// attribute.
+TEST_F(HostileInput, DeepJsonInATraceAttributeIsRefused) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const std::string trace = dir_.file("t.h5");
+  {
+    TraceSession session(trace);
+    session.capture(testing::scale_call("layers.0", 1, {2, 3}, 2.0f));
+  }
+  const std::string deep = std::string(65536, '[') + std::string(65536, ']');
+  const hid_t h5 = H5Fopen(trace.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(h5, 0);
+  const hid_t call = H5Gopen2(h5, "/calls/000000", H5P_DEFAULT);
+  H5Adelete(call, "spec");
+  const hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  const hid_t space = H5Screate(H5S_SCALAR);
+  const hid_t attribute = H5Acreate2(call, "spec", type, space, H5P_DEFAULT, H5P_DEFAULT);
+  const char* text = deep.c_str();
+  EXPECT_GE(H5Awrite(attribute, type, &text), 0);
+  H5Aclose(attribute);
+  H5Sclose(space);
+  H5Tclose(type);
+  H5Gclose(call);
+  H5Fclose(h5);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"inspect", trace, "--call", "0"},
+        std::vector<std::string>{"replay", trace}}) {
+    const RunResult run = ttt(args);
+    EXPECT_EQ(run.exit_code, 2) << args[0] << ": " << run.err;
+    EXPECT_EQ(run.err, "ttt: error: " + trace +
+                           ":/calls/000000: attribute 'spec': JSON nested deeper than 128 levels "
+                           "(at byte 128) ('" +
+                           std::string(80, '[') + "')\n")
+        << args[0];  // The message quotes the attribute's first 80 characters.
+  }
+}
+
 TEST_F(HostileInput, NpyHeaderDeclaringGigabytesIsRefused) {
   // A version 1.0 header padded to 64 bytes, then 16 data bytes where 8 GiB are declared.
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2147483648,), }";
