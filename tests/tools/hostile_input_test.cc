@@ -96,6 +96,10 @@ TEST_F(HostileInput, DeepJsonIsRefusedByEveryCommandThatReadsJson) {
   const std::string ok = results();
   const std::string model_suite = std::string(TTT_SOURCE_DIR) + "/suites/llama-3.2-1b.json";
   const std::string refused = deep + ": JSON nested deeper than 128 levels (at byte 128)";
+  const std::string catalog = dir_.file("catalog");
+  std::filesystem::create_directory(catalog);
+  std::filesystem::copy_file(deep, catalog + "/models.json");
+  write("catalog/domains.json", "{}");
   struct Case {
     std::vector<std::string> args;
     std::string message;
@@ -114,6 +118,8 @@ TEST_F(HostileInput, DeepJsonIsRefusedByEveryCommandThatReadsJson) {
       {{"gate", "--results", ok, "--coverage", deep},
        deep + ":1: JSON nested deeper than 128 levels (at byte 128)"},
       {{"coverage", "report", deep}, deep + ":1: JSON nested deeper than 128 levels (at byte 128)"},
+      {{"coverage", "report", ok, "--catalog", catalog},
+       "[catalog] " + catalog + "/models.json: JSON nested deeper than 128 levels (at byte 128)"},
   };
   for (const Case& c : cases) {
     const RunResult run = ttt(c.args);
