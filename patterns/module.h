@@ -45,7 +45,8 @@ struct ModuleInfo {
   std::string spec_json = "{}";
   std::string impl_config_json = "{}";
   // Thresholds the call's output must meet against the reference. Unset: the tolerances of the
-  // replayer registered for `block`, else pcc >= 0.99 (the pattern decides: docs/patterns.md).
+  // replayer registered for `block`, else default_tolerances of the output's dtypes
+  // (docs/metrics.md).
   std::optional<Tolerances> tolerances = std::nullopt;
 };
 

@@ -22,16 +22,14 @@ void ttt_visit_tensors(CallInput& input, TensorVisitor& visit) {
   }
 }
 
-Tolerances call_tolerances(const ModuleInfo& info) {
-  if (info.tolerances.has_value()) return *info.tolerances;
+std::optional<Tolerances> call_tolerances(const ModuleInfo& info) {
+  if (info.tolerances.has_value()) return info.tolerances;
   if (!info.block.empty()) {
     if (const BlockReplayer* replayer = BlockRegistry::global().find(info.block)) {
       return replayer->tolerances;
     }
   }
-  Tolerances tolerances;
-  tolerances.pcc = 0.99;
-  return tolerances;
+  return std::nullopt;
 }
 
 struct ValidatedCall::Definition {

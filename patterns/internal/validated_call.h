@@ -89,7 +89,7 @@ class ValidatedCall {
 };
 
 // The thresholds of a call: info.tolerances, else those of the replayer registered for
-// info.block in BlockRegistry::global(), else pcc >= 0.99.
-Tolerances call_tolerances(const ModuleInfo& info);
+// info.block in BlockRegistry::global(); unset (the wrapper's dtype-aware default) otherwise.
+std::optional<Tolerances> call_tolerances(const ModuleInfo& info);
 
 }  // namespace ttt::pattern_detail

@@ -255,9 +255,9 @@ TEST_F(DecoderLayerTest, EveryModuleCallIsRecordedUnderItsPathWithItsBlock) {
 
   const ValidationRecord norm = find("layers.3.post_ffn_norm.decode");
   EXPECT_EQ(norm.block, "rms_norm");
-  // The replayer's tolerance for rms_norm (blocks/registration.cc), not the wrapper's default.
-  ASSERT_TRUE(norm.outputs[0].tolerances.pcc.has_value());
-  EXPECT_DOUBLE_EQ(*norm.outputs[0].tolerances.pcc, 0.9999);
+  // rms_norm's replayer sets no tolerances (blocks/registration.cc): no PCC floor, the wrapper's
+  // dtype-aware default applies.
+  EXPECT_FALSE(norm.outputs[0].tolerances.pcc.has_value());
 
   const ValidationRecord attention = find("layers.3.attention.decode");
   EXPECT_EQ(attention.block, "attention.decode");

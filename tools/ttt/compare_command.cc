@@ -27,9 +27,6 @@ struct CompareArguments {
   ThresholdFlags thresholds;
 };
 
-// The threshold of the default verdict, from tt-metal's comp_pcc use.
-constexpr double kDefaultPcc = 0.99;
-
 // True when any threshold flag was given (which replaces the default verdict).
 bool has_threshold(const Tolerances& given) {
   return given.pcc || given.max_abs_error || given.mean_abs_error || given.rmse || given.nmse ||
@@ -71,7 +68,8 @@ int run_compare(const CompareArguments& args) {
                                 " has shape " + shape_to_string(expected.shape()));
   }
   // The dtype whose default tolerances apply on the actual side: --dtype names the device format
-  // when the file cannot (a .npy file holds float32 values; an HDF5 dataset may carry ttt_dtype).
+  // when the file cannot (a .npy file holds float32 or float64 values; an HDF5 dataset may carry
+  // ttt_dtype).
   const DType actual_dtype = args.dtype.empty() ? actual.dtype() : parse_dtype(args.dtype);
   const AllcloseTolerance defaults = default_allclose_tolerance(actual_dtype, expected.dtype());
 
@@ -81,14 +79,12 @@ int run_compare(const CompareArguments& args) {
   args.thresholds.apply_to(metric_options);
   const Metrics metrics = compute_metrics(actual, expected, metric_options);
 
-  // Threshold flags replace the defaults: what is written on the command line is what is checked.
+  // Threshold flags replace the default verdict (default_tolerances of the two dtypes): what is
+  // written on the command line is what is checked. --allow-nonfinite applies to either.
   const Tolerances given = args.thresholds.given_tolerances();
   const bool defaults_apply = !has_threshold(given);
-  Tolerances tolerances = given;
-  if (defaults_apply) {
-    tolerances.pcc = kDefaultPcc;
-    tolerances.require_allclose = true;
-  }
+  const Tolerances tolerances =
+      defaults_apply ? default_tolerances(actual_dtype, expected.dtype()).merged(given) : given;
   const Verdict verdict = evaluate(metrics, tolerances);
 
   if (args.json) {
@@ -126,15 +122,16 @@ const CommandRegistration kRegistration("compare", [](CLI::App& app) {
       "compare",
       "Compare a device tensor (ACTUAL) with its reference (EXPECTED): metrics and a verdict.\n"
       "Each side is file.npy or file.h5:/path/to/dataset. Exit 0 pass, 1 fail, 2 bad input.\n"
-      "Default verdict: pcc >= 0.99 and allclose with the default rtol/atol of the looser of the\n"
-      "two dtypes, and non-finite values match. Any threshold flag replaces the defaults.");
+      "Default verdict: default_tolerances of the looser of the two dtypes (nmse within what\n"
+      "rounding to the dtype allows, e.g. 2^-12 for bfloat16; integers equal) and non-finite\n"
+      "values match (docs/metrics.md). Any threshold flag replaces the defaults.");
   command->add_option("actual", args->actual, "Device output: file.npy or file.h5:/dataset")
       ->required();
   command->add_option("expected", args->expected, "Reference: file.npy or file.h5:/dataset")
       ->required();
   command->add_option("--dtype", args->dtype,
                       "Device format of ACTUAL for the default tolerances, e.g. bfloat8_b "
-                      "(default: the dtype its file records; .npy files are float32)");
+                      "(default: the dtype its file records)");
   command->add_flag("--json", args->json, "Print one JSON object instead of text");
   args->thresholds.add_to(command);
   return [args] { return run_compare(*args); };

@@ -105,7 +105,7 @@ class AllCloseMatcher final : public ::testing::MatcherInterface<const Tensor&> 
 
 class MetricsWithinMatcher final : public ::testing::MatcherInterface<const Tensor&> {
  public:
-  MetricsWithinMatcher(Tensor expected, Tolerances tolerances)
+  MetricsWithinMatcher(Tensor expected, std::optional<Tolerances> tolerances)
       : expected_(std::move(expected)), tolerances_(std::move(tolerances)) {}
 
   bool MatchAndExplain(const Tensor& actual,
@@ -115,7 +115,8 @@ class MetricsWithinMatcher final : public ::testing::MatcherInterface<const Tens
     options.histogram = false;
     const std::optional<Metrics> metrics = metrics_or_explain(actual, expected_, options, os);
     if (!metrics.has_value()) return false;
-    const Verdict verdict = evaluate(*metrics, tolerances_);
+    const Verdict verdict = evaluate(
+        *metrics, tolerances_.value_or(default_tolerances(actual.dtype(), expected_.dtype())));
     if (os != nullptr) {
       *os << (verdict.passed ? "passes every threshold" : "fails: " + verdict.text()) << "\n"
           << format_metrics(*metrics);
@@ -123,17 +124,22 @@ class MetricsWithinMatcher final : public ::testing::MatcherInterface<const Tens
     return verdict.passed;
   }
   void DescribeTo(std::ostream* os) const override {
-    *os << "has metrics within " << to_json(tolerances_).dump() << " against ";
+    *os << "has metrics within " << describe_tolerances() << " against ";
     PrintTo(expected_, os);
   }
   void DescribeNegationTo(std::ostream* os) const override {
-    *os << "has metrics outside " << to_json(tolerances_).dump() << " against ";
+    *os << "has metrics outside " << describe_tolerances() << " against ";
     PrintTo(expected_, os);
   }
 
  private:
+  std::string describe_tolerances() const {
+    return tolerances_.has_value() ? to_json(*tolerances_).dump()
+                                   : "the default tolerances of its dtype (default_tolerances)";
+  }
+
   Tensor expected_;
-  Tolerances tolerances_;
+  std::optional<Tolerances> tolerances_;  // Unset: default_tolerances of the two dtypes.
 };
 
 }  // namespace
@@ -154,7 +160,8 @@ void PrintTo(const Tensor& tensor, std::ostream* os) {
       std::move(expected), rtol.value_or(defaults.rtol), atol.value_or(defaults.atol)));
 }
 
-::testing::Matcher<const Tensor&> MetricsWithin(Tensor expected, Tolerances tolerances) {
+::testing::Matcher<const Tensor&> MetricsWithin(Tensor expected,
+                                                std::optional<Tolerances> tolerances) {
   return ::testing::MakeMatcher(
       new MetricsWithinMatcher(std::move(expected), std::move(tolerances)));
 }

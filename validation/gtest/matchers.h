@@ -3,7 +3,8 @@
 //   EXPECT_THAT(out, ttt::PccAtLeast(expected, 0.999));
 //   EXPECT_THAT(out, ttt::AllClose(expected));               // torch.testing defaults per dtype.
 //   EXPECT_THAT(out, ttt::AllClose(expected, 1e-3, 1e-5));   // rtol, atol.
-//   EXPECT_THAT(out, ttt::MetricsWithin(expected, {.pcc = 0.99, .max_abs_error = 0.05}));
+//   EXPECT_THAT(out, ttt::MetricsWithin(expected));  // default_tolerances of the dtypes.
+//   EXPECT_THAT(out, ttt::MetricsWithin(expected, Tolerances{.pcc = 0.99, .max_abs_error = 0.05}));
 //   EXPECT_THAT(outs, ::testing::Pointwise(ttt::PccAtLeast(0.99), expected_outs));
 //
 // A failure says what failed, by how much and against which threshold, e.g.
@@ -39,10 +40,11 @@ void PrintTo(const Tensor& tensor, std::ostream* os);
                                            std::optional<double> atol = {});
 
 // Matches a tensor whose metrics against `expected` pass every threshold set in `tolerances`
-// (Default: tt-metal's, PCC >= 0.99 and max abs error <= 1e-2). The mismatch text lists every
-// failed threshold and the full metrics table.
-::testing::Matcher<const Tensor&> MetricsWithin(
-    Tensor expected, Tolerances tolerances = Tolerances::tt_metal_default());
+// (Default: default_tolerances of the two dtypes, the policy of docs/metrics.md;
+// Tolerances::tt_metal_default() is the earlier default). The mismatch text lists every failed
+// threshold and the full metrics table.
+::testing::Matcher<const Tensor&> MetricsWithin(Tensor expected,
+                                                std::optional<Tolerances> tolerances = {});
 
 namespace detail {
 

@@ -111,9 +111,9 @@ struct BlockReplayer {
   std::vector<std::string> inputs = {};
   // Outputs run_device and run_reference return, in this order.
   std::vector<std::string> outputs = {};
-  // What device-now must meet against reference-now and captured outputs. Default: tt-metal's
-  // pcc >= 0.99, max_abs_error <= 1e-2.
-  Tolerances tolerances = Tolerances::tt_metal_default();
+  // What device-now must meet against reference-now and captured outputs. Default (unset):
+  // default_tolerances of the two outputs' dtypes, the dtype-aware policy of docs/metrics.md.
+  std::optional<Tolerances> tolerances = std::nullopt;
   // Rebuilds the block from the call's Spec/ImplConfig JSON, checks the inputs against the spec
   // and binds them. Throws std::invalid_argument, with the kind as prefix, for anything that
   // contradicts the spec: "[ttt.scale] input x has shape [4], spec says [2, 3]".

@@ -21,9 +21,18 @@ const TraceTensor* find_tensor(const std::vector<TraceTensor>& tensors, const st
 
 // Compares one replayed output with a captured one; shapes must agree (else the trace
 // contradicts its own spec: bad input).
+// The thresholds of one comparison: the kind's tolerances, else the default for the two dtypes,
+// with the command line's overrides merged over them.
+Tolerances replay_tolerances(const BlockReplayer& replayer, const Tolerances& overrides,
+                             const Tensor& now, const Tensor& expected) {
+  return replayer.tolerances.value_or(default_tolerances(now.dtype(), expected.dtype()))
+      .merged(overrides);
+}
+
 ReplayComparison compare(const char* against, const NamedTensor& now, const Tensor& expected,
                          const std::string& expected_path, const TraceReader& trace,
-                         const Tolerances& tolerances, const MetricsOptions& options) {
+                         const BlockReplayer& replayer, const ReplayOptions& replay_options) {
+  const MetricsOptions& options = replay_options.metrics;
   if (expected.shape() != now.tensor.shape()) {
     throw TraceError(trace.path(), expected_path,
                      "has shape " + shape_to_string(expected.shape()) +
@@ -34,7 +43,9 @@ ReplayComparison compare(const char* against, const NamedTensor& now, const Tens
   comparison.against = against;
   comparison.output = now.name;
   comparison.metrics = compute_metrics(now.tensor, expected, options);
-  comparison.verdict = evaluate(comparison.metrics, tolerances);
+  comparison.verdict = evaluate(
+      comparison.metrics,
+      replay_tolerances(replayer, replay_options.tolerance_overrides, now.tensor, expected));
   return comparison;
 }
 
@@ -154,7 +165,6 @@ ReplayedCall replay_call(const TraceReader& trace, const TraceCall& call,
   const std::optional<std::vector<NamedTensor>> device =
       run_side(bound.run_device, "device", *replayer, result);
   if (!device) return result;
-  const Tolerances tolerances = replayer->tolerances.merged(options.tolerance_overrides);
   if (options.against != ReplayAgainst::captured) {
     const std::optional<std::vector<NamedTensor>> reference =
         run_side(bound.run_reference, "reference", *replayer, result);
@@ -172,7 +182,10 @@ ReplayedCall replay_call(const TraceReader& trace, const TraceCall& call,
       comparison.output = (*device)[i].name;
       comparison.metrics =
           compute_metrics((*device)[i].tensor, (*reference)[i].tensor, options.metrics);
-      comparison.verdict = evaluate(comparison.metrics, tolerances);
+      comparison.verdict =
+          evaluate(comparison.metrics,
+                   replay_tolerances(*replayer, options.tolerance_overrides, (*device)[i].tensor,
+                                     (*reference)[i].tensor));
       result.comparisons.push_back(std::move(comparison));
     }
   }
@@ -180,11 +193,11 @@ ReplayedCall replay_call(const TraceReader& trace, const TraceCall& call,
     for (const NamedTensor& now : *device) {
       if (const TraceTensor* captured = find_tensor(call.outputs, now.name)) {
         result.comparisons.push_back(compare("captured_device", now, trace.read(*captured),
-                                             captured->path, trace, tolerances, options.metrics));
+                                             captured->path, trace, *replayer, options));
       }
       if (const TraceTensor* captured = find_tensor(call.reference_outputs, now.name)) {
         result.comparisons.push_back(compare("captured_reference", now, trace.read(*captured),
-                                             captured->path, trace, tolerances, options.metrics));
+                                             captured->path, trace, *replayer, options));
       }
     }
   }

@@ -78,18 +78,20 @@ SamplingSettings sampling_for(const CompareOptions& options) {
   return {options.sample_every.value_or(global.every), options.sample_first.value_or(global.first)};
 }
 
-const Tolerances& tolerances_for(const WrapperCore& core, const std::string& output,
-                                 Tolerances& storage) {
+// The thresholds of one output: the callable's tolerances, else the default for the dtypes of the
+// two sides (the present side's dtype twice when one side is missing), with the output's
+// output_tolerances entry merged over them.
+Tolerances tolerances_for(const WrapperCore& core, const std::string& output, DType actual_dtype,
+                          DType expected_dtype) {
+  const Tolerances base =
+      core.options.tolerances.value_or(default_tolerances(actual_dtype, expected_dtype));
   for (const auto& [key, override_with] : core.output_tolerances) {
     const bool covers =
         output == key || (output.size() > key.size() && output.compare(0, key.size(), key) == 0 &&
                           output[key.size()] == '/');
-    if (covers) {
-      storage = core.options.tolerances.merged(override_with);
-      return storage;
-    }
+    if (covers) return base.merged(override_with);
   }
-  return core.options.tolerances;
+  return base;
 }
 
 ValidationRecord make_record(const WrapperCore& core, const CallPlan& plan, const CallData& data) {
@@ -126,9 +128,12 @@ std::vector<OutputCheck> compare_outputs(const WrapperCore& core, const CallData
   for (const NamedTensor& actual : data.device_outputs) {
     OutputCheck check;
     check.name = actual.name;
-    Tolerances storage;
-    check.tolerances = tolerances_for(core, actual.name, storage);
     const NamedTensor* expected = find_named(data.reference_outputs, actual.name);
+    const DType actual_dtype = actual.tensor.defined() ? actual.tensor.dtype() : DType::float32;
+    const DType expected_dtype = expected != nullptr && expected->tensor.defined()
+                                     ? expected->tensor.dtype()
+                                     : actual_dtype;
+    check.tolerances = tolerances_for(core, actual.name, actual_dtype, expected_dtype);
     if (expected == nullptr) {
       check.verdict = {false, {"missing in the reference output"}};
     } else {
@@ -146,8 +151,8 @@ std::vector<OutputCheck> compare_outputs(const WrapperCore& core, const CallData
     if (find_named(data.device_outputs, expected.name) != nullptr) continue;
     OutputCheck check;
     check.name = expected.name;
-    Tolerances storage;
-    check.tolerances = tolerances_for(core, expected.name, storage);
+    const DType dtype = expected.tensor.defined() ? expected.tensor.dtype() : DType::float32;
+    check.tolerances = tolerances_for(core, expected.name, dtype, dtype);
     check.verdict = {false, {"missing in the device output"}};
     checks.push_back(std::move(check));
   }

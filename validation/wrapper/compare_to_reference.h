@@ -81,7 +81,9 @@ struct CompareOptions {
   // merged over it (Tolerances::merged) for the outputs it names. A key is an output name
   // ("k_cache/1") or a container's name ("k_cache", covering every element); the longest
   // matching key wins. REQUIRES: every key starts with one of the output names.
-  Tolerances tolerances = Tolerances::tt_metal_default();  // pcc >= 0.99, max_abs_error <= 1e-2.
+  // Default (unset): for each output, default_tolerances(device dtype, reference dtype), the
+  // dtype-aware policy of docs/metrics.md. Tolerances::tt_metal_default() is the earlier default.
+  std::optional<Tolerances> tolerances{};
   std::map<std::string, Tolerances> output_tolerances{};
   // What compute_metrics computes (rtol/atol for allclose; quantiles and histogram). Default:
   // every metric of the fused pass, no quantiles, no histogram.

@@ -85,9 +85,10 @@ TEST_F(ListenerTest, FailsTheTestWithEveryFailedCallAtTheWrappingSite) {
   const std::string site = "listener_test.cc:" + std::to_string(line) + "): ";
   EXPECT_THAT(failure.message(),
               HasSubstr("2 of 3 wrapped calls failed:\n  listener.bad call 0 ("));
-  EXPECT_THAT(failure.message(), HasSubstr(site + "out0: max_abs_error 0.5 > 0.01 at [0]\n"
+  // float32's default: nmse 0.5^2 * 2 / (1 + 4) = 0.1, then 0.5^2 * 2 / (9 + 16) = 0.02.
+  EXPECT_THAT(failure.message(), HasSubstr(site + "out0: nmse 0.1 > 2.3283064365386963e-10\n"
                                                   "  listener.bad call 1 ("));
-  EXPECT_THAT(failure.message(), EndsWith(site + "out0: max_abs_error 0.5 > 0.01 at [0]"));
+  EXPECT_THAT(failure.message(), EndsWith(site + "out0: nmse 0.02 > 2.3283064365386963e-10"));
 
   const std::map<std::string, std::string> properties = current_properties();
   EXPECT_EQ(properties.at("ttt_validation_calls"), "3");

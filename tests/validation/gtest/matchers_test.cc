@@ -98,8 +98,12 @@ TEST(MetricsWithin, ListsEveryFailedThresholdAndTheMetrics) {
   const std::string text = explain(MetricsWithin(kExpected), kOff);
   MetricsOptions options;
   options.histogram = false;
-  EXPECT_EQ(text, "fails: pcc 0.9562 < 0.99; max_abs_error 2 > 0.01 at [3]\n" +
+  // The default is float32's default_tolerances: nmse = 2^2 / (1 + 4 + 9 + 16) against 2^-32.
+  EXPECT_EQ(text, "fails: nmse 0.1333 > 2.3283064365386963e-10\n" +
                       format_metrics(compute_metrics(kOff, kExpected, options)));
+  EXPECT_EQ(explain(MetricsWithin(kExpected, Tolerances::tt_metal_default()), kOff),
+            "fails: pcc 0.9562 < 0.99; max_abs_error 2 > 0.01 at [3]\n" +
+                format_metrics(compute_metrics(kOff, kExpected, options)));
   EXPECT_THAT(explain(MetricsWithin(kExpected), kExpected), StartsWith("passes every threshold\n"));
   EXPECT_EQ(
       DescribeMatcher<const Tensor&>(MetricsWithin(kExpected, thresholds(0.999, std::nullopt))),

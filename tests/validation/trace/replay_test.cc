@@ -34,6 +34,8 @@ BlockRegistry& test_registry() {
         {.kind = "test.scale",
          .inputs = {"x"},
          .outputs = {"y"},
+         // Absolute thresholds make the expected failure lines easy to derive by hand.
+         .tolerances = Tolerances::tt_metal_default(),
          .bind = [](const BlockCall& call) {
            const Tensor x = call.input("x");
            const double s = call.scalars.at("s").get<double>();

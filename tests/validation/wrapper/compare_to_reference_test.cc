@@ -143,11 +143,30 @@ TEST_F(CompareToReferenceTest, PassingCallReturnsTheDeviceOutputAndRecordsIt) {
   EXPECT_EQ(record.outputs[0].metrics->max_abs_error, 0.0);
   EXPECT_FALSE(record.outputs[0].metrics->quantiles.has_value());
   EXPECT_FALSE(record.outputs[0].metrics->histogram.has_value());
-  EXPECT_EQ(record.outputs[0].tolerances.pcc, 0.99);
-  EXPECT_EQ(record.outputs[0].tolerances.max_abs_error, 1e-2);
+  // No tolerances given: default_tolerances(float32, float32), nmse <= 2^-32 only.
+  EXPECT_EQ(record.outputs[0].tolerances.nmse, 0x1p-32);
+  EXPECT_FALSE(record.outputs[0].tolerances.pcc.has_value());
+  EXPECT_FALSE(record.outputs[0].tolerances.max_abs_error.has_value());
   EXPECT_GE(record.device_ns, 0);
   EXPECT_GE(record.reference_ns, 0);
   EXPECT_FALSE(record.teacher_forced);
+}
+
+// Unset tolerances follow each output's dtypes: a bfloat16 device output rounded once from the
+// float32 reference passes bfloat16's default (nmse <= 2^-12) where float32's would fail, and an
+// int64 output must be equal.
+TEST_F(CompareToReferenceTest, TheDefaultFollowsEachOutputsDtype) {
+  auto f = compare_to_reference(
+      "rounded",
+      [](const Tensor& x) { return std::make_tuple(x.to(DType::bfloat16), Tensor::from_int64({1}, {8})); },
+      [](const Tensor& x) { return std::make_tuple(x, Tensor::from_int64({1}, {7})); });
+  f(vec({1.001f, 2.002f, -3.003f}));
+  const ValidationRecord record = only_record("rounded");
+  ASSERT_THAT(record.outputs, SizeIs(2));
+  EXPECT_EQ(record.outputs[0].tolerances.nmse, 0x1p-12);
+  EXPECT_TRUE(record.outputs[0].verdict.passed) << record.verdict_text();
+  EXPECT_EQ(record.outputs[1].tolerances.max_abs_error, 0.0);
+  EXPECT_THAT(record.failure_lines(), ElementsAre("out1: max_abs_error 1 > 0 at [0]"));
 }
 
 TEST_F(CompareToReferenceTest, DefaultNamesAreArgAndOut) {
@@ -173,17 +192,18 @@ TEST_F(CompareToReferenceTest, FailingCallRecordsTheMetricAndThreshold) {
   EXPECT_FALSE(record.outputs[0].verdict.passed);
   EXPECT_DOUBLE_EQ(record.outputs[0].metrics->max_abs_error, 0.5);
   ASSERT_THAT(record.failure_lines(), SizeIs(1));
-  EXPECT_THAT(record.failure_lines()[0], StartsWith("out0: max_abs_error 0.5"));
-  EXPECT_THAT(record.failure_lines()[0], HasSubstr("0.01"));
+  // The float32 default: nmse = 4 * 0.5^2 / (1 + 4 + 9 + 16) = 1/30 against 2^-32.
+  EXPECT_EQ(record.failure_lines()[0], "out0: nmse 0.03333 > 2.3283064365386963e-10");
   EXPECT_EQ(record.verdict_text(), record.failure_lines()[0]);
 }
 
 TEST_F(CompareToReferenceTest, MultipleOutputsHaveTheirOwnTolerances) {
-  // out is exact; k_cache is off by 0.05: beyond the default 1e-2, within its override.
+  // out is exact; k_cache is off by 0.05: beyond the callable's max abs 1e-2, within its override.
   auto step = compare_to_reference(
       "step", [](const Tensor& x) { return std::make_pair(twice(x), add(x, 0.05f)); },
       [](const Tensor& x) { return std::make_pair(twice(x), x); },
       {.output_names = {"out", "k_cache"},
+       .tolerances = Tolerances::tt_metal_default(),
        .output_tolerances = {{"k_cache", max_abs_within(0.1)}}});
   step(vec({1, 2, 3, 4}));
   const ValidationRecord record = only_record("step");
@@ -191,12 +211,12 @@ TEST_F(CompareToReferenceTest, MultipleOutputsHaveTheirOwnTolerances) {
   ASSERT_THAT(output_names(record), ElementsAre("out", "k_cache"));
   EXPECT_EQ(record.outputs[0].tolerances.max_abs_error, 1e-2);
   EXPECT_EQ(record.outputs[1].tolerances.max_abs_error, 0.1);
-  EXPECT_EQ(record.outputs[1].tolerances.pcc, 0.99);  // Merged over the default.
+  EXPECT_EQ(record.outputs[1].tolerances.pcc, 0.99);  // Merged over the callable's.
 
   auto strict = compare_to_reference(
       "strict_step", [](const Tensor& x) { return std::make_pair(twice(x), add(x, 0.05f)); },
       [](const Tensor& x) { return std::make_pair(twice(x), x); },
-      {.output_names = {"out", "k_cache"}});
+      {.output_names = {"out", "k_cache"}, .tolerances = Tolerances::tt_metal_default()});
   strict(vec({1, 2, 3, 4}));
   const ValidationRecord failed = only_record("strict_step");
   EXPECT_FALSE(failed.passed);
@@ -217,6 +237,7 @@ TEST_F(CompareToReferenceTest, TheLongestToleranceKeyWins) {
         return std::vector<Tensor>{x, x};
       },
       {.output_names = {"k_cache"},
+       .tolerances = Tolerances::tt_metal_default(),
        .output_tolerances = {{"k_cache", max_abs_within(0.1)},
                              {"k_cache/1", max_abs_within(0.01)}}});
   f(vec({1, 2}));
@@ -548,7 +569,7 @@ TEST_F(CompareToReferenceTest, RaiseOnFailureRecordsThenThrows) {
     const std::string what = error.what();
     EXPECT_THAT(what, StartsWith("[compare_to_reference] raising call 0 failed ("));
     EXPECT_THAT(what, HasSubstr("compare_to_reference_test.cc:" + std::to_string(line) +
-                                "): out0: max_abs_error 0.5"));
+                                "): out0: nmse 0.1 > 2.3283064365386963e-10"));
     EXPECT_FALSE(error.record().passed);
   }
   EXPECT_FALSE(only_record("raising").passed);
