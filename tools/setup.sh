@@ -16,6 +16,7 @@ packages=(
   libhdf5-dev hdf5-tools                     # traces (h5dump is used by an interop test)
   libopenblas-dev                            # BLAS for the blocks' matmuls
   chromium                                   # headless check of the HTML coverage report
+  libxml2-utils                              # xmllint: JUnit reports checked against a schema
 )
 for arg in "$@"; do
   case "$arg" in

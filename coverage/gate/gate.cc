@@ -10,6 +10,7 @@
 #include "coverage/gate/mann_whitney.h"
 #include "suites/suite/timing.h"
 #include "validation/input/input_file.h"
+#include "validation/markup/junit.h"
 #include "validation/markup/markup.h"
 
 namespace ttt {
@@ -752,27 +753,22 @@ std::string format_gate_markdown(const GateDecision& decision, std::size_t max_r
 }
 
 std::string format_gate_junit(const GateDecision& decision) {
-  std::ostringstream xml;
-  xml << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  xml << "<testsuites name=\"ttt gate\" tests=\"" << decision.findings.size() << "\" failures=\""
-      << decision.blocking << "\">\n";
-  xml << "  <testsuite name=\"ttt gate\" tests=\"" << decision.findings.size() << "\" failures=\""
-      << decision.blocking << "\" errors=\"0\" skipped=\"0\">\n";
+  JUnitSuite suite;
+  suite.name = "ttt gate";
   for (const GateFinding& finding : decision.findings) {
-    xml << "    <testcase classname=\"gate." << xml_escape(finding.rule) << "\" name=\""
-        << xml_escape(finding_name(finding)) << "\">";
+    JUnitCase& c = suite.cases.emplace_back();
+    c.classname = "gate_" + finding.rule;
+    c.name = finding_name(finding);
     if (finding.blocks) {
-      xml << "\n      <failure message=\"" << xml_escape(finding.verdict + ": " + finding.message)
-          << "\" type=\"" << xml_escape(finding.verdict) << "\">" << xml_escape(finding.message)
-          << "</failure>\n    ";
+      c.result = JUnitResult::failed;
+      c.type = finding.verdict;
+      c.message = finding.verdict + ": " + finding.message;
+      c.text = finding.message;
     } else {
-      xml << "<system-out>" << xml_escape(finding.verdict + ": " + finding.message)
-          << "</system-out>";
+      c.system_out = finding.verdict + ": " + finding.message;
     }
-    xml << "</testcase>\n";
   }
-  xml << "  </testsuite>\n</testsuites>\n";
-  return xml.str();
+  return render_junit("ttt gate", {suite});
 }
 
 nlohmann::json to_json(const GateDecision& decision) {

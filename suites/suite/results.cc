@@ -14,7 +14,7 @@
 
 #include "suites/suite/internal/json_reader.h"
 #include "validation/input/input_file.h"
-#include "validation/markup/markup.h"
+#include "validation/markup/junit.h"
 #include "validation/markup/number.h"
 
 namespace ttt {
@@ -499,74 +499,46 @@ void write_run_results(const std::string& path, const RunResults& results) {
 }
 
 std::string to_junit_xml(const RunResults& results) {
-  std::ostringstream xml;
-  const RunSummary total = results.summary();
-  double total_seconds = 0.0;
+  std::vector<JUnitSuite> suites;
   for (const SuiteResult& suite : results.suites) {
-    for (const CaseResult& result : suite.cases) total_seconds += result.seconds;
-  }
-  xml << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  xml << "<testsuites name=\"ttt.suites\" tests=\"" << total.cases << "\" failures=\""
-      << total.failed << "\" errors=\"" << total.errors << "\" skipped=\"" << total.not_run
-      << "\" time=\"" << fixed(total_seconds, 3) << "\">\n";
-  for (const SuiteResult& suite : results.suites) {
-    RunSummary summary;
-    double seconds = 0.0;
+    JUnitSuite& s = suites.emplace_back();
+    s.name = suite.name;
+    s.timestamp = results.created_utc;
+    s.hostname = results.machine.hostname;
+    s.properties = {{"cpu_model", results.machine.cpu_model},
+                    {"commit", results.machine.commit},
+                    {"fingerprint", suite.fingerprint}};
     for (const CaseResult& result : suite.cases) {
-      count(result, summary);
-      seconds += result.seconds;
-    }
-    xml << "  <testsuite name=\"" << xml_escape(suite.name) << "\" tests=\"" << summary.cases
-        << "\" failures=\"" << summary.failed << "\" errors=\"" << summary.errors << "\" skipped=\""
-        << summary.not_run << "\" time=\"" << fixed(seconds, 3) << "\" timestamp=\""
-        << xml_escape(results.created_utc) << "\" hostname=\""
-        << xml_escape(results.machine.hostname) << "\">\n";
-    xml << "    <properties>\n";
-    xml << "      <property name=\"cpu_model\" value=\"" << xml_escape(results.machine.cpu_model)
-        << "\"/>\n";
-    xml << "      <property name=\"commit\" value=\"" << xml_escape(results.machine.commit)
-        << "\"/>\n";
-    xml << "      <property name=\"fingerprint\" value=\"" << xml_escape(suite.fingerprint)
-        << "\"/>\n";
-    xml << "    </properties>\n";
-    for (const CaseResult& result : suite.cases) {
-      xml << "    <testcase name=\"" << xml_escape(result.id) << "\" classname=\""
-          << xml_escape(suite.name) << "\" time=\"" << fixed(result.seconds, 3) << "\">\n";
-      xml << "      <properties>\n";
-      if (!result.identity.empty()) {
-        xml << "        <property name=\"identity\" value=\"" << xml_escape(result.identity)
-            << "\"/>\n";
-      }
+      JUnitCase& c = s.cases.emplace_back();
+      c.classname = suite.name;
+      c.name = result.id;
+      c.seconds = result.seconds;
+      if (!result.identity.empty()) c.properties.push_back({"identity", result.identity});
+      // Measurements: printed in full, for tools that read them back.
       const double pcc = worst_pcc(result);
-      if (!std::isnan(pcc)) {
-        xml << "        <property name=\"worst_pcc\" value=\"" << fixed(pcc, 6) << "\"/>\n";
-      }
+      if (!std::isnan(pcc)) c.properties.push_back({"worst_pcc", format_number(pcc)});
       if (result.timing && !result.timing->wall_ns.empty()) {
         const TimingStats wall = compute_timing_stats(result.timing->wall_ns);
-        xml << "        <property name=\"wall_p50_ms\" value=\"" << fixed(wall.p50 / 1e6, 4)
-            << "\"/>\n";
-        xml << "        <property name=\"wall_p90_ms\" value=\"" << fixed(wall.p90 / 1e6, 4)
-            << "\"/>\n";
+        c.properties.push_back({"wall_p50_ms", format_number(wall.p50 / 1e6)});
+        c.properties.push_back({"wall_p90_ms", format_number(wall.p90 / 1e6)});
       }
-      xml << "      </properties>\n";
       const std::vector<std::string> lines = result.failure_lines();
-      std::string joined;
-      for (const std::string& line : lines) joined += line + "\n";
+      for (const std::string& line : lines) c.text += line + "\n";
       if (result.status == CaseStatus::fail) {
-        xml << "      <failure message=\"" << xml_escape(lines.empty() ? "failed" : lines.front())
-            << "\">" << xml_escape(joined) << "</failure>\n";
+        c.result = JUnitResult::failed;
+        c.type = "ExpectationFailure";
+        c.message = lines.empty() ? "failed" : lines.front();
       } else if (result.status == CaseStatus::error) {
-        xml << "      <error message=\"" << xml_escape(result.error) << "\">" << xml_escape(joined)
-            << "</error>\n";
+        c.result = JUnitResult::error;
+        c.type = "CaseError";
+        c.message = result.error;
       } else if (result.status == CaseStatus::not_run) {
-        xml << "      <skipped message=\"not run: an earlier case failed (fail_fast)\"/>\n";
+        c.result = JUnitResult::skipped;
+        c.message = "not run: an earlier case failed (fail_fast)";
       }
-      xml << "    </testcase>\n";
     }
-    xml << "  </testsuite>\n";
   }
-  xml << "</testsuites>\n";
-  return xml.str();
+  return render_junit("ttt.suites", suites);
 }
 
 RunResults merge_run_results(const std::vector<RunResults>& parts,

@@ -108,8 +108,8 @@ TEST_F(ReportCommand, JUnitToAFile) {
   EXPECT_THAT(result.out, IsEmpty());
   const std::string xml = read_text(path("r.xml"));
   EXPECT_THAT(xml, StartsWith("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites "));
-  EXPECT_THAT(xml, HasSubstr("<failure type=\"ValidationFailure\" message=\"1 of 2 calls failed; "
-                             "first: call 1: out0: pcc 0.9812 &lt; 0.99\">"));
+  EXPECT_THAT(xml, HasSubstr("<failure message=\"1 of 2 calls failed; first: call 1: out0: pcc "
+                             "0.9812 &lt; 0.99\" type=\"ValidationFailure\">"));
   EXPECT_EQ(xml, render_junit_report(failing_));
 }
 

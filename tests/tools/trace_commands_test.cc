@@ -142,8 +142,8 @@ TEST_F(TraceCommands, ReplayNamesTheFirstFailingCallAndWritesReports) {
   EXPECT_EQ(report.at("summary").at("first_failure").at("seq"), 2);
   EXPECT_EQ(report.at("calls").at(2).at("status"), "fail");
   EXPECT_EQ(report.at("calls").at(2).at("comparisons").at(1).at("against"), "captured_device");
-  EXPECT_THAT(read_text(junit_path), HasSubstr("<testcase classname=\"ttt.scale\" name=\"2 "
-                                               "layers.2.scale\">"));
+  EXPECT_THAT(read_text(junit_path), HasSubstr("<testcase classname=\"ttt_scale\" name=\"2 "
+                                               "layers.2.scale\" time=\""));
 
   // --against reference ignores the captured outputs: accuracy alone passes.
   EXPECT_EQ(ttt({"replay", file, "--against", "reference"}).exit_code, 0);

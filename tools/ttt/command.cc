@@ -30,4 +30,16 @@ void write_output(const std::string& path, const std::string& text) {
   if (!out) throw std::runtime_error(path + ": cannot write");
 }
 
+OutputStream::OutputStream(const std::string& path) : path_(path) {
+  if (path_ == "-") return;
+  file_.open(path_, std::ios::trunc);
+  if (!file_) throw std::runtime_error(path_ + ": cannot write");
+}
+
+void OutputStream::close() {
+  stream().flush();
+  if (path_ != "-") file_.close();
+  if (!stream()) throw std::runtime_error(path_ + ": cannot write");
+}
+
 }  // namespace ttt::cli

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <fstream>
 #include <functional>
+#include <iostream>
 #include <string>
 
 namespace ttt::cli {
@@ -25,6 +27,20 @@ struct CommandRegistration {
 // --junit, --markdown, ... option of the subcommands). Throws std::runtime_error
 // "<path>: cannot write" when the file cannot be written.
 void write_output(const std::string& path, const std::string& text);
+
+// An output written while a command runs (the JSON of `ttt replay`, call by call), opened like
+// write_output's: the file `path`, or standard output for "-". Throws std::runtime_error
+// "<path>: cannot write" when the file cannot be opened, and from close() when writing failed.
+class OutputStream {
+ public:
+  explicit OutputStream(const std::string& path);
+  std::ostream& stream() { return path_ == "-" ? std::cout : file_; }
+  void close();
+
+ private:
+  std::string path_;
+  std::ofstream file_;
+};
 
 struct RegisteredCommand {
   std::string name;

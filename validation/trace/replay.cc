@@ -1,13 +1,15 @@
 #include "validation/trace/replay.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <sstream>
 #include <stdexcept>
 
 #include "validation/input/input_file.h"
-#include "validation/markup/markup.h"
+#include "validation/markup/junit.h"
 #include "validation/trace/internal/common.h"
 
 namespace ttt {
@@ -254,7 +256,10 @@ ReplayReport replay_trace(const TraceReader& trace, const ReplayOptions& options
   summary.total = static_cast<std::int64_t>(selected.size());
   ReplayMemory memory(options.shared_tensor_cache_bytes);
   for (const TraceCall& call : selected) {
+    const auto start = std::chrono::steady_clock::now();
     ReplayedCall result = replay_call(trace, call, options, registry, memory);
+    result.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     switch (result.status) {
       case ReplayStatus::pass:
         ++summary.passed;
@@ -276,32 +281,19 @@ ReplayReport replay_trace(const TraceReader& trace, const ReplayOptions& options
     if (options.on_call_done) {
       options.on_call_done(report.calls.size(), selected.size(), report.calls.back());
     }
+    if (!options.keep_comparisons) {
+      report.calls.back().comparisons.clear();
+      report.calls.back().comparisons.shrink_to_fit();
+    }
     if (options.fail_fast && report.calls.back().status == ReplayStatus::fail) break;
   }
   summary.not_run = summary.total - static_cast<std::int64_t>(report.calls.size());
   return report;
 }
 
-nlohmann::json to_json(const ReplayReport& report) {
-  nlohmann::json calls = nlohmann::json::array();
-  for (const ReplayedCall& call : report.calls) {
-    nlohmann::json comparisons = nlohmann::json::array();
-    for (const ReplayComparison& comparison : call.comparisons) {
-      comparisons.push_back({{"against", comparison.against},
-                             {"output", comparison.output},
-                             {"passed", comparison.verdict.passed},
-                             {"failures", comparison.verdict.failures},
-                             {"metrics", to_json(comparison.metrics)}});
-    }
-    calls.push_back({{"seq", call.seq},
-                     {"path", call.path},
-                     {"name", call.name},
-                     {"block", call.block},
-                     {"status", replay_status_name(call.status)},
-                     {"message", call.message},
-                     {"comparisons", std::move(comparisons)}});
-  }
-  const ReplaySummary& summary = report.summary;
+namespace {
+
+nlohmann::json summary_json(const ReplaySummary& summary) {
   nlohmann::json first_failure = nullptr;
   if (summary.first_failure_seq) {
     first_failure = {{"seq", *summary.first_failure_seq},
@@ -309,44 +301,89 @@ nlohmann::json to_json(const ReplayReport& report) {
                      {"path", summary.first_failure_path},
                      {"message", summary.first_failure_message}};
   }
+  return {{"total", summary.total},     {"passed", summary.passed},
+          {"failed", summary.failed},   {"skipped", summary.skipped},
+          {"not_run", summary.not_run}, {"first_failure", std::move(first_failure)}};
+}
+
+// `text`, a value's dump(2), indented by `spaces` to sit nested inside a larger dump(2). JSON
+// strings hold no raw line break, so every '\n' of the text is structure.
+std::string nested(const std::string& text, std::size_t spaces, bool indent_first_line) {
+  const std::string margin(spaces, ' ');
+  std::string out = indent_first_line ? margin : "";
+  for (const char c : text) {
+    out += c;
+    if (c == '\n') out += margin;
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const ReplayedCall& call) {
+  nlohmann::json comparisons = nlohmann::json::array();
+  for (const ReplayComparison& comparison : call.comparisons) {
+    comparisons.push_back({{"against", comparison.against},
+                           {"output", comparison.output},
+                           {"passed", comparison.verdict.passed},
+                           {"failures", comparison.verdict.failures},
+                           {"metrics", to_json(comparison.metrics)}});
+  }
+  return {{"seq", call.seq},
+          {"path", call.path},
+          {"name", call.name},
+          {"block", call.block},
+          {"status", replay_status_name(call.status)},
+          {"message", call.message},
+          {"comparisons", std::move(comparisons)}};
+}
+
+nlohmann::json to_json(const ReplayReport& report) {
+  nlohmann::json calls = nlohmann::json::array();
+  for (const ReplayedCall& call : report.calls) calls.push_back(to_json(call));
   return {{"trace", report.trace},
           {"calls", std::move(calls)},
-          {"summary",
-           {{"total", summary.total},
-            {"passed", summary.passed},
-            {"failed", summary.failed},
-            {"skipped", summary.skipped},
-            {"not_run", summary.not_run},
-            {"first_failure", std::move(first_failure)}}}};
+          {"summary", summary_json(report.summary)}};
+}
+
+// The keys of to_json(ReplayReport) in the order dump() writes them (sorted): calls, summary,
+// trace.
+ReplayJsonWriter::ReplayJsonWriter(std::ostream& out, std::string trace)
+    : out_(out), trace_(std::move(trace)) {
+  out_ << "{\n  \"calls\": [";
+}
+
+void ReplayJsonWriter::add(const ReplayedCall& call) {
+  out_ << (first_ ? "\n" : ",\n") << nested(to_json(call).dump(2), 4, true);
+  first_ = false;
+}
+
+void ReplayJsonWriter::finish(const ReplaySummary& summary) {
+  out_ << (first_ ? "]" : "\n  ]")
+       << ",\n  \"summary\": " << nested(summary_json(summary).dump(2), 2, false)
+       << ",\n  \"trace\": " << nlohmann::json(trace_).dump() << "\n}\n";
+  out_.flush();
 }
 
 std::string to_junit_xml(const ReplayReport& report) {
-  const ReplaySummary& summary = report.summary;
-  std::ostringstream xml;
-  xml << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      << "<testsuites tests=\"" << report.calls.size() << "\" failures=\"" << summary.failed
-      << "\" skipped=\"" << summary.skipped << "\">\n"
-      << "  <testsuite name=\"ttt replay " << xml_escape(report.trace) << "\" tests=\""
-      << report.calls.size() << "\" failures=\"" << summary.failed << "\" skipped=\""
-      << summary.skipped << "\">\n";
+  JUnitSuite suite;
+  suite.name = "ttt replay " + report.trace;
   for (const ReplayedCall& call : report.calls) {
-    xml << "    <testcase classname=\"" << xml_escape(call.block.empty() ? "(none)" : call.block)
-        << "\" name=\"" << call.seq << " " << xml_escape(call.name) << "\"";
-    if (call.status == ReplayStatus::pass) {
-      xml << "/>\n";
-      continue;
-    }
-    xml << ">\n";
+    JUnitCase& c = suite.cases.emplace_back();
+    c.classname = call.block.empty() ? "(none)" : call.block;
+    c.name = std::to_string(call.seq) + " " + call.name;
+    c.seconds = call.seconds;
     if (call.status == ReplayStatus::fail) {
-      xml << "      <failure message=\"" << xml_escape(call.message) << "\">"
-          << xml_escape(report.trace + ":" + call.path + ": " + call.message) << "</failure>\n";
-    } else {
-      xml << "      <skipped message=\"" << xml_escape(call.message) << "\"/>\n";
+      c.result = JUnitResult::failed;
+      c.type = "ReplayFailure";
+      c.message = call.message;
+      c.text = report.trace + ":" + call.path + ": " + call.message;
+    } else if (call.status == ReplayStatus::skipped) {
+      c.result = JUnitResult::skipped;
+      c.message = call.message;
     }
-    xml << "    </testcase>\n";
   }
-  xml << "  </testsuite>\n</testsuites>\n";
-  return xml.str();
+  return render_junit("ttt replay", {suite});
 }
 
 std::string format_replay_summary(const ReplayReport& report) {

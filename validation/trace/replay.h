@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
@@ -66,8 +67,13 @@ struct ReplayOptions {
   std::int64_t shared_tensor_cache_bytes = std::int64_t{8} << 30;
   // Where block kinds are looked up; nullptr: BlockRegistry::global().
   const BlockRegistry* registry = nullptr;
-  // Called after each call with (calls done, calls selected, the call): progress display.
+  // Called after each call with (calls done, calls selected, the call): progress display, and
+  // a JSON report written as calls finish (ReplayJsonWriter).
   std::function<void(std::size_t, std::size_t, const ReplayedCall&)> on_call_done;
+  // false: the calls in the returned report keep their status and message but not their
+  // comparisons (on_call_done still sees them), so that a replay of 100k calls whose JSON report
+  // is streamed by ReplayJsonWriter holds megabytes, not a gigabyte of metrics.
+  bool keep_comparisons = true;
 };
 
 // One comparison of one output.
@@ -88,6 +94,8 @@ struct ReplayedCall {
   // ("captured_device y: pcc 0.9812 < 0.99"), or what the implementation threw.
   std::string message;
   std::vector<ReplayComparison> comparisons;
+  // Wall time to replay the call: read its inputs, build, run both sides and compare.
+  double seconds = 0.0;
 };
 
 struct ReplaySummary {
@@ -121,7 +129,30 @@ ReplayReport replay_trace(const TraceReader& trace, const ReplayOptions& options
 // first_failure: {seq, name, path, message} | null}}.
 nlohmann::json to_json(const ReplayReport& report);
 
-// JUnit XML: one testsuite, one testcase per call ("<seq> <name>"), failures and skips marked.
+// One call of the "calls" array of to_json(ReplayReport).
+nlohmann::json to_json(const ReplayedCall& call);
+
+// Writes the JSON report of a replay while it runs, one call at a time, so that memory does not
+// grow with the number of calls. The text is exactly to_json(report).dump(2) + "\n".
+//   ReplayJsonWriter writer(out, trace.path());
+//   options.on_call_done = [&](auto, auto, const ReplayedCall& call) { writer.add(call); };
+//   writer.finish(replay_trace(trace, options).summary);
+class ReplayJsonWriter {
+ public:
+  ReplayJsonWriter(std::ostream& out, std::string trace);
+  // Writes one call; calls must come in the order replay_trace finishes them.
+  void add(const ReplayedCall& call);
+  // Closes the "calls" array and writes the summary and the trace path.
+  void finish(const ReplaySummary& summary);
+
+ private:
+  std::ostream& out_;
+  std::string trace_;
+  bool first_ = true;
+};
+
+// JUnit XML (validation/markup/junit.h): one testsuite, one testcase per call ("<seq> <name>",
+// classname the block kind), failures and skips marked.
 std::string to_junit_xml(const ReplayReport& report);
 
 // A few human-readable lines: counts and the first failing call.

@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "validation/input/input_file.h"
+#include "validation/markup/junit.h"
 #include "validation/markup/markup.h"
 
 namespace ttt {
@@ -476,57 +477,38 @@ std::string render_junit_report(const std::vector<ValidationRecord>& records,
                                 const ReportOptions& options) {
   const ValidationSummary summary = summarize(records);
   std::map<std::string, double, std::less<>> seconds_by_name;
-  double total_seconds = 0.0;
   for (const ValidationRecord& record : records) {
-    const double seconds =
+    seconds_by_name[record.name] +=
         static_cast<double>(record.device_ns + std::max<std::int64_t>(record.reference_ns, 0)) *
         1e-9;
-    seconds_by_name[record.name] += seconds;
-    total_seconds += seconds;
   }
-  std::int64_t failed_names = 0;
-  for (const NameSummary& name : summary.names) failed_names += name.failed > 0 ? 1 : 0;
-  const std::string suite = xml_escape(options.junit_suite_name);
-  const auto attributes = [&](std::size_t tests, std::int64_t failures, double seconds) {
-    return " tests=\"" + std::to_string(tests) + "\" failures=\"" + std::to_string(failures) +
-           "\" errors=\"0\" time=\"" + format_fixed(seconds, 6) + "\"";
-  };
-
   const auto failed = failed_by_name(records);
-  std::ostringstream out;
-  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out << "<testsuites name=\"" << suite << "\""
-      << attributes(summary.names.size(), failed_names, total_seconds) << ">\n";
-  out << "  <testsuite name=\"" << suite << "\""
-      << attributes(summary.names.size(), failed_names, total_seconds) << " skipped=\"0\">\n";
+  JUnitSuite suite;
+  suite.name = options.junit_suite_name;
   for (const NameSummary& name : summary.names) {
-    out << "    <testcase classname=\"" << suite << "\" name=\"" << xml_escape(name.name)
-        << "\" file=\"" << xml_escape(name.location.file) << "\" time=\""
-        << format_fixed(seconds_by_name[name.name], 6) << "\"";
+    JUnitCase& c = suite.cases.emplace_back();
+    c.classname = options.junit_suite_name;
+    c.name = name.name;
+    c.file = name.location.file;
+    c.seconds = seconds_by_name[name.name];
     const auto it = failed.find(name.name);
-    if (it == failed.end()) {
-      out << "/>\n";
-      continue;
-    }
+    if (it == failed.end()) continue;
     const auto& calls = it->second;
     const ValidationRecord& first = *calls.front();
-    const std::string message = std::to_string(name.failed) + " of " + std::to_string(name.calls) +
-                                " calls failed; first: call " + std::to_string(first.call_index) +
-                                ": " + first.verdict_text();
-    out << ">\n      <failure type=\"ValidationFailure\" message=\"" << xml_escape(message)
-        << "\">";
+    c.result = JUnitResult::failed;
+    c.type = "ValidationFailure";
+    c.message = std::to_string(name.failed) + " of " + std::to_string(name.calls) +
+                " calls failed; first: call " + std::to_string(first.call_index) + ": " +
+                first.verdict_text();
     const std::size_t listed = std::min(calls.size(), options.max_failed_calls_per_name);
     for (std::size_t i = 0; i < listed; ++i) {
       const ValidationRecord& record = *calls[i];
-      out << xml_escape("call " + std::to_string(record.call_index) + " (" +
-                        record.location.text() + "): " + record.verdict_text())
-          << "\n";
+      c.text += "call " + std::to_string(record.call_index) + " (" + record.location.text() +
+                "): " + record.verdict_text() + "\n";
     }
-    if (listed < calls.size()) out << xml_escape(more_failures_line(listed, calls.size())) << "\n";
-    out << "</failure>\n    </testcase>\n";
+    if (listed < calls.size()) c.text += more_failures_line(listed, calls.size()) + "\n";
   }
-  out << "  </testsuite>\n</testsuites>\n";
-  return out.str();
+  return render_junit(options.junit_suite_name, {suite});
 }
 
 json record_to_json(const ValidationRecord& record) {

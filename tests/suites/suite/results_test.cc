@@ -293,14 +293,21 @@ TEST(JunitXml, ListsEveryCaseWithFailuresAndProperties) {
   later.index = 3;
   results.suites[0].cases.push_back(later);
   const std::string xml = to_junit_xml(results);
+  // Four cases of 0.25 s, except `later` (never ran: 0 s).
   EXPECT_THAT(xml, HasSubstr("<testsuites name=\"ttt.suites\" tests=\"4\" failures=\"1\" "
-                             "errors=\"1\" skipped=\"1\""));
-  EXPECT_THAT(xml, HasSubstr("<testcase name=\"ffn.decode\" classname=\"tiny\""));
-  EXPECT_THAT(xml, HasSubstr("<failure message=\"accuracy:y: pcc 0.9812 &lt; 0.99\">"));
+                             "errors=\"1\" skipped=\"1\" time=\"0.750000\">"));
+  EXPECT_THAT(xml, HasSubstr("<testsuite name=\"tiny\" tests=\"4\" failures=\"1\" errors=\"1\" "
+                             "skipped=\"1\" time=\"0.750000\" timestamp=\"2026-11-21T14:00:00Z\" "
+                             "hostname=\"ci-1\">"));
+  EXPECT_THAT(xml,
+              HasSubstr("<testcase classname=\"tiny\" name=\"ffn.decode\" time=\"0.250000\">"));
+  EXPECT_THAT(xml, HasSubstr("<failure message=\"accuracy:y: pcc 0.9812 &lt; 0.99\" "
+                             "type=\"ExpectationFailure\">"));
   EXPECT_THAT(xml,
               HasSubstr("<error message=\"block kind &apos;lm_head&apos; is not registered\""));
   EXPECT_THAT(xml, HasSubstr("<skipped message="));
-  EXPECT_THAT(xml, HasSubstr("<property name=\"worst_pcc\" value=\"0.999910\"/>"));
+  // Properties are measurements read back by tools: printed in full.
+  EXPECT_THAT(xml, HasSubstr("<property name=\"worst_pcc\" value=\"0.99991\"/>"));
   EXPECT_THAT(xml, HasSubstr("<property name=\"wall_p50_ms\" value=\"0.0014\"/>"));
 }
 

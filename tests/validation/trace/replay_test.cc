@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/validation/trace/trace_test_util.h"
 #include "validation/tensor/random.h"
@@ -17,6 +18,7 @@
 namespace ttt {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using testing::ScratchDir;
 
@@ -203,7 +205,7 @@ TEST_F(Replay, ToleranceOverridesReplaceTheBlockDefaultsFieldByField) {
   tight.tolerance_overrides.max_abs_error = 1e-4;
   const ReplayReport report = replay_trace(trace, tight);
   EXPECT_EQ(report.summary.failed, 1);
-  EXPECT_THAT(report.calls[0].message, HasSubstr("max_abs_error 0.001 > 0.0001"));
+  EXPECT_THAT(report.calls[0].message, HasSubstr("max_abs_error 0.001 > 1e-04"));
 }
 
 TEST_F(Replay, UnknownOrMissingBlocksAreSkippedOrFailWhenStrict) {
@@ -336,10 +338,14 @@ TEST_F(Replay, JunitReportMarksFailuresAndSkips) {
   const TraceReader trace = write({scale("a", 1, 1.0, 0.0), scale("b", 2, 1.0, 0.5), unknown});
   const std::string xml = to_junit_xml(replay_trace(trace, options()));
   EXPECT_THAT(xml, HasSubstr("<testsuite name=\"ttt replay " + path_ +
-                             "\" tests=\"3\" failures=\"1\" skipped=\"1\">"));
-  EXPECT_THAT(xml, HasSubstr("<testcase classname=\"test.scale\" name=\"0 a\"/>"));
+                             "\" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\" time=\""));
+  // Every case has a time; the block kind is the classname, its dot replaced (Jenkins would
+  // read "test" as a Java package).
+  EXPECT_THAT(xml, ContainsRegex("<testcase classname=\"test_scale\" name=\"0 a\" "
+                                 "time=\"[0-9]+\\.[0-9]{6}\"/>"));
   EXPECT_THAT(xml, HasSubstr("<failure message=\"captured_device y: max_abs_error 0.5 &gt; 0.01 "
                              "at ["));
+  EXPECT_THAT(xml, HasSubstr("type=\"ReplayFailure\">"));
   EXPECT_THAT(xml, HasSubstr("name=\"2 u&lt;1&gt;\""));
   EXPECT_THAT(xml, HasSubstr("<skipped message=\"unknown block kind &apos;nope&apos;\"/>"));
 }
@@ -353,6 +359,52 @@ TEST_F(Replay, ProgressIsReportedAfterEachCall) {
   };
   replay_trace(trace, with_progress);
   EXPECT_EQ(progress, (std::vector<std::pair<std::size_t, std::size_t>>{{1, 2}, {2, 2}}));
+}
+
+// Issue 12: `ttt replay --json` on 100k calls held 915 MB. The JSON is now written call by call
+// while the report keeps no comparisons; the text must be the one to_json(report) gave.
+TEST_F(Replay, StreamedJsonIsTheWholeReportWithBoundedMemory) {
+  CapturedCall unknown = scale("u<1>", 3, 1.0, 0.0);
+  unknown.block = "nope";
+  const TraceReader trace = write({scale("a", 1, 1.0, 0.0), scale("b\"quoted\"", 2, 1.0, 0.5),
+                                   unknown, scale("d", 4, 2.0, 0.0)});
+  const ReplayReport whole = replay_trace(trace, options());
+  const std::string expected = to_json(whole).dump(2) + "\n";
+
+  std::ostringstream streamed;
+  ReplayJsonWriter writer(streamed, trace.path());
+  ReplayOptions streaming = options();
+  streaming.keep_comparisons = false;
+  std::size_t seen = 0;
+  streaming.on_call_done = [&](std::size_t, std::size_t, const ReplayedCall& call) {
+    EXPECT_FALSE(call.status != ReplayStatus::skipped && call.comparisons.empty());
+    writer.add(call);
+    ++seen;
+  };
+  const ReplayReport kept = replay_trace(trace, streaming);
+  writer.finish(kept.summary);
+
+  EXPECT_EQ(seen, 4u);
+  EXPECT_EQ(streamed.str(), expected);
+  const nlohmann::json parsed = nlohmann::json::parse(streamed.str());
+  ASSERT_EQ(parsed.at("calls").size(), 4u);
+  EXPECT_EQ(parsed.at("calls").at(1).at("comparisons").size(), 3u);  // Against both.
+  // What the report keeps: status and message, no metrics.
+  ASSERT_EQ(kept.calls.size(), 4u);
+  for (const ReplayedCall& call : kept.calls) EXPECT_TRUE(call.comparisons.empty());
+  EXPECT_EQ(kept.calls[1].status, ReplayStatus::fail);
+  EXPECT_EQ(kept.summary.failed, whole.summary.failed);
+}
+
+TEST_F(Replay, StreamedJsonOfNoCallsMatchesToo) {
+  const TraceReader trace = write({scale("a", 1, 1.0, 0.0)});
+  ReplayOptions none = options();
+  none.filter = "nothing*";
+  const ReplayReport report = replay_trace(trace, none);
+  std::ostringstream streamed;
+  ReplayJsonWriter writer(streamed, trace.path());
+  writer.finish(report.summary);
+  EXPECT_EQ(streamed.str(), to_json(report).dump(2) + "\n");
 }
 
 TEST(ReplayAgainstNames, ParseAndReject) {

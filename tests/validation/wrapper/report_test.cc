@@ -151,19 +151,21 @@ TEST(Report, MarkdownEscapesPipes) {
 
 TEST(Report, JUnitXmlAsJenkinsAndGitLabReadIt) {
   // Times: embed 1000 + 3000 ns; mlp 7000 + 7500 + 6500 ns.
+  // The one shape of validation/markup/junit.h: classnames without dots (Jenkins would read
+  // "ttt" as a package), counts and times on both levels, failure type and message.
   const std::string expected =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<testsuites name=\"ttt.validation\" tests=\"2\" failures=\"1\" errors=\"0\" "
-      "time=\"0.000025\">\n"
+      "skipped=\"0\" time=\"0.000025\">\n"
       "  <testsuite name=\"ttt.validation\" tests=\"2\" failures=\"1\" errors=\"0\" "
-      "time=\"0.000025\" skipped=\"0\">\n"
-      "    <testcase classname=\"ttt.validation\" name=\"embed\" file=\"/src/model.cc\" "
-      "time=\"0.000004\"/>\n"
-      "    <testcase classname=\"ttt.validation\" name=\"layers.0.mlp\" file=\"/src/model.cc\" "
-      "time=\"0.000021\">\n"
-      "      <failure type=\"ValidationFailure\" message=\"1 of 3 calls failed; first: call 1: "
-      "out0: pcc 0.9812 &lt; 0.99; out0: max_abs_error 0.31 &gt; 0.01\">call 1 "
-      "(/src/model.cc:12): out0: pcc 0.9812 &lt; 0.99; out0: max_abs_error 0.31 &gt; 0.01\n"
+      "skipped=\"0\" time=\"0.000025\">\n"
+      "    <testcase classname=\"ttt_validation\" name=\"embed\" time=\"0.000004\" "
+      "file=\"/src/model.cc\"/>\n"
+      "    <testcase classname=\"ttt_validation\" name=\"layers.0.mlp\" time=\"0.000021\" "
+      "file=\"/src/model.cc\">\n"
+      "      <failure message=\"1 of 3 calls failed; first: call 1: "
+      "out0: pcc 0.9812 &lt; 0.99; out0: max_abs_error 0.31 &gt; 0.01\" type=\"ValidationFailure\">"
+      "call 1 (/src/model.cc:12): out0: pcc 0.9812 &lt; 0.99; out0: max_abs_error 0.31 &gt; 0.01\n"
       "</failure>\n"
       "    </testcase>\n"
       "  </testsuite>\n"
