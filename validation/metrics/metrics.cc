@@ -272,7 +272,11 @@ Tolerances default_tolerances(DType output_dtype) {
     case DType::int32:
     case DType::int64:
       tolerances.max_abs_error = 0.0;
-      break;
+      return tolerances;
+  }
+  if (!tolerances.nmse.has_value()) {
+    throw std::invalid_argument("[default_tolerances] invalid dtype " +
+                                std::to_string(static_cast<int>(output_dtype)));
   }
   return tolerances;
 }

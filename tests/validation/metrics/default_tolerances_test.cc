@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "validation/metrics/metrics.h"
@@ -57,6 +58,11 @@ TEST(DefaultTolerancesTest, IntegersMustBeEqual) {
   const Verdict off_by_one = judge(Tensor::from_int64({3}, {7, 1, 123456}), ids);
   EXPECT_FALSE(off_by_one.passed);
   EXPECT_THAT(off_by_one.failures, ::testing::ElementsAre("max_abs_error 1 > 0 at [1]"));
+}
+
+TEST(DefaultTolerancesTest, InvalidDtypeThrows) {
+  EXPECT_THROW(default_tolerances(static_cast<DType>(99)), std::invalid_argument);
+  EXPECT_THROW(default_tolerances(DType::bfloat16, static_cast<DType>(99)), std::invalid_argument);
 }
 
 TEST(DefaultTolerancesTest, TwoDtypesTakeTheLooser) {
