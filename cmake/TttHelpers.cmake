@@ -17,6 +17,12 @@ if(TTT_SANITIZE)
   add_compile_options(-fsanitize=${TTT_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${TTT_SANITIZE})
 endif()
+# Fuzzing instruments every library, not only the fuzz targets: libFuzzer steers by the coverage
+# of the code under test (the parsers), which lives in the libraries. The fuzz targets alone link
+# libFuzzer itself (tests/fuzz/CMakeLists.txt).
+if(TTT_BUILD_FUZZERS)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
 
 # ttt_add_library(<concept> SOURCES ... [DEPS ...] [PRIVATE_DEPS ...])
 # Creates library `ttt_<concept>` with the alias `tttv2::<concept>`, exported for find_package.

@@ -1,78 +1,30 @@
-// libFuzzer target for the trace reader and recovery. Built only with -DTTT_BUILD_FUZZERS=ON
-// (the `fuzz` CMake preset: clang, AddressSanitizer + UndefinedBehaviorSanitizer):
+// libFuzzer target for the trace reader. Built only with -DTTT_BUILD_FUZZERS=ON (the `fuzz` CMake
+// preset: clang, libraries instrumented, AddressSanitizer + UndefinedBehaviorSanitizer); see
+// docs/testing.md "Fuzzing" and tools/fuzz_smoke.sh:
 //
 //   cmake --preset fuzz && cmake --build build/fuzz --target trace_reader_fuzzer
-//   mkdir -p /tmp/trace-corpus && cp tests/data/interop_trace.h5 /tmp/trace-corpus/
-//   build/fuzz/tests/validation/trace/trace_reader_fuzzer /tmp/trace-corpus -max_total_time=300
+//   build/fuzz/tests/fuzz/trace_reader_fuzzer -max_total_time=300 /tmp/trace-corpus \
+//       tests/fuzz/corpus/trace_reader
 //
 // The first input byte chooses what the rest is:
-//   0: edits to a valid trace (structure-aware): each 4 bytes pick an object, an attribute or
+//   even: edits to a valid trace (structure-aware): each 4 bytes pick an object, an attribute or
 //      dataset change and a value, so the reader's own checks meet valid HDF5 files with wrong
 //      types, shapes, names and values;
-//   1: a capture journal, recovered against a valid trace (recover_trace());
-//   2: a whole file handed to the reader (this mostly exercises libhdf5's parser: a crash inside
+//   odd: a whole file handed to the reader (this mostly exercises libhdf5's parser: a crash inside
 //      libhdf5 on a corrupt file is an HDF5 bug, reported upstream, not a TTTv2 one).
+// Capture journals and their recovery have their own target, journal_recovery_fuzzer.
 // Every path must end in success or a std::exception; anything else (a crash, a sanitizer
 // report, a hang) is a finding.
 #include <hdf5.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <exception>
-#include <fstream>
 #include <iterator>
 #include <string>
 
-#include "validation/trace/capture.h"
-#include "validation/trace/inspect.h"
-#include "validation/trace/recover.h"
-#include "validation/trace/replay.h"
-#include "validation/trace/trace_reader.h"
+#include "tests/fuzz/trace_template.h"
 
 namespace {
-
-const std::string kDirectory = "/tmp/ttt_trace_fuzz_" + std::to_string(::getpid());
-const std::string kTemplate = kDirectory + "/template.h5";
-const std::string kTrace = kDirectory + "/trace.h5";
-
-// A small valid trace: two ttt.scale calls, a container, an int input and a shared tensor.
-void write_template() {
-  ::mkdir(kDirectory.c_str(), 0755);
-  ttt::TraceSession session(kTemplate);
-  const ttt::Tensor weight = ttt::Tensor::from_floats({2, 2}, {1, 2, 3, 4});
-  session.register_shared_tensor("w", weight);
-  for (int i = 0; i < 2; ++i) {
-    ttt::CapturedCall call;
-    call.name = "layers." + std::to_string(i);
-    call.block = "ttt.scale";
-    call.spec_json = R"({"shape": [2, 2]})";
-    call.scalars_json = R"({"scale": 2})";
-    const ttt::Tensor x = ttt::Tensor::from_floats({2, 2}, {0.5f, -1.0f, 2.0f, 0.0f});
-    call.inputs = {{"x", x}, {"w", weight}, {"kv/0", x}, {"pos", ttt::Tensor::from_int32({}, {3})}};
-    call.outputs = {{"y", ttt::Tensor::from_floats({2, 2}, {1.0f, -2.0f, 4.0f, 0.0f})}};
-    call.reference_outputs = call.outputs;
-    session.capture(call);
-  }
-}
-
-void copy_file(const std::string& from, const std::string& to) {
-  std::ifstream in(from, std::ios::binary);
-  std::ofstream out(to, std::ios::binary | std::ios::trunc);
-  out << in.rdbuf();
-}
-
-// Reads everything a user could ask for; exceptions are the expected outcome of bad input.
-void read_everything(const std::string& path) {
-  try {
-    const ttt::TraceReader trace = ttt::TraceReader::open(path);
-    ttt::summarize_trace(trace);
-    for (const std::int64_t seq : trace.sequence_numbers()) ttt::describe_call(trace, seq);
-    ttt::replay_trace(trace);
-  } catch (const std::exception&) {
-  }
-}
 
 const char* const kObjects[] = {
     "/",          "/calls/000000",          "/calls/000000/inputs/x", "/calls/000001/outputs/y",
@@ -166,41 +118,21 @@ void apply_edit(hid_t file, const std::uint8_t* op) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const bool ready = [] {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    write_template();
-    return true;
-  }();
+  static const bool ready = (ttt::fuzz::write_template(), true);
   (void)ready;
   if (size == 0) return 0;
-  const std::uint8_t mode = data[0] % 3;
+  const bool edit_template = data[0] % 2 == 0;
   ++data;
   --size;
-  if (mode == 0) {
-    copy_file(kTemplate, kTrace);
-    const hid_t file = H5Fopen(kTrace.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  if (edit_template) {
+    ttt::fuzz::copy_file(ttt::fuzz::kTemplate(), ttt::fuzz::kTrace());
+    const hid_t file = H5Fopen(ttt::fuzz::kTrace().c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
     if (file < 0) return 0;
     for (std::size_t i = 0; i + 4 <= size && i < 64; i += 4) apply_edit(file, data + i);
     H5Fclose(file);
-    read_everything(kTrace);
-  } else if (mode == 1) {
-    copy_file(kTemplate, kTrace);
-    {
-      std::ofstream journal(ttt::trace_journal_path(kTrace), std::ios::binary | std::ios::trunc);
-      journal.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-    }
-    try {
-      ttt::recover_trace(kTrace, kDirectory + "/recovered.h5");
-      read_everything(kDirectory + "/recovered.h5");
-    } catch (const std::exception&) {
-    }
-    ::unlink(ttt::trace_journal_path(kTrace).c_str());
   } else {
-    {
-      std::ofstream out(kTrace, std::ios::binary | std::ios::trunc);
-      out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-    }
-    read_everything(kTrace);
+    ttt::fuzz::write_input("trace.h5", data, size);
   }
+  ttt::fuzz::read_everything(ttt::fuzz::kTrace());
   return 0;
 }
