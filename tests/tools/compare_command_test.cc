@@ -24,6 +24,7 @@
 namespace ttt {
 namespace {
 
+using cli_test::read_text;
 using cli_test::run_ttt;
 using cli_test::RunResult;
 
@@ -56,8 +57,10 @@ class CompareCommand : public ::testing::Test {
     return run_ttt(directory_, args);
   }
 
+  // `--json -`: the JSON alone on standard output.
   nlohmann::json compare_json(std::vector<std::string> args, int expected_exit) {
     args.push_back("--json");
+    args.push_back("-");
     const RunResult result = compare(args);
     EXPECT_EQ(result.exit_code, expected_exit) << result.out << result.err;
     EXPECT_EQ(count_lines(result.out), 1) << result.out;
@@ -433,6 +436,34 @@ TEST_F(CompareCommand, EmptyAndIdenticalTensorsPass) {
   EXPECT_THAT(json["failures"], ::testing::IsEmpty());
   const Tensor empty({0, 4}, DType::float32);
   EXPECT_EQ(compare({npy("empty_a", empty), npy("empty_e", empty)}).exit_code, 0);
+}
+
+// --json FILE writes the JSON to the file and keeps the text on standard output (issue 12: --json
+// was a flag here and took a file in other commands).
+TEST_F(CompareCommand, JsonToAFileKeepsTheText) {
+  const std::string file = (directory_ / "metrics.json").string();
+  const RunResult result =
+      compare({kSampleDevice, kSampleReference, "--dtype", "bfloat8_b", "--json", file});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("PASS"));
+  const nlohmann::json json = nlohmann::json::parse(read_text(file));
+  EXPECT_EQ(json["passed"], true);
+  EXPECT_EQ(json["tolerance_dtype"], "bfloat8_b");
+}
+
+TEST_F(CompareCommand, ThresholdsPrintInFull) {
+  // Issue 12: "pcc 0.999997 < 1" for a 0.9999999 threshold.
+  const RunResult result = compare({kSampleDevice, kSampleReference, "--pcc", "0.9999999"});
+  EXPECT_THAT(result.out, HasSubstr("pcc >= 0.9999999"));
+  const nlohmann::json json = compare_json({kSampleDevice, kSampleReference, "--pcc", "0.9999999"},
+                                           result.exit_code);
+  EXPECT_EQ(json["tolerances"]["pcc"], 0.9999999);
+}
+
+TEST_F(CompareCommand, HelpHasAnExample) {
+  const RunResult result = compare({"--help"});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_THAT(result.out, HasSubstr("Example"));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// `ttt report`, run as a subprocess: each format, --out, exit codes, and bad input (exit 2, one
+// `ttt report`, run as a subprocess: each format, -o/--output, exit codes, and bad input (exit 2, one
 // line naming the file).
 #include "validation/wrapper/report.h"
 
@@ -102,7 +102,7 @@ TEST_F(ReportCommand, PassingReportsExitZero) {
 }
 
 TEST_F(ReportCommand, JUnitToAFile) {
-  const RunResult result = run(shell_quote(path("failing.json")) + " --format junit --out " +
+  const RunResult result = run(shell_quote(path("failing.json")) + " --format junit -o " +
                                shell_quote(path("r.xml")));
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_THAT(result.out, IsEmpty());
@@ -147,7 +147,7 @@ TEST_F(ReportCommand, BadArgumentsExitTwo) {
   EXPECT_EQ(run(shell_quote(path("failing.json")) + " --format html").exit_code, 2);
   EXPECT_EQ(run("").exit_code, 2);  // The file is required.
   const RunResult unwritable =
-      run(shell_quote(path("failing.json")) + " --out " + shell_quote(path("no/such/dir/r.md")));
+      run(shell_quote(path("failing.json")) + " --output " + shell_quote(path("no/such/dir/r.md")));
   EXPECT_EQ(unwritable.exit_code, 2);
   EXPECT_THAT(unwritable.err, HasSubstr(path("no/such/dir/r.md")));
 }

@@ -87,7 +87,7 @@ TEST_F(TraceCommands, InspectSummaryTextAndJson) {
   EXPECT_THAT(text.out, HasSubstr("5 calls, 5 names, 1 shared tensors"));
   EXPECT_THAT(text.out, HasSubstr("verdicts: pass 3 unchecked 2"));
   EXPECT_THAT(text.out, HasSubstr("/tensors/x_shared [2, 4] float32, 32 B, used by 1 call"));
-  const RunResult json = ttt({"inspect", kInterop, "--json"});
+  const RunResult json = ttt({"inspect", kInterop, "--json", "-"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   const nlohmann::json summary = nlohmann::json::parse(json.out);
   EXPECT_EQ(summary.at("calls"), 5);
@@ -103,7 +103,7 @@ TEST_F(TraceCommands, InspectOneCall) {
   // x = [[1, -2.5, 3.25], [0, 4, -0.125]] in tools/make_interop_trace.py.
   EXPECT_THAT(text.out, HasSubstr("min -2.5"));
   EXPECT_THAT(text.out, HasSubstr("max 4"));
-  const RunResult json = ttt({"inspect", kInterop, "--call", "0", "--json"});
+  const RunResult json = ttt({"inspect", kInterop, "--call", "0", "--json", "-"});
   const nlohmann::json call = nlohmann::json::parse(json.out);
   EXPECT_EQ(call.at("inputs").at(0).at("min"), -2.5);
   EXPECT_EQ(call.at("inputs").at(0).at("max"), 4.0);

@@ -23,7 +23,7 @@ struct CompareArguments {
   std::string actual;
   std::string expected;
   std::string dtype;  // Empty: the dtype the actual file records.
-  bool json = false;
+  std::string json_file;  // --json FILE; "-": standard output, instead of the text.
   ThresholdFlags thresholds;
 };
 
@@ -87,7 +87,7 @@ int run_compare(const CompareArguments& args) {
       defaults_apply ? default_tolerances(actual_dtype, expected.dtype()).merged(given) : given;
   const Verdict verdict = evaluate(metrics, tolerances);
 
-  if (args.json) {
+  if (!args.json_file.empty()) {
     nlohmann::json json = to_json(metrics);
     json["actual_file"] = args.actual;
     json["expected_file"] = args.expected;
@@ -95,8 +95,9 @@ int run_compare(const CompareArguments& args) {
     json["tolerances"] = to_json(tolerances);
     json["passed"] = verdict.passed;
     json["failures"] = verdict.failures;
-    std::cout << json.dump() << "\n";
-  } else {
+    write_output(args.json_file, json.dump() + "\n");
+  }
+  if (args.json_file != "-") {
     std::cout << "actual:   " << args.actual << "\n"
               << "expected: " << args.expected << "\n"
               << format_metrics(metrics);
@@ -132,7 +133,13 @@ const CommandRegistration kRegistration("compare", [](CLI::App& app) {
   command->add_option("--dtype", args->dtype,
                       "Device format of ACTUAL for the default tolerances, e.g. bfloat8_b "
                       "(default: the dtype its file records)");
-  command->add_flag("--json", args->json, "Print one JSON object instead of text");
+  command->add_option("--json", args->json_file,
+                      "Write the metrics and verdict as one JSON object to FILE ('-': standard "
+                      "output, instead of the text)");
+  command->footer(
+      "Examples:\n"
+      "  ttt compare device.npy reference.npy --dtype bfloat8_b\n"
+      "  ttt compare trace.h5:/calls/000012/outputs/out0 expected.npy --pcc 0.999 --json -");
   args->thresholds.add_to(command);
   return [args] { return run_compare(*args); };
 });

@@ -1,4 +1,4 @@
-// `ttt inspect TRACE [--call SEQ] [--json]`: what a trace holds (docs/cli.md). The work is in
+// `ttt inspect TRACE [--call SEQ] [--json FILE]`: what a trace holds (docs/cli.md). The work is in
 // validation/trace/inspect.h; this file parses flags and prints.
 #include <iostream>
 #include <memory>
@@ -15,18 +15,20 @@ namespace {
 struct InspectArguments {
   std::string trace;
   std::int64_t call = -1;
-  bool json = false;
+  std::string json_file;  // --json FILE; "-": standard output, instead of the text.
 };
 
 int run_inspect(const InspectArguments& args, const CLI::Option* call_option) {
   const TraceReader trace = TraceReader::open(args.trace);
   if (call_option->count() > 0) {
     const CallDetails details = describe_call(trace, args.call);
-    std::cout << (args.json ? to_json(details).dump(2) + "\n" : format_call_details(details));
+    if (!args.json_file.empty()) write_output(args.json_file, to_json(details).dump(2) + "\n");
+    if (args.json_file != "-") std::cout << format_call_details(details);
     return kExitOk;
   }
   const TraceSummary summary = summarize_trace(trace);
-  std::cout << (args.json ? to_json(summary).dump(2) + "\n" : format_trace_summary(summary));
+  if (!args.json_file.empty()) write_output(args.json_file, to_json(summary).dump(2) + "\n");
+  if (args.json_file != "-") std::cout << format_trace_summary(summary);
   return kExitOk;
 }
 
@@ -39,7 +41,10 @@ const CommandRegistration kRegistration("inspect", [](CLI::App& app) {
   command->add_option("trace", args->trace, "The trace (an HDF5 file)")->required();
   CLI::Option* call = command->add_option("--call", args->call, "Show call SEQ in full")
                           ->check(CLI::NonNegativeNumber);
-  command->add_flag("--json", args->json, "Print JSON instead of text");
+  command->add_option("--json", args->json_file,
+                      "Write the summary (or the call) as JSON to FILE ('-': standard output, "
+                      "instead of the text)");
+  command->footer("Examples:\n  ttt inspect decode.h5\n  ttt inspect decode.h5 --call 12 --json -");
   return [args, call] { return run_inspect(*args, call); };
 });
 

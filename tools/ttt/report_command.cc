@@ -15,18 +15,18 @@ namespace {
 struct ReportArguments {
   std::string file;
   std::string format = "console";
-  std::string out;  // Empty: standard output.
+  std::string output;  // -o, --output; empty or "-": standard output.
 };
 
 int run_report(const ReportArguments& args) {
   const ReportFormat format = parse_report_format(args.format);
   const std::vector<ValidationRecord> records = load_report(args.file);
-  if (args.out.empty()) {
+  if (args.output.empty() || args.output == "-") {
     ReportOptions options;
     options.color = format == ReportFormat::console && use_color_on_stdout();
     std::cout << render_report(records, format, options) << std::flush;
   } else {
-    write_report(args.out, records, format);
+    write_report(args.output, records, format);
   }
   const bool failed = std::any_of(records.begin(), records.end(),
                                   [](const ValidationRecord& record) { return !record.passed; });
@@ -45,7 +45,12 @@ const CommandRegistration kRegistration("report", [](CLI::App& app) {
       ->required();
   command->add_option("--format", args->format, "console (default), markdown, junit or json")
       ->check(CLI::IsMember({"console", "markdown", "junit", "json"}));
-  command->add_option("--out", args->out, "Write to this file instead of standard output");
+  command->add_option("-o,--output", args->output,
+                      "Write to FILE instead of standard output ('-': standard output)");
+  command->footer(
+      "Examples:\n"
+      "  ttt report run/report.json\n"
+      "  ttt report run/report.json --format junit -o report.xml");
   return [args] { return run_report(*args); };
 });
 
