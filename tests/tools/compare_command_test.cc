@@ -455,8 +455,8 @@ TEST_F(CompareCommand, ThresholdsPrintInFull) {
   // Issue 12: "pcc 0.999997 < 1" for a 0.9999999 threshold.
   const RunResult result = compare({kSampleDevice, kSampleReference, "--pcc", "0.9999999"});
   EXPECT_THAT(result.out, HasSubstr("pcc >= 0.9999999"));
-  const nlohmann::json json = compare_json({kSampleDevice, kSampleReference, "--pcc", "0.9999999"},
-                                           result.exit_code);
+  const nlohmann::json json =
+      compare_json({kSampleDevice, kSampleReference, "--pcc", "0.9999999"}, result.exit_code);
   EXPECT_EQ(json["tolerances"]["pcc"], 0.9999999);
 }
 

@@ -22,7 +22,7 @@ namespace {
 struct CompareArguments {
   std::string actual;
   std::string expected;
-  std::string dtype;  // Empty: the dtype the actual file records.
+  std::string dtype;      // Empty: the dtype the actual file records.
   std::string json_file;  // --json FILE; "-": standard output, instead of the text.
   ThresholdFlags thresholds;
 };

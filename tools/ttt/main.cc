@@ -10,8 +10,9 @@ int main(int argc, char** argv) {
   CLI::App app{"TTTv2: validate transformer blocks against references", "ttt"};
   app.set_version_flag("--version", std::string("ttt ") + TTT_VERSION);
   app.require_subcommand(1);
-  app.footer("Example:\n  ttt compare device.npy reference.npy --pcc 0.999\n"
-             "Run 'ttt COMMAND --help' for a command's options and an example.");
+  app.footer(
+      "Example:\n  ttt compare device.npy reference.npy --pcc 0.999\n"
+      "Run 'ttt COMMAND --help' for a command's options and an example.");
   std::map<std::string, std::function<int()>> runners;
   for (const auto& command : ttt::cli::registered_commands()) {
     runners[command.name] = command.setup(app);
