@@ -223,7 +223,7 @@ TEST_F(CoverageCommand, DemoAndReplayCoverEveryDefaultConfigurationOfTheirModel)
   const nlohmann::json config = cli_test::small_llama_config();
   std::ofstream(path("config.json")) << config.dump(2);
   const std::string wrapper = path("wrapper.jsonl");
-  RunResult run = ttt({"demo", "--out", path("out"), "--config", path("config.json"),
+  RunResult run = ttt({"demo", "--out-dir", path("out"), "--config", path("config.json"),
                        "--prompt-tokens", "4", "--decode-steps", "1"},
                       "TTT_COVERAGE=" + cli_test::shell_quote(wrapper));
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;

@@ -59,7 +59,7 @@ std::map<std::pair<std::string, std::string>, std::set<std::string>> by_kind(
 TEST_F(CoverageInput, ReplayRecordsEqualTheWrapperRecordsOfTheSameCalls) {
   std::ofstream(path("config.json")) << cli_test::small_llama_config().dump(2);
   const std::string wrapper = path("wrapper.jsonl");
-  RunResult run = ttt({"demo", "--out", path("out"), "--config", path("config.json"),
+  RunResult run = ttt({"demo", "--out-dir", path("out"), "--config", path("config.json"),
                        "--prompt-tokens", "4", "--decode-steps", "1", "--quiet"},
                       "TTT_COVERAGE=" + cli_test::shell_quote(wrapper));
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;

@@ -60,7 +60,7 @@ class DemoCommand : public ::testing::Test {
 
 TEST_F(DemoCommand, SmallModelPassesAndWritesReportsAndTrace) {
   const RunResult run = demo(
-      {"--out", out_dir(), "--config", config_, "--prompt-tokens", "8", "--decode-steps", "3"});
+      {"--out-dir", out_dir(), "--config", config_, "--prompt-tokens", "8", "--decode-steps", "3"});
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   EXPECT_THAT(
       run.out,
@@ -111,9 +111,9 @@ nlohmann::json record_of(const nlohmann::json& report, const std::string& name) 
 }
 
 TEST_F(DemoCommand, PresetsChangeTheRecordedConfigs) {
-  RunResult run =
-      demo({"--out", out_dir(), "--config", config_, "--prompt-tokens", "4", "--decode-steps", "1",
-            "--preset", "accuracy", "--device", "N300", "--replay-against", "both", "--quiet"});
+  RunResult run = demo({"--out-dir", out_dir(), "--config", config_, "--prompt-tokens", "4",
+                        "--decode-steps", "1", "--preset", "accuracy", "--device", "N300",
+                        "--replay-against", "both", "--quiet"});
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   EXPECT_EQ(run.err, "") << "--quiet: no progress lines";
   EXPECT_THAT(run.out, AllOf(HasSubstr("device N300, preset accuracy"),
@@ -127,7 +127,7 @@ TEST_F(DemoCommand, PresetsChangeTheRecordedConfigs) {
 
   // TTTv1's performance preset: FF1/FF3 weights in bfloat4_b with LoFi. Whether its FFN calls meet
   // the gated MLP's PCC floor is the blocks' business; the exit code must say what the report says.
-  run = demo({"--out", out_dir(), "--config", config_, "--prompt-tokens", "4", "--decode-steps",
+  run = demo({"--out-dir", out_dir(), "--config", config_, "--prompt-tokens", "4", "--decode-steps",
               "1", "--preset", "performance"});
   report = nlohmann::json::parse(read_text(out_dir() + "/report.json"));
   const nlohmann::json ffn = record_of(report, "layers.0.ffn.prefill").at("impl_config");
@@ -139,21 +139,21 @@ TEST_F(DemoCommand, PresetsChangeTheRecordedConfigs) {
 }
 
 TEST_F(DemoCommand, BadInputExitsTwoWithOneClearLine) {
-  RunResult run = demo({"--out", out_dir(), "--config", (directory_ / "nowhere.json").string()});
+  RunResult run =
+      demo({"--out-dir", out_dir(), "--config", (directory_ / "nowhere.json").string()});
   EXPECT_EQ(run.exit_code, 2);
-  EXPECT_THAT(run.err,
-              HasSubstr("nowhere.json: cannot open the file (No such file or directory)"));
+  EXPECT_THAT(run.err, HasSubstr("nowhere.json: cannot open the file (No such file or directory)"));
 
   nlohmann::json config = cli_test::small_llama_config();
   config["num_key_value_heads"] = 3;
   std::ofstream(config_) << config.dump();
-  run = demo({"--out", out_dir(), "--config", config_});
+  run = demo({"--out-dir", out_dir(), "--config", config_});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, AllOf(HasSubstr(config_), HasSubstr("field 'num_key_value_heads'")));
 
   std::ofstream(config_) << cli_test::small_llama_config().dump();
-  run = demo(
-      {"--out", out_dir(), "--config", config_, "--prompt-tokens", "60", "--decode-steps", "16"});
+  run = demo({"--out-dir", out_dir(), "--config", config_, "--prompt-tokens", "60",
+              "--decode-steps", "16"});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("exceed max_position_embeddings 64"));
 
@@ -163,6 +163,19 @@ TEST_F(DemoCommand, BadInputExitsTwoWithOneClearLine) {
   EXPECT_EQ(demo({"--decode-steps", "-1"}).exit_code, 2);
   EXPECT_EQ(demo({"--replay-against", "golden"}).exit_code, 2);
   EXPECT_FALSE(std::filesystem::exists(out_dir() + "/trace.h5"));
+}
+
+// An output directory is `--out-dir` (docs/cli.md); the old `--out` is rejected, not aliased.
+TEST_F(DemoCommand, TheOutputDirectoryIsOutDir) {
+  const RunResult old_flag = demo({"--out", out_dir()});
+  EXPECT_EQ(old_flag.exit_code, 2);
+  EXPECT_THAT(old_flag.err, AllOf(StartsWith("ttt: error: "), HasSubstr("--out")));
+  EXPECT_FALSE(std::filesystem::exists(out_dir()));
+
+  const RunResult help = demo({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, AllOf(HasSubstr("--out-dir"), HasSubstr("Examples:\n"),
+                              HasSubstr("  ttt demo --out-dir build/default/demo\n")));
 }
 
 // A `ttt ARGS...` running in the background, its standard error on a pipe the test reads.
@@ -229,13 +242,13 @@ class BackgroundTtt {
 };
 
 TEST_F(DemoCommand, ASecondDemoOnTheSameDirectoryFailsAtOnceNamingTheFirst) {
-  BackgroundTtt first({"demo", "--out", out_dir(), "--config", config_, "--prompt-tokens", "8",
+  BackgroundTtt first({"demo", "--out-dir", out_dir(), "--config", config_, "--prompt-tokens", "8",
                        "--decode-steps", "3"});
   // Its first progress line: it holds the directory and is capturing. Stopped there, it is
   // certain to still hold the directory while the second runs.
   ASSERT_EQ(first.read_line(), "[model run 1/4] prefill of 8 tokens");
   ::kill(first.pid(), SIGSTOP);
-  const RunResult second = demo({"--out", out_dir(), "--config", config_});
+  const RunResult second = demo({"--out-dir", out_dir(), "--config", config_});
   ::kill(first.pid(), SIGCONT);
   EXPECT_EQ(second.exit_code, 2);
   EXPECT_EQ(second.err, "ttt: error: [demo] the output directory " + out_dir() +
@@ -248,8 +261,8 @@ TEST_F(DemoCommand, ASecondDemoOnTheSameDirectoryFailsAtOnceNamingTheFirst) {
   EXPECT_EQ(first.wait(), 0);
   EXPECT_EQ(TraceReader::open(out_dir() + "/trace.h5").sequence_numbers().size(), 44u);
   // Once it has ended, the directory is free again.
-  EXPECT_EQ(demo({"--out", out_dir(), "--config", config_, "--prompt-tokens", "2", "--decode-steps",
-                  "0", "--quiet"})
+  EXPECT_EQ(demo({"--out-dir", out_dir(), "--config", config_, "--prompt-tokens", "2",
+                  "--decode-steps", "0", "--quiet"})
                 .exit_code,
             0);
 }
@@ -258,8 +271,8 @@ TEST_F(DemoCommand, ASecondDemoOnTheSameDirectoryFailsAtOnceNamingTheFirst) {
 // refused, and a trace deleted while the model runs fails the demo naming the file (it used to
 // exit 0 with part of the calls on disk).
 TEST_F(DemoCommand, ATraceTakenAwayDuringTheRunFailsItLoudly) {
-  BackgroundTtt demo_run({"demo", "--out", out_dir(), "--config", config_, "--prompt-tokens", "8",
-                          "--decode-steps", "3"});
+  BackgroundTtt demo_run({"demo", "--out-dir", out_dir(), "--config", config_, "--prompt-tokens",
+                          "8", "--decode-steps", "3"});
   ASSERT_EQ(demo_run.read_line(), "[model run 1/4] prefill of 8 tokens");
   ::kill(demo_run.pid(), SIGSTOP);
   const std::string trace = out_dir() + "/trace.h5";
@@ -283,7 +296,7 @@ TEST_F(DemoCommand, ATraceTakenAwayDuringTheRunFailsItLoudly) {
 TEST_F(DemoCommand, ADiskThatFillsDuringCaptureFailsWithTheErrorNotACrash) {
   const std::string limited =
       "trap '' XFSZ; ulimit -f 1000; " +
-      cli_test::ttt_command({"demo", "--out", out_dir(), "--config", config_, "--prompt-tokens",
+      cli_test::ttt_command({"demo", "--out-dir", out_dir(), "--config", config_, "--prompt-tokens",
                              "4", "--decode-steps", "1"});
   const RunResult run = cli_test::run_shell(directory_, limited);
   EXPECT_EQ(run.exit_code, 2) << run.err;
@@ -295,7 +308,7 @@ TEST_F(DemoCommand, ADiskThatFillsDuringCaptureFailsWithTheErrorNotACrash) {
 // The README's first command: the default model (Llama-3.2-1B's shapes, 2 layers), 32 prompt
 // tokens and 16 decode steps.
 TEST_F(DemoCommand, DefaultConfigurationPasses) {
-  const RunResult run = demo({"--out", out_dir()});
+  const RunResult run = demo({"--out-dir", out_dir()});
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   EXPECT_THAT(
       run.out,

@@ -41,7 +41,7 @@ const CommandRegistration kRegistration("demo", [](CLI::App& app) {
       "prefill and greedy decode steps with every block call validated and captured, print the\n"
       "validation report, write DIR/trace.h5, DIR/report.json and DIR/report.xml, and replay the\n"
       "trace offline. Exit 0 all passed, 1 a call or the replay failed, 2 bad input.");
-  command->add_option("--out", args->options.out_dir, "Output directory (default: ttt-demo)");
+  command->add_option("--out-dir", args->options.out_dir, "Output directory (default: ttt-demo)");
   command->add_option("--config", args->options.config_path,
                       "A Hugging Face config.json of the Llama family (default: built-in)");
   command->add_option("--preset", args->preset, "TTTv1 precision preset (default: none)")
@@ -61,6 +61,10 @@ const CommandRegistration kRegistration("demo", [](CLI::App& app) {
   command->add_flag("--quiet", args->quiet,
                     "No progress lines on standard error (one per prefill/decode step and per "
                     "replayed call; one live line on a terminal)");
+  command->footer(
+      "Examples:\n"
+      "  ttt demo --out-dir build/default/demo\n"
+      "  ttt demo --out-dir run --preset performance --device T3K");
   return [args] { return run_demo_command(*args); };
 });
 
