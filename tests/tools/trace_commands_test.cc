@@ -119,7 +119,18 @@ TEST_F(TraceCommands, ReplayPassesAndSkips) {
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_THAT(result.out, HasSubstr("skipped 1 call: the call names no block kind\n"));
   EXPECT_THAT(result.out, HasSubstr(kInterop + ": 5 calls: 4 passed, 0 failed, 1 skipped\n"));
-  EXPECT_EQ(result.err, "") << "no progress bar when stderr is not a terminal";
+  // Standard error is a pipe here, not a terminal: one progress line per replayed call (the
+  // trace holds 5, the skipped one included), in capture order.
+  EXPECT_EQ(result.err,
+            "[replay 1/5] model.scale.000000\n"
+            "[replay 2/5] model.scale.000001\n"
+            "[replay 3/5] model.scale.000002\n"
+            "[replay 4/5] model.embedding\n"
+            "[replay 5/5] model.scale.000004\n");
+  const RunResult quiet = ttt({"replay", kInterop, "--quiet"});
+  EXPECT_EQ(quiet.exit_code, 0);
+  EXPECT_EQ(quiet.err, "");
+  EXPECT_EQ(quiet.out, result.out);
   const RunResult strict = ttt({"replay", kInterop, "--strict"});
   EXPECT_EQ(strict.exit_code, 1);
   EXPECT_THAT(strict.out, HasSubstr("FAIL 3 model.embedding (no block): the call names no block"));
@@ -151,6 +162,11 @@ TEST_F(TraceCommands, ReplayNamesTheFirstFailingCallAndWritesReports) {
   EXPECT_EQ(ttt({"replay", file, "--filter", "layers.[01].*"}).exit_code, 0);
   const RunResult fast = ttt({"replay", file, "--fail-fast", "--json", "-"});
   EXPECT_EQ(fast.exit_code, 1);
+  // Progress counts the selected calls; the replay stopped after the third (the first failure).
+  EXPECT_EQ(fast.err,
+            "[replay 1/4] layers.0.scale\n"
+            "[replay 2/4] layers.1.scale\n"
+            "[replay 3/4] layers.2.scale\n");
   const nlohmann::json stopped = nlohmann::json::parse(fast.out);
   EXPECT_EQ(stopped.at("summary").at("not_run"), 1);
   EXPECT_EQ(stopped.at("calls").size(), 3u);

@@ -1,9 +1,6 @@
 // `ttt replay TRACE`: re-runs every captured call on its captured inputs through the block
 // registry and compares device-now with reference-now and with the captured outputs
 // (docs/replay.md). The work is in validation/trace/replay.h; this file parses flags and prints.
-#include <unistd.h>
-
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -21,6 +18,7 @@
 #include "validation/trace/replay.h"
 #include "validation/trace/trace_error.h"
 #include "validation/trace/trace_reader.h"
+#include "validation/wrapper/progress.h"
 
 namespace ttt::cli {
 namespace {
@@ -34,20 +32,9 @@ struct ReplayArguments {
   std::string coverage_file;
   bool fail_fast = false;
   bool strict = false;
+  bool quiet = false;
   ThresholdFlags thresholds;
 };
-
-// "[#######.............]  35/100  layers.3.attention.decode" on one terminal line.
-void draw_progress(std::size_t done, std::size_t total, const ReplayedCall& call) {
-  constexpr std::size_t kWidth = 30;
-  const std::size_t filled = total == 0 ? kWidth : done * kWidth / total;
-  std::string bar(filled, '#');
-  bar.resize(kWidth, '.');
-  std::string name = call.name.substr(0, 40);
-  std::fprintf(stderr, "\r[%s] %zu/%zu %-40s", bar.c_str(), done, total, name.c_str());
-  if (done == total) std::fputc('\n', stderr);
-  std::fflush(stderr);
-}
 
 int run_replay(const ReplayArguments& args) {
   register_builtin_blocks();  // TTTv2's block kinds: traces of models built on them replay.
@@ -59,8 +46,11 @@ int run_replay(const ReplayArguments& args) {
   args.thresholds.apply_to(options.metrics);
   options.fail_fast = args.fail_fast;
   options.strict = args.strict;
-  const bool progress = ::isatty(STDERR_FILENO) != 0;
-  if (progress) options.on_call_done = draw_progress;
+  ProgressReporter progress = stderr_progress();
+  const auto show_progress = [&](std::size_t done, std::size_t total, const ReplayedCall& call) {
+    if (!args.quiet) progress.step("replay", done, total, call.name);
+  };
+  options.on_call_done = show_progress;
   // The JSON report is written as calls finish and the report keeps no metrics: memory does not
   // grow with the number of calls (100k calls held 915 MB when the report was built at the end).
   // The file is opened first, so that an unwritable path fails before any call runs; the
@@ -73,7 +63,7 @@ int run_replay(const ReplayArguments& args) {
     options.on_call_done = [&](std::size_t done, std::size_t total, const ReplayedCall& call) {
       if (!json) json.emplace(json_out->stream(), trace.path());
       json->add(call);
-      if (progress) draw_progress(done, total, call);
+      show_progress(done, total, call);
     };
   }
   const ReplayReport report = replay_trace(trace, options);
@@ -134,6 +124,9 @@ const CommandRegistration kRegistration("replay", [](CLI::App& app) {
   command->add_flag("--strict", args->strict,
                     "Fail calls that cannot be replayed (unknown or no block kind, nothing "
                     "captured to compare with) instead of skipping them");
+  command->add_flag("--quiet", args->quiet,
+                    "No progress lines on standard error (one per replayed call; one live line "
+                    "on a terminal)");
   args->thresholds.add_to(command);
   return [args] { return run_replay(*args); };
 });

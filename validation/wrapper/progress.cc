@@ -8,13 +8,18 @@ namespace ttt {
 
 ProgressReporter::ProgressReporter(std::ostream& out, bool live) : out_(out), live_(live) {}
 
+ProgressReporter::~ProgressReporter() {
+  if (line_open_) out_ << '\n' << std::flush;
+}
+
 void ProgressReporter::step(std::string_view phase, std::size_t done, std::size_t total,
                             std::string_view detail) {
   if (live_) out_ << '\r';
   out_ << '[' << phase << ' ' << done << '/' << total << "] " << detail;
   // Erases what a longer previous line left to the right of this one.
   if (live_) out_ << "\x1b[K";
-  if (!live_ || done >= total) out_ << '\n';
+  line_open_ = live_ && done < total;
+  if (!line_open_) out_ << '\n';
   out_.flush();
 }
 

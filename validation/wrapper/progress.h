@@ -17,6 +17,12 @@ class ProgressReporter {
   // Writes to `out`. `live`: one line rewritten with '\r' (for a terminal: isatty), ended when the
   // last step of a phase finishes; otherwise one line per step.
   ProgressReporter(std::ostream& out, bool live);
+  // Ends a live line that the last step of its phase has not ended (a replay stopped by
+  // --fail-fast, an error thrown mid-run), so that what is printed next starts on its own line.
+  ~ProgressReporter();
+  // Not copyable: two copies would both end the same live line.
+  ProgressReporter(const ProgressReporter&) = delete;
+  ProgressReporter& operator=(const ProgressReporter&) = delete;
 
   // Step `done` of `total` of `phase` has finished; `detail` says which, e.g.
   //   step("replay", 12, 187, "layers.0.attention.decode")
@@ -26,6 +32,7 @@ class ProgressReporter {
  private:
   std::ostream& out_;
   bool live_;
+  bool line_open_ = false;  // A live line was written and not yet ended with '\n'.
 };
 
 // A reporter on standard error, live when standard error is a terminal.

@@ -37,6 +37,32 @@ TEST(ProgressReporter, OnATerminalRewritesOneLineAndEndsItAfterTheLastStep) {
             "\r[model run 2/2] decode step 1\x1b[K\n");
 }
 
+// A replay stopped by --fail-fast (or an error) never reaches its last step: the live line is
+// ended when the reporter goes, so that the next output does not continue it.
+TEST(ProgressReporter, AnUnfinishedLiveLineIsEndedByTheDestructor) {
+  std::ostringstream out;
+  {
+    ProgressReporter progress(out, /*live=*/true);
+    progress.step("replay", 1, 3, "layers.0.mlp");
+    EXPECT_EQ(out.str(), "\r[replay 1/3] layers.0.mlp\x1b[K");
+  }
+  EXPECT_EQ(out.str(), "\r[replay 1/3] layers.0.mlp\x1b[K\n");
+
+  std::ostringstream finished;
+  {
+    ProgressReporter progress(finished, /*live=*/true);
+    progress.step("replay", 1, 1, "lm_head");
+  }
+  EXPECT_EQ(finished.str(), "\r[replay 1/1] lm_head\x1b[K\n") << "ended once, not twice";
+
+  std::ostringstream log;
+  {
+    ProgressReporter progress(log, /*live=*/false);
+    progress.step("replay", 1, 3, "layers.0.mlp");
+  }
+  EXPECT_EQ(log.str(), "[replay 1/3] layers.0.mlp\n");
+}
+
 // Reads what is available on `fd` within a second.
 std::string read_available(int fd) {
   std::string text;
