@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
 #include <map>
 #include <set>
 #include <stdexcept>
 #include <string_view>
 
 #include "coverage/internal/block_facts.h"
+#include "validation/markup/number.h"
 
 namespace ttt {
 namespace {
@@ -387,36 +387,26 @@ CoverageCheck check_coverage(const CoverageReport& report, double floor_pct,
                              const std::vector<std::string>& required_models) {
   // Every comparison with NaN is false: a NaN floor would pass anything.
   if (!(floor_pct >= 0.0 && floor_pct <= 100.0)) {
-    char given[32];
-    std::snprintf(given, sizeof(given), "%g", floor_pct);
-    throw std::invalid_argument(
-        std::string("[coverage] the floor must be a percentage in [0, 100], got ") + given);
+    throw std::invalid_argument("[coverage] the floor must be a percentage in [0, 100], got " +
+                                format_number(floor_pct));
   }
   CoverageCheck check;
-  const auto percent = [](double value) {
-    char text[32];
-    std::snprintf(text, sizeof(text), "%.1f%%", value);
-    return std::string(text);
+  // The floor prints as given; the share beside it with the digits that show it is below.
+  const auto below_floor = [&](const std::string& scope, const CoverageCounts& counts) {
+    if (counts.passing_pct() >= floor_pct) return;
+    check.passed = false;
+    check.failures.push_back(scope + ": " + format_beside(counts.passing_pct(), floor_pct) + "% (" +
+                             std::to_string(counts.passing) + "/" +
+                             std::to_string(counts.configurations) +
+                             ") of configurations pass, below " + format_number(floor_pct) + "%");
   };
   if (required_models.empty()) {
-    if (report.summary.passing_pct() < floor_pct) {
-      check.passed = false;
-      check.failures.push_back("catalog: " + percent(report.summary.passing_pct()) + " (" +
-                               std::to_string(report.summary.passing) + "/" +
-                               std::to_string(report.summary.configurations) +
-                               ") of configurations pass, below " + percent(floor_pct));
-    }
+    below_floor("catalog", report.summary);
     return check;
   }
   for (const std::string& name : required_models) {
-    const ModelCoverage* model = &required_model(report, name);
-    if (model->counts.passing_pct() < floor_pct) {
-      check.passed = false;
-      check.failures.push_back(model->name + ": " + percent(model->counts.passing_pct()) + " (" +
-                               std::to_string(model->counts.passing) + "/" +
-                               std::to_string(model->counts.configurations) +
-                               ") of configurations pass, below " + percent(floor_pct));
-    }
+    const ModelCoverage& model = required_model(report, name);
+    below_floor(model.name, model.counts);
   }
   return check;
 }

@@ -145,7 +145,9 @@ CoverageReport restrict_to_models(CoverageReport report, const std::vector<std::
 // The result of checking a report against a floor.
 struct CoverageCheck {
   bool passed = true;
-  std::vector<std::string> failures;  // "Llama-3.1-8B: 57.1% of configurations pass < 90%".
+  // "Llama-3.1-8B: 57.14% (8/14) of configurations pass, below 90%": the floor as given, the
+  // share with the digits that show it below (docs/report-format.md "Numbers").
+  std::vector<std::string> failures;
 };
 
 // Checks the passing share: of each model in `required_models` when it is not empty (each must

@@ -12,17 +12,21 @@
 #include "validation/input/input_file.h"
 #include "validation/markup/junit.h"
 #include "validation/markup/markup.h"
+#include "validation/markup/number.h"
 
 namespace ttt {
 namespace {
 
-std::string format_number(const char* format, double value) {
+// A measurement in a fixed printf format ("%+.1f%%", "%.6f"): the tables' documented formats
+// (docs/report-format.md "Numbers"). Thresholds print with format_number or format_scaled, and a
+// value in a verdict line with format_beside its threshold.
+std::string format_measurement(const char* format, double value) {
   char text[64];
   std::snprintf(text, sizeof(text), format, value);
   return text;
 }
 
-std::string percent(double fraction) { return format_number("%+.1f%%", 100.0 * fraction); }
+std::string percent(double fraction) { return format_measurement("%+.1f%%", 100.0 * fraction); }
 
 CoverageCounts counts_from_json(const nlohmann::json& json, const std::string& where) {
   CoverageCounts counts;
@@ -94,18 +98,18 @@ std::string noise_reason(const std::string& side, const MachineInfo& machine,
   const double per_core =
       machine.load->load_1min / static_cast<double>(std::max<std::int64_t>(machine.cores, 1));
   if (per_core > policy.max_load_per_core) {
-    char text[160];
-    std::snprintf(text, sizeof(text),
-                  "%s ran at a 1-minute load of %.2f on %lld cores (%.2f per core > %g)",
-                  side.c_str(), machine.load->load_1min, static_cast<long long>(machine.cores),
-                  per_core, policy.max_load_per_core);
-    reasons = text;
+    reasons = side + " ran at a 1-minute load of " +
+              format_measurement("%.2f", machine.load->load_1min) + " on " +
+              std::to_string(machine.cores) + " cores (" +
+              format_beside(per_core, policy.max_load_per_core) + " per core > " +
+              format_number(policy.max_load_per_core) + ")";
   }
   if (machine.load->cpu_steal > policy.max_cpu_steal) {
-    char text[160];
-    std::snprintf(text, sizeof(text), "%s lost %.1f%% of its CPU time to steal (> %g%%)",
-                  side.c_str(), 100.0 * machine.load->cpu_steal, 100.0 * policy.max_cpu_steal);
-    reasons += (reasons.empty() ? "" : "; ") + std::string(text);
+    const double steal_pct = 100.0 * machine.load->cpu_steal;
+    const double max_steal_pct = 100.0 * policy.max_cpu_steal;
+    reasons += (reasons.empty() ? "" : "; ") + side + " lost " +
+               format_beside(steal_pct, max_steal_pct) + "% of its CPU time to steal (> " +
+               format_scaled(max_steal_pct) + "%)";
   }
   return reasons;
 }
@@ -224,32 +228,34 @@ void accuracy_finding(const std::string& suite, const CaseResult& base, const Ca
     if (std::isnan(head_pcc) && !std::isnan(base_pcc)) {
       finding.verdict = "regression";
       finding.blocks = true;
-      finding.message = "pcc is NaN, baseline " + format_number("%.6f", base_pcc);
+      finding.message = "pcc is NaN, baseline " + format_number(base_pcc);
     } else if (drop > policy.pcc_drop) {
       finding.verdict = "regression";
       finding.blocks = true;
-      finding.message = "pcc " + format_number("%.6f", head_pcc) + " dropped " +
-                        format_number("%.6f", drop) + " below the baseline " +
-                        format_number("%.6f", base_pcc) + " (allowed " +
-                        format_number("%g", policy.pcc_drop) + ")";
+      // The baseline is what head is compared against, so it prints in full, like the limit.
+      finding.message = "pcc " + format_beside(head_pcc, base_pcc) + " dropped " +
+                        format_beside(drop, policy.pcc_drop) + " below the baseline " +
+                        format_number(base_pcc) + " (allowed " + format_number(policy.pcc_drop) +
+                        ")";
     } else {
       finding.verdict = "ok";
-      finding.message = "pcc " + format_number("%.6f", head_pcc) + ", baseline " +
-                        format_number("%.6f", base_pcc);
+      finding.message =
+          "pcc " + format_beside(head_pcc, base_pcc) + ", baseline " + format_number(base_pcc);
     }
     if (!finding.blocks && policy.max_abs_error_increase.has_value()) {
       const double base_error = base_output->metrics.max_abs_error;
       const double head_error = head_output.metrics.max_abs_error;
-      if (head_error > base_error * (1.0 + *policy.max_abs_error_increase)) {
+      const double limit = base_error * (1.0 + *policy.max_abs_error_increase);
+      if (head_error > limit) {
         finding.metric = "max_abs_error " + head_output.name;
         finding.base = base_error;
         finding.head = head_error;
         finding.change = head_error - base_error;
         finding.verdict = "regression";
         finding.blocks = true;
-        finding.message = "max_abs_error " + format_number("%.4g", head_error) + " > baseline " +
-                          format_number("%.4g", base_error) + " + " +
-                          format_number("%g", 100.0 * *policy.max_abs_error_increase) + "%";
+        finding.message = "max_abs_error " + format_beside(head_error, limit) + " > baseline " +
+                          format_number(base_error) + " + " +
+                          format_scaled(100.0 * *policy.max_abs_error_increase) + "%";
       }
     }
     const double rank = finding.blocks ? 1e301 : drop;
@@ -298,8 +304,8 @@ void latency_finding(const std::string& suite, const CaseResult& base, const Cas
         "too few repetitions to judge (" + counts + "; the policy needs " +
         std::to_string(policy.min_repetitions) +
         (reachable >= policy.alpha
-             ? ", and no p-value below " + format_number("%g", policy.alpha) +
-                   " is reachable: the smallest is " + format_number("%.3g", reachable)
+             ? ", and no p-value below " + format_number(policy.alpha) +
+                   " is reachable: the smallest is " + format_beside(reachable, policy.alpha)
              : std::string()) +
         "): median " + percent(*finding.change) + " not judged";
     findings.push_back(std::move(finding));
@@ -315,24 +321,26 @@ void latency_finding(const std::string& suite, const CaseResult& base, const Cas
     finding.blocks = true;
     finding.p_value = slower.p_value;
     finding.message =
-        numbers + "): slower beyond " + format_number("%g", 100.0 * policy.threshold) +
-        "% and significant (Mann-Whitney U p = " + format_number("%.3g", slower.p_value) + " < " +
-        format_number("%g", policy.alpha) + ")";
+        numbers + "): slower beyond " + format_scaled(100.0 * policy.threshold) +
+        "% and significant (Mann-Whitney U p = " + format_beside(slower.p_value, policy.alpha) +
+        " < " + format_number(policy.alpha) + ")";
   } else if (change < -policy.threshold && faster.p_value < policy.alpha) {
     finding.verdict = "improvement";
     finding.p_value = faster.p_value;
     finding.message =
-        numbers + "): faster (Mann-Whitney U p = " + format_number("%.3g", faster.p_value) + ")";
+        numbers + "): faster (Mann-Whitney U p = " + format_beside(faster.p_value, policy.alpha) +
+        ")";
   } else if (std::abs(change) > policy.threshold) {
     finding.verdict = "noise";
     finding.p_value = change > 0 ? slower.p_value : faster.p_value;
-    finding.message = numbers + "): beyond " + format_number("%g", 100.0 * policy.threshold) +
-                      "% but not significant (p = " + format_number("%.3g", *finding.p_value) +
-                      " >= " + format_number("%g", policy.alpha) + ")";
+    finding.message =
+        numbers + "): beyond " + format_scaled(100.0 * policy.threshold) +
+        "% but not significant (p = " + format_beside(*finding.p_value, policy.alpha) +
+        " >= " + format_number(policy.alpha) + ")";
   } else {
     finding.verdict = "ok";
     finding.p_value = slower.p_value;
-    finding.message = numbers + "): within " + format_number("%g", 100.0 * policy.threshold) + "%";
+    finding.message = numbers + "): within " + format_scaled(100.0 * policy.threshold) + "%";
   }
   findings.push_back(std::move(finding));
 }
@@ -469,8 +477,7 @@ void coverage_findings(const GateInputs& inputs, GateDecision& decision) {
       inputs.baseline.has_value() ? inputs.baseline->coverage : std::nullopt;
   if (!inputs.coverage.has_value()) {
     if (policy.floor_pct > 0.0) {
-      throw GateInputError("the policy sets coverage.floor_pct " +
-                           format_number("%g", policy.floor_pct) +
+      throw GateInputError("the policy sets coverage.floor_pct " + format_number(policy.floor_pct) +
                            " but no coverage data was given (--coverage)");
     }
     if (base.has_value()) {
@@ -480,7 +487,7 @@ void coverage_findings(const GateInputs& inputs, GateDecision& decision) {
       finding.verdict = "not_measured";
       finding.blocks = true;
       finding.base = base->summary.passing_pct();
-      finding.message = "the baseline recorded " + format_number("%.1f%%", *finding.base) +
+      finding.message = "the baseline recorded " + format_measurement("%.1f%%", *finding.base) +
                         " passing coverage but no coverage data was given (--coverage)";
       decision.findings.push_back(std::move(finding));
     }
@@ -514,9 +521,10 @@ void coverage_findings(const GateInputs& inputs, GateDecision& decision) {
     finding.rule = "coverage";
     finding.metric = "passing " + scope;
     finding.head = counts.passing_pct();
-    const std::string head_text = format_number("%.1f%%", counts.passing_pct()) + " (" +
-                                  std::to_string(counts.passing) + "/" +
-                                  std::to_string(counts.configurations) + ")";
+    const auto head_text = [&](const std::string& share) {
+      return share + "% (" + std::to_string(counts.passing) + "/" +
+             std::to_string(counts.configurations) + ")";
+    };
     if (base_scopes[i].has_value()) {
       finding.base = base_scopes[i]->passing_pct();
       finding.change = *finding.head - *finding.base;
@@ -524,17 +532,21 @@ void coverage_findings(const GateInputs& inputs, GateDecision& decision) {
     if (counts.passing_pct() < policy.floor_pct) {
       finding.verdict = "below_floor";
       finding.blocks = true;
-      finding.message = scope + ": " + head_text + " of configurations pass, below the floor " +
-                        format_number("%g%%", policy.floor_pct);
+      finding.message =
+          scope + ": " + head_text(format_beside(counts.passing_pct(), policy.floor_pct)) +
+          " of configurations pass, below the floor " + format_number(policy.floor_pct) + "%";
     } else if (policy.no_decrease && finding.base.has_value() &&
                *finding.change < -policy.tolerance_pct) {
       finding.verdict = "decreased";
       finding.blocks = true;
-      finding.message = scope + ": " + head_text + " of configurations pass, down from " +
-                        format_number("%.1f%%", *finding.base) + " in the baseline";
+      finding.message = scope + ": " +
+                        head_text(format_beside(counts.passing_pct(), *finding.base)) +
+                        " of configurations pass, down from " +
+                        format_beside(*finding.base, counts.passing_pct()) + "% in the baseline";
     } else {
       finding.verdict = "ok";
-      finding.message = scope + ": " + head_text + " of configurations pass";
+      finding.message = scope + ": " + head_text(format_measurement("%.1f", counts.passing_pct())) +
+                        " of configurations pass";
     }
     decision.findings.push_back(std::move(finding));
   }
@@ -548,23 +560,24 @@ std::string finding_name(const GateFinding& finding) {
 std::string value_text(const GateFinding& finding, const std::optional<double>& value) {
   if (!value.has_value()) return "";
   if (finding.rule == "latency") return format_time(*value);
-  if (finding.rule == "coverage") return format_number("%.1f%%", *value);
+  if (finding.rule == "coverage") return format_measurement("%.1f%%", *value);
   if (std::isnan(*value)) return "NaN";
-  return format_number("%.6f", *value);
+  return format_measurement("%.6f", *value);
 }
 
 std::string change_text(const GateFinding& finding) {
   if (!finding.change.has_value()) return "";
   if (finding.rule == "latency") return percent(*finding.change);
-  if (finding.rule == "coverage") return format_number("%+.1f pt", *finding.change);
+  if (finding.rule == "coverage") return format_measurement("%+.1f pt", *finding.change);
   if (std::isnan(*finding.change)) return "NaN";
-  return format_number("%+.6f", *finding.change);
+  return format_measurement("%+.6f", *finding.change);
 }
 
 std::string verdict_text(const GateFinding& finding) {
   std::string text = finding.verdict;
   std::replace(text.begin(), text.end(), '_', ' ');
-  if (finding.p_value.has_value()) text += " (p=" + format_number("%.2g", *finding.p_value) + ")";
+  if (finding.p_value.has_value())
+    text += " (p=" + format_measurement("%.2g", *finding.p_value) + ")";
   return finding.blocks ? "**" + text + "**" : text;
 }
 
@@ -725,7 +738,8 @@ std::string format_gate_markdown(const GateDecision& decision, std::size_t max_r
       << (regressions == 1 ? "" : "s") << ", " << improvements << " improvement"
       << (improvements == 1 ? "" : "s") << ".\n\n";
   for (const GateFinding& finding : decision.findings) {
-    if (finding.verdict == "noisy_machine") out << "**Warning:** " << markdown_cell(finding.message) << "\n\n";
+    if (finding.verdict == "noisy_machine")
+      out << "**Warning:** " << markdown_cell(finding.message) << "\n\n";
   }
   out << "| case | base | head | change | verdict |\n|---|---:|---:|---:|---|\n";
   std::size_t rows = 0;
@@ -736,7 +750,7 @@ std::string format_gate_markdown(const GateDecision& decision, std::size_t max_r
         << change_text(finding) << " | " << verdict_text(finding)
         << (finding.blocks && (finding.rule == "expectation" || finding.verdict == "missing")
                 ? ": " + markdown_cell(finding.message)
-                                                            : std::string())
+                : std::string())
         << " |\n";
     ++rows;
   }

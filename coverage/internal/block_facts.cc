@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <exception>
 #include <functional>
 #include <map>
@@ -17,6 +16,7 @@
 #include "blocks/lm_head/lm_head.h"
 #include "blocks/normalization/layer_norm.h"
 #include "blocks/normalization/rms_norm.h"
+#include "validation/markup/number.h"
 
 namespace ttt::coverage_detail {
 namespace {
@@ -276,9 +276,7 @@ std::string value_text(const nlohmann::json& value) {
     if (number == std::floor(number) && std::abs(number) < 1e15) {
       return std::to_string(static_cast<std::int64_t>(number));
     }
-    char text[32];
-    std::snprintf(text, sizeof(text), "%g", number);
-    return text;
+    return format_number(number);
   }
   return value.dump();
 }

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <utility>
 
+#include "validation/markup/number.h"
+
 namespace ttt {
 namespace {
 
@@ -20,11 +22,11 @@ class SuiteCaseTest : public ::testing::Test {
     for (const OutputResult& output : result.outputs) {
       if (std::isnan(worst_pcc) || output.metrics.pcc < worst_pcc) worst_pcc = output.metrics.pcc;
     }
-    if (!std::isnan(worst_pcc)) RecordProperty("worst_pcc", std::to_string(worst_pcc));
+    if (!std::isnan(worst_pcc)) RecordProperty("worst_pcc", format_number(worst_pcc));
     if (result.timing && !result.timing->wall_ns.empty()) {
       const TimingStats wall = compute_timing_stats(result.timing->wall_ns);
-      RecordProperty("wall_p50_ms", std::to_string(wall.p50 / 1e6));
-      RecordProperty("wall_p90_ms", std::to_string(wall.p90 / 1e6));
+      RecordProperty("wall_p50_ms", format_number(wall.p50 / 1e6));
+      RecordProperty("wall_p90_ms", format_number(wall.p90 / 1e6));
     }
     if (!result.identity.empty()) RecordProperty("identity", result.identity);
     for (const std::string& line : result.failure_lines()) {

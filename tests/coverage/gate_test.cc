@@ -126,7 +126,8 @@ TEST(Gate, AccuracyRegressionBeyondEpsilonBlocks) {
   EXPECT_EQ(drop.verdict, "regression");
   EXPECT_TRUE(drop.blocks);
   EXPECT_NEAR(*drop.change, -0.0015, 1e-12);
-  EXPECT_THAT(drop.message, HasSubstr("dropped 0.001500 below the baseline 0.999500"));
+  // The head beside the baseline, the drop beside the limit, the baseline and the limit in full.
+  EXPECT_EQ(drop.message, "pcc 0.998 dropped 0.0015 below the baseline 0.9995 (allowed 0.001)");
   const GateFinding& small = finding(decision, "accuracy", "small");
   EXPECT_EQ(small.verdict, "ok");  // 0.0004 <= 0.001.
   EXPECT_FALSE(small.blocks);
@@ -147,6 +148,50 @@ TEST(Gate, MaxAbsErrorIncreaseWhenThePolicyAsksForIt) {
   const GateDecision decision = decide_gate(inputs);
   EXPECT_EQ(finding(decision, "accuracy", "a").metric, "max_abs_error y");
   EXPECT_TRUE(finding(decision, "accuracy", "a").blocks);
+}
+
+// Every policy limit prints as the policy gave it (shortest round trip), never rounded to six
+// significant digits ("allowed 0.00123457"); the measured value beside it gets the digits that
+// show on which side of the limit it is (docs/report-format.md "Numbers").
+TEST(Gate, PolicyLimitsPrintAsGiven) {
+  GateInputs accuracy = inputs_for(make_results({make_case("a", 0.9980, kBase)}),
+                                   make_results({make_case("a", 0.9995, kBase)}));
+  accuracy.policy.accuracy.pcc_drop = 0.0012345678;
+  EXPECT_EQ(finding(decide_gate(accuracy), "accuracy", "a").message,
+            "pcc 0.998 dropped 0.0015 below the baseline 0.9995 (allowed 0.0012345678)");
+
+  RunResults head = make_results({make_case("a", 0.999, kBase)});
+  head.suites[0].cases[0].outputs[0].metrics.max_abs_error = 0.02;
+  GateInputs error = inputs_for(head, make_results({make_case("a", 0.999, kBase)}));
+  error.policy.accuracy.max_abs_error_increase = 0.0123456789;
+  EXPECT_EQ(finding(decide_gate(error), "accuracy", "a").message,
+            "max_abs_error 0.02 > baseline 0.01 + 1.23456789%");
+
+  // p = 1 / C(18, 9) = 2.0567667626e-05.
+  GateInputs latency = inputs_for(make_results({make_case("slow", 0.999, samples(120, 9))}),
+                                  make_results({make_case("slow", 0.999, kBase)}));
+  latency.policy.latency.threshold = 0.1234567;
+  latency.policy.latency.alpha = 0.0123456789;
+  EXPECT_EQ(finding(decide_gate(latency), "latency", "slow").message,
+            "median 124 ns vs 104 ns (+19.2%, 9 baseline and 9 head repetitions): slower beyond "
+            "12.34567% and significant (Mann-Whitney U p = 2.057e-05 < 0.0123456789)");
+
+  RunResults loaded = make_results({make_case("slow", 0.999, samples(120, 9))});
+  loaded.machine.load = MachineLoad{3.10, 2.05, 1.20, 0.12};
+  GateInputs noisy = inputs_for(loaded, make_results({make_case("slow", 0.999, kBase)}));
+  noisy.policy.latency.max_load_per_core = 1.2345678;
+  noisy.policy.latency.max_cpu_steal = 0.0123456789;
+  EXPECT_EQ(decide_gate(noisy).findings.front().message,
+            "noisy machine: latency not judged (head ran at a 1-minute load of 3.10 on 2 cores "
+            "(1.55 per core > 1.2345678); head lost 12% of its CPU time to steal (> 1.23456789%))");
+
+  // 2/28 = 7.142857142857143%: seven digits show it below a 7.1428572% floor (six: 7.14286).
+  GateInputs coverage = inputs_for(make_results({make_case("a", 0.999, kBase)}));
+  coverage.coverage =
+      build_coverage_report(testing_coverage::tiny_records(), testing_coverage::tiny_catalog());
+  coverage.policy.coverage.floor_pct = 7.1428572;
+  EXPECT_EQ(finding(decide_gate(coverage), "coverage", "").message,
+            "catalog: 7.142857% (2/28) of configurations pass, below the floor 7.1428572%");
 }
 
 TEST(Gate, SignificantLatencyRegressionBlocks) {
@@ -279,7 +324,7 @@ TEST(Gate, NoisyMachineWarnsInsteadOfJudgingLatency) {
   head.machine.load = MachineLoad{0.9, 0.9, 0.9, 0.0};
   base.machine.load = MachineLoad{0.9, 0.9, 0.9, 0.12};
   EXPECT_EQ(decide_gate(inputs_for(head, base)).findings.front().message,
-            "noisy machine: latency not judged (base lost 12.0% of its CPU time to steal (> 5%))");
+            "noisy machine: latency not judged (base lost 12% of its CPU time to steal (> 5%))");
 
   // Quiet on both sides (0.9 / 2 cores = 0.45 per core): the slowdown is judged and blocks.
   base.machine.load = MachineLoad{0.9, 0.9, 0.9, 0.0};
@@ -297,7 +342,8 @@ TEST(Gate, DifferentCommitsAreNotedAsSuch) {
   base.machine.commit = "def";
   const GateDecision decision =
       decide_gate(inputs_for(make_results({make_case("a", 0.999, kBase)}), base));
-  EXPECT_THAT(decision.notes, ::testing::Contains(std::string("baseline commit def, head commit abc")));
+  EXPECT_THAT(decision.notes,
+              ::testing::Contains(std::string("baseline commit def, head commit abc")));
   EXPECT_THAT(decision.notes, ::testing::Contains(HasSubstr("load not recorded")));
 }
 
@@ -343,7 +389,7 @@ TEST(Gate, CoverageFloorAndBaseline) {
   const GateFinding& floor = finding(decision, "coverage", "");
   EXPECT_EQ(floor.verdict, "below_floor");
   EXPECT_THAT(floor.message,
-              HasSubstr("catalog: 7.1% (2/28) of configurations pass, below the floor 10%"));
+              HasSubstr("catalog: 7.143% (2/28) of configurations pass, below the floor 10%"));
   // Lower than the baseline's: blocks; within the tolerance: does not.
   inputs.policy.coverage.floor_pct = 0.0;
   CoverageFigures better = coverage_figures(report);

@@ -142,11 +142,14 @@ TEST_F(TinyReport, CheckCoverageAgainstAFloor) {
   const CoverageCheck low = check_coverage(report_, 10.0, {});
   EXPECT_FALSE(low.passed);
   EXPECT_THAT(low.failures,
-              ElementsAre("catalog: 7.1% (2/28) of configurations pass, below 10.0%"));
+              ElementsAre("catalog: 7.143% (2/28) of configurations pass, below 10%"));
   EXPECT_TRUE(check_coverage(report_, 14.0, {"Tiny"}).passed);  // 2/14 = 14.3%.
   const CoverageCheck both = check_coverage(report_, 10.0, {"Tiny", "wide"});
   EXPECT_FALSE(both.passed);
-  EXPECT_THAT(both.failures, ElementsAre("Wide: 0.0% (0/14) of configurations pass, below 10.0%"));
+  EXPECT_THAT(both.failures, ElementsAre("Wide: 0% (0/14) of configurations pass, below 10%"));
+  // The floor as given, the share with the digits that show it below (2/28 = 7.142857142857143).
+  EXPECT_THAT(check_coverage(report_, 7.1428572, {}).failures,
+              ElementsAre("catalog: 7.142857% (2/28) of configurations pass, below 7.1428572%"));
   EXPECT_THAT([&] { check_coverage(report_, 10.0, {"Huge"}); },
               ::testing::ThrowsMessage<std::invalid_argument>(
                   HasSubstr("no model 'Huge' in the catalog (models: Tiny, Wide)")));

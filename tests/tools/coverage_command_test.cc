@@ -115,7 +115,12 @@ TEST_F(CoverageCommand, FailUnderAndRequireModel) {
   EXPECT_EQ(run.exit_code, 0) << run.err;  // 1/14 = 7.1%.
   run = ttt({"coverage", "report", data_, "--require-model", "llama-3.1-8b"});
   EXPECT_EQ(run.exit_code, 1);  // Default floor with a required model: 100%.
-  EXPECT_THAT(run.err, HasSubstr("Llama-3.1-8B: 7.1% (1/14) of configurations pass, below 100.0%"));
+  EXPECT_THAT(run.err, HasSubstr("Llama-3.1-8B: 7.143% (1/14) of configurations pass, below 100%"));
+  run = ttt(
+      {"coverage", "report", data_, "--require-model", "Llama-3.1-8B", "--fail-under", "99.99999"});
+  EXPECT_EQ(run.exit_code, 1);  // The floor prints as given, not as "100.0%".
+  EXPECT_THAT(run.err,
+              HasSubstr("Llama-3.1-8B: 7.143% (1/14) of configurations pass, below 99.99999%"));
   run = ttt({"coverage", "report", data_, "--require-model", "Llama-9"});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("no model 'Llama-9' in the catalog"));

@@ -147,6 +147,9 @@ TEST_F(CoverageInput, FailUnderMustBeAPercentage) {
         << floor;
   }
   EXPECT_EQ(ttt({"coverage", "report", path("a.jsonl"), "--fail-under", "0"}).exit_code, 0);
+  // The rejected value prints as given ("%g" made it "100").
+  EXPECT_THAT(ttt({"coverage", "report", path("a.jsonl"), "--fail-under", "100.00001"}).err,
+              HasSubstr("expected a percentage in [0, 100], got 100.00001"));
 }
 
 }  // namespace

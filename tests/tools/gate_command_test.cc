@@ -146,8 +146,8 @@ TEST_F(GateCommand, FailedExpectationAndAccuracyDropBlock) {
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.out, HasSubstr("BLOCK expectation llama-3.1-8b/norm (expectations): fail: "
                                  "accuracy:y: pcc 0.98 < 0.99"));
-  EXPECT_THAT(run.out, HasSubstr("BLOCK accuracy llama-3.1-8b/ffn (pcc y): pcc 0.997000 dropped "
-                                 "0.002500 below the baseline 0.999500"));
+  EXPECT_THAT(run.out, HasSubstr("BLOCK accuracy llama-3.1-8b/ffn (pcc y): pcc 0.997 dropped "
+                                 "0.0025 below the baseline 0.9995 (allowed 0.001)"));
 }
 
 TEST_F(GateCommand, PolicyFileChangesTheThresholds) {
@@ -267,8 +267,8 @@ TEST_F(GateCommand, SuiteRunCoverageAndGateEndToEnd) {
 // Nonsense times are an error naming the file and the JSON path (exit 2), as results and as
 // baseline: a -5 ns baseline would otherwise make any slowdown look like an improvement.
 TEST_F(GateCommand, NegativeOrNonFiniteTimesAreExitTwoNamingThePath) {
-  write("negative.json", make_results({make_case("ffn", 0.9995, {-5, 101, 102, 103, 104, 105,
-                                                                 106, 107, 108})}));
+  write("negative.json",
+        make_results({make_case("ffn", 0.9995, {-5, 101, 102, 103, 104, 105, 106, 107, 108})}));
   RunResult run = gate({"--results", path("base.json"), "--baseline", path("negative.json")});
   EXPECT_EQ(run.exit_code, 2) << run.out;
   EXPECT_THAT(run.err, HasSubstr(path("negative.json")));
@@ -288,8 +288,8 @@ TEST_F(GateCommand, NegativeOrNonFiniteTimesAreExitTwoNamingThePath) {
   run = gate({"--results", path("fraction.json")});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("/suites/0/cases/0/timing/wall_ns/0: expected an integer"));
-  std::ofstream(path("huge.json")) << std::string(text).replace(at, first.size(),
-                                                                "\"wall_ns\":[1e400,");
+  std::ofstream(path("huge.json"))
+      << std::string(text).replace(at, first.size(), "\"wall_ns\":[1e400,");
   run = gate({"--results", path("huge.json")});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr(path("huge.json") + ": not JSON: "));
@@ -324,20 +324,20 @@ TEST_F(GateCommand, MissingOutputsOrTimingBlock) {
 // The issue-12 run: two runs of the same commit, the head beside a build (+25%, p = 2e-5). The
 // gate shows both runs' machine state, names the same commit, and warns instead of blocking.
 TEST_F(GateCommand, NoisyMachineWarnsAndSameCommitIsNamed) {
-  nlohmann::json base = make_results({make_case("ffn", 0.9995, samples(100, 9)),
-                                      make_case("norm", 0.9999, samples(50, 9))});
+  nlohmann::json base = make_results(
+      {make_case("ffn", 0.9995, samples(100, 9)), make_case("norm", 0.9999, samples(50, 9))});
   base["machine"]["load"] = {{"load_average", {0.4, 0.5, 0.6}}, {"cpu_steal", 0.0}};
   write("base.json", base);
-  nlohmann::json head = make_results({make_case("ffn", 0.9995, samples(130, 9)),
-                                      make_case("norm", 0.9999, samples(50, 9))});
+  nlohmann::json head = make_results(
+      {make_case("ffn", 0.9995, samples(130, 9)), make_case("norm", 0.9999, samples(50, 9))});
   head["machine"]["load"] = {{"load_average", {3.2, 2.4, 1.1}}, {"cpu_steal", 0.001}};
   write("head.json", head);
   const std::string policy = std::string(TTT_SOURCE_DIR) + "/.ci/gate-policy.json";
-  RunResult run = gate({"--results", path("head.json"), "--baseline", path("base.json"),
-                        "--policy", policy, "--markdown", path("comment.md")});
+  RunResult run = gate({"--results", path("head.json"), "--baseline", path("base.json"), "--policy",
+                        policy, "--markdown", path("comment.md")});
   EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
   EXPECT_THAT(run.out, HasSubstr("warning: noisy machine: latency not judged (head ran at a "
-                                 "1-minute load of 3.20 on 2 cores (1.60 per core > 1))"));
+                                 "1-minute load of 3.20 on 2 cores (1.6 per core > 1))"));
   EXPECT_THAT(run.out, HasSubstr("note: machine state: base load 0.40/0.50/0.60 on 2 cores, CPU "
                                  "steal 0.0%; head load 3.20/2.40/1.10 on 2 cores, CPU steal "
                                  "0.1%"));

@@ -1,7 +1,6 @@
 // `ttt coverage report|merge|catalog`: coverage reports against the catalog, merging coverage
 // files, and the catalog itself (docs/coverage.md, docs/cli.md "ttt coverage"). The work is in
 // coverage/; this file parses flags and prints.
-#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -13,6 +12,7 @@
 #include "coverage/gate/suite_coverage.h"
 #include "coverage/record.h"
 #include "coverage/report.h"
+#include "validation/markup/number.h"
 
 namespace ttt::cli {
 namespace {
@@ -51,11 +51,9 @@ int run_report(const ReportArguments& args) {
   // Checked here rather than by a CLI11 validator, whose range check lets NaN through (every
   // comparison with NaN is false) and whose message does not follow `ttt: error:`.
   if (!(args.fail_under >= 0.0 && args.fail_under <= 100.0)) {
-    char given[32];
-    std::snprintf(given, sizeof(given), "%g", args.fail_under);
     throw std::invalid_argument(
-        std::string("[coverage report] --fail-under: expected a percentage in [0, 100], got ") +
-        given);
+        "[coverage report] --fail-under: expected a percentage in [0, 100], got " +
+        format_number(args.fail_under));
   }
   const Catalog catalog = catalog_from(args.catalog);
   CoverageReportOptions options;

@@ -4,10 +4,19 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <string>
 
 #include "suites/suite/targets.h"
+#include "validation/markup/number.h"
 
 namespace ttt {
 namespace {
@@ -43,6 +52,43 @@ TEST(GtestAdapter, RegistersTheSelectedCasesAsTests) {
     found = true;
   }
   EXPECT_TRUE(found);
+}
+
+// The value of the XML property `name` in GoogleTest's XML report `xml`, or "" without it.
+std::string xml_property(const std::string& xml, const std::string& name) {
+  const std::string key = "<property name=\"" + name + "\" value=\"";
+  const std::size_t start = xml.find(key);
+  if (start == std::string::npos) return "";
+  const std::size_t first = start + key.size();
+  return xml.substr(first, xml.find('"', first) - first);
+}
+
+// The registered test, run in a child process of this program, records the worst PCC so that it
+// reads back as the same double (as the suite results' JUnit does), not with std::to_string's
+// six decimals ("1.000000", "0.999999" for 0.9999994).
+TEST(GtestAdapter, RecordsTheWorstPccInFull) {
+  const std::filesystem::path directory =
+      std::filesystem::path(::testing::TempDir()) / ("adapter_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(directory);
+  const std::filesystem::path xml_path = directory / "report.xml";
+  const std::string command =
+      "'" + std::filesystem::read_symlink("/proc/self/exe").string() +
+      "' --gtest_filter='adapter_suite.*' --gtest_output='xml:" + xml_path.string() +
+      "' >/dev/null 2>&1";
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) << command;
+  std::ifstream file(xml_path);
+  const std::string xml{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+  const std::string recorded = xml_property(xml, "worst_pcc");
+  ASSERT_FALSE(recorded.empty()) << xml;
+
+  // The same seeded case, run again here: one output, so its PCC is the worst.
+  const CaseResult result = adapter_suite()->run_case(0);
+  ASSERT_EQ(result.outputs.size(), 1u);
+  const double pcc = result.outputs[0].metrics.pcc;
+  EXPECT_EQ(std::strtod(recorded.c_str(), nullptr), pcc) << recorded;
+  EXPECT_EQ(recorded, format_number(pcc));
+  std::filesystem::remove_all(directory);
 }
 
 TEST(GtestAdapter, SanitizesNames) {
