@@ -1,13 +1,7 @@
 #include "suites/models/llama/demo.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -17,6 +11,7 @@
 
 #include "suites/models/llama/model.h"
 #include "suites/models/llama/weights.h"
+#include "validation/input/lock_file.h"
 #include "validation/tensor/random.h"
 #include "validation/trace/capture.h"
 #include "validation/trace/trace_reader.h"
@@ -84,45 +79,20 @@ std::string seconds_text(double seconds) {
   return text;
 }
 
-// Holds <dir>/.ttt-demo.lock (flock) for the whole run, with this process's id in it. The kernel
-// releases the lock when the process ends, however it ends, so a killed demo never leaves the
-// directory locked. The file itself stays: deleting it would race with a demo that just opened it.
-class OutputDirectoryLock {
- public:
-  explicit OutputDirectoryLock(const std::string& dir) {
-    const std::string path = (std::filesystem::path(dir) / ".ttt-demo.lock").string();
-    descriptor_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (descriptor_ < 0) {
-      throw std::runtime_error("[demo] cannot create the lock file " + path + ": " +
-                               std::strerror(errno));
-    }
-    if (::flock(descriptor_, LOCK_EX | LOCK_NB) != 0) {
-      char holder[32] = {};
-      const ssize_t n = ::pread(descriptor_, holder, sizeof holder - 1, 0);
-      ::close(descriptor_);
-      std::string pid = n > 0 ? std::string(holder, static_cast<std::size_t>(n)) : "";
-      while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-      throw std::runtime_error("[demo] the output directory " + dir +
-                               " is in use by another ttt demo (process " +
-                               (pid.empty() ? "unknown" : pid) + " holds " + path +
-                               "); wait for it to finish or choose another "
-                               "output directory");
-    }
-    const std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(descriptor_, 0) != 0 ||
-        ::pwrite(descriptor_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
-      const std::string reason = std::strerror(errno);
-      ::close(descriptor_);
-      throw std::runtime_error("[demo] cannot write the lock file " + path + ": " + reason);
-    }
+// Holds <dir>/.ttt-demo.lock for the whole run (LockFile: this process's id in it, released by
+// the kernel when the process ends however it ends, so a killed demo never leaves the directory
+// locked). The file itself stays: deleting it would race with a demo that just opened it.
+LockFile lock_output_directory(const std::string& dir) {
+  const std::string path = (std::filesystem::path(dir) / ".ttt-demo.lock").string();
+  try {
+    return LockFile(path);
+  } catch (const LockFileHeld& held) {
+    throw std::runtime_error("[demo] the output directory " + dir +
+                             " is in use by another ttt demo (process " +
+                             (held.holder().empty() ? "unknown" : held.holder()) + " holds " +
+                             path + "); wait for it to finish or choose another output directory");
   }
-  ~OutputDirectoryLock() { ::close(descriptor_); }
-  OutputDirectoryLock(const OutputDirectoryLock&) = delete;
-  OutputDirectoryLock& operator=(const OutputDirectoryLock&) = delete;
-
- private:
-  int descriptor_ = -1;
-};
+}
 
 }  // namespace
 
@@ -189,7 +159,7 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
     throw std::runtime_error("[demo] cannot create the output directory " + options.out_dir + ": " +
                              error.message());
   }
-  const OutputDirectoryLock lock(options.out_dir);
+  const LockFile lock = lock_output_directory(options.out_dir);
   DemoResult result;
   result.trace_path = (fs::path(options.out_dir) / "trace.h5").string();
   result.report_json_path = (fs::path(options.out_dir) / "report.json").string();

@@ -1,7 +1,6 @@
 #include "validation/trace/internal/journal.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <array>
@@ -12,6 +11,7 @@
 #include <utility>
 
 #include "validation/input/input_file.h"
+#include "validation/input/lock_file.h"
 #include "validation/trace/internal/raw_file.h"
 #include "validation/trace/trace_error.h"
 
@@ -62,10 +62,9 @@ std::string writer_of(const std::string& path) {
 }
 
 // Takes the exclusive lock on an open journal without waiting (JournalWriter, JournalLock).
+// The journal is its own lock file: its holder is named by its first record, not by a LockFile.
 void lock_journal(int descriptor, const std::string& path) {
-  while (::flock(descriptor, LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EINTR) continue;
-    if (errno != EWOULDBLOCK) fail_errno(path, "lock the capture journal");
+  if (!try_lock_exclusive(descriptor, path)) {
     throw TraceError(path, "",
                      "the capture journal is locked: the capture writing this trace" +
                          writer_of(path) +
