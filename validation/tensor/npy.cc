@@ -50,6 +50,27 @@ struct Layout {
   std::uint64_t data_bytes = 0;
 };
 
+// The most elements the nonzero dimensions of a .npy shape may multiply to, so that the array's
+// bytes fit in int64 for the widest element type (8 bytes). numpy refuses a shape past its own
+// bound even when a zero dimension leaves it empty, so we do too, on reading and on writing; the
+// bound does not depend on the dtype because a '<f2' file is written back as '<f4'.
+constexpr std::int64_t kMaxNonzeroElements = std::numeric_limits<std::int64_t>::max() / 8;
+
+// Why a .npy file cannot declare `shape` ("shape [...] is too large: ..."), or "" when it can.
+// REQUIRES: no negative dimension.
+std::string shape_problem(const Shape& shape) {
+  std::int64_t product = 1;
+  for (std::int64_t dim : shape) {
+    if (dim == 0) continue;
+    if (product > kMaxNonzeroElements / dim) {
+      return "shape " + shape_to_string(shape) +
+             " is too large: its nonzero dimensions multiply to 2^60 elements or more";
+    }
+    product *= dim;
+  }
+  return "";
+}
+
 // Throws the one-line error every failure produces: "[operation] file: what".
 [[noreturn]] void fail(std::string_view operation, const std::string& name,
                        const std::string& what) {
@@ -122,14 +143,12 @@ class HeaderParser {
            "rank " + std::to_string(shape.size()) + " exceeds the maximum of " +
                std::to_string(kMaxRank) + " (shape " + shape_to_string(shape) + ")");
     }
-    std::int64_t numel = 1;
-    for (std::int64_t dim : shape) {
-      if (dim != 0 && numel > std::numeric_limits<std::int64_t>::max() /
-                                  static_cast<std::int64_t>(layout.type.item_size) / dim) {
-        fail(operation_, name_, "shape " + shape_to_string(shape) + " is too large");
-      }
-      numel *= dim;
+    if (const std::string problem = shape_problem(shape); !problem.empty()) {
+      fail(operation_, name_, problem);
     }
+    // At most kMaxNonzeroElements: neither this product nor the byte count below overflows.
+    std::int64_t numel = 1;
+    for (std::int64_t dim : shape) numel *= dim;
     layout.shape = std::move(shape);
     layout.numel = numel;
     layout.data_bytes = static_cast<std::uint64_t>(numel) * layout.type.item_size;
@@ -321,9 +340,10 @@ Layout parse_layout(const Preamble& preamble, std::span<const std::byte> header,
              " more bytes after them (several arrays in one file are not supported)");
   }
   // float16 values widen to float32 in memory: the file size alone does not bound the tensor.
-  check_allocation(bytes_of(static_cast<std::uint64_t>(layout.numel), element_size(layout.type.dtype)),
-                   "[" + std::string(operation) + "] " + name + ": shape " +
-                       shape_to_string(layout.shape) + " of " + std::string(layout.type.descr));
+  check_allocation(
+      bytes_of(static_cast<std::uint64_t>(layout.numel), element_size(layout.type.dtype)),
+      "[" + std::string(operation) + "] " + name + ": shape " + shape_to_string(layout.shape) +
+          " of " + std::string(layout.type.descr));
   return layout;
 }
 
@@ -436,6 +456,9 @@ Tensor read_npy(const std::string& path) {
 
 std::vector<std::byte> serialize_npy(const Tensor& tensor) {
   if (!tensor.defined()) throw std::invalid_argument("[write_npy] the tensor is undefined");
+  if (const std::string problem = shape_problem(tensor.shape()); !problem.empty()) {
+    throw std::invalid_argument("[write_npy] " + problem);
+  }
   std::string_view descr = "<f4";
   if (tensor.dtype() == DType::int32) descr = "<i4";
   if (tensor.dtype() == DType::int64) descr = "<i8";

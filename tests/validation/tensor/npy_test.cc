@@ -204,7 +204,8 @@ TEST(ReadNpy, RejectsMissingFilesAndDirectories) {
     read_npy(kDataDir);
     ADD_FAILURE() << "a directory was read";
   } catch (const std::runtime_error& error) {
-    EXPECT_EQ(std::string(error.what()), "[read_npy] " + kDataDir + ": not a regular file (a directory)");
+    EXPECT_EQ(std::string(error.what()),
+              "[read_npy] " + kDataDir + ": not a regular file (a directory)");
   }
 }
 
@@ -248,6 +249,65 @@ TEST(ParseNpy, EveryTruncationAndEverySingleByteCorruptionFailsCleanly) {
   }
   EXPECT_GT(refused, 0);
   EXPECT_GT(parsed, 0);  // A space written over padding keeps the file valid.
+}
+
+// A version 1.0 .npy file with `header` and no data (every shape here has a zero dimension).
+// REQUIRES: header.size() < 256.
+std::vector<std::byte> empty_npy(const std::string& header) {
+  // Magic, version 1.0, the header's length as a little-endian uint16, the header.
+  const std::string text =
+      std::string("\x93NUMPY\x01", 7) + '\0' + static_cast<char>(header.size()) + '\0' + header;
+  std::vector<std::byte> bytes(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) bytes[i] = static_cast<std::byte>(text[i]);
+  return bytes;
+}
+
+std::string parse_error(const std::vector<std::byte>& bytes) {
+  try {
+    parse_npy(bytes, "x.npy");
+  } catch (const std::runtime_error& error) {
+    return error.what();
+  }
+  return "no exception";
+}
+
+// npy_fuzzer's finding (docs/testing.md "Fuzzing"): a '<f2' file of shape (8880202002,
+// 410100041, 0, 344444411, 10231, 2) parsed, as its zero dimension came before the product
+// overflowed at 2 bytes an element, but the '<f4' file written for it was refused. Now a shape
+// whose nonzero dimensions multiply to 2^60 or more is refused by the reader, whatever the dtype
+// and the order of the dimensions, and by the writer, as numpy refuses it.
+TEST(ParseNpy, RefusesAnEmptyShapeWhoseOtherDimensionsOverflow) {
+  const std::vector<std::byte> finding = file_bytes(
+      std::string(TTT_SOURCE_DIR) + "/tests/fuzz/findings/npy_round_trip_shape_too_large");
+  EXPECT_EQ(parse_error(finding),
+            "[parse_npy] x.npy: shape [8880202002, 410100041, 0, 344444411, 10231, 2] is too "
+            "large: its nonzero dimensions multiply to 2^60 elements or more");
+  for (const char* shape :
+       {"(0, 1152921504606846976)", "(1152921504606846976, 0)", "(1073741824, 0, 1073741824)"}) {
+    for (const char* descr : {"<f2", "<f8"}) {
+      EXPECT_THAT(parse_error(empty_npy(std::string("{'descr': '") + descr +
+                                        "', 'fortran_order': False, 'shape': " + shape + ", }\n")),
+                  HasSubstr("is too large: its nonzero dimensions multiply to 2^60"))
+          << shape << " " << descr;
+    }
+  }
+  // 2^60 - 1 elements beside the zero: read, written (as '<f4') and read back.
+  const Tensor edge = parse_npy(
+      empty_npy("{'descr': '<f2', 'fortran_order': False, 'shape': (1152921504606846975, 0), }\n"),
+      "edge.npy");
+  EXPECT_EQ(edge.shape(), (Shape{1152921504606846975, 0}));
+  const std::vector<std::byte> written = serialize_npy(edge);
+  EXPECT_EQ(parse_npy(written, "again.npy").shape(), edge.shape());
+  EXPECT_EQ(serialize_npy(parse_npy(written, "again.npy")), written);
+  // The writer refuses what the reader would.
+  try {
+    serialize_npy(Tensor(Shape{0, 1152921504606846976}, DType::float32));
+    ADD_FAILURE() << "wrote a shape the reader refuses";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "[write_npy] shape [0, 1152921504606846976] is too large: its nonzero dimensions "
+              "multiply to 2^60 elements or more");
+  }
 }
 
 TEST(WriteNpy, WritesExactlyWhatNpSaveWrites) {
