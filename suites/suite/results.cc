@@ -131,6 +131,9 @@ CaseResult case_from_json(const JsonNode& node) {
       result.inputs.push_back(std::move(parsed));
     }
   }
+  if (const auto shards = node.find("vocab_shards")) {
+    result.vocab_shards = shards->integer_at_least(1);
+  }
   if (const auto occurrences = node.find("occurrences")) {
     result.occurrences = occurrences->integer_at_least(0);
   }
@@ -139,9 +142,6 @@ CaseResult case_from_json(const JsonNode& node) {
   }
   if (const auto expectations = node.find("expectations")) {
     result.expectations = expectations_from_json(expectations->json(), expectations->path());
-  }
-  if (const auto shards = node.find("vocab_shards")) {
-    result.vocab_shards = shards->integer_at_least(1);
   }
   try {
     result.status = parse_case_status(node.at("status").string());

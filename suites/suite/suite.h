@@ -221,11 +221,11 @@ class SuiteCase {
   SuiteCase& as_module(std::string module);
   // Free-form labels kept in the results ("quick").
   SuiteCase& tagged(std::vector<std::string> tags);
-  // Per-case warm-up and repetitions (default: the suite's).
   // The case runs one of `shards` equal shards of the vocabulary (an LM head or embedding whose
   // Spec holds vocab_size / shards): kept in the results, so that coverage counts the case as
   // the whole configuration it stands for (docs/coverage.md "Vocabulary shards"). Default: 1.
   SuiteCase& vocab_shard_of(std::int64_t shards);
+  // Per-case warm-up and repetitions (default: the suite's).
   SuiteCase& timing(int warmup, int repetitions);
 
   // The id the case will have.
@@ -248,8 +248,8 @@ class SuiteCase {
   std::optional<TraceInputs> trace_;
   Expectations expectations_;
   std::int64_t occurrences_ = 0;
-  std::vector<std::string> tags_;
   std::int64_t vocab_shards_ = 1;
+  std::vector<std::string> tags_;
   std::optional<int> warmup_;
   std::optional<int> repetitions_;
 };

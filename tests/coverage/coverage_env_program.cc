@@ -12,8 +12,9 @@ int main() {
   options.spec_json = R"({"dim": 4, "eps": 1e-05, "add_unit_offset": false})";
   options.device = "N150";
   options.input_names = {"x"};
-  options.tolerances = ttt::Tolerances{};
-  options.tolerances.pcc = 0.99;
+  ttt::Tolerances tolerances;
+  tolerances.pcc = 0.99;
+  options.tolerances = tolerances;
   const auto identity = [](const ttt::Tensor& x) { return x.clone(); };
   const auto negated = [](const ttt::Tensor& x) {
     ttt::Tensor y = x.clone();

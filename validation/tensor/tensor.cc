@@ -74,11 +74,11 @@ constexpr bool dtype_holds(DType dtype) {
 
 Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtype) {
   const std::int64_t numel = shape_numel(shape_, "Tensor");
-  storage_ = std::make_shared<Storage>();
   const std::uint64_t bytes = bytes_of(static_cast<std::uint64_t>(numel), element_size(dtype));
   // Readers check declared sizes with the file's name first; this bounds everything else.
   check_allocation(bytes, "[Tensor] shape " + shape_to_string(shape_) + " of " +
                               std::string(dtype_name(dtype)));
+  storage_ = std::make_shared<Storage>();
   storage_->bytes = static_cast<std::size_t>(bytes);
   storage_->owned = std::make_unique<std::byte[]>(storage_->bytes);  // Value-initialised: zeros.
   storage_->data = storage_->owned.get();

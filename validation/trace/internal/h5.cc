@@ -577,6 +577,8 @@ DatasetInfo dataset_info(hid_t dataset, const Where& where) {
     }
   }
   info.storage_bytes = static_cast<std::int64_t>(H5Dget_storage_size(dataset));
+  PropertyListId create(call(where, action, H5Dget_create_plist, dataset));
+  info.filtered = call(where, action, H5Pget_nfilters, create.get()) > 0;
   return info;
 }
 
@@ -585,5 +587,3 @@ void read_dataset(hid_t dataset, hid_t memory, void* out, const Where& where) {
 }
 
 }  // namespace ttt::h5
-  PropertyListId create(call(where, action, H5Dget_create_plist, dataset));
-  info.filtered = call(where, action, H5Pget_nfilters, create.get()) > 0;
