@@ -261,7 +261,10 @@ TEST(ComputeMetricsTest, Float64ErrorsAreNotRoundedToFloat32) {
   EXPECT_EQ(m.atol, 1e-7);
   // float64 ULPs: at 0.02 (exponent -6) one ULP is 2^-58, so 1e-9 is about 2.9e8 ULPs.
   EXPECT_THAT(m.max_ulp_error, DoubleNear(max_difference * 0x1p58, 1.0));
-  EXPECT_TRUE(evaluate(m, default_tolerances(DType::float64)).passed == (m.nmse <= 0x1p-90));
+  // nmse = 16 * (1e-9)^2 / sum(expected^2) ~ 1.6e-17 / 0.035 ~ 4.6e-16, far above float64's
+  // default 2^-90 (~8e-28): an error of 1e-9 is no float64 rounding, so the default fails it.
+  EXPECT_THAT(m.nmse, DoubleNear(4.6e-16, 0.1e-16));
+  EXPECT_FALSE(evaluate(m, default_tolerances(DType::float64)).passed);
 }
 
 TEST(ComputeMetricsTest, Float64ExtremesStayFinite) {
