@@ -81,7 +81,7 @@ TEST_F(CoverageCommand, ReportPrintsPerModelSharesAndExitsZero) {
 }
 
 TEST_F(CoverageCommand, JsonCountsTheConfigurationsEveryModelShares) {
-  const RunResult run = ttt({"coverage", "report", data_, "--json"});
+  const RunResult run = ttt({"coverage", "report", data_, "--json", "-"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const nlohmann::json report = nlohmann::json::parse(run.out);
   EXPECT_EQ(report.at("calls"), 3);
@@ -94,8 +94,41 @@ TEST_F(CoverageCommand, JsonCountsTheConfigurationsEveryModelShares) {
   EXPECT_EQ(report.at("strength"), 2);
 }
 
+// --json FILE and --markdown FILE write files and leave the console text on standard output; a
+// report written to '-' replaces it there, and only one report may.
+TEST_F(CoverageCommand, ReportsGoToFilesOrStandardOutput) {
+  RunResult run =
+      ttt({"coverage", "report", data_, "--json", path("r.json"), "--markdown", path("r.md")});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("Coverage of 1 records (3 calls: 3 passed, 0 failed)"));
+  const nlohmann::json report = nlohmann::json::parse(read_text(path("r.json")));
+  EXPECT_EQ(report.at("calls"), 3);
+  EXPECT_EQ(model_entry(report, "Llama-3.1-8B").at("passing"), 1);
+  EXPECT_THAT(read_text(path("r.md")), StartsWith("## Block coverage"));
+
+  run = ttt({"coverage", "report", data_, "--json", "-", "--markdown", path("s.md")});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(nlohmann::json::parse(run.out).at("calls"), 3);  // Only the JSON on stdout.
+  EXPECT_THAT(read_text(path("s.md")), StartsWith("## Block coverage"));
+
+  run = ttt({"coverage", "report", data_, "--json", "-", "--markdown", "-"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.err,
+            "ttt: error: [coverage report] only one of --json, --markdown and --html may write "
+            "to standard output ('-')\n");
+  EXPECT_EQ(run.out, "");
+  // The old flag form: --json without a FILE is a usage error, not a report.
+  run = ttt({"coverage", "report", data_, "--json"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, StartsWith("ttt: error: "));
+  EXPECT_THAT(run.err, HasSubstr("--json"));
+  run = ttt({"coverage", "report", data_, "--json", path("no-such-dir/r.json")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr(path("no-such-dir/r.json") + ": cannot write"));
+}
+
 TEST_F(CoverageCommand, MarkdownHtmlAndStrength) {
-  RunResult run = ttt({"coverage", "report", data_, "--markdown", "--html", path("r.html")});
+  RunResult run = ttt({"coverage", "report", data_, "--markdown", "-", "--html", path("r.html")});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, StartsWith("## Block coverage"));
   EXPECT_THAT(read_text(path("r.html")), StartsWith("<!DOCTYPE html>"));
@@ -104,7 +137,6 @@ TEST_F(CoverageCommand, MarkdownHtmlAndStrength) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("3-way coverage:"));
   EXPECT_EQ(ttt({"coverage", "report", data_, "--strength", "9"}).exit_code, 2);
-  EXPECT_EQ(ttt({"coverage", "report", data_, "--json", "--markdown"}).exit_code, 2);
 }
 
 TEST_F(CoverageCommand, FailUnderAndRequireModel) {
@@ -184,7 +216,7 @@ TEST_F(CoverageCommand, SuiteResultsAreCoverageData) {
                                      {"shard", {{"indices", {0}}, {"total", 1}}},
                                      {"cases", {gated}}}}}};
   std::ofstream(path("R.json")) << results.dump(2);
-  const RunResult run = ttt({"coverage", "report", path("R.json"), data_, "--json"});
+  const RunResult run = ttt({"coverage", "report", path("R.json"), data_, "--json", "-"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const nlohmann::json report = nlohmann::json::parse(run.out);
   EXPECT_EQ(model_entry(report, "Llama-3.1-8B").at("passing"), 2);  // The MLP and the norm.
@@ -197,9 +229,17 @@ TEST_F(CoverageCommand, CatalogListsDerivedConfigurations) {
   EXPECT_THAT(run.out, HasSubstr("Gemma-2-9B (gemma2, 18 configurations)"));
   EXPECT_THAT(run.out,
               HasSubstr("rms_norm decode x169 bfloat16 RMS_NORM(dim=3584,eps=1e-06,offset=1)"));
-  run = ttt({"coverage", "catalog", "--json"});
+  run = ttt({"coverage", "catalog", "--json", "-"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(nlohmann::json::parse(run.out).size(), 16u);
+  // --json FILE: the JSON in the file, the listing on stdout.
+  run = ttt({"coverage", "catalog", "--model", "gemma-2-9b", "--json", path("catalog.json")});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, StartsWith("Gemma-2-9B (gemma2, 18 configurations)\n"));
+  const nlohmann::json catalog = nlohmann::json::parse(read_text(path("catalog.json")));
+  ASSERT_EQ(catalog.size(), 1u);
+  EXPECT_EQ(catalog.at(0).at("name"), "Gemma-2-9B");
+  EXPECT_EQ(catalog.at(0).at("configurations").size(), 18u);
   run = ttt({"coverage", "catalog", "--model", "nope"});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("no model 'nope'"));
@@ -255,7 +295,7 @@ TEST_F(CoverageCommand, DemoAndReplayCoverEveryDefaultConfigurationOfTheirModel)
   std::filesystem::copy_file(std::string(TTT_SOURCE_DIR) + "/coverage/catalog/domains.json",
                              catalog + "/domains.json");
 
-  run = ttt({"coverage", "report", wrapper, "--catalog", catalog, "--json"});
+  run = ttt({"coverage", "report", wrapper, "--catalog", catalog, "--json", "-"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   nlohmann::json report = nlohmann::json::parse(run.out);
   // 2 forward passes of 1 + 2 * 4 + 2 validated calls.

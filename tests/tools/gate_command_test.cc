@@ -252,8 +252,8 @@ TEST_F(GateCommand, SuiteRunCoverageAndGateEndToEnd) {
     EXPECT_EQ(record.at("origin"), "tiny");
     EXPECT_EQ(record.at("passed"), 1);
   }
-  run = cli_test::run_ttt(directory_,
-                          {"coverage", "report", path("suite.jsonl"), path("R.json"), "--json"});
+  run = cli_test::run_ttt(
+      directory_, {"coverage", "report", path("suite.jsonl"), path("R.json"), "--json", "-"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(nlohmann::json::parse(run.out).at("calls"), 4);  // Each case from both files.
   run = gate({"--results", path("R.json"), "--baseline", path("R.json"), "--coverage",

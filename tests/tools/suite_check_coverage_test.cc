@@ -85,7 +85,7 @@ TEST_F(SuiteCheckCoverage, WritesThePlannedRecords) {
   }
   EXPECT_EQ(calls, 18u);
   // The report sees every configuration exercised, none with a verdict.
-  const RunResult report = ttt({"coverage", "report", path("plan.jsonl"), "--json"});
+  const RunResult report = ttt({"coverage", "report", path("plan.jsonl"), "--json", "-"});
   ASSERT_EQ(report.exit_code, 0) << report.err;
   const nlohmann::json json = nlohmann::json::parse(report.out);
   int found = 0;

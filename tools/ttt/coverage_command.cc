@@ -20,8 +20,8 @@ namespace {
 struct ReportArguments {
   std::vector<std::string> data;
   std::string catalog;
-  bool json = false;
-  bool markdown = false;
+  std::string json_file;
+  std::string markdown_file;
   std::string html_file;
   double fail_under = 100.0;
   bool fail_under_given = false;
@@ -37,7 +37,7 @@ struct MergeArguments {
 struct CatalogArguments {
   std::string catalog;
   std::string model;
-  bool json = false;
+  std::string json_file;
 };
 
 Catalog catalog_from(const std::string& directory) {
@@ -45,8 +45,13 @@ Catalog catalog_from(const std::string& directory) {
 }
 
 int run_report(const ReportArguments& args) {
-  if (args.json && args.markdown) {
-    throw std::invalid_argument("[coverage report] give at most one of --json and --markdown");
+  // Standard output holds the console text or one report ('-'), never a mix.
+  const int reports_to_stdout =
+      (args.json_file == "-") + (args.markdown_file == "-") + (args.html_file == "-");
+  if (reports_to_stdout > 1) {
+    throw std::invalid_argument(
+        "[coverage report] only one of --json, --markdown and --html may write to standard "
+        "output ('-')");
   }
   // Checked here rather than by a CLI11 validator, whose range check lets NaN through (every
   // comparison with NaN is false) and whose message does not follow `ttt: error:`.
@@ -68,12 +73,10 @@ int run_report(const ReportArguments& args) {
   const bool checking = args.fail_under_given || !args.require_models.empty();
   const CoverageCheck check =
       checking ? check_coverage(report, args.fail_under, args.require_models) : CoverageCheck{};
-  if (args.json) {
-    std::cout << to_json(report).dump(2) << "\n";
-  } else if (args.markdown) {
-    std::cout << format_coverage_markdown(report);
-  } else {
-    std::cout << format_coverage_console(report);
+  if (reports_to_stdout == 0) std::cout << format_coverage_console(report);
+  if (!args.json_file.empty()) write_output(args.json_file, to_json(report).dump(2) + "\n");
+  if (!args.markdown_file.empty()) {
+    write_output(args.markdown_file, format_coverage_markdown(report));
   }
   if (!args.html_file.empty()) write_output(args.html_file, format_coverage_html(report));
   for (const std::string& failure : check.failures) {
@@ -92,6 +95,30 @@ int run_merge(const MergeArguments& args) {
   return kExitOk;
 }
 
+// `ttt coverage catalog --json`: each model with its derived configurations.
+nlohmann::json catalog_json(const std::vector<const CatalogModel*>& models) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const CatalogModel* model : models) {
+    nlohmann::json configurations = nlohmann::json::array();
+    for (const CatalogConfig& config : model->configurations) {
+      configurations.push_back({{"block", config.block},
+                                {"mode", config.mode},
+                                {"identity", config.identity},
+                                {"weight_dtype", config.weight_dtype},
+                                {"presets", config.presets},
+                                {"count", config.count},
+                                {"spec", config.spec},
+                                {"impl_config", config.impl_config}});
+    }
+    out.push_back({{"name", model->name},
+                   {"hf_id", model->hf_id},
+                   {"architecture", model->architecture},
+                   {"configurations", std::move(configurations)},
+                   {"unsupported", model->unsupported}});
+  }
+  return out;
+}
+
 int run_catalog(const CatalogArguments& args) {
   const Catalog catalog = catalog_from(args.catalog);
   std::vector<const CatalogModel*> models;
@@ -108,29 +135,8 @@ int run_catalog(const CatalogArguments& args) {
   } else {
     for (const CatalogModel& model : catalog.models) models.push_back(&model);
   }
-  if (args.json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const CatalogModel* model : models) {
-      nlohmann::json configurations = nlohmann::json::array();
-      for (const CatalogConfig& config : model->configurations) {
-        configurations.push_back({{"block", config.block},
-                                  {"mode", config.mode},
-                                  {"identity", config.identity},
-                                  {"weight_dtype", config.weight_dtype},
-                                  {"presets", config.presets},
-                                  {"count", config.count},
-                                  {"spec", config.spec},
-                                  {"impl_config", config.impl_config}});
-      }
-      out.push_back({{"name", model->name},
-                     {"hf_id", model->hf_id},
-                     {"architecture", model->architecture},
-                     {"configurations", std::move(configurations)},
-                     {"unsupported", model->unsupported}});
-    }
-    std::cout << out.dump(2) << "\n";
-    return kExitOk;
-  }
+  if (!args.json_file.empty()) write_output(args.json_file, catalog_json(models).dump(2) + "\n");
+  if (args.json_file == "-") return kExitOk;
   for (const CatalogModel* model : models) {
     std::cout << model->name << " (" << model->architecture << ", " << model->configurations.size()
               << " configurations)\n";
@@ -151,6 +157,11 @@ const CommandRegistration kRegistration("coverage", [](CLI::App& app) {
       "Block coverage: which configurations real models need were exercised and passed\n"
       "(docs/coverage.md).");
   command->require_subcommand(1);
+  command->footer(
+      "Examples:\n"
+      "  ttt suite run suites/llama-3.2-1b.json --json results.json --coverage coverage.jsonl\n"
+      "  ttt coverage report coverage.jsonl results.json --html coverage.html\n"
+      "  ttt coverage catalog --model llama-3.2-1b");
 
   auto report = std::make_shared<ReportArguments>();
   CLI::App* report_command = command->add_subcommand(
@@ -163,10 +174,14 @@ const CommandRegistration kRegistration("coverage", [](CLI::App& app) {
       ->check(CLI::ExistingFile);
   report_command->add_option("--catalog", report->catalog,
                              "A catalog directory (models.json, domains.json); default: built-in");
-  report_command->add_flag("--json", report->json, "Print the report as JSON");
-  report_command->add_flag("--markdown", report->markdown, "Print the report as Markdown");
-  report_command->add_option("--html", report->html_file,
-                             "Also write a self-contained HTML report to FILE");
+  report_command->add_option("--json", report->json_file,
+                             "Write the report as JSON to FILE ('-': stdout, instead of the text)");
+  report_command->add_option(
+      "--markdown", report->markdown_file,
+      "Write the report as Markdown to FILE ('-': stdout, instead of the text)");
+  report_command->add_option(
+      "--html", report->html_file,
+      "Write a self-contained HTML report to FILE ('-': stdout, instead of the text)");
   CLI::Option* fail_under = report_command->add_option(
       "--fail-under", report->fail_under,
       "Exit 1 when the passing share (percent) is below PCT: of each --require-model, "
@@ -176,6 +191,13 @@ const CommandRegistration kRegistration("coverage", [](CLI::App& app) {
                              "then shows only these models (repeatable)");
   report_command->add_option("--strength", report->strength, "t of t-way coverage (default 2)")
       ->check(CLI::Range(1, 6));
+  report_command->footer(
+      "Examples:\n"
+      "  ttt suite run suites/llama-3.2-1b.json --json results.json --coverage coverage.jsonl\n"
+      "  ttt coverage report coverage.jsonl results.json --html coverage.html --json "
+      "coverage.json\n"
+      "  ttt coverage report coverage.jsonl --require-model llama-3.2-1b --fail-under 100 "
+      "--markdown -");
 
   auto merge = std::make_shared<MergeArguments>();
   CLI::App* merge_command = command->add_subcommand(
@@ -185,6 +207,10 @@ const CommandRegistration kRegistration("coverage", [](CLI::App& app) {
       ->check(CLI::ExistingFile);
   merge_command->add_option("-o,--output", merge->output, "The merged file ('-': stdout)")
       ->required();
+  merge_command->footer(
+      "Examples:\n"
+      "  ttt suite run suites/llama-3.2-1b.json --json results.json --coverage coverage.jsonl\n"
+      "  ttt coverage merge coverage.jsonl results.json -o all.jsonl");
 
   auto catalog = std::make_shared<CatalogArguments>();
   CLI::App* catalog_command =
@@ -192,7 +218,13 @@ const CommandRegistration kRegistration("coverage", [](CLI::App& app) {
   catalog_command->add_option("--catalog", catalog->catalog,
                               "A catalog directory; default: built-in");
   catalog_command->add_option("--model", catalog->model, "Only this model");
-  catalog_command->add_flag("--json", catalog->json, "Print JSON");
+  catalog_command->add_option(
+      "--json", catalog->json_file,
+      "Write the catalog as JSON to FILE ('-': stdout, instead of the text)");
+  catalog_command->footer(
+      "Examples:\n"
+      "  ttt coverage catalog --model llama-3.2-1b\n"
+      "  ttt coverage catalog --json catalog.json");
 
   return [=]() -> int {
     if (report_command->parsed()) {
