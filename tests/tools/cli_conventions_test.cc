@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@ namespace {
 
 using cli_test::run_ttt;
 using cli_test::RunResult;
+using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -52,15 +54,73 @@ TEST_F(CliConventions, ArgumentErrorsAreErrorLines) {
   EXPECT_THAT(missing.err, StartsWith("ttt: error: "));
 }
 
+// The subcommand names of a CLI11 help text: the lines of its "Subcommands:" section that start
+// with two spaces and a name (a description's continuation lines are indented further).
+std::vector<std::string> listed_subcommands(const std::string& help) {
+  std::vector<std::string> names;
+  std::istringstream lines(help);
+  bool in_section = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line == "Subcommands:") {
+      in_section = true;
+    } else if (in_section && line.empty()) {
+      break;
+    } else if (in_section && line.rfind("  ", 0) == 0 && line.size() > 2 && line[2] != ' ') {
+      names.push_back(line.substr(2, line.find(' ', 2) - 2));
+    }
+  }
+  return names;
+}
+
+// Every subcommand path of `ttt --help` and its groups' --help (a new subcommand belongs here). A
+// subcommand without a footer of its own inherits its parent's, so each help must show an example
+// of that very subcommand, not only the word "Examples:".
 TEST_F(CliConventions, HelpShowsAnExample) {
   const RunResult top = ttt({"--help"});
   EXPECT_EQ(top.exit_code, 0);
-  EXPECT_THAT(top.out, HasSubstr("Example"));
-  for (const char* command : {"compare", "inspect", "report"}) {
-    const RunResult help = ttt({command, "--help"});
-    EXPECT_EQ(help.exit_code, 0) << command;
-    EXPECT_THAT(help.out, HasSubstr("Example")) << command;
+  EXPECT_THAT(top.out, HasSubstr("Examples:\n  ttt "));
+  const std::vector<std::vector<std::string>> commands = {
+      {"compare"},
+      {"compose"},
+      {"coverage"},
+      {"coverage", "report"},
+      {"coverage", "merge"},
+      {"coverage", "catalog"},
+      {"demo"},
+      {"gate"},
+      {"inspect"},
+      {"replay"},
+      {"report"},
+      {"suite"},
+      {"suite", "run"},
+      {"suite", "merge"},
+      {"suite", "list"},
+      {"suite", "check"},
+      {"trace"},
+      {"trace", "recover"},
+  };
+  for (const std::vector<std::string>& command : commands) {
+    std::string name = "ttt";
+    for (const std::string& word : command) name += " " + word;
+    std::vector<std::string> args = command;
+    args.push_back("--help");
+    const RunResult help = ttt(args);
+    EXPECT_EQ(help.exit_code, 0) << name;
+    EXPECT_THAT(help.out, HasSubstr("Examples:\n")) << name;
+    EXPECT_THAT(help.out, HasSubstr("\n  " + name + " ")) << name;
+    // The list above is complete: every subcommand a help lists is in it.
+    for (const std::string& sub : listed_subcommands(help.out)) {
+      std::vector<std::string> path = command;
+      path.push_back(sub);
+      EXPECT_THAT(commands, Contains(path)) << name << " " << sub << " is missing from the list";
+    }
   }
+  for (const std::string& sub : listed_subcommands(top.out)) {
+    EXPECT_THAT(commands, Contains(std::vector<std::string>{sub})) << sub;
+  }
+  // listed_subcommands reads CLI11's help as it is printed.
+  EXPECT_THAT(listed_subcommands(top.out), Contains("compare"));
+  EXPECT_THAT(listed_subcommands(ttt({"suite", "--help"}).out), Contains("check"));
 }
 
 }  // namespace

@@ -138,8 +138,10 @@ const CommandRegistration kRegistration("compare", [](CLI::App& app) {
                       "output, instead of the text)");
   command->footer(
       "Examples:\n"
-      "  ttt compare device.npy reference.npy --dtype bfloat8_b\n"
-      "  ttt compare trace.h5:/calls/000012/outputs/out0 expected.npy --pcc 0.999 --json -");
+      "  ttt compare build/default/samples/device.npy build/default/samples/reference.npy "
+      "--dtype bfloat8_b\n"
+      "  ttt compare build/default/samples/device.npy build/default/samples/reference.npy "
+      "--pcc 0.999 --json -");
   args->thresholds.add_to(command);
   return [args] { return run_compare(*args); };
 });

@@ -155,6 +155,11 @@ const CommandRegistration kRegistration("compose", [](CLI::App& app) {
       ->check(CLI::Range(kMinRepetitions, 1000000));
   command->add_option("--warmup", args->warmup, "Untimed forwards of --measure")
       ->check(CLI::Range(0, 1000000));
+  command->footer(
+      "Examples:\n"
+      "  ttt suite run suites/llama-3.2-1b.json --json results.json\n"
+      "  ttt compose suites/llama-3.2-1b.json --results results.json --json compose.json\n"
+      "  ttt compose suites/llama-3.2-1b.json --results results.json --layers 2 --measure");
   return [args] { return run_compose(*args); };
 });
 

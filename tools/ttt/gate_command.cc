@@ -102,6 +102,12 @@ const CommandRegistration kRegistration("gate", [](CLI::App& app) {
   command->add_option("--junit", args->junit_file, "Write JUnit XML ('-': stdout)");
   command->add_option("--json", args->json_file,
                       "Write the decision as JSON ('-': stdout, instead of the summary)");
+  command->footer(
+      "Examples:\n"
+      "  ttt suite run suites/llama-3.2-1b.json --json results.json\n"
+      "  ttt gate --results results.json --baseline gate-baseline.json --write-baseline\n"
+      "  ttt gate --results results.json --baseline gate-baseline.json --coverage results.json \\\n"
+      "           --policy .ci/gate-policy.json --markdown gate.md --junit gate.xml");
   return [args] { return run_gate(*args); };
 });
 

@@ -44,7 +44,10 @@ const CommandRegistration kRegistration("inspect", [](CLI::App& app) {
   command->add_option("--json", args->json_file,
                       "Write the summary (or the call) as JSON to FILE ('-': standard output, "
                       "instead of the text)");
-  command->footer("Examples:\n  ttt inspect decode.h5\n  ttt inspect decode.h5 --call 12 --json -");
+  command->footer(
+      "Examples:\n"
+      "  ttt inspect build/default/demo/trace.h5\n"
+      "  ttt inspect build/default/demo/trace.h5 --call 12 --json -");
   return [args, call] { return run_inspect(*args, call); };
 });
 

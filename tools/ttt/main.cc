@@ -11,7 +11,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("ttt ") + TTT_VERSION);
   app.require_subcommand(1);
   app.footer(
-      "Example:\n  ttt compare device.npy reference.npy --pcc 0.999\n"
+      "Examples:\n"
+      "  ttt demo --out-dir build/default/demo\n"
+      "  ttt inspect build/default/demo/trace.h5\n"
       "Run 'ttt COMMAND --help' for a command's options and an example.");
   std::map<std::string, std::function<int()>> runners;
   for (const auto& command : ttt::cli::registered_commands()) {

@@ -128,6 +128,10 @@ const CommandRegistration kRegistration("replay", [](CLI::App& app) {
                     "No progress lines on standard error (one per replayed call; one live line "
                     "on a terminal)");
   args->thresholds.add_to(command);
+  command->footer(
+      "Examples:\n"
+      "  ttt replay build/default/demo/trace.h5 --filter 'layers.1.*'\n"
+      "  ttt replay build/default/demo/trace.h5 --against captured --junit replay.xml --json -");
   return [args] { return run_replay(*args); };
 });
 

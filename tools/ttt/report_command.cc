@@ -49,8 +49,8 @@ const CommandRegistration kRegistration("report", [](CLI::App& app) {
                       "Write to FILE instead of standard output ('-': standard output)");
   command->footer(
       "Examples:\n"
-      "  ttt report run/report.json\n"
-      "  ttt report run/report.json --format junit -o report.xml");
+      "  ttt report build/default/demo/report.json\n"
+      "  ttt report build/default/demo/report.json --format junit -o report.xml");
   return [args] { return run_report(*args); };
 });
 

@@ -169,6 +169,10 @@ const CommandRegistration kRegistration("suite", [](CLI::App& app) {
       "Run declarative suites of block cases (suites/*.json), merge shard results,\n"
       "list or check suite files.");
   command->require_subcommand(1);
+  command->footer(
+      "Examples:\n"
+      "  ttt suite check suites/*.json\n"
+      "  ttt suite run suites/llama-3.2-1b.json --tag quick");
   auto selected = std::make_shared<std::function<int()>>();
 
   auto run = std::make_shared<RunArguments>();
@@ -198,6 +202,11 @@ const CommandRegistration kRegistration("suite", [](CLI::App& app) {
                         "Do not evict the caches before each repetition (for models whose "
                         "weights fit in the last-level cache)");
   run_command->add_flag("--quiet", run->quiet, "Print nothing but errors");
+  run_command->footer(
+      "Examples:\n"
+      "  ttt suite run suites/llama-3.2-1b.json --tag quick\n"
+      "  ttt suite run suites/llama-3.2-1b.json --json results.json --junit results.xml "
+      "--coverage coverage.jsonl");
   run_command->callback(
       [selected, run] { *selected = [run] { return run_suites_command(*run); }; });
 
@@ -211,11 +220,17 @@ const CommandRegistration kRegistration("suite", [](CLI::App& app) {
   merge_cmd->add_option("--junit", merge->junit_file, "Write JUnit XML to FILE");
   merge_cmd->add_flag("--require-complete", merge->require_complete,
                       "Exit 2 when a shard is missing");
+  merge_cmd->footer(
+      "Examples:\n"
+      "  ttt suite run suites/llama-3.2-1b.json --shard 0/2 --json part0.json\n"
+      "  ttt suite run suites/llama-3.2-1b.json --shard 1/2 --json part1.json\n"
+      "  ttt suite merge part0.json part1.json --json results.json --require-complete");
   merge_cmd->callback([selected, merge] { *selected = [merge] { return merge_command(*merge); }; });
 
   auto list_files = std::make_shared<std::vector<std::string>>();
   CLI::App* list = command->add_subcommand("list", "List the cases of suite files");
   list->add_option("files", *list_files, "Suite files")->required();
+  list->footer("Examples:\n  ttt suite list suites/llama-3.2-1b.json");
   list->callback(
       [selected, list_files] { *selected = [list_files] { return list_command(*list_files); }; });
 
@@ -231,6 +246,10 @@ const CommandRegistration kRegistration("suite", [](CLI::App& app) {
   check->add_option("--require-model", check_args->require_models,
                     "A catalog model every configuration of which some case must plan "
                     "(repeatable)");
+  check->footer(
+      "Examples:\n"
+      "  ttt suite check suites/*.json\n"
+      "  ttt suite check suites/gpt2.json --require-model GPT-2 --coverage plan.jsonl");
   check->callback(
       [selected, check_args] { *selected = [check_args] { return check_command(*check_args); }; });
 

@@ -34,6 +34,9 @@ int run_recover(const RecoverArguments& args) {
 const CommandRegistration kRegistration("trace", [](CLI::App& app) {
   CLI::App* command = app.add_subcommand("trace", "Work on trace files");
   command->require_subcommand(1);
+  command->footer(
+      "Examples:\n  ttt trace recover build/default/demo/trace.h5   # a killed ttt demo left its "
+      "journal");
   auto args = std::make_shared<RecoverArguments>();
   CLI::App* recover = command->add_subcommand(
       "recover",
@@ -43,6 +46,10 @@ const CommandRegistration kRegistration("trace", [](CLI::App& app) {
   recover->add_option("-o,--output", args->output,
                       "Write the recovered trace here and leave TRACE and its journal as they are "
                       "(default: replace TRACE)");
+  recover->footer(
+      "Examples:\n"
+      "  ttt trace recover build/default/demo/trace.h5   # a killed ttt demo left its journal\n"
+      "  ttt trace recover build/default/demo/trace.h5 -o recovered.h5");
   return [args] { return run_recover(*args); };
 });
 
