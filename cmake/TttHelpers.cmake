@@ -60,9 +60,12 @@ function(ttt_add_test name)
     TTT_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     TTT_BINARY_DIR="${PROJECT_BINARY_DIR}")
   ttt_target_settings(${name})
+  # ::testing::TempDir() is TEST_TMPDIR: one directory per build tree, so that two test runs on
+  # one machine (two clones, two presets) never share scratch files.
+  file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/test-tmp)
   gtest_discover_tests(${name}
     WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}
-    PROPERTIES TIMEOUT ${ARG_TIMEOUT}
+    PROPERTIES TIMEOUT ${ARG_TIMEOUT} ENVIRONMENT TEST_TMPDIR=${PROJECT_BINARY_DIR}/test-tmp
     DISCOVERY_TIMEOUT 60)
   # Labels are set after discovery, on the list of tests gtest_discover_tests defines
   # (${name}_TESTS): passed through its PROPERTIES, a list of two labels is split into two

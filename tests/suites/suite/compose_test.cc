@@ -24,8 +24,10 @@ using ::testing::HasSubstr;
 
 // A two-layer Llama-shaped model: hidden 64, 4 heads of 16 (2 key/value heads), SwiGLU 128,
 // vocabulary 96.
+// One directory per test: CTest runs the tests of this file in parallel processes.
 std::string tiny_config_path() {
-  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "ttt_compose";
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "ttt_compose" /
+                                    ::testing::UnitTest::GetInstance()->current_test_info()->name();
   std::filesystem::create_directories(dir);
   nlohmann::json config = suites_test::tiny_llama_config(96);
   const std::string path = (dir / "config.json").string();
