@@ -5,7 +5,8 @@
 #   tools/setup.sh            build, tests and benchmarks
 #   tools/setup.sh --python   also numpy, h5py and PyTorch, to regenerate goldens and test data
 #                             and to run the PyTorch/numpy baselines of bench/
-#   tools/setup.sh --fuzz     also clang and its sanitizer runtimes, for the `fuzz` preset
+#   tools/setup.sh --fuzz     also clang (14, the `fuzz` preset's default) and clang 16 (which
+#                             builds all six fuzz targets), with their sanitizer runtimes
 set -euo pipefail
 
 packages=(
@@ -21,8 +22,8 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --python) packages+=(python3 python3-numpy python3-h5py python3-torch) ;;
-    --fuzz) packages+=(clang libclang-rt-14-dev) ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --fuzz) packages+=(clang libclang-rt-14-dev clang-16 libclang-rt-16-dev) ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done

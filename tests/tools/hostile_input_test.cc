@@ -118,6 +118,8 @@ TEST_F(HostileInput, DeepJsonIsRefusedByEveryCommandThatReadsJson) {
       {{"gate", "--results", ok, "--coverage", deep},
        deep + ":1: JSON nested deeper than 128 levels (at byte 128)"},
       {{"coverage", "report", deep}, deep + ":1: JSON nested deeper than 128 levels (at byte 128)"},
+      {{"coverage", "merge", deep, "-o", dir_.file("merged.jsonl")},
+       deep + ":1: JSON nested deeper than 128 levels (at byte 128)"},
       {{"coverage", "report", ok, "--catalog", catalog},
        "[catalog] " + catalog + "/models.json: JSON nested deeper than 128 levels (at byte 128)"},
   };
