@@ -1,6 +1,6 @@
 // Coverage records from the places calls are checked: the compare_to_reference wrapper's
 // validation records and `ttt replay`'s replayed trace calls. (Suite results become records in
-// coverage/gate/suite_coverage.h, which sits above the suites library.)
+// coverage/suite_coverage.h.)
 #pragma once
 
 #include <string>

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Proves the one-way dependency rule of TTTv2:
-#   tensor, metrics <- blocks <- patterns, wrapper, traces <- suites, coverage, gate <- ttt CLI
-# Each layer may include only layers below it. In particular blocks never include HDF5, trace,
-# wrapper, coverage or suite code (the seeds: core modules never import their test tooling).
+# Proves the one-way dependency rule of TTTv2. The top-level layers, lowest first:
+#   validation -> blocks -> patterns -> models -> suites -> coverage -> gate -> tools
+# A directory includes only its own layer and lower ones. models/ may not exist yet: it is then
+# an empty layer that no lower layer may include (suites/models/llama belongs to suites until it
+# moves there). Inside validation/ the libraries are ordered too:
+#   input <- tensor <- metrics <- registry <- trace <- wrapper <- gtest (markup stands aside).
+# Blocks never include HDF5, trace, wrapper, coverage or suite code (the seeds: core modules never
+# import their test tooling), and hdf5.h never appears in a public header.
 # Prints every violation as file:line and exits 1 if there is any.
 set -euo pipefail
 root="${1:-$(cd "$(dirname "$0")/.." && pwd)}"
@@ -22,26 +26,34 @@ check() {
   fi
 }
 
-upper='validation/(wrapper|trace|gtest)/|patterns/|suites/|coverage/|tools/'
+# The top-level order: each layer may not include any layer after it.
+layers=(validation blocks patterns models suites coverage gate tools)
+for ((i = 0; i + 1 < ${#layers[@]}; i++)); do
+  higher=$(IFS='|'; echo "${layers[*]:i+1}")
+  check "${layers[i]}" "${layers[i]}/ includes a higher layer (${higher//|/, })" "($higher)/"
+done
+
+# Inside validation/ (the top-level rule keeps every higher layer out already).
+hdf5='hdf5|H5[A-Za-z]*\.h'
 check validation/input "validation/input includes another part of TTTv2" \
-  "validation/(tensor|metrics|registry|markup)/|$upper|blocks/|hdf5|H5[A-Za-z]*\.h"
+  "validation/(tensor|metrics|registry|markup|trace|wrapper|gtest)/|$hdf5"
 check validation/tensor "validation/tensor includes metrics or a higher layer" \
-  "validation/(metrics|registry)/|$upper|blocks/|hdf5|H5[A-Za-z]*\.h"
+  "validation/(metrics|registry|trace|wrapper|gtest)/|$hdf5"
 check validation/metrics "validation/metrics includes a higher layer" \
-  "validation/registry/|$upper|blocks/|hdf5|H5[A-Za-z]*\.h"
+  "validation/(registry|trace|wrapper|gtest)/|$hdf5"
 check validation/registry "validation/registry includes a higher layer" \
-  "$upper|blocks/|hdf5|H5[A-Za-z]*\.h"
-check blocks "blocks include HDF5, traces, the wrapper, coverage or suites" \
-  "$upper|hdf5|H5[A-Za-z]*\.h"
+  "validation/(trace|wrapper|gtest)/|$hdf5"
 check validation/trace "validation/trace includes the wrapper or a higher layer" \
-  "validation/(wrapper|gtest)/|patterns/|suites/|coverage/|tools/"
-check validation/wrapper "validation/wrapper includes a higher layer" \
-  "validation/gtest/|suites/|coverage/|tools/"
-check patterns "patterns include suites, coverage or the CLI" "suites/|coverage/|tools/"
+  "validation/(wrapper|gtest)/"
+check validation/wrapper "validation/wrapper includes a higher layer" "validation/gtest/"
+# Blocks see tensors, metrics and the registry only: no HDF5, traces, wrapper or GoogleTest
+# support (coverage and suites are higher layers, refused above).
+check blocks "blocks include HDF5, traces, the wrapper or GoogleTest support" \
+  "validation/(wrapper|trace|gtest)/|$hdf5"
 
 # hdf5.h stays out of every public header (only validation/trace/internal and .cc files).
-public_hdf5=$(grep -rlE --include='*.h' '#[[:space:]]*include[[:space:]]*[<"](hdf5|H5[A-Za-z]*)\.h' \
-  validation blocks suites coverage 2>/dev/null | grep -v '/internal/' || true)
+public_hdf5=$(grep -rnE --include='*.h' '#[[:space:]]*include[[:space:]]*[<"](hdf5|H5[A-Za-z]*)\.h' \
+  validation blocks patterns models suites coverage gate 2>/dev/null | grep -v '/internal/' || true)
 if [[ -n "$public_hdf5" ]]; then
   echo "layering violation: hdf5.h included by a public header"
   echo "$public_hdf5" | sed 's/^/  /'

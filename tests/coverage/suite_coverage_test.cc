@@ -1,6 +1,6 @@
-// Suite results as coverage data, and the coverage a suite file plans (coverage/gate/
-// suite_coverage.h).
-#include "coverage/gate/suite_coverage.h"
+// Suite results as coverage data, and the coverage a suite file plans
+// (coverage/suite_coverage.h).
+#include "coverage/suite_coverage.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -7,9 +7,9 @@
 #include <exception>
 
 #include "coverage/catalog/catalog.h"
-#include "coverage/gate/suite_coverage.h"
 #include "coverage/record.h"
 #include "coverage/report.h"
+#include "coverage/suite_coverage.h"
 #include "tests/fuzz/fuzz_files.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <exception>
 
-#include "coverage/gate/gate.h"
-#include "coverage/gate/policy.h"
-#include "coverage/gate/suite_coverage.h"
+#include "coverage/suite_coverage.h"
+#include "gate/gate.h"
+#include "gate/policy.h"
 #include "tests/fuzz/fuzz_files.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -1,18 +1,42 @@
 #!/usr/bin/env bash
-# The layering checker must fail on a tree where blocks/ includes trace code, and pass on a clean one.
+# The layering checker must pass on a clean tree and catch each planted violation: blocks/
+# including trace code, a public header including hdf5.h, and the top-level order
+# validation -> blocks -> patterns -> models -> suites -> coverage -> gate -> tools broken
+# (suites including coverage, coverage including gate, patterns including the not yet existing
+# models/ layer), each located at file:line.
 set -euo pipefail
 checker="$1"
 tree=$(mktemp -d)
 trap 'rm -rf "$tree"' EXIT
-mkdir -p "$tree/blocks/norm" "$tree/validation/trace"
+
+# expect_violation <file> <include line> <what>: plants the include, expects the checker to fail
+# naming file:1, then removes it and expects the tree clean again.
+expect_violation() {
+  local file="$1" line="$2" what="$3" output
+  echo "$line" > "$tree/$file"
+  if output=$(bash "$checker" "$tree"); then
+    echo "planted violation not detected: $what"; exit 1
+  fi
+  grep -q "$file:1" <<< "$output" || { echo "$what: violation not located: $output"; exit 1; }
+  rm "$tree/$file"
+  bash "$checker" "$tree" > /dev/null || { echo "clean tree rejected after $what"; exit 1; }
+}
+
+# A clean tree: every layer includes only itself and lower ones (the top layer, tools/, anything).
+mkdir -p "$tree/blocks/norm" "$tree/validation/trace" "$tree/patterns" "$tree/suites/suite" \
+  "$tree/suites/models/llama" "$tree/coverage" "$tree/gate" "$tree/tools/ttt"
 echo '#include "validation/tensor/tensor.h"' > "$tree/blocks/norm/ok.cc"
+echo '#include "blocks/norm/norm.h"' > "$tree/patterns/ok.cc"
+echo '#include "suites/models/llama/model.h"' > "$tree/suites/suite/ok.cc"
+echo '#include "suites/suite/results.h"' > "$tree/coverage/ok.cc"
+printf '#include "coverage/report.h"\n#include "suites/suite/results.h"\n' > "$tree/gate/ok.cc"
+echo '#include "gate/gate.h"' > "$tree/tools/ttt/ok.cc"
 bash "$checker" "$tree" > /dev/null || { echo "clean tree rejected"; exit 1; }
-echo '#include "validation/trace/capture.h"' > "$tree/blocks/norm/bad.cc"
-if output=$(bash "$checker" "$tree"); then
-  echo "planted violation not detected"; exit 1
-fi
-grep -q "blocks/norm/bad.cc:1" <<< "$output" || { echo "violation not located: $output"; exit 1; }
-rm "$tree/blocks/norm/bad.cc"
-echo '#include <hdf5.h>' > "$tree/validation/trace/public.h"
-if bash "$checker" "$tree" > /dev/null; then echo "public hdf5.h not detected"; exit 1; fi
+
+expect_violation blocks/norm/bad.cc '#include "validation/trace/capture.h"' "blocks including trace"
+expect_violation validation/trace/public.h '#include <hdf5.h>' "a public header including hdf5.h"
+expect_violation suites/suite/bad.cc '#include "coverage/record.h"' "suites including coverage"
+expect_violation coverage/bad.h '#include "gate/gate.h"' "coverage including gate"
+expect_violation patterns/bad.cc '#include "models/catalog.h"' "patterns including models"
+expect_violation validation/trace/bad.cc '#include "blocks/norm/norm.h"' "validation including blocks"
 echo "layering self-test: ok"

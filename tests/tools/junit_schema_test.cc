@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "coverage/gate/gate.h"
+#include "gate/gate.h"
 #include "suites/suite/results.h"
 #include "tests/tools/cli_run.h"
 #include "validation/markup/junit.h"

@@ -9,9 +9,9 @@
 
 #include "command.h"
 #include "coverage/catalog/catalog.h"
-#include "coverage/gate/suite_coverage.h"
 #include "coverage/record.h"
 #include "coverage/report.h"
+#include "coverage/suite_coverage.h"
 #include "validation/markup/number.h"
 
 namespace ttt::cli {

@@ -1,5 +1,5 @@
 // `ttt gate`: may this change merge? Judges suite results against their expectations, a baseline
-// and a coverage floor (docs/gate.md, docs/cli.md "ttt gate"). The work is in coverage/gate; this
+// and a coverage floor (docs/gate.md, docs/cli.md "ttt gate"). The work is in gate/; this
 // file parses flags and prints.
 #include <filesystem>
 #include <fstream>
@@ -10,10 +10,10 @@
 
 #include "command.h"
 #include "coverage/catalog/catalog.h"
-#include "coverage/gate/gate.h"
-#include "coverage/gate/policy.h"
-#include "coverage/gate/suite_coverage.h"
 #include "coverage/report.h"
+#include "coverage/suite_coverage.h"
+#include "gate/gate.h"
+#include "gate/policy.h"
 #include "suites/suite/results.h"
 
 namespace ttt::cli {

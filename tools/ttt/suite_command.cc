@@ -10,8 +10,8 @@
 
 #include "command.h"
 #include "coverage/catalog/catalog.h"
-#include "coverage/gate/suite_coverage.h"
 #include "coverage/record.h"
+#include "coverage/suite_coverage.h"
 #include "suites/suite/results.h"
 #include "suites/suite/suite_file.h"
 #include "validation/wrapper/progress.h"

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "coverage/collector.h"
-#include "coverage/gate/gate.h"
-#include "coverage/gate/suite_coverage.h"
+#include "coverage/suite_coverage.h"
+#include "gate/gate.h"
 #include "suites/suite/suite.h"
 #include "suites/suite/targets.h"
 #include "validation/tensor/random.h"

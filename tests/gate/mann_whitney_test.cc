@@ -1,8 +1,8 @@
-// The Mann-Whitney U test (coverage/gate/mann_whitney.h) against values computed independently:
+// The Mann-Whitney U test (gate/mann_whitney.h) against values computed independently:
 // by enumerating every arrangement in the test itself, from textbook critical-value tables, and
 // from the normal approximation evaluated separately (Python's math module, formula of scipy's
 // mannwhitneyu(method="asymptotic")).
-#include "coverage/gate/mann_whitney.h"
+#include "gate/mann_whitney.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "coverage/gate/mann_whitney.h"
+#include "gate/mann_whitney.h"
 
 #include <algorithm>
 #include <cmath>

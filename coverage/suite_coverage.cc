@@ -1,4 +1,4 @@
-#include "coverage/gate/suite_coverage.h"
+#include "coverage/suite_coverage.h"
 
 #include <fstream>
 #include <nlohmann/json.hpp>

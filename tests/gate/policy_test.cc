@@ -1,6 +1,6 @@
-// The gate policy file (coverage/gate/policy.h): defaults, every field, and errors naming the
+// The gate policy file (gate/policy.h): defaults, every field, and errors naming the
 // JSON path.
-#include "coverage/gate/policy.h"
+#include "gate/policy.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "coverage/gate/gate.h"
+#include "gate/gate.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <sstream>
 #include <tuple>
 
-#include "coverage/gate/mann_whitney.h"
+#include "gate/mann_whitney.h"
 #include "suites/suite/timing.h"
 #include "validation/input/input_file.h"
 #include "validation/markup/junit.h"

@@ -37,8 +37,8 @@
 #include <string>
 #include <vector>
 
-#include "coverage/gate/policy.h"
 #include "coverage/report.h"
+#include "gate/policy.h"
 #include "suites/suite/results.h"
 
 namespace ttt {

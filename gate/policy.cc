@@ -1,4 +1,4 @@
-#include "coverage/gate/policy.h"
+#include "gate/policy.h"
 
 #include <cstdint>
 #include <fstream>

@@ -1,6 +1,6 @@
-// The gate's rules (coverage/gate/gate.h) on synthetic results: each rule blocking and not, a
+// The gate's rules (gate/gate.h) on synthetic results: each rule blocking and not, a
 // significant regression, one within noise, too few repetitions, and bad inputs.
-#include "coverage/gate/gate.h"
+#include "gate/gate.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
