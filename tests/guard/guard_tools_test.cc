@@ -165,7 +165,7 @@ TEST_F(GuardToolsTest, SeededInputsHashWhatTheSuiteDraws) {
 TEST_F(GuardToolsTest, CoverageFactsMatchTheCatalogAndReadTheDomains) {
   const std::string records = write(
       "c.jsonl",
-      R"({"ttt_coverage": 1, "source": "plan", "origin": "x", "kind": "gated_mlp", "block": "gated_mlp", "mode": "decode", "identity": "GATED_MLP(hidden=2048,ffn=8192,act=silu)", "spec": {"hidden_dim": 2048, "ffn_dim": 8192, "activation": "silu"}, "impl_config": {}, "device": "N150", "inputs": [], "batch": 1, "seq_len": 1, "calls": 1, "passed": 0, "failed": 0})"
+      R"j({"ttt_coverage": 1, "source": "plan", "origin": "x", "kind": "gated_mlp", "block": "gated_mlp", "mode": "decode", "identity": "GATED_MLP(hidden=2048,ffn=8192,act=silu)", "spec": {"hidden_dim": 2048, "ffn_dim": 8192, "activation": "silu"}, "impl_config": {}, "device": "N150", "inputs": [], "batch": 1, "seq_len": 1, "calls": 1, "passed": 0, "failed": 0})j"
       "\n");
   const RunResult run = facts({"coverage-facts", records});
   ASSERT_EQ(run.exit_code, 0) << run.err;
