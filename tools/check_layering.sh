@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Proves the one-way dependency rule of TTTv2. The top-level layers, lowest first:
 #   validation -> blocks -> patterns -> models -> suites -> coverage -> gate -> tools
-# A directory includes only its own layer and lower ones. models/ may not exist yet: it is then
-# an empty layer that no lower layer may include (suites/models/llama belongs to suites until it
-# moves there). Inside validation/ the libraries are ordered too:
+# A directory includes only its own layer and lower ones (a layer missing from a tree is empty:
+# nothing below may include it). Inside validation/ the libraries are ordered too:
 #   input <- tensor <- metrics <- registry <- trace <- wrapper <- gtest (markup stands aside).
 # Blocks never include HDF5, trace, wrapper, coverage or suite code (the seeds: core modules never
 # import their test tooling), and hdf5.h never appears in a public header.

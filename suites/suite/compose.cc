@@ -12,7 +12,7 @@
 #include "blocks/ffn/activation.h"
 #include "patterns/causal_lm.h"
 #include "suites/suite/internal/block_kinds.h"
-#include "suites/suite/model_catalog.h"
+#include "models/model.h"
 #include "validation/tensor/random.h"
 
 namespace ttt {

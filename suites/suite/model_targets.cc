@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "suites/suite/internal/json_reader.h"
-#include "suites/suite/model_catalog.h"
+#include "models/model.h"
 #include "validation/input/input_file.h"
 #include "validation/markup/number.h"
 

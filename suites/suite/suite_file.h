@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "blocks/common/device.h"
-#include "suites/suite/model_catalog.h"
+#include "models/model.h"
 #include "suites/suite/suite.h"
 
 namespace ttt {

@@ -8,7 +8,7 @@ endif()
 set(include_dir ${WORK_DIR}/prefix/include/tttv2)
 foreach(expected bin/ttt include/tttv2/validation/tensor/tensor.h
         include/tttv2/blocks/ffn/gated_mlp.h include/tttv2/patterns/causal_lm.h
-        include/tttv2/suites/suite/suite.h include/tttv2/suites/models/llama/model.h
+        include/tttv2/suites/suite/suite.h include/tttv2/models/llama/model.h
         include/tttv2/coverage/collector.h include/tttv2/coverage/catalog/catalog.h
         include/tttv2/coverage/suite_coverage.h include/tttv2/gate/gate.h
         lib/cmake/tttv2/tttv2Config.cmake lib/cmake/tttv2/tttv2ConfigVersion.cmake)

@@ -2,8 +2,8 @@
 # The layering checker must pass on a clean tree and catch each planted violation: blocks/
 # including trace code, a public header including hdf5.h, and the top-level order
 # validation -> blocks -> patterns -> models -> suites -> coverage -> gate -> tools broken
-# (suites including coverage, coverage including gate, patterns including the not yet existing
-# models/ layer), each located at file:line.
+# (suites including coverage, coverage including gate, patterns or blocks including models,
+# models including suites), each located at file:line.
 set -euo pipefail
 checker="$1"
 tree=$(mktemp -d)
@@ -24,10 +24,11 @@ expect_violation() {
 
 # A clean tree: every layer includes only itself and lower ones (the top layer, tools/, anything).
 mkdir -p "$tree/blocks/norm" "$tree/validation/trace" "$tree/patterns" "$tree/suites/suite" \
-  "$tree/suites/models/llama" "$tree/coverage" "$tree/gate" "$tree/tools/ttt"
+  "$tree/models/llama" "$tree/coverage" "$tree/gate" "$tree/tools/ttt"
 echo '#include "validation/tensor/tensor.h"' > "$tree/blocks/norm/ok.cc"
 echo '#include "blocks/norm/norm.h"' > "$tree/patterns/ok.cc"
-echo '#include "suites/models/llama/model.h"' > "$tree/suites/suite/ok.cc"
+echo '#include "patterns/causal_lm.h"' > "$tree/models/llama/ok.cc"
+echo '#include "models/llama/model.h"' > "$tree/suites/suite/ok.cc"
 echo '#include "suites/suite/results.h"' > "$tree/coverage/ok.cc"
 printf '#include "coverage/report.h"\n#include "suites/suite/results.h"\n' > "$tree/gate/ok.cc"
 echo '#include "gate/gate.h"' > "$tree/tools/ttt/ok.cc"
@@ -37,6 +38,7 @@ expect_violation blocks/norm/bad.cc '#include "validation/trace/capture.h"' "blo
 expect_violation validation/trace/public.h '#include <hdf5.h>' "a public header including hdf5.h"
 expect_violation suites/suite/bad.cc '#include "coverage/record.h"' "suites including coverage"
 expect_violation coverage/bad.h '#include "gate/gate.h"' "coverage including gate"
-expect_violation patterns/bad.cc '#include "models/catalog.h"' "patterns including models"
+expect_violation patterns/bad.cc '#include "models/model.h"' "patterns including models"
+expect_violation models/llama/bad.cc '#include "suites/suite/suite.h"' "models including suites"
 expect_violation validation/trace/bad.cc '#include "blocks/norm/norm.h"' "validation including blocks"
 echo "layering self-test: ok"

@@ -1,12 +1,12 @@
 // `ttt demo`: runs a small Llama-style model with every block call validated, captured and
-// replayed (docs/cli.md "ttt demo"). The work is in suites/models/llama/demo.h; this file parses
+// replayed (docs/cli.md "ttt demo"). The work is in models/llama/demo.h; this file parses
 // flags and maps the result to the exit code.
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "command.h"
-#include "suites/models/llama/demo.h"
+#include "models/llama/demo.h"
 #include "validation/trace/replay.h"
 #include "validation/wrapper/progress.h"
 #include "validation/wrapper/report.h"

@@ -1,4 +1,5 @@
-// FNV-1a hashing for fingerprints and seeds (internal to suites/suite).
+// FNV-1a hashing for fingerprints and seeds (internal to suites/suite; the hash itself is
+// validation/tensor/fnv.h, shared with the seeded model weights of models/).
 #pragma once
 
 #include <cstdint>
@@ -6,18 +7,12 @@
 #include <string>
 #include <string_view>
 
+#include "validation/tensor/fnv.h"
+
 namespace ttt::suite_detail {
 
-inline constexpr std::uint64_t kFnvOffsetBasis = 0xcbf29ce484222325ULL;
-
-// 64-bit FNV-1a of `text`, continuing from `hash`.
-inline std::uint64_t fnv1a64(std::string_view text, std::uint64_t hash = kFnvOffsetBasis) {
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
+using ttt::fnv1a64;
+using ttt::kFnvOffsetBasis;
 
 // 16 lower-case hex digits.
 inline std::string hex64(std::uint64_t value) {

@@ -18,7 +18,7 @@
 
 #include "blocks/common/matmul.h"
 #include "suites/suite/compose.h"
-#include "suites/suite/model_catalog.h"
+#include "models/model.h"
 
 namespace ttt {
 namespace {

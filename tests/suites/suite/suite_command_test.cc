@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "suites/suite/model_catalog.h"
+#include "models/model.h"
 #include "tests/suites/suite/tiny_llama.h"
 #include "tests/tools/cli_run.h"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "suites/suite/model_catalog.h"
+#include "models/model.h"
 #include "suites/suite/targets.h"
 #include "tests/suites/suite/tiny_llama.h"
 #include "validation/tensor/random.h"

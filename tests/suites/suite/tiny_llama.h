@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
-#include "suites/suite/model_catalog.h"
+#include "models/model.h"
 
 namespace ttt::suites_test {
 

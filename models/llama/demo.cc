@@ -1,4 +1,4 @@
-#include "suites/models/llama/demo.h"
+#include "models/llama/demo.h"
 
 #include <chrono>
 #include <cstdio>
@@ -9,8 +9,8 @@
 #include <utility>
 #include <variant>
 
-#include "suites/models/llama/model.h"
-#include "suites/models/llama/weights.h"
+#include "models/llama/model.h"
+#include "models/llama/weights.h"
 #include "validation/input/lock_file.h"
 #include "validation/tensor/random.h"
 #include "validation/trace/capture.h"

@@ -1,7 +1,7 @@
 // The safetensors reader: files written byte by byte here (known bit patterns), round trips of
 // the writer, sharded checkpoints, and every corrupt file the reader must refuse with a clear
 // message naming the file.
-#include "suites/models/llama/safetensors.h"
+#include "models/llama/safetensors.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

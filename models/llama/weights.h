@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "patterns/causal_lm.h"
-#include "suites/models/llama/config.h"
-#include "suites/models/llama/safetensors.h"
+#include "models/llama/config.h"
+#include "models/llama/safetensors.h"
 
 namespace ttt::llama {
 

@@ -1,9 +1,9 @@
-#include "suites/models/llama/model.h"
+#include "models/llama/model.h"
 
 #include <utility>
 
-#include "suites/models/llama/safetensors.h"
-#include "suites/models/llama/weights.h"
+#include "models/llama/safetensors.h"
+#include "models/llama/weights.h"
 
 namespace ttt::llama {
 

@@ -8,7 +8,7 @@
 
 #include "blocks/common/device.h"
 #include "patterns/causal_lm.h"
-#include "suites/models/llama/config.h"
+#include "models/llama/config.h"
 
 namespace ttt::llama {
 

@@ -1,4 +1,4 @@
-#include "suites/suite/model_catalog.h"
+#include "models/model.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,8 +8,8 @@
 #include <stdexcept>
 #include <utility>
 
-#include "suites/models/llama/config.h"
-#include "suites/suite/internal/hash.h"
+#include "models/llama/config.h"
+#include "validation/tensor/fnv.h"
 #include "validation/input/input_file.h"
 #include "validation/tensor/random.h"
 
@@ -382,7 +382,7 @@ CausalLmSpec gpt2_spec(ConfigFields& fields) {
 // Draws one seeded tensor when loaded.
 WeightSource seeded(const std::string& path, Shape shape, double mean, double stddev,
                     std::uint64_t seed) {
-  const std::uint64_t tensor_seed = suite_detail::fnv1a64(path) ^ seed;
+  const std::uint64_t tensor_seed = fnv1a64(path) ^ seed;
   return WeightSource(shape, [shape, tensor_seed, mean, stddev] {
     return random_normal(shape, tensor_seed, mean, stddev);
   });

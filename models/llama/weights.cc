@@ -1,4 +1,4 @@
-#include "suites/models/llama/weights.h"
+#include "models/llama/weights.h"
 
 #include <algorithm>
 #include <functional>

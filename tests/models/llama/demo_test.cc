@@ -1,6 +1,6 @@
 // run_demo() in process: a small Llama config end to end (every call validated and captured,
 // reports written, trace replayed), the switches it restores, and its bad options.
-#include "suites/models/llama/demo.h"
+#include "models/llama/demo.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "suites/models/llama/config.h"
+#include "models/llama/config.h"
 #include "validation/trace/trace_reader.h"
 #include "validation/wrapper/switches.h"
 

@@ -1,6 +1,6 @@
 // The model catalog: each published config.json maps to the Spec the model card describes
 // (docs/suites.md "Models"); bad configs name the file and the field; slices and seeded weights.
-#include "suites/suite/model_catalog.h"
+#include "models/model.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // the mapping of a config.json to the causal LM's Spec, with seeded weights to run it
 // (docs/suites.md "Models").
 //
-// Architectures: llama and mistral (through the Llama adapter, suites/models/llama), qwen2 (q/k/v
+// Architectures: llama and mistral (through the Llama adapter, models/llama), qwen2 (q/k/v
 // biases), mixtral (mixture of experts), gemma2 (GeGLU, (1 + weight) norms, post-norms, scaled
 // embeddings, softcaps, sliding window on even layers) and gpt2 (LayerNorm, learned positions,
 // biased attention and MLP).

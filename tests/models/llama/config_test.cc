@@ -1,7 +1,7 @@
 // config.json -> CausalLmSpec: the published configs of Llama-3.2-1B, Llama-3.1-8B and
 // Mistral-7B (model_configs.md), Hugging Face's defaults, and every refused file with the field it
 // names.
-#include "suites/models/llama/config.h"
+#include "models/llama/config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "suites/models/llama/safetensors.h"
+#include "models/llama/safetensors.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

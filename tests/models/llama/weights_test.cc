@@ -1,7 +1,7 @@
 // Llama weights: Hugging Face names and shapes, the seeded generator, checkpoints written by the
 // tests (F32 and BF16, sharded), the transposes, and the refused checkpoints (missing tensor,
 // wrong shape, wrong dtype).
-#include "suites/models/llama/weights.h"
+#include "models/llama/weights.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "suites/models/llama/model.h"
+#include "models/llama/model.h"
 #include "validation/metrics/metrics.h"
 #include "validation/tensor/random.h"
 #include "validation/wrapper/switches.h"

@@ -1,4 +1,4 @@
-#include "suites/models/llama/config.h"
+#include "models/llama/config.h"
 
 #include <fstream>
 #include <map>
