@@ -5,40 +5,63 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
-#include <limits>
 #include <nlohmann/json.hpp>
-#include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "blocks/attention/internal/sdpa.h"
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
 #include "blocks/common/positions.h"
-#include "blocks/common/reference_math.h"
 #include "blocks/common/softmax.h"
 #include "blocks/embeddings/alibi.h"
 #include "blocks/ffn/projection.h"
 #include "validation/tensor/formats.h"
 
 namespace ttt {
+
+namespace attention_detail {
+
+void fail(const std::string& message) { throw std::invalid_argument("[attention] " + message); }
+
+Tensor keys_transposed(const float* rows, std::int64_t keys, std::int64_t stride,
+                       std::int64_t head_dim, DType dtype, std::vector<float>& buffer) {
+  constexpr std::int64_t kTile = 32;
+  buffer.resize(static_cast<std::size_t>(head_dim * keys));
+  float* target = buffer.data();
+  for (std::int64_t j0 = 0; j0 < keys; j0 += kTile) {
+    const std::int64_t j1 = std::min(keys, j0 + kTile);
+    for (std::int64_t d0 = 0; d0 < head_dim; d0 += kTile) {
+      const std::int64_t d1 = std::min(head_dim, d0 + kTile);
+      // Contiguous writes: rows of a power-of-two length written down a column would all map
+      // to one cache set.
+      for (std::int64_t d = d0; d < d1; ++d) {
+        for (std::int64_t j = j0; j < j1; ++j) target[d * keys + j] = rows[j * stride + d];
+      }
+    }
+  }
+  return Tensor::view({head_dim, keys}, dtype, target);
+}
+
+}  // namespace attention_detail
+
 namespace {
 
+using attention_detail::fail;
+using attention_detail::keys_transposed;
+using attention_detail::kNegativeInfinity;
+using attention_detail::kNoWindow;
+using attention_detail::ScoreParams;
+
 constexpr const char* kBlock = "attention";
-constexpr float kNegativeInfinity = -std::numeric_limits<float>::infinity();
-// A sliding window this wide never masks anything: "no window" without a branch.
-constexpr std::int64_t kNoWindow = std::numeric_limits<std::int64_t>::max() / 4;
 
 constexpr std::array<std::pair<AttentionPositions, std::string_view>, 3> kPositionNames{{
     {AttentionPositions::rope, "rope"},
     {AttentionPositions::alibi, "alibi"},
     {AttentionPositions::none, "none"},
 }};
-
-[[noreturn]] void fail(const std::string& message) {
-  throw std::invalid_argument(std::string("[") + kBlock + "] " + message);
-}
 
 std::string number(double value) {
   char buffer[32];
@@ -66,14 +89,6 @@ DType sdpa_operand_dtype(DType kv_cache_dtype) {
   return is_block_float(kv_cache_dtype) ? DType::bfloat16 : kv_cache_dtype;
 }
 
-// Scores of one query row against keys [key_begin, key_begin + count): scale, optional cap,
-// ALiBi bias (slope 0 when off) and the causal / sliding-window mask, in float32.
-struct ScoreParams {
-  float scale = 1.0f;
-  float cap = 0.0f;
-  std::int64_t window = kNoWindow;
-};
-
 template <bool kSoftcap>
 void score_row(float* row, std::int64_t count, std::int64_t key_begin, std::int64_t query_position,
                float slope, const ScoreParams& params) {
@@ -88,32 +103,6 @@ void score_row(float* row, std::int64_t count, std::int64_t key_begin, std::int6
     if constexpr (kSoftcap) score = params.cap * std::tanh(score / params.cap);
     row[j] = score + slope * static_cast<float>(key - query_position);
   }
-}
-
-using ScoreRowKernel = void (*)(float*, std::int64_t, std::int64_t, std::int64_t, float,
-                                const ScoreParams&);
-
-// K^T [head_dim, keys] in `dtype` from `keys` key vectors `stride` floats apart, whose values are
-// representable in `dtype`; transposed in 32 x 32 tiles into `buffer` (reused across calls: a
-// fresh tensor per head would page-fault its way through every decode step), which the returned
-// view shares.
-Tensor keys_transposed(const float* rows, std::int64_t keys, std::int64_t stride,
-                       std::int64_t head_dim, DType dtype, std::vector<float>& buffer) {
-  constexpr std::int64_t kTile = 32;
-  buffer.resize(static_cast<std::size_t>(head_dim * keys));
-  float* target = buffer.data();
-  for (std::int64_t j0 = 0; j0 < keys; j0 += kTile) {
-    const std::int64_t j1 = std::min(keys, j0 + kTile);
-    for (std::int64_t d0 = 0; d0 < head_dim; d0 += kTile) {
-      const std::int64_t d1 = std::min(head_dim, d0 + kTile);
-      // Contiguous writes: rows of a power-of-two length written down a column would all map
-      // to one cache set.
-      for (std::int64_t d = d0; d < d1; ++d) {
-        for (std::int64_t j = j0; j < j1; ++j) target[d * keys + j] = rows[j * stride + d];
-      }
-    }
-  }
-  return Tensor::view({head_dim, keys}, dtype, target);
 }
 
 // V [keys, head_dim] in `dtype` from `keys` value vectors `stride` floats apart.
@@ -404,24 +393,6 @@ KVCache make_kv_cache(const AttentionSpec& spec, const AttentionImplConfig& conf
   return KVCache{Tensor(shape, config.kv_cache_dtype), Tensor(shape, config.kv_cache_dtype)};
 }
 
-// Everything the forwards use, chosen once at construction.
-struct Attention::Kernels {
-  ffn_detail::ShardedProjection qkv;         // Fused [hidden, (H + 2 KV) * head_dim] projection.
-  ffn_detail::ShardedProjection output;      // Wo, its reduction split over output_shards chips.
-  DeviceMatmul scores{MatmulConfig{}};       // Q · K^T, float32 scores.
-  DeviceMatmul probs{MatmulConfig{}};        // P · V, rounded to Wo's activation dtype.
-  DeviceMatmul probs_flash{MatmulConfig{}};  // P · V of one key chunk, float32 partials.
-  DType operand_dtype = DType::bfloat16;     // K and V as the SDPA matmuls read them.
-  ScoreParams score_params;
-  ScoreRowKernel score_row = nullptr;
-  std::vector<float> slopes;  // Per query head; zeros unless ALiBi.
-  // Rows of head_dim values, normalized in place (identity without qk_norm).
-  std::function<void(float*, std::int64_t)> normalize_q;
-  std::function<void(float*, std::int64_t)> normalize_k;
-  // tokens x heads vectors rotated in place at positions (identity without RoPE).
-  std::function<void(float*, std::int64_t, std::int64_t, const std::int64_t*)> rotate;
-};
-
 namespace {
 
 // Normalizes `rows` rows of head_dim values in place with an RmsNorm block.
@@ -515,28 +486,145 @@ void Attention::check_cache(const KVCache& cache, const char* forward) const {
   }
 }
 
+namespace attention_detail {
+
+std::pair<DeviceMatrix, DeviceMatrix> prefill_operands(const Attention::Kernels& kernels,
+                                                       const PrefillGroup& group, std::int64_t k0,
+                                                       std::int64_t k1,
+                                                       const DeviceMatmul& values_matmul,
+                                                       std::vector<float>& kt_buffer) {
+  const std::int64_t offset = k0 * group.stride;
+  return {kernels.scores.prepare(keys_transposed(group.keys + offset, k1 - k0, group.stride,
+                                                 group.head_dim, kernels.operand_dtype, kt_buffer)
+                                     .clone()),
+          values_matmul.prepare(values_gathered(group.values + offset, k1 - k0, group.stride,
+                                                group.head_dim, kernels.operand_dtype))};
+}
+
+std::vector<float> attend_direct(const Attention::Kernels& kernels,
+                                 const AttentionImplConfig& config, const PrefillGroup& group,
+                                 std::vector<float>& kt_buffer) {
+  const std::int64_t seq = group.seq;
+  const std::int64_t rows = group.group * seq;
+  const auto [kt, v] = prefill_operands(kernels, group, 0, seq, kernels.probs, kt_buffer);
+  std::vector<float> scores(static_cast<std::size_t>(rows * seq));
+  kernels.scores.run(group.queries, rows, kt, scores.data());
+  for (std::int64_t r = 0; r < group.group; ++r) {
+    for (std::int64_t t = 0; t < seq; ++t) {
+      kernels.score_row(scores.data() + (r * seq + t) * seq, seq, 0, t, group.slopes[r],
+                        kernels.score_params);
+    }
+  }
+  softmax_rows_fp32(scores, seq);
+  quantize_in_place(scores, seq, config.probs_dtype);
+  std::vector<float> attended(static_cast<std::size_t>(rows * group.head_dim));
+  kernels.probs.run(scores.data(), rows, v, attended.data());
+  return attended;
+}
+
+}  // namespace attention_detail
+
 namespace {
 
-// One user's projected heads: q [tokens, H, head_dim], k and v [tokens, KV, head_dim].
+// How the heads of one token sit side by side: H query heads, KV key/value heads.
+struct HeadLayout {
+  std::int64_t heads = 0;
+  std::int64_t kv_heads = 0;
+  std::int64_t head_dim = 0;
+
+  std::int64_t group() const { return heads / kv_heads; }
+  std::int64_t q_width() const { return heads * head_dim; }
+  std::int64_t kv_width() const { return kv_heads * head_dim; }
+};
+
+// The fused QKV projection of `rows` rows of x: rows x (H + 2 KV) * head_dim values.
+std::vector<float> project_qkv(const Attention::Kernels& kernels, DType activation_dtype,
+                               const Tensor& x, std::int64_t rows, const HeadLayout& layout) {
+  const Tensor input = x.dtype() == activation_dtype ? x : x.to(activation_dtype);
+  std::vector<float> qkv(
+      static_cast<std::size_t>(rows * (layout.q_width() + 2 * layout.kv_width())));
+  kernels.qkv.run(input.data<float>(), rows, qkv.data());
+  return qkv;
+}
+
+// One user's heads: q [tokens, H, head_dim], k and v [tokens, KV, head_dim].
 struct Heads {
   std::vector<float> q, k, v;
 };
 
-// Splits rows of the fused QKV output into q, k and v for `tokens` tokens starting at `row`.
-Heads split_heads(const float* qkv, std::int64_t row, std::int64_t tokens, std::int64_t q_width,
-                  std::int64_t kv_width) {
+// The heads of `tokens` rows of the fused QKV output from `row` on, at `positions`: q and k
+// normalized and rotated, then k and v rounded to the KV-cache dtype and q to the query dtype,
+// before anything reads them.
+Heads user_heads(const Attention::Kernels& kernels, const AttentionImplConfig& config,
+                 const float* qkv, std::int64_t row, std::int64_t tokens, const HeadLayout& layout,
+                 const std::int64_t* positions) {
+  const std::int64_t q_width = layout.q_width();
+  const std::int64_t kv_width = layout.kv_width();
   const std::int64_t width = q_width + 2 * kv_width;
-  Heads heads;
-  heads.q.resize(static_cast<std::size_t>(tokens * q_width));
-  heads.k.resize(static_cast<std::size_t>(tokens * kv_width));
-  heads.v.resize(static_cast<std::size_t>(tokens * kv_width));
+  Heads h;
+  h.q.resize(static_cast<std::size_t>(tokens * q_width));
+  h.k.resize(static_cast<std::size_t>(tokens * kv_width));
+  h.v.resize(static_cast<std::size_t>(tokens * kv_width));
   for (std::int64_t t = 0; t < tokens; ++t) {
     const float* source = qkv + (row + t) * width;
-    std::copy_n(source, q_width, heads.q.data() + t * q_width);
-    std::copy_n(source + q_width, kv_width, heads.k.data() + t * kv_width);
-    std::copy_n(source + q_width + kv_width, kv_width, heads.v.data() + t * kv_width);
+    std::copy_n(source, q_width, h.q.data() + t * q_width);
+    std::copy_n(source + q_width, kv_width, h.k.data() + t * kv_width);
+    std::copy_n(source + q_width + kv_width, kv_width, h.v.data() + t * kv_width);
   }
-  return heads;
+  kernels.normalize_q(h.q.data(), tokens * layout.heads);
+  kernels.normalize_k(h.k.data(), tokens * layout.kv_heads);
+  kernels.rotate(h.q.data(), tokens, layout.heads, positions);
+  kernels.rotate(h.k.data(), tokens, layout.kv_heads, positions);
+  quantize_in_place(h.k, layout.head_dim, config.kv_cache_dtype);
+  quantize_in_place(h.v, layout.head_dim, config.kv_cache_dtype);
+  quantize_in_place(h.q, layout.head_dim, config.query_dtype);
+  return h;
+}
+
+// Writes a user's keys and values of positions [0, tokens) to cache slot `slot`.
+void store_prefill(const Heads& h, const HeadLayout& layout, std::int64_t tokens, std::int64_t slot,
+                   KVCache& cache) {
+  const std::int64_t head_dim = layout.head_dim;
+  float* k_cache = cache.k.data<float>();
+  float* v_cache = cache.v.data<float>();
+  for (std::int64_t g = 0; g < layout.kv_heads; ++g) {
+    const std::int64_t base = ((slot * layout.kv_heads + g) * cache.max_seq_len()) * head_dim;
+    for (std::int64_t t = 0; t < tokens; ++t) {
+      const std::int64_t source = (t * layout.kv_heads + g) * head_dim;
+      std::copy_n(h.k.data() + source, head_dim, k_cache + base + t * head_dim);
+      std::copy_n(h.v.data() + source, head_dim, v_cache + base + t * head_dim);
+    }
+  }
+}
+
+// The queries of KV head g's group as rows: row r * tokens + t is query head g * group + r at
+// token t.
+std::vector<float> group_queries(const Heads& h, const HeadLayout& layout, std::int64_t g,
+                                 std::int64_t tokens) {
+  const std::int64_t group = layout.group();
+  const std::int64_t head_dim = layout.head_dim;
+  std::vector<float> queries(static_cast<std::size_t>(group * tokens * head_dim));
+  for (std::int64_t r = 0; r < group; ++r) {
+    for (std::int64_t t = 0; t < tokens; ++t) {
+      std::copy_n(h.q.data() + (t * layout.heads + g * group + r) * head_dim, head_dim,
+                  queries.data() + (r * tokens + t) * head_dim);
+    }
+  }
+  return queries;
+}
+
+// The inverse of group_queries for the group's outputs: writes them into `out` [tokens, H,
+// head_dim].
+void scatter_group(const std::vector<float>& rows, const HeadLayout& layout, std::int64_t g,
+                   std::int64_t tokens, float* out) {
+  const std::int64_t group = layout.group();
+  const std::int64_t head_dim = layout.head_dim;
+  for (std::int64_t r = 0; r < group; ++r) {
+    for (std::int64_t t = 0; t < tokens; ++t) {
+      std::copy_n(rows.data() + (r * tokens + t) * head_dim, head_dim,
+                  out + (t * layout.heads + g * group + r) * head_dim);
+    }
+  }
 }
 
 }  // namespace
@@ -565,158 +653,35 @@ Tensor Attention::prefill_forward(const Tensor& x, KVCache* cache, std::int64_t 
     }
   }
   const Kernels& kernels = *kernels_;
-  const std::int64_t heads = spec_.num_heads;
-  const std::int64_t group = heads / kv_heads_;
-  const std::int64_t q_width = heads * head_dim_;
-  const std::int64_t kv_width = kv_heads_ * head_dim_;
+  const HeadLayout layout{spec_.num_heads, kv_heads_, head_dim_};
   const std::int64_t rows = batch * seq;
-
-  const Tensor input =
-      x.dtype() == config_.qkv.activation_dtype ? x : x.to(config_.qkv.activation_dtype);
-  std::vector<float> qkv(static_cast<std::size_t>(rows * (q_width + 2 * kv_width)));
-  kernels.qkv.run(input.data<float>(), rows, qkv.data());
-
+  const std::vector<float> qkv =
+      project_qkv(kernels, config_.qkv.activation_dtype, x, rows, layout);
   std::vector<std::int64_t> positions(static_cast<std::size_t>(seq));
   for (std::int64_t t = 0; t < seq; ++t) positions[static_cast<std::size_t>(t)] = t;
-  const bool flash = seq >= config_.flash_min_seq_len;
-  std::vector<float> attention(static_cast<std::size_t>(rows * q_width));
+  // The prompt's length chooses the SDPA, as on the device.
+  const attention_detail::PrefillAttend attend = seq >= config_.flash_min_seq_len
+                                                     ? attention_detail::attend_flash
+                                                     : attention_detail::attend_direct;
+
+  std::vector<float> attention(static_cast<std::size_t>(rows * layout.q_width()));
   std::vector<float> kt_buffer;
-
   for (std::int64_t b = 0; b < batch; ++b) {
-    Heads h = split_heads(qkv.data(), b * seq, seq, q_width, kv_width);
-    kernels.normalize_q(h.q.data(), seq * heads);
-    kernels.normalize_k(h.k.data(), seq * kv_heads_);
-    kernels.rotate(h.q.data(), seq, heads, positions.data());
-    kernels.rotate(h.k.data(), seq, kv_heads_, positions.data());
-    quantize_in_place(h.k, head_dim_, config_.kv_cache_dtype);
-    quantize_in_place(h.v, head_dim_, config_.kv_cache_dtype);
-    quantize_in_place(h.q, head_dim_, config_.query_dtype);
-    if (cache != nullptr) {
-      float* k_cache = cache->k.data<float>();
-      float* v_cache = cache->v.data<float>();
-      const std::int64_t slot = first_slot + b;
-      for (std::int64_t g = 0; g < kv_heads_; ++g) {
-        const std::int64_t base = ((slot * kv_heads_ + g) * cache->max_seq_len()) * head_dim_;
-        for (std::int64_t t = 0; t < seq; ++t) {
-          std::copy_n(h.k.data() + (t * kv_heads_ + g) * head_dim_, head_dim_,
-                      k_cache + base + t * head_dim_);
-          std::copy_n(h.v.data() + (t * kv_heads_ + g) * head_dim_, head_dim_,
-                      v_cache + base + t * head_dim_);
-        }
-      }
-    }
-
-    float* out = attention.data() + b * seq * q_width;
+    const Heads h =
+        user_heads(kernels, config_, qkv.data(), b * seq, seq, layout, positions.data());
+    if (cache != nullptr) store_prefill(h, layout, seq, first_slot + b, *cache);
     for (std::int64_t g = 0; g < kv_heads_; ++g) {
-      // The group's queries as rows (head r of the group, token t).
-      std::vector<float> queries(static_cast<std::size_t>(group * seq * head_dim_));
-      for (std::int64_t r = 0; r < group; ++r) {
-        for (std::int64_t t = 0; t < seq; ++t) {
-          std::copy_n(h.q.data() + (t * heads + g * group + r) * head_dim_, head_dim_,
-                      queries.data() + (r * seq + t) * head_dim_);
-        }
-      }
-      // K^T [head_dim, keys] and V [keys, head_dim] of key range [k0, k1), as SDPA operands.
-      auto operands = [&](std::int64_t k0, std::int64_t k1, const DeviceMatmul& values_matmul) {
-        const std::int64_t offset = (k0 * kv_heads_ + g) * head_dim_;
-        return std::pair{
-            kernels.scores.prepare(keys_transposed(h.k.data() + offset, k1 - k0, kv_width,
-                                                   head_dim_, kernels.operand_dtype, kt_buffer)
-                                       .clone()),
-            values_matmul.prepare(values_gathered(h.v.data() + offset, k1 - k0, kv_width, head_dim_,
-                                                  kernels.operand_dtype))};
-      };
-      auto scatter = [&](const float* rows_out, std::int64_t t0, std::int64_t tokens) {
-        for (std::int64_t r = 0; r < group; ++r) {
-          for (std::int64_t t = 0; t < tokens; ++t) {
-            std::copy_n(rows_out + (r * tokens + t) * head_dim_, head_dim_,
-                        out + ((t0 + t) * heads + g * group + r) * head_dim_);
-          }
-        }
-      };
-      if (!flash) {
-        const auto [kt, v] = operands(0, seq, kernels.probs);
-        std::vector<float> scores(static_cast<std::size_t>(group * seq * seq));
-        kernels.scores.run(queries.data(), group * seq, kt, scores.data());
-        for (std::int64_t r = 0; r < group; ++r) {
-          const float slope = kernels.slopes[static_cast<std::size_t>(g * group + r)];
-          for (std::int64_t t = 0; t < seq; ++t) {
-            kernels.score_row(scores.data() + (r * seq + t) * seq, seq, 0, t, slope,
-                              kernels.score_params);
-          }
-        }
-        softmax_rows_fp32(scores, seq);
-        quantize_in_place(scores, seq, config_.probs_dtype);
-        std::vector<float> result(static_cast<std::size_t>(group * seq * head_dim_));
-        kernels.probs.run(scores.data(), group * seq, v, result.data());
-        scatter(result.data(), 0, seq);
-        continue;
-      }
-      // Flash: key chunks prepared once per kv head, then query chunks with an online softmax.
-      std::vector<std::pair<DeviceMatrix, DeviceMatrix>> chunks;
-      for (std::int64_t k0 = 0; k0 < seq; k0 += config_.k_chunk_size) {
-        chunks.push_back(
-            operands(k0, std::min(seq, k0 + config_.k_chunk_size), kernels.probs_flash));
-      }
-      for (std::int64_t q0 = 0; q0 < seq; q0 += config_.q_chunk_size) {
-        const std::int64_t q1 = std::min(seq, q0 + config_.q_chunk_size);
-        const std::int64_t tokens = q1 - q0;
-        const std::int64_t chunk_rows = group * tokens;
-        std::vector<float> chunk_queries(static_cast<std::size_t>(chunk_rows * head_dim_));
-        for (std::int64_t r = 0; r < group; ++r) {
-          std::copy_n(queries.data() + (r * seq + q0) * head_dim_, tokens * head_dim_,
-                      chunk_queries.data() + r * tokens * head_dim_);
-        }
-        std::vector<float> running_max(static_cast<std::size_t>(chunk_rows), kNegativeInfinity);
-        std::vector<float> running_sum(static_cast<std::size_t>(chunk_rows), 0.0f);
-        std::vector<float> accumulator(static_cast<std::size_t>(chunk_rows * head_dim_), 0.0f);
-        std::vector<float> partial(accumulator.size());
-        for (std::size_t c = 0; c < chunks.size(); ++c) {
-          const std::int64_t k0 = static_cast<std::int64_t>(c) * config_.k_chunk_size;
-          const std::int64_t k1 = std::min(seq, k0 + config_.k_chunk_size);
-          const std::int64_t keys = k1 - k0;
-          // Skip chunks every query of this chunk masks (after the last query, or before the
-          // window of the first).
-          if (k0 > q1 - 1 || k1 - 1 < q0 - kernels.score_params.window + 1) continue;
-          std::vector<float> scores(static_cast<std::size_t>(chunk_rows * keys));
-          kernels.scores.run(chunk_queries.data(), chunk_rows, chunks[c].first, scores.data());
-          for (std::int64_t row = 0; row < chunk_rows; ++row) {
-            const std::int64_t r = row / tokens;
-            const std::int64_t t = q0 + row % tokens;
-            float* s = scores.data() + row * keys;
-            kernels.score_row(s, keys, k0, t,
-                              kernels.slopes[static_cast<std::size_t>(g * group + r)],
-                              kernels.score_params);
-            const float chunk_max = *std::max_element(s, s + keys);
-            const float previous = running_max[static_cast<std::size_t>(row)];
-            const float next = std::max(previous, chunk_max);
-            float* acc = accumulator.data() + row * head_dim_;
-            if (next == kNegativeInfinity) {
-              std::fill(s, s + keys, 0.0f);
-              continue;
-            }
-            const float correction = std::exp(previous - next);
-            for (std::int64_t j = 0; j < keys; ++j) s[j] = std::exp(s[j] - next);
-            quantize_in_place(std::span<float>(s, static_cast<std::size_t>(keys)), keys,
-                              config_.probs_dtype);
-            float sum = 0.0f;
-            for (std::int64_t j = 0; j < keys; ++j) sum += s[j];
-            running_sum[static_cast<std::size_t>(row)] =
-                running_sum[static_cast<std::size_t>(row)] * correction + sum;
-            running_max[static_cast<std::size_t>(row)] = next;
-            for (std::int64_t d = 0; d < head_dim_; ++d) acc[d] *= correction;
-          }
-          kernels.probs_flash.run(scores.data(), chunk_rows, chunks[c].second, partial.data());
-          for (std::size_t i = 0; i < accumulator.size(); ++i) accumulator[i] += partial[i];
-        }
-        for (std::int64_t row = 0; row < chunk_rows; ++row) {
-          const float sum = running_sum[static_cast<std::size_t>(row)];
-          float* acc = accumulator.data() + row * head_dim_;
-          for (std::int64_t d = 0; d < head_dim_; ++d) acc[d] /= sum;
-        }
-        quantize_in_place(accumulator, head_dim_, config_.output.activation_dtype);
-        scatter(accumulator.data(), q0, tokens);
-      }
+      const std::vector<float> queries = group_queries(h, layout, g, seq);
+      const attention_detail::PrefillGroup group{queries.data(),
+                                                 h.k.data() + g * head_dim_,
+                                                 h.v.data() + g * head_dim_,
+                                                 layout.kv_width(),
+                                                 seq,
+                                                 layout.group(),
+                                                 head_dim_,
+                                                 kernels.slopes.data() + g * layout.group()};
+      scatter_group(attend(kernels, config_, group, kt_buffer), layout, g, seq,
+                    attention.data() + b * seq * layout.q_width());
     }
   }
 
@@ -740,16 +705,12 @@ Tensor Attention::decode_forward(const Tensor& x, const Tensor& positions, KVCac
   const std::vector<std::int64_t> position_values = checked_indices(
       positions, {batch}, kBlock, "positions", cache.max_seq_len(), "the KV cache's max_seq_len");
   const Kernels& kernels = *kernels_;
-  const std::int64_t heads = spec_.num_heads;
-  const std::int64_t group = heads / kv_heads_;
-  const std::int64_t q_width = heads * head_dim_;
-  const std::int64_t kv_width = kv_heads_ * head_dim_;
+  const HeadLayout layout{spec_.num_heads, kv_heads_, head_dim_};
+  const std::int64_t group = layout.group();
+  const std::int64_t q_width = layout.q_width();
   const std::int64_t max_seq = cache.max_seq_len();
-
-  const Tensor input =
-      x.dtype() == config_.qkv.activation_dtype ? x : x.to(config_.qkv.activation_dtype);
-  std::vector<float> qkv(static_cast<std::size_t>(batch * (q_width + 2 * kv_width)));
-  kernels.qkv.run(input.data<float>(), batch, qkv.data());
+  const std::vector<float> qkv =
+      project_qkv(kernels, config_.qkv.activation_dtype, x, batch, layout);
 
   std::vector<float> attention(static_cast<std::size_t>(batch * q_width));
   std::vector<float> kt_buffer;
@@ -757,14 +718,7 @@ Tensor Attention::decode_forward(const Tensor& x, const Tensor& positions, KVCac
   float* v_cache = cache.v.data<float>();
   for (std::int64_t b = 0; b < batch; ++b) {
     const std::int64_t position = position_values[static_cast<std::size_t>(b)];
-    Heads h = split_heads(qkv.data(), b, 1, q_width, kv_width);
-    kernels.normalize_q(h.q.data(), heads);
-    kernels.normalize_k(h.k.data(), kv_heads_);
-    kernels.rotate(h.q.data(), 1, heads, &position);
-    kernels.rotate(h.k.data(), 1, kv_heads_, &position);
-    quantize_in_place(h.k, head_dim_, config_.kv_cache_dtype);
-    quantize_in_place(h.v, head_dim_, config_.kv_cache_dtype);
-    quantize_in_place(h.q, head_dim_, config_.query_dtype);
+    const Heads h = user_heads(kernels, config_, qkv.data(), b, 1, layout, &position);
     const std::int64_t first =
         std::max<std::int64_t>(0, position - kernels.score_params.window + 1);
     const std::int64_t keys = position - first + 1;
@@ -796,210 +750,6 @@ Tensor Attention::decode_forward(const Tensor& x, const Tensor& positions, KVCac
   kernels.output.run(attention.data(), batch, result.data());
   return Tensor::from_floats({batch, spec_.hidden_dim}, std::move(result),
                              config_.output.output_dtype);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reference: float64 throughout.
-
-namespace {
-
-struct ReferenceWeights {
-  Tensor wq, wk, wv, wo, bq, bk, bv, bo, q_norm, k_norm;
-};
-
-ReferenceWeights load_reference_weights(const AttentionSpec& spec,
-                                        const AttentionWeights& weights) {
-  spec.validate();
-  validate_attention_weights(spec, weights);
-  auto load = [](const WeightSource& source) {
-    return source.defined() ? source.load().to(DType::float32) : Tensor();
-  };
-  return {load(weights.wq),     load(weights.wk),    load(weights.wv), load(weights.wo),
-          load(weights.bq),     load(weights.bk),    load(weights.bv), load(weights.bo),
-          load(weights.q_norm), load(weights.k_norm)};
-}
-
-void reference_rms_norm(std::vector<double>& values, std::int64_t dim, const Tensor& weight,
-                        double eps) {
-  const std::span<const float> scale = weight.floats();
-  for (std::size_t begin = 0; begin < values.size(); begin += static_cast<std::size_t>(dim)) {
-    double sum = 0.0;
-    for (std::int64_t i = 0; i < dim; ++i) sum += values[begin + i] * values[begin + i];
-    const double inverse_rms = 1.0 / std::sqrt(sum / static_cast<double>(dim) + eps);
-    for (std::int64_t i = 0; i < dim; ++i) {
-      values[begin + i] *= inverse_rms * static_cast<double>(scale[i]);
-    }
-  }
-}
-
-// q, k, v of `tokens` rows of x at `positions`, after norms and RoPE.
-struct ReferenceHeads {
-  std::vector<double> q, k, v;
-};
-
-ReferenceHeads reference_heads(const AttentionSpec& spec, const ReferenceWeights& w,
-                               const std::vector<double>& x, std::int64_t tokens,
-                               const std::int64_t* positions) {
-  ReferenceHeads h{reference_matmul(x, tokens, w.wq, w.bq), reference_matmul(x, tokens, w.wk, w.bk),
-                   reference_matmul(x, tokens, w.wv, w.bv)};
-  if (spec.qk_norm) {
-    reference_rms_norm(h.q, spec.dim_per_head(), w.q_norm, spec.qk_norm_eps);
-    reference_rms_norm(h.k, spec.dim_per_head(), w.k_norm, spec.qk_norm_eps);
-  }
-  if (spec.positions == AttentionPositions::rope) {
-    rope_reference_rotate(spec.rope, h.q.data(), tokens, spec.num_heads, positions);
-    rope_reference_rotate(spec.rope, h.k.data(), tokens, spec.kv_heads(), positions);
-  }
-  return h;
-}
-
-// softmax over keys of scaled, capped, biased scores, times values, for one query head.
-// keys[j] and values[j] point at head_dim values of key position key_positions[j].
-void reference_attend(const AttentionSpec& spec, const double* query, double slope,
-                      std::int64_t query_position, const std::vector<const double*>& keys,
-                      const std::vector<const double*>& values,
-                      const std::vector<std::int64_t>& key_positions, double* out) {
-  const std::int64_t dim = spec.dim_per_head();
-  const double scale = spec.score_scale();
-  std::vector<double> scores;
-  std::vector<std::size_t> visible;
-  for (std::size_t j = 0; j < keys.size(); ++j) {
-    const std::int64_t key = key_positions[j];
-    if (key > query_position) continue;
-    if (spec.sliding_window > 0 && key <= query_position - spec.sliding_window) continue;
-    double dot = 0.0;
-    for (std::int64_t d = 0; d < dim; ++d) dot += query[d] * keys[j][d];
-    double score = dot * scale;
-    if (spec.logit_softcap > 0.0) {
-      score = spec.logit_softcap * std::tanh(score / spec.logit_softcap);
-    }
-    score += slope * static_cast<double>(key - query_position);
-    scores.push_back(score);
-    visible.push_back(j);
-  }
-  const double maximum = *std::max_element(scores.begin(), scores.end());
-  double sum = 0.0;
-  for (double& score : scores) {
-    score = std::exp(score - maximum);
-    sum += score;
-  }
-  std::fill(out, out + dim, 0.0);
-  for (std::size_t i = 0; i < visible.size(); ++i) {
-    const double p = scores[i] / sum;
-    for (std::int64_t d = 0; d < dim; ++d) out[d] += p * values[visible[i]][d];
-  }
-}
-
-std::vector<double> reference_slopes(const AttentionSpec& spec) {
-  return spec.positions == AttentionPositions::alibi
-             ? alibi_slopes(spec.num_heads)
-             : std::vector<double>(static_cast<std::size_t>(spec.num_heads), 0.0);
-}
-
-}  // namespace
-
-Tensor attention_prefill_reference(const AttentionSpec& spec, const Tensor& x,
-                                   const AttentionWeights& weights) {
-  const ReferenceWeights w = load_reference_weights(spec, weights);
-  if (!x.defined() || (x.rank() != 2 && x.rank() != 3) || x.dim(-1) != spec.hidden_dim ||
-      !is_floating(x.dtype())) {
-    fail("prefill reference input has shape " +
-         (x.defined() ? shape_to_string(x.shape()) : std::string("(undefined)")) +
-         ", expected [batch, seq, " + std::to_string(spec.hidden_dim) + "] or [seq, " +
-         std::to_string(spec.hidden_dim) + "]");
-  }
-  const std::int64_t batch = x.rank() == 3 ? x.dim(0) : 1;
-  const std::int64_t seq = x.dim(-2);
-  const std::int64_t dim = spec.dim_per_head();
-  const std::int64_t heads = spec.num_heads;
-  const std::int64_t group = heads / spec.kv_heads();
-  const std::vector<double> slopes = reference_slopes(spec);
-  const std::vector<double> all = reference_values(x);
-  std::vector<std::int64_t> positions(static_cast<std::size_t>(seq));
-  for (std::int64_t t = 0; t < seq; ++t) positions[static_cast<std::size_t>(t)] = t;
-
-  std::vector<double> attended(static_cast<std::size_t>(batch * seq * heads * dim));
-  for (std::int64_t b = 0; b < batch; ++b) {
-    const std::vector<double> rows(all.begin() + b * seq * spec.hidden_dim,
-                                   all.begin() + (b + 1) * seq * spec.hidden_dim);
-    const ReferenceHeads h = reference_heads(spec, w, rows, seq, positions.data());
-    for (std::int64_t head = 0; head < heads; ++head) {
-      const std::int64_t g = head / group;
-      std::vector<const double*> keys;
-      std::vector<const double*> values;
-      for (std::int64_t j = 0; j < seq; ++j) {
-        keys.push_back(h.k.data() + (j * spec.kv_heads() + g) * dim);
-        values.push_back(h.v.data() + (j * spec.kv_heads() + g) * dim);
-      }
-      for (std::int64_t t = 0; t < seq; ++t) {
-        reference_attend(spec, h.q.data() + (t * heads + head) * dim,
-                         slopes[static_cast<std::size_t>(head)], t, keys, values, positions,
-                         attended.data() + ((b * seq + t) * heads + head) * dim);
-      }
-    }
-  }
-  return reference_tensor(x.shape(), reference_matmul(attended, batch * seq, w.wo, w.bo));
-}
-
-Tensor attention_decode_reference(const AttentionSpec& spec, const Tensor& x,
-                                  const Tensor& positions, const Tensor& k_cache,
-                                  const Tensor& v_cache, const AttentionWeights& weights) {
-  const ReferenceWeights w = load_reference_weights(spec, weights);
-  if (!x.defined() || x.rank() != 2 || x.dim(1) != spec.hidden_dim || !is_floating(x.dtype())) {
-    fail("decode reference input has shape " +
-         (x.defined() ? shape_to_string(x.shape()) : std::string("(undefined)")) +
-         ", expected [batch, " + std::to_string(spec.hidden_dim) + "]");
-  }
-  const std::int64_t batch = x.dim(0);
-  const std::int64_t dim = spec.dim_per_head();
-  const std::int64_t kv_heads = spec.kv_heads();
-  const bool cache_ok = k_cache.defined() && v_cache.defined() && k_cache.rank() == 4 &&
-                        k_cache.shape() == v_cache.shape() && k_cache.dim(0) >= batch &&
-                        k_cache.dim(1) == kv_heads && k_cache.dim(3) == dim &&
-                        is_floating(k_cache.dtype()) && is_floating(v_cache.dtype());
-  if (!cache_ok) {
-    fail("decode reference caches have shapes " +
-         (k_cache.defined() ? shape_to_string(k_cache.shape()) : std::string("(undefined)")) +
-         " and " +
-         (v_cache.defined() ? shape_to_string(v_cache.shape()) : std::string("(undefined)")) +
-         ", expected [>= " + std::to_string(batch) + ", " + std::to_string(kv_heads) +
-         ", max_seq_len, " + std::to_string(dim) + "]");
-  }
-  const std::int64_t max_seq = k_cache.dim(2);
-  const std::vector<std::int64_t> position_values = checked_indices(
-      positions, {batch}, "attention.reference", "positions", max_seq, "beyond the caches");
-  const std::int64_t heads = spec.num_heads;
-  const std::int64_t group = heads / kv_heads;
-  const std::vector<double> slopes = reference_slopes(spec);
-  const std::vector<double> all = reference_values(x);
-  const std::vector<double> k_all = reference_values(k_cache);
-  const std::vector<double> v_all = reference_values(v_cache);
-
-  std::vector<double> attended(static_cast<std::size_t>(batch * heads * dim));
-  for (std::int64_t b = 0; b < batch; ++b) {
-    const std::int64_t position = position_values[static_cast<std::size_t>(b)];
-    const std::vector<double> row(all.begin() + b * spec.hidden_dim,
-                                  all.begin() + (b + 1) * spec.hidden_dim);
-    const ReferenceHeads h = reference_heads(spec, w, row, 1, &position);
-    std::vector<std::int64_t> key_positions(static_cast<std::size_t>(position + 1));
-    for (std::int64_t j = 0; j <= position; ++j) key_positions[static_cast<std::size_t>(j)] = j;
-    for (std::int64_t head = 0; head < heads; ++head) {
-      const std::int64_t g = head / group;
-      const std::int64_t base = (b * kv_heads + g) * max_seq * dim;
-      std::vector<const double*> keys;
-      std::vector<const double*> values;
-      for (std::int64_t j = 0; j < position; ++j) {
-        keys.push_back(k_all.data() + base + j * dim);
-        values.push_back(v_all.data() + base + j * dim);
-      }
-      keys.push_back(h.k.data() + g * dim);
-      values.push_back(h.v.data() + g * dim);
-      reference_attend(spec, h.q.data() + head * dim, slopes[static_cast<std::size_t>(head)],
-                       position, keys, values, key_positions,
-                       attended.data() + (b * heads + head) * dim);
-    }
-  }
-  return reference_tensor({batch, spec.hidden_dim}, reference_matmul(attended, batch, w.wo, w.bo));
 }
 
 }  // namespace ttt

@@ -218,7 +218,7 @@ class Attention {
   // the cache, a batch larger than the cache, or a wrong shape.
   Tensor decode_forward(const Tensor& x, const Tensor& positions, KVCache& cache) const;
 
-  // Implementation state shared by the forwards (defined in attention.cc).
+  // Implementation state shared by the forwards (defined in internal/sdpa.h).
   struct Kernels;
 
  private:
