@@ -36,19 +36,6 @@ ElementType element_type_of(DType dtype) {
   }
 }
 
-const void* element_data(const Tensor& tensor) {
-  switch (tensor.dtype()) {
-    case DType::int32:
-      return tensor.data<std::int32_t>();
-    case DType::int64:
-      return tensor.data<std::int64_t>();
-    case DType::float64:
-      return tensor.data<double>();
-    default:
-      return tensor.data<float>();
-  }
-}
-
 // tt-metal's comp_pcc (models/common/utility_functions.py), one case after the other, in its
 // order. "golden" is expected and "calculated" is actual; docs/metrics.md lists the cases.
 double comp_pcc(const PassTotals& t, const PassInput& input) {
@@ -170,9 +157,9 @@ Metrics compute_metrics(const Tensor& actual, const Tensor& expected,
   }
 
   PassInput input;
-  input.actual = element_data(actual);
+  input.actual = actual.bytes();
   input.actual_type = element_type_of(actual.dtype());
-  input.expected = element_data(expected);
+  input.expected = expected.bytes();
   input.expected_type = element_type_of(expected.dtype());
   input.numel = actual.numel();
   input.rtol = rtol;

@@ -355,22 +355,6 @@ void convert_f2(const std::byte* raw, float* out, std::int64_t count) {
   }
 }
 
-// The tensor's values as bytes, whatever their in-memory type.
-const void* value_bytes(const Tensor& tensor) {
-  switch (tensor.dtype()) {
-    case DType::int32:
-      return tensor.data<std::int32_t>();
-    case DType::int64:
-      return tensor.data<std::int64_t>();
-    case DType::float64:
-      return tensor.data<double>();
-    default:
-      return tensor.data<float>();
-  }
-}
-
-void* mutable_value_bytes(Tensor& tensor) { return const_cast<void*>(value_bytes(tensor)); }
-
 // Fills a tensor from the raw little-endian data of `layout`.
 Tensor decode(const Layout& layout, const std::byte* raw) {
   Tensor tensor(layout.shape, layout.type.dtype);
@@ -383,7 +367,7 @@ Tensor decode(const Layout& layout, const std::byte* raw) {
     case NpyType::f8:
     case NpyType::i4:
     case NpyType::i8:
-      std::memcpy(mutable_value_bytes(tensor), raw, layout.data_bytes);
+      std::memcpy(tensor.mutable_bytes(), raw, layout.data_bytes);
       break;
   }
   return tensor;
@@ -446,7 +430,7 @@ Tensor read_npy(const std::string& path) {
   if (layout.type.type != NpyType::f2) {
     // The file's bytes are the tensor's bytes: read straight into the tensor.
     Tensor tensor(layout.shape, layout.type.dtype);
-    if (layout.numel > 0) read_exactly(mutable_value_bytes(tensor), layout.data_bytes);
+    if (layout.numel > 0) read_exactly(tensor.mutable_bytes(), layout.data_bytes);
     return tensor;
   }
   std::vector<std::byte> raw(layout.data_bytes);
@@ -489,7 +473,7 @@ std::vector<std::byte> serialize_npy(const Tensor& tensor) {
   bytes[9] = static_cast<std::byte>(header.size() >> 8);
   std::memcpy(bytes.data() + preamble_bytes, header.data(), header.size());
   if (data_bytes > 0) {
-    std::memcpy(bytes.data() + preamble_bytes + header.size(), value_bytes(tensor), data_bytes);
+    std::memcpy(bytes.data() + preamble_bytes + header.size(), tensor.bytes(), data_bytes);
   }
   return bytes;
 }

@@ -216,6 +216,16 @@ void* Tensor::raw_data() const {
          static_cast<std::size_t>(offset_) * element_size(dtype_);
 }
 
+const void* Tensor::bytes() const {
+  check_defined("bytes");
+  return raw_data();
+}
+
+void* Tensor::mutable_bytes() {
+  check_defined("mutable_bytes");
+  return raw_data();
+}
+
 template <typename T>
 T* Tensor::data() {
   return const_cast<T*>(std::as_const(*this).template data<T>());

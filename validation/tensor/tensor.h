@@ -80,6 +80,10 @@ class Tensor {
   std::span<const double> doubles() const {
     return {data<double>(), static_cast<std::size_t>(numel())};
   }
+  // The in-memory values as bytes (nbytes() of them), whatever their type: for files, hashes and
+  // copies that do not look at the values. Throws std::logic_error for an undefined tensor.
+  const void* bytes() const;
+  void* mutable_bytes();
 
   // Element access for tests and tools, by multi-index (one index per dimension) or flat index.
   // Returns the value as double for any dtype. Throws std::out_of_range naming the index.

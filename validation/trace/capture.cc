@@ -32,7 +32,6 @@ namespace ttt {
 namespace {
 
 using trace_internal::call_group_path;
-using trace_internal::tensor_bytes;
 
 std::string utc_now_iso8601() {
   const std::time_t now = std::time(nullptr);
@@ -120,7 +119,7 @@ struct TensorIdentity {
 };
 
 TensorIdentity identity_of(const Tensor& tensor) {
-  return {tensor.storage_id(), tensor_bytes(tensor), tensor.dtype(), tensor.shape()};
+  return {tensor.storage_id(), tensor.bytes(), tensor.dtype(), tensor.shape()};
 }
 
 // One commit in the making: creates groups, datasets, links and attributes in the trace and
@@ -239,12 +238,12 @@ class CommitBuilder {
     if constexpr (std::endian::native == std::endian::little) {
       if (!pending.chunked) {
         if (!pending.offset) h5::fail(where, "a contiguous dataset has no file offset");
-        values_.write(*pending.offset, tensor_bytes(tensor), tensor.nbytes(),
+        values_.write(*pending.offset, tensor.bytes(), tensor.nbytes(),
                       std::string(where.object));
         return;
       }
     }
-    h5::write_dataset(pending.id.get(), pending.type, tensor_bytes(tensor), where);
+    h5::write_dataset(pending.id.get(), pending.type, tensor.bytes(), where);
     // Out of HDF5's caches, into the file.
     h5::call(where, "flush dataset", H5Dflush, pending.id.get());
   }
@@ -455,7 +454,7 @@ struct TraceSession::Impl {
     std::vector<std::byte> stored(tensor.nbytes());
     if (!stored.empty())
       h5::read_dataset(dataset.get(), h5::memory_type(type), stored.data(), where);
-    return stored.empty() || std::memcmp(stored.data(), tensor_bytes(tensor), stored.size()) == 0;
+    return stored.empty() || std::memcmp(stored.data(), tensor.bytes(), stored.size()) == 0;
   }
 
   std::string unique_key(const std::string& wanted) {

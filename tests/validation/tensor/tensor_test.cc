@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -159,6 +160,22 @@ TEST(TensorShape, FlatIndexRoundTripsAndNamesTheOperation) {
 // ---------------------------------------------------------------------------------------------
 // Construction, access and errors.
 
+// bytes() is the first value whatever the in-memory type: 8-byte int64, 8-byte float64 and the
+// float32 that holds a bfloat16.
+TEST(Tensor, BytesAreTheValuesOfAnyDtype) {
+  const Tensor ids = Tensor::from_int64({3}, {7, -1, 1LL << 40});
+  ASSERT_EQ(ids.nbytes(), 24u);
+  std::int64_t third = 0;
+  std::memcpy(&third, static_cast<const char*>(ids.bytes()) + 16, sizeof(third));
+  EXPECT_EQ(third, 1LL << 40);
+  Tensor halves = Tensor::from_floats({2}, {0.5f, -2.0f}, DType::bfloat16);
+  float second = 0.0f;
+  std::memcpy(&second, static_cast<const char*>(halves.bytes()) + 4, sizeof(second));
+  EXPECT_EQ(second, -2.0f);
+  static_cast<float*>(halves.mutable_bytes())[0] = 1.5f;
+  EXPECT_EQ(halves.at_flat(0), 1.5);
+}
+
 TEST(Tensor, UndefinedTensorThrowsNamingTheOperation) {
   Tensor undefined;
   EXPECT_FALSE(undefined.defined());
@@ -179,6 +196,8 @@ TEST(Tensor, UndefinedTensorThrowsNamingTheOperation) {
               ThrowsMessage<std::logic_error>(HasSubstr("[Tensor::reshape]")));
   EXPECT_THAT([&] { undefined.data<float>(); },
               ThrowsMessage<std::logic_error>(HasSubstr("[Tensor::data]")));
+  EXPECT_THAT([&] { undefined.bytes(); },
+              ThrowsMessage<std::logic_error>(HasSubstr("[Tensor::bytes]")));
   EXPECT_THAT([&] { undefined.at_flat(0); },
               ThrowsMessage<std::logic_error>(HasSubstr("[Tensor::at_flat]")));
   EXPECT_THAT([&] { undefined.set_flat(0, 1.0); },

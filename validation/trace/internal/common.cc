@@ -16,32 +16,6 @@ bool glob_match(const std::string& pattern, const std::string& text) {
   return ::fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
 }
 
-const void* tensor_bytes(const Tensor& tensor) {
-  switch (tensor.dtype()) {
-    case DType::int32:
-      return tensor.data<std::int32_t>();
-    case DType::int64:
-      return tensor.data<std::int64_t>();
-    case DType::float64:
-      return tensor.data<double>();
-    default:
-      return tensor.data<float>();
-  }
-}
-
-void* mutable_tensor_bytes(Tensor& tensor) {
-  switch (tensor.dtype()) {
-    case DType::int32:
-      return tensor.data<std::int32_t>();
-    case DType::int64:
-      return tensor.data<std::int64_t>();
-    case DType::float64:
-      return tensor.data<double>();
-    default:
-      return tensor.data<float>();
-  }
-}
-
 bool valid_relative_name(std::string_view name) {
   if (name.empty()) return false;
   std::size_t start = 0;

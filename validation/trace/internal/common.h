@@ -20,10 +20,6 @@ std::string call_group_path(std::int64_t seq);
 // Shell-style glob ('*', '?', '[...]') over the whole of `text` ('/' and '.' are ordinary).
 bool glob_match(const std::string& pattern, const std::string& text);
 
-// The first byte of a tensor's values, whatever its dtype.
-const void* tensor_bytes(const Tensor& tensor);
-void* mutable_tensor_bytes(Tensor& tensor);
-
 // True when every path component of `name` ('/'-separated) is non-empty and not "." or "..".
 bool valid_relative_name(std::string_view name);
 
