@@ -74,7 +74,7 @@ goldens=(goldens/*.h5)
 echo "record.sh: seeded inputs, coverage plan and catalog" >&2
 "$facts" seeded-inputs "${suites[@]}" >"$out/seeded_inputs.jsonl"
 run "ttt suite check" "$ttt" suite check "${suites[@]}" --coverage "$work/plan.jsonl"
-"$ttt" coverage catalog --json "$work/catalog.json"
+run "ttt coverage catalog" "$ttt" coverage catalog --json "$work/catalog.json"
 "$facts" catalog "$work/catalog.json" >"$out/coverage_catalog.jsonl"
 
 selection=(--tag quick)
