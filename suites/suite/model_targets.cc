@@ -6,15 +6,13 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "suites/suite/internal/json_reader.h"
 #include "models/model.h"
 #include "validation/input/input_file.h"
+#include "validation/input/json_reader.h"
 #include "validation/markup/number.h"
 
 namespace ttt {
 namespace {
-
-using suite_detail::JsonNode;
 
 double positive_number(const JsonNode& node) {
   const double value = node.number();
@@ -75,8 +73,7 @@ void judge_mode(Mode mode, const std::optional<ModePrediction>& prediction,
 
 ModelTargets model_targets_from_json(const nlohmann::json& json, const std::string& source) {
   const JsonNode root(json, source);
-  root.allow_only(
-      {"format", "format_version", "model", "device", "source", "logits", "latency"});
+  root.allow_only({"format", "format_version", "model", "device", "source", "logits", "latency"});
   const std::string format = root.at("format").string();
   if (format != kModelTargetsFormat) {
     root.at("format").fail("is '" + format + "', expected '" + std::string(kModelTargetsFormat) +

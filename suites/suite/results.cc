@@ -12,15 +12,14 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "suites/suite/internal/json_reader.h"
 #include "validation/input/input_file.h"
+#include "validation/input/json_reader.h"
 #include "validation/markup/junit.h"
 #include "validation/markup/number.h"
 
 namespace ttt {
 namespace {
 
-using suite_detail::JsonNode;
 using Json = nlohmann::json;
 
 // The accuracy thresholds an expectation may set, with the direction each is judged in.

@@ -18,14 +18,13 @@
 #include <utility>
 
 #include "suites/suite/internal/block_kinds.h"
-#include "suites/suite/internal/json_reader.h"
 #include "suites/suite/targets.h"
 #include "validation/input/input_file.h"
+#include "validation/input/json_reader.h"
 
 namespace ttt {
 namespace {
 
-using suite_detail::JsonNode;
 using Json = nlohmann::json;
 
 // Warm-up and repetition counts are ints: larger values would wrap when narrowed.
@@ -65,7 +64,7 @@ bool is_layer_slot(const std::string& slot) {
     std::size_t start = 0;
     while (true) {
       const std::size_t dot = field.find('.', start);
-      path = suite_detail::child_path(
+      path = json_child_path(
           path, field.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
       if (dot == std::string::npos) break;
       start = dot + 1;
@@ -75,9 +74,9 @@ bool is_layer_slot(const std::string& slot) {
   }
   if (!descended) {
     if (std::regex_search(message, match, spec_field)) {
-      path = suite_detail::child_path(spec_node.path(), match[1].str());
+      path = json_child_path(spec_node.path(), match[1].str());
     } else if (std::regex_search(message, match, config_field)) {
-      path = suite_detail::child_path(config_node.path(), match[1].str());
+      path = json_child_path(config_node.path(), match[1].str());
     }
   }
   JsonNode(spec_node.json(), spec_node.source(), path).fail(rest);
@@ -87,13 +86,12 @@ bool is_layer_slot(const std::string& slot) {
 std::string first_difference(const Json& mine, const Json& theirs, const std::string& path) {
   if (mine.is_object() && theirs.is_object()) {
     for (const auto& [key, value] : theirs.items()) {
-      if (!mine.contains(key)) return suite_detail::child_path(path, key) + " is missing";
-      const std::string found =
-          first_difference(mine.at(key), value, suite_detail::child_path(path, key));
+      if (!mine.contains(key)) return json_child_path(path, key) + " is missing";
+      const std::string found = first_difference(mine.at(key), value, json_child_path(path, key));
       if (!found.empty()) return found;
     }
     for (const auto& [key, value] : mine.items()) {
-      if (!theirs.contains(key)) return suite_detail::child_path(path, key) + " is extra";
+      if (!theirs.contains(key)) return json_child_path(path, key) + " is extra";
     }
     return "";
   }
@@ -267,9 +265,9 @@ CaseShapes parse_shapes(const JsonNode& case_node, const Json& default_shapes,
       merged[key] = value;
     }
   }
-  const JsonNode node = own ? *own
-                            : JsonNode(merged, case_node.source(),
-                                       suite_detail::child_path(case_node.path(), "shapes"));
+  const JsonNode node =
+      own ? *own
+          : JsonNode(merged, case_node.source(), json_child_path(case_node.path(), "shapes"));
   const JsonNode values(merged, node.source(), node.path());
   if (const auto batch = values.find("batch")) shapes.batch = batch->integer_at_least(1);
   if (uses("seq_len")) {
@@ -302,10 +300,9 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
   }
   const auto config_node = node.find("impl_config");
   if (config_node) c.impl_config = config_node->object();
-  const JsonNode config_at = config_node
-                                 ? *config_node
-                                 : JsonNode(c.impl_config, node.source(),
-                                            suite_detail::child_path(node.path(), "impl_config"));
+  const JsonNode config_at = config_node ? *config_node
+                                         : JsonNode(c.impl_config, node.source(),
+                                                    json_child_path(node.path(), "impl_config"));
 
   if (const auto module = node.find("module")) {
     if (!file.model) module->fail("a module needs the suite's \"model\"");
@@ -327,9 +324,8 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
   }
   const suite_detail::KnownKind* known = suite_detail::find_known_kind(c.block);
   const JsonNode spec_at =
-      node.find("spec")
-          ? node.at("spec")
-          : JsonNode(c.spec, node.source(), suite_detail::child_path(node.path(), "spec"));
+      node.find("spec") ? node.at("spec")
+                        : JsonNode(c.spec, node.source(), json_child_path(node.path(), "spec"));
   std::optional<suite_detail::ParsedBlock> parsed;
   if (known != nullptr) {
     try {
@@ -355,9 +351,9 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
     own->object();
     for (const auto& [key, value] : own->json().items()) inputs[key] = value;
   }
-  const JsonNode inputs_at(inputs, node.source(),
-                           node.find("inputs") ? node.at("inputs").path()
-                                               : suite_detail::child_path(node.path(), "inputs"));
+  const JsonNode inputs_at(
+      inputs, node.source(),
+      node.find("inputs") ? node.at("inputs").path() : json_child_path(node.path(), "inputs"));
   const std::string source = inputs_at.find("source") ? inputs_at.at("source").string() : "seeded";
   if (source == "seeded") {
     inputs_at.allow_only({"source", "activation_std", "weight_std"});
@@ -394,9 +390,8 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
     own->object();
     for (const auto& [key, value] : own->json().items()) expect[key] = value;
   }
-  const std::string expect_path = node.find("expect")
-                                      ? node.at("expect").path()
-                                      : suite_detail::child_path(node.path(), "expect");
+  const std::string expect_path =
+      node.find("expect") ? node.at("expect").path() : json_child_path(node.path(), "expect");
   try {
     c.expectations = expectations_from_json(expect, expect_path);
   } catch (const std::invalid_argument& error) {

@@ -1,9 +1,11 @@
-#include "suites/suite/internal/json_reader.h"
+#include "validation/input/json_reader.h"
 
 #include <limits>
 #include <stdexcept>
 
-namespace ttt::suite_detail {
+#include "validation/input/input_file.h"
+
+namespace ttt {
 namespace {
 
 // A value as it appears in a message, shortened when long.
@@ -15,7 +17,7 @@ std::string shown(const nlohmann::json& value) {
 
 }  // namespace
 
-std::string child_path(const std::string& path, std::string_view key) {
+std::string json_child_path(const std::string& path, std::string_view key) {
   std::string escaped;
   for (char c : key) {
     if (c == '~') {
@@ -29,7 +31,7 @@ std::string child_path(const std::string& path, std::string_view key) {
   return path + "/" + escaped;
 }
 
-std::string child_path(const std::string& path, std::size_t index) {
+std::string json_child_path(const std::string& path, std::size_t index) {
   return path + "/" + std::to_string(index);
 }
 
@@ -47,18 +49,26 @@ bool JsonNode::has(std::string_view key) const {
   return value_->contains(key);
 }
 
+JsonNode JsonNode::child(const nlohmann::json& value, std::string path) const {
+  // A document from parse_json never trips this; one built in-process may.
+  if (depth_ + 1 > kMaxJsonDepth) {
+    fail("nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
+  return JsonNode(value, source_, std::move(path), depth_ + 1);
+}
+
 JsonNode JsonNode::at(std::string_view key) const {
   object();
   const auto found = value_->find(key);
   if (found == value_->end()) fail("missing field '" + std::string(key) + "'");
-  return JsonNode(*found, source_, child_path(path_, key));
+  return child(*found, json_child_path(path_, key));
 }
 
 std::optional<JsonNode> JsonNode::find(std::string_view key) const {
   object();
   const auto found = value_->find(key);
   if (found == value_->end()) return std::nullopt;
-  return JsonNode(*found, source_, child_path(path_, key));
+  return child(*found, json_child_path(path_, key));
 }
 
 void JsonNode::allow_only(std::initializer_list<std::string_view> allowed) const {
@@ -68,7 +78,7 @@ void JsonNode::allow_only(std::initializer_list<std::string_view> allowed) const
     if (known) continue;
     std::string list;
     for (std::string_view name : allowed) list += (list.empty() ? "" : ", ") + std::string(name);
-    JsonNode(value, source_, child_path(path_, key))
+    JsonNode(value, source_, json_child_path(path_, key))
         .fail("unknown field '" + key + "' (expected one of: " + list + ")");
   }
 }
@@ -80,7 +90,7 @@ std::size_t JsonNode::size() const {
 
 JsonNode JsonNode::at(std::size_t index) const {
   if (index >= size()) fail("index " + std::to_string(index) + " out of range");
-  return JsonNode((*value_)[index], source_, child_path(path_, index));
+  return child((*value_)[index], json_child_path(path_, index));
 }
 
 const nlohmann::json& JsonNode::object() const {
@@ -125,10 +135,10 @@ std::int64_t JsonNode::integer_at_least(std::int64_t minimum) const {
 std::int64_t JsonNode::integer_in(std::int64_t minimum, std::int64_t maximum) const {
   const std::int64_t value = integer();
   if (value < minimum || value > maximum) {
-    fail("expected an integer from " + std::to_string(minimum) + " to " +
-         std::to_string(maximum) + ", got " + std::to_string(value));
+    fail("expected an integer from " + std::to_string(minimum) + " to " + std::to_string(maximum) +
+         ", got " + std::to_string(value));
   }
   return value;
 }
 
-}  // namespace ttt::suite_detail
+}  // namespace ttt
