@@ -10,6 +10,7 @@
 #include "gate/mann_whitney.h"
 #include "suites/suite/timing.h"
 #include "validation/input/input_file.h"
+#include "validation/input/json_reader.h"
 #include "validation/markup/junit.h"
 #include "validation/markup/markup.h"
 #include "validation/markup/number.h"
@@ -28,17 +29,13 @@ std::string format_measurement(const char* format, double value) {
 
 std::string percent(double fraction) { return format_measurement("%+.1f%%", 100.0 * fraction); }
 
-CoverageCounts counts_from_json(const nlohmann::json& json, const std::string& where) {
+// One entry of a baseline's coverage, as counts_to_json writes it.
+CoverageCounts counts_from_json(const JsonNode& node) {
+  node.allow_only({"configurations", "exercised", "passing", "passing_pct"});
   CoverageCounts counts;
-  for (const auto& [key, member] :
-       {std::pair{"configurations", &counts.configurations},
-        std::pair{"exercised", &counts.exercised}, std::pair{"passing", &counts.passing}}) {
-    if (!json.is_object() || !json.contains(key) || !json.at(key).is_number_integer() ||
-        json.at(key).get<std::int64_t>() < 0) {
-      throw GateInputError(where + "/" + key + ": expected an integer >= 0");
-    }
-    *member = json.at(key).get<std::int64_t>();
-  }
+  counts.configurations = node.at("configurations").integer_at_least(0);
+  counts.exercised = node.at("exercised").integer_at_least(0);
+  counts.passing = node.at("passing").integer_at_least(0);
   return counts;
 }
 
@@ -606,27 +603,29 @@ GateBaseline load_gate_baseline(const std::string& path) {
   baseline.path = path;
   try {
     if (json.is_object() && json.value("format", "") == std::string(kGateBaselineFormat)) {
-      if (!json.contains("version") || !json.at("version").is_number_integer() ||
-          json.at("version").get<std::int64_t>() != 1) {
-        throw GateInputError(path + ": /version: expected 1");
-      }
-      if (!json.contains("results")) throw GateInputError(path + ": /results: is required");
-      baseline.results = run_results_from_json(json.at("results"));
-      if (json.contains("coverage") && !json.at("coverage").is_null()) {
-        const nlohmann::json& coverage = json.at("coverage");
-        CoverageFigures figures;
-        figures.summary = counts_from_json(coverage.value("summary", nlohmann::json()),
-                                           path + ": /coverage/summary");
-        if (coverage.contains("models")) {
-          if (!coverage.at("models").is_object()) {
-            throw GateInputError(path + ": /coverage/models: expected an object");
-          }
-          for (const auto& [name, counts] : coverage.at("models").items()) {
-            figures.models[name] = counts_from_json(counts, path + ": /coverage/models/" + name);
-          }
+      const JsonNode root(json, path);
+      try {
+        root.allow_only({"format", "version", "created_utc", "results", "coverage"});
+        const JsonNode version = root.at("version");
+        if (!version.json().is_number_integer() || version.integer() != 1) {
+          version.fail("expected 1");
         }
-        baseline.coverage = figures;
+        root.at("results");
+        if (const auto coverage = root.find("coverage"); coverage && !coverage->json().is_null()) {
+          coverage->allow_only({"summary", "models"});
+          CoverageFigures figures;
+          figures.summary = counts_from_json(coverage->at("summary"));
+          if (const auto models = coverage->find("models")) {
+            for (const auto& model : models->object().items()) {
+              figures.models[model.key()] = counts_from_json(models->at(model.key()));
+            }
+          }
+          baseline.coverage = figures;
+        }
+      } catch (const std::invalid_argument& error) {
+        throw GateInputError(error.what());
       }
+      baseline.results = run_results_from_json(json.at("results"));
     } else {
       baseline.results = run_results_from_json(json);
     }

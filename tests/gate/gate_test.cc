@@ -492,6 +492,15 @@ TEST_F(GateFiles, BadBaselineFilesNameTheFile) {
   EXPECT_THAT([&] { load_gate_baseline(path("counts.json")); },
               ThrowsMessage<GateInputError>(
                   HasSubstr("counts.json: /coverage/summary/configurations: expected an integer")));
+  // The baseline is read strictly: a misspelt field is an error naming its JSON path.
+  std::ofstream(path("typo.json"))
+      << R"({"format": "ttt-gate-baseline", "version": 1, "results": )"
+      << to_json(make_results({make_case("a", 0.999, kBase)})).dump()
+      << R"(, "coverage": {"summary": {"configurations": 1, "exercised": 1, "pasing": 1}}})";
+  EXPECT_THAT([&] { load_gate_baseline(path("typo.json")); },
+              ThrowsMessage<GateInputError>(
+                  HasSubstr("typo.json: /coverage/summary/pasing: unknown field 'pasing' "
+                            "(expected one of: configurations, exercised, passing, passing_pct)")));
 }
 
 TEST(GateOutput, MarkdownPutsRegressionsFirst) {
