@@ -1,0 +1,165 @@
+// The attention kinds. attention.prefill: x, wq, wk, wv, wo, bq/bk/bv (qkv_bias), bo
+// (output_bias), q_norm/k_norm (qk_norm); k_cache, v_cache and scalar first_slot are accepted and
+// not read by replay. attention.decode: x, positions, k_cache, v_cache and the same weights.
+// Tolerance: PCC >= 0.99 (bfloat8_b weights).
+#include <memory>
+#include <vector>
+
+#include "blocks/attention/attention.h"
+#include "blocks/common/kind_support.h"
+
+namespace ttt {
+namespace {
+
+using namespace kind_support;
+
+// The weight tensors of an attention call: wq, wk, wv, wo, bq, bk, bv, bo, q_norm, k_norm
+// (undefined when the spec has none).
+std::vector<Tensor> attention_tensors(const BlockCall& call, const AttentionSpec& spec) {
+  return {call.input("wq"),
+          call.input("wk"),
+          call.input("wv"),
+          call.input("wo"),
+          optional_input(call, spec.qkv_bias, "bq"),
+          optional_input(call, spec.qkv_bias, "bk"),
+          optional_input(call, spec.qkv_bias, "bv"),
+          optional_input(call, spec.output_bias, "bo"),
+          optional_input(call, spec.qk_norm, "q_norm"),
+          optional_input(call, spec.qk_norm, "k_norm")};
+}
+
+AttentionWeights attention_weights(const std::vector<Tensor>& tensors) {
+  AttentionWeights weights;
+  weights.wq = tensors[0];
+  weights.wk = tensors[1];
+  weights.wv = tensors[2];
+  weights.wo = tensors[3];
+  weights.bq = source_of(tensors[4]);
+  weights.bk = source_of(tensors[5]);
+  weights.bv = source_of(tensors[6]);
+  weights.bo = source_of(tensors[7]);
+  weights.q_norm = source_of(tensors[8]);
+  weights.k_norm = source_of(tensors[9]);
+  return weights;
+}
+
+// A prefill's output does not depend on the cache it fills, so replay runs it without one (the
+// call's k_cache, v_cache and first_slot, when present, are not read).
+BoundCall bind_attention_prefill(const BlockCall& call) {
+  const auto [spec, config] = configure_call<AttentionSpec>(call, Mode::prefill);
+  const Tensor x = call.input("x");
+  const std::vector<Tensor> tensors = attention_tensors(call, spec);
+  const AttentionWeights weights = attention_weights(tensors);
+  auto block = reuse_block<Attention>(call, config, tensors, [&] {
+    return std::make_shared<const Attention>(spec, config, weights);
+  });
+  BoundCall bound;
+  bound.run_device = [block, x] { return named({{"y", block->prefill_forward(x)}}); };
+  bound.run_reference = [spec, x, weights] {
+    return named({{"y", attention_prefill_reference(spec, x, weights)}});
+  };
+  return bound;
+}
+
+// Decode writes the new key and value into the cache: replay works on copies of the call's.
+BoundCall bind_attention_decode(const BlockCall& call) {
+  const auto [spec, config] = configure_call<AttentionSpec>(call, Mode::decode);
+  const Tensor x = call.input("x");
+  const Tensor positions = call.input("positions");
+  const Tensor k_cache = call.input("k_cache");
+  const Tensor v_cache = call.input("v_cache");
+  const std::vector<Tensor> tensors = attention_tensors(call, spec);
+  const AttentionWeights weights = attention_weights(tensors);
+  auto block = reuse_block<Attention>(call, config, tensors, [&] {
+    return std::make_shared<const Attention>(spec, config, weights);
+  });
+  BoundCall bound;
+  bound.run_device = [block, x, positions, k_cache, v_cache] {
+    KVCache cache{k_cache.clone(), v_cache.clone()};
+    return named({{"y", block->decode_forward(x, positions, cache)}});
+  };
+  bound.run_reference = [spec, x, positions, k_cache, v_cache, weights] {
+    return named(
+        {{"y", attention_decode_reference(spec, x, positions, k_cache, v_cache, weights)}});
+  };
+  return bound;
+}
+
+// The inputs of both modes: x; positions in decode; the KV caches (empty in prefill, filled up to
+// context_len in decode); the weights the spec has. A prefill also names its first cache slot.
+InputPlan attention_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
+  require_call_shapes(shapes, mode, mode == Mode::decode);
+  const auto spec = block.spec.get<AttentionSpec>();
+  const auto config = block.impl_config.get<AttentionImplConfig>();
+  InputPlan inputs;
+  const auto add = [&inputs](std::string name, Shape shape, Seeding seeding) -> InputRule& {
+    inputs.inputs.emplace_back(InputRule{std::move(name), std::move(shape), seeding});
+    return std::get<InputRule>(inputs.inputs.back());
+  };
+  add("x", activation_shape(mode, shapes, spec.hidden_dim), Seeding::activation);
+  const std::int64_t filled = mode == Mode::prefill ? 0 : shapes.context_len;
+  const std::int64_t needed = mode == Mode::prefill ? shapes.seq_len : shapes.context_len + 1;
+  const Shape cache{shapes.batch, spec.kv_heads(), cache_length(needed), spec.dim_per_head()};
+  if (mode == Mode::decode) {
+    add("positions", {shapes.batch}, Seeding::positions).position = shapes.context_len;
+  }
+  for (const char* name : {"k_cache", "v_cache"}) {
+    InputRule& rule = add(name, cache, Seeding::kv_cache);
+    rule.dtype = config.kv_cache_dtype;
+    rule.filled = filled;
+  }
+  if (mode == Mode::prefill) inputs.scalars["first_slot"] = 0;
+  const std::int64_t q = spec.num_heads * spec.dim_per_head();
+  const std::int64_t kv = spec.kv_heads() * spec.dim_per_head();
+  add("wq", {spec.hidden_dim, q}, Seeding::matrix);
+  add("wk", {spec.hidden_dim, kv}, Seeding::matrix);
+  add("wv", {spec.hidden_dim, kv}, Seeding::matrix);
+  add("wo", {q, spec.hidden_dim}, Seeding::matrix);
+  if (spec.qkv_bias) {
+    add("bq", {q}, Seeding::matrix);
+    add("bk", {kv}, Seeding::matrix);
+    add("bv", {kv}, Seeding::matrix);
+  }
+  if (spec.output_bias) add("bo", {spec.hidden_dim}, Seeding::matrix);
+  if (spec.qk_norm) {
+    add("q_norm", {spec.dim_per_head()}, Seeding::norm_scale);
+    add("k_norm", {spec.dim_per_head()}, Seeding::norm_scale);
+  }
+  return inputs;
+}
+
+// What both modes share: configuration, identity, coverage facts, seeded inputs.
+BlockKind attention_kind(std::string name) {
+  return {.name = std::move(name),
+          .family = "attention",
+          .tolerances = pcc_at_least(0.99),
+          .configure = configure<AttentionSpec>,
+          .identity = identity<AttentionSpec>,
+          .facts = facts<AttentionSpec, AttentionImplConfig>(
+              [](const AttentionSpec& spec, const AttentionImplConfig& config, KindFacts& facts) {
+                facts.weight_dtype = std::string(dtype_name(config.qkv.weight_dtype));
+                facts.derived["head_dim"] = spec.dim_per_head();
+                facts.derived["kv_heads"] = spec.kv_heads();
+                facts.derived["group_size"] = spec.num_heads / spec.kv_heads();
+                facts.derived["windowed"] = spec.sliding_window > 0;
+                facts.derived["softcapped"] = spec.logit_softcap > 0.0;
+                facts.derived["kv_cache_dtype"] = std::string(dtype_name(config.kv_cache_dtype));
+              }),
+          .seeded_inputs = attention_inputs};
+}
+
+}  // namespace
+
+void add_attention_block_kinds(std::vector<BlockKind>& kinds) {
+  BlockKind prefill = attention_kind("attention.prefill");
+  prefill.replay_inputs = {"x", "wq", "wk", "wv", "wo"};
+  prefill.bind = bind_attention_prefill;
+  kinds.push_back(std::move(prefill));
+  BlockKind decode = attention_kind("attention.decode");
+  decode.replay_inputs = {"x", "positions", "k_cache", "v_cache", "wq", "wk", "wv", "wo"};
+  decode.bind = bind_attention_decode;
+  decode.decode_reads_context = true;
+  kinds.push_back(std::move(decode));
+}
+
+}  // namespace ttt

@@ -1,0 +1,104 @@
+#include "blocks/common/block_kind.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+namespace ttt {
+
+// Defined in the file blocks/CMakeLists.txt generates: calls add_<folder>_block_kinds(kinds) of
+// every blocks/<folder>/kinds.cc and appends each folder's name to `folders`.
+void add_generated_block_kinds(std::vector<BlockKind>& kinds, std::vector<std::string>& folders);
+
+namespace {
+
+struct Catalog {
+  std::vector<BlockKind> kinds;
+  std::vector<std::string> folders;
+};
+
+// A descriptor that replay, the suites or coverage could not use is a programming error in its
+// kinds.cc: refused on first use, naming the kind.
+void check_kind(const BlockKind& kind) {
+  const auto fail = [&](const std::string& what) {
+    throw std::logic_error("[block_kinds] kind '" + kind.name + "' " + what);
+  };
+  if (kind.name.empty()) fail("has no name");
+  if (kind.family.empty()) fail("has no family");
+  if (!kind.bind) fail("has no bind function");
+  if (!kind.configure || !kind.identity) fail("has no configure or identity function");
+  if (kind.outputs.empty()) fail("has no outputs");
+}
+
+const Catalog& catalog() {
+  static const Catalog* const built = [] {
+    auto* result = new Catalog();
+    add_generated_block_kinds(result->kinds, result->folders);
+    std::sort(result->kinds.begin(), result->kinds.end(),
+              [](const BlockKind& a, const BlockKind& b) { return a.name < b.name; });
+    for (std::size_t i = 0; i < result->kinds.size(); ++i) {
+      check_kind(result->kinds[i]);
+      if (i > 0 && result->kinds[i - 1].name == result->kinds[i].name) {
+        throw std::logic_error("[block_kinds] kind '" + result->kinds[i].name +
+                               "' is defined twice");
+      }
+    }
+    std::sort(result->folders.begin(), result->folders.end());
+    return result;
+  }();
+  return *built;
+}
+
+}  // namespace
+
+std::vector<std::string> BlockKind::shape_fields(Mode mode) const {
+  std::vector<std::string> fields{"batch"};
+  if (mode == Mode::prefill) fields.emplace_back("seq_len");
+  if (mode == Mode::decode && decode_reads_context) fields.emplace_back("context_len");
+  return fields;
+}
+
+BlockReplayer BlockKind::replayer() const {
+  return {.kind = name,
+          .inputs = replay_inputs,
+          .outputs = outputs,
+          .tolerances = tolerances,
+          .bind = bind};
+}
+
+const std::vector<BlockKind>& block_kinds() { return catalog().kinds; }
+
+const BlockKind* find_block_kind(std::string_view name) {
+  const std::vector<BlockKind>& kinds = block_kinds();
+  const auto it = std::lower_bound(
+      kinds.begin(), kinds.end(), name,
+      [](const BlockKind& kind, std::string_view wanted) { return kind.name < wanted; });
+  return it != kinds.end() && it->name == name ? &*it : nullptr;
+}
+
+const std::vector<std::string>& block_kind_folders() { return catalog().folders; }
+
+void require_call_shapes(const CallShapes& shapes, Mode mode, bool uses_context) {
+  if (shapes.batch < 1) {
+    throw std::invalid_argument("shapes.batch must be >= 1, got " + std::to_string(shapes.batch));
+  }
+  if (mode == Mode::prefill && shapes.seq_len < 1) {
+    throw std::invalid_argument("shapes.seq_len must be >= 1 in prefill, got " +
+                                std::to_string(shapes.seq_len));
+  }
+  if (uses_context && shapes.context_len < 0) {
+    throw std::invalid_argument("shapes.context_len must be >= 0, got " +
+                                std::to_string(shapes.context_len));
+  }
+}
+
+Shape activation_shape(Mode mode, const CallShapes& shapes, std::int64_t width) {
+  if (mode == Mode::prefill) return {shapes.batch, shapes.seq_len, width};
+  return {shapes.batch, width};
+}
+
+std::int64_t cache_length(std::int64_t positions_needed) {
+  return std::max<std::int64_t>(32, (positions_needed + 31) / 32 * 32);
+}
+
+}  // namespace ttt

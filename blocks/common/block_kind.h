@@ -1,0 +1,162 @@
+// A block kind's descriptor: the one place that tells the rest of TTTv2 everything about a kind
+// ("rms_norm", "attention.decode") that is not the block's own mathematics.
+//
+// Each block family defines its kinds beside its blocks, in blocks/<family>/kinds.cc (the function
+// `add_<family>_block_kinds`, found by the build: blocks/CMakeLists.txt). Replay
+// (blocks/registration.h feeds BlockRegistry from them), the suites (seeded inputs, presets,
+// identities), coverage (facts per configuration) and patterns read the descriptors; none of them
+// spells a kind's input names again. docs/blocks.md "Adding a block" is the checklist.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "blocks/common/device.h"
+#include "validation/metrics/metrics.h"
+#include "validation/registry/block_registry.h"
+#include "validation/tensor/tensor.h"
+
+namespace ttt {
+
+// The shapes of one call, beside the Spec's dims (suites' CaseShapes carries the same numbers).
+struct CallShapes {
+  std::int64_t batch = 1;        // Users. REQUIRES: >= 1.
+  std::int64_t seq_len = 0;      // Prefill: tokens per user. REQUIRES: >= 1 in prefill.
+  std::int64_t context_len = 0;  // Decode: past positions per user (the new token sits there).
+};
+
+// How a seeded input is drawn (docs/suites.md "Seeded inputs"). The suites own the random
+// streams and the standard deviations; a kind only says which distribution each input takes.
+enum class Seeding : std::uint8_t {
+  activation,    // normal(0, activation_std), rounded to bfloat16.
+  matrix,        // normal(0, weight_std): weight matrices and biases.
+  norm_scale,    // normal(1, weight_std): a norm's scale.
+  offset_scale,  // normal(0, weight_std): a norm scale applied as 1 + weight (Gemma).
+  ids,           // int64 token ids, uniform in [0, vocab).
+  positions,     // int64 [batch], every user at `position` (not random).
+  kv_cache,      // A KV cache in `dtype`: positions [0, filled) normal(0, 1), the rest zero.
+};
+
+// One input of a call: its name, its shape (from the Spec and the call's shapes) and how a suite
+// draws it.
+struct InputRule {
+  std::string name;
+  Shape shape;
+  Seeding seeding = Seeding::matrix;
+  std::int64_t vocab = 0;        // ids: the exclusive upper bound.
+  std::int64_t position = 0;     // positions: where every user is.
+  DType dtype = DType::float32;  // kv_cache: the cache's format.
+  std::int64_t filled = 0;       // kv_cache: positions already written.
+};
+
+// `count` groups of inputs, group i naming its inputs "<name>/<i>" (an MoE's experts, in the
+// order w_gate/0, w_up/0, w_down/0, w_gate/1, ...). Kept as one entry so that a reader can check
+// the bytes of all groups at once instead of looping `count` times.
+struct RepeatedInputs {
+  std::string what;  // The group in messages: "seeded inputs w_gate, w_up ... of 8 experts".
+  std::int64_t count = 0;
+  std::vector<InputRule> each;  // float32 inputs.
+};
+
+// The inputs of one call of a kind, in the order they are drawn (a seed depends on the name
+// only, so the order is what a report lists), and its scalar arguments.
+struct InputPlan {
+  std::vector<std::variant<InputRule, RepeatedInputs>> inputs;
+  nlohmann::json scalars = nlohmann::json::object();
+};
+
+// A Spec parsed and validated, with its complete ImplConfig.
+struct ConfiguredBlock {
+  nlohmann::json spec;         // The Spec as the block writes it (every field).
+  nlohmann::json impl_config;  // default_impl_config(spec, device, mode[, preset]) + overrides.
+  std::string identity;        // The Spec's identity string.
+};
+
+// What BlockKind::configure throws when the ImplConfig overrides are at fault, not the Spec: the
+// blocks' messages name a field without saying whose it is.
+class ImplConfigError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// What coverage compares of one configuration (coverage/internal/block_facts.h).
+struct KindFacts {
+  std::string identity;
+  nlohmann::json spec;
+  nlohmann::json impl_config;
+  // The format of the block's main weight (docs/coverage.md), "" when it has none.
+  std::string weight_dtype;
+  // Parameters computed from the Spec for coverage domains: {"head_dim": 128, ...}.
+  nlohmann::json derived = nlohmann::json::object();
+};
+
+// Everything about one block kind.
+struct BlockKind {
+  // The kind traces and suites name: "rms_norm", "attention.decode".
+  std::string name = "";
+  // The family coverage groups it under: the name without ".prefill"/".decode".
+  std::string family = "";
+
+  // Replay (a BlockReplayer is made of these): the inputs every call must hold, the outputs, the
+  // tolerances (unset: the dtype default) and bind.
+  std::vector<std::string> replay_inputs = {};
+  std::vector<std::string> outputs = {"y"};
+  std::optional<Tolerances> tolerances = std::nullopt;
+  std::function<BoundCall(const BlockCall&)> bind = nullptr;
+
+  // Parses and validates `spec`, builds the ImplConfig (the device and mode's defaults, with the
+  // preset when given, overlaid with `overrides` as a JSON merge patch) and validates it. Throws
+  // std::invalid_argument with the block's message, ImplConfigError for the overrides.
+  std::function<ConfiguredBlock(const nlohmann::json& spec, Device device, Mode mode,
+                                const std::optional<Preset>& preset,
+                                const nlohmann::json& overrides)>
+      configure = nullptr;
+  // The identity string of a Spec (throws as configure).
+  std::function<std::string(const nlohmann::json& spec)> identity = nullptr;
+
+  // Coverage: the input that carries the call's tokens (its shape gives batch and seq_len), and
+  // the facts of a configuration: the Spec parsed, the ImplConfig's fields laid over the device
+  // and mode's defaults (not validated: coverage describes what was run). nullptr: coverage does
+  // not know the kind's family.
+  std::string activation_input = "x";
+  std::function<KindFacts(const nlohmann::json& spec, const nlohmann::json& impl_config,
+                          Device device, Mode mode)>
+      facts = nullptr;
+
+  // Seeded inputs: whether a decode call reads shapes.context_len (besides batch, and seq_len in
+  // prefill), and the inputs of a call. Throws std::invalid_argument naming a shape field that is
+  // missing or out of range. nullptr: the suites cannot seed the kind.
+  bool decode_reads_context = false;
+  std::function<InputPlan(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes)>
+      seeded_inputs = nullptr;
+
+  // The shape fields a call in `mode` reads: "batch", "seq_len" in prefill, "context_len" in
+  // decode when decode_reads_context.
+  std::vector<std::string> shape_fields(Mode mode) const;
+  // The replayer `ttt replay` registers for this kind.
+  BlockReplayer replayer() const;
+};
+
+// The block kinds of every family under blocks/, sorted by name.
+const std::vector<BlockKind>& block_kinds();
+// The kind called `name`, or nullptr.
+const BlockKind* find_block_kind(std::string_view name);
+// The folders under blocks/ that define kinds (each has a kinds.cc), sorted.
+const std::vector<std::string>& block_kind_folders();
+
+// Throws std::invalid_argument unless shapes.batch >= 1, shapes.seq_len >= 1 in prefill and, when
+// `uses_context`, shapes.context_len >= 0 (messages name the field: "shapes.batch must be >= 1").
+void require_call_shapes(const CallShapes& shapes, Mode mode, bool uses_context);
+// [batch, seq_len, width] in prefill, [batch, width] in decode.
+Shape activation_shape(Mode mode, const CallShapes& shapes, std::int64_t width);
+// KV cache length for `positions_needed` positions, rounded up to whole 32-position tiles.
+std::int64_t cache_length(std::int64_t positions_needed);
+
+}  // namespace ttt

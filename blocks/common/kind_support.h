@@ -1,0 +1,134 @@
+// Helpers the families' kinds.cc files share to fill a BlockKind (blocks/common/block_kind.h) from
+// a block's typed Spec and ImplConfig: configure, identity and coverage facts, and the pieces of
+// a replay bind (the call's mode and device, the block reused across a replay's calls).
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "blocks/common/block_kind.h"
+#include "blocks/common/weights.h"
+
+namespace ttt::kind_support {
+
+// BlockKind::configure of a typed block.
+template <typename Spec>
+ConfiguredBlock configure(const nlohmann::json& spec_json, Device device, Mode mode,
+                          const std::optional<Preset>& preset, const nlohmann::json& overrides) {
+  const Spec spec = spec_json.get<Spec>();
+  spec.validate();
+  auto config = preset ? default_impl_config(spec, device, mode, *preset)
+                       : default_impl_config(spec, device, mode);
+  try {
+    nlohmann::json merged = config;
+    merged.merge_patch(overrides);
+    config = merged.get<decltype(config)>();
+    if constexpr (requires { config.validate(spec); }) {
+      config.validate(spec);
+    } else {
+      config.validate();
+    }
+  } catch (const std::invalid_argument& error) {
+    throw ImplConfigError(error.what());
+  }
+  return {nlohmann::json(spec), nlohmann::json(config), spec.identity()};
+}
+
+// BlockKind::identity of a typed block.
+template <typename Spec>
+std::string identity(const nlohmann::json& spec_json) {
+  return spec_json.get<Spec>().identity();
+}
+
+// BlockKind::facts of a typed block: identity, canonical Spec and ImplConfig, then `extras` adds
+// the weight dtype and derived parameters only the types know.
+template <typename Spec, typename Config, typename Extras>
+auto facts(Extras extras) {
+  return [extras](const nlohmann::json& spec_json, const nlohmann::json& impl_json, Device device,
+                  Mode mode) {
+    Spec spec;
+    from_json(spec_json, spec);
+    spec.validate();
+    Config config = default_impl_config(spec, device, mode);
+    if (!impl_json.is_object()) throw std::invalid_argument("impl_config is not a JSON object");
+    from_json(impl_json, config);
+    KindFacts facts;
+    facts.identity = spec.identity();
+    to_json(facts.spec, spec);
+    to_json(facts.impl_config, config);
+    extras(spec, config, facts);
+    return facts;
+  };
+}
+
+// The mode a replayed call asks for: its scalar "mode", default prefill.
+Mode call_mode(const BlockCall& call);
+// The call's device, N150 when the trace names none.
+Device call_device(const BlockCall& call);
+
+// A replayed call's Spec, and its ImplConfig: the defaults for the call's device and mode
+// overlaid with the call's impl_config JSON (fields it leaves out keep their defaults).
+template <typename Spec>
+auto configure_call(const BlockCall& call, Mode mode) {
+  const Spec spec = call.spec.get<Spec>();
+  spec.validate();
+  auto config = default_impl_config(spec, call_device(call), mode);
+  nlohmann::json merged = config;
+  merged.merge_patch(call.impl_config);
+  config = merged.get<decltype(config)>();
+  return std::pair{spec, config};
+}
+
+// A block and the weight tensors its cache key names (held so that their storage is not reused
+// for other values while the block is cached).
+struct CachedBlock {
+  std::shared_ptr<const void> block;
+  std::vector<Tensor> weights;
+};
+
+// The block `make` builds for `call`, or the one an earlier call of the same replay built with the
+// same kind, Spec, complete ImplConfig and weight tensors (call.cache): its weights are then
+// prepared once per replay, not once per call.
+template <typename Block, typename Config, typename Make>
+std::shared_ptr<const Block> reuse_block(const BlockCall& call, const Config& config,
+                                         const std::vector<Tensor>& weights, Make make) {
+  if (call.cache == nullptr) return make();
+  std::string key = call.kind + "|" + call.spec.dump() + "|" + nlohmann::json(config).dump();
+  for (const Tensor& weight : weights) key += "|" + tensor_cache_key(weight);
+  const auto cached = call.cache->get_or_make<CachedBlock>(key, [&] {
+    return std::make_shared<const CachedBlock>(CachedBlock{make(), weights});
+  });
+  return std::static_pointer_cast<const Block>(cached->block);
+}
+
+// Binds a block object with prefill_forward(x) and decode_forward(x): device runs the mode's
+// forward, reference runs `reference`; the output is "y".
+template <typename Block, typename Reference>
+BoundCall bind_block(std::shared_ptr<const Block> block, Mode mode, Tensor x, Reference reference) {
+  BoundCall bound;
+  bound.run_device = [block, mode, x] {
+    return named(
+        {{"y", mode == Mode::decode ? block->decode_forward(x) : block->prefill_forward(x)}});
+  };
+  bound.run_reference = [reference = std::move(reference)] { return named({{"y", reference()}}); };
+  return bound;
+}
+
+// The call's input `name` when `present`, else an undefined tensor.
+Tensor optional_input(const BlockCall& call, bool present, const char* name);
+// A WeightSource of a tensor, undefined for an undefined tensor.
+WeightSource source_of(const Tensor& tensor);
+
+// Tolerances with a PCC floor only: TTTv1's 0.99 for kinds whose arithmetic is lossier than their
+// output's format (bfloat8_b or bfloat4_b weights, LoFi). Max abs error is left unchecked because
+// it scales with the block's outputs (docs/blocks.md lists measured values). Norms, embeddings and
+// RoPE set none: an output rounded once to its dtype is what they compute, and the dtype-aware
+// default (default_tolerances) judges exactly that.
+Tolerances pcc_at_least(double pcc);
+
+}  // namespace ttt::kind_support

@@ -1,0 +1,53 @@
+// The lm_head kind: x, weight ([hidden, vocab], or the [vocab, hidden] embedding table when
+// tied). Tolerance: PCC >= 0.99 (bfloat8_b weights).
+#include <memory>
+
+#include "blocks/common/kind_support.h"
+#include "blocks/lm_head/lm_head.h"
+
+namespace ttt {
+namespace {
+
+using namespace kind_support;
+
+BoundCall bind_lm_head(const BlockCall& call) {
+  const Mode mode = call_mode(call);
+  const auto [spec, config] = configure_call<LmHeadSpec>(call, mode);
+  const Tensor x = call.input("x");
+  const Tensor weight = call.input("weight");
+  auto block = reuse_block<LmHead>(
+      call, config, {weight}, [&] { return std::make_shared<const LmHead>(spec, config, weight); });
+  return bind_block(block, mode, x,
+                    [spec, x, weight] { return lm_head_reference(spec, x, weight); });
+}
+
+InputPlan lm_head_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
+  require_call_shapes(shapes, mode, false);
+  const auto spec = block.spec.get<LmHeadSpec>();
+  return {{InputRule{"x", activation_shape(mode, shapes, spec.hidden_dim), Seeding::activation},
+           InputRule{"weight",
+                     spec.tied_embeddings ? Shape{spec.vocab_size, spec.hidden_dim}
+                                          : Shape{spec.hidden_dim, spec.vocab_size},
+                     Seeding::matrix}}};
+}
+
+}  // namespace
+
+void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
+  kinds.push_back(
+      {.name = "lm_head",
+       .family = "lm_head",
+       .replay_inputs = {"x", "weight"},
+       .tolerances = pcc_at_least(0.99),
+       .bind = bind_lm_head,
+       .configure = configure<LmHeadSpec>,
+       .identity = identity<LmHeadSpec>,
+       .facts = facts<LmHeadSpec, LmHeadImplConfig>(
+           [](const LmHeadSpec& spec, const LmHeadImplConfig& config, KindFacts& facts) {
+             facts.weight_dtype = std::string(dtype_name(config.matmul.weight_dtype));
+             facts.derived["softcapped"] = spec.logit_softcap > 0.0;
+           }),
+       .seeded_inputs = lm_head_inputs});
+}
+
+}  // namespace ttt
