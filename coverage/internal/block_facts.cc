@@ -6,125 +6,25 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 
-#include "blocks/attention/attention.h"
+#include "blocks/common/block_kind.h"
 #include "blocks/common/device.h"
-#include "blocks/embeddings/embedding.h"
-#include "blocks/ffn/gated_mlp.h"
-#include "blocks/ffn/mlp.h"
-#include "blocks/ffn/moe.h"
-#include "blocks/lm_head/lm_head.h"
-#include "blocks/normalization/layer_norm.h"
-#include "blocks/normalization/rms_norm.h"
 #include "validation/markup/number.h"
 
 namespace ttt::coverage_detail {
 namespace {
 
-std::string dims(std::int64_t a, std::int64_t b) {
-  return std::to_string(a) + "x" + std::to_string(b);
-}
-
-std::string weight_of(const MatmulConfig& matmul) {
-  return std::string(dtype_name(matmul.weight_dtype));
-}
-
-// The facts only the Spec and ImplConfig types know, filled in after parsing.
-template <typename Spec, typename Config>
-using Extras = std::function<void(const Spec&, const Config&, BlockFacts&)>;
-
-template <typename Spec, typename Config>
-void describe_typed(const nlohmann::json& spec_json, const nlohmann::json& impl_json, Device device,
-                    Mode mode, const Extras<Spec, Config>& extras, BlockFacts& facts) {
-  Spec spec;
-  from_json(spec_json, spec);
-  spec.validate();
-  Config config = default_impl_config(spec, device, mode);
-  if (!impl_json.is_object()) throw std::invalid_argument("impl_config is not a JSON object");
-  from_json(impl_json, config);
-  facts.identity = spec.identity();
-  to_json(facts.spec, spec);
-  to_json(facts.impl_config, config);
-  extras(spec, config, facts);
-  facts.known = true;
-}
-
-using Describer =
-    std::function<void(const nlohmann::json&, const nlohmann::json&, Device, Mode, BlockFacts&)>;
-
-template <typename Spec, typename Config>
-Describer describer(Extras<Spec, Config> extras) {
-  return [extras](const nlohmann::json& spec, const nlohmann::json& impl, Device device, Mode mode,
-                  BlockFacts& facts) {
-    describe_typed<Spec, Config>(spec, impl, device, mode, extras, facts);
-  };
-}
-
-// What coverage knows about a block family: which input carries the call's tokens (its shape gives
-// batch and seq_len) and how to describe a configuration. One entry per family.
-struct FamilyFacts {
-  std::string activation;
-  Describer describe;
-};
-
-const std::map<std::string, FamilyFacts, std::less<>>& families() {
-  static const auto* table = new std::map<std::string, FamilyFacts, std::less<>>{
-      {"rms_norm",
-       {"x", describer<RmsNormSpec, RmsNormImplConfig>(
-                 [](const RmsNormSpec&, const RmsNormImplConfig& config, BlockFacts& facts) {
-                   facts.weight_dtype = std::string(dtype_name(config.weight_dtype));
-                 })}},
-      {"layer_norm",
-       {"x", describer<LayerNormSpec, LayerNormImplConfig>(
-                 [](const LayerNormSpec&, const LayerNormImplConfig& config, BlockFacts& facts) {
-                   facts.weight_dtype = std::string(dtype_name(config.weight_dtype));
-                 })}},
-      {"attention",
-       {"x",
-        describer<AttentionSpec, AttentionImplConfig>(
-            [](const AttentionSpec& spec, const AttentionImplConfig& config, BlockFacts& facts) {
-              facts.weight_dtype = weight_of(config.qkv);
-              facts.derived["head_dim"] = spec.dim_per_head();
-              facts.derived["kv_heads"] = spec.kv_heads();
-              facts.derived["group_size"] = spec.num_heads / spec.kv_heads();
-              facts.derived["windowed"] = spec.sliding_window > 0;
-              facts.derived["softcapped"] = spec.logit_softcap > 0.0;
-              facts.derived["kv_cache_dtype"] = std::string(dtype_name(config.kv_cache_dtype));
-            })}},
-      {"mlp",
-       {"x", describer<MlpSpec, MlpImplConfig>(
-                 [](const MlpSpec& spec, const MlpImplConfig& config, BlockFacts& facts) {
-                   facts.weight_dtype = weight_of(config.ff1);
-                   facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
-                 })}},
-      {"gated_mlp",
-       {"x", describer<GatedMlpSpec, GatedMlpImplConfig>(
-                 [](const GatedMlpSpec& spec, const GatedMlpImplConfig& config, BlockFacts& facts) {
-                   facts.weight_dtype = weight_of(config.ff1_ff3);
-                   facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
-                 })}},
-      {"moe",
-       {"x", describer<MoeSpec, MoeImplConfig>(
-                 [](const MoeSpec& spec, const MoeImplConfig& config, BlockFacts& facts) {
-                   facts.weight_dtype = weight_of(config.expert.ff1_ff3);
-                   facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
-                   facts.derived["routing"] =
-                       std::to_string(spec.num_experts) + "/top" + std::to_string(spec.top_k);
-                 })}},
-      {"lm_head",
-       {"x", describer<LmHeadSpec, LmHeadImplConfig>(
-                 [](const LmHeadSpec& spec, const LmHeadImplConfig& config, BlockFacts& facts) {
-                   facts.weight_dtype = weight_of(config.matmul);
-                   facts.derived["softcapped"] = spec.logit_softcap > 0.0;
-                 })}},
-      {"embedding",
-       {"ids",
-        describer<EmbeddingSpec, EmbeddingImplConfig>(
-            [](const EmbeddingSpec& spec, const EmbeddingImplConfig& config, BlockFacts& facts) {
-              facts.weight_dtype = std::string(dtype_name(config.weight_dtype));
-              facts.derived["scaled"] = spec.scale != 1.0;
-            })}},
-  };
+// The kind that describes each family coverage knows: the first of the family's kinds with
+// coverage facts (the kinds of one family share them: attention.prefill and attention.decode).
+const std::map<std::string, const BlockKind*, std::less<>>& families() {
+  static const auto* table = [] {
+    auto* result = new std::map<std::string, const BlockKind*, std::less<>>();
+    for (const BlockKind& kind : block_kinds()) {
+      if (kind.facts) result->emplace(kind.family, &kind);
+    }
+    return result;
+  }();
   return *table;
 }
 
@@ -162,9 +62,15 @@ BlockFacts describe_block(const std::string& block, const nlohmann::json& spec,
   } catch (const std::exception&) {  // An unknown device name takes N150's defaults.
   }
   const Mode parsed_mode = mode == "decode" ? Mode::decode : Mode::prefill;
-  BlockFacts typed = facts;
   try {
-    it->second.describe(spec, impl_config, parsed_device, parsed_mode, typed);
+    KindFacts described = it->second->facts(spec, impl_config, parsed_device, parsed_mode);
+    BlockFacts typed = facts;
+    typed.known = true;
+    typed.identity = std::move(described.identity);
+    typed.spec = std::move(described.spec);
+    typed.impl_config = std::move(described.impl_config);
+    typed.weight_dtype = std::move(described.weight_dtype);
+    typed.derived = std::move(described.derived);
     return typed;
   } catch (const std::exception& error) {
     facts.problem = error.what();
@@ -183,7 +89,7 @@ const std::vector<std::string>& known_block_families() {
 
 std::string activation_input(std::string_view block) {
   const auto it = families().find(block);
-  return it == families().end() ? std::string() : it->second.activation;
+  return it == families().end() ? std::string() : it->second->activation_input;
 }
 
 }  // namespace ttt::coverage_detail

@@ -1,6 +1,7 @@
-// What the suites know about TTTv2's block kinds (internal to suites/suite): how to build the
-// ImplConfig of a Spec with a preset, the identity string, and the inputs (names, shapes, how to
-// draw them). The registry replays any kind; this table only adds seeded inputs and presets.
+// How the suites read TTTv2's block kinds (internal to suites/suite): each kind's descriptor
+// (blocks/common/block_kind.h, defined beside its block) configures a Spec with a preset, names
+// its identity and lists its inputs with their shapes and distributions; the Drawer here draws
+// them with the suite's seeds and standard deviations.
 #pragma once
 
 #include <cstdint>
@@ -11,32 +12,29 @@
 #include <string_view>
 #include <vector>
 
+#include "blocks/common/block_kind.h"
 #include "blocks/common/device.h"
 #include "suites/suite/suite.h"
 
 namespace ttt::suite_detail {
 
-// A Spec parsed and validated, with its full ImplConfig.
-struct ParsedBlock {
-  nlohmann::json spec;         // The Spec as the block writes it (every field).
-  nlohmann::json impl_config;  // default_impl_config(spec, device, mode, preset) + overrides.
-  std::string identity;        // The Spec's identity string.
-};
+// A Spec parsed and validated, with its full ImplConfig and identity.
+using ParsedBlock = ConfiguredBlock;
 
-// A known kind ("gated_mlp", "attention.decode", ...) or nullptr.
-struct KnownKind;
+// A kind the suites can seed: a BlockKind with seeded inputs.
+using KnownKind = BlockKind;
+// The kind called `kind` ("gated_mlp", "attention.decode", ...) when it has seeded inputs, or
+// nullptr.
 const KnownKind* find_known_kind(std::string_view kind);
+// The kinds the suites can seed, sorted.
 std::vector<std::string> known_kind_names();
 
-// What parse_block throws when the ImplConfig overrides are at fault (not the Spec): the block's
-// messages name a field without saying whether it is the Spec's or the ImplConfig's.
-class ImplConfigError : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
+// What parse_block throws when the ImplConfig overrides are at fault (not the Spec).
+using ImplConfigError = ttt::ImplConfigError;
 
-// Parses `spec`, validates it and builds the ImplConfig. Throws std::invalid_argument with the
-// block's message (ImplConfigError when the ImplConfig overrides are invalid).
+// Parses `spec`, validates it and builds the ImplConfig (BlockKind::configure). Throws
+// std::invalid_argument with the block's message (ImplConfigError when the ImplConfig overrides
+// are invalid).
 ParsedBlock parse_block(const KnownKind& kind, const nlohmann::json& spec, Device device, Mode mode,
                         const std::optional<Preset>& preset,
                         const nlohmann::json& impl_config_overrides);
@@ -44,8 +42,8 @@ ParsedBlock parse_block(const KnownKind& kind, const nlohmann::json& spec, Devic
 // The identity string of a Spec of a known kind (throws like parse_block).
 std::string block_identity(const KnownKind& kind, const nlohmann::json& spec);
 
-// Which shape fields the kind reads in `mode`: "batch" always, "seq_len" in prefill,
-// "context_len" for attention.decode and a learned-position embedding in decode.
+// Which shape fields the kind reads in `mode` (BlockKind::shape_fields): "batch" always,
+// "seq_len" in prefill, "context_len" in decode for attention.decode and the embedding.
 std::vector<std::string> shape_fields(const KnownKind& kind, Mode mode);
 
 // Seeded inputs of the kind's replayer for `block` (docs/suites.md "Seeded inputs"). Throws
@@ -68,7 +66,7 @@ Tensor seeded_activation(const Shape& shape, double std, std::uint64_t seed);
 // Positions [batch], every user at `position`.
 Tensor uniform_positions(std::int64_t batch, std::int64_t position);
 // Cache length for a prefill of `seq_len` or a decode at `context_len`: the positions needed,
-// rounded up to whole 32-position tiles.
-std::int64_t cache_length(std::int64_t positions_needed);
+// rounded up to whole 32-position tiles (the blocks' rule, blocks/common/block_kind.h).
+using ttt::cache_length;
 
 }  // namespace ttt::suite_detail

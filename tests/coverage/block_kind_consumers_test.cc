@@ -1,0 +1,75 @@
+// A block kind is defined once, in its folder's kinds.cc (blocks/common/block_kind.h): replay, the
+// suites' seeded inputs and coverage all see it through its descriptor, and none keeps a list of
+// its own.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "blocks/common/block_kind.h"
+#include "blocks/registration.h"
+#include "coverage/internal/block_facts.h"
+#include "suites/suite/internal/block_kinds.h"
+#include "suites/suite/targets.h"
+
+namespace ttt {
+namespace {
+
+using ::testing::ElementsAre;
+
+TEST(BlockKindConsumers, EachConsumerSeesTheDescriptors) {
+  BlockRegistry registry;
+  register_builtin_blocks(registry);
+  std::vector<std::string> seedable;
+  std::set<std::string> described;
+  for (const BlockKind& kind : block_kinds()) {
+    EXPECT_NE(registry.find(kind.name), nullptr) << kind.name;
+    // The suites seed exactly the kinds whose descriptor lists seeded inputs, and read that
+    // descriptor (not a copy).
+    const BlockKind* known = suite_detail::find_known_kind(kind.name);
+    EXPECT_EQ(known, kind.seeded_inputs ? &kind : nullptr) << kind.name;
+    if (kind.seeded_inputs) seedable.push_back(kind.name);
+    // Coverage knows a family when its kinds have facts, and finds the tokens where they say.
+    if (kind.facts) {
+      described.insert(kind.family);
+      EXPECT_EQ(coverage_detail::activation_input(kind.family), kind.activation_input);
+    }
+  }
+  EXPECT_EQ(known_block_kinds(), seedable);
+  EXPECT_THAT(seedable, ElementsAre("attention.decode", "attention.prefill", "embedding",
+                                    "gated_mlp", "layer_norm", "lm_head", "mlp", "moe", "rms_norm"));
+  EXPECT_EQ(std::set<std::string>(coverage_detail::known_block_families().begin(),
+                                  coverage_detail::known_block_families().end()),
+            described);
+  EXPECT_EQ(coverage_detail::activation_input("embedding"), "ids");
+  EXPECT_EQ(coverage_detail::activation_input("rope"), "");
+}
+
+// "q_norm" with shape [head_dim] is spelled once, in blocks/attention/kinds.cc: a suite case
+// draws it and coverage derives head_dim from the same Spec.
+TEST(BlockKindConsumers, QkNormAttentionThroughSuitesAndCoverage) {
+  const nlohmann::json spec = {
+      {"hidden_dim", 64}, {"num_heads", 4}, {"num_kv_heads", 2},
+      {"qk_norm", true},   {"rope", {{"head_dim", 16}}}};
+  const auto target = block_case({.kind = "attention.prefill", .spec = spec, .mode = Mode::prefill});
+  const CaseInputs inputs = *target->seeded_inputs({.batch = 1, .seq_len = 3}, {}, 11);
+  EXPECT_EQ(inputs.tensor("q_norm").shape(), (Shape{16}));
+  EXPECT_EQ(inputs.tensor("k_norm").shape(), (Shape{16}));
+  EXPECT_EQ(inputs.tensor("k_cache").shape(), (Shape{1, 2, 32, 16}));
+  EXPECT_EQ(inputs.scalars.at("first_slot"), 0);
+  // norm_scale: normal(1, weight_std), so every value is near 1.
+  EXPECT_NEAR(inputs.tensor("q_norm").at({0}), 1.0, 0.2);
+
+  const coverage_detail::BlockFacts facts =
+      coverage_detail::describe_block("attention", spec, nlohmann::json::object(), "N150", "prefill");
+  ASSERT_TRUE(facts.known) << facts.problem;
+  EXPECT_EQ(facts.derived.at("head_dim"), 16);
+  EXPECT_EQ(facts.derived.at("kv_heads"), 2);
+  EXPECT_EQ(facts.derived.at("group_size"), 2);
+  EXPECT_EQ(facts.identity, find_block_kind("attention.prefill")->identity(spec));
+}
+
+}  // namespace
+}  // namespace ttt
