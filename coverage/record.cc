@@ -11,18 +11,13 @@
 
 #include "coverage/internal/block_facts.h"
 #include "validation/input/input_file.h"
+#include "validation/input/json_reader.h"
 #include "validation/tensor/dtype.h"
 
 namespace ttt {
 namespace {
 
 constexpr const char* kCountKeys[] = {"calls", "passed", "failed"};
-
-// "<where>: field '<field>': <message>".
-[[noreturn]] void fail(const std::string& where, const std::string& field,
-                       const std::string& message) {
-  throw std::invalid_argument(where + ": field '" + field + "': " + message);
-}
 
 std::string infer_mode(const CallObservation& observation, const std::string& kind_mode) {
   if (!observation.mode.empty()) return observation.mode;
@@ -70,44 +65,13 @@ void bucket_tokens(CoverageRecord& record, std::size_t index, DType dtype) {
   record.seq_len = token_bucket(seq_len);
 }
 
-const nlohmann::json& member(const nlohmann::json& json, const std::string& where,
-                             const std::string& field) {
-  if (!json.contains(field)) fail(where, field, "is required");
-  return json.at(field);
-}
-
-std::string text_member(const nlohmann::json& json, const std::string& where,
-                        const std::string& field) {
-  const nlohmann::json& value = member(json, where, field);
-  if (!value.is_string()) fail(where, field, "expected a string, got " + value.dump());
-  return value.get<std::string>();
-}
-
-std::int64_t count_member(const nlohmann::json& json, const std::string& where,
-                          const std::string& field) {
-  const nlohmann::json& value = member(json, where, field);
-  if (!value.is_number_integer() || value.get<std::int64_t>() < 0) {
-    fail(where, field, "expected an integer >= 0, got " + value.dump());
-  }
-  return value.get<std::int64_t>();
-}
-
-// Call counts: nlohmann's parser gives non-negative integers up to 2^64 - 1 as unsigned, larger
+// A call count: nlohmann's parser gives non-negative integers up to 2^64 - 1 as unsigned, larger
 // ones as floating point.
-std::uint64_t call_count_member(const nlohmann::json& json, const std::string& where,
-                                const std::string& field) {
-  const nlohmann::json& value = member(json, where, field);
-  if (!value.is_number_unsigned()) {
-    fail(where, field, "expected an integer in [0, 18446744073709551615], got " + value.dump());
+std::uint64_t call_count(const JsonNode& node) {
+  if (!node.json().is_number_unsigned()) {
+    node.fail("expected an integer in [0, 18446744073709551615], got " + node.json().dump());
   }
-  return value.get<std::uint64_t>();
-}
-
-nlohmann::json object_member(const nlohmann::json& json, const std::string& where,
-                             const std::string& field) {
-  const nlohmann::json& value = member(json, where, field);
-  if (!value.is_object()) fail(where, field, "expected a JSON object, got " + value.dump());
-  return value;
+  return node.json().get<std::uint64_t>();
 }
 
 }  // namespace
@@ -199,65 +163,60 @@ nlohmann::json to_json(const CoverageRecord& record) {
 }
 
 CoverageRecord coverage_record_from_json(const nlohmann::json& json, const std::string& where) {
-  if (!json.is_object()) {
-    throw std::invalid_argument(where + ": expected a JSON object, got " + json.dump());
-  }
+  const JsonNode root(json, where);
+  root.object();
   if (!json.contains("ttt_coverage")) {
     throw std::invalid_argument(where + ": not a coverage record (no ttt_coverage key)");
   }
-  const nlohmann::json& version = json.at("ttt_coverage");
-  if (!version.is_number_integer()) fail(where, "ttt_coverage", "expected an integer");
-  if (version.get<std::int64_t>() > kCoverageFormatVersion) {
-    throw std::invalid_argument(where + ": coverage format version " + version.dump() +
+  // The version first: a newer format's fields are not unknown, they are not understood yet.
+  const JsonNode version = root.at("ttt_coverage");
+  if (version.integer() > kCoverageFormatVersion) {
+    throw std::invalid_argument(where + ": coverage format version " + version.json().dump() +
                                 " is newer than this ttt understands (" +
                                 std::to_string(kCoverageFormatVersion) + ")");
   }
+  root.allow_only({"ttt_coverage", "source", "origin", "kind", "block", "mode", "identity", "spec",
+                   "impl_config", "device", "inputs", "batch", "seq_len", "vocab_shards", "calls",
+                   "passed", "failed"});
   CoverageRecord record;
-  record.source = text_member(json, where, "source");
-  record.origin = json.contains("origin") ? text_member(json, where, "origin") : "";
-  record.kind = text_member(json, where, "kind");
-  record.block = text_member(json, where, "block");
-  record.mode = text_member(json, where, "mode");
+  record.source = root.at("source").string();
+  if (const auto origin = root.find("origin")) record.origin = origin->string();
+  record.kind = root.at("kind").string();
+  record.block = root.at("block").string();
+  const JsonNode mode = root.at("mode");
+  record.mode = mode.string();
   if (!record.mode.empty() && record.mode != "prefill" && record.mode != "decode") {
-    fail(where, "mode", "expected \"prefill\", \"decode\" or \"\", got \"" + record.mode + "\"");
+    mode.fail("expected \"prefill\", \"decode\" or \"\", got \"" + record.mode + "\"");
   }
-  record.identity = text_member(json, where, "identity");
-  record.spec = object_member(json, where, "spec");
-  record.impl_config = object_member(json, where, "impl_config");
-  record.device = text_member(json, where, "device");
-  const nlohmann::json& inputs = member(json, where, "inputs");
-  if (!inputs.is_array()) fail(where, "inputs", "expected an array");
+  record.identity = root.at("identity").string();
+  record.spec = root.at("spec").object();
+  record.impl_config = root.at("impl_config").object();
+  record.device = root.at("device").string();
+  const JsonNode inputs = root.at("inputs");
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const std::string field = "inputs/" + std::to_string(i);
-    const nlohmann::json& input = inputs[i];
-    if (!input.is_object()) fail(where, field, "expected an object");
+    const JsonNode input = inputs.at(i);
+    input.allow_only({"name", "shape", "dtype"});
     CoverageInput parsed;
-    parsed.name = text_member(input, where + ": " + field, "name");
-    parsed.dtype = text_member(input, where + ": " + field, "dtype");
-    const nlohmann::json& shape = member(input, where + ": " + field, "shape");
-    if (!shape.is_array()) fail(where, field + "/shape", "expected an array of integers");
-    for (const nlohmann::json& dim : shape) {
-      if (!dim.is_number_integer() || dim.get<std::int64_t>() < 0) {
-        fail(where, field + "/shape", "expected integers >= 0, got " + shape.dump());
-      }
-      parsed.shape.push_back(dim.get<std::int64_t>());
+    parsed.name = input.at("name").string();
+    parsed.dtype = input.at("dtype").string();
+    const JsonNode shape = input.at("shape");
+    for (std::size_t d = 0; d < shape.size(); ++d) {
+      parsed.shape.push_back(shape.at(d).integer_at_least(0));
     }
     record.inputs.push_back(std::move(parsed));
   }
-  record.batch = count_member(json, where, "batch");
-  record.seq_len = count_member(json, where, "seq_len");
-  if (json.contains("vocab_shards")) {
-    record.vocab_shards = count_member(json, where, "vocab_shards");
-    if (record.vocab_shards < 1) fail(where, "vocab_shards", "expected an integer >= 1, got 0");
-  }
-  record.calls = call_count_member(json, where, "calls");
-  record.passed = call_count_member(json, where, "passed");
-  record.failed = call_count_member(json, where, "failed");
+  record.batch = root.at("batch").integer_at_least(0);
+  record.seq_len = root.at("seq_len").integer_at_least(0);
+  if (const auto shards = root.find("vocab_shards"))
+    record.vocab_shards = shards->integer_at_least(1);
+  const JsonNode calls = root.at("calls");
+  record.calls = call_count(calls);
+  record.passed = call_count(root.at("passed"));
+  record.failed = call_count(root.at("failed"));
   if (record.passed > record.calls || record.failed > record.calls - record.passed) {
-    fail(where, "calls",
-         "passed (" + std::to_string(record.passed) + ") + failed (" +
-             std::to_string(record.failed) + ") exceed calls (" + std::to_string(record.calls) +
-             ")");
+    calls.fail("passed (" + std::to_string(record.passed) + ") + failed (" +
+               std::to_string(record.failed) + ") exceed calls (" + std::to_string(record.calls) +
+               ")");
   }
   return record;
 }

@@ -212,10 +212,9 @@ TEST(CoverageFiles, BadLinesNameTheFileAndLine) {
   nlohmann::json wrong = nlohmann::json::parse(good);
   wrong["calls"] = -1;
   write(path, wrong.dump() + "\n");
-  EXPECT_THAT(
-      [&] { read_coverage_file(path); },
-      ThrowsMessage<std::invalid_argument>(HasSubstr(
-          path + ":1: field 'calls': expected an integer in [0, 18446744073709551615], got -1")));
+  EXPECT_THAT([&] { read_coverage_file(path); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr(
+                  path + ":1: /calls: expected an integer in [0, 18446744073709551615], got -1")));
   wrong = nlohmann::json::parse(good);
   wrong["passed"] = 5;
   write(path, wrong.dump() + "\n");
@@ -230,7 +229,16 @@ TEST(CoverageFiles, BadLinesNameTheFileAndLine) {
   wrong["mode"] = "train";
   write(path, wrong.dump() + "\n");
   EXPECT_THAT([&] { read_coverage_file(path); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr("field 'mode'")));
+              ThrowsMessage<std::invalid_argument>(HasSubstr(
+                  path + ":1: /mode: expected \"prefill\", \"decode\" or \"\", got \"train\"")));
+  // Read strictly: a misspelt field is an error naming it, not a record with a default.
+  wrong = nlohmann::json::parse(good);
+  wrong["inputs"][0]["shpe"] = wrong["inputs"][0]["shape"];
+  write(path, wrong.dump() + "\n");
+  EXPECT_THAT([&] { read_coverage_file(path); },
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr(path + ":1: /inputs/0/shpe: unknown field 'shpe' (expected one of: "
+                                   "name, shape, dtype)")));
   EXPECT_THAT(
       [] { read_coverage_file("/nonexistent/cov.jsonl"); },
       ThrowsMessage<std::invalid_argument>(HasSubstr("/nonexistent/cov.jsonl: cannot open")));

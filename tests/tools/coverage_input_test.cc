@@ -133,7 +133,7 @@ TEST_F(CoverageInput, CallCountsPast32And63BitsAddUpAndOverflowIsAnError) {
   std::ofstream(path("d.jsonl")) << norm_line("18446744073709551616") << "\n";
   run = ttt({"coverage", "merge", path("d.jsonl"), "-o", "-"});
   EXPECT_EQ(run.exit_code, 2);
-  EXPECT_THAT(run.err, HasSubstr("d.jsonl:1: field 'calls': expected an integer in [0, "
+  EXPECT_THAT(run.err, HasSubstr("d.jsonl:1: /calls: expected an integer in [0, "
                                  "18446744073709551615]"));
 }
 
