@@ -8,13 +8,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <utility>
 
 #include "coverage/record.h"
 #include "coverage/sources.h"
-#include "validation/wrapper/registry.h"
+#include "validation/wrapper/call_sink.h"
 
 namespace ttt {
 
@@ -66,6 +67,22 @@ struct CoverageCollector::Impl {
   }
 };
 
+namespace {
+
+// The collector's call sink: every validated call's record, nothing else (no tensors).
+class Sink final : public CallSink {
+ public:
+  explicit Sink(std::function<void(const ValidationRecord&)> append) : append_(std::move(append)) {}
+  bool wants(std::string_view, bool validated) override { return validated; }
+  void on_call(const CheckedCall& call) override { append_(call.record); }
+  bool reads_tensors() const override { return false; }
+
+ private:
+  std::function<void(const ValidationRecord&)> append_;
+};
+
+}  // namespace
+
 CoverageCollector::CoverageCollector(std::string path, CoverageCollectOptions options)
     : impl_(std::make_shared<Impl>()) {
   if (path.empty()) throw std::invalid_argument("[coverage] the coverage file path is empty");
@@ -75,13 +92,12 @@ CoverageCollector::CoverageCollector(std::string path, CoverageCollectOptions op
     std::lock_guard lock(impl_->mutex);
     if (!impl_->open_locked()) throw std::runtime_error(*impl_->error);
   }
-  std::shared_ptr<Impl> impl = impl_;
-  observer_id_ = validation_registry().add_observer(
-      [impl](const ValidationRecord& record) { impl->append(record); });
+  sink_id_ = add_call_sink(std::make_shared<Sink>(
+      [impl = impl_](const ValidationRecord& record) { impl->append(record); }));
 }
 
 CoverageCollector::~CoverageCollector() {
-  if (observer_id_ >= 0) validation_registry().remove_observer(observer_id_);
+  if (sink_id_ >= 0) remove_call_sink(sink_id_);
 }
 
 const std::string& CoverageCollector::path() const { return impl_->path; }

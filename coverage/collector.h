@@ -3,8 +3,8 @@
 //
 // With the environment variable TTT_COVERAGE=path.jsonl set, every program that links
 // tttv2::coverage appends one record per validated compare_to_reference call to that file: the
-// library installs an observer on the validation registry at start-up (ValidationRegistry::
-// add_observer) and opens the file on the first record. Nothing else changes: calls that are not
+// library adds a call sink (validation/wrapper/call_sink.h) at start-up that receives every
+// validated call, and opens the file on the first record. Nothing else changes: calls that are not
 // validated add no record, so the wrapper with validation off stays as cheap as before, and a
 // program that validates nothing never creates the file. The API does the same for a scope:
 //
@@ -31,14 +31,14 @@ struct CoverageCollectOptions {
   bool open_now = true;
 };
 
-// One collection in progress: an observer on the validation registry appending to a file.
+// One collection in progress: a call sink of validated calls appending to a file.
 // Thread-safe: records may arrive from many threads; each is written with one write() call.
 class CoverageCollector {
  public:
-  // Installs the observer; with options.open_now opens (creating, appending to) `path` and throws
+  // Adds the sink; with options.open_now opens (creating, appending to) `path` and throws
   // std::runtime_error naming the file when it cannot be opened.
   explicit CoverageCollector(std::string path, CoverageCollectOptions options = {});
-  // Removes the observer and closes the file. Never throws.
+  // Removes the sink and closes the file. Never throws.
   ~CoverageCollector();
   CoverageCollector(const CoverageCollector&) = delete;
   CoverageCollector& operator=(const CoverageCollector&) = delete;
@@ -53,7 +53,7 @@ class CoverageCollector {
  private:
   struct Impl;
   std::shared_ptr<Impl> impl_;
-  std::int64_t observer_id_ = -1;
+  std::int64_t sink_id_ = -1;
 };
 
 // RAII for a scope: a CoverageCollector that lives as long as this object.

@@ -7,15 +7,18 @@
 //   ttt::print_validation_report();
 //
 // The returned callable has device_fn's exact call signature and return type, so it replaces the
-// device function in a model without other changes. When validation is on for the name (switches.h:
+// device function in a model without other changes. It is a typed layer over the untyped core of
+// checked_call.h: it names the arguments' and outputs' tensors and hands the call to
+// run_checked_call(). When validation is on for the name (switches.h:
 // TTT_VALIDATE, TTT_VALIDATE_FILTER, sampling), a call
 //   1. maps each argument for the reference (Mappers::input, else a copy whose tensors are cloned,
 //      so a device_fn that updates an argument in place - a KV cache - cannot change what the
 //      reference sees),
 //   2. runs device_fn and then reference_fn, each timed with a steady clock,
 //   3. finds the tensors of both outputs (tensor_visit.h), compares each output by name with its
-//      tolerances (metrics.h) and adds a ValidationRecord to validation_registry(),
-//   4. hands the call to the active trace session, if one wants it (validation/trace/capture.h),
+//      tolerances (metrics.h) and builds a ValidationRecord (validation_registry() keeps it),
+//   4. hands the call to the call sinks that want it (call_sink.h: the registry, the active trace
+//      session, coverage, your own),
 //   5. throws ValidationError if raise_on_failure is set and the call failed, and otherwise
 //      returns the device output (or, with return_reference_output, the reference output converted
 //      to the device output type: teacher forcing).
@@ -45,85 +48,13 @@
 
 #include "validation/metrics/metrics.h"
 #include "validation/tensor/tensor.h"
-#include "validation/trace/capture.h"
+#include "validation/wrapper/call_sink.h"
+#include "validation/wrapper/checked_call.h"
 #include "validation/wrapper/registry.h"
 #include "validation/wrapper/switches.h"
 #include "validation/wrapper/tensor_visit.h"
 
 namespace ttt {
-
-// MetricsOptions{} without the error histogram (quantiles kept).
-inline MetricsOptions without_histogram() {
-  MetricsOptions options;
-  options.histogram = false;
-  return options;
-}
-
-// MetricsOptions{} without the second pass (quantiles and histogram): the wrapper's default, since
-// that pass costs many times the fused one (docs/PERFORMANCE.md) and reports do not use it.
-inline MetricsOptions fused_pass_metrics() {
-  MetricsOptions options;
-  options.quantiles = false;
-  options.histogram = false;
-  return options;
-}
-
-// How one wrapped callable validates. Every field has a default; blocks fill the provenance group.
-struct CompareOptions {
-  // Names. Reports, traces and coverage use them; container elements add "/0", "/1", ...
-  // Default: "arg0", "arg1", ... REQUIRES: empty or one unique name (no '/') per argument.
-  std::vector<std::string> input_names{};
-  // Default: "out0", or "out0", "out1", ... when device_fn returns a std::tuple or std::pair (one
-  // name per element). REQUIRES: empty or one unique name (no '/') per top-level output.
-  std::vector<std::string> output_names{};
-
-  // Tolerances (Polygraphy style): `tolerances` for every output, with `output_tolerances`
-  // merged over it (Tolerances::merged) for the outputs it names. A key is an output name
-  // ("k_cache/1") or a container's name ("k_cache", covering every element); the longest
-  // matching key wins. REQUIRES: every key starts with one of the output names.
-  // Default (unset): for each output, default_tolerances(device dtype, reference dtype), the
-  // dtype-aware policy of docs/metrics.md. Tolerances::tt_metal_default() is the earlier default.
-  std::optional<Tolerances> tolerances{};
-  std::map<std::string, Tolerances> output_tolerances{};
-  // What compute_metrics computes (rtol/atol for allclose; quantiles and histogram). Default:
-  // every metric of the fused pass, no quantiles, no histogram.
-  MetricsOptions metrics = fused_pass_metrics();
-
-  // Behaviour.
-  // false: this callable never validates (it still passes calls to an active trace session).
-  bool enabled = true;
-  // Teacher forcing: return the reference output, converted to the device output type
-  // (Mappers::to_device_output, else the device output with its tensors replaced by the
-  // reference's, each converted to the device tensor's dtype), so that downstream calls see exact
-  // inputs. Calls that are not validated return the device output.
-  // REQUIRES: a conversion exists (checked when wrapping).
-  bool return_reference_output = false;
-  // Record the failed call, then throw ValidationError carrying its verdict text.
-  bool raise_on_failure = false;
-  // Clone the tensors of copied arguments before device_fn runs (see step 1 above). Turn off only
-  // for device functions that never modify their arguments, to save the copies.
-  bool snapshot_inputs = true;
-  // Sampling for this callable; unset: the process-wide setting (switches.h, default: every call).
-  std::optional<std::int64_t> sample_every{};  // REQUIRES: >= 1.
-  std::optional<std::int64_t> sample_first{};  // REQUIRES: >= 0 (0: no limit).
-
-  // Provenance, when the callable comes from a block (records, traces and coverage keep it).
-  std::string block{};                  // Registered block kind, e.g. "attention.decode".
-  std::string spec_json = "{}";         // REQUIRES: a JSON object.
-  std::string impl_config_json = "{}";  // REQUIRES: a JSON object.
-  std::string device{};                 // E.g. "N150".
-};
-
-// Thrown by a wrapped call with raise_on_failure when the comparison failed (after recording).
-class ValidationError : public std::runtime_error {
- public:
-  explicit ValidationError(ValidationRecord record);
-  // The failed call's record (also in validation_registry()).
-  const ValidationRecord& record() const { return record_; }
-
- private:
-  ValidationRecord record_;
-};
 
 // Placeholder for a mapper that is not set.
 struct NoMapper {};
@@ -197,54 +128,6 @@ template <typename... T>
 struct tuple_arity<std::tuple<T...>> : std::integral_constant<std::size_t, sizeof...(T)> {};
 template <typename A, typename B>
 struct tuple_arity<std::pair<A, B>> : std::integral_constant<std::size_t, 2> {};
-
-// State shared by every copy of one wrapped callable; built once when wrapping.
-struct WrapperCore {
-  std::string name;
-  CompareOptions options;  // With input and output names filled in.
-  SourceLocation location;
-  std::shared_ptr<NameState> name_state;
-  std::vector<std::pair<std::string, Tolerances>> output_tolerances;  // Longest key first.
-};
-
-// Checks the options (MLX-style errors naming the callable) and builds the shared state.
-std::shared_ptr<const WrapperCore> make_core(std::string name, CompareOptions options,
-                                             const std::source_location& location,
-                                             std::size_t argument_count, std::size_t output_count);
-
-// What one call does, decided when it starts.
-struct CallPlan {
-  bool validate = false;
-  TraceSession* trace = nullptr;  // Session that wants this call, if any.
-  std::int64_t call_index = -1;
-  bool first_call = false;
-};
-CallPlan plan_call(const WrapperCore& core);
-
-// What the typed part of a call hands to the untyped part.
-struct CallData {
-  std::vector<NamedTensor> inputs;
-  std::vector<std::pair<std::string, ScalarValue>> scalars;
-  std::vector<NamedTensor> device_outputs;
-  bool device_outputs_ready = false;  // The device output's tensors were collected.
-  std::vector<NamedTensor> reference_outputs;
-  bool reference_outputs_ready = false;  // The reference ran and its outputs were collected.
-  std::vector<StageFailure> errors;
-  std::int64_t device_ns = 0;
-  std::int64_t reference_ns = -1;
-  bool teacher_forced = false;
-};
-
-// Compares the outputs, adds the record, captures the call, and throws ValidationError when
-// raise_on_failure is set and the call failed.
-void finish_call(const WrapperCore& core, const CallPlan& plan, CallData& data);
-// Records a call whose device_fn threw with `error` (the caller rethrows it).
-void record_device_exception(const WrapperCore& core, const CallPlan& plan, CallData& data,
-                             std::exception_ptr error);
-// The message of an exception: what(), or "unknown exception".
-std::string exception_message(std::exception_ptr error);
-// Clones the tensors in `tensors` (capture of inputs a reference may modify).
-void clone_tensors(std::vector<NamedTensor>& tensors);
 
 // Collects tensors, with scalars turned into rank-0 tensors (outputs) or kept apart (inputs).
 class OutputCollector final : public TensorVisitor {
@@ -412,7 +295,7 @@ class ValidatedCallable<R(Args...), DeviceFn, ReferenceFn, MappersT> {
       !std::is_reference_v<R> && (forced_by_mapper || forced_by_rebuild || forced_by_conversion);
 
   struct Shared {
-    std::shared_ptr<const WrapperCore> core;
+    std::shared_ptr<const CallDescription> description;
     ReferenceFn reference_fn;
     MappersT mappers;
   };
@@ -429,110 +312,76 @@ class ValidatedCallable<R(Args...), DeviceFn, ReferenceFn, MappersT> {
           ": return_reference_output needs a conversion from the reference output to device_fn's "
           "return type: give ttt::mappers().with_to_device_output(...)");
     }
-    auto core = make_core(std::move(name), std::move(options), location, sizeof...(Args),
-                          tuple_arity<DeviceCompared>::value);
+    auto description = describe_call(std::move(name), std::move(options), location,
+                                      sizeof...(Args), tuple_arity<DeviceCompared>::value);
     shared_ = std::make_shared<Shared>(
-        Shared{std::move(core), std::move(reference_fn), std::move(mappers)});
+        Shared{std::move(description), std::move(reference_fn), std::move(mappers)});
     enabled_ = enabled;
   }
 
-  // Calls device_fn, validating and capturing as the switches and the trace session say.
+  // Calls device_fn, validating and handing the call to sinks as the switches and sinks say.
   R operator()(Args... args) const {
     if ((validation_state.load(std::memory_order_relaxed) == kValidationOff || !enabled_) &&
-        active_trace_session() == nullptr) [[likely]] {
+        !sinks_see_unvalidated_calls()) [[likely]] {
       return device_(std::forward<Args>(args)...);
     }
     return checked_call(std::forward<Args>(args)...);
   }
 
   // The wrapped name.
-  const std::string& name() const { return shared_->core->name; }
+  const std::string& name() const { return shared_->description->name; }
 
  private:
+  // Converts the typed call into an UntypedCall: the named tensors and scalars of the mapped
+  // arguments, and sides that run the typed functions and name their outputs' tensors.
   [[gnu::noinline]] R checked_call(Args... args) const {
-    const WrapperCore& core = *shared_->core;
-    const CallPlan plan = plan_call(core);
-    if (!plan.validate && plan.trace == nullptr) return device_(std::forward<Args>(args)...);
-    using Clock = std::chrono::steady_clock;
+    const CallDescription& description = *shared_->description;
+    const CallPlan plan = plan_call(description);
+    if (!plan.checked()) return device_(std::forward<Args>(args)...);
 
-    CallData data;
+    UntypedCall call;
     std::optional<HostArgs> host_args;
     try {
       host_args.emplace(map_input(args)...);
       TensorCollector collector;
       std::size_t index = 0;
-      std::apply([&](auto&... host) { (collector(core.options.input_names[index++], host), ...); },
-                 *host_args);
-      data.inputs = std::move(collector.tensors);
-      data.scalars = std::move(collector.scalars);
-      if (plan.validate && plan.trace != nullptr && core.options.snapshot_inputs) {
-        clone_tensors(data.inputs);  // The reference may modify its arguments in place.
+      std::apply(
+          [&](auto&... host) { (collector(description.options.input_names[index++], host), ...); },
+          *host_args);
+      call.inputs.tensors = std::move(collector.tensors);
+      call.inputs.scalars = std::move(collector.scalars);
+      if (plan.validate && plan.captures_tensors() && description.options.snapshot_inputs) {
+        clone_tensors(call.inputs.tensors);  // The reference may modify its arguments in place.
       }
     } catch (...) {
       host_args.reset();
-      data.errors.push_back({"input_mapping", exception_message(std::current_exception())});
+      call.input_failure = StageFailure{"input_mapping", exception_message(std::current_exception())};
     }
 
     std::optional<Result> result;
-    const auto device_start = Clock::now();
-    try {
-      result.emplace(device_(std::forward<Args>(args)...));
-    } catch (...) {
-      data.device_ns = elapsed_ns(device_start);
-      record_device_exception(core, plan, data, std::current_exception());
-      throw;
-    }
-    data.device_ns = elapsed_ns(device_start);
-    R& device_output = static_cast<R&>(*result);
-
-    try {
-      collect_output(device_output, data.device_outputs);
-      data.device_outputs_ready = true;
-    } catch (...) {
-      data.device_outputs.clear();
-      data.errors.push_back({"output_mapping", exception_message(std::current_exception())});
-    }
-
+    call.device.run = [&](const CallInputs&) { result.emplace(device_(std::forward<Args>(args)...)); };
+    call.device.outputs = [&] { return collect_output(static_cast<R&>(*result)); };
+    std::optional<Expected> expected;
+    call.reference.run = [&](const CallInputs&) {
+      expected.emplace(std::apply(shared_->reference_fn, *host_args));
+    };
+    call.reference.outputs = [&] { return collect_output(*expected); };
     std::optional<std::remove_cvref_t<R>> forced;
-    if (plan.validate && host_args.has_value()) {
-      std::optional<Expected> expected;
-      const auto reference_start = Clock::now();
-      try {
-        expected.emplace(std::apply(shared_->reference_fn, *host_args));
-        data.reference_ns = elapsed_ns(reference_start);
-      } catch (...) {
-        data.reference_ns = elapsed_ns(reference_start);
-        data.errors.push_back(
-            {"reference", "threw: " + exception_message(std::current_exception())});
-      }
-      if (expected.has_value()) {
-        try {
-          collect_output(*expected, data.reference_outputs);
-          data.reference_outputs_ready = true;
-        } catch (...) {
-          data.reference_outputs.clear();
-          data.errors.push_back(
-              {"reference_output_mapping", exception_message(std::current_exception())});
-        }
-        if constexpr (can_teacher_force) {
-          if (core.options.return_reference_output) {
-            try {
-              forced = teacher_force(*expected, device_output, data);
-              data.teacher_forced = forced.has_value();
-            } catch (...) {
-              forced.reset();
-              data.errors.push_back(
-                  {"teacher_forcing", exception_message(std::current_exception())});
-            }
-          }
-        }
+    if constexpr (can_teacher_force) {
+      if (description.options.return_reference_output) {
+        call.teacher_force = [&](const std::vector<NamedTensor>* reference_outputs) {
+          forced.reset();
+          forced = teacher_force(*expected, static_cast<R&>(*result), reference_outputs);
+          return forced.has_value();
+        };
       }
     }
 
-    finish_call(core, plan, data);
+    run_checked_call(description, plan, call);
     if constexpr (can_teacher_force) {
       if (forced.has_value()) return std::move(*forced);
     }
+    R& device_output = static_cast<R&>(*result);
     if constexpr (std::is_lvalue_reference_v<R>) {
       return device_output;
     } else {
@@ -547,7 +396,7 @@ class ValidatedCallable<R(Args...), DeviceFn, ReferenceFn, MappersT> {
       return mapper(arg);
     } else {
       Arg copy(arg);
-      if (shared_->core->options.snapshot_inputs) {
+      if (shared_->description->options.snapshot_inputs) {
         CloneVisitor cloner;
         cloner("", copy);
       }
@@ -556,39 +405,35 @@ class ValidatedCallable<R(Args...), DeviceFn, ReferenceFn, MappersT> {
   }
 
   template <typename T>
-  void collect_output(T& value, std::vector<NamedTensor>& out) const {
+  std::vector<NamedTensor> collect_output(T& value) const {
     using Plain = std::remove_cvref_t<T>;
+    const std::vector<std::string>& names = shared_->description->options.output_names;
     OutputCollector collector;
     if constexpr (output_mapped<Plain>) {
       auto mapped = shared_->mappers.output(static_cast<const Plain&>(value));
-      visit_named(collector, shared_->core->options.output_names, mapped);
+      visit_named(collector, names, mapped);
     } else {
-      visit_named(collector, shared_->core->options.output_names, value);
+      visit_named(collector, names, value);
     }
-    out = std::move(collector.tensors);
+    return std::move(collector.tensors);
   }
 
   // The reference output as an R, or nothing when its tensors could not be collected (that
   // failure is already recorded).
-  std::optional<std::remove_cvref_t<R>> teacher_force(Expected& expected, R& device_output,
-                                                      const CallData& data) const {
+  std::optional<std::remove_cvref_t<R>> teacher_force(
+      Expected& expected, R& device_output,
+      const std::vector<NamedTensor>* reference_outputs) const {
     if constexpr (forced_by_mapper) {
       return shared_->mappers.to_device_output(expected);
     } else if constexpr (forced_by_rebuild) {
-      if (!data.reference_outputs_ready) return std::nullopt;
+      if (reference_outputs == nullptr) return std::nullopt;
       std::remove_cvref_t<R> rebuilt(device_output);
-      ReplaceVisitor replacer(data.reference_outputs);
-      visit_named(replacer, shared_->core->options.output_names, rebuilt);
+      ReplaceVisitor replacer(*reference_outputs);
+      visit_named(replacer, shared_->description->options.output_names, rebuilt);
       return rebuilt;
     } else {
       return static_cast<std::remove_cvref_t<R>>(expected);
     }
-  }
-
-  static std::int64_t elapsed_ns(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                                start)
-        .count();
   }
 
   mutable DeviceFn device_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "validation/wrapper/switches.h"
 
@@ -191,51 +192,25 @@ ValidationSummary summarize(const std::vector<ValidationRecord>& records) {
 }
 
 std::int64_t ValidationRegistry::add(ValidationRecord record) {
-  std::shared_ptr<const std::vector<std::pair<std::int64_t, Observer>>> observers;
-  {
-    std::lock_guard lock(observers_mutex_);
-    observers = observers_;
-  }
-  std::int64_t sequence = 0;
-  std::optional<ValidationRecord> observed;
-  {
-    std::lock_guard lock(mutex_);
-    record.sequence = next_sequence_++;
-    sequence = record.sequence;
-    if (observers != nullptr) observed = record;
-    records_.push_back(std::move(record));
-  }
-  if (observed.has_value()) {
-    for (const auto& [id, observer] : *observers) {
-      try {
-        observer(*observed);
-      } catch (...) {  // An observer never stops a model run (registry.h).
-      }
-    }
-  }
+  record.sequence = reserve_sequence();
+  const std::int64_t sequence = record.sequence;
+  store(std::move(record));
   return sequence;
 }
 
-std::int64_t ValidationRegistry::add_observer(Observer observer) {
-  std::lock_guard lock(observers_mutex_);
-  auto updated =
-      observers_ == nullptr
-          ? std::make_shared<std::vector<std::pair<std::int64_t, Observer>>>()
-          : std::make_shared<std::vector<std::pair<std::int64_t, Observer>>>(*observers_);
-  const std::int64_t id = next_observer_id_++;
-  updated->emplace_back(id, std::move(observer));
-  observers_ = std::move(updated);
-  return id;
+std::int64_t ValidationRegistry::reserve_sequence() {
+  std::lock_guard lock(mutex_);
+  return next_sequence_++;
 }
 
-void ValidationRegistry::remove_observer(std::int64_t id) {
-  std::lock_guard lock(observers_mutex_);
-  if (observers_ == nullptr) return;
-  auto updated = std::make_shared<std::vector<std::pair<std::int64_t, Observer>>>();
-  for (const auto& entry : *observers_) {
-    if (entry.first != id) updated->push_back(entry);
+void ValidationRegistry::store(ValidationRecord record) {
+  std::lock_guard lock(mutex_);
+  // Another thread may store a later number first; the right place is then near the end.
+  auto position = records_.end();
+  while (position != records_.begin() && std::prev(position)->sequence > record.sequence) {
+    --position;
   }
-  observers_ = updated->empty() ? nullptr : std::move(updated);
+  records_.insert(position, std::move(record));
 }
 
 std::vector<ValidationRecord> ValidationRegistry::records(const RecordQuery& query) const {

@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -135,6 +134,7 @@ struct RecordQuery {
 };
 
 namespace detail {
+class RegistrySink;
 // Per-name state shared by every callable wrapped under that name.
 struct NameState {
   explicit NameState(std::string n) : name(std::move(n)) {}
@@ -171,27 +171,21 @@ class ValidationRegistry {
   // The state shared by every callable wrapped as `name` (created on first request).
   std::shared_ptr<detail::NameState> name_state(const std::string& name);
 
-  // Observers see every record add() stores, after it is stored (with its sequence), on the
-  // thread that added it and outside the registry's lock: coverage (coverage/collector.h) writes
-  // its records this way. An observer must be thread-safe and must not throw (an exception is
-  // caught and dropped, so a broken observer never stops a model run). Calls that are not
-  // validated add no record, so observers cost nothing with validation off.
-  using Observer = std::function<void(const ValidationRecord&)>;
-  // Adds `observer`; returns the id remove_observer() takes.
-  std::int64_t add_observer(Observer observer);
-  // Removes the observer with this id (no effect for an unknown id). An observer already running
-  // on another thread finishes its call.
-  void remove_observer(std::int64_t id);
+  // Other receivers of validated calls (coverage, traces, your own) are call sinks
+  // (call_sink.h); the registry is the first of them.
 
  private:
+  friend class detail::RegistrySink;
+  // The next sequence number; the call sinks' dispatch numbers a validated call before any sink
+  // sees it, so every sink sees the number the registry stores.
+  std::int64_t reserve_sequence();
+  // Stores a record numbered by reserve_sequence(), keeping sequence order.
+  void store(ValidationRecord record);
+
   mutable std::mutex mutex_;
   std::vector<ValidationRecord> records_;
   std::int64_t next_sequence_ = 0;
   std::map<std::string, std::shared_ptr<detail::NameState>, std::less<>> names_;
-  // Copy-on-write list, so add() calls observers without holding a lock.
-  mutable std::mutex observers_mutex_;
-  std::shared_ptr<const std::vector<std::pair<std::int64_t, Observer>>> observers_;
-  std::int64_t next_observer_id_ = 0;
 };
 
 // The registry every wrapped callable records into.

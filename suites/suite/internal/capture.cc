@@ -1,53 +1,23 @@
 #include "suites/suite/internal/capture.h"
 
-#include <unistd.h>
-
-#include <atomic>
-#include <filesystem>
+#include <algorithm>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "validation/input/input_file.h"
-#include "validation/trace/capture.h"
 #include "validation/trace/trace_reader.h"
+#include "validation/wrapper/call_sink.h"
+#include "validation/wrapper/report.h"
 #include "validation/wrapper/switches.h"
 
 namespace ttt::suite_detail {
 namespace {
-
-// Escapes glob characters so that a name matches only itself.
-std::string glob_literal(const std::string& text) {
-  std::string glob;
-  for (char c : text) {
-    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') {
-      glob += '[';
-      glob += c;
-      glob += ']';
-    } else {
-      glob += c;
-    }
-  }
-  return glob;
-}
-
-// The narrowest single glob the trace session accepts that matches every name: the name itself,
-// or the names' common prefix followed by '*'.
-std::string glob_for(const std::vector<CaptureRequest>& requests) {
-  std::string prefix = requests.front().call;
-  bool same = true;
-  for (const CaptureRequest& request : requests) {
-    if (request.call != requests.front().call) same = false;
-    std::size_t length = 0;
-    while (length < prefix.size() && length < request.call.size() &&
-           prefix[length] == request.call[length]) {
-      ++length;
-    }
-    prefix.resize(length);
-  }
-  return same ? glob_literal(prefix) : glob_literal(prefix) + "*";
-}
 
 CaseInputs inputs_of_call(const TraceReader& reader, std::int64_t seq) {
   const TraceCall call = reader.call(seq);
@@ -77,27 +47,74 @@ class ValidationOff {
   bool was_enabled_;
 };
 
-// Removes the temporary trace (and a journal left by a failed close) however the capture ends.
-class TemporaryTrace {
+// The path components of a tensor name ("kv/0" -> {"kv", "0"}).
+std::vector<std::string> components(const std::string& name) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (std::size_t slash = name.find('/'); slash != std::string::npos;
+       slash = name.find('/', start)) {
+    parts.push_back(name.substr(start, slash - start));
+    start = slash + 1;
+  }
+  parts.push_back(name.substr(start));
+  return parts;
+}
+
+// Keeps the inputs of the requested calls in memory: a call sink that wants every call of a
+// requested name, validated or not, and copies the inputs of the requested call indices.
+class InputCaptureSink final : public CallSink {
  public:
-  TemporaryTrace() {
-    static std::atomic<int> counter{0};
-    path_ = (std::filesystem::temp_directory_path() /
-             ("ttt-suite-capture-" + std::to_string(::getpid()) + "-" +
-              std::to_string(counter.fetch_add(1)) + ".h5"))
-                .string();
+  explicit InputCaptureSink(const std::vector<CaptureRequest>& requests) {
+    for (const CaptureRequest& request : requests) {
+      wanted_[request.call].insert(request.call_index);
+    }
   }
-  ~TemporaryTrace() {
-    std::error_code ignored;
-    std::filesystem::remove(path_, ignored);
-    std::filesystem::remove(path_ + ".journal", ignored);
+
+  bool wants(std::string_view name, bool) override {
+    return wanted_.find(std::string(name)) != wanted_.end();
   }
-  TemporaryTrace(const TemporaryTrace&) = delete;
-  TemporaryTrace& operator=(const TemporaryTrace&) = delete;
-  const std::string& path() const { return path_; }
+  bool sees_unvalidated_calls() const override { return true; }
+
+  void on_call(const CheckedCall& call) override {
+    if (!call.device_returned) return;  // A throwing call fails the capture anyway.
+    const std::string& name = call.record.name;
+    std::lock_guard lock(mutex_);
+    const std::int64_t index = made_[name]++;
+    if (wanted_.at(name).count(index) == 0) return;
+    CaseInputs inputs;
+    for (const NamedTensor& input : call.inputs) {
+      // Clones: the model may update an input (a KV cache) after the call.
+      inputs.tensors.push_back({input.name, input.tensor.defined() ? input.tensor.clone()
+                                                                   : input.tensor});
+    }
+    // Name order, as a trace file lists a call's inputs (suites bind by name either way).
+    std::stable_sort(inputs.tensors.begin(), inputs.tensors.end(),
+                     [](const NamedTensor& a, const NamedTensor& b) {
+                       return components(a.name) < components(b.name);
+                     });
+    inputs.scalars = record_to_json(call.record).at("scalars");
+    captured_[{name, index}] = std::move(inputs);
+  }
+
+  // The calls of `name` seen so far.
+  std::int64_t made(const std::string& name) const {
+    std::lock_guard lock(mutex_);
+    const auto found = made_.find(name);
+    return found == made_.end() ? 0 : found->second;
+  }
+  // The inputs of call `index` of `name`, when captured.
+  std::optional<CaseInputs> take(const std::string& name, std::int64_t index) const {
+    std::lock_guard lock(mutex_);
+    const auto found = captured_.find({name, index});
+    if (found == captured_.end()) return std::nullopt;
+    return found->second;
+  }
 
  private:
-  std::string path_;
+  std::map<std::string, std::set<std::int64_t>, std::less<>> wanted_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::int64_t> made_;
+  std::map<std::pair<std::string, std::int64_t>, CaseInputs> captured_;
 };
 
 }  // namespace
@@ -105,47 +122,27 @@ class TemporaryTrace {
 std::vector<CaptureOutcome> capture_call_inputs(const std::function<void()>& run,
                                                 const std::vector<CaptureRequest>& requests) {
   if (requests.empty()) return {};
-  if (active_trace_session() != nullptr) {
-    throw std::runtime_error(
-        "[suite] with_inputs_from captures through the process-wide trace session, but one is "
-        "already active (TTT_TRACE or start_trace): stop it first");
-  }
-  std::int64_t most_calls = 0;
-  for (const CaptureRequest& request : requests) {
-    most_calls = std::max(most_calls, request.call_index + 1);
-  }
-  TemporaryTrace file;
+  const auto sink = std::make_shared<InputCaptureSink>(requests);
   {
-    TraceOptions options;
-    options.name_filter = glob_for(requests);
-    options.max_calls_per_name = most_calls;
-    options.capture_reference = false;
     ValidationOff validation_off;
-    ScopedTrace trace(file.path(), options);
+    const ScopedCallSink scope(sink);
     try {
       run();
     } catch (const std::exception& error) {
       throw std::runtime_error(
           std::string("[suite] the callable given to with_inputs_from threw: ") + error.what());
     }
-    if (const auto error = trace.session().error()) {
-      throw std::runtime_error("[suite] capturing inputs failed: " + *error);
-    }
   }
-  const TraceReader reader = TraceReader::open(file.path());
-  const auto calls = calls_by_name(reader);
   std::vector<CaptureOutcome> outcomes(requests.size());
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const CaptureRequest& request = requests[i];
-    const auto found = calls.find(request.call);
-    const std::size_t made = found == calls.end() ? 0 : found->second.size();
-    if (static_cast<std::size_t>(request.call_index) >= made) {
+    outcomes[i].inputs = sink->take(request.call, request.call_index);
+    if (!outcomes[i].inputs.has_value()) {
       outcomes[i].error = "[suite] the callable given to with_inputs_from made " +
-                          std::to_string(made) + " call(s) named '" + request.call + "'; call " +
-                          std::to_string(request.call_index) + " was requested";
-      continue;
+                          std::to_string(sink->made(request.call)) + " call(s) named '" +
+                          request.call + "'; call " + std::to_string(request.call_index) +
+                          " was requested";
     }
-    outcomes[i].inputs = inputs_of_call(reader, found->second[request.call_index]);
   }
   return outcomes;
 }

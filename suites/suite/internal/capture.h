@@ -1,10 +1,10 @@
 // Inputs of wrapped calls, captured while a callable runs or read from a trace file (internal to
 // suites/suite).
 //
-// Capture goes through the wrapper's trace hook: a process-wide trace session (validation/trace/
-// capture.h) is opened on a temporary file for the duration of the callable, with validation
-// switched off so that only the device functions run, and the requested calls are read back into
-// memory and the file removed.
+// Capture is a call sink (validation/wrapper/call_sink.h) added for the duration of the callable,
+// with validation switched off so that only the device functions run: it copies the requested
+// calls' inputs in memory. No file is written, and a trace being written at the same time
+// (TTT_TRACE, start_trace) goes on receiving every call.
 #pragma once
 
 #include <cstdint>
@@ -31,8 +31,7 @@ struct CaptureOutcome {
 };
 
 // Runs `run` once and returns the outcome of every request, in request order. Throws
-// std::runtime_error when a trace session is already active (the capture needs the process-wide
-// one) or when `run` throws (its message is kept).
+// std::runtime_error when `run` throws (its message is kept).
 std::vector<CaptureOutcome> capture_call_inputs(const std::function<void()>& run,
                                                 const std::vector<CaptureRequest>& requests);
 

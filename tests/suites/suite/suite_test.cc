@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,8 @@
 #include "suites/suite/targets.h"
 #include "tests/suites/suite/tiny_llama.h"
 #include "validation/tensor/random.h"
+#include "validation/trace/capture.h"
+#include "validation/trace/trace_reader.h"
 #include "validation/wrapper/compare_to_reference.h"
 
 namespace ttt {
@@ -255,6 +259,63 @@ TEST(Suite, CapturesTheInputsOfTheRequestedCall) {
   // Only the case asking for a call that did not happen fails.
   EXPECT_EQ(result.cases[2].status, CaseStatus::error);
   EXPECT_THAT(result.cases[2].error, HasSubstr("made 2 call(s) named 'captured.scale'"));
+}
+
+// Capture is a call sink: it works while a trace is being written (it was refused before, the
+// capture needing the process-wide trace session), and the trace still receives every call.
+TEST(Suite, CapturesWhileATraceIsBeingWritten) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "ttt-suite-capture-under-trace.h5").string();
+  auto scale = wrapped_scale("traced.scale");
+  const Tensor first = input(12, {2, 32});
+  const Tensor second = input(13, {3, 16});
+  SuiteResult result;
+  {
+    const ScopedTrace trace(path);
+    Suite suite("capture-under-trace");
+    suite.add_case(scale)
+        .named("second")
+        .with_inputs_from([&] {
+          scale(first);
+          scale(second);
+        }, {.call_index = 1})
+        .expect_pcc(0.99);
+    result = suite.run_cases();
+  }
+  ASSERT_EQ(result.cases.size(), 1u);
+  EXPECT_EQ(result.cases[0].status, CaseStatus::pass) << result.cases[0].error;
+  EXPECT_EQ(result.cases[0].input_source, "captured");
+  EXPECT_EQ(result.cases[0].inputs[0].shape, (Shape{3, 16}));
+  // The trace holds the two calls of the capture run first, with their inputs.
+  const TraceReader reader = TraceReader::open(path);
+  ASSERT_GE(reader.sequence_numbers().size(), 2u);
+  const TraceCall traced_first = reader.call(reader.sequence_numbers()[0]);
+  const TraceCall traced_second = reader.call(reader.sequence_numbers()[1]);
+  EXPECT_EQ(traced_first.name, "traced.scale");
+  EXPECT_EQ(reader.read_all(traced_first.inputs).at(0).tensor.shape(), (Shape{2, 32}));
+  EXPECT_EQ(reader.read_all(traced_second.inputs).at(0).tensor.shape(), (Shape{3, 16}));
+  std::filesystem::remove(path);
+}
+
+// Capture keeps the inputs in memory: with the temporary directory pointing nowhere (the earlier
+// implementation wrote a temporary trace there and failed), the case still gets its inputs.
+TEST(Suite, CaptureWritesNoFile) {
+  const char* saved = std::getenv("TMPDIR");
+  const std::string saved_value = saved == nullptr ? "" : saved;
+  ::setenv("TMPDIR", "/nonexistent/ttt-capture-must-not-write-here", 1);
+  auto scale = wrapped_scale("in_memory.scale");
+  const Tensor x = input(14, {2, 8});
+  Suite suite("capture-in-memory");
+  suite.add_case(scale).with_inputs_from([&] { scale(x); }).expect_pcc(0.99);
+  const SuiteResult result = suite.run_cases();
+  if (saved == nullptr) {
+    ::unsetenv("TMPDIR");
+  } else {
+    ::setenv("TMPDIR", saved_value.c_str(), 1);
+  }
+  ASSERT_EQ(result.cases.size(), 1u);
+  EXPECT_EQ(result.cases[0].status, CaseStatus::pass) << result.cases[0].error;
+  EXPECT_EQ(result.cases[0].inputs[0].shape, (Shape{2, 8}));
 }
 
 TEST(BlockCase, SeededRmsNormAndGatedMlpMeetTtTv1Thresholds) {
