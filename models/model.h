@@ -1,11 +1,10 @@
-// The models a suite names: a catalog of published configurations (config.json as released) and
-// the mapping of a config.json to the causal LM's Spec, with seeded weights to run it
-// (docs/suites.md "Models").
+// The models a suite names: a catalog of published configurations (config.json as released,
+// models/catalog/<name>.json), the one reader mapping a config.json to the causal LM's Spec through
+// the mapping file of its model_type (models/architectures/<model_type>.json; docs/models.md
+// "Adding a model"), and seeded weights to run any Spec.
 //
-// Architectures: llama and mistral (through the Llama adapter, models/llama), qwen2 (q/k/v
-// biases), mixtral (mixture of experts), gemma2 (GeGLU, (1 + weight) norms, post-norms, scaled
-// embeddings, softcaps, sliding window on even layers) and gpt2 (LayerNorm, learned positions,
-// biased attention and MLP).
+// Mapped: llama, mistral, mixtral, qwen2, qwen3, gemma2, gpt2, phi3, stablelm; bloom is read and
+// refused (its embedding LayerNorm has no pattern).
 #pragma once
 
 #include <cstdint>
@@ -28,15 +27,17 @@ nlohmann::json catalog_config(std::string_view name);
 // A model read from a config.json.
 struct ModelDefinition {
   std::string name;          // The catalog name, or the config file's path.
-  std::string architecture;  // "llama", "mistral", "qwen2", "mixtral", "gemma2", "gpt2".
+  std::string architecture;  // The model_type of its mapping: "llama", "qwen3", "gpt2", ...
   nlohmann::json config;     // The config.json.
   CausalLmSpec spec;
   double initializer_range = 0.02;  // Standard deviation of seeded weights.
 };
 
 // Maps a config.json to the Spec. Throws std::invalid_argument naming `source` and the field:
-// "[model_config] gemma2.json: field 'head_dim': expected an integer, got \"x\"", or an unknown
-// architecture or field.
+// "[model_config] gemma2.json: field 'head_dim': expected an integer, got \"x\"", an unknown
+// architecture or field, or a value needing a feature no block expresses ("field
+// 'use_parallel_residual': true needs a parallel residual, which no TTTv2 pattern expresses
+// (models/architectures/stablelm.json)").
 ModelDefinition model_from_config(const nlohmann::json& config, const std::string& source);
 
 // A catalog model by name, else the config.json at `name_or_path`. Throws std::invalid_argument

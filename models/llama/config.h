@@ -1,13 +1,12 @@
-// A Hugging Face config.json of the Llama family read into the causal LM's Spec
-// (docs/models.md has the full mapping table).
+// A Hugging Face config.json of the Llama family (model_type llama or mistral) read into the
+// causal LM's Spec through the one config.json reader and its mappings
+// (models/architectures/llama.json, mistral.json; docs/models.md has the format).
 //
-// Accepted: architectures ["LlamaForCausalLM"] with model_type "llama", and ["MistralForCausalLM"]
-// with model_type "mistral" (a Llama with a sliding window). Every field of the file must be one
-// the adapter maps or knowingly ignores (token ids, torch_dtype, use_cache, ...): an unmapped
+// Every field of the file must be one the mapping reads, ignores or refuses: an unmapped
 // architecture, an unknown field, a value the blocks cannot compute (mlp_bias, a "dynamic" RoPE
 // scaling, a quantization_config) and contradictory fields (model_type vs architectures,
 // rope_scaling "type" vs "rope_type", heads that do not divide) are errors naming the file and the
-// field: "[llama_config] config.json: field 'rope_scaling.rope_type': unknown RoPE type 'dynamic'".
+// field: "[model_config] config.json: field 'rope_scaling.rope_type': unknown RoPE type 'dynamic'".
 #pragma once
 
 #include <cstdint>
@@ -32,7 +31,8 @@ struct LlamaConfig {
   std::string source;  // The file it came from (for messages), e.g. "config.json".
 };
 
-// Reads a parsed config.json; `source` names it in errors. Throws std::invalid_argument as above.
+// Reads a parsed config.json; `source` names it in errors. Throws std::invalid_argument as above,
+// and for a config.json of another architecture (which model_from_config reads).
 LlamaConfig llama_config_from_json(const nlohmann::json& json, const std::string& source);
 
 // Reads the config.json at `path`. Throws std::invalid_argument naming the file when it cannot be

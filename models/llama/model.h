@@ -7,8 +7,8 @@
 #include <string>
 
 #include "blocks/common/device.h"
-#include "patterns/causal_lm.h"
 #include "models/llama/config.h"
+#include "patterns/causal_lm.h"
 
 namespace ttt::llama {
 

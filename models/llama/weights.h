@@ -23,9 +23,9 @@
 #include <string>
 #include <vector>
 
-#include "patterns/causal_lm.h"
 #include "models/llama/config.h"
 #include "models/llama/safetensors.h"
+#include "patterns/causal_lm.h"
 
 namespace ttt::llama {
 

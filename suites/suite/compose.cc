@@ -10,9 +10,9 @@
 #include <variant>
 
 #include "blocks/ffn/activation.h"
+#include "models/model.h"
 #include "patterns/causal_lm.h"
 #include "suites/suite/internal/block_kinds.h"
-#include "models/model.h"
 #include "validation/tensor/random.h"
 
 namespace ttt {

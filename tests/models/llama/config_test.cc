@@ -65,7 +65,7 @@ void expect_refused(const json& config, const std::vector<std::string>& fragment
     llama_config_from_json(config, "test/config.json");
     FAIL() << "accepted " << config.dump();
   } catch (const std::invalid_argument& error) {
-    EXPECT_THAT(error.what(), HasSubstr("[llama_config] test/config.json: "));
+    EXPECT_THAT(error.what(), HasSubstr("[model_config] test/config.json: "));
     for (const std::string& fragment : fragments) EXPECT_THAT(error.what(), HasSubstr(fragment));
   }
 }
@@ -190,8 +190,21 @@ TEST(LlamaConfig, MapsOtherRopeScalingsAndOptions) {
 
 TEST(LlamaConfig, RefusesUnmappedArchitecturesAndUnknownFields) {
   json config = llama_3_2_1b();
-  config["architectures"] = {"Qwen2ForCausalLM"};
-  expect_refused(config, {"field 'architectures'", "unmapped architecture 'Qwen2ForCausalLM'"});
+  config["architectures"] = {"RwkvForCausalLM"};
+  expect_refused(config, {"field 'architectures'", "unmapped architecture 'RwkvForCausalLM'",
+                          "the llama mapping accepts LlamaForCausalLM"});
+  config["architectures"] = {"Qwen2ForCausalLM"};  // Mapped, but not by model_type llama.
+  expect_refused(config,
+                 {"field 'model_type'", "'llama' contradicts architecture Qwen2ForCausalLM"});
+  // Mapped, but not the Llama family.
+  expect_refused({{"architectures", {"Qwen3ForCausalLM"}},
+                  {"hidden_size", 256},
+                  {"intermediate_size", 512},
+                  {"num_hidden_layers", 2},
+                  {"num_attention_heads", 4},
+                  {"vocab_size", 1000}},
+                 {"field 'model_type'", "'qwen3' is not of the Llama family"});
+  config = llama_3_2_1b();
   config["architectures"] = json::array();
   expect_refused(config, {"field 'architectures'", "expected one architecture"});
   config = llama_3_2_1b();
@@ -200,7 +213,9 @@ TEST(LlamaConfig, RefusesUnmappedArchitecturesAndUnknownFields) {
 
   config = llama_3_2_1b();
   config["hidden_sise"] = 2048;
-  expect_refused(config, {"field 'hidden_sise'", "is not a field the Llama adapter knows"});
+  expect_refused(config,
+                 {"field 'hidden_sise'",
+                  "is not a field the llama mapping (models/architectures/llama.json) knows"});
   config = llama_3_2_1b();
   config["sliding_window"] = 4096;  // Only Mistral has one.
   expect_refused(config, {"field 'sliding_window'"});
@@ -280,7 +295,7 @@ TEST(LlamaConfig, LoadsFilesAndNamesThemInErrors) {
   std::ofstream(broken) << "{\"hidden_size\": 2048,";
   EXPECT_THAT([&] { load_llama_config(broken); },
               testing::ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[llama_config] " + broken + ": not JSON")));
+                  HasSubstr("[model_config] " + broken + ": not JSON")));
   const std::string missing = (dir / "missing.json").string();
   EXPECT_THAT([&] { load_llama_config(missing); },
               testing::ThrowsMessage<std::invalid_argument>(HasSubstr(missing)));

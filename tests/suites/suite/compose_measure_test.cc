@@ -17,8 +17,8 @@
 #include <fstream>
 
 #include "blocks/common/matmul.h"
-#include "suites/suite/compose.h"
 #include "models/model.h"
+#include "suites/suite/compose.h"
 
 namespace ttt {
 namespace {

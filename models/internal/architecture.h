@@ -1,0 +1,60 @@
+// The architecture mappings (models/architectures/<model_type>.json, docs/models.md "Adding a
+// model") and the one reader that applies them to a config.json. Internal to models/: callers use
+// models/model.h.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/model.h"
+
+namespace ttt::models_detail {
+
+// One config.json field the mapping reads.
+struct MappedField {
+  std::string field;                  // The config.json field: "num_key_value_heads".
+  std::vector<std::string> settings;  // What it sets: {"kv_heads"}.
+  std::string older_field;            // "or": read when `field` is absent (Gemma's hidden_act).
+  std::optional<nlohmann::json> fallback;  // "default": a literal or an expression of settings.
+};
+
+// A field whose other values need a feature no block expresses.
+struct RefusedField {
+  std::string field;
+  std::optional<nlohmann::json> accepts;  // The one value accepted; absent: any value is refused.
+  std::string needs;                      // "a parallel residual, which no TTTv2 pattern ..."
+};
+
+// One parsed mapping file.
+struct Architecture {
+  std::string file;  // "models/architectures/qwen3.json", for messages.
+  std::string model_type;
+  std::vector<std::string> architectures;
+  std::vector<MappedField> fields;
+  std::map<std::string, nlohmann::json> constants;
+  std::vector<std::string> ignored;
+  std::vector<RefusedField> refused;
+  std::string unsupported;  // Non-empty: a feature every model of this type needs and none has.
+};
+
+// Parses a mapping file strictly: unknown keys, unknown settings and wrong types throw
+// std::invalid_argument "[model_mapping] <file>: <path>: <what>".
+Architecture parse_architecture(const nlohmann::json& json, const std::string& file);
+
+// The mappings compiled into the library, parsed once, sorted by model_type.
+const std::vector<Architecture>& architectures();
+
+// Applies `architecture` to `config` (the file `source`). Throws std::invalid_argument
+// "[model_config] <source>: field '<field>': <what>" (docs/models.md lists the messages).
+ModelDefinition read_config(const Architecture& architecture, const nlohmann::json& config,
+                            const std::string& source);
+
+// The embedded files, name (file stem) -> text, generated at configure time from
+// models/architectures/*.json and models/catalog/*.json (models/CMakeLists.txt).
+const std::map<std::string, std::string>& embedded_architectures();
+const std::map<std::string, std::string>& embedded_catalog();
+
+}  // namespace ttt::models_detail
