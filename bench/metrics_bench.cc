@@ -56,14 +56,23 @@ void set_bytes(benchmark::State& state, std::int64_t numel) {
                           static_cast<std::int64_t>(sizeof(float)));
 }
 
+// A float32 tensor over `values` (no copy).
+ttt::Tensor float32_view(const std::vector<float>& values) {
+  return ttt::Tensor::view({static_cast<std::int64_t>(values.size())}, ttt::DType::float32,
+                           const_cast<float*>(values.data()));
+}
+
+// Every benchmark runs at both sizes, in milliseconds of real time.
+void both_sizes(benchmark::internal::Benchmark* benchmark) {
+  benchmark->Arg(kSmall)->Arg(kLarge)->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
 // compute_metrics without the optional second pass: the fused pass plus O(1) work.
 void BM_ComputeMetricsFusedPass(benchmark::State& state) {
   const std::int64_t numel = state.range(0);
   const Inputs& in = inputs(numel);
-  const ttt::Tensor actual =
-      ttt::Tensor::view({numel}, ttt::DType::float32, const_cast<float*>(in.actual.data()));
-  const ttt::Tensor expected =
-      ttt::Tensor::view({numel}, ttt::DType::float32, const_cast<float*>(in.expected.data()));
+  const ttt::Tensor actual = float32_view(in.actual);
+  const ttt::Tensor expected = float32_view(in.expected);
   ttt::MetricsOptions options;
   options.quantiles = false;
   options.histogram = false;
@@ -74,10 +83,7 @@ void BM_ComputeMetricsFusedPass(benchmark::State& state) {
   state.SetLabel(ttt::metrics_internal::avx512_supported() ? "avx512 kernel" : "portable kernel");
 }
 BENCHMARK(BM_ComputeMetricsFusedPass)
-    ->Arg(kSmall)
-    ->Arg(kLarge)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+->Apply(both_sizes);
 
 // The portable kernel (what a CPU without AVX-512 runs), for reference.
 void BM_FusedPassPortableKernel(benchmark::State& state) {
@@ -96,27 +102,19 @@ void BM_FusedPassPortableKernel(benchmark::State& state) {
   set_bytes(state, numel);
 }
 BENCHMARK(BM_FusedPassPortableKernel)
-    ->Arg(kSmall)
-    ->Arg(kLarge)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+->Apply(both_sizes);
 
 // compute_metrics with quantiles and the histogram (the default options).
 void BM_ComputeMetricsWithQuantiles(benchmark::State& state) {
   const std::int64_t numel = state.range(0);
   const Inputs& in = inputs(numel);
-  const ttt::Tensor actual =
-      ttt::Tensor::view({numel}, ttt::DType::float32, const_cast<float*>(in.actual.data()));
-  const ttt::Tensor expected =
-      ttt::Tensor::view({numel}, ttt::DType::float32, const_cast<float*>(in.expected.data()));
+  const ttt::Tensor actual = float32_view(in.actual);
+  const ttt::Tensor expected = float32_view(in.expected);
   for (auto _ : state) benchmark::DoNotOptimize(ttt::compute_metrics(actual, expected));
   set_bytes(state, numel);
 }
 BENCHMARK(BM_ComputeMetricsWithQuantiles)
-    ->Arg(kSmall)
-    ->Arg(kLarge)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+->Apply(both_sizes);
 
 // The baseline: read the same bytes, both sides interleaved like the fused pass, and fold them into
 // a checksum, nothing else. Integer xor is associative, so the compiler vectorises it without
@@ -136,7 +134,7 @@ void BM_MemoryRead(benchmark::State& state) {
   }
   set_bytes(state, numel);
 }
-BENCHMARK(BM_MemoryRead)->Arg(kSmall)->Arg(kLarge)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MemoryRead)->Apply(both_sizes);
 
 }  // namespace
 

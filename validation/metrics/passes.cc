@@ -42,15 +42,8 @@ struct KernelParams {
 };
 
 // One chunk's contribution; see PassTotals for the meaning of the fields.
-struct ChunkStats {
+struct ChunkStats : ElementCounts {
   std::int64_t count = 0;
-  std::int64_t finite_pairs = 0;
-  std::int64_t nan_actual = 0;
-  std::int64_t nan_expected = 0;
-  std::int64_t inf_actual = 0;
-  std::int64_t inf_expected = 0;
-  std::int64_t nonfinite_mismatched = 0;
-  std::int64_t first_nonfinite_mismatch = -1;
   // Pearson sums of the masked values minus the chunk's first masked value (the shift).
   double shift_actual = 0.0;
   double shift_expected = 0.0;
@@ -348,13 +341,7 @@ class Accumulator {
       t.expected_value = s.shift_expected;
     }
     t.numel += s.count;
-    t.finite_pairs += s.finite_pairs;
-    t.nan_actual += s.nan_actual;
-    t.nan_expected += s.nan_expected;
-    t.inf_actual += s.inf_actual;
-    t.inf_expected += s.inf_expected;
-    t.nonfinite_mismatched += s.nonfinite_mismatched;
-    if (t.first_nonfinite_mismatch < 0) t.first_nonfinite_mismatch = s.first_nonfinite_mismatch;
+    t.add(s);
     t.actual_constant = t.actual_constant && s.sum_xx == 0.0 && s.shift_actual == t.actual_value;
     t.expected_constant =
         t.expected_constant && s.sum_yy == 0.0 && s.shift_expected == t.expected_value;

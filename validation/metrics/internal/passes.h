@@ -49,16 +49,31 @@ enum class Kernel : std::uint8_t { automatic, portable, avx512 };
 // True when this CPU runs the AVX-512 kernel (AVX-512 F and DQ).
 bool avx512_supported();
 
-// Everything the fused pass collects; compute_metrics() derives the metrics from it.
-struct PassTotals {
-  std::int64_t numel = 0;
+// What a pass counts over a range of elements (one chunk, or all of them).
+struct ElementCounts {
   std::int64_t finite_pairs = 0;
   std::int64_t nan_actual = 0;
   std::int64_t nan_expected = 0;
   std::int64_t inf_actual = 0;
   std::int64_t inf_expected = 0;
   std::int64_t nonfinite_mismatched = 0;
-  std::int64_t first_nonfinite_mismatch = -1;
+  std::int64_t first_nonfinite_mismatch = -1;  // Index of the first; -1 when none.
+
+  // Adds the counts of the range that follows this one.
+  void add(const ElementCounts& next) {
+    finite_pairs += next.finite_pairs;
+    nan_actual += next.nan_actual;
+    nan_expected += next.nan_expected;
+    inf_actual += next.inf_actual;
+    inf_expected += next.inf_expected;
+    nonfinite_mismatched += next.nonfinite_mismatched;
+    if (first_nonfinite_mismatch < 0) first_nonfinite_mismatch = next.first_nonfinite_mismatch;
+  }
+};
+
+// Everything the fused pass collects; compute_metrics() derives the metrics from it.
+struct PassTotals : ElementCounts {
+  std::int64_t numel = 0;
 
   // Pearson inputs over every position with non-finite values replaced by 0 (tt-metal's masking):
   // means, sums of squared deviations and the co-moment sum (a - mean_a)(e - mean_e).
