@@ -1,5 +1,7 @@
 #include "patterns/block_modules.h"
 
+#include <algorithm>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <stdexcept>
@@ -7,6 +9,8 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include "blocks/common/block_kind.h"
 
 namespace ttt {
 
@@ -94,9 +98,41 @@ PerMode<std::shared_ptr<const Block>> make_blocks(const PerMode<Config>& configs
 
 Tensor loaded(const WeightSource& source) { return source.defined() ? source.load() : Tensor(); }
 
-// Appends `name` when the source is defined.
-void add_weight(std::vector<NamedTensor>& out, const char* name, const WeightSource& source) {
-  if (source.defined()) out.push_back({name, source.load()});
+// A module's weights, named as its kind's descriptor names them (BlockKind::weights, the input
+// names replay reads): `sources` are the block's weights in the descriptor's order, undefined
+// ones (a bias or norm the Spec has not) left out. A repeated group (an MoE's experts) comes name
+// by name: w_gate/0..n-1, then w_up/0..n-1, then w_down/0..n-1.
+template <typename Spec>
+std::vector<NamedTensor> named_weights(std::string_view kind, const Spec& spec,
+                                       const std::vector<const WeightSource*>& sources) {
+  const BlockKind* descriptor = find_block_kind(kind);
+  if (descriptor == nullptr) {
+    throw std::logic_error("[" + std::string(kind) + "] no block kind of that name");
+  }
+  std::vector<std::string> names;
+  for (const auto& entry : descriptor->weights(nlohmann::json(spec))) {
+    if (const auto* rule = std::get_if<InputRule>(&entry)) {
+      names.push_back(rule->name);
+      continue;
+    }
+    const auto& group = std::get<RepeatedInputs>(entry);
+    for (const InputRule& rule : group.each) {
+      for (std::int64_t i = 0; i < group.count; ++i) {
+        names.push_back(rule.name + "/" + std::to_string(i));
+      }
+    }
+  }
+  std::vector<const WeightSource*> defined;
+  std::copy_if(sources.begin(), sources.end(), std::back_inserter(defined),
+               [](const WeightSource* source) { return source->defined(); });
+  if (defined.size() != names.size()) {
+    throw std::logic_error("[" + std::string(kind) + "] the module has " +
+                           std::to_string(defined.size()) + " weights, its kind names " +
+                           std::to_string(names.size()));
+  }
+  std::vector<NamedTensor> out;
+  for (std::size_t i = 0; i < names.size(); ++i) out.push_back({names[i], defined[i]->load()});
+  return out;
 }
 
 // A positionwise module over a block with prefill_forward(x) and decode_forward(x).
@@ -130,7 +166,9 @@ class RmsNormModule final : public PositionwiseBlockModule<RmsNorm> {
   Tensor reference(const Tensor& x) const override {
     return rms_norm_reference(spec_, x, weight_.load());
   }
-  std::vector<NamedTensor> weights() const override { return {{"weight", weight_.load()}}; }
+  std::vector<NamedTensor> weights() const override {
+    return named_weights(kNormKinds[0], spec_, {&weight_});
+  }
 
  private:
   RmsNormSpec spec_;
@@ -153,10 +191,7 @@ class LayerNormModule final : public PositionwiseBlockModule<LayerNorm> {
     return layer_norm_reference(spec_, x, weight_.load(), loaded(bias_));
   }
   std::vector<NamedTensor> weights() const override {
-    std::vector<NamedTensor> out;
-    add_weight(out, "weight", weight_);
-    add_weight(out, "bias", bias_);
-    return out;
+    return named_weights(kNormKinds[1], spec_, {&weight_, &bias_});
   }
 
  private:
@@ -182,9 +217,7 @@ class GatedMlpModule final : public PositionwiseBlockModule<GatedMlp> {
                                weights_.w_down.load());
   }
   std::vector<NamedTensor> weights() const override {
-    return {{"w_gate", weights_.w_gate.load()},
-            {"w_up", weights_.w_up.load()},
-            {"w_down", weights_.w_down.load()}};
+    return named_weights(kFfnKinds[0], spec_, {&weights_.w_gate, &weights_.w_up, &weights_.w_down});
   }
 
  private:
@@ -208,12 +241,8 @@ class MlpModule final : public PositionwiseBlockModule<Mlp> {
                          loaded(weights_.b_up), loaded(weights_.b_down));
   }
   std::vector<NamedTensor> weights() const override {
-    std::vector<NamedTensor> out;
-    add_weight(out, "w_up", weights_.w_up);
-    add_weight(out, "w_down", weights_.w_down);
-    add_weight(out, "b_up", weights_.b_up);
-    add_weight(out, "b_down", weights_.b_down);
-    return out;
+    return named_weights(kFfnKinds[1], spec_,
+                         {&weights_.w_up, &weights_.w_down, &weights_.b_up, &weights_.b_down});
   }
 
  private:
@@ -246,17 +275,12 @@ class MoeModule final : public PositionwiseBlockModule<Moe> {
     return moe_reference(spec_, x, reference);
   }
   std::vector<NamedTensor> weights() const override {
-    std::vector<NamedTensor> out{{"router", weights_.router.load()}};
-    const auto list = [&](const char* name, WeightSource GatedMlpWeights::*member) {
-      for (std::size_t e = 0; e < weights_.experts.size(); ++e) {
-        out.push_back(
-            {std::string(name) + "/" + std::to_string(e), (weights_.experts[e].*member).load()});
-      }
-    };
-    list("w_gate", &GatedMlpWeights::w_gate);
-    list("w_up", &GatedMlpWeights::w_up);
-    list("w_down", &GatedMlpWeights::w_down);
-    return out;
+    std::vector<const WeightSource*> sources{&weights_.router};
+    for (WeightSource GatedMlpWeights::*member :
+         {&GatedMlpWeights::w_gate, &GatedMlpWeights::w_up, &GatedMlpWeights::w_down}) {
+      for (const GatedMlpWeights& expert : weights_.experts) sources.push_back(&(expert.*member));
+    }
+    return named_weights(kFfnKinds[2], spec_, sources);
   }
 
  private:
@@ -277,7 +301,9 @@ class LmHeadModule final : public PositionwiseBlockModule<LmHead> {
   Tensor reference(const Tensor& x) const override {
     return lm_head_reference(spec_, x, weight_.load());
   }
-  std::vector<NamedTensor> weights() const override { return {{"weight", weight_.load()}}; }
+  std::vector<NamedTensor> weights() const override {
+    return named_weights("lm_head", spec_, {&weight_});
+  }
 
  private:
   LmHeadSpec spec_;
@@ -326,18 +352,10 @@ class BlockAttentionModule final : public AttentionModule {
   }
   ModuleInfo info(Mode mode) const override { return infos_[mode]; }
   std::vector<NamedTensor> weights() const override {
-    std::vector<NamedTensor> out;
-    add_weight(out, "wq", weights_.wq);
-    add_weight(out, "wk", weights_.wk);
-    add_weight(out, "wv", weights_.wv);
-    add_weight(out, "wo", weights_.wo);
-    add_weight(out, "bq", weights_.bq);
-    add_weight(out, "bk", weights_.bk);
-    add_weight(out, "bv", weights_.bv);
-    add_weight(out, "bo", weights_.bo);
-    add_weight(out, "q_norm", weights_.q_norm);
-    add_weight(out, "k_norm", weights_.k_norm);
-    return out;
+    return named_weights(
+        "attention.prefill", spec_,
+        {&weights_.wq, &weights_.wk, &weights_.wv, &weights_.wo, &weights_.bq, &weights_.bk,
+         &weights_.bv, &weights_.bo, &weights_.q_norm, &weights_.k_norm});
   }
 
  private:
@@ -388,10 +406,7 @@ class BlockEmbeddingModule final : public EmbeddingModule {
   }
   ModuleInfo info(Mode mode) const override { return infos_[mode]; }
   std::vector<NamedTensor> weights() const override {
-    std::vector<NamedTensor> out;
-    add_weight(out, "token_weight", token_weight_);
-    add_weight(out, "position_weight", position_weight_);
-    return out;
+    return named_weights("embedding", spec_, {&token_weight_, &position_weight_});
   }
 
  private:

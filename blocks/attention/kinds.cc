@@ -85,32 +85,15 @@ BoundCall bind_attention_decode(const BlockCall& call) {
   return bound;
 }
 
-// The inputs of both modes: x; positions in decode; the KV caches (empty in prefill, filled up to
-// context_len in decode); the weights the spec has. A prefill also names its first cache slot.
-InputPlan attention_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
-  require_call_shapes(shapes, mode, mode == Mode::decode);
-  const auto spec = block.spec.get<AttentionSpec>();
-  const auto config = block.impl_config.get<AttentionImplConfig>();
-  InputPlan inputs;
-  const auto add = [&inputs](std::string name, Shape shape, Seeding seeding) -> InputRule& {
-    inputs.inputs.emplace_back(InputRule{std::move(name), std::move(shape), seeding});
-    return std::get<InputRule>(inputs.inputs.back());
-  };
-  add("x", activation_shape(mode, shapes, spec.hidden_dim), Seeding::activation);
-  const std::int64_t filled = mode == Mode::prefill ? 0 : shapes.context_len;
-  const std::int64_t needed = mode == Mode::prefill ? shapes.seq_len : shapes.context_len + 1;
-  const Shape cache{shapes.batch, spec.kv_heads(), cache_length(needed), spec.dim_per_head()};
-  if (mode == Mode::decode) {
-    add("positions", {shapes.batch}, Seeding::positions).position = shapes.context_len;
-  }
-  for (const char* name : {"k_cache", "v_cache"}) {
-    InputRule& rule = add(name, cache, Seeding::kv_cache);
-    rule.dtype = config.kv_cache_dtype;
-    rule.filled = filled;
-  }
-  if (mode == Mode::prefill) inputs.scalars["first_slot"] = 0;
+// The weights the spec has: the projections, then the biases and q/k norms it asks for.
+InputRules attention_weight_rules(const nlohmann::json& spec_json) {
+  const auto spec = spec_json.get<AttentionSpec>();
   const std::int64_t q = spec.num_heads * spec.dim_per_head();
   const std::int64_t kv = spec.kv_heads() * spec.dim_per_head();
+  InputRules weights;
+  const auto add = [&weights](const char* name, Shape shape, Seeding seeding) {
+    weights.emplace_back(InputRule{name, std::move(shape), seeding});
+  };
   add("wq", {spec.hidden_dim, q}, Seeding::matrix);
   add("wk", {spec.hidden_dim, kv}, Seeding::matrix);
   add("wv", {spec.hidden_dim, kv}, Seeding::matrix);
@@ -125,7 +108,34 @@ InputPlan attention_inputs(const ConfiguredBlock& block, Mode mode, const CallSh
     add("q_norm", {spec.dim_per_head()}, Seeding::norm_scale);
     add("k_norm", {spec.dim_per_head()}, Seeding::norm_scale);
   }
-  return inputs;
+  return weights;
+}
+
+// The inputs of both modes: x; positions in decode; the KV caches (empty in prefill, filled up to
+// context_len in decode); the weights. A prefill also names its first cache slot.
+InputPlan attention_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
+  require_call_shapes(shapes, mode, mode == Mode::decode);
+  const auto spec = block.spec.get<AttentionSpec>();
+  const auto config = block.impl_config.get<AttentionImplConfig>();
+  InputRules inputs{
+      InputRule{"x", activation_shape(mode, shapes, spec.hidden_dim), Seeding::activation}};
+  const std::int64_t filled = mode == Mode::prefill ? 0 : shapes.context_len;
+  const std::int64_t needed = mode == Mode::prefill ? shapes.seq_len : shapes.context_len + 1;
+  const Shape cache{shapes.batch, spec.kv_heads(), cache_length(needed), spec.dim_per_head()};
+  if (mode == Mode::decode) {
+    InputRule positions{"positions", {shapes.batch}, Seeding::positions};
+    positions.position = shapes.context_len;
+    inputs.emplace_back(positions);
+  }
+  for (const char* name : {"k_cache", "v_cache"}) {
+    InputRule rule{name, cache, Seeding::kv_cache};
+    rule.dtype = config.kv_cache_dtype;
+    rule.filled = filled;
+    inputs.emplace_back(rule);
+  }
+  InputPlan call = plan(std::move(inputs), attention_weight_rules(block.spec));
+  if (mode == Mode::prefill) call.scalars["first_slot"] = 0;
+  return call;
 }
 
 // What both modes share: configuration, identity, coverage facts, seeded inputs.
@@ -145,6 +155,7 @@ BlockKind attention_kind(std::string name) {
                 facts.derived["softcapped"] = spec.logit_softcap > 0.0;
                 facts.derived["kv_cache_dtype"] = std::string(dtype_name(config.kv_cache_dtype));
               }),
+          .weights = attention_weight_rules,
           .seeded_inputs = attention_inputs};
 }
 

@@ -26,7 +26,9 @@ void check_kind(const BlockKind& kind) {
   if (kind.name.empty()) fail("has no name");
   if (kind.family.empty()) fail("has no family");
   if (!kind.bind) fail("has no bind function");
-  if (!kind.configure || !kind.identity) fail("has no configure or identity function");
+  if (!kind.configure || !kind.identity || !kind.weights) {
+    fail("has no configure, identity or weights function");
+  }
   if (kind.outputs.empty()) fail("has no outputs");
 }
 

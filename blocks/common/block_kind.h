@@ -65,10 +65,13 @@ struct RepeatedInputs {
   std::vector<InputRule> each;  // float32 inputs.
 };
 
+// Inputs in order: single inputs and repeated groups.
+using InputRules = std::vector<std::variant<InputRule, RepeatedInputs>>;
+
 // The inputs of one call of a kind, in the order they are drawn (a seed depends on the name
 // only, so the order is what a report lists), and its scalar arguments.
 struct InputPlan {
-  std::vector<std::variant<InputRule, RepeatedInputs>> inputs;
+  InputRules inputs;
   nlohmann::json scalars = nlohmann::json::object();
 };
 
@@ -129,6 +132,11 @@ struct BlockKind {
   std::function<KindFacts(const nlohmann::json& spec, const nlohmann::json& impl_config,
                           Device device, Mode mode)>
       facts = nullptr;
+
+  // The weights a call of `spec` carries, after its activations, positions and caches: names,
+  // shapes and seeding. Module weights are named from it (patterns), and seeded_inputs ends with
+  // it. REQUIRES: a valid Spec (as configure writes it).
+  std::function<InputRules(const nlohmann::json& spec)> weights = nullptr;
 
   // Seeded inputs: whether a decode call reads shapes.context_len (besides batch, and seq_len in
   // prefill), and the inputs of a call. Throws std::invalid_argument naming a shape field that is

@@ -20,6 +20,11 @@ Device call_device(const BlockCall& call) {
   }
 }
 
+InputPlan plan(InputRules call_inputs, const InputRules& weights) {
+  call_inputs.insert(call_inputs.end(), weights.begin(), weights.end());
+  return {std::move(call_inputs)};
+}
+
 Tensor optional_input(const BlockCall& call, bool present, const char* name) {
   return present ? call.input(name) : Tensor();
 }

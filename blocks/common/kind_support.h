@@ -119,6 +119,9 @@ BoundCall bind_block(std::shared_ptr<const Block> block, Mode mode, Tensor x, Re
   return bound;
 }
 
+// A call's inputs: `call_inputs` (activations, positions, caches) followed by the kind's weights.
+InputPlan plan(InputRules call_inputs, const InputRules& weights);
+
 // The call's input `name` when `present`, else an undefined tensor.
 Tensor optional_input(const BlockCall& call, bool present, const char* name);
 // A WeightSource of a tensor, undefined for an undefined tensor.

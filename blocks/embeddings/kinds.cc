@@ -45,6 +45,17 @@ BoundCall bind_embedding(const BlockCall& call) {
   return bound;
 }
 
+InputRules embedding_weights(const nlohmann::json& spec_json) {
+  const auto spec = spec_json.get<EmbeddingSpec>();
+  InputRules weights{
+      InputRule{"token_weight", {spec.vocab_size, spec.hidden_dim}, Seeding::matrix}};
+  if (spec.positions == PositionEmbedding::learned) {
+    weights.emplace_back(
+        InputRule{"position_weight", {spec.max_positions, spec.hidden_dim}, Seeding::matrix});
+  }
+  return weights;
+}
+
 InputPlan embedding_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
   const auto spec = block.spec.get<EmbeddingSpec>();
   require_call_shapes(shapes, mode, mode == Mode::decode);
@@ -55,26 +66,20 @@ InputPlan embedding_inputs(const ConfiguredBlock& block, Mode mode, const CallSh
                                 " is beyond spec.max_positions " +
                                 std::to_string(spec.max_positions));
   }
-  InputPlan inputs;
+  InputRules inputs;
   if (mode == Mode::prefill) {
     InputRule ids{"ids", {shapes.batch, shapes.seq_len}, Seeding::ids};
     ids.vocab = spec.vocab_size;
-    inputs.inputs.emplace_back(ids);
+    inputs.emplace_back(ids);
   } else {
     InputRule ids{"ids", {shapes.batch}, Seeding::ids};
     ids.vocab = spec.vocab_size;
     InputRule positions{"positions", {shapes.batch}, Seeding::positions};
     positions.position = shapes.context_len;
-    inputs.inputs.emplace_back(ids);
-    inputs.inputs.emplace_back(positions);
+    inputs.emplace_back(ids);
+    inputs.emplace_back(positions);
   }
-  inputs.inputs.emplace_back(
-      InputRule{"token_weight", {spec.vocab_size, spec.hidden_dim}, Seeding::matrix});
-  if (spec.positions == PositionEmbedding::learned) {
-    inputs.inputs.emplace_back(
-        InputRule{"position_weight", {spec.max_positions, spec.hidden_dim}, Seeding::matrix});
-  }
-  return inputs;
+  return plan(std::move(inputs), embedding_weights(block.spec));
 }
 
 }  // namespace
@@ -93,6 +98,7 @@ void add_embeddings_block_kinds(std::vector<BlockKind>& kinds) {
              facts.weight_dtype = std::string(dtype_name(config.weight_dtype));
              facts.derived["scaled"] = spec.scale != 1.0;
            }),
+       .weights = embedding_weights,
        .decode_reads_context = true,
        .seeded_inputs = embedding_inputs});
 }

@@ -40,18 +40,30 @@ BoundCall bind_mlp(const BlockCall& call) {
   });
 }
 
-InputPlan mlp_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
-  require_call_shapes(shapes, mode, false);
-  const auto spec = block.spec.get<MlpSpec>();
-  InputPlan inputs{
-      {InputRule{"x", activation_shape(mode, shapes, spec.hidden_dim), Seeding::activation},
-       InputRule{"w_up", {spec.hidden_dim, spec.ffn_dim}, Seeding::matrix},
-       InputRule{"w_down", {spec.ffn_dim, spec.hidden_dim}, Seeding::matrix}}};
+InputRules mlp_weights(const nlohmann::json& spec_json) {
+  const auto spec = spec_json.get<MlpSpec>();
+  InputRules weights{InputRule{"w_up", {spec.hidden_dim, spec.ffn_dim}, Seeding::matrix},
+                     InputRule{"w_down", {spec.ffn_dim, spec.hidden_dim}, Seeding::matrix}};
   if (spec.bias) {
-    inputs.inputs.emplace_back(InputRule{"b_up", {spec.ffn_dim}, Seeding::matrix});
-    inputs.inputs.emplace_back(InputRule{"b_down", {spec.hidden_dim}, Seeding::matrix});
+    weights.emplace_back(InputRule{"b_up", {spec.ffn_dim}, Seeding::matrix});
+    weights.emplace_back(InputRule{"b_down", {spec.hidden_dim}, Seeding::matrix});
   }
-  return inputs;
+  return weights;
+}
+
+// Every feed-forward call's activation: x [..., hidden_dim].
+template <typename Spec>
+InputPlan ffn_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes,
+                     InputRules (*weights)(const nlohmann::json&)) {
+  require_call_shapes(shapes, mode, false);
+  const auto spec = block.spec.get<Spec>();
+  return plan(
+      {InputRule{"x", activation_shape(mode, shapes, spec.hidden_dim), Seeding::activation}},
+      weights(block.spec));
+}
+
+InputPlan mlp_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
+  return ffn_inputs<MlpSpec>(block, mode, shapes, mlp_weights);
 }
 
 BoundCall bind_gated_mlp(const BlockCall& call) {
@@ -69,13 +81,15 @@ BoundCall bind_gated_mlp(const BlockCall& call) {
   });
 }
 
+InputRules gated_mlp_weights(const nlohmann::json& spec_json) {
+  const auto spec = spec_json.get<GatedMlpSpec>();
+  return {InputRule{"w_gate", {spec.hidden_dim, spec.ffn_dim}, Seeding::matrix},
+          InputRule{"w_up", {spec.hidden_dim, spec.ffn_dim}, Seeding::matrix},
+          InputRule{"w_down", {spec.ffn_dim, spec.hidden_dim}, Seeding::matrix}};
+}
+
 InputPlan gated_mlp_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
-  require_call_shapes(shapes, mode, false);
-  const auto spec = block.spec.get<GatedMlpSpec>();
-  return {{InputRule{"x", activation_shape(mode, shapes, spec.hidden_dim), Seeding::activation},
-           InputRule{"w_gate", {spec.hidden_dim, spec.ffn_dim}, Seeding::matrix},
-           InputRule{"w_up", {spec.hidden_dim, spec.ffn_dim}, Seeding::matrix},
-           InputRule{"w_down", {spec.ffn_dim, spec.hidden_dim}, Seeding::matrix}}};
+  return ffn_inputs<GatedMlpSpec>(block, mode, shapes, gated_mlp_weights);
 }
 
 BoundCall bind_moe(const BlockCall& call) {
@@ -108,38 +122,40 @@ BoundCall bind_moe(const BlockCall& call) {
   });
 }
 
-InputPlan moe_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
-  require_call_shapes(shapes, mode, false);
-  const auto spec = block.spec.get<MoeSpec>();
+InputRules moe_weights(const nlohmann::json& spec_json) {
+  const auto spec = spec_json.get<MoeSpec>();
   const Shape up{spec.hidden_dim, spec.ffn_dim};
   const Shape down{spec.ffn_dim, spec.hidden_dim};
-  return {{InputRule{"x", activation_shape(mode, shapes, spec.hidden_dim), Seeding::activation},
-           InputRule{"router", {spec.hidden_dim, spec.num_experts}, Seeding::matrix},
-           RepeatedInputs{"seeded inputs w_gate, w_up (shape " + shape_to_string(up) +
-                              ") and w_down of " + std::to_string(spec.num_experts) + " experts",
-                          spec.num_experts,
-                          {InputRule{"w_gate", up, Seeding::matrix},
-                           InputRule{"w_up", up, Seeding::matrix},
-                           InputRule{"w_down", down, Seeding::matrix}}}}};
+  return {InputRule{"router", {spec.hidden_dim, spec.num_experts}, Seeding::matrix},
+          RepeatedInputs{
+              "seeded inputs w_gate, w_up (shape " + shape_to_string(up) + ") and w_down of " +
+                  std::to_string(spec.num_experts) + " experts",
+              spec.num_experts,
+              {InputRule{"w_gate", up, Seeding::matrix}, InputRule{"w_up", up, Seeding::matrix},
+               InputRule{"w_down", down, Seeding::matrix}}}};
+}
+
+InputPlan moe_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
+  return ffn_inputs<MoeSpec>(block, mode, shapes, moe_weights);
 }
 
 }  // namespace
 
 void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
-  kinds.push_back(
-      {.name = "mlp",
-       .family = "mlp",
-       .replay_inputs = {"x", "w_up", "w_down"},
-       .tolerances = pcc_at_least(0.99),
-       .bind = bind_mlp,
-       .configure = configure<MlpSpec>,
-       .identity = identity<MlpSpec>,
-       .facts = facts<MlpSpec, MlpImplConfig>(
-           [](const MlpSpec& spec, const MlpImplConfig& config, KindFacts& facts) {
-             facts.weight_dtype = weight_of(config.ff1);
-             facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
-           }),
-       .seeded_inputs = mlp_inputs});
+  kinds.push_back({.name = "mlp",
+                   .family = "mlp",
+                   .replay_inputs = {"x", "w_up", "w_down"},
+                   .tolerances = pcc_at_least(0.99),
+                   .bind = bind_mlp,
+                   .configure = configure<MlpSpec>,
+                   .identity = identity<MlpSpec>,
+                   .facts = facts<MlpSpec, MlpImplConfig>(
+                       [](const MlpSpec& spec, const MlpImplConfig& config, KindFacts& facts) {
+                         facts.weight_dtype = weight_of(config.ff1);
+                         facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
+                       }),
+                   .weights = mlp_weights,
+                   .seeded_inputs = mlp_inputs});
   kinds.push_back(
       {.name = "gated_mlp",
        .family = "gated_mlp",
@@ -153,23 +169,24 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
              facts.weight_dtype = weight_of(config.ff1_ff3);
              facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
            }),
+       .weights = gated_mlp_weights,
        .seeded_inputs = gated_mlp_inputs});
-  kinds.push_back(
-      {.name = "moe",
-       .family = "moe",
-       .replay_inputs = {"x", "router"},
-       .tolerances = pcc_at_least(0.99),
-       .bind = bind_moe,
-       .configure = configure<MoeSpec>,
-       .identity = identity<MoeSpec>,
-       .facts = facts<MoeSpec, MoeImplConfig>(
-           [](const MoeSpec& spec, const MoeImplConfig& config, KindFacts& facts) {
-             facts.weight_dtype = weight_of(config.expert.ff1_ff3);
-             facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
-             facts.derived["routing"] =
-                 std::to_string(spec.num_experts) + "/top" + std::to_string(spec.top_k);
-           }),
-       .seeded_inputs = moe_inputs});
+  kinds.push_back({.name = "moe",
+                   .family = "moe",
+                   .replay_inputs = {"x", "router"},
+                   .tolerances = pcc_at_least(0.99),
+                   .bind = bind_moe,
+                   .configure = configure<MoeSpec>,
+                   .identity = identity<MoeSpec>,
+                   .facts = facts<MoeSpec, MoeImplConfig>(
+                       [](const MoeSpec& spec, const MoeImplConfig& config, KindFacts& facts) {
+                         facts.weight_dtype = weight_of(config.expert.ff1_ff3);
+                         facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
+                         facts.derived["routing"] =
+                             std::to_string(spec.num_experts) + "/top" + std::to_string(spec.top_k);
+                       }),
+                   .weights = moe_weights,
+                   .seeded_inputs = moe_inputs});
 }
 
 }  // namespace ttt

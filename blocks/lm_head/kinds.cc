@@ -21,14 +21,20 @@ BoundCall bind_lm_head(const BlockCall& call) {
                     [spec, x, weight] { return lm_head_reference(spec, x, weight); });
 }
 
+InputRules lm_head_weights(const nlohmann::json& spec_json) {
+  const auto spec = spec_json.get<LmHeadSpec>();
+  return {InputRule{"weight",
+                    spec.tied_embeddings ? Shape{spec.vocab_size, spec.hidden_dim}
+                                         : Shape{spec.hidden_dim, spec.vocab_size},
+                    Seeding::matrix}};
+}
+
 InputPlan lm_head_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
   require_call_shapes(shapes, mode, false);
   const auto spec = block.spec.get<LmHeadSpec>();
-  return {{InputRule{"x", activation_shape(mode, shapes, spec.hidden_dim), Seeding::activation},
-           InputRule{"weight",
-                     spec.tied_embeddings ? Shape{spec.vocab_size, spec.hidden_dim}
-                                          : Shape{spec.hidden_dim, spec.vocab_size},
-                     Seeding::matrix}}};
+  return plan(
+      {InputRule{"x", activation_shape(mode, shapes, spec.hidden_dim), Seeding::activation}},
+      lm_head_weights(block.spec));
 }
 
 }  // namespace
@@ -47,6 +53,7 @@ void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
              facts.weight_dtype = std::string(dtype_name(config.matmul.weight_dtype));
              facts.derived["softcapped"] = spec.logit_softcap > 0.0;
            }),
+       .weights = lm_head_weights,
        .seeded_inputs = lm_head_inputs});
 }
 

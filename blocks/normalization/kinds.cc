@@ -23,13 +23,17 @@ BoundCall bind_rms_norm(const BlockCall& call) {
                     [spec, x, weight] { return rms_norm_reference(spec, x, weight); });
 }
 
+InputRules rms_norm_weights(const nlohmann::json& spec_json) {
+  const auto spec = spec_json.get<RmsNormSpec>();
+  return {InputRule{
+      "weight", {spec.dim}, spec.add_unit_offset ? Seeding::offset_scale : Seeding::norm_scale}};
+}
+
 InputPlan rms_norm_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
   require_call_shapes(shapes, mode, false);
   const auto spec = block.spec.get<RmsNormSpec>();
-  return {{InputRule{"x", activation_shape(mode, shapes, spec.dim), Seeding::activation},
-           InputRule{"weight",
-                     {spec.dim},
-                     spec.add_unit_offset ? Seeding::offset_scale : Seeding::norm_scale}}};
+  return plan({InputRule{"x", activation_shape(mode, shapes, spec.dim), Seeding::activation}},
+              rms_norm_weights(block.spec));
 }
 
 BoundCall bind_layer_norm(const BlockCall& call) {
@@ -46,13 +50,18 @@ BoundCall bind_layer_norm(const BlockCall& call) {
   });
 }
 
+InputRules layer_norm_weights(const nlohmann::json& spec_json) {
+  const auto spec = spec_json.get<LayerNormSpec>();
+  InputRules weights{InputRule{"weight", {spec.dim}, Seeding::norm_scale}};
+  if (spec.bias) weights.emplace_back(InputRule{"bias", {spec.dim}, Seeding::matrix});
+  return weights;
+}
+
 InputPlan layer_norm_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
   require_call_shapes(shapes, mode, false);
   const auto spec = block.spec.get<LayerNormSpec>();
-  InputPlan inputs{{InputRule{"x", activation_shape(mode, shapes, spec.dim), Seeding::activation},
-                     InputRule{"weight", {spec.dim}, Seeding::norm_scale}}};
-  if (spec.bias) inputs.inputs.emplace_back(InputRule{"bias", {spec.dim}, Seeding::matrix});
-  return inputs;
+  return plan({InputRule{"x", activation_shape(mode, shapes, spec.dim), Seeding::activation}},
+              layer_norm_weights(block.spec));
 }
 
 // A norm's main weight is its scale.
@@ -64,15 +73,16 @@ void norm_extras(const Spec&, const Config& config, KindFacts& facts) {
 }  // namespace
 
 void add_normalization_block_kinds(std::vector<BlockKind>& kinds) {
-  kinds.push_back({.name = "rms_norm",
-                   .family = "rms_norm",
-                   .replay_inputs = {"x", "weight"},
-                   .bind = bind_rms_norm,
-                   .configure = configure<RmsNormSpec>,
-                   .identity = identity<RmsNormSpec>,
-                   .facts = facts<RmsNormSpec, RmsNormImplConfig>(
-                       norm_extras<RmsNormSpec, RmsNormImplConfig>),
-                   .seeded_inputs = rms_norm_inputs});
+  kinds.push_back(
+      {.name = "rms_norm",
+       .family = "rms_norm",
+       .replay_inputs = {"x", "weight"},
+       .bind = bind_rms_norm,
+       .configure = configure<RmsNormSpec>,
+       .identity = identity<RmsNormSpec>,
+       .facts = facts<RmsNormSpec, RmsNormImplConfig>(norm_extras<RmsNormSpec, RmsNormImplConfig>),
+       .weights = rms_norm_weights,
+       .seeded_inputs = rms_norm_inputs});
   kinds.push_back({.name = "layer_norm",
                    .family = "layer_norm",
                    .replay_inputs = {"x", "weight"},
@@ -81,6 +91,7 @@ void add_normalization_block_kinds(std::vector<BlockKind>& kinds) {
                    .identity = identity<LayerNormSpec>,
                    .facts = facts<LayerNormSpec, LayerNormImplConfig>(
                        norm_extras<LayerNormSpec, LayerNormImplConfig>),
+                   .weights = layer_norm_weights,
                    .seeded_inputs = layer_norm_inputs});
 }
 

@@ -1,5 +1,6 @@
-// The rope kind: x, positions. Tolerance: the dtype default. RoPE has no seeded inputs and no
-// coverage facts yet (the suites and coverage do not plan it on its own: attention applies it).
+// The rope kind: x, positions; no weights. Tolerance: the dtype default. RoPE has no seeded
+// inputs and no coverage facts yet (the suites and coverage do not plan it on its own: attention
+// applies it).
 #include <memory>
 
 #include "blocks/common/kind_support.h"
@@ -32,7 +33,8 @@ void add_rope_block_kinds(std::vector<BlockKind>& kinds) {
                    .replay_inputs = {"x", "positions"},
                    .bind = bind_rope,
                    .configure = configure<RopeSpec>,
-                   .identity = identity<RopeSpec>});
+                   .identity = identity<RopeSpec>,
+                   .weights = [](const nlohmann::json&) { return InputRules{}; }});
 }
 
 }  // namespace ttt

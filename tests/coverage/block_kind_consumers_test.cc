@@ -38,8 +38,9 @@ TEST(BlockKindConsumers, EachConsumerSeesTheDescriptors) {
     }
   }
   EXPECT_EQ(known_block_kinds(), seedable);
-  EXPECT_THAT(seedable, ElementsAre("attention.decode", "attention.prefill", "embedding",
-                                    "gated_mlp", "layer_norm", "lm_head", "mlp", "moe", "rms_norm"));
+  EXPECT_THAT(seedable,
+              ElementsAre("attention.decode", "attention.prefill", "embedding", "gated_mlp",
+                          "layer_norm", "lm_head", "mlp", "moe", "rms_norm"));
   EXPECT_EQ(std::set<std::string>(coverage_detail::known_block_families().begin(),
                                   coverage_detail::known_block_families().end()),
             described);
@@ -50,10 +51,13 @@ TEST(BlockKindConsumers, EachConsumerSeesTheDescriptors) {
 // "q_norm" with shape [head_dim] is spelled once, in blocks/attention/kinds.cc: a suite case
 // draws it and coverage derives head_dim from the same Spec.
 TEST(BlockKindConsumers, QkNormAttentionThroughSuitesAndCoverage) {
-  const nlohmann::json spec = {
-      {"hidden_dim", 64}, {"num_heads", 4}, {"num_kv_heads", 2},
-      {"qk_norm", true},   {"rope", {{"head_dim", 16}}}};
-  const auto target = block_case({.kind = "attention.prefill", .spec = spec, .mode = Mode::prefill});
+  const nlohmann::json spec = {{"hidden_dim", 64},
+                               {"num_heads", 4},
+                               {"num_kv_heads", 2},
+                               {"qk_norm", true},
+                               {"rope", {{"head_dim", 16}}}};
+  const auto target =
+      block_case({.kind = "attention.prefill", .spec = spec, .mode = Mode::prefill});
   const CaseInputs inputs = *target->seeded_inputs({.batch = 1, .seq_len = 3}, {}, 11);
   EXPECT_EQ(inputs.tensor("q_norm").shape(), (Shape{16}));
   EXPECT_EQ(inputs.tensor("k_norm").shape(), (Shape{16}));
@@ -62,8 +66,8 @@ TEST(BlockKindConsumers, QkNormAttentionThroughSuitesAndCoverage) {
   // norm_scale: normal(1, weight_std), so every value is near 1.
   EXPECT_NEAR(inputs.tensor("q_norm").at({0}), 1.0, 0.2);
 
-  const coverage_detail::BlockFacts facts =
-      coverage_detail::describe_block("attention", spec, nlohmann::json::object(), "N150", "prefill");
+  const coverage_detail::BlockFacts facts = coverage_detail::describe_block(
+      "attention", spec, nlohmann::json::object(), "N150", "prefill");
   ASSERT_TRUE(facts.known) << facts.problem;
   EXPECT_EQ(facts.derived.at("head_dim"), 16);
   EXPECT_EQ(facts.derived.at("kv_heads"), 2);

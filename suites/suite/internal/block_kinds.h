@@ -53,8 +53,9 @@ CaseInputs seeded_block_inputs(const KnownKind& kind, const ParsedBlock& block, 
                                std::uint64_t seed);
 
 // Throws std::invalid_argument when the seeded inputs of `block` with `shapes` would need more
-// bytes than allocation_limit() ("seeded input 'w_up' (shape [...]), with the inputs before it, needs ..."), without
-// drawing them: `ttt suite check` refuses such a case before `ttt suite run` would allocate.
+// bytes than allocation_limit() ("seeded input 'w_up' (shape [...]), with the inputs before it,
+// needs ..."), without drawing them: `ttt suite check` refuses such a case before `ttt suite run`
+// would allocate.
 void check_seeded_input_bytes(const KnownKind& kind, const ParsedBlock& block, Mode mode,
                               const CaseShapes& shapes);
 

@@ -27,8 +27,8 @@ TEST(BlockKinds, EveryFolderWithAKindsFileIsRead) {
   }
   EXPECT_EQ(std::set<std::string>(block_kind_folders().begin(), block_kind_folders().end()),
             on_disk);
-  EXPECT_THAT(block_kind_folders(), ElementsAre("attention", "embeddings", "ffn", "lm_head",
-                                                "normalization", "rope"));
+  EXPECT_THAT(block_kind_folders(),
+              ElementsAre("attention", "embeddings", "ffn", "lm_head", "normalization", "rope"));
 }
 
 TEST(BlockKinds, AreSortedAndFoundByName) {
@@ -78,14 +78,13 @@ const InputRule& rule(const InputPlan& plan, std::size_t index) {
 // GQA with q/k norms (Qwen3's shape): 4 query heads and 2 key/value heads of 64 / 4 = 16.
 TEST(BlockKinds, AttentionDecodeInputsFollowTheSpec) {
   const BlockKind& kind = *find_block_kind("attention.decode");
-  const ConfiguredBlock block = kind.configure(
-      {{"hidden_dim", 64},
-       {"num_heads", 4},
-       {"num_kv_heads", 2},
-       {"qk_norm", true},
-       {"rope", {{"head_dim", 16}}}},
-      Device::N150,
-      Mode::decode, std::nullopt, nlohmann::json::object());
+  const ConfiguredBlock block =
+      kind.configure({{"hidden_dim", 64},
+                      {"num_heads", 4},
+                      {"num_kv_heads", 2},
+                      {"qk_norm", true},
+                      {"rope", {{"head_dim", 16}}}},
+                     Device::N150, Mode::decode, std::nullopt, nlohmann::json::object());
   const InputPlan plan = kind.seeded_inputs(block, Mode::decode, {.batch = 2, .context_len = 40});
   std::vector<std::string> names;
   for (const auto& entry : plan.inputs) names.push_back(std::get<InputRule>(entry).name);
@@ -106,6 +105,25 @@ TEST(BlockKinds, AttentionDecodeInputsFollowTheSpec) {
   EXPECT_EQ(rule(plan, 8).seeding, Seeding::norm_scale);
   EXPECT_TRUE(plan.scalars.empty());
   EXPECT_THROW(kind.seeded_inputs(block, Mode::decode, {.batch = 0}), std::invalid_argument);
+}
+
+// A call's inputs end with the kind's weights (what modules are named from), for each mode.
+TEST(BlockKinds, SeededInputsEndWithTheWeights) {
+  const BlockKind& kind = *find_block_kind("attention.prefill");
+  const ConfiguredBlock block = kind.configure(
+      {{"hidden_dim", 64}, {"num_heads", 4}, {"qkv_bias", true}, {"rope", {{"head_dim", 16}}}},
+      Device::N150, Mode::prefill, std::nullopt, nlohmann::json::object());
+  const InputRules weights = kind.weights(block.spec);
+  std::vector<std::string> names;
+  for (const auto& entry : weights) names.push_back(std::get<InputRule>(entry).name);
+  EXPECT_THAT(names, ElementsAre("wq", "wk", "wv", "wo", "bq", "bk", "bv"));
+  const InputPlan plan = kind.seeded_inputs(block, Mode::prefill, {.batch = 1, .seq_len = 4});
+  ASSERT_EQ(plan.inputs.size(), 3 + weights.size());  // x, k_cache, v_cache, then the weights
+  EXPECT_EQ(rule(plan, 3).name, "wq");
+  EXPECT_EQ(rule(plan, 9).name, "bv");
+  EXPECT_EQ(rule(plan, 9).shape, (Shape{64}));
+  EXPECT_EQ(plan.scalars.at("first_slot"), 0);
+  EXPECT_TRUE(find_block_kind("rope")->weights(nlohmann::json::object()).empty());
 }
 
 TEST(BlockKinds, MoeExpertsAreOneRepeatedGroup) {
@@ -129,9 +147,9 @@ TEST(BlockKinds, ConfigureSeparatesImplConfigErrors) {
   EXPECT_THROW(kind.configure({{"dim", 0}}, Device::N150, Mode::decode, std::nullopt,
                               nlohmann::json::object()),
                std::invalid_argument);
-  EXPECT_THROW(kind.configure({{"dim", 64}}, Device::N150, Mode::decode, std::nullopt,
-                              {{"stat_shards", 3}}),
-               ImplConfigError);
+  EXPECT_THROW(
+      kind.configure({{"dim", 64}}, Device::N150, Mode::decode, std::nullopt, {{"stat_shards", 3}}),
+      ImplConfigError);
   EXPECT_EQ(kind.identity({{"dim", 64}}), "RMS_NORM(dim=64,eps=1e-05,offset=0)");
 }
 
