@@ -182,7 +182,7 @@ TEST(ModelTargets, EveryShippedSuiteHasTargets) {
     EXPECT_TRUE(targets.logits_pcc_min.has_value());
     models.insert(targets.model);
   }
-  EXPECT_EQ(models.size(), 7u);
+  EXPECT_EQ(models.size(), 10u);
   // A model given by config path has no conventional targets.
   EXPECT_EQ(default_targets_path("suites/x.json", "/tmp/config.json", "N150"), "");
 }
