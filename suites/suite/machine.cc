@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "validation/input/json_reader.h"
+
 #ifndef TTT_SUITES_BUILD_TYPE
 #define TTT_SUITES_BUILD_TYPE "unknown"
 #endif
@@ -133,15 +135,12 @@ nlohmann::json to_json(const MachineInfo& machine) {
           {"producer", machine.producer},     {"load", load}};
 }
 
-MachineInfo machine_info_from_json(const nlohmann::json& json) {
-  if (!json.is_object()) throw std::invalid_argument("machine: expected an object");
+MachineInfo machine_info_from_json(const JsonNode& node) {
+  node.allow_only(
+      {"cpu_model", "cores", "hostname", "os", "build_type", "commit", "producer", "load"});
   MachineInfo machine;
-  const auto text = [&json](const char* key, std::string& out) {
-    if (!json.contains(key)) return;
-    if (!json.at(key).is_string()) {
-      throw std::invalid_argument(std::string("machine.") + key + ": expected a string");
-    }
-    out = json.at(key).get<std::string>();
+  const auto text = [&node](const char* key, std::string& out) {
+    if (const auto value = node.find(key)) out = value->string();
   };
   text("cpu_model", machine.cpu_model);
   text("hostname", machine.hostname);
@@ -149,44 +148,27 @@ MachineInfo machine_info_from_json(const nlohmann::json& json) {
   text("build_type", machine.build_type);
   text("commit", machine.commit);
   text("producer", machine.producer);
-  if (json.contains("cores")) {
-    if (!json.at("cores").is_number_integer()) {
-      throw std::invalid_argument("machine.cores: expected an integer");
-    }
-    machine.cores = json.at("cores").get<std::int64_t>();
-  }
-  if (json.contains("load") && !json.at("load").is_null()) {
-    const nlohmann::json& load = json.at("load");
-    if (!load.is_object()) throw std::invalid_argument("machine.load: expected an object or null");
-    for (const auto& [key, value] : load.items()) {
-      if (key != "load_average" && key != "cpu_steal") {
-        throw std::invalid_argument("machine.load." + key +
-                                    ": unknown field (expected load_average, cpu_steal)");
-      }
-    }
-    const nlohmann::json* averages = load.contains("load_average") ? &load.at("load_average")
-                                                                   : nullptr;
-    if (averages == nullptr || !averages->is_array() || averages->size() != 3) {
-      throw std::invalid_argument(
-          "machine.load.load_average: expected 3 numbers (1, 5 and 15 minutes)");
+  if (const auto cores = node.find("cores")) machine.cores = cores->integer();
+  if (const auto load = node.find("load"); load && !load->json().is_null()) {
+    load->allow_only({"load_average", "cpu_steal"});
+    const JsonNode averages = load->at("load_average");
+    if (!averages.json().is_array() || averages.size() != 3) {
+      averages.fail("expected 3 numbers (1, 5 and 15 minutes)");
     }
     double values[3] = {};
     for (std::size_t i = 0; i < 3; ++i) {
-      const nlohmann::json& value = averages->at(i);
-      if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0) {
-        throw std::invalid_argument("machine.load.load_average." + std::to_string(i) +
-                                    ": expected a finite number >= 0, got " + value.dump());
+      const JsonNode value = averages.at(i);
+      if (!value.json().is_number() || !std::isfinite(value.number()) || value.number() < 0) {
+        value.fail("expected a finite number >= 0, got " + value.json().dump());
       }
-      values[i] = value.get<double>();
+      values[i] = value.number();
     }
     MachineLoad parsed{values[0], values[1], values[2], 0.0};
-    if (!load.contains("cpu_steal") || !load.at("cpu_steal").is_number() ||
-        !(load.at("cpu_steal").get<double>() >= 0.0 && load.at("cpu_steal").get<double>() <= 1.0)) {
-      throw std::invalid_argument("machine.load.cpu_steal: expected a number in [0, 1], got " +
-                                  (load.contains("cpu_steal") ? load.at("cpu_steal").dump()
-                                                              : std::string("nothing")));
+    const JsonNode steal = load->at("cpu_steal");
+    if (!steal.json().is_number() || !(steal.number() >= 0.0 && steal.number() <= 1.0)) {
+      steal.fail("expected a number in [0, 1], got " + steal.json().dump());
     }
-    parsed.cpu_steal = load.at("cpu_steal").get<double>();
+    parsed.cpu_steal = steal.number();
     machine.load = parsed;
   }
   return machine;

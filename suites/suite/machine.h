@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "validation/input/json_reader.h"
+
 namespace ttt {
 
 // How busy the machine was while a suite ran: a gate cannot judge latency from a run that shared
@@ -62,9 +64,10 @@ std::string cpu_model_from_cpuinfo(const std::string& cpuinfo);
 // {"cpu_model", "cores", "hostname", "os", "build_type", "commit", "producer", "load"}, "load"
 // being {"load_average": [1, 5, 15 minutes], "cpu_steal": fraction} or null.
 nlohmann::json to_json(const MachineInfo& machine);
-// Inverse; missing fields keep their defaults, fields of the wrong type and load figures out of
-// range (negative or non-finite load, steal outside [0, 1]) throw std::invalid_argument naming
-// them ("machine.load.cpu_steal: expected a number in [0, 1], got 1.5").
-MachineInfo machine_info_from_json(const nlohmann::json& json);
+// Inverse; missing fields keep their defaults. Unknown fields, fields of the wrong type and load
+// figures out of range (negative or non-finite load, steal outside [0, 1]) throw
+// std::invalid_argument naming the file and JSON path
+// ("results.json: /machine/load/cpu_steal: expected a number in [0, 1], got 1.5").
+MachineInfo machine_info_from_json(const JsonNode& node);
 
 }  // namespace ttt

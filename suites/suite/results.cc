@@ -465,11 +465,7 @@ RunResults run_results_from_json(const nlohmann::json& json) {
   }
   RunResults results;
   results.created_utc = optional_string(root, "created_utc");
-  try {
-    results.machine = machine_info_from_json(root.at("machine").object());
-  } catch (const std::invalid_argument& error) {
-    root.at("machine").fail(error.what());
-  }
+  results.machine = machine_info_from_json(root.at("machine"));
   const JsonNode suites = root.at("suites");
   for (std::size_t i = 0; i < suites.size(); ++i) {
     results.suites.push_back(suite_from_json(suites.at(i)));
