@@ -2,14 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cmath>
 #include <fstream>
-#include <initializer_list>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
+#include <variant>
 
 #include "blocks/attention/attention.h"
 #include "blocks/common/device.h"
@@ -22,6 +21,9 @@
 #include "blocks/normalization/rms_norm.h"
 #include "coverage/internal/block_facts.h"
 #include "coverage/internal/catalog_data.h"
+#include "models/model.h"
+#include "patterns/block_modules.h"
+#include "patterns/causal_lm.h"
 #include "validation/input/input_file.h"
 
 namespace ttt {
@@ -30,151 +32,15 @@ namespace {
 using coverage_detail::BlockFacts;
 using coverage_detail::describe_block;
 
-// Reads a model's config fields: every field must be read or knowingly ignored, so a typo or a
-// field whose meaning the mapping does not know is an error rather than a silent default.
-class ConfigReader {
- public:
-  ConfigReader(const nlohmann::json& config, std::string where)
-      : config_(config), where_(std::move(where)) {
-    if (!config_.is_object()) fail("", "expected a JSON object");
-    // Fields of a released config.json that do not shape any block, so a whole file can be used.
-    ignore({"_name_or_path", "architectures", "attention_dropout", "attention_probs_dropout_prob",
-            "attn_pdrop", "bos_token_id", "embd_pdrop", "eos_token_id", "hidden_dropout",
-            "hidden_dropout_prob", "initializer_range", "pad_token_id", "resid_pdrop",
-            "torch_dtype", "transformers_version", "unk_token_id", "use_cache"});
-  }
-
-  [[noreturn]] void fail(const std::string& field, const std::string& message) const {
-    throw std::invalid_argument(where_ + (field.empty() ? "" : ": field '" + field + "'") + ": " +
-                                message);
-  }
-  // Present and not null.
-  bool has(const std::string& field) {
-    used_.insert(field);
-    return config_.contains(field) && !config_.at(field).is_null();
-  }
-  std::int64_t integer(const std::string& field) {
-    if (!has(field)) fail(field, "is required");
-    const nlohmann::json& value = config_.at(field);
-    if (!value.is_number_integer() || value.get<std::int64_t>() <= 0) {
-      fail(field, "expected an integer > 0, got " + value.dump());
-    }
-    return value.get<std::int64_t>();
-  }
-  std::int64_t integer(const std::string& field, std::int64_t fallback) {
-    return has(field) ? integer(field) : fallback;
-  }
-  double number(const std::string& field) {
-    if (!has(field)) fail(field, "is required");
-    const nlohmann::json& value = config_.at(field);
-    if (!value.is_number()) fail(field, "expected a number, got " + value.dump());
-    return value.get<double>();
-  }
-  double number(const std::string& field, double fallback) {
-    return has(field) ? number(field) : fallback;
-  }
-  bool boolean(const std::string& field, bool fallback) {
-    if (!has(field)) return fallback;
-    const nlohmann::json& value = config_.at(field);
-    if (!value.is_boolean()) fail(field, "expected true or false, got " + value.dump());
-    return value.get<bool>();
-  }
-  std::string text(const std::string& field, const std::string& fallback) {
-    if (!has(field)) return fallback;
-    const nlohmann::json& value = config_.at(field);
-    if (!value.is_string()) fail(field, "expected a string, got " + value.dump());
-    return value.get<std::string>();
-  }
-  // An object field, or nullopt when absent or null.
-  std::optional<nlohmann::json> object(const std::string& field) {
-    if (!has(field)) return std::nullopt;
-    const nlohmann::json& value = config_.at(field);
-    if (!value.is_object()) fail(field, "expected an object or null, got " + value.dump());
-    return value;
-  }
-  // A field whose value must be `expected` when present (a variant the mapping does not cover).
-  void require_default(const std::string& field, bool expected) {
-    if (boolean(field, expected) != expected) {
-      fail(field, std::string("only ") + (expected ? "true" : "false") + " is supported");
-    }
-  }
-  void ignore(std::initializer_list<const char*> fields) {
-    for (const char* field : fields) used_.insert(field);
-  }
-  // Fails naming the first field neither read nor ignored.
-  void finish() const {
-    for (const auto& [key, value] : config_.items()) {
-      if (used_.count(key) == 0)
-        fail(key, "is not a field the " + architecture() + " mapping knows");
-    }
-  }
-  std::string architecture() const {
-    return config_.contains("model_type") && config_.at("model_type").is_string()
-               ? config_.at("model_type").get<std::string>()
-               : "?";
-  }
-  const std::string& where() const { return where_; }
-
- private:
-  const nlohmann::json& config_;
-  std::string where_;
-  std::set<std::string> used_;
-};
-
-Activation activation_of(ConfigReader& config, const std::string& field,
-                         const std::string& fallback) {
-  const std::string name = config.text(field, fallback);
-  if (name == "silu" || name == "swish") return Activation::silu;
-  if (name == "gelu_pytorch_tanh" || name == "gelu_new") return Activation::gelu_tanh;
-  if (name == "gelu") return Activation::gelu;
-  if (name == "relu") return Activation::relu;
-  config.fail(field, "unsupported activation '" + name + "'");
-}
-
-// rope_scaling of a config (absent or null: none). `rope` already holds head_dim, theta and
-// max_position_embeddings.
-void read_rope_scaling(ConfigReader& config, RopeSpec& rope) {
-  const std::optional<nlohmann::json> scaling = config.object("rope_scaling");
-  if (!scaling.has_value()) return;
-  ConfigReader fields(*scaling, config.where() + ": field 'rope_scaling'");
-  const std::string type =
-      fields.has("rope_type") ? fields.text("rope_type", "") : fields.text("type", "default");
-  fields.ignore({"rope_type", "type"});
-  if (type == "default") {
-    rope.scaling = RopeScaling::none;
-  } else if (type == "linear") {
-    rope.scaling = RopeScaling::linear;
-    rope.factor = fields.number("factor");
-  } else if (type == "llama3") {
-    rope.scaling = RopeScaling::llama3;
-    rope.factor = fields.number("factor");
-    rope.low_freq_factor = fields.number("low_freq_factor");
-    rope.high_freq_factor = fields.number("high_freq_factor");
-    rope.original_max_position_embeddings = fields.integer("original_max_position_embeddings");
-  } else if (type == "yarn") {
-    rope.scaling = RopeScaling::yarn;
-    rope.factor = fields.number("factor");
-    rope.original_max_position_embeddings = fields.integer("original_max_position_embeddings", 0);
-    rope.beta_fast = fields.number("beta_fast", rope.beta_fast);
-    rope.beta_slow = fields.number("beta_slow", rope.beta_slow);
-    rope.attention_factor = fields.number("attention_factor", 0.0);
-  } else {
-    fields.fail("rope_type", "unsupported RoPE scaling '" + type + "'");
-  }
-  fields.finish();
-}
-
-// Collects a model's configurations: every added Spec in every mode under every preset.
+// Collects a model's configurations: every added Spec in both modes under every preset.
 class ModelBuilder {
  public:
-  explicit ModelBuilder(std::vector<Mode> modes) : modes_(std::move(modes)) {}
-
   // Adds a block that runs `count` times per forward.
   template <typename Spec>
   void add(const std::string& block, const Spec& spec, std::int64_t count) {
     nlohmann::json spec_json;
     to_json(spec_json, spec);
-    for (const Mode mode : modes_) {
+    for (const Mode mode : {Mode::prefill, Mode::decode}) {
       std::set<std::string> counted;
       for (const auto& [preset_name, preset] : presets()) {
         nlohmann::json impl_json;
@@ -222,223 +88,65 @@ class ModelBuilder {
     return *all;
   }
 
-  std::vector<Mode> modes_;
   std::vector<CatalogConfig> configurations_;
 };
 
-const std::vector<Mode> kDecoderModes = {Mode::prefill, Mode::decode};
-
-// Llama and the architectures that share its layout: llama, mistral, mixtral, qwen2, qwen3, phi3.
-void derive_llama_like(ConfigReader& config, const std::string& type, CatalogModel& model) {
-  config.ignore({"model_type"});
-  const std::int64_t hidden = config.integer("hidden_size");
-  const std::int64_t ffn = config.integer("intermediate_size");
-  const std::int64_t layers = config.integer("num_hidden_layers");
-  const std::int64_t heads = config.integer("num_attention_heads");
-  const std::int64_t kv_heads = config.integer("num_key_value_heads", heads);
-  if (!config.has("head_dim") && hidden % heads != 0) {
-    config.fail("num_attention_heads", "does not divide hidden_size");
-  }
-  const std::int64_t head_dim = config.integer("head_dim", hidden / heads);
-  const std::int64_t vocab = config.integer("vocab_size");
-  const double eps = config.number("rms_norm_eps");
-  const bool tied = config.boolean("tie_word_embeddings", false);
-  const Activation activation = activation_of(config, "hidden_act", "silu");
-  config.require_default("mlp_bias", false);
-
-  AttentionSpec attention;
-  attention.hidden_dim = hidden;
-  attention.num_heads = heads;
-  attention.num_kv_heads = kv_heads;
-  attention.head_dim = head_dim;
-  attention.qkv_bias = config.boolean("attention_bias", type == "qwen2");
-  attention.qk_norm = type == "qwen3";
-  if (attention.qk_norm) attention.qk_norm_eps = eps;
-  attention.rope.head_dim = head_dim;
-  attention.rope.theta = config.number("rope_theta", 10000.0);
-  attention.rope.max_position_embeddings = config.integer("max_position_embeddings");
-  read_rope_scaling(config, attention.rope);
-  if (type == "mistral" || type == "mixtral" || type == "phi3") {
-    attention.sliding_window = config.integer("sliding_window", 0);
-  } else if (type == "qwen2" || type == "qwen3") {
-    if (config.boolean("use_sliding_window", false)) {
-      config.fail("use_sliding_window", "Qwen's per-layer sliding window is not mapped");
+// The distinct Specs of one kind of module in a model, in order of first use, each with how many
+// times one forward runs it.
+template <typename Spec>
+class SpecUses {
+ public:
+  void add(const Spec& spec) {
+    auto it =
+        std::find_if(uses_.begin(), uses_.end(),
+                     [&](const std::pair<Spec, std::int64_t>& use) { return use.first == spec; });
+    if (it == uses_.end()) {
+      uses_.emplace_back(spec, 1);
+    } else {
+      ++it->second;
     }
-    config.ignore({"sliding_window"});
   }
-  if (type == "phi3") config.ignore({"original_max_position_embeddings"});
+  const std::vector<std::pair<Spec, std::int64_t>>& uses() const { return uses_; }
 
-  ModelBuilder builder(kDecoderModes);
-  builder.add("embedding", EmbeddingSpec{vocab, hidden, 1.0, PositionEmbedding::none, 0, 10000.0},
-              1);
-  builder.add("rms_norm", RmsNormSpec{hidden, eps, false}, 2 * layers + 1);
-  builder.add("attention", attention, layers);
-  if (type == "mixtral") {
-    builder.add("moe",
-                MoeSpec{hidden, ffn, config.integer("num_local_experts"),
-                        config.integer("num_experts_per_tok"), activation},
-                layers);
-  } else {
-    builder.add("gated_mlp", GatedMlpSpec{hidden, ffn, activation}, layers);
+ private:
+  std::vector<std::pair<Spec, std::int64_t>> uses_;
+};
+
+// A variant Spec (NormSpec, FfnSpec) added as the block its alternative is.
+template <typename Variant>
+void add_variant(ModelBuilder& builder, const Variant& spec, std::int64_t count) {
+  std::visit(
+      [&](const auto& alternative) {
+        builder.add(std::string(block_kind(spec)), alternative, count);
+      },
+      spec);
+}
+
+// The configurations of the model the suites run: every module Spec of its CausalLmSpec, grouped
+// as embedding, norms (the layers' and the final one), attention (one per distinct layer Spec:
+// Gemma-2's windowed and global layers), feed-forward, LM head.
+std::vector<CatalogConfig> configurations_of(const CausalLmSpec& spec) {
+  SpecUses<NormSpec> norms;
+  SpecUses<AttentionSpec> attention;
+  SpecUses<FfnSpec> ffns;
+  for (const DecoderLayerSpec& layer : spec.layers) {
+    norms.add(layer.attention_norm);
+    if (layer.post_attention_norm.has_value()) norms.add(*layer.post_attention_norm);
+    norms.add(layer.ffn_norm);
+    if (layer.post_ffn_norm.has_value()) norms.add(*layer.post_ffn_norm);
+    attention.add(layer.attention);
+    ffns.add(layer.ffn);
   }
-  builder.add("lm_head", LmHeadSpec{hidden, vocab, tied, 0.0}, 1);
-  model.configurations = builder.take();
-}
-
-void derive_gemma2(ConfigReader& config, CatalogModel& model) {
-  config.ignore({"model_type"});
-  const std::int64_t hidden = config.integer("hidden_size");
-  const std::int64_t ffn = config.integer("intermediate_size");
-  const std::int64_t layers = config.integer("num_hidden_layers");
-  const std::int64_t heads = config.integer("num_attention_heads");
-  const std::int64_t head_dim = config.integer("head_dim");
-  const std::int64_t vocab = config.integer("vocab_size");
-  const double eps = config.number("rms_norm_eps");
-  // Hugging Face reads hidden_activation; older files only have hidden_act.
-  const Activation activation =
-      activation_of(config, config.has("hidden_activation") ? "hidden_activation" : "hidden_act",
-                    "gelu_pytorch_tanh");
-  config.ignore({"hidden_act"});
-  config.require_default("attention_bias", false);
-
-  AttentionSpec global;
-  global.hidden_dim = hidden;
-  global.num_heads = heads;
-  global.num_kv_heads = config.integer("num_key_value_heads", heads);
-  global.head_dim = head_dim;
-  global.query_pre_attn_scalar =
-      config.number("query_pre_attn_scalar", static_cast<double>(head_dim));
-  global.logit_softcap = config.number("attn_logit_softcapping", 0.0);
-  global.rope.head_dim = head_dim;
-  global.rope.theta = config.number("rope_theta", 10000.0);
-  global.rope.max_position_embeddings = config.integer("max_position_embeddings");
-  read_rope_scaling(config, global.rope);
-  AttentionSpec windowed = global;
-  windowed.sliding_window = config.integer("sliding_window");
-
-  const RmsNormSpec norm{hidden, eps, true};
-  ModelBuilder builder(kDecoderModes);
-  builder.add("embedding",
-              EmbeddingSpec{vocab, hidden, std::sqrt(static_cast<double>(hidden)),
-                            PositionEmbedding::none, 0, 10000.0},
-              1);
-  // Four norms per layer (input, post-attention, pre-FFN, post-FFN) and the final one.
-  builder.add("rms_norm", norm, 4 * layers + 1);
-  // Hugging Face's Gemma2DecoderLayer: even layers attend within the sliding window.
-  builder.add("attention", windowed, (layers + 1) / 2);
-  builder.add("attention", global, layers / 2);
-  builder.add("gated_mlp", GatedMlpSpec{hidden, ffn, activation}, layers);
-  builder.add("lm_head",
-              LmHeadSpec{hidden, vocab, config.boolean("tie_word_embeddings", true),
-                         config.number("final_logit_softcapping", 0.0)},
-              1);
-  model.configurations = builder.take();
-}
-
-void derive_gpt2(ConfigReader& config, CatalogModel& model) {
-  config.ignore({"model_type"});
-  const std::int64_t hidden = config.integer("n_embd");
-  const std::int64_t layers = config.integer("n_layer");
-  const std::int64_t heads = config.integer("n_head");
-  if (hidden % heads != 0) config.fail("n_head", "does not divide n_embd");
-  const std::int64_t vocab = config.integer("vocab_size");
-  const double eps = config.number("layer_norm_epsilon");
-
-  AttentionSpec attention;
-  attention.hidden_dim = hidden;
-  attention.num_heads = heads;
-  attention.num_kv_heads = heads;
-  attention.head_dim = hidden / heads;
-  attention.qkv_bias = true;
-  attention.output_bias = true;
-  attention.positions = AttentionPositions::none;
-  attention.rope.head_dim = hidden / heads;
-
-  ModelBuilder builder(kDecoderModes);
-  builder.add("embedding",
-              EmbeddingSpec{vocab, hidden, 1.0, PositionEmbedding::learned,
-                            config.integer("n_positions"), 10000.0},
-              1);
-  builder.add("layer_norm", LayerNormSpec{hidden, eps, true}, 2 * layers + 1);
-  builder.add("attention", attention, layers);
-  builder.add("mlp",
-              MlpSpec{hidden, config.integer("n_inner", 4 * hidden),
-                      activation_of(config, "activation_function", "gelu_new"), true},
-              layers);
-  builder.add("lm_head",
-              LmHeadSpec{hidden, vocab, config.boolean("tie_word_embeddings", true), 0.0}, 1);
-  model.configurations = builder.take();
-}
-
-void derive_bloom(ConfigReader& config, CatalogModel& model) {
-  config.ignore({"model_type"});
-  // BloomConfig accepts the older n_embed for hidden_size, and n_layer / n_head.
-  const std::int64_t hidden =
-      config.has("hidden_size") ? config.integer("hidden_size") : config.integer("n_embed");
-  const std::int64_t layers =
-      config.has("n_layer") ? config.integer("n_layer") : config.integer("num_hidden_layers");
-  const std::int64_t heads =
-      config.has("n_head") ? config.integer("n_head") : config.integer("num_attention_heads");
-  if (hidden % heads != 0) config.fail("n_head", "does not divide hidden_size");
-  const std::int64_t vocab = config.integer("vocab_size");
-  const double eps = config.number("layer_norm_epsilon");
-  // Post-layernorm residuals rewire the layer, not a block; only the released layout is mapped.
-  config.require_default("apply_residual_connection_post_layernorm", false);
-
-  AttentionSpec attention;
-  attention.hidden_dim = hidden;
-  attention.num_heads = heads;
-  attention.num_kv_heads = heads;
-  attention.head_dim = hidden / heads;
-  attention.qkv_bias = true;
-  attention.output_bias = true;
-  attention.positions = AttentionPositions::alibi;
-  attention.rope.head_dim = hidden / heads;
-
-  ModelBuilder builder(kDecoderModes);
-  builder.add("embedding", EmbeddingSpec{vocab, hidden, 1.0, PositionEmbedding::none, 0, 10000.0},
-              1);
-  // word_embeddings_layernorm, two per layer, and ln_f.
-  builder.add("layer_norm", LayerNormSpec{hidden, eps, true}, 2 * layers + 2);
-  builder.add("attention", attention, layers);
-  builder.add("mlp", MlpSpec{hidden, 4 * hidden, Activation::gelu_tanh, true}, layers);
-  builder.add("lm_head",
-              LmHeadSpec{hidden, vocab, config.boolean("tie_word_embeddings", true), 0.0}, 1);
-  model.configurations = builder.take();
-}
-
-void derive_bert(ConfigReader& config, CatalogModel& model) {
-  config.ignore({"model_type"});
-  const std::int64_t hidden = config.integer("hidden_size");
-  const std::int64_t layers = config.integer("num_hidden_layers");
-  const std::int64_t heads = config.integer("num_attention_heads");
-  const std::int64_t vocab = config.integer("vocab_size");
-  const double eps = config.number("layer_norm_eps");
-  const std::string positions = config.text("position_embedding_type", "absolute");
-  if (positions != "absolute") {
-    config.fail("position_embedding_type",
-                "only \"absolute\" is mapped, got \"" + positions + "\"");
+  norms.add(spec.norm);
+  ModelBuilder builder;
+  builder.add("embedding", spec.embedding, 1);
+  for (const auto& [norm, count] : norms.uses()) add_variant(builder, norm, count);
+  for (const auto& [layer_attention, count] : attention.uses()) {
+    builder.add("attention", layer_attention, count);
   }
-  const std::int64_t token_types = config.integer("type_vocab_size", 2);
-
-  // An encoder runs whole sequences only.
-  ModelBuilder builder({Mode::prefill});
-  builder.add("embedding",
-              EmbeddingSpec{vocab, hidden, 1.0, PositionEmbedding::learned,
-                            config.integer("max_position_embeddings"), 10000.0},
-              1);
-  // The embedding LayerNorm and two per layer (after attention and after the MLP).
-  builder.add("layer_norm", LayerNormSpec{hidden, eps, true}, 2 * layers + 1);
-  builder.add("mlp",
-              MlpSpec{hidden, config.integer("intermediate_size"),
-                      activation_of(config, "hidden_act", "gelu"), true},
-              layers);
-  model.configurations = builder.take();
-  model.unsupported = {
-      "bidirectional (encoder) self-attention with " + std::to_string(heads) +
-          " heads: the attention block is causal",
-      "token type embeddings (type_vocab_size " + std::to_string(token_types) + ")",
-      "masked-LM head: dense + GELU + LayerNorm transform, then the tied decoder with a bias"};
+  for (const auto& [ffn, count] : ffns.uses()) add_variant(builder, ffn, count);
+  builder.add("lm_head", spec.lm_head, 1);
+  return builder.take();
 }
 
 nlohmann::json parse_json_text(const std::string& text, const std::string& where) {
@@ -593,6 +301,74 @@ BlockDomain parse_domain(const std::string& block, const nlohmann::json& json,
   return domain;
 }
 
+// One entry of models.json (docs/coverage.md "The catalog"): a model of the models catalog by its
+// name ("model") or a config.json given inline ("config"), mapped by the model reader; with
+// "unsupported", a model the reader cannot map, listed with the features no block expresses.
+CatalogModel read_model_entry(const nlohmann::json& item, const std::string& where,
+                              const std::string& path) {
+  const auto fail = [&](const std::string& field, const std::string& message) {
+    throw std::invalid_argument("[catalog] " + where + ": " + path +
+                                (field.empty() ? "" : "/" + field) + ": " + message);
+  };
+  if (!item.is_object()) fail("", "expected an object");
+  for (const auto& [key, value] : item.items()) {
+    if (key != "name" && key != "hf_id" && key != "model" && key != "config" &&
+        key != "architecture" && key != "unsupported") {
+      fail(key, "unknown field (known: name, hf_id, model, config, architecture, unsupported)");
+    }
+  }
+  const auto text = [&](const std::string& field) {
+    if (!item.at(field).is_string() || item.at(field).get<std::string>().empty()) {
+      fail(field, "expected a non-empty string, got " + item.at(field).dump());
+    }
+    return item.at(field).get<std::string>();
+  };
+  if (!item.contains("name")) fail("name", "is required");
+  const std::string name = text("name");
+  const std::string hf_id = item.contains("hf_id") ? text("hf_id") : "";
+  const bool unsupported = item.contains("unsupported");
+  if (item.contains("model") && item.contains("config")) {
+    fail("", "give one of \"model\" (a models catalog name) and \"config\", not both");
+  }
+  nlohmann::json config;
+  if (item.contains("config")) {
+    config = item.at("config");
+    if (!config.is_object()) fail("config", "expected a config.json object, got " + config.dump());
+  } else if (item.contains("model")) {
+    try {
+      config = catalog_config(text("model"));
+    } catch (const std::invalid_argument& error) {
+      fail("model", error.what());
+    }
+  } else if (!unsupported) {
+    fail("", "give \"model\" (a models catalog name) or \"config\"");
+  }
+  if (!unsupported) {
+    if (item.contains("architecture")) {
+      fail("architecture", "is read from the config (give it only with \"unsupported\")");
+    }
+    return derive_model(name, hf_id, config, where);
+  }
+
+  if (!item.contains("architecture")) fail("architecture", "is required with \"unsupported\"");
+  const nlohmann::json& features = item.at("unsupported");
+  if (!features.is_array() || features.empty()) {
+    fail("unsupported", "expected a non-empty array of features");
+  }
+  CatalogModel model;
+  model.name = name;
+  model.hf_id = hf_id;
+  model.architecture = text("architecture");
+  model.config = config.is_null() ? nlohmann::json::object() : std::move(config);
+  for (std::size_t i = 0; i < features.size(); ++i) {
+    if (!features[i].is_string() || features[i].get<std::string>().empty()) {
+      fail("unsupported/" + std::to_string(i), "expected a non-empty string");
+    }
+    model.unsupported.push_back(features[i].get<std::string>());
+  }
+  return model;
+}
+
 }  // namespace
 
 std::string CatalogConfig::key() const {
@@ -609,30 +385,14 @@ const CatalogModel* Catalog::find_model(std::string_view name) const {
 
 CatalogModel derive_model(const std::string& name, const std::string& hf_id,
                           const nlohmann::json& config, const std::string& source) {
-  ConfigReader reader(config, "[catalog] " + source + ": model '" + name + "'");
+  // The model reader names `source` and the field in its errors.
+  const ModelDefinition definition = model_from_config(config, source + ": model '" + name + "'");
   CatalogModel model;
   model.name = name;
   model.hf_id = hf_id;
+  model.architecture = definition.architecture;
   model.config = config;
-  model.architecture = reader.text("model_type", "");
-  const std::string& type = model.architecture;
-  if (type == "llama" || type == "mistral" || type == "mixtral" || type == "qwen2" ||
-      type == "qwen3" || type == "phi3") {
-    derive_llama_like(reader, type, model);
-  } else if (type == "gemma2") {
-    derive_gemma2(reader, model);
-  } else if (type == "gpt2") {
-    derive_gpt2(reader, model);
-  } else if (type == "bloom") {
-    derive_bloom(reader, model);
-  } else if (type == "bert") {
-    derive_bert(reader, model);
-  } else {
-    reader.fail("model_type", "unknown architecture '" + type +
-                                  "' (known: llama, mistral, mixtral, qwen2, qwen3, phi3, "
-                                  "gemma2, gpt2, bloom, bert)");
-  }
-  reader.finish();
+  model.configurations = configurations_of(definition.spec);
   return model;
 }
 
@@ -646,22 +406,12 @@ Catalog build_catalog(const nlohmann::json& models, const nlohmann::json& domain
   }
   const nlohmann::json& list = models.at("models");
   for (std::size_t i = 0; i < list.size(); ++i) {
-    const std::string path = "/models/" + std::to_string(i);
-    const nlohmann::json& item = list[i];
-    if (!item.is_object() || !item.contains("name") || !item.at("name").is_string() ||
-        !item.contains("config")) {
-      throw std::invalid_argument("[catalog] " + models_where + ": " + path +
-                                  ": expected {\"name\": ..., \"config\": {...}}");
+    CatalogModel model = read_model_entry(list[i], models_where, "/models/" + std::to_string(i));
+    if (catalog.find_model(model.name) != nullptr) {
+      throw std::invalid_argument("[catalog] " + models_where + ": /models/" + std::to_string(i) +
+                                  ": model '" + model.name + "' repeats");
     }
-    const std::string name = item.at("name").get<std::string>();
-    if (catalog.find_model(name) != nullptr) {
-      throw std::invalid_argument("[catalog] " + models_where + ": " + path + ": model '" + name +
-                                  "' repeats");
-    }
-    const std::string hf_id = item.contains("hf_id") && item.at("hf_id").is_string()
-                                  ? item.at("hf_id").get<std::string>()
-                                  : "";
-    catalog.models.push_back(derive_model(name, hf_id, item.at("config"), models_where));
+    catalog.models.push_back(std::move(model));
   }
   const std::string domains_where = source + "/domains.json";
   if (!domains.is_object() || !domains.contains("blocks") || !domains.at("blocks").is_object()) {

@@ -1,18 +1,21 @@
-// The coverage catalog: for each real model, the block configurations it needs, derived by code
-// from its published config.json fields; and for each block family the parameters coverage
-// reports on with their declared domains (docs/coverage.md "The catalog").
+// The coverage catalog: for each real model, the block configurations it needs, and for each
+// block family the parameters coverage reports on with their declared domains (docs/coverage.md
+// "The catalog").
 //
-// Two checked-in files define it: coverage/catalog/models.json (the published config fields of
-// every model of shared/reference/model_configs.md) and coverage/catalog/domains.json (the
-// parameter domains). Both are compiled into the library (builtin_catalog()); `--catalog DIR`
-// reads a directory holding the same two files instead (load_catalog()).
+// Two checked-in files define it: coverage/catalog/models.json (which published models coverage
+// measures against: each a model of the models catalog by name, a config.json given inline, or a
+// model the model reader cannot map with its unsupported features) and
+// coverage/catalog/domains.json (the parameter domains). Both are compiled into the library
+// (builtin_catalog()); `--catalog DIR` reads a directory holding the same two files instead
+// (load_catalog()).
 //
-// A model's configurations come from derive_model(): its embedding, norms, attention (one per
-// distinct layer kind: Gemma-2's windowed and global layers), feed-forward block and LM head,
-// each as the block's own Spec, in both modes (an encoder only in prefill), under each precision
-// preset (TTTv1's default, accuracy and performance), the ImplConfig being the block's
-// default_impl_config() on N150. Configurations that differ only by an ImplConfig field other than
-// the main weight's dtype are one configuration.
+// A model's configurations come from the model the suites run: derive_model() reads its
+// config.json with the model reader (models/model.h model_from_config) and takes every module Spec
+// of the resulting CausalLmSpec: its embedding, norms, attention (one per distinct layer Spec:
+// Gemma-2's windowed and global layers), feed-forward block, final norm and LM head, in both modes,
+// under each precision preset (TTTv1's default, accuracy and performance), the ImplConfig being the
+// block's default_impl_config() on N150. Configurations that differ only by an ImplConfig field
+// other than the main weight's dtype are one configuration.
 #pragma once
 
 #include <cstdint>
@@ -47,10 +50,11 @@ struct CatalogModel {
   std::string name;          // "Llama-3.1-8B".
   std::string hf_id;         // "meta-llama/Llama-3.1-8B".
   std::string architecture;  // The config's model_type.
-  nlohmann::json config;     // The published fields.
+  nlohmann::json config;     // The config.json it was derived from ({} when not given).
   std::vector<CatalogConfig> configurations;
   // Features of the model no TTTv2 block expresses (they cannot be covered, and are listed by
-  // reports): "bidirectional (encoder) attention", ...
+  // reports): "bidirectional (encoder) self-attention ...". A model the model reader cannot map
+  // has these and no configurations.
   std::vector<std::string> unsupported;
 };
 
@@ -89,16 +93,17 @@ struct Catalog {
   const CatalogModel* find_model(std::string_view name) const;
 };
 
-// Derives the configurations of one model from its config fields. Throws std::invalid_argument
-// "[catalog] <source>: model '<name>': field 'hidden_size': expected an integer > 0" for a missing
-// or mistyped field, a field the architecture's mapping does not know, or an unknown model_type.
-// Known model_types: llama, mistral, mixtral, qwen2, qwen3, phi3, gemma2, gpt2, bloom, bert.
+// Derives the configurations of one model from its config.json through the model reader
+// (model_from_config), so coverage measures the model the suites run. Throws std::invalid_argument
+// with the reader's message, naming "<source>: model '<name>'" and the field: "[model_config]
+// models.json: model 'tiny': field 'hidden_size': expected an integer, got \"wide\"" (a missing or
+// mistyped field, a field the architecture's mapping does not know, an unmapped model_type).
 CatalogModel derive_model(const std::string& name, const std::string& hf_id,
                           const nlohmann::json& config, const std::string& source);
 
 // Builds a catalog from the two files' JSON (models.json, domains.json): derives every model and
 // resolves the domains (catalog values, sorting). Throws std::invalid_argument naming `source`,
-// the file and the JSON path of a bad field.
+// the file and the JSON path of a bad field, or as derive_model for a config the reader refuses.
 Catalog build_catalog(const nlohmann::json& models, const nlohmann::json& domains,
                       const std::string& source);
 

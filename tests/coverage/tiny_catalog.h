@@ -16,10 +16,16 @@ namespace ttt::testing_coverage {
 // batch (1, 32).
 inline Catalog tiny_catalog() {
   const auto llama = [](std::int64_t hidden) {
-    return nlohmann::json{
-        {"model_type", "llama"},  {"hidden_size", hidden},    {"intermediate_size", 2 * hidden},
-        {"num_hidden_layers", 2}, {"num_attention_heads", 4}, {"num_key_value_heads", 2},
-        {"vocab_size", 100},      {"rms_norm_eps", 1e-5},     {"max_position_embeddings", 256}};
+    return nlohmann::json{{"architectures", {"LlamaForCausalLM"}},
+                          {"model_type", "llama"},
+                          {"hidden_size", hidden},
+                          {"intermediate_size", 2 * hidden},
+                          {"num_hidden_layers", 2},
+                          {"num_attention_heads", 4},
+                          {"num_key_value_heads", 2},
+                          {"vocab_size", 100},
+                          {"rms_norm_eps", 1e-5},
+                          {"max_position_embeddings", 256}};
   };
   const nlohmann::json models = {
       {"models",
