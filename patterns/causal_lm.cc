@@ -17,7 +17,6 @@
 
 namespace ttt {
 
-using pattern_detail::CallInput;
 using pattern_detail::ValidatedCall;
 using pattern_detail::with_context;
 
@@ -205,10 +204,8 @@ PerMode<std::optional<ValidatedCall>> head_calls(
         path + "." + std::string(mode_name(mode)), module->info(mode),
         std::vector<std::string>{"x"}, [module] { return module->weights(); },
         call_settings(options),
-        [module, mode](std::span<const CallInput> in) {
-          return module->forward(in[0].tensors[0], mode);
-        },
-        [module](std::span<const CallInput> in) { return module->reference(in[0].tensors[0]); });
+        [module, mode](const CallInputs& in) { return module->forward(in.tensor("x"), mode); },
+        [module](const CallInputs& in) { return module->reference(in.tensor("x")); });
   }
   return calls;
 }
@@ -234,18 +231,16 @@ CausalLm::CausalLm(CausalLmModules modules, PatternOptions options) : modules_(s
   calls->embedding_prefill.emplace(
       "embedding.prefill", embedding->info(Mode::prefill), std::vector<std::string>{"ids"}, weights,
       call_settings(options),
-      [embedding](std::span<const CallInput> in) { return embedding->prefill(in[0].tensors[0]); },
-      [embedding](std::span<const CallInput> in) {
-        return embedding->prefill_reference(in[0].tensors[0]);
-      });
+      [embedding](const CallInputs& in) { return embedding->prefill(in.tensor("ids")); },
+      [embedding](const CallInputs& in) { return embedding->prefill_reference(in.tensor("ids")); });
   calls->embedding_decode.emplace(
       "embedding.decode", embedding->info(Mode::decode),
       std::vector<std::string>{"ids", "positions"}, weights, call_settings(options),
-      [embedding](std::span<const CallInput> in) {
-        return embedding->decode(in[0].tensors[0], in[1].tensors[0]);
+      [embedding](const CallInputs& in) {
+        return embedding->decode(in.tensor("ids"), in.tensor("positions"));
       },
-      [embedding](std::span<const CallInput> in) {
-        return embedding->decode_reference(in[0].tensors[0], in[1].tensors[0]);
+      [embedding](const CallInputs& in) {
+        return embedding->decode_reference(in.tensor("ids"), in.tensor("positions"));
       });
   calls->norm = head_calls(modules_.norm, "norm", options);
   calls->lm_head = head_calls(modules_.lm_head, "lm_head", options);
@@ -284,12 +279,12 @@ Tensor CausalLm::prefill(const Tensor& ids, CausalLmCache& cache, std::int64_t f
                          std::source_location site) const {
   check_cache(cache, layers_.size());
   const Calls& calls = *calls_;
-  Tensor x = (*calls.embedding_prefill)({CallInput::tensor(ids)}, site);
+  Tensor x = (*calls.embedding_prefill)({.tensors = {{"ids", ids}}}, site);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     x = layers_[i].prefill(x, cache.layers[i], first_slot, site);
   }
-  x = (*calls.norm.prefill)({CallInput::tensor(x)}, site);
-  return (*calls.lm_head.prefill)({CallInput::tensor(x)}, site);
+  x = (*calls.norm.prefill)({.tensors = {{"x", x}}}, site);
+  return (*calls.lm_head.prefill)({.tensors = {{"x", x}}}, site);
 }
 
 Tensor CausalLm::decode(const Tensor& ids, const Tensor& positions, CausalLmCache& cache,
@@ -297,12 +292,12 @@ Tensor CausalLm::decode(const Tensor& ids, const Tensor& positions, CausalLmCach
   check_cache(cache, layers_.size());
   const Calls& calls = *calls_;
   Tensor x =
-      (*calls.embedding_decode)({CallInput::tensor(ids), CallInput::tensor(positions)}, site);
+      (*calls.embedding_decode)({.tensors = {{"ids", ids}, {"positions", positions}}}, site);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     x = layers_[i].decode(x, positions, cache.layers[i], site);
   }
-  x = (*calls.norm.decode)({CallInput::tensor(x)}, site);
-  return (*calls.lm_head.decode)({CallInput::tensor(x)}, site);
+  x = (*calls.norm.decode)({.tensors = {{"x", x}}}, site);
+  return (*calls.lm_head.decode)({.tensors = {{"x", x}}}, site);
 }
 
 std::vector<NamedTensor> CausalLm::weights() const {

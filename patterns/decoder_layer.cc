@@ -14,7 +14,6 @@
 
 namespace ttt {
 
-using pattern_detail::CallInput;
 using pattern_detail::ValidatedCall;
 using pattern_detail::with_context;
 
@@ -257,21 +256,27 @@ PerMode<std::optional<ValidatedCall>> positionwise_calls(
         path + "." + std::string(mode_name(mode)), module->info(mode),
         std::vector<std::string>{"x"}, [module] { return module->weights(); },
         call_settings(options),
-        [module, mode](std::span<const CallInput> in) {
-          return module->forward(in[0].tensors[0], mode);
-        },
-        [module](std::span<const CallInput> in) { return module->reference(in[0].tensors[0]); });
+        [module, mode](const CallInputs& in) { return module->forward(in.tensor("x"), mode); },
+        [module](const CallInputs& in) { return module->reference(in.tensor("x")); });
   }
   return calls;
 }
 
 Tensor run(const PerMode<std::optional<ValidatedCall>>& calls, const Tensor& x, Mode mode,
            const std::source_location& site) {
-  return (*calls[mode])({CallInput::tensor(x)}, site);
+  return (*calls[mode])({.tensors = {{"x", x}}}, site);
 }
 
-KVCache cache_of(std::span<const CallInput> in, std::size_t k_index) {
-  return KVCache{in[k_index].tensors[0], in[k_index + 1].tensors[0]};
+// The cache as a call holds it (the device's own, or the reference's copy from before the call).
+KVCache cache_of(const CallInputs& in) {
+  return KVCache{in.tensor("k_cache"), in.tensor("v_cache")};
+}
+
+// The inputs of an attention call: its own, then the cache, which the device updates in place.
+CallInputs attention_inputs(std::vector<NamedTensor> own, const KVCache& cache) {
+  own.push_back({"k_cache", cache.k});
+  own.push_back({"v_cache", cache.v});
+  return {.tensors = std::move(own), .updated_in_place = {"k_cache", "v_cache"}};
 }
 
 }  // namespace
@@ -313,23 +318,21 @@ DecoderLayer::DecoderLayer(std::string path, DecoderLayerModules modules, Patter
       path_ + ".attention.prefill", attention->info(Mode::prefill),
       std::vector<std::string>{"x", "k_cache", "v_cache", "first_slot"}, weights,
       call_settings(options),
-      [attention](std::span<const CallInput> in) {
-        KVCache cache = cache_of(in, 1);
-        return attention->prefill(in[0].tensors[0], cache, *in[3].scalar);
+      [attention](const CallInputs& in) {
+        KVCache cache = cache_of(in);
+        return attention->prefill(in.tensor("x"), cache, in.integer("first_slot"));
       },
-      [attention](std::span<const CallInput> in) {
-        return attention->prefill_reference(in[0].tensors[0]);
-      });
+      [attention](const CallInputs& in) { return attention->prefill_reference(in.tensor("x")); });
   calls->attention_decode.emplace(
       path_ + ".attention.decode", attention->info(Mode::decode),
       std::vector<std::string>{"x", "positions", "k_cache", "v_cache"}, weights,
       call_settings(options),
-      [attention](std::span<const CallInput> in) {
-        KVCache cache = cache_of(in, 2);
-        return attention->decode(in[0].tensors[0], in[1].tensors[0], cache);
+      [attention](const CallInputs& in) {
+        KVCache cache = cache_of(in);
+        return attention->decode(in.tensor("x"), in.tensor("positions"), cache);
       },
-      [attention](std::span<const CallInput> in) {
-        return attention->decode_reference(in[0].tensors[0], in[1].tensors[0], cache_of(in, 2));
+      [attention](const CallInputs& in) {
+        return attention->decode_reference(in.tensor("x"), in.tensor("positions"), cache_of(in));
       });
   calls_ = std::move(calls);
 }
@@ -362,10 +365,9 @@ Tensor DecoderLayer::prefill(const Tensor& x, KVCache& cache, std::int64_t first
   const Calls& calls = *calls_;
   const DType dtype = modules_.residual_dtype.prefill;
   const Tensor normed = run(calls.attention_norm, x, Mode::prefill, site);
-  Tensor update =
-      (*calls.attention_prefill)({CallInput::tensor(normed), CallInput::tensor(cache.k, true),
-                                  CallInput::tensor(cache.v, true), CallInput::number(first_slot)},
-                                 site);
+  CallInputs inputs = attention_inputs({{"x", normed}}, cache);
+  inputs.scalars.emplace_back("first_slot", first_slot);
+  Tensor update = (*calls.attention_prefill)(std::move(inputs), site);
   if (calls.post_attention_norm.prefill) {
     update = run(calls.post_attention_norm, update, Mode::prefill, site);
   }
@@ -381,9 +383,7 @@ Tensor DecoderLayer::decode(const Tensor& x, const Tensor& positions, KVCache& c
   const DType dtype = modules_.residual_dtype.decode;
   const Tensor normed = run(calls.attention_norm, x, Mode::decode, site);
   Tensor update = (*calls.attention_decode)(
-      {CallInput::tensor(normed), CallInput::tensor(positions), CallInput::tensor(cache.k, true),
-       CallInput::tensor(cache.v, true)},
-      site);
+      attention_inputs({{"x", normed}, {"positions", positions}}, cache), site);
   if (calls.post_attention_norm.decode) {
     update = run(calls.post_attention_norm, update, Mode::decode, site);
   }
