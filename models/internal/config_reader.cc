@@ -40,7 +40,6 @@ class FieldReader {
     return json_.at(name);
   }
   void ignore(const std::string& name) { seen_.insert(name); }
-  bool seen(const std::string& name) const { return seen_.count(name) > 0; }
   // A reader of the object at `name` (REQUIRES: has(name) and an object), naming its fields
   // "<name>.<field>".
   FieldReader child(const std::string& name) {
@@ -207,7 +206,10 @@ class Settings {
   // The value, or null when unset.
   const nlohmann::json& value(const std::string& name) {
     if (const auto it = values_.find(name); it != values_.end()) return it->second;
-    if (++depth_ > 16) throw std::logic_error("[model_config] defaults refer to each other");
+    if (++depth_ > 16) {
+      throw std::invalid_argument("[model_mapping] " + architecture_.file + ": the defaults of '" +
+                                  name + "' refer to each other");
+    }
     const Setting& setting = *find_setting(name);
     nlohmann::json resolved;
     if (const auto it = defaults_.find(name); it != defaults_.end()) {
