@@ -161,11 +161,7 @@ CaseResult case_from_json(const JsonNode& node) {
       OutputResult parsed;
       parsed.name = output.at("name").string();
       if (const auto rms = output.find("reference_rms")) parsed.reference_rms = rms->number();
-      try {
-        parsed.metrics = metrics_from_json(output.at("metrics").object());
-      } catch (const std::invalid_argument& error) {
-        output.at("metrics").fail(error.what());
-      }
+      parsed.metrics = metrics_from_json(output.at("metrics"));
       result.outputs.push_back(std::move(parsed));
     }
   }

@@ -72,6 +72,10 @@ std::optional<JsonNode> JsonNode::find(std::string_view key) const {
 }
 
 void JsonNode::allow_only(std::initializer_list<std::string_view> allowed) const {
+  allow_only(std::span<const std::string_view>(allowed.begin(), allowed.size()));
+}
+
+void JsonNode::allow_only(std::span<const std::string_view> allowed) const {
   for (const auto& [key, value] : object().items()) {
     bool known = false;
     for (std::string_view name : allowed) known = known || key == name;

@@ -22,6 +22,7 @@
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -60,6 +61,7 @@ class JsonNode {
   // Fails at the first key that is not in `allowed`, naming it and the allowed ones:
   // "<source>: /cases/0/prest: unknown field 'prest' (expected one of: name, preset)".
   void allow_only(std::initializer_list<std::string_view> allowed) const;
+  void allow_only(std::span<const std::string_view> allowed) const;
 
   // Array access. Fails when this is not an array (or for an index out of range).
   std::size_t size() const;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "validation/input/json_reader.h"
 #include "validation/tensor/tensor.h"
 
 namespace ttt {
@@ -161,9 +162,14 @@ nlohmann::json to_json(const Metrics& metrics);
 nlohmann::json to_json(const Tolerances& tolerances);
 // {"passed": bool, "failures": [string, ...]}.
 nlohmann::json to_json(const Verdict& verdict);
-// Inverses for reports and traces read back; throw std::invalid_argument naming the field. In
+// Inverses for reports and traces read back, through the strict reader (JsonNode): errors are
+// "<source>: <JSON Pointer>: <what>", the source being the file when the caller passes a node,
+// else the function's name ("metrics_from_json: /mismatched: expected an integer, got \"x\""). In
 // metrics, null reads back as NaN, except nmse where it reads back as +Inf (its only non-finite
 // value). tolerances_from_json rejects unknown fields (a misspelt threshold is an error).
+Metrics metrics_from_json(const JsonNode& json);
+Tolerances tolerances_from_json(const JsonNode& json);
+Verdict verdict_from_json(const JsonNode& json);
 Metrics metrics_from_json(const nlohmann::json& json);
 Tolerances tolerances_from_json(const nlohmann::json& json);
 Verdict verdict_from_json(const nlohmann::json& json);

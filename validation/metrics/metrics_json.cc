@@ -8,8 +8,10 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "validation/metrics/metrics.h"
+#include "validation/input/json_reader.h"
 
 namespace ttt {
 
@@ -19,64 +21,19 @@ using Json = nlohmann::json;
 
 Json number_or_null(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
 
-// Reads fields of one JSON object, with errors naming the operation and the field.
-class FieldReader {
- public:
-  FieldReader(const Json& json, const char* operation) : json_(json), operation_(operation) {
-    if (!json_.is_object()) fail("expects a JSON object, got " + std::string(json_.type_name()));
+// A number, or `null_value` for null.
+double number_or(const JsonNode& node, double null_value) {
+  return node.json().is_null() ? null_value : node.number();
+}
+
+DType dtype_of(const JsonNode& node) {
+  try {
+    return parse_dtype(node.string());
+  } catch (const std::invalid_argument& error) {
+    if (node.json().is_string()) node.fail(error.what());
+    throw;
   }
-
-  [[noreturn]] void fail(const std::string& message) const {
-    throw std::invalid_argument("[" + std::string(operation_) + "] " + message);
-  }
-
-  bool has(const char* name) const { return json_.contains(name) && !json_.at(name).is_null(); }
-
-  const Json& field(const char* name) const {
-    if (!json_.contains(name)) fail("missing field '" + std::string(name) + "'");
-    return json_.at(name);
-  }
-
-  // A number; null reads as `null_value`.
-  double number(const char* name, double null_value) const {
-    const Json& value = field(name);
-    if (value.is_null()) return null_value;
-    if (!value.is_number()) wrong_type(name, "a number or null", value);
-    return value.get<double>();
-  }
-
-  std::int64_t integer(const char* name) const {
-    const Json& value = field(name);
-    if (!value.is_number_integer()) wrong_type(name, "an integer", value);
-    return value.get<std::int64_t>();
-  }
-
-  bool boolean(const char* name) const {
-    const Json& value = field(name);
-    if (!value.is_boolean()) wrong_type(name, "a boolean", value);
-    return value.get<bool>();
-  }
-
-  DType dtype(const Json& object, const char* name) const {
-    if (!object.contains(name) || !object.at(name).is_string()) {
-      fail("field 'dtypes." + std::string(name) + "' must be a dtype name");
-    }
-    try {
-      return parse_dtype(object.at(name).get<std::string>());
-    } catch (const std::invalid_argument& error) {
-      fail("field 'dtypes." + std::string(name) + "': " + error.what());
-    }
-  }
-
-  [[noreturn]] void wrong_type(const std::string& name, const char* expected,
-                               const Json& value) const {
-    fail("field '" + name + "' must be " + expected + ", got " + value.type_name());
-  }
-
- private:
-  const Json& json_;
-  const char* operation_;
-};
+}
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -155,122 +112,107 @@ Json to_json(const Verdict& verdict) {
   return {{"passed", verdict.passed}, {"failures", verdict.failures}};
 }
 
-Metrics metrics_from_json(const Json& json) {
-  const FieldReader read(json, "metrics_from_json");
+Metrics metrics_from_json(const JsonNode& json) {
   Metrics m;
-  const Json& shape = read.field("shape");
-  if (!shape.is_array()) read.wrong_type("shape", "an array of integers", shape);
-  for (const Json& dim : shape) {
-    if (!dim.is_number_integer()) read.wrong_type("shape", "an array of integers", dim);
-    m.shape.push_back(dim.get<std::int64_t>());
+  const JsonNode shape = json.at("shape");
+  for (std::size_t i = 0; i < shape.size(); ++i) m.shape.push_back(shape.at(i).integer());
+  const JsonNode dtypes = json.at("dtypes");
+  m.actual_dtype = dtype_of(dtypes.at("actual"));
+  m.expected_dtype = dtype_of(dtypes.at("expected"));
+  const auto integer = [&](std::string_view name) { return json.at(name).integer(); };
+  const auto number = [&](std::string_view name, double null_value = kNaN) {
+    return number_or(json.at(name), null_value);
+  };
+  m.numel = integer("numel");
+  m.finite_pairs = integer("finite_pairs");
+  m.pcc = number("pcc");
+  m.max_abs_error = number("max_abs_error");
+  m.max_abs_error_index = integer("max_abs_error_index");
+  m.mean_abs_error = number("mean_abs_error");
+  m.rmse = number("rmse");
+  m.nmse = number("nmse", std::numeric_limits<double>::infinity());
+  m.max_rel_error = number("max_rel_error");
+  m.cosine_similarity = number("cosine_similarity");
+  m.max_ulp_error = number("max_ulp_error");
+  m.allclose = json.at("allclose").boolean();
+  m.rtol = number("rtol");
+  m.atol = number("atol");
+  m.mismatched = integer("mismatched");
+  m.mismatched_fraction = number("mismatched_fraction");
+  m.worst_mismatch_index = integer("worst_mismatch_index");
+  m.nan_actual = integer("nan_actual");
+  m.nan_expected = integer("nan_expected");
+  m.inf_actual = integer("inf_actual");
+  m.inf_expected = integer("inf_expected");
+  m.nonfinite_mismatched = integer("nonfinite_mismatched");
+  m.first_nonfinite_mismatch_index = integer("first_nonfinite_mismatch_index");
+  if (const auto quantiles = json.find("quantiles"); quantiles && !quantiles->json().is_null()) {
+    m.quantiles = ErrorQuantiles{number_or(quantiles->at("p50"), kNaN),
+                                 number_or(quantiles->at("p90"), kNaN),
+                                 number_or(quantiles->at("p99"), kNaN)};
   }
-  const Json& dtypes = read.field("dtypes");
-  if (!dtypes.is_object()) read.wrong_type("dtypes", "an object", dtypes);
-  m.actual_dtype = read.dtype(dtypes, "actual");
-  m.expected_dtype = read.dtype(dtypes, "expected");
-  m.numel = read.integer("numel");
-  m.finite_pairs = read.integer("finite_pairs");
-  m.pcc = read.number("pcc", kNaN);
-  m.max_abs_error = read.number("max_abs_error", kNaN);
-  m.max_abs_error_index = read.integer("max_abs_error_index");
-  m.mean_abs_error = read.number("mean_abs_error", kNaN);
-  m.rmse = read.number("rmse", kNaN);
-  m.nmse = read.number("nmse", std::numeric_limits<double>::infinity());
-  m.max_rel_error = read.number("max_rel_error", kNaN);
-  m.cosine_similarity = read.number("cosine_similarity", kNaN);
-  m.max_ulp_error = read.number("max_ulp_error", kNaN);
-  m.allclose = read.boolean("allclose");
-  m.rtol = read.number("rtol", kNaN);
-  m.atol = read.number("atol", kNaN);
-  m.mismatched = read.integer("mismatched");
-  m.mismatched_fraction = read.number("mismatched_fraction", kNaN);
-  m.worst_mismatch_index = read.integer("worst_mismatch_index");
-  m.nan_actual = read.integer("nan_actual");
-  m.nan_expected = read.integer("nan_expected");
-  m.inf_actual = read.integer("inf_actual");
-  m.inf_expected = read.integer("inf_expected");
-  m.nonfinite_mismatched = read.integer("nonfinite_mismatched");
-  m.first_nonfinite_mismatch_index = read.integer("first_nonfinite_mismatch_index");
-  if (read.has("quantiles")) {
-    const FieldReader quantiles(read.field("quantiles"), "metrics_from_json: quantiles");
-    m.quantiles = ErrorQuantiles{quantiles.number("p50", kNaN), quantiles.number("p90", kNaN),
-                                 quantiles.number("p99", kNaN)};
-  }
-  if (read.has("histogram")) {
-    const FieldReader histogram_reader(read.field("histogram"), "metrics_from_json: histogram");
+  if (const auto found = json.find("histogram"); found && !found->json().is_null()) {
     ErrorHistogram histogram;
-    const Json& edges = histogram_reader.field("edges");
-    const Json& counts = histogram_reader.field("counts");
-    if (!edges.is_array()) histogram_reader.wrong_type("edges", "an array", edges);
-    if (!counts.is_array()) histogram_reader.wrong_type("counts", "an array", counts);
-    for (const Json& edge : edges) {
-      if (!edge.is_number() && !edge.is_null()) {
-        histogram_reader.wrong_type("edges", "an array of numbers", edge);
-      }
-      histogram.edges.push_back(edge.is_null() ? kNaN : edge.get<double>());
+    const JsonNode edges = found->at("edges");
+    const JsonNode counts = found->at("counts");
+    for (std::size_t i = 0; i < edges.size(); ++i) {
+      histogram.edges.push_back(number_or(edges.at(i), kNaN));
     }
-    for (const Json& count : counts) {
-      if (!count.is_number_integer()) {
-        histogram_reader.wrong_type("counts", "an array of integers", count);
-      }
-      histogram.counts.push_back(count.get<std::int64_t>());
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      histogram.counts.push_back(counts.at(i).integer());
     }
     if (histogram.edges.size() != histogram.counts.size() + 1) {
-      histogram_reader.fail("has " + std::to_string(histogram.edges.size()) + " edges for " +
-                            std::to_string(histogram.counts.size()) +
-                            " counts, expected one more edge than counts");
+      found->fail("has " + std::to_string(histogram.edges.size()) + " edges for " +
+                  std::to_string(histogram.counts.size()) +
+                  " counts, expected one more edge than counts");
     }
     m.histogram = std::move(histogram);
   }
   return m;
 }
 
-Tolerances tolerances_from_json(const Json& json) {
-  const FieldReader read(json, "tolerances_from_json");
+Tolerances tolerances_from_json(const JsonNode& json) {
   Tolerances tolerances;
   auto fields = threshold_fields(tolerances);
-  for (const auto& item : json.items()) {
-    const std::string& key = item.key();
-    const Json& value = item.value();
-    if (key == "require_allclose") {
-      tolerances.require_allclose = read.boolean("require_allclose");
-      continue;
-    }
-    if (key == "allow_nonfinite_mismatch") {
-      tolerances.allow_nonfinite_mismatch = read.boolean("allow_nonfinite_mismatch");
-      continue;
-    }
-    const auto known = std::find_if(fields.begin(), fields.end(),
-                                    [&](const auto& field) { return key == field.first; });
-    if (known == fields.end()) {
-      std::string names;
-      for (const auto& field : fields)
-        names += std::string(names.empty() ? "" : ", ") + field.first;
-      read.fail("unknown field '" + key + "' (expected " + names +
-                ", require_allclose, allow_nonfinite_mismatch)");
-    }
-    if (value.is_null()) continue;
-    if (!value.is_number()) read.wrong_type(key, "a number or null", value);
-    *known->second = value.get<double>();
+  std::vector<std::string_view> known;
+  for (const auto& field : fields) known.push_back(field.first);
+  known.insert(known.end(), {"require_allclose", "allow_nonfinite_mismatch"});
+  json.allow_only(known);
+  if (const auto flag = json.find("require_allclose")) tolerances.require_allclose = flag->boolean();
+  if (const auto flag = json.find("allow_nonfinite_mismatch")) {
+    tolerances.allow_nonfinite_mismatch = flag->boolean();
+  }
+  for (const auto& [name, threshold] : fields) {
+    const auto value = json.find(name);
+    if (value && !value->json().is_null()) *threshold = value->number();
   }
   return tolerances;
 }
 
-Verdict verdict_from_json(const Json& json) {
-  const FieldReader read(json, "verdict_from_json");
+Verdict verdict_from_json(const JsonNode& json) {
   Verdict verdict;
-  verdict.passed = read.boolean("passed");
-  const Json& failures = read.field("failures");
-  if (!failures.is_array()) read.wrong_type("failures", "an array of strings", failures);
-  for (const Json& failure : failures) {
-    if (!failure.is_string()) read.wrong_type("failures", "an array of strings", failure);
-    verdict.failures.push_back(failure.get<std::string>());
+  verdict.passed = json.at("passed").boolean();
+  const JsonNode failures = json.at("failures");
+  for (std::size_t i = 0; i < failures.size(); ++i) {
+    verdict.failures.push_back(failures.at(i).string());
   }
   if (verdict.passed != verdict.failures.empty()) {
-    read.fail("'passed' is " + std::string(verdict.passed ? "true" : "false") +
-              " but 'failures' has " + std::to_string(verdict.failures.size()) + " entries");
+    json.fail("'passed' is " + std::string(verdict.passed ? "true" : "false") + " but 'failures' has " +
+              std::to_string(verdict.failures.size()) + " entries");
   }
   return verdict;
+}
+
+Metrics metrics_from_json(const Json& json) {
+  return metrics_from_json(JsonNode(json, "metrics_from_json"));
+}
+
+Tolerances tolerances_from_json(const Json& json) {
+  return tolerances_from_json(JsonNode(json, "tolerances_from_json"));
+}
+
+Verdict verdict_from_json(const Json& json) {
+  return verdict_from_json(JsonNode(json, "verdict_from_json"));
 }
 
 }  // namespace ttt

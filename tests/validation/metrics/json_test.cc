@@ -147,22 +147,22 @@ TEST(MetricsJsonTest, ErrorsNameTheField) {
   Json missing = to_json(sample_metrics());
   missing.erase("rmse");
   EXPECT_EQ(error_of([&] { metrics_from_json(missing); }),
-            "[metrics_from_json] missing field 'rmse'");
+            "metrics_from_json: /: missing field 'rmse'");
   Json wrong = to_json(sample_metrics());
   wrong["mismatched"] = "twelve";
   EXPECT_EQ(error_of([&] { metrics_from_json(wrong); }),
-            "[metrics_from_json] field 'mismatched' must be an integer, got string");
+            "metrics_from_json: /mismatched: expected an integer, got \"twelve\"");
   Json dtype = to_json(sample_metrics());
   dtype["dtypes"]["expected"] = "bfloat7";
   EXPECT_THAT(error_of([&] { metrics_from_json(dtype); }),
-              AllOf(HasSubstr("[metrics_from_json] field 'dtypes.expected': "),
+              AllOf(HasSubstr("metrics_from_json: /dtypes/expected: "),
                     HasSubstr("unknown dtype 'bfloat7'")));
   Json histogram = to_json(sample_metrics());
   histogram["histogram"]["counts"].push_back(1);
   EXPECT_THAT(error_of([&] { metrics_from_json(histogram); }),
-              HasSubstr("histogram] has 11 edges for 11 counts"));
+              HasSubstr("metrics_from_json: /histogram: has 11 edges for 11 counts"));
   EXPECT_EQ(error_of([] { metrics_from_json(Json::array()); }),
-            "[metrics_from_json] expects a JSON object, got array");
+            "metrics_from_json: /: expected an object, got []");
 }
 
 TEST(TolerancesJsonTest, RoundTripOmitsUnsetThresholds) {
@@ -190,12 +190,12 @@ TEST(TolerancesJsonTest, NullMeansUnsetAndFlagsAreOptional) {
 
 TEST(TolerancesJsonTest, UnknownOrMistypedFieldsAreErrors) {
   EXPECT_THAT(error_of([] { tolerances_from_json(Json::parse(R"({"max_abs": 0.1})")); }),
-              HasSubstr("[tolerances_from_json] unknown field 'max_abs' (expected pcc, "
-                        "max_abs_error,"));
+              HasSubstr("tolerances_from_json: /max_abs: unknown field 'max_abs' (expected one of: "
+                        "pcc, max_abs_error,"));
   EXPECT_EQ(error_of([] { tolerances_from_json(Json::parse(R"({"pcc": "high"})")); }),
-            "[tolerances_from_json] field 'pcc' must be a number or null, got string");
+            "tolerances_from_json: /pcc: expected a number, got \"high\"");
   EXPECT_EQ(error_of([] { tolerances_from_json(Json::parse(R"({"require_allclose": 1})")); }),
-            "[tolerances_from_json] field 'require_allclose' must be a boolean, got number");
+            "tolerances_from_json: /require_allclose: expected a boolean, got 1");
 }
 
 TEST(VerdictJsonTest, RoundTrip) {
@@ -214,9 +214,9 @@ TEST(VerdictJsonTest, RoundTrip) {
 TEST(VerdictJsonTest, InconsistentVerdictIsAnError) {
   EXPECT_EQ(
       error_of([] { verdict_from_json(Json::parse(R"({"passed": true, "failures": ["x"]})")); }),
-      "[verdict_from_json] 'passed' is true but 'failures' has 1 entries");
+      "verdict_from_json: /: 'passed' is true but 'failures' has 1 entries");
   EXPECT_EQ(error_of([] { verdict_from_json(Json::parse(R"({"passed": false})")); }),
-            "[verdict_from_json] missing field 'failures'");
+            "verdict_from_json: /: missing field 'failures'");
 }
 
 }  // namespace
