@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
+#include <string>
 #include <variant>
 
 #include "models/model.h"
@@ -59,7 +61,8 @@ TEST(Catalog, HoldsEveryModelOfTheReferenceTable) {
               ElementsAre("Llama-3.2-1B", "Llama-3.2-3B", "Llama-3.1-8B", "Llama-3.1-70B",
                           "Mistral-7B-v0.1", "Mixtral-8x7B-v0.1", "Qwen2.5-0.5B", "Qwen2.5-7B",
                           "Qwen2.5-72B", "DeepSeek-R1-Distill-Qwen-1.5B", "Qwen3-8B", "Gemma-2-9B",
-                          "Phi-3-mini-4k", "GPT-2", "BERT-base-uncased", "BLOOM-560m"));
+                          "Phi-3-mini-4k", "StableLM-2-1.6B", "GPT-2", "BERT-base-uncased",
+                          "BLOOM-560m"));
   EXPECT_EQ(builtin_catalog().source, "builtin");
   EXPECT_NE(builtin_catalog().find_model("llama-3.1-8b"), nullptr);  // Case-insensitive.
 }
@@ -239,6 +242,16 @@ TEST(Catalog, ModelsTheReaderCannotMapAreListedWithTheirUnsupportedFeatures) {
   ASSERT_EQ(bert.unsupported.size(), 4u);
   EXPECT_THAT(bert.unsupported[0], HasSubstr("bidirectional (encoder) self-attention"));
   EXPECT_THAT(bert.unsupported[3], HasSubstr("causal language models only"));
+  // StableLM-2-1.6B (shared/reference/model_configs.md): LayerNorm with bias, RoPE on 16 of 64
+  // dimensions (partial_rotary_factor 0.25), q/k/v biases, SwiGLU 5632, 24 layers.
+  std::set<std::string> stablelm;
+  for (const CatalogConfig& c : model("StableLM-2-1.6B").configurations) stablelm.insert(c.identity);
+  EXPECT_TRUE(stablelm.contains("LAYER_NORM(dim=2048,eps=1e-05,bias=1)"));
+  EXPECT_TRUE(stablelm.contains("GATED_MLP(hidden=2048,ffn=5632,act=silu)"));
+  EXPECT_TRUE(stablelm.contains(
+      "ATTENTION(hidden=2048,heads=32,kv_heads=32,head_dim=64,positions=rope,rope=ROPE(head_dim=64,"
+      "rotary_dim=16,theta=10000,max_pos=4096,scaling=default),qkv_bias=1)"))
+      << testing::PrintToString(stablelm);
   // BLOOM's config comes from the models catalog; its embedding LayerNorm has no pattern.
   const CatalogModel& bloom = model("BLOOM-560m");
   EXPECT_EQ(bloom.architecture, "bloom");

@@ -207,7 +207,8 @@ TEST(PlannedCoverage, ShippedSuitesPlanEveryConfigurationOfTheirModel) {
       {"gemma-2-9b", {"Gemma-2-9B", 18}},      {"gpt2", {"GPT-2", 14}},
       {"llama-3.1-8b", {"Llama-3.1-8B", 14}},  {"llama-3.2-1b", {"Llama-3.2-1B", 14}},
       {"mistral-7b", {"Mistral-7B-v0.1", 14}}, {"mixtral-8x7b", {"Mixtral-8x7B-v0.1", 14}},
-      {"qwen2.5-7b", {"Qwen2.5-7B", 14}}};
+      {"qwen2.5-7b", {"Qwen2.5-7B", 14}},     {"qwen3-8b", {"Qwen3-8B", 14}},
+      {"phi-3-mini-4k", {"Phi-3-mini-4k", 14}}, {"stablelm-2-1.6b", {"StableLM-2-1.6B", 14}}};
   std::vector<std::string> suites;
   for (const auto& entry : fs::directory_iterator(fs::path(TTT_SOURCE_DIR) / "suites")) {
     if (entry.path().extension() == ".json") suites.push_back(entry.path().stem().string());

@@ -231,7 +231,7 @@ TEST_F(CoverageCommand, CatalogListsDerivedConfigurations) {
               HasSubstr("rms_norm decode x169 bfloat16 RMS_NORM(dim=3584,eps=1e-06,offset=1)"));
   run = ttt({"coverage", "catalog", "--json", "-"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_EQ(nlohmann::json::parse(run.out).size(), 16u);
+  EXPECT_EQ(nlohmann::json::parse(run.out).size(), 17u);
   // --json FILE: the JSON in the file, the listing on stdout.
   run = ttt({"coverage", "catalog", "--model", "gemma-2-9b", "--json", path("catalog.json")});
   ASSERT_EQ(run.exit_code, 0) << run.err;
