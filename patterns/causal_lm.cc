@@ -17,6 +17,8 @@
 
 namespace ttt {
 
+using pattern_detail::call_settings;
+using pattern_detail::positionwise_calls;
 using pattern_detail::ValidatedCall;
 using pattern_detail::with_context;
 
@@ -189,29 +191,6 @@ struct CausalLm::Calls {
   PerMode<std::optional<ValidatedCall>> lm_head;
 };
 
-namespace {
-
-pattern_detail::CallSettings call_settings(const PatternOptions& options) {
-  return {options.device, options.teacher_forcing, options.validate};
-}
-
-PerMode<std::optional<ValidatedCall>> head_calls(
-    const std::shared_ptr<const PositionwiseModule>& module, const std::string& path,
-    const PatternOptions& options) {
-  PerMode<std::optional<ValidatedCall>> calls;
-  for (const Mode mode : {Mode::prefill, Mode::decode}) {
-    calls[mode].emplace(
-        path + "." + std::string(mode_name(mode)), module->info(mode),
-        std::vector<std::string>{"x"}, [module] { return module->weights(); },
-        call_settings(options),
-        [module, mode](const CallInputs& in) { return module->forward(in.tensor("x"), mode); },
-        [module](const CallInputs& in) { return module->reference(in.tensor("x")); });
-  }
-  return calls;
-}
-
-}  // namespace
-
 CausalLm::CausalLm(CausalLmModules modules, PatternOptions options) : modules_(std::move(modules)) {
   register_builtin_blocks();
   const auto require = [](bool present, const std::string& field) {
@@ -242,8 +221,8 @@ CausalLm::CausalLm(CausalLmModules modules, PatternOptions options) : modules_(s
       [embedding](const CallInputs& in) {
         return embedding->decode_reference(in.tensor("ids"), in.tensor("positions"));
       });
-  calls->norm = head_calls(modules_.norm, "norm", options);
-  calls->lm_head = head_calls(modules_.lm_head, "lm_head", options);
+  calls->norm = positionwise_calls(modules_.norm, "norm", options);
+  calls->lm_head = positionwise_calls(modules_.lm_head, "lm_head", options);
   calls_ = std::move(calls);
 }
 

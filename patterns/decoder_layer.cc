@@ -14,6 +14,8 @@
 
 namespace ttt {
 
+using pattern_detail::call_settings;
+using pattern_detail::positionwise_calls;
 using pattern_detail::ValidatedCall;
 using pattern_detail::with_context;
 
@@ -240,27 +242,6 @@ struct DecoderLayer::Calls {
 };
 
 namespace {
-
-pattern_detail::CallSettings call_settings(const PatternOptions& options) {
-  return {options.device, options.teacher_forcing, options.validate};
-}
-
-// A positionwise module's calls in both modes, named "<path>.<module>.<mode>".
-PerMode<std::optional<ValidatedCall>> positionwise_calls(
-    const std::shared_ptr<const PositionwiseModule>& module, const std::string& path,
-    const PatternOptions& options) {
-  PerMode<std::optional<ValidatedCall>> calls;
-  if (module == nullptr) return calls;
-  for (const Mode mode : {Mode::prefill, Mode::decode}) {
-    calls[mode].emplace(
-        path + "." + std::string(mode_name(mode)), module->info(mode),
-        std::vector<std::string>{"x"}, [module] { return module->weights(); },
-        call_settings(options),
-        [module, mode](const CallInputs& in) { return module->forward(in.tensor("x"), mode); },
-        [module](const CallInputs& in) { return module->reference(in.tensor("x")); });
-  }
-  return calls;
-}
 
 Tensor run(const PerMode<std::optional<ValidatedCall>>& calls, const Tensor& x, Mode mode,
            const std::source_location& site) {

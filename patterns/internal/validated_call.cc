@@ -3,6 +3,7 @@
 #include <mutex>
 #include <utility>
 
+#include "patterns/decoder_layer.h"
 #include "validation/registry/block_registry.h"
 #include "validation/wrapper/compare_to_reference.h"
 
@@ -101,6 +102,26 @@ Tensor ValidatedCall::operator()(CallInputs inputs, const std::source_location& 
   }
   run_checked_call(*described.description, call);
   return forced.has_value() ? std::move(*forced) : std::move(y);
+}
+
+CallSettings call_settings(const PatternOptions& options) {
+  return {options.device, options.teacher_forcing, options.validate};
+}
+
+PerMode<std::optional<ValidatedCall>> positionwise_calls(
+    const std::shared_ptr<const PositionwiseModule>& module, const std::string& path,
+    const PatternOptions& options) {
+  PerMode<std::optional<ValidatedCall>> calls;
+  if (module == nullptr) return calls;
+  for (const Mode mode : {Mode::prefill, Mode::decode}) {
+    calls[mode].emplace(
+        path + "." + std::string(mode_name(mode)), module->info(mode),
+        std::vector<std::string>{"x"}, [module] { return module->weights(); },
+        call_settings(options),
+        [module, mode](const CallInputs& in) { return module->forward(in.tensor("x"), mode); },
+        [module](const CallInputs& in) { return module->reference(in.tensor("x")); });
+  }
+  return calls;
 }
 
 }  // namespace ttt::pattern_detail

@@ -17,6 +17,10 @@
 #include "validation/tensor/tensor.h"
 #include "validation/wrapper/checked_call.h"
 
+namespace ttt {
+struct PatternOptions;  // patterns/decoder_layer.h
+}  // namespace ttt
+
 namespace ttt::pattern_detail {
 
 // A device or reference computation over a call's named inputs (its own, then the weights).
@@ -65,5 +69,14 @@ class ValidatedCall {
 // The thresholds of a call: info.tolerances, else those of the replayer registered for
 // info.block in BlockRegistry::global(); unset (the wrapper's dtype-aware default) otherwise.
 std::optional<Tolerances> call_tolerances(const ModuleInfo& info);
+
+// The settings every call of a pattern built with `options` shares.
+CallSettings call_settings(const PatternOptions& options);
+
+// A positionwise module's calls in both modes, named "<path>.<mode>", with the one input "x";
+// none (both empty) for a null module (an optional norm the layer does not have).
+PerMode<std::optional<ValidatedCall>> positionwise_calls(
+    const std::shared_ptr<const PositionwiseModule>& module, const std::string& path,
+    const PatternOptions& options);
 
 }  // namespace ttt::pattern_detail

@@ -158,11 +158,13 @@ std::int64_t width_of(const nlohmann::json& spec, const char* module) {
                               ": its Spec has no hidden_dim or dim to size seeded inputs");
 }
 
-// A positionwise module (a norm, a feed-forward network, the LM head).
-class PositionwiseTarget final : public CaseTarget {
+// A case over one module of a model in one mode: described by the module's info, seeded from
+// its Spec.
+template <typename Module>
+class ModuleTarget : public CaseTarget {
  public:
-  PositionwiseTarget(std::shared_ptr<const PositionwiseModule> module, std::string path, Mode mode,
-                     std::string device)
+  ModuleTarget(std::shared_ptr<const Module> module, std::string path, Mode mode,
+               std::string device)
       : module_(std::move(module)),
         path_(std::move(path)),
         mode_(mode),
@@ -172,6 +174,19 @@ class PositionwiseTarget final : public CaseTarget {
     return module_description(module_->info(mode_), path_, mode_, device_);
   }
   bool can_seed() const override { return true; }
+
+ protected:
+  std::shared_ptr<const Module> module_;
+  std::string path_;
+  Mode mode_;
+  std::string device_;
+};
+
+// A positionwise module (a norm, a feed-forward network, the LM head).
+class PositionwiseTarget final : public ModuleTarget<PositionwiseModule> {
+ public:
+  using ModuleTarget::ModuleTarget;
+
   std::optional<CaseInputs> seeded_inputs(const CaseShapes& shapes, const SeededInputs& seeded,
                                           std::uint64_t seed) const override {
     const std::int64_t width =
@@ -198,29 +213,14 @@ class PositionwiseTarget final : public CaseTarget {
     bound.run_device = [module = module_, mode = mode_, x] { module->forward(x, mode); };
     return bound;
   }
-
- private:
-  std::shared_ptr<const PositionwiseModule> module_;
-  std::string path_;
-  Mode mode_;
-  std::string device_;
 };
 
 // Attention with its KV cache: the device writes into a copy of the given cache, the reference
 // reads the cache as given.
-class AttentionTarget final : public CaseTarget {
+class AttentionTarget final : public ModuleTarget<AttentionModule> {
  public:
-  AttentionTarget(std::shared_ptr<const AttentionModule> module, std::string path, Mode mode,
-                  std::string device)
-      : module_(std::move(module)),
-        path_(std::move(path)),
-        mode_(mode),
-        device_(std::move(device)) {}
+  using ModuleTarget::ModuleTarget;
 
-  CaseDescription describe() const override {
-    return module_description(module_->info(mode_), path_, mode_, device_);
-  }
-  bool can_seed() const override { return true; }
   std::optional<CaseInputs> seeded_inputs(const CaseShapes& shapes, const SeededInputs& seeded,
                                           std::uint64_t seed) const override {
     const nlohmann::json spec = nlohmann::json::parse(module_->info(mode_).spec_json);
@@ -280,24 +280,13 @@ class AttentionTarget final : public CaseTarget {
     }
     return bound;
   }
-
- private:
-  std::shared_ptr<const AttentionModule> module_;
-  std::string path_;
-  Mode mode_;
-  std::string device_;
 };
 
 // The token embedding.
-class EmbeddingTarget final : public CaseTarget {
+class EmbeddingTarget final : public ModuleTarget<EmbeddingModule> {
  public:
-  EmbeddingTarget(std::shared_ptr<const EmbeddingModule> module, Mode mode, std::string device)
-      : module_(std::move(module)), mode_(mode), device_(std::move(device)) {}
+  using ModuleTarget::ModuleTarget;
 
-  CaseDescription describe() const override {
-    return module_description(module_->info(mode_), "embedding", mode_, device_);
-  }
-  bool can_seed() const override { return true; }
   std::optional<CaseInputs> seeded_inputs(const CaseShapes& shapes, const SeededInputs&,
                                           std::uint64_t seed) const override {
     const nlohmann::json spec = nlohmann::json::parse(module_->info(mode_).spec_json);
@@ -336,11 +325,6 @@ class EmbeddingTarget final : public CaseTarget {
     }
     return bound;
   }
-
- private:
-  std::shared_ptr<const EmbeddingModule> module_;
-  Mode mode_;
-  std::string device_;
 };
 
 std::shared_ptr<const CaseTarget> layer_module_case(const DecoderLayerModules& modules,
@@ -387,7 +371,7 @@ std::shared_ptr<const CaseTarget> module_case(const CausalLm& model, std::string
                                               Mode mode) {
   const CausalLmModules& modules = model.modules();
   if (module == "embedding") {
-    return std::make_shared<const EmbeddingTarget>(modules.embedding, mode, "");
+    return std::make_shared<const EmbeddingTarget>(modules.embedding, "embedding", mode, "");
   }
   if (module == "norm") {
     return std::make_shared<const PositionwiseTarget>(modules.norm, "norm", mode, "");

@@ -13,6 +13,7 @@
 #include "models/llama/config.h"
 #include "validation/trace/trace_reader.h"
 #include "validation/wrapper/switches.h"
+#include "tests/models/llama/test_files.h"
 
 namespace ttt::llama {
 namespace {
@@ -20,13 +21,7 @@ namespace {
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-fs::path test_dir() {
-  const testing::TestInfo* info = testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(testing::TempDir()) / "llama_demo_test" / info->name();
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path test_dir() { return testing_files::test_dir("llama_demo_test"); }
 
 // 2 layers, hidden 128, 4 query and 2 key/value heads of 32, ffn 256, vocab 256, untied.
 std::string small_config(const fs::path& dir) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "validation/tensor/random.h"
+#include "tests/models/llama/test_files.h"
 
 namespace ttt::llama {
 namespace {
@@ -22,20 +23,9 @@ using ::testing::HasSubstr;
 
 namespace fs = std::filesystem;
 
-// A fresh directory for one test.
-fs::path test_dir() {
-  const testing::TestInfo* info = testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(testing::TempDir()) / "safetensors_test" / info->name();
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path test_dir() { return testing_files::test_dir("safetensors_test"); }
 
-std::string write_file(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return path.string();
-}
+using testing_files::write_file;
 
 // 8-byte little-endian header length, the header text, then the data bytes.
 std::string file_bytes(const std::string& header, const std::string& data,

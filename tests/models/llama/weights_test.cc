@@ -16,6 +16,7 @@
 #include "validation/metrics/metrics.h"
 #include "validation/tensor/random.h"
 #include "validation/wrapper/switches.h"
+#include "tests/models/llama/test_files.h"
 
 namespace ttt::llama {
 namespace {
@@ -39,19 +40,9 @@ LlamaConfig tiny_config(bool tied) {
   return llama_config_from_json(config, "tiny/config.json");
 }
 
-fs::path test_dir() {
-  const testing::TestInfo* info = testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(testing::TempDir()) / "llama_weights_test" / info->name();
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path test_dir() { return testing_files::test_dir("llama_weights_test"); }
 
-std::string write_file(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return path.string();
-}
+using testing_files::write_file;
 
 // The seeded tensors of `config`, replacing or dropping some, written as one F32 checkpoint.
 std::string checkpoint_with(const fs::path& path, const LlamaConfig& config,

@@ -13,6 +13,7 @@
 
 #include "validation/wrapper/checked_call.h"
 #include "validation/wrapper/compare_to_reference.h"
+#include "tests/validation/wrapper/wrapper_state.h"
 
 namespace ttt {
 namespace {
@@ -60,10 +61,7 @@ Tensor twice(const Tensor& x) {
 class CallSinkTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    set_validation_enabled(true);
-    set_validation_filter("*");
-    set_validation_sampling({});
-    validation_registry().reset();
+    reset_wrapper_state();
   }
   void TearDown() override { set_validation_enabled(true); }
 };

@@ -1,6 +1,7 @@
 // compare_to_reference: results, names, tolerances, teacher forcing, every failure path, sampling,
 // switches, source locations and timing.
 #include "validation/wrapper/compare_to_reference.h"
+#include "tests/validation/wrapper/wrapper_state.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -106,10 +107,7 @@ ValidationRecord only_record(const std::string& name) {
 class CompareToReferenceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    set_validation_enabled(true);
-    set_validation_filter("*");
-    set_validation_sampling({});
-    validation_registry().reset();
+    reset_wrapper_state();
   }
   void TearDown() override { SetUp(); }
 };

@@ -12,6 +12,7 @@
 #include "validation/trace/capture.h"
 #include "validation/trace/trace_reader.h"
 #include "validation/wrapper/compare_to_reference.h"
+#include "tests/validation/wrapper/wrapper_state.h"
 
 namespace ttt {
 namespace {
@@ -34,10 +35,7 @@ Tensor decode_step(Tensor& cache, const std::vector<Tensor>& extra, std::int32_t
 class TraceCaptureTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    set_validation_enabled(true);
-    set_validation_filter("*");
-    set_validation_sampling({});
-    validation_registry().reset();
+    reset_wrapper_state();
     path_ = ::testing::TempDir() + "/wrapper_capture_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".h5";
     std::remove(path_.c_str());

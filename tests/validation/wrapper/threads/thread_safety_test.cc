@@ -12,6 +12,7 @@
 
 #include "validation/wrapper/compare_to_reference.h"
 #include "validation/wrapper/report.h"
+#include "tests/validation/wrapper/wrapper_state.h"
 
 namespace ttt {
 namespace {
@@ -30,10 +31,7 @@ constexpr int kCallsPerThread = 150;
 class ThreadSafetyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    set_validation_enabled(true);
-    set_validation_filter("*");
-    set_validation_sampling({});
-    validation_registry().reset();
+    reset_wrapper_state();
   }
   void TearDown() override { SetUp(); }
 };
