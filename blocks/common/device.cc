@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "validation/mesh/mesh.h"
+
 namespace ttt {
 namespace {
 
@@ -60,18 +62,9 @@ std::string_view device_name(Device device) { return name_of(kDeviceNames, devic
 Device parse_device(std::string_view name) { return parse_name(kDeviceNames, name, "device"); }
 
 MeshShape mesh_shape(Device device) {
-  switch (device) {
-    case Device::N150:
-      return {1, 1};
-    case Device::N300:
-      return {1, 2};
-    case Device::T3K:
-      return {1, 8};
-    case Device::TG:
-      return {8, 4};
-  }
-  throw std::invalid_argument("[mesh_shape] invalid device value " +
-                              std::to_string(static_cast<int>(device)));
+  // The device's name is its mesh's name: validation/mesh holds the one table of mesh shapes.
+  const Mesh mesh = parse_mesh(device_name(device));
+  return {mesh.rows, mesh.cols};
 }
 
 std::string_view mode_name(Mode mode) { return name_of(kModeNames, mode, "mode"); }

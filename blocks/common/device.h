@@ -32,7 +32,7 @@ struct MeshShape {
 std::string_view device_name(Device device);
 // Parses a canonical name (case-sensitive). Throws std::invalid_argument naming the text.
 Device parse_device(std::string_view name);
-// N150 1x1, N300 1x2, T3K 1x8, TG 8x4.
+// N150 1x1, N300 1x2, T3K 1x8, TG 8x4: parse_mesh(device_name(device)) (validation/mesh).
 MeshShape mesh_shape(Device device);
 
 // Prefill runs a whole prompt (many tokens per user); decode runs one token per user.
