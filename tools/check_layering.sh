@@ -6,7 +6,8 @@
 #   input <- tensor <- mesh <- metrics <- registry <- trace <- wrapper <- gtest (markup stands
 #   aside).
 # Blocks never include HDF5, trace, wrapper, coverage or suite code (the seeds: core modules never
-# import their test tooling), and hdf5.h never appears in a public header.
+# import their test tooling), hdf5.h never appears in a public header, and mpi.h appears only in
+# validation/mesh/mpi/*.cc.
 # Prints every violation as file:line and exits 1 if there is any.
 set -euo pipefail
 root="${1:-$(cd "$(dirname "$0")/.." && pwd)}"
@@ -59,6 +60,18 @@ public_hdf5=$(grep -rnE --include='*.h' '#[[:space:]]*include[[:space:]]*[<"](hd
 if [[ -n "$public_hdf5" ]]; then
   echo "layering violation: hdf5.h included by a public header"
   echo "$public_hdf5" | sed 's/^/  /'
+  violations=$((violations + 1))
+fi
+
+# mpi.h stays in the MPI transport's .cc files: the rest builds without MPI, and a program links
+# MPI only through tttv2::mesh_mpi.
+mpi_includes=$(grep -rnE --include='*.h' --include='*.cc' \
+  '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](mpi|mpio|mpi-ext)\.h[>"]' \
+  validation blocks patterns models suites coverage gate tools tests bench 2>/dev/null |
+  grep -vE '^validation/mesh/mpi/[^/:]*\.cc:' || true)
+if [[ -n "$mpi_includes" ]]; then
+  echo "layering violation: mpi.h included outside validation/mesh/mpi/*.cc"
+  echo "$mpi_includes" | sed 's/^/  /'
   violations=$((violations + 1))
 fi
 

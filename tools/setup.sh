@@ -18,6 +18,7 @@ packages=(
   libopenblas-dev                            # BLAS for the blocks' matmuls
   chromium                                   # headless check of the HTML coverage report
   libxml2-utils                              # xmllint: JUnit reports checked against a schema
+  openmpi-bin libopenmpi-dev                 # mpirun and MPI: the distributed mesh transport
 )
 for arg in "$@"; do
   case "$arg" in

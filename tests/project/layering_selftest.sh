@@ -3,7 +3,7 @@
 # including trace code, a public header including hdf5.h, and the top-level order
 # validation -> blocks -> patterns -> models -> suites -> coverage -> gate -> tools broken
 # (suites including coverage, coverage including gate, patterns or blocks including models,
-# models including suites), each located at file:line.
+# models including suites), and mpi.h outside validation/mesh/mpi/*.cc, each located at file:line.
 set -euo pipefail
 checker="$1"
 tree=$(mktemp -d)
@@ -32,6 +32,8 @@ echo '#include "models/llama/model.h"' > "$tree/suites/suite/ok.cc"
 echo '#include "suites/suite/results.h"' > "$tree/coverage/ok.cc"
 printf '#include "coverage/report.h"\n#include "suites/suite/results.h"\n' > "$tree/gate/ok.cc"
 echo '#include "gate/gate.h"' > "$tree/tools/ttt/ok.cc"
+mkdir -p "$tree/validation/mesh/mpi" "$tree/tests/validation/mesh/mpi"
+echo '#include <mpi.h>' > "$tree/validation/mesh/mpi/mpi_transport.cc"
 bash "$checker" "$tree" > /dev/null || { echo "clean tree rejected"; exit 1; }
 
 expect_violation blocks/norm/bad.cc '#include "validation/trace/capture.h"' "blocks including trace"
@@ -41,4 +43,9 @@ expect_violation coverage/bad.h '#include "gate/gate.h"' "coverage including gat
 expect_violation patterns/bad.cc '#include "models/model.h"' "patterns including models"
 expect_violation models/llama/bad.cc '#include "suites/suite/suite.h"' "models including suites"
 expect_violation validation/trace/bad.cc '#include "blocks/norm/norm.h"' "validation including blocks"
+# mpi.h only in the MPI transport's .cc files: not in its public header, not in tools or tests.
+expect_violation validation/mesh/mpi/mpi_transport.h '#include <mpi.h>' "the MPI header including mpi.h"
+expect_violation tools/ttt/mpi_bad.cc '#include "mpi.h"' "tools including mpi.h"
+expect_violation tests/validation/mesh/mpi/bad.cc '#include <mpi.h>' "a test including mpi.h"
+expect_violation validation/mesh/bad.cc '#  include <mpi.h>' "validation/mesh including mpi.h"
 echo "layering self-test: ok"

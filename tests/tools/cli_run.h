@@ -44,6 +44,9 @@ inline RunResult run_shell(const std::filesystem::path& directory, std::string c
   return result;
 }
 
+// Tests of other programs (tests/validation/mesh/mpi launches MPI ranks) use run_shell alone and
+// do not define TTT_CLI_PATH.
+#ifdef TTT_CLI_PATH
 // The shell command line `env ttt args...`, each argument quoted. `env` is a prefix of variable
 // assignments ("TTT_COVERAGE=/tmp/c.jsonl"), or "".
 inline std::string ttt_command(const std::vector<std::string>& args, const std::string& env = "") {
@@ -57,5 +60,6 @@ inline RunResult run_ttt(const std::filesystem::path& directory,
                          const std::vector<std::string>& args, const std::string& env = "") {
   return run_shell(directory, ttt_command(args, env));
 }
+#endif  // TTT_CLI_PATH
 
 }  // namespace ttt::cli_test

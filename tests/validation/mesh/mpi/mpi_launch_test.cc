@@ -1,0 +1,131 @@
+// Tests of the MPI mesh transport (validation/mesh/mpi): mesh_mpi_worker launched by mpirun with 2
+// and 8 ranks, one per device. Gathered shards are bit-identical to the in-process ones on every
+// rank; a launch with the wrong rank count, a shard of another shape, a rank that dies and a rank
+// that never joins each end the whole job with a non-zero exit and a message, within seconds.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include "tests/tools/cli_run.h"
+
+namespace ttt {
+namespace {
+
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// FindMPI's launcher and flags, and this machine's: more ranks than cores, and root allowed
+// (CI containers run as root).
+constexpr const char* kLauncher =
+    TTT_MPIEXEC " " TTT_MPIEXEC_NUMPROC_FLAG " %d " TTT_MPIEXEC_PREFLAGS
+                " --oversubscribe --allow-run-as-root";
+
+struct Launch {
+  cli_test::RunResult result;
+  double seconds = 0;
+};
+
+// Runs `env mpirun -n ranks mesh_mpi_worker mode mesh` in a scratch directory of this test.
+Launch launch(int ranks, const std::string& mode, const std::string& mesh,
+              const std::string& env = "") {
+  const std::filesystem::path directory =
+      std::filesystem::path(::testing::TempDir()) /
+      ("mesh_mpi_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+  std::filesystem::create_directories(directory);
+  char launcher[512];
+  std::snprintf(launcher, sizeof launcher, kLauncher, ranks);
+  const std::string command = env + " " + launcher + " " + cli_test::shell_quote(TTT_MPI_WORKER) +
+                              " " + cli_test::shell_quote(mode) + " " +
+                              cli_test::shell_quote(mesh);
+  const auto start = std::chrono::steady_clock::now();
+  Launch launch{cli_test::run_shell(directory, command)};
+  launch.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return launch;
+}
+
+// Occurrences of `needle` in `text`.
+int count(const std::string& text, const std::string& needle) {
+  int found = 0;
+  for (std::size_t at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + needle.size())) {
+    ++found;
+  }
+  return found;
+}
+
+void expect_every_rank_gathered(const Launch& run, int ranks) {
+  ASSERT_EQ(run.result.exit_code, 0) << run.result.out << run.result.err;
+  for (int rank = 0; rank < ranks; ++rank) {
+    EXPECT_THAT(run.result.out, HasSubstr("rank " + std::to_string(rank) + " of " +
+                                          std::to_string(ranks) + ": gather ok (25 layouts"));
+  }
+}
+
+TEST(MeshMpiTest, GathersEveryShardBitExactlyOnTwoRanks) {
+  expect_every_rank_gathered(launch(2, "gather", "N300"), 2);
+}
+
+TEST(MeshMpiTest, GathersEveryShardBitExactlyOnEightRanks) {
+  expect_every_rank_gathered(launch(8, "gather", "T3K"), 8);
+}
+
+TEST(MeshMpiTest, GathersEveryShardBitExactlyOnATwoByFourMesh) {
+  expect_every_rank_gathered(launch(8, "gather", "2x4"), 8);
+}
+
+TEST(MeshMpiTest, RankCountOtherThanTheMeshFailsOnEveryRank) {
+  const Launch run = launch(2, "gather", "T3K");
+  EXPECT_NE(run.result.exit_code, 0);
+  EXPECT_EQ(count(run.result.err, "mesh T3K has 8 devices but the MPI launch has 2 ranks"), 2)
+      << run.result.err;
+  EXPECT_THAT(run.result.out, Not(HasSubstr("ok")));
+}
+
+TEST(MeshMpiTest, ShardOfAnotherShapeFailsOnEveryRankNamingTheRank) {
+  const Launch run = launch(2, "shape", "N300");
+  EXPECT_NE(run.result.exit_code, 0);
+  EXPECT_EQ(count(run.result.err, "[all_gather_shards] rank 1 holds a shard of shape [2, 5] and "
+                                  "dtype float32, rank 0 one of shape [2, 4] and dtype float32"),
+            2)
+      << run.result.err;
+}
+
+TEST(MeshMpiTest, RankThatDiesMidCollectiveEndsTheJob) {
+  const Launch run = launch(8, "die", "T3K", "TTT_MESH_TIMEOUT_SECONDS=3");
+  EXPECT_NE(run.result.exit_code, 0);
+  EXPECT_THAT(run.result.out, Not(HasSubstr("die ok")));
+  EXPECT_LT(run.seconds, 30) << run.result.err;
+}
+
+TEST(MeshMpiTest, RankThatNeverJoinsTimesOutAndAbortsEveryRank) {
+  const Launch run = launch(8, "stall", "T3K", "TTT_MESH_TIMEOUT_SECONDS=3");
+  EXPECT_NE(run.result.exit_code, 0);
+  EXPECT_THAT(run.result.err,
+              HasSubstr("all_gather_shards of a tensor on mesh T3K (exchanging shard shapes) "
+                        "timed out after 3 s waiting for the other ranks "
+                        "(TTT_MESH_TIMEOUT_SECONDS); aborting every rank"));
+  // The first rank to time out aborts the others, which may die before they print: at least one
+  // rank other than the sleeping one names itself.
+  EXPECT_THAT(run.result.err, ContainsRegex("\\[mpi_transport\\] rank [02-7] of 8: "));
+  EXPECT_THAT(run.result.out, Not(HasSubstr("stall ok")));
+  // Rank 1 sleeps 60 s: ending well before means the abort ended it too.
+  EXPECT_GE(run.seconds, 3);
+  EXPECT_LT(run.seconds, 30) << run.result.err;
+}
+
+TEST(MeshMpiTest, BadTimeoutVariableIsAnErrorNamingIt) {
+  const Launch run = launch(2, "gather", "N300", "TTT_MESH_TIMEOUT_SECONDS=soon");
+  EXPECT_NE(run.result.exit_code, 0);
+  EXPECT_EQ(count(run.result.err, "[mpi_transport] TTT_MESH_TIMEOUT_SECONDS is 'soon': expected "
+                                  "a positive number of seconds"),
+            2)
+      << run.result.err;
+}
+
+}  // namespace
+}  // namespace ttt
