@@ -11,22 +11,22 @@ namespace ttt {
 
 namespace {
 
-// What coverage sees of a suite case: its block and configuration, and the inputs it ran with
-// (none for a planned case). The outcome is the caller's.
-CallObservation case_observation(const std::string& suite, const CaseResult& result) {
+// What coverage sees of suite case `id` before its inputs and outcome: the block kind, mode,
+// Spec, ImplConfig and device of `configured`, a CaseResult or (for a planned case) the
+// CaseDescription of its target, which carry them under the same names.
+template <typename Configured>
+CallObservation case_observation(const std::string& suite, const std::string& id,
+                                 const Configured& configured, std::int64_t vocab_shards) {
   CallObservation observation;
   observation.source = "suite";
   observation.origin = suite;
-  observation.name = result.id;
-  observation.kind = result.kind;
-  observation.mode = result.mode;
-  observation.spec = result.spec;
-  observation.impl_config = result.impl_config;
-  observation.device = result.device;
-  observation.vocab_shards = result.vocab_shards;
-  for (const CaseInput& input : result.inputs) {
-    observation.inputs.push_back({input.name, input.shape, input.dtype});
-  }
+  observation.name = id;
+  observation.kind = configured.kind;
+  observation.mode = configured.mode;
+  observation.spec = configured.spec;
+  observation.impl_config = configured.impl_config;
+  observation.device = configured.device;
+  observation.vocab_shards = vocab_shards;
   return observation;
 }
 
@@ -37,7 +37,11 @@ std::vector<CoverageRecord> coverage_records(const SuiteResult& suite) {
   for (const CaseResult& result : suite.cases) {
     if (result.status == CaseStatus::not_run) continue;
     if (result.kind.empty() || result.kind == "wrapped" || result.kind == "module") continue;
-    CallObservation observation = case_observation(suite.name, result);
+    CallObservation observation =
+        case_observation(suite.name, result.id, result, result.vocab_shards);
+    for (const CaseInput& input : result.inputs) {
+      observation.inputs.push_back({input.name, input.shape, input.dtype});
+    }
     observation.outcome = result.status == CaseStatus::pass ? CallObservation::Outcome::passed
                                                             : CallObservation::Outcome::failed;
     records.push_back(make_coverage_record(observation));
@@ -53,15 +57,8 @@ std::vector<CoverageRecord> planned_coverage_records(const SuiteFile& file) {
   for (std::size_t i = 0; i < file.cases.size(); ++i) {
     const SuiteFileCase& planned = file.cases[i];
     const CaseDescription description = suite.case_at(i).target().describe();
-    CaseResult result;
-    result.id = planned.id;
-    result.kind = description.kind;
-    result.mode = description.mode;
-    result.spec = description.spec;
-    result.impl_config = description.impl_config;
-    result.device = description.device;
-    result.vocab_shards = planned.module ? planned.module->split : 1;
-    CallObservation observation = case_observation(file.name, result);
+    CallObservation observation = case_observation(file.name, planned.id, description,
+                                                   planned.module ? planned.module->split : 1);
     observation.source = "plan";
     CoverageRecord record = make_coverage_record(observation);
     // The token dimensions a run records (make_coverage_record) from the activation its seeded
