@@ -1,0 +1,89 @@
+// The collective kinds: all_gather, reduce_scatter, all_reduce, broadcast. A call's input x is a
+// mesh tensor, stored per device as the container x/0 .. x/<devices - 1> (device order, row-major)
+// with its placements in the optional scalar "placements" (["replicated", "shard(3)"]; default
+// both replicated). The output y is the composed result (compose(): the wrapper's whole
+// comparison). Tolerances: the dtype default for the data-moving kinds (an exact copy rounded
+// once); a PCC floor (TTTv1's 0.99) for the reducing ones, whose partial sums round at every hop.
+// No seeded inputs and no coverage facts yet: an InputRule is one tensor, not one per device,
+// and coverage keys a call by its activation's shape (issue 14 item 6 makes the topology a
+// coverage parameter).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "blocks/ccl/all_gather.h"
+#include "blocks/ccl/all_reduce.h"
+#include "blocks/ccl/broadcast.h"
+#include "blocks/ccl/reduce_scatter.h"
+#include "blocks/common/kind_support.h"
+
+namespace ttt {
+namespace {
+
+using namespace kind_support;
+
+// The call's mesh tensor x on `mesh`: its shards x/0, x/1, ... and its placements.
+MeshTensor mesh_input(const BlockCall& call, const Mesh& mesh) {
+  MeshTensor x{mesh, {}, call.container("x")};
+  if (static_cast<int>(x.shards.size()) != mesh.size()) {
+    throw std::invalid_argument("[" + call.kind + "] input x has " +
+                                std::to_string(x.shards.size()) + " shards (x/0, x/1, ...), mesh " +
+                                mesh_name(mesh) + " has " + std::to_string(mesh.size()) +
+                                " devices");
+  }
+  if (const auto found = call.scalars.find("placements"); found != call.scalars.end()) {
+    if (!found->is_array() || found->size() != 2) {
+      throw std::invalid_argument("[" + call.kind + "] scalar placements must be an array of 2 "
+                                  "placements (rows, columns), got " + found->dump());
+    }
+    for (int axis = 0; axis < 2; ++axis) {
+      if (!(*found)[axis].is_string()) {
+        throw std::invalid_argument("[" + call.kind + "] scalar placements[" +
+                                    std::to_string(axis) + "] must be a string, got " +
+                                    (*found)[axis].dump());
+      }
+      x.placements[axis] = parse_placement((*found)[axis].get<std::string>());
+    }
+  }
+  return x;
+}
+
+template <typename Spec, typename Block>
+BoundCall bind_collective(const BlockCall& call, Tensor (*reference)(const Spec&,
+                                                                     const MeshTensor&)) {
+  const auto [spec, config] = configure_call<Spec>(call, call_mode(call));
+  const MeshTensor x = mesh_input(call, spec.mesh);
+  auto block = reuse_block<Block>(call, config, {},
+                                  [&] { return std::make_shared<const Block>(spec, config); });
+  BoundCall bound;
+  bound.run_device = [block, x] { return named({{"y", compose(block->forward(x))}}); };
+  bound.run_reference = [spec, x, reference] { return named({{"y", reference(spec, x)}}); };
+  return bound;
+}
+
+template <typename Spec, typename Block>
+BlockKind collective_kind(Tensor (*reference)(const Spec&, const MeshTensor&),
+                          std::optional<Tolerances> tolerances) {
+  return {.name = std::string(Spec::kind),
+          .family = std::string(Spec::kind),
+          .tolerances = tolerances,
+          .bind = [reference](const BlockCall& call) {
+            return bind_collective<Spec, Block>(call, reference);
+          },
+          .configure = configure<Spec>,
+          .identity = identity<Spec>,
+          .weights = [](const nlohmann::json&) { return InputRules{}; }};
+}
+
+}  // namespace
+
+void add_ccl_block_kinds(std::vector<BlockKind>& kinds) {
+  kinds.push_back(collective_kind<AllGatherSpec, AllGather>(all_gather_reference, std::nullopt));
+  kinds.push_back(collective_kind<BroadcastSpec, Broadcast>(broadcast_reference, std::nullopt));
+  kinds.push_back(
+      collective_kind<ReduceScatterSpec, ReduceScatter>(reduce_scatter_reference, pcc_at_least(0.99)));
+  kinds.push_back(
+      collective_kind<AllReduceSpec, AllReduce>(all_reduce_reference, pcc_at_least(0.99)));
+}
+
+}  // namespace ttt
