@@ -98,10 +98,10 @@ class MpiTransport final : public MeshTransport {
 
   bool holds(const Mesh& mesh, int device) const override {
     if (mesh.size() != size_) {
-      throw std::invalid_argument("[mpi_transport] mesh " + mesh_name(mesh) + " has " +
-                                  std::to_string(mesh.size()) + " devices but the MPI launch has " +
-                                  std::to_string(size_) + " ranks (one rank per device: mpirun -n " +
-                                  std::to_string(mesh.size()) + ")");
+      throw std::invalid_argument(
+          "[mpi_transport] mesh " + mesh_name(mesh) + " has " + std::to_string(mesh.size()) +
+          " devices but the MPI launch has " + std::to_string(size_) +
+          " ranks (one rank per device: mpirun -n " + std::to_string(mesh.size()) + ")");
     }
     return device == rank_;
   }
@@ -117,10 +117,9 @@ class MpiTransport final : public MeshTransport {
     const Tensor& own = tensor.shards[rank_];
     const std::size_t shard_bytes = own.nbytes();
     if (shard_bytes > static_cast<std::size_t>(INT_MAX)) {
-      throw std::invalid_argument("[all_gather_shards] the shards of this " +
-                                  mesh_name(tensor.mesh) + " tensor have " +
-                                  std::to_string(shard_bytes) +
-                                  " bytes; the MPI transport moves at most 2 GiB per shard");
+      throw std::invalid_argument(
+          "[all_gather_shards] the shards of this " + mesh_name(tensor.mesh) + " tensor have " +
+          std::to_string(shard_bytes) + " bytes; the MPI transport moves at most 2 GiB per shard");
     }
     std::vector<unsigned char> received(shard_bytes * static_cast<std::size_t>(size_));
     MPI_Request request = MPI_REQUEST_NULL;
@@ -171,11 +170,11 @@ class MpiTransport final : public MeshTransport {
             std::to_string(first.mesh_rows) + "x" + std::to_string(first.mesh_cols));
       }
       if (header.has_shard == 0) {
-        throw std::invalid_argument(who + " holds no shard for its device " +
-                                    std::to_string(rank) + " (rank d holds device d)");
+        throw std::invalid_argument(who + " holds no shard for its device " + std::to_string(rank) +
+                                    " (rank d holds device d)");
       }
-      if (header.dtype != first.dtype || !std::equal(header.dims, header.dims + kMaxRank,
-                                                     first.dims) ||
+      if (header.dtype != first.dtype ||
+          !std::equal(header.dims, header.dims + kMaxRank, first.dims) ||
           header.tensor_rank != first.tensor_rank) {
         throw std::invalid_argument(who + " holds a shard of " + describe_shard(header) +
                                     ", rank 0 one of " + describe_shard(first) +

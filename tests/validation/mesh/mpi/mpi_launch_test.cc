@@ -10,6 +10,7 @@
 #include <string>
 
 #include "tests/tools/cli_run.h"
+#include "tests/common/scratch_dir.h"
 
 namespace ttt {
 namespace {
@@ -32,17 +33,14 @@ struct Launch {
 // Runs `env mpirun -n ranks mesh_mpi_worker mode mesh` in a scratch directory of this test.
 Launch launch(int ranks, const std::string& mode, const std::string& mesh,
               const std::string& env = "") {
-  const std::filesystem::path directory =
-      std::filesystem::path(::testing::TempDir()) /
-      ("mesh_mpi_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-  std::filesystem::create_directories(directory);
+  const test_support::ScratchDir directory;
   char launcher[512];
   std::snprintf(launcher, sizeof launcher, kLauncher, ranks);
   const std::string command = env + " " + launcher + " " + cli_test::shell_quote(TTT_MPI_WORKER) +
                               " " + cli_test::shell_quote(mode) + " " +
                               cli_test::shell_quote(mesh);
   const auto start = std::chrono::steady_clock::now();
-  Launch launch{cli_test::run_shell(directory, command)};
+  Launch launch{cli_test::run_shell(directory.path(), command)};
   launch.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return launch;
