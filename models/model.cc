@@ -21,11 +21,6 @@ std::string joined(const std::vector<std::string>& names) {
   return text;
 }
 
-[[noreturn]] void config_error(const std::string& source, const std::string& field,
-                               const std::string& message) {
-  throw std::invalid_argument("[model_config] " + source + ": field '" + field + "': " + message);
-}
-
 const Architecture* mapping_of_type(const std::string& model_type) {
   for (const Architecture& architecture : architectures()) {
     if (architecture.model_type == model_type) return &architecture;
@@ -52,41 +47,36 @@ std::vector<std::string> mapped_types() {
 
 // The mapping of a config.json: its model_type's, which must list its one architecture (or, with
 // no model_type, the mapping listing the architecture).
-const Architecture& mapping_for(const nlohmann::json& config, const std::string& source) {
-  const bool has_type = config.contains("model_type") && !config.at("model_type").is_null();
-  if (has_type && !config.at("model_type").is_string()) {
-    config_error(source, "model_type", "expected a string, got " + config.at("model_type").dump());
+const Architecture& mapping_for(const JsonNode& config) {
+  const std::optional<JsonNode> type_node = models_detail::present(config, "model_type");
+  const std::optional<JsonNode> listed = config.find("architectures");
+  const nlohmann::json none = nlohmann::json::array();
+  const nlohmann::json& names = listed ? listed->json() : none;
+  if (!names.is_array() || names.size() != 1 || !names[0].is_string()) {
+    config.fail_at("architectures",
+                   "expected one architecture, e.g. [\"LlamaForCausalLM\"], got " + names.dump());
   }
-  const nlohmann::json listed =
-      config.contains("architectures") ? config.at("architectures") : nlohmann::json::array();
-  if (!listed.is_array() || listed.size() != 1 || !listed[0].is_string()) {
-    config_error(source, "architectures",
-                 "expected one architecture, e.g. [\"LlamaForCausalLM\"], got " + listed.dump());
-  }
-  const std::string name = listed[0].get<std::string>();
+  const std::string name = names[0].get<std::string>();
   const Architecture* by_name = mapping_listing(name);
-  if (!has_type) {
+  if (!type_node) {
     if (by_name == nullptr) {
-      config_error(source, "architectures",
-                   "unmapped architecture '" + name + "' (mapped: " + joined(mapped_types()) + ")");
+      listed->fail("unmapped architecture '" + name + "' (mapped: " + joined(mapped_types()) + ")");
     }
     return *by_name;
   }
-  const std::string type = config.at("model_type").get<std::string>();
+  const std::string type = type_node->string();
   const Architecture* by_type = mapping_of_type(type);
   if (by_type == nullptr) {
-    config_error(source, "model_type",
-                 "unmapped architecture '" + type + "' (mapped: " + joined(mapped_types()) + ")");
+    type_node->fail("unmapped architecture '" + type + "' (mapped: " + joined(mapped_types()) +
+                    ")");
   }
   if (by_type != by_name) {
     if (by_name != nullptr) {
-      config_error(source, "model_type",
-                   "'" + type + "' contradicts architecture " + name + " (model_type '" +
-                       by_name->model_type + "')");
+      type_node->fail("'" + type + "' contradicts architecture " + name + " (model_type '" +
+                      by_name->model_type + "')");
     }
-    config_error(source, "architectures",
-                 "unmapped architecture '" + name + "' (the " + type + " mapping accepts " +
-                     joined(by_type->architectures) + ")");
+    listed->fail("unmapped architecture '" + name + "' (the " + type + " mapping accepts " +
+                 joined(by_type->architectures) + ")");
   }
   return *by_type;
 }
@@ -114,10 +104,9 @@ nlohmann::json catalog_config(std::string_view name) {
 }
 
 ModelDefinition model_from_config(const nlohmann::json& config, const std::string& source) {
-  if (!config.is_object()) {
-    throw std::invalid_argument("[model_config] " + source + ": expected a JSON object");
-  }
-  return models_detail::read_config(mapping_for(config, source), config, source);
+  const JsonNode root(config, source);
+  root.object();
+  return models_detail::read_config(mapping_for(root), root);
 }
 
 ModelDefinition load_model(const std::string& name_or_path) {
@@ -133,13 +122,7 @@ ModelDefinition load_model(const std::string& name_or_path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  nlohmann::json config;
-  try {
-    config = parse_json(text.str(), name_or_path);
-  } catch (const std::invalid_argument& error) {
-    throw std::invalid_argument("[model_config] " + std::string(error.what()));
-  }
-  return model_from_config(config, name_or_path);
+  return model_from_config(parse_json(text.str(), name_or_path), name_or_path);
 }
 
 CausalLmSpec slice_spec(const CausalLmSpec& spec, std::int64_t layers, std::int64_t vocab_size) {

@@ -33,11 +33,11 @@ struct ModelDefinition {
   double initializer_range = 0.02;  // Standard deviation of seeded weights.
 };
 
-// Maps a config.json to the Spec. Throws std::invalid_argument naming `source` and the field:
-// "[model_config] gemma2.json: field 'head_dim': expected an integer, got \"x\"", an unknown
-// architecture or field, or a value needing a feature no block expresses ("field
-// 'use_parallel_residual': true needs a parallel residual, which no TTTv2 pattern expresses
-// (models/architectures/stablelm.json)").
+// Maps a config.json to the Spec. Throws std::invalid_argument naming `source` and the field's
+// JSON Pointer (the strict reader's format, validation/input/json_reader.h):
+// "gemma2.json: /head_dim: expected an integer, got \"x\"", an unknown architecture or field, or
+// a value needing a feature no block expresses ("stablelm.json: /use_parallel_residual: true needs
+// a parallel residual, which no TTTv2 pattern expresses (models/architectures/stablelm.json)").
 ModelDefinition model_from_config(const nlohmann::json& config, const std::string& source);
 
 // A catalog model by name, else the config.json at `name_or_path`. Throws std::invalid_argument

@@ -95,8 +95,8 @@ struct Catalog {
 
 // Derives the configurations of one model from its config.json through the model reader
 // (model_from_config), so coverage measures the model the suites run. Throws std::invalid_argument
-// with the reader's message, naming "<source>: model '<name>'" and the field: "[model_config]
-// models.json: model 'tiny': field 'hidden_size': expected an integer, got \"wide\"" (a missing or
+// with the reader's message, naming "<source>: model '<name>'" and the field's JSON Pointer:
+// "models.json: model 'tiny': /hidden_size: expected an integer, got \"wide\"" (a missing or
 // mistyped field, a field the architecture's mapping does not know, an unmapped model_type).
 CatalogModel derive_model(const std::string& name, const std::string& hf_id,
                           const nlohmann::json& config, const std::string& source);

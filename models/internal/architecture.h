@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "models/model.h"
+#include "validation/input/json_reader.h"
 
 namespace ttt::models_detail {
 
@@ -41,16 +42,19 @@ struct Architecture {
 };
 
 // Parses a mapping file strictly: unknown keys, unknown settings and wrong types throw
-// std::invalid_argument "[model_mapping] <file>: <path>: <what>".
+// std::invalid_argument "<file>: <JSON Pointer>: <what>" (JsonNode).
 Architecture parse_architecture(const nlohmann::json& json, const std::string& file);
 
 // The mappings compiled into the library, parsed once, sorted by model_type.
 const std::vector<Architecture>& architectures();
 
-// Applies `architecture` to `config` (the file `source`). Throws std::invalid_argument
-// "[model_config] <source>: field '<field>': <what>" (docs/models.md lists the messages).
-ModelDefinition read_config(const Architecture& architecture, const nlohmann::json& config,
-                            const std::string& source);
+// Applies `architecture` to `config`. Throws std::invalid_argument "<source>: <JSON Pointer>:
+// <what>" (JsonNode; docs/models.md lists the messages).
+ModelDefinition read_config(const Architecture& architecture, const JsonNode& config);
+
+// The field `name` of the object `config`, unless absent or null: Hugging Face writes null for
+// "not set" (rope_scaling, sliding_window), so null reads as absent.
+std::optional<JsonNode> present(const JsonNode& config, std::string_view name);
 
 // The embedded files, name (file stem) -> text, generated at configure time from
 // models/architectures/*.json and models/catalog/*.json (models/CMakeLists.txt).

@@ -21,184 +21,126 @@ constexpr const char* kCommonIgnored[] = {
     "pad_token_id",         "torch_dtype",       "use_cache",        "_name_or_path",
     "transformers_version", "attention_dropout", "initializer_range"};
 
-// Reads the fields of one JSON object (the config, or its rope_scaling), naming the source and
-// the field in errors: "[model_config] <source>: field '<prefix><name>': <message>".
-class FieldReader {
- public:
-  FieldReader(const nlohmann::json& json, std::string source, std::string prefix)
-      : json_(json), source_(std::move(source)), prefix_(std::move(prefix)) {}
+// A positive integer field: sizes and counts.
+std::int64_t positive_integer(const JsonNode& field) { return field.integer_at_least(1); }
 
-  [[noreturn]] void fail(const std::string& name, const std::string& message) const {
-    throw std::invalid_argument("[model_config] " + source_ + ": field '" + prefix_ + name +
-                                "': " + message);
-  }
-  bool has(const std::string& name) const {
-    return json_.contains(name) && !json_.at(name).is_null();
-  }
-  const nlohmann::json& raw(const std::string& name) {
-    seen_.insert(name);
-    return json_.at(name);
-  }
-  void ignore(const std::string& name) { seen_.insert(name); }
-  // A reader of the object at `name` (REQUIRES: has(name) and an object), naming its fields
-  // "<name>.<field>".
-  FieldReader child(const std::string& name) {
-    seen_.insert(name);
-    return FieldReader(json_.at(name), source_, prefix_ + name + ".");
-  }
+// The field `name` of `object`, which must be present and not null.
+JsonNode required(const JsonNode& object, std::string_view name) {
+  if (const std::optional<JsonNode> field = present(object, name)) return *field;
+  object.fail("missing field '" + std::string(name) + "'");
+}
 
-  std::int64_t integer(const std::string& name, std::optional<std::int64_t> fallback = {}) {
-    seen_.insert(name);
-    if (!has(name)) return fallback ? *fallback : missing(name);
-    const nlohmann::json& value = json_.at(name);
-    if (!value.is_number_integer()) fail(name, "expected an integer, got " + value.dump());
-    const std::int64_t result = value.get<std::int64_t>();
-    if (result <= 0) fail(name, "must be > 0, got " + std::to_string(result));
-    return result;
-  }
-  double number(const std::string& name, std::optional<double> fallback = {}) {
-    seen_.insert(name);
-    if (!has(name)) {
-      if (fallback) return *fallback;
-      missing(name);
-    }
-    const nlohmann::json& value = json_.at(name);
-    if (!value.is_number()) fail(name, "expected a number, got " + value.dump());
-    return value.get<double>();
-  }
-  bool boolean(const std::string& name, bool fallback) {
-    seen_.insert(name);
-    if (!has(name)) return fallback;
-    const nlohmann::json& value = json_.at(name);
-    if (!value.is_boolean()) fail(name, "expected a boolean, got " + value.dump());
-    return value.get<bool>();
-  }
-  std::string text(const std::string& name) {
-    seen_.insert(name);
-    if (!has(name)) missing(name);
-    const nlohmann::json& value = json_.at(name);
-    if (!value.is_string()) fail(name, "expected a string, got " + value.dump());
-    return value.get<std::string>();
-  }
-  std::vector<double> numbers(const std::string& name) {
-    seen_.insert(name);
-    if (!has(name)) missing(name);
-    const nlohmann::json& value = json_.at(name);
-    std::vector<double> values;
-    if (value.is_array()) {
-      for (const nlohmann::json& item : value) {
-        if (!item.is_number()) break;
-        values.push_back(item.get<double>());
-      }
-    }
-    if (!value.is_array() || values.size() != value.size()) {
-      fail(name, "expected an array of numbers, got " + value.dump());
-    }
-    return values;
-  }
-  // Rejects the first field never read: `what` says whose fields these are.
-  void finish(const std::string& what) const {
-    for (const auto& [name, value] : json_.items()) {
-      if (seen_.count(name) == 0) fail(name, "is not a field " + what + " knows");
-    }
-  }
+// The field, or `fallback` when absent or null.
+double number_or(const JsonNode& object, std::string_view name, double fallback) {
+  const std::optional<JsonNode> field = present(object, name);
+  return field ? field->number() : fallback;
+}
 
- private:
-  [[noreturn]] std::int64_t missing(const std::string& name) const { fail(name, "is required"); }
+std::vector<double> numbers_of(const JsonNode& array) {
+  std::vector<double> values(array.size());
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = array.at(i).number();
+  return values;
+}
 
-  const nlohmann::json& json_;
-  std::string source_;
-  std::string prefix_;
-  std::set<std::string> seen_;
-};
+// The fields each RoPE type reads (besides rope_type and type); others are refused.
+std::vector<std::string_view> rope_scaling_fields(const std::string& type) {
+  std::vector<std::string_view> fields = {"rope_type", "type"};
+  const auto add = [&](std::initializer_list<std::string_view> names) {
+    fields.insert(fields.end(), names);
+  };
+  if (type == "linear") add({"factor"});
+  if (type == "llama3") {
+    add({"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"});
+  }
+  if (type == "yarn") {
+    add({"factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "mscale",
+         "mscale_all_dim", "attention_factor", "truncate"});
+  }
+  if (type == "longrope" || type == "su") {
+    add({"short_factor", "long_factor", "factor", "original_max_position_embeddings",
+         "attention_factor"});
+  }
+  return fields;
+}
 
 // rope_scaling, read into `rope` (whose head_dim, theta, max_position_embeddings and, from the
 // mapping, original_max_position_embeddings are set).
-void read_rope_scaling(FieldReader& config, RopeSpec& rope) {
-  if (!config.raw("rope_scaling").is_object()) {
-    config.fail("rope_scaling",
-                "expected an object or null, got " + config.raw("rope_scaling").dump());
+void read_rope_scaling(const JsonNode& config, RopeSpec& rope) {
+  const JsonNode fields = config.at("rope_scaling");
+  if (!fields.is_object()) {
+    fields.fail("expected an object or null, got " + fields.json().dump());
   }
-  FieldReader fields = config.child("rope_scaling");
-  std::string type;
-  if (fields.has("rope_type") && fields.has("type")) {
-    const std::string rope_type = fields.text("rope_type");
-    const std::string legacy = fields.text("type");
-    if (rope_type != legacy) {
-      fields.fail("type", "'" + legacy + "' contradicts rope_type '" + rope_type + "'");
-    }
-    type = rope_type;
-  } else if (fields.has("rope_type")) {
-    type = fields.text("rope_type");
-  } else if (fields.has("type")) {
-    type = fields.text("type");
-  } else {
-    fields.fail("rope_type", "is required in rope_scaling");
+  const std::optional<JsonNode> rope_type = present(fields, "rope_type");
+  const std::optional<JsonNode> legacy = present(fields, "type");
+  if (!rope_type && !legacy) fields.fail("missing field 'rope_type'");
+  const std::string type = rope_type ? rope_type->string() : legacy->string();
+  if (rope_type && legacy && legacy->string() != type) {
+    legacy->fail("'" + legacy->string() + "' contradicts rope_type '" + type + "'");
   }
-  const std::string type_field = fields.has("rope_type") ? "rope_type" : "type";
   const std::int64_t original = rope.original_max_position_embeddings;
+  const auto original_or = [&](std::int64_t fallback) {
+    const std::optional<JsonNode> field = present(fields, "original_max_position_embeddings");
+    return field ? positive_integer(*field) : fallback;
+  };
   if (type == "default") {
     rope.scaling = RopeScaling::none;
   } else if (type == "linear") {
     rope.scaling = RopeScaling::linear;
-    rope.factor = fields.number("factor");
+    rope.factor = required(fields, "factor").number();
   } else if (type == "llama3") {
     rope.scaling = RopeScaling::llama3;
-    rope.factor = fields.number("factor");
-    rope.low_freq_factor = fields.number("low_freq_factor");
-    rope.high_freq_factor = fields.number("high_freq_factor");
-    rope.original_max_position_embeddings = fields.integer("original_max_position_embeddings");
+    rope.factor = required(fields, "factor").number();
+    rope.low_freq_factor = required(fields, "low_freq_factor").number();
+    rope.high_freq_factor = required(fields, "high_freq_factor").number();
+    rope.original_max_position_embeddings =
+        positive_integer(required(fields, "original_max_position_embeddings"));
   } else if (type == "yarn") {
     rope.scaling = RopeScaling::yarn;
-    rope.factor = fields.number("factor");
-    rope.original_max_position_embeddings =
-        fields.integer("original_max_position_embeddings", original);
-    rope.beta_fast = fields.number("beta_fast", rope.beta_fast);
-    rope.beta_slow = fields.number("beta_slow", rope.beta_slow);
-    rope.mscale = fields.number("mscale", 0.0);
-    rope.mscale_all_dim = fields.number("mscale_all_dim", 0.0);
-    rope.attention_factor = fields.number("attention_factor", 0.0);
-    rope.truncate = fields.boolean("truncate", true);
+    rope.factor = required(fields, "factor").number();
+    rope.original_max_position_embeddings = original_or(original);
+    rope.beta_fast = number_or(fields, "beta_fast", rope.beta_fast);
+    rope.beta_slow = number_or(fields, "beta_slow", rope.beta_slow);
+    rope.mscale = number_or(fields, "mscale", 0.0);
+    rope.mscale_all_dim = number_or(fields, "mscale_all_dim", 0.0);
+    rope.attention_factor = number_or(fields, "attention_factor", 0.0);
+    const std::optional<JsonNode> truncate = present(fields, "truncate");
+    rope.truncate = truncate ? truncate->boolean() : true;
   } else if (type == "longrope" || type == "su") {
     rope.scaling = RopeScaling::longrope;
-    rope.short_factor = fields.numbers("short_factor");
-    rope.long_factor = fields.numbers("long_factor");
-    rope.factor = fields.number("factor", 1.0);
-    rope.original_max_position_embeddings =
-        fields.integer("original_max_position_embeddings", original);
-    rope.attention_factor = fields.number("attention_factor", 0.0);
+    rope.short_factor = numbers_of(required(fields, "short_factor"));
+    rope.long_factor = numbers_of(required(fields, "long_factor"));
+    rope.factor = number_or(fields, "factor", 1.0);
+    rope.original_max_position_embeddings = original_or(original);
+    rope.attention_factor = number_or(fields, "attention_factor", 0.0);
   } else {
-    fields.fail(type_field, "unknown RoPE type '" + type +
-                                "' (supported: default, linear, llama3, yarn, longrope; "
-                                "'dynamic' changes with the sequence length and is not)");
+    (rope_type ? *rope_type : *legacy)
+        .fail("unknown RoPE type '" + type +
+              "' (supported: default, linear, llama3, yarn, longrope; "
+              "'dynamic' changes with the sequence length and is not)");
   }
-  fields.finish("rope_scaling");
+  fields.allow_only(rope_scaling_fields(type));
 }
 
 // The settings of one config.json under one mapping: read from fields, else the mapping's
 // default, else the mapping's constant, else the setting's fallback; unset otherwise.
 class Settings {
  public:
-  Settings(const Architecture& architecture, FieldReader& config)
+  Settings(const Architecture& architecture, const JsonNode& config)
       : architecture_(architecture), config_(config) {}
 
   // Reads every mapped field (fields the mapping names, in its order).
   void read_fields() {
     for (const MappedField& mapped : architecture_.fields) {
       for (const std::string& setting : mapped.settings) field_of_[setting] = mapped.field;
-      std::string field = mapped.field;
-      if (!config_.has(field) && !mapped.older_field.empty() && config_.has(mapped.older_field)) {
-        field = mapped.older_field;
-      }
-      config_.ignore(mapped.field);
-      if (!mapped.older_field.empty()) config_.ignore(mapped.older_field);
-      if (!config_.has(field)) {
+      std::optional<JsonNode> field = present(config_, mapped.field);
+      if (!field && !mapped.older_field.empty()) field = present(config_, mapped.older_field);
+      if (!field) {
         if (mapped.fallback) {
           for (const std::string& setting : mapped.settings) defaults_[setting] = *mapped.fallback;
         }
         continue;
       }
-      const nlohmann::json value = read(*find_setting(mapped.settings.front()), field);
+      const nlohmann::json value = read(*find_setting(mapped.settings.front()), *field);
       for (const std::string& setting : mapped.settings) values_[setting] = value;
     }
   }
@@ -207,8 +149,9 @@ class Settings {
   const nlohmann::json& value(const std::string& name) {
     if (const auto it = values_.find(name); it != values_.end()) return it->second;
     if (++depth_ > 16) {
-      throw std::invalid_argument("[model_mapping] " + architecture_.file + ": the defaults of '" +
-                                  name + "' refer to each other");
+      static const nlohmann::json kMapping;  // Parsed already: only the file is named.
+      JsonNode(kMapping, architecture_.file, "/fields")
+          .fail("the defaults of '" + name + "' refer to each other");
     }
     const Setting& setting = *find_setting(name);
     nlohmann::json resolved;
@@ -237,35 +180,35 @@ class Settings {
     return it == field_of_.end() ? name : it->second;
   }
   [[noreturn]] void fail(const std::string& setting, const std::string& message) const {
-    config_.fail(field_of(setting), message);
+    config_.fail_at(field_of(setting), message);
   }
 
  private:
   const nlohmann::json& required(const std::string& name) {
     const nlohmann::json& result = value(name);
-    if (result.is_null()) fail(name, "is required");
+    if (result.is_null()) config_.fail("missing field '" + field_of(name) + "'");
     return result;
   }
 
   // A config.json value of `setting`'s kind.
-  nlohmann::json read(const Setting& setting, const std::string& field) {
+  static nlohmann::json read(const Setting& setting, const JsonNode& field) {
     switch (setting.kind) {
       case SettingKind::integer:
-        return config_.integer(field);
+        return positive_integer(field);
       case SettingKind::number:
-        return config_.number(field);
+        return field.number();
       case SettingKind::boolean:
-        return config_.boolean(field, false);
+        return field.boolean();
       case SettingKind::object:
-        return config_.raw(field);
+        return field.json();
       case SettingKind::text:
         break;
     }
-    const std::string text = config_.text(field);
+    const std::string text = field.string();
     if (!setting.accepts(text)) {
-      config_.fail(field, "unsupported " +
-                              std::string(setting.name == "activation" ? "activation" : "value") +
-                              " '" + text + "' (supported: " + setting.describe().substr(7) + ")");
+      field.fail("unsupported " +
+                 std::string(setting.name == "activation" ? "activation" : "value") + " '" + text +
+                 "' (supported: " + setting.describe().substr(7) + ")");
     }
     return text;
   }
@@ -300,7 +243,7 @@ class Settings {
   }
 
   const Architecture& architecture_;
-  FieldReader& config_;
+  const JsonNode& config_;
   std::map<std::string, nlohmann::json> values_;
   std::map<std::string, nlohmann::json> defaults_;
   std::map<std::string, std::string> field_of_;
@@ -308,21 +251,29 @@ class Settings {
 };
 
 // Refused field values and fields that are neither mapped, ignored nor refused.
-void check_fields(const Architecture& architecture, FieldReader& config) {
+void check_fields(const Architecture& architecture, const JsonNode& config) {
+  std::set<std::string_view> known(std::begin(kCommonIgnored), std::end(kCommonIgnored));
+  for (const MappedField& mapped : architecture.fields) {
+    known.insert(mapped.field);
+    if (!mapped.older_field.empty()) known.insert(mapped.older_field);
+  }
   for (const RefusedField& refused : architecture.refused) {
-    config.ignore(refused.field);
-    if (!config.has(refused.field)) continue;
-    const nlohmann::json& value = config.raw(refused.field);
-    if (refused.accepts && value == *refused.accepts) continue;
-    config.fail(refused.field,
-                value.dump() + " needs " + refused.needs + " (" + architecture.file + ")");
+    known.insert(refused.field);
+    const std::optional<JsonNode> field = present(config, refused.field);
+    if (!field || (refused.accepts && field->json() == *refused.accepts)) continue;
+    field->fail(field->json().dump() + " needs " + refused.needs + " (" + architecture.file + ")");
   }
-  for (const std::string& field : architecture.ignored) config.ignore(field);
-  for (const char* field : kCommonIgnored) config.ignore(field);
-  if (config.has("quantization_config")) {
-    config.fail("quantization_config", "quantized checkpoints are not supported");
+  known.insert(architecture.ignored.begin(), architecture.ignored.end());
+  if (const std::optional<JsonNode> quantization = present(config, "quantization_config")) {
+    quantization->fail("quantized checkpoints are not supported");
   }
-  config.finish("the " + architecture.model_type + " mapping (" + architecture.file + ")");
+  for (const auto& [field, value] : config.object().items()) {
+    if (known.count(field) == 0) {
+      config.fail_at(field, "unknown field '" + field + "' (the " + architecture.model_type +
+                                " mapping, " + architecture.file +
+                                ", neither reads, ignores nor refuses it)");
+    }
+  }
 }
 
 Activation activation_named(const std::string& name) {
@@ -357,7 +308,7 @@ AttentionSpec attention_of(Settings& settings, const std::vector<std::int64_t>& 
 }
 
 // RoPE: theta, length, partial rotation and scaling.
-void read_rope(Settings& settings, FieldReader& config, RopeSpec& rope) {
+void read_rope(Settings& settings, const JsonNode& config, RopeSpec& rope) {
   if (settings.has("rope_theta")) rope.theta = settings.number("rope_theta");
   if (settings.has("max_positions")) {
     rope.max_position_embeddings = settings.integer("max_positions");
@@ -379,19 +330,23 @@ void read_rope(Settings& settings, FieldReader& config, RopeSpec& rope) {
 
 }  // namespace
 
-ModelDefinition read_config(const Architecture& architecture, const nlohmann::json& json,
-                            const std::string& source) {
-  FieldReader config(json, source, "");
+std::optional<JsonNode> present(const JsonNode& config, std::string_view name) {
+  std::optional<JsonNode> field = config.find(name);
+  if (field && field->json().is_null()) return std::nullopt;
+  return field;
+}
+
+ModelDefinition read_config(const Architecture& architecture, const JsonNode& config) {
   Settings settings(architecture, config);
   settings.read_fields();
   check_fields(architecture, config);
 
   ModelDefinition model;
-  model.name = source;
+  model.name = config.source();
   model.architecture = architecture.model_type;
-  model.config = json;
-  model.initializer_range = config.number("initializer_range", 0.02);
-  if (!(model.initializer_range >= 0.0)) config.fail("initializer_range", "must be >= 0");
+  model.config = config.json();
+  model.initializer_range = number_or(config, "initializer_range", 0.02);
+  if (!(model.initializer_range >= 0.0)) config.fail_at("initializer_range", "must be >= 0");
 
   const std::int64_t hidden = settings.integer("hidden");
   const std::int64_t heads = settings.integer("heads");
@@ -455,14 +410,13 @@ ModelDefinition read_config(const Architecture& architecture, const nlohmann::js
   spec.lm_head = LmHeadSpec{hidden, vocab, settings.boolean("tied_embeddings"),
                             settings.has("final_softcap") ? settings.number("final_softcap") : 0.0};
   if (!architecture.unsupported.empty()) {
-    throw std::invalid_argument("[model_config] " + source + ": model_type '" +
-                                architecture.model_type + "' needs " + architecture.unsupported +
-                                " (" + architecture.file + ")");
+    config.fail_at("model_type", "'" + architecture.model_type + "' needs " +
+                                     architecture.unsupported + " (" + architecture.file + ")");
   }
   try {
     spec.validate();
   } catch (const std::invalid_argument& error) {
-    throw std::invalid_argument("[model_config] " + source + ": " + error.what());
+    config.fail(error.what());
   }
   return model;
 }

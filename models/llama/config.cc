@@ -5,15 +5,16 @@
 
 #include "models/model.h"
 #include "validation/input/input_file.h"
+#include "validation/input/json_reader.h"
 
 namespace ttt::llama {
 
 LlamaConfig llama_config_from_json(const nlohmann::json& json, const std::string& source) {
   const ModelDefinition model = model_from_config(json, source);
   if (model.architecture != "llama" && model.architecture != "mistral") {
-    throw std::invalid_argument("[model_config] " + source + ": field 'model_type': '" +
-                                model.architecture +
-                                "' is not of the Llama family (llama, mistral)");
+    JsonNode(json, source)
+        .fail_at("model_type",
+                 "'" + model.architecture + "' is not of the Llama family (llama, mistral)");
   }
   LlamaConfig config;
   config.spec = model.spec;
@@ -26,13 +27,7 @@ LlamaConfig llama_config_from_json(const nlohmann::json& json, const std::string
 }
 
 LlamaConfig load_llama_config(const std::string& path) {
-  nlohmann::json json;
-  try {
-    json = read_json_file(path);
-  } catch (const std::invalid_argument& error) {
-    throw std::invalid_argument("[model_config] " + std::string(error.what()));
-  }
-  return llama_config_from_json(json, path);
+  return llama_config_from_json(read_json_file(path), path);
 }
 
 }  // namespace ttt::llama

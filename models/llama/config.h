@@ -6,7 +6,7 @@
 // architecture, an unknown field, a value the blocks cannot compute (mlp_bias, a "dynamic" RoPE
 // scaling, a quantization_config) and contradictory fields (model_type vs architectures,
 // rope_scaling "type" vs "rope_type", heads that do not divide) are errors naming the file and the
-// field: "[model_config] config.json: field 'rope_scaling.rope_type': unknown RoPE type 'dynamic'".
+// field's JSON Pointer: "config.json: /rope_scaling/rope_type: unknown RoPE type 'dynamic' (...)".
 #pragma once
 
 #include <cstdint>

@@ -141,23 +141,4 @@ nlohmann::json to_json(const TimingStats& stats) {
           {"mean", stats.mean},   {"stddev", stats.stddev}, {"mad", stats.mad}};
 }
 
-TimingStats timing_stats_from_json(const nlohmann::json& json) {
-  if (!json.is_object()) throw std::invalid_argument("expected an object");
-  const auto number = [&json](const char* key) {
-    if (!json.contains(key) || !json.at(key).is_number()) {
-      throw std::invalid_argument(std::string(key) + ": expected a number");
-    }
-    return json.at(key).get<double>();
-  };
-  TimingStats stats;
-  stats.count = static_cast<std::int64_t>(number("count"));
-  stats.min = number("min");
-  stats.p50 = number("p50");
-  stats.p90 = number("p90");
-  stats.mean = number("mean");
-  stats.stddev = number("stddev");
-  stats.mad = number("mad");
-  return stats;
-}
-
 }  // namespace ttt

@@ -78,7 +78,5 @@ std::int64_t process_cpu_time_ns();
 
 // {"min": .., "p50": .., "p90": .., "mean": .., "stddev": .., "mad": .., "count": n} (ns).
 nlohmann::json to_json(const TimingStats& stats);
-// Inverse; throws std::invalid_argument naming a missing or non-numeric field.
-TimingStats timing_stats_from_json(const nlohmann::json& json);
 
 }  // namespace ttt

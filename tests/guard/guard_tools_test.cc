@@ -198,7 +198,18 @@ TEST_F(GuardToolsTest, BadInputIsNamedWithExitTwo) {
   const std::string no_suites = write("bad.json", R"({"format": "ttt-suite-results"})");
   run = facts({"suite-results", no_suites});
   EXPECT_EQ(run.exit_code, 2);
-  EXPECT_EQ(run.err, "ttt_guard_facts: error: " + no_suites + ": missing field 'suites'\n");
+  EXPECT_EQ(run.err, "ttt_guard_facts: error: " + no_suites + ": /: missing field 'suites'\n");
+  const std::string bad_case = write(
+      "bad_case.json", R"({"suites": [{"name": "s", "cases": [{"id": "a", "kind": "mlp"}]}]})");
+  run = facts({"suite-results", bad_case});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.err,
+            "ttt_guard_facts: error: " + bad_case + ": /suites/0/cases/0: missing field 'mode'\n");
+  const std::string bad_calls = write("bad_calls.json", R"({"trace": "t.h5", "calls": {}})");
+  run = facts({"replay-report", bad_calls});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.err,
+            "ttt_guard_facts: error: " + bad_calls + ": /calls: expected an array, got {}\n");
 
   run = facts({"catalog", "a.json", "b.json"});
   EXPECT_EQ(run.exit_code, 2);

@@ -43,42 +43,58 @@ TEST(Architecture, RefusesMalformedMappingsNamingTheKey) {
   nlohmann::json mapping = minimal_mapping();
   mapping["fieldz"] = nlohmann::json::object();
   EXPECT_EQ(error_of(mapping),
-            "[model_mapping] tiny.json: (root).fieldz: is not a key of a mapping");
+            "tiny.json: /fieldz: unknown field 'fieldz' (expected one of: model_type, "
+            "architectures, description, fields, constants, ignored, refused, unsupported)");
   mapping = minimal_mapping();
   mapping["fields"]["d"] = "hiden";
   EXPECT_EQ(error_of(mapping),
-            "[model_mapping] tiny.json: fields.d: unknown setting 'hiden' (docs/models.md lists "
+            "tiny.json: /fields/d: unknown setting 'hiden' (docs/models.md lists "
             "them)");
   mapping = minimal_mapping();
   mapping["constants"]["hidden"] = 64;
   EXPECT_EQ(error_of(mapping),
-            "[model_mapping] tiny.json: constants.hidden: setting 'hidden' is already set by "
-            "fields.hidden_size");
+            "tiny.json: /constants/hidden: setting 'hidden' is already set by "
+            "/fields/hidden_size");
   mapping = minimal_mapping();
   mapping["constants"].erase("norm");
   EXPECT_EQ(error_of(mapping),
-            "[model_mapping] tiny.json: fields: no field or constant sets the required setting "
+            "tiny.json: /fields: no field or constant sets the required setting "
             "'norm'");
   mapping = minimal_mapping();
   mapping["constants"]["norm"] = "batch_norm";
   EXPECT_EQ(error_of(mapping),
-            "[model_mapping] tiny.json: constants.norm: \"batch_norm\" is not a value of setting "
+            "tiny.json: /constants/norm: \"batch_norm\" is not a value of setting "
             "'norm' (one of rms_norm, layer_norm)");
   mapping = minimal_mapping();
   mapping["fields"]["n_head"] = {{"sets", "heads"}, {"default", true}};
   EXPECT_EQ(error_of(mapping),
-            "[model_mapping] tiny.json: fields.n_head.default: true is not a value of setting "
+            "tiny.json: /fields/n_head/default: true is not a value of setting "
             "'heads' (an integer > 0 or an expression)");
   mapping = minimal_mapping();
   mapping["refused"] = {{"x", {{"accepts", false}}}};
-  EXPECT_EQ(error_of(mapping), "[model_mapping] tiny.json: refused.x.needs: is required");
+  EXPECT_EQ(error_of(mapping), "tiny.json: /refused/x: missing field 'needs'");
+  mapping = minimal_mapping();
+  mapping.erase("model_type");
+  EXPECT_EQ(error_of(mapping), "tiny.json: /: missing field 'model_type'");
+  mapping = minimal_mapping();
+  mapping["architectures"] = {"TinyForCausalLM", 3};
+  EXPECT_EQ(error_of(mapping), "tiny.json: /architectures/1: expected a string, got 3");
+  mapping = minimal_mapping();
+  mapping["fields"]["n_head"] = {{"sets", "heads"}, {"defualt", 4}};
+  EXPECT_EQ(error_of(mapping),
+            "tiny.json: /fields/n_head/defualt: unknown field 'defualt' (expected one of: sets, "
+            "default, or)");
+  mapping = minimal_mapping();
+  mapping["constants"] = {"norm", "rms_norm"};
+  EXPECT_EQ(error_of(mapping),
+            "tiny.json: /constants: expected an object, got [\"norm\",\"rms_norm\"]");
 }
 
 TEST(Architecture, ReadsAConfigThroughAMapping) {
   const Architecture tiny = parse_architecture(minimal_mapping(), "tiny.json");
   const nlohmann::json config = {{"hidden_size", 64}, {"intermediate_size", 128}, {"n_layer", 2},
                                  {"n_head", 4},       {"vocab_size", 100},        {"eps", 1e-5}};
-  const ModelDefinition model = read_config(tiny, config, "c.json");
+  const ModelDefinition model = read_config(tiny, JsonNode(config, "c.json"));
   EXPECT_EQ(model.spec.layers.size(), 2u);
   EXPECT_EQ(model.spec.layers[0].attention.head_dim, 16);  // The fallback: hidden / heads.
   EXPECT_EQ(model.spec.layers[0].attention.num_kv_heads, 4);
@@ -86,10 +102,26 @@ TEST(Architecture, ReadsAConfigThroughAMapping) {
             (GatedMlpSpec{64, 128, Activation::silu}));
   nlohmann::json unknown = config;
   unknown["n_embd"] = 64;
-  EXPECT_THAT([&] { read_config(tiny, unknown, "c.json"); },
+  EXPECT_THAT([&] { read_config(tiny, JsonNode(unknown, "c.json")); },
               ThrowsMessage<std::invalid_argument>(
-                  "[model_config] c.json: field 'n_embd': is not a field the tiny mapping "
-                  "(tiny.json) knows"));
+                  "c.json: /n_embd: unknown field 'n_embd' (the tiny mapping, tiny.json, neither "
+                  "reads, ignores nor refuses it)"));
+}
+
+// Defaults that refer to each other cannot be resolved: the mapping file is named, not looped.
+TEST(Architecture, RefusesDefaultsThatReferToEachOther) {
+  nlohmann::json mapping = minimal_mapping();
+  mapping["fields"]["n_head"] = {{"sets", "heads"}, {"default", "kv_heads"}};
+  mapping["fields"]["n_kv"] = {{"sets", "kv_heads"}, {"default", "heads"}};
+  const Architecture tiny = parse_architecture(mapping, "tiny.json");
+  const nlohmann::json config = {{"hidden_size", 64},
+                                 {"intermediate_size", 128},
+                                 {"n_layer", 2},
+                                 {"vocab_size", 100},
+                                 {"eps", 1e-5}};
+  EXPECT_THAT([&] { read_config(tiny, JsonNode(config, "c.json")); },
+              ThrowsMessage<std::invalid_argument>(
+                  "tiny.json: /fields: the defaults of 'heads' refer to each other"));
 }
 
 }  // namespace

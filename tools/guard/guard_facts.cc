@@ -29,6 +29,7 @@
 #include "suites/suite/suite.h"
 #include "suites/suite/suite_file.h"
 #include "validation/input/input_file.h"
+#include "validation/input/json_reader.h"
 #include "validation/tensor/dtype.h"
 #include "validation/tensor/tensor.h"
 
@@ -91,18 +92,9 @@ void print_sorted(const std::vector<Line>& lines) {
   for (const std::string& row : text) std::cout << row << '\n';
 }
 
-const Json& field(const Json& object, const char* key, const std::string& where) {
-  if (!object.is_object() || !object.contains(key)) {
-    throw std::invalid_argument(where + ": missing field '" + key + "'");
-  }
-  return object.at(key);
-}
-
-const Json& array_field(const Json& object, const char* key, const std::string& where) {
-  const Json& value = field(object, key, where);
-  if (!value.is_array()) throw std::invalid_argument(where + "/" + key + ": expected an array");
-  return value;
-}
+// The fields a line is keyed by; the rest of the object follows them (with_rest), whatever it
+// holds: these files are our own outputs, read to be printed, not interpreted.
+Json field(const ttt::JsonNode& object, std::string_view key) { return object.at(key).json(); }
 
 Json without(Json object, std::initializer_list<const char*> keys) {
   for (const char* key : keys) object.erase(key);
@@ -213,23 +205,24 @@ void coverage_facts(const std::vector<std::string>& files) {
 // catalog CATALOG.json (`ttt coverage catalog --json`): one line per model, one per configuration.
 void catalog_lines(const std::string& path) {
   const Json catalog = ttt::read_json_file(path, "the catalog JSON");
-  if (!catalog.is_array()) throw std::invalid_argument(path + ": expected an array of models");
+  const ttt::JsonNode models(catalog, path);
   std::vector<Line> lines;
-  for (std::size_t m = 0; m < catalog.size(); ++m) {
-    const std::string where = path + ": /" + std::to_string(m);
-    const Json& model = catalog[m];
-    const Json name = field(model, "name", where);
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    const ttt::JsonNode model = models.at(m);
+    const Json name = field(model, "name");
     Line line;
     line["model"] = name;
-    lines.push_back(with_rest(std::move(line), without(model, {"configurations"})));
-    for (const Json& config : array_field(model, "configurations", where)) {
+    lines.push_back(with_rest(std::move(line), without(model.json(), {"configurations"})));
+    const ttt::JsonNode configurations = model.at("configurations");
+    for (std::size_t c = 0; c < configurations.size(); ++c) {
+      const ttt::JsonNode config = configurations.at(c);
       Line row;
       row["model"] = name;
-      row["block"] = field(config, "block", where);
-      row["mode"] = field(config, "mode", where);
-      row["identity"] = field(config, "identity", where);
-      row["weight_dtype"] = field(config, "weight_dtype", where);
-      lines.push_back(with_rest(std::move(row), config));
+      row["block"] = field(config, "block");
+      row["mode"] = field(config, "mode");
+      row["identity"] = field(config, "identity");
+      row["weight_dtype"] = field(config, "weight_dtype");
+      lines.push_back(with_rest(std::move(row), config.json()));
     }
   }
   print_sorted(lines);
@@ -253,20 +246,22 @@ Json accuracy_verdicts(const Json& verdicts) {
 void suite_results(const std::string& path) {
   const Json results = ttt::read_json_file(path, "the suite results");
   std::vector<Line> lines;
-  const Json& suites = array_field(results, "suites", path);
+  const ttt::JsonNode suites = ttt::JsonNode(results, path).at("suites");
   for (std::size_t s = 0; s < suites.size(); ++s) {
-    const std::string where = path + ": /suites/" + std::to_string(s);
-    const Json& suite = suites[s];
-    const Json name = field(suite, "name", where);
-    for (const Json& c : array_field(suite, "cases", where)) {
+    const ttt::JsonNode suite = suites.at(s);
+    const Json name = field(suite, "name");
+    const ttt::JsonNode cases = suite.at("cases");
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+      const ttt::JsonNode c = cases.at(i);
       Line line;
       line["suite"] = name;
-      line["id"] = field(c, "id", where);
-      line["kind"] = field(c, "kind", where);
-      line["mode"] = field(c, "mode", where);
-      line["status"] = field(c, "status", where);
-      line["verdicts"] = accuracy_verdicts(c.value("verdicts", Json::array()));
-      lines.push_back(with_rest(std::move(line), without(c, {"timing", "seconds", "verdicts"})));
+      line["id"] = field(c, "id");
+      line["kind"] = field(c, "kind");
+      line["mode"] = field(c, "mode");
+      line["status"] = field(c, "status");
+      line["verdicts"] = accuracy_verdicts(c.json().value("verdicts", Json::array()));
+      lines.push_back(
+          with_rest(std::move(line), without(c.json(), {"timing", "seconds", "verdicts"})));
     }
   }
   print_sorted(lines);
@@ -277,14 +272,16 @@ void suite_results(const std::string& path) {
 void validation_report(const std::string& path) {
   const Json report = ttt::read_json_file(path, "the validation report");
   std::vector<Line> lines;
-  for (const Json& record : array_field(report, "records", path)) {
+  const ttt::JsonNode records = ttt::JsonNode(report, path).at("records");
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const ttt::JsonNode record = records.at(i);
     Line line;
-    line["name"] = field(record, "name", path + ": /records");
-    line["call_index"] = field(record, "call_index", path + ": /records");
-    line["passed"] = field(record, "passed", path + ": /records");
-    line["verdict"] = field(record, "verdict", path + ": /records");
-    lines.push_back(
-        with_rest(std::move(line), without(record, {"device_ns", "reference_ns", "location"})));
+    line["name"] = field(record, "name");
+    line["call_index"] = field(record, "call_index");
+    line["passed"] = field(record, "passed");
+    line["verdict"] = field(record, "verdict");
+    lines.push_back(with_rest(std::move(line),
+                              without(record.json(), {"device_ns", "reference_ns", "location"})));
   }
   print_sorted(lines);
 }
@@ -293,20 +290,22 @@ void validation_report(const std::string& path) {
 // name (not its path), and one line with the summary.
 void replay_report(const std::string& path) {
   const Json report = ttt::read_json_file(path, "the replay report");
-  const std::string trace = std::filesystem::path(
-      field(report, "trace", path).get<std::string>()).filename().string();
+  const ttt::JsonNode root(report, path);
+  const std::string trace = std::filesystem::path(root.at("trace").string()).filename().string();
   std::vector<Line> lines;
-  for (const Json& call : array_field(report, "calls", path)) {
+  const ttt::JsonNode calls = root.at("calls");
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    const ttt::JsonNode call = calls.at(i);
     Line line;
     line["trace"] = trace;
-    line["seq"] = field(call, "seq", path + ": /calls");
-    line["name"] = field(call, "name", path + ": /calls");
-    line["status"] = field(call, "status", path + ": /calls");
-    lines.push_back(with_rest(std::move(line), call));
+    line["seq"] = field(call, "seq");
+    line["name"] = field(call, "name");
+    line["status"] = field(call, "status");
+    lines.push_back(with_rest(std::move(line), call.json()));
   }
   Line summary;
   summary["trace"] = trace;
-  summary["summary"] = field(report, "summary", path);
+  summary["summary"] = field(root, "summary");
   lines.push_back(std::move(summary));
   print_sorted(lines);
 }

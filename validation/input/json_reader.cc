@@ -44,6 +44,10 @@ void JsonNode::fail(const std::string& message) const {
   throw std::invalid_argument(error_text(message));
 }
 
+void JsonNode::fail_at(std::string_view key, const std::string& message) const {
+  JsonNode(*value_, source_, json_child_path(path_, key)).fail(message);
+}
+
 bool JsonNode::has(std::string_view key) const {
   object();
   return value_->contains(key);

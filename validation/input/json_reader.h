@@ -48,6 +48,9 @@ class JsonNode {
 
   // Throws std::invalid_argument "<source>: <path>: <message>" (the root path prints as "/").
   [[noreturn]] void fail(const std::string& message) const;
+  // Fails at the child `key` whether or not it is present: for a field a rule on other fields
+  // requires or refuses ("<source>: /rope_scaling/factor: ...").
+  [[noreturn]] void fail_at(std::string_view key, const std::string& message) const;
   // The message fail() would throw, for callers that add context.
   std::string error_text(const std::string& message) const;
 

@@ -54,15 +54,14 @@ TEST(TimingStats, OneRepetitionHasNoSpreadAndEmptyIsAnError) {
   EXPECT_THROW(compute_timing_stats({}), std::invalid_argument);
 }
 
-TEST(TimingStats, RoundTripsThroughJson) {
+TEST(TimingStats, WritesEveryStatisticToJson) {
   const TimingStats stats = compute_timing_stats({3, 1, 2, 9, 4, 4, 5, 6, 7});
-  const TimingStats back = timing_stats_from_json(to_json(stats));
-  EXPECT_EQ(back.count, stats.count);
-  EXPECT_DOUBLE_EQ(back.p90, stats.p90);
-  EXPECT_DOUBLE_EQ(back.mad, stats.mad);
-  nlohmann::json broken = to_json(stats);
-  broken.erase("p50");
-  EXPECT_THROW(timing_stats_from_json(broken), std::invalid_argument);
+  const nlohmann::json json = to_json(stats);
+  EXPECT_EQ(json.at("count"), 9);
+  EXPECT_EQ(json.at("min"), 1.0);
+  EXPECT_DOUBLE_EQ(json.at("p90").get<double>(), stats.p90);
+  EXPECT_DOUBLE_EQ(json.at("mad").get<double>(), stats.mad);
+  EXPECT_EQ(json.size(), 7u);
 }
 
 TEST(TimeRepetitions, RunsWarmupThenTimesEachRepetitionWithBothClocks) {
