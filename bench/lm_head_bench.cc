@@ -21,9 +21,9 @@ const ttt::LmHeadSpec kSpec{4096, 128256, false, 0.0};
 const ttt::LmHead& head() {
   static const ttt::LmHead block = [] {
     ttt::LmHead made(kSpec, ttt::default_impl_config(kSpec, ttt::Device::N150, ttt::Mode::decode),
-                     ttt::WeightSource({4096, 128256}, [] {
+                     {ttt::WeightSource({4096, 128256}, [] {
                        return ttt::random_normal({4096, 128256}, 1, 0.0, 1.0 / 64.0);
-                     }));
+                     })});
     made.decode_forward(ttt::random_normal({1, 4096}, 2));
     return made;
   }();

@@ -20,7 +20,7 @@ void BM_RmsNorm(benchmark::State& state) {
   const ttt::RmsNormSpec spec{kDim, 1e-5, false};
   const ttt::RmsNorm norm(spec,
                           ttt::default_impl_config(spec, ttt::Device::N150, ttt::Mode::decode),
-                          ttt::random_normal({kDim}, 1, 1.0, 0.1));
+                          {ttt::random_normal({kDim}, 1, 1.0, 0.1)});
   const ttt::Tensor x =
       ttt::random_normal({state.range(0), kDim}, 2, 0.0, 1.0, ttt::DType::bfloat16);
   norm.prefill_forward(x);
@@ -33,7 +33,7 @@ void BM_LayerNorm(benchmark::State& state) {
   const ttt::LayerNormSpec spec{kDim, 1e-5, true};
   const ttt::LayerNorm norm(
       spec, ttt::default_impl_config(spec, ttt::Device::N150, ttt::Mode::decode),
-      ttt::random_normal({kDim}, 1, 1.0, 0.1), ttt::random_normal({kDim}, 3, 0.0, 0.1));
+      {ttt::random_normal({kDim}, 1, 1.0, 0.1), ttt::random_normal({kDim}, 3, 0.0, 0.1)});
   const ttt::Tensor x =
       ttt::random_normal({state.range(0), kDim}, 2, 0.0, 1.0, ttt::DType::bfloat16);
   norm.prefill_forward(x);

@@ -96,8 +96,6 @@ PerMode<std::shared_ptr<const Block>> make_blocks(const PerMode<Config>& configs
   return {std::move(prefill), std::move(decode)};
 }
 
-Tensor loaded(const WeightSource& source) { return source.defined() ? source.load() : Tensor(); }
-
 // A module's weights, named as its kind's descriptor names them (BlockKind::weights, the input
 // names replay reads): `sources` are the block's weights in the descriptor's order, undefined
 // ones (a bias or norm the Spec has not) left out. A repeated group (an MoE's experts) comes name
@@ -154,25 +152,25 @@ class RmsNormModule final : public PositionwiseBlockModule<RmsNorm> {
  public:
   RmsNormModule(const RmsNormSpec& spec, const PerMode<RmsNormImplConfig>& configs,
                 NormWeights weights)
-      : spec_(spec), weight_(load_once(std::move(weights.weight))) {
+      : spec_(spec), weights_{load_once(std::move(weights.weight))} {
     if (weights.bias.defined()) {
       throw std::invalid_argument("[rms_norm] a bias was given, but RMSNorm has none");
     }
     blocks_ = make_blocks<RmsNorm>(configs, [&](const RmsNormImplConfig& config) {
-      return std::make_shared<const RmsNorm>(spec_, config, weight_);
+      return std::make_shared<const RmsNorm>(spec_, config, weights_);
     });
     infos_ = block_infos(kNormKinds[0], kNormKinds[0], spec_, configs);
   }
   Tensor reference(const Tensor& x) const override {
-    return rms_norm_reference(spec_, x, weight_.load());
+    return rms_norm_reference(spec_, weights_, x);
   }
   std::vector<NamedTensor> weights() const override {
-    return named_weights(kNormKinds[0], spec_, {&weight_});
+    return named_weights(kNormKinds[0], spec_, {&weights_.weight});
   }
 
  private:
   RmsNormSpec spec_;
-  WeightSource weight_;
+  RmsNormWeights weights_;
 };
 
 class LayerNormModule final : public PositionwiseBlockModule<LayerNorm> {
@@ -180,24 +178,22 @@ class LayerNormModule final : public PositionwiseBlockModule<LayerNorm> {
   LayerNormModule(const LayerNormSpec& spec, const PerMode<LayerNormImplConfig>& configs,
                   NormWeights weights)
       : spec_(spec),
-        weight_(load_once(std::move(weights.weight))),
-        bias_(load_once(std::move(weights.bias))) {
+        weights_{load_once(std::move(weights.weight)), load_once(std::move(weights.bias))} {
     blocks_ = make_blocks<LayerNorm>(configs, [&](const LayerNormImplConfig& config) {
-      return std::make_shared<const LayerNorm>(spec_, config, weight_, bias_);
+      return std::make_shared<const LayerNorm>(spec_, config, weights_);
     });
     infos_ = block_infos(kNormKinds[1], kNormKinds[1], spec_, configs);
   }
   Tensor reference(const Tensor& x) const override {
-    return layer_norm_reference(spec_, x, weight_.load(), loaded(bias_));
+    return layer_norm_reference(spec_, weights_, x);
   }
   std::vector<NamedTensor> weights() const override {
-    return named_weights(kNormKinds[1], spec_, {&weight_, &bias_});
+    return named_weights(kNormKinds[1], spec_, {&weights_.weight, &weights_.bias});
   }
 
  private:
   LayerNormSpec spec_;
-  WeightSource weight_;
-  WeightSource bias_;
+  LayerNormWeights weights_;
 };
 
 class GatedMlpModule final : public PositionwiseBlockModule<GatedMlp> {
@@ -213,8 +209,7 @@ class GatedMlpModule final : public PositionwiseBlockModule<GatedMlp> {
     infos_ = block_infos(kFfnKinds[0], kFfnKinds[0], spec_, configs);
   }
   Tensor reference(const Tensor& x) const override {
-    return gated_mlp_reference(spec_, x, weights_.w_gate.load(), weights_.w_up.load(),
-                               weights_.w_down.load());
+    return gated_mlp_reference(spec_, weights_, x);
   }
   std::vector<NamedTensor> weights() const override {
     return named_weights(kFfnKinds[0], spec_, {&weights_.w_gate, &weights_.w_up, &weights_.w_down});
@@ -236,10 +231,7 @@ class MlpModule final : public PositionwiseBlockModule<Mlp> {
     });
     infos_ = block_infos(kFfnKinds[1], kFfnKinds[1], spec_, configs);
   }
-  Tensor reference(const Tensor& x) const override {
-    return mlp_reference(spec_, x, weights_.w_up.load(), weights_.w_down.load(),
-                         loaded(weights_.b_up), loaded(weights_.b_down));
-  }
+  Tensor reference(const Tensor& x) const override { return mlp_reference(spec_, weights_, x); }
   std::vector<NamedTensor> weights() const override {
     return named_weights(kFfnKinds[1], spec_,
                          {&weights_.w_up, &weights_.w_down, &weights_.b_up, &weights_.b_down});
@@ -265,15 +257,7 @@ class MoeModule final : public PositionwiseBlockModule<Moe> {
     });
     infos_ = block_infos(kFfnKinds[2], kFfnKinds[2], spec_, configs);
   }
-  Tensor reference(const Tensor& x) const override {
-    MoeReferenceWeights reference{weights_.router.load(), {}, {}, {}};
-    for (const GatedMlpWeights& expert : weights_.experts) {
-      reference.w_gate.push_back(expert.w_gate.load());
-      reference.w_up.push_back(expert.w_up.load());
-      reference.w_down.push_back(expert.w_down.load());
-    }
-    return moe_reference(spec_, x, reference);
-  }
+  Tensor reference(const Tensor& x) const override { return moe_reference(spec_, weights_, x); }
   std::vector<NamedTensor> weights() const override {
     std::vector<const WeightSource*> sources{&weights_.router};
     for (WeightSource GatedMlpWeights::*member :
@@ -292,22 +276,20 @@ class LmHeadModule final : public PositionwiseBlockModule<LmHead> {
  public:
   LmHeadModule(const LmHeadSpec& spec, const PerMode<LmHeadImplConfig>& configs,
                WeightSource weight)
-      : spec_(spec), weight_(load_once(std::move(weight))) {
+      : spec_(spec), weights_{load_once(std::move(weight))} {
     blocks_ = make_blocks<LmHead>(configs, [&](const LmHeadImplConfig& config) {
-      return std::make_shared<const LmHead>(spec_, config, weight_);
+      return std::make_shared<const LmHead>(spec_, config, weights_);
     });
     infos_ = block_infos("lm_head", "lm_head", spec_, configs);
   }
-  Tensor reference(const Tensor& x) const override {
-    return lm_head_reference(spec_, x, weight_.load());
-  }
+  Tensor reference(const Tensor& x) const override { return lm_head_reference(spec_, weights_, x); }
   std::vector<NamedTensor> weights() const override {
-    return named_weights("lm_head", spec_, {&weight_});
+    return named_weights("lm_head", spec_, {&weights_.weight});
   }
 
  private:
   LmHeadSpec spec_;
-  WeightSource weight_;
+  LmHeadWeights weights_;
 };
 
 class BlockAttentionModule final : public AttentionModule {
@@ -344,11 +326,11 @@ class BlockAttentionModule final : public AttentionModule {
     return blocks_.decode->decode_forward(x, positions, cache);
   }
   Tensor prefill_reference(const Tensor& x) const override {
-    return attention_prefill_reference(spec_, x, weights_);
+    return attention_prefill_reference(spec_, weights_, x);
   }
   Tensor decode_reference(const Tensor& x, const Tensor& positions,
                           const KVCache& cache) const override {
-    return attention_decode_reference(spec_, x, positions, cache.k, cache.v, weights_);
+    return attention_decode_reference(spec_, weights_, x, positions, cache.k, cache.v);
   }
   ModuleInfo info(Mode mode) const override { return infos_[mode]; }
   std::vector<NamedTensor> weights() const override {
@@ -384,10 +366,9 @@ class BlockEmbeddingModule final : public EmbeddingModule {
   BlockEmbeddingModule(const EmbeddingSpec& spec, const PerMode<EmbeddingImplConfig>& configs,
                        WeightSource token_weight, WeightSource position_weight)
       : spec_(spec),
-        token_weight_(load_once(std::move(token_weight))),
-        position_weight_(load_once(std::move(position_weight))) {
+        weights_{load_once(std::move(token_weight)), load_once(std::move(position_weight))} {
     blocks_ = make_blocks<Embedding>(configs, [&](const EmbeddingImplConfig& config) {
-      return std::make_shared<const Embedding>(spec_, config, token_weight_, position_weight_);
+      return std::make_shared<const Embedding>(spec_, config, weights_);
     });
     infos_ = block_infos("embedding", "embedding", spec_, configs);
   }
@@ -397,22 +378,19 @@ class BlockEmbeddingModule final : public EmbeddingModule {
     return blocks_.decode->decode_forward(ids, positions);
   }
   Tensor prefill_reference(const Tensor& ids) const override {
-    return embedding_reference(spec_, ids, prefill_positions(ids), token_weight_.load(),
-                               loaded(position_weight_));
+    return embedding_reference(spec_, weights_, ids, prefill_positions(ids));
   }
   Tensor decode_reference(const Tensor& ids, const Tensor& positions) const override {
-    return embedding_reference(spec_, ids, positions, token_weight_.load(),
-                               loaded(position_weight_));
+    return embedding_reference(spec_, weights_, ids, positions);
   }
   ModuleInfo info(Mode mode) const override { return infos_[mode]; }
   std::vector<NamedTensor> weights() const override {
-    return named_weights("embedding", spec_, {&token_weight_, &position_weight_});
+    return named_weights("embedding", spec_, {&weights_.token_weight, &weights_.position_weight});
   }
 
  private:
   EmbeddingSpec spec_;
-  WeightSource token_weight_;
-  WeightSource position_weight_;
+  EmbeddingWeights weights_;
   PerMode<std::shared_ptr<const Embedding>> blocks_;
   PerMode<ModuleInfo> infos_;
 };

@@ -69,19 +69,6 @@ std::string number(double value) {
   return buffer;
 }
 
-void check_shape(const char* name, const WeightSource& source, const Shape& expected, bool wanted,
-                 const char* reason) {
-  if (wanted && !source.defined())
-    fail(std::string(name) + " is missing: spec." + reason + " is set");
-  if (!wanted && source.defined()) {
-    fail(std::string(name) + " is given, but spec." + reason + " is not set");
-  }
-  if (wanted && source.shape() != expected) {
-    fail(std::string(name) + " has shape " + shape_to_string(source.shape()) + ", expected " +
-         shape_to_string(expected));
-  }
-}
-
 // The format K and V are read in by the SDPA matmuls: block formats are exactly bfloat16 values
 // (7 mantissa bits under a shared exponent) but group along head_dim, not along the matmul's
 // rows, so they are handed over as bfloat16; other formats as themselves.
@@ -362,20 +349,25 @@ void from_json(const nlohmann::json& json, AttentionImplConfig& config) {
   fields.finish();
 }
 
-void validate_attention_weights(const AttentionSpec& spec, const AttentionWeights& weights) {
+void validate(const AttentionSpec& spec, const AttentionWeights& weights) {
   const std::int64_t hidden = spec.hidden_dim;
   const std::int64_t q_width = spec.num_heads * spec.dim_per_head();
   const std::int64_t kv_width = spec.kv_heads() * spec.dim_per_head();
-  check_shape("wq", weights.wq, {hidden, q_width}, true, "");
-  check_shape("wk", weights.wk, {hidden, kv_width}, true, "");
-  check_shape("wv", weights.wv, {hidden, kv_width}, true, "");
-  check_shape("wo", weights.wo, {q_width, hidden}, true, "");
-  check_shape("bq", weights.bq, {q_width}, spec.qkv_bias, "qkv_bias");
-  check_shape("bk", weights.bk, {kv_width}, spec.qkv_bias, "qkv_bias");
-  check_shape("bv", weights.bv, {kv_width}, spec.qkv_bias, "qkv_bias");
-  check_shape("bo", weights.bo, {hidden}, spec.output_bias, "output_bias");
-  check_shape("q_norm", weights.q_norm, {spec.dim_per_head()}, spec.qk_norm, "qk_norm");
-  check_shape("k_norm", weights.k_norm, {spec.dim_per_head()}, spec.qk_norm, "qk_norm");
+  check_weight(kBlock, "wq", weights.wq, {hidden, q_width});
+  check_weight(kBlock, "wk", weights.wk, {hidden, kv_width});
+  check_weight(kBlock, "wv", weights.wv, {hidden, kv_width});
+  check_weight(kBlock, "wo", weights.wo, {q_width, hidden});
+  const std::string qkv_bias = flag_condition("qkv_bias", spec.qkv_bias);
+  check_optional_weight(kBlock, "bq", weights.bq, {q_width}, spec.qkv_bias, qkv_bias);
+  check_optional_weight(kBlock, "bk", weights.bk, {kv_width}, spec.qkv_bias, qkv_bias);
+  check_optional_weight(kBlock, "bv", weights.bv, {kv_width}, spec.qkv_bias, qkv_bias);
+  check_optional_weight(kBlock, "bo", weights.bo, {hidden}, spec.output_bias,
+                        flag_condition("output_bias", spec.output_bias));
+  const std::string qk_norm = flag_condition("qk_norm", spec.qk_norm);
+  check_optional_weight(kBlock, "q_norm", weights.q_norm, {spec.dim_per_head()}, spec.qk_norm,
+                        qk_norm);
+  check_optional_weight(kBlock, "k_norm", weights.k_norm, {spec.dim_per_head()}, spec.qk_norm,
+                        qk_norm);
 }
 
 KVCache make_kv_cache(const AttentionSpec& spec, const AttentionImplConfig& config,
@@ -411,7 +403,7 @@ Attention::Attention(AttentionSpec spec, AttentionImplConfig config, AttentionWe
     : spec_(std::move(spec)), config_(std::move(config)) {
   spec_.validate();
   config_.validate(spec_);
-  validate_attention_weights(spec_, weights);
+  validate(spec_, weights);
   head_dim_ = spec_.dim_per_head();
   kv_heads_ = spec_.kv_heads();
 
@@ -450,8 +442,8 @@ Attention::Attention(AttentionSpec spec, AttentionImplConfig config, AttentionWe
   kernels->normalize_k = identity_rows;
   if (spec_.qk_norm) {
     const RmsNormSpec norm_spec{head_dim_, spec_.qk_norm_eps, false};
-    kernels->normalize_q = norm_kernel(RmsNorm(norm_spec, config_.qk_norm, weights.q_norm));
-    kernels->normalize_k = norm_kernel(RmsNorm(norm_spec, config_.qk_norm, weights.k_norm));
+    kernels->normalize_q = norm_kernel(RmsNorm(norm_spec, config_.qk_norm, {weights.q_norm}));
+    kernels->normalize_k = norm_kernel(RmsNorm(norm_spec, config_.qk_norm, {weights.k_norm}));
   }
   kernels->rotate = [](float*, std::int64_t, std::int64_t, const std::int64_t*) {};
   if (spec_.positions == AttentionPositions::rope) {

@@ -159,24 +159,25 @@ void from_json(const nlohmann::json& json, AttentionSpec& spec);
 void to_json(nlohmann::json& json, const AttentionImplConfig& config);
 void from_json(const nlohmann::json& json, AttentionImplConfig& config);
 
-// The reference weights. Biases and norms are defined exactly when the spec asks for them.
+// The reference weights (the BlockKind's weight names). Biases and norms are defined exactly
+// when the spec asks for them.
 struct AttentionWeights {
-  WeightSource wq;      // [hidden, H * head_dim]
-  WeightSource wk;      // [hidden, KV * head_dim]
-  WeightSource wv;      // [hidden, KV * head_dim]
-  WeightSource wo;      // [H * head_dim, hidden]
-  WeightSource bq;      // [H * head_dim] (qkv_bias)
-  WeightSource bk;      // [KV * head_dim] (qkv_bias)
-  WeightSource bv;      // [KV * head_dim] (qkv_bias)
-  WeightSource bo;      // [hidden] (output_bias)
-  WeightSource q_norm;  // [head_dim] (qk_norm)
-  WeightSource k_norm;  // [head_dim] (qk_norm)
+  WeightSource wq;        // [hidden, H * head_dim]
+  WeightSource wk;        // [hidden, KV * head_dim]
+  WeightSource wv;        // [hidden, KV * head_dim]
+  WeightSource wo;        // [H * head_dim, hidden]
+  WeightSource bq{};      // [H * head_dim] (qkv_bias)
+  WeightSource bk{};      // [KV * head_dim] (qkv_bias)
+  WeightSource bv{};      // [KV * head_dim] (qkv_bias)
+  WeightSource bo{};      // [hidden] (output_bias)
+  WeightSource q_norm{};  // [head_dim] (qk_norm)
+  WeightSource k_norm{};  // [head_dim] (qk_norm)
 };
 
 // Checks every weight's presence and shape against the spec without loading:
 // "[attention] wk has shape [4096, 1024], expected [4096, 512]", "[attention] bq is missing:
 // spec.qkv_bias is set".
-void validate_attention_weights(const AttentionSpec& spec, const AttentionWeights& weights);
+void validate(const AttentionSpec& spec, const AttentionWeights& weights);
 
 // The KV cache: keys and values of every user's past positions, owned by the caller and passed to
 // the forwards (the block itself keeps no state). Values are held exactly in the cache dtype.
@@ -233,14 +234,14 @@ class Attention {
 
 // The reference in float64 of a causal prefill: x [batch, seq, hidden] or [seq, hidden], tokens
 // at positions 0..seq-1, weights as given (float32 values). Returns float32 of x's shape.
-Tensor attention_prefill_reference(const AttentionSpec& spec, const Tensor& x,
-                                   const AttentionWeights& weights);
+Tensor attention_prefill_reference(const AttentionSpec& spec, const AttentionWeights& weights,
+                                   const Tensor& x);
 
 // The reference in float64 of a decode step: x [batch, hidden] at positions [batch], past keys
 // and values of user b in k_cache[b] and v_cache[b] ([batch', KV, max_seq, head_dim], positions
 // [0, positions[b]) read, in whatever format they hold). Returns float32 [batch, hidden].
-Tensor attention_decode_reference(const AttentionSpec& spec, const Tensor& x,
-                                  const Tensor& positions, const Tensor& k_cache,
-                                  const Tensor& v_cache, const AttentionWeights& weights);
+Tensor attention_decode_reference(const AttentionSpec& spec, const AttentionWeights& weights,
+                                  const Tensor& x, const Tensor& positions, const Tensor& k_cache,
+                                  const Tensor& v_cache);
 
 }  // namespace ttt

@@ -56,7 +56,7 @@ BoundCall bind_attention_prefill(const BlockCall& call) {
   BoundCall bound;
   bound.run_device = [block, x] { return named({{"y", block->prefill_forward(x)}}); };
   bound.run_reference = [spec, x, weights] {
-    return named({{"y", attention_prefill_reference(spec, x, weights)}});
+    return named({{"y", attention_prefill_reference(spec, weights, x)}});
   };
   return bound;
 }
@@ -80,7 +80,7 @@ BoundCall bind_attention_decode(const BlockCall& call) {
   };
   bound.run_reference = [spec, x, positions, k_cache, v_cache, weights] {
     return named(
-        {{"y", attention_decode_reference(spec, x, positions, k_cache, v_cache, weights)}});
+        {{"y", attention_decode_reference(spec, weights, x, positions, k_cache, v_cache)}});
   };
   return bound;
 }

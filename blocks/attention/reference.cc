@@ -27,7 +27,7 @@ struct ReferenceWeights {
 ReferenceWeights load_reference_weights(const AttentionSpec& spec,
                                         const AttentionWeights& weights) {
   spec.validate();
-  validate_attention_weights(spec, weights);
+  validate(spec, weights);
   auto load = [](const WeightSource& source) {
     return source.defined() ? source.load().to(DType::float32) : Tensor();
   };
@@ -115,8 +115,8 @@ std::vector<double> reference_slopes(const AttentionSpec& spec) {
 
 }  // namespace
 
-Tensor attention_prefill_reference(const AttentionSpec& spec, const Tensor& x,
-                                   const AttentionWeights& weights) {
+Tensor attention_prefill_reference(const AttentionSpec& spec, const AttentionWeights& weights,
+                                   const Tensor& x) {
   const ReferenceWeights w = load_reference_weights(spec, weights);
   if (!x.defined() || (x.rank() != 2 && x.rank() != 3) || x.dim(-1) != spec.hidden_dim ||
       !is_floating(x.dtype())) {
@@ -158,9 +158,9 @@ Tensor attention_prefill_reference(const AttentionSpec& spec, const Tensor& x,
   return reference_tensor(x.shape(), reference_matmul(attended, batch * seq, w.wo, w.bo));
 }
 
-Tensor attention_decode_reference(const AttentionSpec& spec, const Tensor& x,
-                                  const Tensor& positions, const Tensor& k_cache,
-                                  const Tensor& v_cache, const AttentionWeights& weights) {
+Tensor attention_decode_reference(const AttentionSpec& spec, const AttentionWeights& weights,
+                                  const Tensor& x, const Tensor& positions, const Tensor& k_cache,
+                                  const Tensor& v_cache) {
   const ReferenceWeights w = load_reference_weights(spec, weights);
   if (!x.defined() || x.rank() != 2 || x.dim(1) != spec.hidden_dim || !is_floating(x.dtype())) {
     fail("decode reference input has shape " +

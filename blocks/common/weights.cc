@@ -1,5 +1,7 @@
 #include "blocks/common/weights.h"
 
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace ttt {
@@ -35,6 +37,37 @@ Tensor WeightSource::load() const {
         ", expected " + shape_to_string(shape_));
   }
   return loaded;
+}
+
+Tensor load_optional(const WeightSource& source) {
+  return source.defined() ? source.load() : Tensor();
+}
+
+void check_weight(const char* block, const char* name, const WeightSource& source,
+                  const Shape& expected) {
+  const std::string prefix = std::string("[") + block + "] " + name;
+  if (!source.defined()) throw std::invalid_argument(prefix + " is missing");
+  if (source.shape() != expected) {
+    throw std::invalid_argument(prefix + " has shape " + shape_to_string(source.shape()) +
+                                ", expected " + shape_to_string(expected));
+  }
+}
+
+void check_optional_weight(const char* block, const char* name, const WeightSource& source,
+                           const Shape& expected, bool wanted, const std::string& condition) {
+  if (wanted && !source.defined()) {
+    throw std::invalid_argument(std::string("[") + block + "] " + name +
+                                " is missing: " + condition);
+  }
+  if (!wanted && source.defined()) {
+    throw std::invalid_argument(std::string("[") + block + "] " + name + " is given, but " +
+                                condition);
+  }
+  if (wanted) check_weight(block, name, source, expected);
+}
+
+std::string flag_condition(const char* field, bool set) {
+  return std::string("spec.") + field + (set ? " is set" : " is not set");
 }
 
 }  // namespace ttt

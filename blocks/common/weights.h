@@ -44,6 +44,23 @@ class WeightSource {
   std::function<Tensor()> load_;
 };
 
+// The loaded tensor of a defined source, or an undefined tensor (an absent optional weight).
+Tensor load_optional(const WeightSource& source);
+
+// Checks a weight every Spec of the block has, without loading it. Every block's
+// validate(spec, weights) is a list of these checks. Throws std::invalid_argument
+// "[rms_norm] weight is missing" or "[attention] wk has shape [4096, 1024], expected [4096, 512]".
+void check_weight(const char* block, const char* name, const WeightSource& source,
+                  const Shape& expected);
+// Checks a weight the Spec asks for only when `wanted`: present exactly then, with `expected`
+// shape. `condition` is the Spec's state that decides, as the message reads it (flag_condition):
+// "[attention] bq is missing: spec.qkv_bias is set", "[attention] bq is given, but
+// spec.qkv_bias is not set", "[embedding] position_weight is given, but spec.positions is none".
+void check_optional_weight(const char* block, const char* name, const WeightSource& source,
+                           const Shape& expected, bool wanted, const std::string& condition);
+// "spec.<field> is set" or "spec.<field> is not set": the condition of a weight a flag asks for.
+std::string flag_condition(const char* field, bool set);
+
 // A value of type T built by `prepare` on first get(), once, thread-safe; copies share the value.
 template <typename T>
 class Prepared {

@@ -85,28 +85,14 @@ void EmbeddingSpec::validate() const {
   }
 }
 
-void EmbeddingSpec::validate_weights(const Shape& token_shape, const Shape* position_shape) const {
-  const Shape expected_token{vocab_size, hidden_dim};
-  if (token_shape != expected_token) {
-    throw std::invalid_argument("[embedding] token_weight has shape " +
-                                shape_to_string(token_shape) + ", expected " +
-                                shape_to_string(expected_token));
-  }
-  const bool learned = positions == PositionEmbedding::learned;
-  if (learned && position_shape == nullptr) {
-    throw std::invalid_argument(
-        "[embedding] position_weight is missing: spec.positions is learned");
-  }
-  if (!learned && position_shape != nullptr) {
-    throw std::invalid_argument("[embedding] position_weight given, but spec.positions is " +
-                                std::string(position_embedding_name(positions)));
-  }
-  const Shape expected_position{max_positions, hidden_dim};
-  if (learned && *position_shape != expected_position) {
-    throw std::invalid_argument("[embedding] position_weight has shape " +
-                                shape_to_string(*position_shape) + ", expected " +
-                                shape_to_string(expected_position));
-  }
+void validate(const EmbeddingSpec& spec, const EmbeddingWeights& weights) {
+  check_weight("embedding", "token_weight", weights.token_weight,
+               {spec.vocab_size, spec.hidden_dim});
+  const bool learned = spec.positions == PositionEmbedding::learned;
+  check_optional_weight(
+      "embedding", "position_weight", weights.position_weight,
+      {spec.max_positions, spec.hidden_dim}, learned,
+      "spec.positions is " + std::string(position_embedding_name(spec.positions)));
 }
 
 std::string EmbeddingSpec::identity() const {
@@ -176,43 +162,41 @@ void from_json(const nlohmann::json& json, EmbeddingImplConfig& config) {
   fields.finish();
 }
 
-Embedding::Embedding(EmbeddingSpec spec, EmbeddingImplConfig config, WeightSource token_weight,
-                     WeightSource position_weight)
+Embedding::Embedding(EmbeddingSpec spec, EmbeddingImplConfig config, EmbeddingWeights weights)
     : spec_(std::move(spec)), config_(config) {
   spec_.validate();
   config_.validate();
-  if (!token_weight.defined()) throw std::invalid_argument("[embedding] token_weight is missing");
-  spec_.validate_weights(token_weight.shape(),
-                         position_weight.defined() ? &position_weight.shape() : nullptr);
-  tables_ = Prepared<Tables>([spec = spec_, config = config_, token = std::move(token_weight),
-                              position = std::move(position_weight)] {
-    Tables tables;
-    tables.token = token.load().to(config.weight_dtype);
-    // A scalar operand is bfloat16 on the device unless the whole computation is float32.
-    tables.scale = config.output_dtype == DType::float32
-                       ? static_cast<float>(spec.scale)
-                       : round_to_bfloat16(static_cast<float>(spec.scale));
-    if (spec.positions == PositionEmbedding::learned) {
-      tables.position = position.load().to(config.weight_dtype);
-    } else if (spec.positions == PositionEmbedding::sinusoidal) {
-      // float32 angles and sin/cos, as a host would compute the table, stored in the weight
-      // dtype.
-      const std::vector<double> w = sinusoid_frequencies(spec);
-      const std::int64_t hidden = spec.hidden_dim;
-      std::vector<float> values(static_cast<std::size_t>(spec.max_positions * hidden));
-      for (std::int64_t p = 0; p < spec.max_positions; ++p) {
-        for (std::int64_t d = 0; d < hidden; ++d) {
-          const float angle =
-              static_cast<float>(p) * static_cast<float>(w[static_cast<std::size_t>(d / 2)]);
-          values[static_cast<std::size_t>(p * hidden + d)] =
-              d % 2 == 0 ? std::sin(angle) : std::cos(angle);
+  validate(spec_, weights);
+  tables_ =
+      Prepared<Tables>([spec = spec_, config = config_, token = std::move(weights.token_weight),
+                        position = std::move(weights.position_weight)] {
+        Tables tables;
+        tables.token = token.load().to(config.weight_dtype);
+        // A scalar operand is bfloat16 on the device unless the whole computation is float32.
+        tables.scale = config.output_dtype == DType::float32
+                           ? static_cast<float>(spec.scale)
+                           : round_to_bfloat16(static_cast<float>(spec.scale));
+        if (spec.positions == PositionEmbedding::learned) {
+          tables.position = position.load().to(config.weight_dtype);
+        } else if (spec.positions == PositionEmbedding::sinusoidal) {
+          // float32 angles and sin/cos, as a host would compute the table, stored in the weight
+          // dtype.
+          const std::vector<double> w = sinusoid_frequencies(spec);
+          const std::int64_t hidden = spec.hidden_dim;
+          std::vector<float> values(static_cast<std::size_t>(spec.max_positions * hidden));
+          for (std::int64_t p = 0; p < spec.max_positions; ++p) {
+            for (std::int64_t d = 0; d < hidden; ++d) {
+              const float angle =
+                  static_cast<float>(p) * static_cast<float>(w[static_cast<std::size_t>(d / 2)]);
+              values[static_cast<std::size_t>(p * hidden + d)] =
+                  d % 2 == 0 ? std::sin(angle) : std::cos(angle);
+            }
+          }
+          tables.position = Tensor::from_floats({spec.max_positions, hidden}, std::move(values),
+                                                config.weight_dtype);
         }
-      }
-      tables.position =
-          Tensor::from_floats({spec.max_positions, hidden}, std::move(values), config.weight_dtype);
-    }
-    return tables;
-  });
+        return tables;
+      });
 }
 
 Tensor Embedding::forward(const std::vector<std::int64_t>& ids,
@@ -273,14 +257,12 @@ Tensor Embedding::decode_forward(const Tensor& ids, const Tensor& positions) con
   return forward(id_values, position_values, {ids.dim(0), spec_.hidden_dim});
 }
 
-Tensor embedding_reference(const EmbeddingSpec& spec, const Tensor& ids, const Tensor& positions,
-                           const Tensor& token_weight, const Tensor& position_weight) {
+Tensor embedding_reference(const EmbeddingSpec& spec, const EmbeddingWeights& weights,
+                           const Tensor& ids, const Tensor& positions) {
   spec.validate();
-  if (!token_weight.defined()) {
-    throw std::invalid_argument("[embedding.reference] token_weight is missing");
-  }
-  spec.validate_weights(token_weight.shape(),
-                        position_weight.defined() ? &position_weight.shape() : nullptr);
+  validate(spec, weights);
+  const Tensor token_weight = weights.token_weight.load();
+  const Tensor position_weight = load_optional(weights.position_weight);
   if (!ids.defined()) throw std::invalid_argument("[embedding.reference] ids is undefined");
   const std::vector<std::int64_t> id_values = checked_indices(
       ids, ids.shape(), "embedding.reference", "ids", spec.vocab_size, "spec.vocab_size");

@@ -50,10 +50,6 @@ struct EmbeddingSpec {
 
   // Throws std::invalid_argument "[embedding] spec.vocab_size (0) must be > 0".
   void validate() const;
-  // Checks the token weight [vocab_size, hidden_dim] and, for learned positions, the position
-  // weight [max_positions, hidden_dim] (`position_shape` null when there is none):
-  // "[embedding] token_weight has shape [100, 64], expected [128256, 4096]".
-  void validate_weights(const Shape& token_shape, const Shape* position_shape) const;
   // "EMBEDDING(vocab=128256,hidden=4096,scale=1,positions=none)"; with positions, adds
   // max_positions (and base for sinusoidal).
   std::string identity() const;
@@ -89,13 +85,22 @@ void from_json(const nlohmann::json& json, EmbeddingSpec& spec);
 void to_json(nlohmann::json& json, const EmbeddingImplConfig& config);
 void from_json(const nlohmann::json& json, EmbeddingImplConfig& config);
 
+// The reference weights (the BlockKind's "token_weight", "position_weight").
+struct EmbeddingWeights {
+  WeightSource token_weight;       // [vocab_size, hidden_dim]
+  WeightSource position_weight{};  // [max_positions, hidden_dim] when spec.positions is learned.
+};
+
+// Checks the tables' shapes, the position table present exactly for learned positions, without
+// loading: "[embedding] token_weight has shape [100, 64], expected [128256, 4096]",
+// "[embedding] position_weight is missing: spec.positions is learned".
+void validate(const EmbeddingSpec& spec, const EmbeddingWeights& weights);
+
 // The block with its device tables, prepared lazily (once).
 class Embedding {
  public:
-  // `position_weight` must be defined exactly when spec.positions is learned. Validates the spec,
-  // the config and the shapes without loading the weights.
-  Embedding(EmbeddingSpec spec, EmbeddingImplConfig config, WeightSource token_weight,
-            WeightSource position_weight = WeightSource());
+  // Validates the spec, the config and the shapes without loading the weights.
+  Embedding(EmbeddingSpec spec, EmbeddingImplConfig config, EmbeddingWeights weights);
 
   const EmbeddingSpec& spec() const { return spec_; }
   const EmbeddingImplConfig& config() const { return config_; }
@@ -124,8 +129,8 @@ class Embedding {
 };
 
 // The reference in float64: ids and positions as for the forwards (same shapes), the weights
-// as float32 values (`position_weight` undefined unless learned). Returns float32.
-Tensor embedding_reference(const EmbeddingSpec& spec, const Tensor& ids, const Tensor& positions,
-                           const Tensor& token_weight, const Tensor& position_weight = Tensor());
+// as float32 values. Returns float32.
+Tensor embedding_reference(const EmbeddingSpec& spec, const EmbeddingWeights& weights,
+                           const Tensor& ids, const Tensor& positions);
 
 }  // namespace ttt

@@ -32,7 +32,8 @@ BoundCall bind_embedding(const BlockCall& call) {
     }
   }
   auto block = reuse_block<Embedding>(call, config, {token, position}, [&] {
-    return std::make_shared<const Embedding>(spec, config, token, source_of(position));
+    return std::make_shared<const Embedding>(spec, config,
+                                             EmbeddingWeights{token, source_of(position)});
   });
   BoundCall bound;
   bound.run_device = [block, decode, ids, positions] {
@@ -40,7 +41,7 @@ BoundCall bind_embedding(const BlockCall& call) {
         {{"y", decode ? block->decode_forward(ids, positions) : block->prefill_forward(ids)}});
   };
   bound.run_reference = [spec, ids, positions, token, position] {
-    return named({{"y", embedding_reference(spec, ids, positions, token, position)}});
+    return named({{"y", embedding_reference(spec, {token, source_of(position)}, ids, positions)}});
   };
   return bound;
 }

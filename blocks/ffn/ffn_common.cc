@@ -15,13 +15,6 @@ void fail(const char* block, const std::string& message) {
   throw std::invalid_argument(std::string("[") + block + "] " + message);
 }
 
-void check_shape(const char* block, const char* name, const Shape& shape, const Shape& expected) {
-  if (shape != expected) {
-    fail(block, std::string(name) + " has shape " + shape_to_string(shape) + ", expected " +
-                    shape_to_string(expected));
-  }
-}
-
 void check_floating(const char* block, const std::string& field, DType dtype) {
   if (!is_floating(dtype)) {
     fail(block, "config." + field + " is " + std::string(dtype_name(dtype)) +

@@ -15,9 +15,6 @@ namespace ttt::ffn_detail {
 // Throws std::invalid_argument "[block] <message>".
 [[noreturn]] void fail(const char* block, const std::string& message);
 
-// Checks `shape` == `expected`: "[block] w_up has shape [..], expected [..]".
-void check_shape(const char* block, const char* name, const Shape& shape, const Shape& expected);
-
 // Checks that a dtype knob is floating: "[block] config.bias_dtype is int32, expected ...".
 void check_floating(const char* block, const std::string& field, DType dtype);
 

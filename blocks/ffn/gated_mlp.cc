@@ -28,11 +28,10 @@ void GatedMlpSpec::validate() const {
   }
 }
 
-void GatedMlpSpec::validate_weights(const Shape& w_gate, const Shape& w_up,
-                                    const Shape& w_down) const {
-  ffn_detail::check_shape(kBlock, "w_gate", w_gate, {hidden_dim, ffn_dim});
-  ffn_detail::check_shape(kBlock, "w_up", w_up, {hidden_dim, ffn_dim});
-  ffn_detail::check_shape(kBlock, "w_down", w_down, {ffn_dim, hidden_dim});
+void validate(const GatedMlpSpec& spec, const GatedMlpWeights& weights) {
+  check_weight(kBlock, "w_gate", weights.w_gate, {spec.hidden_dim, spec.ffn_dim});
+  check_weight(kBlock, "w_up", weights.w_up, {spec.hidden_dim, spec.ffn_dim});
+  check_weight(kBlock, "w_down", weights.w_down, {spec.ffn_dim, spec.hidden_dim});
 }
 
 std::string GatedMlpSpec::identity() const {
@@ -102,10 +101,7 @@ GatedMlp::GatedMlp(GatedMlpSpec spec, GatedMlpImplConfig config, GatedMlpWeights
     : spec_(spec), config_(config) {
   spec_.validate();
   config_.validate(spec_);
-  if (!weights.w_gate.defined() || !weights.w_up.defined() || !weights.w_down.defined()) {
-    ffn_detail::fail(kBlock, "w_gate, w_up and w_down are required");
-  }
-  spec_.validate_weights(weights.w_gate.shape(), weights.w_up.shape(), weights.w_down.shape());
+  validate(spec_, weights);
   gate_ = ffn_detail::ShardedProjection(config_.ff1_ff3, std::move(weights.w_gate), WeightSource(),
                                         1, "gated_mlp.w_gate");
   up_ = ffn_detail::ShardedProjection(config_.ff1_ff3, std::move(weights.w_up), WeightSource(), 1,
@@ -155,15 +151,16 @@ Tensor GatedMlp::decode_forward(const Tensor& x) const {
   return forward(x, std::max<std::int64_t>(1, x.dim(0)));
 }
 
-Tensor gated_mlp_reference(const GatedMlpSpec& spec, const Tensor& x, const Tensor& w_gate,
-                           const Tensor& w_up, const Tensor& w_down) {
+Tensor gated_mlp_reference(const GatedMlpSpec& spec, const GatedMlpWeights& weights,
+                           const Tensor& x) {
   spec.validate();
-  spec.validate_weights(w_gate.shape(), w_up.shape(), w_down.shape());
+  validate(spec, weights);
   check_features_input(kBlock, x, spec.hidden_dim, "reference", InputRows::any);
   const std::int64_t rows = x.numel() / spec.hidden_dim;
   return reference_tensor(
       x.shape(), ffn_detail::gated_mlp_reference_rows(spec.activation, reference_values(x), rows,
-                                                      w_gate, w_up, w_down));
+                                                      weights.w_gate.load(), weights.w_up.load(),
+                                                      weights.w_down.load()));
 }
 
 }  // namespace ttt

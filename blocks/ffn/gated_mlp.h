@@ -29,8 +29,6 @@ struct GatedMlpSpec {
 
   // Throws std::invalid_argument "[gated_mlp] spec.hidden_dim must be > 0, got 0".
   void validate() const;
-  // Throws "[gated_mlp] w_down has shape [14336, 4095], expected [14336, 4096]".
-  void validate_weights(const Shape& w_gate, const Shape& w_up, const Shape& w_down) const;
   // "GATED_MLP(hidden=4096,ffn=14336,act=silu)".
   std::string identity() const;
 
@@ -76,12 +74,16 @@ void from_json(const nlohmann::json& json, GatedMlpSpec& spec);
 void to_json(nlohmann::json& json, const GatedMlpImplConfig& config);
 void from_json(const nlohmann::json& json, GatedMlpImplConfig& config);
 
-// The reference weights of a gated MLP.
+// The reference weights of a gated MLP (the BlockKind's "w_gate", "w_up", "w_down").
 struct GatedMlpWeights {
   WeightSource w_gate;  // [hidden, ffn]
   WeightSource w_up;    // [hidden, ffn]
   WeightSource w_down;  // [ffn, hidden]
 };
+
+// Checks every weight's presence and shape without loading it: "[gated_mlp] w_down has shape
+// [14336, 4095], expected [14336, 4096]".
+void validate(const GatedMlpSpec& spec, const GatedMlpWeights& weights);
 
 class GatedMlp {
  public:
@@ -114,8 +116,8 @@ class GatedMlp {
   ActivationKernel activation_ = nullptr;
 };
 
-// The reference in float64 on the given float32 values.
-Tensor gated_mlp_reference(const GatedMlpSpec& spec, const Tensor& x, const Tensor& w_gate,
-                           const Tensor& w_up, const Tensor& w_down);
+// The reference in float64 on the given float32 values: x [..., hidden], returns float32.
+Tensor gated_mlp_reference(const GatedMlpSpec& spec, const GatedMlpWeights& weights,
+                           const Tensor& x);
 
 }  // namespace ttt

@@ -36,7 +36,7 @@ BoundCall bind_mlp(const BlockCall& call) {
         spec, config, MlpWeights{w_up, w_down, source_of(b_up), source_of(b_down)});
   });
   return bind_block(block, mode, x, [spec, x, w_up, w_down, b_up, b_down] {
-    return mlp_reference(spec, x, w_up, w_down, b_up, b_down);
+    return mlp_reference(spec, {w_up, w_down, source_of(b_up), source_of(b_down)}, x);
   });
 }
 
@@ -77,7 +77,7 @@ BoundCall bind_gated_mlp(const BlockCall& call) {
     return std::make_shared<const GatedMlp>(spec, config, GatedMlpWeights{w_gate, w_up, w_down});
   });
   return bind_block(block, mode, x, [spec, x, w_gate, w_up, w_down] {
-    return gated_mlp_reference(spec, x, w_gate, w_up, w_down);
+    return gated_mlp_reference(spec, {w_gate, w_up, w_down}, x);
   });
 }
 
@@ -96,30 +96,25 @@ BoundCall bind_moe(const BlockCall& call) {
   const Mode mode = call_mode(call);
   const auto [spec, config] = configure_call<MoeSpec>(call, mode);
   const Tensor x = call.input("x");
-  MoeReferenceWeights reference{call.input("router"), call.container("w_gate"),
-                                call.container("w_up"), call.container("w_down")};
+  const Tensor router = call.input("router");
+  const std::vector<Tensor> w_gate = call.container("w_gate");
+  const std::vector<Tensor> w_up = call.container("w_up");
+  const std::vector<Tensor> w_down = call.container("w_down");
   const auto experts = static_cast<std::size_t>(spec.num_experts);
-  if (reference.w_gate.size() != experts || reference.w_up.size() != experts ||
-      reference.w_down.size() != experts) {
+  if (w_gate.size() != experts || w_up.size() != experts || w_down.size() != experts) {
     throw std::invalid_argument(
         "[moe] expected inputs w_gate/0..w_gate/" + std::to_string(experts - 1) +
         " (and w_up, w_down) for spec.num_experts " + std::to_string(experts));
   }
-  std::vector<Tensor> all_weights{reference.router};
+  std::vector<Tensor> all_weights{router};
+  MoeWeights weights{router, {}};
   for (std::size_t e = 0; e < experts; ++e) {
-    all_weights.insert(all_weights.end(),
-                       {reference.w_gate[e], reference.w_up[e], reference.w_down[e]});
+    all_weights.insert(all_weights.end(), {w_gate[e], w_up[e], w_down[e]});
+    weights.experts.push_back({w_gate[e], w_up[e], w_down[e]});
   }
-  auto block = reuse_block<Moe>(call, config, all_weights, [&] {
-    MoeWeights weights{reference.router, {}};
-    for (std::size_t e = 0; e < experts; ++e) {
-      weights.experts.push_back({reference.w_gate[e], reference.w_up[e], reference.w_down[e]});
-    }
-    return std::make_shared<const Moe>(spec, config, std::move(weights));
-  });
-  return bind_block(block, mode, x, [spec, x, reference = std::move(reference)] {
-    return moe_reference(spec, x, reference);
-  });
+  auto block = reuse_block<Moe>(call, config, all_weights,
+                                [&] { return std::make_shared<const Moe>(spec, config, weights); });
+  return bind_block(block, mode, x, [spec, x, weights] { return moe_reference(spec, weights, x); });
 }
 
 InputRules moe_weights(const nlohmann::json& spec_json) {

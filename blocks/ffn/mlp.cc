@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -28,18 +29,12 @@ void MlpSpec::validate() const {
   }
 }
 
-void MlpSpec::validate_weights(const Shape& w_up, const Shape& w_down, const Shape* b_up,
-                               const Shape* b_down) const {
-  ffn_detail::check_shape(kBlock, "w_up", w_up, {hidden_dim, ffn_dim});
-  ffn_detail::check_shape(kBlock, "w_down", w_down, {ffn_dim, hidden_dim});
-  if (bias && (b_up == nullptr || b_down == nullptr)) {
-    ffn_detail::fail(kBlock, "b_up and b_down are required by spec.bias = true");
-  }
-  if (!bias && (b_up != nullptr || b_down != nullptr)) {
-    ffn_detail::fail(kBlock, "biases given but spec.bias = false");
-  }
-  if (b_up != nullptr) ffn_detail::check_shape(kBlock, "b_up", *b_up, {ffn_dim});
-  if (b_down != nullptr) ffn_detail::check_shape(kBlock, "b_down", *b_down, {hidden_dim});
+void validate(const MlpSpec& spec, const MlpWeights& weights) {
+  check_weight(kBlock, "w_up", weights.w_up, {spec.hidden_dim, spec.ffn_dim});
+  check_weight(kBlock, "w_down", weights.w_down, {spec.ffn_dim, spec.hidden_dim});
+  const std::string condition = flag_condition("bias", spec.bias);
+  check_optional_weight(kBlock, "b_up", weights.b_up, {spec.ffn_dim}, spec.bias, condition);
+  check_optional_weight(kBlock, "b_down", weights.b_down, {spec.hidden_dim}, spec.bias, condition);
 }
 
 std::string MlpSpec::identity() const {
@@ -114,12 +109,7 @@ void from_json(const nlohmann::json& json, MlpImplConfig& config) {
 Mlp::Mlp(MlpSpec spec, MlpImplConfig config, MlpWeights weights) : spec_(spec), config_(config) {
   spec_.validate();
   config_.validate(spec_);
-  if (!weights.w_up.defined() || !weights.w_down.defined()) {
-    ffn_detail::fail(kBlock, "w_up and w_down are required");
-  }
-  spec_.validate_weights(weights.w_up.shape(), weights.w_down.shape(),
-                         weights.b_up.defined() ? &weights.b_up.shape() : nullptr,
-                         weights.b_down.defined() ? &weights.b_down.shape() : nullptr);
+  validate(spec_, weights);
   up_ = ffn_detail::ShardedProjection(config_.ff1, std::move(weights.w_up), std::move(weights.b_up),
                                       1, "mlp.w_up", config_.bias_dtype);
   down_ = ffn_detail::ShardedProjection(config_.ff2, std::move(weights.w_down),
@@ -157,16 +147,16 @@ Tensor Mlp::decode_forward(const Tensor& x) const {
   return forward(x, std::max<std::int64_t>(1, x.dim(0)));
 }
 
-Tensor mlp_reference(const MlpSpec& spec, const Tensor& x, const Tensor& w_up, const Tensor& w_down,
-                     const Tensor& b_up, const Tensor& b_down) {
+Tensor mlp_reference(const MlpSpec& spec, const MlpWeights& weights, const Tensor& x) {
   spec.validate();
-  spec.validate_weights(w_up.shape(), w_down.shape(), b_up.defined() ? &b_up.shape() : nullptr,
-                        b_down.defined() ? &b_down.shape() : nullptr);
+  validate(spec, weights);
   check_features_input(kBlock, x, spec.hidden_dim, "reference", InputRows::any);
   const std::int64_t rows = x.numel() / spec.hidden_dim;
-  std::vector<double> inner = reference_matmul(reference_values(x), rows, w_up, b_up);
+  std::vector<double> inner =
+      reference_matmul(reference_values(x), rows, weights.w_up.load(), load_optional(weights.b_up));
   for (double& value : inner) value = activation_reference(spec.activation, value);
-  return reference_tensor(x.shape(), reference_matmul(inner, rows, w_down, b_down));
+  return reference_tensor(x.shape(), reference_matmul(inner, rows, weights.w_down.load(),
+                                                      load_optional(weights.b_down)));
 }
 
 }  // namespace ttt

@@ -29,9 +29,6 @@ struct MlpSpec {
 
   // Throws std::invalid_argument "[mlp] spec.hidden_dim must be > 0, got 0".
   void validate() const;
-  // Checks W_up, W_down and, exactly when spec.bias, b_up and b_down (nullptr when absent).
-  void validate_weights(const Shape& w_up, const Shape& w_down, const Shape* b_up,
-                        const Shape* b_down) const;
   // "MLP(hidden=768,ffn=3072,act=gelu_tanh,bias=1)".
   std::string identity() const;
 
@@ -72,13 +69,18 @@ void from_json(const nlohmann::json& json, MlpSpec& spec);
 void to_json(nlohmann::json& json, const MlpImplConfig& config);
 void from_json(const nlohmann::json& json, MlpImplConfig& config);
 
-// The reference weights of an MLP; biases undefined when the spec has none.
+// The reference weights of an MLP (the BlockKind's "w_up", "w_down", "b_up", "b_down"); biases
+// undefined when the spec has none.
 struct MlpWeights {
-  WeightSource w_up;    // [hidden, ffn]
-  WeightSource w_down;  // [ffn, hidden]
-  WeightSource b_up;    // [ffn]
-  WeightSource b_down;  // [hidden]
+  WeightSource w_up;      // [hidden, ffn]
+  WeightSource w_down;    // [ffn, hidden]
+  WeightSource b_up{};    // [ffn] (spec.bias)
+  WeightSource b_down{};  // [hidden] (spec.bias)
 };
+
+// Checks W_up, W_down and, present exactly when spec.bias, b_up and b_down, without loading:
+// "[mlp] b_up is missing: spec.bias is set".
+void validate(const MlpSpec& spec, const MlpWeights& weights);
 
 class Mlp {
  public:
@@ -103,8 +105,7 @@ class Mlp {
   ActivationKernel activation_ = nullptr;
 };
 
-// The reference in float64; biases undefined when !spec.bias.
-Tensor mlp_reference(const MlpSpec& spec, const Tensor& x, const Tensor& w_up, const Tensor& w_down,
-                     const Tensor& b_up = Tensor(), const Tensor& b_down = Tensor());
+// The reference in float64 on the given float32 values: x [..., hidden], returns float32.
+Tensor mlp_reference(const MlpSpec& spec, const MlpWeights& weights, const Tensor& x);
 
 }  // namespace ttt

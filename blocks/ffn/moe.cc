@@ -4,6 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <string>
 #include <utility>
 
 #include "blocks/common/checks.h"
@@ -150,18 +151,29 @@ std::vector<std::pair<std::int64_t, double>> select_experts_reference(
   return choices;
 }
 
+void validate(const MoeSpec& spec, const MoeWeights& weights) {
+  check_weight(kBlock, "router", weights.router, {spec.hidden_dim, spec.num_experts});
+  if (static_cast<std::int64_t>(weights.experts.size()) != spec.num_experts) {
+    ffn_detail::fail(kBlock, "got weights for " + std::to_string(weights.experts.size()) +
+                                 " experts, spec.num_experts is " +
+                                 std::to_string(spec.num_experts));
+  }
+  const Shape up{spec.hidden_dim, spec.ffn_dim};
+  for (std::size_t e = 0; e < weights.experts.size(); ++e) {
+    const GatedMlpWeights& expert = weights.experts[e];
+    const std::string index = "/" + std::to_string(e);
+    check_weight(kBlock, ("w_gate" + index).c_str(), expert.w_gate, up);
+    check_weight(kBlock, ("w_up" + index).c_str(), expert.w_up, up);
+    check_weight(kBlock, ("w_down" + index).c_str(), expert.w_down,
+                 {spec.ffn_dim, spec.hidden_dim});
+  }
+}
+
 Moe::Moe(MoeSpec spec, MoeImplConfig config, MoeWeights weights)
     : spec_(spec), config_(config), router_matmul_(config.router) {
   spec_.validate();
   config_.validate(spec_);
-  if (!weights.router.defined()) ffn_detail::fail(kBlock, "router weight is required");
-  ffn_detail::check_shape(kBlock, "router", weights.router.shape(),
-                          {spec_.hidden_dim, spec_.num_experts});
-  if (static_cast<std::int64_t>(weights.experts.size()) != spec_.num_experts) {
-    ffn_detail::fail(kBlock, "got weights for " + std::to_string(weights.experts.size()) +
-                                 " experts, spec.num_experts is " +
-                                 std::to_string(spec_.num_experts));
-  }
+  validate(spec_, weights);
   router_ = Prepared<DeviceMatrix>([matmul = router_matmul_, source = weights.router] {
     return matmul.prepare(source.load(), Tensor(), "moe.router");
   });
@@ -232,28 +244,32 @@ Tensor Moe::decode_forward(const Tensor& x) const {
   return forward(x);
 }
 
-Tensor moe_reference(const MoeSpec& spec, const Tensor& x, const MoeReferenceWeights& weights) {
+Tensor moe_reference(const MoeSpec& spec, const MoeWeights& weights, const Tensor& x) {
   spec.validate();
   check_features_input(kBlock, x, spec.hidden_dim, "reference", InputRows::any);
-  ffn_detail::check_shape(kBlock, "router", weights.router.shape(),
-                          {spec.hidden_dim, spec.num_experts});
+  validate(spec, weights);
   const auto experts = static_cast<std::size_t>(spec.num_experts);
-  if (weights.w_gate.size() != experts || weights.w_up.size() != experts ||
-      weights.w_down.size() != experts) {
-    ffn_detail::fail(kBlock, "reference needs w_gate, w_up and w_down for every expert");
-  }
+  // Each expert's w_gate, w_up, w_down, loaded when a token is first routed to it.
+  std::vector<std::vector<Tensor>> loaded(experts);
+  const auto expert_weights = [&](std::size_t e) -> const std::vector<Tensor>& {
+    if (loaded[e].empty()) {
+      const GatedMlpWeights& expert = weights.experts[e];
+      loaded[e] = {expert.w_gate.load(), expert.w_up.load(), expert.w_down.load()};
+    }
+    return loaded[e];
+  };
   const std::int64_t hidden = spec.hidden_dim;
   const std::int64_t rows = x.numel() / hidden;
   const std::vector<double> input = reference_values(x);
-  const std::vector<double> logits = reference_matmul(input, rows, weights.router);
+  const std::vector<double> logits = reference_matmul(input, rows, weights.router.load());
   std::vector<double> out(static_cast<std::size_t>(rows * hidden), 0.0);
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::span<const double> row_logits(logits.data() + r * spec.num_experts, experts);
     const std::vector<double> row(input.begin() + r * hidden, input.begin() + (r + 1) * hidden);
     for (const auto& [expert, weight] : select_experts_reference(row_logits, spec.top_k)) {
-      const auto e = static_cast<std::size_t>(expert);
-      const std::vector<double> down = ffn_detail::gated_mlp_reference_rows(
-          spec.activation, row, 1, weights.w_gate[e], weights.w_up[e], weights.w_down[e]);
+      const std::vector<Tensor>& w = expert_weights(static_cast<std::size_t>(expert));
+      const std::vector<double> down =
+          ffn_detail::gated_mlp_reference_rows(spec.activation, row, 1, w[0], w[1], w[2]);
       for (std::int64_t j = 0; j < hidden; ++j) {
         out[static_cast<std::size_t>(r * hidden + j)] += weight * down[static_cast<std::size_t>(j)];
       }

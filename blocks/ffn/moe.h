@@ -80,16 +80,22 @@ struct ExpertChoice {
 // REQUIRES: 1 <= top_k <= logits.size().
 std::vector<ExpertChoice> select_experts(std::span<const float> logits, std::int64_t top_k);
 
-// The reference weights: the router [hidden, num_experts] and one gated MLP per expert.
+// The reference weights: the router [hidden, num_experts] and one gated MLP per expert (the
+// BlockKind's "router" and "w_gate/<e>", "w_up/<e>", "w_down/<e>" are router and experts[e]).
 struct MoeWeights {
   WeightSource router;
   std::vector<GatedMlpWeights> experts;
 };
 
+// Checks the router, one expert per spec.num_experts and every expert's weights without loading:
+// "[moe] w_up/3 has shape [64, 96], expected [64, 128]", "[moe] got weights for 7 experts,
+// spec.num_experts is 8".
+void validate(const MoeSpec& spec, const MoeWeights& weights);
+
 class Moe {
  public:
-  // Validates shapes without loading anything. An expert's weights load the first time a token
-  // is routed to it.
+  // Validates the spec, the config and the weights' shapes without loading anything. An expert's
+  // weights load the first time a token is routed to it.
   Moe(MoeSpec spec, MoeImplConfig config, MoeWeights weights);
 
   const MoeSpec& spec() const { return spec_; }
@@ -116,15 +122,8 @@ class Moe {
 std::vector<std::pair<std::int64_t, double>> select_experts_reference(
     std::span<const double> logits, std::int64_t top_k);
 
-// The reference weights as tensors, for moe_reference.
-struct MoeReferenceWeights {
-  Tensor router;
-  std::vector<Tensor> w_gate;
-  std::vector<Tensor> w_up;
-  std::vector<Tensor> w_down;
-};
-
-// The reference in float64.
-Tensor moe_reference(const MoeSpec& spec, const Tensor& x, const MoeReferenceWeights& weights);
+// The reference in float64 on the given float32 values: x [..., hidden], returns float32. An
+// expert's weights are loaded when a token is first routed to it.
+Tensor moe_reference(const MoeSpec& spec, const MoeWeights& weights, const Tensor& x);
 
 }  // namespace ttt

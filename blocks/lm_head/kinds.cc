@@ -15,10 +15,11 @@ BoundCall bind_lm_head(const BlockCall& call) {
   const auto [spec, config] = configure_call<LmHeadSpec>(call, mode);
   const Tensor x = call.input("x");
   const Tensor weight = call.input("weight");
-  auto block = reuse_block<LmHead>(
-      call, config, {weight}, [&] { return std::make_shared<const LmHead>(spec, config, weight); });
+  auto block = reuse_block<LmHead>(call, config, {weight}, [&] {
+    return std::make_shared<const LmHead>(spec, config, LmHeadWeights{weight});
+  });
   return bind_block(block, mode, x,
-                    [spec, x, weight] { return lm_head_reference(spec, x, weight); });
+                    [spec, x, weight] { return lm_head_reference(spec, {weight}, x); });
 }
 
 InputRules lm_head_weights(const nlohmann::json& spec_json) {

@@ -54,13 +54,10 @@ void LmHeadSpec::validate() const {
   }
 }
 
-void LmHeadSpec::validate_weight(const Shape& weight_shape) const {
-  const Shape expected =
-      tied_embeddings ? Shape{vocab_size, hidden_dim} : Shape{hidden_dim, vocab_size};
-  if (weight_shape != expected) {
-    fail(std::string(tied_embeddings ? "tied embedding table" : "weight") + " has shape " +
-         shape_to_string(weight_shape) + ", expected " + shape_to_string(expected));
-  }
+void validate(const LmHeadSpec& spec, const LmHeadWeights& weights) {
+  check_weight("lm_head", "weight", weights.weight,
+               spec.tied_embeddings ? Shape{spec.vocab_size, spec.hidden_dim}
+                                    : Shape{spec.hidden_dim, spec.vocab_size});
 }
 
 std::string LmHeadSpec::identity() const {
@@ -126,15 +123,14 @@ void from_json(const nlohmann::json& json, LmHeadImplConfig& config) {
   fields.finish();
 }
 
-LmHead::LmHead(LmHeadSpec spec, LmHeadImplConfig config, WeightSource weight)
+LmHead::LmHead(LmHeadSpec spec, LmHeadImplConfig config, LmHeadWeights weights)
     : spec_(spec), config_(config), matmul_(config.matmul) {
   spec_.validate();
   config_.validate();
-  if (!weight.defined()) fail("weight is required");
-  spec_.validate_weight(weight.shape());
+  validate(spec_, weights);
   transform_ = spec_.logit_softcap > 0.0 ? softcap_fp32 : no_softcap;
   chunks_ = Prepared<std::vector<DeviceMatrix>>(
-      [matmul = matmul_, source = std::move(weight), tied = spec_.tied_embeddings,
+      [matmul = matmul_, source = std::move(weights.weight), tied = spec_.tied_embeddings,
        vocab = spec_.vocab_size, chunk = config_.vocab_chunk] {
         const Tensor full = source.load();
         std::vector<DeviceMatrix> chunks;
@@ -181,9 +177,10 @@ Tensor LmHead::decode_forward(const Tensor& x) const {
   return forward(x);
 }
 
-Tensor lm_head_reference(const LmHeadSpec& spec, const Tensor& x, const Tensor& weight) {
+Tensor lm_head_reference(const LmHeadSpec& spec, const LmHeadWeights& weights, const Tensor& x) {
   spec.validate();
-  spec.validate_weight(weight.shape());
+  validate(spec, weights);
+  const Tensor weight = weights.weight.load();
   check_features_input("lm_head", x, spec.hidden_dim, "reference", InputRows::any);
   const std::int64_t hidden = spec.hidden_dim;
   const std::int64_t vocab = spec.vocab_size;

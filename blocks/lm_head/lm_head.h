@@ -31,8 +31,6 @@ struct LmHeadSpec {
 
   // Throws std::invalid_argument "[lm_head] spec.vocab_size must be > 0, got 0".
   void validate() const;
-  // Checks the weight: [hidden, vocab], or [vocab, hidden] when tied.
-  void validate_weight(const Shape& weight_shape) const;
   // "LM_HEAD(hidden=3584,vocab=256000,tied=1,softcap=30)".
   std::string identity() const;
 
@@ -67,11 +65,21 @@ void from_json(const nlohmann::json& json, LmHeadSpec& spec);
 void to_json(nlohmann::json& json, const LmHeadImplConfig& config);
 void from_json(const nlohmann::json& json, LmHeadImplConfig& config);
 
+// The reference weight (the BlockKind's "weight").
+struct LmHeadWeights {
+  // [hidden, vocab], or the embedding table [vocab, hidden] when tied (the embedding block's
+  // token_weight source).
+  WeightSource weight;
+};
+
+// Checks the weight's shape without loading it: "[lm_head] weight has shape [8, 100], expected
+// [100, 8]".
+void validate(const LmHeadSpec& spec, const LmHeadWeights& weights);
+
 class LmHead {
  public:
-  // `weight` is [hidden, vocab], or the embedding table [vocab, hidden] when tied. Validates the
-  // shape without loading it.
-  LmHead(LmHeadSpec spec, LmHeadImplConfig config, WeightSource weight);
+  // Validates the spec, the config and the weight's shape without loading it.
+  LmHead(LmHeadSpec spec, LmHeadImplConfig config, LmHeadWeights weights);
 
   const LmHeadSpec& spec() const { return spec_; }
   const LmHeadImplConfig& config() const { return config_; }
@@ -94,6 +102,6 @@ class LmHead {
 };
 
 // The reference in float64: x · W (W transposed from [vocab, hidden] when tied), softcapped.
-Tensor lm_head_reference(const LmHeadSpec& spec, const Tensor& x, const Tensor& weight);
+Tensor lm_head_reference(const LmHeadSpec& spec, const LmHeadWeights& weights, const Tensor& x);
 
 }  // namespace ttt

@@ -17,10 +17,10 @@ BoundCall bind_rms_norm(const BlockCall& call) {
   const Tensor x = call.input("x");
   const Tensor weight = call.input("weight");
   auto block = reuse_block<RmsNorm>(call, config, {weight}, [&] {
-    return std::make_shared<const RmsNorm>(spec, config, weight);
+    return std::make_shared<const RmsNorm>(spec, config, RmsNormWeights{weight});
   });
   return bind_block(block, mode, x,
-                    [spec, x, weight] { return rms_norm_reference(spec, x, weight); });
+                    [spec, x, weight] { return rms_norm_reference(spec, {weight}, x); });
 }
 
 InputRules rms_norm_weights(const nlohmann::json& spec_json) {
@@ -43,10 +43,11 @@ BoundCall bind_layer_norm(const BlockCall& call) {
   const Tensor weight = call.input("weight");
   const Tensor bias = optional_input(call, spec.bias, "bias");
   auto block = reuse_block<LayerNorm>(call, config, {weight, bias}, [&] {
-    return std::make_shared<const LayerNorm>(spec, config, weight, source_of(bias));
+    return std::make_shared<const LayerNorm>(spec, config,
+                                             LayerNormWeights{weight, source_of(bias)});
   });
   return bind_block(block, mode, x, [spec, x, weight, bias] {
-    return layer_norm_reference(spec, x, weight, bias);
+    return layer_norm_reference(spec, {weight, source_of(bias)}, x);
   });
 }
 

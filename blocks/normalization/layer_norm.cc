@@ -26,17 +26,10 @@ void LayerNormSpec::validate() const {
   if (!std::isfinite(eps) || eps < 0.0) fail("spec.eps must be finite and >= 0");
 }
 
-void LayerNormSpec::validate_weights(const Shape& weight_shape, const Shape* bias_shape) const {
-  if (weight_shape != Shape{dim}) {
-    fail("weight has shape " + shape_to_string(weight_shape) + ", expected [" +
-         std::to_string(dim) + "]");
-  }
-  if (bias && bias_shape == nullptr) fail("bias is required by spec.bias = true");
-  if (!bias && bias_shape != nullptr) fail("bias given but spec.bias = false");
-  if (bias_shape != nullptr && *bias_shape != Shape{dim}) {
-    fail("bias has shape " + shape_to_string(*bias_shape) + ", expected [" + std::to_string(dim) +
-         "]");
-  }
+void validate(const LayerNormSpec& spec, const LayerNormWeights& weights) {
+  check_weight("layer_norm", "weight", weights.weight, {spec.dim});
+  check_optional_weight("layer_norm", "bias", weights.bias, {spec.dim}, spec.bias,
+                        flag_condition("bias", spec.bias));
 }
 
 std::string LayerNormSpec::identity() const {
@@ -90,13 +83,11 @@ void from_json(const nlohmann::json& json, LayerNormImplConfig& config) {
   fields.finish();
 }
 
-LayerNorm::LayerNorm(LayerNormSpec spec, LayerNormImplConfig config, WeightSource weight,
-                     WeightSource bias)
+LayerNorm::LayerNorm(LayerNormSpec spec, LayerNormImplConfig config, LayerNormWeights weights)
     : spec_(spec), config_(config) {
   spec_.validate();
   config_.validate();
-  if (!weight.defined()) fail("weight is required");
-  spec_.validate_weights(weight.shape(), bias.defined() ? &bias.shape() : nullptr);
+  validate(spec_, weights);
   const bool fp32 = config_.accumulation == Accumulation::fp32;
   sum_ = fp32 ? norm_detail::sum_fp32 : norm_detail::sum_bf16;
   sum_of_squares_ = fp32 ? norm_detail::sum_of_squares_fp32 : norm_detail::sum_of_squares_bf16;
@@ -105,13 +96,14 @@ LayerNorm::LayerNorm(LayerNormSpec spec, LayerNormImplConfig config, WeightSourc
   // buffer to round to, which intermediate_rounding(fp32) expresses.
   round_weighted_ =
       spec_.bias ? round_intermediate_ : norm_detail::intermediate_rounding(Accumulation::fp32);
-  weights_ = Prepared<DeviceWeights>([weight = std::move(weight), bias = std::move(bias),
-                                      dim = spec_.dim, dtype = config_.weight_dtype] {
-    DeviceWeights prepared;
-    prepared.weight = weight.load().to(dtype);
-    prepared.bias = bias.defined() ? bias.load().to(dtype) : Tensor({dim}, dtype);
-    return prepared;
-  });
+  weights_ =
+      Prepared<DeviceWeights>([weight = std::move(weights.weight), bias = std::move(weights.bias),
+                               dim = spec_.dim, dtype = config_.weight_dtype] {
+        DeviceWeights prepared;
+        prepared.weight = weight.load().to(dtype);
+        prepared.bias = bias.defined() ? bias.load().to(dtype) : Tensor({dim}, dtype);
+        return prepared;
+      });
 }
 
 Tensor LayerNorm::prefill_forward(const Tensor& x) const {
@@ -150,10 +142,12 @@ Tensor LayerNorm::forward(const Tensor& x) const {
   return Tensor::from_floats(x.shape(), std::move(out), config_.output_dtype);
 }
 
-Tensor layer_norm_reference(const LayerNormSpec& spec, const Tensor& x, const Tensor& weight,
-                            const Tensor& bias) {
+Tensor layer_norm_reference(const LayerNormSpec& spec, const LayerNormWeights& weights,
+                            const Tensor& x) {
   spec.validate();
-  spec.validate_weights(weight.shape(), bias.defined() ? &bias.shape() : nullptr);
+  validate(spec, weights);
+  const Tensor weight = weights.weight.load();
+  const Tensor bias = load_optional(weights.bias);
   check_features_input("layer_norm", x, spec.dim, "reference", InputRows::any);
   const std::int64_t dim = spec.dim;
   const std::int64_t rows = x.numel() / dim;

@@ -26,9 +26,6 @@ struct LayerNormSpec {
 
   // Throws std::invalid_argument "[layer_norm] spec.dim must be > 0, got 0".
   void validate() const;
-  // Checks the weight [dim] and, when spec.bias, the bias [dim] (an undefined bias shape is
-  // passed as an empty Shape and must be absent exactly when !bias).
-  void validate_weights(const Shape& weight_shape, const Shape* bias_shape) const;
   // "LAYER_NORM(dim=768,eps=1e-05,bias=1)".
   std::string identity() const;
 
@@ -66,12 +63,21 @@ void from_json(const nlohmann::json& json, LayerNormSpec& spec);
 void to_json(nlohmann::json& json, const LayerNormImplConfig& config);
 void from_json(const nlohmann::json& json, LayerNormImplConfig& config);
 
+// The reference weights (the BlockKind's "weight", "bias").
+struct LayerNormWeights {
+  WeightSource weight;  // [dim]
+  WeightSource bias{};  // [dim] when spec.bias, else undefined.
+};
+
+// Checks the weight [dim] and the bias [dim], present exactly when spec.bias, without loading:
+// "[layer_norm] bias is missing: spec.bias is set".
+void validate(const LayerNormSpec& spec, const LayerNormWeights& weights);
+
 // The block with its device weights, prepared lazily (once).
 class LayerNorm {
  public:
-  // `bias` must be defined exactly when spec.bias. Validates shapes without loading.
-  LayerNorm(LayerNormSpec spec, LayerNormImplConfig config, WeightSource weight,
-            WeightSource bias = WeightSource());
+  // Validates the spec, the config and the weights' shapes without loading them.
+  LayerNorm(LayerNormSpec spec, LayerNormImplConfig config, LayerNormWeights weights);
 
   const LayerNormSpec& spec() const { return spec_; }
   const LayerNormImplConfig& config() const { return config_; }
@@ -101,8 +107,8 @@ class LayerNorm {
   float (*round_weighted_)(float) = nullptr;
 };
 
-// The reference in float64 on the given float32 values; `bias` undefined when !spec.bias.
-Tensor layer_norm_reference(const LayerNormSpec& spec, const Tensor& x, const Tensor& weight,
-                            const Tensor& bias = Tensor());
+// The reference in float64 on the given float32 values: x [..., dim], returns float32.
+Tensor layer_norm_reference(const LayerNormSpec& spec, const LayerNormWeights& weights,
+                            const Tensor& x);
 
 }  // namespace ttt

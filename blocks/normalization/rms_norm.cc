@@ -27,11 +27,8 @@ void RmsNormSpec::validate() const {
   if (!std::isfinite(eps) || eps < 0.0) fail("spec.eps must be finite and >= 0");
 }
 
-void RmsNormSpec::validate_weight(const Shape& weight_shape) const {
-  if (weight_shape != Shape{dim}) {
-    fail("weight has shape " + shape_to_string(weight_shape) + ", expected [" +
-         std::to_string(dim) + "]");
-  }
+void validate(const RmsNormSpec& spec, const RmsNormWeights& weights) {
+  check_weight("rms_norm", "weight", weights.weight, {spec.dim});
 }
 
 std::string RmsNormSpec::identity() const {
@@ -101,25 +98,24 @@ void from_json(const nlohmann::json& json, RmsNormImplConfig& config) {
   fields.finish();
 }
 
-RmsNorm::RmsNorm(RmsNormSpec spec, RmsNormImplConfig config, WeightSource weight)
-    : spec_(spec), config_(config), source_(std::move(weight)) {
+RmsNorm::RmsNorm(RmsNormSpec spec, RmsNormImplConfig config, RmsNormWeights weights)
+    : spec_(spec), config_(config) {
   spec_.validate();
   config_.validate(spec_);
-  if (!source_.defined()) fail("weight is required");
-  spec_.validate_weight(source_.shape());
+  validate(spec_, weights);
   sum_of_squares_ = config_.accumulation == Accumulation::fp32 ? norm_detail::sum_of_squares_fp32
                                                                : norm_detail::sum_of_squares_bf16;
   round_intermediate_ = norm_detail::intermediate_rounding(config_.accumulation);
   // A single chip exchanges nothing: its sum stays in float32.
   exchanged_stats_dtype_ = config_.stat_shards == 1 ? DType::float32 : config_.stats_dtype;
-  weight_ = Prepared<Tensor>(
-      [source = source_, offset = spec_.add_unit_offset, dtype = config_.weight_dtype] {
-        Tensor scale = source.load().to(DType::float32);
-        if (offset) {
-          for (float& value : scale.mutable_floats()) value += 1.0f;
-        }
-        return scale.to(dtype);
-      });
+  weight_ = Prepared<Tensor>([source = std::move(weights.weight), offset = spec_.add_unit_offset,
+                              dtype = config_.weight_dtype] {
+    Tensor scale = source.load().to(DType::float32);
+    if (offset) {
+      for (float& value : scale.mutable_floats()) value += 1.0f;
+    }
+    return scale.to(dtype);
+  });
 }
 
 Tensor RmsNorm::prefill_forward(const Tensor& x) const {
@@ -162,9 +158,10 @@ Tensor RmsNorm::forward(const Tensor& x) const {
   return Tensor::from_floats(x.shape(), std::move(out), config_.output_dtype);
 }
 
-Tensor rms_norm_reference(const RmsNormSpec& spec, const Tensor& x, const Tensor& weight) {
+Tensor rms_norm_reference(const RmsNormSpec& spec, const RmsNormWeights& weights, const Tensor& x) {
   spec.validate();
-  spec.validate_weight(weight.shape());
+  validate(spec, weights);
+  const Tensor weight = weights.weight.load();
   check_features_input("rms_norm", x, spec.dim, "reference", InputRows::any);
   const std::int64_t dim = spec.dim;
   const std::int64_t rows = x.numel() / dim;

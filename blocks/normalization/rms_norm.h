@@ -29,8 +29,6 @@ struct RmsNormSpec {
 
   // Throws std::invalid_argument "[rms_norm] spec.dim must be > 0, got 0".
   void validate() const;
-  // Throws "[rms_norm] weight has shape [4095], expected [4096]".
-  void validate_weight(const Shape& weight_shape) const;
   // "RMS_NORM(dim=4096,eps=1e-05,offset=0)".
   std::string identity() const;
 
@@ -78,11 +76,20 @@ void from_json(const nlohmann::json& json, RmsNormSpec& spec);
 void to_json(nlohmann::json& json, const RmsNormImplConfig& config);
 void from_json(const nlohmann::json& json, RmsNormImplConfig& config);
 
+// The reference weight (the BlockKind's "weight").
+struct RmsNormWeights {
+  WeightSource weight;  // [dim]: the scale g, or g - 1 with add_unit_offset.
+};
+
+// Checks the weight against the spec without loading it: "[rms_norm] weight has shape [4095],
+// expected [4096]".
+void validate(const RmsNormSpec& spec, const RmsNormWeights& weights);
+
 // The block with its device weight, prepared lazily (once) from the reference weight.
 class RmsNorm {
  public:
   // Validates the spec, the config and the weight's shape ([dim]) without loading it.
-  RmsNorm(RmsNormSpec spec, RmsNormImplConfig config, WeightSource weight);
+  RmsNorm(RmsNormSpec spec, RmsNormImplConfig config, RmsNormWeights weights);
 
   const RmsNormSpec& spec() const { return spec_; }
   const RmsNormImplConfig& config() const { return config_; }
@@ -100,15 +107,14 @@ class RmsNorm {
   Tensor forward(const Tensor& x) const;
   RmsNormSpec spec_;
   RmsNormImplConfig config_;
-  WeightSource source_;
   Prepared<Tensor> weight_;
   SumOfSquares sum_of_squares_ = nullptr;
   float (*round_intermediate_)(float) = nullptr;  // To the intermediate buffers' format.
   DType exchanged_stats_dtype_ = DType::float32;  // Partial sums are rounded to this.
 };
 
-// The reference in float64: x [..., dim] and weight [dim] as given (float32 values, no device
+// The reference in float64: x [..., dim] and the weight as given (float32 values, no device
 // formats), returns float32. Shares no code with the device path.
-Tensor rms_norm_reference(const RmsNormSpec& spec, const Tensor& x, const Tensor& weight);
+Tensor rms_norm_reference(const RmsNormSpec& spec, const RmsNormWeights& weights, const Tensor& x);
 
 }  // namespace ttt

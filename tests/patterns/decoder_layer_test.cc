@@ -39,21 +39,21 @@ DecoderLayer make_layer(const DecoderLayerSpec& spec, std::uint64_t seed,
 Tensor reference_layer(const DecoderLayerSpec& spec, const DecoderLayerWeights& w,
                        const Tensor& x) {
   const auto rms = [](const NormSpec& norm, const NormWeights& weights, const Tensor& input) {
-    return rms_norm_reference(std::get<RmsNormSpec>(norm), input, weights.weight.load());
+    return rms_norm_reference(std::get<RmsNormSpec>(norm), {weights.weight}, input);
   };
   const auto add = [](const Tensor& a, const Tensor& b) {
     std::vector<float> sum(a.floats().begin(), a.floats().end());
     for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += b.floats()[i];
     return Tensor::from_floats(a.shape(), sum);
   };
-  Tensor update = attention_prefill_reference(
-      spec.attention, rms(spec.attention_norm, w.attention_norm, x), w.attention);
+  Tensor update = attention_prefill_reference(spec.attention, w.attention,
+                                              rms(spec.attention_norm, w.attention_norm, x));
   if (spec.post_attention_norm)
     update = rms(*spec.post_attention_norm, w.post_attention_norm, update);
   const Tensor h = add(x, update);
   const GatedMlpWeights& ffn = std::get<GatedMlpWeights>(w.ffn);
-  update = gated_mlp_reference(std::get<GatedMlpSpec>(spec.ffn), rms(spec.ffn_norm, w.ffn_norm, h),
-                               ffn.w_gate.load(), ffn.w_up.load(), ffn.w_down.load());
+  update =
+      gated_mlp_reference(std::get<GatedMlpSpec>(spec.ffn), ffn, rms(spec.ffn_norm, w.ffn_norm, h));
   if (spec.post_ffn_norm) update = rms(*spec.post_ffn_norm, w.post_ffn_norm, update);
   return add(h, update);
 }
@@ -292,8 +292,7 @@ class UserFfn final : public PositionwiseModule {
     return mode == Mode::prefill ? block_.prefill_forward(x) : block_.decode_forward(x);
   }
   Tensor reference(const Tensor& x) const override {
-    return gated_mlp_reference(spec_, x, weights_.w_gate.load(), weights_.w_up.load(),
-                               weights_.w_down.load());
+    return gated_mlp_reference(spec_, weights_, x);
   }
   // Its bfloat8_b weights lose more than bfloat16 rounding, so it declares TTTv1's PCC floor (the
   // dtype-aware default, nmse 2^-12, would fail it at nmse 3.1e-4).

@@ -298,7 +298,7 @@ TEST(AttentionReferenceTest, OneHeadByHand) {
   AttentionWeights w;
   w.wq = w.wk = w.wv = w.wo = identity;
   const Tensor x = Tensor::from_floats({2, 2}, {1, 0, 0, 1});
-  const Tensor out = attention_prefill_reference(spec, x, w);
+  const Tensor out = attention_prefill_reference(spec, w, x);
   // Token 0 sees only itself: v0 = [1, 0]. Token 1: scores [x1.x0, x1.x1] / sqrt(2) = [0, 0.7071]
   // -> p1 = 1 / (1 + exp(-0.7071)) = 0.669761; out = (1 - p1) v0 + p1 v1.
   const double p1 = 1.0 / (1.0 + std::exp(-1.0 / std::sqrt(2.0)));
@@ -343,7 +343,7 @@ TEST(AttentionReferenceTest, MatchesANaiveImplementationOnTinyCases) {
     const AttentionWeights w = random_weights(c.spec, 100);
     const Tensor x = random_normal({7, 8}, 101);
     const std::vector<double> expected = naive_attention(c.spec, w, x, c.slopes);
-    const Tensor out = attention_prefill_reference(c.spec, x, w);
+    const Tensor out = attention_prefill_reference(c.spec, w, x);
     ASSERT_EQ(out.shape(), (Shape{7, 8}));
     for (std::int64_t i = 0; i < out.numel(); ++i) {
       EXPECT_NEAR(out.at_flat(i), expected[static_cast<std::size_t>(i)], 1e-6) << "element " << i;
@@ -374,8 +374,8 @@ TEST(AttentionReferenceTest, DecodeReferenceMatchesNaiveAttentionOverTheHistory)
   std::vector<float> last(8);
   for (std::int64_t i = 0; i < 8; ++i)
     last[static_cast<std::size_t>(i)] = static_cast<float>(x.at({8, i}));
-  const Tensor out = attention_decode_reference(spec, Tensor::from_floats({1, 8}, last),
-                                                positions_of({8}), k_cache, v_cache, w);
+  const Tensor out = attention_decode_reference(spec, w, Tensor::from_floats({1, 8}, last),
+                                                positions_of({8}), k_cache, v_cache);
   for (std::int64_t i = 0; i < 8; ++i) {
     EXPECT_NEAR(out.at({0, i}), expected[static_cast<std::size_t>(8 * 8 + i)], 1e-6) << i;
   }
@@ -403,7 +403,7 @@ void expect_device_matches_reference(const ModelCase& c) {
   KVCache cache = make_kv_cache(c.spec, config, 3, c.seq + 8);
   const Tensor device = block.prefill_forward(x, &cache, 0);
   const AccuracyBound bound{0.99, c.max_abs_error};
-  expect_accuracy(device, attention_prefill_reference(c.spec, x, w), c.spec.identity(),
+  expect_accuracy(device, attention_prefill_reference(c.spec, w, x), c.spec.identity(),
                   std::string(c.name) + " prefill seq " + std::to_string(c.seq) + " default",
                   bound);
 
@@ -417,7 +417,7 @@ void expect_device_matches_reference(const ModelCase& c) {
   const Attention decoder(c.spec, default_impl_config(c.spec, Device::N150, Mode::decode), w);
   const Tensor decoded = decoder.decode_forward(step, positions, cache);
   expect_accuracy(decoded,
-                  attention_decode_reference(c.spec, step, positions, k_before, v_before, w),
+                  attention_decode_reference(c.spec, w, step, positions, k_before, v_before),
                   c.spec.identity(), std::string(c.name) + " decode 3 users default", bound);
 }
 
@@ -456,7 +456,7 @@ TEST(AttentionDeviceTest, GqaMqaAndMhaAtLlama8bWidth) {
     const AttentionWeights w = random_weights(spec, 400 + static_cast<std::uint64_t>(kv_heads));
     const Attention block(spec, default_impl_config(spec, Device::T3K, Mode::prefill), w);
     const Tensor x = random_normal({16, 4096}, 401);
-    expect_accuracy(block.prefill_forward(x), attention_prefill_reference(spec, x, w),
+    expect_accuracy(block.prefill_forward(x), attention_prefill_reference(spec, w, x),
                     spec.identity(), "prefill seq 16 default T3K (8-chip Wo all-reduce)",
                     AccuracyBound{0.99, 0.08});
   }
@@ -466,7 +466,7 @@ TEST(AttentionDeviceTest, AccuracyPresetIsCloserThanTheDefault) {
   const AttentionSpec spec = llama32_1b();
   const AttentionWeights w = random_weights(spec, 500);
   const Tensor x = random_normal({1, 24, 2048}, 501);
-  const Tensor reference = attention_prefill_reference(spec, x, w);
+  const Tensor reference = attention_prefill_reference(spec, w, x);
   const Tensor fast_out =
       Attention(spec, default_impl_config(spec, Device::N150, Mode::prefill), w).prefill_forward(x);
   const Tensor accurate_out =
@@ -527,7 +527,7 @@ TEST(AttentionFlashTest, FlashPrefillMatchesThePlainOne) {
       // Probabilities rounded to bfloat16 before (flash) vs after (plain) normalisation.
       EXPECT_GE(m.pcc, 0.99999);
       EXPECT_LE(m.max_abs_error, 0.03);
-      const Metrics against_reference = compute_metrics(b, attention_prefill_reference(spec, x, w));
+      const Metrics against_reference = compute_metrics(b, attention_prefill_reference(spec, w, x));
       EXPECT_GE(against_reference.pcc, 0.999);
     } else {
       // Even float32 operands are read as TF32-like values by the matrix unit (docs/numerics.md):
@@ -589,7 +589,7 @@ TEST(AttentionConsistencyTest, DecodeOfUsersAtDifferentPositionsMatchesFullHisto
     SCOPED_TRACE("user " + std::to_string(b));
     const Tensor history = rows_of(x, b, 0, lengths[b] + 1);
     const Tensor expected =
-        rows_of(attention_prefill_reference(spec, history, w), 0, lengths[b], 1).reshape({2048});
+        rows_of(attention_prefill_reference(spec, w, history), 0, lengths[b], 1).reshape({2048});
     std::vector<float> row(decoded.floats().begin() + b * 2048,
                            decoded.floats().begin() + (b + 1) * 2048);
     const Metrics m = compute_metrics(Tensor::from_floats({2048}, row), expected);
@@ -625,9 +625,9 @@ TEST(AttentionWindowTest, DecodeIgnoresCacheEntriesOutsideTheWindow) {
   const Tensor dirty = block.decode_forward(step, positions_of({40}), poisoned);
   EXPECT_EQ(compute_metrics(dirty, clean).max_abs_error, 0.0);
   const Tensor reference_clean =
-      attention_decode_reference(spec, step, positions_of({40}), cache.k, cache.v, w);
+      attention_decode_reference(spec, w, step, positions_of({40}), cache.k, cache.v);
   const Tensor reference_dirty =
-      attention_decode_reference(spec, step, positions_of({40}), poisoned.k, poisoned.v, w);
+      attention_decode_reference(spec, w, step, positions_of({40}), poisoned.k, poisoned.v);
   EXPECT_EQ(compute_metrics(reference_dirty, reference_clean).max_abs_error, 0.0);
   // Position 33 is inside: poisoning it changes the result.
   for (std::int64_t d = 0; d < 64; ++d) poisoned.v.set({0, 0, 33, d}, -100.0);
@@ -698,7 +698,7 @@ TEST(AttentionErrorTest, WeightsAreCheckedWithoutLoading) {
   w.bq = never({3584});
   w.bk = never({512});
   w.bv = never({512});
-  EXPECT_NO_THROW(validate_attention_weights(spec, w));
+  EXPECT_NO_THROW(validate(spec, w));
   AttentionWeights wrong = w;
   wrong.wk = never({3584, 1024});
   EXPECT_THAT([&] { Attention(spec, AttentionImplConfig{}, wrong); },
@@ -706,12 +706,12 @@ TEST(AttentionErrorTest, WeightsAreCheckedWithoutLoading) {
                   HasSubstr("[attention] wk has shape [3584, 1024], expected [3584, 512]")));
   AttentionWeights missing = w;
   missing.bq = WeightSource();
-  EXPECT_THAT([&] { validate_attention_weights(spec, missing); },
+  EXPECT_THAT([&] { validate(spec, missing); },
               ThrowsMessage<std::invalid_argument>(
                   HasSubstr("[attention] bq is missing: spec.qkv_bias is set")));
   AttentionWeights extra = w;
   extra.bo = never({3584});
-  EXPECT_THAT([&] { validate_attention_weights(spec, extra); },
+  EXPECT_THAT([&] { validate(spec, extra); },
               ThrowsMessage<std::invalid_argument>(
                   HasSubstr("[attention] bo is given, but spec.output_bias is not set")));
 }

@@ -37,7 +37,7 @@ TEST(EmbeddingTest, TinyLearnedCaseByHand) {
   spec.max_positions = 2;
   const Tensor token = Tensor::from_floats({3, 2}, {1, 2, 3, 4, 5, 6});
   const Tensor position = Tensor::from_floats({2, 2}, {0.5, -0.5, 10, 20});
-  const Embedding block(spec, float32_config(), token, position);
+  const Embedding block(spec, float32_config(), {token, position});
   // Sequence [2, 0]: rows 2 and 0 plus positions 0 and 1.
   const Tensor out = block.prefill_forward(Tensor::from_int64({1, 2}, {2, 0}));
   ASSERT_EQ(out.shape(), (Shape{1, 2, 2}));
@@ -45,8 +45,9 @@ TEST(EmbeddingTest, TinyLearnedCaseByHand) {
   EXPECT_EQ(out.at({0, 0, 1}), 5.5);
   EXPECT_EQ(out.at({0, 1, 0}), 11.0);
   EXPECT_EQ(out.at({0, 1, 1}), 22.0);
-  const Tensor reference = embedding_reference(spec, Tensor::from_int64({1, 2}, {2, 0}),
-                                               Tensor::from_int64({1, 2}, {0, 1}), token, position);
+  const Tensor reference =
+      embedding_reference(spec, {token, position}, Tensor::from_int64({1, 2}, {2, 0}),
+                          Tensor::from_int64({1, 2}, {0, 1}));
   for (std::int64_t i = 0; i < 4; ++i) EXPECT_EQ(reference.at_flat(i), out.at_flat(i));
 }
 
@@ -57,7 +58,7 @@ TEST(EmbeddingTest, GemmaScaleIsABfloat16ScalarOnTheDevice) {
   spec.scale = std::sqrt(3584.0);
   const Tensor token = random_normal({16, 3584}, 4, 0.0, 0.02);
   EmbeddingImplConfig config;  // bfloat16 table and output.
-  const Embedding block(spec, config, token);
+  const Embedding block(spec, config, {token});
   const Tensor ids = Tensor::from_int32({2}, {7, 3});
   const Tensor out = block.decode_forward(ids, Tensor::from_int32({2}, {0, 9}));
   const Tensor table = token.to(DType::bfloat16);
@@ -65,7 +66,7 @@ TEST(EmbeddingTest, GemmaScaleIsABfloat16ScalarOnTheDevice) {
     // sqrt(3584) = 59.866 is 59.75 in bfloat16; the product is rounded once to bfloat16.
     EXPECT_EQ(out.at({0, d}), round_to_bfloat16(static_cast<float>(table.at({7, d})) * 59.75f));
   }
-  const Tensor reference = embedding_reference(spec, ids, Tensor::from_int32({2}, {0, 9}), token);
+  const Tensor reference = embedding_reference(spec, {token}, ids, Tensor::from_int32({2}, {0, 9}));
   EXPECT_NEAR(reference.at({1, 5}), token.at({3, 5}) * std::sqrt(3584.0), 1e-6);
   const Metrics m = compute_metrics(out, reference);
   EXPECT_GE(m.pcc, 0.9999);
@@ -84,8 +85,8 @@ TEST(EmbeddingTest, SinusoidalTableMatchesTheFormula) {
   std::vector<std::int64_t> positions(50);
   for (std::int64_t i = 0; i < 50; ++i) positions[i] = i;
   const Tensor reference =
-      embedding_reference(spec, ids, Tensor::from_int64({1, 50}, positions), zeros);
-  const Tensor device = Embedding(spec, float32_config(), zeros).prefill_forward(ids);
+      embedding_reference(spec, {zeros}, ids, Tensor::from_int64({1, 50}, positions));
+  const Tensor device = Embedding(spec, float32_config(), {zeros}).prefill_forward(ids);
   for (std::int64_t p : {0, 1, 13, 49}) {
     for (std::int64_t i = 0; i < 4; ++i) {
       const double angle =
@@ -120,16 +121,17 @@ TEST(EmbeddingTest, DeviceMatchesReferenceAtRealHiddenSizes) {
     if (c.spec.positions == PositionEmbedding::learned) {
       position = random_normal({c.spec.max_positions, c.spec.hidden_dim}, 22, 0.0, 0.01);
     }
-    const Embedding block(c.spec, default_impl_config(c.spec, Device::N150, Mode::prefill), token,
-                          position.defined() ? WeightSource(position) : WeightSource());
+    const EmbeddingWeights weights{token,
+                                   position.defined() ? WeightSource(position) : WeightSource()};
+    const Embedding block(c.spec, default_impl_config(c.spec, Device::N150, Mode::prefill),
+                          weights);
     const Tensor ids = random_integers({2, 33}, 23, 0, c.spec.vocab_size);
     std::vector<std::int64_t> positions(66);
     for (std::int64_t i = 0; i < 66; ++i) positions[i] = i % 33;
     const Tensor device = block.prefill_forward(ids);
     EXPECT_EQ(device.dtype(), DType::bfloat16);
     testing_blocks::expect_accuracy(
-        device,
-        embedding_reference(c.spec, ids, Tensor::from_int64({2, 33}, positions), token, position),
+        device, embedding_reference(c.spec, weights, ids, Tensor::from_int64({2, 33}, positions)),
         c.spec.identity(), "bf16 table", testing_blocks::AccuracyBound{0.99999, c.max_abs_error});
   }
 }
@@ -138,7 +140,7 @@ TEST(EmbeddingTest, DecodeRowEqualsPrefillRow) {
   EmbeddingSpec spec{512, 768, 1.0, PositionEmbedding::learned, 1024, 10000.0};
   const Tensor token = random_normal({512, 768}, 31, 0.0, 0.02);
   const Tensor position = random_normal({1024, 768}, 32, 0.0, 0.01);
-  const Embedding block(spec, EmbeddingImplConfig{}, token, position);
+  const Embedding block(spec, EmbeddingImplConfig{}, {token, position});
   const Tensor ids = random_integers({1, 20}, 33, 0, 512);
   const Tensor prefill = block.prefill_forward(ids);
   const Tensor decode =
@@ -154,7 +156,7 @@ TEST(EmbeddingTest, WeightsLoadLazilyAndOnce) {
     ++loads;
     return random_normal({64, 32}, 41);
   });
-  const Embedding block(spec, EmbeddingImplConfig{}, lazy);
+  const Embedding block(spec, EmbeddingImplConfig{}, {lazy});
   EXPECT_FALSE(block.weights_prepared());
   EXPECT_EQ(loads, 0);
   block.prefill_forward(Tensor::from_int64({3}, {1, 2, 3}));
@@ -167,7 +169,7 @@ TEST(EmbeddingErrorTest, BadInputsNameTheBlockAndField) {
   // Llama-3.1-8B's real table described lazily: errors are found without loading 2 GB.
   EmbeddingSpec llama{128256, 4096, 1.0, PositionEmbedding::none, 0, 10000.0};
   const WeightSource never({128256, 4096}, [] { return Tensor(); });
-  const Embedding block(llama, EmbeddingImplConfig{}, never);
+  const Embedding block(llama, EmbeddingImplConfig{}, {never});
   EXPECT_THAT(
       [&] {
         block.prefill_forward(Tensor::from_int64({1, 3}, {5, 128300, 2}));
@@ -196,20 +198,22 @@ TEST(EmbeddingErrorTest, BadInputsNameTheBlockAndField) {
   EmbeddingSpec gpt2{50257, 768, 1.0, PositionEmbedding::learned, 1024, 10000.0};
   EXPECT_THAT(
       [&] {
-        Embedding(gpt2, EmbeddingImplConfig{}, WeightSource({50257, 768}, [] { return Tensor(); }));
+        Embedding(gpt2, EmbeddingImplConfig{},
+                  {WeightSource({50257, 768}, [] { return Tensor(); })});
       },
       ThrowsMessage<std::invalid_argument>(
           HasSubstr("[embedding] position_weight is missing: spec.positions is learned")));
   EXPECT_THAT(
       [&] {
-        Embedding(gpt2, EmbeddingImplConfig{}, WeightSource({50257, 700}, [] { return Tensor(); }),
-                  WeightSource({1024, 768}, [] { return Tensor(); }));
+        Embedding(gpt2, EmbeddingImplConfig{},
+                  {WeightSource({50257, 700}, [] { return Tensor(); }),
+                   WeightSource({1024, 768}, [] { return Tensor(); })});
       },
       ThrowsMessage<std::invalid_argument>(
           HasSubstr("[embedding] token_weight has shape [50257, 700], expected [50257, 768]")));
   EmbeddingSpec small{8, 4, 1.0, PositionEmbedding::learned, 4, 10000.0};
-  const Embedding learned(small, EmbeddingImplConfig{}, random_normal({8, 4}, 1),
-                          random_normal({4, 4}, 2));
+  const Embedding learned(small, EmbeddingImplConfig{},
+                          {random_normal({8, 4}, 1), random_normal({4, 4}, 2)});
   EXPECT_THAT(
       [&] {
         learned.prefill_forward(Tensor::from_int64({5}, {1, 1, 1, 1, 1}));

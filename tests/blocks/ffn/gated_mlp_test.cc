@@ -27,9 +27,11 @@ TEST(GatedMlpReferenceTest, HandCheckedSwiGlu) {
   // silu(1) * 2 + silu(-1) * 1 = 2 * 0.7310586 - 0.2689414; w_down = [[1], [1]].
   const GatedMlpSpec spec{1, 2, Activation::silu};
   const Tensor x = Tensor::from_floats({1, 1}, {1.0f});
-  const Tensor y = gated_mlp_reference(spec, x, Tensor::from_floats({1, 2}, {1.0f, -1.0f}),
-                                       Tensor::from_floats({1, 2}, {2.0f, 1.0f}),
-                                       Tensor::from_floats({2, 1}, {1.0f, 1.0f}));
+  const Tensor y = gated_mlp_reference(
+      spec,
+      {Tensor::from_floats({1, 2}, {1.0f, -1.0f}), Tensor::from_floats({1, 2}, {2.0f, 1.0f}),
+       Tensor::from_floats({2, 1}, {1.0f, 1.0f})},
+      x);
   const double silu1 = 1.0 / (1.0 + std::exp(-1.0));
   const double silu_minus1 = -1.0 / (1.0 + std::exp(1.0));
   EXPECT_NEAR(y.at({0, 0}), 2.0 * silu1 + silu_minus1, 1e-7);
@@ -41,7 +43,7 @@ TEST(GatedMlpReferenceTest, MatchesNaiveDoubleGeGlu) {
   const Tensor wg = random_normal({8, 16}, 2, 0.0, 0.3);
   const Tensor wu = random_normal({8, 16}, 3, 0.0, 0.3);
   const Tensor wd = random_normal({16, 8}, 4, 0.0, 0.3);
-  const Tensor y = gated_mlp_reference(spec, x, wg, wu, wd);
+  const Tensor y = gated_mlp_reference(spec, {wg, wu, wd}, x);
   for (std::int64_t r = 0; r < 3; ++r) {
     double h[16];
     for (std::int64_t f = 0; f < 16; ++f) {
@@ -83,9 +85,9 @@ const ModelData& model_data(const GatedMlpSpec& spec) {
     data->w_up = random_normal({spec.hidden_dim, spec.ffn_dim}, 34, 0.0, in_scale);
     data->w_down = random_normal({spec.ffn_dim, spec.hidden_dim}, 35, 0.0, out_scale);
     data->reference_prefill =
-        gated_mlp_reference(spec, data->x_prefill, data->w_gate, data->w_up, data->w_down);
+        gated_mlp_reference(spec, {data->w_gate, data->w_up, data->w_down}, data->x_prefill);
     data->reference_decode =
-        gated_mlp_reference(spec, data->x_decode, data->w_gate, data->w_up, data->w_down);
+        gated_mlp_reference(spec, {data->w_gate, data->w_up, data->w_down}, data->x_decode);
     cache[spec.identity()] = data;
     return *data;
   }

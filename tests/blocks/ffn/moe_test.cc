@@ -95,6 +95,10 @@ TEST(MoeTest, HandMadeRouterSelectsAndWeighsTheExpectedExperts) {
   }
   moe.decode_forward(x);
   EXPECT_EQ(loads.load(), 2);
+  // The reference takes the same MoeWeights and, like the device, loads only the routed experts
+  // (once each per call).
+  moe_reference(spec, weights, x);
+  EXPECT_EQ(loads.load(), 4);
 }
 
 TEST(MoeTest, MixtralRoutingAtModelWidth) {
@@ -104,18 +108,14 @@ TEST(MoeTest, MixtralRoutingAtModelWidth) {
   const MoeSpec spec{4096, 1024, 8, 2, Activation::silu};
   const double in_scale = 1.0 / std::sqrt(4096.0);
   const double out_scale = 1.0 / std::sqrt(1024.0);
-  MoeReferenceWeights reference;
-  reference.router = random_normal({4096, 8}, 50, 0.0, in_scale);
-  MoeWeights weights{reference.router, {}};
+  MoeWeights weights{random_normal({4096, 8}, 50, 0.0, in_scale), {}};
   for (std::uint64_t e = 0; e < 8; ++e) {
-    reference.w_gate.push_back(random_normal({4096, 1024}, 51 + 3 * e, 0.0, in_scale));
-    reference.w_up.push_back(random_normal({4096, 1024}, 52 + 3 * e, 0.0, in_scale));
-    reference.w_down.push_back(random_normal({1024, 4096}, 53 + 3 * e, 0.0, out_scale));
-    weights.experts.push_back(
-        {reference.w_gate.back(), reference.w_up.back(), reference.w_down.back()});
+    weights.experts.push_back({random_normal({4096, 1024}, 51 + 3 * e, 0.0, in_scale),
+                               random_normal({4096, 1024}, 52 + 3 * e, 0.0, in_scale),
+                               random_normal({1024, 4096}, 53 + 3 * e, 0.0, out_scale)});
   }
   const Tensor x = random_normal({16, 4096}, 60);
-  const Tensor expected = moe_reference(spec, x, reference);
+  const Tensor expected = moe_reference(spec, weights, x);
   struct Case {
     std::string name;
     MoeImplConfig config;
@@ -175,6 +175,22 @@ TEST(MoeTest, IdentityJsonDefaultsAndErrors) {
       },
       ThrowsMessage<std::invalid_argument>(
           HasSubstr("[moe] router has shape [32, 5], expected [32, 4]")));
+  // An expert's weight is named as the kind's descriptor names it (w_up/<e>), by the block and
+  // the reference alike.
+  MoeWeights wrong_expert{random_normal({32, 4}, 1), {}};
+  for (std::uint64_t e = 0; e < 4; ++e) wrong_expert.experts.push_back(expert_weights(3 * e));
+  wrong_expert.experts[2].w_up = random_normal({32, 63}, 2);
+  const auto names_the_expert = ThrowsMessage<std::invalid_argument>(
+      HasSubstr("[moe] w_up/2 has shape [32, 63], expected [32, 64]"));
+  EXPECT_THAT([&] { Moe(small, {}, wrong_expert); }, names_the_expert);
+  EXPECT_THAT(
+      [&] {
+        moe_reference(small, wrong_expert, random_normal({1, 32}, 3));
+      },
+      names_the_expert);
+  wrong_expert.experts[2].w_up = WeightSource();
+  EXPECT_THAT([&] { validate(small, wrong_expert); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr("[moe] w_up/2 is missing")));
 }
 
 }  // namespace

@@ -25,16 +25,16 @@ TEST(LmHeadReferenceTest, HandCheckedTiedAndSoftcapped) {
   // Embedding table [vocab 3, hidden 2]; x = [1, 2]: logits = table · x = [1, 2, 100].
   const Tensor table = Tensor::from_floats({3, 2}, {1.0f, 0.0f, 0.0f, 1.0f, 20.0f, 40.0f});
   const Tensor x = Tensor::from_floats({1, 2}, {1.0f, 2.0f});
-  const Tensor tied = lm_head_reference(LmHeadSpec{2, 3, true, 0.0}, x, table);
+  const Tensor tied = lm_head_reference(LmHeadSpec{2, 3, true, 0.0}, {table}, x);
   EXPECT_EQ(tied.shape(), (Shape{1, 3}));
   EXPECT_EQ(tied.at({0, 0}), 1.0);
   EXPECT_EQ(tied.at({0, 1}), 2.0);
   EXPECT_EQ(tied.at({0, 2}), 100.0);
   // The untied weight [hidden, vocab] is the transpose.
   const Tensor weight = Tensor::from_floats({2, 3}, {1.0f, 0.0f, 20.0f, 0.0f, 1.0f, 40.0f});
-  EXPECT_EQ(lm_head_reference(LmHeadSpec{2, 3, false, 0.0}, x, weight).at({0, 2}), 100.0);
+  EXPECT_EQ(lm_head_reference(LmHeadSpec{2, 3, false, 0.0}, {weight}, x).at({0, 2}), 100.0);
   // Softcap 30: 30 tanh(100 / 30) and 30 tanh(1 / 30).
-  const Tensor capped = lm_head_reference(LmHeadSpec{2, 3, true, 30.0}, x, table);
+  const Tensor capped = lm_head_reference(LmHeadSpec{2, 3, true, 30.0}, {table}, x);
   EXPECT_NEAR(capped.at({0, 2}), 30.0 * std::tanh(100.0 / 30.0), 1e-5);
   EXPECT_NEAR(capped.at({0, 0}), 30.0 * std::tanh(1.0 / 30.0), 1e-6);
 }
@@ -57,9 +57,9 @@ TEST_P(LmHeadAccuracyTest, DeviceMatchesReference) {
                                            : Shape{spec.hidden_dim, spec.vocab_size};
   const Tensor weight = random_normal(
       shape, 70, 0.0, c.weight_scale / std::sqrt(static_cast<double>(spec.hidden_dim)));
-  const LmHead head(spec, c.config, weight);
+  const LmHead head(spec, c.config, {weight});
   const Tensor x = random_normal({4, spec.hidden_dim}, 71);
-  expect_accuracy(head.decode_forward(x), lm_head_reference(spec, x, weight), spec.identity(),
+  expect_accuracy(head.decode_forward(x), lm_head_reference(spec, {weight}, x), spec.identity(),
                   c.config_name, c.bound);
 }
 
@@ -107,8 +107,8 @@ TEST(LmHeadTest, VocabChunkingDoesNotChangeAnyValue) {
   const LmHeadSpec spec{64, 1000, false, 0.0};
   const Tensor weight = random_normal({64, 1000}, 5, 0.0, 0.2);
   const Tensor x = random_normal({3, 64}, 6);
-  const Tensor whole = LmHead(spec, chunked(1024), weight).prefill_forward(x);
-  const Tensor pieces = LmHead(spec, chunked(96), weight).prefill_forward(x);
+  const Tensor whole = LmHead(spec, chunked(1024), {weight}).prefill_forward(x);
+  const Tensor pieces = LmHead(spec, chunked(96), {weight}).prefill_forward(x);
   ASSERT_EQ(whole.shape(), (Shape{3, 1000}));
   for (std::int64_t i = 0; i < whole.numel(); ++i) {
     ASSERT_EQ(whole.at_flat(i), pieces.at_flat(i)) << i;
@@ -124,9 +124,9 @@ TEST(LmHeadTest, TiedHeadEqualsUntiedHeadOnTheTransposedTable) {
     }
   }
   const Tensor x = random_normal({2, 32}, 8);
-  const Tensor tied = LmHead({32, 200, true, 0.0}, chunked(64), table).decode_forward(x);
+  const Tensor tied = LmHead({32, 200, true, 0.0}, chunked(64), {table}).decode_forward(x);
   const Tensor untied =
-      LmHead({32, 200, false, 0.0}, chunked(64), Tensor::from_floats({32, 200}, transposed))
+      LmHead({32, 200, false, 0.0}, chunked(64), {Tensor::from_floats({32, 200}, transposed)})
           .decode_forward(x);
   for (std::int64_t i = 0; i < tied.numel(); ++i) ASSERT_EQ(tied.at_flat(i), untied.at_flat(i));
 }
@@ -153,22 +153,22 @@ TEST(LmHeadTest, IdentityJsonDefaultsAndErrors) {
           HasSubstr("[lm_head] field 'softcap': is not a field of lm_head")));
   EXPECT_THAT(
       [] {
-        LmHead({8, 100, true, 0.0}, {}, random_normal({8, 100}, 1));
+        LmHead({8, 100, true, 0.0}, {}, {random_normal({8, 100}, 1)});
       },
       ThrowsMessage<std::invalid_argument>(
-          HasSubstr("[lm_head] tied embedding table has shape [8, 100], expected [100, 8]")));
+          HasSubstr("[lm_head] weight has shape [8, 100], expected [100, 8]")));
   EXPECT_THAT(
       [] {
-        LmHead({8, 100, false, 0.0}, chunked(100), random_normal({8, 100}, 1));
+        LmHead({8, 100, false, 0.0}, chunked(100), {random_normal({8, 100}, 1)});
       },
       ThrowsMessage<std::invalid_argument>(
           HasSubstr("[lm_head] config.vocab_chunk 100 must be a positive multiple of 32")));
   EXPECT_THAT(
       [] {
-        LmHead({8, 100, false, -1.0}, {}, random_normal({8, 100}, 1));
+        LmHead({8, 100, false, -1.0}, {}, {random_normal({8, 100}, 1)});
       },
       ThrowsMessage<std::invalid_argument>(HasSubstr("[lm_head] spec.logit_softcap")));
-  const LmHead head({8, 100, false, 0.0}, {}, random_normal({8, 100}, 1));
+  const LmHead head({8, 100, false, 0.0}, {}, {random_normal({8, 100}, 1)});
   EXPECT_THAT(
       [&] {
         head.decode_forward(random_normal({2, 9}, 2));
@@ -183,7 +183,7 @@ TEST(LmHeadTest, SharedEmbeddingTableLoadsOncePerBlock) {
     ++loads;
     return random_normal({100, 16}, 9);
   });
-  const LmHead head({16, 100, true, 0.0}, chunked(64), table);
+  const LmHead head({16, 100, true, 0.0}, chunked(64), {table});
   EXPECT_FALSE(head.weights_prepared());
   head.decode_forward(random_normal({1, 16}, 10));
   head.prefill_forward(random_normal({2, 3, 16}, 11));

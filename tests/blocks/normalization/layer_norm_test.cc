@@ -27,19 +27,19 @@ TEST(LayerNormReferenceTest, HandCheckedValues) {
   const Tensor x = Tensor::from_floats({1, 4}, {1.0f, 2.0f, 3.0f, 4.0f});
   const Tensor w = Tensor::from_floats({4}, {1.0f, 1.0f, 2.0f, 2.0f});
   const Tensor b = Tensor::from_floats({4}, {0.0f, 1.0f, 0.0f, -1.0f});
-  const Tensor y = layer_norm_reference(spec, x, w, b);
+  const Tensor y = layer_norm_reference(spec, {w, b}, x);
   const double s = 1.0 / std::sqrt(1.25);
   EXPECT_NEAR(y.at({0, 0}), -1.5 * s, 1e-6);
   EXPECT_NEAR(y.at({0, 1}), -0.5 * s + 1.0, 1e-6);
   EXPECT_NEAR(y.at({0, 2}), 2.0 * 0.5 * s, 1e-6);
   EXPECT_NEAR(y.at({0, 3}), 2.0 * 1.5 * s - 1.0, 1e-6);
   // A constant row normalizes to zero (eps keeps the division finite), leaving the bias.
-  const Tensor c = layer_norm_reference(LayerNormSpec{4, 1e-5, true},
-                                        Tensor::from_floats({4}, {7, 7, 7, 7}), w, b);
+  const Tensor c = layer_norm_reference(LayerNormSpec{4, 1e-5, true}, {w, b},
+                                        Tensor::from_floats({4}, {7, 7, 7, 7}));
   EXPECT_EQ(c.at({1}), 1.0);
   EXPECT_EQ(c.at({3}), -1.0);
   // Without bias.
-  const Tensor n = layer_norm_reference(LayerNormSpec{4, 0.0, false}, x, w);
+  const Tensor n = layer_norm_reference(LayerNormSpec{4, 0.0, false}, {w}, x);
   EXPECT_NEAR(n.at({0, 1}), -0.5 * s, 1e-6);
 }
 
@@ -59,9 +59,10 @@ TEST_P(LayerNormAccuracyTest, DeviceMatchesReferenceAtModelDims) {
   const Tensor x = random_normal({32, c.spec.dim}, 11, 0.5, 2.0);
   const Tensor w = random_normal({c.spec.dim}, 12, 1.0, 0.1);
   const Tensor b = c.spec.bias ? random_normal({c.spec.dim}, 13, 0.0, 0.1) : Tensor();
-  const LayerNorm norm(c.spec, c.config, w, b.defined() ? WeightSource(b) : WeightSource());
-  expect_accuracy(norm.prefill_forward(x), layer_norm_reference(c.spec, x, w, b), c.spec.identity(),
-                  c.config_name, c.bound);
+  const LayerNormWeights weights{w, b.defined() ? WeightSource(b) : WeightSource()};
+  const LayerNorm norm(c.spec, c.config, weights);
+  expect_accuracy(norm.prefill_forward(x), layer_norm_reference(c.spec, weights, x),
+                  c.spec.identity(), c.config_name, c.bound);
 }
 
 LayerNormImplConfig bf16_accumulation() {
@@ -97,19 +98,22 @@ TEST(LayerNormTest, IdentityJsonDefaultsAndErrors) {
               ThrowsMessage<std::invalid_argument>(
                   HasSubstr("[layer_norm] field 'bias': expected a boolean, got \"yes\"")));
   const Tensor w = random_normal({768}, 1);
-  EXPECT_THAT([&] { LayerNorm(spec, {}, w); },
+  EXPECT_THAT([&] { LayerNorm(spec, {}, {w}); },
               ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[layer_norm] bias is required by spec.bias = true")));
-  EXPECT_THAT([&] { LayerNorm(spec, {}, w, random_normal({767}, 2)); },
-              ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[layer_norm] bias has shape [767], expected [768]")));
+                  HasSubstr("[layer_norm] bias is missing: spec.bias is set")));
   EXPECT_THAT(
       [&] {
-        LayerNorm(LayerNormSpec{768, 1e-5, false}, {}, w, w);
+        LayerNorm(spec, {}, {w, random_normal({767}, 2)});
       },
       ThrowsMessage<std::invalid_argument>(
-          HasSubstr("[layer_norm] bias given but spec.bias = false")));
-  const LayerNorm norm(spec, {}, w, w);
+          HasSubstr("[layer_norm] bias has shape [767], expected [768]")));
+  EXPECT_THAT(
+      [&] {
+        LayerNorm(LayerNormSpec{768, 1e-5, false}, {}, {w, w});
+      },
+      ThrowsMessage<std::invalid_argument>(
+          HasSubstr("[layer_norm] bias is given, but spec.bias is not set")));
+  const LayerNorm norm(spec, {}, {w, w});
   EXPECT_THAT([&] { norm.decode_forward(random_normal({768}, 3)); },
               ThrowsMessage<std::invalid_argument>(
                   HasSubstr("decode_forward input has shape [768], expected [batch, 768]")));
@@ -124,7 +128,7 @@ TEST(LayerNormTest, WeightsArePreparedOnce) {
       return random_normal({32}, seed);
     });
   };
-  const LayerNorm norm(spec, {}, counted(1), counted(2));
+  const LayerNorm norm(spec, {}, {counted(1), counted(2)});
   EXPECT_EQ(loads.load(), 0);
   norm.prefill_forward(random_normal({2, 32}, 3));
   norm.decode_forward(random_normal({2, 32}, 4));

@@ -25,7 +25,8 @@ TEST(RmsNormReferenceTest, HandCheckedValues) {
   // mean(x^2) = 4, so x / rms = [1, -1, 1, -1].
   const Tensor x = Tensor::from_floats({1, 4}, {2.0f, -2.0f, 2.0f, -2.0f});
   const RmsNormSpec plain{4, 0.0, false};
-  const Tensor y = rms_norm_reference(plain, x, Tensor::from_floats({4}, {0.5f, 1.0f, 2.0f, 4.0f}));
+  const Tensor y =
+      rms_norm_reference(plain, {Tensor::from_floats({4}, {0.5f, 1.0f, 2.0f, 4.0f})}, x);
   EXPECT_EQ(y.at({0, 0}), 0.5);
   EXPECT_EQ(y.at({0, 1}), -1.0);
   EXPECT_EQ(y.at({0, 2}), 2.0);
@@ -33,12 +34,12 @@ TEST(RmsNormReferenceTest, HandCheckedValues) {
   // Gemma scales by (1 + weight): the same outputs from weight - 1.
   const RmsNormSpec gemma{4, 0.0, true};
   const Tensor z =
-      rms_norm_reference(gemma, x, Tensor::from_floats({4}, {-0.5f, 0.0f, 1.0f, 3.0f}));
+      rms_norm_reference(gemma, {Tensor::from_floats({4}, {-0.5f, 0.0f, 1.0f, 3.0f})}, x);
   EXPECT_EQ(z.at({0, 3}), -4.0);
   // eps enters under the root: mean(x^2) = (9 + 16) / 2 = 12.5, + 3.5 = 16, rms 4.
   const RmsNormSpec with_eps{2, 3.5, false};
-  const Tensor e = rms_norm_reference(with_eps, Tensor::from_floats({2}, {3.0f, 4.0f}),
-                                      Tensor::from_floats({2}, {1.0f, 1.0f}));
+  const Tensor e = rms_norm_reference(with_eps, {Tensor::from_floats({2}, {1.0f, 1.0f})},
+                                      Tensor::from_floats({2}, {3.0f, 4.0f}));
   EXPECT_EQ(e.at({0}), 0.75);
   EXPECT_EQ(e.at({1}), 1.0);
 }
@@ -47,7 +48,7 @@ TEST(RmsNormReferenceTest, MatchesNaiveDoubleOnRandomRows) {
   const RmsNormSpec spec{40, 1e-6, false};
   const Tensor x = random_normal({3, 40}, 101);
   const Tensor w = random_normal({40}, 102, 1.0, 0.2);
-  const Tensor y = rms_norm_reference(spec, x, w);
+  const Tensor y = rms_norm_reference(spec, {w}, x);
   for (std::int64_t r = 0; r < 3; ++r) {
     double sum = 0.0;
     for (std::int64_t i = 0; i < 40; ++i) sum += x.at({r, i}) * x.at({r, i});
@@ -81,11 +82,11 @@ TEST_P(RmsNormAccuracyTest, DeviceMatchesReferenceAtModelDims) {
   const NormCase& c = GetParam();
   const Tensor x = random_normal({32, c.spec.dim}, 7);
   const Tensor w = random_normal({c.spec.dim}, 8, c.spec.add_unit_offset ? 0.0 : 1.0, 0.1);
-  const RmsNorm norm(c.spec, c.config, w);
-  const Tensor reference = rms_norm_reference(c.spec, x, w);
+  const RmsNorm norm(c.spec, c.config, {w});
+  const Tensor reference = rms_norm_reference(c.spec, {w}, x);
   expect_accuracy(norm.prefill_forward(x), reference, c.spec.identity(), c.config_name, c.bound);
   const Tensor decode_x = random_normal({32, c.spec.dim}, 9);
-  expect_accuracy(norm.decode_forward(decode_x), rms_norm_reference(c.spec, decode_x, w),
+  expect_accuracy(norm.decode_forward(decode_x), rms_norm_reference(c.spec, {w}, decode_x),
                   c.spec.identity(), c.config_name + "/decode", c.bound);
 }
 
@@ -143,18 +144,19 @@ TEST(RmsNormTest, IdentityJsonRoundTripAndErrors) {
 
 TEST(RmsNormTest, BadShapesAndDimsNameTheField) {
   const RmsNormSpec spec{4096, 1e-5, false};
-  EXPECT_THAT([&] { RmsNorm(spec, {}, random_normal({4095}, 1)); },
+  EXPECT_THAT([&] { RmsNorm(spec, {}, {random_normal({4095}, 1)}); },
               ThrowsMessage<std::invalid_argument>(
                   HasSubstr("[rms_norm] weight has shape [4095], expected [4096]")));
   EXPECT_THAT(
       [&] {
-        RmsNorm(RmsNormSpec{0, 1e-5, false}, {}, random_normal({1}, 1));
+        RmsNorm(RmsNormSpec{0, 1e-5, false}, {}, {random_normal({1}, 1)});
       },
       ThrowsMessage<std::invalid_argument>(HasSubstr("[rms_norm] spec.dim must be > 0, got 0")));
-  EXPECT_THAT([&] { RmsNorm(spec, make_config(Accumulation::fp32, 3), random_normal({4096}, 1)); },
-              ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[rms_norm] config.stat_shards 3 does not divide spec.dim 4096")));
-  const RmsNorm norm(spec, {}, random_normal({4096}, 1));
+  EXPECT_THAT(
+      [&] { RmsNorm(spec, make_config(Accumulation::fp32, 3), {random_normal({4096}, 1)}); },
+      ThrowsMessage<std::invalid_argument>(
+          HasSubstr("[rms_norm] config.stat_shards 3 does not divide spec.dim 4096")));
+  const RmsNorm norm(spec, {}, {random_normal({4096}, 1)});
   EXPECT_THAT(
       [&] {
         norm.prefill_forward(random_normal({2, 4000}, 1));
@@ -191,10 +193,10 @@ TEST(RmsNormTest, DefaultConfigPerDeviceAndMode) {
 TEST(RmsNormTest, WeightIsPreparedOnceAndOnlyWhenNeeded) {
   std::atomic<int> loads{0};
   const RmsNormSpec spec{64, 1e-5, true};
-  const RmsNorm norm(spec, {}, WeightSource({64}, [&] {
+  const RmsNorm norm(spec, {}, {WeightSource({64}, [&] {
                        ++loads;
                        return random_normal({64}, 3, 0.0, 0.1);
-                     }));
+                     })});
   EXPECT_EQ(loads.load(), 0);
   EXPECT_FALSE(norm.weights_prepared());
   const Tensor x = random_normal({4, 64}, 4);
@@ -214,9 +216,9 @@ TEST(RmsNormTest, ShardedStatisticsRoundPartialSumsToTheStatsDtype) {
   const Tensor x = Tensor::from_floats({1, 2}, {static_cast<float>(a), 0.0f});
   RmsNormImplConfig config = make_config(Accumulation::fp32, 2);
   config.output_dtype = DType::float32;
-  const double bf16_exchange = RmsNorm(spec, config, w).prefill_forward(x).at({0, 0});
+  const double bf16_exchange = RmsNorm(spec, config, {w}).prefill_forward(x).at({0, 0});
   config.stats_dtype = DType::float32;
-  const double fp32_exchange = RmsNorm(spec, config, w).prefill_forward(x).at({0, 0});
+  const double fp32_exchange = RmsNorm(spec, config, {w}).prefill_forward(x).at({0, 0});
   EXPECT_NEAR(bf16_exchange, a / std::sqrt((1.0 + 0x1p-6) / 2.0), 1e-6);
   EXPECT_NEAR(fp32_exchange, a / std::sqrt((1.0 + 0x1p-6 + 0x1p-14) / 2.0), 1e-6);
   EXPECT_GT(std::abs(bf16_exchange - fp32_exchange), 1e-5);
@@ -235,10 +237,10 @@ TEST(RmsNormTest, IntermediateBufferFormatFollowsAccumulation) {
   const RmsNormSpec spec{2, 0.0, false};
   const Tensor w = Tensor::from_floats({2}, {1.5f, 1.5f});
   const Tensor x = Tensor::from_floats({1, 2}, {3.0f, 4.0f});
-  const Tensor single = RmsNorm(spec, make_config(Accumulation::fp32, 1), w).prefill_forward(x);
+  const Tensor single = RmsNorm(spec, make_config(Accumulation::fp32, 1), {w}).prefill_forward(x);
   EXPECT_EQ(single.at({0, 0}), 1.2734375);
   EXPECT_EQ(single.at({0, 1}), 1.6953125);
-  const Tensor rounded = RmsNorm(spec, make_config(Accumulation::bf16, 1), w).decode_forward(x);
+  const Tensor rounded = RmsNorm(spec, make_config(Accumulation::bf16, 1), {w}).decode_forward(x);
   EXPECT_EQ(rounded.at({0, 0}), 1.28125);
   EXPECT_EQ(rounded.at({0, 1}), 1.703125);
 }
