@@ -1,7 +1,8 @@
 // Tests of the MPI mesh transport (validation/mesh/mpi): mesh_mpi_worker launched by mpirun with 2
-// and 8 ranks, one per device. Gathered shards are bit-identical to the in-process ones on every
-// rank; a launch with the wrong rank count, a shard of another shape, a rank that dies and a rank
-// that never joins each end the whole job with a non-zero exit and a message, within seconds.
+// and 8 ranks, one per device. Gathered shards and the collective blocks' results are
+// bit-identical to the in-process ones on every rank; a launch with the wrong rank count, a shard
+// of another shape, a rank that dies and a rank that never joins each end the whole job with a
+// non-zero exit and a message, within seconds.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,8 +10,8 @@
 #include <filesystem>
 #include <string>
 
-#include "tests/tools/cli_run.h"
 #include "tests/common/scratch_dir.h"
+#include "tests/tools/cli_run.h"
 
 namespace ttt {
 namespace {
@@ -21,9 +22,8 @@ using ::testing::Not;
 
 // FindMPI's launcher and flags, and this machine's: more ranks than cores, and root allowed
 // (CI containers run as root).
-constexpr const char* kLauncher =
-    TTT_MPIEXEC " " TTT_MPIEXEC_NUMPROC_FLAG " %d " TTT_MPIEXEC_PREFLAGS
-                " --oversubscribe --allow-run-as-root";
+constexpr const char* kLauncher = TTT_MPIEXEC
+    " " TTT_MPIEXEC_NUMPROC_FLAG " %d " TTT_MPIEXEC_PREFLAGS " --oversubscribe --allow-run-as-root";
 
 struct Launch {
   cli_test::RunResult result;
@@ -37,12 +37,10 @@ Launch launch(int ranks, const std::string& mode, const std::string& mesh,
   char launcher[512];
   std::snprintf(launcher, sizeof launcher, kLauncher, ranks);
   const std::string command = env + " " + launcher + " " + cli_test::shell_quote(TTT_MPI_WORKER) +
-                              " " + cli_test::shell_quote(mode) + " " +
-                              cli_test::shell_quote(mesh);
+                              " " + cli_test::shell_quote(mode) + " " + cli_test::shell_quote(mesh);
   const auto start = std::chrono::steady_clock::now();
   Launch launch{cli_test::run_shell(directory.path(), command)};
-  launch.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  launch.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return launch;
 }
 
@@ -76,6 +74,29 @@ TEST(MeshMpiTest, GathersEveryShardBitExactlyOnATwoByFourMesh) {
   expect_every_rank_gathered(launch(8, "gather", "2x4"), 8);
 }
 
+// The collective blocks: 16 per mesh axis (all_reduce and reduce_scatter in ring and line order
+// with bfloat16, float32 and bfloat8_b partial sums; all_gather and broadcast in both orders).
+void expect_every_rank_matched_in_process(const Launch& run, int ranks, int collectives) {
+  ASSERT_EQ(run.result.exit_code, 0) << run.result.out << run.result.err;
+  for (int rank = 0; rank < ranks; ++rank) {
+    EXPECT_THAT(run.result.out,
+                HasSubstr("rank " + std::to_string(rank) + " of " + std::to_string(ranks) +
+                          ": ccl ok (" + std::to_string(collectives) + " collectives)"));
+  }
+}
+
+TEST(MeshMpiTest, CollectivesAreBitIdenticalToInProcessOnTwoRanks) {
+  expect_every_rank_matched_in_process(launch(2, "ccl", "N300"), 2, 16);
+}
+
+TEST(MeshMpiTest, CollectivesAreBitIdenticalToInProcessOnEightRanks) {
+  expect_every_rank_matched_in_process(launch(8, "ccl", "T3K"), 8, 16);
+}
+
+TEST(MeshMpiTest, CollectivesAlongBothAxesAreBitIdenticalOnATwoByFourMesh) {
+  expect_every_rank_matched_in_process(launch(8, "ccl", "2x4"), 8, 32);
+}
+
 TEST(MeshMpiTest, RankCountOtherThanTheMeshFailsOnEveryRank) {
   const Launch run = launch(2, "gather", "T3K");
   EXPECT_NE(run.result.exit_code, 0);
@@ -87,8 +108,9 @@ TEST(MeshMpiTest, RankCountOtherThanTheMeshFailsOnEveryRank) {
 TEST(MeshMpiTest, ShardOfAnotherShapeFailsOnEveryRankNamingTheRank) {
   const Launch run = launch(2, "shape", "N300");
   EXPECT_NE(run.result.exit_code, 0);
-  EXPECT_EQ(count(run.result.err, "[all_gather_shards] rank 1 holds a shard of shape [2, 5] and "
-                                  "dtype float32, rank 0 one of shape [2, 4] and dtype float32"),
+  EXPECT_EQ(count(run.result.err,
+                  "[all_gather_shards] rank 1 holds a shard of shape [2, 5] and "
+                  "dtype float32, rank 0 one of shape [2, 4] and dtype float32"),
             2)
       << run.result.err;
 }
@@ -119,8 +141,9 @@ TEST(MeshMpiTest, RankThatNeverJoinsTimesOutAndAbortsEveryRank) {
 TEST(MeshMpiTest, BadTimeoutVariableIsAnErrorNamingIt) {
   const Launch run = launch(2, "gather", "N300", "TTT_MESH_TIMEOUT_SECONDS=soon");
   EXPECT_NE(run.result.exit_code, 0);
-  EXPECT_EQ(count(run.result.err, "[mpi_transport] TTT_MESH_TIMEOUT_SECONDS is 'soon': expected "
-                                  "a positive number of seconds"),
+  EXPECT_EQ(count(run.result.err,
+                  "[mpi_transport] TTT_MESH_TIMEOUT_SECONDS is 'soon': expected "
+                  "a positive number of seconds"),
             2)
       << run.result.err;
 }

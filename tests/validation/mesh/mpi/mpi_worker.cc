@@ -5,6 +5,10 @@
 //             starts with only its own shard and checks every gathered shard bit for bit against
 //             the in-process distribute(), an iota tensor's shards against hand-derived values,
 //             and compose() of the gathered shards against the in-process compose().
+//   ccl       the collective blocks (blocks/ccl: all_reduce, reduce_scatter, all_gather,
+//             broadcast) in ring and line order and several partial-sum dtypes, along every mesh
+//             axis: each rank's result, and every rank's result gathered, bit for bit equal to
+//             the in-process run of the same block on the same inputs.
 //   die       rank 1 kills itself while the others are in all_gather_shards.
 //   stall     rank 1 sleeps 60 s instead of joining; the others must time out.
 //   shape     rank 1 holds a shard of another shape; every rank must refuse it.
@@ -24,6 +28,10 @@
 #include <thread>
 #include <vector>
 
+#include "blocks/ccl/all_gather.h"
+#include "blocks/ccl/all_reduce.h"
+#include "blocks/ccl/broadcast.h"
+#include "blocks/ccl/reduce_scatter.h"
 #include "validation/mesh/mesh.h"
 #include "validation/mesh/mpi/mpi_transport.h"
 #include "validation/mesh/transport.h"
@@ -128,6 +136,65 @@ int check_gather(const Mesh& mesh, const Process& process) {
   return 0;
 }
 
+// `block` run on this rank's part of `x` under MPI equals its in-process run on the whole of `x`,
+// for this rank's shard and for every rank's (gathered).
+template <typename Block>
+bool same_as_in_process(const Block& block, const MeshTensor& x, const Process& process) {
+  MeshTensor in_process;
+  {
+    const ScopedMeshTransport use(in_process_transport());
+    in_process = block.forward(x);
+  }
+  const MeshTensor distributed = block.forward(local_part(x, process.rank));
+  if (distributed.placements != in_process.placements ||
+      !same_bits(distributed.shards[process.rank], in_process.shards[process.rank])) {
+    return false;
+  }
+  const std::vector<Tensor> every_rank = mesh_transport().all_gather_shards(distributed);
+  for (std::size_t device = 0; device < every_rank.size(); ++device) {
+    if (!same_bits(every_rank[device], in_process.shards[device])) return false;
+  }
+  return true;
+}
+
+// Every collective, topology and partial-sum dtype along every axis of `mesh`, on partial inputs
+// that differ per device (seeded per device).
+int check_collectives(const Mesh& mesh, const Process& process) {
+  MeshTensor x{mesh, {}, {}};
+  for (int device = 0; device < mesh.size(); ++device) {
+    x.shards.push_back(random_normal({2, 8 * mesh.size()}, 100 + static_cast<std::uint64_t>(device),
+                                     0.0, 1.0, DType::bfloat16));
+  }
+  int checked = 0;
+  const auto check = [&](const auto& block) {
+    if (!same_as_in_process(block, x, process)) {
+      fail(process, block.spec().identity() + " differs from the in-process run");
+      return false;
+    }
+    ++checked;
+    return true;
+  };
+  for (int axis = 0; axis < 2; ++axis) {
+    if (mesh.axis_size(axis) == 1) continue;
+    for (const Topology topology : {Topology::ring, Topology::line}) {
+      for (const DType reduce_dtype : {DType::bfloat16, DType::float32, DType::bfloat8_b}) {
+        const CclReduceImplConfig config{topology, 1, reduce_dtype, DType::bfloat16};
+        if (!check(AllReduce({mesh, axis, 1}, config)) ||
+            !check(ReduceScatter({mesh, axis, 1}, config))) {
+          return 1;
+        }
+      }
+      const CclImplConfig config{topology, 1, DType::bfloat16};
+      if (!check(AllGather({mesh, axis, 1}, config)) ||
+          !check(Broadcast({mesh, axis, mesh.axis_size(axis) - 1}, config))) {
+        return 1;
+      }
+    }
+  }
+  std::printf("rank %d of %d: ccl ok (%d collectives)\n", process.rank, process.size, checked);
+  return 0;
+}
+
 // Rank 1 misbehaves (`mode`) while every other rank gathers a small tensor.
 int misbehave(std::string_view mode, const Mesh& mesh, const Process& process) {
   const Tensor tensor = random_normal({2, 4 * mesh.size()}, 21);
@@ -146,6 +213,7 @@ int run(std::string_view mode, const Mesh& mesh) {
   const ScopedMeshTransport use(make_mpi_transport());
   const Process process = process_on(mesh_transport(), mesh);
   if (mode == "gather") return check_gather(mesh, process);
+  if (mode == "ccl") return check_collectives(mesh, process);
   return misbehave(mode, mesh, process);
 }
 
@@ -153,9 +221,9 @@ int run(std::string_view mode, const Mesh& mesh) {
 }  // namespace ttt
 
 int main(int argc, char** argv) {
-  const std::vector<std::string_view> modes{"gather", "die", "stall", "shape"};
+  const std::vector<std::string_view> modes{"gather", "ccl", "die", "stall", "shape"};
   if (argc != 3 || std::find(modes.begin(), modes.end(), argv[1]) == modes.end()) {
-    std::fprintf(stderr, "usage: mesh_mpi_worker gather|die|stall|shape MESH\n");
+    std::fprintf(stderr, "usage: mesh_mpi_worker gather|ccl|die|stall|shape MESH\n");
     return 2;
   }
   try {
