@@ -28,14 +28,17 @@ TEST(BlockKinds, EveryFolderWithAKindsFileIsRead) {
   EXPECT_EQ(std::set<std::string>(block_kind_folders().begin(), block_kind_folders().end()),
             on_disk);
   EXPECT_THAT(block_kind_folders(),
-              ElementsAre("attention", "embeddings", "ffn", "lm_head", "normalization", "rope"));
+              ElementsAre("attention", "ccl", "embeddings", "ffn", "lm_head", "normalization",
+                          "rope"));
 }
 
 TEST(BlockKinds, AreSortedAndFoundByName) {
   std::vector<std::string> names;
   for (const BlockKind& kind : block_kinds()) names.push_back(kind.name);
-  EXPECT_THAT(names, ElementsAre("attention.decode", "attention.prefill", "embedding", "gated_mlp",
-                                 "layer_norm", "lm_head", "mlp", "moe", "rms_norm", "rope"));
+  EXPECT_THAT(names, ElementsAre("all_gather", "all_reduce", "attention.decode",
+                                 "attention.prefill", "broadcast", "embedding", "gated_mlp",
+                                 "layer_norm", "lm_head", "mlp", "moe", "reduce_scatter",
+                                 "rms_norm", "rope"));
   ASSERT_NE(find_block_kind("moe"), nullptr);
   EXPECT_EQ(find_block_kind("moe")->name, "moe");
   EXPECT_EQ(find_block_kind("attention.decode")->family, "attention");
