@@ -1,8 +1,8 @@
 // Tests of the MPI mesh transport (validation/mesh/mpi): mesh_mpi_worker launched by mpirun with 2
 // and 8 ranks, one per device. Gathered shards and the collective blocks' results are
 // bit-identical to the in-process ones on every rank; a launch with the wrong rank count, a shard
-// of another shape, a rank that dies and a rank that never joins each end the whole job with a
-// non-zero exit and a message, within seconds.
+// of another shape, a missing shard, a rank on another mesh, a rank that dies and a rank that
+// never joins each end the whole job with a non-zero exit and a message, within seconds.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -112,6 +112,23 @@ TEST(MeshMpiTest, ShardOfAnotherShapeFailsOnEveryRankNamingTheRank) {
                   "[all_gather_shards] rank 1 holds a shard of shape [2, 5] and "
                   "dtype float32, rank 0 one of shape [2, 4] and dtype float32"),
             2)
+      << run.result.err;
+}
+
+TEST(MeshMpiTest, RankWithoutItsShardFailsOnEveryRankNamingTheRank) {
+  const Launch run = launch(2, "noshard", "N300");
+  EXPECT_NE(run.result.exit_code, 0);
+  EXPECT_EQ(count(run.result.err, "[all_gather_shards] rank 1 holds no shard for its device 1"), 2)
+      << run.result.err;
+}
+
+TEST(MeshMpiTest, RankOnAnotherMeshFailsOnEveryRankNamingTheRank) {
+  const Launch run = launch(8, "othermesh", "T3K");
+  EXPECT_NE(run.result.exit_code, 0);
+  EXPECT_EQ(
+      count(run.result.err,
+            "[all_gather_shards] rank 1 gathers a tensor on mesh 2x4, rank 0 one on mesh 1x8"),
+      8)
       << run.result.err;
 }
 

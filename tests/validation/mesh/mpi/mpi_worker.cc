@@ -12,6 +12,8 @@
 //   die       rank 1 kills itself while the others are in all_gather_shards.
 //   stall     rank 1 sleeps 60 s instead of joining; the others must time out.
 //   shape     rank 1 holds a shard of another shape; every rank must refuse it.
+//   noshard   rank 1 holds no shard of its device; every rank must refuse it.
+//   othermesh rank 1 gathers a tensor on another mesh of as many devices (2 x n/2).
 //
 // Prints "rank R of N: MODE ok" when its checks pass (exit 0), "rank R of N: error: ..." on stderr
 // and exit 2 for an exception, exit 1 for a wrong value.
@@ -203,8 +205,11 @@ int misbehave(std::string_view mode, const Mesh& mesh, const Process& process) {
     if (mode == "die") std::raise(SIGKILL);
     if (mode == "stall") std::this_thread::sleep_for(std::chrono::seconds(60));
     if (mode == "shape") whole.shards[1] = random_normal({2, 5}, 22);
+    if (mode == "othermesh") whole.mesh = Mesh{2, mesh.size() / 2};
   }
-  mesh_transport().all_gather_shards(local_part(whole, process.rank));
+  MeshTensor local = local_part(whole, process.rank);
+  if (process.rank == 1 && mode == "noshard") local.shards[1] = Tensor();
+  mesh_transport().all_gather_shards(local);
   std::printf("rank %d of %d: %s ok\n", process.rank, process.size, std::string(mode).c_str());
   return 0;
 }
@@ -221,9 +226,11 @@ int run(std::string_view mode, const Mesh& mesh) {
 }  // namespace ttt
 
 int main(int argc, char** argv) {
-  const std::vector<std::string_view> modes{"gather", "ccl", "die", "stall", "shape"};
+  const std::vector<std::string_view> modes{"gather", "ccl",     "die",      "stall",
+                                            "shape",  "noshard", "othermesh"};
   if (argc != 3 || std::find(modes.begin(), modes.end(), argv[1]) == modes.end()) {
-    std::fprintf(stderr, "usage: mesh_mpi_worker gather|ccl|die|stall|shape MESH\n");
+    std::fprintf(stderr,
+                 "usage: mesh_mpi_worker gather|ccl|die|stall|shape|noshard|othermesh MESH\n");
     return 2;
   }
   try {
