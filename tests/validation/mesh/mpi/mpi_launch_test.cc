@@ -7,11 +7,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "tests/common/scratch_dir.h"
 #include "tests/tools/cli_run.h"
+#include "validation/mesh/mpi/mpi_transport.h"
 
 namespace ttt {
 namespace {
@@ -60,6 +62,20 @@ void expect_every_rank_gathered(const Launch& run, int ranks) {
     EXPECT_THAT(run.result.out, HasSubstr("rank " + std::to_string(rank) + " of " +
                                           std::to_string(ranks) + ": gather ok (25 layouts"));
   }
+}
+
+// Open MPI's launcher sets OMPI_COMM_WORLD_SIZE, MPICH's and Slurm's PMI_SIZE; the worker checks
+// that mpirun's environment reads as launched.
+TEST(MeshMpiTest, LaunchedUnderMpiReadsTheLaunchersVariables) {
+  unsetenv("OMPI_COMM_WORLD_SIZE");
+  unsetenv("PMI_SIZE");
+  EXPECT_FALSE(launched_under_mpi());
+  setenv("PMI_SIZE", "2", 1);
+  EXPECT_TRUE(launched_under_mpi());
+  unsetenv("PMI_SIZE");
+  setenv("OMPI_COMM_WORLD_SIZE", "8", 1);
+  EXPECT_TRUE(launched_under_mpi());
+  unsetenv("OMPI_COMM_WORLD_SIZE");
 }
 
 TEST(MeshMpiTest, GathersEveryShardBitExactlyOnTwoRanks) {

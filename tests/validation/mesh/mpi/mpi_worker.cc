@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -215,6 +216,9 @@ int misbehave(std::string_view mode, const Mesh& mesh, const Process& process) {
 }
 
 int run(std::string_view mode, const Mesh& mesh) {
+  if (!launched_under_mpi()) {
+    throw std::runtime_error("launched_under_mpi() is false under mpirun");
+  }
   const ScopedMeshTransport use(make_mpi_transport());
   const Process process = process_on(mesh_transport(), mesh);
   if (mode == "gather") return check_gather(mesh, process);
