@@ -6,7 +6,7 @@
 // all_gather_shards() and then do their arithmetic locally, in the same order on every process,
 // so that both transports give bit-identical results (docs/multi-device.md).
 //
-//   ttt::ScopedMeshTransport use(ttt::make_mpi_transport(argc, argv));   // one rank per device
+//   ttt::ScopedMeshTransport use(ttt::make_mpi_transport());   // one rank per device (mpi_transport.h)
 //   const std::vector<ttt::Tensor> all = ttt::mesh_transport().all_gather_shards(tensor);
 #pragma once
 
@@ -30,8 +30,10 @@ class MeshTransport {
   virtual bool holds(const Mesh& mesh, int device) const = 0;
   // Every device's shard, in device order, on every process: the shards this process holds are
   // sent, the others received. REQUIRES: every process calls it for the same tensor (a
-  // collective). Throws std::runtime_error naming the rank when a peer fails or does not answer
-  // within the transport's timeout; never hangs.
+  // collective). Throws std::invalid_argument naming the device when shards disagree in shape or
+  // dtype. A peer that fails or does not answer within the transport's timeout ends the whole
+  // run with a message naming the rank (the MPI transport aborts every rank: a collective left
+  // half done cannot be resumed); it never hangs.
   virtual std::vector<Tensor> all_gather_shards(const MeshTensor& tensor) const = 0;
 };
 
