@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "blocks/common/block_kind.h"
+#include "validation/input/json_reader.h"
 
 namespace ttt {
 
@@ -48,11 +49,13 @@ void variant_to_json(nlohmann::json& json, const Variant& value,
 
 // Reads alternative `I` when `kind` is kinds[I].
 template <typename Variant, std::size_t I = 0>
-void read_alternative(const nlohmann::json& body, std::string_view kind,
+void read_alternative(const JsonNode& body, std::string_view kind,
                       std::span<const std::string_view> kinds, Variant& value) {
   if constexpr (I < std::variant_size_v<Variant>) {
     if (kind == kinds[I]) {
-      value = body.get<std::variant_alternative_t<I, Variant>>();
+      std::variant_alternative_t<I, Variant> alternative{};
+      read_json(body, alternative);
+      value = std::move(alternative);
       return;
     }
     read_alternative<Variant, I + 1>(body, kind, kinds, value);
@@ -60,21 +63,16 @@ void read_alternative(const nlohmann::json& body, std::string_view kind,
 }
 
 template <typename Variant>
-void variant_from_json(const nlohmann::json& json, Variant& value,
-                       std::span<const std::string_view> kinds, const char* what) {
-  if (!json.is_object() || json.size() != 1) {
-    throw std::invalid_argument(std::string("[") + what +
-                                "] expected an object with one key naming the block (one of " +
-                                kind_list(kinds) + "), got " + json.dump());
+void read_variant(const JsonNode& node, Variant& value, std::span<const std::string_view> kinds) {
+  if (node.object().size() != 1) {
+    node.fail("expected an object with one key naming the block (one of " + kind_list(kinds) +
+              "), got " + node.json().dump());
   }
-  const std::string kind = json.begin().key();
-  bool known = false;
-  for (const std::string_view candidate : kinds) known = known || candidate == kind;
-  if (!known) {
-    throw std::invalid_argument(std::string("[") + what + "] unknown block '" + kind +
-                                "' (expected one of " + kind_list(kinds) + ")");
+  const std::string kind = node.json().begin().key();
+  if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
+    node.at(kind).fail("unknown block '" + kind + "' (expected one of " + kind_list(kinds) + ")");
   }
-  read_alternative(json.begin().value(), kind, kinds, value);
+  read_alternative(node.at(kind), kind, kinds, value);
 }
 
 // ModuleInfo of a block in both modes.
@@ -478,23 +476,31 @@ void to_json(nlohmann::json& json, const NormSpec& spec) {
   variant_to_json(json, spec, kNormKinds);
 }
 void from_json(const nlohmann::json& json, NormSpec& spec) {
-  variant_from_json(json, spec, kNormKinds, "norm");
+  read_json(JsonNode(json, "norm spec"), spec);
 }
+void read_json(const JsonNode& node, NormSpec& spec) { read_variant(node, spec, kNormKinds); }
 void to_json(nlohmann::json& json, const NormImplConfig& config) {
   variant_to_json(json, config, kNormKinds);
 }
 void from_json(const nlohmann::json& json, NormImplConfig& config) {
-  variant_from_json(json, config, kNormKinds, "norm");
+  read_json(JsonNode(json, "norm impl_config"), config);
+}
+void read_json(const JsonNode& node, NormImplConfig& config) {
+  read_variant(node, config, kNormKinds);
 }
 void to_json(nlohmann::json& json, const FfnSpec& spec) { variant_to_json(json, spec, kFfnKinds); }
 void from_json(const nlohmann::json& json, FfnSpec& spec) {
-  variant_from_json(json, spec, kFfnKinds, "ffn");
+  read_json(JsonNode(json, "ffn spec"), spec);
 }
+void read_json(const JsonNode& node, FfnSpec& spec) { read_variant(node, spec, kFfnKinds); }
 void to_json(nlohmann::json& json, const FfnImplConfig& config) {
   variant_to_json(json, config, kFfnKinds);
 }
 void from_json(const nlohmann::json& json, FfnImplConfig& config) {
-  variant_from_json(json, config, kFfnKinds, "ffn");
+  read_json(JsonNode(json, "ffn impl_config"), config);
+}
+void read_json(const JsonNode& node, FfnImplConfig& config) {
+  read_variant(node, config, kFfnKinds);
 }
 
 std::shared_ptr<const PositionwiseModule> make_norm_module(const NormSpec& spec,

@@ -72,16 +72,24 @@ NormImplConfig default_impl_config(const NormSpec& spec, Device device, Mode mod
 FfnImplConfig default_impl_config(const FfnSpec& spec, Device device, Mode mode,
                                   std::optional<Preset> preset = std::nullopt);
 
+// read_json reads through the strict JSON reader: errors name the node's source and JSON path
+// (docs/design.md "Reading JSON"); from_json (nlohmann's get<>) names the struct as source.
+class JsonNode;
+
 // JSON: an object with one key, the block kind, holding the block's own JSON. from_json throws
 // std::invalid_argument naming an unknown kind or an object with other than one key.
 void to_json(nlohmann::json& json, const NormSpec& spec);
 void from_json(const nlohmann::json& json, NormSpec& spec);
+void read_json(const JsonNode& node, NormSpec& spec);
 void to_json(nlohmann::json& json, const NormImplConfig& config);
 void from_json(const nlohmann::json& json, NormImplConfig& config);
+void read_json(const JsonNode& node, NormImplConfig& config);
 void to_json(nlohmann::json& json, const FfnSpec& spec);
 void from_json(const nlohmann::json& json, FfnSpec& spec);
+void read_json(const JsonNode& node, FfnSpec& spec);
 void to_json(nlohmann::json& json, const FfnImplConfig& config);
 void from_json(const nlohmann::json& json, FfnImplConfig& config);
+void read_json(const JsonNode& node, FfnImplConfig& config);
 
 // Modules from blocks. Each validates the spec, both configs and the weights' shapes without
 // loading any weight, and throws std::invalid_argument naming the block and the field.

@@ -108,37 +108,22 @@ PerMode<CausalLmImplConfig> default_impl_configs(const CausalLmSpec& spec, Devic
           default_impl_config(spec, device, Mode::decode, preset)};
 }
 
-void to_json(nlohmann::json& json, const CausalLmSpec& spec) {
-  json = nlohmann::json{{"embedding", spec.embedding},
-                        {"layers", spec.layers},
-                        {"norm", spec.norm},
-                        {"lm_head", spec.lm_head}};
-}
+namespace {
 
-void from_json(const nlohmann::json& json, CausalLmSpec& spec) {
-  JsonFields fields(json, "causal_lm");
-  fields.required("embedding", spec.embedding);
-  fields.required("layers", spec.layers);
-  fields.required("norm", spec.norm);
-  fields.required("lm_head", spec.lm_head);
-  fields.finish();
-}
+constexpr auto kSpecFields = std::tuple{json_required("embedding", &CausalLmSpec::embedding),
+                                        json_required("layers", &CausalLmSpec::layers),
+                                        json_required("norm", &CausalLmSpec::norm),
+                                        json_required("lm_head", &CausalLmSpec::lm_head)};
+constexpr auto kConfigFields =
+    std::tuple{json_required("embedding", &CausalLmImplConfig::embedding),
+               json_required("layers", &CausalLmImplConfig::layers),
+               json_required("norm", &CausalLmImplConfig::norm),
+               json_required("lm_head", &CausalLmImplConfig::lm_head)};
 
-void to_json(nlohmann::json& json, const CausalLmImplConfig& config) {
-  json = nlohmann::json{{"embedding", config.embedding},
-                        {"layers", config.layers},
-                        {"norm", config.norm},
-                        {"lm_head", config.lm_head}};
-}
+}  // namespace
 
-void from_json(const nlohmann::json& json, CausalLmImplConfig& config) {
-  JsonFields fields(json, "causal_lm");
-  fields.required("embedding", config.embedding);
-  fields.required("layers", config.layers);
-  fields.required("norm", config.norm);
-  fields.required("lm_head", config.lm_head);
-  fields.finish();
-}
+TTT_DEFINE_JSON_FIELDS(CausalLmSpec, "causal_lm spec", kSpecFields)
+TTT_DEFINE_JSON_FIELDS(CausalLmImplConfig, "causal_lm impl_config", kConfigFields)
 
 CausalLmModules make_causal_lm_modules(const CausalLmSpec& spec,
                                        const PerMode<CausalLmImplConfig>& configs,

@@ -67,12 +67,18 @@ CausalLmImplConfig default_impl_config(const CausalLmSpec& spec, Device device, 
 PerMode<CausalLmImplConfig> default_impl_configs(const CausalLmSpec& spec, Device device,
                                                  std::optional<Preset> preset = std::nullopt);
 
+// read_json reads through the strict JSON reader: errors name the node's source and JSON path
+// (docs/design.md "Reading JSON"); from_json (nlohmann's get<>) names the struct as source.
+class JsonNode;
+
 // JSON: {"embedding": {...}, "layers": [{...}, ...], "norm": {"rms_norm": {...}},
 // "lm_head": {...}}; the ImplConfig has the same keys. Unknown fields are errors naming them.
 void to_json(nlohmann::json& json, const CausalLmSpec& spec);
 void from_json(const nlohmann::json& json, CausalLmSpec& spec);
+void read_json(const JsonNode& node, CausalLmSpec& spec);
 void to_json(nlohmann::json& json, const CausalLmImplConfig& config);
 void from_json(const nlohmann::json& json, CausalLmImplConfig& config);
+void read_json(const JsonNode& node, CausalLmImplConfig& config);
 
 // The reference weights of the model (float32 values, loaded lazily).
 struct CausalLmWeights {

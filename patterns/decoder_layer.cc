@@ -37,27 +37,6 @@ void check_width(std::int64_t width, std::int64_t hidden, const std::string& fie
   }
 }
 
-// Reads an optional field that may also be null.
-template <typename T>
-void read_optional(const nlohmann::json& json, JsonFields& fields, const char* field,
-                   std::optional<T>& value) {
-  if (!json.contains(field)) return;
-  if (json.at(field).is_null()) {
-    nlohmann::json ignored;
-    fields.optional(field, ignored);
-    value.reset();
-    return;
-  }
-  T read{};
-  fields.optional(field, read);
-  value = std::move(read);
-}
-
-template <typename T>
-void write_optional(nlohmann::json& json, const char* field, const std::optional<T>& value) {
-  if (value.has_value()) json[field] = *value;
-}
-
 }  // namespace
 
 void DecoderLayerSpec::validate() const {
@@ -134,49 +113,28 @@ DecoderLayerImplConfig default_impl_config(const DecoderLayerSpec& spec, Device 
   return config;
 }
 
-void to_json(nlohmann::json& json, const DecoderLayerSpec& spec) {
-  json = nlohmann::json::object();
-  json["attention_norm"] = spec.attention_norm;
-  json["attention"] = spec.attention;
-  write_optional(json, "post_attention_norm", spec.post_attention_norm);
-  json["ffn_norm"] = spec.ffn_norm;
-  json["ffn"] = spec.ffn;
-  write_optional(json, "post_ffn_norm", spec.post_ffn_norm);
-}
+namespace {
 
-void from_json(const nlohmann::json& json, DecoderLayerSpec& spec) {
-  JsonFields fields(json, "decoder_layer");
-  fields.required("attention_norm", spec.attention_norm);
-  fields.required("attention", spec.attention);
-  read_optional(json, fields, "post_attention_norm", spec.post_attention_norm);
-  fields.required("ffn_norm", spec.ffn_norm);
-  fields.required("ffn", spec.ffn);
-  read_optional(json, fields, "post_ffn_norm", spec.post_ffn_norm);
-  fields.finish();
-}
+constexpr auto kSpecFields =
+    std::tuple{json_required("attention_norm", &DecoderLayerSpec::attention_norm),
+               json_required("attention", &DecoderLayerSpec::attention),
+               json_optional("post_attention_norm", &DecoderLayerSpec::post_attention_norm),
+               json_required("ffn_norm", &DecoderLayerSpec::ffn_norm),
+               json_required("ffn", &DecoderLayerSpec::ffn),
+               json_optional("post_ffn_norm", &DecoderLayerSpec::post_ffn_norm)};
+constexpr auto kConfigFields =
+    std::tuple{json_required("attention_norm", &DecoderLayerImplConfig::attention_norm),
+               json_required("attention", &DecoderLayerImplConfig::attention),
+               json_optional("post_attention_norm", &DecoderLayerImplConfig::post_attention_norm),
+               json_required("ffn_norm", &DecoderLayerImplConfig::ffn_norm),
+               json_required("ffn", &DecoderLayerImplConfig::ffn),
+               json_optional("post_ffn_norm", &DecoderLayerImplConfig::post_ffn_norm),
+               json_optional("residual_dtype", &DecoderLayerImplConfig::residual_dtype)};
 
-void to_json(nlohmann::json& json, const DecoderLayerImplConfig& config) {
-  json = nlohmann::json::object();
-  json["attention_norm"] = config.attention_norm;
-  json["attention"] = config.attention;
-  write_optional(json, "post_attention_norm", config.post_attention_norm);
-  json["ffn_norm"] = config.ffn_norm;
-  json["ffn"] = config.ffn;
-  write_optional(json, "post_ffn_norm", config.post_ffn_norm);
-  dtype_to_json(json["residual_dtype"], config.residual_dtype);
-}
+}  // namespace
 
-void from_json(const nlohmann::json& json, DecoderLayerImplConfig& config) {
-  JsonFields fields(json, "decoder_layer");
-  fields.required("attention_norm", config.attention_norm);
-  fields.required("attention", config.attention);
-  read_optional(json, fields, "post_attention_norm", config.post_attention_norm);
-  fields.required("ffn_norm", config.ffn_norm);
-  fields.required("ffn", config.ffn);
-  read_optional(json, fields, "post_ffn_norm", config.post_ffn_norm);
-  fields.optional("residual_dtype", config.residual_dtype);
-  fields.finish();
-}
+TTT_DEFINE_JSON_FIELDS(DecoderLayerSpec, "decoder_layer spec", kSpecFields)
+TTT_DEFINE_JSON_FIELDS(DecoderLayerImplConfig, "decoder_layer impl_config", kConfigFields)
 
 DecoderLayerModules make_decoder_layer_modules(const DecoderLayerSpec& spec,
                                                const PerMode<DecoderLayerImplConfig>& configs,

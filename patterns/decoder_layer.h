@@ -79,14 +79,20 @@ struct DecoderLayerImplConfig {
 DecoderLayerImplConfig default_impl_config(const DecoderLayerSpec& spec, Device device, Mode mode,
                                            std::optional<Preset> preset = std::nullopt);
 
+// read_json reads through the strict JSON reader: errors name the node's source and JSON path
+// (docs/design.md "Reading JSON"); from_json (nlohmann's get<>) names the struct as source.
+class JsonNode;
+
 // JSON: {"attention_norm": {"rms_norm": {...}}, "attention": {...}, "ffn_norm": {...},
 // "ffn": {"gated_mlp": {...}}}, plus "post_attention_norm" and "post_ffn_norm" when set (absent
 // or null: unset). ImplConfig likewise, with "residual_dtype". Unknown fields are errors naming
-// them: "[decoder_layer] field 'ffn_nrom': is not a field of decoder_layer".
+// them: "decoder_layer spec: /ffn_nrom: unknown field 'ffn_nrom' (...)".
 void to_json(nlohmann::json& json, const DecoderLayerSpec& spec);
 void from_json(const nlohmann::json& json, DecoderLayerSpec& spec);
+void read_json(const JsonNode& node, DecoderLayerSpec& spec);
 void to_json(nlohmann::json& json, const DecoderLayerImplConfig& config);
 void from_json(const nlohmann::json& json, DecoderLayerImplConfig& config);
+void read_json(const JsonNode& node, DecoderLayerImplConfig& config);
 
 // The reference weights of a layer (float32 values, loaded lazily).
 struct DecoderLayerWeights {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "blocks/common/device.h"
+#include "validation/input/json_reader.h"
 #include "validation/metrics/metrics.h"
 #include "validation/registry/block_registry.h"
 #include "validation/tensor/tensor.h"
@@ -117,9 +118,9 @@ struct BlockKind {
   // Parses and validates `spec`, builds the ImplConfig (the device and mode's defaults, with the
   // preset when given, overlaid with `overrides` as a JSON merge patch) and validates it. Throws
   // std::invalid_argument with the block's message, ImplConfigError for the overrides.
-  std::function<ConfiguredBlock(const nlohmann::json& spec, Device device, Mode mode,
-                                const std::optional<Preset>& preset,
-                                const nlohmann::json& overrides)>
+  // Errors name the nodes' source and JSON path: "suites/x.json: /cases/3/spec/dim: ...".
+  std::function<ConfiguredBlock(const JsonNode& spec, Device device, Mode mode,
+                                const std::optional<Preset>& preset, const JsonNode& overrides)>
       configure = nullptr;
   // The identity string of a Spec (throws as configure).
   std::function<std::string(const nlohmann::json& spec)> identity = nullptr;

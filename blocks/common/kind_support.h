@@ -15,19 +15,25 @@
 #include "blocks/common/weights.h"
 
 namespace ttt::kind_support {
+#include "validation/input/json_reader.h"
 
-// BlockKind::configure of a typed block.
+// BlockKind::configure of a typed block. The Spec is read from `spec_json` and the overrides
+// from the merged ImplConfig placed at `overrides`' path (only the overrides can be at fault), so
+// that errors name the caller's document and path (docs/design.md "Reading JSON").
 template <typename Spec>
-ConfiguredBlock configure(const nlohmann::json& spec_json, Device device, Mode mode,
-                          const std::optional<Preset>& preset, const nlohmann::json& overrides) {
-  const Spec spec = spec_json.get<Spec>();
+ConfiguredBlock configure(const JsonNode& spec_json, Device device, Mode mode,
+                          const std::optional<Preset>& preset, const JsonNode& overrides) {
+  Spec spec;
+  read_json(spec_json, spec);
   spec.validate();
   auto config = preset ? default_impl_config(spec, device, mode, *preset)
                        : default_impl_config(spec, device, mode);
   try {
     nlohmann::json merged = config;
-    merged.merge_patch(overrides);
-    config = merged.get<decltype(config)>();
+    merged.merge_patch(overrides.object());
+    decltype(config) overridden;
+    read_json(JsonNode(merged, overrides.source(), overrides.path()), overridden);
+    config = overridden;
     if constexpr (requires { config.validate(spec); }) {
       config.validate(spec);
     } else {
@@ -55,8 +61,7 @@ auto facts(Extras extras) {
     from_json(spec_json, spec);
     spec.validate();
     Config config = default_impl_config(spec, device, mode);
-    if (!impl_json.is_object()) throw std::invalid_argument("impl_config is not a JSON object");
-    from_json(impl_json, config);
+    from_json(impl_json, config);  // Over the defaults: fields it leaves out keep them.
     KindFacts facts;
     facts.identity = spec.identity();
     to_json(facts.spec, spec);
@@ -108,6 +113,59 @@ std::shared_ptr<const Block> reuse_block(const BlockCall& call, const Config& co
 
 // Binds a block object with prefill_forward(x) and decode_forward(x): device runs the mode's
 // forward, reference runs `reference`; the output is "y".
+// BlockKind::weights: the weights a call of a Spec carries.
+using WeightRules = std::function<InputRules(const nlohmann::json& spec)>;
+
+// The weight tensors of a replayed call, read by the names BlockKind::weights gives for the call's
+// Spec: a single input by its name, a repeated group's inputs as containers ("w_gate/0", ...). A
+// kind's bind therefore never spells which weights a Spec has: the weight rules say it once.
+class CallWeights {
+ public:
+  // Reads every weight `rules` names from `call`. Throws std::invalid_argument naming a missing
+  // input ("[mlp] missing input 'b_up'") or a group whose containers do not hold `count` tensors.
+  CallWeights(const BlockCall& call, const InputRules& rules);
+
+  // The single weight `name`; undefined when the rules do not name it (the Spec has no bias...).
+  Tensor operator[](std::string_view name) const;
+  // The same as a WeightSource (undefined when the rules do not name it).
+  WeightSource source(std::string_view name) const;
+  // The `count` tensors of group member `name` in index order; empty when the rules name none.
+  std::vector<Tensor> group(std::string_view name) const;
+  // Every tensor in the rules' order (a group's index by index): what a cached block keeps.
+  const std::vector<Tensor>& all() const { return all_; }
+
+ private:
+  std::vector<NamedTensor> singles_;
+  std::vector<std::pair<std::string, std::vector<Tensor>>> groups_;
+  std::vector<Tensor> all_;
+};
+
+// What a replayed call binds: its Spec, its weights (as read by name, and as the block takes
+// them) and its block.
+template <typename Spec, typename Block, typename Weights>
+struct CallBlock {
+  Spec spec;
+  CallWeights tensors;
+  Weights weights;
+  std::shared_ptr<const Block> block;
+};
+
+// The parts of a call in `mode`: the Spec and ImplConfig (configure_call), the weight tensors
+// `weight_rules` names, the block's weights to_weights(tensors), and the Block built from
+// (spec, config, weights) or reused across a replay's calls (reuse_block).
+template <typename Spec, typename Block, typename ToWeights>
+auto call_block(const BlockCall& call, Mode mode, const WeightRules& weight_rules,
+                ToWeights to_weights) {
+  const auto [spec, config] = configure_call<Spec>(call, mode);
+  CallWeights tensors(call, weight_rules(call.spec));
+  auto weights = to_weights(tensors);
+  auto block = reuse_block<Block>(call, config, tensors.all(), [&] {
+    return std::make_shared<const Block>(spec, config, weights);
+  });
+  return CallBlock<Spec, Block, decltype(weights)>{spec, std::move(tensors), std::move(weights),
+                                                   std::move(block)};
+}
+
 template <typename Block, typename Reference>
 BoundCall bind_block(std::shared_ptr<const Block> block, Mode mode, Tensor x, Reference reference) {
   BoundCall bound;

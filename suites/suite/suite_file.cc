@@ -46,40 +46,23 @@ bool is_layer_slot(const std::string& slot) {
   return false;
 }
 
-// A block's message as a JSON path below `node` and the rest of the message:
-// "[attention] field 'rope': [rope] field 'theta': expected a number" -> /spec/rope/theta.
-// Messages naming "spec.<field>" or "config.<field>" point at that field.
+// A block's message at its place in the suite file. Reading errors already name the file and the
+// JSON path (the Spec and ImplConfig are read from the file's nodes) and pass through; a
+// validation message naming "spec.<field>" or "config.<field>" points at that field.
 [[noreturn]] void fail_with_block_message(const JsonNode& spec_node, const JsonNode& config_node,
                                           const std::string& message) {
-  static const std::regex field_prefix(R"(^\[[^\]]+\] field '([^']+)': (.*)$)");
+  const std::string located = spec_node.source().empty() ? "/" : spec_node.source() + ": ";
+  if (message.rfind(located, 0) == 0) throw std::invalid_argument(message);
   static const std::regex spec_field(R"(\bspec\.([a-z_]+))");
   static const std::regex config_field(R"(\bconfig\.([a-z_]+))");
   std::string path = spec_node.path();
-  std::string rest = message;
   std::smatch match;
-  bool descended = false;
-  while (std::regex_match(rest, match, field_prefix)) {
-    // Adapters name nested fields with dots: "rope_scaling.rope_type".
-    const std::string field = match[1].str();
-    std::size_t start = 0;
-    while (true) {
-      const std::size_t dot = field.find('.', start);
-      path = json_child_path(
-          path, field.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
-      if (dot == std::string::npos) break;
-      start = dot + 1;
-    }
-    rest = match[2].str();
-    descended = true;
+  if (std::regex_search(message, match, spec_field)) {
+    path = json_child_path(spec_node.path(), match[1].str());
+  } else if (std::regex_search(message, match, config_field)) {
+    path = json_child_path(config_node.path(), match[1].str());
   }
-  if (!descended) {
-    if (std::regex_search(message, match, spec_field)) {
-      path = json_child_path(spec_node.path(), match[1].str());
-    } else if (std::regex_search(message, match, config_field)) {
-      path = json_child_path(config_node.path(), match[1].str());
-    }
-  }
-  JsonNode(spec_node.json(), spec_node.source(), path).fail(rest);
+  JsonNode(spec_node.json(), spec_node.source(), path).fail(message);
 }
 
 // The first leaf where two JSON values differ, as "/field: a vs b".
@@ -191,8 +174,11 @@ ResolvedModule resolve_module(const JsonNode& case_node, const JsonNode& module_
     binding.split = split->at("vocab_size").integer_at_least(2);
   }
   const suite_detail::KnownKind* known = suite_detail::find_known_kind(resolved.kind);
-  const auto normalized = [&](const Json& spec) {
-    return suite_detail::parse_block(*known, spec, device, mode, preset, Json::object()).spec;
+  const Json no_overrides = Json::object();
+  const auto normalized = [&](const JsonNode& spec) {
+    return suite_detail::parse_block(*known, spec, device, mode, preset,
+                                     JsonNode(no_overrides, spec.source()))
+        .spec;
   };
   // The model's Spec of every layer the module names (one entry for model-level modules).
   std::vector<std::int64_t> candidates =
@@ -212,7 +198,7 @@ ResolvedModule resolve_module(const JsonNode& case_node, const JsonNode& module_
       }
       spec["vocab_size"] = vocab / binding.split;
     }
-    model_specs.push_back(normalized(spec));
+    model_specs.push_back(normalized(JsonNode(spec, model.name + " " + binding.module)));
   }
   const auto spec_node = case_node.find("spec");
   if (spec_node) {
@@ -220,7 +206,7 @@ ResolvedModule resolve_module(const JsonNode& case_node, const JsonNode& module_
     Json merged = model_specs.front();
     merged.merge_patch(spec_node->json());
     try {
-      resolved.spec = normalized(merged);
+      resolved.spec = normalized(JsonNode(merged, spec_node->source(), spec_node->path()));
     } catch (const std::invalid_argument& error) {
       fail_with_block_message(*spec_node, *spec_node, error.what());
     }
@@ -329,8 +315,9 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
   std::optional<suite_detail::ParsedBlock> parsed;
   if (known != nullptr) {
     try {
-      parsed =
-          suite_detail::parse_block(*known, c.spec, file.device, c.mode, c.preset, c.impl_config);
+      parsed = suite_detail::parse_block(*known,
+                                         JsonNode(c.spec, spec_at.source(), spec_at.path()),
+                                         file.device, c.mode, c.preset, config_at);
       c.spec = parsed->spec;
     } catch (const suite_detail::ImplConfigError& error) {
       fail_with_block_message(config_at, config_at, error.what());

@@ -46,8 +46,10 @@ class BlockTarget final : public CaseTarget {
     if (definition_.registry == nullptr) register_builtin_blocks();
     known_ = suite_detail::find_known_kind(definition_.kind);
     if (known_ != nullptr) {
-      parsed_ = suite_detail::parse_block(*known_, definition_.spec, definition_.device, mode_,
-                                          definition_.preset, definition_.impl_config);
+      parsed_ = suite_detail::parse_block(
+          *known_, JsonNode(definition_.spec, definition_.kind + " spec"), definition_.device,
+          mode_, definition_.preset,
+          JsonNode(definition_.impl_config, definition_.kind + " impl_config"));
     } else {
       parsed_.spec = definition_.spec;
       parsed_.impl_config = definition_.impl_config;

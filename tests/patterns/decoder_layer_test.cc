@@ -89,16 +89,29 @@ TEST_F(DecoderLayerTest, JsonErrorsNameTheField) {
   nlohmann::json json = tiny_layer();
   json["ffn_nrom"] = json["ffn_norm"];
   EXPECT_THAT([&] { json.get<DecoderLayerSpec>(); },
-              ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("ffn_nrom")));
+              ::testing::ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("decoder_layer spec: /ffn_nrom: unknown field 'ffn_nrom' (expected one "
+                            "of: attention_norm, attention, post_attention_norm, ffn_norm, ffn, "
+                            "post_ffn_norm)")));
   json = tiny_layer();
   json["ffn"] = {{"swiglu", {{"hidden_dim", 64}}}};
   EXPECT_THAT([&] { json.get<DecoderLayerSpec>(); },
               ::testing::ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("unknown block 'swiglu' (expected one of gated_mlp, mlp, moe)")));
+                  HasSubstr("decoder_layer spec: /ffn/swiglu: unknown block 'swiglu' (expected "
+                            "one of gated_mlp, mlp, moe)")));
   json = tiny_layer();
   json["attention_norm"] = {{"rms_norm", {{"dim", 64}}}, {"layer_norm", {{"dim", 64}}}};
   EXPECT_THAT([&] { json.get<DecoderLayerSpec>(); },
-              ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("one key")));
+              ::testing::ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("decoder_layer spec: /attention_norm: expected an object with one key "
+                            "naming the block (one of rms_norm, layer_norm)")));
+  // A field of a block nested in the layer is named by its full path.
+  json = tiny_layer();
+  json["ffn"].begin().value()["ffn_dim"] = "128";
+  EXPECT_THAT([&] { json.get<DecoderLayerSpec>(); },
+              ::testing::ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("decoder_layer spec: /ffn/" + json["ffn"].begin().key() +
+                            "/ffn_dim: expected an integer, got \"128\"")));
   const NormSpec layer_norm = nlohmann::json{{"layer_norm", {{"dim", 8}}}}.get<NormSpec>();
   EXPECT_EQ(block_kind(layer_norm), "layer_norm");
   EXPECT_EQ(norm_dim(layer_norm), 8);

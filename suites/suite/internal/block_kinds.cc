@@ -137,9 +137,8 @@ std::vector<std::string> known_kind_names() {
   return names;
 }
 
-ParsedBlock parse_block(const KnownKind& kind, const nlohmann::json& spec, Device device, Mode mode,
-                        const std::optional<Preset>& preset,
-                        const nlohmann::json& impl_config_overrides) {
+ParsedBlock parse_block(const KnownKind& kind, const JsonNode& spec, Device device, Mode mode,
+                        const std::optional<Preset>& preset, const JsonNode& impl_config_overrides) {
   return kind.configure(spec, device, mode, preset, impl_config_overrides);
 }
 

@@ -15,6 +15,7 @@
 #include "blocks/common/block_kind.h"
 #include "blocks/common/device.h"
 #include "suites/suite/suite.h"
+#include "validation/input/json_reader.h"
 
 namespace ttt::suite_detail {
 
@@ -34,10 +35,9 @@ using ImplConfigError = ttt::ImplConfigError;
 
 // Parses `spec`, validates it and builds the ImplConfig (BlockKind::configure). Throws
 // std::invalid_argument with the block's message (ImplConfigError when the ImplConfig overrides
-// are invalid).
-ParsedBlock parse_block(const KnownKind& kind, const nlohmann::json& spec, Device device, Mode mode,
-                        const std::optional<Preset>& preset,
-                        const nlohmann::json& impl_config_overrides);
+// are invalid); a field of the wrong type or unknown is named by the node's source and JSON path.
+ParsedBlock parse_block(const KnownKind& kind, const JsonNode& spec, Device device, Mode mode,
+                        const std::optional<Preset>& preset, const JsonNode& impl_config_overrides);
 
 // The identity string of a Spec of a known kind (throws like parse_block).
 std::string block_identity(const KnownKind& kind, const nlohmann::json& spec);
