@@ -272,82 +272,43 @@ AttentionImplConfig default_impl_config(const AttentionSpec& spec, Device device
   return config;
 }
 
-void to_json(nlohmann::json& json, const AttentionSpec& spec) {
-  json = nlohmann::json{{"hidden_dim", spec.hidden_dim},
-                        {"num_heads", spec.num_heads},
-                        {"num_kv_heads", spec.num_kv_heads},
-                        {"head_dim", spec.head_dim},
-                        {"qkv_bias", spec.qkv_bias},
-                        {"output_bias", spec.output_bias},
-                        {"qk_norm", spec.qk_norm},
-                        {"qk_norm_eps", spec.qk_norm_eps},
-                        {"query_pre_attn_scalar", spec.query_pre_attn_scalar},
-                        {"logit_softcap", spec.logit_softcap},
-                        {"sliding_window", spec.sliding_window},
-                        {"positions", std::string(attention_positions_name(spec.positions))},
-                        {"rope", spec.rope}};
-}
+namespace {
 
-void from_json(const nlohmann::json& json, AttentionSpec& spec) {
-  JsonFields fields(json, kBlock);
-  fields.required("hidden_dim", spec.hidden_dim);
-  fields.required("num_heads", spec.num_heads);
-  fields.optional("num_kv_heads", spec.num_kv_heads);
-  fields.optional("head_dim", spec.head_dim);
-  fields.optional("qkv_bias", spec.qkv_bias);
-  fields.optional("output_bias", spec.output_bias);
-  fields.optional("qk_norm", spec.qk_norm);
-  fields.optional("qk_norm_eps", spec.qk_norm_eps);
-  fields.optional("query_pre_attn_scalar", spec.query_pre_attn_scalar);
-  fields.optional("logit_softcap", spec.logit_softcap);
-  fields.optional("sliding_window", spec.sliding_window);
-  std::string positions(attention_positions_name(spec.positions));
-  fields.optional("positions", positions);
-  try {
-    spec.positions = parse_attention_positions(positions);
-  } catch (const std::invalid_argument& error) {
-    fields.fail("positions", error.what());
-  }
-  fields.optional("rope", spec.rope);
-  fields.finish();
-}
+constexpr auto kSpecFields =
+    std::tuple{json_required("hidden_dim", &AttentionSpec::hidden_dim),
+               json_required("num_heads", &AttentionSpec::num_heads),
+               json_optional("num_kv_heads", &AttentionSpec::num_kv_heads),
+               json_optional("head_dim", &AttentionSpec::head_dim),
+               json_optional("qkv_bias", &AttentionSpec::qkv_bias),
+               json_optional("output_bias", &AttentionSpec::output_bias),
+               json_optional("qk_norm", &AttentionSpec::qk_norm),
+               json_optional("qk_norm_eps", &AttentionSpec::qk_norm_eps),
+               json_optional("query_pre_attn_scalar", &AttentionSpec::query_pre_attn_scalar),
+               json_optional("logit_softcap", &AttentionSpec::logit_softcap),
+               json_optional("sliding_window", &AttentionSpec::sliding_window),
+               json_named("positions", &AttentionSpec::positions, attention_positions_name,
+                          parse_attention_positions),
+               json_optional("rope", &AttentionSpec::rope)};
+constexpr auto kConfigFields =
+    std::tuple{json_optional("qkv", &AttentionImplConfig::qkv),
+               json_optional("output", &AttentionImplConfig::output),
+               json_optional("output_shards", &AttentionImplConfig::output_shards),
+               json_optional("kv_cache_dtype", &AttentionImplConfig::kv_cache_dtype),
+               json_optional("query_dtype", &AttentionImplConfig::query_dtype),
+               json_optional("probs_dtype", &AttentionImplConfig::probs_dtype),
+               json_optional("sdpa_fidelity", &AttentionImplConfig::sdpa_fidelity),
+               json_optional("sdpa_accumulation", &AttentionImplConfig::sdpa_accumulation),
+               json_optional("flash_min_seq_len", &AttentionImplConfig::flash_min_seq_len),
+               json_optional("q_chunk_size", &AttentionImplConfig::q_chunk_size),
+               json_optional("k_chunk_size", &AttentionImplConfig::k_chunk_size),
+               json_optional("rope", &AttentionImplConfig::rope),
+               json_optional("qk_norm", &AttentionImplConfig::qk_norm),
+               json_optional("bias_dtype", &AttentionImplConfig::bias_dtype)};
 
-void to_json(nlohmann::json& json, const AttentionImplConfig& config) {
-  json = nlohmann::json::object();
-  json["qkv"] = config.qkv;
-  json["output"] = config.output;
-  json["output_shards"] = config.output_shards;
-  dtype_to_json(json["kv_cache_dtype"], config.kv_cache_dtype);
-  dtype_to_json(json["query_dtype"], config.query_dtype);
-  dtype_to_json(json["probs_dtype"], config.probs_dtype);
-  json["sdpa_fidelity"] = config.sdpa_fidelity;
-  json["sdpa_accumulation"] = config.sdpa_accumulation;
-  json["flash_min_seq_len"] = config.flash_min_seq_len;
-  json["q_chunk_size"] = config.q_chunk_size;
-  json["k_chunk_size"] = config.k_chunk_size;
-  json["rope"] = config.rope;
-  json["qk_norm"] = config.qk_norm;
-  dtype_to_json(json["bias_dtype"], config.bias_dtype);
-}
+}  // namespace
 
-void from_json(const nlohmann::json& json, AttentionImplConfig& config) {
-  JsonFields fields(json, kBlock);
-  fields.optional("qkv", config.qkv);
-  fields.optional("output", config.output);
-  fields.optional("output_shards", config.output_shards);
-  fields.optional("kv_cache_dtype", config.kv_cache_dtype);
-  fields.optional("query_dtype", config.query_dtype);
-  fields.optional("probs_dtype", config.probs_dtype);
-  fields.optional("sdpa_fidelity", config.sdpa_fidelity);
-  fields.optional("sdpa_accumulation", config.sdpa_accumulation);
-  fields.optional("flash_min_seq_len", config.flash_min_seq_len);
-  fields.optional("q_chunk_size", config.q_chunk_size);
-  fields.optional("k_chunk_size", config.k_chunk_size);
-  fields.optional("rope", config.rope);
-  fields.optional("qk_norm", config.qk_norm);
-  fields.optional("bias_dtype", config.bias_dtype);
-  fields.finish();
-}
+TTT_DEFINE_JSON_FIELDS(AttentionSpec, "attention spec", kSpecFields)
+TTT_DEFINE_JSON_FIELDS(AttentionImplConfig, "attention impl_config", kConfigFields)
 
 void validate(const AttentionSpec& spec, const AttentionWeights& weights) {
   const std::int64_t hidden = spec.hidden_dim;

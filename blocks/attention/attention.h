@@ -150,14 +150,20 @@ AttentionImplConfig default_impl_config(const AttentionSpec& spec, Device device
 AttentionImplConfig default_impl_config(const AttentionSpec& spec, Device device, Mode mode,
                                         Preset preset);
 
+// read_json reads through the strict JSON reader: errors name the node's source and JSON path
+// (docs/design.md "Reading JSON"); from_json (nlohmann's get<>) names the struct as source.
+class JsonNode;
+
 // JSON with every field (rope nested as the rope block's JSON); hidden_dim and num_heads are
 // required, the others default; unknown fields are errors naming them.
 void to_json(nlohmann::json& json, const AttentionSpec& spec);
 void from_json(const nlohmann::json& json, AttentionSpec& spec);
+void read_json(const JsonNode& node, AttentionSpec& spec);
 // {"qkv": {..matmul..}, "output": {..}, "output_shards": 1, "kv_cache_dtype": "bfloat8_b", ...,
 //  "rope": {..}, "qk_norm": {..}}; fields may be omitted (defaults).
 void to_json(nlohmann::json& json, const AttentionImplConfig& config);
 void from_json(const nlohmann::json& json, AttentionImplConfig& config);
+void read_json(const JsonNode& node, AttentionImplConfig& config);
 
 // The reference weights (the BlockKind's weight names). Biases and norms are defined exactly
 // when the spec asks for them.

@@ -202,24 +202,18 @@ constexpr DeviceMatmul::Kernels kKernelTable[4][2] = {
 
 }  // namespace
 
-void to_json(nlohmann::json& json, const MatmulConfig& config) {
-  json = nlohmann::json::object();
-  dtype_to_json(json["activation_dtype"], config.activation_dtype);
-  dtype_to_json(json["weight_dtype"], config.weight_dtype);
-  dtype_to_json(json["output_dtype"], config.output_dtype);
-  json["fidelity"] = config.fidelity;
-  json["accumulation"] = config.accumulation;
-}
+namespace {
 
-void from_json(const nlohmann::json& json, MatmulConfig& config) {
-  JsonFields fields(json, "matmul");
-  fields.optional("activation_dtype", config.activation_dtype);
-  fields.optional("weight_dtype", config.weight_dtype);
-  fields.optional("output_dtype", config.output_dtype);
-  fields.optional("fidelity", config.fidelity);
-  fields.optional("accumulation", config.accumulation);
-  fields.finish();
-}
+constexpr auto kConfigFields =
+    std::tuple{json_optional("activation_dtype", &MatmulConfig::activation_dtype),
+               json_optional("weight_dtype", &MatmulConfig::weight_dtype),
+               json_optional("output_dtype", &MatmulConfig::output_dtype),
+               json_optional("fidelity", &MatmulConfig::fidelity),
+               json_optional("accumulation", &MatmulConfig::accumulation)};
+
+}  // namespace
+
+TTT_DEFINE_JSON_FIELDS(MatmulConfig, "matmul config", kConfigFields)
 
 std::string matmul_config_tag(const MatmulConfig& config) {
   return std::string(dtype_name(config.weight_dtype)) + "/" +

@@ -41,11 +41,16 @@ struct MatmulConfig {
   bool operator==(const MatmulConfig&) const = default;
 };
 
+// read_json reads through the strict JSON reader: errors name the node's source and JSON path
+// (docs/design.md "Reading JSON"); from_json (nlohmann's get<>) names the struct as source.
+class JsonNode;
+
 // {"activation_dtype": "bfloat16", "weight_dtype": "bfloat8_b", "output_dtype": "bfloat16",
 //  "fidelity": "HiFi2", "accumulation": "fp32"}; from_json accepts any subset (missing fields keep
 // their defaults) and throws std::invalid_argument naming an unknown or invalid field.
 void to_json(nlohmann::json& json, const MatmulConfig& config);
 void from_json(const nlohmann::json& json, MatmulConfig& config);
+void read_json(const JsonNode& node, MatmulConfig& config);
 
 // "bfloat8_b/HiFi2/fp32": weight dtype, fidelity and accumulation, for identity strings.
 std::string matmul_config_tag(const MatmulConfig& config);

@@ -123,44 +123,24 @@ EmbeddingImplConfig default_impl_config(const EmbeddingSpec& spec, Device device
   return default_impl_config(spec, device, mode);
 }
 
-void to_json(nlohmann::json& json, const EmbeddingSpec& spec) {
-  json = nlohmann::json{{"vocab_size", spec.vocab_size},
-                        {"hidden_dim", spec.hidden_dim},
-                        {"scale", spec.scale},
-                        {"positions", std::string(position_embedding_name(spec.positions))},
-                        {"max_positions", spec.max_positions},
-                        {"sinusoid_base", spec.sinusoid_base}};
-}
+namespace {
 
-void from_json(const nlohmann::json& json, EmbeddingSpec& spec) {
-  JsonFields fields(json, "embedding");
-  fields.required("vocab_size", spec.vocab_size);
-  fields.required("hidden_dim", spec.hidden_dim);
-  fields.optional("scale", spec.scale);
-  std::string positions(position_embedding_name(spec.positions));
-  fields.optional("positions", positions);
-  try {
-    spec.positions = parse_position_embedding(positions);
-  } catch (const std::invalid_argument& error) {
-    fields.fail("positions", error.what());
-  }
-  fields.optional("max_positions", spec.max_positions);
-  fields.optional("sinusoid_base", spec.sinusoid_base);
-  fields.finish();
-}
+constexpr auto kSpecFields =
+    std::tuple{json_required("vocab_size", &EmbeddingSpec::vocab_size),
+               json_required("hidden_dim", &EmbeddingSpec::hidden_dim),
+               json_optional("scale", &EmbeddingSpec::scale),
+               json_named("positions", &EmbeddingSpec::positions, position_embedding_name,
+                          parse_position_embedding),
+               json_optional("max_positions", &EmbeddingSpec::max_positions),
+               json_optional("sinusoid_base", &EmbeddingSpec::sinusoid_base)};
+constexpr auto kConfigFields =
+    std::tuple{json_optional("weight_dtype", &EmbeddingImplConfig::weight_dtype),
+               json_optional("output_dtype", &EmbeddingImplConfig::output_dtype)};
 
-void to_json(nlohmann::json& json, const EmbeddingImplConfig& config) {
-  json = nlohmann::json::object();
-  dtype_to_json(json["weight_dtype"], config.weight_dtype);
-  dtype_to_json(json["output_dtype"], config.output_dtype);
-}
+}  // namespace
 
-void from_json(const nlohmann::json& json, EmbeddingImplConfig& config) {
-  JsonFields fields(json, "embedding");
-  fields.optional("weight_dtype", config.weight_dtype);
-  fields.optional("output_dtype", config.output_dtype);
-  fields.finish();
-}
+TTT_DEFINE_JSON_FIELDS(EmbeddingSpec, "embedding spec", kSpecFields)
+TTT_DEFINE_JSON_FIELDS(EmbeddingImplConfig, "embedding impl_config", kConfigFields)
 
 Embedding::Embedding(EmbeddingSpec spec, EmbeddingImplConfig config, EmbeddingWeights weights)
     : spec_(std::move(spec)), config_(config) {

@@ -77,13 +77,19 @@ EmbeddingImplConfig default_impl_config(const EmbeddingSpec& spec, Device device
 EmbeddingImplConfig default_impl_config(const EmbeddingSpec& spec, Device device, Mode mode,
                                         Preset preset);
 
+// read_json reads through the strict JSON reader: errors name the node's source and JSON path
+// (docs/design.md "Reading JSON"); from_json (nlohmann's get<>) names the struct as source.
+class JsonNode;
+
 // JSON: {"vocab_size": 50257, "hidden_dim": 768, "scale": 1.0, "positions": "learned",
 // "max_positions": 1024, "sinusoid_base": 10000.0}; vocab_size and hidden_dim are required, the
 // others may be omitted (defaults); unknown fields are errors naming them.
 void to_json(nlohmann::json& json, const EmbeddingSpec& spec);
 void from_json(const nlohmann::json& json, EmbeddingSpec& spec);
+void read_json(const JsonNode& node, EmbeddingSpec& spec);
 void to_json(nlohmann::json& json, const EmbeddingImplConfig& config);
 void from_json(const nlohmann::json& json, EmbeddingImplConfig& config);
+void read_json(const JsonNode& node, EmbeddingImplConfig& config);
 
 // The reference weights (the BlockKind's "token_weight", "position_weight").
 struct EmbeddingWeights {

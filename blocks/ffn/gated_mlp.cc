@@ -68,34 +68,21 @@ GatedMlpImplConfig default_impl_config(const GatedMlpSpec& spec, Device device, 
   return config;
 }
 
-void to_json(nlohmann::json& json, const GatedMlpSpec& spec) {
-  json = {
-      {"hidden_dim", spec.hidden_dim}, {"ffn_dim", spec.ffn_dim}, {"activation", spec.activation}};
-}
+namespace {
 
-void from_json(const nlohmann::json& json, GatedMlpSpec& spec) {
-  JsonFields fields(json, kBlock);
-  fields.required("hidden_dim", spec.hidden_dim);
-  fields.required("ffn_dim", spec.ffn_dim);
-  fields.optional("activation", spec.activation);
-  fields.finish();
-}
+constexpr auto kSpecFields = std::tuple{json_required("hidden_dim", &GatedMlpSpec::hidden_dim),
+                                        json_required("ffn_dim", &GatedMlpSpec::ffn_dim),
+                                        json_optional("activation", &GatedMlpSpec::activation)};
+constexpr auto kConfigFields =
+    std::tuple{json_optional("ff1_ff3", &GatedMlpImplConfig::ff1_ff3),
+               json_optional("ff2", &GatedMlpImplConfig::ff2),
+               json_optional("reduction_shards", &GatedMlpImplConfig::reduction_shards),
+               json_optional("prefill_chunk_rows", &GatedMlpImplConfig::prefill_chunk_rows)};
 
-void to_json(nlohmann::json& json, const GatedMlpImplConfig& config) {
-  json = {{"ff1_ff3", config.ff1_ff3},
-          {"ff2", config.ff2},
-          {"reduction_shards", config.reduction_shards},
-          {"prefill_chunk_rows", config.prefill_chunk_rows}};
-}
+}  // namespace
 
-void from_json(const nlohmann::json& json, GatedMlpImplConfig& config) {
-  JsonFields fields(json, kBlock);
-  fields.optional("ff1_ff3", config.ff1_ff3);
-  fields.optional("ff2", config.ff2);
-  fields.optional("reduction_shards", config.reduction_shards);
-  fields.optional("prefill_chunk_rows", config.prefill_chunk_rows);
-  fields.finish();
-}
+TTT_DEFINE_JSON_FIELDS(GatedMlpSpec, "gated_mlp spec", kSpecFields)
+TTT_DEFINE_JSON_FIELDS(GatedMlpImplConfig, "gated_mlp impl_config", kConfigFields)
 
 GatedMlp::GatedMlp(GatedMlpSpec spec, GatedMlpImplConfig config, GatedMlpWeights weights)
     : spec_(spec), config_(config) {

@@ -67,12 +67,18 @@ GatedMlpImplConfig default_impl_config(const GatedMlpSpec& spec, Device device, 
 GatedMlpImplConfig default_impl_config(const GatedMlpSpec& spec, Device device, Mode mode,
                                        Preset preset);
 
+// read_json reads through the strict JSON reader: errors name the node's source and JSON path
+// (docs/design.md "Reading JSON"); from_json (nlohmann's get<>) names the struct as source.
+class JsonNode;
+
 // JSON: {"hidden_dim": 4096, "ffn_dim": 14336, "activation": "silu"}.
 void to_json(nlohmann::json& json, const GatedMlpSpec& spec);
 void from_json(const nlohmann::json& json, GatedMlpSpec& spec);
+void read_json(const JsonNode& node, GatedMlpSpec& spec);
 // {"ff1_ff3": {...matmul...}, "ff2": {...}, "reduction_shards": 1, "prefill_chunk_rows": 1024}.
 void to_json(nlohmann::json& json, const GatedMlpImplConfig& config);
 void from_json(const nlohmann::json& json, GatedMlpImplConfig& config);
+void read_json(const JsonNode& node, GatedMlpImplConfig& config);
 
 // The reference weights of a gated MLP (the BlockKind's "w_gate", "w_up", "w_down").
 struct GatedMlpWeights {

@@ -72,39 +72,21 @@ MlpImplConfig default_impl_config(const MlpSpec& spec, Device device, Mode mode,
   return config;
 }
 
-void to_json(nlohmann::json& json, const MlpSpec& spec) {
-  json = {{"hidden_dim", spec.hidden_dim},
-          {"ffn_dim", spec.ffn_dim},
-          {"activation", spec.activation},
-          {"bias", spec.bias}};
-}
+namespace {
 
-void from_json(const nlohmann::json& json, MlpSpec& spec) {
-  JsonFields fields(json, kBlock);
-  fields.required("hidden_dim", spec.hidden_dim);
-  fields.required("ffn_dim", spec.ffn_dim);
-  fields.optional("activation", spec.activation);
-  fields.optional("bias", spec.bias);
-  fields.finish();
-}
+constexpr auto kSpecFields = std::tuple{
+    json_required("hidden_dim", &MlpSpec::hidden_dim), json_required("ffn_dim", &MlpSpec::ffn_dim),
+    json_optional("activation", &MlpSpec::activation), json_optional("bias", &MlpSpec::bias)};
+constexpr auto kConfigFields =
+    std::tuple{json_optional("ff1", &MlpImplConfig::ff1), json_optional("ff2", &MlpImplConfig::ff2),
+               json_optional("reduction_shards", &MlpImplConfig::reduction_shards),
+               json_optional("prefill_chunk_rows", &MlpImplConfig::prefill_chunk_rows),
+               json_optional("bias_dtype", &MlpImplConfig::bias_dtype)};
 
-void to_json(nlohmann::json& json, const MlpImplConfig& config) {
-  json = {{"ff1", config.ff1},
-          {"ff2", config.ff2},
-          {"reduction_shards", config.reduction_shards},
-          {"prefill_chunk_rows", config.prefill_chunk_rows}};
-  dtype_to_json(json["bias_dtype"], config.bias_dtype);
-}
+}  // namespace
 
-void from_json(const nlohmann::json& json, MlpImplConfig& config) {
-  JsonFields fields(json, kBlock);
-  fields.optional("ff1", config.ff1);
-  fields.optional("ff2", config.ff2);
-  fields.optional("reduction_shards", config.reduction_shards);
-  fields.optional("prefill_chunk_rows", config.prefill_chunk_rows);
-  fields.optional("bias_dtype", config.bias_dtype);
-  fields.finish();
-}
+TTT_DEFINE_JSON_FIELDS(MlpSpec, "mlp spec", kSpecFields)
+TTT_DEFINE_JSON_FIELDS(MlpImplConfig, "mlp impl_config", kConfigFields)
 
 Mlp::Mlp(MlpSpec spec, MlpImplConfig config, MlpWeights weights) : spec_(spec), config_(config) {
   spec_.validate();

@@ -63,11 +63,17 @@ struct MlpImplConfig {
 MlpImplConfig default_impl_config(const MlpSpec& spec, Device device, Mode mode);
 MlpImplConfig default_impl_config(const MlpSpec& spec, Device device, Mode mode, Preset preset);
 
+// read_json reads through the strict JSON reader: errors name the node's source and JSON path
+// (docs/design.md "Reading JSON"); from_json (nlohmann's get<>) names the struct as source.
+class JsonNode;
+
 // JSON: {"hidden_dim": 768, "ffn_dim": 3072, "activation": "gelu_tanh", "bias": true}.
 void to_json(nlohmann::json& json, const MlpSpec& spec);
 void from_json(const nlohmann::json& json, MlpSpec& spec);
+void read_json(const JsonNode& node, MlpSpec& spec);
 void to_json(nlohmann::json& json, const MlpImplConfig& config);
 void from_json(const nlohmann::json& json, MlpImplConfig& config);
+void read_json(const JsonNode& node, MlpImplConfig& config);
 
 // The reference weights of an MLP (the BlockKind's "w_up", "w_down", "b_up", "b_down"); biases
 // undefined when the spec has none.

@@ -89,36 +89,21 @@ MoeImplConfig default_impl_config(const MoeSpec& spec, Device device, Mode mode,
   return config;
 }
 
-void to_json(nlohmann::json& json, const MoeSpec& spec) {
-  json = {{"hidden_dim", spec.hidden_dim},
-          {"ffn_dim", spec.ffn_dim},
-          {"num_experts", spec.num_experts},
-          {"top_k", spec.top_k},
-          {"activation", spec.activation}};
-}
+namespace {
 
-void from_json(const nlohmann::json& json, MoeSpec& spec) {
-  JsonFields fields(json, kBlock);
-  fields.required("hidden_dim", spec.hidden_dim);
-  fields.required("ffn_dim", spec.ffn_dim);
-  fields.required("num_experts", spec.num_experts);
-  fields.required("top_k", spec.top_k);
-  fields.optional("activation", spec.activation);
-  fields.finish();
-}
+constexpr auto kSpecFields = std::tuple{
+    json_required("hidden_dim", &MoeSpec::hidden_dim), json_required("ffn_dim", &MoeSpec::ffn_dim),
+    json_required("num_experts", &MoeSpec::num_experts), json_required("top_k", &MoeSpec::top_k),
+    json_optional("activation", &MoeSpec::activation)};
+constexpr auto kConfigFields =
+    std::tuple{json_optional("router", &MoeImplConfig::router),
+               json_optional("expert", &MoeImplConfig::expert),
+               json_optional("combine_dtype", &MoeImplConfig::combine_dtype)};
 
-void to_json(nlohmann::json& json, const MoeImplConfig& config) {
-  json = {{"router", config.router}, {"expert", config.expert}};
-  dtype_to_json(json["combine_dtype"], config.combine_dtype);
-}
+}  // namespace
 
-void from_json(const nlohmann::json& json, MoeImplConfig& config) {
-  JsonFields fields(json, kBlock);
-  fields.optional("router", config.router);
-  fields.optional("expert", config.expert);
-  fields.optional("combine_dtype", config.combine_dtype);
-  fields.finish();
-}
+TTT_DEFINE_JSON_FIELDS(MoeSpec, "moe spec", kSpecFields)
+TTT_DEFINE_JSON_FIELDS(MoeImplConfig, "moe impl_config", kConfigFields)
 
 std::vector<ExpertChoice> select_experts(std::span<const float> logits, std::int64_t top_k) {
   check_top_k(logits.size(), top_k);

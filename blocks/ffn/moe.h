@@ -61,12 +61,18 @@ struct MoeImplConfig {
 MoeImplConfig default_impl_config(const MoeSpec& spec, Device device, Mode mode);
 MoeImplConfig default_impl_config(const MoeSpec& spec, Device device, Mode mode, Preset preset);
 
+// read_json reads through the strict JSON reader: errors name the node's source and JSON path
+// (docs/design.md "Reading JSON"); from_json (nlohmann's get<>) names the struct as source.
+class JsonNode;
+
 // JSON: {"hidden_dim": 4096, "ffn_dim": 14336, "num_experts": 8, "top_k": 2, "activation":
 // "silu"}; ImplConfig {"router": {...}, "expert": {...}, "combine_dtype": "bfloat16"}.
 void to_json(nlohmann::json& json, const MoeSpec& spec);
 void from_json(const nlohmann::json& json, MoeSpec& spec);
+void read_json(const JsonNode& node, MoeSpec& spec);
 void to_json(nlohmann::json& json, const MoeImplConfig& config);
 void from_json(const nlohmann::json& json, MoeImplConfig& config);
+void read_json(const JsonNode& node, MoeImplConfig& config);
 
 // One selected expert of a token.
 struct ExpertChoice {

@@ -96,32 +96,21 @@ LmHeadImplConfig default_impl_config(const LmHeadSpec& spec, Device device, Mode
   return default_impl_config(spec, device, mode);
 }
 
-void to_json(nlohmann::json& json, const LmHeadSpec& spec) {
-  json = {{"hidden_dim", spec.hidden_dim},
-          {"vocab_size", spec.vocab_size},
-          {"tied_embeddings", spec.tied_embeddings},
-          {"logit_softcap", spec.logit_softcap}};
-}
+namespace {
 
-void from_json(const nlohmann::json& json, LmHeadSpec& spec) {
-  JsonFields fields(json, "lm_head");
-  fields.required("hidden_dim", spec.hidden_dim);
-  fields.required("vocab_size", spec.vocab_size);
-  fields.optional("tied_embeddings", spec.tied_embeddings);
-  fields.optional("logit_softcap", spec.logit_softcap);
-  fields.finish();
-}
+constexpr auto kSpecFields =
+    std::tuple{json_required("hidden_dim", &LmHeadSpec::hidden_dim),
+               json_required("vocab_size", &LmHeadSpec::vocab_size),
+               json_optional("tied_embeddings", &LmHeadSpec::tied_embeddings),
+               json_optional("logit_softcap", &LmHeadSpec::logit_softcap)};
+constexpr auto kConfigFields =
+    std::tuple{json_optional("matmul", &LmHeadImplConfig::matmul),
+               json_optional("vocab_chunk", &LmHeadImplConfig::vocab_chunk)};
 
-void to_json(nlohmann::json& json, const LmHeadImplConfig& config) {
-  json = {{"matmul", config.matmul}, {"vocab_chunk", config.vocab_chunk}};
-}
+}  // namespace
 
-void from_json(const nlohmann::json& json, LmHeadImplConfig& config) {
-  JsonFields fields(json, "lm_head");
-  fields.optional("matmul", config.matmul);
-  fields.optional("vocab_chunk", config.vocab_chunk);
-  fields.finish();
-}
+TTT_DEFINE_JSON_FIELDS(LmHeadSpec, "lm_head spec", kSpecFields)
+TTT_DEFINE_JSON_FIELDS(LmHeadImplConfig, "lm_head impl_config", kConfigFields)
 
 LmHead::LmHead(LmHeadSpec spec, LmHeadImplConfig config, LmHeadWeights weights)
     : spec_(spec), config_(config), matmul_(config.matmul) {

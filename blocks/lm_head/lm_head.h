@@ -58,12 +58,18 @@ LmHeadImplConfig default_impl_config(const LmHeadSpec& spec, Device device, Mode
 LmHeadImplConfig default_impl_config(const LmHeadSpec& spec, Device device, Mode mode,
                                      Preset preset);
 
+// read_json reads through the strict JSON reader: errors name the node's source and JSON path
+// (docs/design.md "Reading JSON"); from_json (nlohmann's get<>) names the struct as source.
+class JsonNode;
+
 // JSON: {"hidden_dim": 3584, "vocab_size": 256000, "tied_embeddings": true,
 // "logit_softcap": 30.0}; ImplConfig {"matmul": {...}, "vocab_chunk": 32768}.
 void to_json(nlohmann::json& json, const LmHeadSpec& spec);
 void from_json(const nlohmann::json& json, LmHeadSpec& spec);
+void read_json(const JsonNode& node, LmHeadSpec& spec);
 void to_json(nlohmann::json& json, const LmHeadImplConfig& config);
 void from_json(const nlohmann::json& json, LmHeadImplConfig& config);
+void read_json(const JsonNode& node, LmHeadImplConfig& config);
 
 // The reference weight (the BlockKind's "weight").
 struct LmHeadWeights {

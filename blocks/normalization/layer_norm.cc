@@ -54,34 +54,21 @@ LayerNormImplConfig default_impl_config(const LayerNormSpec& spec, Device device
   return default_impl_config(spec, device, mode);
 }
 
-void to_json(nlohmann::json& json, const LayerNormSpec& spec) {
-  json = {{"dim", spec.dim}, {"eps", spec.eps}, {"bias", spec.bias}};
-}
+namespace {
 
-void from_json(const nlohmann::json& json, LayerNormSpec& spec) {
-  JsonFields fields(json, "layer_norm");
-  fields.required("dim", spec.dim);
-  fields.optional("eps", spec.eps);
-  fields.optional("bias", spec.bias);
-  fields.finish();
-}
+constexpr auto kSpecFields =
+    std::tuple{json_required("dim", &LayerNormSpec::dim), json_optional("eps", &LayerNormSpec::eps),
+               json_optional("bias", &LayerNormSpec::bias)};
+constexpr auto kConfigFields =
+    std::tuple{json_optional("activation_dtype", &LayerNormImplConfig::activation_dtype),
+               json_optional("weight_dtype", &LayerNormImplConfig::weight_dtype),
+               json_optional("output_dtype", &LayerNormImplConfig::output_dtype),
+               json_optional("accumulation", &LayerNormImplConfig::accumulation)};
 
-void to_json(nlohmann::json& json, const LayerNormImplConfig& config) {
-  json = nlohmann::json::object();
-  dtype_to_json(json["activation_dtype"], config.activation_dtype);
-  dtype_to_json(json["weight_dtype"], config.weight_dtype);
-  dtype_to_json(json["output_dtype"], config.output_dtype);
-  json["accumulation"] = config.accumulation;
-}
+}  // namespace
 
-void from_json(const nlohmann::json& json, LayerNormImplConfig& config) {
-  JsonFields fields(json, "layer_norm");
-  fields.optional("activation_dtype", config.activation_dtype);
-  fields.optional("weight_dtype", config.weight_dtype);
-  fields.optional("output_dtype", config.output_dtype);
-  fields.optional("accumulation", config.accumulation);
-  fields.finish();
-}
+TTT_DEFINE_JSON_FIELDS(LayerNormSpec, "layer_norm spec", kSpecFields)
+TTT_DEFINE_JSON_FIELDS(LayerNormImplConfig, "layer_norm impl_config", kConfigFields)
 
 LayerNorm::LayerNorm(LayerNormSpec spec, LayerNormImplConfig config, LayerNormWeights weights)
     : spec_(spec), config_(config) {

@@ -57,11 +57,17 @@ LayerNormImplConfig default_impl_config(const LayerNormSpec& spec, Device device
 LayerNormImplConfig default_impl_config(const LayerNormSpec& spec, Device device, Mode mode,
                                         Preset preset);
 
-// JSON: {"dim": 768, "eps": 1e-05, "bias": true}; errors name the field.
+// read_json reads through the strict JSON reader: errors name the node's source and JSON path
+// (docs/design.md "Reading JSON"); from_json (nlohmann's get<>) names the struct as source.
+class JsonNode;
+
+// JSON: {"dim": 768, "eps": 1e-05, "bias": true}; errors name the JSON path.
 void to_json(nlohmann::json& json, const LayerNormSpec& spec);
 void from_json(const nlohmann::json& json, LayerNormSpec& spec);
+void read_json(const JsonNode& node, LayerNormSpec& spec);
 void to_json(nlohmann::json& json, const LayerNormImplConfig& config);
 void from_json(const nlohmann::json& json, LayerNormImplConfig& config);
+void read_json(const JsonNode& node, LayerNormImplConfig& config);
 
 // The reference weights (the BlockKind's "weight", "bias").
 struct LayerNormWeights {

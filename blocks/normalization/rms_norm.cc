@@ -65,38 +65,23 @@ RmsNormImplConfig default_impl_config(const RmsNormSpec& spec, Device device, Mo
   return default_impl_config(spec, device, mode);
 }
 
-void to_json(nlohmann::json& json, const RmsNormSpec& spec) {
-  json = {{"dim", spec.dim}, {"eps", spec.eps}, {"add_unit_offset", spec.add_unit_offset}};
-}
+namespace {
 
-void from_json(const nlohmann::json& json, RmsNormSpec& spec) {
-  JsonFields fields(json, "rms_norm");
-  fields.required("dim", spec.dim);
-  fields.optional("eps", spec.eps);
-  fields.optional("add_unit_offset", spec.add_unit_offset);
-  fields.finish();
-}
+constexpr auto kSpecFields =
+    std::tuple{json_required("dim", &RmsNormSpec::dim), json_optional("eps", &RmsNormSpec::eps),
+               json_optional("add_unit_offset", &RmsNormSpec::add_unit_offset)};
+constexpr auto kConfigFields =
+    std::tuple{json_optional("activation_dtype", &RmsNormImplConfig::activation_dtype),
+               json_optional("weight_dtype", &RmsNormImplConfig::weight_dtype),
+               json_optional("output_dtype", &RmsNormImplConfig::output_dtype),
+               json_optional("accumulation", &RmsNormImplConfig::accumulation),
+               json_optional("stat_shards", &RmsNormImplConfig::stat_shards),
+               json_optional("stats_dtype", &RmsNormImplConfig::stats_dtype)};
 
-void to_json(nlohmann::json& json, const RmsNormImplConfig& config) {
-  json = nlohmann::json::object();
-  dtype_to_json(json["activation_dtype"], config.activation_dtype);
-  dtype_to_json(json["weight_dtype"], config.weight_dtype);
-  dtype_to_json(json["output_dtype"], config.output_dtype);
-  json["accumulation"] = config.accumulation;
-  json["stat_shards"] = config.stat_shards;
-  dtype_to_json(json["stats_dtype"], config.stats_dtype);
-}
+}  // namespace
 
-void from_json(const nlohmann::json& json, RmsNormImplConfig& config) {
-  JsonFields fields(json, "rms_norm");
-  fields.optional("activation_dtype", config.activation_dtype);
-  fields.optional("weight_dtype", config.weight_dtype);
-  fields.optional("output_dtype", config.output_dtype);
-  fields.optional("accumulation", config.accumulation);
-  fields.optional("stat_shards", config.stat_shards);
-  fields.optional("stats_dtype", config.stats_dtype);
-  fields.finish();
-}
+TTT_DEFINE_JSON_FIELDS(RmsNormSpec, "rms_norm spec", kSpecFields)
+TTT_DEFINE_JSON_FIELDS(RmsNormImplConfig, "rms_norm impl_config", kConfigFields)
 
 RmsNorm::RmsNorm(RmsNormSpec spec, RmsNormImplConfig config, RmsNormWeights weights)
     : spec_(spec), config_(config) {

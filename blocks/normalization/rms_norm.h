@@ -68,13 +68,19 @@ RmsNormImplConfig default_impl_config(const RmsNormSpec& spec, Device device, Mo
 RmsNormImplConfig default_impl_config(const RmsNormSpec& spec, Device device, Mode mode,
                                       Preset preset);
 
-// JSON: {"dim": 4096, "eps": 1e-05, "add_unit_offset": false}; errors name the field.
+// read_json reads through the strict JSON reader: errors name the node's source and JSON path
+// (docs/design.md "Reading JSON"); from_json (nlohmann's get<>) names the struct as source.
+class JsonNode;
+
+// JSON: {"dim": 4096, "eps": 1e-05, "add_unit_offset": false}; errors name the JSON path.
 void to_json(nlohmann::json& json, const RmsNormSpec& spec);
 void from_json(const nlohmann::json& json, RmsNormSpec& spec);
+void read_json(const JsonNode& node, RmsNormSpec& spec);
 // {"activation_dtype": "bfloat16", ..., "accumulation": "fp32", "stat_shards": 1, ...}; fields
 // may be omitted (they keep their defaults).
 void to_json(nlohmann::json& json, const RmsNormImplConfig& config);
 void from_json(const nlohmann::json& json, RmsNormImplConfig& config);
+void read_json(const JsonNode& node, RmsNormImplConfig& config);
 
 // The reference weight (the BlockKind's "weight").
 struct RmsNormWeights {

@@ -473,67 +473,34 @@ Tensor rope_reference(const RopeSpec& spec, const Tensor& x, const Tensor& posit
   return Tensor::from_floats(x.shape(), std::move(out));
 }
 
-void to_json(nlohmann::json& json, const RopeSpec& spec) {
-  json = nlohmann::json{{"head_dim", spec.head_dim},
-                        {"rotary_dim", spec.rotary_dim},
-                        {"theta", spec.theta},
-                        {"max_position_embeddings", spec.max_position_embeddings},
-                        {"scaling", std::string(rope_scaling_name(spec.scaling))},
-                        {"factor", spec.factor},
-                        {"low_freq_factor", spec.low_freq_factor},
-                        {"high_freq_factor", spec.high_freq_factor},
-                        {"original_max_position_embeddings", spec.original_max_position_embeddings},
-                        {"beta_fast", spec.beta_fast},
-                        {"beta_slow", spec.beta_slow},
-                        {"mscale", spec.mscale},
-                        {"mscale_all_dim", spec.mscale_all_dim},
-                        {"truncate", spec.truncate},
-                        {"attention_factor", spec.attention_factor},
-                        {"short_factor", spec.short_factor},
-                        {"long_factor", spec.long_factor}};
-}
+namespace {
 
-void from_json(const nlohmann::json& json, RopeSpec& spec) {
-  JsonFields fields(json, "rope");
-  fields.optional("head_dim", spec.head_dim);
-  fields.optional("rotary_dim", spec.rotary_dim);
-  fields.optional("theta", spec.theta);
-  fields.optional("max_position_embeddings", spec.max_position_embeddings);
-  std::string scaling(rope_scaling_name(spec.scaling));
-  fields.optional("scaling", scaling);
-  try {
-    spec.scaling = parse_rope_scaling(scaling);
-  } catch (const std::invalid_argument& error) {
-    fields.fail("scaling", error.what());
-  }
-  fields.optional("factor", spec.factor);
-  fields.optional("low_freq_factor", spec.low_freq_factor);
-  fields.optional("high_freq_factor", spec.high_freq_factor);
-  fields.optional("original_max_position_embeddings", spec.original_max_position_embeddings);
-  fields.optional("beta_fast", spec.beta_fast);
-  fields.optional("beta_slow", spec.beta_slow);
-  fields.optional("mscale", spec.mscale);
-  fields.optional("mscale_all_dim", spec.mscale_all_dim);
-  fields.optional("truncate", spec.truncate);
-  fields.optional("attention_factor", spec.attention_factor);
-  fields.optional("short_factor", spec.short_factor);
-  fields.optional("long_factor", spec.long_factor);
-  fields.finish();
-}
+constexpr auto kSpecFields = std::tuple{
+    json_optional("head_dim", &RopeSpec::head_dim),
+    json_optional("rotary_dim", &RopeSpec::rotary_dim),
+    json_optional("theta", &RopeSpec::theta),
+    json_optional("max_position_embeddings", &RopeSpec::max_position_embeddings),
+    json_named("scaling", &RopeSpec::scaling, rope_scaling_name, parse_rope_scaling),
+    json_optional("factor", &RopeSpec::factor),
+    json_optional("low_freq_factor", &RopeSpec::low_freq_factor),
+    json_optional("high_freq_factor", &RopeSpec::high_freq_factor),
+    json_optional("original_max_position_embeddings", &RopeSpec::original_max_position_embeddings),
+    json_optional("beta_fast", &RopeSpec::beta_fast),
+    json_optional("beta_slow", &RopeSpec::beta_slow),
+    json_optional("mscale", &RopeSpec::mscale),
+    json_optional("mscale_all_dim", &RopeSpec::mscale_all_dim),
+    json_optional("truncate", &RopeSpec::truncate),
+    json_optional("attention_factor", &RopeSpec::attention_factor),
+    json_optional("short_factor", &RopeSpec::short_factor),
+    json_optional("long_factor", &RopeSpec::long_factor)};
+constexpr auto kConfigFields =
+    std::tuple{json_optional("table_dtype", &RopeImplConfig::table_dtype),
+               json_optional("activation_dtype", &RopeImplConfig::activation_dtype),
+               json_optional("table_positions", &RopeImplConfig::table_positions)};
 
-void to_json(nlohmann::json& json, const RopeImplConfig& config) {
-  json = nlohmann::json::object();
-  dtype_to_json(json["table_dtype"], config.table_dtype);
-  dtype_to_json(json["activation_dtype"], config.activation_dtype);
-  json["table_positions"] = config.table_positions;
-}
+}  // namespace
 
-void from_json(const nlohmann::json& json, RopeImplConfig& config) {
-  JsonFields fields(json, "rope");
-  fields.optional("table_dtype", config.table_dtype);
-  fields.optional("activation_dtype", config.activation_dtype);
-  fields.optional("table_positions", config.table_positions);
-  fields.finish();
-}
+TTT_DEFINE_JSON_FIELDS(RopeSpec, "rope spec", kSpecFields)
+TTT_DEFINE_JSON_FIELDS(RopeImplConfig, "rope impl_config", kConfigFields)
 
 }  // namespace ttt

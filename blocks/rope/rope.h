@@ -165,11 +165,17 @@ Tensor rope_reference(const RopeSpec& spec, const Tensor& x, const Tensor& posit
 void rope_reference_rotate(const RopeSpec& spec, double* x, std::int64_t tokens, std::int64_t heads,
                            const std::int64_t* positions);
 
-// JSON with every field (scaling by name); from_json accepts any subset (missing fields keep their
-// defaults) and rejects unknown fields: "[rope] field 'thetaa': is not a field of rope".
+// read_json reads through the strict JSON reader: errors name the node's source and JSON path
+// (docs/design.md "Reading JSON"); from_json (nlohmann's get<>) names the struct as source.
+class JsonNode;
+
+// JSON with every field (scaling by name); reading accepts any subset (missing fields keep their
+// defaults) and rejects unknown fields: "rope spec: /thetaa: unknown field 'thetaa' (...)".
 void to_json(nlohmann::json& json, const RopeSpec& spec);
 void from_json(const nlohmann::json& json, RopeSpec& spec);
+void read_json(const JsonNode& node, RopeSpec& spec);
 void to_json(nlohmann::json& json, const RopeImplConfig& config);
 void from_json(const nlohmann::json& json, RopeImplConfig& config);
+void read_json(const JsonNode& node, RopeImplConfig& config);
 
 }  // namespace ttt

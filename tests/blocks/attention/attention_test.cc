@@ -821,7 +821,7 @@ TEST(AttentionJsonTest, SpecAndConfigRoundTrip) {
             .get<AttentionSpec>();
       },
       ThrowsMessage<std::invalid_argument>(HasSubstr(
-          "[attention] field 'positions': unknown attention positions 'rotary' (expected one of "
+          "attention spec: /positions: unknown attention positions 'rotary' (expected one of "
           "rope, alibi, none)")));
   EXPECT_THAT(
       [] {
@@ -829,13 +829,15 @@ TEST(AttentionJsonTest, SpecAndConfigRoundTrip) {
             .get<AttentionSpec>();
       },
       ThrowsMessage<std::invalid_argument>(
-          HasSubstr("[attention] field 'window': is not a field of attention")));
+          HasSubstr("attention spec: /window: unknown field 'window' (expected one of: hidden_dim, "
+                    "num_heads, num_kv_heads,")));
   EXPECT_THAT([] { nlohmann::json::parse(R"({"num_heads": 2})").get<AttentionSpec>(); },
               ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[attention] field 'hidden_dim': is required")));
+                  HasSubstr("attention spec: /: missing field 'hidden_dim'")));
   EXPECT_THAT(
       [] { nlohmann::json::parse(R"({"sdpa_fidelity": "HiFi5"})").get<AttentionImplConfig>(); },
-      ThrowsMessage<std::invalid_argument>(HasSubstr("[attention] field 'sdpa_fidelity'")));
+      ThrowsMessage<std::invalid_argument>(
+          HasSubstr("attention impl_config: /sdpa_fidelity: unknown math fidelity 'HiFi5'")));
 }
 
 TEST(AttentionIdentityTest, NamesTheMathematics) {

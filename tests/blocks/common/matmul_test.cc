@@ -207,11 +207,12 @@ TEST(MatmulConfigTest, JsonRoundTripAndFieldErrors) {
                 nlohmann::json{{"fidelity", "HiFi5"}}.get<MatmulConfig>();
               }),
               ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[matmul] field 'fidelity': unknown math fidelity 'HiFi5'")));
+                  HasSubstr("matmul config: /fidelity: unknown math fidelity 'HiFi5'")));
   EXPECT_THAT(([] {
                 nlohmann::json{{"weight_dtpye", "bfloat16"}}.get<MatmulConfig>();
               }),
-              ThrowsMessage<std::invalid_argument>(HasSubstr("field 'weight_dtpye'")));
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("matmul config: /weight_dtpye: unknown field 'weight_dtpye'")));
 }
 
 }  // namespace

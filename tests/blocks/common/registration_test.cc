@@ -93,7 +93,7 @@ TEST(RegistrationTest, FfnKindsBindTheirNamedInputs) {
   mlp.spec = {{"hidden_dim", 32}, {"ffn_dim", 64}, {"activation", "gelu_fast"}};
   EXPECT_THAT([&] { registry.find("mlp")->bind(mlp); },
               ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[mlp] field 'activation': unknown activation 'gelu_fast'")));
+                  HasSubstr("mlp spec: /activation: unknown activation 'gelu_fast'")));
   mlp.spec = {{"hidden_dim", 32}, {"ffn_dim", 64}, {"bias", true}};
   mlp.inputs = {{"x", random_normal({2, 32}, 1)},
                 {"w_up", random_normal({32, 64}, 2, 0, 0.18)},
@@ -120,7 +120,7 @@ TEST(RegistrationTest, LmHeadAndLayerNormReplay) {
   norm.impl_config = {{"accumulation", "fp16"}};
   EXPECT_THAT([&] { registry.find("layer_norm")->bind(norm); },
               ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[layer_norm] field 'accumulation': unknown accumulation 'fp16'")));
+                  HasSubstr("layer_norm impl_config: /accumulation: unknown accumulation 'fp16'")));
 }
 
 }  // namespace

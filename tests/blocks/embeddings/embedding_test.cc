@@ -246,11 +246,11 @@ TEST(EmbeddingJsonTest, RoundTripIdentityAndDefaults) {
             .get<EmbeddingSpec>();
       },
       ThrowsMessage<std::invalid_argument>(HasSubstr(
-          "[embedding] field 'positions': unknown position embedding 'rotary' (expected one of "
+          "embedding spec: /positions: unknown position embedding 'rotary' (expected one of "
           "none, learned, sinusoidal)")));
   EXPECT_THAT([] { nlohmann::json::parse(R"({"vocab_size": 8})").get<EmbeddingSpec>(); },
               ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[embedding] field 'hidden_dim': is required")));
+                  HasSubstr("embedding spec: /: missing field 'hidden_dim'")));
   for (Device device : {Device::N150, Device::N300, Device::T3K, Device::TG}) {
     for (Mode mode : {Mode::prefill, Mode::decode}) {
       const EmbeddingImplConfig defaults = default_impl_config(gpt2, device, mode);

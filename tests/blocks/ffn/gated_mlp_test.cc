@@ -205,13 +205,13 @@ TEST(GatedMlpTest, IdentityJsonRoundTripAndErrors) {
                     .get<GatedMlpSpec>();
               }),
               ThrowsMessage<std::invalid_argument>(HasSubstr(
-                  "[gated_mlp] field 'activation': unknown activation 'swish' (expected one of "
+                  "gated_mlp spec: /activation: unknown activation 'swish' (expected one of "
                   "gelu, gelu_tanh, relu, silu)")));
   EXPECT_THAT(([] {
                 nlohmann::json{{"ff2", {{"fidelity", "HiFi5"}}}}.get<GatedMlpImplConfig>();
               }),
               ThrowsMessage<std::invalid_argument>(HasSubstr(
-                  "[gated_mlp] field 'ff2': [matmul] field 'fidelity': unknown math fidelity")));
+                  "gated_mlp impl_config: /ff2/fidelity: unknown math fidelity 'HiFi5'")));
 }
 
 TEST(GatedMlpTest, DefaultConfigPerDeviceModeAndPreset) {

@@ -147,7 +147,7 @@ TEST(MlpTest, IdentityJsonDefaultsAndErrors) {
         nlohmann::json{{"hidden_dim", 8}, {"ffn_dim", 8}, {"activation", "GELU"}}.get<MlpSpec>();
       }),
       ThrowsMessage<std::invalid_argument>(
-          HasSubstr("[mlp] field 'activation': unknown activation 'GELU'")));
+          HasSubstr("mlp spec: /activation: unknown activation 'GELU'")));
   EXPECT_THAT(
       ([] {
         nlohmann::json{{"hidden_dim", -1}, {"ffn_dim", 8}}.get<MlpSpec>().validate();
@@ -190,7 +190,8 @@ TEST(MlpTest, BiasDtypeIsAKnob) {
   EXPECT_EQ(alias.get<MlpImplConfig>().bias_dtype, DType::float32);
   const nlohmann::json unknown = {{"bias_dtype", "float33"}};
   EXPECT_THAT([&] { unknown.get<MlpImplConfig>(); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr("[mlp] field 'bias_dtype'")));
+              ThrowsMessage<std::invalid_argument>(HasSubstr(
+                  "mlp impl_config: /bias_dtype: [parse_dtype] unknown dtype 'float33'")));
   MlpImplConfig integer_bias = config;
   integer_bias.bias_dtype = DType::int32;
   EXPECT_THAT([&] { integer_bias.validate(spec); },

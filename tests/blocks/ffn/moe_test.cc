@@ -161,7 +161,7 @@ TEST(MoeTest, IdentityJsonDefaultsAndErrors) {
                     .get<MoeSpec>();
               }),
               ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[moe] field 'activation': unknown activation 'swiglu'")));
+                  HasSubstr("moe spec: /activation: unknown activation 'swiglu'")));
   const MoeSpec small{32, 64, 4, 2, Activation::silu};
   EXPECT_THAT(
       [&] {

@@ -150,7 +150,8 @@ TEST(LmHeadTest, IdentityJsonDefaultsAndErrors) {
         nlohmann::json{{"hidden_dim", 8}, {"vocab_size", 8}, {"softcap", 30}}.get<LmHeadSpec>();
       }),
       ThrowsMessage<std::invalid_argument>(
-          HasSubstr("[lm_head] field 'softcap': is not a field of lm_head")));
+          HasSubstr("lm_head spec: /softcap: unknown field 'softcap' (expected one of: "
+                    "hidden_dim, vocab_size, tied_embeddings, logit_softcap)")));
   EXPECT_THAT(
       [] {
         LmHead({8, 100, true, 0.0}, {}, {random_normal({8, 100}, 1)});

@@ -96,7 +96,7 @@ TEST(LayerNormTest, IdentityJsonDefaultsAndErrors) {
                 nlohmann::json{{"dim", 8}, {"bias", "yes"}}.get<LayerNormSpec>();
               }),
               ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[layer_norm] field 'bias': expected a boolean, got \"yes\"")));
+                  HasSubstr("layer_norm spec: /bias: expected a boolean, got \"yes\"")));
   const Tensor w = random_normal({768}, 1);
   EXPECT_THAT([&] { LayerNorm(spec, {}, {w}); },
               ThrowsMessage<std::invalid_argument>(

@@ -128,18 +128,19 @@ TEST(RmsNormTest, IdentityJsonRoundTripAndErrors) {
   EXPECT_THAT(([] {
                 nlohmann::json{{"dim", 8}, {"epsilon", 1e-5}}.get<RmsNormSpec>();
               }),
-              ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[rms_norm] field 'epsilon': is not a field of rms_norm")));
+              ThrowsMessage<std::invalid_argument>(HasSubstr(
+                  "rms_norm spec: /epsilon: unknown field 'epsilon' (expected one of: dim, "
+                  "eps, add_unit_offset)")));
   EXPECT_THAT(
       ([] {
         nlohmann::json{{"eps", 1e-5}}.get<RmsNormSpec>();
       }),
-      ThrowsMessage<std::invalid_argument>(HasSubstr("[rms_norm] field 'dim': is required")));
+      ThrowsMessage<std::invalid_argument>(HasSubstr("rms_norm spec: /: missing field 'dim'")));
   EXPECT_THAT(([] {
                 nlohmann::json{{"accumulation", "fp64"}}.get<RmsNormImplConfig>();
               }),
               ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[rms_norm] field 'accumulation': unknown accumulation 'fp64'")));
+                  HasSubstr("rms_norm impl_config: /accumulation: unknown accumulation 'fp64'")));
 }
 
 TEST(RmsNormTest, BadShapesAndDimsNameTheField) {

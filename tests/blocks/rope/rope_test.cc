@@ -362,13 +362,14 @@ TEST(RopeJsonTest, SpecAndConfigRoundTrip) {
   EXPECT_EQ(nlohmann::json::parse(R"({"theta": 500000})").get<RopeSpec>().theta, 500000.0);
   EXPECT_THAT([] { nlohmann::json::parse(R"({"thetaa": 1})").get<RopeSpec>(); },
               ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[rope] field 'thetaa': is not a field of rope")));
+                  HasSubstr("rope spec: /thetaa: unknown field 'thetaa'")));
   EXPECT_THAT([] { nlohmann::json::parse(R"({"scaling": "ntk"})").get<RopeSpec>(); },
               ThrowsMessage<std::invalid_argument>(HasSubstr(
-                  "[rope] field 'scaling': unknown rope scaling 'ntk' (expected one of default, "
+                  "rope spec: /scaling: unknown rope scaling 'ntk' (expected one of default, "
                   "linear, llama3, yarn, longrope)")));
   EXPECT_THAT([] { nlohmann::json::parse(R"({"table_dtype": "bf17"})").get<RopeImplConfig>(); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr("[rope] field 'table_dtype'")));
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("rope impl_config: /table_dtype: [parse_dtype] unknown dtype 'bf17'")));
 }
 
 TEST(RopeIdentityTest, NamesTheScalingParameters) {
