@@ -131,11 +131,17 @@ class Tensor {
   std::int64_t offset_ = 0;  // In elements, for views into a larger storage.
 };
 
+struct MeshTensor;  // validation/mesh/mesh.h
+
 // A tensor with the name it has in a call: an argument ("x"), an output ("out0") or an element of
 // a container argument ("kv/0"). Reports, traces and coverage use these names.
 struct NamedTensor {
   std::string name;
   Tensor tensor;
+  // Set when the value is a tensor laid out on a mesh: its shards (every device's, gathered) and
+  // placements. `tensor` is then the composed whole, or undefined while it is not composed (the
+  // wrapper composes device outputs itself, so that a failed compose is a recorded verdict).
+  std::shared_ptr<const MeshTensor> mesh{};
 };
 
 // Flat row-major index <-> multi-index. Throws std::out_of_range naming `operation`, the index and

@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "validation/mesh/mesh.h"
 #include "validation/trace/internal/common.h"
 #include "validation/trace/internal/h5.h"
 #include "validation/trace/internal/journal.h"
@@ -71,12 +72,16 @@ nlohmann::json parse_json_field(const std::string& text, const char* field) {
 // no name may be a container of another ("kv" and "kv/0").
 void validate_names(const std::vector<NamedTensor>& tensors, const char* list) {
   std::set<std::string> names;
-  for (const auto& [name, tensor] : tensors) {
+  for (const auto& [name, tensor, mesh] : tensors) {
     if (!trace_internal::valid_relative_name(name)) {
       throw std::invalid_argument(std::string(list) + " name '" + name +
                                   "' is not a valid name (empty, or an empty, '.' or '..' part)");
     }
-    if (!tensor.defined()) {
+    // A mesh tensor is written as its shards: its composed tensor may be missing (replicas that
+    // differ are kept as they are, to show which device diverged).
+    if (mesh != nullptr) {
+      validate(*mesh);
+    } else if (!tensor.defined()) {
       throw std::invalid_argument(std::string(list) + " '" + name + "' is an undefined tensor");
     }
     if (!names.insert(name).second) {
@@ -391,16 +396,27 @@ struct TraceSession::Impl {
     builder.group(group);
     builder.group(group + "/inputs");
     builder.group(group + "/outputs");
-    for (const auto& [name, tensor] : call.inputs) {
-      write_input(builder, call.name, group + "/inputs/" + name, name, tensor);
+    for (const NamedTensor& input : call.inputs) {
+      const std::string input_path = group + "/inputs/" + input.name;
+      if (input.mesh == nullptr) {
+        write_input(builder, call.name, input_path, input.name, input.tensor);
+        continue;
+      }
+      // Each shard is an input of its own: a weight's shards are shared across calls.
+      write_mesh_attributes(builder, input_path, *input.mesh);
+      for (std::size_t device = 0; device < input.mesh->shards.size(); ++device) {
+        const std::string shard = "/" + std::to_string(device);
+        write_input(builder, call.name, input_path + shard, input.name + shard,
+                    input.mesh->shards[device]);
+      }
     }
-    for (const auto& [name, tensor] : call.outputs) {
-      builder.dataset(group + "/outputs/" + name, tensor);
+    for (const NamedTensor& output : call.outputs) {
+      write_output(builder, group + "/outputs/" + output.name, output);
     }
     if (options.capture_reference && !call.reference_outputs.empty()) {
       builder.group(group + "/reference");
-      for (const auto& [name, tensor] : call.reference_outputs) {
-        builder.dataset(group + "/reference/" + name, tensor);
+      for (const NamedTensor& output : call.reference_outputs) {
+        write_output(builder, group + "/reference/" + output.name, output);
       }
     }
     builder.group_attribute(group, "name", call.name);
@@ -415,6 +431,33 @@ struct TraceSession::Impl {
     builder.group_attribute(group, "metrics", call.metrics_json);
     journal.append(builder.finish());
     next_seq = seq + 1;
+  }
+
+  // The group of a mesh tensor at `tensor_path` with its mesh and placements (docs/trace-format.md
+  // "Mesh tensors"); the shards go under it as 0, 1, ... in device order.
+  static void write_mesh_attributes(CommitBuilder& builder, const std::string& tensor_path,
+                                    const MeshTensor& mesh) {
+    builder.group(tensor_path);
+    builder.group_attribute(tensor_path, "ttt_mesh",
+                            std::to_string(mesh.mesh.rows) + "x" + std::to_string(mesh.mesh.cols));
+    nlohmann::json placements = nlohmann::json::array();
+    for (const Placement& placement : mesh.placements) {
+      placements.push_back(placement_name(placement));
+    }
+    builder.group_attribute(tensor_path, "ttt_placements", placements.dump());
+  }
+
+  // An output (device or reference): a dataset, or a mesh tensor's group of shard datasets.
+  static void write_output(CommitBuilder& builder, const std::string& tensor_path,
+                           const NamedTensor& output) {
+    if (output.mesh == nullptr) {
+      builder.dataset(tensor_path, output.tensor);
+      return;
+    }
+    write_mesh_attributes(builder, tensor_path, *output.mesh);
+    for (std::size_t device = 0; device < output.mesh->shards.size(); ++device) {
+      builder.dataset(tensor_path + "/" + std::to_string(device), output.mesh->shards[device]);
+    }
   }
 
   // An input: a link to a registered or already written identical tensor, else a new dataset.

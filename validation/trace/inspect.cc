@@ -48,17 +48,33 @@ nlohmann::json tensor_json(const TraceTensor& tensor) {
       {"stored_bytes", tensor.stored_bytes}};
   json["shared_key"] =
       tensor.shared_key.empty() ? nlohmann::json(nullptr) : nlohmann::json(tensor.shared_key);
+  if (!tensor.mesh.empty()) {
+    json["mesh"] = tensor.mesh;
+    json["placements"] = tensor.placements;
+  }
   return json;
+}
+
+// The values statistics are taken over: the tensor, or a mesh tensor composed. A mesh tensor
+// whose replicas differ (a failed call's output) cannot be composed: its shards together.
+std::vector<Tensor> values_of(const TraceReader& trace, const TraceTensor& tensor) {
+  if (tensor.shards.empty()) return {trace.read(tensor)};
+  const MeshTensor mesh = trace.read_mesh(tensor);
+  try {
+    return {compose(mesh)};
+  } catch (const std::invalid_argument&) {
+    return mesh.shards;
+  }
 }
 
 TensorStatistics statistics(const TraceReader& trace, const TraceTensor& tensor) {
   TensorStatistics stats;
   stats.tensor = tensor;
-  const Tensor values = trace.read(tensor);
   double sum = 0.0;
   std::int64_t finite = 0;
   stats.min = std::numeric_limits<double>::infinity();
   stats.max = -std::numeric_limits<double>::infinity();
+  for (const Tensor& values : values_of(trace, tensor)) {
   for (std::int64_t i = 0; i < values.numel(); ++i) {
     const double value = values.at_flat(i);
     if (std::isnan(value)) {
@@ -71,6 +87,7 @@ TensorStatistics statistics(const TraceReader& trace, const TraceTensor& tensor)
       sum += value;
       ++finite;
     }
+  }
   }
   if (finite == 0) {
     stats.min = stats.max = stats.mean = std::numeric_limits<double>::quiet_NaN();
@@ -118,6 +135,10 @@ void format_statistics(std::ostringstream& text, const char* title,
       text << "  (shared: /tensors/" << stats.tensor.shared_key << ")";
     if (stats.tensor.source == TensorSource::generator)
       text << "  (" << stats.tensor.stored_type << ")";
+    if (!stats.tensor.mesh.empty()) {
+      text << "  (mesh " << stats.tensor.mesh << ": " << stats.tensor.placements[0] << ", "
+           << stats.tensor.placements[1] << ")";
+    }
     text << "\n";
   }
 }

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "validation/input/input_file.h"
+#include "validation/mesh/mesh.h"
 #include "validation/markup/junit.h"
 #include "validation/trace/internal/common.h"
 
@@ -72,6 +73,18 @@ std::optional<std::vector<NamedTensor>> run_side(
     result.message = std::string("the ") + side + " implementation threw: " + error.what();
     return std::nullopt;
   }
+  // A mesh-tensor output is compared composed; replicas that differ fail the call by name.
+  for (NamedTensor& output : outputs) {
+    if (output.mesh == nullptr || output.tensor.defined()) continue;
+    try {
+      output.tensor = compose(*output.mesh);
+    } catch (const std::exception& error) {
+      result.status = ReplayStatus::fail;
+      result.message = std::string("the ") + side + " implementation's output '" + output.name +
+                       "' does not compose: " + error.what();
+      return std::nullopt;
+    }
+  }
   std::vector<std::string> names;
   for (const NamedTensor& output : outputs) names.push_back(output.name);
   if (names != replayer.outputs) {
@@ -99,7 +112,7 @@ class ReplayMemory {
     inputs.reserve(call.inputs.size());
     for (const TraceTensor& tensor : call.inputs) {
       if (tensor.shared_key.empty() || budget_ <= 0) {
-        inputs.push_back({tensor.name, trace.read(tensor)});
+        inputs.push_back(trace.read_named(tensor));
         continue;
       }
       auto found = shared_.find(tensor.shared_key);

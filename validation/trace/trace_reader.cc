@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <utility>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -56,6 +58,26 @@ std::string json_attribute(hid_t object, const char* name, const h5::Where& wher
   return text;
 }
 
+// A mesh tensor's mesh and placements from its group's attributes (docs/trace-format.md "Mesh
+// tensors"). Fails naming the group for a mesh or placement this reader does not know.
+std::pair<Mesh, std::array<Placement, 2>> mesh_layout(hid_t group, const h5::Where& where) {
+  const std::string mesh_text = required_string(group, "ttt_mesh", where);
+  const std::string placements_text = required_string(group, "ttt_placements", where);
+  try {
+    const Mesh mesh = parse_mesh(mesh_text);
+    const nlohmann::json list = parse_json(placements_text, "attribute 'ttt_placements'");
+    if (!list.is_array() || list.size() != 2 || !list[0].is_string() || !list[1].is_string()) {
+      throw std::invalid_argument("attribute 'ttt_placements' must be a JSON array of two "
+                                  "placement names (rows, columns), got " +
+                                  placements_text);
+    }
+    return {mesh, {parse_placement(list[0].get<std::string>()),
+                   parse_placement(list[1].get<std::string>())}};
+  } catch (const std::invalid_argument& error) {
+    h5::fail(where, error.what());
+  }
+}
+
 }  // namespace
 
 struct TraceReader::Impl {
@@ -106,6 +128,61 @@ struct TraceReader::Impl {
     return tensor;
   }
 
+  // A mesh tensor's group: its shards 0 .. n-1 (datasets or generator nodes, nothing else), one
+  // shape and dtype, placements that name dimensions of the shards.
+  TraceTensor describe_mesh(const std::string& name, const std::string& group_path,
+                            hid_t group) const {
+    const h5::Where at = where(group_path);
+    const auto [mesh, placements] = mesh_layout(group, at);
+    TraceTensor tensor;
+    tensor.name = name;
+    tensor.path = group_path;
+    tensor.mesh = std::to_string(mesh.rows) + "x" + std::to_string(mesh.cols);
+    for (const Placement& placement : placements) {
+      tensor.placements.push_back(placement_name(placement));
+    }
+    const std::size_t members = h5::link_names(group, at).size();
+    if (members != static_cast<std::size_t>(mesh.size())) {
+      h5::fail(at, "mesh " + tensor.mesh + " has " + std::to_string(mesh.size()) +
+                       " devices but the group holds " + std::to_string(members) +
+                       " members (the shards 0.." + std::to_string(mesh.size() - 1) + ")");
+    }
+    for (int device = 0; device < mesh.size(); ++device) {
+      const std::string member = std::to_string(device);
+      const std::string shard_path = group_path + "/" + member;
+      if (!h5::link_exists(group, member, where(shard_path))) {
+        h5::fail(at, "the shard of device " + member + " is missing");
+      }
+      TraceTensor shard =
+          describe(name + "/" + member, shard_path, h5::object_info(group, member, where(shard_path)));
+      const TraceTensor* first = tensor.shards.empty() ? &shard : &tensor.shards.front();
+      if (shard.shape != first->shape || shard.dtype != first->dtype) {
+        h5::fail(where(shard_path), "shard " + shape_to_string(shard.shape) + " " +
+                                        std::string(dtype_name(shard.dtype)) +
+                                        " differs from device 0's " +
+                                        shape_to_string(first->shape) + " " +
+                                        std::string(dtype_name(first->dtype)));
+      }
+      tensor.stored_bytes += shard.stored_bytes;
+      tensor.shards.push_back(std::move(shard));
+    }
+    const TraceTensor& first = tensor.shards.front();
+    tensor.shape = first.shape;
+    tensor.dtype = first.dtype;
+    tensor.source = first.source;
+    tensor.stored_type = first.stored_type;
+    for (int axis = 0; axis < 2; ++axis) {
+      if (placements[axis].kind != Placement::Kind::sharded) continue;
+      if (placements[axis].dim >= static_cast<int>(tensor.shape.size())) {
+        h5::fail(at, "mesh " + tensor.mesh + " axis " + std::to_string(axis) +
+                         " shards dimension " + std::to_string(placements[axis].dim) +
+                         ", but the shards have rank " + std::to_string(tensor.shape.size()));
+      }
+      tensor.shape[placements[axis].dim] *= mesh.axis_size(axis);
+    }
+    return tensor;
+  }
+
   // Lists the tensors under `group_path` (inputs, outputs or reference), containers flattened.
   void list_tensors(const std::string& group_path, const std::string& prefix, int depth,
                     std::vector<TraceTensor>& out) const {
@@ -131,6 +208,8 @@ struct TraceReader::Impl {
         h5::GroupId child = h5::open_group(group.get(), member, where(member_path));
         if (trace_internal::is_generator_node(child.get(), path, member_path)) {
           out.push_back(describe(name, member_path, info));
+        } else if (h5::has_attribute(child.get(), "ttt_mesh", where(member_path))) {
+          out.push_back(describe_mesh(name, member_path, child.get()));
         } else {
           list_tensors(member_path, name + "/", depth + 1, out);
         }
@@ -274,16 +353,44 @@ TraceCall TraceReader::call(std::int64_t seq) const {
   return call;
 }
 
-Tensor TraceReader::read(const TraceTensor& tensor) const { return read(tensor.path); }
+Tensor TraceReader::read(const TraceTensor& tensor) const {
+  if (tensor.shards.empty()) return read(tensor.path);
+  const MeshTensor mesh = read_mesh(tensor);
+  try {
+    return compose(mesh);
+  } catch (const std::invalid_argument& error) {
+    h5::fail(impl_->where(tensor.path), error.what());
+  }
+}
+
+MeshTensor TraceReader::read_mesh(const TraceTensor& tensor) const {
+  const h5::Where at = impl_->where(tensor.path);
+  if (tensor.shards.empty()) h5::fail(at, "is not a mesh tensor");
+  h5::GroupId group = h5::open_group(impl_->file.get(), tensor.path, at);
+  const auto [mesh, placements] = mesh_layout(group.get(), at);
+  MeshTensor result{mesh, placements, {}};
+  for (const TraceTensor& shard : tensor.shards) result.shards.push_back(read(shard.path));
+  return result;
+}
 
 Tensor TraceReader::read(const std::string& path) const {
   return trace_internal::read_tensor_node(impl_->file.get(), impl_->path, path);
 }
 
+NamedTensor TraceReader::read_named(const TraceTensor& tensor) const {
+  if (tensor.shards.empty()) return {tensor.name, read(tensor)};
+  auto mesh = std::make_shared<const MeshTensor>(read_mesh(tensor));
+  try {
+    return {tensor.name, compose(*mesh), mesh};
+  } catch (const std::invalid_argument& error) {
+    h5::fail(impl_->where(tensor.path), error.what());
+  }
+}
+
 std::vector<NamedTensor> TraceReader::read_all(const std::vector<TraceTensor>& tensors) const {
   std::vector<NamedTensor> values;
   values.reserve(tensors.size());
-  for (const TraceTensor& tensor : tensors) values.push_back({tensor.name, read(tensor)});
+  for (const TraceTensor& tensor : tensors) values.push_back(read_named(tensor));
   return values;
 }
 

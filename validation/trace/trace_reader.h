@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "validation/mesh/mesh.h"
 #include "validation/tensor/tensor.h"
 #include "validation/trace/trace_error.h"
 
@@ -47,6 +48,12 @@ struct TraceTensor {
   std::string stored_type;        // "float32", "float64", "int32", "int64", or the generator name.
   std::int64_t stored_bytes = 0;  // Bytes in the file (0 for generator nodes).
   std::string shared_key;         // Key under /tensors when this input is a shared tensor, else "".
+  // A mesh tensor (docs/trace-format.md "Mesh tensors"): `path` is its group, `shape` the
+  // composed shape, `shards` its shard datasets in device order, with the mesh ("1x8") and one
+  // placement per mesh axis ("replicated", "shard(1)"). Empty for a plain tensor.
+  std::string mesh;
+  std::vector<std::string> placements;
+  std::vector<TraceTensor> shards;
 };
 
 // One call's attributes and tensor listing. Optional attributes take the defaults shown when a
@@ -98,11 +105,17 @@ class TraceReader {
   // is no such call or it is malformed.
   TraceCall call(std::int64_t seq) const;
 
-  // The values of a tensor of this trace. Throws TraceError naming its path.
+  // The values of a tensor of this trace (a mesh tensor: composed). Throws TraceError naming its
+  // path (a mesh tensor whose replicas differ: naming both devices).
   Tensor read(const TraceTensor& tensor) const;
+  // The shards of a mesh tensor (TraceTensor::shards not empty), not composed.
+  MeshTensor read_mesh(const TraceTensor& tensor) const;
   // The values of the tensor at an absolute path (a dataset or a generator node).
   Tensor read(const std::string& path) const;
-  // Values of a list, named as listed (the inputs of a call, for replay).
+  // A tensor's values with its name; a mesh tensor is composed and keeps its shards in
+  // NamedTensor::mesh (throws TraceError naming both devices when its replicas differ).
+  NamedTensor read_named(const TraceTensor& tensor) const;
+  // read_named() of each tensor of a list (the inputs of a call, for replay).
   std::vector<NamedTensor> read_all(const std::vector<TraceTensor>& tensors) const;
 
   // The tensors under /tensors, by key.

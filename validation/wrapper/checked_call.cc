@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 
+#include "validation/mesh/mesh.h"
 #include "validation/wrapper/switches.h"
 
 namespace ttt {
@@ -102,6 +104,8 @@ struct CallData {
   std::vector<NamedTensor> reference_outputs;
   bool reference_outputs_ready = false;  // The reference ran and its outputs were collected.
   std::vector<StageFailure> errors;
+  // Device outputs that are mesh tensors whose shards do not compose: name -> why.
+  std::map<std::string, std::string, std::less<>> compose_failures;
   std::int64_t device_ns = 0;
   std::int64_t reference_ns = -1;
   bool teacher_forced = false;
@@ -131,6 +135,47 @@ ValidationRecord make_record(const CallDescription& description, const CallPlan&
   return record;
 }
 
+// Composes the mesh-tensor outputs not composed yet (OutputCollector leaves them so); returns
+// the ones whose shards do not compose (replicas that differ), by name, with the reason.
+std::map<std::string, std::string, std::less<>> compose_mesh_outputs(
+    std::vector<NamedTensor>& outputs) {
+  std::map<std::string, std::string, std::less<>> failures;
+  for (NamedTensor& output : outputs) {
+    if (output.mesh == nullptr || output.tensor.defined()) continue;
+    try {
+      output.tensor = compose(*output.mesh);
+    } catch (const std::exception& error) {
+      failures.emplace(output.name, error.what());
+    }
+  }
+  return failures;
+}
+
+// Each device's shard against its slice of the reference (the reference distributed like the
+// output), judged with the output's tolerances. Empty when the reference does not have the
+// composed output's shape (the output's own verdict already says so).
+std::vector<DeviceCheck> check_devices(const MeshTensor& actual, const Tensor& expected,
+                                       const Tolerances& tolerances,
+                                       const MetricsOptions& options) {
+  std::vector<DeviceCheck> checks;
+  if (!expected.defined() || expected.shape() != actual.global_shape()) return checks;
+  const MeshTensor slices = distribute(expected, actual.mesh, actual.placements);
+  for (int device = 0; device < actual.mesh.size(); ++device) {
+    DeviceCheck& check = checks.emplace_back();
+    check.device = device;
+    check.row = device / actual.mesh.cols;
+    check.col = device % actual.mesh.cols;
+    try {
+      check.metrics = compute_metrics(actual.shards[device], slices.shards[device], options);
+      check.verdict = evaluate(*check.metrics, tolerances);
+    } catch (const std::exception& error) {
+      check.metrics.reset();
+      check.verdict = {false, {std::string("metrics: ") + error.what()}};
+    }
+  }
+  return checks;
+}
+
 std::vector<OutputCheck> compare_outputs(const CallDescription& description,
                                          const CallData& data) {
   std::vector<OutputCheck> checks;
@@ -138,13 +183,18 @@ std::vector<OutputCheck> compare_outputs(const CallDescription& description,
     OutputCheck check;
     check.name = actual.name;
     const NamedTensor* expected = detail::find_named(data.reference_outputs, actual.name);
-    const DType actual_dtype = actual.tensor.defined() ? actual.tensor.dtype() : DType::float32;
+    const DType actual_dtype = actual.tensor.defined() ? actual.tensor.dtype()
+                               : actual.mesh != nullptr ? actual.mesh->shards.at(0).dtype()
+                                                        : DType::float32;
     const DType expected_dtype = expected != nullptr && expected->tensor.defined()
                                      ? expected->tensor.dtype()
                                      : actual_dtype;
     check.tolerances = tolerances_for(description, actual.name, actual_dtype, expected_dtype);
+    const auto compose_failure = data.compose_failures.find(actual.name);
     if (expected == nullptr) {
       check.verdict = {false, {"missing in the reference output"}};
+    } else if (compose_failure != data.compose_failures.end()) {
+      check.verdict = {false, {"compose: " + compose_failure->second}};
     } else {
       try {
         check.metrics =
@@ -154,6 +204,10 @@ std::vector<OutputCheck> compare_outputs(const CallDescription& description,
         check.metrics.reset();
         check.verdict = {false, {std::string("metrics: ") + error.what()}};
       }
+    }
+    if (actual.mesh != nullptr && expected != nullptr) {
+      check.devices = check_devices(*actual.mesh, expected->tensor, check.tolerances,
+                                    description.options.metrics);
     }
     checks.push_back(std::move(check));
   }
@@ -331,6 +385,7 @@ ValidationRecord run_checked_call(const CallDescription& description, const Call
   data.device_ns = elapsed_ns(device_start);
   try {
     data.device_outputs = call.device.outputs();
+    data.compose_failures = compose_mesh_outputs(data.device_outputs);
     data.device_outputs_ready = true;
   } catch (...) {
     data.device_outputs.clear();
@@ -351,6 +406,10 @@ ValidationRecord run_checked_call(const CallDescription& description, const Call
     if (reference_returned) {
       try {
         data.reference_outputs = call.reference.outputs();
+        const auto failures = compose_mesh_outputs(data.reference_outputs);
+        if (!failures.empty()) {
+          throw std::invalid_argument(failures.begin()->first + ": " + failures.begin()->second);
+        }
         data.reference_outputs_ready = true;
       } catch (...) {
         data.reference_outputs.clear();

@@ -20,17 +20,36 @@ void OutputCollector::on_scalar(const ScalarValue& value) {
   tensors.push_back({path(), std::move(tensor)});
 }
 
+void OutputCollector::on_mesh_tensor(const MeshTensor& value, MeshTensor*) {
+  tensors.push_back({path(), Tensor(), gathered_mesh_tensor(value)});
+}
+
 void CloneVisitor::on_tensor(Tensor& tensor) {
   if (tensor.defined()) tensor = tensor.clone();
 }
 
-void ReplaceVisitor::on_tensor(Tensor& tensor) {
-  const NamedTensor* replacement = find_named(replacements_, path());
-  if (replacement == nullptr) {
+const NamedTensor& ReplaceVisitor::replacement() const {
+  const NamedTensor* found = find_named(replacements_, path());
+  if (found == nullptr) {
     throw std::invalid_argument("[teacher forcing] the reference output has no tensor \"" + path() +
                                 "\"");
   }
-  const Tensor& expected = replacement->tensor;
+  return *found;
+}
+
+void ReplaceVisitor::on_mesh_tensor(const MeshTensor& value, MeshTensor* writable) {
+  if (writable == nullptr) {
+    on_read_only_tensor(Tensor());
+    return;
+  }
+  const Tensor& expected = replacement().tensor;
+  const DType dtype = value.shards.at(0).dtype();
+  *writable = distribute(expected.dtype() == dtype ? expected : expected.to(dtype), value.mesh,
+                         value.placements);
+}
+
+void ReplaceVisitor::on_tensor(Tensor& tensor) {
+  const Tensor& expected = replacement().tensor;
   if (!tensor.defined() || !expected.defined()) {
     tensor = expected;
     return;

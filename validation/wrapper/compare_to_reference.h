@@ -129,7 +129,8 @@ struct tuple_arity<std::tuple<T...>> : std::integral_constant<std::size_t, sizeo
 template <typename A, typename B>
 struct tuple_arity<std::pair<A, B>> : std::integral_constant<std::size_t, 2> {};
 
-// Collects tensors, with scalars turned into rank-0 tensors (outputs) or kept apart (inputs).
+// Collects tensors, with scalars turned into rank-0 tensors. A mesh tensor is kept gathered but
+// not composed: run_checked_call composes it, so that a compose failure is the output's verdict.
 class OutputCollector final : public TensorVisitor {
  public:
   std::vector<NamedTensor> tensors;
@@ -138,6 +139,7 @@ class OutputCollector final : public TensorVisitor {
   void on_tensor(Tensor& tensor) override { on_read_only_tensor(tensor); }
   void on_read_only_tensor(const Tensor& tensor) override;
   void on_scalar(const ScalarValue& value) override;
+  void on_mesh_tensor(const MeshTensor& value, MeshTensor* writable) override;
 };
 
 // Replaces every tensor with its clone (input snapshots); read-only tensors stay shared.
@@ -147,7 +149,8 @@ class CloneVisitor final : public TensorVisitor {
   void on_read_only_tensor(const Tensor&) override {}
 };
 
-// Replaces every tensor with the reference tensor of the same name, converted to its dtype.
+// Replaces every tensor with the reference tensor of the same name, converted to its dtype (a
+// mesh tensor: distributed with its mesh and placements).
 class ReplaceVisitor final : public TensorVisitor {
  public:
   explicit ReplaceVisitor(const std::vector<NamedTensor>& replacements)
@@ -156,8 +159,10 @@ class ReplaceVisitor final : public TensorVisitor {
  protected:
   void on_tensor(Tensor& tensor) override;
   void on_read_only_tensor(const Tensor& tensor) override;
+  void on_mesh_tensor(const MeshTensor& value, MeshTensor* writable) override;
 
  private:
+  const NamedTensor& replacement() const;
   const std::vector<NamedTensor>& replacements_;
 };
 

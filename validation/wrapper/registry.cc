@@ -128,6 +128,14 @@ std::vector<std::string> ValidationRecord::failure_lines() const {
     for (const std::string& failure : output.verdict.failures) {
       lines.push_back(output.name + ": " + failure);
     }
+    if (output.verdict.passed) continue;
+    for (const DeviceCheck& check : output.devices) {
+      for (const std::string& failure : check.verdict.failures) {
+        lines.push_back(output.name + " device " + std::to_string(check.device) + " (row " +
+                        std::to_string(check.row) + ", col " + std::to_string(check.col) +
+                        "): " + failure);
+      }
+    }
   }
   return lines;
 }

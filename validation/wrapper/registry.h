@@ -55,12 +55,25 @@ struct ScalarInput {
   ScalarValue value;
 };
 
+// One device's shard of a mesh-tensor output against the matching slice of the reference (the
+// slice along the sharded mesh axes; a replicated axis compares every copy with the same slice).
+struct DeviceCheck {
+  int device = 0;  // Row-major index on the mesh.
+  int row = 0;
+  int col = 0;
+  std::optional<Metrics> metrics;  // Absent when the metrics could not be computed.
+  Verdict verdict;                 // Under the output's tolerances.
+};
+
 // The comparison of one output: device (actual) against reference (expected).
 struct OutputCheck {
   std::string name;                // "out0", "k_cache/1", ...
   std::optional<Metrics> metrics;  // Absent when the metrics could not be computed.
   Tolerances tolerances;           // The thresholds this output was judged with.
   Verdict verdict;                 // Failures name the metric and the threshold.
+  // For a mesh-tensor output, one entry per device in device order (which chip diverges); empty
+  // otherwise. The verdict above is the composed output's: device checks explain it.
+  std::vector<DeviceCheck> devices{};
 };
 
 // A stage of the call that failed before or instead of a comparison, recorded as a failed
@@ -94,7 +107,9 @@ struct ValidationRecord {
   std::string impl_config_json = "{}";
   std::string device;
 
-  // One line per failure: "out0: pcc 0.9812 < 0.99", "reference: threw: index out of range".
+  // One line per failure: "out0: pcc 0.9812 < 0.99", "reference: threw: index out of range"; a
+  // failed mesh-tensor output adds one line per failing device:
+  // "out0 device 2 (row 0, col 2): pcc 0.41 < 0.99".
   std::vector<std::string> failure_lines() const;
   // failure_lines() joined with "; ", or "pass".
   std::string verdict_text() const;

@@ -4,8 +4,9 @@
 // dtypes, to compare outputs, to snapshot inputs, to capture traces and, for teacher forcing, to
 // put the reference's tensors into a copy of the device output. It knows these types by itself:
 //
-//   ttt::Tensor; integers, floating point numbers, bool and enums (scalars); std::vector,
-//   std::array, std::optional, std::pair and std::tuple of any known type, nested freely.
+//   ttt::Tensor; ttt::MeshTensor (validation/mesh: compared composed, recorded per device);
+//   integers, floating point numbers, bool and enums (scalars); std::vector, std::array,
+//   std::optional, std::pair and std::tuple of any known type, nested freely.
 //
 // Any other type opts in with one free function in its own namespace (found by ADL):
 //
@@ -39,6 +40,7 @@
 #include <variant>
 #include <vector>
 
+#include "validation/mesh/mesh.h"
 #include "validation/tensor/tensor.h"
 
 namespace ttt {
@@ -92,7 +94,7 @@ constexpr bool all_elements_visitable(std::index_sequence<I...>) {
 // Whether visit_tensors() accepts T (after removing references and const).
 template <typename T>
 constexpr bool visitable() {
-  if constexpr (std::is_same_v<T, Tensor> || ScalarType<T>) {
+  if constexpr (std::is_same_v<T, Tensor> || std::is_same_v<T, MeshTensor> || ScalarType<T>) {
     return true;
   } else if constexpr (is_std_vector<T>::value || is_std_array<T>::value ||
                        is_std_optional<T>::value) {
@@ -133,6 +135,11 @@ class TensorVisitor {
   virtual void on_read_only_tensor(const Tensor& tensor) = 0;
   // One scalar member or argument. Default: ignored.
   virtual void on_scalar(const ScalarValue& value);
+  // One mesh tensor; `writable` is the same value when the visitor may replace it, else null.
+  // Default: its shards as the elements "0", "1", ... in device order (so a visitor that knows
+  // only tensors still sees every shard). The wrapper's collectors override it to keep the mesh
+  // tensor whole (NamedTensor::mesh).
+  virtual void on_mesh_tensor(const MeshTensor& value, MeshTensor* writable);
 
  private:
   template <typename T>
@@ -178,7 +185,12 @@ ScalarValue to_scalar_value(T value) {
 // Appends `name` to `path` with '/' ("" keeps the path).
 void push_path(std::string& path, std::string_view name);
 
-// Collects tensors (and optionally scalars) with their names.
+// Every shard of `tensor` on this process: the tensor itself when the process's transport holds
+// every device, else the shards gathered through it (a collective: every process calls it).
+std::shared_ptr<const MeshTensor> gathered_mesh_tensor(const MeshTensor& tensor);
+
+// Collects tensors (and optionally scalars) with their names. A mesh tensor is one NamedTensor:
+// its shards gathered and composed (a compose failure throws).
 class TensorCollector final : public TensorVisitor {
  public:
   std::vector<NamedTensor> tensors;
@@ -188,6 +200,7 @@ class TensorCollector final : public TensorVisitor {
   void on_tensor(Tensor& tensor) override { on_read_only_tensor(tensor); }
   void on_read_only_tensor(const Tensor& tensor) override;
   void on_scalar(const ScalarValue& value) override;
+  void on_mesh_tensor(const MeshTensor& value, MeshTensor* writable) override;
 };
 
 }  // namespace detail
@@ -230,6 +243,10 @@ void TensorVisitor::dispatch(T&& value) {
     } else {
       on_tensor(const_cast<Tensor&>(static_cast<const Tensor&>(value)));
     }
+  } else if constexpr (std::is_same_v<Plain, MeshTensor>) {
+    on_mesh_tensor(value, read_only_depth_ > 0
+                              ? nullptr
+                              : &const_cast<MeshTensor&>(static_cast<const MeshTensor&>(value)));
   } else if constexpr (detail::ScalarType<Plain>) {
     on_scalar(detail::to_scalar_value(value));
   } else if constexpr (detail::is_std_vector<Plain>::value || detail::is_std_array<Plain>::value) {
