@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "coverage/record.h"
+#include "tests/common/scratch_dir.h"
 #include "validation/wrapper/compare_to_reference.h"
 
 namespace ttt {
@@ -24,18 +25,13 @@ namespace fs = std::filesystem;
 class Collector : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ttt_coverage_collector_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
     validation_registry().reset();
     set_validation_enabled(true);
   }
-  void TearDown() override {
-    set_validation_enabled(true);
-    fs::remove_all(dir_);
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  void TearDown() override { set_validation_enabled(true); }
+  std::string path(const std::string& name) const { return scratch_.file(name); }
 
-  fs::path dir_;
+  test_support::ScratchDir scratch_;
 };
 
 CompareOptions norm_options() {
