@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "coverage/report.h"
+#include "tests/common/scratch_dir.h"
 #include "tests/coverage/tiny_catalog.h"
 
 namespace ttt {
@@ -57,14 +58,11 @@ std::string read_file(const fs::path& path) {
 class HtmlReport : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ttt_coverage_html_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
     const CoverageReport report =
         build_coverage_report(testing_coverage::tiny_records(), testing_coverage::tiny_catalog());
     html_ = format_coverage_html(report);
-    std::ofstream(dir_ / "report.html") << html_;
+    std::ofstream(scratch_.path() / "report.html") << html_;
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Chromium's command with the flags a test machine needs: no sandbox (root in a container), no
   // GPU, no network features, a throw-away profile.
@@ -73,11 +71,11 @@ class HtmlReport : public ::testing::Test {
            "' --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
            "--disable-background-networking --disable-component-update --disable-sync "
            "--user-data-dir='" +
-           (dir_ / "profile").string() + "' " + action + " 'file://" +
-           (dir_ / "report.html").string() + "' 2>'" + (dir_ / "chromium.log").string() + "'";
+           scratch_.file("profile") + "' " + action + " 'file://" + scratch_.file("report.html") +
+           "' 2>'" + scratch_.file("chromium.log") + "'";
   }
 
-  fs::path dir_;
+  test_support::ScratchDir scratch_;
   std::string html_;
 };
 
@@ -97,7 +95,7 @@ TEST_F(HtmlReport, ChromiumRendersTheNumbers) {
       << "chromium was not found when CMake configured: install Debian's chromium (tools/setup.sh "
          "does) and reconfigure. The HTML report test cannot pass without rendering the page.";
   const ProcessResult dump = run(chromium("--dump-dom"));
-  ASSERT_EQ(dump.exit_code, 0) << read_file(dir_ / "chromium.log");
+  ASSERT_EQ(dump.exit_code, 0) << read_file(scratch_.path() / "chromium.log");
   const std::string& dom = dump.output;
   // The DOM after parsing: the summary cards hold the hand-counted numbers (2 of 28 pass, 3 of
   // 28 exercised, 7 calls).
@@ -142,9 +140,9 @@ for (const state of ["passing", "failing", "untested", "outside", "unchecked"]) 
 }
 </script>)";
   probe.insert(probe.find("</body>"), script);
-  std::ofstream(dir_ / "report.html") << probe;
+  std::ofstream(scratch_.path() / "report.html") << probe;
   const ProcessResult dump = run(chromium("--dump-dom"));
-  ASSERT_EQ(dump.exit_code, 0) << read_file(dir_ / "chromium.log");
+  ASSERT_EQ(dump.exit_code, 0) << read_file(scratch_.path() / "chromium.log");
   const std::string& dom = dump.output;
   EXPECT_THAT(dom, HasSubstr("id=\"probe-passing\">rgb(26, 152, 80)<"));
   EXPECT_THAT(dom, HasSubstr("id=\"probe-failing\">rgb(215, 48, 39)<"));
@@ -189,10 +187,10 @@ TEST_F(HtmlReport, ChromiumDrawsAScreenshot) {
   ASSERT_STRNE(TTT_CHROMIUM_PATH, "")
       << "chromium was not found when CMake configured: install Debian's chromium (tools/setup.sh "
          "does) and reconfigure.";
-  const fs::path png = dir_ / "report.png";
+  const fs::path png = scratch_.path() / "report.png";
   const ProcessResult shot =
       run(chromium("--window-size=1280,1600 --screenshot='" + png.string() + "'"));
-  ASSERT_EQ(shot.exit_code, 0) << read_file(dir_ / "chromium.log");
+  ASSERT_EQ(shot.exit_code, 0) << read_file(scratch_.path() / "chromium.log");
   const std::string bytes = read_file(png);
   ASSERT_GT(bytes.size(), 24u);
   EXPECT_EQ(bytes.substr(1, 3), "PNG");

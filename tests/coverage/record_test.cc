@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "coverage/sources.h"
+#include "tests/common/scratch_dir.h"
 
 namespace ttt {
 namespace {
@@ -18,11 +19,10 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
 
+// A file in this process's scratch directory.
 std::string temp_path(const std::string& name) {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                                    ("ttt_coverage_record_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+  static const test_support::ScratchDir scratch;
+  return scratch.file(name);
 }
 
 void write(const std::string& path, const std::string& text) {

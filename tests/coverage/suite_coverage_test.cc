@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 
+#include "tests/common/scratch_dir.h"
 #include "tests/coverage/tiny_catalog.h"
 
 namespace ttt {
@@ -71,9 +72,8 @@ TEST(SuiteCoverage, ReportOfSuiteResults) {
 }
 
 TEST(SuiteCoverage, ReadsResultsJsonOrCoverageLines) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("ttt_suite_coverage_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const test_support::ScratchDir scratch;
+  const std::filesystem::path& dir = scratch.path();
   const std::string results = (dir / "R.json").string();
   write_run_results(results, results_of({norm_case("a", "decode", CaseStatus::pass)}));
   const std::string lines = (dir / "c.jsonl").string();
@@ -88,7 +88,6 @@ TEST(SuiteCoverage, ReadsResultsJsonOrCoverageLines) {
   EXPECT_THAT([&] { read_coverage_data(other); },
               ::testing::ThrowsMessage<std::invalid_argument>(
                   HasSubstr(other + ":1: not a coverage record")));
-  fs::remove_all(dir);
 }
 
 // A one-layer Llama-3.2-1B with its vocabulary cut to 256: the LM head split in 8 runs shards of
@@ -204,10 +203,10 @@ TEST(PlannedCoverage, UnexercisedConfigurationsOfAModel) {
 // vocabulary their shards stand for).
 TEST(PlannedCoverage, ShippedSuitesPlanEveryConfigurationOfTheirModel) {
   const std::map<std::string, std::pair<std::string, std::size_t>> catalog_model = {
-      {"gemma-2-9b", {"Gemma-2-9B", 18}},      {"gpt2", {"GPT-2", 14}},
-      {"llama-3.1-8b", {"Llama-3.1-8B", 14}},  {"llama-3.2-1b", {"Llama-3.2-1B", 14}},
-      {"mistral-7b", {"Mistral-7B-v0.1", 14}}, {"mixtral-8x7b", {"Mixtral-8x7B-v0.1", 14}},
-      {"qwen2.5-7b", {"Qwen2.5-7B", 14}},     {"qwen3-8b", {"Qwen3-8B", 14}},
+      {"gemma-2-9b", {"Gemma-2-9B", 18}},       {"gpt2", {"GPT-2", 14}},
+      {"llama-3.1-8b", {"Llama-3.1-8B", 14}},   {"llama-3.2-1b", {"Llama-3.2-1B", 14}},
+      {"mistral-7b", {"Mistral-7B-v0.1", 14}},  {"mixtral-8x7b", {"Mixtral-8x7B-v0.1", 14}},
+      {"qwen2.5-7b", {"Qwen2.5-7B", 14}},       {"qwen3-8b", {"Qwen3-8B", 14}},
       {"phi-3-mini-4k", {"Phi-3-mini-4k", 14}}, {"stablelm-2-1.6b", {"StableLM-2-1.6B", 14}}};
   std::vector<std::string> suites;
   for (const auto& entry : fs::directory_iterator(fs::path(TTT_SOURCE_DIR) / "suites")) {

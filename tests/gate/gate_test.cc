@@ -10,6 +10,7 @@
 #include <fstream>
 #include <numeric>
 
+#include "tests/common/scratch_dir.h"
 #include "tests/coverage/tiny_catalog.h"
 
 namespace ttt {
@@ -444,13 +445,8 @@ TEST(Gate, BadInputs) {
 
 class GateFiles : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ttt_gate_test_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
+  std::string path(const std::string& name) const { return scratch_.file(name); }
+  test_support::ScratchDir scratch_;
 };
 
 TEST_F(GateFiles, BaselineRoundTripsAndAcceptsPlainResults) {

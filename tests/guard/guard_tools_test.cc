@@ -17,29 +17,21 @@
 #include "../tools/cli_run.h"
 #include "suites/suite/suite.h"
 #include "suites/suite/suite_file.h"
+#include "tests/common/scratch_dir.h"
 #include "validation/tensor/tensor.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using ttt::cli_test::RunResult;
 using ttt::cli_test::run_shell;
+using ttt::cli_test::RunResult;
 using ttt::cli_test::shell_quote;
 
 namespace {
 
 class GuardToolsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ttt_guard_test_" + std::string(
-                                    ::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::string write(const std::string& name, const std::string& text) {
-    const fs::path path = dir_ / name;
+    const fs::path path = scratch_.path() / name;
     fs::create_directories(path.parent_path());
     std::ofstream(path) << text;
     return path.string();
@@ -47,12 +39,13 @@ class GuardToolsTest : public ::testing::Test {
   RunResult facts(const std::vector<std::string>& args) {
     std::string command = shell_quote(TTT_GUARD_FACTS_PATH);
     for (const std::string& arg : args) command += " " + shell_quote(arg);
-    return run_shell(dir_, command);
+    return run_shell(scratch_.path(), command);
   }
   RunResult script(const std::string& name, const std::vector<std::string>& args) {
-    std::string command = "bash " + shell_quote(std::string(TTT_SOURCE_DIR) + "/tools/guard/" + name);
+    std::string command =
+        "bash " + shell_quote(std::string(TTT_SOURCE_DIR) + "/tools/guard/" + name);
     for (const std::string& arg : args) command += " " + shell_quote(arg);
-    return run_shell(dir_, command);
+    return run_shell(scratch_.path(), command);
   }
   static std::vector<json> lines(const std::string& text) {
     std::vector<json> parsed;
@@ -61,7 +54,7 @@ class GuardToolsTest : public ::testing::Test {
     return parsed;
   }
 
-  fs::path dir_;
+  ttt::test_support::ScratchDir scratch_;
 };
 
 TEST_F(GuardToolsTest, SuiteResultsKeepMetricsAndDropTimings) {
@@ -172,18 +165,23 @@ TEST_F(GuardToolsTest, CoverageFactsMatchTheCatalogAndReadTheDomains) {
   const std::vector<json> rows = lines(run.out);
   ASSERT_EQ(rows.size(), 1u);
   const json& row = rows[0];
-  EXPECT_NE(std::find(row["matches"].begin(), row["matches"].end(),
-                      json("Llama-3.2-1B: gated_mlp|decode|GATED_MLP(hidden=2048,ffn=8192,act=silu)|"
-                           "bfloat8_b")),
-            row["matches"].end())
+  EXPECT_NE(
+      std::find(row["matches"].begin(), row["matches"].end(),
+                json("Llama-3.2-1B: gated_mlp|decode|GATED_MLP(hidden=2048,ffn=8192,act=silu)|"
+                     "bfloat8_b")),
+      row["matches"].end())
       << row["matches"];
   EXPECT_EQ(row["unmatched"], json::array());
-  EXPECT_EQ(row["parameters"],
-            json({{"gated_mlp.hidden_dim", 2048}, {"gated_mlp.ffn_dim", 8192},
-                  {"gated_mlp.dims", "2048x8192"}, {"gated_mlp.activation", "silu"},
-                  {"gated_mlp.weight_dtype", "bfloat8_b"}, {"gated_mlp.fidelity", "HiFi2"},
-                  {"gated_mlp.mode", "decode"}, {"gated_mlp.seq_len", 1},
-                  {"gated_mlp.batch", 1}, {"gated_mlp.device", "N150"}}));
+  EXPECT_EQ(row["parameters"], json({{"gated_mlp.hidden_dim", 2048},
+                                     {"gated_mlp.ffn_dim", 8192},
+                                     {"gated_mlp.dims", "2048x8192"},
+                                     {"gated_mlp.activation", "silu"},
+                                     {"gated_mlp.weight_dtype", "bfloat8_b"},
+                                     {"gated_mlp.fidelity", "HiFi2"},
+                                     {"gated_mlp.mode", "decode"},
+                                     {"gated_mlp.seq_len", 1},
+                                     {"gated_mlp.batch", 1},
+                                     {"gated_mlp.device", "N150"}}));
 }
 
 TEST_F(GuardToolsTest, BadInputIsNamedWithExitTwo) {
@@ -191,7 +189,7 @@ TEST_F(GuardToolsTest, BadInputIsNamedWithExitTwo) {
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_EQ(run.err, "ttt_guard_facts: error: unknown command 'frobnicate' (see --help)\n");
 
-  run = facts({"suite-results", (dir_ / "missing.json").string()});
+  run = facts({"suite-results", scratch_.file("missing.json")});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("missing.json"), std::string::npos) << run.err;
 
@@ -221,32 +219,31 @@ TEST_F(GuardToolsTest, CompareTellsIdenticalFromDifferentRecordings) {
   write("same/suites/x.jsonl", "{\"a\":1}\n{\"b\":2}\n");
   write("head/suites/x.jsonl", "{\"a\":1}\n{\"b\":3}\n");
   write("head/extra.jsonl", "{}\n");
-  const std::string base = (dir_ / "base").string();
-  const std::string head = (dir_ / "head").string();
+  const std::string base = scratch_.file("base");
+  const std::string head = scratch_.file("head");
 
-  RunResult run = script("compare.sh", {base, (dir_ / "same").string()});
+  RunResult run = script("compare.sh", {base, scratch_.file("same")});
   EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
 
   run = script("compare.sh", {base, head});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.out.find("only in " + head + ": extra.jsonl\n"), std::string::npos) << run.out;
-  EXPECT_NE(run.out.find("differs: suites/x.jsonl (1 lines removed, 1 added)\n"),
-            std::string::npos)
+  EXPECT_NE(run.out.find("differs: suites/x.jsonl (1 lines removed, 1 added)\n"), std::string::npos)
       << run.out;
   EXPECT_NE(run.out.find("\n-{\"b\":2}\n+{\"b\":3}\n"), std::string::npos) << run.out;
 
-  run = script("compare.sh", {base, (dir_ / "nowhere").string()});
+  run = script("compare.sh", {base, scratch_.file("nowhere")});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("no directory"), std::string::npos) << run.err;
 }
 
 TEST_F(GuardToolsTest, RecordRefusesANonEmptyDirectoryAndUnknownOptions) {
   write("full/old.txt", "x\n");
-  RunResult run = script("record.sh", {"--build", TTT_BINARY_DIR, (dir_ / "full").string()});
+  RunResult run = script("record.sh", {"--build", TTT_BINARY_DIR, scratch_.file("full")});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("is not empty"), std::string::npos) << run.err;
 
-  run = script("record.sh", {"--fast", (dir_ / "out").string()});
+  run = script("record.sh", {"--fast", scratch_.file("out")});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("unknown option '--fast'"), std::string::npos) << run.err;
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/scratch_dir.h"
 #include "tiny_model.h"
 #include "validation/metrics/metrics.h"
 #include "validation/trace/capture.h"
@@ -237,8 +238,8 @@ TEST_F(CausalLmTest, TeacherForcingReturnsTheReferenceOutputs) {
 }
 
 TEST_F(CausalLmTest, CapturedTraceHoldsSharedWeightsAndReplays) {
-  const std::string path =
-      (std::filesystem::path(::testing::TempDir()) / "causal_lm_capture.h5").string();
+  const test_support::ScratchDir scratch;
+  const std::string path = scratch.file("causal_lm_capture.h5");
   const CausalLmSpec spec = tiny_spec(2, /*tied=*/false);
   PatternOptions options;
   options.device = "N150";

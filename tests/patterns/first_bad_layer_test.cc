@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "patterns/causal_lm.h"
+#include "tests/common/scratch_dir.h"
 #include "tiny_model.h"
 #include "validation/metrics/metrics.h"
 #include "validation/trace/capture.h"
@@ -115,8 +116,8 @@ class FirstBadLayerTest : public ::testing::Test {
 };
 
 TEST_F(FirstBadLayerTest, ReportAndReplayNameTheInjectedLayer) {
-  const std::string path =
-      (std::filesystem::path(::testing::TempDir()) / "first_bad_layer.h5").string();
+  const test_support::ScratchDir scratch;
+  const std::string path = scratch.file("first_bad_layer.h5");
   const ModelRun run = run_model(/*faulty=*/true, /*teacher_forcing=*/true, path);
 
   // The report: the first failing call is layer 1's attention, and only its calls fail.

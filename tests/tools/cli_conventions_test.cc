@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/scratch_dir.h"
 #include "tests/tools/cli_run.h"
 
 namespace ttt {
@@ -21,15 +22,8 @@ using ::testing::StartsWith;
 
 class CliConventions : public ::testing::Test {
  protected:
-  void SetUp() override {
-    directory_ = std::filesystem::temp_directory_path() /
-                 ("ttt_cli_conventions_" + std::to_string(::getpid()) + "_" +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(directory_);
-  }
-  void TearDown() override { std::filesystem::remove_all(directory_); }
-  RunResult ttt(const std::vector<std::string>& args) { return run_ttt(directory_, args); }
-  std::filesystem::path directory_;
+  RunResult ttt(const std::vector<std::string>& args) { return run_ttt(scratch_.path(), args); }
+  test_support::ScratchDir scratch_;
 };
 
 TEST_F(CliConventions, AnUnknownSubcommandIsNamed) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/scratch_dir.h"
 #include "tests/tools/cli_run.h"
 #include "validation/tensor/npy.h"
 #include "validation/tensor/random.h"
@@ -43,18 +44,10 @@ int count_lines(const std::string& text) {
 
 class CompareCommand : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    directory_ = std::filesystem::path(::testing::TempDir()) /
-                 ("ttt_compare_" + std::to_string(::getpid()) + "_" + info->name());
-    std::filesystem::create_directories(directory_);
-  }
-  void TearDown() override { std::filesystem::remove_all(directory_); }
-
   // Runs `ttt compare <args>`.
   RunResult compare(std::vector<std::string> args) {
     args.insert(args.begin(), "compare");
-    return run_ttt(directory_, args);
+    return run_ttt(scratch_.path(), args);
   }
 
   // `--json -`: the JSON alone on standard output.
@@ -69,18 +62,18 @@ class CompareCommand : public ::testing::Test {
 
   // Writes `tensor` as <name>.npy in this test's directory and returns the path.
   std::string npy(const std::string& name, const Tensor& tensor) {
-    const std::string path = (directory_ / (name + ".npy")).string();
+    const std::string path = scratch_.file((name + ".npy"));
     write_npy(path, tensor);
     return path;
   }
 
   std::string file(const std::string& name, const std::string& bytes) {
-    const std::string path = (directory_ / name).string();
+    const std::string path = scratch_.file(name);
     std::ofstream(path, std::ios::binary) << bytes;
     return path;
   }
 
-  std::filesystem::path directory_;
+  test_support::ScratchDir scratch_;
 };
 
 TEST_F(CompareCommand, TheBuildsSamplesPassWithBfloat8Defaults) {
@@ -285,7 +278,7 @@ TEST_P(CompareBadInput, ExitsTwoWithOneLineNamingTheProblem) {
   for (std::string arg : GetParam().args) {
     if (arg == "GOOD") arg = good;
     const std::size_t tmp = arg.find("$TMP");
-    if (tmp != std::string::npos) arg.replace(tmp, 4, directory_.string());
+    if (tmp != std::string::npos) arg.replace(tmp, 4, scratch_.path().string());
     args.push_back(arg);
   }
   const RunResult result = compare(args);
@@ -294,7 +287,7 @@ TEST_P(CompareBadInput, ExitsTwoWithOneLineNamingTheProblem) {
   EXPECT_EQ(count_lines(result.err), 1) << result.err;
   std::string message = GetParam().message;
   const std::size_t tmp = message.find("$TMP");
-  if (tmp != std::string::npos) message.replace(tmp, 4, directory_.string());
+  if (tmp != std::string::npos) message.replace(tmp, 4, scratch_.path().string());
   EXPECT_THAT(result.err, AllOf(StartsWith("ttt: error: "), HasSubstr(message)));
 }
 
@@ -393,7 +386,8 @@ TEST_F(CompareCommand, Float64DataIsComparedWithoutRounding) {
   }
   const Tensor a = Tensor::from_doubles({64}, actual);
   const Tensor e = Tensor::from_doubles({64}, expected);
-  const nlohmann::json npy_json = compare_json({npy("a64", a), npy("e64", e), "--max-abs", "2e-9"}, 0);
+  const nlohmann::json npy_json =
+      compare_json({npy("a64", a), npy("e64", e), "--max-abs", "2e-9"}, 0);
   EXPECT_EQ(npy_json["dtypes"]["actual"], "float64");
   EXPECT_EQ(npy_json["max_abs_error"].get<double>(), max_difference);
   EXPECT_NEAR(npy_json["max_abs_error"].get<double>(), 1e-9, 1e-17);
@@ -401,7 +395,7 @@ TEST_F(CompareCommand, Float64DataIsComparedWithoutRounding) {
   EXPECT_NEAR(npy_json["mean_abs_error"].get<double>(), 2.5e-10, 1e-17);
 
   // The same tensors as float64 datasets of a trace (ttt_dtype "float64").
-  const std::string trace = (directory_ / "wide.h5").string();
+  const std::string trace = scratch_.file("wide.h5");
   {
     TraceSession session(trace);
     CapturedCall call;
@@ -421,8 +415,8 @@ TEST_F(CompareCommand, Float64DataIsComparedWithoutRounding) {
 // and the int64 default requires equality.
 TEST_F(CompareCommand, Int64IsComparedExactly) {
   const std::int64_t big = std::int64_t{1} << 62;
-  const RunResult result = compare({npy("a", Tensor::from_int64({1}, {big})),
-                                    npy("e", Tensor::from_int64({1}, {big + 1}))});
+  const RunResult result = compare(
+      {npy("a", Tensor::from_int64({1}, {big})), npy("e", Tensor::from_int64({1}, {big + 1}))});
   EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
   EXPECT_THAT(result.out, HasSubstr("checked:  max_abs_error <= 0, non-finite values match"));
   EXPECT_THAT(result.out, HasSubstr("FAIL\n  max_abs_error 1 > 0 at [0]\n"));
@@ -441,7 +435,7 @@ TEST_F(CompareCommand, EmptyAndIdenticalTensorsPass) {
 // --json FILE writes the JSON to the file and keeps the text on standard output (issue 12: --json
 // was a flag here and took a file in other commands).
 TEST_F(CompareCommand, JsonToAFileKeepsTheText) {
-  const std::string file = (directory_ / "metrics.json").string();
+  const std::string file = scratch_.file("metrics.json");
   const RunResult result =
       compare({kSampleDevice, kSampleReference, "--dtype", "bfloat8_b", "--json", file});
   EXPECT_EQ(result.exit_code, 0) << result.err;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/scratch_dir.h"
 #include "tests/tools/cli_run.h"
 #include "tests/tools/small_llama.h"
 
@@ -26,20 +27,12 @@ using ::testing::HasSubstr;
 
 class CoverageInput : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    directory_ = std::filesystem::path(::testing::TempDir()) /
-                 ("ttt_coverage_input_" + std::to_string(::getpid()) + "_" + info->name());
-    std::filesystem::create_directories(directory_);
-  }
-  void TearDown() override { std::filesystem::remove_all(directory_); }
-
-  std::string path(const std::string& name) const { return (directory_ / name).string(); }
+  std::string path(const std::string& name) const { return scratch_.file(name); }
   RunResult ttt(const std::vector<std::string>& args, const std::string& env = "") const {
-    return cli_test::run_ttt(directory_, args, env);
+    return cli_test::run_ttt(scratch_.path(), args, env);
   }
 
-  std::filesystem::path directory_;
+  test_support::ScratchDir scratch_;
 };
 
 // (kind, mode) -> the records' JSON without what differs by source: source, origin, counts.

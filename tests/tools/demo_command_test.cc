@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/scratch_dir.h"
 #include "tests/tools/cli_run.h"
 #include "tests/tools/small_llama.h"
 #include "validation/trace/trace_reader.h"
@@ -35,26 +36,21 @@ using ::testing::StartsWith;
 class DemoCommand : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    directory_ = std::filesystem::path(::testing::TempDir()) /
-                 ("ttt_demo_" + std::to_string(::getpid()) + "_" + info->name());
-    std::filesystem::create_directories(directory_);
-    config_ = (directory_ / "config.json").string();
+    config_ = scratch_.file("config.json");
     std::ofstream(config_) << cli_test::small_llama_config().dump(2);
   }
-  void TearDown() override { std::filesystem::remove_all(directory_); }
 
   RunResult demo(const std::vector<std::string>& args) { return ttt("demo", args); }
 
   // Runs `ttt <subcommand> <args>`.
   RunResult ttt(const std::string& subcommand, std::vector<std::string> args) {
     args.insert(args.begin(), subcommand);
-    return run_ttt(directory_, args);
+    return run_ttt(scratch_.path(), args);
   }
 
-  std::string out_dir() const { return (directory_ / "out").string(); }
+  std::string out_dir() const { return scratch_.file("out"); }
 
-  std::filesystem::path directory_;
+  test_support::ScratchDir scratch_;
   std::string config_;
 };
 
@@ -139,8 +135,7 @@ TEST_F(DemoCommand, PresetsChangeTheRecordedConfigs) {
 }
 
 TEST_F(DemoCommand, BadInputExitsTwoWithOneClearLine) {
-  RunResult run =
-      demo({"--out-dir", out_dir(), "--config", (directory_ / "nowhere.json").string()});
+  RunResult run = demo({"--out-dir", out_dir(), "--config", scratch_.file("nowhere.json")});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("nowhere.json: cannot open the file (No such file or directory)"));
 
@@ -298,7 +293,7 @@ TEST_F(DemoCommand, ADiskThatFillsDuringCaptureFailsWithTheErrorNotACrash) {
       "trap '' XFSZ; ulimit -f 1000; " +
       cli_test::ttt_command({"demo", "--out-dir", out_dir(), "--config", config_, "--prompt-tokens",
                              "4", "--decode-steps", "1"});
-  const RunResult run = cli_test::run_shell(directory_, limited);
+  const RunResult run = cli_test::run_shell(scratch_.path(), limited);
   EXPECT_EQ(run.exit_code, 2) << run.err;
   EXPECT_THAT(run.err, HasSubstr("ttt: error: " + out_dir() + "/trace.h5:"));
   EXPECT_THAT(run.err, EndsWith(": File too large\n"));

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/scratch_dir.h"
 #include "tests/tools/cli_run.h"
 #include "validation/metrics/metrics.h"
 
@@ -77,25 +78,20 @@ nlohmann::json make_results(const std::vector<nlohmann::json>& cases,
 class GateCommand : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    directory_ = std::filesystem::path(::testing::TempDir()) /
-                 ("ttt_gate_cli_" + std::to_string(::getpid()) + "_" + info->name());
-    std::filesystem::create_directories(directory_);
     write("base.json", make_results({make_case("ffn", 0.9995, samples(100, 9)),
                                      make_case("norm", 0.9999, samples(50, 9))}));
   }
-  void TearDown() override { std::filesystem::remove_all(directory_); }
 
-  std::string path(const std::string& name) const { return (directory_ / name).string(); }
+  std::string path(const std::string& name) const { return scratch_.file(name); }
   void write(const std::string& name, const nlohmann::json& json) const {
     std::ofstream(path(name)) << json.dump(2);
   }
   RunResult gate(std::vector<std::string> args) const {
     args.insert(args.begin(), "gate");
-    return cli_test::run_ttt(directory_, args);
+    return cli_test::run_ttt(scratch_.path(), args);
   }
 
-  std::filesystem::path directory_;
+  test_support::ScratchDir scratch_;
 };
 
 TEST_F(GateCommand, UnchangedResultsMayMerge) {
@@ -239,9 +235,9 @@ TEST_F(GateCommand, SuiteRunCoverageAndGateEndToEnd) {
       {"block": "gated_mlp", "mode": "decode", "spec": {"hidden_dim": 64, "ffn_dim": 128}},
       {"block": "rms_norm", "mode": "prefill", "spec": {"dim": 64}}
     ]})"));
-  RunResult run =
-      cli_test::run_ttt(directory_, {"suite", "run", path("tiny.json"), "--json", path("R.json"),
-                                     "--coverage", path("suite.jsonl"), "--quiet"});
+  RunResult run = cli_test::run_ttt(
+      scratch_.path(), {"suite", "run", path("tiny.json"), "--json", path("R.json"), "--coverage",
+                        path("suite.jsonl"), "--quiet"});
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   std::ifstream lines(path("suite.jsonl"));
   std::vector<nlohmann::json> records;
@@ -253,7 +249,7 @@ TEST_F(GateCommand, SuiteRunCoverageAndGateEndToEnd) {
     EXPECT_EQ(record.at("passed"), 1);
   }
   run = cli_test::run_ttt(
-      directory_, {"coverage", "report", path("suite.jsonl"), path("R.json"), "--json", "-"});
+      scratch_.path(), {"coverage", "report", path("suite.jsonl"), path("R.json"), "--json", "-"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(nlohmann::json::parse(run.out).at("calls"), 4);  // Each case from both files.
   run = gate({"--results", path("R.json"), "--baseline", path("R.json"), "--coverage",

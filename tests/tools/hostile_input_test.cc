@@ -57,7 +57,7 @@ class HostileInput : public ::testing::Test {
     return dir_.file("R.json");
   }
 
-  testing::ScratchDir dir_;
+  test_support::ScratchDir dir_;
 };
 
 // The largest resident set of any child process so far, in MiB.

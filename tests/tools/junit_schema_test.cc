@@ -12,6 +12,7 @@
 
 #include "gate/gate.h"
 #include "suites/suite/results.h"
+#include "tests/common/scratch_dir.h"
 #include "tests/tools/cli_run.h"
 #include "validation/markup/junit.h"
 #include "validation/trace/replay.h"
@@ -26,21 +27,14 @@ using ::testing::HasSubstr;
 
 class JUnitSchema : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ttt_junit_schema_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   // xmllint's verdict on `xml`: exit 0 and "validates" when it matches the schema.
   cli_test::RunResult validate(const std::string& xml) {
-    const std::string file = (dir_ / "report.xml").string();
+    const std::string file = scratch_.file("report.xml");
     std::ofstream(file) << xml;
-    return run_shell(dir_, "xmllint --noout --schema " +
-                               shell_quote(std::string(TTT_TEST_DATA_DIR) + "/junit.xsd") + " " +
-                               shell_quote(file));
+    return run_shell(scratch_.path(),
+                     "xmllint --noout --schema " +
+                         shell_quote(std::string(TTT_TEST_DATA_DIR) + "/junit.xsd") + " " +
+                         shell_quote(file));
   }
 
   void expect_valid(const std::string& xml) {
@@ -49,12 +43,12 @@ class JUnitSchema : public ::testing::Test {
     EXPECT_THAT(result.err, HasSubstr("validates"));
   }
 
-  std::filesystem::path dir_;
+  test_support::ScratchDir scratch_;
 };
 
 TEST_F(JUnitSchema, XmllintIsInstalled) {
   // tools/setup.sh installs libxml2-utils; without it every check below would be meaningless.
-  EXPECT_EQ(run_shell(dir_, "xmllint --version").exit_code, 0);
+  EXPECT_EQ(run_shell(scratch_.path(), "xmllint --version").exit_code, 0);
 }
 
 TEST_F(JUnitSchema, TheSchemaRejectsWhatJenkinsAndGitLabMisread) {

@@ -1,5 +1,5 @@
-// `ttt report`, run as a subprocess: each format, -o/--output, exit codes, and bad input (exit 2, one
-// line naming the file).
+// `ttt report`, run as a subprocess: each format, -o/--output, exit codes, and bad input (exit 2,
+// one line naming the file).
 #include "validation/wrapper/report.h"
 
 #include <gmock/gmock.h>
@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/scratch_dir.h"
 #include "tests/tools/cli_run.h"
 
 namespace ttt {
@@ -60,25 +61,21 @@ ValidationRecord record(std::int64_t sequence, const std::string& name, OutputCh
 class ReportCommand : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    directory_ = std::filesystem::path(::testing::TempDir()) /
-                 ("ttt_report_" + std::to_string(::getpid()) + "_" + info->name());
-    std::filesystem::create_directories(directory_);
     failing_ = {record(0, "layers.0.mlp", check(0.9999, 0.001, {})),
                 record(1, "layers.0.mlp", check(0.9812, 0.31, {"pcc 0.9812 < 0.99"}))};
     passing_ = {failing_[0]};
     write_report(path("failing.json"), failing_, ReportFormat::json);
     write_report(path("passing.json"), passing_, ReportFormat::json);
   }
-  void TearDown() override { std::filesystem::remove_all(directory_); }
 
-  std::string path(const std::string& name) const { return (directory_ / name).string(); }
+  std::string path(const std::string& name) const { return scratch_.file(name); }
 
   RunResult run(const std::string& arguments, const std::string& environment = "") const {
-    return run_shell(directory_, cli_test::ttt_command({"report"}, environment) + " " + arguments);
+    return run_shell(scratch_.path(),
+                     cli_test::ttt_command({"report"}, environment) + " " + arguments);
   }
 
-  std::filesystem::path directory_;
+  test_support::ScratchDir scratch_;
   std::vector<ValidationRecord> failing_;
   std::vector<ValidationRecord> passing_;
 };
@@ -102,8 +99,8 @@ TEST_F(ReportCommand, PassingReportsExitZero) {
 }
 
 TEST_F(ReportCommand, JUnitToAFile) {
-  const RunResult result = run(shell_quote(path("failing.json")) + " --format junit -o " +
-                               shell_quote(path("r.xml")));
+  const RunResult result =
+      run(shell_quote(path("failing.json")) + " --format junit -o " + shell_quote(path("r.xml")));
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_THAT(result.out, IsEmpty());
   const std::string xml = read_text(path("r.xml"));

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/scratch_dir.h"
 #include "tests/tools/cli_run.h"
 
 namespace ttt {
@@ -24,23 +25,15 @@ using ::testing::Not;
 
 class SuiteCheckCoverage : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    directory_ = std::filesystem::path(::testing::TempDir()) /
-                 ("ttt_suite_check_coverage_" + std::to_string(::getpid()) + "_" + info->name());
-    std::filesystem::create_directories(directory_);
-  }
-  void TearDown() override { std::filesystem::remove_all(directory_); }
-
-  std::string path(const std::string& name) const { return (directory_ / name).string(); }
+  std::string path(const std::string& name) const { return scratch_.file(name); }
   RunResult ttt(const std::vector<std::string>& args) const {
-    return cli_test::run_ttt(directory_, args);
+    return cli_test::run_ttt(scratch_.path(), args);
   }
   static std::string shipped(const std::string& suite) {
     return (std::filesystem::path(TTT_SOURCE_DIR) / "suites" / (suite + ".json")).string();
   }
 
-  std::filesystem::path directory_;
+  test_support::ScratchDir scratch_;
 };
 
 TEST_F(SuiteCheckCoverage, ShippedSuitePlansItsWholeModel) {

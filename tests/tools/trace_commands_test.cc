@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/scratch_dir.h"
 #include "tests/tools/cli_run.h"
 #include "validation/tensor/random.h"
 #include "validation/trace/capture.h"
@@ -53,17 +54,9 @@ CapturedCall scale_call(const std::string& name, std::uint64_t seed, float scale
 
 class TraceCommands : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    directory_ = std::filesystem::path(::testing::TempDir()) /
-                 ("ttt_trace_cli_" + std::to_string(::getpid()) + "_" + info->name());
-    std::filesystem::create_directories(directory_);
-  }
-  void TearDown() override { std::filesystem::remove_all(directory_); }
+  RunResult ttt(const std::vector<std::string>& args) { return run_ttt(scratch_.path(), args); }
 
-  RunResult ttt(const std::vector<std::string>& args) { return run_ttt(directory_, args); }
-
-  std::string path(const std::string& name) const { return (directory_ / name).string(); }
+  std::string path(const std::string& name) const { return scratch_.file(name); }
 
   // A trace of four ttt.scale calls; those with index in `drifted` were captured from an
   // implementation that has changed since (their device output is negated).
@@ -77,7 +70,7 @@ class TraceCommands : public ::testing::Test {
     return file;
   }
 
-  std::filesystem::path directory_;
+  test_support::ScratchDir scratch_;
 };
 
 TEST_F(TraceCommands, InspectSummaryTextAndJson) {
@@ -227,7 +220,8 @@ TEST_F(TraceCommands, RecoverAKilledCapture) {
 
   // A disk too full for the recovered trace (a file-size limit stands in for it): the error names
   // the output, which is removed; the trace and its journal stay for a later attempt.
-  result = cli_test::run_shell(directory_, "trap '' XFSZ; ulimit -f 1; " +
+  result =
+      cli_test::run_shell(scratch_.path(), "trap '' XFSZ; ulimit -f 1; " +
                                                cli_test::ttt_command({"trace", "recover", file}));
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, StartsWith("ttt: error: " + file + ".recovering"));

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/common/scratch_dir.h"
+
 namespace ttt::llama {
 namespace {
 
@@ -297,8 +299,8 @@ TEST(LlamaConfig, RefusesContradictoryAndUnsupportedValues) {
 }
 
 TEST(LlamaConfig, LoadsFilesAndNamesThemInErrors) {
-  const std::filesystem::path dir = std::filesystem::path(testing::TempDir()) / "llama_config";
-  std::filesystem::create_directories(dir);
+  const test_support::ScratchDir scratch;
+  const std::filesystem::path& dir = scratch.path();
   const std::string good = (dir / "config.json").string();
   std::ofstream(good) << llama_3_2_1b().dump(2);
   const LlamaConfig config = load_llama_config(good);

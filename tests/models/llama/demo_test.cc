@@ -11,17 +11,15 @@
 #include <sstream>
 
 #include "models/llama/config.h"
+#include "tests/common/scratch_dir.h"
 #include "validation/trace/trace_reader.h"
 #include "validation/wrapper/switches.h"
-#include "tests/models/llama/test_files.h"
 
 namespace ttt::llama {
 namespace {
 
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
-
-fs::path test_dir() { return testing_files::test_dir("llama_demo_test"); }
 
 // 2 layers, hidden 128, 4 query and 2 key/value heads of 32, ffn 256, vocab 256, untied.
 std::string small_config(const fs::path& dir) {
@@ -40,7 +38,8 @@ std::string small_config(const fs::path& dir) {
 }
 
 TEST(Demo, RunsASmallModelEndToEnd) {
-  const fs::path dir = test_dir();
+  const test_support::ScratchDir scratch;
+  const fs::path& dir = scratch.path();
   DemoOptions options;
   options.out_dir = (dir / "out").string();
   options.config_path = small_config(dir);
@@ -96,7 +95,8 @@ TEST(Demo, DefaultConfigIsLlama32_1BShapedWithTwoLayers) {
 }
 
 TEST(Demo, RefusesBadOptions) {
-  const fs::path dir = test_dir();
+  const test_support::ScratchDir scratch;
+  const fs::path& dir = scratch.path();
   DemoOptions options;
   options.out_dir = (dir / "out").string();
   options.config_path = small_config(dir);

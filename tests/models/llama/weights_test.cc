@@ -13,10 +13,11 @@
 #include <string>
 
 #include "models/llama/model.h"
+#include "tests/common/scratch_dir.h"
+#include "tests/models/llama/test_files.h"
 #include "validation/metrics/metrics.h"
 #include "validation/tensor/random.h"
 #include "validation/wrapper/switches.h"
-#include "tests/models/llama/test_files.h"
 
 namespace ttt::llama {
 namespace {
@@ -39,8 +40,6 @@ LlamaConfig tiny_config(bool tied) {
                            {"tie_word_embeddings", tied}};
   return llama_config_from_json(config, "tiny/config.json");
 }
-
-fs::path test_dir() { return testing_files::test_dir("llama_weights_test"); }
 
 using testing_files::write_file;
 
@@ -112,7 +111,8 @@ TEST(LlamaWeights, SeededWeightsAreTheGeneratorsValuesTransposed) {
 }
 
 TEST(LlamaWeights, CheckpointWeightsMatchTheSeededOnes) {
-  const fs::path dir = test_dir();
+  const test_support::ScratchDir scratch;
+  const fs::path& dir = scratch.path();
   const LlamaConfig config = tiny_config(false);
   // Two shards: the embedding alone, then everything else.
   std::vector<NamedTensor> first;
@@ -143,7 +143,8 @@ TEST(LlamaWeights, CheckpointWeightsMatchTheSeededOnes) {
 }
 
 TEST(LlamaWeights, Bf16CheckpointsLoadAsBf16Values) {
-  const fs::path dir = test_dir();
+  const test_support::ScratchDir scratch;
+  const fs::path& dir = scratch.path();
   const LlamaConfig config = tiny_config(true);
   const std::string path =
       write_file(dir / "model.safetensors", seeded_llama_checkpoint(config, 0, "BF16"));
@@ -158,7 +159,8 @@ TEST(LlamaWeights, Bf16CheckpointsLoadAsBf16Values) {
 }
 
 TEST(LlamaWeights, RefusesMissingTensorsWrongShapesAndDtypes) {
-  const fs::path dir = test_dir();
+  const test_support::ScratchDir scratch;
+  const fs::path& dir = scratch.path();
   const LlamaConfig config = tiny_config(false);
   const std::string missing =
       checkpoint_with(dir / "missing.safetensors", config, {}, "model.layers.1.mlp.up_proj.weight");
@@ -213,7 +215,8 @@ TEST(LlamaWeights, RefusesMissingTensorsWrongShapesAndDtypes) {
 }
 
 TEST(LlamaModel, CheckpointAndSeededModelsComputeTheSameLogits) {
-  const fs::path dir = test_dir();
+  const test_support::ScratchDir scratch;
+  const fs::path& dir = scratch.path();
   const LlamaConfig config = tiny_config(false);
   const std::string path =
       write_file(dir / "model.safetensors", seeded_llama_checkpoint(config, 0, "F32"));

@@ -19,6 +19,7 @@
 #include "blocks/common/matmul.h"
 #include "models/model.h"
 #include "suites/suite/compose.h"
+#include "tests/common/scratch_dir.h"
 
 namespace ttt {
 namespace {
@@ -31,9 +32,8 @@ constexpr int kAttempts = 3;
 // device form) do not fit in the caches, as a real model's: hidden 1024, 16 query and 4 key/value
 // heads of 64, SwiGLU 2816, vocabulary 4096, 2 layers; prefill of 64 tokens, decode at 63.
 SuiteFile small_llama_suite() {
-  const std::filesystem::path dir =
-      std::filesystem::path(::testing::TempDir()) / "ttt_compose_measure";
-  std::filesystem::create_directories(dir);
+  static const test_support::ScratchDir scratch;
+  const std::filesystem::path& dir = scratch.path();
   nlohmann::json config = catalog_config("llama-3.2-1b");
   config["hidden_size"] = 1024;
   config["intermediate_size"] = 2816;

@@ -14,6 +14,7 @@
 #include <string>
 #include <tuple>
 
+#include "tests/common/scratch_dir.h"
 #include "tests/suites/suite/tiny_llama.h"
 
 namespace ttt {
@@ -24,13 +25,11 @@ using ::testing::HasSubstr;
 
 // A two-layer Llama-shaped model: hidden 64, 4 heads of 16 (2 key/value heads), SwiGLU 128,
 // vocabulary 96.
-// One directory per test: CTest runs the tests of this file in parallel processes.
+// In this process's scratch directory (CTest runs each test of this file in its own process).
 std::string tiny_config_path() {
-  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "ttt_compose" /
-                                    ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  std::filesystem::create_directories(dir);
+  static const test_support::ScratchDir scratch;
   nlohmann::json config = suites_test::tiny_llama_config(96);
-  const std::string path = (dir / "config.json").string();
+  const std::string path = scratch.file("config.json");
   std::ofstream(path) << config.dump();
   return path;
 }

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "suites/suite/targets.h"
+#include "tests/common/scratch_dir.h"
 #include "validation/markup/number.h"
 
 namespace ttt {
@@ -67,9 +68,8 @@ std::string xml_property(const std::string& xml, const std::string& name) {
 // reads back as the same double (as the suite results' JUnit does), not with std::to_string's
 // six decimals ("1.000000", "0.999999" for 0.9999994).
 TEST(GtestAdapter, RecordsTheWorstPccInFull) {
-  const std::filesystem::path directory =
-      std::filesystem::path(::testing::TempDir()) / ("adapter_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(directory);
+  const test_support::ScratchDir scratch;
+  const std::filesystem::path& directory = scratch.path();
   const std::filesystem::path xml_path = directory / "report.xml";
   const std::string command =
       "'" + std::filesystem::read_symlink("/proc/self/exe").string() +
@@ -88,7 +88,6 @@ TEST(GtestAdapter, RecordsTheWorstPccInFull) {
   const double pcc = result.outputs[0].metrics.pcc;
   EXPECT_EQ(std::strtod(recorded.c_str(), nullptr), pcc) << recorded;
   EXPECT_EQ(recorded, format_number(pcc));
-  std::filesystem::remove_all(directory);
 }
 
 TEST(GtestAdapter, SanitizesNames) {

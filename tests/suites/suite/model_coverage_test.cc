@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "tests/common/scratch_dir.h"
 #include "tests/tools/cli_run.h"
 
 namespace ttt {
@@ -17,9 +18,8 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(ModelSuiteCoverage, Llama32OneBPassesEveryCatalogConfiguration) {
-  const std::filesystem::path directory = std::filesystem::path(::testing::TempDir()) /
-                                          ("ttt_model_coverage_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(directory);
+  const test_support::ScratchDir scratch;
+  const std::filesystem::path& directory = scratch.path();
   const std::string coverage = (directory / "coverage.jsonl").string();
   const std::string suite =
       (std::filesystem::path(TTT_SOURCE_DIR) / "suites" / "llama-3.2-1b.json").string();
@@ -33,7 +33,6 @@ TEST(ModelSuiteCoverage, Llama32OneBPassesEveryCatalogConfiguration) {
       {"coverage", "report", coverage, "--require-model", "llama-3.2-1b", "--fail-under", "100"});
   EXPECT_EQ(report.exit_code, 0) << report.out << report.err;
   EXPECT_THAT(report.out, HasSubstr("Llama-3.2-1B"));
-  std::filesystem::remove_all(directory);
 }
 
 }  // namespace

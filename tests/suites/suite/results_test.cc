@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "tests/common/scratch_dir.h"
+
 namespace ttt {
 namespace {
 
@@ -153,8 +155,8 @@ TEST(RunResults, RoundTripsThroughJsonWithRawTimes) {
 }
 
 TEST(RunResults, BadFilesAreNamedWithThePathOfTheBadField) {
-  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "ttt_results";
-  std::filesystem::create_directories(dir);
+  const test_support::ScratchDir scratch;
+  const std::filesystem::path& dir = scratch.path();
   nlohmann::json json = to_json(make_results({make_case("a", 0, CaseStatus::pass)}, 0, 1));
   json["suites"][0]["cases"][0]["timing"]["wall_ns"][2] = "slow";
   const std::string path = (dir / "bad.json").string();
@@ -188,8 +190,8 @@ TEST(RunResults, BadFilesAreNamedWithThePathOfTheBadField) {
 // Nonsense repetition times (a -5 ns baseline would hide any slowdown in a gate) are refused
 // naming the file and the JSON path; so is a load figure out of range.
 TEST(RunResults, NegativeTimesAndBadLoadAreRefusedNamingThePath) {
-  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "ttt_results";
-  std::filesystem::create_directories(dir);
+  const test_support::ScratchDir scratch;
+  const std::filesystem::path& dir = scratch.path();
   const std::string path = (dir / "negative.json").string();
   const auto error_of = [&path](const nlohmann::json& json) -> std::string {
     std::ofstream(path) << json.dump();
@@ -203,13 +205,16 @@ TEST(RunResults, NegativeTimesAndBadLoadAreRefusedNamingThePath) {
   const nlohmann::json good = to_json(make_results({make_case("a", 0, CaseStatus::pass)}, 0, 1));
   nlohmann::json json = good;
   json["suites"][0]["cases"][0]["timing"]["wall_ns"][0] = -5;
-  EXPECT_EQ(error_of(json), path + ": /suites/0/cases/0/timing/wall_ns/0: expected an integer >= 1, got -5");
+  EXPECT_EQ(error_of(json),
+            path + ": /suites/0/cases/0/timing/wall_ns/0: expected an integer >= 1, got -5");
   json = good;
   json["suites"][0]["cases"][0]["timing"]["wall_ns"][3] = 0;
-  EXPECT_THAT(error_of(json), HasSubstr("/suites/0/cases/0/timing/wall_ns/3: expected an integer >= 1"));
+  EXPECT_THAT(error_of(json),
+              HasSubstr("/suites/0/cases/0/timing/wall_ns/3: expected an integer >= 1"));
   json = good;
   json["suites"][0]["cases"][0]["timing"]["cpu_ns"][1] = -1;
-  EXPECT_THAT(error_of(json), HasSubstr("/suites/0/cases/0/timing/cpu_ns/1: expected an integer >= 0"));
+  EXPECT_THAT(error_of(json),
+              HasSubstr("/suites/0/cases/0/timing/cpu_ns/1: expected an integer >= 0"));
   json = good;
   json["suites"][0]["cases"][0]["timing"]["wall_ns"][0] = 1.5;
   EXPECT_THAT(error_of(json), HasSubstr("/suites/0/cases/0/timing/wall_ns/0: expected an integer"));

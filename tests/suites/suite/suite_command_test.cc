@@ -13,6 +13,7 @@
 #include <string>
 
 #include "models/model.h"
+#include "tests/common/scratch_dir.h"
 #include "tests/suites/suite/tiny_llama.h"
 #include "tests/tools/cli_run.h"
 
@@ -32,12 +33,8 @@ using ::testing::StartsWith;
 class SuiteCommand : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("ttt_suite_cli_" + std::to_string(::getpid()) + "_" + info->name());
-    std::filesystem::create_directories(dir_);
     nlohmann::json config = suites_test::tiny_llama_config(256);
-    std::ofstream(dir_ / "config.json") << config.dump();
+    std::ofstream(scratch_.path() / "config.json") << config.dump();
     nlohmann::json cases = nlohmann::json::array();
     for (const char* mode : {"prefill", "decode"}) {
       for (const char* module : {"embedding", "layers.*.attention_norm", "layers.*.attention",
@@ -54,18 +51,17 @@ class SuiteCommand : public ::testing::Test {
               {"cases", cases}};
     write_suite(suite_);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return scratch_.file(name); }
   void write_suite(const nlohmann::json& json, const std::string& name = "tiny.json") const {
-    std::ofstream(dir_ / name) << json.dump(2);
+    std::ofstream(scratch_.path() / name) << json.dump(2);
   }
 
   RunResult run(const std::string& arguments, const std::string& environment = "") const {
-    return run_shell(dir_, cli_test::ttt_command({}, environment) + " " + arguments);
+    return run_shell(scratch_.path(), cli_test::ttt_command({}, environment) + " " + arguments);
   }
 
-  std::filesystem::path dir_;
+  test_support::ScratchDir scratch_;
   nlohmann::json suite_;
 };
 
@@ -181,16 +177,16 @@ TEST_F(SuiteCommand, ComposeJudgesModelTargets) {
                 shell_quote(path("r.json")))
                 .exit_code,
             0);
-  const std::string model = (dir_ / "config.json").string();
+  const std::string model = scratch_.file("config.json");
   const auto write_targets = [&](const std::string& name, const std::string& target_model,
                                  double pcc_min) {
-    std::ofstream(dir_ / name) << nlohmann::json{{"format", "ttt-model-targets"},
-                                                 {"format_version", 1},
-                                                 {"model", target_model},
-                                                 {"device", "N150"},
-                                                 {"source", "test"},
-                                                 {"logits", {{"pcc_min", pcc_min}}}}
-                                      .dump();
+    std::ofstream(scratch_.path() / name) << nlohmann::json{
+        {"format", "ttt-model-targets"},
+        {"format_version", 1},
+        {"model", target_model},
+        {"device", "N150"},
+        {"source", "test"},
+        {"logits", {{"pcc_min", pcc_min}}}}.dump();
   };
   const std::string compose =
       "compose " + shell_quote(path("tiny.json")) + " --results " + shell_quote(path("r.json"));
@@ -212,8 +208,10 @@ TEST_F(SuiteCommand, ComposeJudgesModelTargets) {
   EXPECT_EQ(nlohmann::json::parse(read_text(path("c.json"))).at("targets").at("ok"), true);
 
   // Results of the prefill cases only: decode is not predicted, and says so without a number.
-  ASSERT_EQ(run("suite run " + shell_quote(path("tiny.json")) + " --filter '*.prefill*' --quiet "
-                "--json " + shell_quote(path("prefill.json")))
+  ASSERT_EQ(run("suite run " + shell_quote(path("tiny.json")) +
+                " --filter '*.prefill*' --quiet "
+                "--json " +
+                shell_quote(path("prefill.json")))
                 .exit_code,
             0);
   result = run("compose " + shell_quote(path("tiny.json")) + " --results " +
@@ -239,7 +237,8 @@ TEST_F(SuiteCommand, ComposeJudgesModelTargets) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, HasSubstr("the prediction is a slice (1 of 2 layers"));
   // A bad targets file names itself and the field.
-  std::ofstream(dir_ / "bad.json") << R"({"format": "ttt-model-targets", "format_version": 1,
+  std::ofstream(scratch_.path() / "bad.json")
+      << R"({"format": "ttt-model-targets", "format_version": 1,
       "model": "m", "device": "N150", "source": "s", "logits": {"pcc": 0.9}})";
   result = run(compose + " --targets " + shell_quote(path("bad.json")));
   EXPECT_EQ(result.exit_code, 2);

@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "tests/common/scratch_dir.h"
 #include "validation/input/allocation_limit.h"
 
 namespace ttt {
@@ -133,7 +134,10 @@ TEST(SuiteFile, FieldErrorsNameTheFileAndTheJsonPath) {
       {"int spec", [](auto& j) { j["cases"][1]["spec"]["num_heads"] = 18446744073709551615ULL; },
        "suites/tiny.json: /cases/1/spec/num_heads: integer 18446744073709551615 is out of range"},
       // Used to be reported at /cases/2/spec/bogus.
-      {"impl_config", [](auto& j) { j["cases"][2]["impl_config"] = {{"bogus", 1}}; },
+      {"impl_config",
+       [](auto& j) {
+         j["cases"][2]["impl_config"] = {{"bogus", 1}};
+       },
        "suites/tiny.json: /cases/2/impl_config/bogus: "},
       // 2^40 values per row: refused by the allocation limit before anything is drawn.
       {"huge", [](auto& j) { j["cases"][2]["spec"]["dim"] = 1099511627776LL; },
@@ -273,8 +277,8 @@ TEST(SuiteFile, ASpecPicksTheLayersOfAModule) {
 }
 
 TEST(SuiteFile, AModelSliceAndAConfigFile) {
-  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "ttt_suite_file";
-  std::filesystem::create_directories(dir);
+  const test_support::ScratchDir scratch;
+  const std::filesystem::path& dir = scratch.path();
   nlohmann::json config = catalog_config("qwen2.5-0.5b");
   std::ofstream(dir / "config.json") << config.dump();
   nlohmann::json json = model_suite("", {{{"module", "layers.*.ffn"}, {"mode", "decode"}}});
@@ -394,9 +398,8 @@ TEST(Sharding, FollowsGoogleTestsEnvironment) {
   ::unsetenv("GTEST_SHARD_INDEX");
   ::unsetenv("GTEST_TOTAL_SHARDS");
   EXPECT_FALSE(shard_from_environment().has_value());
-  const std::filesystem::path status =
-      std::filesystem::path(::testing::TempDir()) / "ttt_shard_status";
-  std::filesystem::remove(status);
+  const test_support::ScratchDir scratch;
+  const std::filesystem::path status = scratch.path() / "shard_status";
   ::setenv("GTEST_SHARD_INDEX", "2", 1);
   ::setenv("GTEST_TOTAL_SHARDS", "3", 1);
   ::setenv("GTEST_SHARD_STATUS_FILE", status.c_str(), 1);

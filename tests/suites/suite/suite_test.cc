@@ -13,6 +13,7 @@
 
 #include "models/model.h"
 #include "suites/suite/targets.h"
+#include "tests/common/scratch_dir.h"
 #include "tests/suites/suite/tiny_llama.h"
 #include "validation/tensor/random.h"
 #include "validation/trace/capture.h"
@@ -264,8 +265,8 @@ TEST(Suite, CapturesTheInputsOfTheRequestedCall) {
 // Capture is a call sink: it works while a trace is being written (it was refused before, the
 // capture needing the process-wide trace session), and the trace still receives every call.
 TEST(Suite, CapturesWhileATraceIsBeingWritten) {
-  const std::string path =
-      (std::filesystem::temp_directory_path() / "ttt-suite-capture-under-trace.h5").string();
+  const test_support::ScratchDir scratch;
+  const std::string path = scratch.file("capture-under-trace.h5");
   auto scale = wrapped_scale("traced.scale");
   const Tensor first = input(12, {2, 32});
   const Tensor second = input(13, {3, 16});
@@ -275,10 +276,12 @@ TEST(Suite, CapturesWhileATraceIsBeingWritten) {
     Suite suite("capture-under-trace");
     suite.add_case(scale)
         .named("second")
-        .with_inputs_from([&] {
-          scale(first);
-          scale(second);
-        }, {.call_index = 1})
+        .with_inputs_from(
+            [&] {
+              scale(first);
+              scale(second);
+            },
+            {.call_index = 1})
         .expect_pcc(0.99);
     result = suite.run_cases();
   }
@@ -294,7 +297,6 @@ TEST(Suite, CapturesWhileATraceIsBeingWritten) {
   EXPECT_EQ(traced_first.name, "traced.scale");
   EXPECT_EQ(reader.read_all(traced_first.inputs).at(0).tensor.shape(), (Shape{2, 32}));
   EXPECT_EQ(reader.read_all(traced_second.inputs).at(0).tensor.shape(), (Shape{3, 16}));
-  std::filesystem::remove(path);
 }
 
 // Capture keeps the inputs in memory: with the temporary directory pointing nowhere (the earlier

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/scratch_dir.h"
 #include "validation/wrapper/compare_to_reference.h"
 
 namespace ttt {
@@ -141,11 +142,11 @@ std::string testcase_element(const std::string& xml, const std::string& name) {
 }
 
 TEST(ListenerProgram, FailsTheRightTestsAndWritesPropertiesIntoGtestXml) {
-  const std::string xml_path = ::testing::TempDir() + "/listener_fixture.xml";
-  std::remove(xml_path.c_str());
+  const test_support::ScratchDir scratch;
+  const std::string xml_path = scratch.file("listener_fixture.xml");
   const std::string command = std::string(TTT_LISTENER_FIXTURE) +
-                              " --gtest_output=xml:" + xml_path + " > " + ::testing::TempDir() +
-                              "/listener_fixture.log 2>&1";
+                              " --gtest_output=xml:" + xml_path + " > " +
+                              scratch.file("listener_fixture.log") + " 2>&1";
   const int status = std::system(command.c_str());
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 1);  // One test failed.

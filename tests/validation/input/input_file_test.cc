@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "tests/common/scratch_dir.h"
+
 namespace ttt {
 namespace {
 
@@ -20,22 +22,13 @@ using ::testing::StartsWith;
 
 class InputFile : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("ttt_input_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return scratch_.file(name); }
   std::string write(const std::string& name, const std::string& text) const {
     std::ofstream(path(name), std::ios::binary) << text;
     return path(name);
   }
 
-  std::filesystem::path dir_;
+  test_support::ScratchDir scratch_;
 };
 
 template <typename F>
@@ -55,8 +48,8 @@ TEST_F(InputFile, RequireRegularFileNamesTheFileAndWhatItIs) {
   const std::string fifo = path("pipe");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   EXPECT_EQ(error_of([&] { require_regular_file(fifo); }), fifo + ": not a regular file (a FIFO)");
-  EXPECT_EQ(error_of([&] { require_regular_file(dir_.string()); }),
-            dir_.string() + ": not a regular file (a directory)");
+  EXPECT_EQ(error_of([&] { require_regular_file(scratch_.path().string()); }),
+            scratch_.path().string() + ": not a regular file (a directory)");
   EXPECT_EQ(error_of([] { require_regular_file("/dev/null"); }),
             "/dev/null: not a regular file (a character device)");
   // A regular file passes, and so does a missing one (its reader's open names that problem).

@@ -16,20 +16,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "tests/common/scratch_dir.h"
+
 namespace ttt {
 namespace {
 
 class LockFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("ttt_lock_file_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    lock_path_ = (dir_ / "run.lock").string();
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void SetUp() override { lock_path_ = scratch_.file("run.lock"); }
 
   std::string content() const {
     std::ifstream in(lock_path_);
@@ -47,7 +41,7 @@ class LockFileTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  std::filesystem::path dir_;
+  test_support::ScratchDir scratch_;
   std::string lock_path_;
 };
 
@@ -133,7 +127,7 @@ TEST_F(LockFileTest, TryLockExclusiveOnTwoDescriptorsOfOneFile) {
 }
 
 TEST_F(LockFileTest, ALockFileThatCannotBeCreatedIsNamed) {
-  const std::string missing = (dir_ / "absent" / "run.lock").string();
+  const std::string missing = (scratch_.path() / "absent" / "run.lock").string();
   try {
     const LockFile lock(missing);
     ADD_FAILURE() << "locked " << missing;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/scratch_dir.h"
 #include "validation/tensor/formats.h"
 
 namespace ttt {
@@ -37,8 +38,10 @@ std::vector<std::byte> file_bytes(const std::string& path) {
   return bytes;
 }
 
+// A file in this process's scratch directory.
 std::string temp_path(const std::string& name) {
-  return (std::filesystem::path(::testing::TempDir()) / ("npy_test_" + name)).string();
+  static const test_support::ScratchDir scratch;
+  return scratch.file(name);
 }
 
 std::vector<float> values_of(const Tensor& tensor) {

@@ -17,11 +17,11 @@
 namespace ttt {
 namespace {
 
+using test_support::ScratchDir;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
-using ::testing::StartsWith;
 using testing::scale_call;
-using testing::ScratchDir;
+using ::testing::StartsWith;
 
 class BadInput : public ::testing::Test {
  protected:
@@ -155,8 +155,9 @@ TEST_F(BadInput, CallAttributesThatAreNotWhatTheFormatSays) {
     set_string(call, "spec", "{broken");
     H5Gclose(call);
   });
-  EXPECT_THAT(read_error(), AllOf(StartsWith(path_ + ":/calls/000000: attribute 'spec': not JSON: "),
-                                 HasSubstr("('{broken')")));
+  EXPECT_THAT(read_error(),
+              AllOf(StartsWith(path_ + ":/calls/000000: attribute 'spec': not JSON: "),
+                    HasSubstr("('{broken')")));
   edit([](hid_t file) {
     const hid_t call = H5Gopen2(file, "/calls/000000", H5P_DEFAULT);
     set_string(call, "spec", "{}");

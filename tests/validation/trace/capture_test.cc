@@ -19,10 +19,10 @@
 namespace ttt {
 namespace {
 
+using test_support::ScratchDir;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::scale_call;
-using testing::ScratchDir;
 
 std::string raw_string_attribute(hid_t object, const char* name) {
   const hid_t attribute = H5Aopen(object, name, H5P_DEFAULT);

@@ -26,8 +26,8 @@
 namespace ttt {
 namespace {
 
+using test_support::ScratchDir;
 using testing::scale_call;
-using testing::ScratchDir;
 
 constexpr int kIterations = 8;
 

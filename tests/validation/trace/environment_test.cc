@@ -30,7 +30,7 @@ int in_child(const std::function<int()>& body) {
 }
 
 TEST(TraceEnvironment, TttTraceCapturesAndClosesAtExit) {
-  testing::ScratchDir dir;
+  test_support::ScratchDir dir;
   const std::string path = dir.file("env.h5");
   const int code = in_child([&] {
     setenv("TTT_TRACE", path.c_str(), 1);
@@ -55,7 +55,7 @@ TEST(TraceEnvironment, TttTraceCapturesAndClosesAtExit) {
 }
 
 TEST(TraceEnvironment, CompressionFromTheEnvironment) {
-  testing::ScratchDir dir;
+  test_support::ScratchDir dir;
   const std::string path = dir.file("env.h5");
   ASSERT_EQ(in_child([&] {
               setenv("TTT_TRACE", path.c_str(), 1);
@@ -74,7 +74,7 @@ TEST(TraceEnvironment, UnsetOrInvalidMeansNoCapture) {
               return active_trace_session() == nullptr ? 0 : 1;
             }),
             0);
-  testing::ScratchDir dir;
+  test_support::ScratchDir dir;
   const std::string path = dir.file("env.h5");
   EXPECT_EQ(in_child([&] {
               setenv("TTT_TRACE", path.c_str(), 1);

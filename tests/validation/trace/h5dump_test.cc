@@ -29,7 +29,7 @@ TEST(H5dump, ReadsTheTraceWeWrote) {
   if (!std::filesystem::exists(kH5dump)) {
     GTEST_SKIP() << "h5dump is not installed (tools/setup.sh installs hdf5-tools)";
   }
-  testing::ScratchDir dir;
+  test_support::ScratchDir dir;
   const std::string path = dir.file("t.h5");
   {
     TraceSession session(path);

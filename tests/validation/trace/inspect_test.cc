@@ -14,9 +14,9 @@
 namespace ttt {
 namespace {
 
+using test_support::ScratchDir;
 using ::testing::HasSubstr;
 using testing::scale_call;
-using testing::ScratchDir;
 
 class Inspect : public ::testing::Test {
  protected:

@@ -28,7 +28,7 @@ TEST(Journal, Crc32OfTheCheckString) {
 }
 
 TEST(Journal, RecordsReadBackAndATornOrCorruptTailIsDropped) {
-  ttt::testing::ScratchDir dir;
+  ttt::test_support::ScratchDir dir;
   const std::string path = dir.file("j");
   {
     JournalWriter writer(path);
@@ -61,7 +61,7 @@ TEST(Journal, RecordsReadBackAndATornOrCorruptTailIsDropped) {
 }
 
 TEST(Journal, CloseAndRemoveDeletesTheFile) {
-  ttt::testing::ScratchDir dir;
+  ttt::test_support::ScratchDir dir;
   JournalWriter writer(dir.file("j"));
   writer.append({{"seq", 0}});
   writer.close_and_remove();

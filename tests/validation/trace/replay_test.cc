@@ -18,9 +18,9 @@
 namespace ttt {
 namespace {
 
+using test_support::ScratchDir;
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
-using testing::ScratchDir;
 
 Tensor times(const Tensor& x, double scale, double drift) {
   std::vector<float> values(x.floats().begin(), x.floats().end());

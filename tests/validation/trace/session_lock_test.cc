@@ -22,9 +22,9 @@
 namespace ttt {
 namespace {
 
+using test_support::ScratchDir;
 using ::testing::HasSubstr;
 using testing::scale_call;
-using testing::ScratchDir;
 
 // The message of the TraceError `action` throws ("" when it throws nothing).
 template <typename Action>

@@ -16,7 +16,7 @@
 namespace ttt {
 namespace {
 
-using testing::ScratchDir;
+using test_support::ScratchDir;
 
 class TensorFile : public ::testing::Test {
  protected:

@@ -1,32 +1,14 @@
-// Helpers shared by the trace tests: a scratch directory and small seeded calls.
+// Helpers shared by the trace tests: small seeded calls (their directories are
+// tests/common/scratch_dir.h's).
 #pragma once
 
-#include <stdlib.h>
-#include <unistd.h>
-
-#include <filesystem>
 #include <string>
 
+#include "tests/common/scratch_dir.h"
 #include "validation/tensor/random.h"
 #include "validation/trace/capture.h"
 
 namespace ttt::testing {
-
-// A fresh directory under the build tree, removed at the end of the test.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = std::string(TTT_BINARY_DIR) + "/trace_test_XXXXXX";
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path_); }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // A call of the builtin kind ttt.scale (y = x * scale) with seeded x, its device output rounded to
 // `output_dtype` and its float32 reference.

@@ -2,6 +2,7 @@
 // switches, source locations and timing.
 #include "validation/wrapper/compare_to_reference.h"
 #include "tests/validation/wrapper/wrapper_state.h"
+#include "tests/validation/wrapper/kv_cache_type.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,18 +17,6 @@
 #include <vector>
 
 namespace model {
-
-struct KvCache {
-  ttt::Tensor k;
-  ttt::Tensor v;
-  int length = 0;
-};
-
-void ttt_visit_tensors(KvCache& cache, ttt::TensorVisitor& visit) {
-  visit("k", cache.k);
-  visit("v", cache.v);
-  visit("length", cache.length);
-}
 
 // A read-only customization: comparable, but teacher forcing cannot write into it.
 struct Frozen {

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "tests/common/scratch_dir.h"
 #include "validation/metrics/metrics.h"
 
 namespace ttt {
@@ -71,7 +72,11 @@ std::string read_file(const std::string& path) {
   return contents.str();
 }
 
-std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+// A file in this process's scratch directory.
+std::string temp_path(const std::string& name) {
+  static const test_support::ScratchDir scratch;
+  return scratch.file(name);
+}
 
 TEST(Report, ConsoleTableIsAlignedAndListsFailedCalls) {
   // Columns: two spaces before each cell; text left-aligned, numbers right-aligned.

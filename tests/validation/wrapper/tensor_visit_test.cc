@@ -1,5 +1,6 @@
 // Finding the tensors of arguments and outputs: every built-in type and the customization point.
 #include "validation/wrapper/tensor_visit.h"
+#include "tests/validation/wrapper/kv_cache_type.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,18 +12,6 @@
 #include <vector>
 
 namespace model {
-
-struct KvCache {
-  ttt::Tensor k;
-  ttt::Tensor v;
-  int length = 0;
-};
-
-void ttt_visit_tensors(KvCache& cache, ttt::TensorVisitor& visit) {
-  visit("k", cache.k);
-  visit("v", cache.v);
-  visit("length", cache.length);
-}
 
 // A read-only customization (const reference): enough for reading.
 struct Frozen {

@@ -9,10 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/scratch_dir.h"
+#include "tests/validation/wrapper/wrapper_state.h"
 #include "validation/trace/capture.h"
 #include "validation/trace/trace_reader.h"
 #include "validation/wrapper/compare_to_reference.h"
-#include "tests/validation/wrapper/wrapper_state.h"
 
 namespace ttt {
 namespace {
@@ -34,18 +35,14 @@ Tensor decode_step(Tensor& cache, const std::vector<Tensor>& extra, std::int32_t
 
 class TraceCaptureTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    reset_wrapper_state();
-    path_ = ::testing::TempDir() + "/wrapper_capture_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".h5";
-    std::remove(path_.c_str());
-  }
+  void SetUp() override { reset_wrapper_state(); }
   void TearDown() override {
     set_validation_enabled(true);
     set_validation_sampling({});
   }
 
-  std::string path_;
+  test_support::ScratchDir scratch_;
+  const std::string path_ = scratch_.file("capture.h5");
 };
 
 TEST_F(TraceCaptureTest, ValidatedCallsAreCapturedWithInputsBeforeTheCall) {
