@@ -13,78 +13,6 @@ namespace {
 
 using namespace kind_support;
 
-// The weight tensors of an attention call: wq, wk, wv, wo, bq, bk, bv, bo, q_norm, k_norm
-// (undefined when the spec has none).
-std::vector<Tensor> attention_tensors(const BlockCall& call, const AttentionSpec& spec) {
-  return {call.input("wq"),
-          call.input("wk"),
-          call.input("wv"),
-          call.input("wo"),
-          optional_input(call, spec.qkv_bias, "bq"),
-          optional_input(call, spec.qkv_bias, "bk"),
-          optional_input(call, spec.qkv_bias, "bv"),
-          optional_input(call, spec.output_bias, "bo"),
-          optional_input(call, spec.qk_norm, "q_norm"),
-          optional_input(call, spec.qk_norm, "k_norm")};
-}
-
-AttentionWeights attention_weights(const std::vector<Tensor>& tensors) {
-  AttentionWeights weights;
-  weights.wq = tensors[0];
-  weights.wk = tensors[1];
-  weights.wv = tensors[2];
-  weights.wo = tensors[3];
-  weights.bq = source_of(tensors[4]);
-  weights.bk = source_of(tensors[5]);
-  weights.bv = source_of(tensors[6]);
-  weights.bo = source_of(tensors[7]);
-  weights.q_norm = source_of(tensors[8]);
-  weights.k_norm = source_of(tensors[9]);
-  return weights;
-}
-
-// A prefill's output does not depend on the cache it fills, so replay runs it without one (the
-// call's k_cache, v_cache and first_slot, when present, are not read).
-BoundCall bind_attention_prefill(const BlockCall& call) {
-  const auto [spec, config] = configure_call<AttentionSpec>(call, Mode::prefill);
-  const Tensor x = call.input("x");
-  const std::vector<Tensor> tensors = attention_tensors(call, spec);
-  const AttentionWeights weights = attention_weights(tensors);
-  auto block = reuse_block<Attention>(call, config, tensors, [&] {
-    return std::make_shared<const Attention>(spec, config, weights);
-  });
-  BoundCall bound;
-  bound.run_device = [block, x] { return named({{"y", block->prefill_forward(x)}}); };
-  bound.run_reference = [spec, x, weights] {
-    return named({{"y", attention_prefill_reference(spec, weights, x)}});
-  };
-  return bound;
-}
-
-// Decode writes the new key and value into the cache: replay works on copies of the call's.
-BoundCall bind_attention_decode(const BlockCall& call) {
-  const auto [spec, config] = configure_call<AttentionSpec>(call, Mode::decode);
-  const Tensor x = call.input("x");
-  const Tensor positions = call.input("positions");
-  const Tensor k_cache = call.input("k_cache");
-  const Tensor v_cache = call.input("v_cache");
-  const std::vector<Tensor> tensors = attention_tensors(call, spec);
-  const AttentionWeights weights = attention_weights(tensors);
-  auto block = reuse_block<Attention>(call, config, tensors, [&] {
-    return std::make_shared<const Attention>(spec, config, weights);
-  });
-  BoundCall bound;
-  bound.run_device = [block, x, positions, k_cache, v_cache] {
-    KVCache cache{k_cache.clone(), v_cache.clone()};
-    return named({{"y", block->decode_forward(x, positions, cache)}});
-  };
-  bound.run_reference = [spec, x, positions, k_cache, v_cache, weights] {
-    return named(
-        {{"y", attention_decode_reference(spec, weights, x, positions, k_cache, v_cache)}});
-  };
-  return bound;
-}
-
 // The weights the spec has: the projections, then the biases and q/k norms it asks for.
 InputRules attention_weight_rules(const nlohmann::json& spec_json) {
   const auto spec = spec_json.get<AttentionSpec>();
@@ -109,6 +37,55 @@ InputRules attention_weight_rules(const nlohmann::json& spec_json) {
     add("k_norm", {spec.dim_per_head()}, Seeding::norm_scale);
   }
   return weights;
+}
+
+// The block's weights from the call's (biases and norms undefined when the spec has none).
+AttentionWeights attention_weights(const CallWeights& w) {
+  return {.wq = w["wq"],
+          .wk = w["wk"],
+          .wv = w["wv"],
+          .wo = w["wo"],
+          .bq = w.source("bq"),
+          .bk = w.source("bk"),
+          .bv = w.source("bv"),
+          .bo = w.source("bo"),
+          .q_norm = w.source("q_norm"),
+          .k_norm = w.source("k_norm")};
+}
+
+// A prefill's output does not depend on the cache it fills, so replay runs it without one (the
+// call's k_cache, v_cache and first_slot, when present, are not read).
+BoundCall bind_attention_prefill(const BlockCall& call) {
+  auto parts = call_block<AttentionSpec, Attention>(call, Mode::prefill, attention_weight_rules,
+                                                    attention_weights);
+  const Tensor x = call.input("x");
+  BoundCall bound;
+  bound.run_device = [block = parts.block, x] { return named({{"y", block->prefill_forward(x)}}); };
+  bound.run_reference = [spec = parts.spec, x, weights = parts.weights] {
+    return named({{"y", attention_prefill_reference(spec, weights, x)}});
+  };
+  return bound;
+}
+
+// Decode writes the new key and value into the cache: replay works on copies of the call's.
+BoundCall bind_attention_decode(const BlockCall& call) {
+  auto parts = call_block<AttentionSpec, Attention>(call, Mode::decode, attention_weight_rules,
+                                                    attention_weights);
+  const Tensor x = call.input("x");
+  const Tensor positions = call.input("positions");
+  const Tensor k_cache = call.input("k_cache");
+  const Tensor v_cache = call.input("v_cache");
+  BoundCall bound;
+  bound.run_device = [block = parts.block, x, positions, k_cache, v_cache] {
+    KVCache cache{k_cache.clone(), v_cache.clone()};
+    return named({{"y", block->decode_forward(x, positions, cache)}});
+  };
+  bound.run_reference = [spec = parts.spec, x, positions, k_cache, v_cache,
+                         weights = parts.weights] {
+    return named(
+        {{"y", attention_decode_reference(spec, weights, x, positions, k_cache, v_cache)}});
+  };
+  return bound;
 }
 
 // The inputs of both modes: x; positions in decode; the KV caches (empty in prefill, filled up to

@@ -1,5 +1,9 @@
 #include "blocks/common/kind_support.h"
 
+#include <stdexcept>
+#include <string>
+#include <variant>
+
 namespace ttt::kind_support {
 
 Mode call_mode(const BlockCall& call) {
@@ -25,12 +29,71 @@ InputPlan plan(InputRules call_inputs, const InputRules& weights) {
   return {std::move(call_inputs)};
 }
 
-Tensor optional_input(const BlockCall& call, bool present, const char* name) {
-  return present ? call.input(name) : Tensor();
-}
+namespace {
 
+// A WeightSource of a tensor, undefined for an undefined tensor.
 WeightSource source_of(const Tensor& tensor) {
   return tensor.defined() ? WeightSource(tensor) : WeightSource();
+}
+
+// "[moe] expected inputs w_gate/0..w_gate/7 (and w_up, w_down): 8 of each, w_down has 7".
+std::string group_error(const BlockCall& call, const RepeatedInputs& group,
+                        const std::string& member, std::size_t found) {
+  const std::string& first = group.each.front().name;
+  std::string message = "[" + call.kind + "] expected inputs " + first + "/0.." + first + "/" +
+                        std::to_string(group.count - 1);
+  if (group.each.size() > 1) {
+    message += " (and ";
+    for (std::size_t i = 1; i < group.each.size(); ++i) {
+      message += (i > 1 ? ", " : "") + group.each[i].name;
+    }
+    message += ")";
+  }
+  return message + ": " + std::to_string(group.count) + " of each, " + member + " has " +
+         std::to_string(found);
+}
+
+}  // namespace
+
+CallWeights::CallWeights(const BlockCall& call, const InputRules& rules) {
+  for (const auto& rule : rules) {
+    if (const auto* single = std::get_if<InputRule>(&rule)) {
+      singles_.push_back({single->name, call.input(single->name)});
+      all_.push_back(singles_.back().tensor);
+      continue;
+    }
+    const auto& group = std::get<RepeatedInputs>(rule);
+    const auto count = static_cast<std::size_t>(group.count);
+    for (const InputRule& member : group.each) {
+      std::vector<Tensor> tensors = call.container(member.name);
+      if (tensors.size() != count) {
+        throw std::invalid_argument(group_error(call, group, member.name, tensors.size()));
+      }
+      groups_.emplace_back(member.name, std::move(tensors));
+    }
+    const std::size_t first = groups_.size() - group.each.size();
+    for (std::size_t index = 0; index < count; ++index) {
+      for (std::size_t member = first; member < groups_.size(); ++member) {
+        all_.push_back(groups_[member].second[index]);
+      }
+    }
+  }
+}
+
+Tensor CallWeights::operator[](std::string_view name) const {
+  for (const NamedTensor& single : singles_) {
+    if (single.name == name) return single.tensor;
+  }
+  return Tensor();
+}
+
+WeightSource CallWeights::source(std::string_view name) const { return source_of((*this)[name]); }
+
+std::vector<Tensor> CallWeights::group(std::string_view name) const {
+  for (const auto& [member, tensors] : groups_) {
+    if (member == name) return tensors;
+  }
+  return {};
 }
 
 Tolerances pcc_at_least(double pcc) {

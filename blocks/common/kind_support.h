@@ -3,19 +3,21 @@
 // a replay bind (the call's mode and device, the block reused across a replay's calls).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "blocks/common/block_kind.h"
 #include "blocks/common/weights.h"
+#include "validation/input/json_reader.h"
 
 namespace ttt::kind_support {
-#include "validation/input/json_reader.h"
 
 // BlockKind::configure of a typed block. The Spec is read from `spec_json` and the overrides
 // from the merged ImplConfig placed at `overrides`' path (only the overrides can be at fault), so
@@ -111,8 +113,6 @@ std::shared_ptr<const Block> reuse_block(const BlockCall& call, const Config& co
   return std::static_pointer_cast<const Block>(cached->block);
 }
 
-// Binds a block object with prefill_forward(x) and decode_forward(x): device runs the mode's
-// forward, reference runs `reference`; the output is "y".
 // BlockKind::weights: the weights a call of a Spec carries.
 using WeightRules = std::function<InputRules(const nlohmann::json& spec)>;
 
@@ -166,6 +166,8 @@ auto call_block(const BlockCall& call, Mode mode, const WeightRules& weight_rule
                                                    std::move(block)};
 }
 
+// Binds a block object with prefill_forward(x) and decode_forward(x): device runs the mode's
+// forward, reference runs `reference`; the output is "y".
 template <typename Block, typename Reference>
 BoundCall bind_block(std::shared_ptr<const Block> block, Mode mode, Tensor x, Reference reference) {
   BoundCall bound;
@@ -177,13 +179,25 @@ BoundCall bind_block(std::shared_ptr<const Block> block, Mode mode, Tensor x, Re
   return bound;
 }
 
+// BlockKind::bind of a kind whose call is "x" and its weights (call_block: the weights read by
+// `weight_rules`, handed to the Block as to_weights(tensors)): device runs the call's mode's
+// forward, reference runs reference(spec, weights, x); the output is "y".
+template <typename Spec, typename Block, typename ToWeights, typename Reference>
+std::function<BoundCall(const BlockCall&)> bind_x_to_y(WeightRules weight_rules,
+                                                       ToWeights to_weights, Reference reference) {
+  return [weight_rules = std::move(weight_rules), to_weights, reference](const BlockCall& call) {
+    const Mode mode = call_mode(call);
+    auto parts = call_block<Spec, Block>(call, mode, weight_rules, to_weights);
+    const Tensor x = call.input("x");
+    return bind_block(parts.block, mode, x,
+                      [spec = parts.spec, weights = parts.weights, x, reference] {
+                        return reference(spec, weights, x);
+                      });
+  };
+}
+
 // A call's inputs: `call_inputs` (activations, positions, caches) followed by the kind's weights.
 InputPlan plan(InputRules call_inputs, const InputRules& weights);
-
-// The call's input `name` when `present`, else an undefined tensor.
-Tensor optional_input(const BlockCall& call, bool present, const char* name);
-// A WeightSource of a tensor, undefined for an undefined tensor.
-WeightSource source_of(const Tensor& tensor);
 
 // Tolerances with a PCC floor only: TTTv1's 0.99 for kinds whose arithmetic is lossier than their
 // output's format (bfloat8_b or bfloat4_b weights, LoFi). Max abs error is left unchecked because

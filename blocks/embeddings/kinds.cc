@@ -13,39 +13,6 @@ namespace {
 
 using namespace kind_support;
 
-BoundCall bind_embedding(const BlockCall& call) {
-  // A decode call carries the positions of its tokens; a prefill call numbers them 0..seq-1.
-  const bool decode =
-      call_mode(call) == Mode::decode ||
-      std::any_of(call.inputs.begin(), call.inputs.end(),
-                  [](const NamedTensor& input) { return input.name == "positions"; });
-  const Mode mode = decode ? Mode::decode : Mode::prefill;
-  const auto [spec, config] = configure_call<EmbeddingSpec>(call, mode);
-  const Tensor ids = call.input("ids");
-  const Tensor token = call.input("token_weight");
-  const Tensor position =
-      optional_input(call, spec.positions == PositionEmbedding::learned, "position_weight");
-  Tensor positions = decode ? call.input("positions") : Tensor(ids.shape(), DType::int64);
-  if (!decode && ids.rank() >= 1 && ids.dim(-1) > 0) {
-    for (std::int64_t i = 0; i < positions.numel(); ++i) {
-      positions.data<std::int64_t>()[i] = i % ids.dim(-1);
-    }
-  }
-  auto block = reuse_block<Embedding>(call, config, {token, position}, [&] {
-    return std::make_shared<const Embedding>(spec, config,
-                                             EmbeddingWeights{token, source_of(position)});
-  });
-  BoundCall bound;
-  bound.run_device = [block, decode, ids, positions] {
-    return named(
-        {{"y", decode ? block->decode_forward(ids, positions) : block->prefill_forward(ids)}});
-  };
-  bound.run_reference = [spec, ids, positions, token, position] {
-    return named({{"y", embedding_reference(spec, {token, source_of(position)}, ids, positions)}});
-  };
-  return bound;
-}
-
 InputRules embedding_weights(const nlohmann::json& spec_json) {
   const auto spec = spec_json.get<EmbeddingSpec>();
   InputRules weights{
@@ -55,6 +22,35 @@ InputRules embedding_weights(const nlohmann::json& spec_json) {
         InputRule{"position_weight", {spec.max_positions, spec.hidden_dim}, Seeding::matrix});
   }
   return weights;
+}
+
+BoundCall bind_embedding(const BlockCall& call) {
+  // A decode call carries the positions of its tokens; a prefill call numbers them 0..seq-1.
+  const bool decode =
+      call_mode(call) == Mode::decode ||
+      std::any_of(call.inputs.begin(), call.inputs.end(),
+                  [](const NamedTensor& input) { return input.name == "positions"; });
+  const Mode mode = decode ? Mode::decode : Mode::prefill;
+  auto parts =
+      call_block<EmbeddingSpec, Embedding>(call, mode, embedding_weights, [](const CallWeights& w) {
+        return EmbeddingWeights{w["token_weight"], w.source("position_weight")};
+      });
+  const Tensor ids = call.input("ids");
+  Tensor positions = decode ? call.input("positions") : Tensor(ids.shape(), DType::int64);
+  if (!decode && ids.rank() >= 1 && ids.dim(-1) > 0) {
+    for (std::int64_t i = 0; i < positions.numel(); ++i) {
+      positions.data<std::int64_t>()[i] = i % ids.dim(-1);
+    }
+  }
+  BoundCall bound;
+  bound.run_device = [block = parts.block, decode, ids, positions] {
+    return named(
+        {{"y", decode ? block->decode_forward(ids, positions) : block->prefill_forward(ids)}});
+  };
+  bound.run_reference = [spec = parts.spec, weights = parts.weights, ids, positions] {
+    return named({{"y", embedding_reference(spec, weights, ids, positions)}});
+  };
+  return bound;
 }
 
 InputPlan embedding_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {

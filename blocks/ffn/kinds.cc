@@ -2,8 +2,8 @@
 // w_gate, w_up, w_down) and moe (x, router, w_gate/<e>, w_up/<e>, w_down/<e> for every expert e).
 // Tolerance: PCC >= 0.99 (bfloat8_b/bfloat4_b weights).
 #include <memory>
-#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "blocks/common/kind_support.h"
 #include "blocks/ffn/gated_mlp.h"
@@ -21,23 +21,6 @@ std::string dims(std::int64_t a, std::int64_t b) {
 
 std::string weight_of(const MatmulConfig& matmul) {
   return std::string(dtype_name(matmul.weight_dtype));
-}
-
-BoundCall bind_mlp(const BlockCall& call) {
-  const Mode mode = call_mode(call);
-  const auto [spec, config] = configure_call<MlpSpec>(call, mode);
-  const Tensor x = call.input("x");
-  const Tensor w_up = call.input("w_up");
-  const Tensor w_down = call.input("w_down");
-  const Tensor b_up = optional_input(call, spec.bias, "b_up");
-  const Tensor b_down = optional_input(call, spec.bias, "b_down");
-  auto block = reuse_block<Mlp>(call, config, {w_up, w_down, b_up, b_down}, [&] {
-    return std::make_shared<const Mlp>(
-        spec, config, MlpWeights{w_up, w_down, source_of(b_up), source_of(b_down)});
-  });
-  return bind_block(block, mode, x, [spec, x, w_up, w_down, b_up, b_down] {
-    return mlp_reference(spec, {w_up, w_down, source_of(b_up), source_of(b_down)}, x);
-  });
 }
 
 InputRules mlp_weights(const nlohmann::json& spec_json) {
@@ -66,21 +49,6 @@ InputPlan mlp_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& 
   return ffn_inputs<MlpSpec>(block, mode, shapes, mlp_weights);
 }
 
-BoundCall bind_gated_mlp(const BlockCall& call) {
-  const Mode mode = call_mode(call);
-  const auto [spec, config] = configure_call<GatedMlpSpec>(call, mode);
-  const Tensor x = call.input("x");
-  const Tensor w_gate = call.input("w_gate");
-  const Tensor w_up = call.input("w_up");
-  const Tensor w_down = call.input("w_down");
-  auto block = reuse_block<GatedMlp>(call, config, {w_gate, w_up, w_down}, [&] {
-    return std::make_shared<const GatedMlp>(spec, config, GatedMlpWeights{w_gate, w_up, w_down});
-  });
-  return bind_block(block, mode, x, [spec, x, w_gate, w_up, w_down] {
-    return gated_mlp_reference(spec, {w_gate, w_up, w_down}, x);
-  });
-}
-
 InputRules gated_mlp_weights(const nlohmann::json& spec_json) {
   const auto spec = spec_json.get<GatedMlpSpec>();
   return {InputRule{"w_gate", {spec.hidden_dim, spec.ffn_dim}, Seeding::matrix},
@@ -90,31 +58,6 @@ InputRules gated_mlp_weights(const nlohmann::json& spec_json) {
 
 InputPlan gated_mlp_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
   return ffn_inputs<GatedMlpSpec>(block, mode, shapes, gated_mlp_weights);
-}
-
-BoundCall bind_moe(const BlockCall& call) {
-  const Mode mode = call_mode(call);
-  const auto [spec, config] = configure_call<MoeSpec>(call, mode);
-  const Tensor x = call.input("x");
-  const Tensor router = call.input("router");
-  const std::vector<Tensor> w_gate = call.container("w_gate");
-  const std::vector<Tensor> w_up = call.container("w_up");
-  const std::vector<Tensor> w_down = call.container("w_down");
-  const auto experts = static_cast<std::size_t>(spec.num_experts);
-  if (w_gate.size() != experts || w_up.size() != experts || w_down.size() != experts) {
-    throw std::invalid_argument(
-        "[moe] expected inputs w_gate/0..w_gate/" + std::to_string(experts - 1) +
-        " (and w_up, w_down) for spec.num_experts " + std::to_string(experts));
-  }
-  std::vector<Tensor> all_weights{router};
-  MoeWeights weights{router, {}};
-  for (std::size_t e = 0; e < experts; ++e) {
-    all_weights.insert(all_weights.end(), {w_gate[e], w_up[e], w_down[e]});
-    weights.experts.push_back({w_gate[e], w_up[e], w_down[e]});
-  }
-  auto block = reuse_block<Moe>(call, config, all_weights,
-                                [&] { return std::make_shared<const Moe>(spec, config, weights); });
-  return bind_block(block, mode, x, [spec, x, weights] { return moe_reference(spec, weights, x); });
 }
 
 InputRules moe_weights(const nlohmann::json& spec_json) {
@@ -134,29 +77,52 @@ InputPlan moe_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& 
   return ffn_inputs<MoeSpec>(block, mode, shapes, moe_weights);
 }
 
+// One GatedMlpWeights per expert, from the call's w_gate/<e>, w_up/<e>, w_down/<e>.
+MoeWeights moe_weights_of(const CallWeights& w) {
+  MoeWeights weights{w["router"], {}};
+  const std::vector<Tensor> gate = w.group("w_gate");
+  const std::vector<Tensor> up = w.group("w_up");
+  const std::vector<Tensor> down = w.group("w_down");
+  for (std::size_t e = 0; e < gate.size(); ++e) {
+    weights.experts.push_back({gate[e], up[e], down[e]});
+  }
+  return weights;
+}
+
 }  // namespace
 
 void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
-  kinds.push_back({.name = "mlp",
-                   .family = "mlp",
-                   .replay_inputs = {"x", "w_up", "w_down"},
-                   .tolerances = pcc_at_least(0.99),
-                   .bind = bind_mlp,
-                   .configure = configure<MlpSpec>,
-                   .identity = identity<MlpSpec>,
-                   .facts = facts<MlpSpec, MlpImplConfig>(
-                       [](const MlpSpec& spec, const MlpImplConfig& config, KindFacts& facts) {
-                         facts.weight_dtype = weight_of(config.ff1);
-                         facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
-                       }),
-                   .weights = mlp_weights,
-                   .seeded_inputs = mlp_inputs});
+  kinds.push_back(
+      {.name = "mlp",
+       .family = "mlp",
+       .replay_inputs = {"x", "w_up", "w_down"},
+       .tolerances = pcc_at_least(0.99),
+       .bind = bind_x_to_y<MlpSpec, Mlp>(
+           mlp_weights,
+           [](const CallWeights& w) {
+             return MlpWeights{w["w_up"], w["w_down"], w.source("b_up"), w.source("b_down")};
+           },
+           mlp_reference),
+       .configure = configure<MlpSpec>,
+       .identity = identity<MlpSpec>,
+       .facts = facts<MlpSpec, MlpImplConfig>(
+           [](const MlpSpec& spec, const MlpImplConfig& config, KindFacts& facts) {
+             facts.weight_dtype = weight_of(config.ff1);
+             facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
+           }),
+       .weights = mlp_weights,
+       .seeded_inputs = mlp_inputs});
   kinds.push_back(
       {.name = "gated_mlp",
        .family = "gated_mlp",
        .replay_inputs = {"x", "w_gate", "w_up", "w_down"},
        .tolerances = pcc_at_least(0.99),
-       .bind = bind_gated_mlp,
+       .bind = bind_x_to_y<GatedMlpSpec, GatedMlp>(
+           gated_mlp_weights,
+           [](const CallWeights& w) {
+             return GatedMlpWeights{w["w_gate"], w["w_up"], w["w_down"]};
+           },
+           gated_mlp_reference),
        .configure = configure<GatedMlpSpec>,
        .identity = identity<GatedMlpSpec>,
        .facts = facts<GatedMlpSpec, GatedMlpImplConfig>(
@@ -170,7 +136,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
                    .family = "moe",
                    .replay_inputs = {"x", "router"},
                    .tolerances = pcc_at_least(0.99),
-                   .bind = bind_moe,
+                   .bind = bind_x_to_y<MoeSpec, Moe>(moe_weights, moe_weights_of, moe_reference),
                    .configure = configure<MoeSpec>,
                    .identity = identity<MoeSpec>,
                    .facts = facts<MoeSpec, MoeImplConfig>(

@@ -10,18 +10,6 @@ namespace {
 
 using namespace kind_support;
 
-BoundCall bind_lm_head(const BlockCall& call) {
-  const Mode mode = call_mode(call);
-  const auto [spec, config] = configure_call<LmHeadSpec>(call, mode);
-  const Tensor x = call.input("x");
-  const Tensor weight = call.input("weight");
-  auto block = reuse_block<LmHead>(call, config, {weight}, [&] {
-    return std::make_shared<const LmHead>(spec, config, LmHeadWeights{weight});
-  });
-  return bind_block(block, mode, x,
-                    [spec, x, weight] { return lm_head_reference(spec, {weight}, x); });
-}
-
 InputRules lm_head_weights(const nlohmann::json& spec_json) {
   const auto spec = spec_json.get<LmHeadSpec>();
   return {InputRule{"weight",
@@ -46,7 +34,9 @@ void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
        .family = "lm_head",
        .replay_inputs = {"x", "weight"},
        .tolerances = pcc_at_least(0.99),
-       .bind = bind_lm_head,
+       .bind = bind_x_to_y<LmHeadSpec, LmHead>(
+           lm_head_weights, [](const CallWeights& w) { return LmHeadWeights{w["weight"]}; },
+           lm_head_reference),
        .configure = configure<LmHeadSpec>,
        .identity = identity<LmHeadSpec>,
        .facts = facts<LmHeadSpec, LmHeadImplConfig>(

@@ -11,18 +11,6 @@ namespace {
 
 using namespace kind_support;
 
-BoundCall bind_rms_norm(const BlockCall& call) {
-  const Mode mode = call_mode(call);
-  const auto [spec, config] = configure_call<RmsNormSpec>(call, mode);
-  const Tensor x = call.input("x");
-  const Tensor weight = call.input("weight");
-  auto block = reuse_block<RmsNorm>(call, config, {weight}, [&] {
-    return std::make_shared<const RmsNorm>(spec, config, RmsNormWeights{weight});
-  });
-  return bind_block(block, mode, x,
-                    [spec, x, weight] { return rms_norm_reference(spec, {weight}, x); });
-}
-
 InputRules rms_norm_weights(const nlohmann::json& spec_json) {
   const auto spec = spec_json.get<RmsNormSpec>();
   return {InputRule{
@@ -34,21 +22,6 @@ InputPlan rms_norm_inputs(const ConfiguredBlock& block, Mode mode, const CallSha
   const auto spec = block.spec.get<RmsNormSpec>();
   return plan({InputRule{"x", activation_shape(mode, shapes, spec.dim), Seeding::activation}},
               rms_norm_weights(block.spec));
-}
-
-BoundCall bind_layer_norm(const BlockCall& call) {
-  const Mode mode = call_mode(call);
-  const auto [spec, config] = configure_call<LayerNormSpec>(call, mode);
-  const Tensor x = call.input("x");
-  const Tensor weight = call.input("weight");
-  const Tensor bias = optional_input(call, spec.bias, "bias");
-  auto block = reuse_block<LayerNorm>(call, config, {weight, bias}, [&] {
-    return std::make_shared<const LayerNorm>(spec, config,
-                                             LayerNormWeights{weight, source_of(bias)});
-  });
-  return bind_block(block, mode, x, [spec, x, weight, bias] {
-    return layer_norm_reference(spec, {weight, source_of(bias)}, x);
-  });
 }
 
 InputRules layer_norm_weights(const nlohmann::json& spec_json) {
@@ -78,7 +51,9 @@ void add_normalization_block_kinds(std::vector<BlockKind>& kinds) {
       {.name = "rms_norm",
        .family = "rms_norm",
        .replay_inputs = {"x", "weight"},
-       .bind = bind_rms_norm,
+       .bind = bind_x_to_y<RmsNormSpec, RmsNorm>(
+           rms_norm_weights, [](const CallWeights& w) { return RmsNormWeights{w["weight"]}; },
+           rms_norm_reference),
        .configure = configure<RmsNormSpec>,
        .identity = identity<RmsNormSpec>,
        .facts = facts<RmsNormSpec, RmsNormImplConfig>(norm_extras<RmsNormSpec, RmsNormImplConfig>),
@@ -87,7 +62,12 @@ void add_normalization_block_kinds(std::vector<BlockKind>& kinds) {
   kinds.push_back({.name = "layer_norm",
                    .family = "layer_norm",
                    .replay_inputs = {"x", "weight"},
-                   .bind = bind_layer_norm,
+                   .bind = bind_x_to_y<LayerNormSpec, LayerNorm>(
+                       layer_norm_weights,
+                       [](const CallWeights& w) {
+                         return LayerNormWeights{w["weight"], w.source("bias")};
+                       },
+                       layer_norm_reference),
                    .configure = configure<LayerNormSpec>,
                    .identity = identity<LayerNormSpec>,
                    .facts = facts<LayerNormSpec, LayerNormImplConfig>(
