@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "validation/input/input_file.h"
+#include "validation/input/json_reader.h"
 #include "validation/tensor/formats.h"
 
 namespace ttt::llama {
@@ -47,68 +48,46 @@ std::uint64_t read_u64(const unsigned char* bytes) {
   return value;
 }
 
-// An unsigned integer of the header; fails naming the tensor and field otherwise.
-std::uint64_t header_uint(const nlohmann::json& value, const std::string& path,
-                          const std::string& what) {
-  if (!value.is_number_integer() ||
-      (value.is_number_integer() && !value.is_number_unsigned() && value.get<std::int64_t>() < 0)) {
-    fail(path, what + " must be a non-negative integer, got " + value.dump());
-  }
-  return value.get<std::uint64_t>();
-}
-
-SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& body,
-                             const std::string& path, std::uint64_t data_bytes) {
-  const std::string where = "tensor '" + name + "'";
-  if (!body.is_object()) fail(path, where + ": expected an object, got " + body.dump());
-  for (const char* field : {"dtype", "shape", "data_offsets"}) {
-    if (!body.contains(field)) fail(path, where + ": missing '" + field + "'");
-  }
-  for (const auto& [key, value] : body.items()) {
-    if (key != "dtype" && key != "shape" && key != "data_offsets") {
-      fail(path, where + ": unknown field '" + key + "'");
-    }
-  }
+// One header entry, read strictly: errors name the file and the entry's JSON Pointer
+// ("model.safetensors: /w/data_offsets: [0, 16] go beyond the data section (8 bytes)").
+SafetensorsEntry parse_entry(const JsonNode& body, const std::string& name,
+                             std::uint64_t data_bytes) {
+  body.allow_only({"dtype", "shape", "data_offsets"});
   SafetensorsEntry entry;
   entry.name = name;
-  if (!body["dtype"].is_string()) fail(path, where + ": dtype must be a string");
-  entry.dtype = body["dtype"].get<std::string>();
+  const JsonNode dtype = body.at("dtype");
+  entry.dtype = dtype.string();
   const std::uint64_t element_bytes = dtype_bytes(entry.dtype);
-  if (element_bytes == 0) fail(path, where + ": unknown dtype '" + entry.dtype + "'");
+  if (element_bytes == 0) dtype.fail("unknown dtype '" + entry.dtype + "'");
 
-  const nlohmann::json& shape = body["shape"];
-  if (!shape.is_array()) fail(path, where + ": shape must be an array, got " + shape.dump());
+  const JsonNode shape = body.at("shape");
   if (shape.size() > static_cast<std::size_t>(kMaxRank)) {
-    fail(path, where + ": shape " + shape.dump() + " has more than " + std::to_string(kMaxRank) +
-                   " dimensions");
+    shape.fail(shape.json().dump() + " has more than " + std::to_string(kMaxRank) + " dimensions");
   }
   std::uint64_t numel = 1;
-  for (const nlohmann::json& dim : shape) {
-    const std::uint64_t size = header_uint(dim, path, where + ": shape dimension");
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    const auto size = static_cast<std::uint64_t>(shape.at(i).integer_at_least(0));
     if (size > 0 && numel > std::numeric_limits<std::uint64_t>::max() / size / element_bytes) {
-      fail(path, where + ": shape " + shape.dump() + " is too large");
+      shape.fail(shape.json().dump() + " is too large");
     }
     numel *= size;
     entry.shape.push_back(static_cast<std::int64_t>(size));
   }
 
-  const nlohmann::json& offsets = body["data_offsets"];
-  if (!offsets.is_array() || offsets.size() != 2) {
-    fail(path, where + ": data_offsets must be [begin, end], got " + offsets.dump());
-  }
-  entry.begin = header_uint(offsets[0], path, where + ": data_offsets[0]");
-  entry.end = header_uint(offsets[1], path, where + ": data_offsets[1]");
+  const JsonNode offsets = body.at("data_offsets");
+  if (offsets.size() != 2) offsets.fail("expected [begin, end], got " + offsets.json().dump());
+  entry.begin = static_cast<std::uint64_t>(offsets.at(0).integer_at_least(0));
+  entry.end = static_cast<std::uint64_t>(offsets.at(1).integer_at_least(0));
   const std::string range =
-      "data_offsets [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) + "]";
-  if (entry.begin > entry.end) fail(path, where + ": " + range + " end before they begin");
+      "[" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) + "]";
+  if (entry.begin > entry.end) offsets.fail(range + " end before they begin");
   if (entry.end > data_bytes) {
-    fail(path, where + ": " + range + " go beyond the data section (" + std::to_string(data_bytes) +
-                   " bytes)");
+    offsets.fail(range + " go beyond the data section (" + std::to_string(data_bytes) + " bytes)");
   }
   if (entry.end - entry.begin != numel * element_bytes) {
-    fail(path, where + ": " + range + " hold " + std::to_string(entry.end - entry.begin) +
-                   " bytes, but shape " + shape_to_string(entry.shape) + " of " + entry.dtype +
-                   " needs " + std::to_string(numel * element_bytes));
+    offsets.fail(range + " hold " + std::to_string(entry.end - entry.begin) + " bytes, but shape " +
+                 shape_to_string(entry.shape) + " of " + entry.dtype + " needs " +
+                 std::to_string(numel * element_bytes));
   }
   return entry;
 }
@@ -171,20 +150,19 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   } catch (const std::invalid_argument& error) {
     fail(path, error.what());
   }
-  if (!header.is_object()) fail(path, "the header is not a JSON object");
+  const JsonNode root(header, path);
   mapping->data = mapping->bytes + 8 + header_bytes;
   const std::uint64_t data_bytes = mapping->size - 8 - header_bytes;
 
-  for (const auto& [name, body] : header.items()) {
+  for (const auto& [name, body] : root.object().items()) {
+    const JsonNode node = root.at(name);
     if (name == "__metadata__") {
-      if (!body.is_object()) fail(path, "__metadata__ must be an object of strings");
-      for (const auto& [key, value] : body.items()) {
-        if (!value.is_string()) fail(path, "__metadata__['" + key + "'] is not a string");
-        mapping->metadata[key] = value.get<std::string>();
+      for (const auto& [key, value] : node.object().items()) {
+        mapping->metadata[key] = node.at(key).string();
       }
       continue;
     }
-    mapping->entries.push_back(parse_entry(name, body, path, data_bytes));
+    mapping->entries.push_back(parse_entry(node, name, data_bytes));
   }
   std::sort(mapping->entries.begin(), mapping->entries.end(),
             [](const SafetensorsEntry& a, const SafetensorsEntry& b) { return a.name < b.name; });

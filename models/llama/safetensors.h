@@ -9,9 +9,11 @@
 // when it is loaded. Loading converts F32, F16 and BF16 to a float32 Tensor (every F16 and BF16
 // value is exactly a float32); other dtypes are listed but refused when loaded.
 //
-// Every problem throws std::invalid_argument with one line naming the file and, where there is
-// one, the tensor: "[safetensors] model.safetensors: tensor 'lm_head.weight': data_offsets [0,
-// 1024] hold 1024 bytes, but shape [64, 8] of F32 needs 2048".
+// Every problem throws std::invalid_argument with one line naming the file. The header is read by
+// the strict JSON reader (validation/input/json_reader.h), so a header problem names the field's
+// JSON Pointer, the tensor first: "model.safetensors: /lm_head.weight/data_offsets: [0, 1024] hold
+// 1024 bytes, but shape [64, 8] of F32 needs 2048". A problem with the file itself is
+// "[safetensors] model.safetensors: truncated: 4 bytes, shorter than the 8-byte header length".
 #pragma once
 
 #include <cstdint>

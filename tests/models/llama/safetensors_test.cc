@@ -13,8 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "validation/tensor/random.h"
+#include "tests/common/scratch_dir.h"
 #include "tests/models/llama/test_files.h"
+#include "validation/tensor/random.h"
 
 namespace ttt::llama {
 namespace {
@@ -22,8 +23,6 @@ namespace {
 using ::testing::HasSubstr;
 
 namespace fs = std::filesystem;
-
-fs::path test_dir() { return testing_files::test_dir("safetensors_test"); }
 
 using testing_files::write_file;
 
@@ -53,8 +52,17 @@ void expect_open_error(const std::string& path, const std::vector<std::string>& 
   }
 }
 
+// Expects open() to refuse the header with the strict JSON reader's message, exactly
+// "<path>: <JSON Pointer>: <what>".
+void expect_header_error(const std::string& path, const std::string& pointer_and_what) {
+  EXPECT_THAT([&] { SafetensorsFile::open(path); },
+              testing::ThrowsMessage<std::invalid_argument>(
+                  testing::StrEq(path + ": " + pointer_and_what)));
+}
+
 TEST(Safetensors, ReadsF32F16AndBf16FromKnownBytes) {
-  const fs::path dir = test_dir();
+  const test_support::ScratchDir scratch;
+  const fs::path& dir = scratch.path();
   const std::vector<float> f32 = {1.0f, -2.5f, 3.25f, 0.0f, 1e-30f, -7.0f};
   // bfloat16: 1.0, -2.0, 1.5, and the smallest subnormal 2^-133.
   const std::vector<std::uint16_t> bf16 = {0x3F80, 0xC000, 0x3FC0, 0x0001};
@@ -95,7 +103,8 @@ TEST(Safetensors, ReadsF32F16AndBf16FromKnownBytes) {
 }
 
 TEST(Safetensors, WriterRoundTripsEachDtype) {
-  const fs::path dir = test_dir();
+  const test_support::ScratchDir scratch;
+  const fs::path& dir = scratch.path();
   const Tensor values = random_normal({3, 5}, 42, 0.0, 3.0);
   const Tensor scalar = Tensor::scalar(0.1f);
   for (const char* dtype : {"F32", "F16", "BF16"}) {
@@ -120,7 +129,8 @@ TEST(Safetensors, WriterRoundTripsEachDtype) {
 }
 
 TEST(Safetensors, RefusesCorruptFilesNamingTheFileAndTensor) {
-  const fs::path dir = test_dir();
+  const test_support::ScratchDir scratch;
+  const fs::path& dir = scratch.path();
   const std::string good_entry = R"("w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})";
   const std::string data = raw(std::vector<float>{1.0f, 2.0f});
 
@@ -135,41 +145,60 @@ TEST(Safetensors, RefusesCorruptFilesNamingTheFileAndTensor) {
       {"header length 200000000 exceeds the format's limit"});
   expect_open_error(write_file(dir / "json.safetensors", file_bytes("{\"w\": [1, 2", data)),
                     {"the header: not JSON"});
-  expect_open_error(write_file(dir / "array.safetensors", file_bytes("[1, 2]", data)),
-                    {"not a JSON object"});
-  expect_open_error(
+  // The header is read by the strict JSON reader: the file, the JSON Pointer (tensor first), what.
+  expect_header_error(write_file(dir / "array.safetensors", file_bytes("[1, 2]", data)),
+                      "/: expected an object, got [1,2]");
+  expect_header_error(
       write_file(dir / "dtype.safetensors",
                  file_bytes(R"({"w":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", data)),
-      {"tensor 'w'", "unknown dtype 'Q4'"});
-  expect_open_error(
+      "/w/dtype: unknown dtype 'Q4'");
+  expect_header_error(
       write_file(dir / "range.safetensors",
                  file_bytes(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", data)),
-      {"tensor 'w'", "data_offsets [0, 16] go beyond the data section (8 bytes)"});
-  expect_open_error(
+      "/w/data_offsets: [0, 16] go beyond the data section (8 bytes)");
+  expect_header_error(
       write_file(dir / "size.safetensors",
                  file_bytes(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", data)),
-      {"tensor 'w'", "hold 8 bytes, but shape [3] of F32 needs 12"});
-  expect_open_error(
+      "/w/data_offsets: [0, 8] hold 8 bytes, but shape [3] of F32 needs 12");
+  expect_header_error(
       write_file(dir / "reversed.safetensors",
                  file_bytes(R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})", data)),
-      {"tensor 'w'", "end before they begin"});
-  expect_open_error(write_file(dir / "noshape.safetensors",
-                               file_bytes(R"({"w":{"dtype":"F32","data_offsets":[0,8]}})", data)),
-                    {"tensor 'w'", "missing 'shape'"});
-  expect_open_error(
+      "/w/data_offsets: [8, 4] end before they begin");
+  expect_header_error(write_file(dir / "noshape.safetensors",
+                                 file_bytes(R"({"w":{"dtype":"F32","data_offsets":[0,8]}})", data)),
+                      "/w: missing field 'shape'");
+  expect_header_error(
+      write_file(
+          dir / "nodtype.safetensors",
+          file_bytes(R"({"model.embed_tokens.weight":{"shape":[2],"data_offsets":[0,8]}})", data)),
+      "/model.embed_tokens.weight: missing field 'dtype'");
+  expect_header_error(
       write_file(dir / "negative.safetensors",
                  file_bytes(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", data)),
-      {"tensor 'w'", "shape dimension must be a non-negative integer, got -2"});
-  expect_open_error(
+      "/w/shape/0: expected an integer >= 0, got -2");
+  expect_header_error(
+      write_file(dir / "typed.safetensors",
+                 file_bytes(R"({"w":{"dtype":32,"shape":[2],"data_offsets":[0,8]}})", data)),
+      "/w/dtype: expected a string, got 32");
+  expect_header_error(
+      write_file(dir / "offsets.safetensors",
+                 file_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", data)),
+      "/w/data_offsets: expected [begin, end], got [0]");
+  expect_header_error(
+      write_file(dir / "metadata.safetensors",
+                 file_bytes(R"({"__metadata__":{"format":1},)" + good_entry + "}", data)),
+      "/__metadata__/format: expected a string, got 1");
+  expect_header_error(
       write_file(
           dir / "extra.safetensors",
           file_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}})", data)),
-      {"tensor 'w'", "unknown field 'x'"});
+      "/w/x: unknown field 'x' (expected one of: dtype, shape, data_offsets)");
   expect_open_error((dir / "absent.safetensors").string(), {"cannot open"});
 }
 
 TEST(Safetensors, ListsButRefusesToLoadOtherDtypes) {
-  const fs::path dir = test_dir();
+  const test_support::ScratchDir scratch;
+  const fs::path& dir = scratch.path();
   const std::string path =
       write_file(dir / "ints.safetensors",
                  file_bytes(R"({"ids":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}})",
@@ -189,7 +218,8 @@ TEST(Safetensors, ListsButRefusesToLoadOtherDtypes) {
 }
 
 TEST(SafetensorsCheckpoint, FindsTensorsAcrossShardsOfADirectory) {
-  const fs::path dir = test_dir();
+  const test_support::ScratchDir scratch;
+  const fs::path& dir = scratch.path();
   write_file(dir / "model-00001-of-00002.safetensors",
              make_safetensors({{"a", Tensor::from_floats({2}, {1, 2})}}, "F32"));
   write_file(dir / "model-00002-of-00002.safetensors",
@@ -210,7 +240,8 @@ TEST(SafetensorsCheckpoint, FindsTensorsAcrossShardsOfADirectory) {
 }
 
 TEST(SafetensorsCheckpoint, RefusesDuplicatesEmptyDirectoriesAndMissingPaths) {
-  const fs::path dir = test_dir();
+  const test_support::ScratchDir scratch;
+  const fs::path& dir = scratch.path();
   fs::create_directories(dir / "dup");
   write_file(dir / "dup" / "one.safetensors",
              make_safetensors({{"w", Tensor::from_floats({1}, {1})}}, "F32"));
@@ -230,7 +261,8 @@ TEST(SafetensorsCheckpoint, RefusesDuplicatesEmptyDirectoriesAndMissingPaths) {
 }
 
 TEST(Safetensors, CopiesKeepTheMappingAlive) {
-  const fs::path dir = test_dir();
+  const test_support::ScratchDir scratch;
+  const fs::path& dir = scratch.path();
   const std::string path = write_file(
       dir / "w.safetensors", make_safetensors({{"w", Tensor::from_floats({2}, {5, 6})}}, "F32"));
   Tensor loaded;
