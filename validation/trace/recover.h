@@ -35,6 +35,8 @@ struct RecoveryReport {
 // locked (the capture is running, or another recovery is; the message gives the capturing
 // process's id), the journal has no header record, a journal record points outside the trace
 // file, or the recovered trace cannot be written (a full disk: the partial output is removed).
+// Throws std::invalid_argument for a malformed journal record, in the strict JSON reader's format
+// with records numbered from 0 ("t.h5.journal: /3/datasets/0/shape: expected an array, got 5").
 RecoveryReport recover_trace(const std::string& trace_path, const std::string& output_path = "");
 
 }  // namespace ttt
