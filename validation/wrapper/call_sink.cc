@@ -38,21 +38,20 @@ class TraceSink final : public CallSink {
     TraceSession* session = active_trace_session();
     if (session == nullptr) return;
     const ValidationRecord& record = call.record;
-    const nlohmann::json serialized = record_to_json(record);
     CapturedCall captured;
     captured.name = record.name;
     captured.block = record.block;
     captured.spec_json = record.spec_json;
     captured.impl_config_json = record.impl_config_json;
     captured.device = record.device;
-    captured.scalars_json = serialized.at("scalars").dump();
+    captured.scalars_json = record_scalars_to_json(record).dump();
     captured.device_ns = record.device_ns;
     captured.reference_ns = record.reference_ns;
     if (call.validated) {
       captured.verdict = record.passed ? "pass" : "fail";
-      captured.metrics_json = nlohmann::json{{"outputs", serialized.at("outputs")},
-                                             {"errors", serialized.at("errors")}}
-                                  .dump();
+      const nlohmann::json metrics = {{"outputs", record_outputs_to_json(record)},
+                                      {"errors", record_errors_to_json(record)}};
+      captured.metrics_json = metrics.dump();
     }
     captured.inputs = call.inputs;
     captured.outputs = call.outputs;

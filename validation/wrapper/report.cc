@@ -250,6 +250,26 @@ auto with_path(const Reader& reader, F&& read) {
   }
 }
 
+// "passed", "failures" and "metrics" of an output or of one of its devices.
+void read_verdict(const Reader& reader, Verdict& verdict, std::optional<Metrics>& metrics) {
+  verdict.passed = reader.field("passed").boolean();
+  const Reader failures = reader.field("failures");
+  for (std::size_t f = 0; f < failures.array_size(); ++f) {
+    verdict.failures.push_back(failures.element(f).string());
+  }
+  const Reader read = reader.field("metrics");
+  if (!read.raw().is_null()) {
+    metrics = with_path(read, [](const json& j) { return metrics_from_json(j); });
+  }
+}
+
+// A device index, row or column: 0 .. 1023 (validation/mesh's largest mesh).
+int device_index(const Reader& reader) {
+  const std::int64_t value = reader.integer();
+  if (value < 0 || value >= 1024) reader.fail("expected a device index 0..1023");
+  return static_cast<int>(value);
+}
+
 ValidationRecord record_from(const Reader& reader) {
   ValidationRecord record;
   record.sequence = reader.field("sequence").integer();
@@ -284,17 +304,20 @@ ValidationRecord record_from(const Reader& reader) {
     const Reader output = outputs.element(i);
     OutputCheck check;
     check.name = output.field("name").string();
-    check.verdict.passed = output.field("passed").boolean();
-    const Reader failures = output.field("failures");
-    for (std::size_t f = 0; f < failures.array_size(); ++f) {
-      check.verdict.failures.push_back(failures.element(f).string());
-    }
-    const Reader metrics = output.field("metrics");
-    if (!metrics.raw().is_null()) {
-      check.metrics = with_path(metrics, [](const json& j) { return metrics_from_json(j); });
-    }
+    read_verdict(output, check.verdict, check.metrics);
     check.tolerances = with_path(output.field("tolerances"),
                                  [](const json& j) { return tolerances_from_json(j); });
+    if (output.has("devices")) {
+      const Reader devices = output.field("devices");
+      for (std::size_t d = 0; d < devices.array_size(); ++d) {
+        const Reader device = devices.element(d);
+        DeviceCheck& entry = check.devices.emplace_back();
+        entry.device = device_index(device.field("device"));
+        entry.row = device_index(device.field("row"));
+        entry.col = device_index(device.field("col"));
+        read_verdict(device, entry.verdict, entry.metrics);
+      }
+    }
     record.outputs.push_back(std::move(check));
   }
 
@@ -511,26 +534,53 @@ std::string render_junit_report(const std::vector<ValidationRecord>& records,
   return render_junit(options.junit_suite_name, {suite});
 }
 
+json record_scalars_to_json(const ValidationRecord& record) {
+  json scalars = json::object();
+  for (const ScalarInput& scalar : record.scalars)
+    scalars[scalar.name] = scalar_to_json(scalar.value);
+  return scalars;
+}
+
+json record_outputs_to_json(const ValidationRecord& record) {
+  json outputs = json::array();
+  for (const OutputCheck& output : record.outputs) {
+    json serialized = {{"name", output.name},
+                       {"passed", output.verdict.passed},
+                       {"failures", output.verdict.failures},
+                       {"metrics", output.metrics.has_value() ? to_json(*output.metrics) : json()},
+                       {"tolerances", to_json(output.tolerances)}};
+    // Only mesh-tensor outputs have "devices": records of single-device calls are unchanged.
+    if (!output.devices.empty()) {
+      json devices = json::array();
+      for (const DeviceCheck& device : output.devices) {
+        devices.push_back(
+            {{"device", device.device},
+             {"row", device.row},
+             {"col", device.col},
+             {"passed", device.verdict.passed},
+             {"failures", device.verdict.failures},
+             {"metrics", device.metrics.has_value() ? to_json(*device.metrics) : json()}});
+      }
+      serialized["devices"] = std::move(devices);
+    }
+    outputs.push_back(std::move(serialized));
+  }
+  return outputs;
+}
+
+json record_errors_to_json(const ValidationRecord& record) {
+  json errors = json::array();
+  for (const StageFailure& error : record.errors) {
+    errors.push_back({{"stage", error.stage}, {"message", error.message}});
+  }
+  return errors;
+}
+
 json record_to_json(const ValidationRecord& record) {
   json inputs = json::array();
   for (const InputInfo& input : record.inputs) {
     inputs.push_back(
         {{"name", input.name}, {"shape", input.shape}, {"dtype", dtype_name(input.dtype)}});
-  }
-  json scalars = json::object();
-  for (const ScalarInput& scalar : record.scalars)
-    scalars[scalar.name] = scalar_to_json(scalar.value);
-  json outputs = json::array();
-  for (const OutputCheck& output : record.outputs) {
-    outputs.push_back({{"name", output.name},
-                       {"passed", output.verdict.passed},
-                       {"failures", output.verdict.failures},
-                       {"metrics", output.metrics.has_value() ? to_json(*output.metrics) : json()},
-                       {"tolerances", to_json(output.tolerances)}});
-  }
-  json errors = json::array();
-  for (const StageFailure& error : record.errors) {
-    errors.push_back({{"stage", error.stage}, {"message", error.message}});
   }
   return {{"sequence", record.sequence},
           {"name", record.name},
@@ -540,9 +590,9 @@ json record_to_json(const ValidationRecord& record) {
           {"verdict", record.verdict_text()},
           {"location", location_to_json(record.location)},
           {"inputs", std::move(inputs)},
-          {"scalars", std::move(scalars)},
-          {"outputs", std::move(outputs)},
-          {"errors", std::move(errors)},
+          {"scalars", record_scalars_to_json(record)},
+          {"outputs", record_outputs_to_json(record)},
+          {"errors", record_errors_to_json(record)},
           {"device_ns", record.device_ns},
           {"reference_ns", record.reference_ns},
           {"teacher_forced", record.teacher_forced},

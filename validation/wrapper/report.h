@@ -52,6 +52,11 @@ std::string render_junit_report(const std::vector<ValidationRecord>& records,
 // The JSON report: format, format_version, producer, summary and every record.
 nlohmann::json report_to_json(const std::vector<ValidationRecord>& records);
 nlohmann::json record_to_json(const ValidationRecord& record);
+// Its "scalars" (an object by name), "outputs" and "errors" (arrays), as record_to_json writes them
+// (a trace's call metrics hold the last two).
+nlohmann::json record_scalars_to_json(const ValidationRecord& record);
+nlohmann::json record_outputs_to_json(const ValidationRecord& record);
+nlohmann::json record_errors_to_json(const ValidationRecord& record);
 // Inverses. Throw std::invalid_argument naming the JSON path of the bad field
 // ("records[3].outputs[0].name: expected a string").
 std::vector<ValidationRecord> records_from_report_json(const nlohmann::json& report);
