@@ -104,9 +104,12 @@ nlohmann::json catalog_config(std::string_view name) {
 }
 
 ModelDefinition model_from_config(const nlohmann::json& config, const std::string& source) {
-  const JsonNode root(config, source);
-  root.object();
-  return models_detail::read_config(mapping_for(root), root);
+  return model_from_config(JsonNode(config, source));
+}
+
+ModelDefinition model_from_config(const JsonNode& config) {
+  config.object();
+  return models_detail::read_config(mapping_for(config), config);
 }
 
 ModelDefinition load_model(const std::string& name_or_path) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "patterns/causal_lm.h"
+#include "validation/input/json_reader.h"
 
 namespace ttt {
 
@@ -39,6 +40,10 @@ struct ModelDefinition {
 // a value needing a feature no block expresses ("stablelm.json: /use_parallel_residual: true needs
 // a parallel residual, which no TTTv2 pattern expresses (models/architectures/stablelm.json)").
 ModelDefinition model_from_config(const nlohmann::json& config, const std::string& source);
+// The same for a config.json inside a larger document: errors name the node's source and the
+// field's full JSON Pointer ("coverage/catalog/models.json: /models/9/config/hidden_size: expected
+// an integer, got \"wide\"").
+ModelDefinition model_from_config(const JsonNode& config);
 
 // A catalog model by name, else the config.json at `name_or_path`. Throws std::invalid_argument
 // naming the file when it cannot be read, or the catalog names when `name_or_path` is neither.

@@ -331,10 +331,14 @@ CatalogModel read_model_entry(const nlohmann::json& item, const std::string& whe
     fail("", "give one of \"model\" (a models catalog name) and \"config\", not both");
   }
   nlohmann::json config;
+  std::string config_source = where;  // The file holding the config, and its path in it.
+  std::string config_path = path + "/config";
   if (item.contains("config")) {
     config = item.at("config");
     if (!config.is_object()) fail("config", "expected a config.json object, got " + config.dump());
   } else if (item.contains("model")) {
+    config_source = text("model");  // A models catalog config, named as load_model names it.
+    config_path = "";
     try {
       config = catalog_config(text("model"));
     } catch (const std::invalid_argument& error) {
@@ -347,7 +351,7 @@ CatalogModel read_model_entry(const nlohmann::json& item, const std::string& whe
     if (item.contains("architecture")) {
       fail("architecture", "is read from the config (give it only with \"unsupported\")");
     }
-    return derive_model(name, hf_id, config, where);
+    return derive_model(name, hf_id, JsonNode(config, config_source, config_path));
   }
 
   if (!item.contains("architecture")) fail("architecture", "is required with \"unsupported\"");
@@ -384,14 +388,13 @@ const CatalogModel* Catalog::find_model(std::string_view name) const {
 }
 
 CatalogModel derive_model(const std::string& name, const std::string& hf_id,
-                          const nlohmann::json& config, const std::string& source) {
-  // The model reader names `source` and the field in its errors.
-  const ModelDefinition definition = model_from_config(config, source + ": model '" + name + "'");
+                          const JsonNode& config) {
+  const ModelDefinition definition = model_from_config(config);
   CatalogModel model;
   model.name = name;
   model.hf_id = hf_id;
   model.architecture = definition.architecture;
-  model.config = config;
+  model.config = config.json();
   model.configurations = configurations_of(definition.spec);
   return model;
 }

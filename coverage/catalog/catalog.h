@@ -25,6 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include "validation/input/json_reader.h"
+
 namespace ttt {
 
 // One block configuration a model needs.
@@ -95,11 +97,11 @@ struct Catalog {
 
 // Derives the configurations of one model from its config.json through the model reader
 // (model_from_config), so coverage measures the model the suites run. Throws std::invalid_argument
-// with the reader's message, naming "<source>: model '<name>'" and the field's JSON Pointer:
-// "models.json: model 'tiny': /hidden_size: expected an integer, got \"wide\"" (a missing or
+// with the reader's message, naming the config's file and the field's JSON Pointer in it:
+// "models.json: /models/9/config/hidden_size: expected an integer, got \"wide\"" (a missing or
 // mistyped field, a field the architecture's mapping does not know, an unmapped model_type).
 CatalogModel derive_model(const std::string& name, const std::string& hf_id,
-                          const nlohmann::json& config, const std::string& source);
+                          const JsonNode& config);
 
 // Builds a catalog from the two files' JSON (models.json, domains.json): derives every model and
 // resolves the domains (catalog values, sorting). Throws std::invalid_argument naming `source`,

@@ -57,12 +57,11 @@ const DomainParameter& parameter(const std::string& block, const std::string& na
 TEST(Catalog, HoldsEveryModelOfTheReferenceTable) {
   std::vector<std::string> names;
   for (const CatalogModel& m : builtin_catalog().models) names.push_back(m.name);
-  EXPECT_THAT(names,
-              ElementsAre("Llama-3.2-1B", "Llama-3.2-3B", "Llama-3.1-8B", "Llama-3.1-70B",
-                          "Mistral-7B-v0.1", "Mixtral-8x7B-v0.1", "Qwen2.5-0.5B", "Qwen2.5-7B",
-                          "Qwen2.5-72B", "DeepSeek-R1-Distill-Qwen-1.5B", "Qwen3-8B", "Gemma-2-9B",
-                          "Phi-3-mini-4k", "StableLM-2-1.6B", "GPT-2", "BERT-base-uncased",
-                          "BLOOM-560m"));
+  EXPECT_THAT(names, ElementsAre("Llama-3.2-1B", "Llama-3.2-3B", "Llama-3.1-8B", "Llama-3.1-70B",
+                                 "Mistral-7B-v0.1", "Mixtral-8x7B-v0.1", "Qwen2.5-0.5B",
+                                 "Qwen2.5-7B", "Qwen2.5-72B", "DeepSeek-R1-Distill-Qwen-1.5B",
+                                 "Qwen3-8B", "Gemma-2-9B", "Phi-3-mini-4k", "StableLM-2-1.6B",
+                                 "GPT-2", "BERT-base-uncased", "BLOOM-560m"));
   EXPECT_EQ(builtin_catalog().source, "builtin");
   EXPECT_NE(builtin_catalog().find_model("llama-3.1-8b"), nullptr);  // Case-insensitive.
 }
@@ -245,7 +244,8 @@ TEST(Catalog, ModelsTheReaderCannotMapAreListedWithTheirUnsupportedFeatures) {
   // StableLM-2-1.6B (shared/reference/model_configs.md): LayerNorm with bias, RoPE on 16 of 64
   // dimensions (partial_rotary_factor 0.25), q/k/v biases, SwiGLU 5632, 24 layers.
   std::set<std::string> stablelm;
-  for (const CatalogConfig& c : model("StableLM-2-1.6B").configurations) stablelm.insert(c.identity);
+  for (const CatalogConfig& c : model("StableLM-2-1.6B").configurations)
+    stablelm.insert(c.identity);
   EXPECT_TRUE(stablelm.contains("LAYER_NORM(dim=2048,eps=1e-05,bias=1)"));
   EXPECT_TRUE(stablelm.contains("GATED_MLP(hidden=2048,ffn=5632,act=silu)"));
   EXPECT_TRUE(stablelm.contains(
@@ -296,7 +296,7 @@ TEST(Catalog, ConfigurationsCarryTheSpecTheSuitesRun) {
                                    {"mscale", 0.707},
                                    {"mscale_all_dim", 1.0},
                                    {"truncate", false}}}};
-  const CatalogModel tiny = derive_model("tiny-yarn", "", config, "test");
+  const CatalogModel tiny = derive_model("tiny-yarn", "", JsonNode(config, "test"));
   const CatalogConfig& attention = one(tiny, "attention", "decode", "bfloat8_b");
   const nlohmann::json& rope = attention.spec.at("rope");
   EXPECT_EQ(rope.at("scaling"), "yarn");
@@ -348,35 +348,58 @@ TEST(Catalog, DeriveModelErrorsNameTheModelAndField) {
                                {"vocab_size", 100},
                                {"rms_norm_eps", 1e-5},
                                {"max_position_embeddings", 256}};
-  EXPECT_EQ(derive_model("tiny", "", good, "test").configurations.size(), 14u);
-  // The model reader's refusals, naming the file, the model and the field.
+  EXPECT_EQ(derive_model("tiny", "", JsonNode(good, "test")).configurations.size(), 14u);
+  // The model reader's refusals, naming the file and the field's JSON Pointer.
+  const auto error_of = [](const nlohmann::json& config) {
+    try {
+      derive_model("tiny", "", JsonNode(config, "models.json", "/models/9/config"));
+    } catch (const std::invalid_argument& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
   nlohmann::json bad = good;
   bad["hidden_size"] = "wide";
-  EXPECT_THAT([&] { derive_model("tiny", "", bad, "models.json"); },
-              ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("models.json: model 'tiny': /hidden_size: expected an integer, "
-                            "got \"wide\"")));
+  EXPECT_EQ(error_of(bad),
+            "models.json: /models/9/config/hidden_size: expected an integer, got \"wide\"");
   bad = good;
   bad.erase("vocab_size");
-  EXPECT_THAT([&] { derive_model("tiny", "", bad, "m"); },
-              ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("m: model 'tiny': /: missing field 'vocab_size'")));
+  EXPECT_EQ(error_of(bad), "models.json: /models/9/config: missing field 'vocab_size'");
   bad = good;
   bad["hiden_size"] = 64;
-  EXPECT_THAT([&] { derive_model("tiny", "", bad, "m"); },
-              ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("m: model 'tiny': /hiden_size: unknown field")));
+  EXPECT_THAT(error_of(bad),
+              HasSubstr("models.json: /models/9/config/hiden_size: unknown field 'hiden_size'"));
   bad = good;
   bad["architectures"] = {"RwkvForCausalLM"};
   bad["model_type"] = "rwkv";
-  EXPECT_THAT([&] { derive_model("tiny", "", bad, "m"); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr("m: model 'tiny': /model_type: ")));
-  EXPECT_THAT([&] { derive_model("tiny", "", bad, "m"); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr("'rwkv'")));
+  EXPECT_THAT(error_of(bad),
+              HasSubstr("models.json: /models/9/config/model_type: unmapped architecture 'rwkv'"));
   bad = good;
   bad["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", 2.0}};
-  EXPECT_THAT([&] { derive_model("tiny", "", bad, "m"); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr("'dynamic'")));
+  EXPECT_THAT(error_of(bad), HasSubstr("/models/9/config/rope_scaling/rope_type: "));
+  EXPECT_THAT(error_of(bad), HasSubstr("'dynamic'"));
+}
+
+// An inline config of models.json is named by its place in the file, through build_catalog.
+TEST(Catalog, AnInlineConfigErrorNamesModelsJsonAndThePath) {
+  const nlohmann::json config = {{"architectures", {"LlamaForCausalLM"}},
+                                 {"model_type", "llama"},
+                                 {"hidden_size", "wide"},
+                                 {"intermediate_size", 128},
+                                 {"num_hidden_layers", 2},
+                                 {"num_attention_heads", 4},
+                                 {"vocab_size", 100},
+                                 {"rms_norm_eps", 1e-5},
+                                 {"max_position_embeddings", 256}};
+  const nlohmann::json models = {
+      {"models",
+       {{{"name", "unsupported-one"}, {"architecture", "X"}, {"unsupported", {"a feature"}}},
+        {{"name", "tiny"}, {"config", config}}}}};
+  const nlohmann::json domains = {{"blocks", nlohmann::json::object()}};
+  EXPECT_THAT([&] { build_catalog(models, domains, "coverage/catalog"); },
+              ThrowsMessage<std::invalid_argument>(
+                  testing::StrEq("coverage/catalog/models.json: /models/1/config/hidden_size: "
+                                 "expected an integer, got \"wide\"")));
 }
 
 // models.json entries: a models catalog name, a config, or an unmappable model with its features.

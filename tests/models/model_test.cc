@@ -335,6 +335,32 @@ TEST(ModelConfig, ErrorsNameTheFileAndTheField) {
   EXPECT_THROW(load_model("/no/such/config.json"), std::invalid_argument);
 }
 
+// A config.json inside a larger document (coverage's models.json) is named by its full path.
+TEST(ModelConfig, ANestedConfigIsNamedByItsPathInTheDocument) {
+  nlohmann::json document = {{"models", {{{"config", catalog_config("gemma-2-9b")}}}}};
+  const auto error_of = [&]() -> std::string {
+    try {
+      model_from_config(JsonNode(document, "models.json").at("models").at(0).at("config"));
+    } catch (const std::invalid_argument& error) {
+      return error.what();
+    }
+    return "no error";
+  };
+  EXPECT_EQ(error_of(), "no error");
+  EXPECT_EQ(model_from_config(JsonNode(document, "models.json").at("models").at(0).at("config"))
+                .architecture,
+            "gemma2");
+  nlohmann::json& config = document["models"][0]["config"];
+  config["head_dim"] = "256";
+  EXPECT_EQ(error_of(), "models.json: /models/0/config/head_dim: expected an integer, got \"256\"");
+  config = catalog_config("gemma-2-9b");
+  config.erase("vocab_size");
+  EXPECT_EQ(error_of(), "models.json: /models/0/config: missing field 'vocab_size'");
+  config = catalog_config("gemma-2-9b");
+  config["head_dimm"] = 1;
+  EXPECT_THAT(error_of(), HasSubstr("models.json: /models/0/config/head_dimm: unknown field"));
+}
+
 TEST(SliceSpec, KeepsTheFirstLayersAndCutsTheVocabulary) {
   const CausalLmSpec spec = load_model("llama-3.1-8b").spec;
   const CausalLmSpec slice = slice_spec(spec, 2, 8192);
