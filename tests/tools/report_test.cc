@@ -136,8 +136,8 @@ TEST_F(ReportCommand, BadContentsAreOneLineNamingTheFile) {
   std::ofstream(path("trace.json")) << R"({"format": "ttt-trace", "format_version": 1})";
   const RunResult wrong = run(shell_quote(path("trace.json")));
   EXPECT_EQ(wrong.exit_code, 2);
-  EXPECT_EQ(wrong.err, "ttt: error: [report] " + path("trace.json") +
-                           ": format: expected \"ttt-validation-report\", got \"ttt-trace\"\n");
+  EXPECT_EQ(wrong.err, "ttt: error: " + path("trace.json") +
+                           ": /format: expected \"ttt-validation-report\", got \"ttt-trace\"\n");
 }
 
 TEST_F(ReportCommand, BadArgumentsExitTwo) {

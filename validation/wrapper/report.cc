@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "validation/input/input_file.h"
+#include "validation/input/json_reader.h"
 #include "validation/markup/junit.h"
 #include "validation/markup/markup.h"
 
@@ -154,76 +155,19 @@ json summary_to_json(const ValidationSummary& summary) {
           {"names", std::move(names)}};
 }
 
-// Reading: every accessor names the JSON path of what it reads.
-class Reader {
- public:
-  Reader(const json& value, std::string path) : value_(value), path_(std::move(path)) {}
-
-  [[noreturn]] void fail(const std::string& what) const {
-    throw std::invalid_argument(path_ + ": " + what);
-  }
-
-  Reader field(const std::string& key) const {
-    if (!value_.is_object()) fail("expected an object");
-    const auto it = value_.find(key);
-    if (it == value_.end()) {
-      throw std::invalid_argument(child_path(key) + ": missing");
-    }
-    return Reader(*it, child_path(key));
-  }
-
-  bool has(const std::string& key) const { return value_.is_object() && value_.contains(key); }
-
-  Reader element(std::size_t index) const {
-    return Reader(value_.at(index), path_ + "[" + std::to_string(index) + "]");
-  }
-
-  std::size_t array_size() const {
-    if (!value_.is_array()) fail("expected an array");
-    return value_.size();
-  }
-
-  std::string string() const {
-    if (!value_.is_string()) fail("expected a string");
-    return value_.get<std::string>();
-  }
-
-  bool boolean() const {
-    if (!value_.is_boolean()) fail("expected true or false");
-    return value_.get<bool>();
-  }
-
-  std::int64_t integer() const {
-    if (!value_.is_number_integer()) fail("expected an integer");
-    return value_.get<std::int64_t>();
-  }
-
-  const json& raw() const { return value_; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string child_path(const std::string& key) const {
-    return path_.empty() ? key : path_ + "." + key;
-  }
-
-  const json& value_;
-  std::string path_;
-};
-
-SourceLocation location_from(const Reader& reader) {
+// Reading: the strict JSON reader names the source and JSON Pointer of a bad field
+// ("report.json: /records/0/name: expected a string, got 5").
+SourceLocation location_from(const JsonNode& node) {
   SourceLocation location;
-  location.file = reader.field("file").string();
-  const std::int64_t line = reader.field("line").integer();
-  if (line < 0 || line > std::numeric_limits<std::uint32_t>::max()) {
-    reader.field("line").fail("expected a line number");
-  }
-  location.line = static_cast<std::uint32_t>(line);
-  location.function = reader.field("function").string();
+  location.file = node.at("file").string();
+  location.line = static_cast<std::uint32_t>(
+      node.at("line").integer_in(0, std::numeric_limits<std::uint32_t>::max()));
+  location.function = node.at("function").string();
   return location;
 }
 
-ScalarValue scalar_from(const Reader& reader) {
-  const json& value = reader.raw();
+ScalarValue scalar_from(const JsonNode& node) {
+  const json& value = node.json();
   if (value.is_boolean()) return value.get<bool>();
   if (value.is_number_unsigned()) {
     const auto unsigned_value = value.get<std::uint64_t>();
@@ -235,110 +179,104 @@ ScalarValue scalar_from(const Reader& reader) {
   if (value.is_number_integer()) return value.get<std::int64_t>();
   if (value.is_number_float()) return value.get<double>();
   if (value.is_null()) return std::numeric_limits<double>::quiet_NaN();
-  reader.fail("expected a number, true, false or null");
-}
-
-// Runs `read` and prefixes errors thrown by other libraries' parsers with the JSON path.
-template <typename F>
-auto with_path(const Reader& reader, F&& read) {
-  try {
-    return read(reader.raw());
-  } catch (const std::invalid_argument& error) {
-    throw std::invalid_argument(reader.path() + ": " + error.what());
-  } catch (const json::exception& error) {
-    throw std::invalid_argument(reader.path() + ": " + error.what());
-  }
+  node.fail("expected a number, true, false or null, got " + value.dump());
 }
 
 // "passed", "failures" and "metrics" of an output or of one of its devices.
-void read_verdict(const Reader& reader, Verdict& verdict, std::optional<Metrics>& metrics) {
-  verdict.passed = reader.field("passed").boolean();
-  const Reader failures = reader.field("failures");
-  for (std::size_t f = 0; f < failures.array_size(); ++f) {
-    verdict.failures.push_back(failures.element(f).string());
+void read_verdict(const JsonNode& node, Verdict& verdict, std::optional<Metrics>& metrics) {
+  verdict.passed = node.at("passed").boolean();
+  const JsonNode failures = node.at("failures");
+  for (std::size_t f = 0; f < failures.size(); ++f) {
+    verdict.failures.push_back(failures.at(f).string());
   }
-  const Reader read = reader.field("metrics");
-  if (!read.raw().is_null()) {
-    metrics = with_path(read, [](const json& j) { return metrics_from_json(j); });
-  }
+  const JsonNode read = node.at("metrics");
+  if (!read.json().is_null()) metrics = metrics_from_json(read);
 }
 
 // A device index, row or column: 0 .. 1023 (validation/mesh's largest mesh).
-int device_index(const Reader& reader) {
-  const std::int64_t value = reader.integer();
-  if (value < 0 || value >= 1024) reader.fail("expected a device index 0..1023");
-  return static_cast<int>(value);
-}
+int device_index(const JsonNode& node) { return static_cast<int>(node.integer_in(0, 1023)); }
 
-ValidationRecord record_from(const Reader& reader) {
+ValidationRecord record_from(const JsonNode& node) {
   ValidationRecord record;
-  record.sequence = reader.field("sequence").integer();
-  record.name = reader.field("name").string();
-  record.call_index = reader.field("call_index").integer();
-  record.first_call = reader.field("first_call").boolean();
-  record.passed = reader.field("passed").boolean();
-  record.location = location_from(reader.field("location"));
+  record.sequence = node.at("sequence").integer();
+  record.name = node.at("name").string();
+  record.call_index = node.at("call_index").integer();
+  record.first_call = node.at("first_call").boolean();
+  record.passed = node.at("passed").boolean();
+  record.location = location_from(node.at("location"));
 
-  const Reader inputs = reader.field("inputs");
-  for (std::size_t i = 0; i < inputs.array_size(); ++i) {
-    const Reader input = inputs.element(i);
+  const JsonNode inputs = node.at("inputs");
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const JsonNode input = inputs.at(i);
     InputInfo info;
-    info.name = input.field("name").string();
-    const Reader shape = input.field("shape");
-    for (std::size_t d = 0; d < shape.array_size(); ++d) {
-      info.shape.push_back(shape.element(d).integer());
+    info.name = input.at("name").string();
+    const JsonNode shape = input.at("shape");
+    for (std::size_t d = 0; d < shape.size(); ++d) info.shape.push_back(shape.at(d).integer());
+    const JsonNode dtype = input.at("dtype");
+    try {
+      info.dtype = parse_dtype(dtype.string());
+    } catch (const std::invalid_argument& error) {
+      dtype.fail(error.what());
     }
-    const Reader dtype = input.field("dtype");
-    info.dtype = with_path(dtype, [&](const json&) { return parse_dtype(dtype.string()); });
     record.inputs.push_back(std::move(info));
   }
 
-  const Reader scalars = reader.field("scalars");
-  if (!scalars.raw().is_object()) scalars.fail("expected an object");
-  for (const auto& [key, value] : scalars.raw().items()) {
-    record.scalars.push_back({key, scalar_from(Reader(value, scalars.path() + "." + key))});
+  const JsonNode scalars = node.at("scalars");
+  for (const auto& [key, value] : scalars.object().items()) {
+    record.scalars.push_back({key, scalar_from(scalars.at(key))});
   }
 
-  const Reader outputs = reader.field("outputs");
-  for (std::size_t i = 0; i < outputs.array_size(); ++i) {
-    const Reader output = outputs.element(i);
+  const JsonNode outputs = node.at("outputs");
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const JsonNode output = outputs.at(i);
     OutputCheck check;
-    check.name = output.field("name").string();
+    check.name = output.at("name").string();
     read_verdict(output, check.verdict, check.metrics);
-    check.tolerances = with_path(output.field("tolerances"),
-                                 [](const json& j) { return tolerances_from_json(j); });
-    if (output.has("devices")) {
-      const Reader devices = output.field("devices");
-      for (std::size_t d = 0; d < devices.array_size(); ++d) {
-        const Reader device = devices.element(d);
+    check.tolerances = tolerances_from_json(output.at("tolerances"));
+    if (const auto devices = output.find("devices")) {
+      for (std::size_t d = 0; d < devices->size(); ++d) {
+        const JsonNode device = devices->at(d);
         DeviceCheck& entry = check.devices.emplace_back();
-        entry.device = device_index(device.field("device"));
-        entry.row = device_index(device.field("row"));
-        entry.col = device_index(device.field("col"));
+        entry.device = device_index(device.at("device"));
+        entry.row = device_index(device.at("row"));
+        entry.col = device_index(device.at("col"));
         read_verdict(device, entry.verdict, entry.metrics);
       }
     }
     record.outputs.push_back(std::move(check));
   }
 
-  const Reader errors = reader.field("errors");
-  for (std::size_t i = 0; i < errors.array_size(); ++i) {
-    const Reader error = errors.element(i);
-    record.errors.push_back({error.field("stage").string(), error.field("message").string()});
+  const JsonNode errors = node.at("errors");
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    const JsonNode error = errors.at(i);
+    record.errors.push_back({error.at("stage").string(), error.at("message").string()});
   }
 
-  record.device_ns = reader.field("device_ns").integer();
-  record.reference_ns = reader.field("reference_ns").integer();
-  record.teacher_forced = reader.field("teacher_forced").boolean();
-  record.block = reader.field("block").string();
-  const Reader spec = reader.field("spec");
-  if (!spec.raw().is_object()) spec.fail("expected an object");
-  record.spec_json = spec.raw().dump();
-  const Reader impl_config = reader.field("impl_config");
-  if (!impl_config.raw().is_object()) impl_config.fail("expected an object");
-  record.impl_config_json = impl_config.raw().dump();
-  record.device = reader.field("device").string();
+  record.device_ns = node.at("device_ns").integer();
+  record.reference_ns = node.at("reference_ns").integer();
+  record.teacher_forced = node.at("teacher_forced").boolean();
+  record.block = node.at("block").string();
+  record.spec_json = node.at("spec").object().dump();
+  record.impl_config_json = node.at("impl_config").object().dump();
+  record.device = node.at("device").string();
   return record;
+}
+
+std::vector<ValidationRecord> records_from(const JsonNode& root) {
+  const JsonNode format = root.at("format");
+  if (format.string() != kReportFormatName) {
+    format.fail("expected \"" + std::string(kReportFormatName) + "\", got \"" + format.string() +
+                "\"");
+  }
+  const JsonNode version = root.at("format_version");
+  if (version.integer() < 1 || version.integer() > kReportFormatVersion) {
+    version.fail("unsupported version " + std::to_string(version.integer()) +
+                 " (this build reads 1 to " + std::to_string(kReportFormatVersion) + ")");
+  }
+  const JsonNode records = root.at("records");
+  std::vector<ValidationRecord> result;
+  for (std::size_t i = 0; i < records.size(); ++i) result.push_back(record_from(records.at(i)));
+  return result;
 }
 
 }  // namespace
@@ -613,28 +551,11 @@ json report_to_json(const std::vector<ValidationRecord>& records) {
 }
 
 ValidationRecord record_from_json(const json& value) {
-  return record_from(Reader(value, "record"));
+  return record_from(JsonNode(value, "record_from_json"));
 }
 
 std::vector<ValidationRecord> records_from_report_json(const json& report) {
-  const Reader root(report, "");
-  if (!report.is_object()) root.fail("expected a JSON object");
-  const Reader format = root.field("format");
-  if (format.string() != kReportFormatName) {
-    format.fail("expected \"" + std::string(kReportFormatName) + "\", got \"" + format.string() +
-                "\"");
-  }
-  const Reader version = root.field("format_version");
-  if (version.integer() < 1 || version.integer() > kReportFormatVersion) {
-    version.fail("unsupported version " + std::to_string(version.integer()) +
-                 " (this build reads 1 to " + std::to_string(kReportFormatVersion) + ")");
-  }
-  const Reader records = root.field("records");
-  std::vector<ValidationRecord> result;
-  for (std::size_t i = 0; i < records.array_size(); ++i) {
-    result.push_back(record_from(records.element(i)));
-  }
-  return result;
+  return records_from(JsonNode(report, "records_from_report_json"));
 }
 
 std::vector<ValidationRecord> load_report(const std::string& path) {
@@ -655,11 +576,7 @@ std::vector<ValidationRecord> load_report(const std::string& path) {
   } catch (const std::invalid_argument& error) {
     throw std::invalid_argument("[report] " + std::string(error.what()));
   }
-  try {
-    return records_from_report_json(parsed);
-  } catch (const std::invalid_argument& error) {
-    throw std::invalid_argument("[report] " + path + ": " + error.what());
-  }
+  return records_from(JsonNode(parsed, path));
 }
 
 void write_report(const std::string& path, const std::vector<ValidationRecord>& records,

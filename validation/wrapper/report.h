@@ -57,8 +57,9 @@ nlohmann::json record_to_json(const ValidationRecord& record);
 nlohmann::json record_scalars_to_json(const ValidationRecord& record);
 nlohmann::json record_outputs_to_json(const ValidationRecord& record);
 nlohmann::json record_errors_to_json(const ValidationRecord& record);
-// Inverses. Throw std::invalid_argument naming the JSON path of the bad field
-// ("records[3].outputs[0].name: expected a string").
+// Inverses, read by the strict JSON reader. Throw std::invalid_argument naming the function and
+// the JSON Pointer of the bad field ("records_from_report_json: /records/3/outputs/0/name:
+// expected a string, got 5"); load_report names the file instead.
 std::vector<ValidationRecord> records_from_report_json(const nlohmann::json& report);
 ValidationRecord record_from_json(const nlohmann::json& json);
 

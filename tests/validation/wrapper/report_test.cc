@@ -363,37 +363,50 @@ TEST(Report, LoadingBadFilesNamesTheFileAndTheField) {
   EXPECT_THAT(load_error_for("wrapper_not_json.json", "{\"format\": "),
               StartsWith("[report] " + not_json + ": not JSON: "));
   const std::string wrong = temp_path("wrapper_wrong_format.json");
-  EXPECT_EQ(
-      load_error_for("wrapper_wrong_format.json", R"({"format": "ttt-trace"})"),
-      "[report] " + wrong + ": format: expected \"ttt-validation-report\", got \"ttt-trace\"");
+  EXPECT_EQ(load_error_for("wrapper_wrong_format.json", R"({"format": "ttt-trace"})"),
+            wrong + ": /format: expected \"ttt-validation-report\", got \"ttt-trace\"");
   const std::string newer = temp_path("wrapper_newer.json");
   EXPECT_EQ(load_error_for("wrapper_newer.json",
                            R"({"format": "ttt-validation-report", "format_version": 2})"),
-            "[report] " + newer +
-                ": format_version: unsupported version 2 (this build reads 1 "
-                "to 1)");
+            newer + ": /format_version: unsupported version 2 (this build reads 1 to 1)");
 
   nlohmann::json report = report_to_json({full_record()});
   report["records"][0]["name"] = 5;
   const std::string bad_name = temp_path("wrapper_bad_name.json");
   EXPECT_EQ(load_error_for("wrapper_bad_name.json", report.dump()),
-            "[report] " + bad_name + ": records[0].name: expected a string");
+            bad_name + ": /records/0/name: expected a string, got 5");
 
   report = report_to_json({full_record()});
   report["records"][0].erase("device_ns");
   const std::string missing = temp_path("wrapper_missing.json");
   EXPECT_EQ(load_error_for("wrapper_missing.json", report.dump()),
-            "[report] " + missing + ": records[0].device_ns: missing");
+            missing + ": /records/0: missing field 'device_ns'");
 
   report = report_to_json({full_record()});
   report["records"][0]["inputs"][1]["dtype"] = "float8";
   EXPECT_THAT(load_error_for("wrapper_bad_dtype.json", report.dump()),
-              HasSubstr(": records[0].inputs[1].dtype: "));
+              StartsWith(temp_path("wrapper_bad_dtype.json") + ": /records/0/inputs/1/dtype: "));
 
   report = report_to_json({full_record()});
   report["records"][0]["outputs"][0]["metrics"] = "oops";
-  EXPECT_THAT(load_error_for("wrapper_bad_metrics.json", report.dump()),
-              HasSubstr(": records[0].outputs[0].metrics: "));
+  EXPECT_EQ(load_error_for("wrapper_bad_metrics.json", report.dump()),
+            temp_path("wrapper_bad_metrics.json") +
+                ": /records/0/outputs/0/metrics: expected an object, got \"oops\"");
+
+  // A misspelt tolerance is an unknown field (tolerances are read strictly).
+  report = report_to_json({full_record()});
+  report["records"][0]["outputs"][0]["tolerances"]["pcc_minn"] = 0.9;
+  EXPECT_THAT(load_error_for("wrapper_bad_tolerance.json", report.dump()),
+              StartsWith(temp_path("wrapper_bad_tolerance.json") +
+                         ": /records/0/outputs/0/tolerances/pcc_minn: unknown field 'pcc_minn'"));
+
+  // Without a file, the reader names the function.
+  nlohmann::json record = record_to_json(full_record());
+  record["location"]["line"] = -1;
+  EXPECT_THAT([&] { record_from_json(record); },
+              testing::ThrowsMessage<std::invalid_argument>(
+                  testing::StrEq("record_from_json: /location/line: expected an integer from 0 to "
+                                 "4294967295, got -1")));
 }
 
 TEST(Report, WriteReportNamesAFileItCannotCreate) {
