@@ -1,0 +1,55 @@
+// What the tensor-parallel blocks (blocks/ffn/tp_gated_mlp.h, blocks/lm_head/tp_lm_head.h)
+// share: the mesh axis their weights are split along, each device's slice of a reference weight,
+// the check that the activation is replicated along that axis, and running one single-device
+// block per device this process holds (internal to blocks/).
+//
+// A tensor-parallel block is a single-device block per device (with that device's slice of the
+// weights) followed by one collective of blocks/ccl: the per-device arithmetic is the existing
+// block's, the parallel part is the collective's (docs/multi-device.md "Tensor-parallel blocks").
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "blocks/ccl/ccl_common.h"
+#include "blocks/common/weights.h"
+#include "validation/mesh/mesh.h"
+#include "validation/tensor/tensor.h"
+
+namespace ttt::tp_detail {
+
+// The Spec's devices and the axis the weights are split along are ccl_detail::MeshAxis (the
+// collectives' fields, with their checks and JSON: ccl_common.h); the other axis holds
+// independent copies (or a data-parallel split of the tokens).
+using ccl_detail::MeshAxis;
+
+// Throws "[tp_gated_mlp] mesh T3K axis 1 (8 devices) does not divide spec.mlp.ffn_dim 100".
+void check_divides(std::string_view block, const MeshAxis& spec, std::int64_t size,
+                   std::string_view field);
+
+// Device d's position along the axis (its column for axis 1, its row for axis 0).
+int axis_position(const MeshAxis& spec, int device);
+
+// Device `position`'s slice of a 2-D reference weight: `size / n` rows (dim 0) or columns (dim 1)
+// starting at position * size / n, loaded (and sliced) only when the device's block prepares
+// its weights. REQUIRES: weight defined, n divides the size of `dim`.
+WeightSource slice_weight(const WeightSource& weight, int dim, int position, int n);
+
+// Checks the activation: on spec.mesh with a shard for every device this process holds, replicated
+// along spec.axis (every device of a group needs the whole activation), and not split along its
+// last dimension (the features) on the other axis. Errors name the block, the mesh and the axis:
+// "[tp_gated_mlp] input x must be replicated along mesh T3K axis 1, got shard(1)".
+void check_replicated_input(std::string_view block, const MeshAxis& spec, const MeshTensor& x);
+
+// The last dimension (the features) of the shards this process holds; the caller checked the input
+// with check_replicated_input, so there is one.
+int feature_dim(const MeshTensor& x);
+
+// Every device this process holds gets run(device, its shard of x); the others stay undefined (as
+// under the MPI transport). The placements are x's.
+MeshTensor map_held_shards(const MeshTensor& x,
+                           const std::function<Tensor(int device, const Tensor& shard)>& run);
+
+}  // namespace ttt::tp_detail
