@@ -1,4 +1,5 @@
-// The collective kinds: all_gather, reduce_scatter, all_reduce, broadcast. A call's input x is a
+// The collective kinds: all_gather, reduce_scatter, all_reduce, broadcast, and the distributed
+// RMSNorm built on all_gather (distributed_rms_norm, with its weight). A call's input x is a
 // mesh tensor, stored per device as the container x/0 .. x/<devices - 1> (device order, row-major)
 // with its placements in the optional scalar "placements" (["replicated", "shard(3)"]; default
 // both replicated). The output y is the composed result (compose(): the wrapper's whole
@@ -14,6 +15,7 @@
 #include "blocks/ccl/all_gather.h"
 #include "blocks/ccl/all_reduce.h"
 #include "blocks/ccl/broadcast.h"
+#include "blocks/ccl/distributed_rms_norm.h"
 #include "blocks/ccl/reduce_scatter.h"
 #include "blocks/common/kind_support.h"
 
@@ -22,8 +24,17 @@ namespace {
 
 using namespace kind_support;
 
-// The call's mesh tensor x on `mesh`: its shards x/0, x/1, ... and its placements.
+// The call's mesh tensor x on `mesh`: a trace's mesh tensor x (docs/trace-format.md "Mesh
+// tensors") with its own placements, as the wrapper captures it; else the container form x/0,
+// x/1, ... with the scalar placements, as the PyTorch goldens store it.
 MeshTensor mesh_input(const BlockCall& call, const Mesh& mesh) {
+  if (const std::shared_ptr<const MeshTensor> stored = call.mesh("x")) {
+    if (stored->mesh != mesh) {
+      throw std::invalid_argument("[" + call.kind + "] input x is on mesh " +
+                                  mesh_name(stored->mesh) + ", spec.mesh is " + mesh_name(mesh));
+    }
+    return *stored;
+  }
   MeshTensor x{mesh, {}, call.container("x")};
   if (static_cast<int>(x.shards.size()) != mesh.size()) {
     throw std::invalid_argument("[" + call.kind + "] input x has " +
@@ -75,6 +86,31 @@ BlockKind collective_kind(Tensor (*reference)(const Spec&, const MeshTensor&),
           .weights = [](const nlohmann::json&) { return InputRules{}; }};
 }
 
+// distributed_rms_norm: the mesh tensor x as the collectives take it, and the whole weight
+// [dim] (each device uses its slice). Its output is normalised values: the dtype default.
+InputRules distributed_rms_norm_weights(const nlohmann::json& spec_json) {
+  const auto spec = spec_json.get<DistributedRmsNormSpec>();
+  return {InputRule{
+      "weight", {spec.dim}, spec.add_unit_offset ? Seeding::offset_scale : Seeding::norm_scale}};
+}
+
+BoundCall bind_distributed_rms_norm(const BlockCall& call) {
+  const Mode mode = call_mode(call);
+  auto parts = call_block<DistributedRmsNormSpec, DistributedRmsNorm>(
+      call, mode, distributed_rms_norm_weights,
+      [](const CallWeights& w) { return DistributedRmsNormWeights{w.source("weight")}; });
+  const MeshTensor x = mesh_input(call, parts.spec.mesh);
+  BoundCall bound;
+  bound.run_device = [block = parts.block, mode, x] {
+    return named({{"y", compose(mode == Mode::decode ? block->decode_forward(x)
+                                                     : block->prefill_forward(x))}});
+  };
+  bound.run_reference = [spec = parts.spec, weights = parts.weights, x] {
+    return named({{"y", distributed_rms_norm_reference(spec, weights, x)}});
+  };
+  return bound;
+}
+
 }  // namespace
 
 void add_ccl_block_kinds(std::vector<BlockKind>& kinds) {
@@ -84,6 +120,12 @@ void add_ccl_block_kinds(std::vector<BlockKind>& kinds) {
       collective_kind<ReduceScatterSpec, ReduceScatter>(reduce_scatter_reference, pcc_at_least(0.99)));
   kinds.push_back(
       collective_kind<AllReduceSpec, AllReduce>(all_reduce_reference, pcc_at_least(0.99)));
+  kinds.push_back({.name = std::string(DistributedRmsNormSpec::kind),
+                   .family = std::string(DistributedRmsNormSpec::kind),
+                   .bind = bind_distributed_rms_norm,
+                   .configure = configure<DistributedRmsNormSpec>,
+                   .identity = identity<DistributedRmsNormSpec>,
+                   .weights = distributed_rms_norm_weights});
 }
 
 }  // namespace ttt

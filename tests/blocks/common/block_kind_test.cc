@@ -41,9 +41,9 @@ TEST(BlockKinds, AreSortedAndFoundByName) {
   std::vector<std::string> names;
   for (const BlockKind& kind : block_kinds()) names.push_back(kind.name);
   EXPECT_THAT(names, ElementsAre("all_gather", "all_reduce", "attention.decode",
-                                 "attention.prefill", "broadcast", "embedding", "gated_mlp",
-                                 "layer_norm", "lm_head", "mlp", "moe", "reduce_scatter",
-                                 "rms_norm", "rope"));
+                                 "attention.prefill", "broadcast", "distributed_rms_norm",
+                                 "embedding", "gated_mlp", "layer_norm", "lm_head", "mlp", "moe",
+                                 "reduce_scatter", "rms_norm", "rope"));
   ASSERT_NE(find_block_kind("moe"), nullptr);
   EXPECT_EQ(find_block_kind("moe")->name, "moe");
   EXPECT_EQ(find_block_kind("attention.decode")->family, "attention");
