@@ -1,0 +1,112 @@
+// The tensor-parallel LM head: the vocabulary split by hand, bit equality with the single-device
+// LmHead on 1x1, 1x2 and 1x8 (gathering logits is exact), tied tables and softcapping, the
+// float64 reference, JSON and bad input.
+#include "blocks/lm_head/tp_lm_head.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <vector>
+
+#include "tests/blocks/common/accuracy.h"
+#include "validation/mesh/mesh.h"
+#include "validation/tensor/random.h"
+
+namespace ttt {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::ThrowsMessage;
+
+std::vector<float> values(const Tensor& tensor) {
+  const auto floats = tensor.floats();
+  return {floats.begin(), floats.end()};
+}
+
+TEST(TpLmHeadTest, HandCheckedVocabularySplit) {
+  // hidden 1, vocab 4 on N300: device 0 holds tokens 0, 1, device 1 tokens 2, 3. x = 1 and W =
+  // [1, 2, 3, 4] (float32 everywhere, exact): every device ends with the logits [1, 2, 3, 4], in
+  // vocabulary order. A tied table [[1], [2], [3], [4]] splits its rows the same way.
+  TpLmHeadImplConfig config;
+  config.device.matmul = {DType::float32, DType::float32, DType::float32, MathFidelity::HiFi4,
+                          Accumulation::fp32};
+  config.ccl.output_dtype = DType::float32;
+  const MeshTensor x = distribute(Tensor::from_floats({1, 1}, {1.0f}), parse_mesh("N300"), {});
+  for (const bool tied : {false, true}) {
+    const TpLmHeadSpec spec{{1, 4, tied, 0.0}, parse_mesh("N300")};
+    const Tensor weight = tied ? Tensor::from_floats({4, 1}, {1, 2, 3, 4})
+                               : Tensor::from_floats({1, 4}, {1, 2, 3, 4});
+    const MeshTensor y = TpLmHead(spec, config, {weight}).decode_forward(x);
+    EXPECT_EQ(y.placements[1], Placement::replicate());
+    for (const Tensor& shard : y.shards) {
+      EXPECT_EQ(values(shard), (std::vector<float>{1, 2, 3, 4})) << "tied " << tied;
+    }
+  }
+}
+
+TEST(TpLmHeadTest, EqualsTheSingleDeviceBlockBitForBitOnEveryMesh) {
+  for (const auto& [mesh, device] :
+       {std::pair{"N150", Device::N150}, std::pair{"N300", Device::N300},
+        std::pair{"T3K", Device::T3K}}) {
+    for (const bool tied : {false, true}) {
+      const TpLmHeadSpec spec{{64, 512, tied, tied ? 30.0 : 0.0}, parse_mesh(mesh)};
+      const Tensor weight = random_normal(tied ? Shape{512, 64} : Shape{64, 512}, 7, 0.0, 0.3);
+      const LmHead single(spec.lm_head, default_impl_config(spec.lm_head, device, Mode::prefill),
+                          {weight});
+      const TpLmHead tp(spec, default_impl_config(spec, device, Mode::prefill), {weight});
+      const Tensor x = random_normal({2, 3, 64}, 8);
+      const MeshTensor on_mesh = distribute(x, spec.mesh, {});
+      const Tensor y = compose(tp.prefill_forward(on_mesh));
+      const Tensor expected = single.prefill_forward(x);
+      EXPECT_EQ(y.dtype(), expected.dtype()) << mesh;
+      EXPECT_EQ(values(y), values(expected)) << mesh << " tied " << tied;
+      testing_blocks::expect_accuracy(y, tp_lm_head_reference(spec, {weight}, on_mesh),
+                                      spec.identity(), mesh, {0.99, 0.1});
+    }
+  }
+}
+
+TEST(TpLmHeadTest, JsonAndDefaults) {
+  const TpLmHeadSpec spec{{4096, 128256, false, 0.0}, parse_mesh("T3K")};
+  EXPECT_EQ(nlohmann::json(spec).get<TpLmHeadSpec>(), spec);
+  EXPECT_EQ(spec.identity(),
+            "TP_LM_HEAD(hidden=4096,vocab=128256,tied=0,softcap=0,mesh=T3K,axis=1)");
+  const TpLmHeadImplConfig config = default_impl_config(spec, Device::T3K, Mode::decode);
+  EXPECT_EQ(config.ccl.topology, Topology::ring);
+  EXPECT_EQ(config.ccl.output_dtype, DType::bfloat16);
+  EXPECT_EQ(config.device.vocab_chunk, 16032);  // 128256 / 8 columns, in whole tiles
+  EXPECT_EQ(nlohmann::json(config).get<TpLmHeadImplConfig>(), config);
+  EXPECT_THAT(
+      [] {
+        nlohmann::json({{"chunk", 1}}).get<TpLmHeadImplConfig>();
+      },
+      ThrowsMessage<std::invalid_argument>(HasSubstr("chunk")));
+}
+
+TEST(TpLmHeadTest, BadInputNamesMeshAxisAndDimension) {
+  const TpLmHeadSpec spec{{64, 100, false, 0.0}, parse_mesh("T3K")};
+  EXPECT_THAT([&] { spec.validate(); },
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("[tp_lm_head] mesh T3K axis 1 (8 devices) does not divide "
+                            "spec.lm_head.vocab_size 100")));
+  const TpLmHeadSpec n300{{64, 128, false, 0.0}, parse_mesh("N300")};
+  const TpLmHead block(n300, default_impl_config(n300, Device::N300, Mode::decode),
+                       {random_normal({64, 128}, 9)});
+  EXPECT_THAT(
+      [&] {
+        block.decode_forward(distribute(random_normal({2, 64}, 10), n300.mesh,
+                                        {Placement::replicate(), Placement::shard(0)}));
+      },
+      ThrowsMessage<std::invalid_argument>(
+          HasSubstr("[tp_lm_head] input x must be replicated along mesh N300 axis 1")));
+  EXPECT_THAT(
+      [&] {
+        TpLmHead(n300, {}, {random_normal({64, 100}, 9)});
+      },
+      ThrowsMessage<std::invalid_argument>(HasSubstr("[lm_head] weight has shape")));
+}
+
+}  // namespace
+}  // namespace ttt
