@@ -69,6 +69,13 @@ const Tensor& BlockCall::input(std::string_view name) const {
   throw std::invalid_argument("[" + kind + "] missing input '" + std::string(name) + "'");
 }
 
+std::shared_ptr<const MeshTensor> BlockCall::mesh(std::string_view name) const {
+  for (const NamedTensor& input : inputs) {
+    if (input.name == name) return input.mesh;
+  }
+  return nullptr;
+}
+
 std::vector<Tensor> BlockCall::container(std::string_view name) const {
   const std::string prefix = std::string(name) + "/";
   std::vector<std::pair<std::int64_t, Tensor>> elements;

@@ -94,6 +94,10 @@ struct BlockCall {
   // The elements of container input `name` ("kv/0", "kv/1", ...) in index order; empty when
   // there are none. Throws std::invalid_argument when the indices are not 0, 1, ..., n-1.
   std::vector<Tensor> container(std::string_view name) const;
+  // The shards and placements of input `name` when the trace stored it as a mesh tensor
+  // (docs/trace-format.md "Mesh tensors"); nullptr when there is no such input or it is a plain
+  // tensor (a block taking a mesh tensor may then read the older container form "x/0", ...).
+  std::shared_ptr<const MeshTensor> mesh(std::string_view name) const;
 };
 
 // A call bound to its inputs: runs the device implementation or the reference, each returning

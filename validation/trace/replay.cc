@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "validation/input/input_file.h"
 #include "validation/mesh/mesh.h"
@@ -22,8 +24,6 @@ const TraceTensor* find_tensor(const std::vector<TraceTensor>& tensors, const st
   return it == tensors.end() ? nullptr : &*it;
 }
 
-// Compares one replayed output with a captured one; shapes must agree (else the trace
-// contradicts its own spec: bad input).
 // The thresholds of one comparison: the kind's tolerances, else the default for the two dtypes,
 // with the command line's overrides merged over them.
 Tolerances replay_tolerances(const BlockReplayer& replayer, const Tolerances& overrides,
@@ -32,23 +32,68 @@ Tolerances replay_tolerances(const BlockReplayer& replayer, const Tolerances& ov
       .merged(overrides);
 }
 
-ReplayComparison compare(const char* against, const NamedTensor& now, const Tensor& expected,
-                         const std::string& expected_path, const TraceReader& trace,
-                         const BlockReplayer& replayer, const ReplayOptions& replay_options) {
+// Each device's shard of a captured mesh tensor against the matching slice of the replayed
+// output (distributed with the captured mesh and placements), as the wrapper's per-device checks:
+// one failure line per device that fails, "device 2 (row 0, col 2): max_abs_error ...".
+std::vector<std::string> device_failures(const Tensor& now, const MeshTensor& captured,
+                                         const Tolerances& tolerances,
+                                         const MetricsOptions& options) {
+  std::vector<std::string> failures;
+  const MeshTensor slices = distribute(now, captured.mesh, captured.placements);
+  for (int device = 0; device < captured.mesh.size(); ++device) {
+    const Verdict verdict = evaluate(
+        compute_metrics(slices.shards[device], captured.shards[device], options), tolerances);
+    if (verdict.passed) continue;
+    failures.push_back("device " + std::to_string(device) + " (row " +
+                       std::to_string(device / captured.mesh.cols) + ", col " +
+                       std::to_string(device % captured.mesh.cols) + "): " + verdict.text());
+  }
+  return failures;
+}
+
+// Compares one replayed output with a captured one; shapes must agree (else the trace
+// contradicts its own spec: bad input). A captured mesh tensor is compared composed and device
+// by device; when its replicas differ it has no composed value, and the call fails naming the
+// devices (`result.message`; returns nullopt), as the wrapper fails such an output.
+std::optional<ReplayComparison> compare(const char* against, const NamedTensor& now,
+                                        const TraceTensor& captured, const TraceReader& trace,
+                                        const BlockReplayer& replayer,
+                                        const ReplayOptions& replay_options,
+                                        ReplayedCall& result) {
   const MetricsOptions& options = replay_options.metrics;
-  if (expected.shape() != now.tensor.shape()) {
-    throw TraceError(trace.path(), expected_path,
-                     "has shape " + shape_to_string(expected.shape()) +
+  if (captured.shape != now.tensor.shape()) {
+    throw TraceError(trace.path(), captured.path,
+                     "has shape " + shape_to_string(captured.shape) +
                          ", but the replayed output '" + now.name + "' has shape " +
                          shape_to_string(now.tensor.shape()));
+  }
+  std::optional<MeshTensor> shards;
+  Tensor expected;
+  if (captured.shards.empty()) {
+    expected = trace.read(captured);
+  } else {
+    shards = trace.read_mesh(captured);
+    try {
+      expected = compose(*shards);
+    } catch (const std::invalid_argument& error) {
+      result.status = ReplayStatus::fail;
+      result.message = std::string(against) + " " + now.name + ": compose: " + error.what();
+      return std::nullopt;
+    }
   }
   ReplayComparison comparison;
   comparison.against = against;
   comparison.output = now.name;
   comparison.metrics = compute_metrics(now.tensor, expected, options);
-  comparison.verdict = evaluate(
-      comparison.metrics,
-      replay_tolerances(replayer, replay_options.tolerance_overrides, now.tensor, expected));
+  const Tolerances tolerances =
+      replay_tolerances(replayer, replay_options.tolerance_overrides, now.tensor, expected);
+  comparison.verdict = evaluate(comparison.metrics, tolerances);
+  if (shards) {
+    for (std::string& failure : device_failures(now.tensor, *shards, tolerances, options)) {
+      comparison.verdict.passed = false;
+      comparison.verdict.failures.push_back(std::move(failure));
+    }
+  }
   return comparison;
 }
 
@@ -206,13 +251,15 @@ ReplayedCall replay_call(const TraceReader& trace, const TraceCall& call,
   }
   if (options.against != ReplayAgainst::reference) {
     for (const NamedTensor& now : *device) {
-      if (const TraceTensor* captured = find_tensor(call.outputs, now.name)) {
-        result.comparisons.push_back(compare("captured_device", now, trace.read(*captured),
-                                             captured->path, trace, *replayer, options));
-      }
-      if (const TraceTensor* captured = find_tensor(call.reference_outputs, now.name)) {
-        result.comparisons.push_back(compare("captured_reference", now, trace.read(*captured),
-                                             captured->path, trace, *replayer, options));
+      for (const auto& [against, captured_list] :
+           {std::pair{"captured_device", &call.outputs},
+            std::pair{"captured_reference", &call.reference_outputs}}) {
+        const TraceTensor* captured = find_tensor(*captured_list, now.name);
+        if (captured == nullptr) continue;
+        std::optional<ReplayComparison> comparison =
+            compare(against, now, *captured, trace, *replayer, options, result);
+        if (!comparison) return result;
+        result.comparisons.push_back(std::move(*comparison));
       }
     }
   }

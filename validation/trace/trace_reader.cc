@@ -59,22 +59,32 @@ std::string json_attribute(hid_t object, const char* name, const h5::Where& wher
 }
 
 // A mesh tensor's mesh and placements from its group's attributes (docs/trace-format.md "Mesh
-// tensors"). Fails naming the group for a mesh or placement this reader does not know.
+// tensors"). Fails naming the group and the attribute for a mesh or placement this reader does
+// not know.
 std::pair<Mesh, std::array<Placement, 2>> mesh_layout(hid_t group, const h5::Where& where) {
   const std::string mesh_text = required_string(group, "ttt_mesh", where);
   const std::string placements_text = required_string(group, "ttt_placements", where);
+  Mesh mesh;
   try {
-    const Mesh mesh = parse_mesh(mesh_text);
-    const nlohmann::json list = parse_json(placements_text, "attribute 'ttt_placements'");
+    mesh = parse_mesh(mesh_text);
+  } catch (const std::invalid_argument& error) {
+    h5::fail(where, std::string("attribute 'ttt_mesh': ") + error.what());
+  }
+  nlohmann::json list;
+  try {
+    list = parse_json(placements_text, "attribute 'ttt_placements'");
+  } catch (const std::invalid_argument& error) {
+    h5::fail(where, error.what());
+  }
+  try {
     if (!list.is_array() || list.size() != 2 || !list[0].is_string() || !list[1].is_string()) {
-      throw std::invalid_argument("attribute 'ttt_placements' must be a JSON array of two "
-                                  "placement names (rows, columns), got " +
-                                  placements_text);
+      throw std::invalid_argument("expected a JSON array of two placement names (rows, columns), "
+                                  "got " + placements_text);
     }
     return {mesh, {parse_placement(list[0].get<std::string>()),
                    parse_placement(list[1].get<std::string>())}};
   } catch (const std::invalid_argument& error) {
-    h5::fail(where, error.what());
+    h5::fail(where, std::string("attribute 'ttt_placements': ") + error.what());
   }
 }
 
