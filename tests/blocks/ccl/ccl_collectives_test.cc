@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -265,6 +266,26 @@ TEST(CclCollectives, ReplayReadsThePlacements) {
   call.scalars = {{"placements", {"shard(1)"}}};
   EXPECT_THAT([&] { registry.find("all_gather")->bind(call); },
               ThrowsMessage<std::invalid_argument>(HasSubstr("scalar placements must be an array of 2")));
+}
+
+// A trace's mesh tensor x (what the wrapper captures) carries its own placements: the same 2x2
+// all_gather as above, bound from one input "x" with its shards instead of x/0 .. x/3.
+TEST(CclCollectives, ReplayBindsAMeshTensorInput) {
+  BlockRegistry registry;
+  register_builtin_blocks(registry);
+  BlockCall call;
+  call.kind = "all_gather";
+  call.spec = AllGatherSpec{parse_mesh("2x2"), 1, 0};
+  MeshTensor x{parse_mesh("2x2"), {Placement::shard(1), Placement::shard(0)}, {}};
+  for (int d = 0; d < 4; ++d) x.shards.push_back(Tensor::from_floats({1, 1}, {float(d)}));
+  call.inputs.push_back({"x", compose(x), std::make_shared<const MeshTensor>(x)});
+  const Tensor y = registry.find("all_gather")->bind(call).run_device().at(0).tensor;
+  EXPECT_THAT(values(y), ElementsAre(0, 2, 1, 3));
+
+  call.spec = AllGatherSpec{parse_mesh("1x4"), 1, 0};
+  EXPECT_THAT([&] { registry.find("all_gather")->bind(call); },
+              ThrowsMessage<std::invalid_argument>(
+                  "[all_gather] input x is on mesh 2x2, spec.mesh is 1x4"));
 }
 
 }  // namespace
