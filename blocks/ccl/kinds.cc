@@ -16,6 +16,7 @@
 #include "blocks/ccl/all_reduce.h"
 #include "blocks/ccl/broadcast.h"
 #include "blocks/ccl/distributed_rms_norm.h"
+#include "blocks/ccl/mesh_kind_support.h"
 #include "blocks/ccl/reduce_scatter.h"
 #include "blocks/common/kind_support.h"
 
@@ -23,41 +24,6 @@ namespace ttt {
 namespace {
 
 using namespace kind_support;
-
-// The call's mesh tensor x on `mesh`: a trace's mesh tensor x (docs/trace-format.md "Mesh
-// tensors") with its own placements, as the wrapper captures it; else the container form x/0,
-// x/1, ... with the scalar placements, as the PyTorch goldens store it.
-MeshTensor mesh_input(const BlockCall& call, const Mesh& mesh) {
-  if (const std::shared_ptr<const MeshTensor> stored = call.mesh("x")) {
-    if (stored->mesh != mesh) {
-      throw std::invalid_argument("[" + call.kind + "] input x is on mesh " +
-                                  mesh_name(stored->mesh) + ", spec.mesh is " + mesh_name(mesh));
-    }
-    return *stored;
-  }
-  MeshTensor x{mesh, {}, call.container("x")};
-  if (static_cast<int>(x.shards.size()) != mesh.size()) {
-    throw std::invalid_argument("[" + call.kind + "] input x has " +
-                                std::to_string(x.shards.size()) + " shards (x/0, x/1, ...), mesh " +
-                                mesh_name(mesh) + " has " + std::to_string(mesh.size()) +
-                                " devices");
-  }
-  if (const auto found = call.scalars.find("placements"); found != call.scalars.end()) {
-    if (!found->is_array() || found->size() != 2) {
-      throw std::invalid_argument("[" + call.kind + "] scalar placements must be an array of 2 "
-                                  "placements (rows, columns), got " + found->dump());
-    }
-    for (int axis = 0; axis < 2; ++axis) {
-      if (!(*found)[axis].is_string()) {
-        throw std::invalid_argument("[" + call.kind + "] scalar placements[" +
-                                    std::to_string(axis) + "] must be a string, got " +
-                                    (*found)[axis].dump());
-      }
-      x.placements[axis] = parse_placement((*found)[axis].get<std::string>());
-    }
-  }
-  return x;
-}
 
 template <typename Spec, typename Block>
 BoundCall bind_collective(const BlockCall& call, Tensor (*reference)(const Spec&,
@@ -94,23 +60,6 @@ InputRules distributed_rms_norm_weights(const nlohmann::json& spec_json) {
       "weight", {spec.dim}, spec.add_unit_offset ? Seeding::offset_scale : Seeding::norm_scale}};
 }
 
-BoundCall bind_distributed_rms_norm(const BlockCall& call) {
-  const Mode mode = call_mode(call);
-  auto parts = call_block<DistributedRmsNormSpec, DistributedRmsNorm>(
-      call, mode, distributed_rms_norm_weights,
-      [](const CallWeights& w) { return DistributedRmsNormWeights{w.source("weight")}; });
-  const MeshTensor x = mesh_input(call, parts.spec.mesh);
-  BoundCall bound;
-  bound.run_device = [block = parts.block, mode, x] {
-    return named({{"y", compose(mode == Mode::decode ? block->decode_forward(x)
-                                                     : block->prefill_forward(x))}});
-  };
-  bound.run_reference = [spec = parts.spec, weights = parts.weights, x] {
-    return named({{"y", distributed_rms_norm_reference(spec, weights, x)}});
-  };
-  return bound;
-}
-
 }  // namespace
 
 void add_ccl_block_kinds(std::vector<BlockKind>& kinds) {
@@ -122,7 +71,12 @@ void add_ccl_block_kinds(std::vector<BlockKind>& kinds) {
       collective_kind<AllReduceSpec, AllReduce>(all_reduce_reference, pcc_at_least(0.99)));
   kinds.push_back({.name = std::string(DistributedRmsNormSpec::kind),
                    .family = std::string(DistributedRmsNormSpec::kind),
-                   .bind = bind_distributed_rms_norm,
+                   .bind = bind_mesh_x_to_y<DistributedRmsNormSpec, DistributedRmsNorm>(
+                       distributed_rms_norm_weights,
+                       [](const CallWeights& w) {
+                         return DistributedRmsNormWeights{w.source("weight")};
+                       },
+                       distributed_rms_norm_reference),
                    .configure = configure<DistributedRmsNormSpec>,
                    .identity = identity<DistributedRmsNormSpec>,
                    .weights = distributed_rms_norm_weights});

@@ -5,10 +5,12 @@
 #include <string>
 #include <vector>
 
+#include "blocks/ccl/mesh_kind_support.h"
 #include "blocks/common/kind_support.h"
 #include "blocks/ffn/gated_mlp.h"
 #include "blocks/ffn/mlp.h"
 #include "blocks/ffn/moe.h"
+#include "blocks/ffn/tp_gated_mlp.h"
 
 namespace ttt {
 namespace {
@@ -54,6 +56,11 @@ InputRules gated_mlp_weights(const nlohmann::json& spec_json) {
   return {InputRule{"w_gate", {spec.hidden_dim, spec.ffn_dim}, Seeding::matrix},
           InputRule{"w_up", {spec.hidden_dim, spec.ffn_dim}, Seeding::matrix},
           InputRule{"w_down", {spec.ffn_dim, spec.hidden_dim}, Seeding::matrix}};
+}
+
+// The whole MLP's weights (each device's slices are cut inside the block).
+InputRules tp_gated_mlp_weights(const nlohmann::json& spec_json) {
+  return gated_mlp_weights(nlohmann::json(spec_json.get<TpGatedMlpSpec>().mlp));
 }
 
 InputPlan gated_mlp_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
@@ -132,6 +139,20 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
            }),
        .weights = gated_mlp_weights,
        .seeded_inputs = gated_mlp_inputs});
+  // x is a mesh tensor (x/0, x/1, ... or a trace's mesh tensor); no seeded inputs or coverage
+  // facts yet (an InputRule is one tensor, not one per device: issue 14 item 6).
+  kinds.push_back({.name = std::string(TpGatedMlpSpec::kind),
+                   .family = std::string(TpGatedMlpSpec::kind),
+                   .tolerances = pcc_at_least(0.99),
+                   .bind = bind_mesh_x_to_y<TpGatedMlpSpec, TpGatedMlp>(
+                       tp_gated_mlp_weights,
+                       [](const CallWeights& w) {
+                         return GatedMlpWeights{w["w_gate"], w["w_up"], w["w_down"]};
+                       },
+                       tp_gated_mlp_reference),
+                   .configure = configure<TpGatedMlpSpec>,
+                   .identity = identity<TpGatedMlpSpec>,
+                   .weights = tp_gated_mlp_weights});
   kinds.push_back({.name = "moe",
                    .family = "moe",
                    .replay_inputs = {"x", "router"},

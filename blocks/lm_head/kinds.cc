@@ -2,8 +2,10 @@
 // tied). Tolerance: PCC >= 0.99 (bfloat8_b weights).
 #include <memory>
 
+#include "blocks/ccl/mesh_kind_support.h"
 #include "blocks/common/kind_support.h"
 #include "blocks/lm_head/lm_head.h"
+#include "blocks/lm_head/tp_lm_head.h"
 
 namespace ttt {
 namespace {
@@ -26,6 +28,11 @@ InputPlan lm_head_inputs(const ConfiguredBlock& block, Mode mode, const CallShap
       lm_head_weights(block.spec));
 }
 
+// The whole LM head's weight (each device's share is cut inside the block).
+InputRules tp_lm_head_weights(const nlohmann::json& spec_json) {
+  return lm_head_weights(nlohmann::json(spec_json.get<TpLmHeadSpec>().lm_head));
+}
+
 }  // namespace
 
 void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
@@ -46,6 +53,17 @@ void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
            }),
        .weights = lm_head_weights,
        .seeded_inputs = lm_head_inputs});
+  // x is a mesh tensor (x/0, x/1, ... or a trace's mesh tensor); no seeded inputs or coverage
+  // facts yet (an InputRule is one tensor, not one per device: issue 14 item 6).
+  kinds.push_back(
+      {.name = std::string(TpLmHeadSpec::kind),
+       .family = std::string(TpLmHeadSpec::kind),
+       .bind = bind_mesh_x_to_y<TpLmHeadSpec, TpLmHead>(
+           tp_lm_head_weights, [](const CallWeights& w) { return LmHeadWeights{w["weight"]}; },
+           tp_lm_head_reference),
+       .configure = configure<TpLmHeadSpec>,
+       .identity = identity<TpLmHeadSpec>,
+       .weights = tp_lm_head_weights});
 }
 
 }  // namespace ttt

@@ -43,7 +43,8 @@ TEST(BlockKinds, AreSortedAndFoundByName) {
   EXPECT_THAT(names, ElementsAre("all_gather", "all_reduce", "attention.decode",
                                  "attention.prefill", "broadcast", "distributed_rms_norm",
                                  "embedding", "gated_mlp", "layer_norm", "lm_head", "mlp", "moe",
-                                 "reduce_scatter", "rms_norm", "rope"));
+                                 "reduce_scatter", "rms_norm", "rope", "tp_gated_mlp",
+                                 "tp_lm_head"));
   ASSERT_NE(find_block_kind("moe"), nullptr);
   EXPECT_EQ(find_block_kind("moe")->name, "moe");
   EXPECT_EQ(find_block_kind("attention.decode")->family, "attention");

@@ -7,12 +7,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "blocks/ccl/tensor_parallel.h"
+#include "blocks/common/block_kind.h"
+#include "blocks/registration.h"
 #include "tests/blocks/common/accuracy.h"
 #include "validation/mesh/mesh.h"
 #include "validation/tensor/random.h"
@@ -283,6 +286,35 @@ TEST(TpGatedMlpTest, BadInputNamesMeshAxisAndDimension) {
         block.decode_forward(distribute(random_normal({2, 32}, 62), n300.mesh, {}));
       },
       ThrowsMessage<std::invalid_argument>(HasSubstr("[gated_mlp]")));
+}
+
+// Replay: a trace's mesh tensor x and the whole weights rebuild the block from the call's spec
+// and device (defaults for T3K, overlaid with the call's impl_config); y is the composed output.
+TEST(TpGatedMlpTest, ReplaysThroughTheRegistry) {
+  BlockRegistry registry;
+  register_builtin_blocks(registry);
+  const BlockReplayer* replayer = registry.find("tp_gated_mlp");
+  ASSERT_NE(replayer, nullptr);
+  EXPECT_EQ(replayer->tolerances.value_or(Tolerances{}).pcc, 0.99);
+  const TpGatedMlpSpec spec{{64, 256, Activation::silu}, parse_mesh("T3K")};
+  const GatedMlpWeights weights = seeded_weights(spec.mlp);
+  const Tensor x = random_normal({2, 64}, 71);
+  const MeshTensor on_mesh = distribute(x, spec.mesh, {});
+  BlockCall call;
+  call.kind = "tp_gated_mlp";
+  call.spec = spec;
+  call.device = "T3K";
+  call.scalars = {{"mode", "decode"}};
+  call.inputs = {{"x", x, std::make_shared<const MeshTensor>(on_mesh)},
+                 {"w_gate", weights.w_gate.load()},
+                 {"w_up", weights.w_up.load()},
+                 {"w_down", weights.w_down.load()}};
+  const BoundCall bound = replayer->bind(call);
+  const TpGatedMlp block(spec, default_impl_config(spec, Device::T3K, Mode::decode), weights);
+  EXPECT_EQ(values(bound.run_device().at(0).tensor),
+            values(compose(block.decode_forward(on_mesh))));
+  EXPECT_EQ(values(bound.run_reference().at(0).tensor),
+            values(tp_gated_mlp_reference(spec, weights, on_mesh)));
 }
 
 }  // namespace

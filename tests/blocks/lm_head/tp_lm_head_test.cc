@@ -6,10 +6,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <vector>
 
+#include "blocks/common/block_kind.h"
+#include "blocks/registration.h"
 #include "tests/blocks/common/accuracy.h"
 #include "validation/mesh/mesh.h"
 #include "validation/tensor/random.h"
@@ -106,6 +109,29 @@ TEST(TpLmHeadTest, BadInputNamesMeshAxisAndDimension) {
         TpLmHead(n300, {}, {random_normal({64, 100}, 9)});
       },
       ThrowsMessage<std::invalid_argument>(HasSubstr("[lm_head] weight has shape")));
+}
+
+TEST(TpLmHeadTest, ReplaysThroughTheRegistry) {
+  BlockRegistry registry;
+  register_builtin_blocks(registry);
+  const BlockReplayer* replayer = registry.find("tp_lm_head");
+  ASSERT_NE(replayer, nullptr);
+  const TpLmHeadSpec spec{{64, 256, false, 0.0}, parse_mesh("N300")};
+  const Tensor weight = random_normal({64, 256}, 81, 0.0, 0.3);
+  const Tensor x = random_normal({3, 64}, 82);
+  const MeshTensor on_mesh = distribute(x, spec.mesh, {});
+  BlockCall call;
+  call.kind = "tp_lm_head";
+  call.spec = spec;
+  call.device = "N300";
+  call.inputs = {{"x", x, std::make_shared<const MeshTensor>(on_mesh)}, {"weight", weight}};
+  const BoundCall bound = replayer->bind(call);
+  // Gathering is exact: the replayed logits are the single-device LmHead's.
+  const LmHead single(spec.lm_head, default_impl_config(spec.lm_head, Device::N300, Mode::prefill),
+                      {weight});
+  EXPECT_EQ(values(bound.run_device().at(0).tensor), values(single.prefill_forward(x)));
+  EXPECT_EQ(values(bound.run_reference().at(0).tensor),
+            values(lm_head_reference(spec.lm_head, {weight}, x)));
 }
 
 }  // namespace
