@@ -81,9 +81,8 @@ ValidationRecord capture(const std::string& file, const std::string& name, const
 }
 
 ValidationRecord capture_all_reduce(const std::string& file) {
-  return capture<AllReduceSpec, AllReduce>(file, "layers.0.mlp.all_reduce",
-                                           {.mesh = kT3K, .axis = 1, .dim = 2},
-                                           all_reduce_reference);
+  return capture<AllReduceSpec, AllReduce>(
+      file, "layers.0.mlp.all_reduce", {.mesh = kT3K, .axis = 1, .dim = 2}, all_reduce_reference);
 }
 
 ValidationRecord capture_reduce_scatter(const std::string& file) {
@@ -167,15 +166,16 @@ TEST_F(MeshReplay, InspectShowsTheMeshesAndPlacements) {
   // x: c - d + i over d, i, c in [0, 8) x [0, 4) x [0, 8): min -7, max 10, mean 1.5. y on every
   // device: 8 (c + i) - 28: min -28, max 52, mean 12; the reference is a plain tensor.
   const std::string listing = inspect.out.substr(inspect.out.find("inputs:"));
-  EXPECT_EQ(listing,
-            "inputs:\n"
-            "  x              [8, 4, 8]        float32    min -7          max 10          mean 1.5"
-            "  (mesh 1x8: replicated, shard(0))\n"
-            "outputs:\n"
-            "  y              [1, 4, 8]        bfloat16   min -28         max 52          mean 12"
-            "  (mesh 1x8: replicated, replicated)\n"
-            "reference:\n"
-            "  y              [1, 4, 8]        float64    min -28         max 52          mean 12\n");
+  EXPECT_EQ(
+      listing,
+      "inputs:\n"
+      "  x              [8, 4, 8]        float32    min -7          max 10          mean 1.5"
+      "  (mesh 1x8: replicated, shard(0))\n"
+      "outputs:\n"
+      "  y              [1, 4, 8]        bfloat16   min -28         max 52          mean 12"
+      "  (mesh 1x8: replicated, replicated)\n"
+      "reference:\n"
+      "  y              [1, 4, 8]        float64    min -28         max 52          mean 12\n");
 }
 
 TEST_F(MeshReplay, ATamperedShardFailsTheReplayNamingTheDevice) {
@@ -268,8 +268,9 @@ class BrokenMeshGroup : public MeshReplay {
 
 TEST_F(BrokenMeshGroup, AMeshThatDoesNotParse) {
   edit([](hid_t group) { set_string(group, "ttt_mesh", "1x"); });
-  expect_error("attribute 'ttt_mesh': [parse_mesh] unknown mesh '1x' (expected N150, N300, T3K, TG or "
-               "ROWSxCOLS such as 2x4, with 1..1024 devices)");
+  expect_error(
+      "attribute 'ttt_mesh': [parse_mesh] unknown mesh '1x' (expected N150, N300, T3K, TG or "
+      "ROWSxCOLS such as 2x4, with 1..1024 devices)");
 }
 
 TEST_F(BrokenMeshGroup, AMissingPlacementsAttribute) {
@@ -279,18 +280,21 @@ TEST_F(BrokenMeshGroup, AMissingPlacementsAttribute) {
 
 TEST_F(BrokenMeshGroup, PlacementsThatAreNotJson) {
   edit([](hid_t group) { set_string(group, "ttt_placements", R"(["replicated", )"); });
-  expect_error("attribute 'ttt_placements': not JSON: [json.exception.parse_error.101] parse error at "
-               "line 1, column 16: syntax error while parsing value - unexpected end of input; "
-               "expected '[', '{', or a literal");
+  expect_error(
+      "attribute 'ttt_placements': not JSON: [json.exception.parse_error.101] parse error at "
+      "line 1, column 16: syntax error while parsing value - unexpected end of input; "
+      "expected '[', '{', or a literal");
 }
 
 TEST_F(BrokenMeshGroup, PlacementsThatAreNotTwoPlacementNames) {
   edit([](hid_t group) { set_string(group, "ttt_placements", R"(["replicated"])"); });
-  expect_error("attribute 'ttt_placements': expected a JSON array of two placement names (rows, "
-               "columns), got [\"replicated\"]");
+  expect_error(
+      "attribute 'ttt_placements': expected a JSON array of two placement names (rows, "
+      "columns), got [\"replicated\"]");
   edit([](hid_t group) { set_string(group, "ttt_placements", R"j(["replicated", "split(0)"])j"); });
-  expect_error("attribute 'ttt_placements': [parse_placement] unknown placement 'split(0)' (expected "
-               "replicated or shard(DIM) with DIM 0..7)");
+  expect_error(
+      "attribute 'ttt_placements': [parse_placement] unknown placement 'split(0)' (expected "
+      "replicated or shard(DIM) with DIM 0..7)");
 }
 
 TEST_F(BrokenMeshGroup, AMissingShard) {

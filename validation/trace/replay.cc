@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
@@ -58,8 +58,7 @@ std::vector<std::string> device_failures(const Tensor& now, const MeshTensor& ca
 std::optional<ReplayComparison> compare(const char* against, const NamedTensor& now,
                                         const TraceTensor& captured, const TraceReader& trace,
                                         const BlockReplayer& replayer,
-                                        const ReplayOptions& replay_options,
-                                        ReplayedCall& result) {
+                                        const ReplayOptions& replay_options, ReplayedCall& result) {
   const MetricsOptions& options = replay_options.metrics;
   if (captured.shape != now.tensor.shape()) {
     throw TraceError(trace.path(), captured.path,

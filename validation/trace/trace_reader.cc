@@ -78,8 +78,8 @@ std::pair<Mesh, std::array<Placement, 2>> mesh_layout(hid_t group, const h5::Whe
   }
   try {
     if (!list.is_array() || list.size() != 2 || !list[0].is_string() || !list[1].is_string()) {
-      throw std::invalid_argument("expected a JSON array of two placement names (rows, columns), "
-                                  "got " + placements_text);
+      throw std::invalid_argument(
+          "expected a JSON array of two placement names (rows, columns), got " + placements_text);
     }
     return {mesh, {parse_placement(list[0].get<std::string>()),
                    parse_placement(list[1].get<std::string>())}};
