@@ -15,6 +15,7 @@
 #include "blocks/registration.h"
 #include "tests/blocks/common/accuracy.h"
 #include "validation/mesh/mesh.h"
+#include "validation/mesh/transport.h"
 #include "validation/tensor/random.h"
 
 namespace ttt {
@@ -132,6 +133,46 @@ TEST(TpLmHeadTest, ReplaysThroughTheRegistry) {
   EXPECT_EQ(values(bound.run_device().at(0).tensor), values(single.prefill_forward(x)));
   EXPECT_EQ(values(bound.run_reference().at(0).tensor),
             values(lm_head_reference(spec.lm_head, {weight}, x)));
+}
+
+// A process that holds device 0 of an N300 only (as an MPI rank does): it runs device 0's share,
+// and the logits of device 1 arrive through the transport's all-gather (here: the values device
+// 1 computes, its LmHead on vocabulary columns 64..127, cut by hand). Device 0 ends with the whole
+// logits; device 1's shard stays undefined on this process.
+class HoldsDeviceZero final : public MeshTransport {
+ public:
+  explicit HoldsDeviceZero(Tensor device1) : device1_(std::move(device1)) {}
+  std::string name() const override { return "test"; }
+  bool holds(const Mesh&, int device) const override { return device == 0; }
+  std::vector<Tensor> all_gather_shards(const MeshTensor& tensor) const override {
+    return {tensor.shards[0], device1_};
+  }
+
+ private:
+  Tensor device1_;
+};
+
+TEST(TpLmHeadTest, RunsOnlyTheHeldDevicesAndGathersThroughTheTransport) {
+  const TpLmHeadSpec spec{{32, 128, false, 0.0}, parse_mesh("N300")};
+  const Tensor weight = random_normal({32, 128}, 91, 0.0, 0.3);
+  const Tensor x = random_normal({2, 32}, 92);
+  std::vector<float> columns;
+  for (std::int64_t h = 0; h < 32; ++h) {
+    for (std::int64_t v = 64; v < 128; ++v)
+      columns.push_back(static_cast<float>(weight.at({h, v})));
+  }
+  const TpLmHeadImplConfig config = default_impl_config(spec, Device::N300, Mode::decode);
+  const Tensor device1 =
+      LmHead(spec.device_spec(), config.device, {Tensor::from_floats({32, 64}, std::move(columns))})
+          .decode_forward(x);
+  const ScopedMeshTransport scoped(std::make_shared<HoldsDeviceZero>(device1));
+  MeshTensor local = distribute(x, spec.mesh, {});
+  local.shards[1] = Tensor();  // Device 1 lives on another process.
+  const MeshTensor y = TpLmHead(spec, config, {weight}).decode_forward(local);
+  EXPECT_FALSE(y.shards[1].defined());
+  const LmHead single(spec.lm_head, default_impl_config(spec.lm_head, Device::N300, Mode::decode),
+                      {weight});
+  EXPECT_EQ(values(y.shards[0]), values(single.decode_forward(x)));
 }
 
 }  // namespace
