@@ -144,7 +144,7 @@ TEST_F(DemoCommand, BadInputExitsTwoWithOneClearLine) {
   std::ofstream(config_) << config.dump();
   run = demo({"--out-dir", out_dir(), "--config", config_});
   EXPECT_EQ(run.exit_code, 2);
-  EXPECT_THAT(run.err, AllOf(HasSubstr(config_), HasSubstr("field 'num_key_value_heads'")));
+  EXPECT_THAT(run.err, AllOf(HasSubstr(config_), HasSubstr(": /num_key_value_heads: 3 does not divide num_attention_heads 4")));
 
   std::ofstream(config_) << cli_test::small_llama_config().dump();
   run = demo({"--out-dir", out_dir(), "--config", config_, "--prompt-tokens", "60",
