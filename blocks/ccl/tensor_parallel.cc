@@ -36,6 +36,10 @@ WeightSource slice_weight(const WeightSource& weight, int dim, int position, int
   });
 }
 
+WeightSource slice_weight(const WeightSource& weight, int dim, const MeshAxis& spec, int device) {
+  return slice_weight(weight, dim, axis_position(spec, device), spec.mesh.axis_size(spec.axis));
+}
+
 void check_replicated_input(std::string_view block, const MeshAxis& spec, const MeshTensor& x) {
   if (!(x.mesh == spec.mesh)) {
     ccl_detail::fail(block, "input x is on mesh " + mesh_name(x.mesh) + ", spec.mesh is " +
@@ -87,6 +91,11 @@ MeshTensor map_held_shards(const MeshTensor& x,
     result.shards[device] = run(device, x.shards[device]);
   }
   return result;
+}
+
+Tensor composed_input(std::string_view block, const MeshAxis& spec, const MeshTensor& x) {
+  check_replicated_input(block, spec, x);
+  return compose(MeshTensor{x.mesh, x.placements, mesh_transport().all_gather_shards(x)});
 }
 
 }  // namespace ttt::tp_detail

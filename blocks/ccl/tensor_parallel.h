@@ -10,8 +10,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "blocks/ccl/ccl_common.h"
 #include "blocks/common/weights.h"
@@ -37,6 +39,10 @@ int axis_position(const MeshAxis& spec, int device);
 // its weights. REQUIRES: weight defined, n divides the size of `dim`.
 WeightSource slice_weight(const WeightSource& weight, int dim, int position, int n);
 
+// Device `device`'s slice of the weight on spec's mesh: the slice at its axis_position, out of
+// the axis's size.
+WeightSource slice_weight(const WeightSource& weight, int dim, const MeshAxis& spec, int device);
+
 // Checks the activation: on spec.mesh with a shard for every device this process holds, replicated
 // along spec.axis (every device of a group needs the whole activation), and not split along its
 // last dimension (the features) on the other axis. Errors name the block, the mesh and the axis:
@@ -51,5 +57,44 @@ int feature_dim(const MeshTensor& x);
 // under the MPI transport). The placements are x's.
 MeshTensor map_held_shards(const MeshTensor& x,
                            const std::function<Tensor(int device, const Tensor& shard)>& run);
+
+// A forward of a tensor-parallel block: checks x (check_replicated_input), then every device this
+// process holds runs its single-device block's `forward` (prefill_forward or decode_forward) on
+// its shard. The partial results still want the block's collective.
+template <typename DeviceBlock>
+MeshTensor run_devices(std::string_view block, const MeshAxis& spec,
+                       const std::vector<DeviceBlock>& devices, const MeshTensor& x,
+                       Tensor (DeviceBlock::*forward)(const Tensor&) const) {
+  check_replicated_input(block, spec, x);
+  return map_held_shards(x, [&devices, forward](int device, const Tensor& shard) {
+    return (devices[device].*forward)(shard);
+  });
+}
+
+// What a tensor-parallel reference runs the whole single-device reference on: x checked
+// (check_replicated_input) and composed from every device's shard (gathered from the other
+// processes under the MPI transport).
+Tensor composed_input(std::string_view block, const MeshAxis& spec, const MeshTensor& x);
+
+// The JSON of a tensor-parallel Spec: {"<inner>": {single-device spec}, "mesh": ..., "axis": ...}.
+// `inner` is the member holding the single-device Spec (TpGatedMlpSpec::mlp, named "mlp").
+template <typename TpSpec, typename Inner>
+void spec_to_json(nlohmann::json& json, const TpSpec& spec, const char* inner_name,
+                  Inner TpSpec::*inner) {
+  json = ccl_detail::mesh_axis_json({spec.mesh, spec.axis});
+  json[inner_name] = spec.*inner;
+}
+
+// Reads that JSON strictly: no other field, the single-device Spec's errors name
+// "<inner>.<field>", the mesh and axis as every collective's.
+template <typename TpSpec, typename Inner>
+void read_spec_json(const JsonNode& node, TpSpec& spec, const char* inner_name,
+                    Inner TpSpec::*inner) {
+  node.allow_only({inner_name, "mesh", "axis"});
+  read_json(node.at(inner_name), spec.*inner);
+  const MeshAxis mesh_axis = ccl_detail::read_mesh_axis(node);
+  spec.mesh = mesh_axis.mesh;
+  spec.axis = mesh_axis.axis;
+}
 
 }  // namespace ttt::tp_detail

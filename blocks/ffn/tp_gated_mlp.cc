@@ -9,7 +9,6 @@
 #include "blocks/ccl/tensor_parallel.h"
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
-#include "validation/mesh/transport.h"
 
 namespace ttt {
 namespace {
@@ -85,16 +84,11 @@ TpGatedMlpImplConfig default_impl_config(const TpGatedMlpSpec& spec, Device devi
 }
 
 void to_json(nlohmann::json& json, const TpGatedMlpSpec& spec) {
-  json = ccl_detail::mesh_axis_json({spec.mesh, spec.axis});
-  json["mlp"] = spec.mlp;
+  tp_detail::spec_to_json(json, spec, "mlp", &TpGatedMlpSpec::mlp);
 }
 
 void read_json(const JsonNode& node, TpGatedMlpSpec& spec) {
-  node.allow_only({"mlp", "mesh", "axis"});
-  read_json(node.at("mlp"), spec.mlp);
-  const ccl_detail::MeshAxis mesh_axis = ccl_detail::read_mesh_axis(node);
-  spec.mesh = mesh_axis.mesh;
-  spec.axis = mesh_axis.axis;
+  tp_detail::read_spec_json(node, spec, "mlp", &TpGatedMlpSpec::mlp);
 }
 
 void from_json(const nlohmann::json& json, TpGatedMlpSpec& spec) {
@@ -118,13 +112,12 @@ TpGatedMlp::TpGatedMlp(TpGatedMlpSpec spec, TpGatedMlpImplConfig config, GatedMl
   config_.validate(spec_);
   validate(spec_.mlp, weights);
   const ccl_detail::MeshAxis mesh_axis{spec_.mesh, spec_.axis};
-  const int n = spec_.mesh.axis_size(spec_.axis);
   for (int device = 0; device < spec_.mesh.size(); ++device) {
-    const int position = tp_detail::axis_position(mesh_axis, device);
-    devices_.emplace_back(spec_.device_spec(), config_.device,
-                          GatedMlpWeights{tp_detail::slice_weight(weights.w_gate, 1, position, n),
-                                          tp_detail::slice_weight(weights.w_up, 1, position, n),
-                                          tp_detail::slice_weight(weights.w_down, 0, position, n)});
+    devices_.emplace_back(
+        spec_.device_spec(), config_.device,
+        GatedMlpWeights{tp_detail::slice_weight(weights.w_gate, 1, mesh_axis, device),
+                        tp_detail::slice_weight(weights.w_up, 1, mesh_axis, device),
+                        tp_detail::slice_weight(weights.w_down, 0, mesh_axis, device)});
   }
   if (config_.reduction == TpReduction::all_reduce) {
     reduce_ = [mesh_axis, ccl = config_.ccl](const MeshTensor& partials, int dim) {
@@ -138,29 +131,22 @@ TpGatedMlp::TpGatedMlp(TpGatedMlpSpec spec, TpGatedMlpImplConfig config, GatedMl
 }
 
 MeshTensor TpGatedMlp::prefill_forward(const MeshTensor& x) const {
-  tp_detail::check_replicated_input(kBlock, {spec_.mesh, spec_.axis}, x);
-  return reduce_(tp_detail::map_held_shards(x,
-                                            [this](int device, const Tensor& shard) {
-                                              return devices_[device].prefill_forward(shard);
-                                            }),
+  return reduce_(tp_detail::run_devices(kBlock, {spec_.mesh, spec_.axis}, devices_, x,
+                                        &GatedMlp::prefill_forward),
                  tp_detail::feature_dim(x));
 }
 
 MeshTensor TpGatedMlp::decode_forward(const MeshTensor& x) const {
-  tp_detail::check_replicated_input(kBlock, {spec_.mesh, spec_.axis}, x);
-  return reduce_(tp_detail::map_held_shards(x,
-                                            [this](int device, const Tensor& shard) {
-                                              return devices_[device].decode_forward(shard);
-                                            }),
+  return reduce_(tp_detail::run_devices(kBlock, {spec_.mesh, spec_.axis}, devices_, x,
+                                        &GatedMlp::decode_forward),
                  tp_detail::feature_dim(x));
 }
 
 Tensor tp_gated_mlp_reference(const TpGatedMlpSpec& spec, const GatedMlpWeights& weights,
                               const MeshTensor& x) {
   spec.validate();
-  tp_detail::check_replicated_input(kBlock, {spec.mesh, spec.axis}, x);
-  const MeshTensor whole{x.mesh, x.placements, mesh_transport().all_gather_shards(x)};
-  return gated_mlp_reference(spec.mlp, weights, compose(whole));
+  return gated_mlp_reference(spec.mlp, weights,
+                             tp_detail::composed_input(kBlock, {spec.mesh, spec.axis}, x));
 }
 
 }  // namespace ttt

@@ -110,8 +110,6 @@ class TpGatedMlp {
   MeshTensor decode_forward(const MeshTensor& x) const;
 
  private:
-  MeshTensor reduce(const MeshTensor& partials) const;
-
   TpGatedMlpSpec spec_;
   TpGatedMlpImplConfig config_;
   std::vector<GatedMlp> devices_;  // One per device of the mesh (device order).

@@ -7,7 +7,6 @@
 #include "blocks/ccl/tensor_parallel.h"
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
-#include "validation/mesh/transport.h"
 
 namespace ttt {
 namespace {
@@ -58,16 +57,11 @@ TpLmHeadImplConfig default_impl_config(const TpLmHeadSpec& spec, Device device, 
 }
 
 void to_json(nlohmann::json& json, const TpLmHeadSpec& spec) {
-  json = ccl_detail::mesh_axis_json({spec.mesh, spec.axis});
-  json["lm_head"] = spec.lm_head;
+  tp_detail::spec_to_json(json, spec, "lm_head", &TpLmHeadSpec::lm_head);
 }
 
 void read_json(const JsonNode& node, TpLmHeadSpec& spec) {
-  node.allow_only({"lm_head", "mesh", "axis"});
-  read_json(node.at("lm_head"), spec.lm_head);
-  const ccl_detail::MeshAxis mesh_axis = ccl_detail::read_mesh_axis(node);
-  spec.mesh = mesh_axis.mesh;
-  spec.axis = mesh_axis.axis;
+  tp_detail::read_spec_json(node, spec, "lm_head", &TpLmHeadSpec::lm_head);
 }
 
 void from_json(const nlohmann::json& json, TpLmHeadSpec& spec) {
@@ -89,14 +83,12 @@ TpLmHead::TpLmHead(TpLmHeadSpec spec, TpLmHeadImplConfig config, LmHeadWeights w
   config_.validate();
   validate(spec_.lm_head, weights);
   const ccl_detail::MeshAxis mesh_axis{spec_.mesh, spec_.axis};
-  const int n = spec_.mesh.axis_size(spec_.axis);
   // The vocabulary is the weight's columns, or the rows of a tied [vocab, hidden] table.
   const int vocab_dim = spec_.lm_head.tied_embeddings ? 0 : 1;
   for (int device = 0; device < spec_.mesh.size(); ++device) {
     devices_.emplace_back(
         spec_.device_spec(), config_.device,
-        LmHeadWeights{tp_detail::slice_weight(weights.weight, vocab_dim,
-                                              tp_detail::axis_position(mesh_axis, device), n)});
+        LmHeadWeights{tp_detail::slice_weight(weights.weight, vocab_dim, mesh_axis, device)});
   }
 }
 
@@ -106,25 +98,20 @@ MeshTensor TpLmHead::gather(const MeshTensor& logits) const {
 }
 
 MeshTensor TpLmHead::prefill_forward(const MeshTensor& x) const {
-  tp_detail::check_replicated_input(kBlock, {spec_.mesh, spec_.axis}, x);
-  return gather(tp_detail::map_held_shards(x, [this](int device, const Tensor& shard) {
-    return devices_[device].prefill_forward(shard);
-  }));
+  return gather(tp_detail::run_devices(kBlock, {spec_.mesh, spec_.axis}, devices_, x,
+                                       &LmHead::prefill_forward));
 }
 
 MeshTensor TpLmHead::decode_forward(const MeshTensor& x) const {
-  tp_detail::check_replicated_input(kBlock, {spec_.mesh, spec_.axis}, x);
-  return gather(tp_detail::map_held_shards(x, [this](int device, const Tensor& shard) {
-    return devices_[device].decode_forward(shard);
-  }));
+  return gather(tp_detail::run_devices(kBlock, {spec_.mesh, spec_.axis}, devices_, x,
+                                       &LmHead::decode_forward));
 }
 
 Tensor tp_lm_head_reference(const TpLmHeadSpec& spec, const LmHeadWeights& weights,
                             const MeshTensor& x) {
   spec.validate();
-  tp_detail::check_replicated_input(kBlock, {spec.mesh, spec.axis}, x);
-  const MeshTensor whole{x.mesh, x.placements, mesh_transport().all_gather_shards(x)};
-  return lm_head_reference(spec.lm_head, weights, compose(whole));
+  return lm_head_reference(spec.lm_head, weights,
+                           tp_detail::composed_input(kBlock, {spec.mesh, spec.axis}, x));
 }
 
 }  // namespace ttt
