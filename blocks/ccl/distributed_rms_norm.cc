@@ -1,6 +1,5 @@
 #include "blocks/ccl/distributed_rms_norm.h"
 
-#include <cmath>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -187,18 +186,11 @@ DistributedRmsNorm::DistributedRmsNorm(DistributedRmsNormSpec spec,
                                        DistributedRmsNormWeights weights)
     : spec_(std::move(spec)), config_(config), gather_(make_gather(spec_, config_)) {
   validate(spec_, weights);
-  sum_of_squares_ = config_.accumulation == Accumulation::fp32 ? norm_detail::sum_of_squares_fp32
-                                                               : norm_detail::sum_of_squares_bf16;
+  sum_of_squares_ = norm_detail::sum_of_squares(config_.accumulation);
   round_intermediate_ = norm_detail::intermediate_rounding(config_.accumulation);
   exchanged_stats_dtype_ = exchanges(spec_) ? config_.stats_dtype : DType::float32;
-  weight_ = Prepared<Tensor>([source = std::move(weights.weight), offset = spec_.add_unit_offset,
-                              dtype = config_.weight_dtype] {
-    Tensor scale = source.load().to(DType::float32);
-    if (offset) {
-      for (float& value : scale.mutable_floats()) value += 1.0f;
-    }
-    return scale.to(dtype);
-  });
+  weight_ = norm_detail::prepared_rms_scale(std::move(weights.weight), spec_.add_unit_offset,
+                                            config_.weight_dtype);
 }
 
 MeshTensor DistributedRmsNorm::prefill_forward(const MeshTensor& x) const {
@@ -251,13 +243,8 @@ MeshTensor DistributedRmsNorm::forward(const MeshTensor& x, const char* forward_
     for (std::int64_t r = 0; r < rows; ++r) {
       float sum = 0.0f;
       for (int k = 0; k < n; ++k) sum += statistics[r * n + k];
-      const float mean_square = round_intermediate_(sum * inverse_dim);
-      const float inverse_rms = round_intermediate_(1.0f / std::sqrt(mean_square + eps));
-      const float* row = in + r * local;
-      float* target = out.data() + r * local;
-      for (std::int64_t i = 0; i < local; ++i) {
-        target[i] = round_intermediate_(row[i] * inverse_rms) * scale[i];
-      }
+      norm_detail::rms_normalize_row(in + r * local, local, sum, inverse_dim, eps, scale,
+                                     round_intermediate_, out.data() + r * local);
     }
     y.shards[device] =
         Tensor::from_floats(x.shards[device].shape(), std::move(out), config_.output_dtype);

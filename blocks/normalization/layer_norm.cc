@@ -77,7 +77,7 @@ LayerNorm::LayerNorm(LayerNormSpec spec, LayerNormImplConfig config, LayerNormWe
   validate(spec_, weights);
   const bool fp32 = config_.accumulation == Accumulation::fp32;
   sum_ = fp32 ? norm_detail::sum_fp32 : norm_detail::sum_bf16;
-  sum_of_squares_ = fp32 ? norm_detail::sum_of_squares_fp32 : norm_detail::sum_of_squares_bf16;
+  sum_of_squares_ = norm_detail::sum_of_squares(config_.accumulation);
   round_intermediate_ = norm_detail::intermediate_rounding(config_.accumulation);
   // Without a bias the kernel packs the weighted value to the output directly: no float32
   // buffer to round to, which intermediate_rounding(fp32) expresses.

@@ -88,19 +88,12 @@ RmsNorm::RmsNorm(RmsNormSpec spec, RmsNormImplConfig config, RmsNormWeights weig
   spec_.validate();
   config_.validate(spec_);
   validate(spec_, weights);
-  sum_of_squares_ = config_.accumulation == Accumulation::fp32 ? norm_detail::sum_of_squares_fp32
-                                                               : norm_detail::sum_of_squares_bf16;
+  sum_of_squares_ = norm_detail::sum_of_squares(config_.accumulation);
   round_intermediate_ = norm_detail::intermediate_rounding(config_.accumulation);
   // A single chip exchanges nothing: its sum stays in float32.
   exchanged_stats_dtype_ = config_.stat_shards == 1 ? DType::float32 : config_.stats_dtype;
-  weight_ = Prepared<Tensor>([source = std::move(weights.weight), offset = spec_.add_unit_offset,
-                              dtype = config_.weight_dtype] {
-    Tensor scale = source.load().to(DType::float32);
-    if (offset) {
-      for (float& value : scale.mutable_floats()) value += 1.0f;
-    }
-    return scale.to(dtype);
-  });
+  weight_ = norm_detail::prepared_rms_scale(std::move(weights.weight), spec_.add_unit_offset,
+                                            config_.weight_dtype);
 }
 
 Tensor RmsNorm::prefill_forward(const Tensor& x) const {
@@ -133,12 +126,8 @@ Tensor RmsNorm::forward(const Tensor& x) const {
     float sum = 0.0f;
     for (float value : partial) sum += value;
     // The kernel's buffers: mean square, 1 / rms and x / rms (docs/numerics.md).
-    const float mean_square = round_intermediate_(sum * inverse_dim);
-    const float inverse_rms = round_intermediate_(1.0f / std::sqrt(mean_square + eps));
-    float* target = out.data() + r * dim;
-    for (std::int64_t i = 0; i < dim; ++i) {
-      target[i] = round_intermediate_(row[i] * inverse_rms) * scale[i];
-    }
+    norm_detail::rms_normalize_row(row, dim, sum, inverse_dim, eps, scale, round_intermediate_,
+                                   out.data() + r * dim);
   }
   return Tensor::from_floats(x.shape(), std::move(out), config_.output_dtype);
 }

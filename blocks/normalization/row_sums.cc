@@ -1,6 +1,8 @@
 #include "blocks/normalization/row_sums.h"
 
 #include <algorithm>
+#include <cmath>
+#include <utility>
 
 #include "validation/tensor/formats.h"
 
@@ -46,6 +48,27 @@ float sum_of_squares_bf16(const float* values, std::int64_t count) {
     sum = round_to_bfloat16(sum + tile);
   }
   return sum;
+}
+
+RowSum sum_of_squares(Accumulation accumulation) {
+  return accumulation == Accumulation::fp32 ? sum_of_squares_fp32 : sum_of_squares_bf16;
+}
+
+Prepared<Tensor> prepared_rms_scale(WeightSource weight, bool add_unit_offset, DType dtype) {
+  return Prepared<Tensor>([source = std::move(weight), add_unit_offset, dtype] {
+    Tensor scale = source.load().to(DType::float32);
+    if (add_unit_offset) {
+      for (float& value : scale.mutable_floats()) value += 1.0f;
+    }
+    return scale.to(dtype);
+  });
+}
+
+void rms_normalize_row(const float* row, std::int64_t count, float sum, float inverse_dim,
+                       float eps, const float* scale, IntermediateRounding round, float* target) {
+  const float mean_square = round(sum * inverse_dim);
+  const float inverse_rms = round(1.0f / std::sqrt(mean_square + eps));
+  for (std::int64_t i = 0; i < count; ++i) target[i] = round(row[i] * inverse_rms) * scale[i];
 }
 
 }  // namespace ttt::norm_detail
