@@ -19,6 +19,7 @@ namespace ttt {
 
 using pattern_detail::call_settings;
 using pattern_detail::positionwise_calls;
+using pattern_detail::validate_spec_and_configs;
 using pattern_detail::ValidatedCall;
 using pattern_detail::with_context;
 
@@ -128,9 +129,7 @@ TTT_DEFINE_JSON_FIELDS(CausalLmImplConfig, "causal_lm impl_config", kConfigField
 CausalLmModules make_causal_lm_modules(const CausalLmSpec& spec,
                                        const PerMode<CausalLmImplConfig>& configs,
                                        CausalLmWeights weights) {
-  spec.validate();
-  with_context("causal_lm", "prefill config", [&] { configs.prefill.validate(spec); });
-  with_context("causal_lm", "decode config", [&] { configs.decode.validate(spec); });
+  validate_spec_and_configs("causal_lm", spec, configs);
   if (weights.layers.size() != spec.layers.size()) {
     throw std::invalid_argument("[causal_lm] weights.layers has " +
                                 std::to_string(weights.layers.size()) + " layers, spec.layers " +
@@ -255,8 +254,7 @@ Tensor CausalLm::decode(const Tensor& ids, const Tensor& positions, CausalLmCach
                         std::source_location site) const {
   check_cache(cache, layers_.size());
   const Calls& calls = *calls_;
-  Tensor x =
-      (*calls.embedding_decode)({.tensors = {{"ids", ids}, {"positions", positions}}}, site);
+  Tensor x = (*calls.embedding_decode)({.tensors = {{"ids", ids}, {"positions", positions}}}, site);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     x = layers_[i].decode(x, positions, cache.layers[i], site);
   }

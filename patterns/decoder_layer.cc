@@ -16,6 +16,7 @@ namespace ttt {
 
 using pattern_detail::call_settings;
 using pattern_detail::positionwise_calls;
+using pattern_detail::validate_spec_and_configs;
 using pattern_detail::ValidatedCall;
 using pattern_detail::with_context;
 
@@ -139,9 +140,7 @@ TTT_DEFINE_JSON_FIELDS(DecoderLayerImplConfig, "decoder_layer impl_config", kCon
 DecoderLayerModules make_decoder_layer_modules(const DecoderLayerSpec& spec,
                                                const PerMode<DecoderLayerImplConfig>& configs,
                                                DecoderLayerWeights weights) {
-  spec.validate();
-  with_context("decoder_layer", "prefill config", [&] { configs.prefill.validate(spec); });
-  with_context("decoder_layer", "decode config", [&] { configs.decode.validate(spec); });
+  validate_spec_and_configs("decoder_layer", spec, configs);
   const auto norm = [&](const NormSpec& norm_spec, const NormImplConfig& prefill,
                         const NormImplConfig& decode, NormWeights norm_weights, const char* field) {
     return with_context("decoder_layer", field, [&] {

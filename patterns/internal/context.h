@@ -20,4 +20,14 @@ auto with_context(std::string_view operation, std::string_view what, Body&& body
   }
 }
 
+// What every make_*_modules checks first: the spec, then the prefill and decode configs (a
+// PerMode) against it, a config's error naming its mode: "[decoder_layer] decode config: ...".
+template <typename Spec, typename PerModeConfigs>
+void validate_spec_and_configs(std::string_view operation, const Spec& spec,
+                               const PerModeConfigs& configs) {
+  spec.validate();
+  with_context(operation, "prefill config", [&] { configs.prefill.validate(spec); });
+  with_context(operation, "decode config", [&] { configs.decode.validate(spec); });
+}
+
 }  // namespace ttt::pattern_detail
