@@ -15,6 +15,7 @@
 #include "blocks/ccl/reduce_scatter.h"
 #include "blocks/common/block_kind.h"
 #include "blocks/registration.h"
+#include "tests/common/tensor_values.h"
 #include "validation/mesh/mesh.h"
 
 namespace ttt {
@@ -25,11 +26,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
 
-std::vector<double> values(const Tensor& tensor) {
-  std::vector<double> out;
-  for (std::int64_t i = 0; i < tensor.numel(); ++i) out.push_back(tensor.at_flat(i));
-  return out;
-}
+using test_support::values_of;
 
 // Device d of `mesh` holds 10 d, 10 d + 1, ... (exact in bfloat16 for the meshes used here).
 MeshTensor numbered(const Mesh& mesh, Shape shape, std::array<Placement, 2> placements = {}) {
@@ -47,14 +44,13 @@ TEST(CclCollectives, AllGatherConcatenatesInAxisOrderExactly) {
   const AllGather block(spec, default_impl_config(spec, Device::N300, Mode::prefill));
   const MeshTensor y = block.forward(numbered(spec.mesh, {2, 2}));
   // Device d holds [[10d, 10d + 1], [10d + 2, 10d + 3]]; gathered along dim 1.
-  const std::vector<double> expected{0, 1, 10, 11, 20, 21, 30, 31,
-                                     2, 3, 12, 13, 22, 23, 32, 33};
+  const std::vector<double> expected{0, 1, 10, 11, 20, 21, 30, 31, 2, 3, 12, 13, 22, 23, 32, 33};
   for (const Tensor& shard : y.shards) {
     EXPECT_THAT(shard.shape(), ElementsAre(2, 8));
-    EXPECT_EQ(values(shard), expected);
+    EXPECT_EQ(values_of(shard), expected);
   }
-  EXPECT_EQ(values(compose(y)), expected);
-  EXPECT_EQ(values(all_gather_reference(spec, numbered(spec.mesh, {2, 2}))), expected);
+  EXPECT_EQ(values_of(compose(y)), expected);
+  EXPECT_EQ(values_of(all_gather_reference(spec, numbered(spec.mesh, {2, 2}))), expected);
 }
 
 TEST(CclCollectives, BroadcastCopiesTheRootOfEachGroup) {
@@ -65,10 +61,10 @@ TEST(CclCollectives, BroadcastCopiesTheRootOfEachGroup) {
   const MeshTensor y = block.forward(x);
   for (int d = 0; d < 8; ++d) {
     const int root = d < 4 ? 2 : 6;  // Position 2 of row 0 is device 2, of row 1 device 6.
-    EXPECT_THAT(values(y.shards[d]), ElementsAre(10 * root, 10 * root + 1)) << "device " << d;
+    EXPECT_THAT(values_of(y.shards[d]), ElementsAre(10 * root, 10 * root + 1)) << "device " << d;
   }
-  EXPECT_THAT(values(compose(y)), ElementsAre(20, 21, 60, 61));
-  EXPECT_THAT(values(broadcast_reference(spec, x)), ElementsAre(20, 21, 60, 61));
+  EXPECT_THAT(values_of(compose(y)), ElementsAre(20, 21, 60, 61));
+  EXPECT_THAT(values_of(broadcast_reference(spec, x)), ElementsAre(20, 21, 60, 61));
 }
 
 // On a 2x4 mesh an all-reduce along axis 1 sums each row, along axis 0 each column. The values
@@ -78,8 +74,8 @@ TEST(CclCollectives, AllReduceActsPerRowOrColumnGroup) {
   MeshTensor x{mesh, {Placement::shard(0), Placement::shard(0)}, {}};
   for (int d = 0; d < 8; ++d) {
     const float value = static_cast<float>(d + 1);
-    x.shards.push_back(Tensor::from_floats({4}, {value, 2 * value, 3 * value, 4 * value},
-                                           DType::bfloat16));
+    x.shards.push_back(
+        Tensor::from_floats({4}, {value, 2 * value, 3 * value, 4 * value}, DType::bfloat16));
   }
   const AllReduceSpec rows{mesh, 1, 0};
   const MeshTensor y_rows =
@@ -87,7 +83,7 @@ TEST(CclCollectives, AllReduceActsPerRowOrColumnGroup) {
   for (int d = 0; d < 8; ++d) {
     // Row 0: 1 + 2 + 3 + 4 = 10; row 1: 5 + 6 + 7 + 8 = 26.
     const double sum = d < 4 ? 10 : 26;
-    EXPECT_THAT(values(y_rows.shards[d]), ElementsAre(sum, 2 * sum, 3 * sum, 4 * sum))
+    EXPECT_THAT(values_of(y_rows.shards[d]), ElementsAre(sum, 2 * sum, 3 * sum, 4 * sum))
         << "device " << d;
   }
   EXPECT_EQ(y_rows.placements[0], Placement::shard(0));
@@ -98,7 +94,7 @@ TEST(CclCollectives, AllReduceActsPerRowOrColumnGroup) {
   for (int d = 0; d < 8; ++d) {
     // Column c: (c + 1) + (c + 5) = 2c + 6.
     const double sum = 2 * (d % 4) + 6;
-    EXPECT_THAT(values(y_columns.shards[d]), ElementsAre(sum, 2 * sum, 3 * sum, 4 * sum))
+    EXPECT_THAT(values_of(y_columns.shards[d]), ElementsAre(sum, 2 * sum, 3 * sum, 4 * sum))
         << "device " << d;
   }
 }
@@ -108,10 +104,11 @@ TEST(CclCollectives, AllGatherOnTgGathersEachColumn) {
   const AllGatherSpec spec{parse_mesh("TG"), 0, 0};
   MeshTensor x{spec.mesh, {Placement::shard(0), Placement::shard(1)}, {}};
   for (int d = 0; d < 32; ++d) x.shards.push_back(Tensor::from_floats({1, 1}, {float(d)}));
-  const MeshTensor y = AllGather(spec, default_impl_config(spec, Device::TG, Mode::decode)).forward(x);
+  const MeshTensor y =
+      AllGather(spec, default_impl_config(spec, Device::TG, Mode::decode)).forward(x);
   for (int d = 0; d < 32; ++d) {
     const int c = d % 4;
-    EXPECT_THAT(values(y.shards[d]),
+    EXPECT_THAT(values_of(y.shards[d]),
                 ElementsAre(c, c + 4, c + 8, c + 12, c + 16, c + 20, c + 24, c + 28))
         << "device " << d;
   }
@@ -166,50 +163,70 @@ TEST(CclCollectives, JsonRoundTripsAndIsStrict) {
   EXPECT_EQ(config_json, nlohmann::json::parse(R"({"topology": "ring", "num_links": 1,
       "reduce_dtype": "float32", "output_dtype": "bfloat16"})"));
   EXPECT_EQ(config_json.get<CclReduceImplConfig>(), config);
-  EXPECT_THAT([] { nlohmann::json::parse(R"({"mesh": "T3K", "dim": 3, "axes": 1})")
-                       .get<AllGatherSpec>(); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr("unknown field 'axes'")));
+  EXPECT_THAT(
+      [] { nlohmann::json::parse(R"({"mesh": "T3K", "dim": 3, "axes": 1})").get<AllGatherSpec>(); },
+      ThrowsMessage<std::invalid_argument>(HasSubstr("unknown field 'axes'")));
   EXPECT_THAT([] { nlohmann::json::parse(R"({"mesh": "3x", "dim": 3})").get<AllGatherSpec>(); },
               ThrowsMessage<std::invalid_argument>(HasSubstr("/mesh")));
-  EXPECT_THAT([] { nlohmann::json::parse(R"({"mesh": "T3K", "axis": 2, "dim": 3})")
-                       .get<ReduceScatterSpec>(); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr("/axis")));
+  EXPECT_THAT(
+      [] {
+        nlohmann::json::parse(R"({"mesh": "T3K", "axis": 2, "dim": 3})").get<ReduceScatterSpec>();
+      },
+      ThrowsMessage<std::invalid_argument>(HasSubstr("/axis")));
   EXPECT_THAT([] { nlohmann::json::parse(R"({"topology": "torus"})").get<CclImplConfig>(); },
               ThrowsMessage<std::invalid_argument>(HasSubstr("unknown topology 'torus'")));
 }
 
 TEST(CclCollectives, BadSpecsAndConfigsNameTheField) {
-  EXPECT_THAT([] { (AllGatherSpec{parse_mesh("T3K"), 2, 0}).validate(); },
-              ThrowsMessage<std::invalid_argument>(
-                  "[all_gather] spec.axis must be 0 (rows) or 1 (columns), got 2"));
-  EXPECT_THAT([] { (BroadcastSpec{parse_mesh("T3K"), 1, 8}).validate(); },
-              ThrowsMessage<std::invalid_argument>(
-                  "[broadcast] spec.root 8 is not a position on mesh T3K axis 1 (8 devices)"));
+  EXPECT_THAT(
+      [] {
+        (AllGatherSpec{parse_mesh("T3K"), 2, 0}).validate();
+      },
+      ThrowsMessage<std::invalid_argument>(
+          "[all_gather] spec.axis must be 0 (rows) or 1 (columns), got 2"));
+  EXPECT_THAT(
+      [] {
+        (BroadcastSpec{parse_mesh("T3K"), 1, 8}).validate();
+      },
+      ThrowsMessage<std::invalid_argument>(
+          "[broadcast] spec.root 8 is not a position on mesh T3K axis 1 (8 devices)"));
   CclReduceImplConfig config;
   config.reduce_dtype = DType::float64;
-  EXPECT_THAT([&] { AllReduce(AllReduceSpec{parse_mesh("T3K"), 1, 0}, config); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr(
-                  "[all_reduce] config.reduce_dtype is float64, expected float32, bfloat16")));
+  EXPECT_THAT(
+      [&] {
+        AllReduce(AllReduceSpec{parse_mesh("T3K"), 1, 0}, config);
+      },
+      ThrowsMessage<std::invalid_argument>(
+          HasSubstr("[all_reduce] config.reduce_dtype is float64, expected float32, bfloat16")));
   CclImplConfig links;
   links.num_links = 0;
-  EXPECT_THAT([&] { AllGather(AllGatherSpec{parse_mesh("T3K"), 1, 0}, links); },
-              ThrowsMessage<std::invalid_argument>("[all_gather] config.num_links must be 1..4, got 0"));
+  EXPECT_THAT(
+      [&] {
+        AllGather(AllGatherSpec{parse_mesh("T3K"), 1, 0}, links);
+      },
+      ThrowsMessage<std::invalid_argument>("[all_gather] config.num_links must be 1..4, got 0"));
 }
 
 TEST(CclCollectives, BadInputsNameTheMeshDimAndDevice) {
   const ReduceScatterSpec spec{parse_mesh("1x4"), 1, 1};
   const ReduceScatter block(spec, default_impl_config(spec, Device::N300, Mode::decode));
-  EXPECT_THAT([&] { block.forward(numbered(spec.mesh, {2, 6})); },
-              ThrowsMessage<std::invalid_argument>(
-                  "[reduce_scatter] mesh 1x4 axis 1 (4 devices) does not divide dim 1 (size 6) "
-                  "of the input shards [2, 6]"));
+  EXPECT_THAT(
+      [&] {
+        block.forward(numbered(spec.mesh, {2, 6}));
+      },
+      ThrowsMessage<std::invalid_argument>(
+          "[reduce_scatter] mesh 1x4 axis 1 (4 devices) does not divide dim 1 (size 6) "
+          "of the input shards [2, 6]"));
   EXPECT_THAT([&] { block.forward(numbered(spec.mesh, {8})); },
               ThrowsMessage<std::invalid_argument>(
                   "[reduce_scatter] spec.dim 1 is not a dimension of the input shards [8] on "
                   "mesh 1x4"));
-  EXPECT_THAT([&] { block.forward(numbered(parse_mesh("T3K"), {2, 8})); },
-              ThrowsMessage<std::invalid_argument>(
-                  "[reduce_scatter] the input is on mesh T3K, spec.mesh is 1x4"));
+  EXPECT_THAT(
+      [&] {
+        block.forward(numbered(parse_mesh("T3K"), {2, 8}));
+      },
+      ThrowsMessage<std::invalid_argument>(
+          "[reduce_scatter] the input is on mesh T3K, spec.mesh is 1x4"));
   MeshTensor mismatched = numbered(spec.mesh, {2, 8});
   mismatched.shards[3] = Tensor::from_floats({2, 4}, std::vector<float>(8, 1.0f));
   EXPECT_THAT([&] { block.forward(mismatched); },
@@ -240,8 +257,9 @@ TEST(CclCollectives, ReplaysThroughTheRegistry) {
     call.inputs.push_back({"x/" + std::to_string(k), Tensor::from_floats({4}, shard)});
   }
   const BoundCall bound = replayer->bind(call);
-  EXPECT_THAT(values(bound.run_device().at(0).tensor), ElementsAre(255, 255, 255, 255));
-  EXPECT_THAT(values(bound.run_reference().at(0).tensor), ElementsAre(255.5, 255.5, 255.5, 255.5));
+  EXPECT_THAT(values_of(bound.run_device().at(0).tensor), ElementsAre(255, 255, 255, 255));
+  EXPECT_THAT(values_of(bound.run_reference().at(0).tensor),
+              ElementsAre(255.5, 255.5, 255.5, 255.5));
 
   call.inputs.pop_back();
   EXPECT_THAT([&] { replayer->bind(call); },
@@ -262,10 +280,11 @@ TEST(CclCollectives, ReplayReadsThePlacements) {
   // Rows gathered along dim 0, then the rows' results side by side along dim 1.
   const Tensor y = registry.find("all_gather")->bind(call).run_device().at(0).tensor;
   EXPECT_THAT(y.shape(), ElementsAre(2, 2));
-  EXPECT_THAT(values(y), ElementsAre(0, 2, 1, 3));
+  EXPECT_THAT(values_of(y), ElementsAre(0, 2, 1, 3));
   call.scalars = {{"placements", {"shard(1)"}}};
-  EXPECT_THAT([&] { registry.find("all_gather")->bind(call); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr("scalar placements must be an array of 2")));
+  EXPECT_THAT(
+      [&] { registry.find("all_gather")->bind(call); },
+      ThrowsMessage<std::invalid_argument>(HasSubstr("scalar placements must be an array of 2")));
 }
 
 // A trace's mesh tensor x (what the wrapper captures) carries its own placements: the same 2x2
@@ -280,7 +299,7 @@ TEST(CclCollectives, ReplayBindsAMeshTensorInput) {
   for (int d = 0; d < 4; ++d) x.shards.push_back(Tensor::from_floats({1, 1}, {float(d)}));
   call.inputs.push_back({"x", compose(x), std::make_shared<const MeshTensor>(x)});
   const Tensor y = registry.find("all_gather")->bind(call).run_device().at(0).tensor;
-  EXPECT_THAT(values(y), ElementsAre(0, 2, 1, 3));
+  EXPECT_THAT(values_of(y), ElementsAre(0, 2, 1, 3));
 
   call.spec = AllGatherSpec{parse_mesh("1x4"), 1, 0};
   EXPECT_THAT([&] { registry.find("all_gather")->bind(call); },

@@ -10,6 +10,7 @@
 
 #include "blocks/ccl/all_reduce.h"
 #include "blocks/ccl/reduce_scatter.h"
+#include "tests/common/tensor_values.h"
 #include "validation/mesh/mesh.h"
 #include "validation/tensor/random.h"
 
@@ -18,11 +19,7 @@ namespace {
 
 using ::testing::ElementsAre;
 
-std::vector<double> values(const Tensor& tensor) {
-  std::vector<double> out;
-  for (std::int64_t i = 0; i < tensor.numel(); ++i) out.push_back(tensor.at_flat(i));
-  return out;
-}
+using test_support::values_of;
 
 // Four devices of a 1x4 mesh each hold a [4] partial; all_reduce along the row, chunked on dim 0
 // (chunk c is element c). Device k holds x[k][c] = w[(k - c) mod 4] with w = {1, 256, 0.5, -2}:
@@ -61,25 +58,23 @@ CclReduceImplConfig config(Topology topology, DType reduce_dtype, DType output_d
 }
 
 TEST(CclNumerics, RingReduceRoundsAtEveryHopInRingOrder) {
-  const AllReduce block(all_reduce_1x4(),
-                        config(Topology::ring, DType::bfloat16, DType::bfloat16));
+  const AllReduce block(all_reduce_1x4(), config(Topology::ring, DType::bfloat16, DType::bfloat16));
   const MeshTensor y = block.forward(order_case());
   ASSERT_EQ(y.shards.size(), 4u);
   for (const Tensor& shard : y.shards) {
     EXPECT_EQ(shard.dtype(), DType::bfloat16);
-    EXPECT_THAT(values(shard), ElementsAre(255.0, 255.0, 255.0, 255.0));
+    EXPECT_THAT(values_of(shard), ElementsAre(255.0, 255.0, 255.0, 255.0));
   }
   EXPECT_EQ(y.placements[1], Placement::replicate());
-  EXPECT_THAT(values(all_reduce_reference(all_reduce_1x4(), order_case())),
+  EXPECT_THAT(values_of(all_reduce_reference(all_reduce_1x4(), order_case())),
               ElementsAre(255.5, 255.5, 255.5, 255.5));
 }
 
 TEST(CclNumerics, LineReduceAccumulatesInDeviceOrder) {
-  const AllReduce block(all_reduce_1x4(),
-                        config(Topology::line, DType::bfloat16, DType::bfloat16));
+  const AllReduce block(all_reduce_1x4(), config(Topology::line, DType::bfloat16, DType::bfloat16));
   const MeshTensor y = block.forward(order_case());
   for (const Tensor& shard : y.shards) {
-    EXPECT_THAT(values(shard), ElementsAre(254.0, 256.0, 256.0, 255.0));
+    EXPECT_THAT(values_of(shard), ElementsAre(254.0, 256.0, 256.0, 255.0));
   }
 }
 
@@ -97,15 +92,15 @@ TEST(CclNumerics, ReduceScatterLeavesChunkCOnDeviceC) {
   }
   EXPECT_EQ(ring_y.placements[1], Placement::shard(0));
   // Composed, the chunks are the whole sum.
-  EXPECT_THAT(values(compose(line_y)), ElementsAre(254.0, 256.0, 256.0, 255.0));
-  EXPECT_THAT(values(reduce_scatter_reference(spec, order_case())),
+  EXPECT_THAT(values_of(compose(line_y)), ElementsAre(254.0, 256.0, 256.0, 255.0));
+  EXPECT_THAT(values_of(reduce_scatter_reference(spec, order_case())),
               ElementsAre(255.5, 255.5, 255.5, 255.5));
 }
 
 TEST(CclNumerics, Float32PartialSumsKeepTheExactSumHere) {
   const AllReduce block(all_reduce_1x4(), config(Topology::ring, DType::float32, DType::float32));
   for (const Tensor& shard : block.forward(order_case()).shards) {
-    EXPECT_THAT(values(shard), ElementsAre(255.5, 255.5, 255.5, 255.5));
+    EXPECT_THAT(values_of(shard), ElementsAre(255.5, 255.5, 255.5, 255.5));
   }
 }
 
@@ -180,10 +175,10 @@ TEST(CclNumerics, Float32ReduceAgreesWithTheReferenceToFloat32Rounding) {
 // so compose() accepts the replicated copies.
 TEST(CclNumerics, AllReduceLeavesIdenticalBitsOnEveryDevice) {
   const MeshTensor x = random_partials(8, 64, 5);
-  const MeshTensor y =
-      AllReduce({parse_mesh("T3K"), 1, 0}, default_impl_config(AllReduceSpec{parse_mesh("T3K"), 1, 0},
-                                                               Device::T3K, Mode::decode))
-          .forward(x);
+  const MeshTensor y = AllReduce({parse_mesh("T3K"), 1, 0},
+                                 default_impl_config(AllReduceSpec{parse_mesh("T3K"), 1, 0},
+                                                     Device::T3K, Mode::decode))
+                           .forward(x);
   for (int d = 1; d < 8; ++d) {
     EXPECT_EQ(0, std::memcmp(y.shards[0].bytes(), y.shards[d].bytes(), y.shards[0].nbytes()));
   }

@@ -15,6 +15,7 @@
 #include "blocks/common/block_kind.h"
 #include "blocks/normalization/rms_norm.h"
 #include "blocks/registration.h"
+#include "tests/common/tensor_values.h"
 #include "validation/mesh/mesh.h"
 #include "validation/tensor/random.h"
 
@@ -25,11 +26,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
 
-std::vector<double> values(const Tensor& tensor) {
-  std::vector<double> out;
-  for (std::int64_t i = 0; i < tensor.numel(); ++i) out.push_back(tensor.at_flat(i));
-  return out;
-}
+using test_support::values_of;
 
 // The hidden (last) dimension split along the columns.
 std::array<Placement, 2> hidden_on_columns(int rank) {
@@ -53,12 +50,12 @@ TEST(DistributedRmsNorm, HandCheckedOnTwoDevices) {
                                   hidden_on_columns(2));
   const MeshTensor y = norm.prefill_forward(x);
   EXPECT_EQ(y.placements, x.placements);
-  EXPECT_THAT(values(y.shards[0]), ElementsAre(1, -2, 0, 0));
-  EXPECT_THAT(values(y.shards[1]), ElementsAre(0.5, -1, 0, -2));
+  EXPECT_THAT(values_of(y.shards[0]), ElementsAre(1, -2, 0, 0));
+  EXPECT_THAT(values_of(y.shards[1]), ElementsAre(0.5, -1, 0, -2));
   EXPECT_EQ(y.shards[0].dtype(), DType::bfloat16);
-  EXPECT_THAT(
-      values(distributed_rms_norm_reference(spec, {Tensor::from_floats({4}, {1, 2, 0.5f, -1})}, x)),
-      ElementsAre(1, -2, 0.5, -1, 0, 0, 0, -2));
+  EXPECT_THAT(values_of(distributed_rms_norm_reference(
+                  spec, {Tensor::from_floats({4}, {1, 2, 0.5f, -1})}, x)),
+              ElementsAre(1, -2, 0.5, -1, 0, 0, 0, -2));
 }
 
 // Each device's sum of squares is 16^2 + 1 = 257, which bfloat16 (8 significant bits) rounds to
@@ -94,7 +91,7 @@ TEST(DistributedRmsNorm, OnOneDeviceIsRmsNormBitForBit) {
     const Tensor expected = RmsNorm(spec.norm(), single, {weight}).prefill_forward(x);
     const MeshTensor y = DistributedRmsNorm(spec, config, {weight})
                              .prefill_forward(distribute(x, spec.mesh, hidden_on_columns(3)));
-    EXPECT_EQ(values(compose(y)), values(expected));
+    EXPECT_EQ(values_of(compose(y)), values_of(expected));
   }
 }
 
@@ -118,7 +115,7 @@ TEST(DistributedRmsNorm, OnEightDevicesIsTheStatShardsEmulationBitForBit) {
       const Tensor expected = RmsNorm(spec.norm(), single, {weight}).decode_forward(x);
       const MeshTensor y = DistributedRmsNorm(spec, config, {weight})
                                .decode_forward(distribute(x, spec.mesh, hidden_on_columns(2)));
-      EXPECT_EQ(values(compose(y)), values(expected))
+      EXPECT_EQ(values_of(compose(y)), values_of(expected))
           << dtype_name(stats) << " " << static_cast<int>(accumulation);
     }
   }
@@ -136,7 +133,7 @@ TEST(DistributedRmsNorm, OnGalaxyEachRowIsTheFourShardEmulation) {
   const MeshTensor y =
       DistributedRmsNorm(spec, default_impl_config(spec, Device::TG, Mode::decode), {weight})
           .decode_forward(distribute(x, spec.mesh, {Placement::shard(0), Placement::shard(1)}));
-  EXPECT_EQ(values(compose(y)), values(expected));
+  EXPECT_EQ(values_of(compose(y)), values_of(expected));
 }
 
 // float32 everywhere, u = 2^-24: the squares and the running sum of 256 of them err by at most
@@ -272,8 +269,9 @@ TEST(DistributedRmsNorm, ReplaysThroughTheRegistry) {
                  {"x/1", Tensor::from_floats({2, 2}, {2, 2, 0, 4})},
                  {"weight", Tensor::from_floats({4}, {1, 2, 0.5f, -1})}};
   const BoundCall bound = replayer->bind(call);
-  EXPECT_THAT(values(bound.run_device().at(0).tensor), ElementsAre(1, -2, 0.5, -1, 0, 0, 0, -2));
-  EXPECT_THAT(values(bound.run_reference().at(0).tensor), ElementsAre(1, -2, 0.5, -1, 0, 0, 0, -2));
+  EXPECT_THAT(values_of(bound.run_device().at(0).tensor), ElementsAre(1, -2, 0.5, -1, 0, 0, 0, -2));
+  EXPECT_THAT(values_of(bound.run_reference().at(0).tensor),
+              ElementsAre(1, -2, 0.5, -1, 0, 0, 0, -2));
   call.scalars = nlohmann::json::object();  // Both axes replicated: not split along hidden.
   EXPECT_THAT([&] { replayer->bind(call).run_device(); },
               ThrowsMessage<std::invalid_argument>(HasSubstr("is replicated along the axis")));

@@ -17,6 +17,7 @@
 #include "blocks/common/block_kind.h"
 #include "blocks/registration.h"
 #include "tests/blocks/common/accuracy.h"
+#include "tests/common/tensor_values.h"
 #include "validation/mesh/mesh.h"
 #include "validation/tensor/random.h"
 
@@ -36,10 +37,7 @@ GatedMlpWeights seeded_weights(const GatedMlpSpec& spec) {
           random_normal({spec.ffn_dim, spec.hidden_dim}, 13, 0.0, 0.2)};
 }
 
-std::vector<float> values(const Tensor& tensor) {
-  const auto floats = tensor.floats();
-  return {floats.begin(), floats.end()};
-}
+using test_support::floats_of;
 
 // Columns (dim 1) or rows (dim 0) [begin, begin + count) of a 2-D tensor, by index arithmetic.
 Tensor cut(const Tensor& w, int dim, std::int64_t begin, std::int64_t count) {
@@ -57,12 +55,15 @@ Tensor cut(const Tensor& w, int dim, std::int64_t begin, std::int64_t count) {
 TEST(TpSliceTest, EachDeviceHoldsItsColumnsOrRows) {
   // [2, 4] = [[0, 1, 2, 3], [4, 5, 6, 7]]: position 1 of 2 holds columns 2, 3.
   const Tensor w = Tensor::from_floats({2, 4}, {0, 1, 2, 3, 4, 5, 6, 7});
-  EXPECT_EQ(values(tp_detail::slice_weight(w, 1, 1, 2).load()), (std::vector<float>{2, 3, 6, 7}));
-  EXPECT_EQ(values(tp_detail::slice_weight(w, 1, 0, 2).load()), (std::vector<float>{0, 1, 4, 5}));
+  EXPECT_EQ(floats_of(tp_detail::slice_weight(w, 1, 1, 2).load()),
+            (std::vector<float>{2, 3, 6, 7}));
+  EXPECT_EQ(floats_of(tp_detail::slice_weight(w, 1, 0, 2).load()),
+            (std::vector<float>{0, 1, 4, 5}));
   // [4, 2]: position 1 of 2 holds rows 2, 3; position 3 of 4 holds row 3.
   const Tensor t = Tensor::from_floats({4, 2}, {0, 1, 2, 3, 4, 5, 6, 7});
-  EXPECT_EQ(values(tp_detail::slice_weight(t, 0, 1, 2).load()), (std::vector<float>{4, 5, 6, 7}));
-  EXPECT_EQ(values(tp_detail::slice_weight(t, 0, 3, 4).load()), (std::vector<float>{6, 7}));
+  EXPECT_EQ(floats_of(tp_detail::slice_weight(t, 0, 1, 2).load()),
+            (std::vector<float>{4, 5, 6, 7}));
+  EXPECT_EQ(floats_of(tp_detail::slice_weight(t, 0, 3, 4).load()), (std::vector<float>{6, 7}));
   EXPECT_EQ(tp_detail::slice_weight(t, 0, 3, 4).shape(), (Shape{1, 2}));
 }
 
@@ -90,14 +91,14 @@ TEST(TpGatedMlpTest, HandCheckedShardsOnN300) {
 
   const MeshTensor scattered = TpGatedMlp(spec, config, weights).decode_forward(x);
   EXPECT_EQ(scattered.placements[1], Placement::shard(1));
-  EXPECT_EQ(values(scattered.shards[0]), (std::vector<float>{2016.0f}));
-  EXPECT_EQ(values(scattered.shards[1]), (std::vector<float>{85344.0f}));
+  EXPECT_EQ(floats_of(scattered.shards[0]), (std::vector<float>{2016.0f}));
+  EXPECT_EQ(floats_of(scattered.shards[1]), (std::vector<float>{85344.0f}));
 
   config.reduction = TpReduction::all_reduce;
   const MeshTensor replicated = TpGatedMlp(spec, config, weights).decode_forward(x);
   EXPECT_EQ(replicated.placements[1], Placement::replicate());
   for (const Tensor& shard : replicated.shards) {
-    EXPECT_EQ(values(shard), (std::vector<float>{2016.0f, 85344.0f}));
+    EXPECT_EQ(floats_of(shard), (std::vector<float>{2016.0f, 85344.0f}));
   }
 }
 
@@ -112,11 +113,11 @@ TEST(TpGatedMlpTest, OneDeviceEqualsTheSingleDeviceBlockBitForBit) {
   const Tensor expected = single.decode_forward(x);
   EXPECT_EQ(y.dtype(), expected.dtype());
   EXPECT_EQ(y.shape(), expected.shape());
-  EXPECT_EQ(values(y), values(expected));
+  EXPECT_EQ(floats_of(y), floats_of(expected));
 
   const Tensor prompt = random_normal({2, 5, 64}, 22);
-  EXPECT_EQ(values(compose(tp.prefill_forward(distribute(prompt, spec.mesh, {})))),
-            values(single.prefill_forward(prompt)));
+  EXPECT_EQ(floats_of(compose(tp.prefill_forward(distribute(prompt, spec.mesh, {})))),
+            floats_of(single.prefill_forward(prompt)));
 }
 
 // In line order with bfloat16 partial sums the mesh reproduces the single-device block's emulated
@@ -135,7 +136,8 @@ TEST(TpGatedMlpTest, LineOrderEqualsTheEmulatedReductionShards) {
     const Tensor x = random_normal({4, 64}, 31);
     const Tensor y =
         compose(TpGatedMlp(spec, config, weights).decode_forward(distribute(x, spec.mesh, {})));
-    EXPECT_EQ(values(y), values(GatedMlp(spec.mlp, emulated, weights).decode_forward(x))) << mesh;
+    EXPECT_EQ(floats_of(y), floats_of(GatedMlp(spec.mlp, emulated, weights).decode_forward(x)))
+        << mesh;
   }
 }
 
@@ -311,10 +313,10 @@ TEST(TpGatedMlpTest, ReplaysThroughTheRegistry) {
                  {"w_down", weights.w_down.load()}};
   const BoundCall bound = replayer->bind(call);
   const TpGatedMlp block(spec, default_impl_config(spec, Device::T3K, Mode::decode), weights);
-  EXPECT_EQ(values(bound.run_device().at(0).tensor),
-            values(compose(block.decode_forward(on_mesh))));
-  EXPECT_EQ(values(bound.run_reference().at(0).tensor),
-            values(tp_gated_mlp_reference(spec, weights, on_mesh)));
+  EXPECT_EQ(floats_of(bound.run_device().at(0).tensor),
+            floats_of(compose(block.decode_forward(on_mesh))));
+  EXPECT_EQ(floats_of(bound.run_reference().at(0).tensor),
+            floats_of(tp_gated_mlp_reference(spec, weights, on_mesh)));
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "blocks/common/block_kind.h"
 #include "blocks/registration.h"
 #include "tests/blocks/common/accuracy.h"
+#include "tests/common/tensor_values.h"
 #include "validation/mesh/mesh.h"
 #include "validation/mesh/transport.h"
 #include "validation/tensor/random.h"
@@ -24,10 +25,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
 
-std::vector<float> values(const Tensor& tensor) {
-  const auto floats = tensor.floats();
-  return {floats.begin(), floats.end()};
-}
+using test_support::floats_of;
 
 TEST(TpLmHeadTest, HandCheckedVocabularySplit) {
   // hidden 1, vocab 4 on N300: device 0 holds tokens 0, 1, device 1 tokens 2, 3. x = 1 and W =
@@ -45,7 +43,7 @@ TEST(TpLmHeadTest, HandCheckedVocabularySplit) {
     const MeshTensor y = TpLmHead(spec, config, {weight}).decode_forward(x);
     EXPECT_EQ(y.placements[1], Placement::replicate());
     for (const Tensor& shard : y.shards) {
-      EXPECT_EQ(values(shard), (std::vector<float>{1, 2, 3, 4})) << "tied " << tied;
+      EXPECT_EQ(floats_of(shard), (std::vector<float>{1, 2, 3, 4})) << "tied " << tied;
     }
   }
 }
@@ -65,7 +63,7 @@ TEST(TpLmHeadTest, EqualsTheSingleDeviceBlockBitForBitOnEveryMesh) {
       const Tensor y = compose(tp.prefill_forward(on_mesh));
       const Tensor expected = single.prefill_forward(x);
       EXPECT_EQ(y.dtype(), expected.dtype()) << mesh;
-      EXPECT_EQ(values(y), values(expected)) << mesh << " tied " << tied;
+      EXPECT_EQ(floats_of(y), floats_of(expected)) << mesh << " tied " << tied;
       testing_blocks::expect_accuracy(y, tp_lm_head_reference(spec, {weight}, on_mesh),
                                       spec.identity(), mesh, {0.99, 0.1});
     }
@@ -130,9 +128,9 @@ TEST(TpLmHeadTest, ReplaysThroughTheRegistry) {
   // Gathering is exact: the replayed logits are the single-device LmHead's.
   const LmHead single(spec.lm_head, default_impl_config(spec.lm_head, Device::N300, Mode::prefill),
                       {weight});
-  EXPECT_EQ(values(bound.run_device().at(0).tensor), values(single.prefill_forward(x)));
-  EXPECT_EQ(values(bound.run_reference().at(0).tensor),
-            values(lm_head_reference(spec.lm_head, {weight}, x)));
+  EXPECT_EQ(floats_of(bound.run_device().at(0).tensor), floats_of(single.prefill_forward(x)));
+  EXPECT_EQ(floats_of(bound.run_reference().at(0).tensor),
+            floats_of(lm_head_reference(spec.lm_head, {weight}, x)));
 }
 
 // A process that holds device 0 of an N300 only (as an MPI rank does): it runs device 0's share,
@@ -172,7 +170,7 @@ TEST(TpLmHeadTest, RunsOnlyTheHeldDevicesAndGathersThroughTheTransport) {
   EXPECT_FALSE(y.shards[1].defined());
   const LmHead single(spec.lm_head, default_impl_config(spec.lm_head, Device::N300, Mode::decode),
                       {weight});
-  EXPECT_EQ(values(y.shards[0]), values(single.decode_forward(x)));
+  EXPECT_EQ(floats_of(y.shards[0]), floats_of(single.decode_forward(x)));
 }
 
 }  // namespace

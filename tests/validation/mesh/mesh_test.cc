@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/tensor_values.h"
 #include "validation/mesh/transport.h"
 #include "validation/tensor/random.h"
 
@@ -23,11 +24,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
 
-std::vector<double> values_of(const Tensor& tensor) {
-  std::vector<double> values;
-  for (std::int64_t i = 0; i < tensor.numel(); ++i) values.push_back(tensor.at_flat(i));
-  return values;
-}
+using test_support::values_of;
 
 // [rows, cols] holding 0, 1, 2, ... row-major.
 Tensor iota(Shape shape) {
@@ -148,7 +145,8 @@ TEST(ComposeTest, RoundTripsEveryLayout) {
   for (const Layout& layout : layouts) {
     SCOPED_TRACE(std::string(layout.mesh) + " " + placement_name(layout.rows) + " " +
                  placement_name(layout.cols));
-    const MeshTensor tensor = distribute(whole, parse_mesh(layout.mesh), {layout.rows, layout.cols});
+    const MeshTensor tensor =
+        distribute(whole, parse_mesh(layout.mesh), {layout.rows, layout.cols});
     ASSERT_EQ(static_cast<int>(tensor.shards.size()), parse_mesh(layout.mesh).size());
     EXPECT_EQ(tensor.shards[0].shape(), layout.shard_shape);
     EXPECT_EQ(tensor.shards[0].dtype(), DType::bfloat16);
@@ -168,25 +166,39 @@ TEST(ComposeTest, IntegerAndRankZeroTensors) {
 }
 
 TEST(DistributeTest, AMeshAxisThatDoesNotDivideTheDimensionIsAnError) {
-  EXPECT_THAT([] { distribute(iota({2, 6}), {1, 4}, {kRep, Placement::shard(1)}); },
-              ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[distribute] mesh 1x4 axis 1 (4 devices) does not divide dimension 1 "
-                            "(size 6) of a tensor of shape [2, 6]")));
   EXPECT_THAT(
-      [] { distribute(iota({4, 2}), {2, 4}, {Placement::shard(0), Placement::shard(0)}); },
+      [] {
+        distribute(iota({2, 6}), {1, 4}, {kRep, Placement::shard(1)});
+      },
+      ThrowsMessage<std::invalid_argument>(
+          HasSubstr("[distribute] mesh 1x4 axis 1 (4 devices) does not divide dimension 1 "
+                    "(size 6) of a tensor of shape [2, 6]")));
+  EXPECT_THAT(
+      [] {
+        distribute(iota({4, 2}), {2, 4}, {Placement::shard(0), Placement::shard(0)});
+      },
       ThrowsMessage<std::invalid_argument>(HasSubstr(
           "mesh 2x4 axis 0 (2 devices) and 1 (4 devices) does not divide dimension 0 (size 4)")));
 }
 
 TEST(DistributeTest, APlacementNamingAMissingDimensionIsAnError) {
-  EXPECT_THAT([] { distribute(iota({2, 4}), {1, 2}, {kRep, Placement::shard(2)}); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr(
-                  "[distribute] mesh 1x2 axis 1 shards dimension 2, but the tensor has rank 2")));
-  EXPECT_THAT([] { distribute(iota({2, 4}), {2, 1}, {Placement::shard(-1), kRep}); },
-              ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("mesh 2x1 axis 0 shards dimension -1, but the tensor has rank 2")));
-  EXPECT_THAT([] { distribute(iota({2, 4}), {0, 2}, {kRep, kRep}); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr("[distribute] invalid mesh 0x2")));
+  EXPECT_THAT(
+      [] {
+        distribute(iota({2, 4}), {1, 2}, {kRep, Placement::shard(2)});
+      },
+      ThrowsMessage<std::invalid_argument>(
+          HasSubstr("[distribute] mesh 1x2 axis 1 shards dimension 2, but the tensor has rank 2")));
+  EXPECT_THAT(
+      [] {
+        distribute(iota({2, 4}), {2, 1}, {Placement::shard(-1), kRep});
+      },
+      ThrowsMessage<std::invalid_argument>(
+          HasSubstr("mesh 2x1 axis 0 shards dimension -1, but the tensor has rank 2")));
+  EXPECT_THAT(
+      [] {
+        distribute(iota({2, 4}), {0, 2}, {kRep, kRep});
+      },
+      ThrowsMessage<std::invalid_argument>(HasSubstr("[distribute] invalid mesh 0x2")));
 }
 
 TEST(ComposeTest, AMissingShardIsAnError) {
@@ -196,9 +208,8 @@ TEST(ComposeTest, AMissingShardIsAnError) {
               ThrowsMessage<std::invalid_argument>(HasSubstr(
                   "[mesh_tensor] mesh 1x4: the shard of device 2 (row 0, col 2) is missing")));
   tensor.shards.pop_back();
-  EXPECT_THAT([&] { compose(tensor); },
-              ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[mesh_tensor] mesh 1x4 has 4 devices but 3 shards")));
+  EXPECT_THAT([&] { compose(tensor); }, ThrowsMessage<std::invalid_argument>(HasSubstr(
+                                            "[mesh_tensor] mesh 1x4 has 4 devices but 3 shards")));
 }
 
 TEST(ComposeTest, AShardOfAnotherShapeOrDtypeIsAnError) {
@@ -228,9 +239,12 @@ TEST(ComposeTest, ReplicasThatDifferNameBothDevices) {
 TEST(TransportTest, InProcessHoldsEveryDeviceAndScopesRestore) {
   EXPECT_EQ(mesh_transport().name(), "in-process");
   EXPECT_TRUE(mesh_transport().holds({1, 8}, 7));
-  EXPECT_THAT([] { mesh_transport().holds({1, 8}, 8); },
-              ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[mesh_transport] device 8 is not on mesh T3K (8 devices)")));
+  EXPECT_THAT(
+      [] {
+        mesh_transport().holds({1, 8}, 8);
+      },
+      ThrowsMessage<std::invalid_argument>(
+          HasSubstr("[mesh_transport] device 8 is not on mesh T3K (8 devices)")));
   {
     const ScopedMeshTransport scoped(in_process_transport());
     EXPECT_EQ(&mesh_transport(), in_process_transport().get());

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/tensor_values.h"
 #include "validation/tensor/dtype.h"
 
 namespace ttt {
@@ -24,15 +25,10 @@ using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
-constexpr DType kAllDtypes[] = {DType::float32,   DType::float16, DType::bfloat16,
-                                DType::bfloat8_b, DType::bfloat4_b, DType::int32,
-                                DType::int64,     DType::float64};
+constexpr DType kAllDtypes[] = {DType::float32,   DType::float16, DType::bfloat16, DType::bfloat8_b,
+                                DType::bfloat4_b, DType::int32,   DType::int64,    DType::float64};
 
-std::vector<double> values_of(const Tensor& tensor) {
-  std::vector<double> values;
-  for (std::int64_t i = 0; i < tensor.numel(); ++i) values.push_back(tensor.at_flat(i));
-  return values;
-}
+using test_support::values_of;
 
 // A tensor of `dtype` holding `values` (integers for integer dtypes).
 Tensor make(Shape shape, const std::vector<double>& values, DType dtype) {
