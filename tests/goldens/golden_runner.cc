@@ -93,10 +93,12 @@ MetricsOptions metrics_options() {
 }  // namespace
 
 const std::vector<std::string>& required_goldens() {
-  // "collectives": the collective blocks (tools/goldens/make_ccl_goldens.py), not a model.
-  static const std::vector<std::string> stems{"collectives",  "gemma-2-9b", "gpt-2",
+  // "collectives": the collective blocks (tools/goldens/make_ccl_goldens.py), and
+  // "tensor_parallel": the mesh blocks built on them (tools/goldens/make_tp_goldens.py); not
+  // models.
+  static const std::vector<std::string> stems{"collectives",  "gemma-2-9b",   "gpt-2",
                                               "llama-3.1-8b", "llama-3.2-1b", "mistral-7b",
-                                              "mixtral-8x7b", "qwen2.5-7b"};
+                                              "mixtral-8x7b", "qwen2.5-7b",   "tensor_parallel"};
   return stems;
 }
 

@@ -1,0 +1,196 @@
+#!/usr/bin/python3
+"""Writes goldens/tensor_parallel.h5: PyTorch goldens of the mesh blocks built on the collectives.
+
+The kinds (docs/multi-device.md): distributed_rms_norm (the hidden dimension split along a mesh
+axis), tp_gated_mlp (ffn split along the axis, partials reduced) and tp_lm_head (vocabulary split
+along the axis, logits gathered). Each call's input x is stored per device as the container x/0 ..
+x/<devices-1> (generator nodes of tools/ttt_random.py, float32 normals; replicated devices hold
+the same seed) with its placements in the scalar "placements"; the weights are the whole
+single-device weights under the single-device kinds' names (weight; w_gate, w_up, w_down;
+weight), drawn as tools/goldens/make_goldens.py draws them. The impl_config is empty: the
+registry fills in TTTv1's defaults for the call's device and mode (reduce-scatter of bfloat16
+partials on N300/T3K, all-reduce of bfloat8_b partials on TG).
+
+PyTorch computes, independently of the C++, reference/y: the whole block in float64 on the
+composed input (RMSNorm, silu(x W_gate) * (x W_up) W_down, x W with softcapping), composed over
+the mesh as the block places its output. There is no outputs/y: the device arithmetic (bfloat8_b
+matmuls at HiFi2, the norm kernels) is not emulated here, so tests/goldens/goldens_test.cc judges
+the device path against reference/y with the kinds' accuracy expectations, as for the models.
+
+Run with Debian's interpreter (python3-torch, python3-numpy, python3-h5py):
+    /usr/bin/python3 tools/goldens/make_tp_goldens.py goldens
+"""
+
+import argparse
+import datetime
+import json
+import os
+import sys
+
+import h5py
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_ccl_goldens import compose  # noqa: E402  (auto_compose of per-device shards)
+from make_goldens import Gen, gated_mlp, rms_norm, weight  # noqa: E402
+
+NAME = "tensor_parallel"
+ROWS = 8  # Rows (prefill tokens, decode users), as the models' norm, FFN and LM head goldens.
+REPLICATED = ["replicated", "replicated"]
+
+
+class Writer:
+    def __init__(self, path, created_utc):
+        self.file = h5py.File(path, "w", libver="earliest")
+        self.file.attrs["ttt_format"] = "ttt-trace"
+        self.file.attrs["ttt_format_version"] = np.int64(1)
+        self.file.attrs["producer"] = (
+            f"tools/goldens/make_tp_goldens.py (torch {torch.__version__}, numpy "
+            f"{np.__version__}, h5py {h5py.__version__})")
+        self.file.attrs["created_utc"] = created_utc
+        self.file.attrs["meta"] = json.dumps({"golden": NAME, "reference": "PyTorch float64",
+                                              "torch": torch.__version__})
+        self.calls = self.file.create_group("calls")
+
+    def call(self, name, block, spec, device, mode, placements, shards, weights, y):
+        """One call: `shards` the per-device Gen of x (device order), `weights` name -> Gen."""
+        group = self.calls.create_group(f"{len(self.calls):06d}")
+        group.attrs["name"] = f"{NAME}.{name}"
+        group.attrs["block"] = block
+        group.attrs["spec"] = json.dumps(spec)
+        group.attrs["impl_config"] = json.dumps({})
+        group.attrs["device"] = device
+        group.attrs["scalars"] = json.dumps({"placements": placements, "mode": mode})
+        group.attrs["verdict"] = "unchecked"
+        inputs = group.create_group("inputs")
+        xs = inputs.create_group("x")
+        for index, shard in enumerate(shards):
+            shard.write(xs, str(index))
+        for input_name, tensor in weights.items():
+            tensor.write(inputs, input_name)
+        dataset = group.create_group("reference").create_dataset(
+            "y", data=y.to(torch.float32).numpy(), compression="gzip", compression_opts=6,
+            shuffle=True)
+        dataset.attrs["ttt_dtype"] = "float32"
+        dataset.attrs["computed_by"] = "PyTorch float64, rounded to float32"
+
+    def close(self):
+        self.file.close()
+
+
+def mesh_shape(mesh):
+    return tuple(int(v) for v in mesh.split("x"))
+
+
+def replicated_x(name, mesh, rows, hidden):
+    """x [rows, hidden] on every device: one seed, written once per device."""
+    x = Gen(NAME, f"{name}.x", (rows, hidden))
+    count = mesh_shape(mesh)[0] * mesh_shape(mesh)[1]
+    return [x] * count, x.torch()
+
+
+def distributed_rms_norm(w, name, mesh, device, mode, dim, eps, offset):
+    """x split along its hidden (last) dimension over the mesh columns (axis 1), replicated down
+    the rows; y placed as x."""
+    rows, cols = mesh_shape(mesh)
+    parts = [Gen(NAME, f"{name}.x/{c}", (ROWS, dim // cols)) for c in range(cols)]
+    shards = [parts[c] for _ in range(rows) for c in range(cols)]
+    x = torch.cat([p.torch() for p in parts], dim=-1)
+    # Gemma stores w with the model computing (1 + w): its weights sit around 0.
+    scale = Gen(NAME, f"{name}.weight", (dim,), 0.0 if offset else 1.0, 0.1)
+    y = rms_norm(x, scale.torch(), eps, offset)
+    placements = ["replicated", "shard(1)"]
+    y_shards = [chunk for _ in range(rows) for chunk in torch.chunk(y, cols, dim=-1)]
+    spec = {"dim": dim, "eps": eps, "add_unit_offset": offset, "mesh": mesh, "axis": 1}
+    w.call(name, "distributed_rms_norm", spec, device, mode, placements, shards,
+           {"weight": scale}, compose(y_shards, rows, cols, placements))
+
+
+def tp_gated_mlp(w, name, mesh, device, mode, hidden, ffn, act, reduction):
+    """x replicated; y split along hidden over the columns (reduce_scatter) or replicated
+    (all_reduce)."""
+    rows, cols = mesh_shape(mesh)
+    shards, x = replicated_x(name, mesh, ROWS, hidden)
+    w_gate = weight(NAME, f"{name}.w_gate", hidden, ffn)
+    w_up = weight(NAME, f"{name}.w_up", hidden, ffn)
+    w_down = weight(NAME, f"{name}.w_down", ffn, hidden)
+    y = gated_mlp(act, x, w_gate.torch(), w_up.torch(), w_down.torch())
+    if reduction == "reduce_scatter":
+        placements = ["replicated", "shard(1)"]
+        y_shards = [chunk for _ in range(rows) for chunk in torch.chunk(y, cols, dim=-1)]
+    else:
+        placements = REPLICATED
+        y_shards = [y] * (rows * cols)
+    spec = {"mlp": {"hidden_dim": hidden, "ffn_dim": ffn, "activation": act}, "mesh": mesh,
+            "axis": 1}
+    w.call(name, "tp_gated_mlp", spec, device, mode, REPLICATED, shards,
+           {"w_gate": w_gate, "w_up": w_up, "w_down": w_down},
+           compose(y_shards, rows, cols, placements))
+
+
+def tp_lm_head(w, name, mesh, device, mode, hidden, vocab, tied, softcap):
+    """x replicated; the logits gathered along the vocabulary: replicated."""
+    shards, x = replicated_x(name, mesh, ROWS, hidden)
+    if tied:  # The embedding table [vocab, hidden], N(0, 1) as the models' tables.
+        table = Gen(NAME, f"{name}.weight", (vocab, hidden))
+        logits = x @ table.torch().T
+    else:
+        table = weight(NAME, f"{name}.weight", hidden, vocab)
+        logits = x @ table.torch()
+    if softcap:
+        logits = softcap * torch.tanh(logits / softcap)
+    spec = {"lm_head": {"hidden_dim": hidden, "vocab_size": vocab, "tied_embeddings": tied,
+                        "logit_softcap": softcap}, "mesh": mesh, "axis": 1}
+    w.call(name, "tp_lm_head", spec, device, mode, REPLICATED, shards, {"weight": table}, logits)
+
+
+def write(directory, created_utc):
+    path = os.path.join(directory, NAME + ".h5")
+    w = Writer(path, created_utc)
+    try:
+        # Hidden sizes, eps, activations, tying and softcaps are the models' (goldens/README.md);
+        # ffn 1024 and vocabularies 1024 are the models' golden widths.
+        # Llama-3.1-8B's norm on T3K (TTTv1's prefill DistributedNorm), Gemma-2-9B's (1 + w) on
+        # N300, Llama-3.1-70B's on TG (hidden over the 4 columns, decode).
+        distributed_rms_norm(w, "distributed_rms_norm.t3k", "1x8", "T3K", "prefill", 4096, 1e-5,
+                             False)
+        distributed_rms_norm(w, "distributed_rms_norm.n300_offset", "1x2", "N300", "prefill",
+                             3584, 1e-6, True)
+        distributed_rms_norm(w, "distributed_rms_norm.tg_decode", "8x4", "TG", "decode", 8192,
+                             1e-5, False)
+        # Llama-3.1-8B's MLP on T3K (prefill) and N300 (decode), Gemma-2-9B's GeGLU on T3K,
+        # Llama-3.1-70B's on TG (ffn over the 4 columns, all-reduce).
+        tp_gated_mlp(w, "tp_gated_mlp.t3k", "1x8", "T3K", "prefill", 4096, 1024, "silu",
+                     "reduce_scatter")
+        tp_gated_mlp(w, "tp_gated_mlp.n300_decode", "1x2", "N300", "decode", 4096, 1024, "silu",
+                     "reduce_scatter")
+        tp_gated_mlp(w, "tp_gated_mlp.t3k_gelu", "1x8", "T3K", "prefill", 3584, 1024,
+                     "gelu_tanh", "reduce_scatter")
+        tp_gated_mlp(w, "tp_gated_mlp.tg_decode", "8x4", "TG", "decode", 8192, 1024, "silu",
+                     "all_reduce")
+        # Llama-3.1-8B's LM head on T3K, Llama-3.2-1B's (tied) on N300 in decode, Gemma-2-9B's
+        # (tied, softcap 30) on T3K.
+        tp_lm_head(w, "tp_lm_head.t3k", "1x8", "T3K", "prefill", 4096, 1024, False, 0.0)
+        tp_lm_head(w, "tp_lm_head.n300_tied_decode", "1x2", "N300", "decode", 2048, 1024, True,
+                   0.0)
+        tp_lm_head(w, "tp_lm_head.t3k_softcap", "1x8", "T3K", "prefill", 3584, 1024, True, 30.0)
+    finally:
+        w.close()
+    return path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("directory", help="where to write tensor_parallel.h5 (goldens/)")
+    parser.add_argument("--created-utc", help="ISO 8601 time for created_utc (default: now)")
+    args = parser.parse_args(argv)
+    created = args.created_utc or datetime.datetime.now(datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    path = write(args.directory, created)
+    print(f"{path}: {os.path.getsize(path)} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
