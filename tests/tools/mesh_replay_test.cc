@@ -15,6 +15,7 @@
 
 #include "blocks/ccl/all_reduce.h"
 #include "blocks/ccl/reduce_scatter.h"
+#include "tests/common/raw_h5.h"
 #include "tests/common/scratch_dir.h"
 #include "tests/tools/cli_run.h"
 #include "validation/mesh/mesh.h"
@@ -29,6 +30,7 @@ namespace {
 
 using cli_test::run_ttt;
 using cli_test::RunResult;
+using test_support::set_string_attribute;
 using ::testing::EndsWith;
 using ::testing::StartsWith;
 
@@ -232,18 +234,6 @@ class BrokenMeshGroup : public MeshReplay {
     H5Fclose(file);
   }
 
-  static void set_string(hid_t object, const char* name, const char* value) {
-    if (H5Aexists(object, name) > 0) H5Adelete(object, name);
-    const hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
-    const hid_t space = H5Screate(H5S_SCALAR);
-    const hid_t attribute = H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    H5Awrite(attribute, type, &value);
-    H5Aclose(attribute);
-    H5Sclose(space);
-    H5Tclose(type);
-  }
-
   // Checks the library's TraceError and both commands' one line against `what` (after the group).
   void expect_error(const std::string& what) {
     const std::string expected = file_ + ":" + kGroup + ": " + what;
@@ -267,7 +257,7 @@ class BrokenMeshGroup : public MeshReplay {
 };
 
 TEST_F(BrokenMeshGroup, AMeshThatDoesNotParse) {
-  edit([](hid_t group) { set_string(group, "ttt_mesh", "1x"); });
+  edit([](hid_t group) { set_string_attribute(group, "ttt_mesh", "1x"); });
   expect_error(
       "attribute 'ttt_mesh': [parse_mesh] unknown mesh '1x' (expected N150, N300, T3K, TG or "
       "ROWSxCOLS such as 2x4, with 1..1024 devices)");
@@ -279,7 +269,7 @@ TEST_F(BrokenMeshGroup, AMissingPlacementsAttribute) {
 }
 
 TEST_F(BrokenMeshGroup, PlacementsThatAreNotJson) {
-  edit([](hid_t group) { set_string(group, "ttt_placements", R"(["replicated", )"); });
+  edit([](hid_t group) { set_string_attribute(group, "ttt_placements", R"(["replicated", )"); });
   expect_error(
       "attribute 'ttt_placements': not JSON: [json.exception.parse_error.101] parse error at "
       "line 1, column 16: syntax error while parsing value - unexpected end of input; "
@@ -287,11 +277,13 @@ TEST_F(BrokenMeshGroup, PlacementsThatAreNotJson) {
 }
 
 TEST_F(BrokenMeshGroup, PlacementsThatAreNotTwoPlacementNames) {
-  edit([](hid_t group) { set_string(group, "ttt_placements", R"(["replicated"])"); });
+  edit([](hid_t group) { set_string_attribute(group, "ttt_placements", R"(["replicated"])"); });
   expect_error(
       "attribute 'ttt_placements': expected a JSON array of two placement names (rows, "
       "columns), got [\"replicated\"]");
-  edit([](hid_t group) { set_string(group, "ttt_placements", R"j(["replicated", "split(0)"])j"); });
+  edit([](hid_t group) {
+    set_string_attribute(group, "ttt_placements", R"j(["replicated", "split(0)"])j");
+  });
   expect_error(
       "attribute 'ttt_placements': [parse_placement] unknown placement 'split(0)' (expected "
       "replicated or shard(DIM) with DIM 0..7)");

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 
+#include "tests/common/raw_h5.h"
 #include "tests/validation/trace/trace_test_util.h"
 #include "validation/input/allocation_limit.h"
 #include "validation/trace/capture.h"
@@ -18,6 +19,7 @@ namespace ttt {
 namespace {
 
 using test_support::ScratchDir;
+using test_support::set_string_attribute;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using testing::scale_call;
@@ -59,18 +61,6 @@ class BadInput : public ::testing::Test {
   ScratchDir dir_;
   std::string path_ = dir_.file("t.h5");
 };
-
-void set_string(hid_t object, const char* name, const char* value) {
-  if (H5Aexists(object, name) > 0) H5Adelete(object, name);
-  const hid_t type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(type, H5T_VARIABLE);
-  const hid_t space = H5Screate(H5S_SCALAR);
-  const hid_t attribute = H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-  H5Awrite(attribute, type, &value);
-  H5Aclose(attribute);
-  H5Sclose(space);
-  H5Tclose(type);
-}
 
 void set_int(hid_t object, const char* name, std::int64_t value) {
   if (H5Aexists(object, name) > 0) H5Adelete(object, name);
@@ -120,7 +110,7 @@ TEST_F(BadInput, ForeignHdf5File) {
 }
 
 TEST_F(BadInput, WrongFormatName) {
-  edit([](hid_t file) { set_string(file, "ttt_format", "other-trace"); });
+  edit([](hid_t file) { set_string_attribute(file, "ttt_format", "other-trace"); });
   EXPECT_EQ(read_error(), path_ +
                               ":/: not a ttt trace: attribute 'ttt_format' is \"other-trace\", "
                               "expected \"ttt-trace\"");
@@ -136,7 +126,7 @@ TEST_F(BadInput, NewerFormatVersion) {
 TEST_F(BadInput, FormatVersionMissingOrNotAnInteger) {
   edit([](hid_t file) { H5Adelete(file, "ttt_format_version"); });
   EXPECT_EQ(read_error(), path_ + ":/: missing attribute 'ttt_format_version'");
-  edit([](hid_t file) { set_string(file, "ttt_format_version", "1"); });
+  edit([](hid_t file) { set_string_attribute(file, "ttt_format_version", "1"); });
   EXPECT_EQ(read_error(), path_ + ":/: attribute 'ttt_format_version' is not an integer");
 }
 
@@ -152,7 +142,7 @@ TEST_F(BadInput, MissingRequiredCallAttribute) {
 TEST_F(BadInput, CallAttributesThatAreNotWhatTheFormatSays) {
   edit([](hid_t file) {
     const hid_t call = H5Gopen2(file, "/calls/000000", H5P_DEFAULT);
-    set_string(call, "spec", "{broken");
+    set_string_attribute(call, "spec", "{broken");
     H5Gclose(call);
   });
   EXPECT_THAT(read_error(),
@@ -160,15 +150,15 @@ TEST_F(BadInput, CallAttributesThatAreNotWhatTheFormatSays) {
                     HasSubstr("('{broken')")));
   edit([](hid_t file) {
     const hid_t call = H5Gopen2(file, "/calls/000000", H5P_DEFAULT);
-    set_string(call, "spec", "{}");
-    set_string(call, "scalars", "[1, 2]");
+    set_string_attribute(call, "spec", "{}");
+    set_string_attribute(call, "scalars", "[1, 2]");
     H5Gclose(call);
   });
   EXPECT_EQ(read_error(), path_ + ":/calls/000000: attribute 'scalars' is not a JSON object");
   edit([](hid_t file) {
     const hid_t call = H5Gopen2(file, "/calls/000000", H5P_DEFAULT);
-    set_string(call, "scalars", "{}");
-    set_string(call, "verdict", "maybe");
+    set_string_attribute(call, "scalars", "{}");
+    set_string_attribute(call, "verdict", "maybe");
     H5Gclose(call);
   });
   EXPECT_EQ(read_error(), path_ +
@@ -176,8 +166,8 @@ TEST_F(BadInput, CallAttributesThatAreNotWhatTheFormatSays) {
                               "fail or unchecked");
   edit([](hid_t file) {
     const hid_t call = H5Gopen2(file, "/calls/000000", H5P_DEFAULT);
-    set_string(call, "verdict", "pass");
-    set_string(call, "device_ns", "12");
+    set_string_attribute(call, "verdict", "pass");
+    set_string_attribute(call, "device_ns", "12");
     H5Gclose(call);
   });
   EXPECT_EQ(read_error(), path_ + ":/calls/000000: attribute 'device_ns' is not an integer");
@@ -241,14 +231,14 @@ TEST_F(BadInput, UnsupportedDatasetTypes) {
 TEST_F(BadInput, TttDtypeUnknownContradictingOrNotRepresentable) {
   edit([](hid_t file) {
     const hid_t x = H5Dopen2(file, "/calls/000000/inputs/x", H5P_DEFAULT);
-    set_string(x, "ttt_dtype", "bfloat7");
+    set_string_attribute(x, "ttt_dtype", "bfloat7");
     H5Dclose(x);
   });
   EXPECT_THAT(read_error(), HasSubstr(":/calls/000000/inputs/x: attribute 'ttt_dtype' = "
                                       "\"bfloat7\" is not a dtype"));
   edit([](hid_t file) {
     const hid_t x = H5Dopen2(file, "/calls/000000/inputs/x", H5P_DEFAULT);
-    set_string(x, "ttt_dtype", "int32");
+    set_string_attribute(x, "ttt_dtype", "int32");
     H5Dclose(x);
   });
   EXPECT_EQ(read_error(), path_ +
@@ -256,7 +246,8 @@ TEST_F(BadInput, TttDtypeUnknownContradictingOrNotRepresentable) {
                               "contradicts the dataset's float32 values");
   edit([](hid_t file) {
     const hid_t x = H5Dopen2(file, "/calls/000000/inputs/x", H5P_DEFAULT);
-    set_string(x, "ttt_dtype", "bfloat16");  // The values are random float32, not bfloat16.
+    // The values are random float32, not bfloat16.
+    set_string_attribute(x, "ttt_dtype", "bfloat16");
     H5Dclose(x);
   });
   EXPECT_THAT(read_error(), HasSubstr(":/calls/000000/inputs/x: value "));
@@ -273,21 +264,21 @@ TEST_F(BadInput, GeneratorNodesThatCannotBeGenerated) {
       H5Gclose(group);
     });
   };
-  generator([](hid_t group) { set_string(group, "ttt_generator", "mersenne"); });
+  generator([](hid_t group) { set_string_attribute(group, "ttt_generator", "mersenne"); });
   EXPECT_THAT(read_error(), HasSubstr(":/calls/000000/inputs/x: unknown ttt_generator "
                                       "\"mersenne\" (known: splitmix64-normal"));
-  generator([](hid_t group) { set_string(group, "ttt_generator", "splitmix64-normal"); });
+  generator([](hid_t group) { set_string_attribute(group, "ttt_generator", "splitmix64-normal"); });
   EXPECT_EQ(read_error(),
             path_ + ":/calls/000000/inputs/x: generator node has no attribute 'seed'");
   generator([](hid_t group) {
-    set_string(group, "ttt_generator", "splitmix64-normal");
+    set_string_attribute(group, "ttt_generator", "splitmix64-normal");
     set_int(group, "seed", 3);
     set_int(group, "shape", 4);
     set_int(group, "std", -1);
   });
   EXPECT_EQ(read_error(), path_ + ":/calls/000000/inputs/x: attribute 'std' is negative");
   generator([](hid_t group) {
-    set_string(group, "ttt_generator", "splitmix64-uniform");
+    set_string_attribute(group, "ttt_generator", "splitmix64-uniform");
     set_int(group, "seed", 3);
     set_int(group, "shape", 4);
     set_int(group, "low", 1);
@@ -295,7 +286,7 @@ TEST_F(BadInput, GeneratorNodesThatCannotBeGenerated) {
   });
   EXPECT_EQ(read_error(), path_ + ":/calls/000000/inputs/x: attribute 'low' must be below 'high'");
   generator([](hid_t group) {
-    set_string(group, "ttt_generator", "splitmix64-normal");
+    set_string_attribute(group, "ttt_generator", "splitmix64-normal");
     set_int(group, "seed", 3);
     const hsize_t rank[1] = {3};
     const std::int64_t dims[3] = {1 << 20, 1 << 20, 1 << 20};
@@ -310,7 +301,7 @@ TEST_F(BadInput, GeneratorNodesThatCannotBeGenerated) {
   // 32 GiB of float32 from a node of a few bytes: refused before anything is drawn, naming the
   // node and the bytes against the allocation limit (the old cap counted elements, not bytes).
   generator([](hid_t group) {
-    set_string(group, "ttt_generator", "splitmix64-normal");
+    set_string_attribute(group, "ttt_generator", "splitmix64-normal");
     set_int(group, "seed", 3);
     set_int(group, "shape", std::int64_t{1} << 33);
   });

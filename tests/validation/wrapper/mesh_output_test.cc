@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/validation/wrapper/mesh_outputs.h"
 #include "tests/validation/wrapper/wrapper_state.h"
 #include "validation/mesh/mesh.h"
 #include "validation/mesh/transport.h"
@@ -26,13 +27,6 @@ using ::testing::SizeIs;
 
 const Placement kRep = Placement::replicate();
 
-// [2, 8] holding 0, 0.25, 0.5, ... row-major (exact in every float dtype).
-Tensor reference_values() {
-  Tensor tensor({2, 8}, DType::float32);
-  for (std::int64_t i = 0; i < tensor.numel(); ++i) tensor.set_flat(i, 0.25 * static_cast<double>(i));
-  return tensor;
-}
-
 Tolerances max_abs_within(double max_abs_error) {
   Tolerances tolerances;
   tolerances.max_abs_error = max_abs_error;
@@ -43,15 +37,6 @@ ValidationRecord only_record(const std::string& name) {
   const auto records = validation_registry().records({.name_filter = name});
   if (records.size() != 1) throw std::runtime_error(name + ": expected one record");
   return records.front();
-}
-
-// A device output: the reference distributed, then one element of one device's shard changed.
-MeshTensor perturbed(const Mesh& mesh, std::array<Placement, 2> placements, int device,
-                     std::initializer_list<std::int64_t> index, double delta) {
-  MeshTensor out = distribute(reference_values(), mesh, placements);
-  out.shards[device] = out.shards[device].clone();
-  out.shards[device].set(index, out.shards[device].at(index) + delta);
-  return out;
 }
 
 class MeshOutputTest : public ::testing::Test {

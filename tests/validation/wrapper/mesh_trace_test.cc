@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tests/common/scratch_dir.h"
+#include "tests/validation/wrapper/mesh_outputs.h"
 #include "tests/validation/wrapper/wrapper_state.h"
 #include "validation/mesh/mesh.h"
 #include "validation/trace/capture.h"
@@ -27,22 +28,6 @@ using ::testing::SizeIs;
 using ::testing::ThrowsMessage;
 
 const Placement kRep = Placement::replicate();
-
-// [2, 8] holding 0, 0.25, 0.5, ... row-major.
-Tensor reference_values() {
-  Tensor tensor({2, 8}, DType::float32);
-  for (std::int64_t i = 0; i < tensor.numel(); ++i) tensor.set_flat(i, 0.25 * static_cast<double>(i));
-  return tensor;
-}
-
-// The reference on `mesh`, with device `device`'s element `index` moved by `delta`.
-MeshTensor perturbed(const Mesh& mesh, std::array<Placement, 2> placements, int device,
-                     std::initializer_list<std::int64_t> index, double delta) {
-  MeshTensor out = distribute(reference_values(), mesh, placements);
-  out.shards[device] = out.shards[device].clone();
-  out.shards[device].set(index, out.shards[device].at(index) + delta);
-  return out;
-}
 
 std::vector<std::string> names_of(const std::vector<TraceTensor>& tensors) {
   std::vector<std::string> names;
