@@ -152,7 +152,7 @@ TEST(TpAttentionTest, EqualsTheSumOfHandCutDevices) {
   const Tensor y = compose(TpAttention(spec, tp_float32_config(spec), weights)
                                .prefill_forward(distribute(x, spec.mesh, {})));
   std::vector<double> sum(static_cast<std::size_t>(x.numel()), 0.0);
-  for (int p = 0; p < 8; ++p) {
+  for (std::int64_t p = 0; p < 8; ++p) {
     const std::int64_t kv = p / 4;
     AttentionWeights cut_weights{
         cut(weights.wq.load(), 1, p * 8, 8), cut(weights.wk.load(), 1, kv * 8, 8),
