@@ -48,9 +48,7 @@ void to_json(nlohmann::json& json, const AllGatherSpec& spec) {
 
 void read_json(const JsonNode& node, AllGatherSpec& spec) {
   node.allow_only({"mesh", "axis", "dim"});
-  const ccl_detail::MeshAxis mesh_axis = ccl_detail::read_mesh_axis(node);
-  spec.mesh = mesh_axis.mesh;
-  spec.axis = mesh_axis.axis;
+  ccl_detail::read_mesh_axis(node, spec.mesh, spec.axis);
   spec.dim = static_cast<int>(node.at("dim").integer_in(0, kMaxRank - 1));
 }
 

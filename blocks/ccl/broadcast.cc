@@ -51,9 +51,7 @@ void to_json(nlohmann::json& json, const BroadcastSpec& spec) {
 
 void read_json(const JsonNode& node, BroadcastSpec& spec) {
   node.allow_only({"mesh", "axis", "root"});
-  const ccl_detail::MeshAxis mesh_axis = ccl_detail::read_mesh_axis(node);
-  spec.mesh = mesh_axis.mesh;
-  spec.axis = mesh_axis.axis;
+  ccl_detail::read_mesh_axis(node, spec.mesh, spec.axis);
   if (const auto root = node.find("root")) spec.root = static_cast<int>(root->integer_in(0, 1023));
 }
 

@@ -134,16 +134,16 @@ nlohmann::json mesh_axis_json(const MeshAxis& spec) {
   return {{"mesh", mesh_name(spec.mesh)}, {"axis", spec.axis}};
 }
 
-MeshAxis read_mesh_axis(const JsonNode& node) {
-  MeshAxis spec;
-  const JsonNode mesh = node.at("mesh");
+void read_mesh_axis(const JsonNode& node, Mesh& mesh, int& axis) {
+  const JsonNode mesh_node = node.at("mesh");
   try {
-    spec.mesh = parse_mesh(mesh.string());
+    mesh = parse_mesh(mesh_node.string());
   } catch (const std::invalid_argument& error) {
-    mesh.fail(error.what());
+    mesh_node.fail(error.what());
   }
-  if (const auto axis = node.find("axis")) spec.axis = static_cast<int>(axis->integer_in(0, 1));
-  return spec;
+  if (const auto axis_node = node.find("axis")) {
+    axis = static_cast<int>(axis_node->integer_in(0, 1));
+  }
 }
 
 CclImplConfig default_move_config(const Mesh& mesh, Device device) {

@@ -96,7 +96,8 @@ struct MeshAxis {
 void validate_mesh_axis(std::string_view block, const MeshAxis& spec);
 // Spec JSON of a collective: {"mesh": "T3K", "axis": 1, <extra int fields>} and its strict reader.
 nlohmann::json mesh_axis_json(const MeshAxis& spec);
-MeshAxis read_mesh_axis(const JsonNode& node);
+// Reads "mesh" (required) and "axis" (default 1) into a Spec's two fields.
+void read_mesh_axis(const JsonNode& node, Mesh& mesh, int& axis);
 
 // TTTv1's defaults (tt-transformers ModelArgs): ring when the device is a T3K or a Galaxy and the
 // mesh has 8 chips (ccl_topology: "ring on a T3K or 6U galaxy submesh"), else line (N300, and the

@@ -162,9 +162,7 @@ void to_json(nlohmann::json& json, const DistributedRmsNormSpec& spec) {
 
 void read_json(const JsonNode& node, DistributedRmsNormSpec& spec) {
   node.allow_only({"dim", "eps", "add_unit_offset", "mesh", "axis"});
-  const ccl_detail::MeshAxis mesh_axis = ccl_detail::read_mesh_axis(node);
-  spec.mesh = mesh_axis.mesh;
-  spec.axis = mesh_axis.axis;
+  ccl_detail::read_mesh_axis(node, spec.mesh, spec.axis);
   spec.dim = node.at("dim").integer();
   if (const auto eps = node.find("eps")) spec.eps = eps->number();
   if (const auto offset = node.find("add_unit_offset")) spec.add_unit_offset = offset->boolean();

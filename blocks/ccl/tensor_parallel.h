@@ -92,9 +92,7 @@ void read_spec_json(const JsonNode& node, TpSpec& spec, const char* inner_name,
                     Inner TpSpec::*inner) {
   node.allow_only({inner_name, "mesh", "axis"});
   read_json(node.at(inner_name), spec.*inner);
-  const MeshAxis mesh_axis = ccl_detail::read_mesh_axis(node);
-  spec.mesh = mesh_axis.mesh;
-  spec.axis = mesh_axis.axis;
+  ccl_detail::read_mesh_axis(node, spec.mesh, spec.axis);
 }
 
 }  // namespace ttt::tp_detail
