@@ -5,8 +5,6 @@
 #include <stdexcept>
 #include <utility>
 
-#include "blocks/ccl/all_reduce.h"
-#include "blocks/ccl/reduce_scatter.h"
 #include "blocks/ccl/tensor_parallel.h"
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
@@ -185,15 +183,8 @@ TpAttention::TpAttention(TpAttentionSpec spec, TpAttentionImplConfig config,
     devices_.emplace_back(spec_.device_spec(position), config_.device,
                           device_weights(spec_, weights, position));
   }
-  if (config_.reduction == TpReduction::all_reduce) {
-    reduce_ = [mesh_axis, ccl = config_.ccl](const MeshTensor& partials, int dim) {
-      return AllReduce({mesh_axis.mesh, mesh_axis.axis, dim}, ccl).forward(partials);
-    };
-  } else {
-    reduce_ = [mesh_axis, ccl = config_.ccl](const MeshTensor& partials, int dim) {
-      return ReduceScatter({mesh_axis.mesh, mesh_axis.axis, dim}, ccl).forward(partials);
-    };
-  }
+  reduce_ =
+      tp_detail::partial_sum(mesh_axis, config_.reduction == TpReduction::all_reduce, config_.ccl);
 }
 
 void TpAttention::check_caches(const std::vector<KVCache>& caches) const {

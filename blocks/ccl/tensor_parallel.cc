@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "blocks/ccl/all_reduce.h"
+#include "blocks/ccl/reduce_scatter.h"
 #include "validation/mesh/transport.h"
 
 namespace ttt::tp_detail {
@@ -91,6 +93,18 @@ MeshTensor map_held_shards(const MeshTensor& x,
     result.shards[device] = run(device, x.shards[device]);
   }
   return result;
+}
+
+std::function<MeshTensor(const MeshTensor& partials, int dim)> partial_sum(
+    const MeshAxis& spec, bool all_reduce, const CclReduceImplConfig& ccl) {
+  if (all_reduce) {
+    return [spec, ccl](const MeshTensor& partials, int dim) {
+      return AllReduce({spec.mesh, spec.axis, dim}, ccl).forward(partials);
+    };
+  }
+  return [spec, ccl](const MeshTensor& partials, int dim) {
+    return ReduceScatter({spec.mesh, spec.axis, dim}, ccl).forward(partials);
+  };
 }
 
 Tensor composed_input(std::string_view block, const MeshAxis& spec, const MeshTensor& x) {

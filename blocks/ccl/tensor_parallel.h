@@ -58,6 +58,12 @@ int feature_dim(const MeshTensor& x);
 MeshTensor map_held_shards(const MeshTensor& x,
                            const std::function<Tensor(int device, const Tensor& shard)>& run);
 
+// The collective that sums a row-parallel block's per-device partials along spec.axis, split
+// along `dim`: AllReduce (every device gets the whole sum) when `all_reduce`, else ReduceScatter
+// (each device its slice). Chosen once, when the block is configured.
+std::function<MeshTensor(const MeshTensor& partials, int dim)> partial_sum(
+    const MeshAxis& spec, bool all_reduce, const CclReduceImplConfig& ccl);
+
 // A forward of a tensor-parallel block: checks x (check_replicated_input), then every device this
 // process holds runs its single-device block's `forward` (prefill_forward or decode_forward) on
 // its shard. The partial results still want the block's collective.

@@ -4,8 +4,6 @@
 #include <stdexcept>
 #include <utility>
 
-#include "blocks/ccl/all_reduce.h"
-#include "blocks/ccl/reduce_scatter.h"
 #include "blocks/ccl/tensor_parallel.h"
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
@@ -119,15 +117,8 @@ TpGatedMlp::TpGatedMlp(TpGatedMlpSpec spec, TpGatedMlpImplConfig config, GatedMl
                         tp_detail::slice_weight(weights.w_up, 1, mesh_axis, device),
                         tp_detail::slice_weight(weights.w_down, 0, mesh_axis, device)});
   }
-  if (config_.reduction == TpReduction::all_reduce) {
-    reduce_ = [mesh_axis, ccl = config_.ccl](const MeshTensor& partials, int dim) {
-      return AllReduce({mesh_axis.mesh, mesh_axis.axis, dim}, ccl).forward(partials);
-    };
-  } else {
-    reduce_ = [mesh_axis, ccl = config_.ccl](const MeshTensor& partials, int dim) {
-      return ReduceScatter({mesh_axis.mesh, mesh_axis.axis, dim}, ccl).forward(partials);
-    };
-  }
+  reduce_ =
+      tp_detail::partial_sum(mesh_axis, config_.reduction == TpReduction::all_reduce, config_.ccl);
 }
 
 MeshTensor TpGatedMlp::prefill_forward(const MeshTensor& x) const {
