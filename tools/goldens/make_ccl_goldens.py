@@ -15,8 +15,6 @@ Run with Debian's interpreter (python3-torch, python3-numpy, python3-h5py):
     /usr/bin/python3 tools/goldens/make_ccl_goldens.py goldens
 """
 
-import argparse
-import datetime
 import json
 import os
 import sys
@@ -26,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_goldens import Gen  # noqa: E402  (generator nodes of tools/ttt_random.py)
+from make_goldens import Gen, one_file_main  # noqa: E402  (generator nodes of tools/ttt_random.py)
 
 NAME = "collectives"
 TORCH_DTYPE = {"bfloat16": torch.bfloat16, "float32": torch.float32}
@@ -178,15 +176,7 @@ def write(directory, created_utc):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("directory", help="where to write collectives.h5 (goldens/)")
-    parser.add_argument("--created-utc", help="ISO 8601 time for created_utc (default: now)")
-    args = parser.parse_args(argv)
-    created = args.created_utc or datetime.datetime.now(datetime.timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%SZ")
-    path = write(args.directory, created)
-    print(f"{path}: {os.path.getsize(path)} bytes")
-    return 0
+    return one_file_main(__doc__, "collectives.h5", write, argv)
 
 
 if __name__ == "__main__":

@@ -657,6 +657,22 @@ def write_model(directory, name, created_utc):
     return path
 
 
+def created_utc(text):
+    """The file's created_utc: `text` (--created-utc) or now, ISO 8601."""
+    return text or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def one_file_main(doc, file_name, write, argv=None):
+    """The command line of a generator that writes one file, `write(directory, created)`."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("directory", help=f"where to write {file_name} (goldens/)")
+    parser.add_argument("--created-utc", help="ISO 8601 time for created_utc (default: now)")
+    args = parser.parse_args(argv)
+    path = write(args.directory, created_utc(args.created_utc))
+    print(f"{path}: {os.path.getsize(path)} bytes")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("directory", help="where to write <model>.h5 (the repository's goldens/)")
@@ -666,8 +682,7 @@ def main(argv=None):
     unknown = [name for name in args.models if name not in MODELS]
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(MODELS)}")
-    created = args.created_utc or datetime.datetime.now(datetime.timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%SZ")
+    created = created_utc(args.created_utc)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     os.makedirs(args.directory, exist_ok=True)
     for name in args.models or list(MODELS):

@@ -21,8 +21,6 @@ Run with Debian's interpreter (python3-torch, python3-numpy, python3-h5py):
     /usr/bin/python3 tools/goldens/make_tp_goldens.py goldens
 """
 
-import argparse
-import datetime
 import json
 import os
 import sys
@@ -33,7 +31,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_ccl_goldens import compose  # noqa: E402  (auto_compose of per-device shards)
-from make_goldens import Gen, gated_mlp, rms_norm, weight  # noqa: E402
+from make_goldens import Gen, gated_mlp, one_file_main, rms_norm, weight  # noqa: E402
 
 NAME = "tensor_parallel"
 ROWS = 8  # Rows (prefill tokens, decode users), as the models' norm, FFN and LM head goldens.
@@ -181,15 +179,7 @@ def write(directory, created_utc):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("directory", help="where to write tensor_parallel.h5 (goldens/)")
-    parser.add_argument("--created-utc", help="ISO 8601 time for created_utc (default: now)")
-    args = parser.parse_args(argv)
-    created = args.created_utc or datetime.datetime.now(datetime.timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%SZ")
-    path = write(args.directory, created)
-    print(f"{path}: {os.path.getsize(path)} bytes")
-    return 0
+    return one_file_main(__doc__, "tensor_parallel.h5", write, argv)
 
 
 if __name__ == "__main__":
