@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_goldens import Gen, one_file_main  # noqa: E402  (generator nodes of tools/ttt_random.py)
+from make_goldens import Gen, one_file_main, open_trace  # noqa: E402  (generator nodes of tools/ttt_random.py)
 
 NAME = "collectives"
 TORCH_DTYPE = {"bfloat16": torch.bfloat16, "float32": torch.float32}
@@ -68,15 +68,9 @@ def compose(shards, rows, cols, placements):
 
 class Writer:
     def __init__(self, path, created_utc):
-        self.file = h5py.File(path, "w", libver="earliest")
-        self.file.attrs["ttt_format"] = "ttt-trace"
-        self.file.attrs["ttt_format_version"] = np.int64(1)
-        self.file.attrs["producer"] = (
-            f"tools/goldens/make_ccl_goldens.py (torch {torch.__version__}, numpy "
-            f"{np.__version__}, h5py {h5py.__version__})")
-        self.file.attrs["created_utc"] = created_utc
-        self.file.attrs["meta"] = json.dumps({"golden": NAME, "reference": "PyTorch float64",
-                                              "torch": torch.__version__})
+        self.file = open_trace(path, "make_ccl_goldens.py", created_utc,
+                               {"golden": NAME, "reference": "PyTorch float64",
+                                "torch": torch.__version__})
         self.calls = self.file.create_group("calls")
 
     def call(self, name, block, spec, impl_config, device, placements, xs, device_y, exact_y):

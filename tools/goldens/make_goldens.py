@@ -365,24 +365,29 @@ def router_margin(x, router, top_k):
 # ------------------------------------------------------------------------------------------------
 # Writing a trace.
 
+def open_trace(path, script, created_utc, meta):
+    """A new trace file (format ttt-trace v1) with the root attributes every golden carries."""
+    file = h5py.File(path, "w", libver="earliest")
+    file.attrs["ttt_format"] = "ttt-trace"
+    file.attrs["ttt_format_version"] = np.int64(1)
+    file.attrs["producer"] = (f"tools/goldens/{script} (torch {torch.__version__}, numpy "
+                              f"{np.__version__}, h5py {h5py.__version__})")
+    file.attrs["created_utc"] = created_utc
+    file.attrs["meta"] = json.dumps(meta)
+    return file
+
+
 class Golden:
     """One model's golden trace."""
 
     def __init__(self, path, name, model, created_utc):
         self.name = name
-        self.file = h5py.File(path, "w", libver="earliest")
-        self.file.attrs["ttt_format"] = "ttt-trace"
-        self.file.attrs["ttt_format_version"] = np.int64(1)
-        self.file.attrs["producer"] = (
-            f"tools/goldens/make_goldens.py (torch {torch.__version__}, numpy {np.__version__}, "
-            f"h5py {h5py.__version__})")
-        self.file.attrs["created_utc"] = created_utc
         meta = {"model": model["title"], "golden": name, "device": DEVICE,
                 "published_widths": model["real"],
                 "golden_widths": {k: model[k] for k in ("hidden", "ffn", "heads", "kv_heads",
                                                         "vocab")},
                 "reference": "PyTorch float64", "torch": torch.__version__}
-        self.file.attrs["meta"] = json.dumps(meta)
+        self.file = open_trace(path, "make_goldens.py", created_utc, meta)
         self.calls = self.file.create_group("calls")
         self.shared = self.file.create_group("tensors")
         self.shared_keys = set()

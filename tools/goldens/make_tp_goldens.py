@@ -31,7 +31,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_ccl_goldens import compose  # noqa: E402  (auto_compose of per-device shards)
-from make_goldens import Gen, gated_mlp, one_file_main, rms_norm, weight  # noqa: E402
+from make_goldens import Gen, gated_mlp, one_file_main, open_trace, rms_norm, weight  # noqa: E402
 
 NAME = "tensor_parallel"
 ROWS = 8  # Rows (prefill tokens, decode users), as the models' norm, FFN and LM head goldens.
@@ -40,15 +40,9 @@ REPLICATED = ["replicated", "replicated"]
 
 class Writer:
     def __init__(self, path, created_utc):
-        self.file = h5py.File(path, "w", libver="earliest")
-        self.file.attrs["ttt_format"] = "ttt-trace"
-        self.file.attrs["ttt_format_version"] = np.int64(1)
-        self.file.attrs["producer"] = (
-            f"tools/goldens/make_tp_goldens.py (torch {torch.__version__}, numpy "
-            f"{np.__version__}, h5py {h5py.__version__})")
-        self.file.attrs["created_utc"] = created_utc
-        self.file.attrs["meta"] = json.dumps({"golden": NAME, "reference": "PyTorch float64",
-                                              "torch": torch.__version__})
+        self.file = open_trace(path, "make_tp_goldens.py", created_utc,
+                               {"golden": NAME, "reference": "PyTorch float64",
+                                "torch": torch.__version__})
         self.calls = self.file.create_group("calls")
 
     def call(self, name, block, spec, device, mode, placements, shards, weights, y):
