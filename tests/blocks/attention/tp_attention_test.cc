@@ -23,6 +23,7 @@
 namespace ttt {
 namespace {
 
+using test_support::cut;
 using test_support::floats_of;
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
@@ -82,25 +83,6 @@ TpAttentionImplConfig tp_float32_config(const TpAttentionSpec& spec) {
   config.ccl.reduce_dtype = DType::float32;
   config.ccl.output_dtype = DType::float32;
   return config;
-}
-
-// Columns (dim 1) or rows (dim 0) [begin, begin + count) of a 2-D tensor, or elements of a 1-D
-// one, by index arithmetic.
-Tensor cut(const Tensor& w, int dim, std::int64_t begin, std::int64_t count) {
-  if (w.rank() == 1) {
-    std::vector<float> out;
-    for (std::int64_t i = 0; i < count; ++i) out.push_back(static_cast<float>(w.at({begin + i})));
-    return Tensor::from_floats({count}, std::move(out));
-  }
-  const std::int64_t rows = dim == 0 ? count : w.dim(0);
-  const std::int64_t cols = dim == 1 ? count : w.dim(1);
-  std::vector<float> out;
-  for (std::int64_t r = 0; r < rows; ++r) {
-    for (std::int64_t c = 0; c < cols; ++c) {
-      out.push_back(static_cast<float>(w.at({dim == 0 ? begin + r : r, dim == 1 ? begin + c : c})));
-    }
-  }
-  return Tensor::from_floats({rows, cols}, std::move(out));
 }
 
 // |a - b| <= tolerance * (1 + |b|) everywhere: float32 roundings of sums of a few terms of

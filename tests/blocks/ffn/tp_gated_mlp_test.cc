@@ -37,20 +37,8 @@ GatedMlpWeights seeded_weights(const GatedMlpSpec& spec) {
           random_normal({spec.ffn_dim, spec.hidden_dim}, 13, 0.0, 0.2)};
 }
 
+using test_support::cut;
 using test_support::floats_of;
-
-// Columns (dim 1) or rows (dim 0) [begin, begin + count) of a 2-D tensor, by index arithmetic.
-Tensor cut(const Tensor& w, int dim, std::int64_t begin, std::int64_t count) {
-  const std::int64_t rows = dim == 0 ? count : w.dim(0);
-  const std::int64_t cols = dim == 1 ? count : w.dim(1);
-  std::vector<float> out;
-  for (std::int64_t r = 0; r < rows; ++r) {
-    for (std::int64_t c = 0; c < cols; ++c) {
-      out.push_back(static_cast<float>(w.at({dim == 0 ? begin + r : r, dim == 1 ? begin + c : c})));
-    }
-  }
-  return Tensor::from_floats({rows, cols}, std::move(out));
-}
 
 TEST(TpSliceTest, EachDeviceHoldsItsColumnsOrRows) {
   // [2, 4] = [[0, 1, 2, 3], [4, 5, 6, 7]]: position 1 of 2 holds columns 2, 3.
