@@ -1,15 +1,18 @@
 // Composition proven on a real model: block results of a suite, composed, against the causal LM
 // they stand for (docs/PERFORMANCE.md "Composition: predicted vs measured").
 //
-// Robust on a shared two-core machine: OpenBLAS runs one thread, the figures are the fastest CPU
-// time of the process over 41 repetitions with the caches evicted before each (CPU time does not
-// count the time other programs hold the cores; the minimum drops repetitions they slowed down
-// through shared caches and memory bandwidth), CTest runs it alone (RUN_SERIAL), and a latency
-// miss is measured again, up to 3 attempts in all: a build running beside it can hold memory
-// bandwidth through a whole decode measurement (+22% seen once in 5 runs), while a wrong
-// composition misses every time. Quiet, the measured latency stays within 7% of the prediction;
-// the test allows 15%, and docs/PERFORMANCE.md records the measured errors against the issue's
-// 10% goal.
+// Built twice. With TTT_COMPOSE_CHECK_LATENCY=0 (label pattern: CI runs it) the test checks what
+// does not depend on the machine's load: both compositions are complete and the measured model's
+// accuracy lies inside the predicted band. With 1 (labels pattern and slow: a timed test belongs
+// on an idle machine, `ctest --preset ci -L slow -R ComposeLatency`) it also checks the latency
+// prediction: OpenBLAS runs one thread, the figures are the fastest CPU time of the process over
+// 41 repetitions with the caches evicted before each (CPU time does not count the time other
+// programs hold the cores; the minimum drops repetitions they slowed down through shared caches
+// and memory bandwidth), CTest runs it alone (RUN_SERIAL), and a latency miss is measured again,
+// up to 3 attempts in all: a build running beside it can hold memory bandwidth through a whole
+// decode measurement (+22% seen once in 5 runs), while a wrong composition misses every time.
+// Quiet, the measured latency stays within 7% of the prediction; the test allows 15%, and
+// docs/PERFORMANCE.md records the measured errors against the 10% goal.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -24,9 +27,10 @@
 namespace ttt {
 namespace {
 
+constexpr bool kCheckLatency = TTT_COMPOSE_CHECK_LATENCY;
 constexpr double kLatencyTolerance = 0.15;
-constexpr int kRepetitions = 41;
-constexpr int kAttempts = 3;
+constexpr int kRepetitions = kCheckLatency ? 41 : 9;  // 9: the fewest a suite accepts.
+constexpr int kAttempts = kCheckLatency ? 3 : 1;
 
 // A Llama-3.2-shaped model that runs in seconds yet whose weights (31 M values, about 370 MB in
 // device form) do not fit in the caches, as a real model's: hidden 1024, 16 query and 4 key/value
@@ -88,7 +92,15 @@ Attempt attempt(const SuiteFile& suite) {
   return result;
 }
 
-TEST(ComposeMeasure, BlockResultsPredictTheSmallModel) {
+// The two builds name their test apart, so that CTest (which names tests by GoogleTest's names)
+// holds both.
+#if TTT_COMPOSE_CHECK_LATENCY
+#define TTT_COMPOSE_SUITE ComposeLatency
+#else
+#define TTT_COMPOSE_SUITE ComposeMeasure
+#endif
+
+TEST(TTT_COMPOSE_SUITE, BlockResultsPredictTheSmallModel) {
   const int threads = blas_threads();
   set_blas_threads(1);
   const SuiteFile suite = small_llama_suite();
@@ -108,7 +120,9 @@ TEST(ComposeMeasure, BlockResultsPredictTheSmallModel) {
   ASSERT_EQ(last.comparison.modes.size(), 2u) << report;
   for (const ModeComparison& mode : last.comparison.modes) {
     SCOPED_TRACE(std::string(mode_name(mode.mode)));
-    EXPECT_TRUE(mode.latency_within) << reports << report;
+    if (kCheckLatency) {
+      EXPECT_TRUE(mode.latency_within) << reports << report;
+    }
     EXPECT_TRUE(mode.accuracy_within) << report;
     // The model is accurate and its error is visible: the check is not vacuous.
     EXPECT_GT(mode.measured_nmse, 0.0);
