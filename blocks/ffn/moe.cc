@@ -155,20 +155,31 @@ void validate(const MoeSpec& spec, const MoeWeights& weights) {
 }
 
 Moe::Moe(MoeSpec spec, MoeImplConfig config, MoeWeights weights)
-    : spec_(spec), config_(config), router_matmul_(config.router) {
+    : Moe(spec, config, std::move(weights), ExpertRange{0, spec.num_experts}) {}
+
+Moe::Moe(MoeSpec spec, MoeImplConfig config, MoeWeights weights, ExpertRange held)
+    : spec_(spec), config_(config), held_(held), router_matmul_(config.router) {
   spec_.validate();
   config_.validate(spec_);
   validate(spec_, weights);
+  if (held_.first < 0 || held_.count < 1 || held_.first + held_.count > spec_.num_experts) {
+    ffn_detail::fail(kBlock, "experts " + std::to_string(held_.first) + ".." +
+                                 std::to_string(held_.first + held_.count - 1) +
+                                 " are not all among spec.num_experts " +
+                                 std::to_string(spec_.num_experts));
+  }
   router_ = Prepared<DeviceMatrix>([matmul = router_matmul_, source = weights.router] {
     return matmul.prepare(source.load(), Tensor(), "moe.router");
   });
-  for (GatedMlpWeights& expert : weights.experts) {
-    experts_.emplace_back(spec_.expert_spec(), config_.expert, std::move(expert));
+  for (std::int64_t e = held_.first; e < held_.first + held_.count; ++e) {
+    experts_.emplace_back(spec_.expert_spec(), config_.expert,
+                          std::move(weights.experts[static_cast<std::size_t>(e)]));
   }
 }
 
 bool Moe::expert_prepared(std::int64_t expert) const {
-  return router_.ready() && experts_.at(static_cast<std::size_t>(expert)).weights_prepared();
+  return router_.ready() &&
+         experts_.at(static_cast<std::size_t>(expert - held_.first)).weights_prepared();
 }
 
 Tensor Moe::forward(const Tensor& x) const {
@@ -192,11 +203,11 @@ Tensor Moe::forward(const Tensor& x) const {
     }
   }
 
-  // Each expert runs on its rows; the weighted outputs are summed in expert order.
+  // Each held expert runs on its rows; the weighted outputs are summed in expert order.
   std::vector<float> out(static_cast<std::size_t>(rows * hidden), 0.0f);
   std::vector<float> gathered;
   std::vector<float> expert_out;
-  for (std::int64_t e = 0; e < experts; ++e) {
+  for (std::int64_t e = held_.first; e < held_.first + held_.count; ++e) {
     const std::vector<std::int64_t>& served = routed_rows[static_cast<std::size_t>(e)];
     const auto count = static_cast<std::int64_t>(served.size());
     if (count == 0) continue;
@@ -206,7 +217,8 @@ Tensor Moe::forward(const Tensor& x) const {
                   gathered.data() + i * hidden);
     }
     expert_out.resize(gathered.size());
-    experts_[static_cast<std::size_t>(e)].run_rows(gathered.data(), count, expert_out.data());
+    experts_[static_cast<std::size_t>(e - held_.first)].run_rows(gathered.data(), count,
+                                                                 expert_out.data());
     for (std::int64_t i = 0; i < count; ++i) {
       const float weight = routed_weights[static_cast<std::size_t>(e)][static_cast<std::size_t>(i)];
       float* target = out.data() + served[static_cast<std::size_t>(i)] * hidden;

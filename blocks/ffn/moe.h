@@ -98,15 +98,30 @@ struct MoeWeights {
 // spec.num_experts is 8".
 void validate(const MoeSpec& spec, const MoeWeights& weights);
 
+// The experts a Moe holds: `count` experts from `first` (expert indices of the spec).
+struct ExpertRange {
+  std::int64_t first = 0;
+  std::int64_t count = 0;
+  bool operator==(const ExpertRange&) const = default;
+};
+
 class Moe {
  public:
   // Validates the spec, the config and the weights' shapes without loading anything. An expert's
   // weights load the first time a token is routed to it.
   Moe(MoeSpec spec, MoeImplConfig config, MoeWeights weights);
+  // A Moe holding only the experts of `held` (one device of an expert-parallel MoE,
+  // blocks/ffn/ep_moe.h): it routes every token as the whole Moe does but runs and sums only
+  // its experts (in expert order, as the whole Moe), so its output is the weighted sum of their
+  // outputs alone. The other experts' weights are checked, never kept or loaded. Throws
+  // "[moe] experts 6..9 are not all among spec.num_experts 8".
+  Moe(MoeSpec spec, MoeImplConfig config, MoeWeights weights, ExpertRange held);
 
   const MoeSpec& spec() const { return spec_; }
   const MoeImplConfig& config() const { return config_; }
-  // True when the router and expert `expert` have prepared their device weights.
+  const ExpertRange& held() const { return held_; }
+  // True when the router and expert `expert` (one this Moe holds) have prepared their device
+  // weights.
   bool expert_prepared(std::int64_t expert) const;
 
   // x [..., seq, hidden] -> same shape in combine_dtype.
@@ -119,9 +134,10 @@ class Moe {
 
   MoeSpec spec_;
   MoeImplConfig config_;
+  ExpertRange held_;
   DeviceMatmul router_matmul_;
   Prepared<DeviceMatrix> router_;
-  std::vector<GatedMlp> experts_;
+  std::vector<GatedMlp> experts_;  // The held experts, held_.first + i at i.
 };
 
 // The reference's routing of one token (float64 logits; same tie rule).
