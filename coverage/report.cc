@@ -9,6 +9,7 @@
 
 #include "coverage/internal/block_facts.h"
 #include "validation/markup/number.h"
+#include "validation/mesh/mesh.h"
 
 namespace ttt {
 namespace {
@@ -132,6 +133,20 @@ std::string parameter_summary(const ParameterCoverage& parameter) {
     text += "; outside the domain: " + list_values(parameter.outside);
   }
   return text;
+}
+
+// The report's rows: each model on one device (topology ""), then on each topology it targets
+// with more than one device (its mesh_name: "T3K").
+std::vector<std::pair<const CatalogModel*, std::string>> demanded_rows(const Catalog& catalog) {
+  std::vector<std::pair<const CatalogModel*, std::string>> rows;
+  for (const CatalogModel& model : catalog.models) {
+    rows.emplace_back(&model, "");
+    for (const std::string& topology : model.topologies) {
+      const Mesh mesh = parse_mesh(topology);
+      if (mesh.size() > 1) rows.emplace_back(&model, mesh_name(mesh));
+    }
+  }
+  return rows;
 }
 
 // A record with its facts, described once.
@@ -292,6 +307,7 @@ CoverageReport build_coverage_report(const std::vector<CoverageRecord>& records,
     as_config.mode = record.mode;
     as_config.identity = item.facts.identity;
     as_config.weight_dtype = item.facts.weight_dtype;
+    as_config.topology = item.facts.topology;
     item.key = as_config.key();
     outcome_of[item.key].add(record, "the calls of " + item.key);
     totals.add(record, "the calls of all records");
@@ -302,15 +318,17 @@ CoverageReport build_coverage_report(const std::vector<CoverageRecord>& records,
   report.failed = totals.failed;
 
   std::map<std::string, ConfigStatus> distinct;
-  for (const CatalogModel& model : catalog.models) {
+  for (const auto& [model, topology] : demanded_rows(catalog)) {
     ModelCoverage coverage;
-    coverage.name = model.name;
-    coverage.hf_id = model.hf_id;
-    coverage.unsupported = model.unsupported;
-    for (const CatalogConfig& config : model.configurations) {
+    coverage.name = topology.empty() ? model->name : model->name + "@" + topology;
+    coverage.hf_id = model->hf_id;
+    coverage.topology = topology;
+    coverage.unsupported = model->unsupported;
+    for (const CatalogConfig& config : model->configurations) {
       ConfigCoverage item;
       item.config = config;
-      const auto it = outcome_of.find(config.key());
+      item.config.topology = topology;
+      const auto it = outcome_of.find(item.config.key());
       const Outcome outcome = it == outcome_of.end() ? Outcome{} : it->second;
       item.calls = outcome.calls;
       item.passed = outcome.passed;
@@ -324,7 +342,7 @@ CoverageReport build_coverage_report(const std::vector<CoverageRecord>& records,
         block = coverage.blocks.end() - 1;
       }
       count(block->second, item.status);
-      distinct[config.key()] = item.status;
+      distinct[item.config.key()] = item.status;
       coverage.configurations.push_back(std::move(item));
     }
     report.models.push_back(std::move(coverage));
@@ -351,6 +369,7 @@ CoverageReport build_coverage_report(const std::vector<CoverageRecord>& records,
       config.mode = item.record->mode;
       config.identity = item.facts.identity;
       config.weight_dtype = item.facts.weight_dtype;
+      config.topology = item.facts.topology;
       config.problem = item.facts.problem;
       report.unmatched.push_back(std::move(config));
     }

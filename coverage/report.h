@@ -13,7 +13,8 @@
 //   - per block family, t-way combinatorial coverage over the parameters' domains (tway.h), with
 //     the missing tuples.
 // A record matches a catalog configuration when the block family, the mode, the Spec's identity
-// string and the main weight's dtype are equal (CatalogConfig::key()).
+// string, the main weight's dtype and the topology (the Spec's mesh) are equal
+// (CatalogConfig::key()).
 #pragma once
 
 #include <cstdint>
@@ -64,9 +65,13 @@ struct CoverageCounts {
   double passing_pct() const;
 };
 
+// One row per (model, topology): the model's configurations on one device, named as the model
+// ("Llama-3.1-70B"), then on each multi-device topology it targets, named "<model>@<topology>"
+// ("Llama-3.1-70B@TG"), which only records on that mesh cover.
 struct ModelCoverage {
   std::string name;
   std::string hf_id;
+  std::string topology;  // The mesh ("T3K"); "" for the configurations on one device.
   CoverageCounts counts;
   std::vector<ConfigCoverage> configurations;  // In catalog order.
   // Per block family present in the model, in the order of first appearance.
@@ -107,6 +112,7 @@ struct UnmatchedConfig {
   std::string mode;
   std::string identity;
   std::string weight_dtype;
+  std::string topology;  // The mesh ("T3K"); "" for one device.
   std::uint64_t calls = 0;
   std::uint64_t passed = 0;
   std::uint64_t failed = 0;

@@ -247,7 +247,9 @@ std::string format_coverage_console(const CoverageReport& report, std::size_t ma
     out << "\nExercised configurations no catalog model needs:\n";
     for (const UnmatchedConfig& config : report.unmatched) {
       out << "  " << config.block << " " << (config.mode.empty() ? "?" : config.mode) << " "
-          << config.identity << " " << config.weight_dtype << ": " << config.calls << " calls, "
+          << config.identity << " " << config.weight_dtype
+          << (config.topology.empty() ? "" : " on " + config.topology) << ": " << config.calls
+          << " calls, "
           << config.failed << " failed"
           << (config.problem.empty() ? "" : " (" + config.problem + ")") << "\n";
     }
@@ -326,6 +328,7 @@ nlohmann::json to_json(const CoverageReport& report) {
     nlohmann::json entry = counts_json(model.counts);
     entry["name"] = model.name;
     entry["hf_id"] = model.hf_id;
+    if (!model.topology.empty()) entry["topology"] = model.topology;
     entry["blocks"] = std::move(blocks);
     entry["unsupported"] = model.unsupported;
     entry["configurations_list"] = std::move(configurations);
@@ -393,6 +396,7 @@ nlohmann::json to_json(const CoverageReport& report) {
                          {"passed", config.passed},
                          {"failed", config.failed},
                          {"problem", config.problem}});
+    if (!config.topology.empty()) unmatched.back()["topology"] = config.topology;
   }
   return {{"format", "ttt-coverage-report"},
           {"version", 1},

@@ -1,5 +1,5 @@
-// The catalog of published configs and the dispatch of a config.json to its architecture mapping
-// (the reader is models/internal/config_reader.cc).
+// The dispatch of a config.json to its architecture mapping (the reader is
+// models/internal/config_reader.cc); the catalog is models/catalog.cc.
 #include "models/model.h"
 
 #include <fstream>
@@ -82,26 +82,6 @@ const Architecture& mapping_for(const JsonNode& config) {
 }
 
 }  // namespace
-
-std::vector<std::string> catalog_model_names() {
-  std::vector<std::string> names;
-  for (const auto& [name, text] : models_detail::embedded_catalog()) names.push_back(name);
-  return names;  // Sorted: the embedded files are a std::map.
-}
-
-bool is_catalog_model(std::string_view name) {
-  return models_detail::embedded_catalog().count(std::string(name)) > 0;
-}
-
-nlohmann::json catalog_config(std::string_view name) {
-  const auto& catalog = models_detail::embedded_catalog();
-  const auto it = catalog.find(std::string(name));
-  if (it == catalog.end()) {
-    throw std::invalid_argument("[model_catalog] unknown model '" + std::string(name) +
-                                "' (catalog: " + joined(catalog_model_names()) + ")");
-  }
-  return nlohmann::json::parse(it->second);
-}
 
 ModelDefinition model_from_config(const nlohmann::json& config, const std::string& source) {
   return model_from_config(JsonNode(config, source));

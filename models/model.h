@@ -1,7 +1,8 @@
 // The models a suite names: a catalog of published configurations (config.json as released,
-// models/catalog/<name>.json), the one reader mapping a config.json to the causal LM's Spec through
-// the mapping file of its model_type (models/architectures/<model_type>.json; docs/models.md
-// "Adding a model"), and seeded weights to run any Spec.
+// models/catalog/<id>.json, indexed by models/catalog/catalog.json: models/catalog.h), the one
+// reader mapping a config.json to the causal LM's Spec through the mapping file of its model_type
+// (models/architectures/<model_type>.json; docs/models.md "Adding a model"), and seeded weights to
+// run any Spec.
 //
 // Mapped: llama, mistral, mixtral, qwen2, qwen3, gemma2, gpt2, phi3, stablelm; bloom is read and
 // refused (its embedding LayerNorm has no pattern).
@@ -18,7 +19,7 @@
 
 namespace ttt {
 
-// Names of the catalog models, sorted: "gemma-2-9b", "gpt2", "llama-3.1-8b", ...
+// Ids of the catalog models (models/catalog.h), sorted: "bert-base-uncased", "bloom-560m", ...
 std::vector<std::string> catalog_model_names();
 // Whether `name` is a catalog model.
 bool is_catalog_model(std::string_view name);
@@ -41,8 +42,8 @@ struct ModelDefinition {
 // a parallel residual, which no TTTv2 pattern expresses (models/architectures/stablelm.json)").
 ModelDefinition model_from_config(const nlohmann::json& config, const std::string& source);
 // The same for a config.json inside a larger document: errors name the node's source and the
-// field's full JSON Pointer ("coverage/catalog/models.json: /models/9/config/hidden_size: expected
-// an integer, got \"wide\"").
+// field's full JSON Pointer ("dir/models.json: /models/9/config/hidden_size: expected an
+// integer, got \"wide\"", a --catalog directory's models.json: coverage/catalog/catalog.h).
 ModelDefinition model_from_config(const JsonNode& config);
 
 // A catalog model by name, else the config.json at `name_or_path`. Throws std::invalid_argument

@@ -21,6 +21,7 @@
 #include "blocks/normalization/rms_norm.h"
 #include "coverage/internal/block_facts.h"
 #include "coverage/internal/catalog_data.h"
+#include "models/catalog.h"
 #include "models/model.h"
 #include "patterns/block_modules.h"
 #include "patterns/causal_lm.h"
@@ -123,8 +124,8 @@ void add_variant(ModelBuilder& builder, const Variant& spec, std::int64_t count)
 }
 
 // The configurations of the model the suites run: every module Spec of its CausalLmSpec, grouped
-// as embedding, norms (the layers' and the final one), attention (one per distinct layer Spec:
-// Gemma-2's windowed and global layers), feed-forward, LM head.
+// as embedding, norms (the layers', the embedding's and the final one), attention (one per
+// distinct layer Spec: Gemma-2's windowed and global layers), feed-forward, LM head.
 std::vector<CatalogConfig> configurations_of(const CausalLmSpec& spec) {
   SpecUses<NormSpec> norms;
   SpecUses<AttentionSpec> attention;
@@ -137,6 +138,7 @@ std::vector<CatalogConfig> configurations_of(const CausalLmSpec& spec) {
     attention.add(layer.attention);
     ffns.add(layer.ffn);
   }
+  if (spec.embedding_norm.has_value()) norms.add(*spec.embedding_norm);
   norms.add(spec.norm);
   ModelBuilder builder;
   builder.add("embedding", spec.embedding, 1);
@@ -224,7 +226,7 @@ BlockDomain parse_domain(const std::string& block, const nlohmann::json& json,
     if (!item.contains("field") || !item.at("field").is_string() ||
         !coverage_detail::valid_field(item.at("field").get<std::string>())) {
       fail(path + "/field",
-           "expected mode, device, batch, seq_len, weight_dtype, identity, spec.<path>, "
+           "expected mode, device, batch, seq_len, weight_dtype, identity, topology, spec.<path>, "
            "impl.<path> or derived.<name>");
     }
     parameter.field = item.at("field").get<std::string>();
@@ -301,9 +303,10 @@ BlockDomain parse_domain(const std::string& block, const nlohmann::json& json,
   return domain;
 }
 
-// One entry of models.json (docs/coverage.md "The catalog"): a model of the models catalog by its
-// name ("model") or a config.json given inline ("config"), mapped by the model reader; with
-// "unsupported", a model the reader cannot map, listed with the features no block expresses.
+// One entry of a --catalog directory's models.json (docs/coverage.md "Your own catalog"): a model
+// of the models catalog by its id ("model") or a config.json given inline ("config"), mapped by
+// the model reader; with "unsupported", a model the reader cannot map, listed with the features no
+// block expresses; "topologies" as the models catalog's.
 CatalogModel read_model_entry(const nlohmann::json& item, const std::string& where,
                               const std::string& path) {
   const auto fail = [&](const std::string& field, const std::string& message) {
@@ -313,8 +316,18 @@ CatalogModel read_model_entry(const nlohmann::json& item, const std::string& whe
   if (!item.is_object()) fail("", "expected an object");
   for (const auto& [key, value] : item.items()) {
     if (key != "name" && key != "hf_id" && key != "model" && key != "config" &&
-        key != "architecture" && key != "unsupported") {
-      fail(key, "unknown field (known: name, hf_id, model, config, architecture, unsupported)");
+        key != "architecture" && key != "unsupported" && key != "topologies") {
+      fail(key,
+           "unknown field (known: name, hf_id, model, config, architecture, unsupported, "
+           "topologies)");
+    }
+  }
+  std::vector<std::string> topologies;
+  if (item.contains("topologies")) {
+    try {
+      topologies = read_topologies(JsonNode(item.at("topologies"), "", path + "/topologies"));
+    } catch (const std::invalid_argument& error) {
+      throw std::invalid_argument("[catalog] " + where + ": " + error.what());
     }
   }
   const auto text = [&](const std::string& field) {
@@ -326,6 +339,7 @@ CatalogModel read_model_entry(const nlohmann::json& item, const std::string& whe
   if (!item.contains("name")) fail("name", "is required");
   const std::string name = text("name");
   const std::string hf_id = item.contains("hf_id") ? text("hf_id") : "";
+  const std::string id = item.contains("model") ? text("model") : "";
   const bool unsupported = item.contains("unsupported");
   if (item.contains("model") && item.contains("config")) {
     fail("", "give one of \"model\" (a models catalog name) and \"config\", not both");
@@ -351,7 +365,10 @@ CatalogModel read_model_entry(const nlohmann::json& item, const std::string& whe
     if (item.contains("architecture")) {
       fail("architecture", "is read from the config (give it only with \"unsupported\")");
     }
-    return derive_model(name, hf_id, JsonNode(config, config_source, config_path));
+    CatalogModel model = derive_model(name, hf_id, JsonNode(config, config_source, config_path));
+    model.id = id;
+    model.topologies = std::move(topologies);
+    return model;
   }
 
   if (!item.contains("architecture")) fail("architecture", "is required with \"unsupported\"");
@@ -360,8 +377,10 @@ CatalogModel read_model_entry(const nlohmann::json& item, const std::string& whe
     fail("unsupported", "expected a non-empty array of features");
   }
   CatalogModel model;
+  model.id = id;
   model.name = name;
   model.hf_id = hf_id;
+  model.topologies = std::move(topologies);
   model.architecture = text("architecture");
   model.config = config.is_null() ? nlohmann::json::object() : std::move(config);
   for (std::size_t i = 0; i < features.size(); ++i) {
@@ -373,10 +392,39 @@ CatalogModel read_model_entry(const nlohmann::json& item, const std::string& whe
   return model;
 }
 
+// Resolves the domains of domains.json (`where`) against the catalog's models.
+void add_domains(Catalog& catalog, const nlohmann::json& domains, const std::string& where) {
+  if (!domains.is_object() || !domains.contains("blocks") || !domains.at("blocks").is_object()) {
+    throw std::invalid_argument("[catalog] " + where + ": /blocks: expected an object");
+  }
+  for (const auto& [block, json] : domains.at("blocks").items()) {
+    catalog.domains[block] = parse_domain(block, json, where, catalog.models);
+  }
+}
+
+// A model of the models catalog: derived from its config.json by the model reader, or listed with
+// its unsupported features (its architecture is the config's model_type).
+CatalogModel from_models_catalog(const ModelCatalogEntry& entry) {
+  CatalogModel model;
+  if (entry.unsupported.empty()) {
+    model = derive_model(entry.name, entry.hf_id, JsonNode(entry.config, entry.id));
+  } else {
+    model.name = entry.name;
+    model.hf_id = entry.hf_id;
+    model.architecture = entry.config.value("model_type", "");
+    model.config = entry.config;
+    model.unsupported = entry.unsupported;
+  }
+  model.id = entry.id;
+  model.topologies = entry.topologies;
+  return model;
+}
+
 }  // namespace
 
 std::string CatalogConfig::key() const {
-  return block + "|" + mode + "|" + identity + "|" + weight_dtype;
+  return block + "|" + mode + "|" + identity + "|" + weight_dtype +
+         (topology.empty() ? "" : "|" + topology);
 }
 
 const CatalogModel* Catalog::find_model(std::string_view name) const {
@@ -416,13 +464,7 @@ Catalog build_catalog(const nlohmann::json& models, const nlohmann::json& domain
     }
     catalog.models.push_back(std::move(model));
   }
-  const std::string domains_where = source + "/domains.json";
-  if (!domains.is_object() || !domains.contains("blocks") || !domains.at("blocks").is_object()) {
-    throw std::invalid_argument("[catalog] " + domains_where + ": /blocks: expected an object");
-  }
-  for (const auto& [block, json] : domains.at("blocks").items()) {
-    catalog.domains[block] = parse_domain(block, json, domains_where, catalog.models);
-  }
+  add_domains(catalog, domains, source + "/domains.json");
   return catalog;
 }
 
@@ -435,9 +477,17 @@ Catalog load_catalog(const std::string& directory) {
 }
 
 const Catalog& builtin_catalog() {
-  static const Catalog* catalog = new Catalog(build_catalog(
-      parse_json_text(coverage_detail::builtin_models_json(), "builtin models.json"),
-      parse_json_text(coverage_detail::builtin_domains_json(), "builtin domains.json"), "builtin"));
+  static const Catalog* catalog = [] {
+    auto* built = new Catalog;
+    built->source = "builtin";
+    for (const ModelCatalogEntry& entry : model_catalog()) {
+      built->models.push_back(from_models_catalog(entry));
+    }
+    add_domains(*built,
+                parse_json_text(coverage_detail::builtin_domains_json(), "builtin domains.json"),
+                "builtin/domains.json");
+    return built;
+  }();
   return *catalog;
 }
 

@@ -1,13 +1,13 @@
-// The coverage catalog: for each real model, the block configurations it needs, and for each
-// block family the parameters coverage reports on with their declared domains (docs/coverage.md
-// "The catalog").
+// The coverage catalog: for each real model, the block configurations it needs and the
+// topologies it needs them on, and for each block family the parameters coverage reports on with
+// their declared domains (docs/coverage.md "The catalog").
 //
-// Two checked-in files define it: coverage/catalog/models.json (which published models coverage
-// measures against: each a model of the models catalog by name, a config.json given inline, or a
-// model the model reader cannot map with its unsupported features) and
-// coverage/catalog/domains.json (the parameter domains). Both are compiled into the library
-// (builtin_catalog()); `--catalog DIR` reads a directory holding the same two files instead
-// (load_catalog()).
+// The models are the models catalog's (models/catalog.h: models/catalog/catalog.json, the one
+// catalog suites and coverage share): each with its published config.json, the topologies
+// (meshes) it targets, and for a model the model reader cannot map its unsupported features.
+// The domains are coverage/catalog/domains.json. Both are compiled into the libraries
+// (builtin_catalog()); `--catalog DIR` reads DIR/models.json (a list of your own models, see
+// build_catalog) and DIR/domains.json instead (load_catalog()).
 //
 // A model's configurations come from the model the suites run: derive_model() reads its
 // config.json with the model reader (models/model.h model_from_config) and takes every module Spec
@@ -15,7 +15,8 @@
 // Gemma-2's windowed and global layers), feed-forward block, final norm and LM head, in both modes,
 // under each precision preset (TTTv1's default, accuracy and performance), the ImplConfig being the
 // block's default_impl_config() on N150. Configurations that differ only by an ImplConfig field
-// other than the main weight's dtype are one configuration.
+// other than the main weight's dtype are one configuration. A model needs them on one device and,
+// again, on each multi-device topology it targets (report.h: one report row per topology).
 #pragma once
 
 #include <cstdint>
@@ -41,14 +42,17 @@ struct CatalogConfig {
   std::vector<std::string> presets;
   // How many times the block runs in one forward of one token (layers, norms per layer).
   std::int64_t count = 0;
+  // The mesh it runs on, by mesh_name() ("T3K", "TG", "2x4"); "" for one device (1x1).
+  std::string topology;
 
-  // "<block>|<mode>|<identity>|<weight_dtype>": what a record must match (docs/coverage.md
-  // "Matching").
+  // "<block>|<mode>|<identity>|<weight_dtype>", followed by "|<topology>" on a multi-device mesh:
+  // what a record must match (docs/coverage.md "Matching").
   std::string key() const;
 };
 
 // A model and what it needs.
 struct CatalogModel {
+  std::string id;            // The models catalog's id ("llama-3.1-8b"); "" when it has none.
   std::string name;          // "Llama-3.1-8B".
   std::string hf_id;         // "meta-llama/Llama-3.1-8B".
   std::string architecture;  // The config's model_type.
@@ -58,6 +62,10 @@ struct CatalogModel {
   // reports): "bidirectional (encoder) self-attention ...". A model the model reader cannot map
   // has these and no configurations.
   std::vector<std::string> unsupported;
+  // The topologies the model targets, as the catalog names them ("N150", "N300", "T3K", "TG").
+  // Its configurations are needed on one device and on each of these meshes with more than one
+  // device.
+  std::vector<std::string> topologies;
 };
 
 // A parameter a block family is reported on.
@@ -103,9 +111,12 @@ struct Catalog {
 CatalogModel derive_model(const std::string& name, const std::string& hf_id,
                           const JsonNode& config);
 
-// Builds a catalog from the two files' JSON (models.json, domains.json): derives every model and
-// resolves the domains (catalog values, sorting). Throws std::invalid_argument naming `source`,
-// the file and the JSON path of a bad field, or as derive_model for a config the reader refuses.
+// Builds a catalog of your own models from a models.json ({"models": [...]}, each entry a models
+// catalog model by id ("model") or a config.json given inline ("config"), with "name", optional
+// "hf_id" and "topologies", and with "unsupported" (and "architecture") a model the reader cannot
+// map) and a domains.json: derives every model and resolves the domains (catalog values,
+// sorting). Throws std::invalid_argument naming `source`, the file and the JSON path of a bad
+// field, or as derive_model for a config the reader refuses.
 Catalog build_catalog(const nlohmann::json& models, const nlohmann::json& domains,
                       const std::string& source);
 
@@ -113,7 +124,8 @@ Catalog build_catalog(const nlohmann::json& models, const nlohmann::json& domain
 // one is missing or bad.
 Catalog load_catalog(const std::string& directory);
 
-// The catalog compiled from coverage/catalog/ (built once; thread-safe).
+// The models catalog's models (models/catalog.h) with coverage/catalog/domains.json (built once;
+// thread-safe).
 const Catalog& builtin_catalog();
 
 }  // namespace ttt

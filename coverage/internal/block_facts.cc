@@ -5,12 +5,14 @@
 #include <exception>
 #include <functional>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
 #include "blocks/common/block_kind.h"
 #include "blocks/common/device.h"
 #include "validation/markup/number.h"
+#include "validation/mesh/mesh.h"
 
 namespace ttt::coverage_detail {
 namespace {
@@ -30,6 +32,16 @@ const std::map<std::string, const BlockKind*, std::less<>>& families() {
 
 }  // namespace
 
+std::string spec_topology(const nlohmann::json& spec) {
+  if (!spec.is_object() || !spec.contains("mesh") || !spec.at("mesh").is_string()) return "";
+  try {
+    const Mesh mesh = parse_mesh(spec.at("mesh").get<std::string>());
+    return mesh.size() == 1 ? "" : mesh_name(mesh);
+  } catch (const std::invalid_argument&) {
+    return "";
+  }
+}
+
 std::pair<std::string, std::string> split_kind(std::string_view kind) {
   for (const std::string_view mode : {std::string_view(".prefill"), std::string_view(".decode")}) {
     if (kind.size() > mode.size() && kind.substr(kind.size() - mode.size()) == mode) {
@@ -44,6 +56,7 @@ BlockFacts describe_block(const std::string& block, const nlohmann::json& spec,
                           const std::string& mode) {
   BlockFacts facts;
   facts.block = block;
+  facts.topology = spec_topology(spec);
   facts.spec = spec;
   facts.impl_config = impl_config;
   facts.identity = block + spec.dump();
@@ -121,7 +134,7 @@ nlohmann::json at_path(const nlohmann::json& object, std::string_view path) {
 
 bool valid_field(std::string_view field) {
   for (const std::string_view plain :
-       {"mode", "device", "batch", "seq_len", "weight_dtype", "identity"}) {
+       {"mode", "device", "batch", "seq_len", "weight_dtype", "identity", "topology"}) {
     if (field == plain) return true;
   }
   for (const std::string_view prefix : {"spec.", "impl.", "derived."}) {
@@ -150,6 +163,7 @@ nlohmann::json field_value(std::string_view field, const FieldContext& context) 
   const BlockFacts& facts = *context.facts;
   if (field == "weight_dtype") return text_or_null(facts.weight_dtype);
   if (field == "identity") return text_or_null(facts.identity);
+  if (field == "topology") return facts.topology.empty() ? "N150" : facts.topology;
   if (field.substr(0, 5) == "spec.") return at_path(facts.spec, field.substr(5));
   if (field.substr(0, 5) == "impl.") return at_path(facts.impl_config, field.substr(5));
   if (field.substr(0, 8) == "derived.") return at_path(facts.derived, field.substr(8));

@@ -38,7 +38,15 @@ struct BlockFacts {
   // attention: head_dim, kv_heads, group_size, windowed, softcapped; feed-forward blocks: dims
   // ("4096x14336"); moe: routing ("8/top2"); lm_head and embedding: scaled/softcapped.
   nlohmann::json derived = nlohmann::json::object();
+  // The mesh the configuration runs on, by mesh_name() ("T3K", "TG", "2x4"): the Spec's "mesh"
+  // (the mesh kinds write it); "" for one device (no "mesh", or 1x1). Part of what a record must
+  // match (CatalogConfig::topology).
+  std::string topology;
 };
+
+// The topology of a Spec's JSON (see BlockFacts::topology); "" also for a "mesh" that is not a
+// mesh name (the block's own reader reports that).
+std::string spec_topology(const nlohmann::json& spec);
 
 // Splits a kind into (family, mode suffix): "attention.decode" -> ("attention", "decode"),
 // "gated_mlp" -> ("gated_mlp", "").
@@ -70,7 +78,7 @@ struct FieldContext {
 };
 
 // Whether `field` has a valid form: "mode", "device", "batch", "seq_len", "weight_dtype",
-// "identity", or "spec.", "impl." or "derived." followed by a dot-separated path.
+// "identity", "topology" (the mesh's name: "N150" for one device, "T3K", "2x4"), or "spec.", "impl." or "derived." followed by a dot-separated path.
 bool valid_field(std::string_view field);
 
 // The value of `field` in `context`, or null when the configuration has none (an unknown device,

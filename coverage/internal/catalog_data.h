@@ -1,11 +1,10 @@
-// The catalog's JSON files compiled into the library (internal to coverage/). CMake generates the
-// definitions from coverage/catalog/models.json and domains.json (catalog_data.cc.in).
+// The catalog's domains compiled into the library (internal to coverage/; its models are the
+// models catalog's, models/catalog.h). CMake generates the definition from
+// coverage/catalog/domains.json (catalog_data.cc.in).
 #pragma once
 
 namespace ttt::coverage_detail {
 
-// The text of coverage/catalog/models.json.
-const char* builtin_models_json();
 // The text of coverage/catalog/domains.json.
 const char* builtin_domains_json();
 

@@ -57,8 +57,10 @@ ModelDefinition read_config(const Architecture& architecture, const JsonNode& co
 std::optional<JsonNode> present(const JsonNode& config, std::string_view name);
 
 // The embedded files, name (file stem) -> text, generated at configure time from
-// models/architectures/*.json and models/catalog/*.json (models/CMakeLists.txt).
+// models/architectures/*.json and models/catalog/*.json but the index (models/CMakeLists.txt).
 const std::map<std::string, std::string>& embedded_architectures();
 const std::map<std::string, std::string>& embedded_catalog();
+// The text of models/catalog/catalog.json, the catalog's index (models/catalog.h).
+const char* embedded_catalog_index();
 
 }  // namespace ttt::models_detail

@@ -8,11 +8,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <variant>
 
 #include "models/model.h"
+#include "tests/common/scratch_dir.h"
 
 namespace ttt {
 namespace {
@@ -268,8 +271,8 @@ TEST(Catalog, ModelsTheReaderCannotMapAreListedWithTheirUnsupportedFeatures) {
     ++declared;
     EXPECT_THROW(model_from_config(m.config, m.name), std::invalid_argument)
         << m.name
-        << " is mapped by the model reader now: give its config (or its models "
-           "catalog name) in coverage/catalog/models.json without \"unsupported\"";
+        << " is mapped by the model reader now: drop its \"unsupported\" in "
+           "models/catalog/catalog.json";
   }
   EXPECT_EQ(declared, 2u);
 }
@@ -530,15 +533,24 @@ TEST(Catalog, BadDomainsNameTheJsonPath) {
                   HasSubstr("/nonexistent/catalog/models.json: cannot open")));
 }
 
-TEST(Catalog, LoadsTheCheckedInDirectoryLikeTheBuiltinCopy) {
-  const Catalog loaded = load_catalog(std::string(TTT_SOURCE_DIR) + "/coverage/catalog");
-  ASSERT_EQ(loaded.models.size(), builtin_catalog().models.size());
-  for (std::size_t i = 0; i < loaded.models.size(); ++i) {
-    ASSERT_EQ(loaded.models[i].configurations.size(),
-              builtin_catalog().models[i].configurations.size());
-    for (std::size_t k = 0; k < loaded.models[i].configurations.size(); ++k) {
-      EXPECT_EQ(loaded.models[i].configurations[k].key(),
-                builtin_catalog().models[i].configurations[k].key());
+// A --catalog directory naming models of the models catalog by id gets the configurations the
+// built-in catalog has for them (both read the same config.json through the same reader).
+TEST(Catalog, AnOwnDirectoryNamingCatalogModelsMatchesTheBuiltinOne) {
+  const test_support::ScratchDir dir;
+  std::filesystem::copy_file(std::string(TTT_SOURCE_DIR) + "/coverage/catalog/domains.json",
+                             dir.file("domains.json"));
+  std::ofstream(dir.file("models.json"))
+      << R"({"models": [{"name": "Llama-3.1-70B", "model": "llama-3.1-70b", "topologies": ["TG"]},
+                        {"name": "GPT-2", "model": "gpt2"}]})";
+  const Catalog loaded = load_catalog(dir.path().string());
+  ASSERT_EQ(loaded.models.size(), 2u);
+  EXPECT_THAT(loaded.models[0].topologies, ElementsAre("TG"));
+  EXPECT_TRUE(loaded.models[1].topologies.empty());
+  for (const CatalogModel& own : loaded.models) {
+    const CatalogModel& builtin = model(own.name);
+    ASSERT_EQ(own.configurations.size(), builtin.configurations.size()) << own.name;
+    for (std::size_t k = 0; k < own.configurations.size(); ++k) {
+      EXPECT_EQ(own.configurations[k].key(), builtin.configurations[k].key());
     }
   }
 }

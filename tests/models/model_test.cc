@@ -33,7 +33,8 @@ TEST(ModelCatalog, ListsTheModelsOfTheSuites) {
     FAIL() << "expected an error";
   } catch (const std::invalid_argument& error) {
     EXPECT_THAT(error.what(),
-                HasSubstr("unknown model 'llama-4' (catalog: bloom-560m, gemma-2-9b, gpt2"));
+                HasSubstr("unknown model 'llama-4' (catalog: bert-base-uncased, bloom-560m, "
+                          "deepseek-r1-distill-qwen-1.5b, gemma-2-9b, gpt2"));
   }
 }
 

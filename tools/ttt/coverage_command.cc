@@ -114,7 +114,9 @@ nlohmann::json catalog_json(const std::vector<const CatalogModel*>& models) {
                    {"hf_id", model->hf_id},
                    {"architecture", model->architecture},
                    {"configurations", std::move(configurations)},
-                   {"unsupported", model->unsupported}});
+                   {"unsupported", model->unsupported},
+                   {"topologies", model->topologies}});
+    if (!model->id.empty()) out.back()["id"] = model->id;
   }
   return out;
 }
@@ -138,8 +140,12 @@ int run_catalog(const CatalogArguments& args) {
   if (!args.json_file.empty()) write_output(args.json_file, catalog_json(models).dump(2) + "\n");
   if (args.json_file == "-") return kExitOk;
   for (const CatalogModel* model : models) {
+    std::string topologies;
+    for (const std::string& topology : model->topologies) {
+      topologies += (topologies.empty() ? "" : ", ") + topology;
+    }
     std::cout << model->name << " (" << model->architecture << ", " << model->configurations.size()
-              << " configurations)\n";
+              << " configurations" << (topologies.empty() ? "" : "; on " + topologies) << ")\n";
     for (const CatalogConfig& config : model->configurations) {
       std::cout << "  " << config.block << " " << config.mode << " x" << config.count << " "
                 << config.weight_dtype << " " << config.identity << "\n";
