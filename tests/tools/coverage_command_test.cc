@@ -152,6 +152,11 @@ TEST_F(CoverageCommand, FailUnderAndRequireModel) {
   run = ttt({"coverage", "report", data_, "--require-model", "Llama-9"});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("no model 'Llama-9' in the catalog"));
+  // The same model on N300 (1x2) is its own row: the single-device records cover none of it.
+  run = ttt({"coverage", "report", data_, "--require-model", "llama-3.1-8b@n300"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err,
+              HasSubstr("Llama-3.1-8B@N300: 0% (0/14) of configurations pass, below 100%"));
 }
 
 TEST_F(CoverageCommand, MergeAggregatesFiles) {
@@ -222,7 +227,7 @@ TEST_F(CoverageCommand, SuiteResultsAreCoverageData) {
 TEST_F(CoverageCommand, CatalogListsDerivedConfigurations) {
   RunResult run = ttt({"coverage", "catalog", "--model", "gemma-2-9b"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_THAT(run.out, HasSubstr("Gemma-2-9B (gemma2, 18 configurations)"));
+  EXPECT_THAT(run.out, HasSubstr("Gemma-2-9B (gemma2, 18 configurations; on N150, N300)"));
   EXPECT_THAT(run.out,
               HasSubstr("rms_norm decode x169 bfloat16 RMS_NORM(dim=3584,eps=1e-06,offset=1)"));
   run = ttt({"coverage", "catalog", "--json", "-"});
@@ -231,9 +236,11 @@ TEST_F(CoverageCommand, CatalogListsDerivedConfigurations) {
   // --json FILE: the JSON in the file, the listing on stdout.
   run = ttt({"coverage", "catalog", "--model", "gemma-2-9b", "--json", path("catalog.json")});
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_THAT(run.out, StartsWith("Gemma-2-9B (gemma2, 18 configurations)\n"));
+  EXPECT_THAT(run.out, StartsWith("Gemma-2-9B (gemma2, 18 configurations; on N150, N300)\n"));
   const nlohmann::json catalog = nlohmann::json::parse(read_text(path("catalog.json")));
   ASSERT_EQ(catalog.size(), 1u);
+  EXPECT_EQ(catalog[0].at("id"), "gemma-2-9b");
+  EXPECT_EQ(catalog[0].at("topologies"), nlohmann::json({"N150", "N300"}));
   EXPECT_EQ(catalog.at(0).at("name"), "Gemma-2-9B");
   EXPECT_EQ(catalog.at(0).at("configurations").size(), 18u);
   run = ttt({"coverage", "catalog", "--model", "nope"});
