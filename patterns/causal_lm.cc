@@ -13,13 +13,16 @@
 #include "blocks/registration.h"
 #include "patterns/internal/context.h"
 #include "patterns/internal/validated_call.h"
+#include "patterns/internal/optional_norm.h"
 #include "validation/trace/capture.h"
 
 namespace ttt {
 
 using pattern_detail::call_settings;
 using pattern_detail::positionwise_calls;
+using pattern_detail::make_optional_norm_module;
 using pattern_detail::validate_spec_and_configs;
+using pattern_detail::validate_optional_norm;
 using pattern_detail::ValidatedCall;
 using pattern_detail::with_context;
 
@@ -28,6 +31,10 @@ namespace {
 std::string layer_path(std::size_t index) { return "layers." + std::to_string(index); }
 
 void check_equal(std::int64_t value, std::int64_t expected, const std::string& field,
+std::string norm_identity(const NormSpec& spec) {
+  return std::visit([](const auto& alternative) { return alternative.identity(); }, spec);
+}
+
                  const std::string& expected_field) {
   if (value != expected) {
     throw std::invalid_argument("[causal_lm] " + field + " (" + std::to_string(value) +
@@ -43,6 +50,10 @@ void CausalLmSpec::validate() const {
   if (layers.empty()) throw std::invalid_argument("[causal_lm] spec.layers is empty");
   const std::int64_t hidden = embedding.hidden_dim;
   for (std::size_t i = 0; i < layers.size(); ++i) {
+  if (embedding_norm.has_value()) {
+    with_context("causal_lm", "embedding_norm", [&] { ttt::validate(*embedding_norm); });
+    check_equal(norm_dim(*embedding_norm), hidden, "embedding_norm.dim", "embedding.hidden_dim");
+  }
     with_context("causal_lm", layer_path(i), [&] { layers[i].validate(); });
     check_equal(layers[i].hidden_dim(), hidden, layer_path(i) + ".attention.hidden_dim",
                 "embedding.hidden_dim");
@@ -60,6 +71,7 @@ std::string CausalLmSpec::identity() const {
   id.add("layers", static_cast<std::int64_t>(layers.size()));
   id.add("embedding", embedding.identity());
   const bool alike = std::all_of(layers.begin(), layers.end(),
+  if (embedding_norm.has_value()) id.add("embedding_norm", norm_identity(*embedding_norm));
                                  [&](const DecoderLayerSpec& layer) { return layer == layers[0]; });
   if (alike && !layers.empty()) {
     id.add("layer", layers[0].identity());
@@ -71,7 +83,7 @@ std::string CausalLmSpec::identity() const {
     }
     id.add("layer", all);
   }
-  id.add("norm", std::visit([](const auto& spec) { return spec.identity(); }, norm));
+  id.add("norm", norm_identity(norm));
   id.add("lm_head", lm_head.identity());
   return id.str();
 }
@@ -108,13 +120,15 @@ PerMode<CausalLmImplConfig> default_impl_configs(const CausalLmSpec& spec, Devic
   return {default_impl_config(spec, device, Mode::prefill, preset),
           default_impl_config(spec, device, Mode::decode, preset)};
 }
+  validate_optional_norm("causal_lm", spec.embedding_norm, embedding_norm, "embedding_norm");
 
 namespace {
 
-constexpr auto kSpecFields = std::tuple{json_required("embedding", &CausalLmSpec::embedding),
-                                        json_required("layers", &CausalLmSpec::layers),
-                                        json_required("norm", &CausalLmSpec::norm),
-                                        json_required("lm_head", &CausalLmSpec::lm_head)};
+constexpr auto kSpecFields = std::tuple{
+    json_required("embedding", &CausalLmSpec::embedding),
+    json_optional("embedding_norm", &CausalLmSpec::embedding_norm),
+    json_required("layers", &CausalLmSpec::layers), json_required("norm", &CausalLmSpec::norm),
+    json_required("lm_head", &CausalLmSpec::lm_head)};
 constexpr auto kConfigFields =
     std::tuple{json_required("embedding", &CausalLmImplConfig::embedding),
                json_required("layers", &CausalLmImplConfig::layers),
@@ -126,6 +140,9 @@ constexpr auto kConfigFields =
 TTT_DEFINE_JSON_FIELDS(CausalLmSpec, "causal_lm spec", kSpecFields)
 TTT_DEFINE_JSON_FIELDS(CausalLmImplConfig, "causal_lm impl_config", kConfigFields)
 
+  if (spec.embedding_norm.has_value()) {
+    config.embedding_norm = default_impl_config(*spec.embedding_norm, device, mode, preset);
+  }
 CausalLmModules make_causal_lm_modules(const CausalLmSpec& spec,
                                        const PerMode<CausalLmImplConfig>& configs,
                                        CausalLmWeights weights) {
@@ -157,6 +174,7 @@ CausalLmModules make_causal_lm_modules(const CausalLmSpec& spec,
     }));
   }
   modules.norm = with_context("causal_lm", "norm", [&] {
+               json_optional("embedding_norm", &CausalLmImplConfig::embedding_norm),
     return make_norm_module(spec.norm, {configs.prefill.norm, configs.decode.norm},
                             std::move(weights.norm));
   });
@@ -190,6 +208,9 @@ CausalLm::CausalLm(CausalLmModules modules, PatternOptions options) : modules_(s
 
   auto calls = std::make_shared<Calls>();
   const std::shared_ptr<const EmbeddingModule> embedding = modules_.embedding;
+  modules.embedding_norm = make_optional_norm_module(
+      "causal_lm", spec.embedding_norm, configs.prefill.embedding_norm,
+      configs.decode.embedding_norm, std::move(weights.embedding_norm), "embedding_norm");
   const auto weights = [embedding] { return embedding->weights(); };
   calls->embedding_prefill.emplace(
       "embedding.prefill", embedding->info(Mode::prefill), std::vector<std::string>{"ids"}, weights,
@@ -218,6 +239,7 @@ const DecoderLayer& CausalLm::layer(std::int64_t index) const {
   return layers_[static_cast<std::size_t>(index)];
 }
 
+  PerMode<std::optional<ValidatedCall>> embedding_norm;  // Unset: the model has none.
 CausalLmCache CausalLm::make_cache(std::int64_t max_batch, std::int64_t max_seq_len) const {
   CausalLmCache cache;
   for (const DecoderLayer& layer : layers_) {
@@ -252,6 +274,7 @@ Tensor CausalLm::prefill(const Tensor& ids, CausalLmCache& cache, std::int64_t f
 
 Tensor CausalLm::decode(const Tensor& ids, const Tensor& positions, CausalLmCache& cache,
                         std::source_location site) const {
+  calls->embedding_norm = positionwise_calls(modules_.embedding_norm, "embedding_norm", options);
   check_cache(cache, layers_.size());
   const Calls& calls = *calls_;
   Tensor x = (*calls.embedding_decode)({.tensors = {{"ids", ids}, {"positions", positions}}}, site);
@@ -290,6 +313,9 @@ std::vector<NamedTensor> CausalLm::weights() const {
     if (layer.post_ffn_norm) add(path + ".post_ffn_norm", layer.post_ffn_norm->weights());
   }
   add("norm", modules_.norm->weights());
+  if (calls.embedding_norm.prefill) {
+    x = (*calls.embedding_norm.prefill)({.tensors = {{"x", x}}}, site);
+  }
   add("lm_head", modules_.lm_head->weights());
   return all;
 }
@@ -302,6 +328,9 @@ void register_weights(const CausalLm& model, TraceSession& session) {
 
 Tensor argmax_tokens(const Tensor& logits) {
   if (logits.rank() < 1 || logits.dim(-1) == 0 || !is_floating(logits.dtype())) {
+  if (calls.embedding_norm.decode) {
+    x = (*calls.embedding_norm.decode)({.tensors = {{"x", x}}}, site);
+  }
     throw std::invalid_argument("[argmax_tokens] expected floating logits [..., vocab], got " +
                                 shape_to_string(logits.shape()));
   }
@@ -318,3 +347,4 @@ Tensor argmax_tokens(const Tensor& logits) {
 }
 
 }  // namespace ttt
+  if (modules_.embedding_norm) add("embedding_norm", modules_.embedding_norm->weights());

@@ -1,10 +1,12 @@
-// A causal language model: token embedding -> N decoder layers -> final norm -> LM head, with a
-// prefill of a prompt and decode of one token per user against per-layer KV caches.
+// A causal language model: token embedding -> (embedding norm) -> N decoder layers -> final norm
+// -> LM head, with a prefill of a prompt and decode of one token per user against per-layer KV
+// caches.
 //
 // Spec, ImplConfig and weights are trees whose members share names, so
 // `impl_config.layers[3].attention` configures the module `spec.layers[3].attention` describes,
 // and every call is validated under that module's path: "embedding.prefill",
-// "layers.3.attention.decode", "layers.3.ffn.prefill", "norm.decode", "lm_head.prefill"
+// "layers.3.attention.decode", "layers.3.ffn.prefill", "norm.decode", "lm_head.prefill", and
+// "embedding_norm.prefill" for a model with an embedding norm
 // (docs/patterns.md lists every name and the inputs it carries).
 #pragma once
 
@@ -31,6 +33,9 @@ class TraceSession;
 // The mathematics of the model.
 struct CausalLmSpec {
   EmbeddingSpec embedding;
+  // A norm of the token embeddings before the first layer (BLOOM's word_embeddings_layernorm).
+  // Default: none.
+  std::optional<NormSpec> embedding_norm = std::nullopt;
   std::vector<DecoderLayerSpec> layers;
   NormSpec norm = RmsNormSpec{};  // The final norm before the LM head.
   LmHeadSpec lm_head;             // lm_head.tied_embeddings: the LM head reads the token table.
@@ -49,6 +54,7 @@ struct CausalLmSpec {
 // The device knobs of the model in one mode, one per module, named as in the Spec.
 struct CausalLmImplConfig {
   EmbeddingImplConfig embedding;
+  std::optional<NormImplConfig> embedding_norm = std::nullopt;  // Set exactly when the Spec's is.
   std::vector<DecoderLayerImplConfig> layers;
   NormImplConfig norm = RmsNormImplConfig{};
   LmHeadImplConfig lm_head;
@@ -72,7 +78,8 @@ PerMode<CausalLmImplConfig> default_impl_configs(const CausalLmSpec& spec, Devic
 class JsonNode;
 
 // JSON: {"embedding": {...}, "layers": [{...}, ...], "norm": {"rms_norm": {...}},
-// "lm_head": {...}}; the ImplConfig has the same keys. Unknown fields are errors naming them.
+// "lm_head": {...}}, plus "embedding_norm": {"layer_norm": {...}} when set (absent otherwise);
+// the ImplConfig has the same keys. Unknown fields are errors naming them.
 void to_json(nlohmann::json& json, const CausalLmSpec& spec);
 void from_json(const nlohmann::json& json, CausalLmSpec& spec);
 void read_json(const JsonNode& node, CausalLmSpec& spec);
@@ -92,6 +99,7 @@ struct CausalLmWeights {
 
 // The modules the model calls. Any member (or any module of a layer) may be the model's own
 // implementation (constructor injection).
+  NormWeights embedding_norm;       // Only when the Spec has the norm.
 struct CausalLmModules {
   std::shared_ptr<const EmbeddingModule> embedding;
   std::vector<DecoderLayerModules> layers;
@@ -102,6 +110,7 @@ struct CausalLmModules {
 // TTTv2's blocks for every module of `spec`. Validates the spec, both configs and every weight's
 // shape without loading any weight; throws std::invalid_argument naming the module.
 CausalLmModules make_causal_lm_modules(const CausalLmSpec& spec,
+  std::shared_ptr<const PositionwiseModule> embedding_norm;  // nullptr: none.
                                        const PerMode<CausalLmImplConfig>& configs,
                                        CausalLmWeights weights);
 

@@ -11,12 +11,15 @@
 #include "blocks/registration.h"
 #include "patterns/internal/context.h"
 #include "patterns/internal/validated_call.h"
+#include "patterns/internal/optional_norm.h"
 
 namespace ttt {
 
 using pattern_detail::call_settings;
 using pattern_detail::positionwise_calls;
+using pattern_detail::make_optional_norm_module;
 using pattern_detail::validate_spec_and_configs;
+using pattern_detail::validate_optional_norm;
 using pattern_detail::ValidatedCall;
 using pattern_detail::with_context;
 
@@ -75,13 +78,7 @@ void DecoderLayerImplConfig::validate(const DecoderLayerSpec& spec) const {
   };
   const auto check_optional = [&](const std::optional<NormSpec>& norm_spec,
                                   const std::optional<NormImplConfig>& config, const char* field) {
-    if (norm_spec.has_value() != config.has_value()) {
-      throw std::invalid_argument(std::string("[decoder_layer] ") + field + " is " +
-                                  (config.has_value() ? "configured" : "not configured") +
-                                  " but the spec " + (norm_spec.has_value() ? "has" : "has no") +
-                                  " " + field);
-    }
-    if (norm_spec.has_value()) check_norm(*norm_spec, *config, field);
+    validate_optional_norm("decoder_layer", norm_spec, config, field);
   };
   check_norm(spec.attention_norm, attention_norm, "attention_norm");
   with_context("decoder_layer", "attention", [&] { attention.validate(spec.attention); });
@@ -147,18 +144,12 @@ DecoderLayerModules make_decoder_layer_modules(const DecoderLayerSpec& spec,
       return make_norm_module(norm_spec, {prefill, decode}, std::move(norm_weights));
     });
   };
-  const auto optional_norm =
-      [&](const std::optional<NormSpec>& norm_spec, const std::optional<NormImplConfig>& prefill,
-          const std::optional<NormImplConfig>& decode, NormWeights norm_weights,
-          const char* field) -> std::shared_ptr<const PositionwiseModule> {
-    if (!norm_spec.has_value()) {
-      if (norm_weights.weight.defined() || norm_weights.bias.defined()) {
-        throw std::invalid_argument(std::string("[decoder_layer] weights were given for ") + field +
-                                    ", but the spec has no " + field);
-      }
-      return nullptr;
-    }
-    return norm(*norm_spec, *prefill, *decode, std::move(norm_weights), field);
+  const auto optional_norm = [&](const std::optional<NormSpec>& norm_spec,
+                                 const std::optional<NormImplConfig>& prefill,
+                                 const std::optional<NormImplConfig>& decode,
+                                 NormWeights norm_weights, const char* field) {
+    return make_optional_norm_module("decoder_layer", norm_spec, prefill, decode,
+                                     std::move(norm_weights), field);
   };
 
   DecoderLayerModules modules;
