@@ -5,20 +5,21 @@
 
 namespace ttt::kind_support {
 
-MeshTensor mesh_input(const BlockCall& call, const Mesh& mesh) {
-  if (const std::shared_ptr<const MeshTensor> stored = call.mesh("x")) {
+MeshTensor mesh_input(const BlockCall& call, const Mesh& mesh, std::string_view name) {
+  const std::string input(name);
+  if (const std::shared_ptr<const MeshTensor> stored = call.mesh(name)) {
     if (stored->mesh != mesh) {
-      throw std::invalid_argument("[" + call.kind + "] input x is on mesh " +
+      throw std::invalid_argument("[" + call.kind + "] input " + input + " is on mesh " +
                                   mesh_name(stored->mesh) + ", spec.mesh is " + mesh_name(mesh));
     }
     return *stored;
   }
-  MeshTensor x{mesh, {}, call.container("x")};
+  MeshTensor x{mesh, {}, call.container(name)};
   if (static_cast<int>(x.shards.size()) != mesh.size()) {
-    throw std::invalid_argument("[" + call.kind + "] input x has " +
-                                std::to_string(x.shards.size()) + " shards (x/0, x/1, ...), mesh " +
-                                mesh_name(mesh) + " has " + std::to_string(mesh.size()) +
-                                " devices");
+    throw std::invalid_argument("[" + call.kind + "] input " + input + " has " +
+                                std::to_string(x.shards.size()) + " shards (" + input + "/0, " +
+                                input + "/1, ...), mesh " + mesh_name(mesh) + " has " +
+                                std::to_string(mesh.size()) + " devices");
   }
   if (const auto found = call.scalars.find("placements"); found != call.scalars.end()) {
     if (!found->is_array() || found->size() != 2) {
@@ -37,6 +38,20 @@ MeshTensor mesh_input(const BlockCall& call, const Mesh& mesh) {
     }
   }
   return x;
+}
+
+InputRule mesh_activation(const Mesh& mesh, std::array<Placement, 2> placements, Mode mode,
+                          const CallShapes& shapes, std::int64_t width) {
+  const Shape shape = activation_shape(mode, shapes, width);
+  for (Placement& placement : placements) {
+    if (placement.kind == Placement::Kind::sharded && placement.dim < 0) {
+      placement.dim += static_cast<int>(shape.size());
+    }
+  }
+  return InputRule{.name = "x",
+                   .shape = shape,
+                   .seeding = Seeding::activation,
+                   .mesh = MeshInputRule{.mesh = mesh, .placements = placements}};
 }
 
 }  // namespace ttt::kind_support

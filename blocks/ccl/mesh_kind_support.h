@@ -1,9 +1,13 @@
-// Replay support for the kinds whose input x is a mesh tensor (the collectives, distributed
-// RMSNorm, the tensor-parallel blocks): reading x from a call, and the bind of a block with
-// prefill_forward(x)/decode_forward(x) on MeshTensor whose output y is compared composed.
+// Support for the kinds whose input x is a mesh tensor (the collectives, distributed RMSNorm, the
+// tensor-parallel blocks): reading x from a call, the bind of a block with
+// prefill_forward(x)/decode_forward(x) on MeshTensor whose output y is compared composed, the
+// seeded mesh input x and the coverage facts that name the mesh.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
+#include <string_view>
 #include <utility>
 
 #include "blocks/common/kind_support.h"
@@ -11,11 +15,11 @@
 
 namespace ttt::kind_support {
 
-// The call's mesh tensor x on `mesh`: a trace's mesh tensor x (docs/trace-format.md "Mesh
-// tensors") with its own placements, as the wrapper captures it; else the container form x/0,
-// x/1, ... with the scalar placements, as the PyTorch goldens store it. Errors name the kind and
-// the mesh.
-MeshTensor mesh_input(const BlockCall& call, const Mesh& mesh);
+// The call's mesh tensor `name` (x, or tp_embedding's ids) on `mesh`: a trace's or a seeded mesh
+// tensor (docs/trace-format.md "Mesh tensors") with its own placements, as the wrapper captures
+// it; else the container form x/0, x/1, ... with the scalar placements, as the PyTorch goldens
+// store it. Errors name the kind, the input and the mesh.
+MeshTensor mesh_input(const BlockCall& call, const Mesh& mesh, std::string_view name = "x");
 
 // BlockKind::bind of a kind whose call is the mesh tensor "x" (on spec.mesh) and its weights
 // (call_block): device runs the call's mode's forward and composes y, reference runs
@@ -38,6 +42,24 @@ std::function<BoundCall(const BlockCall&)> bind_mesh_x_to_y(WeightRules weight_r
     };
     return bound;
   };
+}
+
+// The seeded input x of a mesh kind: an activation [batch, seq_len, width] (prefill) or [batch,
+// width] (decode), drawn whole as a single-device activation and distributed onto `mesh` with
+// `placements` (MeshInputRule). A sharded placement names a dimension counted from the last one
+// (-1: width), so that one declaration serves both modes.
+InputRule mesh_activation(const Mesh& mesh, std::array<Placement, 2> placements, Mode mode,
+                          const CallShapes& shapes, std::int64_t width);
+
+// BlockKind::facts of a mesh kind: facts<Spec, Config>(extras), then the mesh in the derived
+// parameters ("mesh": "T3K", "axis_devices": 8), so that coverage tells a 1x8 run from a 1x1 one.
+template <typename Spec, typename Config, typename Extras>
+auto mesh_facts(Extras extras) {
+  return facts<Spec, Config>([extras](const Spec& spec, const Config& config, KindFacts& facts) {
+    extras(spec, config, facts);
+    facts.derived["mesh"] = mesh_name(spec.mesh);
+    facts.derived["axis_devices"] = spec.mesh.axis_size(spec.axis);
+  });
 }
 
 }  // namespace ttt::kind_support

@@ -8,6 +8,7 @@
 // spells a kind's input names again. docs/blocks.md "Adding a block" is the checklist.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -20,6 +21,7 @@
 
 #include "blocks/common/device.h"
 #include "validation/input/json_reader.h"
+#include "validation/mesh/mesh.h"
 #include "validation/metrics/metrics.h"
 #include "validation/registry/block_registry.h"
 #include "validation/tensor/tensor.h"
@@ -45,16 +47,35 @@ enum class Seeding : std::uint8_t {
   kv_cache,      // A KV cache in `dtype`: positions [0, filled) normal(0, 1), the rest zero.
 };
 
+// Where an input of a mesh kind lies on the Spec's mesh (docs/multi-device.md "Seeded mesh
+// inputs"). The suites draw it with the same seeds as a single-device input, so that a mesh case
+// and its single-device twin see the same numbers.
+struct MeshInputRule {
+  Mesh mesh{};
+  // The placement per mesh axis (rows, columns). A whole input is distribute()d with it; a
+  // per-device input carries it as the call's scalar "placements" (the container form
+  // kind_support::mesh_input reads).
+  std::array<Placement, 2> placements{};
+  // false: one whole tensor of the rule's shape, seeded from the input's name, then distributed
+  // (the call's input is that whole tensor with its MeshTensor: NamedTensor::mesh).
+  // true: one tensor of the rule's shape per device, seeded from "<name>/<device>" and passed as
+  // the container <name>/0, <name>/1, ... (a reduce collective's partials, which differ per
+  // device). REQUIRES: at most one per-device input per call (one "placements" scalar).
+  bool per_device = false;
+};
+
 // One input of a call: its name, its shape (from the Spec and the call's shapes) and how a suite
 // draws it.
 struct InputRule {
   std::string name;
-  Shape shape;
+  Shape shape;  // The whole tensor's; a per-device mesh input's: each device's.
   Seeding seeding = Seeding::matrix;
   std::int64_t vocab = 0;        // ids: the exclusive upper bound.
   std::int64_t position = 0;     // positions: where every user is.
   DType dtype = DType::float32;  // kv_cache: the cache's format.
   std::int64_t filled = 0;       // kv_cache: positions already written.
+  // Set for an input that lies on a mesh (the mesh kinds' x); unset: a plain tensor.
+  std::optional<MeshInputRule> mesh = std::nullopt;
 };
 
 // `count` groups of inputs, group i naming its inputs "<name>/<i>" (an MoE's experts, in the

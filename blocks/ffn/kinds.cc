@@ -1,5 +1,6 @@
 // The feed-forward kinds: mlp (x, w_up, w_down, b_up and b_down when spec.bias), gated_mlp (x,
-// w_gate, w_up, w_down) and moe (x, router, w_gate/<e>, w_up/<e>, w_down/<e> for every expert e).
+// w_gate, w_up, w_down), tp_gated_mlp (the mesh tensor x, the whole MLP's weights) and moe (x,
+// router, w_gate/<e>, w_up/<e>, w_down/<e> for every expert e).
 // Tolerance: PCC >= 0.99 (bfloat8_b/bfloat4_b weights).
 #include <memory>
 #include <string>
@@ -61,6 +62,15 @@ InputRules gated_mlp_weights(const nlohmann::json& spec_json) {
 // The whole MLP's weights (each device's slices are cut inside the block).
 InputRules tp_gated_mlp_weights(const nlohmann::json& spec_json) {
   return gated_mlp_weights(nlohmann::json(spec_json.get<TpGatedMlpSpec>().mlp));
+}
+
+// x [..., hidden] seeded whole and replicated on the mesh (TTTv1's MLP input), then the whole
+// MLP's weights.
+InputPlan tp_gated_mlp_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
+  require_call_shapes(shapes, mode, false);
+  const auto spec = block.spec.get<TpGatedMlpSpec>();
+  return plan({mesh_activation(spec.mesh, {}, mode, shapes, spec.mlp.hidden_dim)},
+              tp_gated_mlp_weights(block.spec));
 }
 
 InputPlan gated_mlp_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
@@ -139,20 +149,27 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
            }),
        .weights = gated_mlp_weights,
        .seeded_inputs = gated_mlp_inputs});
-  // x is a mesh tensor (x/0, x/1, ... or a trace's mesh tensor); no seeded inputs or coverage
-  // facts yet (an InputRule is one tensor, not one per device: issue 14 item 6).
-  kinds.push_back({.name = std::string(TpGatedMlpSpec::kind),
-                   .family = std::string(TpGatedMlpSpec::kind),
-                   .tolerances = pcc_at_least(0.99),
-                   .bind = bind_mesh_x_to_y<TpGatedMlpSpec, TpGatedMlp>(
-                       tp_gated_mlp_weights,
-                       [](const CallWeights& w) {
-                         return GatedMlpWeights{w["w_gate"], w["w_up"], w["w_down"]};
-                       },
-                       tp_gated_mlp_reference),
-                   .configure = configure<TpGatedMlpSpec>,
-                   .identity = identity<TpGatedMlpSpec>,
-                   .weights = tp_gated_mlp_weights});
+  // x is a mesh tensor (a trace's or seeded mesh tensor, or the container x/0, x/1, ...).
+  kinds.push_back(
+      {.name = std::string(TpGatedMlpSpec::kind),
+       .family = std::string(TpGatedMlpSpec::kind),
+       .tolerances = pcc_at_least(0.99),
+       .bind = bind_mesh_x_to_y<TpGatedMlpSpec, TpGatedMlp>(
+           tp_gated_mlp_weights,
+           [](const CallWeights& w) {
+             return GatedMlpWeights{w["w_gate"], w["w_up"], w["w_down"]};
+           },
+           tp_gated_mlp_reference),
+       .configure = configure<TpGatedMlpSpec>,
+       .identity = identity<TpGatedMlpSpec>,
+       .facts = mesh_facts<TpGatedMlpSpec, TpGatedMlpImplConfig>(
+           [](const TpGatedMlpSpec& spec, const TpGatedMlpImplConfig& config, KindFacts& facts) {
+             facts.weight_dtype = weight_of(config.device.ff1_ff3);
+             facts.derived["dims"] = dims(spec.mlp.hidden_dim, spec.mlp.ffn_dim);
+             facts.derived["reduction"] = std::string(tp_reduction_name(config.reduction));
+           }),
+       .weights = tp_gated_mlp_weights,
+       .seeded_inputs = tp_gated_mlp_inputs});
   kinds.push_back({.name = "moe",
                    .family = "moe",
                    .replay_inputs = {"x", "router"},

@@ -33,6 +33,14 @@ InputRules tp_lm_head_weights(const nlohmann::json& spec_json) {
   return lm_head_weights(nlohmann::json(spec_json.get<TpLmHeadSpec>().lm_head));
 }
 
+// x [..., hidden] seeded whole and replicated on the mesh, then the whole weight.
+InputPlan tp_lm_head_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
+  require_call_shapes(shapes, mode, false);
+  const auto spec = block.spec.get<TpLmHeadSpec>();
+  return plan({mesh_activation(spec.mesh, {}, mode, shapes, spec.lm_head.hidden_dim)},
+              tp_lm_head_weights(block.spec));
+}
+
 }  // namespace
 
 void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
@@ -53,8 +61,7 @@ void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
            }),
        .weights = lm_head_weights,
        .seeded_inputs = lm_head_inputs});
-  // x is a mesh tensor (x/0, x/1, ... or a trace's mesh tensor); no seeded inputs or coverage
-  // facts yet (an InputRule is one tensor, not one per device: issue 14 item 6).
+  // x is a mesh tensor (a trace's or seeded mesh tensor, or the container x/0, x/1, ...).
   kinds.push_back(
       {.name = std::string(TpLmHeadSpec::kind),
        .family = std::string(TpLmHeadSpec::kind),
@@ -63,7 +70,13 @@ void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
            tp_lm_head_reference),
        .configure = configure<TpLmHeadSpec>,
        .identity = identity<TpLmHeadSpec>,
-       .weights = tp_lm_head_weights});
+       .facts = mesh_facts<TpLmHeadSpec, TpLmHeadImplConfig>(
+           [](const TpLmHeadSpec& spec, const TpLmHeadImplConfig& config, KindFacts& facts) {
+             facts.weight_dtype = std::string(dtype_name(config.device.matmul.weight_dtype));
+             facts.derived["softcapped"] = spec.lm_head.logit_softcap > 0.0;
+           }),
+       .weights = tp_lm_head_weights,
+       .seeded_inputs = tp_lm_head_inputs});
 }
 
 }  // namespace ttt

@@ -17,7 +17,7 @@
 namespace ttt {
 namespace {
 
-using ::testing::ElementsAre;
+using ::testing::IsSupersetOf;
 
 TEST(BlockKindConsumers, EachConsumerSeesTheDescriptors) {
   BlockRegistry registry;
@@ -39,13 +39,33 @@ TEST(BlockKindConsumers, EachConsumerSeesTheDescriptors) {
   }
   EXPECT_EQ(known_block_kinds(), seedable);
   EXPECT_THAT(seedable,
-              ElementsAre("attention.decode", "attention.prefill", "embedding", "gated_mlp",
-                          "layer_norm", "lm_head", "mlp", "moe", "rms_norm"));
+              IsSupersetOf({"attention.decode", "attention.prefill", "distributed_rms_norm",
+                            "embedding", "gated_mlp", "layer_norm", "lm_head", "mlp", "moe",
+                            "rms_norm", "tp_gated_mlp", "tp_lm_head"}));
   EXPECT_EQ(std::set<std::string>(coverage_detail::known_block_families().begin(),
                                   coverage_detail::known_block_families().end()),
             described);
   EXPECT_EQ(coverage_detail::activation_input("embedding"), "ids");
   EXPECT_EQ(coverage_detail::activation_input("rope"), "");
+}
+
+// A mesh kind's coverage facts name its mesh, so that a T3K run and a 1x1 run of one block are
+// different configurations.
+TEST(BlockKindConsumers, MeshKindFactsNameTheMesh) {
+  const nlohmann::json spec = {{"mlp", {{"hidden_dim", 64}, {"ffn_dim", 256}}}, {"mesh", "T3K"}};
+  const coverage_detail::BlockFacts facts = coverage_detail::describe_block(
+      "tp_gated_mlp", spec, nlohmann::json::object(), "T3K", "decode");
+  ASSERT_TRUE(facts.known) << facts.problem;
+  EXPECT_EQ(facts.derived.at("mesh"), "T3K");
+  EXPECT_EQ(facts.derived.at("axis_devices"), 8);
+  EXPECT_EQ(facts.derived.at("reduction"), "reduce_scatter");
+  EXPECT_EQ(facts.weight_dtype, "bfloat8_b");
+  const coverage_detail::BlockFacts norm = coverage_detail::describe_block(
+      "distributed_rms_norm", {{"dim", 64}, {"mesh", "TG"}, {"axis", 0}}, nlohmann::json::object(),
+      "TG", "prefill");
+  ASSERT_TRUE(norm.known) << norm.problem;
+  EXPECT_EQ(norm.derived.at("mesh"), "TG");
+  EXPECT_EQ(norm.derived.at("axis_devices"), 8);
 }
 
 // "q_norm" with shape [head_dim] is spelled once, in blocks/attention/kinds.cc: a suite case

@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <limits>
+#include <memory>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <variant>
 
 #include "suites/suite/internal/hash.h"
 #include "validation/input/allocation_limit.h"
+#include "validation/mesh/mesh.h"
 #include "validation/tensor/random.h"
 
 namespace ttt::suite_detail {
@@ -36,31 +39,63 @@ class Drawer {
 
  private:
   void add(const InputRule& rule, const std::string& name) {
-    if (!reserve(name, rule.shape, stored_dtype(rule))) return;
-    const std::uint64_t seed = input_seed(seed_, name);
-    Tensor tensor;
+    if (rule.mesh && rule.mesh->per_device) {
+      add_per_device(rule, name, *rule.mesh);
+      return;
+    }
+    // A mesh input is held whole and as its shards (the replicated axes' copies included).
+    const std::uint64_t copies = rule.mesh ? 1 + stored_copies(*rule.mesh) : 1;
+    if (!reserve(name, rule.shape, stored_dtype(rule), copies)) return;
+    NamedTensor input{name, draw(rule, input_seed(seed_, name))};
+    if (rule.mesh) {
+      input.mesh = std::make_shared<const MeshTensor>(
+          distribute(input.tensor, rule.mesh->mesh, rule.mesh->placements));
+    }
+    inputs_.tensors.push_back(std::move(input));
+  }
+
+  // One tensor per device, each from its own seed "<name>/<device>", as the container
+  // <name>/<device> with the placements as the scalar the container form carries.
+  void add_per_device(const InputRule& rule, const std::string& name, const MeshInputRule& mesh) {
+    const auto devices = static_cast<std::uint64_t>(mesh.mesh.size());
+    if (!reserve(name, rule.shape, stored_dtype(rule), devices)) return;
+    for (int device = 0; device < mesh.mesh.size(); ++device) {
+      const std::string element = name + "/" + std::to_string(device);
+      inputs_.tensors.push_back({element, draw(rule, input_seed(seed_, element))});
+    }
+    inputs_.scalars["placements"] = {placement_name(mesh.placements[0]),
+                                     placement_name(mesh.placements[1])};
+  }
+
+  Tensor draw(const InputRule& rule, std::uint64_t seed) const {
     switch (rule.seeding) {
       case Seeding::activation:
-        tensor = seeded_activation(rule.shape, seeded_.activation_std, seed);
-        break;
+        return seeded_activation(rule.shape, seeded_.activation_std, seed);
       case Seeding::matrix:
       case Seeding::offset_scale:
-        tensor = random_normal(rule.shape, seed, 0.0, seeded_.weight_std);
-        break;
+        return random_normal(rule.shape, seed, 0.0, seeded_.weight_std);
       case Seeding::norm_scale:
-        tensor = random_normal(rule.shape, seed, 1.0, seeded_.weight_std);
-        break;
+        return random_normal(rule.shape, seed, 1.0, seeded_.weight_std);
       case Seeding::ids:
-        tensor = random_integers(rule.shape, seed, 0, rule.vocab, DType::int64);
-        break;
+        return random_integers(rule.shape, seed, 0, rule.vocab, DType::int64);
       case Seeding::positions:
-        tensor = uniform_positions(rule.shape.at(0), rule.position);
-        break;
+        return uniform_positions(rule.shape.at(0), rule.position);
       case Seeding::kv_cache:
-        tensor = seeded_cache(rule.shape, rule.dtype, rule.filled, seed);
-        break;
+        return seeded_cache(rule.shape, rule.dtype, rule.filled, seed);
     }
-    inputs_.tensors.push_back({name, std::move(tensor)});
+    throw std::logic_error("[suite] unknown seeding of input '" + rule.name + "'");
+  }
+
+  // How many times a whole mesh input's elements are held in its shards: once per device of each
+  // replicated axis.
+  static std::uint64_t stored_copies(const MeshInputRule& mesh) {
+    std::uint64_t copies = 1;
+    for (int axis = 0; axis < 2; ++axis) {
+      if (mesh.placements[axis].kind == Placement::Kind::replicated) {
+        copies *= static_cast<std::uint64_t>(mesh.mesh.axis_size(axis));
+      }
+    }
+    return copies;
   }
 
   // The groups (an MoE's experts) are checked against the limit at once: adding them one by one
@@ -103,11 +138,13 @@ class Drawer {
     return bytes_of(static_cast<std::uint64_t>(shape_numel(shape, "seeded input")),
                     element_size(dtype));
   }
-  // Counts the input's bytes; false when only measuring.
-  bool reserve(const std::string& name, const Shape& shape, DType dtype) {
-    total_bytes_ = saturating_add(total_bytes_, input_bytes(shape, dtype));
-    check_allocation(total_bytes_, "seeded input '" + name + "' (shape " + shape_to_string(shape) +
-                                       "), with the inputs before it,");
+  // Counts the input's bytes, `copies` times (a mesh input's shards); false when only measuring.
+  bool reserve(const std::string& name, const Shape& shape, DType dtype, std::uint64_t copies = 1) {
+    total_bytes_ = saturating_add(total_bytes_, bytes_of(copies, input_bytes(shape, dtype)));
+    check_allocation(total_bytes_,
+                     "seeded input '" + name + "' (shape " + shape_to_string(shape) +
+                         (copies > 1 ? ", held " + std::to_string(copies) + " times" : "") +
+                         "), with the inputs before it,");
     return !measure_only_;
   }
 
@@ -138,7 +175,8 @@ std::vector<std::string> known_kind_names() {
 }
 
 ParsedBlock parse_block(const KnownKind& kind, const JsonNode& spec, Device device, Mode mode,
-                        const std::optional<Preset>& preset, const JsonNode& impl_config_overrides) {
+                        const std::optional<Preset>& preset,
+                        const JsonNode& impl_config_overrides) {
   return kind.configure(spec, device, mode, preset, impl_config_overrides);
 }
 

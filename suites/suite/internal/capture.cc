@@ -84,8 +84,9 @@ class InputCaptureSink final : public CallSink {
     CaseInputs inputs;
     for (const NamedTensor& input : call.inputs) {
       // Clones: the model may update an input (a KV cache) after the call.
-      inputs.tensors.push_back({input.name, input.tensor.defined() ? input.tensor.clone()
-                                                                   : input.tensor});
+      // A mesh input keeps its shards (they are not updated in place).
+      inputs.tensors.push_back(
+          {input.name, input.tensor.defined() ? input.tensor.clone() : input.tensor, input.mesh});
     }
     // Name order, as a trace file lists a call's inputs (suites bind by name either way).
     std::stable_sort(inputs.tensors.begin(), inputs.tensors.end(),
