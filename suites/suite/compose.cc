@@ -236,7 +236,7 @@ class Composer {
     if (options_.context_len >= 0) return options_.context_len;
     std::set<std::int64_t> lengths;
     for (const SuiteFileCase* c : cases) {
-      if (c->block == "attention.decode") lengths.insert(c->shapes.context_len);
+      if (is_decode_attention_kind(c->block, c->mode)) lengths.insert(c->shapes.context_len);
     }
     if (lengths.size() > 1) {
       throw std::invalid_argument(
@@ -266,7 +266,7 @@ class Composer {
     // Prefer the exact shape; otherwise the nearest one.
     const auto distance = [&](const SuiteFileCase* c) -> std::int64_t {
       if (mode == Mode::prefill) return std::abs(c->shapes.seq_len - prediction.seq_len);
-      if (c->block == "attention.decode") {
+      if (is_decode_attention_kind(c->block, c->mode)) {
         return std::abs(c->shapes.context_len - prediction.context_len);
       }
       return 0;
@@ -304,7 +304,7 @@ class Composer {
                         std::to_string(c.shapes.seq_len) + " -> " +
                         std::to_string(prediction.seq_len) + " (linear)";
     }
-    if (mode == Mode::decode && c.block == "attention.decode" &&
+    if (is_decode_attention_kind(c.block, c.mode) &&
         c.shapes.context_len != prediction.context_len) {
       chosen.scaling = "context_len " + std::to_string(c.shapes.context_len) + " used for " +
                        std::to_string(prediction.context_len) + " (not scaled)";
@@ -548,6 +548,7 @@ Composition compose(const SuiteFile& suite, const RunResults& results,
   composition.preset = preset_text(options.preset);
   composition.clock = std::string(timing_clock_name(options.clock));
   composition.statistic = options.statistic;
+  composition.mesh = mesh_name(suite.mesh);
   Composer composer(suite, by_id, options, spec);
   composition.prefill = composer.predict(Mode::prefill);
   composition.decode = composer.predict(Mode::decode);
@@ -573,6 +574,12 @@ Measurement measure_model(const SuiteFile& suite, const Composition& composition
     if (c.module && !c.trace) weight_std = c.seeded.weight_std;
   }
   const std::uint64_t seed = options.seed.value_or(suite.seed);
+  if (suite.mesh.size() > 1) {
+    throw std::invalid_argument("[measure] suite " + suite.name + " runs on mesh " +
+                                mesh_name(suite.mesh) +
+                                ": --measure runs the model on one device only; compose "
+                                "without --measure");
+  }
   PatternOptions pattern;
   pattern.device = std::string(device_name(suite.device));
   pattern.validate = false;
@@ -686,6 +693,7 @@ nlohmann::json to_json(const Composition& composition) {
           {"prefill", composition.prefill ? prediction_to_json(*composition.prefill) : Json()},
           {"decode", composition.decode ? prediction_to_json(*composition.decode) : Json()}};
 }
+          {"mesh", composition.mesh},
 
 nlohmann::json to_json(const Measurement& measurement) {
   const auto mode_json = [](const std::optional<ModeMeasurement>& mode) -> Json {
@@ -727,6 +735,7 @@ std::string format_composition(const Composition& composition, const Comparison*
       continue;
     }
     const ModePrediction& p = **prediction;
+  if (composition.mesh != "N150") out << ", mesh " << composition.mesh;
     out << "\n" << mode_name(p.mode) << ": batch " << p.batch;
     if (p.mode == Mode::prefill) out << ", " << p.seq_len << " tokens";
     if (p.mode == Mode::decode) out << ", context " << p.context_len;

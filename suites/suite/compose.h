@@ -96,6 +96,7 @@ struct Composition {
   std::string suite;
   std::string model;
   std::string device;       // The suite's device ("N150").
+  std::string mesh;         // The suite's mesh, which its cases ran on ("N150" for 1x1, "T3K").
   std::int64_t layers = 0;  // Layers predicted for.
   // The whole model's layers and vocabulary (before the suite file's num_layers / vocab_size).
   std::int64_t model_layers = 0;

@@ -177,6 +177,7 @@ SuiteResult suite_from_json(const JsonNode& node) {
   suite.name = node.at("name").string();
   suite.file = optional_string(node, "file");
   suite.model = optional_string(node, "model");
+  suite.mesh = optional_string(node, "mesh");
   suite.fingerprint = node.at("fingerprint").string();
   suite.total_cases = node.at("total_cases").integer_at_least(0);
   if (const auto filter = node.find("filter")) suite.filter = filter->string();
@@ -430,6 +431,7 @@ nlohmann::json to_json(const RunResults& results) {
                       {"shard", {{"indices", suite.shards}, {"total", suite.shard_total}}},
                       {"complete", suite.complete()},
                       {"cases", cases}});
+    if (!suite.mesh.empty()) suites.back()["mesh"] = suite.mesh;
   }
   const RunSummary summary = results.summary();
   return {{"format", std::string(kSuiteResultsFormat)},
@@ -649,6 +651,7 @@ std::string format_run_summary(const RunResults& results) {
   for (const SuiteResult& suite : results.suites) {
     out << "suite " << suite.name;
     if (!suite.model.empty()) out << " (model " << suite.model << ")";
+    if (!suite.mesh.empty() && suite.mesh != "N150") out << " on mesh " << suite.mesh;
     if (suite.shard_total > 1) {
       out << ", shards";
       for (std::int64_t shard : suite.shards) out << " " << shard;

@@ -129,6 +129,8 @@ struct SuiteResult {
   std::string name;
   std::string file;   // The suite file; "" for a suite built in C++.
   std::string model;  // The model the suite names; "" when none.
+  // The mesh its cases ran on ("N150" for 1x1, "T3K", "2x4"); "" for a suite built in C++.
+  std::string mesh;
   // FNV-1a of the suite's definition (every case, before filter and shard): runs of the same
   // definition have the same fingerprint, so a merge or a gate can tell suites apart.
   std::string fingerprint;

@@ -325,6 +325,8 @@ void Suite::set_source(std::string file, std::string model) {
   model_ = std::move(model);
 }
 
+void Suite::set_mesh(std::string mesh) { mesh_ = std::move(mesh); }
+
 void Suite::set_definition(nlohmann::json definition) { definition_ = std::move(definition); }
 
 std::vector<std::string> Suite::problems() const {
@@ -460,6 +462,7 @@ SuiteResult Suite::run_indices(const std::vector<std::size_t>& selected, bool sk
   suite.name = name_;
   suite.file = file_;
   suite.model = model_;
+  suite.mesh = mesh_;
   suite.fingerprint = fingerprint();
   suite.total_cases = static_cast<std::int64_t>(cases_.size());
   suite.filter = options_.filter;

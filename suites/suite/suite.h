@@ -278,6 +278,8 @@ class Suite {
 
   // Where the suite came from, for the results (a suite file and its model).
   void set_source(std::string file, std::string model);
+  // The mesh the cases run on, for the results ("T3K"; a suite file always sets it).
+  void set_mesh(std::string mesh);
   // Mixed into the fingerprint (a suite file adds its whole definition).
   void set_definition(nlohmann::json definition);
 
@@ -313,6 +315,7 @@ class Suite {
   std::deque<SuiteCase> cases_;
   std::string file_;
   std::string model_;
+  std::string mesh_;
   nlohmann::json definition_ = nullptr;
 };
 

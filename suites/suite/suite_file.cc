@@ -15,6 +15,7 @@
 #include <regex>
 #include <set>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 
 #include "suites/suite/internal/block_kinds.h"
@@ -29,6 +30,10 @@ using Json = nlohmann::json;
 
 // Warm-up and repetition counts are ints: larger values would wrap when narrowed.
 constexpr std::int64_t kMaxCount = std::numeric_limits<int>::max();
+
+// The mesh axis the tensor-parallel module kinds split along: the columns, as TTTv1 splits heads
+// and FFN on N300, T3K and TG (8x4: the rows hold copies; docs/multi-device.md).
+constexpr int kTensorParallelAxis = 1;
 
 constexpr const char* kLayerSlots[] = {"attention_norm", "attention", "post_attention_norm",
                                        "ffn_norm",       "ffn",       "post_ffn_norm"};
@@ -303,6 +308,18 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
       if (text.rfind(node.source() + ": ", 0) == 0) throw;
       module->fail(text);
     }
+      if (file.mesh.size() > 1) {
+        if (const auto parallel = mesh_module_kind(c.block)) {
+          c.block = parallel->kind;
+          c.spec = Json{{parallel->spec_field, resolved.spec},
+                        {"mesh", mesh_name(file.mesh)},
+                        {"axis", kTensorParallelAxis}};
+          const BlockKind& kind = *find_block_kind(c.block);
+          c.spec = kind.configure(JsonNode(c.spec, node.source(), module->path()), file.device,
+                                  c.mode, c.preset, JsonNode(Json::object(), node.source()))
+                       .spec;
+        }
+      }
   } else {
     if (node.find("split")) node.at("split").fail("needs a \"module\" (lm_head or embedding)");
     c.block = node.at("block").string();
@@ -313,11 +330,37 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
       node.find("spec") ? node.at("spec")
                         : JsonNode(c.spec, node.source(), json_child_path(node.path(), "spec"));
   std::optional<suite_detail::ParsedBlock> parsed;
-  if (known != nullptr) {
+  if (registered != nullptr && registered->configure) {
+  const BlockKind* registered = find_block_kind(c.block);
     try {
-      parsed = suite_detail::parse_block(*known,
-                                         JsonNode(c.spec, spec_at.source(), spec_at.path()),
-                                         file.device, c.mode, c.preset, config_at);
+      const auto configure = [&] {
+        parsed = suite_detail::parse_block(*registered,
+                                           JsonNode(c.spec, spec_at.source(), spec_at.path()),
+                                           file.device, c.mode, c.preset, config_at);
+      };
+      // A mesh kind's Spec (one that reads "mesh") takes the suite's mesh unless it names one,
+      // which must be the suite's.
+      const bool names_mesh = c.spec.contains("mesh");
+      try {
+        configure();
+      } catch (const std::invalid_argument& error) {
+        if (names_mesh || !std::string_view(error.what()).ends_with("missing field 'mesh'")) {
+          throw;
+        }
+        c.spec["mesh"] = mesh_name(file.mesh);
+        configure();
+      }
+      if (parsed->spec.contains("mesh")) {
+        if (!c.spec.contains("mesh")) {
+          c.spec["mesh"] = mesh_name(file.mesh);
+          configure();
+        } else if (names_mesh &&
+                   parse_mesh(parsed->spec.at("mesh").get<std::string>()) != file.mesh) {
+          spec_at.at("mesh").fail("mesh " + parsed->spec.at("mesh").get<std::string>() +
+                                  " is not the suite's mesh " + mesh_name(file.mesh) +
+                                  " (the top-level \"mesh\")");
+        }
+      }
       c.spec = parsed->spec;
     } catch (const suite_detail::ImplConfigError& error) {
       fail_with_block_message(config_at, config_at, error.what());
@@ -419,7 +462,7 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
     } else {
       if (c.shapes.batch != 1) c.id += ".b" + std::to_string(c.shapes.batch);
       if (c.mode == Mode::prefill) c.id += ".s" + std::to_string(c.shapes.seq_len);
-      if (c.mode == Mode::decode && c.block == "attention.decode") {
+      if (is_decode_attention_kind(c.block, c.mode)) {
         c.id += ".ctx" + std::to_string(c.shapes.context_len);
       }
     }
@@ -435,6 +478,28 @@ nlohmann::json module_spec_json(const CausalLmSpec& spec, const std::string& slo
   const auto inner = [](const Json& variant) { return variant.begin().value(); };
   if (slot == "embedding") return Json(spec.embedding);
   if (slot == "norm") return inner(Json(spec.norm));
+std::optional<MeshModuleKind> mesh_module_kind(const std::string& single_device_kind) {
+  // Single-device kind -> its mesh kind and the field holding the whole Spec. tp_attention
+  // runs prefill only (a decode call needs one KV cache per device, which a call does not carry):
+  // decode attention stays attention.decode.
+  static const std::map<std::string, MeshModuleKind> kParallel = {
+      {"gated_mlp", {"tp_gated_mlp", "mlp"}},
+      {"moe", {"ep_moe", "moe"}},
+      {"lm_head", {"tp_lm_head", "lm_head"}},
+      {"attention.prefill", {"tp_attention", "attention"}},
+      {"embedding", {"tp_embedding", "embedding"}},
+  };
+  const auto found = kParallel.find(single_device_kind);
+  if (found == kParallel.end() || find_block_kind(found->second.kind) == nullptr) {
+    return std::nullopt;
+  }
+  return found->second;
+}
+
+bool is_decode_attention_kind(const std::string& kind, Mode mode) {
+  return mode == Mode::decode && (kind == "attention.decode" || kind == "tp_attention");
+}
+
   if (slot == "lm_head") return Json(spec.lm_head);
   const DecoderLayerSpec& layer_spec = spec.layers.at(static_cast<std::size_t>(layer));
   if (slot == "attention") return Json(layer_spec.attention);
@@ -475,8 +540,8 @@ std::string module_block_kind(const CausalLmSpec& spec, const std::string& slot,
 SuiteFile parse_suite_file(const nlohmann::json& json, const std::string& source,
                            const std::string& base_dir) {
   const JsonNode root(json, source);
-  root.allow_only(
-      {"suite", "description", "model", "device", "seed", "preset", "defaults", "cases"});
+  root.allow_only({"suite", "description", "model", "mesh", "device", "seed", "preset", "defaults",
+                   "cases"});
   SuiteFile file;
   file.file = source;
   file.definition = json;
@@ -494,12 +559,33 @@ SuiteFile parse_suite_file(const nlohmann::json& json, const std::string& source
     if (!seed->json().is_number_unsigned()) seed->fail("expected an integer >= 0");
     file.seed = seed->json().get<std::uint64_t>();
   }
+  const auto mesh = root.find("mesh");
+  if (mesh) {
+    try {
+      file.mesh = parse_mesh(mesh->string());
+    } catch (const std::invalid_argument& error) {
+      mesh->fail(error.what());
+    }
+  }
+  // A named mesh (N150, N300, T3K, TG) is also the device whose defaults configure the blocks.
+  std::optional<Device> mesh_device;
+  try {
+    mesh_device = parse_device(mesh_name(file.mesh));
+  } catch (const std::invalid_argument&) {
+    mesh_device.reset();
+  }
+  if (mesh && mesh_device) file.device = *mesh_device;
   if (const auto model = root.find("model")) {
     std::string name;
     std::int64_t layers = 0;
     std::int64_t vocab = 0;
     if (model->json().is_string()) {
       name = model->string();
+    if (mesh && mesh_device && *mesh_device != file.device) {
+      device->fail("device " + device->string() + " does not match the mesh " +
+                   mesh_name(file.mesh) + " (whose device is " +
+                   std::string(device_name(*mesh_device)) + "); drop \"device\"");
+    }
     } else {
       model->allow_only({"name", "config", "num_layers", "vocab_size"});
       if (model->has("name") == model->has("config")) {
@@ -596,6 +682,7 @@ Suite make_suite(const SuiteFile& file, const SuiteRunOptions& options) {
     definition.impl_config = c.impl_config;
     definition.module = c.module ? c.module->module : "";
     SuiteCase& added = suite.add_case(block_case(std::move(definition))).named(c.id);
+  suite.set_mesh(mesh_name(file.mesh));
     if (c.trace) {
       added.with_inputs_from_trace(*c.trace);
     } else {

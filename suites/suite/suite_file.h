@@ -13,6 +13,7 @@
 #include "blocks/common/device.h"
 #include "models/model.h"
 #include "suites/suite/suite.h"
+#include "validation/mesh/mesh.h"
 
 namespace ttt {
 
@@ -63,6 +64,12 @@ struct SuiteFile {
   std::string description;
   std::string model_name;  // As written ("llama-3.1-8b", a config path); "" when none.
   std::optional<ModelDefinition> model;  // With the file's num_layers / vocab_size overrides.
+  // The devices the cases run on ("mesh": "T3K"; default 1x1). On a mesh of more than one device
+  // the modules with a tensor-parallel kind run it (mesh_module_kind), and the Spec of every
+  // mesh kind takes this mesh; the results and the composition name it (docs/suites.md).
+  Mesh mesh{};
+  // Whose TTTv1 defaults configure the blocks: "device", else the mesh's name when it is one
+  // (N150, N300, T3K, TG), else N150.
   Device device = Device::N150;
   std::uint64_t seed = 0;
   int warmup = 2;
@@ -116,6 +123,21 @@ Shard parse_shard(const std::string& text);
 // Llama is its gated_mlp spec. `slot` as ModuleBinding::slot; `layer` for layer modules.
 nlohmann::json module_spec_json(const CausalLmSpec& spec, const std::string& slot,
                                 std::int64_t layer);
+// The tensor-parallel kind a module's single-device kind runs as on a mesh of more than one
+// device, and the field of its Spec holding the single-device Spec: "gated_mlp" ->
+// {"tp_gated_mlp", "mlp"}. nullopt when the kind has none registered (norms, and whatever has no
+// tensor-parallel kind yet): the module then runs its single-device kind, replicated on every
+// device, which is numerically what each device computes.
+struct MeshModuleKind {
+  std::string kind;
+  std::string spec_field;
+};
+std::optional<MeshModuleKind> mesh_module_kind(const std::string& single_device_kind);
+
+// Whether `kind` in `mode` is a decode attention ("attention.decode", or tp_attention in decode):
+// the cases keyed by context_len (case ids, composition).
+bool is_decode_attention_kind(const std::string& kind, Mode mode);
+
 // The block kind of a model module in `mode` ("attention.decode", "rms_norm", ...), or "" when
 // the model has no such module (a Llama's post_ffn_norm).
 std::string module_block_kind(const CausalLmSpec& spec, const std::string& slot, std::int64_t layer,
