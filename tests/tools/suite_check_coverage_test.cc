@@ -42,6 +42,18 @@ TEST_F(SuiteCheckCoverage, ShippedSuitePlansItsWholeModel) {
   EXPECT_THAT(result.out, HasSubstr("GPT-2: the cases plan 14/14 configurations"));
 }
 
+// GPT-2 targets N150 and N300 (models/catalog/catalog.json): its single-device suite plans none
+// of its configurations on the 1x2 mesh.
+TEST_F(SuiteCheckCoverage, AModelOnATopologyIsItsOwnRequirement) {
+  const RunResult result =
+      ttt({"suite", "check", shipped("gpt2"), "--require-model", "GPT-2", "--require-model",
+           "gpt-2@n300"});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("GPT-2: the cases plan 14/14 configurations"));
+  EXPECT_THAT(result.err, HasSubstr("GPT-2@N300: the cases plan 0/14 configurations"));
+  EXPECT_THAT(result.err, HasSubstr("not planned: mlp decode bfloat4_b MLP("));
+}
+
 TEST_F(SuiteCheckCoverage, ListsTheConfigurationsNotPlanned) {
   // Llama-3.2-1B's final norm in both modes under the default preset: 2 of its 14
   // configurations (the norm's Spec and its bfloat16 weights are the same in every preset).

@@ -11,6 +11,7 @@
 #include "command.h"
 #include "coverage/catalog/catalog.h"
 #include "coverage/record.h"
+#include "coverage/report.h"
 #include "coverage/suite_coverage.h"
 #include "suites/suite/results.h"
 #include "suites/suite/suite_file.h"
@@ -141,24 +142,26 @@ int check_command(const CheckArguments& args) {
     plan.insert(plan.end(), planned.begin(), planned.end());
   }
   // Every model is looked up before anything is written: an unknown one is a usage error (exit 2).
-  std::vector<std::vector<CatalogConfig>> missing;
-  for (const std::string& model : args.require_models) {
-    missing.push_back(unexercised_configurations(plan, model));
-  }
+  // A model is a report row: "llama-3.1-8b", or on a topology it targets "llama-3.1-70b@T3K".
+  const CoverageReport rows = args.require_models.empty()
+                                  ? CoverageReport{}
+                                  : restrict_to_models(build_coverage_report(plan, builtin_catalog()),
+                                                       args.require_models);
   if (!args.coverage_file.empty()) {
     write_coverage_file(args.coverage_file, aggregate_coverage(plan));
   }
   bool complete = true;
-  for (std::size_t i = 0; i < missing.size(); ++i) {
-    const CatalogModel& model = *builtin_catalog().find_model(args.require_models[i]);
-    std::ostream& out = missing[i].empty() ? info : std::cerr;
-    out << model.name << ": the cases plan " << model.configurations.size() - missing[i].size()
-        << "/" << model.configurations.size() << " configurations\n";
-    for (const CatalogConfig& config : missing[i]) {
-      std::cerr << "  not planned: " << config.block << " " << config.mode << " "
-                << config.weight_dtype << " " << config.identity << "\n";
+  for (const std::string& name : args.require_models) {
+    const ModelCoverage& model = *rows.find_model(name);
+    std::ostream& out = model.counts.exercised == model.counts.configurations ? info : std::cerr;
+    out << model.name << ": the cases plan " << model.counts.exercised << "/"
+        << model.counts.configurations << " configurations\n";
+    for (const ConfigCoverage& config : model.configurations) {
+      if (config.status != ConfigStatus::missing) continue;
+      std::cerr << "  not planned: " << config.config.block << " " << config.config.mode << " "
+                << config.config.weight_dtype << " " << config.config.identity << "\n";
     }
-    complete = complete && missing[i].empty();
+    complete = complete && model.counts.exercised == model.counts.configurations;
   }
   return complete ? kExitOk : kExitFailed;
 }
@@ -244,8 +247,9 @@ const CommandRegistration kRegistration("suite", [](CLI::App& app) {
                     "Write the coverage records the cases plan to FILE ('-': stdout; JSON "
                     "Lines, docs/coverage.md \"Planned coverage\")");
   check->add_option("--require-model", check_args->require_models,
-                    "A catalog model every configuration of which some case must plan "
-                    "(repeatable)");
+                    "A catalog model every configuration of which some case must plan, or "
+                    "MODEL@TOPOLOGY for the model on a mesh it targets (llama-3.1-70b@T3K; "
+                    "repeatable)");
   check->footer(
       "Examples:\n"
       "  ttt suite check suites/*.json\n"
