@@ -249,8 +249,7 @@ std::string format_coverage_console(const CoverageReport& report, std::size_t ma
       out << "  " << config.block << " " << (config.mode.empty() ? "?" : config.mode) << " "
           << config.identity << " " << config.weight_dtype
           << (config.topology.empty() ? "" : " on " + config.topology) << ": " << config.calls
-          << " calls, "
-          << config.failed << " failed"
+          << " calls, " << config.failed << " failed"
           << (config.problem.empty() ? "" : " (" + config.problem + ")") << "\n";
     }
   }

@@ -71,8 +71,7 @@ ModelCatalogEntry read_entry(
   entry.hf_id = text_of(node.at("hf_id"));
   const JsonNode file = node.at("config");
   entry.config_file = text_of(file);
-  if (!entry.config_file.ends_with(".json") ||
-      entry.config_file.find('/') != std::string::npos) {
+  if (!entry.config_file.ends_with(".json") || entry.config_file.find('/') != std::string::npos) {
     file.fail("expected a file name ending in .json beside the index, got '" + entry.config_file +
               "'");
   }

@@ -78,7 +78,8 @@ struct FieldContext {
 };
 
 // Whether `field` has a valid form: "mode", "device", "batch", "seq_len", "weight_dtype",
-// "identity", "topology" (the mesh's name: "N150" for one device, "T3K", "2x4"), or "spec.", "impl." or "derived." followed by a dot-separated path.
+// "identity", "topology" (the mesh's name: "N150" for one device, "T3K", "2x4"), or "spec.",
+// "impl." or "derived." followed by a dot-separated path.
 bool valid_field(std::string_view field);
 
 // The value of `field` in `context`, or null when the configuration has none (an unknown device,

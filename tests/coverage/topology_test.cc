@@ -110,10 +110,9 @@ TEST(Topologies, ARecordCoversTheRowOfItsMeshOnly) {
 TEST(Topologies, AnOwnCatalogNamesTopologiesStrictly) {
   const nlohmann::json domains = {{"blocks", nlohmann::json::object()}};
   const auto entry = [](nlohmann::json topologies) {
-    return nlohmann::json{{"models",
-                           {{{"name", "Small"},
-                             {"model", "llama-3.2-1b"},
-                             {"topologies", std::move(topologies)}}}}};
+    return nlohmann::json{
+        {"models",
+         {{{"name", "Small"}, {"model", "llama-3.2-1b"}, {"topologies", std::move(topologies)}}}}};
   };
   const Catalog catalog = build_catalog(entry({"N300", "2x4"}), domains, "dir");
   EXPECT_THAT(catalog.models[0].topologies, ElementsAre("N300", "2x4"));

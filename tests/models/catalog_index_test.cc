@@ -1,7 +1,5 @@
 // The catalog's index (models/catalog.h, models/catalog/catalog.json): the one catalog suites and
 // coverage share, read strictly.
-#include "models/catalog.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "models/catalog.h"
 #include "models/model.h"
 
 namespace ttt {
@@ -23,11 +22,11 @@ using ::testing::StartsWith;
 TEST(CatalogIndex, HoldsTheModelsOfTheReferenceTable) {
   std::vector<std::string> ids;
   for (const ModelCatalogEntry& entry : model_catalog()) ids.push_back(entry.id);
-  EXPECT_THAT(ids, ElementsAre("llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b", "llama-3.1-70b",
-                               "mistral-7b", "mixtral-8x7b", "qwen2.5-0.5b", "qwen2.5-7b",
-                               "qwen2.5-72b", "deepseek-r1-distill-qwen-1.5b", "qwen3-8b",
-                               "gemma-2-9b", "phi-3-mini-4k", "stablelm-2-1.6b", "gpt2",
-                               "bert-base-uncased", "bloom-560m"));
+  EXPECT_THAT(
+      ids, ElementsAre("llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b", "llama-3.1-70b",
+                       "mistral-7b", "mixtral-8x7b", "qwen2.5-0.5b", "qwen2.5-7b", "qwen2.5-72b",
+                       "deepseek-r1-distill-qwen-1.5b", "qwen3-8b", "gemma-2-9b", "phi-3-mini-4k",
+                       "stablelm-2-1.6b", "gpt2", "bert-base-uncased", "bloom-560m"));
   const ModelCatalogEntry* deepseek = find_catalog_model("deepseek-r1-distill-qwen-1.5b");
   ASSERT_NE(deepseek, nullptr);
   EXPECT_EQ(deepseek->name, "DeepSeek-R1-Distill-Qwen-1.5B");
@@ -52,8 +51,8 @@ TEST(CatalogIndex, HoldsTheModelsOfTheReferenceTable) {
 
 // A two-file folder for parse_model_catalog.
 std::optional<std::string> two_files(const std::string& file) {
-  static const std::map<std::string, std::string> files = {
-      {"a.json", R"({"model_type": "llama"})"}, {"broken.json", "{\"model_type\": "}};
+  static const std::map<std::string, std::string> files = {{"a.json", R"({"model_type": "llama"})"},
+                                                           {"broken.json", "{\"model_type\": "}};
   const auto it = files.find(file);
   if (it == files.end()) return std::nullopt;
   return it->second;

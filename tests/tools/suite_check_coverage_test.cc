@@ -45,9 +45,8 @@ TEST_F(SuiteCheckCoverage, ShippedSuitePlansItsWholeModel) {
 // GPT-2 targets N150 and N300 (models/catalog/catalog.json): its single-device suite plans none
 // of its configurations on the 1x2 mesh.
 TEST_F(SuiteCheckCoverage, AModelOnATopologyIsItsOwnRequirement) {
-  const RunResult result =
-      ttt({"suite", "check", shipped("gpt2"), "--require-model", "GPT-2", "--require-model",
-           "gpt-2@n300"});
+  const RunResult result = ttt({"suite", "check", shipped("gpt2"), "--require-model", "GPT-2",
+                                "--require-model", "gpt-2@n300"});
   EXPECT_EQ(result.exit_code, 1) << result.err;
   EXPECT_THAT(result.out, HasSubstr("GPT-2: the cases plan 14/14 configurations"));
   EXPECT_THAT(result.err, HasSubstr("GPT-2@N300: the cases plan 0/14 configurations"));

@@ -143,10 +143,10 @@ int check_command(const CheckArguments& args) {
   }
   // Every model is looked up before anything is written: an unknown one is a usage error (exit 2).
   // A model is a report row: "llama-3.1-8b", or on a topology it targets "llama-3.1-70b@T3K".
-  const CoverageReport rows = args.require_models.empty()
-                                  ? CoverageReport{}
-                                  : restrict_to_models(build_coverage_report(plan, builtin_catalog()),
-                                                       args.require_models);
+  const CoverageReport rows =
+      args.require_models.empty()
+          ? CoverageReport{}
+          : restrict_to_models(build_coverage_report(plan, builtin_catalog()), args.require_models);
   if (!args.coverage_file.empty()) {
     write_coverage_file(args.coverage_file, aggregate_coverage(plan));
   }
