@@ -4,8 +4,7 @@
 // (models/architectures/<model_type>.json; docs/models.md "Adding a model"), and seeded weights to
 // run any Spec.
 //
-// Mapped: llama, mistral, mixtral, qwen2, qwen3, gemma2, gpt2, phi3, stablelm; bloom is read and
-// refused (its embedding LayerNorm has no pattern).
+// Mapped: llama, mistral, mixtral, qwen2, qwen3, gemma2, gpt2, phi3, stablelm and bloom.
 #pragma once
 
 #include <cstdint>

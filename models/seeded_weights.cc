@@ -100,6 +100,9 @@ CausalLmWeights seeded_model_weights(const CausalLmSpec& spec, double stddev, st
         seeded("embedding.position_weight",
                {spec.embedding.max_positions, spec.embedding.hidden_dim}, 0.0, stddev, seed);
   }
+  if (spec.embedding_norm) {
+    weights.embedding_norm = seeded_norm(*spec.embedding_norm, "embedding_norm", stddev, seed);
+  }
   for (std::size_t i = 0; i < spec.layers.size(); ++i) {
     const DecoderLayerSpec& layer = spec.layers[i];
     const std::string path = "layers." + std::to_string(i);

@@ -399,6 +399,7 @@ ModelDefinition read_config(const Architecture& architecture, const JsonNode& co
     spec.embedding.positions = PositionEmbedding::learned;
     spec.embedding.max_positions = settings.integer("max_positions");
   }
+  if (settings.boolean("embedding_norm")) spec.embedding_norm = norm;
   spec.layers.assign(static_cast<std::size_t>(settings.integer("layers")), layer);
   if (settings.has("sliding_window")) {
     const std::size_t step = settings.text("sliding_window_layers") == "even" ? 2 : 1;

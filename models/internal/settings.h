@@ -65,6 +65,7 @@ inline const std::vector<Setting>& settings() {
       {"norm_bias", SettingKind::boolean, "false"},
       {"norm_unit_offset", SettingKind::boolean, "false"},
       {"post_norms", SettingKind::boolean, "false"},
+      {"embedding_norm", SettingKind::boolean, "false"},
       {"positions", SettingKind::text, "\"rope\"", false, {"rope", "learned", "alibi", "none"}},
       {"rope_theta", SettingKind::number, ""},
       {"rotary_fraction", SettingKind::number, "1"},

@@ -70,6 +70,7 @@ struct Instance {
 // The forward's module instances in call order (modules the model has).
 std::vector<Instance> forward_instances(const CausalLmSpec& spec, Mode mode) {
   std::vector<Instance> instances{{"embedding", -1}};
+  if (spec.embedding_norm) instances.push_back({"embedding_norm", -1});
   for (std::size_t i = 0; i < spec.layers.size(); ++i) {
     const auto layer = static_cast<std::int64_t>(i);
     for (const char* slot : {"attention_norm", "attention", "post_attention_norm", "ffn_norm",
@@ -365,6 +366,14 @@ class Composer {
         contribution[row] += nmse;
         continue;
       }
+      if (instance.slot == "embedding_norm") {
+        // A norm of the whole stream (BLOOM): the embedding's relative error passes through it and
+        // its own adds, on the energy it outputs.
+        for (double& e : error) e = (stream > 0 ? e / stream : 0.0) * energy + nmse * energy;
+        stream = energy;
+        contribution[row] += nmse;
+        continue;
+      }
       if (instance.slot == "norm" || instance.slot == "lm_head") {
         close_branch();
         head_nmse += nmse;
@@ -467,6 +476,7 @@ Tensor reference_logits(const CausalLm& model, const Tensor& ids) {
     return sum;
   };
   Tensor x = modules.embedding->prefill_reference(ids);
+  if (modules.embedding_norm) x = modules.embedding_norm->reference(x);
   for (const DecoderLayerModules& layer : modules.layers) {
     Tensor attention = layer.attention->prefill_reference(layer.attention_norm->reference(x));
     if (layer.post_attention_norm) attention = layer.post_attention_norm->reference(attention);

@@ -133,12 +133,17 @@ ModuleBinding parse_module(const JsonNode& node, const ModelDefinition& model) {
     binding.slot = text;
     return binding;
   }
+  if (text == "embedding_norm") {
+    if (!model.spec.embedding_norm) node.fail("the model has no embedding_norm");
+    binding.slot = text;
+    return binding;
+  }
   static const std::regex layer_module(R"(^layers\.(\*|[0-9]+)\.([a-z_]+)$)");
   std::smatch match;
   if (!std::regex_match(text, match, layer_module) || !is_layer_slot(match[2].str())) {
     node.fail("unknown module '" + text +
-              "' (expected embedding, norm, lm_head or layers.<N or *>.<attention_norm, "
-              "attention, post_attention_norm, ffn_norm, ffn, post_ffn_norm>)");
+              "' (expected embedding, embedding_norm, norm, lm_head or layers.<N or "
+              "*>.<attention_norm, attention, post_attention_norm, ffn_norm, ffn, post_ffn_norm>)");
   }
   binding.slot = match[2].str();
   binding.per_layer = true;
@@ -478,6 +483,9 @@ nlohmann::json module_spec_json(const CausalLmSpec& spec, const std::string& slo
   const auto inner = [](const Json& variant) { return variant.begin().value(); };
   if (slot == "embedding") return Json(spec.embedding);
   if (slot == "norm") return inner(Json(spec.norm));
+  if (slot == "embedding_norm") {
+    return spec.embedding_norm ? inner(Json(*spec.embedding_norm)) : Json();
+  }
 std::optional<MeshModuleKind> mesh_module_kind(const std::string& single_device_kind) {
   // Single-device kind -> its mesh kind and the field holding the whole Spec. tp_attention
   // runs prefill only (a decode call needs one KV cache per device, which a call does not carry):
@@ -520,6 +528,9 @@ std::string module_block_kind(const CausalLmSpec& spec, const std::string& slot,
   if (slot == "embedding") return "embedding";
   if (slot == "lm_head") return "lm_head";
   if (slot == "norm") return std::string(block_kind(spec.norm));
+  if (slot == "embedding_norm") {
+    return spec.embedding_norm ? std::string(block_kind(*spec.embedding_norm)) : "";
+  }
   if (layer < 0 || layer >= static_cast<std::int64_t>(spec.layers.size())) return "";
   const DecoderLayerSpec& layer_spec = spec.layers[static_cast<std::size_t>(layer)];
   if (slot == "attention") {

@@ -21,7 +21,7 @@ namespace ttt {
 struct ModuleBinding {
   std::string module;  // As written: "layers.*.ffn", "layers.3.attention", "lm_head".
   // The module's name inside a layer ("ffn", "attention", ...) or at the model level
-  // ("embedding", "norm", "lm_head").
+  // ("embedding", "embedding_norm", "norm", "lm_head").
   std::string slot;
   bool per_layer = false;            // A module of the layers.
   std::vector<std::int64_t> layers;  // The layers whose module has the case's Spec.

@@ -378,6 +378,13 @@ std::shared_ptr<const CaseTarget> module_case(const CausalLm& model, std::string
   if (module == "norm") {
     return std::make_shared<const PositionwiseTarget>(modules.norm, "norm", mode, "");
   }
+  if (module == "embedding_norm") {
+    if (!modules.embedding_norm) {
+      throw std::invalid_argument("[suite] module_case: the model has no embedding_norm");
+    }
+    return std::make_shared<const PositionwiseTarget>(modules.embedding_norm, "embedding_norm",
+                                                      mode, "");
+  }
   if (module == "lm_head") {
     return std::make_shared<const PositionwiseTarget>(modules.lm_head, "lm_head", mode, "");
   }
@@ -399,7 +406,7 @@ std::shared_ptr<const CaseTarget> module_case(const CausalLm& model, std::string
   }
   throw std::invalid_argument(
       "[suite] module_case: unknown model module '" + std::string(module) +
-      "' (expected embedding, norm, lm_head or layers.N.<module> with N < " +
+      "' (expected embedding, embedding_norm, norm, lm_head or layers.N.<module> with N < " +
       std::to_string(model.num_layers()) + ")");
 }
 

@@ -67,7 +67,8 @@ std::shared_ptr<const CaseTarget> block_case(BlockCaseDefinition definition);
 // naming an unknown module or one the layer does not have.
 std::shared_ptr<const CaseTarget> module_case(const DecoderLayer& layer, std::string_view module,
                                               Mode mode);
-// A model-level module of a causal LM: "embedding", "norm" or "lm_head"; or "layers.N.<module>".
+// A model-level module of a causal LM: "embedding", "embedding_norm" (when the model has one),
+// "norm" or "lm_head"; or "layers.N.<module>".
 std::shared_ptr<const CaseTarget> module_case(const CausalLm& model, std::string_view module,
                                               Mode mode);
 

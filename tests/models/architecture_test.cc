@@ -108,6 +108,44 @@ TEST(Architecture, ReadsAConfigThroughAMapping) {
                   "reads, ignores nor refuses it)"));
 }
 
+// A mapping with "unsupported" reads the config.json (a typo is named first), then refuses the
+// whole architecture naming the feature and the mapping file. No shipped mapping needs it now that
+// BLOOM's embedding LayerNorm is embedding_norm.
+TEST(Architecture, AnUnsupportedArchitectureIsRefusedAfterItsFieldsAreRead) {
+  nlohmann::json mapping = minimal_mapping();
+  mapping["unsupported"] = "a bidirectional attention, which no TTTv2 pattern expresses";
+  const Architecture tiny = parse_architecture(mapping, "tiny.json");
+  nlohmann::json config = {{"hidden_size", 64}, {"intermediate_size", 128}, {"n_layer", 2},
+                           {"n_head", 4},       {"vocab_size", 100},        {"eps", 1e-5}};
+  EXPECT_THAT([&] { read_config(tiny, JsonNode(config, "c.json")); },
+              ThrowsMessage<std::invalid_argument>(
+                  "c.json: /model_type: 'tiny' needs a bidirectional attention, which no TTTv2 "
+                  "pattern expresses (tiny.json)"));
+  config["n_heads"] = 4;
+  EXPECT_THAT([&] { read_config(tiny, JsonNode(config, "c.json")); },
+              ThrowsMessage<std::invalid_argument>(
+                  ::testing::HasSubstr("c.json: /n_heads: unknown field 'n_heads'")));
+}
+
+// A mapping may add the layers' norm on the token embeddings (BLOOM's word_embeddings_layernorm).
+TEST(Architecture, EmbeddingNormIsTheLayersNormOnTheEmbeddings) {
+  nlohmann::json mapping = minimal_mapping();
+  mapping["constants"]["embedding_norm"] = true;
+  const Architecture tiny = parse_architecture(mapping, "tiny.json");
+  const nlohmann::json config = {{"hidden_size", 64}, {"intermediate_size", 128}, {"n_layer", 2},
+                                 {"n_head", 4},       {"vocab_size", 100},        {"eps", 1e-6}};
+  const ModelDefinition model = read_config(tiny, JsonNode(config, "c.json"));
+  ASSERT_TRUE(model.spec.embedding_norm.has_value());
+  EXPECT_EQ(std::get<RmsNormSpec>(*model.spec.embedding_norm), (RmsNormSpec{64, 1e-6, false}));
+  EXPECT_FALSE(
+      read_config(parse_architecture(minimal_mapping(), "tiny.json"), JsonNode(config, "c.json"))
+          .spec.embedding_norm.has_value());
+  mapping["constants"]["embedding_norm"] = "layer_norm";
+  EXPECT_EQ(error_of(mapping),
+            "tiny.json: /constants/embedding_norm: \"layer_norm\" is not a value of setting "
+            "'embedding_norm' (true or false)");
+}
+
 // Defaults that refer to each other cannot be resolved: the mapping file is named, not looped.
 TEST(Architecture, RefusesDefaultsThatReferToEachOther) {
   nlohmann::json mapping = minimal_mapping();

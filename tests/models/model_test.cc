@@ -209,8 +209,41 @@ TEST(ModelCatalog, StableLm2HasLayerNormsPartialRotaryAndQkvBiases) {
   EXPECT_EQ(model.spec.lm_head, (LmHeadSpec{2048, 100352, false, 0.0}));
 }
 
+// BLOOM-560m (shared/reference/model_configs.md): hidden 1024, 24 layers, 16 heads of 64, ALiBi,
+// LayerNorms with bias (eps 1e-5) and a LayerNorm on the token embeddings
+// (word_embeddings_layernorm), biased attention and GELU (tanh) MLP of 4 * 1024, tied head, vocab
+// 250880.
+TEST(ModelCatalog, BloomHasAnEmbeddingLayerNormAndAlibi) {
+  const ModelDefinition model = load_model("bloom-560m");
+  EXPECT_EQ(model.architecture, "bloom");
+  ASSERT_EQ(model.spec.layers.size(), 24u);
+  ASSERT_TRUE(model.spec.embedding_norm.has_value());
+  EXPECT_EQ(std::get<LayerNormSpec>(*model.spec.embedding_norm), (LayerNormSpec{1024, 1e-5, true}));
+  EXPECT_EQ(model.spec.embedding.positions, PositionEmbedding::none);
+  const DecoderLayerSpec& layer = model.spec.layers[23];
+  EXPECT_EQ(layer.attention.positions, AttentionPositions::alibi);
+  EXPECT_EQ(layer.attention.num_heads, 16);
+  EXPECT_EQ(layer.attention.num_kv_heads, 16);
+  EXPECT_EQ(layer.attention.dim_per_head(), 64);
+  EXPECT_TRUE(layer.attention.qkv_bias);
+  EXPECT_TRUE(layer.attention.output_bias);
+  EXPECT_EQ(std::get<LayerNormSpec>(layer.attention_norm), (LayerNormSpec{1024, 1e-5, true}));
+  EXPECT_EQ(std::get<LayerNormSpec>(layer.ffn_norm), (LayerNormSpec{1024, 1e-5, true}));
+  EXPECT_EQ(std::get<MlpSpec>(layer.ffn), (MlpSpec{1024, 4096, Activation::gelu_tanh, true}));
+  EXPECT_EQ(std::get<LayerNormSpec>(model.spec.norm), (LayerNormSpec{1024, 1e-5, true}));
+  EXPECT_EQ(model.spec.lm_head, (LmHeadSpec{1024, 250880, true, 0.0}));
+  // A one-layer slice keeps the embedding norm; its seeded weights draw it, and the model builds.
+  const CausalLmSpec slice = slice_spec(model.spec, 1, 64);
+  EXPECT_EQ(slice.embedding_norm, model.spec.embedding_norm);
+  const CausalLmWeights weights = seeded_model_weights(slice, 0.02, 5);
+  EXPECT_EQ(weights.embedding_norm.weight.shape(), (Shape{1024}));
+  EXPECT_EQ(weights.embedding_norm.bias.shape(), (Shape{1024}));
+  EXPECT_NO_THROW(make_causal_lm_modules(slice, default_impl_configs(slice, Device::N150),
+                                         seeded_model_weights(slice, 0.02, 5)));
+}
+
 // A value needing a feature no block expresses is refused naming the field, the feature and the
-// mapping file; so is BLOOM, whose embedding LayerNorm no pattern has.
+// mapping file.
 TEST(ModelConfig, RefusesFeaturesNoBlockExpresses) {
   nlohmann::json stablelm = catalog_config("stablelm-2-1.6b");
   stablelm["use_parallel_residual"] = true;
@@ -236,13 +269,6 @@ TEST(ModelConfig, RefusesFeaturesNoBlockExpresses) {
               testing::ThrowsMessage<std::invalid_argument>(
                   HasSubstr("q.json: /rope_scaling: {\"factor\":4.0,\"rope_type\":\"yarn\"} "
                             "needs RoPE scaling")));
-  EXPECT_THAT([] { load_model("bloom-560m"); },
-              testing::ThrowsMessage<std::invalid_argument>(
-                  "bloom-560m: /model_type: 'bloom' needs an embedding LayerNorm "
-                  "(Hugging Face's word_embeddings_layernorm, applied to the token embeddings "
-                  "before the first layer), which no TTTv2 pattern expresses "
-                  "(models/architectures/bloom.json)"));
-  // BLOOM's fields are read before it is refused: a typo is named first.
   nlohmann::json bloom = catalog_config("bloom-560m");
   bloom["n_heads"] = 16;
   EXPECT_THAT([&] { model_from_config(bloom, "b.json"); },
@@ -253,7 +279,9 @@ TEST(ModelConfig, RefusesFeaturesNoBlockExpresses) {
   bloom["apply_residual_connection_post_layernorm"] = true;
   EXPECT_THAT([&] { model_from_config(bloom, "b.json"); },
               testing::ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("b.json: /apply_residual_connection_post_layernorm: true needs")));
+                  "b.json: /apply_residual_connection_post_layernorm: true needs a residual "
+                  "taken after the norm, which no TTTv2 pattern expresses "
+                  "(models/architectures/bloom.json)"));
 }
 
 // Hugging Face's defaults apply to absent fields, through the mapping's defaults and expressions.
