@@ -78,11 +78,10 @@ void from_json(const nlohmann::json& json, EpMoeSpec& spec) {
 
 namespace {
 
-constexpr auto kConfigFields =
-    std::tuple{json_optional("device", &EpMoeImplConfig::device),
-               json_named("reduction", &EpMoeImplConfig::reduction, tp_reduction_name,
-                          parse_tp_reduction),
-               json_optional("ccl", &EpMoeImplConfig::ccl)};
+constexpr auto kConfigFields = std::tuple{
+    json_optional("device", &EpMoeImplConfig::device),
+    json_named("reduction", &EpMoeImplConfig::reduction, tp_reduction_name, parse_tp_reduction),
+    json_optional("ccl", &EpMoeImplConfig::ccl)};
 
 }  // namespace
 
@@ -101,15 +100,15 @@ EpMoe::EpMoe(EpMoeSpec spec, EpMoeImplConfig config, MoeWeights weights)
 }
 
 MeshTensor EpMoe::prefill_forward(const MeshTensor& x) const {
-  return reduce_(tp_detail::run_devices(kBlock, {spec_.mesh, spec_.axis}, devices_, x,
-                                        &Moe::prefill_forward),
-                 tp_detail::feature_dim(x));
+  return reduce_(
+      tp_detail::run_devices(kBlock, {spec_.mesh, spec_.axis}, devices_, x, &Moe::prefill_forward),
+      tp_detail::feature_dim(x));
 }
 
 MeshTensor EpMoe::decode_forward(const MeshTensor& x) const {
-  return reduce_(tp_detail::run_devices(kBlock, {spec_.mesh, spec_.axis}, devices_, x,
-                                        &Moe::decode_forward),
-                 tp_detail::feature_dim(x));
+  return reduce_(
+      tp_detail::run_devices(kBlock, {spec_.mesh, spec_.axis}, devices_, x, &Moe::decode_forward),
+      tp_detail::feature_dim(x));
 }
 
 Tensor ep_moe_reference(const EpMoeSpec& spec, const MoeWeights& weights, const MeshTensor& x) {

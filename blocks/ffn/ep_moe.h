@@ -32,8 +32,8 @@ struct EpMoeSpec {
   // The block kind traces and errors name.
   static constexpr std::string_view kind = "ep_moe";
 
-  MoeSpec moe;  // The whole MoE.
-  Mesh mesh{};  // The devices.
+  MoeSpec moe;   // The whole MoE.
+  Mesh mesh{};   // The devices.
   int axis = 1;  // The mesh axis the experts are spread along (0: rows, 1: columns); n devices.
 
   // moe.validate(), the axis, and n dividing moe.num_experts (whole experts per device) and
@@ -69,8 +69,7 @@ struct EpMoeImplConfig {
 // ring on T3K and line on N300; on TG in bfloat8_b (tt-transformers casts to ccl_dtype there),
 // line. Presets change the experts as the Moe's.
 EpMoeImplConfig default_impl_config(const EpMoeSpec& spec, Device device, Mode mode);
-EpMoeImplConfig default_impl_config(const EpMoeSpec& spec, Device device, Mode mode,
-                                    Preset preset);
+EpMoeImplConfig default_impl_config(const EpMoeSpec& spec, Device device, Mode mode, Preset preset);
 
 // JSON: {"moe": {moe spec}, "mesh": "T3K", "axis": 1}; ImplConfig {"device": {moe impl_config},
 // "reduction": "all_reduce", "ccl": {...}}. Reading is strict.

@@ -8,6 +8,7 @@
 
 #include "blocks/ccl/mesh_kind_support.h"
 #include "blocks/common/kind_support.h"
+#include "blocks/ffn/ep_moe.h"
 #include "blocks/ffn/gated_mlp.h"
 #include "blocks/ffn/mlp.h"
 #include "blocks/ffn/moe.h"
@@ -92,6 +93,20 @@ InputRules moe_weights(const nlohmann::json& spec_json) {
 
 InputPlan moe_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
   return ffn_inputs<MoeSpec>(block, mode, shapes, moe_weights);
+}
+
+// The whole MoE's weights (each device keeps the router and its experts inside the block).
+InputRules ep_moe_weights(const nlohmann::json& spec_json) {
+  return moe_weights(nlohmann::json(spec_json.get<EpMoeSpec>().moe));
+}
+
+// x [..., hidden] seeded whole and replicated on the mesh (TTTv1's MoE input), then the whole
+// MoE's weights, drawn as the moe kind draws them.
+InputPlan ep_moe_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
+  require_call_shapes(shapes, mode, false);
+  const auto spec = block.spec.get<EpMoeSpec>();
+  return plan({mesh_activation(spec.mesh, {}, mode, shapes, spec.moe.hidden_dim)},
+              ep_moe_weights(block.spec));
 }
 
 // One GatedMlpWeights per expert, from the call's w_gate/<e>, w_up/<e>, w_down/<e>.
@@ -186,6 +201,24 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
                        }),
                    .weights = moe_weights,
                    .seeded_inputs = moe_inputs});
+  // ep_moe: the mesh tensor x (as tp_gated_mlp's) and the whole MoE's weights (as moe's).
+  kinds.push_back(
+      {.name = std::string(EpMoeSpec::kind),
+       .family = std::string(EpMoeSpec::kind),
+       .tolerances = pcc_at_least(0.99),
+       .bind = bind_mesh_x_to_y<EpMoeSpec, EpMoe>(ep_moe_weights, moe_weights_of, ep_moe_reference),
+       .configure = configure<EpMoeSpec>,
+       .identity = identity<EpMoeSpec>,
+       .facts = mesh_facts<EpMoeSpec, EpMoeImplConfig>(
+           [](const EpMoeSpec& spec, const EpMoeImplConfig& config, KindFacts& facts) {
+             facts.weight_dtype = weight_of(config.device.expert.ff1_ff3);
+             facts.derived["dims"] = dims(spec.moe.hidden_dim, spec.moe.ffn_dim);
+             facts.derived["routing"] =
+                 std::to_string(spec.moe.num_experts) + "/top" + std::to_string(spec.moe.top_k);
+             facts.derived["reduction"] = std::string(tp_reduction_name(config.reduction));
+           }),
+       .weights = ep_moe_weights,
+       .seeded_inputs = ep_moe_inputs});
 }
 
 }  // namespace ttt

@@ -113,6 +113,25 @@ TEST(MeshMpiTest, CollectivesAlongBothAxesAreBitIdenticalOnATwoByFourMesh) {
   expect_every_rank_matched_in_process(launch(8, "ccl", "2x4"), 8, 32);
 }
 
+// The expert-parallel MoE with its experts on the ranks (four per rank on 2, one per rank on 8,
+// TTTv1's Mixtral layout): 8 forwards (prefill and decode, all-reduce and reduce-scatter,
+// bfloat16 and float32 partial sums), each rank's and every rank's result as in-process.
+void expect_ep_moe_matched_in_process(const Launch& run, int ranks) {
+  ASSERT_EQ(run.result.exit_code, 0) << run.result.out << run.result.err;
+  for (int rank = 0; rank < ranks; ++rank) {
+    EXPECT_THAT(run.result.out, HasSubstr("rank " + std::to_string(rank) + " of " +
+                                          std::to_string(ranks) + ": ep_moe ok (8 forwards)"));
+  }
+}
+
+TEST(MeshMpiTest, ExpertParallelMoeIsBitIdenticalToInProcessOnTwoRanks) {
+  expect_ep_moe_matched_in_process(launch(2, "ep_moe", "N300"), 2);
+}
+
+TEST(MeshMpiTest, ExpertParallelMoeIsBitIdenticalToInProcessOnEightRanks) {
+  expect_ep_moe_matched_in_process(launch(8, "ep_moe", "T3K"), 8);
+}
+
 TEST(MeshMpiTest, RankCountOtherThanTheMeshFailsOnEveryRank) {
   const Launch run = launch(2, "gather", "T3K");
   EXPECT_NE(run.result.exit_code, 0);

@@ -9,6 +9,10 @@
 //             broadcast) in ring and line order and several partial-sum dtypes, along every mesh
 //             axis: each rank's result, and every rank's result gathered, bit for bit equal to
 //             the in-process run of the same block on the same inputs.
+//   ep_moe    the expert-parallel MoE (blocks/ffn/ep_moe.h: 8 experts spread over the ranks)
+//             in prefill and decode, all-reduced and reduce-scattered, bfloat16 and float32
+//             partial sums: each rank's result and every rank's result gathered bit for bit
+//             equal to the in-process run.
 //   die       rank 1 kills itself while the others are in all_gather_shards.
 //   stall     rank 1 sleeps 60 s instead of joining; the others must time out.
 //   shape     rank 1 holds a shard of another shape; every rank must refuse it.
@@ -35,6 +39,7 @@
 #include "blocks/ccl/all_reduce.h"
 #include "blocks/ccl/broadcast.h"
 #include "blocks/ccl/reduce_scatter.h"
+#include "blocks/ffn/ep_moe.h"
 #include "validation/mesh/mesh.h"
 #include "validation/mesh/mpi/mpi_transport.h"
 #include "validation/mesh/transport.h"
@@ -198,6 +203,48 @@ int check_collectives(const Mesh& mesh, const Process& process) {
   return 0;
 }
 
+// A block's prefill or decode forward as the forward() same_as_in_process calls.
+struct EpMoeForward {
+  const EpMoe& block;
+  Mode mode;
+  MeshTensor forward(const MeshTensor& x) const {
+    return mode == Mode::decode ? block.decode_forward(x) : block.prefill_forward(x);
+  }
+};
+
+// Mixtral's routing (8 experts, top 2) at a small width, the experts spread over the ranks.
+int check_ep_moe(const Mesh& mesh, const Process& process) {
+  const EpMoeSpec spec{{64, 32, 8, 2, Activation::silu}, mesh};
+  MoeWeights weights{random_normal({64, 8}, 200, 0.0, 0.5), {}};
+  for (std::uint64_t e = 0; e < 8; ++e) {
+    weights.experts.push_back({random_normal({64, 32}, 201 + 3 * e, 0.0, 0.2),
+                               random_normal({64, 32}, 202 + 3 * e, 0.0, 0.2),
+                               random_normal({32, 64}, 203 + 3 * e, 0.0, 0.2)});
+  }
+  const Tensor tokens = random_normal({6, 64}, 230);
+  const Tensor prompt = random_normal({2, 5, 64}, 231);
+  int checked = 0;
+  for (const TpReduction reduction : {TpReduction::all_reduce, TpReduction::reduce_scatter}) {
+    for (const DType reduce_dtype : {DType::bfloat16, DType::float32}) {
+      EpMoeImplConfig config = default_impl_config(spec, Device::T3K, Mode::decode);
+      config.reduction = reduction;
+      config.ccl.reduce_dtype = reduce_dtype;
+      const EpMoe block(spec, config, weights);
+      if (!same_as_in_process(EpMoeForward{block, Mode::decode}, distribute(tokens, mesh, {}),
+                              process) ||
+          !same_as_in_process(EpMoeForward{block, Mode::prefill}, distribute(prompt, mesh, {}),
+                              process)) {
+        return fail(process, spec.identity() + " " + std::string(tp_reduction_name(reduction)) +
+                                 " " + std::string(dtype_name(reduce_dtype)) +
+                                 " differs from the in-process run");
+      }
+      checked += 2;
+    }
+  }
+  std::printf("rank %d of %d: ep_moe ok (%d forwards)\n", process.rank, process.size, checked);
+  return 0;
+}
+
 // Rank 1 misbehaves (`mode`) while every other rank gathers a small tensor.
 int misbehave(std::string_view mode, const Mesh& mesh, const Process& process) {
   const Tensor tensor = random_normal({2, 4 * mesh.size()}, 21);
@@ -223,6 +270,7 @@ int run(std::string_view mode, const Mesh& mesh) {
   const Process process = process_on(mesh_transport(), mesh);
   if (mode == "gather") return check_gather(mesh, process);
   if (mode == "ccl") return check_collectives(mesh, process);
+  if (mode == "ep_moe") return check_ep_moe(mesh, process);
   return misbehave(mode, mesh, process);
 }
 
@@ -230,11 +278,12 @@ int run(std::string_view mode, const Mesh& mesh) {
 }  // namespace ttt
 
 int main(int argc, char** argv) {
-  const std::vector<std::string_view> modes{"gather", "ccl",     "die",      "stall",
-                                            "shape",  "noshard", "othermesh"};
+  const std::vector<std::string_view> modes{"gather", "ccl",   "ep_moe",  "die",
+                                            "stall",  "shape", "noshard", "othermesh"};
   if (argc != 3 || std::find(modes.begin(), modes.end(), argv[1]) == modes.end()) {
-    std::fprintf(stderr,
-                 "usage: mesh_mpi_worker gather|ccl|die|stall|shape|noshard|othermesh MESH\n");
+    std::fprintf(
+        stderr,
+        "usage: mesh_mpi_worker gather|ccl|ep_moe|die|stall|shape|noshard|othermesh MESH\n");
     return 2;
   }
   try {
