@@ -11,9 +11,14 @@
 #include <vector>
 
 #include "blocks/common/block_kind.h"
+#include "patterns/internal/block_module_support.h"
 #include "validation/input/json_reader.h"
 
 namespace ttt {
+
+using pattern_detail::block_infos;
+using pattern_detail::make_blocks;
+using pattern_detail::named_weights;
 
 WeightSource load_once(WeightSource source) {
   if (!source.defined()) return source;
@@ -73,62 +78,6 @@ void read_variant(const JsonNode& node, Variant& value, std::span<const std::str
     node.at(kind).fail("unknown block '" + kind + "' (expected one of " + kind_list(kinds) + ")");
   }
   read_alternative(node.at(kind), kind, kinds, value);
-}
-
-// ModuleInfo of a block in both modes.
-template <typename Spec, typename Config>
-PerMode<ModuleInfo> block_infos(std::string_view prefill_kind, std::string_view decode_kind,
-                                const Spec& spec, const PerMode<Config>& configs) {
-  const std::string spec_json = nlohmann::json(spec).dump();
-  return {ModuleInfo{std::string(prefill_kind), spec_json, nlohmann::json(configs.prefill).dump()},
-          ModuleInfo{std::string(decode_kind), spec_json, nlohmann::json(configs.decode).dump()}};
-}
-
-// One block object per mode, shared when both modes are configured alike (its device weights are
-// then prepared once).
-template <typename Block, typename Config, typename Make>
-PerMode<std::shared_ptr<const Block>> make_blocks(const PerMode<Config>& configs, Make make) {
-  std::shared_ptr<const Block> prefill = make(configs.prefill);
-  std::shared_ptr<const Block> decode =
-      configs.decode == configs.prefill ? prefill : make(configs.decode);
-  return {std::move(prefill), std::move(decode)};
-}
-
-// A module's weights, named as its kind's descriptor names them (BlockKind::weights, the input
-// names replay reads): `sources` are the block's weights in the descriptor's order, undefined
-// ones (a bias or norm the Spec has not) left out. A repeated group (an MoE's experts) comes name
-// by name: w_gate/0..n-1, then w_up/0..n-1, then w_down/0..n-1.
-template <typename Spec>
-std::vector<NamedTensor> named_weights(std::string_view kind, const Spec& spec,
-                                       const std::vector<const WeightSource*>& sources) {
-  const BlockKind* descriptor = find_block_kind(kind);
-  if (descriptor == nullptr) {
-    throw std::logic_error("[" + std::string(kind) + "] no block kind of that name");
-  }
-  std::vector<std::string> names;
-  for (const auto& entry : descriptor->weights(nlohmann::json(spec))) {
-    if (const auto* rule = std::get_if<InputRule>(&entry)) {
-      names.push_back(rule->name);
-      continue;
-    }
-    const auto& group = std::get<RepeatedInputs>(entry);
-    for (const InputRule& rule : group.each) {
-      for (std::int64_t i = 0; i < group.count; ++i) {
-        names.push_back(rule.name + "/" + std::to_string(i));
-      }
-    }
-  }
-  std::vector<const WeightSource*> defined;
-  std::copy_if(sources.begin(), sources.end(), std::back_inserter(defined),
-               [](const WeightSource* source) { return source->defined(); });
-  if (defined.size() != names.size()) {
-    throw std::logic_error("[" + std::string(kind) + "] the module has " +
-                           std::to_string(defined.size()) + " weights, its kind names " +
-                           std::to_string(names.size()));
-  }
-  std::vector<NamedTensor> out;
-  for (std::size_t i = 0; i < names.size(); ++i) out.push_back({names[i], defined[i]->load()});
-  return out;
 }
 
 // A positionwise module over a block with prefill_forward(x) and decode_forward(x).

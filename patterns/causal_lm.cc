@@ -10,19 +10,20 @@
 
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
+#include "blocks/lm_head/tp_lm_head.h"
 #include "blocks/registration.h"
 #include "patterns/internal/context.h"
-#include "patterns/internal/validated_call.h"
 #include "patterns/internal/optional_norm.h"
+#include "patterns/internal/validated_call.h"
 #include "validation/trace/capture.h"
 
 namespace ttt {
 
 using pattern_detail::call_settings;
-using pattern_detail::positionwise_calls;
 using pattern_detail::make_optional_norm_module;
-using pattern_detail::validate_spec_and_configs;
+using pattern_detail::positionwise_calls;
 using pattern_detail::validate_optional_norm;
+using pattern_detail::validate_spec_and_configs;
 using pattern_detail::ValidatedCall;
 using pattern_detail::with_context;
 
@@ -30,11 +31,11 @@ namespace {
 
 std::string layer_path(std::size_t index) { return "layers." + std::to_string(index); }
 
-void check_equal(std::int64_t value, std::int64_t expected, const std::string& field,
 std::string norm_identity(const NormSpec& spec) {
   return std::visit([](const auto& alternative) { return alternative.identity(); }, spec);
 }
 
+void check_equal(std::int64_t value, std::int64_t expected, const std::string& field,
                  const std::string& expected_field) {
   if (value != expected) {
     throw std::invalid_argument("[causal_lm] " + field + " (" + std::to_string(value) +
@@ -49,11 +50,11 @@ void CausalLmSpec::validate() const {
   with_context("causal_lm", "embedding", [&] { embedding.validate(); });
   if (layers.empty()) throw std::invalid_argument("[causal_lm] spec.layers is empty");
   const std::int64_t hidden = embedding.hidden_dim;
-  for (std::size_t i = 0; i < layers.size(); ++i) {
   if (embedding_norm.has_value()) {
     with_context("causal_lm", "embedding_norm", [&] { ttt::validate(*embedding_norm); });
     check_equal(norm_dim(*embedding_norm), hidden, "embedding_norm.dim", "embedding.hidden_dim");
   }
+  for (std::size_t i = 0; i < layers.size(); ++i) {
     with_context("causal_lm", layer_path(i), [&] { layers[i].validate(); });
     check_equal(layers[i].hidden_dim(), hidden, layer_path(i) + ".attention.hidden_dim",
                 "embedding.hidden_dim");
@@ -70,8 +71,8 @@ std::string CausalLmSpec::identity() const {
   Identity id("CAUSAL_LM");
   id.add("layers", static_cast<std::int64_t>(layers.size()));
   id.add("embedding", embedding.identity());
-  const bool alike = std::all_of(layers.begin(), layers.end(),
   if (embedding_norm.has_value()) id.add("embedding_norm", norm_identity(*embedding_norm));
+  const bool alike = std::all_of(layers.begin(), layers.end(),
                                  [&](const DecoderLayerSpec& layer) { return layer == layers[0]; });
   if (alike && !layers.empty()) {
     id.add("layer", layers[0].identity());
@@ -88,8 +89,38 @@ std::string CausalLmSpec::identity() const {
   return id.str();
 }
 
+namespace {
+
+// The model and its layers run on one mesh (or all on one device); the LM head fits the mesh.
+void validate_mesh(const CausalLmImplConfig& config, const CausalLmSpec& spec) {
+  const std::vector<DecoderLayerImplConfig>& layers = config.layers;
+  const std::optional<CausalLmTpConfig>& tensor_parallel = config.tensor_parallel;
+  const auto mesh_text = [](const auto& tp) {
+    return tp.has_value() ? "mesh " + mesh_name(tp->mesh) + " axis " + std::to_string(tp->axis)
+                          : std::string("one device");
+  };
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const auto& layer = layers[i].tensor_parallel;
+    if (layer.has_value() != tensor_parallel.has_value() ||
+        (layer.has_value() &&
+         (layer->mesh != tensor_parallel->mesh || layer->axis != tensor_parallel->axis))) {
+      throw std::invalid_argument("[causal_lm] " + layer_path(i) + ".tensor_parallel runs on " +
+                                  mesh_text(layer) + ", config.tensor_parallel on " +
+                                  mesh_text(tensor_parallel) + ": the model runs on one mesh");
+    }
+  }
+  if (!tensor_parallel.has_value()) return;
+  with_context("causal_lm", "tensor_parallel", [&] {
+    TpLmHeadSpec{spec.lm_head, tensor_parallel->mesh, tensor_parallel->axis}.validate();
+    tensor_parallel->lm_head.validate(TpLmHeadSpec::kind);
+  });
+}
+
+}  // namespace
+
 void CausalLmImplConfig::validate(const CausalLmSpec& spec) const {
   with_context("causal_lm", "embedding", [&] { embedding.validate(); });
+  validate_optional_norm("causal_lm", spec.embedding_norm, embedding_norm, "embedding_norm");
   if (layers.size() != spec.layers.size()) {
     throw std::invalid_argument("[causal_lm] config.layers has " + std::to_string(layers.size()) +
                                 " layers, spec.layers " + std::to_string(spec.layers.size()));
@@ -99,28 +130,40 @@ void CausalLmImplConfig::validate(const CausalLmSpec& spec) const {
   }
   with_context("causal_lm", "norm", [&] { ttt::validate(spec.norm, norm, "norm"); });
   with_context("causal_lm", "lm_head", [&] { lm_head.validate(); });
+  validate_mesh(*this, spec);
 }
 
+
 CausalLmImplConfig default_impl_config(const CausalLmSpec& spec, Device device, Mode mode,
-                                       std::optional<Preset> preset) {
+                                       std::optional<Preset> preset, const Mesh& mesh) {
   CausalLmImplConfig config;
   config.embedding = preset.has_value() ? default_impl_config(spec.embedding, device, mode, *preset)
                                         : default_impl_config(spec.embedding, device, mode);
+  if (spec.embedding_norm.has_value()) {
+    config.embedding_norm = default_impl_config(*spec.embedding_norm, device, mode, preset);
+  }
   for (const DecoderLayerSpec& layer : spec.layers) {
-    config.layers.push_back(default_impl_config(layer, device, mode, preset));
+    config.layers.push_back(default_impl_config(layer, device, mode, preset, mesh));
   }
   config.norm = default_impl_config(spec.norm, device, mode, preset);
   config.lm_head = preset.has_value() ? default_impl_config(spec.lm_head, device, mode, *preset)
                                       : default_impl_config(spec.lm_head, device, mode);
+  if (mesh.size() > 1) {
+    const TpLmHeadSpec lm_head{spec.lm_head, mesh, default_tp_axis(mesh)};
+    const TpLmHeadImplConfig tp = preset.has_value()
+                                      ? default_impl_config(lm_head, device, mode, *preset)
+                                      : default_impl_config(lm_head, device, mode);
+    config.lm_head = tp.device;
+    config.tensor_parallel = CausalLmTpConfig{mesh, lm_head.axis, tp.ccl};
+  }
   return config;
 }
 
 PerMode<CausalLmImplConfig> default_impl_configs(const CausalLmSpec& spec, Device device,
-                                                 std::optional<Preset> preset) {
-  return {default_impl_config(spec, device, Mode::prefill, preset),
-          default_impl_config(spec, device, Mode::decode, preset)};
+                                                 std::optional<Preset> preset, const Mesh& mesh) {
+  return {default_impl_config(spec, device, Mode::prefill, preset, mesh),
+          default_impl_config(spec, device, Mode::decode, preset, mesh)};
 }
-  validate_optional_norm("causal_lm", spec.embedding_norm, embedding_norm, "embedding_norm");
 
 namespace {
 
@@ -131,18 +174,17 @@ constexpr auto kSpecFields = std::tuple{
     json_required("lm_head", &CausalLmSpec::lm_head)};
 constexpr auto kConfigFields =
     std::tuple{json_required("embedding", &CausalLmImplConfig::embedding),
+               json_optional("embedding_norm", &CausalLmImplConfig::embedding_norm),
                json_required("layers", &CausalLmImplConfig::layers),
                json_required("norm", &CausalLmImplConfig::norm),
-               json_required("lm_head", &CausalLmImplConfig::lm_head)};
+               json_required("lm_head", &CausalLmImplConfig::lm_head),
+               json_optional("tensor_parallel", &CausalLmImplConfig::tensor_parallel)};
 
 }  // namespace
 
 TTT_DEFINE_JSON_FIELDS(CausalLmSpec, "causal_lm spec", kSpecFields)
 TTT_DEFINE_JSON_FIELDS(CausalLmImplConfig, "causal_lm impl_config", kConfigFields)
 
-  if (spec.embedding_norm.has_value()) {
-    config.embedding_norm = default_impl_config(*spec.embedding_norm, device, mode, preset);
-  }
 CausalLmModules make_causal_lm_modules(const CausalLmSpec& spec,
                                        const PerMode<CausalLmImplConfig>& configs,
                                        CausalLmWeights weights) {
@@ -166,6 +208,9 @@ CausalLmModules make_causal_lm_modules(const CausalLmSpec& spec,
                                  {configs.prefill.embedding, configs.decode.embedding}, token_table,
                                  std::move(weights.position_embedding));
   });
+  modules.embedding_norm = make_optional_norm_module(
+      "causal_lm", spec.embedding_norm, configs.prefill.embedding_norm,
+      configs.decode.embedding_norm, std::move(weights.embedding_norm), "embedding_norm");
   for (std::size_t i = 0; i < spec.layers.size(); ++i) {
     modules.layers.push_back(with_context("causal_lm", layer_path(i), [&] {
       return make_decoder_layer_modules(spec.layers[i],
@@ -174,14 +219,19 @@ CausalLmModules make_causal_lm_modules(const CausalLmSpec& spec,
     }));
   }
   modules.norm = with_context("causal_lm", "norm", [&] {
-               json_optional("embedding_norm", &CausalLmImplConfig::embedding_norm),
     return make_norm_module(spec.norm, {configs.prefill.norm, configs.decode.norm},
                             std::move(weights.norm));
   });
   modules.lm_head = with_context("causal_lm", "lm_head", [&] {
-    return make_lm_head_module(
-        spec.lm_head, {configs.prefill.lm_head, configs.decode.lm_head},
-        spec.lm_head.tied_embeddings ? token_table : std::move(weights.lm_head));
+    const PerMode<LmHeadImplConfig> lm_head{configs.prefill.lm_head, configs.decode.lm_head};
+    WeightSource weight = spec.lm_head.tied_embeddings ? token_table : std::move(weights.lm_head);
+    const auto& prefill_mesh = configs.prefill.tensor_parallel;
+    const auto& decode_mesh = configs.decode.tensor_parallel;
+    if (prefill_mesh.has_value() && decode_mesh.has_value()) {
+      return make_tp_lm_head_module(spec.lm_head, lm_head, {*prefill_mesh, *decode_mesh},
+                                    std::move(weight));
+    }
+    return make_lm_head_module(spec.lm_head, lm_head, std::move(weight));
   });
   return modules;
 }
@@ -189,6 +239,7 @@ CausalLmModules make_causal_lm_modules(const CausalLmSpec& spec,
 struct CausalLm::Calls {
   std::optional<ValidatedCall> embedding_prefill;
   std::optional<ValidatedCall> embedding_decode;
+  PerMode<std::optional<ValidatedCall>> embedding_norm;  // Unset: the model has none.
   PerMode<std::optional<ValidatedCall>> norm;
   PerMode<std::optional<ValidatedCall>> lm_head;
 };
@@ -208,9 +259,6 @@ CausalLm::CausalLm(CausalLmModules modules, PatternOptions options) : modules_(s
 
   auto calls = std::make_shared<Calls>();
   const std::shared_ptr<const EmbeddingModule> embedding = modules_.embedding;
-  modules.embedding_norm = make_optional_norm_module(
-      "causal_lm", spec.embedding_norm, configs.prefill.embedding_norm,
-      configs.decode.embedding_norm, std::move(weights.embedding_norm), "embedding_norm");
   const auto weights = [embedding] { return embedding->weights(); };
   calls->embedding_prefill.emplace(
       "embedding.prefill", embedding->info(Mode::prefill), std::vector<std::string>{"ids"}, weights,
@@ -226,6 +274,7 @@ CausalLm::CausalLm(CausalLmModules modules, PatternOptions options) : modules_(s
       [embedding](const CallInputs& in) {
         return embedding->decode_reference(in.tensor("ids"), in.tensor("positions"));
       });
+  calls->embedding_norm = positionwise_calls(modules_.embedding_norm, "embedding_norm", options);
   calls->norm = positionwise_calls(modules_.norm, "norm", options);
   calls->lm_head = positionwise_calls(modules_.lm_head, "lm_head", options);
   calls_ = std::move(calls);
@@ -239,7 +288,6 @@ const DecoderLayer& CausalLm::layer(std::int64_t index) const {
   return layers_[static_cast<std::size_t>(index)];
 }
 
-  PerMode<std::optional<ValidatedCall>> embedding_norm;  // Unset: the model has none.
 CausalLmCache CausalLm::make_cache(std::int64_t max_batch, std::int64_t max_seq_len) const {
   CausalLmCache cache;
   for (const DecoderLayer& layer : layers_) {
@@ -265,6 +313,9 @@ Tensor CausalLm::prefill(const Tensor& ids, CausalLmCache& cache, std::int64_t f
   check_cache(cache, layers_.size());
   const Calls& calls = *calls_;
   Tensor x = (*calls.embedding_prefill)({.tensors = {{"ids", ids}}}, site);
+  if (calls.embedding_norm.prefill) {
+    x = (*calls.embedding_norm.prefill)({.tensors = {{"x", x}}}, site);
+  }
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     x = layers_[i].prefill(x, cache.layers[i], first_slot, site);
   }
@@ -274,10 +325,12 @@ Tensor CausalLm::prefill(const Tensor& ids, CausalLmCache& cache, std::int64_t f
 
 Tensor CausalLm::decode(const Tensor& ids, const Tensor& positions, CausalLmCache& cache,
                         std::source_location site) const {
-  calls->embedding_norm = positionwise_calls(modules_.embedding_norm, "embedding_norm", options);
   check_cache(cache, layers_.size());
   const Calls& calls = *calls_;
   Tensor x = (*calls.embedding_decode)({.tensors = {{"ids", ids}, {"positions", positions}}}, site);
+  if (calls.embedding_norm.decode) {
+    x = (*calls.embedding_norm.decode)({.tensors = {{"x", x}}}, site);
+  }
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     x = layers_[i].decode(x, positions, cache.layers[i], site);
   }
@@ -300,6 +353,7 @@ std::vector<NamedTensor> CausalLm::weights() const {
     }
   };
   add("embedding", modules_.embedding->weights());
+  if (modules_.embedding_norm) add("embedding_norm", modules_.embedding_norm->weights());
   for (std::size_t i = 0; i < modules_.layers.size(); ++i) {
     const DecoderLayerModules& layer = modules_.layers[i];
     const std::string path = layer_path(i);
@@ -313,9 +367,6 @@ std::vector<NamedTensor> CausalLm::weights() const {
     if (layer.post_ffn_norm) add(path + ".post_ffn_norm", layer.post_ffn_norm->weights());
   }
   add("norm", modules_.norm->weights());
-  if (calls.embedding_norm.prefill) {
-    x = (*calls.embedding_norm.prefill)({.tensors = {{"x", x}}}, site);
-  }
   add("lm_head", modules_.lm_head->weights());
   return all;
 }
@@ -328,9 +379,6 @@ void register_weights(const CausalLm& model, TraceSession& session) {
 
 Tensor argmax_tokens(const Tensor& logits) {
   if (logits.rank() < 1 || logits.dim(-1) == 0 || !is_floating(logits.dtype())) {
-  if (calls.embedding_norm.decode) {
-    x = (*calls.embedding_norm.decode)({.tensors = {{"x", x}}}, site);
-  }
     throw std::invalid_argument("[argmax_tokens] expected floating logits [..., vocab], got " +
                                 shape_to_string(logits.shape()));
   }
@@ -347,4 +395,3 @@ Tensor argmax_tokens(const Tensor& logits) {
 }
 
 }  // namespace ttt
-  if (modules_.embedding_norm) add("embedding_norm", modules_.embedding_norm->weights());

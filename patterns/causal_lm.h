@@ -58,20 +58,28 @@ struct CausalLmImplConfig {
   std::vector<DecoderLayerImplConfig> layers;
   NormImplConfig norm = RmsNormImplConfig{};
   LmHeadImplConfig lm_head;
+  // The mesh the model runs on (patterns/tensor_parallel.h): the LM head is then TpLmHead, and
+  // every layer's config names the same mesh and axis. Unset: one device (and no
+  // "tensor_parallel" in the JSON). Default: unset.
+  std::optional<CausalLmTpConfig> tensor_parallel = std::nullopt;
 
-  // Checks every module's config against the Spec (one layer config per layer). Throws
-  // std::invalid_argument naming the module.
+  // Checks every module's config against the Spec (one layer config per layer), and that the
+  // model and its layers run on one mesh. Throws std::invalid_argument naming the module.
   void validate(const CausalLmSpec& spec) const;
 
   bool operator==(const CausalLmImplConfig&) const = default;
 };
 
-// Each module's default_impl_config for the device and mode (and preset, when given).
+// Each module's default_impl_config for the device and mode (and preset, when given). On a mesh
+// of more than one device: tensor parallel along default_tp_axis(mesh) (the layers' defaults on
+// the mesh, TpLmHead's for the LM head); 1x1 (the default) is one device.
 CausalLmImplConfig default_impl_config(const CausalLmSpec& spec, Device device, Mode mode,
-                                       std::optional<Preset> preset = std::nullopt);
+                                       std::optional<Preset> preset = std::nullopt,
+                                       const Mesh& mesh = Mesh{});
 // Both modes' defaults.
 PerMode<CausalLmImplConfig> default_impl_configs(const CausalLmSpec& spec, Device device,
-                                                 std::optional<Preset> preset = std::nullopt);
+                                                 std::optional<Preset> preset = std::nullopt,
+                                                 const Mesh& mesh = Mesh{});
 
 // read_json reads through the strict JSON reader: errors name the node's source and JSON path
 // (docs/design.md "Reading JSON"); from_json (nlohmann's get<>) names the struct as source.
@@ -91,6 +99,7 @@ void read_json(const JsonNode& node, CausalLmImplConfig& config);
 struct CausalLmWeights {
   WeightSource token_embedding;     // [vocab, hidden]
   WeightSource position_embedding;  // [max_positions, hidden]: learned positions only.
+  NormWeights embedding_norm;       // Only when the Spec has the norm.
   std::vector<DecoderLayerWeights> layers;
   NormWeights norm;
   // [hidden, vocab]; leave undefined when spec.lm_head.tied_embeddings (the token table is used).
@@ -99,9 +108,9 @@ struct CausalLmWeights {
 
 // The modules the model calls. Any member (or any module of a layer) may be the model's own
 // implementation (constructor injection).
-  NormWeights embedding_norm;       // Only when the Spec has the norm.
 struct CausalLmModules {
   std::shared_ptr<const EmbeddingModule> embedding;
+  std::shared_ptr<const PositionwiseModule> embedding_norm;  // nullptr: none.
   std::vector<DecoderLayerModules> layers;
   std::shared_ptr<const PositionwiseModule> norm;
   std::shared_ptr<const PositionwiseModule> lm_head;
@@ -110,7 +119,6 @@ struct CausalLmModules {
 // TTTv2's blocks for every module of `spec`. Validates the spec, both configs and every weight's
 // shape without loading any weight; throws std::invalid_argument naming the module.
 CausalLmModules make_causal_lm_modules(const CausalLmSpec& spec,
-  std::shared_ptr<const PositionwiseModule> embedding_norm;  // nullptr: none.
                                        const PerMode<CausalLmImplConfig>& configs,
                                        CausalLmWeights weights);
 

@@ -6,20 +6,21 @@
 #include <utility>
 #include <vector>
 
+#include "blocks/attention/tp_attention.h"
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
 #include "blocks/registration.h"
 #include "patterns/internal/context.h"
-#include "patterns/internal/validated_call.h"
 #include "patterns/internal/optional_norm.h"
+#include "patterns/internal/validated_call.h"
 
 namespace ttt {
 
 using pattern_detail::call_settings;
-using pattern_detail::positionwise_calls;
 using pattern_detail::make_optional_norm_module;
-using pattern_detail::validate_spec_and_configs;
+using pattern_detail::positionwise_calls;
 using pattern_detail::validate_optional_norm;
+using pattern_detail::validate_spec_and_configs;
 using pattern_detail::ValidatedCall;
 using pattern_detail::with_context;
 
@@ -86,6 +87,10 @@ void DecoderLayerImplConfig::validate(const DecoderLayerSpec& spec) const {
   check_norm(spec.ffn_norm, ffn_norm, "ffn_norm");
   with_context("decoder_layer", "ffn", [&] { ttt::validate(spec.ffn, ffn, "ffn"); });
   check_optional(spec.post_ffn_norm, post_ffn_norm, "post_ffn_norm");
+  if (tensor_parallel.has_value()) {
+    with_context("decoder_layer", "tensor_parallel",
+                 [&] { ttt::validate(*tensor_parallel, spec.attention, attention, spec.ffn, ffn); });
+  }
   if (!is_floating(residual_dtype)) {
     throw std::invalid_argument("[decoder_layer] config.residual_dtype is " +
                                 std::string(dtype_name(residual_dtype)) +
@@ -111,6 +116,29 @@ DecoderLayerImplConfig default_impl_config(const DecoderLayerSpec& spec, Device 
   return config;
 }
 
+DecoderLayerImplConfig default_impl_config(const DecoderLayerSpec& spec, Device device, Mode mode,
+                                           std::optional<Preset> preset, const Mesh& mesh) {
+  DecoderLayerImplConfig config = default_impl_config(spec, device, mode, preset);
+  if (mesh.size() == 1) return config;
+  const int axis = default_tp_axis(mesh);
+  const TpAttentionSpec attention{spec.attention, mesh, axis};
+  const TpAttentionImplConfig tp_attention =
+      preset.has_value() ? default_impl_config(attention, device, mode, *preset)
+                         : default_impl_config(attention, device, mode);
+  config.attention = tp_attention.device;
+  DecoderLayerTpConfig tp{mesh, axis, {tp_attention.reduction, tp_attention.ccl}, {}};
+  if (const auto* gated = std::get_if<GatedMlpSpec>(&spec.ffn)) {
+    const TpGatedMlpSpec ffn{*gated, mesh, axis};
+    const TpGatedMlpImplConfig tp_ffn = preset.has_value()
+                                            ? default_impl_config(ffn, device, mode, *preset)
+                                            : default_impl_config(ffn, device, mode);
+    config.ffn = tp_ffn.device;
+    tp.ffn = {tp_ffn.reduction, tp_ffn.ccl};
+  }
+  config.tensor_parallel = tp;
+  return config;
+}
+
 namespace {
 
 constexpr auto kSpecFields =
@@ -127,12 +155,32 @@ constexpr auto kConfigFields =
                json_required("ffn_norm", &DecoderLayerImplConfig::ffn_norm),
                json_required("ffn", &DecoderLayerImplConfig::ffn),
                json_optional("post_ffn_norm", &DecoderLayerImplConfig::post_ffn_norm),
-               json_optional("residual_dtype", &DecoderLayerImplConfig::residual_dtype)};
+               json_optional("residual_dtype", &DecoderLayerImplConfig::residual_dtype),
+               json_optional("tensor_parallel", &DecoderLayerImplConfig::tensor_parallel)};
 
 }  // namespace
 
 TTT_DEFINE_JSON_FIELDS(DecoderLayerSpec, "decoder_layer spec", kSpecFields)
 TTT_DEFINE_JSON_FIELDS(DecoderLayerImplConfig, "decoder_layer impl_config", kConfigFields)
+
+namespace {
+
+// Both modes' meshes, when the configs name one: both or neither must.
+std::optional<PerMode<DecoderLayerTpConfig>> tensor_parallel(
+    const PerMode<DecoderLayerImplConfig>& configs) {
+  const auto& prefill = configs.prefill.tensor_parallel;
+  const auto& decode = configs.decode.tensor_parallel;
+  if (prefill.has_value() != decode.has_value()) {
+    throw std::invalid_argument(
+        std::string("[decoder_layer] the ") + (prefill.has_value() ? "prefill" : "decode") +
+        " config names a mesh (tensor_parallel), the " +
+        (prefill.has_value() ? "decode" : "prefill") + " config none: both modes run on one mesh");
+  }
+  if (!prefill.has_value()) return std::nullopt;
+  return PerMode<DecoderLayerTpConfig>{*prefill, *decode};
+}
+
+}  // namespace
 
 DecoderLayerModules make_decoder_layer_modules(const DecoderLayerSpec& spec,
                                                const PerMode<DecoderLayerImplConfig>& configs,
@@ -156,10 +204,14 @@ DecoderLayerModules make_decoder_layer_modules(const DecoderLayerSpec& spec,
   modules.attention_norm =
       norm(spec.attention_norm, configs.prefill.attention_norm, configs.decode.attention_norm,
            std::move(weights.attention_norm), "attention_norm");
+  const std::optional<PerMode<DecoderLayerTpConfig>> mesh = tensor_parallel(configs);
   modules.attention = with_context("decoder_layer", "attention", [&] {
-    return make_attention_module(spec.attention,
-                                 {configs.prefill.attention, configs.decode.attention},
-                                 std::move(weights.attention));
+    const PerMode<AttentionImplConfig> attention{configs.prefill.attention,
+                                                 configs.decode.attention};
+    return mesh.has_value()
+               ? make_tp_attention_module(spec.attention, attention, *mesh,
+                                          std::move(weights.attention))
+               : make_attention_module(spec.attention, attention, std::move(weights.attention));
   });
   modules.post_attention_norm =
       optional_norm(spec.post_attention_norm, configs.prefill.post_attention_norm,
@@ -168,8 +220,9 @@ DecoderLayerModules make_decoder_layer_modules(const DecoderLayerSpec& spec,
   modules.ffn_norm = norm(spec.ffn_norm, configs.prefill.ffn_norm, configs.decode.ffn_norm,
                           std::move(weights.ffn_norm), "ffn_norm");
   modules.ffn = with_context("decoder_layer", "ffn", [&] {
-    return make_ffn_module(spec.ffn, {configs.prefill.ffn, configs.decode.ffn},
-                           std::move(weights.ffn));
+    const PerMode<FfnImplConfig> ffn{configs.prefill.ffn, configs.decode.ffn};
+    return mesh.has_value() ? make_tp_ffn_module(spec.ffn, ffn, *mesh, std::move(weights.ffn))
+                            : make_ffn_module(spec.ffn, ffn, std::move(weights.ffn));
   });
   modules.post_ffn_norm =
       optional_norm(spec.post_ffn_norm, configs.prefill.post_ffn_norm, configs.decode.post_ffn_norm,
@@ -208,6 +261,25 @@ CallInputs attention_inputs(std::vector<NamedTensor> own, const KVCache& cache) 
   return {.tensors = std::move(own), .updated_in_place = {"k_cache", "v_cache"}};
 }
 
+// On a mesh: x replicated, the cache as the devices hold it (the module's cache_layout), so that
+// records and traces keep every device's input and cache.
+pattern_detail::InputLayout attention_layout(const AttentionModule& attention) {
+  const Mesh mesh = *attention.mesh();
+  const std::array<Placement, 2> cache_layout = attention.cache_layout();
+  const pattern_detail::InputLayout x = pattern_detail::replicate_input("x", mesh);
+  return [mesh, cache_layout, x](CallInputs& inputs) {
+    x(inputs);
+    for (NamedTensor& input : inputs.tensors) {
+      if (input.name == "k_cache" || input.name == "v_cache") {
+        input.mesh = std::make_shared<const MeshTensor>(distribute(input.tensor, mesh, cache_layout));
+      }
+    }
+  };
+}
+
+// A mesh input's mesh tensor (laid out by attention_layout).
+const MeshTensor& mesh_x(const CallInputs& in) { return *pattern_detail::named_input(in, "x").mesh; }
+
 }  // namespace
 
 DecoderLayer::DecoderLayer(std::string path, DecoderLayerModules modules, PatternOptions options)
@@ -242,8 +314,19 @@ DecoderLayer::DecoderLayer(std::string path, DecoderLayerModules modules, Patter
       positionwise_calls(modules_.post_ffn_norm, path_ + ".post_ffn_norm", options);
 
   const std::shared_ptr<const AttentionModule> attention = modules_.attention;
+  if (attention->mesh().has_value()) {
+    emplace_mesh_attention_calls(*calls, attention, options);
+  } else {
+    emplace_attention_calls(*calls, attention, options);
+  }
+  calls_ = std::move(calls);
+}
+
+void DecoderLayer::emplace_attention_calls(Calls& calls,
+                                           const std::shared_ptr<const AttentionModule>& attention,
+                                           const PatternOptions& options) const {
   const auto weights = [attention] { return attention->weights(); };
-  calls->attention_prefill.emplace(
+  calls.attention_prefill.emplace(
       path_ + ".attention.prefill", attention->info(Mode::prefill),
       std::vector<std::string>{"x", "k_cache", "v_cache", "first_slot"}, weights,
       call_settings(options),
@@ -252,7 +335,7 @@ DecoderLayer::DecoderLayer(std::string path, DecoderLayerModules modules, Patter
         return attention->prefill(in.tensor("x"), cache, in.integer("first_slot"));
       },
       [attention](const CallInputs& in) { return attention->prefill_reference(in.tensor("x")); });
-  calls->attention_decode.emplace(
+  calls.attention_decode.emplace(
       path_ + ".attention.decode", attention->info(Mode::decode),
       std::vector<std::string>{"x", "positions", "k_cache", "v_cache"}, weights,
       call_settings(options),
@@ -263,7 +346,34 @@ DecoderLayer::DecoderLayer(std::string path, DecoderLayerModules modules, Patter
       [attention](const CallInputs& in) {
         return attention->decode_reference(in.tensor("x"), in.tensor("positions"), cache_of(in));
       });
-  calls_ = std::move(calls);
+}
+
+void DecoderLayer::emplace_mesh_attention_calls(
+    Calls& calls, const std::shared_ptr<const AttentionModule>& attention,
+    const PatternOptions& options) const {
+  using pattern_detail::DeviceFunction;
+  using pattern_detail::on_mesh;
+  const auto weights = [attention] { return attention->weights(); };
+  calls.attention_prefill.emplace(
+      path_ + ".attention.prefill", attention->info(Mode::prefill),
+      std::vector<std::string>{"x", "k_cache", "v_cache", "first_slot"}, weights,
+      call_settings(options), DeviceFunction([attention](const CallInputs& in) {
+        KVCache cache = cache_of(in);
+        return on_mesh(attention->mesh_prefill(mesh_x(in), cache, in.integer("first_slot")));
+      }),
+      [attention](const CallInputs& in) { return attention->prefill_reference(in.tensor("x")); },
+      attention_layout(*attention));
+  calls.attention_decode.emplace(
+      path_ + ".attention.decode", attention->info(Mode::decode),
+      std::vector<std::string>{"x", "positions", "k_cache", "v_cache"}, weights,
+      call_settings(options), DeviceFunction([attention](const CallInputs& in) {
+        KVCache cache = cache_of(in);
+        return on_mesh(attention->mesh_decode(mesh_x(in), in.tensor("positions"), cache));
+      }),
+      [attention](const CallInputs& in) {
+        return attention->decode_reference(in.tensor("x"), in.tensor("positions"), cache_of(in));
+      },
+      attention_layout(*attention));
 }
 
 KVCache DecoderLayer::make_cache(std::int64_t max_batch, std::int64_t max_seq_len) const {

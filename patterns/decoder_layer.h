@@ -27,6 +27,8 @@
 #include "blocks/common/device.h"
 #include "patterns/block_modules.h"
 #include "patterns/module.h"
+#include "patterns/tensor_parallel.h"
+#include "validation/mesh/mesh.h"
 #include "validation/tensor/tensor.h"
 
 namespace ttt {
@@ -66,6 +68,11 @@ struct DecoderLayerImplConfig {
   std::optional<NormImplConfig> post_ffn_norm = std::nullopt;
   // Format of the residual stream: the two sums are rounded to it. Default: bfloat16.
   DType residual_dtype = DType::bfloat16;
+  // The mesh the layer runs on, tensor parallel (patterns/tensor_parallel.h): the attention and
+  // the FFN are then TpAttention and TpGatedMlp, with `attention` and `ffn` configuring each
+  // device's block. Unset: one device (and no "tensor_parallel" in the JSON). Both modes name the
+  // same mesh. Default: unset.
+  std::optional<DecoderLayerTpConfig> tensor_parallel = std::nullopt;
 
   // Checks every module's config against its Spec, and that the optional norms are configured
   // exactly when the Spec has them. Throws std::invalid_argument naming the module.
@@ -78,6 +85,11 @@ struct DecoderLayerImplConfig {
 // residual stream in bfloat16.
 DecoderLayerImplConfig default_impl_config(const DecoderLayerSpec& spec, Device device, Mode mode,
                                            std::optional<Preset> preset = std::nullopt);
+// The same on `mesh`: one device (the above) for 1x1; else tensor parallel along
+// default_tp_axis(mesh), with TTTv1's choices for the device (TpAttention's and TpGatedMlp's
+// default_impl_config: each device's block config and the reduction and its collective).
+DecoderLayerImplConfig default_impl_config(const DecoderLayerSpec& spec, Device device, Mode mode,
+                                           std::optional<Preset> preset, const Mesh& mesh);
 
 // read_json reads through the strict JSON reader: errors name the node's source and JSON path
 // (docs/design.md "Reading JSON"); from_json (nlohmann's get<>) names the struct as source.
@@ -119,7 +131,9 @@ struct DecoderLayerModules {
 
 // TTTv2's blocks for every module of `spec`, with the prefill and decode configs. Validates the
 // spec, the configs and every weight's shape without loading any weight; throws
-// std::invalid_argument naming the module.
+// std::invalid_argument naming the module. When the configs name a mesh (tensor_parallel), the
+// attention and the FFN are tensor parallel (make_tp_attention_module, make_tp_ffn_module) and
+// the norms run replicated, as on one device.
 DecoderLayerModules make_decoder_layer_modules(const DecoderLayerSpec& spec,
                                                const PerMode<DecoderLayerImplConfig>& configs,
                                                DecoderLayerWeights weights);
@@ -165,6 +179,12 @@ class DecoderLayer {
 
  private:
   struct Calls;  // The wrapped calls of every module in both modes (decoder_layer.cc).
+  // The attention's calls on one device, and on the mesh of a tensor-parallel attention.
+  void emplace_attention_calls(Calls& calls, const std::shared_ptr<const AttentionModule>& attention,
+                               const PatternOptions& options) const;
+  void emplace_mesh_attention_calls(Calls& calls,
+                                    const std::shared_ptr<const AttentionModule>& attention,
+                                    const PatternOptions& options) const;
 
   std::string path_;
   DecoderLayerModules modules_;

@@ -13,6 +13,7 @@
 // block kind's replayer. Modules are immutable once built and may be shared between threads.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 
 #include "blocks/attention/attention.h"
 #include "blocks/common/device.h"
+#include "validation/mesh/mesh.h"
 #include "validation/metrics/metrics.h"
 #include "validation/tensor/tensor.h"
 
@@ -68,6 +70,16 @@ class PositionwiseModule {
   // "w_gate", "w_up", "w_down"; "w_gate/0", "w_gate/1", ... for a list). Traces store them with
   // each call (written once and hard-linked). Default: none.
   virtual std::vector<NamedTensor> weights() const { return {}; }
+
+  // A tensor-parallel module runs on the devices of a mesh (docs/multi-device.md "Patterns on a
+  // mesh"): it returns its mesh, and the pattern then calls mesh_forward with x replicated on
+  // every device, so that records and traces keep x and the output as the devices hold them (the
+  // output compared whole and device by device). forward() stays its composed result. Default:
+  // unset, one device.
+  virtual std::optional<Mesh> mesh() const { return std::nullopt; }
+  // The device computation on mesh(): x replicated -> the output on the mesh (the shards of the
+  // devices this process holds). Only called when mesh() is set; the default throws.
+  virtual MeshTensor mesh_forward(const MeshTensor& x, Mode mode) const;
 };
 
 // Self-attention with a KV cache the caller owns (the pattern keeps one per layer and user slot).
@@ -96,6 +108,20 @@ class AttentionModule {
   // The weights every call reads, named as the replayer of info(mode).block expects ("wq", "wk",
   // "wv", "wo", ...). Default: none.
   virtual std::vector<NamedTensor> weights() const { return {}; }
+
+  // On a mesh (tensor-parallel attention), as PositionwiseModule::mesh(). The cache is then every
+  // device's cache in one KVCache, concatenated along the KV heads in device order (make_cache),
+  // which cache_layout() lays out on the mesh for records and traces. Default: unset.
+  virtual std::optional<Mesh> mesh() const { return std::nullopt; }
+  // The placements of that concatenated cache on mesh(): split along the KV heads (dim 1) over
+  // the devices holding different caches. Only called when mesh() is set; the default throws.
+  virtual std::array<Placement, 2> cache_layout() const;
+  // prefill and decode on mesh(): x replicated -> the output on the mesh. Only called when mesh()
+  // is set; the defaults throw.
+  virtual MeshTensor mesh_prefill(const MeshTensor& x, KVCache& cache,
+                                  std::int64_t first_slot) const;
+  virtual MeshTensor mesh_decode(const MeshTensor& x, const Tensor& positions,
+                                 KVCache& cache) const;
 };
 
 // The token embedding at the bottom of a causal LM (with its optional absolute positions).

@@ -25,8 +25,9 @@ struct ValidatedCall::Definition {
   std::vector<std::string> input_names;
   std::function<std::vector<NamedTensor>()> weights;
   CallSettings settings;
-  CallFunction device;
+  DeviceFunction device;
   CallFunction reference;
+  InputLayout layout;
 };
 
 struct ValidatedCall::Described {
@@ -43,9 +44,22 @@ ValidatedCall::ValidatedCall(std::string name, ModuleInfo info,
                              std::vector<std::string> input_names,
                              std::function<std::vector<NamedTensor>()> weights,
                              CallSettings settings, CallFunction device, CallFunction reference)
+    : ValidatedCall(std::move(name), std::move(info), std::move(input_names), std::move(weights),
+                    std::move(settings),
+                    DeviceFunction([device = std::move(device)](const CallInputs& in) {
+                      return DeviceOutput{device(in), nullptr};
+                    }),
+                    std::move(reference)) {}
+
+ValidatedCall::ValidatedCall(std::string name, ModuleInfo info,
+                             std::vector<std::string> input_names,
+                             std::function<std::vector<NamedTensor>()> weights,
+                             CallSettings settings, DeviceFunction device, CallFunction reference,
+                             InputLayout layout)
     : definition_(std::make_shared<const Definition>(
           Definition{std::move(name), std::move(info), std::move(input_names), std::move(weights),
-                     std::move(settings), std::move(device), std::move(reference)})),
+                     std::move(settings), std::move(device), std::move(reference),
+                     std::move(layout)})),
       wrapped_(std::make_shared<Lazy>()) {}
 
 const std::string& ValidatedCall::name() const { return definition_->name; }
@@ -80,20 +94,22 @@ Tensor ValidatedCall::operator()(CallInputs inputs, const std::source_location& 
   std::call_once(wrapped_->once, [&] { wrapped_->value.emplace(describe(*definition_, site)); });
   const Described& described = *wrapped_->value;
   const Definition& definition = *definition_;
+  if (definition.layout) definition.layout(inputs);
   inputs.tensors.insert(inputs.tensors.end(), described.weights.begin(), described.weights.end());
 
   UntypedCall call{std::move(inputs)};
-  Tensor y;
+  DeviceOutput y;
   Tensor expected;
   std::optional<Tensor> forced;
   call.device = {[&](const CallInputs& in) { y = definition.device(in); },
-                 [&] { return std::vector<NamedTensor>{{"y", y}}; }};
+                 [&] { return std::vector<NamedTensor>{{"y", y.tensor, y.mesh}}; }};
   call.reference = {[&](const CallInputs& in) { expected = definition.reference(in); },
                     [&] { return std::vector<NamedTensor>{{"y", expected}}; }};
   if (definition.settings.teacher_forcing) {
     call.teacher_force = [&](const std::vector<NamedTensor>* reference_outputs) {
       if (reference_outputs == nullptr) return false;
-      Tensor replaced = y;  // The reference output in the device output's dtype.
+      // The reference output in the device output's dtype (a mesh output's: its shards').
+      Tensor replaced = y.mesh != nullptr ? y.mesh->shards.at(0) : y.tensor;
       detail::ReplaceVisitor replacer(*reference_outputs);
       replacer("y", replaced);
       forced = std::move(replaced);
@@ -101,7 +117,32 @@ Tensor ValidatedCall::operator()(CallInputs inputs, const std::source_location& 
     };
   }
   run_checked_call(*described.description, call);
-  return forced.has_value() ? std::move(*forced) : std::move(y);
+  if (forced.has_value()) return std::move(*forced);
+  return y.mesh != nullptr ? compose(*y.mesh) : std::move(y.tensor);
+}
+
+MeshTensor replicated(const Tensor& x, const Mesh& mesh) {
+  return distribute(x, mesh, {Placement::replicate(), Placement::replicate()});
+}
+
+InputLayout replicate_input(std::string name, const Mesh& mesh) {
+  return [name = std::move(name), mesh](CallInputs& inputs) {
+    for (NamedTensor& input : inputs.tensors) {
+      if (input.name == name) {
+        input.mesh = std::make_shared<const MeshTensor>(replicated(input.tensor, mesh));
+      }
+    }
+  };
+}
+
+DeviceOutput on_mesh(const MeshTensor& y) { return {Tensor(), detail::gathered_mesh_tensor(y)}; }
+
+const NamedTensor& named_input(const CallInputs& inputs, std::string_view name) {
+  for (const NamedTensor& input : inputs.tensors) {
+    if (input.name == name) return input;
+  }
+  inputs.tensor(name);  // Throws naming it.
+  throw std::logic_error("unreachable");
 }
 
 CallSettings call_settings(const PatternOptions& options) {
@@ -113,7 +154,20 @@ PerMode<std::optional<ValidatedCall>> positionwise_calls(
     const PatternOptions& options) {
   PerMode<std::optional<ValidatedCall>> calls;
   if (module == nullptr) return calls;
+  const std::optional<Mesh> mesh = module->mesh();
   for (const Mode mode : {Mode::prefill, Mode::decode}) {
+    if (mesh.has_value()) {
+      calls[mode].emplace(
+          path + "." + std::string(mode_name(mode)), module->info(mode),
+          std::vector<std::string>{"x"}, [module] { return module->weights(); },
+          call_settings(options),
+          DeviceFunction([module, mode](const CallInputs& in) {
+            return on_mesh(module->mesh_forward(*named_input(in, "x").mesh, mode));
+          }),
+          [module](const CallInputs& in) { return module->reference(in.tensor("x")); },
+          replicate_input("x", *mesh));
+      continue;
+    }
     calls[mode].emplace(
         path + "." + std::string(mode_name(mode)), module->info(mode),
         std::vector<std::string>{"x"}, [module] { return module->weights(); },

@@ -11,6 +11,7 @@
 #include <optional>
 #include <source_location>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "patterns/module.h"
@@ -25,6 +26,29 @@ namespace ttt::pattern_detail {
 
 // A device or reference computation over a call's named inputs (its own, then the weights).
 using CallFunction = std::function<Tensor(const CallInputs& inputs)>;
+
+// A device computation whose output may be a mesh tensor (a module on a mesh): `mesh` set, with
+// every device's shard (gathered), compared whole and device by device; else `tensor`.
+struct DeviceOutput {
+  Tensor tensor;
+  std::shared_ptr<const MeshTensor> mesh;
+};
+using DeviceFunction = std::function<DeviceOutput(const CallInputs& inputs)>;
+// Lays a call's inputs out on a mesh before it runs (sets NamedTensor::mesh), so that records
+// and traces keep them as the devices receive them.
+using InputLayout = std::function<void(CallInputs& inputs)>;
+
+// x replicated on every device of `mesh`.
+MeshTensor replicated(const Tensor& x, const Mesh& mesh);
+// An InputLayout giving the input `name` its replicated layout on `mesh`.
+InputLayout replicate_input(std::string name, const Mesh& mesh);
+
+// A device output on a mesh: `y`'s shards gathered from the other processes (under MPI).
+DeviceOutput on_mesh(const MeshTensor& y);
+
+// The call input `name` with its mesh tensor (set when the pattern laid it out on a mesh).
+// Throws std::invalid_argument naming it when there is none.
+const NamedTensor& named_input(const CallInputs& inputs, std::string_view name);
 
 // What the pattern's options say about every call it wraps.
 struct CallSettings {
@@ -45,6 +69,11 @@ class ValidatedCall {
   ValidatedCall(std::string name, ModuleInfo info, std::vector<std::string> input_names,
                 std::function<std::vector<NamedTensor>()> weights, CallSettings settings,
                 CallFunction device, CallFunction reference);
+  // The same with a device computation that may return a mesh tensor (the call returns its
+  // composed value), and the layout of its inputs on the mesh (none: as given).
+  ValidatedCall(std::string name, ModuleInfo info, std::vector<std::string> input_names,
+                std::function<std::vector<NamedTensor>()> weights, CallSettings settings,
+                DeviceFunction device, CallFunction reference, InputLayout layout = {});
 
   // Runs the call. `site` is where the model called the pattern's public entry point (its
   // defaulted std::source_location); the first call's site is recorded for every call. Inputs

@@ -82,8 +82,8 @@ class SeededWeights {
     weights.attention.wo = matrix(q, kHidden);
     if (spec.post_attention_norm) weights.post_attention_norm.weight = scale(kHidden);
     weights.ffn_norm.weight = scale(kHidden);
-    weights.ffn =
-        GatedMlpWeights{matrix(kHidden, kFfn), matrix(kHidden, kFfn), matrix(kFfn, kHidden)};
+    const std::int64_t ffn = std::get<GatedMlpSpec>(spec.ffn).ffn_dim;
+    weights.ffn = GatedMlpWeights{matrix(kHidden, ffn), matrix(kHidden, ffn), matrix(ffn, kHidden)};
     if (spec.post_ffn_norm) weights.post_ffn_norm.weight = scale(kHidden);
     return weights;
   }
