@@ -46,6 +46,8 @@ constexpr Expectation kExpectations[] = {
     {"distributed_rms_norm", "default", 0.999991, 0.014},
     {"tp_gated_mlp", "default", 0.9977, 0.096},
     {"tp_lm_head", "default", 0.99988, 0.11},
+    // Mixtral's experts over T3K (one per chip) and N300, partials all-reduced in bfloat16.
+    {"ep_moe", "default", 0.9987, 0.11},
     {"attention.decode", "default", 0.99966, 0.052},
     {"attention.decode", "bfloat16 LoFi", 0.9988, 0.15},
     {"attention.decode", "bfloat16 HiFi2", 0.99989, 0.036},

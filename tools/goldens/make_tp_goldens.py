@@ -9,10 +9,13 @@ the same seed) with its placements in the scalar "placements"; the weights are t
 single-device weights under the single-device kinds' names (weight; w_gate, w_up, w_down;
 weight), drawn as tools/goldens/make_goldens.py draws them. The impl_config is empty: the
 registry fills in TTTv1's defaults for the call's device and mode (reduce-scatter of bfloat16
-partials on N300/T3K, all-reduce of bfloat8_b partials on TG).
+partials on N300/T3K, all-reduce of bfloat8_b partials on TG). ep_moe spreads Mixtral's experts
+over the columns (router, w_gate/<e>, w_up/<e>, w_down/<e> as the moe kind names them) and
+all-reduces the devices' bfloat16 partials.
 
 PyTorch computes, independently of the C++, reference/y: the whole block in float64 on the
-composed input (RMSNorm, silu(x W_gate) * (x W_up) W_down, x W with softcapping), composed over
+composed input (RMSNorm, silu(x W_gate) * (x W_up) W_down, x W with softcapping, Mixtral's
+top-k MoE), composed over
 the mesh as the block places its output. There is no outputs/y: the device arithmetic (bfloat8_b
 matmuls at HiFi2, the norm kernels) is not emulated here, so tests/goldens/goldens_test.cc judges
 the device path against reference/y with the kinds' accuracy expectations, as for the models.
@@ -31,7 +34,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_ccl_goldens import compose  # noqa: E402  (auto_compose of per-device shards)
-from make_goldens import Gen, gated_mlp, one_file_main, open_trace, rms_norm, weight  # noqa: E402
+from make_goldens import (MOE_ROWS, ROUTER_MARGIN, Gen, gated_mlp, golden_dims,  # noqa: E402
+                          mixtral_moe, one_file_main, open_trace, rms_norm, router_margin,
+                          weight)
 
 NAME = "tensor_parallel"
 ROWS = 8  # Rows (prefill tokens, decode users), as the models' norm, FFN and LM head goldens.
@@ -137,6 +142,33 @@ def tp_lm_head(w, name, mesh, device, mode, hidden, vocab, tied, softcap):
     w.call(name, "tp_lm_head", spec, device, mode, REPLICATED, shards, {"weight": table}, logits)
 
 
+def ep_moe(w, name, mesh, device, mode, model):
+    """x [16, hidden] replicated; the experts spread over the columns, the partials all-reduced:
+    y replicated. x is redrawn (key suffix #1, #2, ...) until every token's routing has the
+    margin make_goldens.py's moe golden asks for (the device routes on bfloat16 logits)."""
+    m = golden_dims(model)
+    hidden, ffn, experts, top_k = m["hidden"], m["ffn"], m["experts"], m["top_k"]
+    router = weight(NAME, f"{name}.router", hidden, experts)
+    weights = [(weight(NAME, f"{name}.w_gate.{e}", hidden, ffn),
+                weight(NAME, f"{name}.w_up.{e}", hidden, ffn),
+                weight(NAME, f"{name}.w_down.{e}", ffn, hidden)) for e in range(experts)]
+    for attempt in range(100):
+        x = Gen(NAME, f"{name}.x" if attempt == 0 else f"{name}.x#{attempt}", (MOE_ROWS, hidden))
+        if router_margin(x.torch(), router.torch(), top_k) >= ROUTER_MARGIN:
+            break
+    else:
+        raise RuntimeError(f"[{name}] no input with a clear top-k routing in 100 draws")
+    y = mixtral_moe(m["activation"], top_k, x.torch(), router.torch(),
+                    [tuple(t.torch() for t in expert) for expert in weights])
+    inputs = {"router": router}
+    for e, (w_gate, w_up, w_down) in enumerate(weights):
+        inputs.update({f"w_gate/{e}": w_gate, f"w_up/{e}": w_up, f"w_down/{e}": w_down})
+    spec = {"moe": {"hidden_dim": hidden, "ffn_dim": ffn, "num_experts": experts,
+                    "top_k": top_k, "activation": m["activation"]}, "mesh": mesh, "axis": 1}
+    rows, cols = mesh_shape(mesh)
+    w.call(name, "ep_moe", spec, device, mode, REPLICATED, [x] * (rows * cols), inputs, y)
+
+
 def write(directory, created_utc):
     path = os.path.join(directory, NAME + ".h5")
     w = Writer(path, created_utc)
@@ -167,6 +199,10 @@ def write(directory, created_utc):
         tp_lm_head(w, "tp_lm_head.n300_tied_decode", "1x2", "N300", "decode", 2048, 1024, True,
                    0.0)
         tp_lm_head(w, "tp_lm_head.t3k_softcap", "1x8", "T3K", "prefill", 3584, 1024, True, 30.0)
+        # Mixtral-8x7B's MoE (golden widths: ffn 256) with one expert per T3K chip (TTTv1's
+        # layout), and four experts per N300 chip in decode.
+        ep_moe(w, "ep_moe.t3k", "1x8", "T3K", "prefill", "mixtral-8x7b")
+        ep_moe(w, "ep_moe.n300_decode", "1x2", "N300", "decode", "mixtral-8x7b")
     finally:
         w.close()
     return path
