@@ -1,8 +1,8 @@
 // The models a suite names: a catalog of published configurations (config.json as released,
 // models/catalog/<id>.json, indexed by models/catalog/catalog.json: models/catalog.h), the one
 // reader mapping a config.json to the causal LM's Spec through the mapping file of its model_type
-// (models/architectures/<model_type>.json; docs/models.md "Adding a model"), and seeded weights to
-// run any Spec.
+// (models/architectures/<model_type>.json; docs/models.md "Adding a model"); weights (seeded, or
+// from a checkpoint) are models/weights.h's.
 //
 // Mapped: llama, mistral, mixtral, qwen2, qwen3, gemma2, gpt2, phi3, stablelm and bloom.
 #pragma once
@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "models/weights.h"
 #include "patterns/causal_lm.h"
 #include "validation/input/json_reader.h"
 
@@ -53,12 +54,5 @@ ModelDefinition load_model(const std::string& name_or_path);
 // when it is not 0. Throws std::invalid_argument for layers outside [1, spec.layers.size()] or a
 // vocabulary < 1.
 CausalLmSpec slice_spec(const CausalLmSpec& spec, std::int64_t layers, std::int64_t vocab_size = 0);
-
-// Seeded weights for any Spec, drawn lazily (each tensor when first loaded) with the project's
-// generator: matrices, biases and embedding tables normal(0, stddev); norm scales normal(1,
-// stddev), or normal(0, stddev) for Gemma's (1 + weight). The seed of a tensor is the FNV-1a hash
-// of its module path ("layers.3.attention.wq") XOR `seed`: the same distributions the suites'
-// seeded inputs use, so blocks measured in a suite behave as in the model.
-CausalLmWeights seeded_model_weights(const CausalLmSpec& spec, double stddev, std::uint64_t seed);
 
 }  // namespace ttt

@@ -43,12 +43,131 @@ void check_value(const Setting& setting, const JsonNode& node) {
   }
 }
 
+// The placeholders of a pattern, as "{i}{e}" (in that order, each once).
+std::string placeholders_of(std::string_view pattern) {
+  std::string found;
+  for (const char* placeholder : {"{i}", "{e}"}) {
+    if (pattern.find(placeholder) != std::string_view::npos) found += placeholder;
+  }
+  return found;
+}
+
+const WeightPath* find_weight_path(std::string_view pattern) {
+  for (const WeightPath& path : weight_paths()) {
+    if (path.pattern == pattern) return &path;
+  }
+  return nullptr;
+}
+
+// The "weights" section: each entry a known weight path, its placeholders in the name, and the
+// entries sharing a name numbered parts 0..n-1 with the same conversion.
+std::vector<MappedWeight> read_weights(const JsonNode& section) {
+  std::vector<MappedWeight> weights;
+  std::map<std::string, std::vector<std::size_t>> by_name;
+  for (const auto& [path, entry] : section.object().items()) {
+    const JsonNode node = section.at(path);
+    const WeightPath* known = find_weight_path(path);
+    if (known == nullptr) {
+      node.fail("unknown weight path '" + path +
+                "' (docs/models.md \"Adding a model\" lists them)");
+    }
+    MappedWeight weight;
+    weight.path = path;
+    if (entry.is_object()) {
+      node.allow_only({"name", "transpose", "part", "per_head"});
+      weight.name = node.at("name").string();
+      if (const auto transpose = node.find("transpose")) weight.transpose = transpose->boolean();
+      if (const auto part = node.find("part"))
+        weight.part = static_cast<int>(part->integer_in(0, 63));
+      if (const auto per_head = node.find("per_head")) weight.per_head = per_head->boolean();
+    } else {
+      weight.name = node.string();
+    }
+    if (weight.name.empty()) node.fail("the Hugging Face name is empty");
+    if (placeholders_of(weight.name) != placeholders_of(path)) {
+      node.fail("the name '" + weight.name + "' must hold the placeholders of the path (" +
+                (placeholders_of(path).empty() ? "none" : placeholders_of(path)) + ")");
+    }
+    if (weight.transpose && known->rank != 2) {
+      node.fail("transpose applies to matrices; '" + path + "' is a vector");
+    }
+    if (weight.per_head && weight.part < 0)
+      node.fail("per_head applies to the parts of a fused tensor");
+    by_name[weight.name].push_back(weights.size());
+    weights.push_back(std::move(weight));
+  }
+  for (auto& [name, indices] : by_name) {
+    std::vector<bool> seen(indices.size(), false);
+    const MappedWeight& first = weights[indices.front()];
+    for (const std::size_t index : indices) {
+      MappedWeight& weight = weights[index];
+      const JsonNode node = section.at(weight.path);
+      if (indices.size() > 1 && weight.part < 0) {
+        node.fail("'" + name + "' is named by " + std::to_string(indices.size()) +
+                  " weights: give each its \"part\"");
+      }
+      if (weight.part >= static_cast<int>(indices.size()) ||
+          (weight.part >= 0 && seen[static_cast<std::size_t>(weight.part)])) {
+        node.fail("part " + std::to_string(weight.part) + " of '" + name + "': the " +
+                  std::to_string(indices.size()) + " parts must be numbered 0.." +
+                  std::to_string(indices.size() - 1) + ", each once");
+      }
+      if (weight.part >= 0) seen[static_cast<std::size_t>(weight.part)] = true;
+      if (weight.transpose != first.transpose || weight.per_head != first.per_head) {
+        node.fail("the parts of '" + name + "' differ in transpose or per_head");
+      }
+      weight.parts = static_cast<int>(indices.size());
+    }
+  }
+  return weights;
+}
+
 }  // namespace
+
+std::span<const WeightPath> weight_paths() {
+  static constexpr WeightPath kPaths[] = {
+      {"embedding.token_weight", 2},
+      {"embedding.position_weight", 2},
+      {"embedding_norm.weight", 1},
+      {"embedding_norm.bias", 1},
+      {"layers.{i}.attention_norm.weight", 1},
+      {"layers.{i}.attention_norm.bias", 1},
+      {"layers.{i}.attention.wq", 2},
+      {"layers.{i}.attention.wk", 2},
+      {"layers.{i}.attention.wv", 2},
+      {"layers.{i}.attention.wo", 2},
+      {"layers.{i}.attention.bq", 1},
+      {"layers.{i}.attention.bk", 1},
+      {"layers.{i}.attention.bv", 1},
+      {"layers.{i}.attention.bo", 1},
+      {"layers.{i}.attention.q_norm", 1},
+      {"layers.{i}.attention.k_norm", 1},
+      {"layers.{i}.post_attention_norm.weight", 1},
+      {"layers.{i}.post_attention_norm.bias", 1},
+      {"layers.{i}.ffn_norm.weight", 1},
+      {"layers.{i}.ffn_norm.bias", 1},
+      {"layers.{i}.ffn.w_gate", 2},
+      {"layers.{i}.ffn.w_up", 2},
+      {"layers.{i}.ffn.w_down", 2},
+      {"layers.{i}.ffn.b_up", 1},
+      {"layers.{i}.ffn.b_down", 1},
+      {"layers.{i}.ffn.router", 2},
+      {"layers.{i}.ffn.w_gate.{e}", 2},
+      {"layers.{i}.ffn.w_up.{e}", 2},
+      {"layers.{i}.ffn.w_down.{e}", 2},
+      {"layers.{i}.post_ffn_norm.weight", 1},
+      {"layers.{i}.post_ffn_norm.bias", 1},
+      {"norm.weight", 1},
+      {"norm.bias", 1},
+      {"lm_head.weight", 2},
+  };
+  return kPaths;
+}
 
 Architecture parse_architecture(const nlohmann::json& json, const std::string& file) {
   const JsonNode root(json, file);
   root.allow_only({"model_type", "architectures", "description", "fields", "constants", "ignored",
-                   "refused", "unsupported"});
+                   "refused", "unsupported", "weights", "base_model_prefix"});
   Architecture architecture;
   architecture.file = file;
   architecture.model_type = root.at("model_type").string();
@@ -107,6 +226,10 @@ Architecture parse_architecture(const nlohmann::json& json, const std::string& f
   }
   if (const auto unsupported = root.find("unsupported")) {
     architecture.unsupported = unsupported->string();
+  }
+  if (const auto weights = root.find("weights")) architecture.weights = read_weights(*weights);
+  if (const auto prefix = root.find("base_model_prefix")) {
+    architecture.base_model_prefix = prefix->string();
   }
   for (const Setting& setting : settings()) {
     if (setting.required && set_by.count(std::string(setting.name)) == 0) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,34 @@ struct RefusedField {
   std::string needs;                      // "a parallel residual, which no TTTv2 pattern ..."
 };
 
+// One entry of the "weights" section: where a weight the model reads comes from in a Hugging
+// Face checkpoint (docs/models.md "Adding a model").
+struct MappedWeight {
+  // The weight as CausalLm::weights() names it, with {i} for the layer and {e} for the expert:
+  // "layers.{i}.attention.wq", "layers.{i}.ffn.w_gate.{e}" (one of weight_paths()).
+  std::string path;
+  // The Hugging Face tensor, with the same placeholders:
+  // "model.layers.{i}.self_attn.q_proj.weight".
+  std::string name;
+  // Stored [out, in] (nn.Linear): transposed to the blocks' [in, out] when loaded.
+  bool transpose = false;
+  // >= 0: part `part` of a fused tensor (Phi-3's qkv_proj): the parts, in order, are
+  // concatenated along the output dimension (the last one in the blocks' layout).
+  int part = -1;
+  int parts = 1;  // How many entries share `name` (1 when not fused).
+  // The fused parts interleave per attention head (BLOOM's query_key_value: q, k, v of head 0,
+  // then of head 1, ...) instead of following each other whole.
+  bool per_head = false;
+};
+
+// A weight path a mapping may name: its pattern and rank.
+struct WeightPath {
+  std::string_view pattern;  // "layers.{i}.attention.wq"
+  int rank;                  // 2 for matrices and tables, 1 for vectors
+};
+// Every weight path of a causal LM (the "weights" section's vocabulary).
+std::span<const WeightPath> weight_paths();
+
 // One parsed mapping file.
 struct Architecture {
   std::string file;  // "models/architectures/qwen3.json", for messages.
@@ -39,6 +68,11 @@ struct Architecture {
   std::vector<std::string> ignored;
   std::vector<RefusedField> refused;
   std::string unsupported;  // Non-empty: a feature every model of this type needs and none has.
+  // "weights": one entry per weight path; empty: checkpoints of this type do not load.
+  std::vector<MappedWeight> weights;
+  // "base_model_prefix" (Hugging Face's): checkpoints saved from the base model (GPT-2's, BLOOM's)
+  // name "h.0.ln_1.weight" for "transformer.h.0.ln_1.weight"; the loader accepts both.
+  std::string base_model_prefix;
 };
 
 // Parses a mapping file strictly: unknown keys, unknown settings and wrong types throw

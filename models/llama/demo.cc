@@ -4,14 +4,17 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <utility>
 #include <variant>
 
 #include "models/llama/model.h"
-#include "models/llama/weights.h"
+#include "patterns/tensor_parallel.h"
 #include "validation/input/lock_file.h"
+#include "validation/mesh/transport.h"
+#include "validation/tensor/fnv.h"
 #include "validation/tensor/random.h"
 #include "validation/trace/capture.h"
 #include "validation/trace/trace_reader.h"
@@ -152,15 +155,27 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
         " of " + config.source);
   }
 
+  // Under MPI each process holds one device: the one holding device 0 writes, prints and
+  // replays; every process runs the model (the collectives need them all). holds() also refuses
+  // a launch whose rank count is not the mesh's device count.
+  const bool writer = mesh_transport().holds(options.mesh, 0);
+  std::ostream silent(nullptr);
+  std::ostream& log = writer ? out : silent;
+  ProgressReporter* const progress = writer ? options.progress : nullptr;
+
   namespace fs = std::filesystem;
-  std::error_code error;
-  fs::create_directories(options.out_dir, error);
-  if (error) {
-    throw std::runtime_error("[demo] cannot create the output directory " + options.out_dir + ": " +
-                             error.message());
+  std::optional<LockFile> lock;
+  if (writer) {
+    std::error_code error;
+    fs::create_directories(options.out_dir, error);
+    if (error) {
+      throw std::runtime_error("[demo] cannot create the output directory " + options.out_dir +
+                               ": " + error.message());
+    }
+    lock.emplace(lock_output_directory(options.out_dir));
   }
-  const LockFile lock = lock_output_directory(options.out_dir);
   DemoResult result;
+  result.wrote_outputs = writer;
   result.trace_path = (fs::path(options.out_dir) / "trace.h5").string();
   result.report_json_path = (fs::path(options.out_dir) / "report.json").string();
   result.report_xml_path = (fs::path(options.out_dir) / "report.xml").string();
@@ -169,7 +184,7 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
   const AttentionSpec& attention = spec.layers.front().attention;
   const std::string preset =
       options.preset.has_value() ? std::string(preset_name(*options.preset)) : "default";
-  out << "ttt demo: a Llama-style model (" << config.source << ")\n"
+  log << "ttt demo: a Llama-style model (" << config.source << ")\n"
       << "  " << spec.layers.size() << " layers, hidden " << spec.embedding.hidden_dim << ", ffn "
       << ffn_hidden(spec) << ", " << attention.num_heads << " query / " << attention.kv_heads()
       << " key-value heads of " << attention.dim_per_head() << ", rope theta "
@@ -177,17 +192,25 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
       << spec.embedding.vocab_size << ", seeded weights (seed " << options.seed << ")\n"
       << "  device " << device_name(options.device) << ", preset " << preset << ", prompt "
       << options.prompt_tokens << " tokens, " << options.decode_steps << " decode steps\n";
+  if (options.mesh.size() > 1) {
+    log << "  mesh " << mesh_name(options.mesh) << " (" << options.mesh.rows << "x"
+        << options.mesh.cols << "): attention heads, MLP and vocabulary split over "
+        << options.mesh.axis_size(default_tp_axis(options.mesh)) << " devices (axis "
+        << default_tp_axis(options.mesh) << "), norms and embedding replicated; "
+        << mesh_transport().name() << " transport\n";
+  }
 
   ValidationEverywhere validation;
   LlamaModelOptions model_options;
   model_options.seed = options.seed;
   model_options.device = options.device;
   model_options.preset = options.preset;
+  model_options.mesh = options.mesh;
   const LlamaModel built = build_llama_model(config, model_options);
   const CausalLm& model = built.model;
 
   const Tensor prompt =
-      random_integers({1, options.prompt_tokens}, tensor_seed("demo.prompt", options.seed), 0,
+      random_integers({1, options.prompt_tokens}, fnv1a64("demo.prompt") ^ options.seed, 0,
                       spec.embedding.vocab_size, DType::int64);
   result.prompt.assign(prompt.data<std::int64_t>(), prompt.data<std::int64_t>() + prompt.numel());
 
@@ -199,19 +222,23 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
         {"model", "llama (ttt demo)"},
         {"config", config.source},
         {"device", device_name(options.device)},
+        {"mesh", mesh_name(options.mesh)},
         {"preset", preset},
         {"seed", options.seed}}.dump();
-    ScopedTrace trace(result.trace_path, trace_options);
-    register_weights(model, trace.session());
+    std::optional<ScopedTrace> trace;
+    if (writer) {
+      trace.emplace(result.trace_path, trace_options);
+      register_weights(model, trace->session());
+    }
 
     CausalLmCache cache = model.make_cache(1, positions);
-    out << "\nprefill of " << options.prompt_tokens << " tokens and " << options.decode_steps
+    log << "\nprefill of " << options.prompt_tokens << " tokens and " << options.decode_steps
         << " decode steps, every block call validated and captured to " << result.trace_path
         << " ...\n";
     const auto steps = static_cast<std::size_t>(1 + options.decode_steps);
     const Tensor logits = model.prefill(prompt, cache);
-    if (options.progress != nullptr) {
-      options.progress->step("model run", 1, steps,
+    if (progress != nullptr) {
+      progress->step("model run", 1, steps,
                              "prefill of " + std::to_string(options.prompt_tokens) + " tokens");
     }
     std::int64_t next = argmax_tokens(logits).data<std::int64_t>()[options.prompt_tokens - 1];
@@ -220,24 +247,27 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
       const Tensor ids = Tensor::from_int64({1}, {next});
       const Tensor at = Tensor::from_int64({1}, {options.prompt_tokens + step});
       next = argmax_tokens(model.decode(ids, at, cache)).data<std::int64_t>()[0];
-      if (options.progress != nullptr) {
-        options.progress->step("model run", static_cast<std::size_t>(step) + 2, steps,
+      if (progress != nullptr) {
+        progress->step("model run", static_cast<std::size_t>(step) + 2, steps,
                                "decode step " + std::to_string(step + 1));
       }
     }
     // Closed here, not by the guard's destructor (which can only print): a trace that could not
     // be finished, or that was deleted or replaced while the model ran, fails the demo.
-    trace.session().close();
-    if (const auto capture_error = trace.session().error()) {
-      throw std::runtime_error("[demo] capturing " + result.trace_path + ": " + *capture_error);
+    if (trace.has_value()) {
+      trace->session().close();
+      if (const auto capture_error = trace->session().error()) {
+        throw std::runtime_error("[demo] capturing " + result.trace_path + ": " + *capture_error);
+      }
     }
   }
   result.model_seconds = seconds_since(model_start);
-  out << "generated tokens: " << token_list(result.generated) << "\n";
+  log << "generated tokens: " << token_list(result.generated) << "\n";
 
   const std::vector<ValidationRecord> records =
       validation_registry().records({.min_sequence = mark});
   result.validation = summarize(records);
+  if (!writer) return result;
   ReportOptions report_options;
   report_options.color = options.color;
   report_options.junit_suite_name = "ttt.demo";
@@ -265,6 +295,9 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
       options.progress->step("replay", done, total, call.name);
     };
   }
+  // The replay is offline, in this process alone: every device in process, whatever transport
+  // ran the model.
+  const ScopedMeshTransport in_process(in_process_transport());
   const ReplayReport replay = replay_trace(reader, replay_options);
   result.replay_seconds = seconds_since(replay_start);
   result.replay = replay.summary;

@@ -2,18 +2,19 @@
 
 #include <utility>
 
-#include "models/llama/safetensors.h"
-#include "models/llama/weights.h"
+#include "models/safetensors.h"
+#include "models/weights.h"
 
 namespace ttt::llama {
 
 LlamaModel build_llama_model(const LlamaConfig& config, const LlamaModelOptions& options) {
   PerMode<CausalLmImplConfig> configs =
-      default_impl_configs(config.spec, options.device, options.preset);
+      default_impl_configs(config.spec, options.device, options.preset, options.mesh);
   CausalLmWeights weights =
       options.checkpoint.empty()
-          ? seeded_llama_weights(config, options.seed)
-          : llama_weights_from_checkpoint(config, SafetensorsCheckpoint::open(options.checkpoint));
+          ? seeded_model_weights(config.spec, config.initializer_range, options.seed)
+          : checkpoint_weights(config.spec, config.model_type,
+                               SafetensorsCheckpoint::open(options.checkpoint));
   PatternOptions pattern;
   pattern.device = std::string(device_name(options.device));
   pattern.teacher_forcing = options.teacher_forcing;

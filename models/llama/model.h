@@ -9,6 +9,7 @@
 #include "blocks/common/device.h"
 #include "models/llama/config.h"
 #include "patterns/causal_lm.h"
+#include "validation/mesh/mesh.h"
 
 namespace ttt::llama {
 
@@ -16,12 +17,15 @@ namespace ttt::llama {
 struct LlamaModelOptions {
   // A .safetensors file or a directory of them; "" draws seeded weights instead. Default: "".
   std::string checkpoint = "";
-  // Selects the seeded model (seeded_llama_weights). Default: 0.
+  // Selects the seeded model (seeded_model_weights, initializer_range as stddev). Default: 0.
   std::uint64_t seed = 0;
   // The device whose defaults configure every block, and that records and traces name.
   Device device = Device::N150;
   // TTTv1's precision preset; unset: TTTv1's default settings.
   std::optional<Preset> preset = std::nullopt;
+  // The mesh the model runs on, tensor parallel (patterns/tensor_parallel.h: attention, MLP and
+  // LM head split over its devices, norms and embedding replicated). Default: 1x1, one device.
+  Mesh mesh{};
   // Teacher forcing and validation switches of the pattern (PatternOptions; its device is set
   // from `device`).
   bool teacher_forcing = false;

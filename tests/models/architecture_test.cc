@@ -42,9 +42,11 @@ TEST(Architecture, RefusesMalformedMappingsNamingTheKey) {
   EXPECT_EQ(error_of(minimal_mapping()), "no error");
   nlohmann::json mapping = minimal_mapping();
   mapping["fieldz"] = nlohmann::json::object();
-  EXPECT_EQ(error_of(mapping),
-            "tiny.json: /fieldz: unknown field 'fieldz' (expected one of: model_type, "
-            "architectures, description, fields, constants, ignored, refused, unsupported)");
+  EXPECT_EQ(
+      error_of(mapping),
+      "tiny.json: /fieldz: unknown field 'fieldz' (expected one of: model_type, "
+      "architectures, description, fields, constants, ignored, refused, unsupported, weights, "
+      "base_model_prefix)");
   mapping = minimal_mapping();
   mapping["fields"]["d"] = "hiden";
   EXPECT_EQ(error_of(mapping),

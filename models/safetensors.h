@@ -25,7 +25,7 @@
 
 #include "validation/tensor/tensor.h"
 
-namespace ttt::llama {
+namespace ttt {
 
 // One tensor listed in a header.
 struct SafetensorsEntry {
@@ -94,4 +94,4 @@ class SafetensorsCheckpoint {
 std::string make_safetensors(const std::vector<NamedTensor>& tensors, std::string_view dtype,
                              const std::map<std::string, std::string>& metadata = {});
 
-}  // namespace ttt::llama
+}  // namespace ttt

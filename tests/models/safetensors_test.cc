@@ -1,7 +1,7 @@
 // The safetensors reader: files written byte by byte here (known bit patterns), round trips of
 // the writer, sharded checkpoints, and every corrupt file the reader must refuse with a clear
 // message naming the file.
-#include "models/llama/safetensors.h"
+#include "models/safetensors.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "tests/common/scratch_dir.h"
-#include "tests/models/llama/test_files.h"
+#include "tests/models/test_files.h"
 #include "validation/tensor/random.h"
 
-namespace ttt::llama {
+namespace ttt {
 namespace {
 
 using ::testing::HasSubstr;
@@ -278,4 +278,4 @@ TEST(Safetensors, CopiesKeepTheMappingAlive) {
 }
 
 }  // namespace
-}  // namespace ttt::llama
+}  // namespace ttt

@@ -1,4 +1,4 @@
-// Whole files written from bytes, for the Llama adapter's tests (their directories are
+// Whole files written from bytes, for the models tests (their directories are
 // tests/common/scratch_dir.h's).
 #pragma once
 
@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string>
 
-namespace ttt::llama::testing_files {
+namespace ttt::testing_files {
 
 // Writes `bytes` to `path`; returns the path.
 inline std::string write_file(const std::filesystem::path& path, const std::string& bytes) {
@@ -15,4 +15,4 @@ inline std::string write_file(const std::filesystem::path& path, const std::stri
   return path.string();
 }
 
-}  // namespace ttt::llama::testing_files
+}  // namespace ttt::testing_files

@@ -1,4 +1,4 @@
-#include "models/llama/safetensors.h"
+#include "models/safetensors.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -19,7 +19,7 @@
 #include "validation/input/json_reader.h"
 #include "validation/tensor/formats.h"
 
-namespace ttt::llama {
+namespace ttt {
 namespace {
 
 static_assert(std::endian::native == std::endian::little,
@@ -284,4 +284,4 @@ std::string make_safetensors(const std::vector<NamedTensor>& tensors, std::strin
   return bytes + text + data;
 }
 
-}  // namespace ttt::llama
+}  // namespace ttt
