@@ -134,13 +134,17 @@ nlohmann::json mesh_axis_json(const MeshAxis& spec) {
   return {{"mesh", mesh_name(spec.mesh)}, {"axis", spec.axis}};
 }
 
-void read_mesh_axis(const JsonNode& node, Mesh& mesh, int& axis) {
+Mesh read_mesh(const JsonNode& node) {
   const JsonNode mesh_node = node.at("mesh");
   try {
-    mesh = parse_mesh(mesh_node.string());
+    return parse_mesh(mesh_node.string());
   } catch (const std::invalid_argument& error) {
     mesh_node.fail(error.what());
   }
+}
+
+void read_mesh_axis(const JsonNode& node, Mesh& mesh, int& axis) {
+  mesh = read_mesh(node);
   if (const auto axis_node = node.find("axis")) {
     axis = static_cast<int>(axis_node->integer_in(0, 1));
   }

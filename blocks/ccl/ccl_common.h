@@ -98,6 +98,8 @@ void validate_mesh_axis(std::string_view block, const MeshAxis& spec);
 nlohmann::json mesh_axis_json(const MeshAxis& spec);
 // Reads "mesh" (required) and "axis" (default 1) into a Spec's two fields.
 void read_mesh_axis(const JsonNode& node, Mesh& mesh, int& axis);
+// Reads the required "mesh" ("T3K", "8x4", ...); errors name the JSON path.
+Mesh read_mesh(const JsonNode& node);
 
 // TTTv1's defaults (tt-transformers ModelArgs): ring when the device is a T3K or a Galaxy and the
 // mesh has 8 chips (ccl_topology: "ring on a T3K or 6U galaxy submesh"), else line (N300, and the

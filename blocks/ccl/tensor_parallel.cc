@@ -42,23 +42,27 @@ WeightSource slice_weight(const WeightSource& weight, int dim, const MeshAxis& s
   return slice_weight(weight, dim, axis_position(spec, device), spec.mesh.axis_size(spec.axis));
 }
 
-void check_replicated_input(std::string_view block, const MeshAxis& spec, const MeshTensor& x) {
-  if (!(x.mesh == spec.mesh)) {
-    ccl_detail::fail(block, "input x is on mesh " + mesh_name(x.mesh) + ", spec.mesh is " +
-                                mesh_name(spec.mesh));
+void check_input_shards(std::string_view block, const Mesh& mesh, const MeshTensor& x) {
+  if (!(x.mesh == mesh)) {
+    ccl_detail::fail(
+        block, "input x is on mesh " + mesh_name(x.mesh) + ", spec.mesh is " + mesh_name(mesh));
   }
-  if (static_cast<int>(x.shards.size()) != spec.mesh.size()) {
+  if (static_cast<int>(x.shards.size()) != mesh.size()) {
     ccl_detail::fail(block, "input x has " + std::to_string(x.shards.size()) + " shards, mesh " +
-                                mesh_name(spec.mesh) + " has " + std::to_string(spec.mesh.size()) +
+                                mesh_name(mesh) + " has " + std::to_string(mesh.size()) +
                                 " devices");
   }
   const MeshTransport& transport = mesh_transport();
-  for (int device = 0; device < spec.mesh.size(); ++device) {
-    if (transport.holds(spec.mesh, device) && !x.shards[device].defined()) {
-      ccl_detail::fail(block, "input x on mesh " + mesh_name(spec.mesh) + ": the shard of device " +
+  for (int device = 0; device < mesh.size(); ++device) {
+    if (transport.holds(mesh, device) && !x.shards[device].defined()) {
+      ccl_detail::fail(block, "input x on mesh " + mesh_name(mesh) + ": the shard of device " +
                                   std::to_string(device) + " is missing");
     }
   }
+}
+
+void check_replicated_input(std::string_view block, const MeshAxis& spec, const MeshTensor& x) {
+  check_input_shards(block, spec.mesh, x);
   const Placement along = x.placements[spec.axis];
   if (along.kind != Placement::Kind::replicated) {
     ccl_detail::fail(block, "input x must be replicated along mesh " + mesh_name(spec.mesh) +
@@ -109,6 +113,10 @@ std::function<MeshTensor(const MeshTensor& partials, int dim)> partial_sum(
 
 Tensor composed_input(std::string_view block, const MeshAxis& spec, const MeshTensor& x) {
   check_replicated_input(block, spec, x);
+  return compose_gathered(x);
+}
+
+Tensor compose_gathered(const MeshTensor& x) {
   return compose(MeshTensor{x.mesh, x.placements, mesh_transport().all_gather_shards(x)});
 }
 

@@ -1,7 +1,7 @@
-// What the tensor-parallel blocks (blocks/ffn/tp_gated_mlp.h, blocks/lm_head/tp_lm_head.h)
-// share: the mesh axis their weights are split along, each device's slice of a reference weight,
-// the check that the activation is replicated along that axis, and running one single-device
-// block per device this process holds (internal to blocks/).
+// What the tensor-parallel blocks (blocks/ffn/tp_gated_mlp.h, blocks/ffn/tp2d_gated_mlp.h,
+// blocks/lm_head/tp_lm_head.h) share: the mesh axis their weights are split along, each device's
+// slice of a reference weight, the check that the activation is replicated along that axis, and
+// running one single-device block per device this process holds (internal to blocks/).
 //
 // A tensor-parallel block is a single-device block per device (with that device's slice of the
 // weights) followed by one collective of blocks/ccl: the per-device arithmetic is the existing
@@ -43,6 +43,10 @@ WeightSource slice_weight(const WeightSource& weight, int dim, int position, int
 // the axis's size.
 WeightSource slice_weight(const WeightSource& weight, int dim, const MeshAxis& spec, int device);
 
+// Checks that x is on `mesh` with one shard per device and a defined shard for every device this
+// process holds: "[tp_gated_mlp] input x on mesh T3K: the shard of device 3 is missing".
+void check_input_shards(std::string_view block, const Mesh& mesh, const MeshTensor& x);
+
 // Checks the activation: on spec.mesh with a shard for every device this process holds, replicated
 // along spec.axis (every device of a group needs the whole activation), and not split along its
 // last dimension (the features) on the other axis. Errors name the block, the mesh and the axis:
@@ -81,6 +85,9 @@ MeshTensor run_devices(std::string_view block, const MeshAxis& spec,
 // (check_replicated_input) and composed from every device's shard (gathered from the other
 // processes under the MPI transport).
 Tensor composed_input(std::string_view block, const MeshAxis& spec, const MeshTensor& x);
+
+// x composed from every device's shard, gathered through mesh_transport() (the caller checked x).
+Tensor compose_gathered(const MeshTensor& x);
 
 // The JSON of a tensor-parallel Spec: {"<inner>": {single-device spec}, "mesh": ..., "axis": ...}.
 // `inner` is the member holding the single-device Spec (TpGatedMlpSpec::mlp, named "mlp").

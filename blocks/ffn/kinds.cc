@@ -2,6 +2,7 @@
 // w_gate, w_up, w_down), tp_gated_mlp (the mesh tensor x, the whole MLP's weights) and moe (x,
 // router, w_gate/<e>, w_up/<e>, w_down/<e> for every expert e).
 // Tolerance: PCC >= 0.99 (bfloat8_b/bfloat4_b weights).
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "blocks/ffn/gated_mlp.h"
 #include "blocks/ffn/mlp.h"
 #include "blocks/ffn/moe.h"
+#include "blocks/ffn/tp2d_gated_mlp.h"
 #include "blocks/ffn/tp_gated_mlp.h"
 
 namespace ttt {
@@ -76,6 +78,22 @@ InputPlan tp_gated_mlp_inputs(const ConfiguredBlock& block, Mode mode, const Cal
 
 InputPlan gated_mlp_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
   return ffn_inputs<GatedMlpSpec>(block, mode, shapes, gated_mlp_weights);
+}
+
+// The whole MLP's weights (each device's 2-D slices are cut inside the block).
+InputRules tp2d_gated_mlp_weights(const nlohmann::json& spec_json) {
+  return gated_mlp_weights(nlohmann::json(spec_json.get<Tp2dGatedMlpSpec>().mlp));
+}
+
+// x [..., hidden] seeded whole, split along hidden on the hidden axis and replicated on the ffn
+// axis (TTTv1's residual stream on TG), then the whole MLP's weights.
+InputPlan tp2d_gated_mlp_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
+  require_call_shapes(shapes, mode, false);
+  const auto spec = block.spec.get<Tp2dGatedMlpSpec>();
+  std::array<Placement, 2> placements{Placement::replicate(), Placement::replicate()};
+  placements[spec.hidden_axis] = Placement::shard(-1);
+  return plan({mesh_activation(spec.mesh, placements, mode, shapes, spec.mlp.hidden_dim)},
+              tp2d_gated_mlp_weights(block.spec));
 }
 
 InputRules moe_weights(const nlohmann::json& spec_json) {
@@ -185,6 +203,32 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
            }),
        .weights = tp_gated_mlp_weights,
        .seeded_inputs = tp_gated_mlp_inputs});
+  // TG's 2-D MLP: x is a mesh tensor split along hidden on the hidden axis (as tp_gated_mlp's x).
+  kinds.push_back(
+      {.name = std::string(Tp2dGatedMlpSpec::kind),
+       .family = std::string(Tp2dGatedMlpSpec::kind),
+       .tolerances = pcc_at_least(0.99),
+       .bind = bind_mesh_x_to_y<Tp2dGatedMlpSpec, Tp2dGatedMlp>(
+           tp2d_gated_mlp_weights,
+           [](const CallWeights& w) {
+             return GatedMlpWeights{w["w_gate"], w["w_up"], w["w_down"]};
+           },
+           tp2d_gated_mlp_reference),
+       .configure = configure<Tp2dGatedMlpSpec>,
+       .identity = identity<Tp2dGatedMlpSpec>,
+       // Both axes split something (mesh_facts' axis_devices names one axis): the mesh and the
+       // devices of each axis.
+       .facts = facts<Tp2dGatedMlpSpec, Tp2dGatedMlpImplConfig>(
+           [](const Tp2dGatedMlpSpec& spec, const Tp2dGatedMlpImplConfig& config,
+              KindFacts& facts) {
+             facts.weight_dtype = weight_of(config.ff1_ff3);
+             facts.derived["dims"] = dims(spec.mlp.hidden_dim, spec.mlp.ffn_dim);
+             facts.derived["mesh"] = mesh_name(spec.mesh);
+             facts.derived["hidden_devices"] = spec.mesh.axis_size(spec.hidden_axis);
+             facts.derived["ffn_devices"] = spec.mesh.axis_size(spec.ffn_axis());
+           }),
+       .weights = tp2d_gated_mlp_weights,
+       .seeded_inputs = tp2d_gated_mlp_inputs});
   kinds.push_back({.name = "moe",
                    .family = "moe",
                    .replay_inputs = {"x", "router"},
