@@ -1,11 +1,16 @@
 // The attention kinds. attention.prefill: x, wq, wk, wv, wo, bq/bk/bv (qkv_bias), bo
 // (output_bias), q_norm/k_norm (qk_norm); k_cache, v_cache and scalar first_slot are accepted and
 // not read by replay. attention.decode: x, positions, k_cache, v_cache and the same weights.
-// Tolerance: PCC >= 0.99 (bfloat8_b weights).
+// tp_attention (prefill): the mesh tensor x and the whole attention's weights, as
+// attention.prefill names them. Tolerance: PCC >= 0.99 (bfloat8_b weights).
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "blocks/attention/attention.h"
+#include "blocks/attention/tp_attention.h"
+#include "blocks/ccl/mesh_kind_support.h"
 #include "blocks/common/kind_support.h"
 
 namespace ttt {
@@ -115,6 +120,18 @@ InputPlan attention_inputs(const ConfiguredBlock& block, Mode mode, const CallSh
   return call;
 }
 
+// The coverage facts of an attention (the single-device kinds', and each device's of tp_attention).
+void attention_extras(const AttentionSpec& spec, const AttentionImplConfig& config,
+                      KindFacts& facts) {
+  facts.weight_dtype = std::string(dtype_name(config.qkv.weight_dtype));
+  facts.derived["head_dim"] = spec.dim_per_head();
+  facts.derived["kv_heads"] = spec.kv_heads();
+  facts.derived["group_size"] = spec.num_heads / spec.kv_heads();
+  facts.derived["windowed"] = spec.sliding_window > 0;
+  facts.derived["softcapped"] = spec.logit_softcap > 0.0;
+  facts.derived["kv_cache_dtype"] = std::string(dtype_name(config.kv_cache_dtype));
+}
+
 // What both modes share: configuration, identity, coverage facts, seeded inputs.
 BlockKind attention_kind(std::string name) {
   return {.name = std::move(name),
@@ -122,18 +139,49 @@ BlockKind attention_kind(std::string name) {
           .tolerances = pcc_at_least(0.99),
           .configure = configure<AttentionSpec>,
           .identity = identity<AttentionSpec>,
-          .facts = facts<AttentionSpec, AttentionImplConfig>(
-              [](const AttentionSpec& spec, const AttentionImplConfig& config, KindFacts& facts) {
-                facts.weight_dtype = std::string(dtype_name(config.qkv.weight_dtype));
-                facts.derived["head_dim"] = spec.dim_per_head();
-                facts.derived["kv_heads"] = spec.kv_heads();
-                facts.derived["group_size"] = spec.num_heads / spec.kv_heads();
-                facts.derived["windowed"] = spec.sliding_window > 0;
-                facts.derived["softcapped"] = spec.logit_softcap > 0.0;
-                facts.derived["kv_cache_dtype"] = std::string(dtype_name(config.kv_cache_dtype));
-              }),
+          .facts = facts<AttentionSpec, AttentionImplConfig>(attention_extras),
           .weights = attention_weight_rules,
           .seeded_inputs = attention_inputs};
+}
+
+// tp_attention: the whole attention's weights (each device's slices are cut inside the block).
+InputRules tp_attention_weights(const nlohmann::json& spec_json) {
+  return attention_weight_rules(nlohmann::json(spec_json.get<TpAttentionSpec>().attention));
+}
+
+// Replay and the suites run a tensor-parallel prefill: its output does not depend on the caches
+// it fills, so it runs without them, as attention.prefill does. A decode call needs every
+// device's own KV cache (make_kv_caches), which a call does not carry yet: refused by name.
+Mode tp_attention_mode(Mode mode) {
+  if (mode != Mode::prefill) {
+    throw std::invalid_argument(
+        "[tp_attention] only prefill calls are replayed and seeded: a decode call would need one "
+        "KV cache per device (docs/multi-device.md \"Tensor-parallel blocks\")");
+  }
+  return mode;
+}
+
+BoundCall bind_tp_attention(const BlockCall& call) {
+  const Mode mode = tp_attention_mode(call_mode(call));
+  auto parts =
+      call_block<TpAttentionSpec, TpAttention>(call, mode, tp_attention_weights, attention_weights);
+  const MeshTensor x = mesh_input(call, parts.spec.mesh);
+  BoundCall bound;
+  bound.run_device = [block = parts.block, x] {
+    return named({{"y", compose(block->prefill_forward(x))}});
+  };
+  bound.run_reference = [spec = parts.spec, weights = parts.weights, x] {
+    return named({{"y", tp_attention_prefill_reference(spec, weights, x)}});
+  };
+  return bound;
+}
+
+// x [batch, seq_len, hidden] seeded whole and replicated on the mesh, then the whole weights.
+InputPlan tp_attention_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
+  require_call_shapes(shapes, tp_attention_mode(mode), false);
+  const auto spec = block.spec.get<TpAttentionSpec>();
+  return plan({mesh_activation(spec.mesh, {}, mode, shapes, spec.attention.hidden_dim)},
+              tp_attention_weights(block.spec));
 }
 
 }  // namespace
@@ -148,6 +196,20 @@ void add_attention_block_kinds(std::vector<BlockKind>& kinds) {
   decode.bind = bind_attention_decode;
   decode.decode_reads_context = true;
   kinds.push_back(std::move(decode));
+  kinds.push_back(
+      {.name = std::string(TpAttentionSpec::kind),
+       .family = std::string(TpAttentionSpec::kind),
+       .tolerances = pcc_at_least(0.99),
+       .bind = bind_tp_attention,
+       .configure = configure<TpAttentionSpec>,
+       .identity = identity<TpAttentionSpec>,
+       .facts = mesh_facts<TpAttentionSpec, TpAttentionImplConfig>(
+           [](const TpAttentionSpec& spec, const TpAttentionImplConfig& config, KindFacts& facts) {
+             attention_extras(spec.attention, config.device, facts);
+             facts.derived["reduction"] = std::string(tp_reduction_name(config.reduction));
+           }),
+       .weights = tp_attention_weights,
+       .seeded_inputs = tp_attention_inputs});
 }
 
 }  // namespace ttt

@@ -1,12 +1,16 @@
 // The embedding kind: ids, token_weight, position_weight (learned positions); positions in decode
 // (its presence, or scalar mode "decode", selects decode_forward). Tolerance: the dtype default.
+// tp_embedding: the same inputs with ids a mesh tensor (replicated), its output composed.
 #include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <variant>
 
+#include "blocks/ccl/mesh_kind_support.h"
 #include "blocks/common/kind_support.h"
 #include "blocks/embeddings/embedding.h"
+#include "blocks/embeddings/tp_embedding.h"
 
 namespace ttt {
 namespace {
@@ -24,24 +28,37 @@ InputRules embedding_weights(const nlohmann::json& spec_json) {
   return weights;
 }
 
-BoundCall bind_embedding(const BlockCall& call) {
-  // A decode call carries the positions of its tokens; a prefill call numbers them 0..seq-1.
-  const bool decode =
-      call_mode(call) == Mode::decode ||
-      std::any_of(call.inputs.begin(), call.inputs.end(),
-                  [](const NamedTensor& input) { return input.name == "positions"; });
-  const Mode mode = decode ? Mode::decode : Mode::prefill;
-  auto parts =
-      call_block<EmbeddingSpec, Embedding>(call, mode, embedding_weights, [](const CallWeights& w) {
-        return EmbeddingWeights{w["token_weight"], w.source("position_weight")};
-      });
-  const Tensor ids = call.input("ids");
-  Tensor positions = decode ? call.input("positions") : Tensor(ids.shape(), DType::int64);
-  if (!decode && ids.rank() >= 1 && ids.dim(-1) > 0) {
+// A decode call carries the positions of its tokens (or says scalar mode "decode").
+bool is_decode_call(const BlockCall& call) {
+  return call_mode(call) == Mode::decode ||
+         std::any_of(call.inputs.begin(), call.inputs.end(),
+                     [](const NamedTensor& input) { return input.name == "positions"; });
+}
+
+// The positions of a call's tokens: the decode call's own; a prefill's numbered 0..seq-1 along
+// the last dimension of ids.
+Tensor call_positions(const BlockCall& call, bool decode, const Shape& ids_shape) {
+  if (decode) return call.input("positions");
+  Tensor positions(ids_shape, DType::int64);
+  if (!ids_shape.empty() && ids_shape.back() > 0) {
     for (std::int64_t i = 0; i < positions.numel(); ++i) {
-      positions.data<std::int64_t>()[i] = i % ids.dim(-1);
+      positions.data<std::int64_t>()[i] = i % ids_shape.back();
     }
   }
+  return positions;
+}
+
+EmbeddingWeights embedding_weights_of(const CallWeights& w) {
+  return EmbeddingWeights{w["token_weight"], w.source("position_weight")};
+}
+
+BoundCall bind_embedding(const BlockCall& call) {
+  const bool decode = is_decode_call(call);
+  const Mode mode = decode ? Mode::decode : Mode::prefill;
+  auto parts =
+      call_block<EmbeddingSpec, Embedding>(call, mode, embedding_weights, embedding_weights_of);
+  const Tensor ids = call.input("ids");
+  const Tensor positions = call_positions(call, decode, ids.shape());
   BoundCall bound;
   bound.run_device = [block = parts.block, decode, ids, positions] {
     return named(
@@ -53,8 +70,8 @@ BoundCall bind_embedding(const BlockCall& call) {
   return bound;
 }
 
-InputPlan embedding_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
-  const auto spec = block.spec.get<EmbeddingSpec>();
+// The ids and (decode) positions of a call of `spec`, checked against its position table.
+InputRules embedding_call_inputs(const EmbeddingSpec& spec, Mode mode, const CallShapes& shapes) {
   require_call_shapes(shapes, mode, mode == Mode::decode);
   const std::int64_t last_position =
       mode == Mode::prefill ? shapes.seq_len - 1 : shapes.context_len;
@@ -76,7 +93,45 @@ InputPlan embedding_inputs(const ConfiguredBlock& block, Mode mode, const CallSh
     inputs.emplace_back(ids);
     inputs.emplace_back(positions);
   }
-  return plan(std::move(inputs), embedding_weights(block.spec));
+  return inputs;
+}
+
+InputPlan embedding_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
+  return plan(embedding_call_inputs(block.spec.get<EmbeddingSpec>(), mode, shapes),
+              embedding_weights(block.spec));
+}
+
+// tp_embedding: the whole tables (each device's columns are cut inside the block).
+InputRules tp_embedding_weights(const nlohmann::json& spec_json) {
+  return embedding_weights(nlohmann::json(spec_json.get<TpEmbeddingSpec>().embedding));
+}
+
+// The ids replicated on the mesh (TTTv1's ReplicateTensorToMesh tokens); positions and tables
+// as the single-device embedding's.
+InputPlan tp_embedding_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
+  const auto spec = block.spec.get<TpEmbeddingSpec>();
+  InputRules inputs = embedding_call_inputs(spec.embedding, mode, shapes);
+  std::get<InputRule>(inputs.front()).mesh = MeshInputRule{.mesh = spec.mesh};
+  return plan(std::move(inputs), tp_embedding_weights(block.spec));
+}
+
+// The mesh tensor ids (a trace's or seeded mesh tensor, or the container ids/0, ids/1, ...).
+BoundCall bind_tp_embedding(const BlockCall& call) {
+  const bool decode = is_decode_call(call);
+  const Mode mode = decode ? Mode::decode : Mode::prefill;
+  auto parts = call_block<TpEmbeddingSpec, TpEmbedding>(call, mode, tp_embedding_weights,
+                                                        embedding_weights_of);
+  const MeshTensor ids = mesh_input(call, parts.spec.mesh, "ids");
+  const Tensor positions = call_positions(call, decode, ids.global_shape());
+  BoundCall bound;
+  bound.run_device = [block = parts.block, decode, ids, positions] {
+    return named({{"y", compose(decode ? block->decode_forward(ids, positions)
+                                       : block->prefill_forward(ids))}});
+  };
+  bound.run_reference = [spec = parts.spec, weights = parts.weights, ids, positions] {
+    return named({{"y", tp_embedding_reference(spec, weights, ids, positions)}});
+  };
+  return bound;
 }
 
 }  // namespace
@@ -98,6 +153,22 @@ void add_embeddings_block_kinds(std::vector<BlockKind>& kinds) {
        .weights = embedding_weights,
        .decode_reads_context = true,
        .seeded_inputs = embedding_inputs});
+  kinds.push_back(
+      {.name = std::string(TpEmbeddingSpec::kind),
+       .family = std::string(TpEmbeddingSpec::kind),
+       .bind = bind_tp_embedding,
+       .configure = configure<TpEmbeddingSpec>,
+       .identity = identity<TpEmbeddingSpec>,
+       .activation_input = "ids",
+       .facts = mesh_facts<TpEmbeddingSpec, TpEmbeddingImplConfig>(
+           [](const TpEmbeddingSpec& spec, const TpEmbeddingImplConfig& config, KindFacts& facts) {
+             facts.weight_dtype = std::string(dtype_name(config.device.weight_dtype));
+             facts.derived["scaled"] = spec.embedding.scale != 1.0;
+             facts.derived["all_gather"] = config.all_gather;
+           }),
+       .weights = tp_embedding_weights,
+       .decode_reads_context = true,
+       .seeded_inputs = tp_embedding_inputs});
 }
 
 }  // namespace ttt

@@ -2,8 +2,11 @@
 """Writes goldens/tensor_parallel.h5: PyTorch goldens of the mesh blocks built on the collectives.
 
 The kinds (docs/multi-device.md): distributed_rms_norm (the hidden dimension split along a mesh
-axis), tp_gated_mlp (ffn split along the axis, partials reduced) and tp_lm_head (vocabulary split
-along the axis, logits gathered). Each call's input x is stored per device as the container x/0 ..
+axis), tp_gated_mlp (ffn split along the axis, partials reduced), tp_lm_head (vocabulary split
+along the axis, logits gathered), tp_attention (heads split along the axis, prefill; weights wq,
+wk, wv, wo and bq, bk, bv as attention.prefill names them) and tp_embedding (the table split along
+hidden; its mesh input is the token ids, stored as the container ids/0 .. and positions in
+decode, as the embedding kind names them). Each call's input x is stored per device as the container x/0 ..
 x/<devices-1> (generator nodes of tools/ttt_random.py, float32 normals; replicated devices hold
 the same seed) with its placements in the scalar "placements"; the weights are the whole
 single-device weights under the single-device kinds' names (weight; w_gate, w_up, w_down;
@@ -31,12 +34,14 @@ import sys
 import h5py
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_ccl_goldens import compose  # noqa: E402  (auto_compose of per-device shards)
-from make_goldens import (MOE_ROWS, ROUTER_MARGIN, Gen, gated_mlp, golden_dims,  # noqa: E402
-                          mixtral_moe, one_file_main, open_trace, rms_norm, router_margin,
-                          weight)
+from make_goldens import (MOE_ROWS, ROUTER_MARGIN, Data, Gen, attention_prefill,  # noqa: E402
+                          attention_spec, fnv1a64, gated_mlp, golden_dims, mixtral_moe,
+                          one_file_main, open_trace, rms_norm, router_margin, weight)
+import ttt_random  # noqa: E402  (tools/ttt_random.py, on the path make_goldens sets)
 
 NAME = "tensor_parallel"
 ROWS = 8  # Rows (prefill tokens, decode users), as the models' norm, FFN and LM head goldens.
@@ -50,8 +55,10 @@ class Writer:
                                 "torch": torch.__version__})
         self.calls = self.file.create_group("calls")
 
-    def call(self, name, block, spec, device, mode, placements, shards, weights, y):
-        """One call: `shards` the per-device Gen of x (device order), `weights` name -> Gen."""
+    def call(self, name, block, spec, device, mode, placements, shards, weights, y,
+             input_name="x"):
+        """One call: `shards` the per-device Gen (or Data) of the mesh input `input_name` (device
+        order), `weights` name -> Gen (or Data: positions)."""
         group = self.calls.create_group(f"{len(self.calls):06d}")
         group.attrs["name"] = f"{NAME}.{name}"
         group.attrs["block"] = block
@@ -61,7 +68,7 @@ class Writer:
         group.attrs["scalars"] = json.dumps({"placements": placements, "mode": mode})
         group.attrs["verdict"] = "unchecked"
         inputs = group.create_group("inputs")
-        xs = inputs.create_group("x")
+        xs = inputs.create_group(input_name)
         for index, shard in enumerate(shards):
             shard.write(xs, str(index))
         for input_name, tensor in weights.items():
@@ -126,6 +133,23 @@ def tp_gated_mlp(w, name, mesh, device, mode, hidden, ffn, act, reduction):
            compose(y_shards, rows, cols, placements))
 
 
+def tp2d_gated_mlp(w, name, mesh, device, mode, hidden, ffn, act):
+    """TG's 2-D MLP: x split along hidden over the columns (the hidden axis), replicated down the
+    rows (the ffn axis); y placed as x. Composed, y is the whole MLP's."""
+    rows, cols = mesh_shape(mesh)
+    parts = [Gen(NAME, f"{name}.x/{c}", (ROWS, hidden // cols)) for c in range(cols)]
+    shards = [parts[c] for _ in range(rows) for c in range(cols)]
+    x = torch.cat([p.torch() for p in parts], dim=-1)
+    w_gate = weight(NAME, f"{name}.w_gate", hidden, ffn)
+    w_up = weight(NAME, f"{name}.w_up", hidden, ffn)
+    w_down = weight(NAME, f"{name}.w_down", ffn, hidden)
+    y = gated_mlp(act, x, w_gate.torch(), w_up.torch(), w_down.torch())
+    spec = {"mlp": {"hidden_dim": hidden, "ffn_dim": ffn, "activation": act}, "mesh": mesh,
+            "hidden_axis": 1}
+    w.call(name, "tp2d_gated_mlp", spec, device, mode, ["replicated", "shard(1)"], shards,
+           {"w_gate": w_gate, "w_up": w_up, "w_down": w_down}, y)
+
+
 def tp_lm_head(w, name, mesh, device, mode, hidden, vocab, tied, softcap):
     """x replicated; the logits gathered along the vocabulary: replicated."""
     shards, x = replicated_x(name, mesh, ROWS, hidden)
@@ -140,6 +164,35 @@ def tp_lm_head(w, name, mesh, device, mode, hidden, vocab, tied, softcap):
     spec = {"lm_head": {"hidden_dim": hidden, "vocab_size": vocab, "tied_embeddings": tied,
                         "logit_softcap": softcap}, "mesh": mesh, "axis": 1}
     w.call(name, "tp_lm_head", spec, device, mode, REPLICATED, shards, {"weight": table}, logits)
+
+
+PREFILL_TOKENS = 16  # Attention prefill: one user, positions 0..15 (as the models' goldens).
+
+
+def tp_attention(w, name, mesh, device, model, kv_heads=None):
+    """x [1, 16, hidden] replicated; the heads split over the columns (KV heads split or
+    replicated on their query group's devices), the Wo partials reduced: y is the whole
+    attention's, composed (a 1xN reduce-scatter composes to the whole sum, TG's all-reduce is
+    replicated)."""
+    m = golden_dims(model)
+    if kv_heads is not None:  # The model's real head counts instead of the golden widths.
+        m["heads"], m["kv_heads"] = m["real"]["heads"], kv_heads
+    hidden, hd = m["hidden"], m["head_dim"]
+    q_width, kv_width = m["heads"] * hd, m["kv_heads"] * hd
+    weights = {"wq": weight(NAME, f"{name}.wq", hidden, q_width),
+               "wk": weight(NAME, f"{name}.wk", hidden, kv_width),
+               "wv": weight(NAME, f"{name}.wv", hidden, kv_width),
+               "wo": weight(NAME, f"{name}.wo", q_width, hidden)}
+    if m.get("qkv_bias"):  # Qwen2's large q/k/v biases, as make_goldens.py draws them.
+        weights["bq"] = Gen(NAME, f"{name}.bq", (q_width,), 0.0, 0.5)
+        weights["bk"] = Gen(NAME, f"{name}.bk", (kv_width,), 0.0, 0.5)
+        weights["bv"] = Gen(NAME, f"{name}.bv", (kv_width,), 0.0, 0.5)
+    x = Gen(NAME, f"{name}.x", (1, PREFILL_TOKENS, hidden))
+    spec = attention_spec(m, 0)
+    y = attention_prefill(spec, {k: v.torch() for k, v in weights.items()}, x.torch())
+    rows, cols = mesh_shape(mesh)
+    w.call(name, "tp_attention", {"attention": spec, "mesh": mesh, "axis": 1}, device, "prefill",
+           REPLICATED, [x] * (rows * cols), weights, y)
 
 
 def ep_moe(w, name, mesh, device, mode, model):
@@ -167,6 +220,35 @@ def ep_moe(w, name, mesh, device, mode, model):
                     "top_k": top_k, "activation": m["activation"]}, "mesh": mesh, "axis": 1}
     rows, cols = mesh_shape(mesh)
     w.call(name, "ep_moe", spec, device, mode, REPLICATED, [x] * (rows * cols), inputs, y)
+
+
+def tp_embedding(w, name, mesh, device, mode, model):
+    """ids replicated; the table (and the learned position table) split along hidden over the
+    columns: y split along hidden, composed it is the whole embedding."""
+    m = golden_dims(model)
+    hidden, vocab = m["hidden"], m["vocab"]
+    scale = m.get("embedding_scale", 1.0)
+    embedding = {"vocab_size": vocab, "hidden_dim": hidden, "scale": scale}
+    table = Gen(NAME, f"{name}.token_weight", (vocab, hidden))  # N(0, 1), as the models' tables.
+    weights = {"token_weight": table}
+    if mode == "prefill":  # ids [1, ROWS] at positions 0..ROWS-1.
+        ids = Data(ttt_random.integers((1, ROWS), fnv1a64(f"{NAME}/{name}.ids"), 0, vocab),
+                   "int64")
+        positions = torch.arange(ROWS)[None, :]
+    else:  # One token per user at its own position.
+        ids = Data(ttt_random.integers((4,), fnv1a64(f"{NAME}/{name}.ids"), 0, vocab), "int64")
+        positions = torch.tensor([0, 5, 700, 1023])
+        weights["positions"] = Data(positions.numpy().astype(np.int64), "int64")
+    y = F.embedding(ids.torch(), table.torch()) * scale
+    if "learned_positions" in m:
+        embedding.update(positions="learned", max_positions=m["learned_positions"])
+        position_table = Gen(NAME, f"{name}.position_weight", (m["learned_positions"], hidden),
+                             0.0, 0.1)
+        weights["position_weight"] = position_table
+        y = y + F.embedding(positions, position_table.torch())
+    rows, cols = mesh_shape(mesh)
+    w.call(name, "tp_embedding", {"embedding": embedding, "mesh": mesh, "axis": 1}, device, mode,
+           REPLICATED, [ids] * (rows * cols), weights, y, input_name="ids")
 
 
 def write(directory, created_utc):
@@ -203,6 +285,28 @@ def write(directory, created_utc):
         # layout), and four experts per N300 chip in decode.
         ep_moe(w, "ep_moe.t3k", "1x8", "T3K", "prefill", "mixtral-8x7b")
         ep_moe(w, "ep_moe.n300_decode", "1x2", "N300", "decode", "mixtral-8x7b")
+        # Attention prefill (16 tokens): Llama-3.2-1B's real heads (32, 8 KV) on T3K, one KV head
+        # per device; Llama-3.1-8B's golden widths (8 heads, 2 KV) on T3K, each KV head replicated
+        # on its query group's 4 devices; Qwen2.5-7B's (14 heads, 2 KV, q/k/v biases) on N300;
+        # Llama-3.2-1B's golden widths (8 heads, 2 KV) on TG's 4 columns, all-reduced.
+        tp_attention(w, "tp_attention.t3k", "1x8", "T3K", "llama-3.2-1b", kv_heads=8)
+        tp_attention(w, "tp_attention.t3k_kv_replicated", "1x8", "T3K", "llama-3.1-8b")
+        tp_attention(w, "tp_attention.n300_qkv_bias", "1x2", "N300", "qwen2.5-7b")
+        tp_attention(w, "tp_attention.tg", "8x4", "TG", "llama-3.2-1b")
+        # Embedding lookups (TTTv1's table sharded along hidden): Llama-3.1-8B's on T3K
+        # (prefill), Gemma-2-9B's scaled one on N300 (decode), GPT-2's learned positions on T3K
+        # (prefill), Llama-3.1-8B's on TG's 4 columns (decode).
+        tp_embedding(w, "tp_embedding.t3k", "1x8", "T3K", "prefill", "llama-3.1-8b")
+        tp_embedding(w, "tp_embedding.n300_scaled_decode", "1x2", "N300", "decode", "gemma-2-9b")
+        tp_embedding(w, "tp_embedding.t3k_learned", "1x8", "T3K", "prefill", "gpt-2")
+        tp_embedding(w, "tp_embedding.tg_decode", "8x4", "TG", "decode", "llama-3.1-8b")
+        # TG's 2-D MLP (hidden over the 4 columns, ffn over the 8 rows): Llama-3.1-70B's in
+        # decode and prefill (FF1 partials reduce-scattered in bfloat8_b), and a 4096-wide one in
+        # decode (FF1 partials all-reduced in bfloat16).
+        tp2d_gated_mlp(w, "tp2d_gated_mlp.tg_decode", "8x4", "TG", "decode", 8192, 1024, "silu")
+        tp2d_gated_mlp(w, "tp2d_gated_mlp.tg_prefill", "8x4", "TG", "prefill", 8192, 1024, "silu")
+        tp2d_gated_mlp(w, "tp2d_gated_mlp.tg_decode_4096", "8x4", "TG", "decode", 4096, 1024,
+                       "silu")
     finally:
         w.close()
     return path

@@ -127,6 +127,40 @@ TEST(MeshSeeding, TpGatedMlpSuiteCaseRunsOnT3K) {
   EXPECT_GT(result.cases[0].outputs[0].reference_rms, 0.0);
 }
 
+// The kinds added with the seeding: tp_attention (prefill) and tp_embedding, from seeded inputs.
+TEST(MeshSeeding, TpAttentionAndTpEmbeddingSuiteCasesRun) {
+  Suite suite("mesh", {.seed = 42});
+  suite
+      .add_case(
+          block_case({.kind = "tp_attention",
+                      .spec = {{"attention",
+                                {{"hidden_dim", 64},
+                                 {"num_heads", 8},
+                                 {"num_kv_heads", 2},
+                                 {"rope", {{"head_dim", 8}, {"max_position_embeddings", 64}}}}},
+                               {"mesh", "T3K"}},
+                      .mode = Mode::prefill,
+                      .device = Device::T3K}))
+      .with_seeded_inputs({.batch = 1, .seq_len = 8})
+      .expect_pcc(0.99);
+  suite
+      .add_case(block_case(
+          {.kind = "tp_embedding",
+           .spec = {{"embedding", {{"vocab_size", 100}, {"hidden_dim", 64}}}, {"mesh", "TG"}},
+           .mode = Mode::decode,
+           .device = Device::TG}))
+      .with_seeded_inputs({.batch = 4, .context_len = 9})
+      .expect_pcc(0.9999);
+  const SuiteResult result = suite.run_cases();
+  ASSERT_EQ(result.cases.size(), 2u);
+  for (const CaseResult& c : result.cases) {
+    EXPECT_EQ(c.status, CaseStatus::pass) << c.id << ": " << c.error;
+  }
+  EXPECT_EQ(result.cases[0].inputs[0].shape, (Shape{1, 8, 64}));
+  EXPECT_EQ(result.cases[1].inputs[0].name, "ids");
+  EXPECT_EQ(result.cases[1].inputs[0].dtype, DType::int64);
+}
+
 TEST(MeshSeeding, ShardCopiesCountAgainstTheAllocationLimit) {
   const auto mesh_case = block_case(
       {.kind = "tp_gated_mlp", .spec = kTpMlpSpec, .mode = Mode::decode, .device = Device::T3K});
