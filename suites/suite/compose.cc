@@ -287,7 +287,7 @@ class Composer {
     std::tie(chosen.nmse, chosen.energy) = error_of(*chosen.result);
     const SuiteFileCase& c = *chosen.definition;
     if (instance.slot == "lm_head") {
-      const auto case_vocab = c.spec.at("vocab_size").get<std::int64_t>();
+      const auto case_vocab = c.module_spec.at("vocab_size").get<std::int64_t>();
       chosen.latency_scale =
           static_cast<double>(spec_.lm_head.vocab_size) / static_cast<double>(case_vocab);
       if (case_vocab != spec_.lm_head.vocab_size) {
@@ -548,6 +548,7 @@ Composition compose(const SuiteFile& suite, const RunResults& results,
   composition.suite = suite.name;
   composition.model = suite.model->name;
   composition.device = std::string(device_name(suite.device));
+  composition.mesh = mesh_name(suite.mesh);
   composition.layers = layers;
   // The whole model, before the suite file's own num_layers / vocab_size: a suite that slices
   // its model predicts a slice, which model targets must not judge as the model.
@@ -558,7 +559,6 @@ Composition compose(const SuiteFile& suite, const RunResults& results,
   composition.preset = preset_text(options.preset);
   composition.clock = std::string(timing_clock_name(options.clock));
   composition.statistic = options.statistic;
-  composition.mesh = mesh_name(suite.mesh);
   Composer composer(suite, by_id, options, spec);
   composition.prefill = composer.predict(Mode::prefill);
   composition.decode = composer.predict(Mode::decode);
@@ -574,6 +574,12 @@ Composition compose(const SuiteFile& suite, const RunResults& results,
 Measurement measure_model(const SuiteFile& suite, const Composition& composition,
                           const MeasureOptions& options) {
   if (!suite.model) throw std::invalid_argument("[measure] the suite names no model");
+  if (suite.mesh.size() > 1) {
+    throw std::invalid_argument("[measure] suite " + suite.name + " runs on mesh " +
+                                mesh_name(suite.mesh) +
+                                ": --measure runs the model on one device only; compose "
+                                "without --measure");
+  }
   const CausalLmSpec spec =
       slice_spec(suite.model->spec, composition.layers, composition.vocab_size);
   std::optional<Preset> preset;
@@ -584,12 +590,6 @@ Measurement measure_model(const SuiteFile& suite, const Composition& composition
     if (c.module && !c.trace) weight_std = c.seeded.weight_std;
   }
   const std::uint64_t seed = options.seed.value_or(suite.seed);
-  if (suite.mesh.size() > 1) {
-    throw std::invalid_argument("[measure] suite " + suite.name + " runs on mesh " +
-                                mesh_name(suite.mesh) +
-                                ": --measure runs the model on one device only; compose "
-                                "without --measure");
-  }
   PatternOptions pattern;
   pattern.device = std::string(device_name(suite.device));
   pattern.validate = false;
@@ -693,6 +693,7 @@ nlohmann::json to_json(const Composition& composition) {
   return {{"suite", composition.suite},
           {"model", composition.model},
           {"device", composition.device},
+          {"mesh", composition.mesh},
           {"layers", composition.layers},
           {"model_layers", composition.model_layers},
           {"vocab_size", composition.vocab_size},
@@ -703,7 +704,6 @@ nlohmann::json to_json(const Composition& composition) {
           {"prefill", composition.prefill ? prediction_to_json(*composition.prefill) : Json()},
           {"decode", composition.decode ? prediction_to_json(*composition.decode) : Json()}};
 }
-          {"mesh", composition.mesh},
 
 nlohmann::json to_json(const Measurement& measurement) {
   const auto mode_json = [](const std::optional<ModeMeasurement>& mode) -> Json {
@@ -735,6 +735,7 @@ std::string format_composition(const Composition& composition, const Comparison*
   out << "composition of suite " << composition.suite << " for " << composition.model << ": "
       << composition.layers << " of " << composition.model_layers << " layers, vocabulary "
       << composition.vocab_size;
+  if (composition.mesh != "N150") out << ", mesh " << composition.mesh;
   if (!composition.preset.empty()) out << ", preset " << composition.preset;
   out << " (" << composition.statistic << " of " << composition.clock << " time)\n";
   for (const Mode mode : {Mode::prefill, Mode::decode}) {
@@ -745,7 +746,6 @@ std::string format_composition(const Composition& composition, const Comparison*
       continue;
     }
     const ModePrediction& p = **prediction;
-  if (composition.mesh != "N150") out << ", mesh " << composition.mesh;
     out << "\n" << mode_name(p.mode) << ": batch " << p.batch;
     if (p.mode == Mode::prefill) out << ", " << p.seq_len << " tokens";
     if (p.mode == Mode::decode) out << ", context " << p.context_len;

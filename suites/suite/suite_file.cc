@@ -308,11 +308,7 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
       c.block = resolved.kind;
       c.spec = resolved.spec;
       c.module = resolved.binding;
-    } catch (const std::invalid_argument& error) {
-      const std::string text = error.what();
-      if (text.rfind(node.source() + ": ", 0) == 0) throw;
-      module->fail(text);
-    }
+      c.module_spec = resolved.spec;
       if (file.mesh.size() > 1) {
         if (const auto parallel = mesh_module_kind(c.block)) {
           c.block = parallel->kind;
@@ -325,18 +321,23 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
                        .spec;
         }
       }
+    } catch (const std::invalid_argument& error) {
+      const std::string text = error.what();
+      if (text.rfind(node.source() + ": ", 0) == 0) throw;
+      module->fail(text);
+    }
   } else {
     if (node.find("split")) node.at("split").fail("needs a \"module\" (lm_head or embedding)");
     c.block = node.at("block").string();
     c.spec = node.at("spec").object();
   }
   const suite_detail::KnownKind* known = suite_detail::find_known_kind(c.block);
+  const BlockKind* registered = find_block_kind(c.block);
   const JsonNode spec_at =
       node.find("spec") ? node.at("spec")
                         : JsonNode(c.spec, node.source(), json_child_path(node.path(), "spec"));
   std::optional<suite_detail::ParsedBlock> parsed;
   if (registered != nullptr && registered->configure) {
-  const BlockKind* registered = find_block_kind(c.block);
     try {
       const auto configure = [&] {
         parsed = suite_detail::parse_block(*registered,
@@ -559,17 +560,6 @@ SuiteFile parse_suite_file(const nlohmann::json& json, const std::string& source
   file.name = root.at("suite").string();
   if (file.name.empty()) root.at("suite").fail("must not be empty");
   if (const auto description = root.find("description")) file.description = description->string();
-  if (const auto device = root.find("device")) {
-    try {
-      file.device = parse_device(device->string());
-    } catch (const std::invalid_argument& error) {
-      device->fail(error.what());
-    }
-  }
-  if (const auto seed = root.find("seed")) {
-    if (!seed->json().is_number_unsigned()) seed->fail("expected an integer >= 0");
-    file.seed = seed->json().get<std::uint64_t>();
-  }
   const auto mesh = root.find("mesh");
   if (mesh) {
     try {
@@ -586,17 +576,28 @@ SuiteFile parse_suite_file(const nlohmann::json& json, const std::string& source
     mesh_device.reset();
   }
   if (mesh && mesh_device) file.device = *mesh_device;
+  if (const auto device = root.find("device")) {
+    try {
+      file.device = parse_device(device->string());
+    } catch (const std::invalid_argument& error) {
+      device->fail(error.what());
+    }
+    if (mesh && mesh_device && *mesh_device != file.device) {
+      device->fail("device " + device->string() + " does not match the mesh " +
+                   mesh_name(file.mesh) + " (whose device is " +
+                   std::string(device_name(*mesh_device)) + "); drop \"device\"");
+    }
+  }
+  if (const auto seed = root.find("seed")) {
+    if (!seed->json().is_number_unsigned()) seed->fail("expected an integer >= 0");
+    file.seed = seed->json().get<std::uint64_t>();
+  }
   if (const auto model = root.find("model")) {
     std::string name;
     std::int64_t layers = 0;
     std::int64_t vocab = 0;
     if (model->json().is_string()) {
       name = model->string();
-    if (mesh && mesh_device && *mesh_device != file.device) {
-      device->fail("device " + device->string() + " does not match the mesh " +
-                   mesh_name(file.mesh) + " (whose device is " +
-                   std::string(device_name(*mesh_device)) + "); drop \"device\"");
-    }
     } else {
       model->allow_only({"name", "config", "num_layers", "vocab_size"});
       if (model->has("name") == model->has("config")) {
@@ -682,6 +683,7 @@ Suite make_suite(const SuiteFile& file, const SuiteRunOptions& options) {
   suite_options.on_case_done = options.on_case_done;
   Suite suite(file.name, suite_options);
   suite.set_source(file.file, file.model_name);
+  suite.set_mesh(mesh_name(file.mesh));
   suite.set_definition(file.definition);
   for (const SuiteFileCase& c : file.cases) {
     BlockCaseDefinition definition;
@@ -693,7 +695,6 @@ Suite make_suite(const SuiteFile& file, const SuiteRunOptions& options) {
     definition.impl_config = c.impl_config;
     definition.module = c.module ? c.module->module : "";
     SuiteCase& added = suite.add_case(block_case(std::move(definition))).named(c.id);
-  suite.set_mesh(mesh_name(file.mesh));
     if (c.trace) {
       added.with_inputs_from_trace(*c.trace);
     } else {

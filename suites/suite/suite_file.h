@@ -48,6 +48,9 @@ struct SuiteFileCase {
   std::optional<TraceInputs> trace;
   Expectations expectations;
   std::optional<ModuleBinding> module;
+  // The module's single-device Spec (as the model has it, after a split): `spec` itself, or the
+  // Spec a mesh kind's `spec` wraps ({"mlp": ...} of tp_gated_mlp). Null without a module.
+  nlohmann::json module_spec;
   // Times the case runs in one forward of the model the file names, recorded in the results.
   // Default: the module's instances (times the split for the LM head), or 0 without a module.
   // `ttt compose` counts instances from the model itself; 0 leaves the case out of it.

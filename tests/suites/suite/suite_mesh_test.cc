@@ -8,6 +8,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "suites/suite/compose.h"
 #include "suites/suite/results.h"
@@ -123,6 +124,50 @@ TEST(SuiteMesh, MeshKindsTakeTheSuitesMesh) {
   EXPECT_THAT(error_of(module_suite("T3K", Json::array({other}))),
               HasSubstr("suites/tiny.json: /cases/0/spec/mesh: mesh N300 is not the suite's "
                         "mesh T3K"));
+}
+
+// Every module of the tiny Llama in both modes on N300 (1x2): the suite runs its tensor-parallel
+// kinds on seeded mesh inputs, its results name the mesh, and ttt compose adds them up into the
+// model's latency and logits accuracy on that mesh.
+TEST(SuiteMesh, ATinyMeshSuiteRunsAndComposes) {
+  Json cases = Json::array();
+  for (const char* mode : {"prefill", "decode"}) {
+    for (const char* module : {"embedding", "layers.*.attention_norm", "layers.*.attention",
+                               "layers.*.ffn_norm", "layers.*.ffn", "norm", "lm_head"}) {
+      cases.push_back({{"module", module}, {"mode", mode}});
+    }
+  }
+  const SuiteFile file = parse_suite_file(module_suite("N300", cases), "tiny.json", "");
+  std::vector<std::string> kinds;
+  for (const SuiteFileCase& c : file.cases) kinds.push_back(c.block);
+  EXPECT_EQ(kinds, (std::vector<std::string>{
+                       "tp_embedding", "rms_norm", "tp_attention", "rms_norm", "tp_gated_mlp",
+                       "rms_norm", "tp_lm_head", "tp_embedding", "rms_norm", "attention.decode",
+                       "rms_norm", "tp_gated_mlp", "rms_norm", "tp_lm_head"}));
+  SuiteRunOptions options;
+  options.cold_caches = false;
+  const RunResults results = make_suite(file, options).run();
+  ASSERT_EQ(results.suites.size(), 1u);
+  EXPECT_EQ(results.suites[0].mesh, "N300");
+  for (const CaseResult& result : results.suites[0].cases) {
+    EXPECT_EQ(result.status, CaseStatus::pass) << result.id << ": " << result.error;
+    EXPECT_EQ(result.device, "N300") << result.id;
+  }
+  // The results file says which topology the suite ran on, and reads back.
+  const Json written = to_json(results);
+  EXPECT_EQ(written.at("suites").at(0).at("mesh"), "N300");
+  EXPECT_EQ(run_results_from_json(written).suites.at(0).mesh, "N300");
+
+  const Composition composition = compose(file, results, {});
+  EXPECT_EQ(composition.mesh, "N300");
+  EXPECT_EQ(composition.device, "N300");
+  for (const auto* prediction : {&composition.prefill, &composition.decode}) {
+    ASSERT_TRUE(prediction->has_value());
+    EXPECT_TRUE((*prediction)->complete());
+    EXPECT_GT((*prediction)->pcc, 0.99);
+    EXPECT_LE((*prediction)->pcc, 1.0);
+  }
+  EXPECT_EQ(to_json(composition).at("mesh"), "N300");
 }
 
 }  // namespace
