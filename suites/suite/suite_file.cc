@@ -479,14 +479,6 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
 
 }  // namespace
 
-nlohmann::json module_spec_json(const CausalLmSpec& spec, const std::string& slot,
-                                std::int64_t layer) {
-  const auto inner = [](const Json& variant) { return variant.begin().value(); };
-  if (slot == "embedding") return Json(spec.embedding);
-  if (slot == "norm") return inner(Json(spec.norm));
-  if (slot == "embedding_norm") {
-    return spec.embedding_norm ? inner(Json(*spec.embedding_norm)) : Json();
-  }
 std::optional<MeshModuleKind> mesh_module_kind(const std::string& single_device_kind) {
   // Single-device kind -> its mesh kind and the field holding the whole Spec. tp_attention
   // runs prefill only (a decode call needs one KV cache per device, which a call does not carry):
@@ -509,6 +501,14 @@ bool is_decode_attention_kind(const std::string& kind, Mode mode) {
   return mode == Mode::decode && (kind == "attention.decode" || kind == "tp_attention");
 }
 
+nlohmann::json module_spec_json(const CausalLmSpec& spec, const std::string& slot,
+                                std::int64_t layer) {
+  const auto inner = [](const Json& variant) { return variant.begin().value(); };
+  if (slot == "embedding") return Json(spec.embedding);
+  if (slot == "norm") return inner(Json(spec.norm));
+  if (slot == "embedding_norm") {
+    return spec.embedding_norm ? inner(Json(*spec.embedding_norm)) : Json();
+  }
   if (slot == "lm_head") return Json(spec.lm_head);
   const DecoderLayerSpec& layer_spec = spec.layers.at(static_cast<std::size_t>(layer));
   if (slot == "attention") return Json(layer_spec.attention);
