@@ -13,7 +13,7 @@
 //   - per block family, t-way combinatorial coverage over the parameters' domains (tway.h), with
 //     the missing tuples.
 // A record matches a catalog configuration when the block family, the mode, the Spec's identity
-// string, the main weight's dtype and the topology (the Spec's mesh) are equal
+// string, the main weight's dtype and the topology (the Spec's mesh, else the device's) are equal
 // (CatalogConfig::key()).
 #pragma once
 

@@ -32,10 +32,12 @@ const std::map<std::string, const BlockKind*, std::less<>>& families() {
 
 }  // namespace
 
-std::string spec_topology(const nlohmann::json& spec) {
-  if (!spec.is_object() || !spec.contains("mesh") || !spec.at("mesh").is_string()) return "";
+std::string call_topology(const nlohmann::json& spec, const std::string& device) {
+  const bool names_mesh = spec.is_object() && spec.contains("mesh") && spec.at("mesh").is_string();
+  const std::string text = names_mesh ? spec.at("mesh").get<std::string>() : device;
+  if (text.empty()) return "";
   try {
-    const Mesh mesh = parse_mesh(spec.at("mesh").get<std::string>());
+    const Mesh mesh = parse_mesh(text);
     return mesh.size() == 1 ? "" : mesh_name(mesh);
   } catch (const std::invalid_argument&) {
     return "";
@@ -56,7 +58,7 @@ BlockFacts describe_block(const std::string& block, const nlohmann::json& spec,
                           const std::string& mode) {
   BlockFacts facts;
   facts.block = block;
-  facts.topology = spec_topology(spec);
+  facts.topology = call_topology(spec, device);
   facts.spec = spec;
   facts.impl_config = impl_config;
   facts.identity = block + spec.dump();

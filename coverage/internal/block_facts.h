@@ -39,14 +39,15 @@ struct BlockFacts {
   // ("4096x14336"); moe: routing ("8/top2"); lm_head and embedding: scaled/softcapped.
   nlohmann::json derived = nlohmann::json::object();
   // The mesh the configuration runs on, by mesh_name() ("T3K", "TG", "2x4"): the Spec's "mesh"
-  // (the mesh kinds write it); "" for one device (no "mesh", or 1x1). Part of what a record must
-  // match (CatalogConfig::topology).
+  // (the mesh kinds write it), else the mesh of the call's device (a single-device call with
+  // T3K's configuration runs replicated on a T3K: TTTv1's norms); "" for one device (1x1: N150,
+  // no device). Part of what a record must match (CatalogConfig::topology).
   std::string topology;
 };
 
-// The topology of a Spec's JSON (see BlockFacts::topology); "" also for a "mesh" that is not a
-// mesh name (the block's own reader reports that).
-std::string spec_topology(const nlohmann::json& spec);
+// The topology of a call (see BlockFacts::topology) from its Spec's JSON and device. A "mesh" or
+// device that is not a mesh name counts as none (the block's own reader reports a bad "mesh").
+std::string call_topology(const nlohmann::json& spec, const std::string& device);
 
 // Splits a kind into (family, mode suffix): "attention.decode" -> ("attention", "decode"),
 // "gated_mlp" -> ("gated_mlp", "").

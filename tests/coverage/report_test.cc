@@ -51,7 +51,8 @@ TEST_F(TinyReport, PerModelShares) {
   const ModelCoverage& tiny = report_.models[0];
   EXPECT_EQ(tiny.name, "Tiny");
   EXPECT_EQ(tiny.counts.configurations, 14);
-  // rms_norm prefill (R1, R7), rms_norm decode (R2, R6), gated_mlp decode bfloat8_b (R3, failed).
+  // rms_norm prefill (R1), rms_norm decode (R6), gated_mlp decode bfloat8_b (R3, failed); R2 and
+  // R7 ran on T3K, a topology Tiny does not target.
   EXPECT_EQ(tiny.counts.exercised, 3);
   EXPECT_EQ(tiny.counts.passing, 2);
   EXPECT_NEAR(tiny.counts.passing_pct(), 100.0 * 2 / 14, 1e-12);
@@ -63,7 +64,7 @@ TEST_F(TinyReport, PerModelShares) {
                          config_status_name(config.status) + " " + std::to_string(config.calls));
     }
   }
-  EXPECT_THAT(statuses, ElementsAre("rms_norm prefill passing 2", "rms_norm decode passing 2",
+  EXPECT_THAT(statuses, ElementsAre("rms_norm prefill passing 1", "rms_norm decode passing 1",
                                     "gated_mlp decode failing 1"));
   // Per block family of the model: rms_norm 2 of 2 pass; gated_mlp 0 of 4 (1 exercised).
   for (const auto& [name, counts] : tiny.blocks) {
@@ -126,10 +127,18 @@ TEST_F(TinyReport, PairwiseCoverageCountedByHand) {
 }
 
 TEST_F(TinyReport, UnmatchedAndUndeclaredBlocks) {
-  ASSERT_EQ(report_.unmatched.size(), 2u);
+  // my.block, the dim-80 norm, and R2 and R7: Tiny's norms, but on T3K (their device's mesh).
+  ASSERT_EQ(report_.unmatched.size(), 4u);
   EXPECT_EQ(report_.unmatched[0].block, "my.block");
-  EXPECT_EQ(report_.unmatched[1].identity, "RMS_NORM(dim=80,eps=1e-05,offset=0)");
-  EXPECT_EQ(report_.unmatched[1].mode, "prefill");
+  EXPECT_EQ(report_.unmatched[1].identity, "RMS_NORM(dim=64,eps=1e-05,offset=0)");
+  EXPECT_EQ(report_.unmatched[1].mode, "decode");
+  EXPECT_EQ(report_.unmatched[1].topology, "T3K");
+  EXPECT_EQ(report_.unmatched[2].identity, "RMS_NORM(dim=64,eps=1e-05,offset=0)");
+  EXPECT_EQ(report_.unmatched[2].mode, "prefill");
+  EXPECT_EQ(report_.unmatched[2].topology, "T3K");
+  EXPECT_EQ(report_.unmatched[3].identity, "RMS_NORM(dim=80,eps=1e-05,offset=0)");
+  EXPECT_EQ(report_.unmatched[3].mode, "prefill");
+  EXPECT_EQ(report_.unmatched[3].topology, "");
   std::vector<std::string> names;
   for (const BlockCoverage& b : report_.blocks) names.push_back(b.block);
   EXPECT_THAT(names, ElementsAre("rms_norm", "gated_mlp", "my.block"));
@@ -178,7 +187,9 @@ TEST_F(TinyReport, RenderingsCarryTheNumbers) {
   EXPECT_EQ(norm.at("tway").at("missing").size(), 8u);
   EXPECT_EQ(norm.at("tway").at("missing").at(0),
             (nlohmann::json{{"dim", 128}, {"mode", "prefill"}}));
-  EXPECT_EQ(json.at("unmatched").size(), 2u);
+  EXPECT_EQ(json.at("unmatched").size(), 4u);  // R2 and R7 on T3K among them.
+  EXPECT_EQ(json.at("unmatched").at(1).at("topology"), "T3K");
+  EXPECT_FALSE(json.at("unmatched").at(3).contains("topology"));
 }
 
 TEST(CoverageReport, StrengthOutsideOneToSixThrows) {

@@ -55,12 +55,12 @@ inline CoverageRecord norm_record(std::int64_t dim, const std::string& mode,
 }
 
 // R1  rms_norm 64 prefill N150 batch 1    pass   (Tiny rms_norm prefill)
-// R2  rms_norm 64 decode  T3K  batch 32   pass   (Tiny rms_norm decode)
+// R2  rms_norm 64 decode  T3K  batch 32   pass   (Tiny rms_norm decode, on T3K: unmatched)
 // R3  gated_mlp 64x128 decode (default)   fail   (Tiny gated_mlp decode bfloat8_b)
 // R4  rms_norm 80 prefill N150 batch 1    pass   (no model: unmatched; dim outside the domain)
 // R5  my.block                            pass   (no model, no domain)
 // R6  rms_norm 64 decode  N150 batch 1    pass   (Tiny rms_norm decode)
-// R7  rms_norm 64 prefill T3K  batch 32   pass   (Tiny rms_norm prefill)
+// R7  rms_norm 64 prefill T3K  batch 32   pass   (Tiny rms_norm prefill, on T3K: unmatched)
 inline std::vector<CoverageRecord> tiny_records() {
   std::vector<CoverageRecord> records;
   records.push_back(norm_record(64, "prefill", "N150", {1, 10, 64}, true));

@@ -10,6 +10,7 @@
 #include "coverage/catalog/catalog.h"
 #include "coverage/record.h"
 #include "coverage/report.h"
+#include "tests/coverage/tiny_catalog.h"
 
 namespace ttt {
 namespace {
@@ -62,9 +63,8 @@ TEST(Topologies, AReportHasOneRowPerModelAndMultiDeviceTopology) {
 
 // A hand-made catalog: one model, one configuration of a block coverage does not know (its
 // identity is the block followed by its Spec), targeting N150 and T3K. A record whose Spec names
-// the mesh T3K ("1x8") covers the T3K row only; the same record without a mesh covers neither
-// (its identity differs), and a record on TG is a configuration no model needs, listed with its
-// topology.
+// the mesh T3K ("1x8") covers the T3K row only, though both rows hold the same configuration; a
+// record on TG is a configuration no model needs, listed with its topology.
 TEST(Topologies, ARecordCoversTheRowOfItsMeshOnly) {
   const nlohmann::json spec = {{"mesh", "1x8"}, {"dim", 8}};
   CatalogConfig config;
@@ -104,6 +104,35 @@ TEST(Topologies, ARecordCoversTheRowOfItsMeshOnly) {
   EXPECT_FALSE(json.at("models")[0].contains("topology"));
   EXPECT_EQ(json.at("models")[1].at("topology"), "T3K");
   EXPECT_EQ(json.at("unmatched")[0].at("topology"), "TG");
+}
+
+// A single-device call's topology is its device's mesh: Llama-3.2-1B's final norm (RMSNorm of
+// 2048, eps 1e-5, model_configs.md) run with T3K's configuration covers the T3K row (TTTv1 runs
+// the norms replicated on every chip), on N150 the one-device row.
+TEST(Topologies, ASingleDeviceCallCountsOnItsDevicesMesh) {
+  const nlohmann::json domains = {{"blocks", nlohmann::json::object()}};
+  const Catalog catalog = build_catalog(
+      {{"models",
+        {{{"name", "Small"}, {"model", "llama-3.2-1b"}, {"topologies", {"N150", "T3K"}}}}}},
+      domains, "dir");
+  using testing_coverage::norm_record;
+  const CoverageReport report =
+      build_coverage_report({norm_record(2048, "decode", "T3K", {32, 2048}, true),
+                             norm_record(2048, "prefill", "N150", {1, 8, 2048}, true)},
+                            catalog);
+  ASSERT_THAT(row_names(report), ElementsAre("Small", "Small@T3K"));
+  const auto passing = [](const ModelCoverage& row) {
+    std::vector<std::string> found;
+    for (const ConfigCoverage& config : row.configurations) {
+      if (config.status == ConfigStatus::passing) {
+        found.push_back(config.config.block + " " + config.config.mode);
+      }
+    }
+    return found;
+  };
+  EXPECT_THAT(passing(report.models[0]), ElementsAre("rms_norm prefill"));
+  EXPECT_THAT(passing(report.models[1]), ElementsAre("rms_norm decode"));
+  EXPECT_TRUE(report.unmatched.empty());
 }
 
 // A --catalog directory's models.json may name topologies; each goes through parse_mesh.
