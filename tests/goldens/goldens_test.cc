@@ -52,6 +52,8 @@ constexpr Expectation kExpectations[] = {
     {"tp_embedding", "default", 0.9999942, 0.012},
     // Mixtral's experts over T3K (one per chip) and N300, partials all-reduced in bfloat16.
     {"ep_moe", "default", 0.9987, 0.11},
+    // TG's 2-D MLP: bfloat8_b FF1 and FF2 partials reduced along both mesh axes.
+    {"tp2d_gated_mlp", "default", 0.9985, 0.089},
     {"attention.decode", "default", 0.99966, 0.052},
     {"attention.decode", "bfloat16 LoFi", 0.9988, 0.15},
     {"attention.decode", "bfloat16 HiFi2", 0.99989, 0.036},

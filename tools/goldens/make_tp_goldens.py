@@ -133,6 +133,23 @@ def tp_gated_mlp(w, name, mesh, device, mode, hidden, ffn, act, reduction):
            compose(y_shards, rows, cols, placements))
 
 
+def tp2d_gated_mlp(w, name, mesh, device, mode, hidden, ffn, act):
+    """TG's 2-D MLP: x split along hidden over the columns (the hidden axis), replicated down the
+    rows (the ffn axis); y placed as x. Composed, y is the whole MLP's."""
+    rows, cols = mesh_shape(mesh)
+    parts = [Gen(NAME, f"{name}.x/{c}", (ROWS, hidden // cols)) for c in range(cols)]
+    shards = [parts[c] for _ in range(rows) for c in range(cols)]
+    x = torch.cat([p.torch() for p in parts], dim=-1)
+    w_gate = weight(NAME, f"{name}.w_gate", hidden, ffn)
+    w_up = weight(NAME, f"{name}.w_up", hidden, ffn)
+    w_down = weight(NAME, f"{name}.w_down", ffn, hidden)
+    y = gated_mlp(act, x, w_gate.torch(), w_up.torch(), w_down.torch())
+    spec = {"mlp": {"hidden_dim": hidden, "ffn_dim": ffn, "activation": act}, "mesh": mesh,
+            "hidden_axis": 1}
+    w.call(name, "tp2d_gated_mlp", spec, device, mode, ["replicated", "shard(1)"], shards,
+           {"w_gate": w_gate, "w_up": w_up, "w_down": w_down}, y)
+
+
 def tp_lm_head(w, name, mesh, device, mode, hidden, vocab, tied, softcap):
     """x replicated; the logits gathered along the vocabulary: replicated."""
     shards, x = replicated_x(name, mesh, ROWS, hidden)
@@ -283,6 +300,13 @@ def write(directory, created_utc):
         tp_embedding(w, "tp_embedding.n300_scaled_decode", "1x2", "N300", "decode", "gemma-2-9b")
         tp_embedding(w, "tp_embedding.t3k_learned", "1x8", "T3K", "prefill", "gpt-2")
         tp_embedding(w, "tp_embedding.tg_decode", "8x4", "TG", "decode", "llama-3.1-8b")
+        # TG's 2-D MLP (hidden over the 4 columns, ffn over the 8 rows): Llama-3.1-70B's in
+        # decode and prefill (FF1 partials reduce-scattered in bfloat8_b), and a 4096-wide one in
+        # decode (FF1 partials all-reduced in bfloat16).
+        tp2d_gated_mlp(w, "tp2d_gated_mlp.tg_decode", "8x4", "TG", "decode", 8192, 1024, "silu")
+        tp2d_gated_mlp(w, "tp2d_gated_mlp.tg_prefill", "8x4", "TG", "prefill", 8192, 1024, "silu")
+        tp2d_gated_mlp(w, "tp2d_gated_mlp.tg_decode_4096", "8x4", "TG", "decode", 4096, 1024,
+                       "silu")
     finally:
         w.close()
     return path
