@@ -6,7 +6,8 @@ axis), tp_gated_mlp (ffn split along the axis, partials reduced), tp_lm_head (vo
 along the axis, logits gathered), tp_attention (heads split along the axis, prefill; weights wq,
 wk, wv, wo and bq, bk, bv as attention.prefill names them) and tp_embedding (the table split along
 hidden; its mesh input is the token ids, stored as the container ids/0 .. and positions in
-decode, as the embedding kind names them). Each call's input x is stored per device as the container x/0 ..
+decode, as the embedding kind names them); tp2d_gated_mlp (TG's 2-D MLP: x split along hidden
+over the columns, ffn over the rows). Each call's input x is stored per device as the container x/0 ..
 x/<devices-1> (generator nodes of tools/ttt_random.py, float32 normals; replicated devices hold
 the same seed) with its placements in the scalar "placements"; the weights are the whole
 single-device weights under the single-device kinds' names (weight; w_gate, w_up, w_down;
