@@ -239,7 +239,7 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
     const Tensor logits = model.prefill(prompt, cache);
     if (progress != nullptr) {
       progress->step("model run", 1, steps,
-                             "prefill of " + std::to_string(options.prompt_tokens) + " tokens");
+                     "prefill of " + std::to_string(options.prompt_tokens) + " tokens");
     }
     std::int64_t next = argmax_tokens(logits).data<std::int64_t>()[options.prompt_tokens - 1];
     for (std::int64_t step = 0; step < options.decode_steps; ++step) {
@@ -249,7 +249,7 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
       next = argmax_tokens(model.decode(ids, at, cache)).data<std::int64_t>()[0];
       if (progress != nullptr) {
         progress->step("model run", static_cast<std::size_t>(step) + 2, steps,
-                               "decode step " + std::to_string(step + 1));
+                       "decode step " + std::to_string(step + 1));
       }
     }
     // Closed here, not by the guard's destructor (which can only print): a trace that could not

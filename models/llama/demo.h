@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "blocks/common/device.h"
+#include "validation/mesh/mesh.h"
 #include "validation/trace/replay.h"
 #include "validation/wrapper/progress.h"
 #include "validation/wrapper/registry.h"
@@ -33,6 +34,10 @@ struct DemoOptions {
   // TTTv1's precision preset; unset: TTTv1's default settings.
   std::optional<Preset> preset = std::nullopt;
   Device device = Device::N150;
+  // The mesh the model runs on, tensor parallel (docs/multi-device.md "Patterns on a mesh").
+  // Under the MPI transport (one process per device) only the process holding device 0 writes
+  // the outputs, prints and replays; every process runs the model. Default: 1x1, one device.
+  Mesh mesh{};
   // Prompt length (one user). REQUIRES: >= 1. Default: 32.
   std::int64_t prompt_tokens = 32;
   // Greedy decode steps after the prefill. REQUIRES: >= 0. Default: 16.
@@ -60,6 +65,8 @@ struct DemoResult {
   std::string report_xml_path;
   double model_seconds = 0.0;   // Prefill and decode, validated and captured.
   double replay_seconds = 0.0;  // The offline replay.
+  // Whether this process wrote the outputs (false on the MPI ranks other than device 0's).
+  bool wrote_outputs = true;
 
   // Every validated call passed and the replay had no failure.
   bool passed() const {
@@ -74,11 +81,13 @@ struct DemoResult {
 // replay rebuilding every call's block from the trace) stays well under a minute on two cores.
 nlohmann::json demo_default_config();
 
-// Runs the demo, printing to `out`. Switches validation on for the run (whatever TTT_VALIDATE
-// says) and starts its own trace session. Throws std::invalid_argument for bad options or a bad
-// config (the CLI exits 2), std::runtime_error when the output directory cannot be written or
-// another demo holds its lock (the message gives that process's id), and TraceError when the
-// capture fails (a full disk, or the trace deleted while the model ran).
+// Runs the demo, printing to `out` (on the process holding device 0 of options.mesh; the others
+// print nothing). Switches validation on for the run (whatever TTT_VALIDATE says) and starts its
+// own trace session. Throws std::invalid_argument for bad options or a bad config, or when the
+// process's mesh transport does not fit options.mesh (an MPI launch whose rank count is not the
+// mesh's device count) (the CLI exits 2), std::runtime_error when the output directory cannot be
+// written or another demo holds its lock (the message gives that process's id), and TraceError when
+// the capture fails (a full disk, or the trace deleted while the model ran).
 DemoResult run_demo(const DemoOptions& options, std::ostream& out);
 
 }  // namespace ttt::llama

@@ -3,10 +3,16 @@
 // flags and maps the result to the exit code.
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "command.h"
 #include "models/llama/demo.h"
+#include "validation/mesh/mesh.h"
+#include "validation/mesh/transport.h"
+#ifdef TTT_WITH_MPI
+#include "validation/mesh/mpi/mpi_transport.h"
+#endif
 #include "validation/trace/replay.h"
 #include "validation/wrapper/progress.h"
 #include "validation/wrapper/report.h"
@@ -17,14 +23,30 @@ namespace {
 struct DemoArguments {
   llama::DemoOptions options;
   std::string preset;
-  std::string device = "N150";
+  std::string device;  // Default: the mesh's device when it is a named one, else N150.
+  std::string mesh = "N150";
   std::string replay_against = "captured";
   bool quiet = false;
 };
 
+// The device of a named mesh (T3K for 1x8); N150 for any other.
+Device mesh_device(const Mesh& mesh) {
+  for (const Device device : {Device::N150, Device::N300, Device::T3K, Device::TG}) {
+    if (parse_mesh(device_name(device)) == mesh) return device;
+  }
+  return Device::N150;
+}
+
 int run_demo_command(DemoArguments& args) {
   if (!args.preset.empty()) args.options.preset = parse_preset(args.preset);
-  args.options.device = parse_device(args.device);
+  args.options.mesh = parse_mesh(args.mesh);
+  args.options.device =
+      args.device.empty() ? mesh_device(args.options.mesh) : parse_device(args.device);
+  // Under mpirun: one rank per device of the mesh, collectives through MPI (rank 0 writes).
+  std::optional<ScopedMeshTransport> mpi;
+#ifdef TTT_WITH_MPI
+  if (launched_under_mpi()) mpi.emplace(make_mpi_transport());
+#endif
   args.options.replay_against = parse_replay_against(args.replay_against);
   args.options.color = use_color_on_stdout();
   ProgressReporter progress = stderr_progress();
@@ -46,8 +68,13 @@ const CommandRegistration kRegistration("demo", [](CLI::App& app) {
                       "A Hugging Face config.json of the Llama family (default: built-in)");
   command->add_option("--preset", args->preset, "TTTv1 precision preset (default: none)")
       ->check(CLI::IsMember({"accuracy", "performance"}));
-  command->add_option("--device", args->device, "Device whose defaults configure the blocks")
+  command
+      ->add_option("--device", args->device,
+                   "Device whose defaults configure the blocks (default: the mesh's, N150)")
       ->check(CLI::IsMember({"N150", "N300", "T3K", "TG"}));
+  command->add_option("--mesh", args->mesh,
+                      "Run tensor parallel on a mesh: N150 (default, one device), N300, T3K, TG or "
+                      "RxC; under mpirun one rank per device");
   command->add_option("--prompt-tokens", args->options.prompt_tokens, "Prompt length (default 32)")
       ->check(CLI::PositiveNumber);
   command->add_option("--decode-steps", args->options.decode_steps, "Decode steps (default 16)")
@@ -64,7 +91,9 @@ const CommandRegistration kRegistration("demo", [](CLI::App& app) {
   command->footer(
       "Examples:\n"
       "  ttt demo --out-dir build/default/demo\n"
-      "  ttt demo --out-dir run --preset performance --device T3K");
+      "  ttt demo --out-dir run --preset performance --device T3K\n"
+      "  ttt demo --out-dir run --mesh T3K\n"
+      "  mpirun -n 8 ttt demo --out-dir run --mesh T3K");
   return [args] { return run_demo_command(*args); };
 });
 
