@@ -133,7 +133,6 @@ void CausalLmImplConfig::validate(const CausalLmSpec& spec) const {
   validate_mesh(*this, spec);
 }
 
-
 CausalLmImplConfig default_impl_config(const CausalLmSpec& spec, Device device, Mode mode,
                                        std::optional<Preset> preset, const Mesh& mesh) {
   CausalLmImplConfig config;

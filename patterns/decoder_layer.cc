@@ -88,8 +88,9 @@ void DecoderLayerImplConfig::validate(const DecoderLayerSpec& spec) const {
   with_context("decoder_layer", "ffn", [&] { ttt::validate(spec.ffn, ffn, "ffn"); });
   check_optional(spec.post_ffn_norm, post_ffn_norm, "post_ffn_norm");
   if (tensor_parallel.has_value()) {
-    with_context("decoder_layer", "tensor_parallel",
-                 [&] { ttt::validate(*tensor_parallel, spec.attention, attention, spec.ffn, ffn); });
+    with_context("decoder_layer", "tensor_parallel", [&] {
+      ttt::validate(*tensor_parallel, spec.attention, attention, spec.ffn, ffn);
+    });
   }
   if (!is_floating(residual_dtype)) {
     throw std::invalid_argument("[decoder_layer] config.residual_dtype is " +
@@ -271,14 +272,17 @@ pattern_detail::InputLayout attention_layout(const AttentionModule& attention) {
     x(inputs);
     for (NamedTensor& input : inputs.tensors) {
       if (input.name == "k_cache" || input.name == "v_cache") {
-        input.mesh = std::make_shared<const MeshTensor>(distribute(input.tensor, mesh, cache_layout));
+        input.mesh =
+            std::make_shared<const MeshTensor>(distribute(input.tensor, mesh, cache_layout));
       }
     }
   };
 }
 
 // A mesh input's mesh tensor (laid out by attention_layout).
-const MeshTensor& mesh_x(const CallInputs& in) { return *pattern_detail::named_input(in, "x").mesh; }
+const MeshTensor& mesh_x(const CallInputs& in) {
+  return *pattern_detail::named_input(in, "x").mesh;
+}
 
 }  // namespace
 

@@ -180,7 +180,8 @@ class DecoderLayer {
  private:
   struct Calls;  // The wrapped calls of every module in both modes (decoder_layer.cc).
   // The attention's calls on one device, and on the mesh of a tensor-parallel attention.
-  void emplace_attention_calls(Calls& calls, const std::shared_ptr<const AttentionModule>& attention,
+  void emplace_attention_calls(Calls& calls,
+                               const std::shared_ptr<const AttentionModule>& attention,
                                const PatternOptions& options) const;
   void emplace_mesh_attention_calls(Calls& calls,
                                     const std::shared_ptr<const AttentionModule>& attention,

@@ -263,8 +263,8 @@ class TpAttentionModule final : public AttentionModule {
   }
   Tensor decode_reference(const Tensor& x, const Tensor& positions,
                           const KVCache& cache) const override {
-    return attention_decode_reference(spec_.attention, weights_, x, positions,
-                                      whole_cache(cache.k), whole_cache(cache.v));
+    return attention_decode_reference(spec_.attention, weights_, x, positions, whole_cache(cache.k),
+                                      whole_cache(cache.v));
   }
   ModuleInfo info(Mode mode) const override { return infos_[mode]; }
   std::vector<NamedTensor> weights() const override {
@@ -311,10 +311,10 @@ class TpAttentionModule final : public AttentionModule {
     if (!ok(cache.k) || !ok(cache.v) || cache.k.shape() != cache.v.shape()) {
       throw std::invalid_argument(
           "[tp_attention] the KV cache must hold every device's cache on mesh " +
-          mesh_name(spec_.mesh) + " ([batch, " + std::to_string(expected.k.dim(1)) +
-          ", seq, " + std::to_string(expected.k.dim(3)) + "] in " +
-          std::string(dtype_name(cache_config_.kv_cache_dtype)) +
-          "), got k " + (cache.k.defined() ? shape_to_string(cache.k.shape()) : "(undefined)") +
+          mesh_name(spec_.mesh) + " ([batch, " + std::to_string(expected.k.dim(1)) + ", seq, " +
+          std::to_string(expected.k.dim(3)) + "] in " +
+          std::string(dtype_name(cache_config_.kv_cache_dtype)) + "), got k " +
+          (cache.k.defined() ? shape_to_string(cache.k.shape()) : "(undefined)") +
           " (use the module's make_cache)");
     }
   }

@@ -56,10 +56,9 @@ ValidatedCall::ValidatedCall(std::string name, ModuleInfo info,
                              std::function<std::vector<NamedTensor>()> weights,
                              CallSettings settings, DeviceFunction device, CallFunction reference,
                              InputLayout layout)
-    : definition_(std::make_shared<const Definition>(
-          Definition{std::move(name), std::move(info), std::move(input_names), std::move(weights),
-                     std::move(settings), std::move(device), std::move(reference),
-                     std::move(layout)})),
+    : definition_(std::make_shared<const Definition>(Definition{
+          std::move(name), std::move(info), std::move(input_names), std::move(weights),
+          std::move(settings), std::move(device), std::move(reference), std::move(layout)})),
       wrapped_(std::make_shared<Lazy>()) {}
 
 const std::string& ValidatedCall::name() const { return definition_->name; }
@@ -102,9 +101,13 @@ Tensor ValidatedCall::operator()(CallInputs inputs, const std::source_location& 
   Tensor expected;
   std::optional<Tensor> forced;
   call.device = {[&](const CallInputs& in) { y = definition.device(in); },
-                 [&] { return std::vector<NamedTensor>{{"y", y.tensor, y.mesh}}; }};
+                 [&] {
+                   return std::vector<NamedTensor>{{"y", y.tensor, y.mesh}};
+                 }};
   call.reference = {[&](const CallInputs& in) { expected = definition.reference(in); },
-                    [&] { return std::vector<NamedTensor>{{"y", expected}}; }};
+                    [&] {
+                      return std::vector<NamedTensor>{{"y", expected}};
+                    }};
   if (definition.settings.teacher_forcing) {
     call.teacher_force = [&](const std::vector<NamedTensor>* reference_outputs) {
       if (reference_outputs == nullptr) return false;
@@ -160,8 +163,7 @@ PerMode<std::optional<ValidatedCall>> positionwise_calls(
       calls[mode].emplace(
           path + "." + std::string(mode_name(mode)), module->info(mode),
           std::vector<std::string>{"x"}, [module] { return module->weights(); },
-          call_settings(options),
-          DeviceFunction([module, mode](const CallInputs& in) {
+          call_settings(options), DeviceFunction([module, mode](const CallInputs& in) {
             return on_mesh(module->mesh_forward(*named_input(in, "x").mesh, mode));
           }),
           [module](const CallInputs& in) { return module->reference(in.tensor("x")); },

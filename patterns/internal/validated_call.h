@@ -59,8 +59,8 @@ struct CallSettings {
 
 // One module call checked under `name` (e.g. "layers.3.attention.decode"), with the block kind,
 // Spec and ImplConfig of `info` and one output named "y". The call's description is built on the
-// first call: the names of a module's weights are known once they are loaded, and the records' site is
-// that call's `site`, the model code that called the pattern (not this library file).
+// first call: the names of a module's weights are known once they are loaded, and the records' site
+// is that call's `site`, the model code that called the pattern (not this library file).
 class ValidatedCall {
  public:
   // `input_names` name the call's own inputs in order ("x", "positions", ...); the module's

@@ -41,8 +41,8 @@ inline void make_float32(DecoderLayerImplConfig& config) {
   ffn.ff1_ff3 = ffn.ff2 = kFloat32Matmul;
   config.residual_dtype = DType::float32;
   if (config.tensor_parallel.has_value()) {
-    for (TpPartialSumConfig* sum : {&config.tensor_parallel->attention,
-                                    &config.tensor_parallel->ffn}) {
+    for (TpPartialSumConfig* sum :
+         {&config.tensor_parallel->attention, &config.tensor_parallel->ffn}) {
       sum->reduction = TpReduction::all_reduce;
       sum->ccl.topology = Topology::line;
       sum->ccl.reduce_dtype = sum->ccl.output_dtype = DType::float32;
@@ -57,7 +57,8 @@ inline void make_float32(CausalLmImplConfig& config) {
   auto& norm = std::get<RmsNormImplConfig>(config.norm);
   norm.activation_dtype = norm.weight_dtype = norm.output_dtype = DType::float32;
   config.lm_head.matmul = kFloat32Matmul;
-  if (config.tensor_parallel.has_value()) config.tensor_parallel->lm_head.output_dtype = DType::float32;
+  if (config.tensor_parallel.has_value())
+    config.tensor_parallel->lm_head.output_dtype = DType::float32;
 }
 
 // The layer's prefill output and the output of one decode step after it.
@@ -71,9 +72,8 @@ struct LayerOutputs {
 // prefill of `prompt` [1, seq, hidden], then one decode step of `token` [1, hidden] at position
 // seq.
 inline LayerOutputs run_layer_on_mesh(const DecoderLayerSpec& spec, const Mesh& mesh,
-                                      std::uint64_t seed, const Tensor& prompt,
-                                      const Tensor& token, bool float32,
-                                      Device device = Device::N150) {
+                                      std::uint64_t seed, const Tensor& prompt, const Tensor& token,
+                                      bool float32, Device device = Device::N150) {
   PerMode<DecoderLayerImplConfig> configs{
       default_impl_config(spec, device, Mode::prefill, std::nullopt, mesh),
       default_impl_config(spec, device, Mode::decode, std::nullopt, mesh)};

@@ -3,6 +3,8 @@
 // with 1x1 to float32 rounding (prefill and the decode step after it, through the per-device KV
 // caches); records carry the tensor-parallel kinds, their Spec JSON and per-device metrics; a
 // mesh that does not divide a field is an error naming the mesh and the field.
+#include "mesh_layer.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "mesh_layer.h"
 #include "patterns/causal_lm.h"
 #include "validation/tensor/random.h"
 #include "validation/wrapper/registry.h"
@@ -148,7 +149,8 @@ TEST_F(MeshLayerTest, CausalLmOnAMeshGivesTheSameTokensInFloat32) {
   const Tensor one = logits(Mesh{});
   ASSERT_EQ(mesh.shape(), one.shape());
   for (std::int64_t i = 0; i < one.numel(); ++i) {
-    EXPECT_LE(std::abs(mesh.floats()[i] - one.floats()[i]), 0x1p-8 * (1.0 + std::abs(one.floats()[i])))
+    EXPECT_LE(std::abs(mesh.floats()[i] - one.floats()[i]),
+              0x1p-8 * (1.0 + std::abs(one.floats()[i])))
         << "logit " << i;
   }
   const Tensor mesh_tokens = argmax_tokens(mesh), one_tokens = argmax_tokens(one);
@@ -208,15 +210,15 @@ TEST_F(MeshLayerTest, ModesAndLayersMustShareOneMesh) {
 
   CausalLmSpec model = tiny_spec(2);
   for (DecoderLayerSpec& layer : model.layers) layer = tiny_mesh_layer();
-  CausalLmImplConfig mixed = default_impl_config(model, Device::T3K, Mode::decode, {},
-                                                 parse_mesh("T3K"));
+  CausalLmImplConfig mixed =
+      default_impl_config(model, Device::T3K, Mode::decode, {}, parse_mesh("T3K"));
   mixed.layers[1] = default_impl_config(model.layers[1], Device::T3K, Mode::decode);
   EXPECT_THAT([&] { mixed.validate(model); },
               ThrowsMessage<std::invalid_argument>(HasSubstr(
                   "[causal_lm] layers.1.tensor_parallel runs on one device, "
                   "config.tensor_parallel on mesh T3K axis 1: the model runs on one mesh")));
-  const nlohmann::json json = default_impl_config(model, Device::T3K, Mode::decode, {},
-                                                  parse_mesh("T3K"));
+  const nlohmann::json json =
+      default_impl_config(model, Device::T3K, Mode::decode, {}, parse_mesh("T3K"));
   EXPECT_EQ(json.at("tensor_parallel").at("mesh"), "T3K");
   EXPECT_TRUE(json.at("tensor_parallel").contains("lm_head"));
 }
