@@ -63,7 +63,7 @@ const std::map<std::string, Figures> kFigures = {
     {"embedding", {1000, 1e-5, 0.02}}, {"attention_norm", {100, 1e-6, 1.0}},
     {"attention", {2000, 2e-4, 1.0}},  {"ffn_norm", {100, 1e-6, 1.0}},
     {"ffn", {3000, 3e-4, 2.0}},        {"norm", {100, 1e-6, 1.0}},
-    {"lm_head", {5000, 1e-4, 0.5}},
+    {"lm_head", {5000, 1e-4, 0.5}},    {"embedding_norm", {100, 2e-6, 1.0}},
 };
 
 RunResults results_for(const SuiteFile& file) {
@@ -163,6 +163,42 @@ TEST(Compose, ErrorModelWeighsEachBlockByTheEnergyItAddsToTheStream) {
               3e-4 * 4.0 / 5.0004 + 3e-4 * 4.0 / 10.0004, 1e-15);
   EXPECT_NEAR(row(prediction, "lm_head").nmse_contribution, 1e-4, 1e-18);
   EXPECT_DOUBLE_EQ(row(prediction, "layers.*.ffn").output_energy, 4.0);
+}
+
+// BLOOM's embedding norm renormalizes the stream: the embedding's relative error passes through it,
+// its own adds, and the stream's energy becomes the norm's output energy (docs/suites.md).
+TEST(Compose, AnEmbeddingNormRestartsTheStreamAtItsOutputEnergy) {
+  static const test_support::ScratchDir scratch;
+  nlohmann::json config = catalog_config("bloom-560m");
+  config["hidden_size"] = 64;
+  config["n_head"] = 4;
+  config["n_layer"] = 2;
+  config["vocab_size"] = 96;
+  const std::string path = scratch.file("bloom.json");
+  std::ofstream(path) << config.dump();
+  nlohmann::json suite = tiny_suite(kAllModules);
+  suite["model"] = {{"config", path}};
+  suite["cases"].push_back({{"module", "embedding_norm"}, {"mode", "prefill"}});
+  const SuiteFile file = parse_suite_file(suite, "tiny.json", "");
+  const ModePrediction prediction = *compose(file, results_for(file)).prefill;
+  ASSERT_TRUE(prediction.complete());
+  // The low edge (every gain 0), walked by hand: the embedding (energy 0.02^2, NMSE 1e-5), then
+  // the norm (NMSE 2e-6, energy 1): error energy (1e-5 + 2e-6) x 1, stream 1; each layer adds the
+  // attention branch (energy 1, NMSE 1e-6 + 2e-4) and the MLP branch (energy 4, 1e-6 + 3e-4),
+  // each addition rounding u x S; the final norm and LM head add 1e-6 + 1e-4.
+  const double u = prediction.residual_rounding_nmse;
+  double stream = 1.0;
+  double error = 1e-5 + 2e-6;
+  for (int layer = 0; layer < 2; ++layer) {
+    for (const auto& [nmse_sum, energy] :
+         {std::pair{1e-6 + 2e-4, 1.0}, std::pair{1e-6 + 3e-4, 4.0}}) {
+      stream += energy;
+      error += nmse_sum * energy + u * stream;
+    }
+  }
+  EXPECT_NEAR(prediction.nmse_low, error / stream + 1e-6 + 1e-4, 1e-15);
+  EXPECT_NEAR(row(prediction, "embedding_norm").nmse_contribution, 2e-6, 1e-18);
+  EXPECT_DOUBLE_EQ(row(prediction, "embedding_norm").latency_ns, 100.0);
 }
 
 TEST(Compose, PredictsASliceWithFewerLayersAndAScaledVocabulary) {

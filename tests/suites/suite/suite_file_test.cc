@@ -245,6 +245,10 @@ TEST(SuiteFile, ModuleErrorsNameWhatDiffersFromTheModel) {
   EXPECT_THAT(
       module_error("llama-3.2-1b", {{"module", "layers.*.post_ffn_norm"}, {"mode", "decode"}}),
       HasSubstr("/cases/0/module: llama-3.2-1b has no post_ffn_norm"));
+  EXPECT_THAT(module_error("llama-3.2-1b", {{"module", "embedding_norm"}, {"mode", "decode"}}),
+              HasSubstr("/cases/0/module: the model has no embedding_norm"));
+  EXPECT_EQ(module_error("bloom-560m", {{"module", "embedding_norm"}, {"mode", "decode"}}),
+            "no error");  // BLOOM's word_embeddings_layernorm.
   EXPECT_THAT(module_error(
                   "llama-3.2-1b",
                   {{"module", "layers.*.ffn"}, {"mode", "decode"}, {"split", {{"vocab_size", 2}}}}),
