@@ -217,7 +217,9 @@ struct CheckpointTensor {
 
   std::string paths() const {
     std::string text;
-    for (const ModelWeight& part : parts) text += (text.empty() ? "" : ", ") + part.path;
+    for (const ModelWeight& part : parts) {
+      if (!part.path.empty()) text += (text.empty() ? "" : ", ") + part.path;
+    }
     return text;
   }
 };
@@ -251,25 +253,21 @@ std::vector<CheckpointTensor> checkpoint_plan(const CausalLmSpec& spec,
     const std::string name = substituted(mapped->name, weight);
     const auto [it, added] = index_of.emplace(name, plan.size());
     if (added) plan.push_back(CheckpointTensor{name, &*mapped, {}, {}, {}});
+    // Each weight at its part's index (a mapping's parts are numbered 0..parts-1).
     CheckpointTensor& tensor = plan[it->second];
-    tensor.parts.push_back(weight);
-    tensor.slots.push_back(FusedSlot{std::max(mapped->part, 0), 0, 0, 1});
+    tensor.parts.resize(static_cast<std::size_t>(mapped->parts));
+    tensor.parts[static_cast<std::size_t>(std::max(mapped->part, 0))] = weight;
   }
   for (CheckpointTensor& tensor : plan) {
     const MappedWeight& mapping = *tensor.mapping;
-    if (static_cast<int>(tensor.parts.size()) != mapping.parts) {
-      throw std::invalid_argument(where + "the model reads " + std::to_string(tensor.parts.size()) +
-                                  " of the " + std::to_string(mapping.parts) + " parts of '" +
-                                  mapping.name + "' (" + tensor.paths() + ")");
+    const auto absent = std::count_if(tensor.parts.begin(), tensor.parts.end(),
+                                      [](const ModelWeight& part) { return part.path.empty(); });
+    if (absent > 0) {
+      throw std::invalid_argument(where + "the model reads " +
+                                  std::to_string(mapping.parts - absent) + " of the " +
+                                  std::to_string(mapping.parts) + " parts of '" + tensor.name +
+                                  "' (" + tensor.paths() + ")");
     }
-    // Order the parts (the slot's offset holds the part number until here).
-    std::vector<std::size_t> order(tensor.parts.size());
-    for (std::size_t k = 0; k < order.size(); ++k) {
-      order[static_cast<std::size_t>(tensor.slots[k].offset)] = k;
-    }
-    std::vector<ModelWeight> parts;
-    for (const std::size_t k : order) parts.push_back(tensor.parts[k]);
-    tensor.parts = std::move(parts);
     Shape fused = tensor.parts.front().shape;
     std::int64_t total = 0;
     for (const ModelWeight& part : tensor.parts) {
@@ -286,7 +284,6 @@ std::vector<CheckpointTensor> checkpoint_plan(const CausalLmSpec& spec,
         mapping.per_head
             ? spec.layers[static_cast<std::size_t>(tensor.parts.front().layer)].attention.num_heads
             : 1;
-    tensor.slots.clear();
     std::int64_t offset = 0;
     for (const ModelWeight& part : tensor.parts) {
       if (part.shape.back() % groups != 0) {

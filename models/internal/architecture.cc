@@ -91,8 +91,12 @@ std::vector<MappedWeight> read_weights(const JsonNode& section) {
     if (weight.transpose && known->rank != 2) {
       node.fail("transpose applies to matrices; '" + path + "' is a vector");
     }
-    if (weight.per_head && weight.part < 0)
+    if (weight.per_head && !path.starts_with("layers.{i}.attention.")) {
+      node.fail("per_head applies to attention weights; '" + path + "' is not one");
+    }
+    if (weight.per_head && weight.part < 0) {
       node.fail("per_head applies to the parts of a fused tensor");
+    }
     by_name[weight.name].push_back(weights.size());
     weights.push_back(std::move(weight));
   }

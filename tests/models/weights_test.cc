@@ -337,6 +337,10 @@ TEST(ModelWeights, RefusesMalformedWeightSectionsNamingTheEntry) {
                 {{"layers.{i}.attention.wq", q}, {"layers.{i}.attention.wk", "h.{i}.qkv.weight"}}),
             "tiny.json: /weights/layers.{i}.attention.wk: 'h.{i}.qkv.weight' is named by 2 "
             "weights: give each its \"part\"");
+  EXPECT_EQ(
+      weights_error({{"norm.weight", {{"name", "f.weight"}, {"part", 0}, {"per_head", true}}}}),
+      "tiny.json: /weights/norm.weight: per_head applies to attention weights; "
+      "'norm.weight' is not one");
   EXPECT_EQ(weights_error({{"norm.weight", 3}}),
             "tiny.json: /weights/norm.weight: expected a string, got 3");
 }
