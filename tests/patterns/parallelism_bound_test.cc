@@ -24,6 +24,7 @@
 #include "mesh_layer.h"
 #include "patterns/causal_lm.h"
 #include "tests/common/tensor_values.h"
+#include "validation/tensor/formats.h"
 #include "validation/tensor/random.h"
 #include "validation/wrapper/switches.h"
 
@@ -353,6 +354,20 @@ ModuleCheck check_modules(const DecoderLayerSpec& spec, const MeshCase& mesh_cas
           magnitude += std::abs(p.at_flat(static_cast<std::int64_t>(i)));
         }
         collective_bound[i] = gamma(n - 1, kBfloat16U) * magnitude + bfloat16_ulp(ym[i]);
+      }
+      // The partials are what the devices add: in line order (N300, TG) the mesh's output is
+      // their bfloat16 sum from device 0 on, hop by hop (docs/numerics.md), bit for bit.
+      if (mesh_case.topology == Topology::line) {
+        std::vector<double> line(sum.size());
+        for (std::size_t i = 0; i < line.size(); ++i) {
+          float acc = static_cast<float>(device_partials[0].at_flat(static_cast<std::int64_t>(i)));
+          for (std::size_t d = 1; d < device_partials.size(); ++d) {
+            acc = round_to_bfloat16(
+                acc + static_cast<float>(device_partials[d].at_flat(static_cast<std::int64_t>(i))));
+          }
+          line[i] = acc;
+        }
+        EXPECT_EQ(ym, line) << what << ": the mesh output is the line sum of its device partials";
       }
       const Excess collective =
           excess(pick(on_mesh), Tensor::from_doubles(pick(one).shape(), sum), collective_bound);
