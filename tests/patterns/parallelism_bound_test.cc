@@ -3,14 +3,16 @@
 // parallel along the 4 columns, the 8 rows hold copies) from the same seeded weights and inputs:
 //
 // - float32 partial sums (float32 everywhere): the layer on TG and the causal LM on T3K and TG
-// agree
-//   with 1x1 to float32 rounding (mesh_layer_test.cc has the layer on N300/T3K, the LM on N300);
+//   agree with 1x1 to float32 rounding (mesh_layer_test.cc has the layer on N300/T3K, the LM on
+//   N300);
 // - TTTv1's bfloat16 numerics: every tensor-parallel module, on the very inputs the single-device
 //   module received, differs from it by at most the bound derived from the collective's rounding
-//   and the shortened accumulation of each device (parallelism_bound below), along the 1x1 run's
+//   and the shortened accumulation of each device (parallelism_bound.h), along the 1x1 run's
 //   trajectory and along the mesh run's own; the end-to-end differences are reported;
 // - the check can fail: a sharding whose device slices are off by one head (attention) or one
 //   device (FFN) exceeds the bound.
+#include "parallelism_bound.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -34,24 +36,7 @@ namespace {
 using namespace testing_patterns;
 using test_support::values_of;
 
-constexpr double kBfloat16U = 0x1p-8;            // Unit roundoff of bfloat16 (8 significant bits).
-constexpr std::int64_t kAccumulationChunk = 16;  // bf16 accumulation rounds every 16 K values.
 constexpr std::int64_t kSeq = 5;
-
-// gamma_k of docs/numerics.md "Collectives": k roundings to a format of unit roundoff u, each
-// after a float32 addition (u' = u + u_32 + u u_32).
-double gamma(std::int64_t k, double u) {
-  const double v = u + 0x1p-24 + u * 0x1p-24;
-  return static_cast<double>(k) * v / (1.0 - static_cast<double>(k) * v);
-}
-
-// One unit in the last place of a bfloat16 value.
-double bfloat16_ulp(double value) {
-  if (value == 0.0) return 0x1p-133;
-  int exponent = 0;
-  std::frexp(value, &exponent);
-  return std::ldexp(1.0, exponent - 8);
-}
 
 // The meshes of the test: name, and the collectives TTTv1 runs there (ring on a T3K, line on
 // N300 and on the whole Galaxy, where tt-transformers also all-reduces).
@@ -86,55 +71,6 @@ PerMode<DecoderLayerImplConfig> layer_configs(const DecoderLayerSpec& spec, cons
   }
   return configs;
 }
-
-// Rows [begin, begin + count) of w kept, the others zero: the weight of one device's share of a
-// row-parallel matmul. A mesh module on it returns that device's partial output exactly (the other
-// devices contribute zeros, and adding a zero to a bfloat16 value rounds to itself).
-Tensor keep_rows(const Tensor& w, std::int64_t begin, std::int64_t count) {
-  std::vector<float> values(static_cast<std::size_t>(w.numel()), 0.0f);
-  const std::int64_t cols = w.dim(1);
-  for (std::int64_t r = begin; r < begin + count; ++r) {
-    for (std::int64_t c = 0; c < cols; ++c) {
-      values[static_cast<std::size_t>(r * cols + c)] = static_cast<float>(w.at({r, c}));
-    }
-  }
-  return Tensor::from_floats(w.shape(), std::move(values));
-}
-
-// w with its rows moved down by `shift` (cyclically): device i's slice then holds the rows meant
-// for the previous device, the bug of a sharding that cuts its slices off by `shift` rows.
-Tensor roll_rows(const Tensor& w, std::int64_t shift) {
-  std::vector<float> values;
-  const std::int64_t rows = w.dim(0), cols = w.dim(1);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    for (std::int64_t c = 0; c < cols; ++c) {
-      values.push_back(static_cast<float>(w.at({(r - shift + rows) % rows, c})));
-    }
-  }
-  return Tensor::from_floats(w.shape(), std::move(values));
-}
-
-// A norm module that remembers what it returned in each mode: the input of the attention (the
-// attention norm's output) or of the FFN (the FFN norm's). Used from one thread only.
-class RecordingNorm final : public PositionwiseModule {
- public:
-  explicit RecordingNorm(std::shared_ptr<const PositionwiseModule> inner)
-      : inner_(std::move(inner)) {}
-  Tensor forward(const Tensor& x, Mode mode) const override {
-    inputs_[mode] = x;
-    return outputs_[mode] = inner_->forward(x, mode);
-  }
-  Tensor reference(const Tensor& x) const override { return inner_->reference(x); }
-  ModuleInfo info(Mode mode) const override { return inner_->info(mode); }
-  std::vector<NamedTensor> weights() const override { return inner_->weights(); }
-  const Tensor& input(Mode mode) const { return inputs_[mode]; }
-  const Tensor& output(Mode mode) const { return outputs_[mode]; }
-
- private:
-  std::shared_ptr<const PositionwiseModule> inner_;
-  mutable PerMode<Tensor> inputs_;
-  mutable PerMode<Tensor> outputs_;
-};
 
 // What the layer's tensor-parallel modules received (and the single-device modules would have).
 struct ModuleInputs {
@@ -199,60 +135,6 @@ LayerRun run_layer(const DecoderLayerSpec& spec, const PerMode<DecoderLayerImplC
     run.inputs.residual[mode] = ffn_norm->input(mode);
   }
   return run;
-}
-
-// How far `mesh` may be from `one` elementwise, both the outputs of one row-parallel module on the
-// same input (docs/multi-device.md "What parallelism may change"):
-//   gamma_{n-1} sum_d |p_d|            the collective: n bfloat16 partials p_d, n - 1 roundings
-// + accumulation                       fp32 (attention's Wo): each p_d rounded once, 1/2 ulp(p_d);
-//                                      bf16 (FF2): (gamma_m + gamma_{m/n}) sum_j |c_j|, c_j the m
-//                                      16-row chunk sums both sides accumulate in bfloat16
-// + ulp(one) + ulp(mesh)               each side's output rounding, with room for the float32
-//                                      accumulation order.
-std::vector<double> parallelism_bound(const Tensor& one, const Tensor& mesh,
-                                      const std::vector<Tensor>& partials,
-                                      const std::vector<Tensor>& chunks) {
-  const auto n = static_cast<std::int64_t>(partials.size());
-  const auto m = static_cast<std::int64_t>(chunks.size());
-  const std::vector<double> y1 = values_of(one), ym = values_of(mesh);
-  std::vector<double> bound(y1.size());
-  for (std::size_t i = 0; i < y1.size(); ++i) {
-    double partial_sum = 0.0, rounding = 0.0, chunk_sum = 0.0;
-    for (const Tensor& p : partials) {
-      const double value = p.at_flat(static_cast<std::int64_t>(i));
-      partial_sum += std::abs(value);
-      rounding += 0.5 * bfloat16_ulp(value);
-    }
-    for (const Tensor& c : chunks) chunk_sum += std::abs(c.at_flat(static_cast<std::int64_t>(i)));
-    const double accumulation = chunks.empty() ? rounding
-                                               : (gamma(m, kBfloat16U) + gamma(m / n, kBfloat16U)) *
-                                                     chunk_sum / (1.0 - kBfloat16U);
-    bound[i] = gamma(n - 1, kBfloat16U) * partial_sum + accumulation + bfloat16_ulp(y1[i]) +
-               bfloat16_ulp(ym[i]);
-  }
-  return bound;
-}
-
-// The worst |a - b| / bound over the elements (> 1: outside), with the difference there.
-struct Excess {
-  double ratio = 0.0;
-  double difference = 0.0;
-  double bound = 0.0;
-  double max_difference = 0.0;
-};
-Excess excess(const Tensor& a, const Tensor& b, const std::vector<double>& bound) {
-  const std::vector<double> x = values_of(a), y = values_of(b);
-  Excess worst;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double difference = std::abs(x[i] - y[i]);
-    worst.max_difference = std::max(worst.max_difference, difference);
-    if (difference / bound[i] > worst.ratio) {
-      worst.ratio = difference / bound[i];
-      worst.difference = difference;
-      worst.bound = bound[i];
-    }
-  }
-  return worst;
 }
 
 // The layer's weights (seed 7, as mesh_layer_test.cc).
