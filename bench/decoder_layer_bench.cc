@@ -1,6 +1,10 @@
 // Speed of a whole decoder layer at Llama-3.1-8B's shapes (hidden 4096, 32 query and 8 key/value
 // heads of 128, SwiGLU 14336, RoPE theta 500000 with llama3 scaling), TTTv1's default numerics on
 // N150, validation off: prefill of 128 tokens, decode of 1 and of 32 users at position 127.
+// The argument mesh 1 runs the same layer tensor parallel on T3K (1x8, in process: TpAttention,
+// TpGatedMlp and their reduce-scatters, TTTv1's T3K defaults) beside mesh 0 (1x1): the cost of
+// emulating eight devices and their collectives against one (docs/PERFORMANCE.md "Sharded
+// decoder layer").
 // bench/torch_decoder_layer.py runs the same math in PyTorch on the CPU with the same threads;
 // docs/PERFORMANCE.md "Decoder layer" records both.
 //
@@ -20,6 +24,7 @@
 
 #include "blocks/common/matmul.h"
 #include "patterns/decoder_layer.h"
+#include "validation/mesh/mesh.h"
 #include "validation/tensor/random.h"
 #include "validation/wrapper/switches.h"
 
@@ -78,9 +83,10 @@ void timed_loop(benchmark::State& state, Step step) {
       1e3 * (process_cpu_seconds() - cpu_start) / double(state.iterations());
 }
 
-// The layer, built once, with seeded weights (normal, std 0.02; norm scales around 1).
-const DecoderLayer& layer() {
-  static const std::unique_ptr<DecoderLayer> instance = [] {
+// The layer on 1x1 (mesh 0: N150's defaults) or T3K (mesh 1: T3K's defaults, tensor parallel),
+// built once each, with the same seeded weights (normal, std 0.02; norm scales around 1).
+const DecoderLayer& layer(std::int64_t mesh) {
+  const auto build = [](const Mesh& on, Device device) {
     set_validation_enabled(false);
     const DecoderLayerSpec spec = llama_3_1_8b_layer();
     std::uint64_t seed = 1000;
@@ -97,16 +103,21 @@ const DecoderLayer& layer() {
     weights.ffn =
         GatedMlpWeights{matrix(kHidden, kFfn), matrix(kHidden, kFfn), matrix(kFfn, kHidden)};
     const PerMode<DecoderLayerImplConfig> configs{
-        default_impl_config(spec, Device::N150, Mode::prefill),
-        default_impl_config(spec, Device::N150, Mode::decode)};
+        default_impl_config(spec, device, Mode::prefill, std::nullopt, on),
+        default_impl_config(spec, device, Mode::decode, std::nullopt, on)};
     return std::make_unique<DecoderLayer>(
         "layers.0", make_decoder_layer_modules(spec, configs, std::move(weights)));
-  }();
-  return *instance;
+  };
+  if (mesh == 0) {
+    static const std::unique_ptr<DecoderLayer> one = build(parse_mesh("1x1"), Device::N150);
+    return *one;
+  }
+  static const std::unique_ptr<DecoderLayer> t3k = build(parse_mesh("T3K"), Device::T3K);
+  return *t3k;
 }
 
 void BM_DecoderLayerPrefill(benchmark::State& state) {
-  const DecoderLayer& model = layer();
+  const DecoderLayer& model = layer(state.range(0));
   const Tensor x = random_normal({1, kPrefill, kHidden}, 1, 0.0, 1.0, DType::bfloat16);
   KVCache cache = model.make_cache(1, kPrefill);
   model.prefill(x, cache);  // Prepares the device weights outside the timing.
@@ -115,11 +126,16 @@ void BM_DecoderLayerPrefill(benchmark::State& state) {
       benchmark::Counter(double(kPrefill), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["blas_threads"] = blas_threads();
 }
-BENCHMARK(BM_DecoderLayerPrefill)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_DecoderLayerPrefill)
+    ->ArgName("mesh")
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_DecoderLayerDecode(benchmark::State& state) {
   const std::int64_t batch = state.range(0);
-  const DecoderLayer& model = layer();
+  const DecoderLayer& model = layer(state.range(1));
   const Tensor x = random_normal({batch, kHidden}, 2, 0.0, 1.0, DType::bfloat16);
   // Every user at position 127: attends to a 128-position history held by the cache.
   KVCache cache = model.make_cache(kMaxBatch, kPrefill);
@@ -135,7 +151,11 @@ void BM_DecoderLayerDecode(benchmark::State& state) {
   state.counters["weight_bytes_per_step"] = weight_bytes;
   state.counters["blas_threads"] = blas_threads();
 }
-BENCHMARK(BM_DecoderLayerDecode)->Arg(1)->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_DecoderLayerDecode)
+    ->ArgNames({"batch", "mesh"})
+    ->ArgsProduct({{1, 32}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Streaming read of 1 GiB, split over the BLAS threads: the bandwidth a weight-bound decode sees.
 void BM_StreamingRead(benchmark::State& state) {
