@@ -103,30 +103,38 @@ CoverageRecord make_coverage_record(const CallObservation& observation) {
   record.origin = observation.origin;
   record.kind = observation.kind;
   const auto [block, kind_mode] = coverage_detail::split_kind(observation.kind);
-  record.block = block;
   record.mode = infer_mode(observation, kind_mode);
   record.spec = observation.spec.is_object() ? observation.spec : nlohmann::json::object();
   record.impl_config =
       observation.impl_config.is_object() ? observation.impl_config : nlohmann::json::object();
   record.device = observation.device;
   if (observation.vocab_shards > 1) {
-    const auto vocab = record.spec.find("vocab_size");
-    if (vocab == record.spec.end() || !vocab->is_number_integer()) {
+    // The vocabulary is the single-device block's: a tp_lm_head's is spec.lm_head.vocab_size.
+    const std::string member = coverage_detail::single_device_member(block);
+    nlohmann::json* single = &record.spec;
+    if (!member.empty()) {
+      const auto inner = record.spec.find(member);
+      single = inner != record.spec.end() && inner->is_object() ? &*inner : nullptr;
+    }
+    const std::string field = member.empty() ? "spec.vocab_size" : "spec." + member + ".vocab_size";
+    const auto vocab = single == nullptr ? record.spec.end() : single->find("vocab_size");
+    if (single == nullptr || vocab == single->end() || !vocab->is_number_integer()) {
       throw std::invalid_argument("[coverage] " + observation.name +
-                                  ": a call run on a vocabulary shard needs an integer "
-                                  "spec.vocab_size");
+                                  ": a call run on a vocabulary shard needs an integer " + field);
     }
     *vocab = vocab->get<std::int64_t>() * observation.vocab_shards;
     record.vocab_shards = observation.vocab_shards;
   }
-  record.identity = coverage_detail::describe_block(record.block, record.spec, record.impl_config,
-                                                    record.device, record.mode)
-                        .identity;
+  // A mesh kind's record counts under the single-device block it runs (describe_block).
+  const coverage_detail::BlockFacts facts = coverage_detail::describe_block(
+      block, record.spec, record.impl_config, record.device, record.mode);
+  record.block = facts.block;
+  record.identity = facts.identity;
   for (const InputInfo& input : observation.inputs) {
     record.inputs.push_back({input.name, input.shape, std::string(dtype_name(input.dtype))});
   }
   if (!observation.inputs.empty()) {
-    const std::size_t activation = activation_index(record.block, observation.inputs);
+    const std::size_t activation = activation_index(block, observation.inputs);
     bucket_tokens(record, activation, observation.inputs[activation].dtype);
   }
   std::stable_sort(record.inputs.begin(), record.inputs.end(),

@@ -42,7 +42,9 @@ struct CoverageRecord {
   // Free-form provenance: the suite's name, the trace file, or what a program set; "" for none.
   std::string origin;
   // The block kind as the call named it ("attention.decode", "gated_mlp", "my_model.gate"), and
-  // its family without the mode suffix ("attention").
+  // the family coverage counts it under: the kind without the mode suffix ("attention"), or for a
+  // mesh kind that runs a single-device block on every device that block's (tp_gated_mlp:
+  // "gated_mlp"; BlockKind::single_device). Reports describe a record from its kind.
   std::string kind;
   std::string block;
   // "prefill", "decode", or "" when nothing tells (see make_coverage_record).
@@ -105,9 +107,10 @@ std::int64_t token_bucket(std::int64_t value);
 // has none: in decode batch = the product of the token dimensions, seq_len = 1; otherwise
 // seq_len = the last token dimension, batch = the product of those before it (1 if none). Both
 // are bucketed with token_bucket(), and the activation's shape is recorded with the bucketed
-// values. With vocab_shards > 1 the Spec's vocab_size is multiplied by it (throws
-// std::invalid_argument when the Spec has no integer vocab_size). The identity is computed from
-// the Spec (blocks' own identity(); see CoverageRecord::identity).
+// values. With vocab_shards > 1 the Spec's vocab_size is multiplied by it, for a mesh kind the
+// single-device block's (a tp_lm_head's spec.lm_head.vocab_size; throws std::invalid_argument
+// when there is no integer vocab_size). The identity is computed from the Spec (blocks' own
+// identity(); a mesh kind's is its single-device block's; see CoverageRecord::identity).
 CoverageRecord make_coverage_record(const CallObservation& observation);
 
 // a + b for call counts; throws std::overflow_error "[coverage] <what>: call count <a> + <b>

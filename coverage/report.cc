@@ -300,10 +300,12 @@ CoverageReport build_coverage_report(const std::vector<CoverageRecord>& records,
   for (const CoverageRecord& record : aggregated) {
     DescribedRecord item;
     item.record = &record;
-    item.facts = coverage_detail::describe_block(record.block, record.spec, record.impl_config,
-                                                 record.device, record.mode);
+    // From the kind: a mesh kind's record counts under its single-device block (record.block).
+    item.facts = coverage_detail::describe_block(coverage_detail::split_kind(record.kind).first,
+                                                 record.spec, record.impl_config, record.device,
+                                                 record.mode);
     CatalogConfig as_config;
-    as_config.block = record.block;
+    as_config.block = item.facts.block;
     as_config.mode = record.mode;
     as_config.identity = item.facts.identity;
     as_config.weight_dtype = item.facts.weight_dtype;

@@ -203,11 +203,14 @@ void add_attention_block_kinds(std::vector<BlockKind>& kinds) {
        .bind = bind_tp_attention,
        .configure = configure<TpAttentionSpec>,
        .identity = identity<TpAttentionSpec>,
-       .facts = mesh_facts<TpAttentionSpec, TpAttentionImplConfig>(
+       .facts = sharded_facts<TpAttentionSpec, TpAttentionImplConfig>(
+           [](const TpAttentionSpec& spec) { return spec.attention; },
+           [](const TpAttentionSpec&, const TpAttentionImplConfig& config) { return config.device; },
            [](const TpAttentionSpec& spec, const TpAttentionImplConfig& config, KindFacts& facts) {
              attention_extras(spec.attention, config.device, facts);
              facts.derived["reduction"] = std::string(tp_reduction_name(config.reduction));
            }),
+       .single_device = SingleDeviceBlock{"attention", "attention"},
        .weights = tp_attention_weights,
        .seeded_inputs = tp_attention_inputs});
 }

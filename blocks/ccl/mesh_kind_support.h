@@ -1,7 +1,8 @@
 // Support for the kinds whose input x is a mesh tensor (the collectives, distributed RMSNorm, the
 // tensor-parallel blocks): reading x from a call, the bind of a block with
 // prefill_forward(x)/decode_forward(x) on MeshTensor whose output y is compared composed, the
-// seeded mesh input x and the coverage facts that name the mesh.
+// seeded mesh input x and the coverage facts that name the mesh (and the single-device block a
+// tensor-parallel kind runs).
 #pragma once
 
 #include <array>
@@ -51,15 +52,42 @@ std::function<BoundCall(const BlockCall&)> bind_mesh_x_to_y(WeightRules weight_r
 InputRule mesh_activation(const Mesh& mesh, std::array<Placement, 2> placements, Mode mode,
                           const CallShapes& shapes, std::int64_t width);
 
-// BlockKind::facts of a mesh kind: facts<Spec, Config>(extras), then the mesh in the derived
-// parameters ("mesh": "T3K", "axis_devices": 8), so that coverage tells a 1x8 run from a 1x1 one.
+// The mesh in a mesh kind's coverage facts (`derived`): "mesh": "T3K", and for a Spec split along
+// one axis "axis_devices": 8, so that coverage tells a 1x8 run from a 1x1 one (a 2-D kind names
+// its axes' devices in its extras).
+template <typename Spec>
+void add_mesh_facts(const Spec& spec, KindFacts& facts) {
+  facts.derived["mesh"] = mesh_name(spec.mesh);
+  if constexpr (requires { spec.axis; }) {
+    facts.derived["axis_devices"] = spec.mesh.axis_size(spec.axis);
+  }
+}
+
+// BlockKind::facts of a mesh kind: facts<Spec, Config>(extras), then the mesh (add_mesh_facts).
 template <typename Spec, typename Config, typename Extras>
 auto mesh_facts(Extras extras) {
   return facts<Spec, Config>([extras](const Spec& spec, const Config& config, KindFacts& facts) {
     extras(spec, config, facts);
-    facts.derived["mesh"] = mesh_name(spec.mesh);
-    facts.derived["axis_devices"] = spec.mesh.axis_size(spec.axis);
+    add_mesh_facts(spec, facts);
   });
+}
+
+// BlockKind::facts of a mesh kind that runs one single-device block on every device
+// (BlockKind::single_device): the identity, Spec and ImplConfig are that block's, `single(spec)`
+// (the whole block the mesh shards, not one device's slice) and `single_config(spec, config)`
+// (the kind's ImplConfig member "device", or the block's ImplConfig with the kind's knobs), so a
+// tp_gated_mlp on T3K is the GATED_MLP(...) a model needs there; then `extras` and the mesh.
+template <typename Spec, typename Config, typename Single, typename SingleConfig, typename Extras>
+auto sharded_facts(Single single, SingleConfig single_config, Extras extras) {
+  return facts<Spec, Config>(
+      [single, single_config, extras](const Spec& spec, const Config& config, KindFacts& facts) {
+        const auto block = single(spec);
+        facts.identity = block.identity();
+        facts.spec = nlohmann::json(block);  // A fresh object: none of the mesh kind's fields.
+        facts.impl_config = nlohmann::json(single_config(spec, config));
+        extras(spec, config, facts);
+        add_mesh_facts(spec, facts);
+      });
 }
 
 }  // namespace ttt::kind_support

@@ -122,6 +122,14 @@ struct KindFacts {
   nlohmann::json derived = nlohmann::json::object();
 };
 
+// The single-device block a mesh kind runs on every device, on its part of the work
+// (tp_gated_mlp runs a gated_mlp on its FFN slices): what a model needs on a mesh is that
+// block's configuration there, so coverage counts the mesh kind's calls as that block's.
+struct SingleDeviceBlock {
+  std::string family;       // "gated_mlp".
+  std::string spec_member;  // The member of the kind's Spec JSON holding its Spec: "mlp".
+};
+
 // Everything about one block kind.
 struct BlockKind {
   // The kind traces and suites name: "rms_norm", "attention.decode".
@@ -154,6 +162,11 @@ struct BlockKind {
   std::function<KindFacts(const nlohmann::json& spec, const nlohmann::json& impl_config,
                           Device device, Mode mode)>
       facts = nullptr;
+  // Set for a mesh kind that runs one single-device block on every device: coverage counts its
+  // configurations as that family's on the Spec's mesh, `facts` then describe the single-device
+  // block (its identity, Spec and ImplConfig; the mesh in `derived`: kind_support::sharded_facts),
+  // and a call on a vocabulary shard scales the member's vocab_size. Unset: the kind's own family.
+  std::optional<SingleDeviceBlock> single_device = std::nullopt;
 
   // The weights a call of `spec` carries, after its activations, positions and caches: names,
   // shapes and seeding. Module weights are named from it (patterns), and seeded_inputs ends with

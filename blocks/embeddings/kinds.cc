@@ -160,12 +160,15 @@ void add_embeddings_block_kinds(std::vector<BlockKind>& kinds) {
        .configure = configure<TpEmbeddingSpec>,
        .identity = identity<TpEmbeddingSpec>,
        .activation_input = "ids",
-       .facts = mesh_facts<TpEmbeddingSpec, TpEmbeddingImplConfig>(
+       .facts = sharded_facts<TpEmbeddingSpec, TpEmbeddingImplConfig>(
+           [](const TpEmbeddingSpec& spec) { return spec.embedding; },
+           [](const TpEmbeddingSpec&, const TpEmbeddingImplConfig& config) { return config.device; },
            [](const TpEmbeddingSpec& spec, const TpEmbeddingImplConfig& config, KindFacts& facts) {
              facts.weight_dtype = std::string(dtype_name(config.device.weight_dtype));
              facts.derived["scaled"] = spec.embedding.scale != 1.0;
              facts.derived["all_gather"] = config.all_gather;
            }),
+       .single_device = SingleDeviceBlock{"embedding", "embedding"},
        .weights = tp_embedding_weights,
        .decode_reads_context = true,
        .seeded_inputs = tp_embedding_inputs});

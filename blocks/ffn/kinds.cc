@@ -195,12 +195,15 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
            tp_gated_mlp_reference),
        .configure = configure<TpGatedMlpSpec>,
        .identity = identity<TpGatedMlpSpec>,
-       .facts = mesh_facts<TpGatedMlpSpec, TpGatedMlpImplConfig>(
+       .facts = sharded_facts<TpGatedMlpSpec, TpGatedMlpImplConfig>(
+           [](const TpGatedMlpSpec& spec) { return spec.mlp; },
+           [](const TpGatedMlpSpec&, const TpGatedMlpImplConfig& config) { return config.device; },
            [](const TpGatedMlpSpec& spec, const TpGatedMlpImplConfig& config, KindFacts& facts) {
              facts.weight_dtype = weight_of(config.device.ff1_ff3);
              facts.derived["dims"] = dims(spec.mlp.hidden_dim, spec.mlp.ffn_dim);
              facts.derived["reduction"] = std::string(tp_reduction_name(config.reduction));
            }),
+       .single_device = SingleDeviceBlock{"gated_mlp", "mlp"},
        .weights = tp_gated_mlp_weights,
        .seeded_inputs = tp_gated_mlp_inputs});
   // TG's 2-D MLP: x is a mesh tensor split along hidden on the hidden axis (as tp_gated_mlp's x).
@@ -216,17 +219,21 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
            tp2d_gated_mlp_reference),
        .configure = configure<Tp2dGatedMlpSpec>,
        .identity = identity<Tp2dGatedMlpSpec>,
-       // Both axes split something (mesh_facts' axis_devices names one axis): the mesh and the
-       // devices of each axis.
-       .facts = facts<Tp2dGatedMlpSpec, Tp2dGatedMlpImplConfig>(
+       // Every device runs a gated MLP with the 2-D kind's matmuls (the mesh splits ffn: one
+       // reduction shard). Both axes split something: the devices of each axis.
+       .facts = sharded_facts<Tp2dGatedMlpSpec, Tp2dGatedMlpImplConfig>(
+           [](const Tp2dGatedMlpSpec& spec) { return spec.mlp; },
+           [](const Tp2dGatedMlpSpec&, const Tp2dGatedMlpImplConfig& config) {
+             return GatedMlpImplConfig{.ff1_ff3 = config.ff1_ff3, .ff2 = config.ff2};
+           },
            [](const Tp2dGatedMlpSpec& spec, const Tp2dGatedMlpImplConfig& config,
               KindFacts& facts) {
              facts.weight_dtype = weight_of(config.ff1_ff3);
              facts.derived["dims"] = dims(spec.mlp.hidden_dim, spec.mlp.ffn_dim);
-             facts.derived["mesh"] = mesh_name(spec.mesh);
              facts.derived["hidden_devices"] = spec.mesh.axis_size(spec.hidden_axis);
              facts.derived["ffn_devices"] = spec.mesh.axis_size(spec.ffn_axis());
            }),
+       .single_device = SingleDeviceBlock{"gated_mlp", "mlp"},
        .weights = tp2d_gated_mlp_weights,
        .seeded_inputs = tp2d_gated_mlp_inputs});
   kinds.push_back({.name = "moe",
@@ -253,7 +260,9 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
        .bind = bind_mesh_x_to_y<EpMoeSpec, EpMoe>(ep_moe_weights, moe_weights_of, ep_moe_reference),
        .configure = configure<EpMoeSpec>,
        .identity = identity<EpMoeSpec>,
-       .facts = mesh_facts<EpMoeSpec, EpMoeImplConfig>(
+       .facts = sharded_facts<EpMoeSpec, EpMoeImplConfig>(
+           [](const EpMoeSpec& spec) { return spec.moe; },
+           [](const EpMoeSpec&, const EpMoeImplConfig& config) { return config.device; },
            [](const EpMoeSpec& spec, const EpMoeImplConfig& config, KindFacts& facts) {
              facts.weight_dtype = weight_of(config.device.expert.ff1_ff3);
              facts.derived["dims"] = dims(spec.moe.hidden_dim, spec.moe.ffn_dim);
@@ -261,6 +270,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
                  std::to_string(spec.moe.num_experts) + "/top" + std::to_string(spec.moe.top_k);
              facts.derived["reduction"] = std::string(tp_reduction_name(config.reduction));
            }),
+       .single_device = SingleDeviceBlock{"moe", "moe"},
        .weights = ep_moe_weights,
        .seeded_inputs = ep_moe_inputs});
 }

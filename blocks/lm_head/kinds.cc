@@ -70,11 +70,14 @@ void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
            tp_lm_head_reference),
        .configure = configure<TpLmHeadSpec>,
        .identity = identity<TpLmHeadSpec>,
-       .facts = mesh_facts<TpLmHeadSpec, TpLmHeadImplConfig>(
+       .facts = sharded_facts<TpLmHeadSpec, TpLmHeadImplConfig>(
+           [](const TpLmHeadSpec& spec) { return spec.lm_head; },
+           [](const TpLmHeadSpec&, const TpLmHeadImplConfig& config) { return config.device; },
            [](const TpLmHeadSpec& spec, const TpLmHeadImplConfig& config, KindFacts& facts) {
              facts.weight_dtype = std::string(dtype_name(config.device.matmul.weight_dtype));
              facts.derived["softcapped"] = spec.lm_head.logit_softcap > 0.0;
            }),
+       .single_device = SingleDeviceBlock{"lm_head", "lm_head"},
        .weights = tp_lm_head_weights,
        .seeded_inputs = tp_lm_head_inputs});
 }

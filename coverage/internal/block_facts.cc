@@ -81,6 +81,7 @@ BlockFacts describe_block(const std::string& block, const nlohmann::json& spec,
     KindFacts described = it->second->facts(spec, impl_config, parsed_device, parsed_mode);
     BlockFacts typed = facts;
     typed.known = true;
+    if (it->second->single_device) typed.block = it->second->single_device->family;
     typed.identity = std::move(described.identity);
     typed.spec = std::move(described.spec);
     typed.impl_config = std::move(described.impl_config);
@@ -100,6 +101,12 @@ const std::vector<std::string>& known_block_families() {
     return result;
   }();
   return *names;
+}
+
+std::string single_device_member(std::string_view block) {
+  const auto it = families().find(block);
+  if (it == families().end() || !it->second->single_device) return "";
+  return it->second->single_device->spec_member;
 }
 
 std::string activation_input(std::string_view block) {

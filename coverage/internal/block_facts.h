@@ -19,7 +19,10 @@ namespace ttt::coverage_detail {
 
 // A block configuration as coverage compares it.
 struct BlockFacts {
-  // The family: the kind without a ".prefill"/".decode" suffix ("attention", "gated_mlp").
+  // The family: the kind without a ".prefill"/".decode" suffix ("attention", "gated_mlp"); for a
+  // mesh kind that runs a single-device block on every device (BlockKind::single_device), that
+  // block's family (tp_gated_mlp: "gated_mlp"), and `identity`, `spec` and `impl_config` are that
+  // block's; the mesh is `topology`, its devices are in `derived`.
   std::string block;
   // True when `block` is a TTTv2 block family and the Spec parsed; then `identity`, `spec` and
   // `impl_config` are canonical. Otherwise they are the given JSON and `problem` says why.
@@ -52,6 +55,11 @@ std::string call_topology(const nlohmann::json& spec, const std::string& device)
 // Splits a kind into (family, mode suffix): "attention.decode" -> ("attention", "decode"),
 // "gated_mlp" -> ("gated_mlp", "").
 std::pair<std::string, std::string> split_kind(std::string_view kind);
+
+// The member of a call's Spec JSON that holds the Spec of the single-device block a kind of
+// family `block` runs (BlockKind::single_device: tp_embedding's "embedding"); "" when the Spec is
+// the block's own.
+std::string single_device_member(std::string_view block);
 
 // Describes a configuration of `block` (a family, see split_kind) run in `mode` ("prefill",
 // "decode" or "": prefill's defaults) on `device` ("" or unknown: N150's defaults). Never throws:

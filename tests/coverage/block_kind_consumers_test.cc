@@ -50,7 +50,7 @@ TEST(BlockKindConsumers, EachConsumerSeesTheDescriptors) {
 }
 
 // A mesh kind's coverage facts name its mesh, so that a T3K run and a 1x1 run of one block are
-// different configurations.
+// different configurations; a tensor-parallel kind's describe the single-device block it runs.
 TEST(BlockKindConsumers, MeshKindFactsNameTheMesh) {
   const nlohmann::json spec = {{"mlp", {{"hidden_dim", 64}, {"ffn_dim", 256}}}, {"mesh", "T3K"}};
   const coverage_detail::BlockFacts facts = coverage_detail::describe_block(
@@ -60,6 +60,25 @@ TEST(BlockKindConsumers, MeshKindFactsNameTheMesh) {
   EXPECT_EQ(facts.derived.at("axis_devices"), 8);
   EXPECT_EQ(facts.derived.at("reduction"), "reduce_scatter");
   EXPECT_EQ(facts.weight_dtype, "bfloat8_b");
+  // It runs a gated MLP on every device: coverage counts it as that block on the mesh.
+  EXPECT_EQ(facts.block, "gated_mlp");
+  EXPECT_EQ(facts.topology, "T3K");
+  EXPECT_EQ(facts.spec, (nlohmann::json{{"hidden_dim", 64}, {"ffn_dim", 256}, {"activation", "silu"}}));
+  EXPECT_EQ(facts.identity, "GATED_MLP(hidden=64,ffn=256,act=silu)");
+  EXPECT_EQ(facts.impl_config.at("ff1_ff3").at("weight_dtype"), "bfloat8_b");
+  EXPECT_FALSE(facts.impl_config.contains("reduction"));
+  // TG's 2-D MLP: a gated MLP with the 2-D kind's matmuls (TG: FF1/FF3 output bfloat8_b), one
+  // reduction shard (the mesh splits ffn).
+  const coverage_detail::BlockFacts tp2d = coverage_detail::describe_block(
+      "tp2d_gated_mlp", {{"mlp", {{"hidden_dim", 64}, {"ffn_dim", 256}}}, {"mesh", "TG"}},
+      nlohmann::json::object(), "TG", "prefill");
+  ASSERT_TRUE(tp2d.known) << tp2d.problem;
+  EXPECT_EQ(tp2d.block, "gated_mlp");
+  EXPECT_EQ(tp2d.topology, "TG");
+  EXPECT_EQ(tp2d.impl_config.at("ff1_ff3").at("output_dtype"), "bfloat8_b");
+  EXPECT_EQ(tp2d.impl_config.at("reduction_shards"), 1);
+  EXPECT_EQ(tp2d.derived.at("hidden_devices"), 4);
+  EXPECT_FALSE(tp2d.derived.contains("axis_devices"));
   const coverage_detail::BlockFacts norm = coverage_detail::describe_block(
       "distributed_rms_norm", {{"dim", 64}, {"mesh", "TG"}, {"axis", 0}}, nlohmann::json::object(),
       "TG", "prefill");

@@ -53,6 +53,21 @@ TEST_F(SuiteCheckCoverage, AModelOnATopologyIsItsOwnRequirement) {
   EXPECT_THAT(result.err, HasSubstr("not planned: mlp decode bfloat4_b MLP("));
 }
 
+// The mesh suites run the tensor-parallel kinds, which count as the single-device blocks they run
+// on every device (tp_gated_mlp as gated_mlp, the tp_embedding's and tp_lm_head's vocabulary
+// shards scaled inside their Spec): each plans all 14 configurations of its model's mesh row.
+TEST_F(SuiteCheckCoverage, MeshSuitesPlanTheirModelOnTheirMesh) {
+  const RunResult result =
+      ttt({"suite", "check", shipped("llama-3.1-70b-t3k"), shipped("llama-3.1-70b-tg"),
+           shipped("mixtral-8x7b-t3k"), "--require-model", "Llama-3.1-70B@T3K", "--require-model",
+           "Llama-3.1-70B@TG", "--require-model", "Mixtral-8x7B-v0.1@T3K"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("Llama-3.1-70B@T3K: the cases plan 14/14 configurations"));
+  EXPECT_THAT(result.out, HasSubstr("Llama-3.1-70B@TG: the cases plan 14/14 configurations"));
+  EXPECT_THAT(result.out, HasSubstr("Mixtral-8x7B-v0.1@T3K: the cases plan 14/14 configurations"));
+  EXPECT_EQ(result.err, "");
+}
+
 TEST_F(SuiteCheckCoverage, ListsTheConfigurationsNotPlanned) {
   // Llama-3.2-1B's final norm in both modes under the default preset: 2 of its 14
   // configurations (the norm's Spec and its bfloat16 weights are the same in every preset).
