@@ -192,13 +192,7 @@ class MlpModule final : public PositionwiseBlockModule<Mlp> {
 class MoeModule final : public PositionwiseBlockModule<Moe> {
  public:
   MoeModule(const MoeSpec& spec, const PerMode<MoeImplConfig>& configs, MoeWeights weights)
-      : spec_(spec) {
-    weights_.router = load_once(std::move(weights.router));
-    for (GatedMlpWeights& expert : weights.experts) {
-      weights_.experts.push_back({load_once(std::move(expert.w_gate)),
-                                  load_once(std::move(expert.w_up)),
-                                  load_once(std::move(expert.w_down))});
-    }
+      : spec_(spec), weights_(pattern_detail::load_once(std::move(weights))) {
     blocks_ = make_blocks<Moe>(configs, [&](const MoeImplConfig& config) {
       return std::make_shared<const Moe>(spec_, config, weights_);
     });
@@ -206,12 +200,7 @@ class MoeModule final : public PositionwiseBlockModule<Moe> {
   }
   Tensor reference(const Tensor& x) const override { return moe_reference(spec_, weights_, x); }
   std::vector<NamedTensor> weights() const override {
-    std::vector<const WeightSource*> sources{&weights_.router};
-    for (WeightSource GatedMlpWeights::*member :
-         {&GatedMlpWeights::w_gate, &GatedMlpWeights::w_up, &GatedMlpWeights::w_down}) {
-      for (const GatedMlpWeights& expert : weights_.experts) sources.push_back(&(expert.*member));
-    }
-    return named_weights(kFfnKinds[2], spec_, sources);
+    return named_weights(kFfnKinds[2], spec_, pattern_detail::moe_weight_sources(weights_));
   }
 
  private:

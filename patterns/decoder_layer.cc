@@ -9,6 +9,7 @@
 #include "blocks/attention/tp_attention.h"
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
+#include "blocks/ffn/ep_moe.h"
 #include "blocks/registration.h"
 #include "patterns/internal/context.h"
 #include "patterns/internal/optional_norm.h"
@@ -135,6 +136,13 @@ DecoderLayerImplConfig default_impl_config(const DecoderLayerSpec& spec, Device 
                                             : default_impl_config(ffn, device, mode);
     config.ffn = tp_ffn.device;
     tp.ffn = {tp_ffn.reduction, tp_ffn.ccl};
+  } else if (const auto* moe = std::get_if<MoeSpec>(&spec.ffn)) {
+    const EpMoeSpec ffn{*moe, mesh, axis};
+    const EpMoeImplConfig ep_moe = preset.has_value()
+                                       ? default_impl_config(ffn, device, mode, *preset)
+                                       : default_impl_config(ffn, device, mode);
+    config.ffn = ep_moe.device;
+    tp.ffn = {ep_moe.reduction, ep_moe.ccl};
   }
   config.tensor_parallel = tp;
   return config;

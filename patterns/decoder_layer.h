@@ -69,9 +69,9 @@ struct DecoderLayerImplConfig {
   // Format of the residual stream: the two sums are rounded to it. Default: bfloat16.
   DType residual_dtype = DType::bfloat16;
   // The mesh the layer runs on, tensor parallel (patterns/tensor_parallel.h): the attention and
-  // the FFN are then TpAttention and TpGatedMlp, with `attention` and `ffn` configuring each
-  // device's block. Unset: one device (and no "tensor_parallel" in the JSON). Both modes name the
-  // same mesh. Default: unset.
+  // the FFN are then TpAttention and TpGatedMlp (an MoE: EpMoe, experts spread along the axis),
+  // with `attention` and `ffn` configuring each device's block. Unset: one device (and no
+  // "tensor_parallel" in the JSON). Both modes name the same mesh. Default: unset.
   std::optional<DecoderLayerTpConfig> tensor_parallel = std::nullopt;
 
   // Checks every module's config against its Spec, and that the optional norms are configured
@@ -86,8 +86,8 @@ struct DecoderLayerImplConfig {
 DecoderLayerImplConfig default_impl_config(const DecoderLayerSpec& spec, Device device, Mode mode,
                                            std::optional<Preset> preset = std::nullopt);
 // The same on `mesh`: one device (the above) for 1x1; else tensor parallel along
-// default_tp_axis(mesh), with TTTv1's choices for the device (TpAttention's and TpGatedMlp's
-// default_impl_config: each device's block config and the reduction and its collective).
+// default_tp_axis(mesh), with TTTv1's choices for the device (TpAttention's and TpGatedMlp's or
+// EpMoe's default_impl_config: each device's block config and the reduction and its collective).
 DecoderLayerImplConfig default_impl_config(const DecoderLayerSpec& spec, Device device, Mode mode,
                                            std::optional<Preset> preset, const Mesh& mesh);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -9,6 +10,7 @@
 
 #include "blocks/attention/tp_attention.h"
 #include "blocks/common/json_fields.h"
+#include "blocks/ffn/ep_moe.h"
 #include "blocks/lm_head/tp_lm_head.h"
 #include "blocks/registration.h"
 #include "patterns/internal/block_module_support.h"
@@ -68,16 +70,15 @@ void from_json(const nlohmann::json& json, CausalLmTpConfig& config) {
 
 namespace {
 
-// The FFN's gated MLP; other FFNs have no tensor-parallel block yet.
-const GatedMlpSpec& tp_ffn(const FfnSpec& ffn, const Mesh& mesh) {
-  const auto* gated = std::get_if<GatedMlpSpec>(&ffn);
-  if (gated == nullptr) {
+// A plain MLP has no tensor-parallel block: refused naming the mesh (the gated MLP runs as
+// tp_gated_mlp, the MoE as ep_moe).
+void check_tp_ffn(const FfnSpec& ffn, const Mesh& mesh) {
+  if (std::holds_alternative<MlpSpec>(ffn)) {
     throw std::invalid_argument("[tensor_parallel] mesh " + mesh_name(mesh) + ": the ffn is " +
                                 std::string(block_kind(ffn)) +
-                                ", which has no tensor-parallel block (only gated_mlp runs on a "
-                                "mesh, as tp_gated_mlp)");
+                                ", which has no tensor-parallel block (gated_mlp runs on a mesh "
+                                "as tp_gated_mlp, moe as ep_moe)");
   }
-  return *gated;
 }
 
 }  // namespace
@@ -87,18 +88,31 @@ void validate(const DecoderLayerTpConfig& config, const AttentionSpec& attention
               const FfnImplConfig& ffn_config) {
   const TpAttentionSpec tp_attention{attention, config.mesh, config.axis};
   tp_attention.validate();
-  const auto* gated_config = std::get_if<GatedMlpImplConfig>(&ffn_config);
-  const TpGatedMlpSpec tp_mlp{tp_ffn(ffn, config.mesh), config.mesh, config.axis};
-  tp_mlp.validate();
-  // Each device's block on its slice (its heads, its FFN columns), and the collectives.
+  check_tp_ffn(ffn, config.mesh);
+  const auto* gated = std::get_if<GatedMlpSpec>(&ffn);
+  const auto* moe = std::get_if<MoeSpec>(&ffn);
+  const std::optional<TpGatedMlpSpec> tp_mlp =
+      gated != nullptr ? std::optional(TpGatedMlpSpec{*gated, config.mesh, config.axis})
+                       : std::nullopt;
+  const std::optional<EpMoeSpec> ep_moe =
+      moe != nullptr ? std::optional(EpMoeSpec{*moe, config.mesh, config.axis}) : std::nullopt;
+  if (tp_mlp.has_value()) tp_mlp->validate();
+  if (ep_moe.has_value()) ep_moe->validate();
+  // Each device's block on its slice (its heads, its FFN columns or experts), and the
+  // collectives.
   const std::string devices = "mesh " + mesh_name(config.mesh) + " axis " +
                               std::to_string(config.axis) + " (" +
                               std::to_string(config.mesh.axis_size(config.axis)) + " devices)";
   with_context("tensor_parallel", devices, [&] {
     TpAttentionImplConfig{attention_config, config.attention.reduction, config.attention.ccl}
         .validate(tp_attention);
-    if (gated_config != nullptr) {
-      TpGatedMlpImplConfig{*gated_config, config.ffn.reduction, config.ffn.ccl}.validate(tp_mlp);
+    const auto* gated_config = std::get_if<GatedMlpImplConfig>(&ffn_config);
+    const auto* moe_config = std::get_if<MoeImplConfig>(&ffn_config);
+    if (tp_mlp.has_value() && gated_config != nullptr) {
+      TpGatedMlpImplConfig{*gated_config, config.ffn.reduction, config.ffn.ccl}.validate(*tp_mlp);
+    }
+    if (ep_moe.has_value() && moe_config != nullptr) {
+      EpMoeImplConfig{*moe_config, config.ffn.reduction, config.ffn.ccl}.validate(*ep_moe);
     }
   });
 }
@@ -175,6 +189,34 @@ class TpGatedMlpModule final : public TpPositionwiseModule<TpGatedMlp> {
  private:
   TpGatedMlpSpec spec_;
   GatedMlpWeights weights_;
+};
+
+// The MoE on a mesh: its experts spread along the layer's axis (EpMoe), the devices' partial
+// outputs summed as the layer's TpPartialSumConfig ffn says.
+class EpMoeModule final : public TpPositionwiseModule<EpMoe> {
+ public:
+  EpMoeModule(const MoeSpec& spec, const PerMode<MoeImplConfig>& configs,
+              const PerMode<DecoderLayerTpConfig>& mesh, MoeWeights weights)
+      : weights_(pattern_detail::load_once(std::move(weights))) {
+    const DecoderLayerTpConfig& common = common_mesh(mesh, EpMoeSpec::kind);
+    spec_ = EpMoeSpec{spec, common.mesh, common.axis};
+    mesh_ = common.mesh;
+    const PerMode<EpMoeImplConfig> ep_configs{
+        {configs.prefill, mesh.prefill.ffn.reduction, mesh.prefill.ffn.ccl},
+        {configs.decode, mesh.decode.ffn.reduction, mesh.decode.ffn.ccl}};
+    blocks_ = make_blocks<EpMoe>(ep_configs, [&](const EpMoeImplConfig& config) {
+      return std::make_shared<const EpMoe>(spec_, config, weights_);
+    });
+    infos_ = block_infos(EpMoeSpec::kind, EpMoeSpec::kind, spec_, ep_configs);
+  }
+  Tensor reference(const Tensor& x) const override { return moe_reference(spec_.moe, weights_, x); }
+  std::vector<NamedTensor> weights() const override {
+    return named_weights(EpMoeSpec::kind, spec_, pattern_detail::moe_weight_sources(weights_));
+  }
+
+ private:
+  EpMoeSpec spec_;
+  MoeWeights weights_;
 };
 
 class TpLmHeadModule final : public TpPositionwiseModule<TpLmHead> {
@@ -381,18 +423,25 @@ std::shared_ptr<const PositionwiseModule> make_tp_ffn_module(
     const PerMode<DecoderLayerTpConfig>& mesh, FfnWeights weights) {
   validate(spec, configs.prefill, block_kind(spec));
   validate(spec, configs.decode, block_kind(spec));
-  const GatedMlpSpec& gated = tp_ffn(spec, mesh.prefill.mesh);
-  auto* gated_weights = std::get_if<GatedMlpWeights>(&weights);
-  if (gated_weights == nullptr) {
-    throw std::invalid_argument("[gated_mlp] weights are for " +
-                                std::string(spec.index() == 1 ? "mlp" : "moe") +
-                                ", spec is gated_mlp");
+  check_tp_ffn(spec, mesh.prefill.mesh);
+  if (spec.index() != weights.index()) {
+    constexpr const char* kWeightKinds[] = {"gated_mlp", "mlp", "moe"};  // FfnWeights' order.
+    throw std::invalid_argument("[" + std::string(block_kind(spec)) + "] weights are for " +
+                                kWeightKinds[weights.index()] + ", spec is " +
+                                std::string(block_kind(spec)));
+  }
+  if (const auto* moe = std::get_if<MoeSpec>(&spec)) {
+    return std::make_shared<const EpMoeModule>(
+        *moe,
+        PerMode<MoeImplConfig>{std::get<MoeImplConfig>(configs.prefill),
+                               std::get<MoeImplConfig>(configs.decode)},
+        mesh, std::get<MoeWeights>(std::move(weights)));
   }
   return std::make_shared<const TpGatedMlpModule>(
-      gated,
+      std::get<GatedMlpSpec>(spec),
       PerMode<GatedMlpImplConfig>{std::get<GatedMlpImplConfig>(configs.prefill),
                                   std::get<GatedMlpImplConfig>(configs.decode)},
-      mesh, std::move(*gated_weights));
+      mesh, std::get<GatedMlpWeights>(std::move(weights)));
 }
 
 std::shared_ptr<const PositionwiseModule> make_tp_lm_head_module(

@@ -6,8 +6,9 @@
 // single-device ImplConfig has no such member, so it is byte-identical to before.
 //
 // On a mesh of more than one device the layer's attention is TpAttention (heads split over the
-// axis, one KV cache per device), its FFN TpGatedMlp (ffn split, row-parallel partials reduced),
-// the LM head TpLmHead (vocabulary split, logits gathered); the norms, the residual additions and
+// axis, one KV cache per device), its FFN TpGatedMlp (ffn split, row-parallel partials reduced)
+// or, for an MoE, EpMoe (experts spread along the axis, the devices' partial outputs reduced), the
+// LM head TpLmHead (vocabulary split, logits gathered); the norms, the residual additions and
 // the token embedding run replicated, as on one device: the residual stream is held whole on every
 // device, as TTTv1's N300/T3K decoder holds it before each norm.
 //
@@ -76,19 +77,21 @@ void from_json(const nlohmann::json& json, CausalLmTpConfig& config);
 void read_json(const JsonNode& node, CausalLmTpConfig& config);
 
 // Checks a layer's mesh against its Spec and its modules' configs: the axis, the mesh dividing
-// the attention's heads (TpAttentionSpec) and the FFN (TpGatedMlpSpec; a plain MLP or an MoE has
-// no tensor-parallel block yet and is refused), each device's config against its slice, the
-// collectives' configs. Errors name the block, the mesh and the field: "[tp_attention] mesh 1x3
-// axis 1 (3 devices) does not divide spec.attention.num_heads 4".
+// the attention's heads (TpAttentionSpec) and the FFN (TpGatedMlpSpec, or EpMoeSpec's experts; a
+// plain MLP has no tensor-parallel block and is refused), each device's config against its
+// slice, the collectives' configs. Errors name the block, the mesh and the field: "[tp_attention]
+// mesh 1x3 axis 1 (3 devices) does not divide spec.attention.num_heads 4".
 void validate(const DecoderLayerTpConfig& config, const AttentionSpec& attention,
               const AttentionImplConfig& attention_config, const FfnSpec& ffn,
               const FfnImplConfig& ffn_config);
 
 // Tensor-parallel modules (the modules a layer or model gets on a mesh). Both modes must name the
 // same mesh and axis (the modes share the KV caches). Their calls record the tensor-parallel kind
-// ("tp_gated_mlp", "tp_lm_head"; TpAttention has no registered kind yet: its calls are recorded
-// with block "" and replay skips them), the Spec and ImplConfig of that kind, x as the mesh tensor
-// the devices receive, and the output as the devices hold it.
+// ("tp_gated_mlp", "ep_moe", "tp_lm_head"; TpAttention has no registered kind yet: its calls are
+// recorded with block "" and replay skips them), the Spec and ImplConfig of that kind, x as the
+// mesh tensor the devices receive, and the output as the devices hold it. make_tp_ffn_module
+// makes a gated MLP's TpGatedMlp module and an MoE's EpMoe module, both reducing the partial
+// sums as the configs' `ffn` says.
 std::shared_ptr<const AttentionModule> make_tp_attention_module(
     const AttentionSpec& spec, const PerMode<AttentionImplConfig>& configs,
     const PerMode<DecoderLayerTpConfig>& mesh, AttentionWeights weights);

@@ -11,11 +11,14 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
 #include "blocks/common/block_kind.h"
 #include "blocks/common/weights.h"
+#include "blocks/ffn/moe.h"
+#include "patterns/block_modules.h"
 #include "patterns/module.h"
 
 namespace ttt::pattern_detail {
@@ -74,6 +77,30 @@ std::vector<NamedTensor> named_weights(std::string_view kind, const Spec& spec,
   std::vector<NamedTensor> out;
   for (std::size_t i = 0; i < names.size(); ++i) out.push_back({names[i], defined[i]->load()});
   return out;
+}
+
+// An MoE's weights, each loaded once (the modes' blocks and the reference share them): the moe
+// module's and, on a mesh, the ep_moe module's.
+inline MoeWeights load_once(MoeWeights weights) {
+  MoeWeights loaded;
+  loaded.router = ttt::load_once(std::move(weights.router));
+  for (GatedMlpWeights& expert : weights.experts) {
+    loaded.experts.push_back({ttt::load_once(std::move(expert.w_gate)),
+                              ttt::load_once(std::move(expert.w_up)),
+                              ttt::load_once(std::move(expert.w_down))});
+  }
+  return loaded;
+}
+
+// An MoE's weights in the order its kinds (moe, ep_moe) name them: the router, then w_gate of
+// every expert, w_up of every expert, w_down of every expert (named_weights' repeated group).
+inline std::vector<const WeightSource*> moe_weight_sources(const MoeWeights& weights) {
+  std::vector<const WeightSource*> sources{&weights.router};
+  for (WeightSource GatedMlpWeights::*member :
+       {&GatedMlpWeights::w_gate, &GatedMlpWeights::w_up, &GatedMlpWeights::w_down}) {
+    for (const GatedMlpWeights& expert : weights.experts) sources.push_back(&(expert.*member));
+  }
+  return sources;
 }
 
 }  // namespace ttt::pattern_detail

@@ -25,9 +25,18 @@ inline DecoderLayerSpec tiny_mesh_layer() {
   return spec;
 }
 
-// Every dtype of `config` float32: the blocks' per-device outputs, the KV cache, the residual
-// stream and (on a mesh) the collectives' partial sums, in line order; so the mesh can change
-// only the float32 rounding of the row-parallel sums.
+// The same layer Mixtral-shaped: its FFN an MoE of 8 experts (each a SwiGLU of kFfn), top-2, so
+// that 1x2 holds 4 experts per device and 1x8 one, as TTTv1's Mixtral on T3K.
+inline DecoderLayerSpec tiny_moe_mesh_layer() {
+  DecoderLayerSpec spec = tiny_mesh_layer();
+  spec.ffn = MoeSpec{kHidden, kFfn, 8, 2, Activation::silu};
+  return spec;
+}
+
+// Every dtype of `config` float32: the blocks' per-device outputs (an MoE's router, experts and
+// the sum of its weighted expert outputs too), the KV cache, the residual stream and (on a mesh)
+// the collectives' partial sums, in line order; so the mesh can change only the float32 rounding
+// of the row-parallel sums.
 inline void make_float32(DecoderLayerImplConfig& config) {
   auto& norm = std::get<RmsNormImplConfig>(config.attention_norm);
   norm.activation_dtype = norm.weight_dtype = norm.output_dtype = DType::float32;
@@ -37,8 +46,13 @@ inline void make_float32(DecoderLayerImplConfig& config) {
   attention.kv_cache_dtype = attention.query_dtype = attention.probs_dtype = DType::float32;
   attention.bias_dtype = DType::float32;
   attention.sdpa_fidelity = MathFidelity::HiFi4;
-  auto& ffn = std::get<GatedMlpImplConfig>(config.ffn);
-  ffn.ff1_ff3 = ffn.ff2 = kFloat32Matmul;
+  if (auto* moe = std::get_if<MoeImplConfig>(&config.ffn)) {
+    moe->router = moe->expert.ff1_ff3 = moe->expert.ff2 = kFloat32Matmul;
+    moe->combine_dtype = DType::float32;
+  } else {
+    auto& ffn = std::get<GatedMlpImplConfig>(config.ffn);
+    ffn.ff1_ff3 = ffn.ff2 = kFloat32Matmul;
+  }
   config.residual_dtype = DType::float32;
   if (config.tensor_parallel.has_value()) {
     for (TpPartialSumConfig* sum :

@@ -1,8 +1,9 @@
 // The decoder layer and the causal LM on a mesh (tensor parallel): 1x1 is the single-device
 // layer (same configs, JSON without "tensor_parallel"); with float32 everywhere 1x2 and 1x8 agree
 // with 1x1 to float32 rounding (prefill and the decode step after it, through the per-device KV
-// caches); records carry the tensor-parallel kinds, their Spec JSON and per-device metrics; a
-// mesh that does not divide a field is an error naming the mesh and the field.
+// caches), a Mixtral-shaped layer too (its MoE expert parallel, recorded as ep_moe); records carry
+// the tensor-parallel kinds, their Spec JSON and per-device metrics; a mesh that does not divide a
+// field is an error naming the mesh and the field.
 #include "mesh_layer.h"
 
 #include <gmock/gmock.h>
@@ -128,6 +129,54 @@ TEST_F(MeshLayerTest, RecordsCarryTheTensorParallelKindsAndPerDeviceMetrics) {
   EXPECT_EQ(nlohmann::json::parse(records[3].impl_config_json).at("reduction"), "reduce_scatter");
 }
 
+// A Mixtral-shaped layer: its MoE runs expert parallel (EpMoe), each device its experts. With the
+// router in float32 both sides route alike; top-2 puts a token's two weighted expert outputs on
+// one device or on two, and either way the mesh adds them in expert order as the single device
+// does (the other devices' partials are zeros, added exactly), so the FFN regroups nothing: the
+// layer differs from 1x1 only by the attention's regrouped Wo sums.
+TEST_F(MeshLayerTest, Float32MoeLayerOnMeshesAgreesWithOneDeviceToFloat32Rounding) {
+  const DecoderLayerSpec spec = tiny_moe_mesh_layer();
+  const LayerOutputs one = run_layer_on_mesh(spec, Mesh{}, 7, prompt(), token(), true);
+  for (const char* name : {"N300", "T3K"}) {
+    SCOPED_TRACE(name);
+    const LayerOutputs mesh = run_layer_on_mesh(spec, parse_mesh(name), 7, prompt(), token(), true);
+    expect_float32_close(mesh.prefill, one.prefill, "prefill");
+    expect_float32_close(mesh.decode, one.decode, "decode after the prefill's KV caches");
+  }
+}
+
+TEST_F(MeshLayerTest, MoeOnAMeshIsEpMoeWithItsDefaultsAndRecords) {
+  const DecoderLayerSpec spec = tiny_moe_mesh_layer();
+  const DecoderLayerImplConfig config =
+      default_impl_config(spec, Device::T3K, Mode::decode, {}, parse_mesh("T3K"));
+  ASSERT_TRUE(config.tensor_parallel.has_value());
+  // ep_moe's defaults (TTTv1's Mixtral on T3K): every device the single-device MoE config, the
+  // partials all-reduced in bfloat16 in ring order (every device keeps the whole sum).
+  EXPECT_EQ(std::get<MoeImplConfig>(config.ffn),
+            default_impl_config(std::get<MoeSpec>(spec.ffn), Device::T3K, Mode::decode));
+  EXPECT_EQ(config.tensor_parallel->ffn.reduction, TpReduction::all_reduce);
+  EXPECT_EQ(config.tensor_parallel->ffn.ccl.topology, Topology::ring);
+  EXPECT_EQ(config.tensor_parallel->ffn.ccl.reduce_dtype, DType::bfloat16);
+  EXPECT_EQ(nlohmann::json(config).get<DecoderLayerImplConfig>(), config);
+
+  run_layer_on_mesh(spec, parse_mesh("T3K"), 7, prompt(), token(), false, Device::T3K);
+  const std::vector<ValidationRecord> records = validation_registry().records();
+  ASSERT_EQ(records.size(), 8u);
+  for (const std::size_t i : {3u, 7u}) {
+    const ValidationRecord& ffn = records[i];
+    SCOPED_TRACE(ffn.name);
+    EXPECT_EQ(ffn.name, i == 3 ? "layers.0.ffn.prefill" : "layers.0.ffn.decode");
+    EXPECT_EQ(ffn.block, "ep_moe");
+    EXPECT_TRUE(ffn.passed) << render_report({ffn}, ReportFormat::json);
+    const nlohmann::json spec_json = nlohmann::json::parse(ffn.spec_json);
+    EXPECT_EQ(spec_json.at("mesh"), "T3K");
+    EXPECT_EQ(spec_json.at("moe").at("num_experts"), 8);
+    EXPECT_EQ(nlohmann::json::parse(ffn.impl_config_json).at("reduction"), "all_reduce");
+    ASSERT_EQ(ffn.outputs.size(), 1u);
+    EXPECT_EQ(ffn.outputs[0].devices.size(), 8u);
+  }
+}
+
 TEST_F(MeshLayerTest, CausalLmOnAMeshGivesTheSameTokensInFloat32) {
   CausalLmSpec spec = tiny_spec(2);
   for (DecoderLayerSpec& layer : spec.layers) layer = tiny_mesh_layer();
@@ -187,6 +236,13 @@ TEST_F(MeshLayerTest, MeshNotDividingAFieldNamesTheMeshAndTheField) {
                   "[decoder_layer] tensor_parallel: [tensor_parallel] mesh T3K axis 1 (8 devices): "
                   "[gated_mlp] config.reduction_shards 1 does not split spec.ffn_dim 16 into whole "
                   "tiles of 32")));
+  // 1x8 cannot hold 4 experts whole, one device's share each.
+  DecoderLayerSpec four_experts = tiny_moe_mesh_layer();
+  std::get<MoeSpec>(four_experts.ffn).num_experts = 4;
+  EXPECT_THAT([&] { build(four_experts, "T3K"); },
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("[decoder_layer] tensor_parallel: [ep_moe] mesh T3K axis 1 (8 "
+                            "devices) does not divide spec.moe.num_experts 4")));
   DecoderLayerSpec mlp = tiny_mesh_layer();
   mlp.ffn = MlpSpec{kHidden, kFfn, Activation::gelu, true};
   const DecoderLayerImplConfig config =

@@ -1,10 +1,12 @@
 // Small Llama-shaped models with seeded weights for the pattern tests: hidden 64, 4 query and 2
-// key/value heads of 16, SwiGLU of 128, vocabulary 96, RoPE theta 500000 with llama3 scaling.
+// key/value heads of 16, SwiGLU of 128, vocabulary 96, RoPE theta 500000 with llama3 scaling
+// (SeededWeights also seeds an MoE FFN: the router, then every expert's three matrices).
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "patterns/causal_lm.h"
@@ -82,8 +84,18 @@ class SeededWeights {
     weights.attention.wo = matrix(q, kHidden);
     if (spec.post_attention_norm) weights.post_attention_norm.weight = scale(kHidden);
     weights.ffn_norm.weight = scale(kHidden);
-    const std::int64_t ffn = std::get<GatedMlpSpec>(spec.ffn).ffn_dim;
-    weights.ffn = GatedMlpWeights{matrix(kHidden, ffn), matrix(kHidden, ffn), matrix(ffn, kHidden)};
+    if (const auto* moe = std::get_if<MoeSpec>(&spec.ffn)) {
+      MoeWeights experts{matrix(kHidden, moe->num_experts), {}};
+      for (std::int64_t e = 0; e < moe->num_experts; ++e) {
+        experts.experts.push_back({matrix(kHidden, moe->ffn_dim), matrix(kHidden, moe->ffn_dim),
+                                   matrix(moe->ffn_dim, kHidden)});
+      }
+      weights.ffn = std::move(experts);
+    } else {
+      const std::int64_t ffn = std::get<GatedMlpSpec>(spec.ffn).ffn_dim;
+      weights.ffn =
+          GatedMlpWeights{matrix(kHidden, ffn), matrix(kHidden, ffn), matrix(ffn, kHidden)};
+    }
     if (spec.post_ffn_norm) weights.post_ffn_norm.weight = scale(kHidden);
     return weights;
   }
