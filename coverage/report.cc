@@ -301,9 +301,9 @@ CoverageReport build_coverage_report(const std::vector<CoverageRecord>& records,
     DescribedRecord item;
     item.record = &record;
     // From the kind: a mesh kind's record counts under its single-device block (record.block).
-    item.facts = coverage_detail::describe_block(coverage_detail::split_kind(record.kind).first,
-                                                 record.spec, record.impl_config, record.device,
-                                                 record.mode);
+    item.facts =
+        coverage_detail::describe_block(coverage_detail::split_kind(record.kind).first, record.spec,
+                                        record.impl_config, record.device, record.mode);
     CatalogConfig as_config;
     as_config.block = item.facts.block;
     as_config.mode = record.mode;

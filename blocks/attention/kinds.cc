@@ -1,8 +1,10 @@
 // The attention kinds. attention.prefill: x, wq, wk, wv, wo, bq/bk/bv (qkv_bias), bo
 // (output_bias), q_norm/k_norm (qk_norm); k_cache, v_cache and scalar first_slot are accepted and
 // not read by replay. attention.decode: x, positions, k_cache, v_cache and the same weights.
-// tp_attention (prefill): the mesh tensor x and the whole attention's weights, as
-// attention.prefill names them. Tolerance: PCC >= 0.99 (bfloat8_b weights).
+// tp_attention: the mesh tensor x and the whole attention's weights, as attention.prefill names
+// them; a decode call also positions and the mesh tensors k_cache and v_cache (every device's
+// cache, as the patterns record them). Tolerance: PCC >= 0.99 (bfloat8_b weights).
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -149,36 +151,62 @@ InputRules tp_attention_weights(const nlohmann::json& spec_json) {
   return attention_weight_rules(nlohmann::json(spec_json.get<TpAttentionSpec>().attention));
 }
 
-// Replay and the suites run a tensor-parallel prefill: its output does not depend on the caches
-// it fills, so it runs without them, as attention.prefill does. A decode call needs every
-// device's own KV cache (make_kv_caches), which a call does not carry yet: refused by name.
-Mode tp_attention_mode(Mode mode) {
-  if (mode != Mode::prefill) {
-    throw std::invalid_argument(
-        "[tp_attention] only prefill calls are replayed and seeded: a decode call would need one "
-        "KV cache per device (docs/multi-device.md \"Tensor-parallel blocks\")");
-  }
-  return mode;
+// A call's mode: its scalar "mode" when it has one (the suites' calls); else decode when it
+// carries positions (the patterns' decode calls: a traced scalar is a number, not a mode name),
+// prefill otherwise.
+Mode tp_attention_call_mode(const BlockCall& call) {
+  if (call.scalars.contains("mode")) return call_mode(call);
+  const bool positions =
+      std::any_of(call.inputs.begin(), call.inputs.end(),
+                  [](const NamedTensor& input) { return input.name == "positions"; });
+  return positions ? Mode::decode : Mode::prefill;
 }
 
+// A prefill runs without caches (its output does not depend on the caches it fills, as
+// attention.prefill). A decode reads x, positions and every device's k/v cache from the call's
+// mesh tensors (one shard per device, as the patterns record them) and works on copies.
 BoundCall bind_tp_attention(const BlockCall& call) {
-  const Mode mode = tp_attention_mode(call_mode(call));
+  const Mode mode = tp_attention_call_mode(call);
   auto parts =
       call_block<TpAttentionSpec, TpAttention>(call, mode, tp_attention_weights, attention_weights);
   const MeshTensor x = mesh_input(call, parts.spec.mesh);
   BoundCall bound;
-  bound.run_device = [block = parts.block, x] {
-    return named({{"y", compose(block->prefill_forward(x))}});
+  if (mode == Mode::prefill) {
+    bound.run_device = [block = parts.block, x] {
+      return named({{"y", compose(block->prefill_forward(x))}});
+    };
+    bound.run_reference = [spec = parts.spec, weights = parts.weights, x] {
+      return named({{"y", tp_attention_prefill_reference(spec, weights, x)}});
+    };
+    return bound;
+  }
+  const Tensor positions = call.input("positions");
+  const MeshTensor k_caches = mesh_input(call, parts.spec.mesh, "k_cache");
+  const MeshTensor v_caches = mesh_input(call, parts.spec.mesh, "v_cache");
+  tp_attention_device_caches(parts.spec, k_caches, v_caches);  // Bad layouts fail the bind.
+  bound.run_device = [block = parts.block, x, positions, k_caches, v_caches] {
+    std::vector<KVCache> caches = tp_attention_device_caches(block->spec(), k_caches, v_caches);
+    return named({{"y", compose(block->decode_forward(x, positions, caches))}});
   };
-  bound.run_reference = [spec = parts.spec, weights = parts.weights, x] {
-    return named({{"y", tp_attention_prefill_reference(spec, weights, x)}});
+  bound.run_reference = [spec = parts.spec, weights = parts.weights, x, positions, k_caches,
+                         v_caches] {
+    return named(
+        {{"y", tp_attention_decode_reference(spec, weights, x, positions, k_caches, v_caches)}});
   };
   return bound;
 }
 
 // x [batch, seq_len, hidden] seeded whole and replicated on the mesh, then the whole weights.
+// The suites seed prefill only: a decode call needs every device's own KV cache (with KV heads
+// replicated over devices when there are fewer than devices), which a seeded call does not carry
+// yet: refused by name.
 InputPlan tp_attention_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
-  require_call_shapes(shapes, tp_attention_mode(mode), false);
+  if (mode != Mode::prefill) {
+    throw std::invalid_argument(
+        "[tp_attention] only prefill calls are seeded: a decode call needs one KV cache per "
+        "device (docs/multi-device.md \"Tensor-parallel blocks\"); traced decode calls replay");
+  }
+  require_call_shapes(shapes, mode, false);
   const auto spec = block.spec.get<TpAttentionSpec>();
   return plan({mesh_activation(spec.mesh, {}, mode, shapes, spec.attention.hidden_dim)},
               tp_attention_weights(block.spec));
@@ -205,7 +233,9 @@ void add_attention_block_kinds(std::vector<BlockKind>& kinds) {
        .identity = identity<TpAttentionSpec>,
        .facts = sharded_facts<TpAttentionSpec, TpAttentionImplConfig>(
            [](const TpAttentionSpec& spec) { return spec.attention; },
-           [](const TpAttentionSpec&, const TpAttentionImplConfig& config) { return config.device; },
+           [](const TpAttentionSpec&, const TpAttentionImplConfig& config) {
+             return config.device;
+           },
            [](const TpAttentionSpec& spec, const TpAttentionImplConfig& config, KindFacts& facts) {
              attention_extras(spec.attention, config.device, facts);
              facts.derived["reduction"] = std::string(tp_reduction_name(config.reduction));

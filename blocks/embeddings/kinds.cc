@@ -162,7 +162,9 @@ void add_embeddings_block_kinds(std::vector<BlockKind>& kinds) {
        .activation_input = "ids",
        .facts = sharded_facts<TpEmbeddingSpec, TpEmbeddingImplConfig>(
            [](const TpEmbeddingSpec& spec) { return spec.embedding; },
-           [](const TpEmbeddingSpec&, const TpEmbeddingImplConfig& config) { return config.device; },
+           [](const TpEmbeddingSpec&, const TpEmbeddingImplConfig& config) {
+             return config.device;
+           },
            [](const TpEmbeddingSpec& spec, const TpEmbeddingImplConfig& config, KindFacts& facts) {
              facts.weight_dtype = std::string(dtype_name(config.device.weight_dtype));
              facts.derived["scaled"] = spec.embedding.scale != 1.0;

@@ -63,7 +63,8 @@ TEST(BlockKindConsumers, MeshKindFactsNameTheMesh) {
   // It runs a gated MLP on every device: coverage counts it as that block on the mesh.
   EXPECT_EQ(facts.block, "gated_mlp");
   EXPECT_EQ(facts.topology, "T3K");
-  EXPECT_EQ(facts.spec, (nlohmann::json{{"hidden_dim", 64}, {"ffn_dim", 256}, {"activation", "silu"}}));
+  EXPECT_EQ(facts.spec,
+            (nlohmann::json{{"hidden_dim", 64}, {"ffn_dim", 256}, {"activation", "silu"}}));
   EXPECT_EQ(facts.identity, "GATED_MLP(hidden=64,ffn=256,act=silu)");
   EXPECT_EQ(facts.impl_config.at("ff1_ff3").at("weight_dtype"), "bfloat8_b");
   EXPECT_FALSE(facts.impl_config.contains("reduction"));

@@ -45,9 +45,8 @@ CallObservation tp_lm_head_shard_call() {
   call.name = "lm_head.decode";
   call.kind = "tp_lm_head";
   call.mode = "decode";
-  call.spec = {{"lm_head", {{"hidden_dim", 8192}, {"vocab_size", 16032}}},
-               {"mesh", "T3K"},
-               {"axis", 1}};
+  call.spec = {
+      {"lm_head", {{"hidden_dim", 8192}, {"vocab_size", 16032}}}, {"mesh", "T3K"}, {"axis", 1}};
   call.device = "T3K";
   call.vocab_shards = 8;
   call.inputs = {{"x", {1, 8192}, DType::bfloat16}};
@@ -81,8 +80,8 @@ TEST(MeshKindCoverage, ATensorParallelMlpRecordIsTheGatedMlpOnItsMesh) {
 // Before the mesh kinds described their single-device block, this record was "tp_gated_mlp"
 // with the identity TP_GATED_MLP(...) and covered nothing.
 TEST(MeshKindCoverage, ATensorParallelMlpOnT3KCoversLlama70BOnT3KOnly) {
-  const CoverageReport report =
-      build_coverage_report({make_coverage_record(tp_gated_mlp_call("prefill"))}, builtin_catalog());
+  const CoverageReport report = build_coverage_report(
+      {make_coverage_record(tp_gated_mlp_call("prefill"))}, builtin_catalog());
   const ModelCoverage* t3k = report.find_model("Llama-3.1-70B@T3K");
   const ModelCoverage* one_device = report.find_model("Llama-3.1-70B");
   const ModelCoverage* tg = report.find_model("Llama-3.1-70B@TG");
@@ -98,8 +97,7 @@ TEST(MeshKindCoverage, ATensorParallelMlpOnT3KCoversLlama70BOnT3KOnly) {
   EXPECT_EQ(t3k->counts.passing, 1);
   EXPECT_EQ(find_config(*one_device, "gated_mlp", "prefill", "bfloat8_b")->status,
             ConfigStatus::missing);
-  EXPECT_EQ(find_config(*tg, "gated_mlp", "prefill", "bfloat8_b")->status,
-            ConfigStatus::missing);
+  EXPECT_EQ(find_config(*tg, "gated_mlp", "prefill", "bfloat8_b")->status, ConfigStatus::missing);
   EXPECT_TRUE(report.unmatched.empty());
 }
 

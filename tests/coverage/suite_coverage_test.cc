@@ -223,9 +223,8 @@ TEST(PlannedCoverage, ShippedSuitesPlanEveryConfigurationOfTheirModel) {
   for (const fs::path& path : suites) {
     SCOPED_TRACE(path.filename().string());
     const SuiteFile file = load_suite_file(path.string());
-    const auto model = std::find_if(models.begin(), models.end(), [&](const CatalogModel& m) {
-      return m.id == file.model_name;
-    });
+    const auto model = std::find_if(models.begin(), models.end(),
+                                    [&](const CatalogModel& m) { return m.id == file.model_name; });
     ASSERT_NE(model, models.end()) << "model '" << file.model_name << "' is not in the catalog";
     ASSERT_FALSE(model->configurations.empty()) << model->name;
     const bool mesh = file.mesh.size() > 1;
