@@ -12,10 +12,8 @@
 #include "blocks/common/json_fields.h"
 #include "blocks/ffn/ep_moe.h"
 #include "blocks/lm_head/tp_lm_head.h"
-#include "blocks/registration.h"
 #include "patterns/internal/block_module_support.h"
 #include "patterns/internal/context.h"
-#include "patterns/internal/validated_call.h"
 #include "validation/input/json_reader.h"
 #include "validation/mesh/transport.h"
 #include "validation/wrapper/tensor_visit.h"
@@ -278,13 +276,9 @@ class TpAttentionModule final : public AttentionModule {
     blocks_ = make_blocks<TpAttention>(tp_configs, [&](const TpAttentionImplConfig& config) {
       return std::make_shared<const TpAttention>(spec_, config, weights_);
     });
-    // No registered kind yet (replay skips these calls); the records still carry the Spec and
-    // ImplConfig of tp_attention, and the calls are judged by the single-device attention kinds'
-    // thresholds (the same mathematics).
-    infos_ = block_infos("", "", spec_, tp_configs);
-    register_builtin_blocks();
-    infos_.prefill.tolerances = pattern_detail::call_tolerances({"attention.prefill"});
-    infos_.decode.tolerances = pattern_detail::call_tolerances({"attention.decode"});
+    // Both modes' calls are tp_attention's (replay tells a decode call by its positions); the
+    // records carry its Spec and ImplConfig, x and the per-device caches as mesh tensors.
+    infos_ = block_infos(TpAttentionSpec::kind, TpAttentionSpec::kind, spec_, tp_configs);
   }
 
   KVCache make_cache(std::int64_t max_batch, std::int64_t max_seq_len) const override {
@@ -305,13 +299,14 @@ class TpAttentionModule final : public AttentionModule {
   }
   Tensor decode_reference(const Tensor& x, const Tensor& positions,
                           const KVCache& cache) const override {
-    return attention_decode_reference(spec_.attention, weights_, x, positions, whole_cache(cache.k),
-                                      whole_cache(cache.v));
+    return attention_decode_reference(spec_.attention, weights_, x, positions,
+                                      tp_attention_whole_cache(spec_, cache.k),
+                                      tp_attention_whole_cache(spec_, cache.v));
   }
   ModuleInfo info(Mode mode) const override { return infos_[mode]; }
   std::vector<NamedTensor> weights() const override {
     return named_weights(
-        "attention.prefill", spec_.attention,
+        TpAttentionSpec::kind, spec_,
         {&weights_.wq, &weights_.wk, &weights_.wv, &weights_.wo, &weights_.bq, &weights_.bk,
          &weights_.bv, &weights_.bo, &weights_.q_norm, &weights_.k_norm});
   }
@@ -387,20 +382,6 @@ class TpAttentionModule final : public AttentionModule {
     };
     write(&KVCache::k);
     write(&KVCache::v);
-  }
-
-  // The single-device cache [batch, num_kv_heads, seq, head_dim] the reference reads: KV head h
-  // from the first device position holding it.
-  Tensor whole_cache(const Tensor& concatenated) const {
-    const std::int64_t kv = device_kv_heads();
-    std::vector<Tensor> heads;
-    for (std::int64_t head = 0; head < spec_.attention.kv_heads(); ++head) {
-      int p = 0;
-      while (spec_.first_kv_head(p) + kv <= head) ++p;
-      heads.push_back(
-          ccl_detail::slice(concatenated, 1, p * kv + head - spec_.first_kv_head(p), 1));
-    }
-    return ccl_detail::concat(heads, 1);
   }
 
   TpAttentionSpec spec_;

@@ -228,4 +228,66 @@ Tensor tp_attention_prefill_reference(const TpAttentionSpec& spec, const Attenti
                                      tp_detail::composed_input(kBlock, {spec.mesh, spec.axis}, x));
 }
 
+namespace {
+
+// The devices' caches of a call laid out as make_kv_caches holds them (see the header).
+void check_cache_layout(const TpAttentionSpec& spec, const MeshTensor& caches,
+                        std::string_view name) {
+  std::array<Placement, 2> expected{};
+  expected[static_cast<std::size_t>(spec.axis)] = Placement::shard(1);
+  const auto text = [](const std::array<Placement, 2>& placements) {
+    return "[" + placement_name(placements[0]) + ", " + placement_name(placements[1]) + "]";
+  };
+  if (caches.mesh != spec.mesh) {
+    ccl_detail::fail(kBlock, std::string(name) + " is on mesh " + mesh_name(caches.mesh) +
+                                 ", spec.mesh is " + mesh_name(spec.mesh));
+  }
+  if (caches.placements != expected) {
+    ccl_detail::fail(kBlock, std::string(name) + " is placed " + text(caches.placements) +
+                                 ", expected " + text(expected) +
+                                 " (each device's KV heads along "
+                                 "axis " +
+                                 std::to_string(spec.axis) + ")");
+  }
+}
+
+}  // namespace
+
+std::vector<KVCache> tp_attention_device_caches(const TpAttentionSpec& spec,
+                                                const MeshTensor& k_caches,
+                                                const MeshTensor& v_caches) {
+  check_cache_layout(spec, k_caches, "k_cache");
+  check_cache_layout(spec, v_caches, "v_cache");
+  std::vector<KVCache> caches;
+  for (std::size_t device = 0; device < k_caches.shards.size(); ++device) {
+    const Tensor& k = k_caches.shards[device];
+    const Tensor& v = v_caches.shards.at(device);
+    caches.push_back({k.defined() ? k.clone() : Tensor(), v.defined() ? v.clone() : Tensor()});
+  }
+  return caches;
+}
+
+Tensor tp_attention_whole_cache(const TpAttentionSpec& spec, const Tensor& concatenated) {
+  const std::int64_t kv = spec.device_spec(0).kv_heads();
+  std::vector<Tensor> heads;
+  for (std::int64_t head = 0; head < spec.attention.kv_heads(); ++head) {
+    int p = 0;
+    while (spec.first_kv_head(p) + kv <= head) ++p;
+    heads.push_back(ccl_detail::slice(concatenated, 1, p * kv + head - spec.first_kv_head(p), 1));
+  }
+  return ccl_detail::concat(heads, 1);
+}
+
+Tensor tp_attention_decode_reference(const TpAttentionSpec& spec, const AttentionWeights& weights,
+                                     const MeshTensor& x, const Tensor& positions,
+                                     const MeshTensor& k_caches, const MeshTensor& v_caches) {
+  spec.validate();
+  check_cache_layout(spec, k_caches, "k_cache");
+  check_cache_layout(spec, v_caches, "v_cache");
+  return attention_decode_reference(spec.attention, weights,
+                                    tp_detail::composed_input(kBlock, {spec.mesh, spec.axis}, x),
+                                    positions, tp_attention_whole_cache(spec, compose(k_caches)),
+                                    tp_attention_whole_cache(spec, compose(v_caches)));
+}
+
 }  // namespace ttt

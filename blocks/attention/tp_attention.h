@@ -128,4 +128,26 @@ class TpAttention {
 Tensor tp_attention_prefill_reference(const TpAttentionSpec& spec, const AttentionWeights& weights,
                                       const MeshTensor& x);
 
+// Every device's KV caches as one mesh tensor per cache (a trace's k_cache or v_cache, as the
+// patterns record them): one shard per device, its cache from make_kv_caches, placed shard(1)
+// (the KV heads) along spec.axis and replicated along the other axis. Returns copies of the shards
+// as make_kv_caches holds them (a decode writes into them). Throws std::invalid_argument naming
+// the input for another mesh or placement: "[tp_attention] k_cache is placed [replicated,
+// replicated], expected [replicated, shard(1)] (each device's KV heads along axis 1)".
+std::vector<KVCache> tp_attention_device_caches(const TpAttentionSpec& spec,
+                                                const MeshTensor& k_caches,
+                                                const MeshTensor& v_caches);
+
+// The single-device cache [batch, num_kv_heads, seq, head_dim] of every device's caches
+// concatenated along the KV heads in axis order (device position p at p * kv .. (p + 1) * kv -
+// 1, kv the heads one device holds; the compose() of the mesh tensors above): KV head h from
+// the first device position holding it.
+Tensor tp_attention_whole_cache(const TpAttentionSpec& spec, const Tensor& concatenated);
+
+// The float64 reference of a decode step: attention_decode_reference of the composed x on the
+// whole caches (tp_attention_whole_cache of the devices' caches, checked as above).
+Tensor tp_attention_decode_reference(const TpAttentionSpec& spec, const AttentionWeights& weights,
+                                     const MeshTensor& x, const Tensor& positions,
+                                     const MeshTensor& k_caches, const MeshTensor& v_caches);
+
 }  // namespace ttt

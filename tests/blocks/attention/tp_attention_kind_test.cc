@@ -1,6 +1,8 @@
 // The tp_attention block kind: replay of a prefill call whose x is a mesh tensor (or the
-// container x/0, x/1, ...) with the whole weights under attention.prefill's names, its seeded
-// input plan (x replicated on the Spec's mesh), its coverage facts, and the refusal of decode.
+// container x/0, x/1, ...) with the whole weights under attention.prefill's names, of a decode
+// call with every device's KV cache as the patterns record it, its seeded input plan (x
+// replicated on the Spec's mesh), its coverage facts, and the refusal of seeded decode calls and
+// of caches laid out otherwise.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "blocks/attention/tp_attention.h"
 #include "blocks/common/block_kind.h"
@@ -34,6 +37,21 @@ const nlohmann::json kSpec = {{"attention",
                                 {"rope", {{"head_dim", 8}, {"max_position_embeddings", 64}}}}},
                               {"mesh", "T3K"}};
 
+// The whole attention's weights under attention.prefill's names, seeded.
+void add_weights(BlockCall& call) {
+  std::uint64_t seed = 100;
+  for (const auto& [name, shape] : {std::pair<const char*, Shape>{"wq", {64, 64}},
+                                    {"wk", {64, 16}},
+                                    {"wv", {64, 16}},
+                                    {"wo", {64, 64}},
+                                    {"bq", {64}},
+                                    {"bk", {16}},
+                                    {"bv", {16}},
+                                    {"bo", {64}}}) {
+    call.inputs.push_back({name, random_normal(shape, seed++, 0.0, 0.125)});
+  }
+}
+
 BlockCall prefill_call(const Tensor& x, bool container) {
   BlockCall call;
   call.kind = "tp_attention";
@@ -46,17 +64,43 @@ BlockCall prefill_call(const Tensor& x, bool container) {
   } else {
     call.inputs.push_back({"x", x, std::make_shared<const MeshTensor>(distribute(x, mesh, {}))});
   }
-  std::uint64_t seed = 100;
-  for (const auto& [name, shape] : {std::pair<const char*, Shape>{"wq", {64, 64}},
-                                    {"wk", {64, 16}},
-                                    {"wv", {64, 16}},
-                                    {"wo", {64, 64}},
-                                    {"bq", {64}},
-                                    {"bk", {16}},
-                                    {"bv", {16}},
-                                    {"bo", {64}}}) {
-    call.inputs.push_back({name, random_normal(shape, seed++, 0.0, 0.125)});
+  add_weights(call);
+  return call;
+}
+
+// Every T3K device's cache of kSpec, as the patterns record it: device p holds the one KV head its
+// query heads read, p / 4, of the single-device cache `whole` [batch, 2, seq, 8]; the mesh tensor
+// is those 8 caches, shard(1) along the columns.
+MeshTensor device_caches(const Tensor& whole) {
+  Tensor concatenated({whole.dim(0), 8, whole.dim(2), whole.dim(3)}, whole.dtype());
+  for (std::int64_t b = 0; b < whole.dim(0); ++b) {
+    for (std::int64_t p = 0; p < 8; ++p) {
+      for (std::int64_t s = 0; s < whole.dim(2); ++s) {
+        for (std::int64_t d = 0; d < whole.dim(3); ++d) {
+          concatenated.set({b, p, s, d}, whole.at({b, p / 4, s, d}));
+        }
+      }
+    }
   }
+  return distribute(concatenated, parse_mesh("T3K"), {Placement::replicate(), Placement::shard(1)});
+}
+
+// A decode call as the patterns record it: no "mode" scalar (positions make it a decode), x
+// replicated, positions, the devices' caches in bfloat16, the whole weights.
+BlockCall decode_call(const Tensor& x, const Tensor& positions, const Tensor& k, const Tensor& v) {
+  BlockCall call;
+  call.kind = "tp_attention";
+  call.spec = kSpec;
+  call.impl_config = {{"device", {{"kv_cache_dtype", "bfloat16"}}}};
+  call.device = "T3K";
+  const Mesh mesh = parse_mesh("T3K");
+  call.inputs.push_back({"x", x, std::make_shared<const MeshTensor>(distribute(x, mesh, {}))});
+  call.inputs.push_back({"positions", positions});
+  for (const auto& [name, whole] : {std::pair{"k_cache", k}, std::pair{"v_cache", v}}) {
+    const auto caches = std::make_shared<const MeshTensor>(device_caches(whole));
+    call.inputs.push_back({name, compose(*caches), caches});
+  }
+  add_weights(call);
   return call;
 }
 
@@ -110,19 +154,66 @@ TEST(TpAttentionKindTest, SeededPlanReplicatesXOnTheMesh) {
   EXPECT_EQ(facts.derived.at("reduction"), "reduce_scatter");
 }
 
-TEST(TpAttentionKindTest, DecodeIsRefusedByName) {
+TEST(TpAttentionKindTest, ReplaysADecodeCallFromEveryDevicesCache) {
   const BlockKind* kind = find_block_kind("tp_attention");
   ASSERT_NE(kind, nullptr);
-  BlockCall call = prefill_call(random_normal({2, 64}, 7, 0.0, 1.0), false);
-  call.scalars["mode"] = "decode";
+  const Tensor x = random_normal({2, 64}, 7, 0.0, 1.0, DType::bfloat16);
+  const Tensor positions = Tensor::from_int64({2}, {5, 3});
+  const Tensor k = random_normal({2, 2, 8, 8}, 8, 0.0, 1.0, DType::bfloat16);
+  const Tensor v = random_normal({2, 2, 8, 8}, 9, 0.0, 1.0, DType::bfloat16);
+  const BlockCall call = decode_call(x, positions, k, v);
+  const BoundCall bound = kind->bind(call);
+  const Tensor device = bound.run_device()[0].tensor;
+  const Tensor reference = bound.run_reference()[0].tensor;
+  ASSERT_EQ(device.shape(), (Shape{2, 64}));
+  EXPECT_GE(compute_metrics(device, reference).pcc, 0.99);
+
+  // The reference is the single-device decode on the whole caches the devices' caches hold.
+  AttentionWeights weights{call.input("wq"), call.input("wk"), call.input("wv"), call.input("wo")};
+  weights.bq = call.input("bq");
+  weights.bk = call.input("bk");
+  weights.bv = call.input("bv");
+  weights.bo = call.input("bo");
+  const auto spec = kSpec.get<TpAttentionSpec>();
+  EXPECT_EQ(floats_of(reference),
+            floats_of(attention_decode_reference(spec.attention, weights, x, positions, k, v)));
+  // The device side is the block itself on copies of the devices' caches, which stay as recorded
+  // (a second run gives the same output).
+  TpAttentionImplConfig config = default_impl_config(spec, Device::T3K, Mode::decode);
+  config.device.kv_cache_dtype = DType::bfloat16;
+  const TpAttention block(spec, config, weights);
+  const MeshTensor k_caches = device_caches(k), v_caches = device_caches(v);
+  std::vector<KVCache> caches;
+  for (int d = 0; d < 8; ++d)
+    caches.push_back({k_caches.shards[d].clone(), v_caches.shards[d].clone()});
+  EXPECT_EQ(
+      floats_of(device),
+      floats_of(compose(block.decode_forward(distribute(x, spec.mesh, {}), positions, caches))));
+  EXPECT_EQ(floats_of(bound.run_device()[0].tensor), floats_of(device));
+}
+
+TEST(TpAttentionKindTest, DecodeCachesOnAnotherLayoutAndSeededDecodeAreRefused) {
+  const BlockKind* kind = find_block_kind("tp_attention");
+  ASSERT_NE(kind, nullptr);
+  const Tensor k = random_normal({1, 2, 8, 8}, 8, 0.0, 1.0, DType::bfloat16);
+  BlockCall call =
+      decode_call(random_normal({1, 64}, 7, 0.0, 1.0), Tensor::from_int64({1}, {2}), k, k);
+  for (NamedTensor& input : call.inputs) {
+    if (input.name == "k_cache") {
+      input.mesh =
+          std::make_shared<const MeshTensor>(distribute(input.tensor, parse_mesh("T3K"), {}));
+    }
+  }
   EXPECT_THAT([&] { kind->bind(call); },
               ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[tp_attention] only prefill calls are replayed and seeded")));
+                  HasSubstr("[tp_attention] k_cache is placed [replicated, replicated], expected "
+                            "[replicated, shard(1)] (each device's KV heads along axis 1)")));
   const ConfiguredBlock block =
       kind->configure(JsonNode(kSpec, "spec"), Device::T3K, Mode::decode, std::nullopt,
                       JsonNode(nlohmann::json::object(), "impl_config"));
   EXPECT_THAT([&] { kind->seeded_inputs(block, Mode::decode, {.batch = 1, .context_len = 4}); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr("one KV cache per device")));
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("[tp_attention] only prefill calls are seeded")));
 }
 
 }  // namespace
