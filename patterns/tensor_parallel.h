@@ -87,11 +87,11 @@ void validate(const DecoderLayerTpConfig& config, const AttentionSpec& attention
 
 // Tensor-parallel modules (the modules a layer or model gets on a mesh). Both modes must name the
 // same mesh and axis (the modes share the KV caches). Their calls record the tensor-parallel kind
-// ("tp_gated_mlp", "ep_moe", "tp_lm_head"; TpAttention has no registered kind yet: its calls are
-// recorded with block "" and replay skips them), the Spec and ImplConfig of that kind, x as the
-// mesh tensor the devices receive, and the output as the devices hold it. make_tp_ffn_module
-// makes a gated MLP's TpGatedMlp module and an MoE's EpMoe module, both reducing the partial
-// sums as the configs' `ffn` says.
+// ("tp_attention" in both modes, "tp_gated_mlp", "ep_moe", "tp_lm_head"), the Spec and ImplConfig
+// of that kind, x as the mesh tensor the devices receive (an attention call also every device's
+// KV cache, which its decode replays from), and the output as the devices hold it.
+// make_tp_ffn_module makes a gated MLP's TpGatedMlp module and an MoE's EpMoe module, both reducing
+// the partial sums as the configs' `ffn` says.
 std::shared_ptr<const AttentionModule> make_tp_attention_module(
     const AttentionSpec& spec, const PerMode<AttentionImplConfig>& configs,
     const PerMode<DecoderLayerTpConfig>& mesh, AttentionWeights weights);
