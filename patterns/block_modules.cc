@@ -233,19 +233,7 @@ class BlockAttentionModule final : public AttentionModule {
   BlockAttentionModule(const AttentionSpec& spec, const PerMode<AttentionImplConfig>& configs,
                        AttentionWeights weights)
       : spec_(spec), cache_config_(configs.decode) {
-    if (configs.prefill.kv_cache_dtype != configs.decode.kv_cache_dtype) {
-      throw std::invalid_argument(
-          "[attention] the prefill and decode configs disagree on kv_cache_dtype (" +
-          std::string(dtype_name(configs.prefill.kv_cache_dtype)) + " vs " +
-          std::string(dtype_name(configs.decode.kv_cache_dtype)) +
-          "): both modes share one KV cache");
-    }
-    for (WeightSource* source :
-         {&weights.wq, &weights.wk, &weights.wv, &weights.wo, &weights.bq, &weights.bk, &weights.bv,
-          &weights.bo, &weights.q_norm, &weights.k_norm}) {
-      *source = load_once(std::move(*source));
-    }
-    weights_ = std::move(weights);
+    weights_ = pattern_detail::shared_attention_weights("attention", configs, std::move(weights));
     blocks_ = make_blocks<Attention>(configs, [&](const AttentionImplConfig& config) {
       return std::make_shared<const Attention>(spec_, config, weights_);
     });

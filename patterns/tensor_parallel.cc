@@ -257,19 +257,8 @@ class TpAttentionModule final : public AttentionModule {
       : cache_config_(configs.decode) {
     const DecoderLayerTpConfig& common = common_mesh(mesh, TpAttentionSpec::kind);
     spec_ = TpAttentionSpec{spec, common.mesh, common.axis};
-    if (configs.prefill.kv_cache_dtype != configs.decode.kv_cache_dtype) {
-      throw std::invalid_argument(
-          "[tp_attention] the prefill and decode configs disagree on kv_cache_dtype (" +
-          std::string(dtype_name(configs.prefill.kv_cache_dtype)) + " vs " +
-          std::string(dtype_name(configs.decode.kv_cache_dtype)) +
-          "): both modes share one KV cache");
-    }
-    for (WeightSource* source :
-         {&weights.wq, &weights.wk, &weights.wv, &weights.wo, &weights.bq, &weights.bk, &weights.bv,
-          &weights.bo, &weights.q_norm, &weights.k_norm}) {
-      *source = load_once(std::move(*source));
-    }
-    weights_ = std::move(weights);
+    weights_ = pattern_detail::shared_attention_weights(TpAttentionSpec::kind, configs,
+                                                        std::move(weights));
     const PerMode<TpAttentionImplConfig> tp_configs{
         {configs.prefill, mesh.prefill.attention.reduction, mesh.prefill.attention.ccl},
         {configs.decode, mesh.decode.attention.reduction, mesh.decode.attention.ccl}};

@@ -79,6 +79,27 @@ std::vector<NamedTensor> named_weights(std::string_view kind, const Spec& spec,
   return out;
 }
 
+// An attention module's weights, each loaded once, after checking that both modes' configs keep
+// the KV cache in one format (the modes share one cache): the attention module's and, on a mesh,
+// the tp_attention module's. `block` names the module's kind in the error.
+inline AttentionWeights shared_attention_weights(std::string_view block,
+                                                 const PerMode<AttentionImplConfig>& configs,
+                                                 AttentionWeights weights) {
+  if (configs.prefill.kv_cache_dtype != configs.decode.kv_cache_dtype) {
+    throw std::invalid_argument("[" + std::string(block) +
+                                "] the prefill and decode configs disagree on kv_cache_dtype (" +
+                                std::string(dtype_name(configs.prefill.kv_cache_dtype)) + " vs " +
+                                std::string(dtype_name(configs.decode.kv_cache_dtype)) +
+                                "): both modes share one KV cache");
+  }
+  for (WeightSource* source :
+       {&weights.wq, &weights.wk, &weights.wv, &weights.wo, &weights.bq, &weights.bk, &weights.bv,
+        &weights.bo, &weights.q_norm, &weights.k_norm}) {
+    *source = ttt::load_once(std::move(*source));
+  }
+  return weights;
+}
+
 // An MoE's weights, each loaded once (the modes' blocks and the reference share them): the moe
 // module's and, on a mesh, the ep_moe module's.
 inline MoeWeights load_once(MoeWeights weights) {
