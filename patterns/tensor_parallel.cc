@@ -130,6 +130,17 @@ const TpConfig& common_mesh(const PerMode<TpConfig>& mesh, std::string_view bloc
   return mesh.prefill;
 }
 
+// Both modes' configs of a tensor-parallel block (TpAttentionImplConfig, TpGatedMlpImplConfig,
+// EpMoeImplConfig: {device config, reduction, ccl}) from each mode's single-device config and the
+// layer's partial-sum config of that module (`sum`: &DecoderLayerTpConfig::attention or ::ffn).
+template <typename TpImplConfig, typename DeviceConfig>
+PerMode<TpImplConfig> tp_configs(const PerMode<DeviceConfig>& configs,
+                                 const PerMode<DecoderLayerTpConfig>& mesh,
+                                 TpPartialSumConfig DecoderLayerTpConfig::*sum) {
+  return {{configs.prefill, (mesh.prefill.*sum).reduction, (mesh.prefill.*sum).ccl},
+          {configs.decode, (mesh.decode.*sum).reduction, (mesh.decode.*sum).ccl}};
+}
+
 // x as every device receives it: replicated on the whole mesh.
 MeshTensor replicated(const Tensor& x, const Mesh& mesh) {
   return distribute(x, mesh, {Placement::replicate(), Placement::replicate()});
@@ -168,13 +179,12 @@ class TpGatedMlpModule final : public TpPositionwiseModule<TpGatedMlp> {
     const DecoderLayerTpConfig& common = common_mesh(mesh, TpGatedMlpSpec::kind);
     spec_ = TpGatedMlpSpec{spec, common.mesh, common.axis};
     mesh_ = common.mesh;
-    const PerMode<TpGatedMlpImplConfig> tp_configs{
-        {configs.prefill, mesh.prefill.ffn.reduction, mesh.prefill.ffn.ccl},
-        {configs.decode, mesh.decode.ffn.reduction, mesh.decode.ffn.ccl}};
-    blocks_ = make_blocks<TpGatedMlp>(tp_configs, [&](const TpGatedMlpImplConfig& config) {
+    const auto configs_on_mesh =
+        tp_configs<TpGatedMlpImplConfig>(configs, mesh, &DecoderLayerTpConfig::ffn);
+    blocks_ = make_blocks<TpGatedMlp>(configs_on_mesh, [&](const TpGatedMlpImplConfig& config) {
       return std::make_shared<const TpGatedMlp>(spec_, config, weights_);
     });
-    infos_ = block_infos(TpGatedMlpSpec::kind, TpGatedMlpSpec::kind, spec_, tp_configs);
+    infos_ = block_infos(TpGatedMlpSpec::kind, TpGatedMlpSpec::kind, spec_, configs_on_mesh);
   }
   Tensor reference(const Tensor& x) const override {
     return gated_mlp_reference(spec_.mlp, weights_, x);
@@ -199,9 +209,7 @@ class EpMoeModule final : public TpPositionwiseModule<EpMoe> {
     const DecoderLayerTpConfig& common = common_mesh(mesh, EpMoeSpec::kind);
     spec_ = EpMoeSpec{spec, common.mesh, common.axis};
     mesh_ = common.mesh;
-    const PerMode<EpMoeImplConfig> ep_configs{
-        {configs.prefill, mesh.prefill.ffn.reduction, mesh.prefill.ffn.ccl},
-        {configs.decode, mesh.decode.ffn.reduction, mesh.decode.ffn.ccl}};
+    const auto ep_configs = tp_configs<EpMoeImplConfig>(configs, mesh, &DecoderLayerTpConfig::ffn);
     blocks_ = make_blocks<EpMoe>(ep_configs, [&](const EpMoeImplConfig& config) {
       return std::make_shared<const EpMoe>(spec_, config, weights_);
     });
@@ -225,12 +233,12 @@ class TpLmHeadModule final : public TpPositionwiseModule<TpLmHead> {
     const CausalLmTpConfig& common = common_mesh(mesh, TpLmHeadSpec::kind);
     spec_ = TpLmHeadSpec{spec, common.mesh, common.axis};
     mesh_ = common.mesh;
-    const PerMode<TpLmHeadImplConfig> tp_configs{{configs.prefill, mesh.prefill.lm_head},
-                                                 {configs.decode, mesh.decode.lm_head}};
-    blocks_ = make_blocks<TpLmHead>(tp_configs, [&](const TpLmHeadImplConfig& config) {
+    const PerMode<TpLmHeadImplConfig> configs_on_mesh{{configs.prefill, mesh.prefill.lm_head},
+                                                      {configs.decode, mesh.decode.lm_head}};
+    blocks_ = make_blocks<TpLmHead>(configs_on_mesh, [&](const TpLmHeadImplConfig& config) {
       return std::make_shared<const TpLmHead>(spec_, config, weights_);
     });
-    infos_ = block_infos(TpLmHeadSpec::kind, TpLmHeadSpec::kind, spec_, tp_configs);
+    infos_ = block_infos(TpLmHeadSpec::kind, TpLmHeadSpec::kind, spec_, configs_on_mesh);
   }
   Tensor reference(const Tensor& x) const override {
     return lm_head_reference(spec_.lm_head, weights_, x);
@@ -259,15 +267,14 @@ class TpAttentionModule final : public AttentionModule {
     spec_ = TpAttentionSpec{spec, common.mesh, common.axis};
     weights_ = pattern_detail::shared_attention_weights(TpAttentionSpec::kind, configs,
                                                         std::move(weights));
-    const PerMode<TpAttentionImplConfig> tp_configs{
-        {configs.prefill, mesh.prefill.attention.reduction, mesh.prefill.attention.ccl},
-        {configs.decode, mesh.decode.attention.reduction, mesh.decode.attention.ccl}};
-    blocks_ = make_blocks<TpAttention>(tp_configs, [&](const TpAttentionImplConfig& config) {
+    const auto configs_on_mesh =
+        tp_configs<TpAttentionImplConfig>(configs, mesh, &DecoderLayerTpConfig::attention);
+    blocks_ = make_blocks<TpAttention>(configs_on_mesh, [&](const TpAttentionImplConfig& config) {
       return std::make_shared<const TpAttention>(spec_, config, weights_);
     });
     // Both modes' calls are tp_attention's (replay tells a decode call by its positions); the
     // records carry its Spec and ImplConfig, x and the per-device caches as mesh tensors.
-    infos_ = block_infos(TpAttentionSpec::kind, TpAttentionSpec::kind, spec_, tp_configs);
+    infos_ = block_infos(TpAttentionSpec::kind, TpAttentionSpec::kind, spec_, configs_on_mesh);
   }
 
   KVCache make_cache(std::int64_t max_batch, std::int64_t max_seq_len) const override {
