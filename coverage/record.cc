@@ -76,13 +76,6 @@ std::uint64_t call_count(const JsonNode& node) {
 
 }  // namespace
 
-std::int64_t token_bucket(std::int64_t value) {
-  if (value <= 0) return 0;
-  std::int64_t bucket = 1;
-  while (bucket < value) bucket *= 2;
-  return bucket;
-}
-
 std::string CoverageRecord::key() const {
   nlohmann::json json = to_json(*this);
   for (const char* count : kCountKeys) json.erase(count);

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "validation/fingerprint/fingerprint.h"  // token_bucket
 #include "validation/tensor/tensor.h"
 #include "validation/wrapper/registry.h"
 
@@ -94,9 +95,6 @@ struct CallObservation {
   std::int64_t vocab_shards = 1;
   enum class Outcome { passed, failed, unchecked } outcome = Outcome::unchecked;
 };
-
-// Smallest power of two >= `value` (1 for values <= 1; 0 stays 0). The bucket of a token count.
-std::int64_t token_bucket(std::int64_t value);
 
 // Builds the record of one call (calls = 1 and one of passed/failed set by the outcome).
 // The mode is, in order: `observation.mode`; the kind's ".prefill"/".decode" suffix; a string

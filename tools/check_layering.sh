@@ -3,8 +3,8 @@
 #   validation -> blocks -> patterns -> models -> suites -> coverage -> gate -> tools
 # A directory includes only its own layer and lower ones (a layer missing from a tree is empty:
 # nothing below may include it). Inside validation/ the libraries are ordered too:
-#   input <- tensor <- mesh <- metrics <- registry <- trace <- wrapper <- gtest (markup stands
-#   aside).
+#   input <- tensor <- fingerprint <- mesh <- metrics <- registry <- trace <- wrapper <- gtest
+#   (markup stands aside).
 # Blocks never include HDF5, trace, wrapper, coverage or suite code (the seeds: core modules never
 # import their test tooling), hdf5.h never appears in a public header, and mpi.h appears only in
 # validation/mesh/mpi/*.cc.
@@ -37,9 +37,11 @@ done
 # Inside validation/ (the top-level rule keeps every higher layer out already).
 hdf5='hdf5|H5[A-Za-z]*\.h'
 check validation/input "validation/input includes another part of TTTv2" \
-  "validation/(tensor|metrics|registry|markup|trace|wrapper|gtest)/|$hdf5"
+  "validation/(tensor|fingerprint|metrics|registry|markup|trace|wrapper|gtest)/|$hdf5"
 check validation/tensor "validation/tensor includes metrics or a higher layer" \
-  "validation/(metrics|registry|trace|wrapper|gtest)/|$hdf5"
+  "validation/(fingerprint|metrics|registry|trace|wrapper|gtest)/|$hdf5"
+check validation/fingerprint "validation/fingerprint includes mesh, metrics or a higher layer" \
+  "validation/(mesh|metrics|registry|markup|trace|wrapper|gtest)/|$hdf5"
 check validation/mesh "validation/mesh includes metrics or a higher layer" \
   "validation/(metrics|registry|trace|wrapper|gtest)/|$hdf5"
 check validation/metrics "validation/metrics includes a higher layer" \

@@ -42,17 +42,6 @@ CallObservation norm_call(const std::string& name, Shape x_shape) {
   return call;
 }
 
-TEST(TokenBucket, RoundsUpToPowersOfTwo) {
-  EXPECT_EQ(token_bucket(0), 0);
-  EXPECT_EQ(token_bucket(1), 1);
-  EXPECT_EQ(token_bucket(2), 2);
-  EXPECT_EQ(token_bucket(3), 4);
-  EXPECT_EQ(token_bucket(100), 128);
-  EXPECT_EQ(token_bucket(128), 128);
-  EXPECT_EQ(token_bucket(129), 256);
-  EXPECT_EQ(token_bucket(4097), 8192);
-}
-
 TEST(MakeCoverageRecord, PrefillBucketsSequenceAndBatchOfTheActivation) {
   const CoverageRecord record =
       make_coverage_record(norm_call("layers.3.attention_norm.prefill", {3, 100, 4096}));

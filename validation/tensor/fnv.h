@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <string>
 #include <string_view>
 
 namespace ttt {
@@ -16,6 +18,13 @@ inline std::uint64_t fnv1a64(std::string_view text, std::uint64_t hash = kFnvOff
     hash *= 0x100000001b3ULL;
   }
   return hash;
+}
+
+// `value` as 16 lower-case hex digits: how seeds, suite and configuration fingerprints are written.
+inline std::string hex64(std::uint64_t value) {
+  char buffer[17];
+  std::snprintf(buffer, sizeof(buffer), "%016llx", static_cast<unsigned long long>(value));
+  return buffer;
 }
 
 }  // namespace ttt

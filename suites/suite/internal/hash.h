@@ -3,8 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
-#include <string>
 #include <string_view>
 
 #include "validation/tensor/fnv.h"
@@ -12,14 +10,8 @@
 namespace ttt::suite_detail {
 
 using ttt::fnv1a64;
+using ttt::hex64;
 using ttt::kFnvOffsetBasis;
-
-// 16 lower-case hex digits.
-inline std::string hex64(std::uint64_t value) {
-  char buffer[17];
-  std::snprintf(buffer, sizeof(buffer), "%016llx", static_cast<unsigned long long>(value));
-  return buffer;
-}
 
 // The seed of input `name` of a case drawn with `case_seed`.
 inline std::uint64_t input_seed(std::uint64_t case_seed, std::string_view name) {
