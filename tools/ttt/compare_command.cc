@@ -30,7 +30,8 @@ struct CompareArguments {
 // True when any threshold flag was given (which replaces the default verdict).
 bool has_threshold(const Tolerances& given) {
   return given.pcc || given.max_abs_error || given.mean_abs_error || given.rmse || given.nmse ||
-         given.max_rel_error || given.cosine_similarity || given.max_ulp_error ||
+         given.max_rel_error || given.cosine_similarity || given.max_ulp_error || given.ccc ||
+         given.sqnr_db ||
          given.mismatched_fraction || given.require_allclose;
 }
 
@@ -48,6 +49,8 @@ std::string describe_checks(const Tolerances& tolerances, const Metrics& metrics
   add("max_rel_error", tolerances.max_rel_error, "<=");
   add("cosine_similarity", tolerances.cosine_similarity, ">=");
   add("max_ulp_error", tolerances.max_ulp_error, "<=");
+  add("ccc", tolerances.ccc, ">=");
+  add("sqnr_db", tolerances.sqnr_db, ">=");
   add("mismatched_fraction", tolerances.mismatched_fraction, "<=");
   if (tolerances.require_allclose) {
     checks.push_back("allclose (rtol " + format_number(metrics.rtol) + ", atol " +

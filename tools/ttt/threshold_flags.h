@@ -1,6 +1,6 @@
 // Threshold flags shared by the commands that judge comparisons (`ttt replay`; the same names and
 // meanings as `ttt compare`, docs/cli.md): --pcc, --max-abs, --mean-abs, --rmse, --nmse,
-// --max-rel, --cosine, --max-ulp, --mismatched-fraction, --atol, --rtol, --allclose,
+// --max-rel, --cosine, --max-ulp, --ccc, --sqnr, --mismatched-fraction, --atol, --rtol, --allclose,
 // --allow-nonfinite.
 #pragma once
 
@@ -40,6 +40,8 @@ class ThresholdFlags {
     add(max_rel_, "--max-rel", "Fail when max_rel_error > value");
     add(cosine_, "--cosine", "Fail when cosine_similarity < value");
     add(max_ulp_, "--max-ulp", "Fail when max_ulp_error > value");
+    add(ccc_, "--ccc", "Fail when ccc (Lin's concordance correlation) < value");
+    add(sqnr_, "--sqnr", "Fail when sqnr_db (signal-to-quantization-noise ratio, dB) < value");
     add(mismatched_fraction_, "--mismatched-fraction",
         "Fail when the fraction of allclose mismatches > value");
     add(atol_, "--atol",
@@ -66,6 +68,8 @@ class ThresholdFlags {
     tolerances.max_rel_error = max_rel_.get();
     tolerances.cosine_similarity = cosine_.get();
     tolerances.max_ulp_error = max_ulp_.get();
+    tolerances.ccc = ccc_.get();
+    tolerances.sqnr_db = sqnr_.get();
     tolerances.mismatched_fraction = mismatched_fraction_.get();
     tolerances.require_allclose =
         allclose_ || ((atol_.given() || rtol_.given()) && !mismatched_fraction_.given());
@@ -88,7 +92,7 @@ class ThresholdFlags {
       return given() ? std::optional<double>(value) : std::nullopt;
     }
   };
-  Threshold pcc_, max_abs_, mean_abs_, rmse_, nmse_, max_rel_, cosine_, max_ulp_,
+  Threshold pcc_, max_abs_, mean_abs_, rmse_, nmse_, max_rel_, cosine_, max_ulp_, ccc_, sqnr_,
       mismatched_fraction_, atol_, rtol_;
   bool allclose_ = false;
   bool allow_nonfinite_ = false;

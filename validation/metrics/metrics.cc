@@ -62,6 +62,17 @@ double comp_pcc(const PassTotals& t, const PassInput& input) {
   return std::clamp(pearson, -1.0, 1.0);
 }
 
+// Lin's concordance correlation from the Pearson moments (population form): 2 s_ae / (s_a^2 +
+// s_e^2 + (mean_a - mean_e)^2), each term times n. A zero denominator means both sides are the
+// same constant (or empty): perfect concordance.
+double concordance(const PassTotals& t) {
+  const double mean_gap = t.mean_actual - t.mean_expected;
+  const double denominator =
+      t.m2_actual + t.m2_expected + static_cast<double>(t.numel) * mean_gap * mean_gap;
+  if (denominator == 0.0) return 1.0;
+  return std::clamp(2.0 * t.co_moment / denominator, -1.0, 1.0);
+}
+
 void check_tolerance(const char* name, double value) {
   if (!std::isfinite(value) || value < 0.0) {
     throw std::invalid_argument(std::string("[compute_metrics] ") + name + " " +
@@ -196,6 +207,8 @@ Metrics compute_metrics(const Tensor& actual, const Tensor& expected,
     m.cosine_similarity = std::clamp(t.sum_product / norms, -1.0, 1.0);
   }
   m.max_ulp_error = t.max_ulp_error;
+  m.ccc = concordance(t);
+  m.sqnr_db = sqnr_db_from_nmse(m.nmse);
   m.rtol = rtol;
   m.atol = atol;
   m.mismatched = t.mismatched + t.nonfinite_mismatched;
@@ -219,6 +232,13 @@ Metrics compute_metrics(const Tensor& actual, const Tensor& expected,
     m.histogram = std::move(distribution.histogram);
   }
   return m;
+}
+
+// The noise is the error, the signal the expected values.
+double sqnr_db_from_nmse(double nmse) {
+  if (nmse == 0.0) return std::numeric_limits<double>::infinity();
+  const double db = -10.0 * std::log10(nmse);
+  return db == 0.0 ? 0.0 : db;  // 0 dB, not -0 dB, for nmse 1.
 }
 
 Tolerances Tolerances::tt_metal_default() {
@@ -290,6 +310,8 @@ Tolerances Tolerances::merged(const Tolerances& override_with) const {
   overlay(result.max_rel_error, override_with.max_rel_error);
   overlay(result.cosine_similarity, override_with.cosine_similarity);
   overlay(result.max_ulp_error, override_with.max_ulp_error);
+  overlay(result.ccc, override_with.ccc);
+  overlay(result.sqnr_db, override_with.sqnr_db);
   overlay(result.mismatched_fraction, override_with.mismatched_fraction);
   result.require_allclose = require_allclose || override_with.require_allclose;
   result.allow_nonfinite_mismatch =
@@ -323,6 +345,8 @@ Verdict evaluate(const Metrics& metrics, const Tolerances& tolerances) {
   check(verdict, "cosine_similarity", metrics.cosine_similarity, tolerances.cosine_similarity, "<",
         at_least);
   check(verdict, "max_ulp_error", metrics.max_ulp_error, tolerances.max_ulp_error, ">", at_most);
+  check(verdict, "ccc", metrics.ccc, tolerances.ccc, "<", at_least);
+  check(verdict, "sqnr_db", metrics.sqnr_db, tolerances.sqnr_db, "<", at_least);
   check(verdict, "mismatched_fraction", metrics.mismatched_fraction, tolerances.mismatched_fraction,
         ">", at_most, " (" + describe_mismatches(metrics) + ")");
   if (tolerances.require_allclose && !metrics.allclose) {
@@ -359,6 +383,8 @@ std::string format_metrics(const Metrics& m) {
   rows.emplace_back("cosine_similarity", format_significant(m.cosine_similarity, 8));
   rows.emplace_back("max_ulp_error", format_general(m.max_ulp_error) + " (" +
                                          std::string(dtype_name(m.expected_dtype)) + ")");
+  rows.emplace_back("ccc", format_significant(m.ccc, 8));
+  rows.emplace_back("sqnr_db", format_general(m.sqnr_db) + " dB");
   rows.emplace_back("allclose", std::string(m.allclose ? "true" : "false") + " (rtol " +
                                     format_number(m.rtol) + ", atol " + format_number(m.atol) +
                                     "): " + describe_mismatches(m));

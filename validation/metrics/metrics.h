@@ -79,6 +79,13 @@ struct Metrics {
   double cosine_similarity = 0.0;  // 1 when both sides are all zero, 0 when only one is.
   double max_ulp_error =
       0.0;  // In units of last place of the expected dtype at the expected value.
+  // Lin's concordance correlation 2 cov(a, e) / (var(a) + var(e) + (mean(a) - mean(e))^2), over
+  // the values pcc uses (non-finite replaced by 0). Unlike pcc it falls below 1 for a scale or an
+  // offset error: PCC(2e, e) = 1, CCC(2e, e) < 1. 1 when both sides are the same constant.
+  double ccc = 0.0;
+  // Signal-to-quantization-noise ratio in dB, 10 log10(sum e^2 / sum (a-e)^2) over the finite
+  // pairs, i.e. -10 log10(nmse): +Inf when the error is zero, -Inf when only sum e^2 is 0.
+  double sqnr_db = 0.0;
 
   bool allclose = false;
   double rtol = 0.0;  // The thresholds allclose used.
@@ -108,6 +115,9 @@ struct Metrics {
 Metrics compute_metrics(const Tensor& actual, const Tensor& expected,
                         const MetricsOptions& options = {});
 
+// SQNR in dB of an nmse: -10 log10(nmse); +Inf for 0, -Inf for +Inf.
+double sqnr_db_from_nmse(double nmse);
+
 // Optional thresholds per metric; unset thresholds are not checked.
 struct Tolerances {
   std::optional<double> pcc;                  // pass when pcc >= value.
@@ -118,6 +128,8 @@ struct Tolerances {
   std::optional<double> max_rel_error;        // <=
   std::optional<double> cosine_similarity;    // >=
   std::optional<double> max_ulp_error;        // <=
+  std::optional<double> ccc;                  // >=
+  std::optional<double> sqnr_db;              // >=
   std::optional<double> mismatched_fraction;  // allclose mismatches: pass when fraction <= value.
   bool require_allclose = false;              // fail unless allclose.
   bool allow_nonfinite_mismatch = false;      // ggml rule: by default a non-finite mismatch fails.
@@ -166,7 +178,9 @@ nlohmann::json to_json(const Verdict& verdict);
 // "<source>: <JSON Pointer>: <what>", the source being the file when the caller passes a node,
 // else the function's name ("metrics_from_json: /mismatched: expected an integer, got \"x\""). In
 // metrics, null reads back as NaN, except nmse where it reads back as +Inf (its only non-finite
-// value). tolerances_from_json rejects unknown fields (a misspelt threshold is an error).
+// value) and sqnr_db, derived from nmse when null or absent (+Inf, -Inf); a ccc absent from an
+// older report reads back as NaN. tolerances_from_json rejects unknown fields (a misspelt
+// threshold is an error).
 Metrics metrics_from_json(const JsonNode& json);
 Tolerances tolerances_from_json(const JsonNode& json);
 Verdict verdict_from_json(const JsonNode& json);

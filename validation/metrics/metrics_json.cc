@@ -40,7 +40,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // The thresholds of Tolerances by JSON name, in declaration order.
 template <typename T>
 auto threshold_fields(T& tolerances) {
-  return std::array<std::pair<const char*, decltype(&tolerances.pcc)>, 9>{{
+  return std::array<std::pair<const char*, decltype(&tolerances.pcc)>, 11>{{
       {"pcc", &tolerances.pcc},
       {"max_abs_error", &tolerances.max_abs_error},
       {"mean_abs_error", &tolerances.mean_abs_error},
@@ -50,6 +50,8 @@ auto threshold_fields(T& tolerances) {
       {"cosine_similarity", &tolerances.cosine_similarity},
       {"max_ulp_error", &tolerances.max_ulp_error},
       {"mismatched_fraction", &tolerances.mismatched_fraction},
+      {"ccc", &tolerances.ccc},
+      {"sqnr_db", &tolerances.sqnr_db},
   }};
 }
 
@@ -71,6 +73,8 @@ Json to_json(const Metrics& m) {
   json["max_rel_error"] = number_or_null(m.max_rel_error);
   json["cosine_similarity"] = number_or_null(m.cosine_similarity);
   json["max_ulp_error"] = number_or_null(m.max_ulp_error);
+  json["ccc"] = number_or_null(m.ccc);
+  json["sqnr_db"] = number_or_null(m.sqnr_db);
   json["allclose"] = m.allclose;
   json["rtol"] = number_or_null(m.rtol);
   json["atol"] = number_or_null(m.atol);
@@ -134,6 +138,12 @@ Metrics metrics_from_json(const JsonNode& json) {
   m.max_rel_error = number("max_rel_error");
   m.cosine_similarity = number("cosine_similarity");
   m.max_ulp_error = number("max_ulp_error");
+  // Reports written before ccc and sqnr_db existed lack them: ccc is unknown, sqnr_db follows
+  // from nmse (its non-finite values too, which JSON writes as null).
+  const auto ccc = json.find("ccc");
+  m.ccc = ccc ? number_or(*ccc, kNaN) : kNaN;
+  const auto sqnr = json.find("sqnr_db");
+  m.sqnr_db = sqnr && !sqnr->json().is_null() ? sqnr->number() : sqnr_db_from_nmse(m.nmse);
   m.allclose = json.at("allclose").boolean();
   m.rtol = number("rtol");
   m.atol = number("atol");

@@ -45,6 +45,8 @@ TEST(MetricsJsonTest, HasEveryPromisedKey) {
                           "max_rel_error",
                           "cosine_similarity",
                           "max_ulp_error",
+                          "ccc",
+                          "sqnr_db",
                           "allclose",
                           "mismatched",
                           "mismatched_fraction",
