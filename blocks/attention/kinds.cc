@@ -20,6 +20,15 @@ namespace {
 
 using namespace kind_support;
 
+// The metric policy of every attention kind (docs/metrics.md): the QKV and output matmuls, the
+// scores' softmax over the context and the weighted sum of values are long sums whose order and
+// rounding differ between a device and its emulation: a reduction.
+MetricPolicy attention_policy() {
+  return nmse_policy(
+      "matmuls, a softmax over the context and a weighted sum of values: long sums "
+      "whose order and rounding differ between a device and its emulation");
+}
+
 // The weights the spec has: the projections, then the biases and q/k norms it asks for.
 InputRules attention_weight_rules(const nlohmann::json& spec_json) {
   const auto spec = spec_json.get<AttentionSpec>();
@@ -139,6 +148,7 @@ BlockKind attention_kind(std::string name) {
   return {.name = std::move(name),
           .family = "attention",
           .tolerances = pcc_at_least(0.99),
+          .metric_policy = attention_policy(),
           .configure = configure<AttentionSpec>,
           .identity = identity<AttentionSpec>,
           .facts = facts<AttentionSpec, AttentionImplConfig>(attention_extras),
@@ -228,6 +238,7 @@ void add_attention_block_kinds(std::vector<BlockKind>& kinds) {
       {.name = std::string(TpAttentionSpec::kind),
        .family = std::string(TpAttentionSpec::kind),
        .tolerances = pcc_at_least(0.99),
+       .metric_policy = attention_policy(),
        .bind = bind_tp_attention,
        .configure = configure<TpAttentionSpec>,
        .identity = identity<TpAttentionSpec>,

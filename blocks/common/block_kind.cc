@@ -65,6 +65,7 @@ BlockReplayer BlockKind::replayer() const {
           .inputs = replay_inputs,
           .outputs = outputs,
           .tolerances = tolerances,
+          .metric_policy = metric_policy,
           .bind = bind};
 }
 

@@ -22,6 +22,7 @@
 #include "blocks/common/device.h"
 #include "validation/input/json_reader.h"
 #include "validation/mesh/mesh.h"
+#include "validation/metrics/metric_policy.h"
 #include "validation/metrics/metrics.h"
 #include "validation/registry/block_registry.h"
 #include "validation/tensor/tensor.h"
@@ -142,6 +143,9 @@ struct BlockKind {
   std::vector<std::string> replay_inputs = {};
   std::vector<std::string> outputs = {"y"};
   std::optional<Tolerances> tolerances = std::nullopt;
+  // How the device output may differ from its emulation (validation/metrics/metric_policy.h):
+  // exact for data movement, ulp for elementwise kinds, nmse for reductions, with the reason.
+  MetricPolicy metric_policy = {};
   std::function<BoundCall(const BlockCall&)> bind = nullptr;
 
   // Parses and validates `spec`, builds the ImplConfig (the device and mode's defaults, with the

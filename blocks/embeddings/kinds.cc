@@ -17,6 +17,16 @@ namespace {
 
 using namespace kind_support;
 
+// The metric policy of both embedding kinds (docs/metrics.md): a lookup copies rows of the table
+// as stored in its weight format (tp_embedding then gathers the shards), so a device and its
+// emulation agree bit for bit; a Spec's scale or position table adds one rounded operation per
+// element, which the emulation rounds as the device does.
+MetricPolicy embedding_policy() {
+  return exact_policy(
+      "data movement: a lookup copies rows of the stored table (and an all_gather "
+      "moves them), so any difference is a wrong row or a lost shard");
+}
+
 InputRules embedding_weights(const nlohmann::json& spec_json) {
   const auto spec = spec_json.get<EmbeddingSpec>();
   InputRules weights{
@@ -141,6 +151,7 @@ void add_embeddings_block_kinds(std::vector<BlockKind>& kinds) {
       {.name = "embedding",
        .family = "embedding",
        .replay_inputs = {"ids", "token_weight"},
+       .metric_policy = embedding_policy(),
        .bind = bind_embedding,
        .configure = configure<EmbeddingSpec>,
        .identity = identity<EmbeddingSpec>,
@@ -156,6 +167,7 @@ void add_embeddings_block_kinds(std::vector<BlockKind>& kinds) {
   kinds.push_back(
       {.name = std::string(TpEmbeddingSpec::kind),
        .family = std::string(TpEmbeddingSpec::kind),
+       .metric_policy = embedding_policy(),
        .bind = bind_tp_embedding,
        .configure = configure<TpEmbeddingSpec>,
        .identity = identity<TpEmbeddingSpec>,

@@ -21,6 +21,16 @@ namespace {
 
 using namespace kind_support;
 
+// The metric policy of every FFN kind (docs/metrics.md): matmuls over the hidden and FFN widths
+// (and an MoE's weighted sum of experts) are long sums whose order and rounding differ between a
+// device and its emulation: a reduction.
+MetricPolicy ffn_policy() {
+  return nmse_policy(
+      "matmuls over the hidden and FFN widths (an MoE's weighted sum of experts): "
+      "long sums whose order and rounding differ between a device and its "
+      "emulation");
+}
+
 std::string dims(std::int64_t a, std::int64_t b) {
   return std::to_string(a) + "x" + std::to_string(b);
 }
@@ -147,6 +157,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
        .family = "mlp",
        .replay_inputs = {"x", "w_up", "w_down"},
        .tolerances = pcc_at_least(0.99),
+       .metric_policy = ffn_policy(),
        .bind = bind_x_to_y<MlpSpec, Mlp>(
            mlp_weights,
            [](const CallWeights& w) {
@@ -167,6 +178,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
        .family = "gated_mlp",
        .replay_inputs = {"x", "w_gate", "w_up", "w_down"},
        .tolerances = pcc_at_least(0.99),
+       .metric_policy = ffn_policy(),
        .bind = bind_x_to_y<GatedMlpSpec, GatedMlp>(
            gated_mlp_weights,
            [](const CallWeights& w) {
@@ -187,6 +199,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
       {.name = std::string(TpGatedMlpSpec::kind),
        .family = std::string(TpGatedMlpSpec::kind),
        .tolerances = pcc_at_least(0.99),
+       .metric_policy = ffn_policy(),
        .bind = bind_mesh_x_to_y<TpGatedMlpSpec, TpGatedMlp>(
            tp_gated_mlp_weights,
            [](const CallWeights& w) {
@@ -211,6 +224,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
       {.name = std::string(Tp2dGatedMlpSpec::kind),
        .family = std::string(Tp2dGatedMlpSpec::kind),
        .tolerances = pcc_at_least(0.99),
+       .metric_policy = ffn_policy(),
        .bind = bind_mesh_x_to_y<Tp2dGatedMlpSpec, Tp2dGatedMlp>(
            tp2d_gated_mlp_weights,
            [](const CallWeights& w) {
@@ -240,6 +254,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
                    .family = "moe",
                    .replay_inputs = {"x", "router"},
                    .tolerances = pcc_at_least(0.99),
+                   .metric_policy = ffn_policy(),
                    .bind = bind_x_to_y<MoeSpec, Moe>(moe_weights, moe_weights_of, moe_reference),
                    .configure = configure<MoeSpec>,
                    .identity = identity<MoeSpec>,
@@ -257,6 +272,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
       {.name = std::string(EpMoeSpec::kind),
        .family = std::string(EpMoeSpec::kind),
        .tolerances = pcc_at_least(0.99),
+       .metric_policy = ffn_policy(),
        .bind = bind_mesh_x_to_y<EpMoeSpec, EpMoe>(ep_moe_weights, moe_weights_of, ep_moe_reference),
        .configure = configure<EpMoeSpec>,
        .identity = identity<EpMoeSpec>,

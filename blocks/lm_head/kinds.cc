@@ -12,6 +12,14 @@ namespace {
 
 using namespace kind_support;
 
+// The metric policy of both LM head kinds (docs/metrics.md): a matmul over the hidden width is a
+// long sum whose order and rounding differ between a device and its emulation: a reduction.
+MetricPolicy lm_head_policy() {
+  return nmse_policy(
+      "a matmul over the hidden width: a long sum whose order and rounding differ "
+      "between a device and its emulation");
+}
+
 InputRules lm_head_weights(const nlohmann::json& spec_json) {
   const auto spec = spec_json.get<LmHeadSpec>();
   return {InputRule{"weight",
@@ -49,6 +57,7 @@ void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
        .family = "lm_head",
        .replay_inputs = {"x", "weight"},
        .tolerances = pcc_at_least(0.99),
+       .metric_policy = lm_head_policy(),
        .bind = bind_x_to_y<LmHeadSpec, LmHead>(
            lm_head_weights, [](const CallWeights& w) { return LmHeadWeights{w["weight"]}; },
            lm_head_reference),
@@ -65,6 +74,7 @@ void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
   kinds.push_back(
       {.name = std::string(TpLmHeadSpec::kind),
        .family = std::string(TpLmHeadSpec::kind),
+       .metric_policy = lm_head_policy(),
        .bind = bind_mesh_x_to_y<TpLmHeadSpec, TpLmHead>(
            tp_lm_head_weights, [](const CallWeights& w) { return LmHeadWeights{w["weight"]}; },
            tp_lm_head_reference),

@@ -11,6 +11,14 @@ namespace {
 
 using namespace kind_support;
 
+// The metric policy of both norms (docs/metrics.md): each row is scaled by a statistic of the
+// whole row (a sum of squares over the hidden width), so a norm is a reduction.
+MetricPolicy norm_policy() {
+  return nmse_policy(
+      "every element is scaled by a row statistic, a sum over the hidden width "
+      "whose order and rounding differ between a device and its emulation");
+}
+
 InputRules rms_norm_weights(const nlohmann::json& spec_json) {
   const auto spec = spec_json.get<RmsNormSpec>();
   return {InputRule{
@@ -51,6 +59,7 @@ void add_normalization_block_kinds(std::vector<BlockKind>& kinds) {
       {.name = "rms_norm",
        .family = "rms_norm",
        .replay_inputs = {"x", "weight"},
+       .metric_policy = norm_policy(),
        .bind = bind_x_to_y<RmsNormSpec, RmsNorm>(
            rms_norm_weights, [](const CallWeights& w) { return RmsNormWeights{w["weight"]}; },
            rms_norm_reference),
@@ -62,6 +71,7 @@ void add_normalization_block_kinds(std::vector<BlockKind>& kinds) {
   kinds.push_back({.name = "layer_norm",
                    .family = "layer_norm",
                    .replay_inputs = {"x", "weight"},
+                   .metric_policy = norm_policy(),
                    .bind = bind_x_to_y<LayerNormSpec, LayerNorm>(
                        layer_norm_weights,
                        [](const CallWeights& w) {

@@ -11,6 +11,15 @@ namespace {
 
 using namespace kind_support;
 
+// The metric policy of RoPE (docs/metrics.md): each output element is x_i cos + x_j sin of its own
+// inputs, a few roundings that a device may order differently (a fused multiply-add, another
+// table rounding): a few ULPs of the output format apart from its emulation.
+MetricPolicy rope_policy() {
+  return ulp_policy(4.0,
+                    "elementwise: each output element is x_i cos + x_j sin of its own "
+                    "inputs, a few roundings a device may order differently");
+}
+
 BoundCall bind_rope(const BlockCall& call) {
   const auto [spec, config] = configure_call<RopeSpec>(call, call_mode(call));
   const Tensor x = call.input("x");
@@ -31,6 +40,7 @@ void add_rope_block_kinds(std::vector<BlockKind>& kinds) {
   kinds.push_back({.name = "rope",
                    .family = "rope",
                    .replay_inputs = {"x", "positions"},
+                   .metric_policy = rope_policy(),
                    .bind = bind_rope,
                    .configure = configure<RopeSpec>,
                    .identity = identity<RopeSpec>,

@@ -31,8 +31,7 @@ struct CompareArguments {
 bool has_threshold(const Tolerances& given) {
   return given.pcc || given.max_abs_error || given.mean_abs_error || given.rmse || given.nmse ||
          given.max_rel_error || given.cosine_similarity || given.max_ulp_error || given.ccc ||
-         given.sqnr_db ||
-         given.mismatched_fraction || given.require_allclose;
+         given.sqnr_db || given.mismatched_fraction || given.require_allclose;
 }
 
 // One line saying what the verdict checks.

@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "validation/metrics/metric_policy.h"
 #include "validation/metrics/metrics.h"
 #include "validation/tensor/tensor.h"
 
@@ -118,6 +119,9 @@ struct BlockReplayer {
   // What device-now must meet against reference-now and captured outputs. Default (unset):
   // default_tolerances of the two outputs' dtypes, the dtype-aware policy of docs/metrics.md.
   std::optional<Tolerances> tolerances = std::nullopt;
+  // How the device output may differ from its emulation, the bound run_device (`ttt explain`,
+  // validation/metrics/bug_or_precision.h). Default: nmse, the rule of reductions.
+  MetricPolicy metric_policy = {};
   // Rebuilds the block from the call's Spec/ImplConfig JSON, checks the inputs against the spec
   // and binds them. Throws std::invalid_argument, with the kind as prefix, for anything that
   // contradicts the spec: "[ttt.scale] input x has shape [4], spec says [2, 3]".

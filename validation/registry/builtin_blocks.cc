@@ -57,6 +57,9 @@ void add_builtin_blocks(BlockRegistry& registry) {
                 .inputs = {"x"},
                 .outputs = {"y"},
                 .tolerances = scale_tolerances,
+                // Elementwise: one product rounded to output_dtype; a device that rounds the
+                // float32 product once more, or not at all, lands within one ULP of it.
+                .metric_policy = ulp_policy(1.0, "elementwise: one rounded product"),
                 .bind = bind_scale});
 }
 

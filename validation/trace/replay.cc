@@ -54,11 +54,13 @@ std::vector<std::string> device_failures(const Tensor& now, const MeshTensor& ca
 // Compares one replayed output with a captured one; shapes must agree (else the trace
 // contradicts its own spec: bad input). A captured mesh tensor is compared composed and device
 // by device; when its replicas differ it has no composed value, and the call fails naming the
-// devices (`result.message`; returns nullopt), as the wrapper fails such an output.
+// devices (`result.message`; returns nullopt), as the wrapper fails such an output. The captured
+// value (composed) is left in `captured_value` when given.
 std::optional<ReplayComparison> compare(const char* against, const NamedTensor& now,
                                         const TraceTensor& captured, const TraceReader& trace,
                                         const BlockReplayer& replayer,
-                                        const ReplayOptions& replay_options, ReplayedCall& result) {
+                                        const ReplayOptions& replay_options, ReplayedCall& result,
+                                        Tensor* captured_value = nullptr) {
   const MetricsOptions& options = replay_options.metrics;
   if (captured.shape != now.tensor.shape()) {
     throw TraceError(trace.path(), captured.path,
@@ -80,6 +82,7 @@ std::optional<ReplayComparison> compare(const char* against, const NamedTensor& 
       return std::nullopt;
     }
   }
+  if (captured_value != nullptr) *captured_value = expected;
   ReplayComparison comparison;
   comparison.against = against;
   comparison.output = now.name;
@@ -185,6 +188,30 @@ class ReplayMemory {
   BindCache bind_cache_;
 };
 
+// Bug or precision for each output with a captured device output: the captured device, the
+// device-now (the emulation of the device's numerics at the call's ImplConfig) and the
+// reference-now (float64), judged by the kind's metric policy.
+void explain_outputs(const std::vector<NamedTensor>& emulation,
+                     const std::vector<NamedTensor>& reference,
+                     const std::vector<Tensor>& captured_devices, const BlockReplayer& replayer,
+                     const ReplayOptions& options, ReplayedCall& result) {
+  for (std::size_t i = 0; i < emulation.size(); ++i) {
+    const Tensor& device = captured_devices[i];
+    if (!device.defined()) continue;
+    // Accurate: within what rounding to the ImplConfig's output format allows (the emulation's
+    // dtype); beyond it, the ImplConfig's other lossy choices (weight formats, fidelity) count.
+    const Tolerances accuracy =
+        default_tolerances(emulation[i].tensor.dtype(), reference[i].tensor.dtype())
+            .merged(options.tolerance_overrides);
+    ReplayExplanation& explained = result.explanations.emplace_back();
+    explained.output = emulation[i].name;
+    explained.explanation = explain_precision(device, emulation[i].tensor, reference[i].tensor,
+                                              replayer.metric_policy, accuracy, options.metrics);
+    result.finding = result.finding ? worse(*result.finding, explained.explanation.finding)
+                                    : explained.explanation.finding;
+  }
+}
+
 ReplayedCall replay_call(const TraceReader& trace, const TraceCall& call,
                          const ReplayOptions& options, const BlockRegistry& registry,
                          ReplayMemory& memory) {
@@ -224,9 +251,9 @@ ReplayedCall replay_call(const TraceReader& trace, const TraceCall& call,
   const std::optional<std::vector<NamedTensor>> device =
       run_side(bound.run_device, "device", *replayer, result);
   if (!device) return result;
+  std::optional<std::vector<NamedTensor>> reference;
   if (options.against != ReplayAgainst::captured) {
-    const std::optional<std::vector<NamedTensor>> reference =
-        run_side(bound.run_reference, "reference", *replayer, result);
+    reference = run_side(bound.run_reference, "reference", *replayer, result);
     if (!reference) return result;
     for (std::size_t i = 0; i < device->size(); ++i) {
       if ((*reference)[i].tensor.shape() != (*device)[i].tensor.shape()) {
@@ -248,19 +275,25 @@ ReplayedCall replay_call(const TraceReader& trace, const TraceCall& call,
       result.comparisons.push_back(std::move(comparison));
     }
   }
+  std::vector<Tensor> captured_devices(device->size());
   if (options.against != ReplayAgainst::reference) {
-    for (const NamedTensor& now : *device) {
+    for (std::size_t i = 0; i < device->size(); ++i) {
+      const NamedTensor& now = (*device)[i];
       for (const auto& [against, captured_list] :
            {std::pair{"captured_device", &call.outputs},
             std::pair{"captured_reference", &call.reference_outputs}}) {
         const TraceTensor* captured = find_tensor(*captured_list, now.name);
         if (captured == nullptr) continue;
+        Tensor* keep = captured_list == &call.outputs ? &captured_devices[i] : nullptr;
         std::optional<ReplayComparison> comparison =
-            compare(against, now, *captured, trace, *replayer, options, result);
+            compare(against, now, *captured, trace, *replayer, options, result, keep);
         if (!comparison) return result;
         result.comparisons.push_back(std::move(*comparison));
       }
     }
+  }
+  if (options.explain && reference) {
+    explain_outputs(*device, *reference, captured_devices, *replayer, options, result);
   }
   if (result.comparisons.empty()) {
     result.status = options.strict ? ReplayStatus::fail : ReplayStatus::skipped;
@@ -388,13 +421,25 @@ nlohmann::json to_json(const ReplayedCall& call) {
                            {"failures", comparison.verdict.failures},
                            {"metrics", to_json(comparison.metrics)}});
   }
-  return {{"seq", call.seq},
-          {"path", call.path},
-          {"name", call.name},
-          {"block", call.block},
-          {"status", replay_status_name(call.status)},
-          {"message", call.message},
-          {"comparisons", std::move(comparisons)}};
+  nlohmann::json json = {{"seq", call.seq},
+                         {"path", call.path},
+                         {"name", call.name},
+                         {"block", call.block},
+                         {"status", replay_status_name(call.status)},
+                         {"message", call.message},
+                         {"comparisons", std::move(comparisons)}};
+  // Only a replay that explains (`ttt explain`) has these keys.
+  if (call.finding) {
+    nlohmann::json explanations = nlohmann::json::array();
+    for (const ReplayExplanation& explained : call.explanations) {
+      nlohmann::json entry = to_json(explained.explanation);
+      entry["output"] = explained.output;
+      explanations.push_back(std::move(entry));
+    }
+    json["finding"] = std::string(precision_finding_name(*call.finding));
+    json["explanations"] = std::move(explanations);
+  }
+  return json;
 }
 
 nlohmann::json to_json(const ReplayReport& report) {

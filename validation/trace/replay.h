@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "validation/metrics/bug_or_precision.h"
 #include "validation/metrics/metrics.h"
 #include "validation/registry/block_registry.h"
 #include "validation/trace/trace_reader.h"
@@ -74,6 +75,12 @@ struct ReplayOptions {
   // comparisons (on_call_done still sees them), so that a replay of 100k calls whose JSON report
   // is streamed by ReplayJsonWriter holds megabytes, not a gigabyte of metrics.
   bool keep_comparisons = true;
+  // Bug or precision (validation/metrics/bug_or_precision.h): for every output with a captured
+  // device output, judge the three legs (captured device, device-now as the emulation of the
+  // device's numerics, reference-now as float64) with the kind's metric policy; the accuracy
+  // check is the default verdict of the emulation's output format (default_tolerances) with
+  // tolerance_overrides merged over it. REQUIRES: against == both. `ttt explain` sets it.
+  bool explain = false;
 };
 
 // One comparison of one output.
@@ -82,6 +89,12 @@ struct ReplayComparison {
   std::string output;   // The output's name.
   Metrics metrics;
   Verdict verdict;
+};
+
+// The bug-or-precision finding of one output (ReplayOptions::explain).
+struct ReplayExplanation {
+  std::string output;
+  PrecisionExplanation explanation;
 };
 
 struct ReplayedCall {
@@ -94,6 +107,10 @@ struct ReplayedCall {
   // ("captured_device y: pcc 0.9812 < 0.99"), or what the implementation threw.
   std::string message;
   std::vector<ReplayComparison> comparisons;
+  // With ReplayOptions::explain: one per output with a captured device output, and the worst
+  // finding of them (unset when there is none: a skipped or failed replay, nothing captured).
+  std::vector<ReplayExplanation> explanations;
+  std::optional<PrecisionFinding> finding;
   // Wall time to replay the call: read its inputs, build, run both sides and compare.
   double seconds = 0.0;
 };
