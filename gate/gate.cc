@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <tuple>
 
@@ -50,7 +51,8 @@ nlohmann::json counts_to_json(const CoverageCounts& counts) {
 int verdict_rank(const GateFinding& finding) {
   if (finding.blocks) return 0;
   static const std::vector<std::string> order = {
-      "noisy_machine", "improvement", "too_few_repetitions", "noise", "new", "not_compared", "ok"};
+      "noisy_machine", "unverified",   "improvement", "too_few_repetitions",
+      "noise",         "new",          "not_compared", "ok"};
   const auto it = std::find(order.begin(), order.end(), finding.verdict);
   return 1 + static_cast<int>(it - order.begin());
 }
@@ -65,14 +67,6 @@ bool same_definition(const CaseResult& a, const CaseResult& b) {
   return a.kind == b.kind && a.mode == b.mode && a.identity == b.identity && a.spec == b.spec &&
          a.impl_config == b.impl_config && a.shapes == b.shapes && a.device == b.device &&
          a.preset == b.preset;
-}
-
-std::string machine_text(const MachineInfo& machine) {
-  return machine.cpu_model + ", " + std::to_string(machine.cores) + " cores, " + machine.build_type;
-}
-
-bool same_machine(const MachineInfo& a, const MachineInfo& b) {
-  return a.cpu_model == b.cpu_model && a.cores == b.cores && a.build_type == b.build_type;
 }
 
 // "load 0.52/0.58/0.59 on 2 cores, CPU steal 0.3%", or that it was not recorded.
@@ -264,16 +258,28 @@ void accuracy_finding(const std::string& suite, const CaseResult& base, const Ca
   if (worst.has_value()) findings.push_back(std::move(*worst));
 }
 
-void latency_finding(const std::string& suite, const CaseResult& base, const CaseResult& head,
-                     const LatencyPolicy& policy, std::vector<GateFinding>& findings) {
+// A case whose latency the rule judges: its finding before the verdict, and both one-sided
+// p-values, which judge_latency corrects over the run's cases.
+struct PendingLatency {
+  GateFinding finding;
+  std::string numbers;  // "median 1.30 ms vs 1.00 ms (+30.0%, 9 baseline and 9 head repetitions"
+  double p_slower = 1.0;
+  double p_faster = 1.0;
+};
+
+// Compares one case's timings: pushes what cannot be judged (missing baseline timing, too few
+// repetitions) to `findings` and returns the rest.
+std::optional<PendingLatency> compare_latency_of(const std::string& suite, const CaseResult& base,
+                                              const CaseResult& head, const LatencyPolicy& policy,
+                                              std::vector<GateFinding>& findings) {
   // A head without timing is reported by missing_data_findings.
-  if (!has_timing(head)) return;
+  if (!has_timing(head)) return std::nullopt;
   if (!has_timing(base)) {
     findings.push_back(missing_finding(suite, head.id, "latency", "baseline timing",
                                        "the baseline has no timing for this case: latency cannot "
                                        "be compared (missing data blocks; re-record the "
                                        "baseline)"));
-    return;
+    return std::nullopt;
   }
   const std::vector<std::int64_t>& base_samples = base.timing->of(policy.clock);
   const std::vector<std::int64_t>& head_samples = head.timing->of(policy.clock);
@@ -306,40 +312,82 @@ void latency_finding(const std::string& suite, const CaseResult& base, const Cas
              : std::string()) +
         "): median " + percent(*finding.change) + " not judged";
     findings.push_back(std::move(finding));
-    return;
+    return std::nullopt;
   }
-  const MannWhitneyResult slower = mann_whitney_u(head_values, base_values, Alternative::greater);
-  const MannWhitneyResult faster = mann_whitney_u(head_values, base_values, Alternative::less);
-  const double change = *finding.change;
-  const std::string numbers = "median " + format_time(head_median) + " vs " +
-                              format_time(base_median) + " (" + percent(change) + ", " + counts;
-  if (change > policy.threshold && slower.p_value < policy.alpha) {
-    finding.verdict = "regression";
-    finding.blocks = true;
-    finding.p_value = slower.p_value;
-    finding.message =
-        numbers + "): slower beyond " + format_scaled(100.0 * policy.threshold) +
-        "% and significant (Mann-Whitney U p = " + format_beside(slower.p_value, policy.alpha) +
-        " < " + format_number(policy.alpha) + ")";
-  } else if (change < -policy.threshold && faster.p_value < policy.alpha) {
-    finding.verdict = "improvement";
-    finding.p_value = faster.p_value;
-    finding.message =
-        numbers + "): faster (Mann-Whitney U p = " + format_beside(faster.p_value, policy.alpha) +
-        ")";
-  } else if (std::abs(change) > policy.threshold) {
-    finding.verdict = "noise";
-    finding.p_value = change > 0 ? slower.p_value : faster.p_value;
-    finding.message =
-        numbers + "): beyond " + format_scaled(100.0 * policy.threshold) +
-        "% but not significant (p = " + format_beside(*finding.p_value, policy.alpha) +
-        " >= " + format_number(policy.alpha) + ")";
-  } else {
-    finding.verdict = "ok";
-    finding.p_value = slower.p_value;
-    finding.message = numbers + "): within " + format_scaled(100.0 * policy.threshold) + "%";
+  PendingLatency pending;
+  pending.p_slower = mann_whitney_u(head_values, base_values, Alternative::greater).p_value;
+  pending.p_faster = mann_whitney_u(head_values, base_values, Alternative::less).p_value;
+  pending.numbers = "median " + format_time(head_median) + " vs " + format_time(base_median) +
+                    " (" + percent(*finding.change) + ", " + counts;
+  pending.finding = std::move(finding);
+  return pending;
+}
+
+// "p = 2.1e-05" or, when the correction changed it, "p = 2.5e-04 (holm over 12 cases; raw
+// 2.1e-05)".
+std::string p_text(double adjusted, double raw, double alpha, const LatencyPolicy& policy,
+                   std::size_t family) {
+  std::string text = "p = " + format_beside(adjusted, alpha);
+  if (adjusted != raw) {
+    text += " (" + std::string(correction_name(policy.correction)) + " over " +
+            std::to_string(family) + " cases; raw " + format_beside(raw, alpha) + ")";
   }
-  findings.push_back(std::move(finding));
+  return text;
+}
+
+// Gives every pending case its verdict with the p-values corrected over the family (all judged
+// cases of the run). `distrust` non-empty: the machine cannot tell (latency_distrust), so a
+// regression is reported as "unverified" and does not block.
+void judge_latency(std::vector<PendingLatency>& pending, const LatencyPolicy& policy,
+                   const std::string& distrust, std::vector<GateFinding>& findings) {
+  std::vector<double> slower;
+  std::vector<double> faster;
+  for (const PendingLatency& p : pending) {
+    slower.push_back(p.p_slower);
+    faster.push_back(p.p_faster);
+  }
+  const std::vector<double> slower_adjusted = adjust_p_values(slower, policy.correction);
+  const std::vector<double> faster_adjusted = adjust_p_values(faster, policy.correction);
+  const std::size_t family = pending.size();
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    GateFinding& finding = pending[i].finding;
+    const std::string& numbers = pending[i].numbers;
+    const double change = *finding.change;
+    const std::string slower_text =
+        p_text(slower_adjusted[i], slower[i], policy.alpha, policy, family);
+    const std::string faster_text =
+        p_text(faster_adjusted[i], faster[i], policy.alpha, policy, family);
+    if (change > policy.threshold && slower_adjusted[i] < policy.alpha) {
+      finding.p_value = slower_adjusted[i];
+      const std::string why = numbers + "): slower beyond " +
+                              format_scaled(100.0 * policy.threshold) +
+                              "% and significant (Mann-Whitney U " + slower_text + " < " +
+                              format_number(policy.alpha) + ")";
+      if (distrust.empty()) {
+        finding.verdict = "regression";
+        finding.blocks = true;
+        finding.message = why;
+      } else {
+        finding.verdict = "unverified";
+        finding.message = why + "; not judged: " + distrust;
+      }
+    } else if (change < -policy.threshold && faster_adjusted[i] < policy.alpha) {
+      finding.verdict = "improvement";
+      finding.p_value = faster_adjusted[i];
+      finding.message = numbers + "): faster (Mann-Whitney U " + faster_text + ")";
+    } else if (std::abs(change) > policy.threshold) {
+      finding.verdict = "noise";
+      finding.p_value = change > 0 ? slower_adjusted[i] : faster_adjusted[i];
+      finding.message = numbers + "): beyond " + format_scaled(100.0 * policy.threshold) +
+                        "% but not significant (" + (change > 0 ? slower_text : faster_text) +
+                        " >= " + format_number(policy.alpha) + ")";
+    } else {
+      finding.verdict = "ok";
+      finding.p_value = slower_adjusted[i];
+      finding.message = numbers + "): within " + format_scaled(100.0 * policy.threshold) + "%";
+    }
+    findings.push_back(std::move(finding));
+  }
 }
 
 void baseline_findings(const GateInputs& inputs, GateDecision& decision) {
@@ -411,6 +459,20 @@ void baseline_findings(const GateInputs& inputs, GateDecision& decision) {
     decision.notes.push_back("baseline commit " + base_commit + ", head commit " +
                              head.machine.commit);
   }
+  const std::string distrust =
+      compare_latency && inputs.policy.latency.require_noise_floor
+          ? latency_distrust(inputs.noise_floor, head.machine, inputs.policy.latency)
+          : std::string();
+  if (!distrust.empty()) {
+    decision.notes.push_back("latency reported, not judged: " + distrust);
+  } else if (compare_latency && inputs.noise_floor.has_value()) {
+    decision.notes.push_back("latency judged: this machine's A/A noise floor is " +
+                             percent(inputs.noise_floor->floor).substr(1) + " (" +
+                             (inputs.noise_floor->path.empty() ? std::string("measured")
+                                                               : inputs.noise_floor->path) +
+                             ")");
+  }
+  std::vector<PendingLatency> pending;
   for (const SuiteResult& suite : head.suites) {
     const auto base_suite =
         std::find_if(baseline.results.suites.begin(), baseline.results.suites.end(),
@@ -451,7 +513,10 @@ void baseline_findings(const GateInputs& inputs, GateDecision& decision) {
       }
       accuracy_finding(suite.name, *base, result, inputs.policy.accuracy, decision.findings);
       if (compare_latency) {
-        latency_finding(suite.name, *base, result, inputs.policy.latency, decision.findings);
+        if (auto judged = compare_latency_of(suite.name, *base, result, inputs.policy.latency,
+                                             decision.findings)) {
+          pending.push_back(std::move(*judged));
+        }
       }
     }
     if (base_suite != baseline.results.suites.end() && base_suite->filter == suite.filter &&
@@ -466,6 +531,7 @@ void baseline_findings(const GateInputs& inputs, GateDecision& decision) {
       }
     }
   }
+  judge_latency(pending, inputs.policy.latency, distrust, decision.findings);
 }
 
 void coverage_findings(const GateInputs& inputs, GateDecision& decision) {
@@ -707,8 +773,8 @@ std::string format_gate_console(const GateDecision& decision) {
   }
   for (const GateFinding& finding : decision.findings) {
     if (!finding.blocks &&
-        (finding.verdict == "improvement" || finding.verdict == "too_few_repetitions" ||
-         finding.verdict == "noise")) {
+        (finding.verdict == "unverified" || finding.verdict == "improvement" ||
+         finding.verdict == "too_few_repetitions" || finding.verdict == "noise")) {
       out << finding.verdict << " " << finding_name(finding) << ": " << finding.message << "\n";
     }
   }

@@ -14,10 +14,12 @@
 //                max_abs_error_increase, when set) blocks;
 //   latency      against the baseline, a case whose median time grew by more than
 //                policy.latency.threshold AND whose repetitions are slower by the one-sided
-//                Mann-Whitney U test at p < alpha blocks; fewer than min_repetitions on either
-//                side (or so few that no p-value can reach alpha) is reported as "too few
-//                repetitions", never guessed; a change within the threshold or not significant is
-//                noise;
+//                Mann-Whitney U test at p < alpha, the p-values of all the run's cases corrected
+//                as one family (policy.latency.correction, gate/error_rates.h), blocks, on a
+//                machine whose A/A noise floor says it can tell (else "unverified"); fewer than
+//                min_repetitions on either side (or so few that no p-value can reach alpha) is
+//                reported as "too few repetitions", never guessed; a change within the threshold
+//                or not significant is noise;
 //   missing      a case that ran (passed or failed) without outputs or without timing, or whose
 //                baseline lacks them, blocks: missing data is never a silent pass;
 //   noise        when either run's machine was busier than the policy allows (1-minute load per
@@ -38,6 +40,7 @@
 #include <vector>
 
 #include "coverage/report.h"
+#include "gate/error_rates.h"
 #include "gate/policy.h"
 #include "suites/suite/results.h"
 
@@ -84,14 +87,17 @@ struct GateFinding {
   std::string case_id;  // "" for coverage.
   std::string metric;   // "p50 wall", "pcc y", "expectations", "passing Llama-3.1-8B".
   // "regression", "failed", "improvement", "noise", "ok", "too_few_repetitions", "new",
-  // "not_compared", "below_floor", "decreased", "not_measured", "missing", "noisy_machine".
+  // "not_compared", "below_floor", "decreased", "not_measured", "missing", "noisy_machine",
+  // "unverified" (a latency regression on a machine without a trusted noise floor).
   std::string verdict;
   bool blocks = false;
   std::optional<double> base;
   std::optional<double> head;
   // Relative change for latency ((head - base) / base), difference for accuracy and coverage.
   std::optional<double> change;
-  std::optional<double> p_value;  // Latency: the one-sided Mann-Whitney U p-value.
+  // Latency: the one-sided Mann-Whitney U p-value in the change's direction, after the
+  // family-wise correction (the raw value is in the message when they differ).
+  std::optional<double> p_value;
   std::string message;            // Why, with the numbers.
 };
 
@@ -101,6 +107,9 @@ struct GateInputs {
   std::optional<GateBaseline> baseline;
   std::optional<CoverageReport> coverage;
   GatePolicy policy;
+  // This machine's A/A noise floor (ttt noise-floor): latency blocks only when it is trusted
+  // (latency_distrust), unless the policy does not require one.
+  std::optional<NoiseFloor> noise_floor;
 };
 
 struct GateDecision {

@@ -50,6 +50,26 @@ const char* mismatch_name(MachineMismatch mismatch) {
 
 }  // namespace
 
+std::string_view correction_name(Correction correction) {
+  switch (correction) {
+    case Correction::holm:
+      return "holm";
+    case Correction::benjamini_hochberg:
+      return "benjamini_hochberg";
+    case Correction::none:
+      return "none";
+  }
+  return "holm";
+}
+
+Correction parse_correction(std::string_view name) {
+  for (const Correction c : {Correction::holm, Correction::benjamini_hochberg, Correction::none}) {
+    if (name == correction_name(c)) return c;
+  }
+  throw std::invalid_argument("expected \"holm\", \"benjamini_hochberg\" or \"none\", got \"" +
+                              std::string(name) + "\"");
+}
+
 GatePolicy gate_policy_from_json(const nlohmann::json& json, const std::string& where) {
   GatePolicy policy;
   const JsonNode root(json, where);
@@ -71,7 +91,8 @@ GatePolicy gate_policy_from_json(const nlohmann::json& json, const std::string& 
   }
   if (const auto latency = root.find("latency")) {
     latency->allow_only({"threshold", "alpha", "min_repetitions", "clock", "on_machine_mismatch",
-                         "max_load_per_core", "max_cpu_steal"});
+                         "max_load_per_core", "max_cpu_steal", "correction",
+                         "require_noise_floor"});
     read_number(*latency, "threshold", policy.latency.threshold, 0.0, kInf, false, true);
     read_number(*latency, "max_load_per_core", policy.latency.max_load_per_core, 0.0, kInf, true,
                 true);
@@ -92,6 +113,18 @@ GatePolicy gate_policy_from_json(const nlohmann::json& json, const std::string& 
       } catch (const std::invalid_argument& error) {
         item->fail(error.what());
       }
+    }
+    if (const auto item = latency->find("correction")) {
+      if (!item->json().is_string()) item->fail("expected a string");
+      try {
+        policy.latency.correction = parse_correction(item->string());
+      } catch (const std::invalid_argument& error) {
+        item->fail(error.what());
+      }
+    }
+    if (const auto item = latency->find("require_noise_floor")) {
+      if (!item->json().is_boolean()) item->fail("expected true or false");
+      policy.latency.require_noise_floor = item->boolean();
     }
     if (const auto item = latency->find("on_machine_mismatch")) {
       const std::string text = item->json().is_string() ? item->string() : "";
@@ -160,7 +193,9 @@ nlohmann::json to_json(const GatePolicy& policy) {
         {"clock", std::string(timing_clock_name(policy.latency.clock))},
         {"on_machine_mismatch", mismatch_name(policy.latency.on_machine_mismatch)},
         {"max_load_per_core", policy.latency.max_load_per_core},
-        {"max_cpu_steal", policy.latency.max_cpu_steal}}},
+        {"max_cpu_steal", policy.latency.max_cpu_steal},
+        {"correction", std::string(correction_name(policy.latency.correction))},
+        {"require_noise_floor", policy.latency.require_noise_floor}}},
       {"coverage",
        {{"floor_pct", policy.coverage.floor_pct},
         {"models", policy.coverage.models},

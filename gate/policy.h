@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "suites/suite/timing.h"
@@ -18,6 +19,17 @@ enum class MachineMismatch {
   compare,  // Compare anyway (same hardware under another hostname, say).
   block,    // The gate blocks: the baseline must be re-recorded on this machine.
 };
+
+// How the p-values of a run's latency comparisons are corrected as one family
+// (docs/gate.md "Error rates"; gate/error_rates.h).
+enum class Correction {
+  holm,                // Family-wise error rate <= alpha: the chance of any false block. Default.
+  benjamini_hochberg,  // False discovery rate <= alpha: the expected share of false blocks.
+  none,                // Each case at alpha on its own.
+};
+std::string_view correction_name(Correction correction);
+// "holm", "benjamini_hochberg" or "none". Throws std::invalid_argument otherwise.
+Correction parse_correction(std::string_view name);
 
 struct AccuracyPolicy {
   // An output's PCC dropping by more than this below the baseline's blocks. Default: 0.001.
@@ -33,6 +45,13 @@ struct LatencyPolicy {
   double threshold = 0.10;
   // Significance level of the one-sided test. Default: 0.01.
   double alpha = 0.01;
+  // The p-values of all cases compared in one run are corrected as a family. Default: holm (a
+  // merge is blocked by any one false alarm, so the gate bounds the chance of any).
+  Correction correction = Correction::holm;
+  // Wall or CPU time blocks only on a machine whose A/A noise floor was measured (`ttt
+  // noise-floor`, given to the gate with --noise-floor) and lies below the threshold with no
+  // false alarm; otherwise slowdowns are reported as "unverified" and do not block. Default: true.
+  bool require_noise_floor = true;
   // Fewer repetitions on either side than this: the case is reported as "too few repetitions"
   // and not judged. Default: 9 (Google Benchmark's compare.py warns below 9).
   int min_repetitions = 9;

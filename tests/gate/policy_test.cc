@@ -68,7 +68,8 @@ TEST(GatePolicy, BadFieldsNameTheirPath) {
               ThrowsMessage<std::invalid_argument>(
                   HasSubstr("policy.json: /latency/treshold: unknown field 'treshold' "
                             "(expected one of: threshold, alpha, min_repetitions, clock, "
-                            "on_machine_mismatch, max_load_per_core, max_cpu_steal)")));
+                            "on_machine_mismatch, max_load_per_core, max_cpu_steal, "
+                            "correction, require_noise_floor)")));
   EXPECT_THAT(
       error_of(R"({"accuracy": {"pcc_drop": "small"}})"),
       ThrowsMessage<std::invalid_argument>(HasSubstr("/accuracy/pcc_drop: expected a number")));

@@ -80,6 +80,14 @@ class GateCommand : public ::testing::Test {
   void SetUp() override {
     write("base.json", make_results({make_case("ffn", 0.9995, samples(100, 9)),
                                      make_case("norm", 0.9999, samples(50, 9))}));
+    // This machine's A/A noise floor, measured by `ttt noise-floor` from two runs of commit c1
+    // whose medians moved by 1 ns of 104 and 0 of 54: far below the 10% threshold, so latency
+    // may block when a test passes it (--noise-floor).
+    write("aa.json", make_results({make_case("ffn", 0.9995, samples(101, 9)),
+                                   make_case("norm", 0.9999, samples(50, 9))}));
+    const RunResult floor = cli_test::run_ttt(
+        scratch_.path(), {"noise-floor", path("base.json"), path("aa.json"), "-o", path("floor.json")});
+    ASSERT_EQ(floor.exit_code, 0) << floor.out << floor.err;
   }
 
   std::string path(const std::string& name) const { return scratch_.file(name); }
@@ -105,15 +113,17 @@ TEST_F(GateCommand, UnchangedResultsMayMerge) {
 TEST_F(GateCommand, SignificantSlowdownBlocksWithEveryOutput) {
   write("head.json", make_results({make_case("ffn", 0.9995, samples(130, 9)),
                                    make_case("norm", 0.9999, samples(50, 9))}));
-  const RunResult run =
-      gate({"--results", path("head.json"), "--baseline", path("base.json"), "--markdown",
-            path("comment.md"), "--junit", path("gate.xml"), "--json", path("gate.json")});
+  const RunResult run = gate({"--results", path("head.json"), "--baseline", path("base.json"),
+                              "--noise-floor", path("floor.json"), "--markdown",
+                              path("comment.md"), "--junit", path("gate.xml"), "--json",
+                              path("gate.json")});
   EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
   EXPECT_THAT(run.out, HasSubstr("BLOCK latency llama-3.1-8b/ffn (p50 wall)"));
   const std::string markdown = read_text(path("comment.md"));
   EXPECT_THAT(markdown, StartsWith("## ttt gate: **blocked**"));
+  // p = 1/C(18, 9) = 2.06e-5, times 2 by Holm over the run's two cases.
   EXPECT_THAT(markdown, HasSubstr("| llama-3.1-8b/ffn (p50 wall) | 104 ns | 134 ns | +28.8% | "
-                                  "**regression (p=2.1e-05)** |"));
+                                  "**regression (p=4.1e-05)** |"));
   EXPECT_THAT(read_text(path("gate.xml")), HasSubstr("failures=\"1\""));
   const nlohmann::json decision = nlohmann::json::parse(read_text(path("gate.json")));
   EXPECT_EQ(decision.at("may_merge"), false);
@@ -149,10 +159,13 @@ TEST_F(GateCommand, FailedExpectationAndAccuracyDropBlock) {
 TEST_F(GateCommand, PolicyFileChangesTheThresholds) {
   write("head.json", make_results({make_case("ffn", 0.9995, samples(112, 9)),
                                    make_case("norm", 0.9999, samples(50, 9))}));
-  EXPECT_EQ(gate({"--results", path("head.json"), "--baseline", path("base.json")}).exit_code, 1);
+  EXPECT_EQ(gate({"--results", path("head.json"), "--baseline", path("base.json"),
+                  "--noise-floor", path("floor.json")})
+                .exit_code,
+            1);
   write("policy.json", {{"latency", {{"threshold", 0.2}}}});
   EXPECT_EQ(gate({"--results", path("head.json"), "--baseline", path("base.json"), "--policy",
-                  path("policy.json")})
+                  path("policy.json"), "--noise-floor", path("floor.json")})
                 .exit_code,
             0);
   write("bad_policy.json", {{"latency", {{"alpha", 2}}}});
@@ -343,9 +356,39 @@ TEST_F(GateCommand, NoisyMachineWarnsAndSameCommitIsNamed) {
   // The same runs on a quiet machine: the slowdown blocks.
   head["machine"]["load"] = {{"load_average", {1.0, 1.0, 1.0}}, {"cpu_steal", 0.0}};
   write("head.json", head);
-  run = gate({"--results", path("head.json"), "--baseline", path("base.json"), "--policy", policy});
+  run = gate({"--results", path("head.json"), "--baseline", path("base.json"), "--policy", policy,
+              "--noise-floor", path("floor.json")});
   EXPECT_EQ(run.exit_code, 1) << run.out;
   EXPECT_THAT(run.out, HasSubstr("BLOCK latency llama-3.1-8b/ffn (p50 wall)"));
+  // Without the floor the machine is not known to tell: reported, not blocking.
+  run = gate({"--results", path("head.json"), "--baseline", path("base.json"), "--policy", policy});
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_THAT(run.out, HasSubstr("unverified llama-3.1-8b/ffn (p50 wall)"));
+  EXPECT_THAT(run.out, HasSubstr("note: latency reported, not judged: no A/A noise floor"));
+}
+
+// `ttt noise-floor`: the figures, the JSON, and what is not an A/A pair (exit 2).
+TEST_F(GateCommand, NoiseFloorCommand) {
+  RunResult run = cli_test::run_ttt(scratch_.path(),
+                                    {"noise-floor", path("base.json"), path("aa.json")});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  // |changes| 1/104 and 0/54: the 95th percentile is 0.95/104 = 0.9%.
+  EXPECT_THAT(run.out, HasSubstr(": 0.9% (95th percentile of |median change| over 2 cases), "
+                                 "largest 1.0%, 0 false alarms"));
+  EXPECT_THAT(run.out, HasSubstr("a latency threshold of 10.0% can be trusted on this machine"));
+  const nlohmann::json floor = nlohmann::json::parse(read_text(path("floor.json")));
+  EXPECT_EQ(floor.at("format"), "ttt-noise-floor");
+  EXPECT_NEAR(floor.at("floor").get<double>(), 0.95 / 104.0, 1e-12);
+  nlohmann::json other = make_results({make_case("ffn", 0.9995, samples(100, 9))});
+  other["machine"]["commit"] = "c2";
+  write("other.json", other);
+  run = cli_test::run_ttt(scratch_.path(), {"noise-floor", path("base.json"), path("other.json")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("not an A/A pair: run A is commit c1, run B commit c2"));
+  run = gate({"--results", path("base.json"), "--baseline", path("base.json"), "--noise-floor",
+              path("missing.json")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("missing.json"));
 }
 
 TEST_F(GateCommand, BadInputsAreExitTwo) {

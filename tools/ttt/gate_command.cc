@@ -24,6 +24,7 @@ struct GateArguments {
   std::string baseline;
   std::vector<std::string> coverage;
   std::string policy;
+  std::string noise_floor;
   bool write_baseline = false;
   std::string markdown_file;
   std::string junit_file;
@@ -41,6 +42,7 @@ int run_gate(const GateArguments& args) {
   for (const std::string& path : args.results) parts.push_back(load_run_results(path));
   inputs.results = parts.size() == 1 ? parts.front() : merge_run_results(parts, args.results);
   inputs.results_path = args.results.size() == 1 ? args.results.front() : "the merged results";
+  if (!args.noise_floor.empty()) inputs.noise_floor = load_noise_floor(args.noise_floor);
   // Writing a first baseline: there is nothing to compare with yet.
   const bool baseline_exists = !args.baseline.empty() && std::filesystem::exists(args.baseline);
   if (!args.baseline.empty() && (baseline_exists || !args.write_baseline)) {
@@ -94,6 +96,9 @@ const CommandRegistration kRegistration("gate", [](CLI::App& app) {
                    "Coverage data (JSON Lines or suite results) to check against the policy")
       ->expected(1, -1);
   command->add_option("--policy", args->policy, "The policy file (default: docs/gate.md)");
+  command->add_option("--noise-floor", args->noise_floor,
+                      "This machine's A/A noise floor (ttt noise-floor): latency blocks only "
+                      "when it says the machine can tell");
   command->add_flag("--write-baseline", args->write_baseline,
                     "When the change may merge, record these results (and coverage) as the new "
                     "baseline at --baseline");
@@ -106,6 +111,7 @@ const CommandRegistration kRegistration("gate", [](CLI::App& app) {
       "Examples:\n"
       "  ttt suite run suites/llama-3.2-1b.json --json results.json\n"
       "  ttt gate --results results.json --baseline gate-baseline.json --write-baseline\n"
+      "  ttt gate --results results.json --baseline gate-baseline.json --noise-floor floor.json\n"
       "  ttt gate --results results.json --baseline gate-baseline.json --coverage results.json \\\n"
       "           --policy .ci/gate-policy.json --markdown gate.md --junit gate.xml");
   return [args] { return run_gate(*args); };
