@@ -152,6 +152,9 @@ BlockKind attention_kind(std::string name) {
           .configure = configure<AttentionSpec>,
           .identity = identity<AttentionSpec>,
           .facts = facts<AttentionSpec, AttentionImplConfig>(attention_extras),
+          .depends_on = {"blocks/embeddings/alibi", "blocks/ffn/projection",
+                         "blocks/normalization/rms_norm", "blocks/normalization/row_sums",
+                         "blocks/rope/rope"},
           .weights = attention_weight_rules,
           .seeded_inputs = attention_inputs};
 }
@@ -252,6 +255,10 @@ void add_attention_block_kinds(std::vector<BlockKind>& kinds) {
              facts.derived["reduction"] = std::string(tp_reduction_name(config.reduction));
            }),
        .single_device = SingleDeviceBlock{"attention", "attention"},
+       .depends_on = {"blocks/ccl/", "blocks/embeddings/alibi", "blocks/ffn/activation",
+                      "blocks/ffn/ffn_common", "blocks/ffn/gated_mlp", "blocks/ffn/projection",
+                      "blocks/ffn/tp_gated_mlp", "blocks/normalization/rms_norm",
+                      "blocks/normalization/row_sums", "blocks/rope/rope"},
        .weights = tp_attention_weights,
        .seeded_inputs = tp_attention_inputs});
 }

@@ -100,6 +100,32 @@ Shape activation_shape(Mode mode, const CallShapes& shapes, std::int64_t width) 
   return {shapes.batch, width};
 }
 
+Fingerprint fingerprint_of(const BlockKind& kind, const ConfiguredBlock& block, Mode mode,
+                           const CallShapes& shapes) {
+  FingerprintParts parts;
+  parts.kind = kind.name;
+  parts.mode = std::string(mode_name(mode));
+  parts.spec = block.spec;
+  parts.impl_config = block.impl_config;
+  parts.identity = block.identity;
+  parts.batch = shapes.batch;
+  if (mode == Mode::prefill) {
+    parts.tokens = shapes.seq_len;
+  } else {
+    parts.tokens = kind.decode_reads_context ? shapes.context_len : 1;
+  }
+  const auto mesh = block.spec.is_object() ? block.spec.find("mesh") : block.spec.end();
+  if (mesh != block.spec.end()) {
+    if (!mesh->is_string()) {
+      throw std::invalid_argument("[fingerprint] " + kind.name +
+                                  " spec.mesh: expected a mesh name, got " + mesh->dump());
+    }
+    const Mesh parsed = parse_mesh(mesh->get<std::string>());
+    parts.mesh = std::to_string(parsed.rows) + "x" + std::to_string(parsed.cols);
+  }
+  return make_fingerprint(parts);
+}
+
 std::int64_t cache_length(std::int64_t positions_needed) {
   return std::max<std::int64_t>(32, (positions_needed + 31) / 32 * 32);
 }

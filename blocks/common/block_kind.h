@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "blocks/common/device.h"
+#include "validation/fingerprint/fingerprint.h"
 #include "validation/input/json_reader.h"
 #include "validation/mesh/mesh.h"
 #include "validation/metrics/metric_policy.h"
@@ -205,5 +206,14 @@ void require_call_shapes(const CallShapes& shapes, Mode mode, bool uses_context)
 Shape activation_shape(Mode mode, const CallShapes& shapes, std::int64_t width);
 // KV cache length for `positions_needed` positions, rounded up to whole 32-position tiles.
 std::int64_t cache_length(std::int64_t positions_needed);
+
+// The fingerprint of a call of `block` (docs/fingerprints.md): kind, mode, the configured Spec and
+// ImplConfig, the batch and token buckets, and the mesh, read from the Spec's "mesh" field
+// ("T3K" -> "1x8"; "1x1" when absent). The tokens are seq_len in prefill; in decode context_len
+// when the kind reads it (decode_reads_context), else 1, so that a decode block blind to the
+// context has one fingerprint at every context length. Throws std::invalid_argument for a Spec
+// whose "mesh" is not a mesh.
+Fingerprint fingerprint_of(const BlockKind& kind, const ConfiguredBlock& block, Mode mode,
+                           const CallShapes& shapes);
 
 }  // namespace ttt

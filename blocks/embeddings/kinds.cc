@@ -183,6 +183,7 @@ void add_embeddings_block_kinds(std::vector<BlockKind>& kinds) {
              facts.derived["all_gather"] = config.all_gather;
            }),
        .single_device = SingleDeviceBlock{"embedding", "embedding"},
+       .depends_on = {"blocks/ccl/"},
        .weights = tp_embedding_weights,
        .decode_reads_context = true,
        .seeded_inputs = tp_embedding_inputs});

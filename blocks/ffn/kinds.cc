@@ -217,6 +217,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
              facts.derived["reduction"] = std::string(tp_reduction_name(config.reduction));
            }),
        .single_device = SingleDeviceBlock{"gated_mlp", "mlp"},
+       .depends_on = {"blocks/ccl/"},
        .weights = tp_gated_mlp_weights,
        .seeded_inputs = tp_gated_mlp_inputs});
   // TG's 2-D MLP: x is a mesh tensor split along hidden on the hidden axis (as tp_gated_mlp's x).
@@ -248,6 +249,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
              facts.derived["ffn_devices"] = spec.mesh.axis_size(spec.ffn_axis());
            }),
        .single_device = SingleDeviceBlock{"gated_mlp", "mlp"},
+       .depends_on = {"blocks/ccl/"},
        .weights = tp2d_gated_mlp_weights,
        .seeded_inputs = tp2d_gated_mlp_inputs});
   kinds.push_back({.name = "moe",
@@ -287,6 +289,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
              facts.derived["reduction"] = std::string(tp_reduction_name(config.reduction));
            }),
        .single_device = SingleDeviceBlock{"moe", "moe"},
+       .depends_on = {"blocks/ccl/"},
        .weights = ep_moe_weights,
        .seeded_inputs = ep_moe_inputs});
 }

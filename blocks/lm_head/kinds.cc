@@ -88,6 +88,7 @@ void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
              facts.derived["softcapped"] = spec.lm_head.logit_softcap > 0.0;
            }),
        .single_device = SingleDeviceBlock{"lm_head", "lm_head"},
+       .depends_on = {"blocks/ccl/"},
        .weights = tp_lm_head_weights,
        .seeded_inputs = tp_lm_head_inputs});
 }

@@ -1,8 +1,10 @@
 #include "patterns/internal/validated_call.h"
 
+#include <algorithm>
 #include <mutex>
 #include <utility>
 
+#include "blocks/common/block_kind.h"
 #include "patterns/decoder_layer.h"
 #include "validation/registry/block_registry.h"
 #include "validation/wrapper/compare_to_reference.h"
@@ -30,9 +32,67 @@ struct ValidatedCall::Definition {
   InputLayout layout;
 };
 
+// What a call's fingerprint needs besides its shapes: the module's block kind, configured, and
+// the mode. Unset for a module that is no block kind (ModuleInfo::block "" or unknown).
+struct FingerprintBase {
+  const BlockKind* kind = nullptr;
+  ConfiguredBlock block;
+  Mode mode = Mode::prefill;
+};
+
+namespace {
+
+// The mode of a call named "<path>.<mode>" of block kind `kind` ("attention.decode" says it too).
+std::optional<Mode> call_mode(const std::string& name, const std::string& kind) {
+  for (const std::string& text : {kind, name}) {
+    if (text.ends_with(".decode")) return Mode::decode;
+    if (text.ends_with(".prefill")) return Mode::prefill;
+  }
+  return std::nullopt;
+}
+
+std::optional<FingerprintBase> fingerprint_base(const std::string& name, const ModuleInfo& info) {
+  const BlockKind* kind = find_block_kind(info.block);
+  const std::optional<Mode> mode = call_mode(name, info.block);
+  if (kind == nullptr || !mode) return std::nullopt;
+  FingerprintBase base{kind, {}, *mode};
+  base.block.spec = nlohmann::json::parse(info.spec_json);
+  base.block.impl_config = nlohmann::json::parse(info.impl_config_json);
+  base.block.identity = kind->identity(base.block.spec);
+  return base;
+}
+
+// The shapes of a call from its inputs: batch and seq_len from the kind's activation input (a
+// floating tensor's last dimension is its width; prefill [batch, seq, width] or [seq, width],
+// decode [batch, width]), context_len from a decode call's "positions" (where the users are).
+CallShapes call_shapes(const FingerprintBase& base, const CallInputs& inputs) {
+  CallShapes shapes;
+  const NamedTensor* activation = detail::find_named(inputs.tensors, base.kind->activation_input);
+  if (activation == nullptr || !activation->tensor.defined()) return shapes;
+  Shape dims = activation->tensor.shape();
+  if (is_floating(activation->tensor.dtype()) && !dims.empty()) dims.pop_back();
+  if (base.mode == Mode::decode) {
+    for (const std::int64_t dim : dims) shapes.batch *= dim;
+    if (const NamedTensor* positions = detail::find_named(inputs.tensors, "positions");
+        positions != nullptr && positions->tensor.defined()) {
+      for (std::int64_t i = 0; i < positions->tensor.numel(); ++i) {
+        shapes.context_len = std::max<std::int64_t>(
+            shapes.context_len, static_cast<std::int64_t>(positions->tensor.at_flat(i)));
+      }
+    }
+  } else if (!dims.empty()) {
+    shapes.seq_len = dims.back();
+    for (std::size_t i = 0; i + 1 < dims.size(); ++i) shapes.batch *= dims[i];
+  }
+  return shapes;
+}
+
+}  // namespace
+
 struct ValidatedCall::Described {
   std::vector<NamedTensor> weights;
   std::shared_ptr<const CallDescription> description;
+  std::optional<FingerprintBase> fingerprint;
 };
 
 struct ValidatedCall::Lazy {
@@ -85,6 +145,7 @@ ValidatedCall::Described ValidatedCall::describe(const Definition& definition,
   options.impl_config_json = definition.info.impl_config_json;
   options.device = definition.settings.device;
   described.description = describe_call(definition.name, std::move(options), site);
+  described.fingerprint = fingerprint_base(definition.name, definition.info);
   return described;
 }
 
@@ -97,6 +158,11 @@ Tensor ValidatedCall::operator()(CallInputs inputs, const std::source_location& 
   inputs.tensors.insert(inputs.tensors.end(), described.weights.begin(), described.weights.end());
 
   UntypedCall call{std::move(inputs)};
+  if (described.fingerprint) {
+    const FingerprintBase& base = *described.fingerprint;
+    call.fingerprint =
+        fingerprint_of(*base.kind, base.block, base.mode, call_shapes(base, call.inputs));
+  }
   DeviceOutput y;
   Tensor expected;
   std::optional<Tensor> forced;

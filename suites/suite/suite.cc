@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "blocks/common/block_kind.h"
 #include "suites/suite/internal/capture.h"
 #include "suites/suite/internal/hash.h"
 #include "validation/markup/number.h"
@@ -405,6 +406,20 @@ void Suite::validate() const {
   if (!list.empty()) throw SuiteDefinitionError(name_, std::move(list));
 }
 
+std::optional<Fingerprint> case_fingerprint(const CaseDescription& description,
+                                            const CaseShapes& shapes) {
+  const BlockKind* kind = find_block_kind(description.kind);
+  if (kind == nullptr || (description.mode != "prefill" && description.mode != "decode")) {
+    return std::nullopt;
+  }
+  return fingerprint_of(*kind,
+                        {description.spec, description.impl_config, description.identity},
+                        parse_mode(description.mode),
+                        {.batch = shapes.batch,
+                         .seq_len = shapes.seq_len,
+                         .context_len = shapes.context_len});
+}
+
 std::string Suite::fingerprint() const {
   std::uint64_t hash = suite_detail::fnv1a64(name_);
   if (!definition_.is_null()) hash = suite_detail::fnv1a64(definition_.dump(), hash);
@@ -528,6 +543,7 @@ SuiteResult Suite::run_indices(const std::vector<std::size_t>& selected, bool sk
     if (c.seeded_) {
       result.shapes = to_json(c.seeded_->first);
       result.input_source = "seeded";
+      result.fingerprint = case_fingerprint(c.description_, c.seeded_->first);
     } else if (c.capture_) {
       result.call = c.capture_options_.call.empty() ? c.description_.call : c.capture_options_.call;
       result.input_source = "captured";
