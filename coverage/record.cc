@@ -101,6 +101,7 @@ CoverageRecord make_coverage_record(const CallObservation& observation) {
   record.impl_config =
       observation.impl_config.is_object() ? observation.impl_config : nlohmann::json::object();
   record.device = observation.device;
+  record.fingerprint = observation.fingerprint;
   if (observation.vocab_shards > 1) {
     // The vocabulary is the single-device block's: a tp_lm_head's is spec.lm_head.vocab_size.
     const std::string member = coverage_detail::single_device_member(block);
@@ -160,6 +161,7 @@ nlohmann::json to_json(const CoverageRecord& record) {
                          {"passed", record.passed},
                          {"failed", record.failed}};
   if (record.vocab_shards > 1) json["vocab_shards"] = record.vocab_shards;
+  if (record.fingerprint) json["fingerprint"] = to_json(*record.fingerprint);
   return json;
 }
 
@@ -177,8 +179,8 @@ CoverageRecord coverage_record_from_json(const nlohmann::json& json, const std::
                                 std::to_string(kCoverageFormatVersion) + ")");
   }
   root.allow_only({"ttt_coverage", "source", "origin", "kind", "block", "mode", "identity", "spec",
-                   "impl_config", "device", "inputs", "batch", "seq_len", "vocab_shards", "calls",
-                   "passed", "failed"});
+                   "impl_config", "device", "inputs", "batch", "seq_len", "vocab_shards",
+                   "fingerprint", "calls", "passed", "failed"});
   CoverageRecord record;
   record.source = root.at("source").string();
   if (const auto origin = root.find("origin")) record.origin = origin->string();
@@ -210,6 +212,9 @@ CoverageRecord coverage_record_from_json(const nlohmann::json& json, const std::
   record.seq_len = root.at("seq_len").integer_at_least(0);
   if (const auto shards = root.find("vocab_shards"))
     record.vocab_shards = shards->integer_at_least(1);
+  if (const auto fingerprint = root.find("fingerprint")) {
+    record.fingerprint = fingerprint_from_json(*fingerprint);
+  }
   const JsonNode calls = root.at("calls");
   record.calls = call_count(calls);
   record.passed = call_count(root.at("passed"));

@@ -15,10 +15,11 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "validation/fingerprint/fingerprint.h"  // token_bucket
+#include "validation/fingerprint/fingerprint.h"
 #include "validation/tensor/tensor.h"
 #include "validation/wrapper/registry.h"
 
@@ -69,6 +70,9 @@ struct CoverageRecord {
   // configuration the shard stands for (its vocab_size is the shard's times vocab_shards) and
   // the inputs keep the shard's shapes. Written only when > 1.
   std::int64_t vocab_shards = 1;
+  // The configuration's fingerprint (docs/fingerprints.md) when the source knew it: a suite's
+  // seeded case, a pattern's module call, a traced call that carries one. Part of the key.
+  std::optional<Fingerprint> fingerprint;
   // Outcome counts. calls - passed - failed calls ran without a verdict ("unchecked").
   std::uint64_t calls = 0;
   std::uint64_t passed = 0;
@@ -93,6 +97,7 @@ struct CallObservation {
   std::vector<InputInfo> inputs;  // Tensor inputs, in any order (wrapper's InputInfo).
   // The call ran one of this many equal shards of the vocabulary (see CoverageRecord).
   std::int64_t vocab_shards = 1;
+  std::optional<Fingerprint> fingerprint;  // Copied into the record.
   enum class Outcome { passed, failed, unchecked } outcome = Outcome::unchecked;
 };
 

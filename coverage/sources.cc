@@ -28,6 +28,7 @@ CoverageRecord coverage_record(const ValidationRecord& record, const std::string
   observation.spec = object_or_empty(record.spec_json);
   observation.impl_config = object_or_empty(record.impl_config_json);
   observation.device = record.device;
+  observation.fingerprint = record.fingerprint;
   observation.inputs = record.inputs;
   observation.outcome =
       record.passed ? CallObservation::Outcome::passed : CallObservation::Outcome::failed;
@@ -48,6 +49,7 @@ std::vector<CoverageRecord> coverage_records(const TraceReader& trace, const Rep
     observation.impl_config = object_or_empty(call.impl_config_json);
     observation.scalars = object_or_empty(call.scalars_json);
     observation.device = call.device;
+    observation.fingerprint = call.fingerprint;
     for (const TraceTensor& input : call.inputs) {
       observation.inputs.push_back({input.name, input.shape, input.dtype});
     }

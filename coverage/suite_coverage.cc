@@ -42,6 +42,7 @@ std::vector<CoverageRecord> coverage_records(const SuiteResult& suite) {
     for (const CaseInput& input : result.inputs) {
       observation.inputs.push_back({input.name, input.shape, input.dtype});
     }
+    observation.fingerprint = result.fingerprint;
     observation.outcome = result.status == CaseStatus::pass ? CallObservation::Outcome::passed
                                                             : CallObservation::Outcome::failed;
     records.push_back(make_coverage_record(observation));
@@ -66,6 +67,8 @@ std::vector<CoverageRecord> planned_coverage_records(const SuiteFile& file) {
     if (!planned.trace) {
       record.batch = token_bucket(planned.shapes.batch);
       record.seq_len = planned.mode == Mode::prefill ? token_bucket(planned.shapes.seq_len) : 1;
+      // The fingerprint the run's result will carry (Suite::run: seeded cases only).
+      record.fingerprint = case_fingerprint(description, planned.shapes);
     }
     records.push_back(std::move(record));
   }

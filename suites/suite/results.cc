@@ -130,6 +130,9 @@ CaseResult case_from_json(const JsonNode& node) {
       result.inputs.push_back(std::move(parsed));
     }
   }
+  if (const auto fingerprint = node.find("fingerprint")) {
+    result.fingerprint = fingerprint_from_json(*fingerprint);
+  }
   if (const auto shards = node.find("vocab_shards")) {
     result.vocab_shards = shards->integer_at_least(1);
   }
@@ -412,6 +415,7 @@ nlohmann::json to_json(const CaseResult& result) {
                {"timing", result.timing ? timing_to_json(*result.timing) : Json(nullptr)},
                {"seconds", result.seconds}};
   if (result.vocab_shards > 1) json["vocab_shards"] = result.vocab_shards;
+  if (result.fingerprint) json["fingerprint"] = to_json(*result.fingerprint);
   return json;
 }
 

@@ -12,6 +12,7 @@
 
 #include "suites/suite/machine.h"
 #include "suites/suite/timing.h"
+#include "validation/fingerprint/fingerprint.h"
 #include "validation/metrics/metrics.h"
 #include "validation/tensor/tensor.h"
 
@@ -104,6 +105,9 @@ struct CaseResult {
   std::int64_t occurrences = 0;  // Times it occurs in one model forward (composition).
   // It ran one of this many equal shards of the vocabulary (SuiteCase::vocab_shard_of).
   std::int64_t vocab_shards = 1;
+  // The configuration's fingerprint (docs/fingerprints.md): set for a seeded case of a block
+  // kind, whose shapes the case names; unset otherwise.
+  std::optional<Fingerprint> fingerprint;
   std::vector<std::string> tags;
 
   Expectations expectations;

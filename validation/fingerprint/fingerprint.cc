@@ -90,7 +90,9 @@ Fingerprint make_fingerprint(const FingerprintParts& parts) {
   };
   Fingerprint fingerprint;
   fingerprint.id = hex64(fnv1a64(canonical_json(hashed)));
-  fingerprint.summary = parts.kind + (parts.mode.empty() ? "" : " " + parts.mode) + " | " +
+  // "attention.decode" names its mode already.
+  const bool says_mode = parts.mode.empty() || parts.kind.ends_with("." + parts.mode);
+  fingerprint.summary = parts.kind + (says_mode ? "" : " " + parts.mode) + " | " +
                         parts.identity + " | batch<=" + std::to_string(batch) +
                         " tokens<=" + std::to_string(tokens) + " | " + parts.mesh;
   return fingerprint;

@@ -45,8 +45,8 @@ struct FingerprintParts {
   // The readable vars() identity (ConfiguredBlock::identity). In the summary only: it is a
   // function of the Spec, so hashing it again would only tie ids to its wording.
   std::string identity;
-  std::int64_t batch = 1;   // Users; bucketed with token_bucket.
-  std::int64_t tokens = 0;  // seq_len in prefill, context_len in decode; bucketed.
+  std::int64_t batch = 1;    // Users; bucketed with token_bucket.
+  std::int64_t tokens = 0;   // seq_len in prefill, context_len in decode; bucketed.
   std::string mesh = "1x1";  // "RxC".
 };
 
@@ -55,7 +55,8 @@ struct Fingerprint {
   // 16 lowercase hex digits: the 64-bit FNV-1a of the canonical parts, kFingerprintScheme and
   // TTTv2's major.minor.
   std::string id;
-  // Readable: "gated_mlp decode | <identity> | batch<=1 tokens<=128 | 1x1".
+  // Readable: "gated_mlp decode | <identity> | batch<=1 tokens<=128 | 1x1" (the mode is left out
+  // when the kind names it: "attention.decode | ...").
   std::string summary;
   bool operator==(const Fingerprint&) const = default;
 };

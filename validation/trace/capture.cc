@@ -429,6 +429,9 @@ struct TraceSession::Impl {
     builder.group_attribute(group, "reference_ns", call.reference_ns);
     builder.group_attribute(group, "verdict", call.verdict);
     builder.group_attribute(group, "metrics", call.metrics_json);
+    if (call.fingerprint) {
+      builder.group_attribute(group, "fingerprint", to_json(*call.fingerprint).dump());
+    }
     journal.append(builder.finish());
     next_seq = seq + 1;
   }
@@ -521,6 +524,7 @@ struct TraceSession::Impl {
     builder.group_attribute("/", "producer", std::string("tttv2 ") + TTT_VERSION);
     builder.group_attribute("/", "created_utc", utc_now_iso8601());
     builder.group_attribute("/", "meta", meta.dump());
+    if (!options.config_json.empty()) builder.group_attribute("/", "config", options.config_json);
     calls_group = h5::create_group(file.get(), "calls", writer_ids, {path, "/calls"});
     tensors_group = h5::create_group(file.get(), "tensors", writer_ids, {path, "/tensors"});
     builder.commit()["groups"] = {"/calls", "/tensors"};
@@ -542,6 +546,12 @@ TraceSession::TraceSession(std::string path, TraceOptions options)
   if (meta.is_discarded() || !meta.is_object()) {
     throw std::invalid_argument("[TraceSession] meta_json is not a JSON object: '" +
                                 options.meta_json + "'");
+  }
+  if (!options.config_json.empty()) {
+    const nlohmann::json config = nlohmann::json::parse(options.config_json, nullptr, false);
+    if (config.is_discarded() || !config.is_object()) {
+      throw std::invalid_argument("[TraceSession] config_json is not a JSON object");
+    }
   }
   const std::string journal_path = path + std::string(trace_internal::kJournalSuffix);
   if (::access(journal_path.c_str(), F_OK) == 0) {

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "validation/fingerprint/fingerprint.h"
 #include "validation/tensor/tensor.h"
 
 namespace ttt {
@@ -35,6 +36,8 @@ struct CapturedCall {
   std::int64_t reference_ns = -1;     // -1: the reference did not run.
   std::string verdict = "unchecked";  // "pass" | "fail" | "unchecked".
   std::string metrics_json = "{}";    // Per-output metrics, as in the registry record.
+  // The configuration's fingerprint, when the caller supplied one (attribute "fingerprint").
+  std::optional<Fingerprint> fingerprint;
   std::vector<NamedTensor> inputs;    // Names may contain '/' for container elements: "kv/0".
   std::vector<NamedTensor> outputs;   // Device outputs.
   std::vector<NamedTensor> reference_outputs;  // Empty when the reference did not run.
@@ -58,6 +61,9 @@ struct TraceOptions {
   // Root attribute `meta`: a JSON object (model, device, command line, free-form). The session
   // adds "command_line" when it is missing and the platform tells it.
   std::string meta_json = "{}";
+  // Root attribute `config`: the run's configuration dump (docs/fingerprints.md), a JSON
+  // object; "" writes no attribute.
+  std::string config_json = "";
 };
 
 // A capture in progress: owns the trace file being written. Thread-safe: calls may arrive from

@@ -195,6 +195,7 @@ nlohmann::json to_json(const TraceSummary& summary) {
           {"producer", summary.header.producer},
           {"created_utc", summary.header.created_utc},
           {"meta", summary.header.meta_json},
+          {"has_config", !summary.header.config_json.empty()},
           {"file_bytes", summary.file_bytes},
           {"calls", summary.calls},
           {"names", std::move(names)},
@@ -212,6 +213,9 @@ std::string format_trace_summary(const TraceSummary& summary) {
   if (!summary.header.created_utc.empty()) text << ", " << summary.header.created_utc;
   text << "\n";
   if (summary.header.meta_json != "{}") text << "meta: " << summary.header.meta_json << "\n";
+  if (!summary.header.config_json.empty()) {
+    text << "config: the run's configuration dump (ttt config diff compares it)\n";
+  }
   text << summary.calls << " calls, " << summary.names.size() << " names, "
        << summary.shared_tensors.size() << " shared tensors; " << human_bytes(summary.file_bytes)
        << " on disk (calls " << human_bytes(summary.call_bytes) << ", shared "
@@ -262,21 +266,23 @@ CallDetails describe_call(const TraceReader& trace, std::int64_t seq) {
 
 nlohmann::json to_json(const CallDetails& details) {
   const TraceCall& call = details.call;
-  return {{"seq", call.seq},
-          {"path", call.path},
-          {"name", call.name},
-          {"block", call.block},
-          {"spec", call.spec_json},
-          {"impl_config", call.impl_config_json},
-          {"device", call.device},
-          {"scalars", call.scalars_json},
-          {"device_ns", call.device_ns},
-          {"reference_ns", call.reference_ns},
-          {"verdict", call.verdict},
-          {"metrics", call.metrics_json},
-          {"inputs", statistics_json(details.inputs)},
-          {"outputs", statistics_json(details.outputs)},
-          {"reference", statistics_json(details.reference_outputs)}};
+  nlohmann::json json = {{"seq", call.seq},
+                         {"path", call.path},
+                         {"name", call.name},
+                         {"block", call.block},
+                         {"spec", call.spec_json},
+                         {"impl_config", call.impl_config_json},
+                         {"device", call.device},
+                         {"scalars", call.scalars_json},
+                         {"device_ns", call.device_ns},
+                         {"reference_ns", call.reference_ns},
+                         {"verdict", call.verdict},
+                         {"metrics", call.metrics_json},
+                         {"inputs", statistics_json(details.inputs)},
+                         {"outputs", statistics_json(details.outputs)},
+                         {"reference", statistics_json(details.reference_outputs)}};
+  if (call.fingerprint) json["fingerprint"] = to_json(*call.fingerprint);
+  return json;
 }
 
 std::string format_call_details(const CallDetails& details) {
@@ -293,6 +299,9 @@ std::string format_call_details(const CallDetails& details) {
        << (call.reference_ns < 0 ? " (the reference did not run)" : "") << "\n"
        << "  verdict      " << call.verdict << "\n"
        << "  metrics      " << call.metrics_json << "\n";
+  if (call.fingerprint) {
+    text << "  fingerprint  " << call.fingerprint->id << " (" << call.fingerprint->summary << ")\n";
+  }
   format_statistics(text, "inputs", details.inputs);
   format_statistics(text, "outputs", details.outputs);
   format_statistics(text, "reference", details.reference_outputs);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "validation/input/input_file.h"
+#include "validation/input/json_reader.h"
 #include "validation/trace/internal/common.h"
 #include "validation/trace/internal/h5.h"
 #include "validation/trace/internal/tensor_io.h"
@@ -325,6 +326,9 @@ TraceReader TraceReader::open(const std::string& path) {
   impl->header.producer = h5::read_string_attribute(root, "producer", where).value_or("");
   impl->header.created_utc = h5::read_string_attribute(root, "created_utc", where).value_or("");
   impl->header.meta_json = h5::read_string_attribute(root, "meta", where).value_or("{}");
+  if (h5::read_string_attribute(root, "config", where)) {
+    impl->header.config_json = json_attribute(root, "config", where, true);
+  }
   return TraceReader(std::move(impl));
 }
 
@@ -357,6 +361,15 @@ TraceCall TraceReader::call(std::int64_t seq) const {
              "attribute 'verdict' is \"" + call.verdict + "\", expected pass, fail or unchecked");
   }
   call.metrics_json = json_attribute(id, "metrics", where, false);
+  if (h5::read_string_attribute(id, "fingerprint", where)) {
+    const nlohmann::json fingerprint =
+        nlohmann::json::parse(json_attribute(id, "fingerprint", where, true));
+    try {
+      call.fingerprint = fingerprint_from_json(JsonNode(fingerprint, "attribute 'fingerprint'"));
+    } catch (const std::invalid_argument& error) {
+      h5::fail(where, error.what());
+    }
+  }
   call.inputs = impl.tensors_under(id, call.path, "inputs");
   call.outputs = impl.tensors_under(id, call.path, "outputs");
   call.reference_outputs = impl.tensors_under(id, call.path, "reference");

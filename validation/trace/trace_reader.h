@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "validation/fingerprint/fingerprint.h"
 #include "validation/mesh/mesh.h"
 #include "validation/tensor/tensor.h"
 #include "validation/trace/trace_error.h"
@@ -30,6 +31,8 @@ struct TraceHeader {
   std::string producer;     // E.g. "tttv2 2.0.0"; "" when absent.
   std::string created_utc;  // ISO 8601; "" when absent.
   std::string meta_json = "{}";
+  // The run's configuration dump (attribute "config"); "" when the trace has none.
+  std::string config_json = "";
 };
 
 // Where a tensor's values come from.
@@ -71,6 +74,7 @@ struct TraceCall {
   std::int64_t reference_ns = -1;
   std::string verdict = "unchecked";
   std::string metrics_json = "{}";
+  std::optional<Fingerprint> fingerprint;  // Unset when the call has none (older traces).
   std::vector<TraceTensor> inputs;
   std::vector<TraceTensor> outputs;
   std::vector<TraceTensor> reference_outputs;  // Empty when the trace holds none.

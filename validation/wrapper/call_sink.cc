@@ -44,6 +44,7 @@ class TraceSink final : public CallSink {
     captured.spec_json = record.spec_json;
     captured.impl_config_json = record.impl_config_json;
     captured.device = record.device;
+    captured.fingerprint = record.fingerprint;
     captured.scalars_json = record_scalars_to_json(record).dump();
     captured.device_ns = record.device_ns;
     captured.reference_ns = record.reference_ns;

@@ -112,7 +112,8 @@ struct CallData {
 };
 
 ValidationRecord make_record(const CallDescription& description, const CallPlan& plan,
-                             const CallInputs& inputs, const CallData& data) {
+                             const UntypedCall& call, const CallInputs& inputs,
+                             const CallData& data) {
   ValidationRecord record;
   record.name = description.name;
   record.call_index = plan.call_index;
@@ -132,6 +133,7 @@ ValidationRecord make_record(const CallDescription& description, const CallPlan&
   record.spec_json = description.options.spec_json;
   record.impl_config_json = description.options.impl_config_json;
   record.device = description.options.device;
+  record.fingerprint = call.fingerprint ? call.fingerprint : description.options.fingerprint;
   return record;
 }
 
@@ -376,7 +378,7 @@ ValidationRecord run_checked_call(const CallDescription& description, const Call
     data.device_ns = elapsed_ns(device_start);
     if (plan.validate) {
       data.errors.push_back({"device", "threw: " + detail::exception_message(std::current_exception())});
-      ValidationRecord record = make_record(description, plan, seen_inputs, data);
+      ValidationRecord record = make_record(description, plan, call, seen_inputs, data);
       record.passed = false;
       dispatch_call(description, plan, record, seen_inputs, data, /*device_returned=*/false);
     }
@@ -428,7 +430,7 @@ ValidationRecord run_checked_call(const CallDescription& description, const Call
     }
   }
 
-  ValidationRecord record = make_record(description, plan, seen_inputs, data);
+  ValidationRecord record = make_record(description, plan, call, seen_inputs, data);
   if (plan.validate) {
     if (data.device_outputs_ready && data.reference_outputs_ready) {
       record.outputs = compare_outputs(description, data);

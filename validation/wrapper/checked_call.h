@@ -101,6 +101,10 @@ struct CompareOptions {
   std::string spec_json = "{}";         // REQUIRES: a JSON object.
   std::string impl_config_json = "{}";  // REQUIRES: a JSON object.
   std::string device{};                 // E.g. "N150".
+  // The configuration's fingerprint (docs/fingerprints.md), when the caller knows it: records,
+  // traces and coverage carry it. A caller whose calls fall in different shape buckets sets it
+  // per call instead (UntypedCall::fingerprint). Unset: calls carry none.
+  std::optional<Fingerprint> fingerprint{};
 };
 
 // Thrown by a wrapped call with raise_on_failure when the comparison failed (after recording).
@@ -195,6 +199,8 @@ struct UntypedCall {
   // outputs (nullptr when they could not be read), makes the call return them; returns whether
   // it did. An exception is recorded as the stage "teacher_forcing".
   std::function<bool(const std::vector<NamedTensor>* reference_outputs)> teacher_force{};
+  // This call's fingerprint (its shapes' bucket); unset: the description's options.fingerprint.
+  std::optional<Fingerprint> fingerprint{};
 };
 
 // Runs `call` as `plan` says: the device side (timed), and when validated the reference side

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "validation/fingerprint/fingerprint.h"
 #include "validation/metrics/metrics.h"
 #include "validation/tensor/tensor.h"
 #include "validation/wrapper/tensor_visit.h"
@@ -106,6 +107,8 @@ struct ValidationRecord {
   std::string spec_json = "{}";
   std::string impl_config_json = "{}";
   std::string device;
+  // The configuration's fingerprint when the caller supplied one (CompareOptions::fingerprint).
+  std::optional<Fingerprint> fingerprint;
 
   // One line per failure: "out0: pcc 0.9812 < 0.99", "reference: threw: index out of range"; a
   // failed mesh-tensor output adds one line per failing device:

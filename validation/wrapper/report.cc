@@ -259,6 +259,9 @@ ValidationRecord record_from(const JsonNode& node) {
   record.spec_json = node.at("spec").object().dump();
   record.impl_config_json = node.at("impl_config").object().dump();
   record.device = node.at("device").string();
+  if (const auto fingerprint = node.find("fingerprint")) {
+    record.fingerprint = fingerprint_from_json(*fingerprint);
+  }
   return record;
 }
 
@@ -520,24 +523,27 @@ json record_to_json(const ValidationRecord& record) {
     inputs.push_back(
         {{"name", input.name}, {"shape", input.shape}, {"dtype", dtype_name(input.dtype)}});
   }
-  return {{"sequence", record.sequence},
-          {"name", record.name},
-          {"call_index", record.call_index},
-          {"first_call", record.first_call},
-          {"passed", record.passed},
-          {"verdict", record.verdict_text()},
-          {"location", location_to_json(record.location)},
-          {"inputs", std::move(inputs)},
-          {"scalars", record_scalars_to_json(record)},
-          {"outputs", record_outputs_to_json(record)},
-          {"errors", record_errors_to_json(record)},
-          {"device_ns", record.device_ns},
-          {"reference_ns", record.reference_ns},
-          {"teacher_forced", record.teacher_forced},
-          {"block", record.block},
-          {"spec", parse_object_text(record.spec_json)},
-          {"impl_config", parse_object_text(record.impl_config_json)},
-          {"device", record.device}};
+  json result = {{"sequence", record.sequence},
+                 {"name", record.name},
+                 {"call_index", record.call_index},
+                 {"first_call", record.first_call},
+                 {"passed", record.passed},
+                 {"verdict", record.verdict_text()},
+                 {"location", location_to_json(record.location)},
+                 {"inputs", std::move(inputs)},
+                 {"scalars", record_scalars_to_json(record)},
+                 {"outputs", record_outputs_to_json(record)},
+                 {"errors", record_errors_to_json(record)},
+                 {"device_ns", record.device_ns},
+                 {"reference_ns", record.reference_ns},
+                 {"teacher_forced", record.teacher_forced},
+                 {"block", record.block},
+                 {"spec", parse_object_text(record.spec_json)},
+                 {"impl_config", parse_object_text(record.impl_config_json)},
+                 {"device", record.device}};
+  // Written only when known, so that reports of calls without one keep their bytes.
+  if (record.fingerprint) result["fingerprint"] = to_json(*record.fingerprint);
+  return result;
 }
 
 json report_to_json(const std::vector<ValidationRecord>& records) {

@@ -34,10 +34,8 @@ TEST(CanonicalJson, OneSpellingPerNumber) {
   EXPECT_EQ(canonical_json(nlohmann::json::parse("0.00001")), "1e-05");
   // 2^53 is the largest magnitude up to which every integer is a double.
   EXPECT_EQ(canonical_json(nlohmann::json::parse("9007199254740992.0")), "9007199254740992");
-  EXPECT_EQ(canonical_json(nlohmann::json::parse("18014398509481984.0")),
-            "1.8014398509481984e+16");
-  EXPECT_EQ(canonical_json(nlohmann::json::parse("18446744073709551615")),
-            "18446744073709551615");
+  EXPECT_EQ(canonical_json(nlohmann::json::parse("18014398509481984.0")), "1.8014398509481984e+16");
+  EXPECT_EQ(canonical_json(nlohmann::json::parse("18446744073709551615")), "18446744073709551615");
 }
 
 TEST(TokenBucket, RoundsUpToPowersOfTwo) {
@@ -83,7 +81,8 @@ TEST(MakeFingerprint, GoldenIdPinsTheScheme) {
 TEST(MakeFingerprint, SpellingsOfOneConfigurationHashAlike) {
   FingerprintParts respelled = norm_parts();
   respelled.spec = nlohmann::json::parse(R"({"eps": 0.00001, "dim": 4096.0})");
-  respelled.impl_config = nlohmann::json::parse(R"({"fidelity":"HiFi4","weight_dtype":"bfloat8_b"})");
+  respelled.impl_config =
+      nlohmann::json::parse(R"({"fidelity":"HiFi4","weight_dtype":"bfloat8_b"})");
   respelled.batch = 4;    // Same bucket as 3.
   respelled.tokens = 65;  // Same bucket as 100.
   EXPECT_EQ(make_fingerprint(respelled).id, make_fingerprint(norm_parts()).id);
@@ -94,6 +93,10 @@ TEST(MakeFingerprint, IdentityNamesButDoesNotHash) {
   renamed.identity = "another wording";
   EXPECT_EQ(make_fingerprint(renamed).id, make_fingerprint(norm_parts()).id);
   EXPECT_THAT(make_fingerprint(renamed).summary, HasSubstr("| another wording |"));
+  // A kind that names its mode does not say it twice.
+  FingerprintParts attention = norm_parts();
+  attention.kind = "attention.decode";
+  EXPECT_EQ(make_fingerprint(attention).summary.substr(0, 19), "attention.decode | ");
 }
 
 TEST(MakeFingerprint, EveryPartChangesTheId) {
