@@ -15,6 +15,7 @@
 #include "patterns/internal/context.h"
 #include "patterns/internal/optional_norm.h"
 #include "patterns/internal/validated_call.h"
+#include "patterns/module_configs.h"
 #include "validation/trace/capture.h"
 
 namespace ttt {
@@ -351,22 +352,9 @@ std::vector<NamedTensor> CausalLm::weights() const {
       all.push_back({std::move(name), weight.tensor});
     }
   };
-  add("embedding", modules_.embedding->weights());
-  if (modules_.embedding_norm) add("embedding_norm", modules_.embedding_norm->weights());
-  for (std::size_t i = 0; i < modules_.layers.size(); ++i) {
-    const DecoderLayerModules& layer = modules_.layers[i];
-    const std::string path = layer_path(i);
-    add(path + ".attention_norm", layer.attention_norm->weights());
-    add(path + ".attention", layer.attention->weights());
-    if (layer.post_attention_norm) {
-      add(path + ".post_attention_norm", layer.post_attention_norm->weights());
-    }
-    add(path + ".ffn_norm", layer.ffn_norm->weights());
-    add(path + ".ffn", layer.ffn->weights());
-    if (layer.post_ffn_norm) add(path + ".post_ffn_norm", layer.post_ffn_norm->weights());
-  }
-  add("norm", modules_.norm->weights());
-  add("lm_head", modules_.lm_head->weights());
+  for_each_module(modules_, [&](const std::string& path, const auto& module) {
+    add(path, module.weights());
+  });
   return all;
 }
 
