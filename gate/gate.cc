@@ -58,7 +58,8 @@ int verdict_rank(const GateFinding& finding) {
 }
 
 int rule_rank(const std::string& rule) {
-  static const std::vector<std::string> order = {"expectation", "accuracy", "latency", "coverage"};
+  static const std::vector<std::string> order = {"expectation", "selection", "accuracy", "latency",
+                                                 "coverage"};
   return static_cast<int>(std::find(order.begin(), order.end(), rule) - order.begin());
 }
 
@@ -727,6 +728,40 @@ void write_gate_baseline(const std::string& path, const GateBaseline& baseline) 
   if (!out) throw std::runtime_error(path + ": cannot write the baseline");
 }
 
+namespace {
+
+// Every case the plan selected must have run; the others keep their registry evidence.
+void selection_findings(const SelectionPlan& plan, const RunResults& results,
+                        GateDecision& decision) {
+  for (const PlannedCase& planned : plan.cases) {
+    if (!planned.selected()) continue;
+    const bool ran =
+        std::any_of(results.suites.begin(), results.suites.end(), [&](const SuiteResult& s) {
+          return s.name == planned.suite &&
+                 std::any_of(s.cases.begin(), s.cases.end(),
+                             [&](const CaseResult& c) { return c.id == planned.id; });
+        });
+    if (ran) continue;
+    const CaseReason& why = planned.reasons.front();
+    GateFinding finding;
+    finding.rule = "selection";
+    finding.suite = planned.suite;
+    finding.case_id = planned.id;
+    finding.metric = "selected";
+    finding.verdict = "missing";
+    finding.blocks = true;
+    finding.message = "ttt select chose this case (" + std::string(select_reason_name(why.reason)) +
+                      (why.detail.empty() ? "" : " " + why.detail) +
+                      ") but the results do not hold it";
+    decision.findings.push_back(std::move(finding));
+  }
+  decision.notes.push_back("selection: " + plan.summary() +
+                           "; not selected, keeping the registry's evidence: " +
+                           std::to_string(plan.cases.size() - plan.selected_count()));
+}
+
+}  // namespace
+
 GateDecision decide_gate(const GateInputs& inputs) {
   check_results(inputs);
   GateDecision decision;
@@ -743,6 +778,7 @@ GateDecision decide_gate(const GateInputs& inputs) {
     decision.notes.push_back("machine state: head " + load_text(inputs.results.machine));
   }
   coverage_findings(inputs, decision);
+  if (inputs.selection) selection_findings(*inputs.selection, inputs.results, decision);
   std::stable_sort(decision.findings.begin(), decision.findings.end(),
                    [](const GateFinding& a, const GateFinding& b) {
                      return std::make_tuple(verdict_rank(a), rule_rank(a.rule), a.suite,

@@ -42,6 +42,7 @@
 #include "coverage/report.h"
 #include "gate/error_rates.h"
 #include "gate/policy.h"
+#include "gate/select.h"
 #include "suites/suite/results.h"
 
 namespace ttt {
@@ -110,6 +111,10 @@ struct GateInputs {
   // This machine's A/A noise floor (ttt noise-floor): latency blocks only when it is trusted
   // (latency_distrust), unless the policy does not require one.
   std::optional<NoiseFloor> noise_floor;
+  // The `ttt select` plan the results ran (docs/gate.md "Selected cases"): a selected case the
+  // results lack blocks (rule "selection", verdict "missing"); the cases it did not select keep
+  // the registry's evidence, which a note counts.
+  std::optional<SelectionPlan> selection;
 };
 
 struct GateDecision {

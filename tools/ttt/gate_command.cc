@@ -25,6 +25,7 @@ struct GateArguments {
   std::vector<std::string> coverage;
   std::string policy;
   std::string noise_floor;
+  std::string selection;
   bool write_baseline = false;
   std::string markdown_file;
   std::string junit_file;
@@ -43,6 +44,7 @@ int run_gate(const GateArguments& args) {
   inputs.results = parts.size() == 1 ? parts.front() : merge_run_results(parts, args.results);
   inputs.results_path = args.results.size() == 1 ? args.results.front() : "the merged results";
   if (!args.noise_floor.empty()) inputs.noise_floor = load_noise_floor(args.noise_floor);
+  if (!args.selection.empty()) inputs.selection = load_selection_plan(args.selection);
   // Writing a first baseline: there is nothing to compare with yet.
   const bool baseline_exists = !args.baseline.empty() && std::filesystem::exists(args.baseline);
   if (!args.baseline.empty() && (baseline_exists || !args.write_baseline)) {
@@ -99,6 +101,9 @@ const CommandRegistration kRegistration("gate", [](CLI::App& app) {
   command->add_option("--noise-floor", args->noise_floor,
                       "This machine's A/A noise floor (ttt noise-floor): latency blocks only "
                       "when it says the machine can tell");
+  command->add_option("--selection", args->selection,
+                      "The ttt select plan (--json) the results ran: every selected case must be "
+                      "in them; the others keep the registry's evidence");
   command->add_flag("--write-baseline", args->write_baseline,
                     "When the change may merge, record these results (and coverage) as the new "
                     "baseline at --baseline");
