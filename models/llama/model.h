@@ -8,6 +8,7 @@
 
 #include "blocks/common/device.h"
 #include "models/llama/config.h"
+#include "models/tokenizer.h"
 #include "patterns/causal_lm.h"
 #include "validation/mesh/mesh.h"
 
@@ -43,5 +44,26 @@ struct LlamaModel {
 // (shapes checked now, values loaded when first used) or seeded. Throws std::invalid_argument
 // naming the file and field or tensor for bad input.
 LlamaModel build_llama_model(const LlamaConfig& config, const LlamaModelOptions& options = {});
+
+// A Hugging Face model directory (models/trained/tiny-llama-bytes): config.json, the .safetensors
+// checkpoint, and optionally tokenizer_config.json (a byte-level tokenizer).
+struct ModelDirectory {
+  std::string path;
+  std::string name;  // The directory's own name: "tiny-llama-bytes".
+  LlamaConfig config;
+  // FNV-1a 64 of the bytes of the .safetensors files in path order: "fnv1a64:<16 hex digits>".
+  // What token goldens record as their weights.
+  std::string weights_hash;
+  std::optional<ByteTokenizer> tokenizer;
+};
+
+// Opens the model directory `path`: reads config.json (load_llama_config), checks the checkpoint
+// holds every weight the config implies with its shape (checkpoint_weights; values are loaded
+// later), hashes the weights and reads the tokenizer. Throws std::invalid_argument naming the
+// file (and field or tensor) for a missing or bad config.json or checkpoint.
+ModelDirectory open_model_directory(const std::string& path);
+
+// The model of `directory` (build_llama_model with its checkpoint; options.checkpoint is set).
+LlamaModel build_llama_model(const ModelDirectory& directory, LlamaModelOptions options = {});
 
 }  // namespace ttt::llama
