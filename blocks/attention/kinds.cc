@@ -143,6 +143,76 @@ void attention_extras(const AttentionSpec& spec, const AttentionImplConfig& conf
   facts.derived["kv_cache_dtype"] = std::string(dtype_name(config.kv_cache_dtype));
 }
 
+// Device cost (docs/cost-model.md "Attention"). With q = H d and kv = KV d:
+//   weights   the fused [h, q + 2 kv] QKV weight and the [q, h] output weight in their formats,
+//             the biases in bfloat16;
+//   matmuls   [T, h] x [h, q + 2 kv] (config.qkv), [T, q] x [q, h] (config.output), and the
+//             scores and values at config.sdpa_fidelity: prefill, per user and head, [S, d] x
+//             [d, L] and [S, L] x [L, d] (no causal skipping); decode, per user and KV head, the
+//             group of H / KV query rows against the L cached positions;
+//   vector    rotary embedding 3 passes over q and k, softmax 4 over the scores, the
+//             biases and q/k norms (4 passes) when the Spec has them;
+//   KV cache  prefill writes the S new positions of every KV head; decode reads the L attended
+//             positions and writes one tile row per KV head;
+//   activations x and y, and q, k, v and the attention output each written and read once.
+// L: the positions attended (S in prefill, context_len + 1 in decode), cut to the window.
+DeviceCost attention_cost(const AttentionSpec& spec, const AttentionImplConfig& config, Mode mode,
+                          const CallShapes& shapes) {
+  const std::int64_t d = spec.dim_per_head();
+  const std::int64_t heads = spec.num_heads;
+  const std::int64_t kv_heads = spec.kv_heads();
+  const std::int64_t q = heads * d;
+  const std::int64_t kv = kv_heads * d;
+  const std::int64_t tokens = call_tokens(mode, shapes);
+  const std::int64_t batch = shapes.batch;
+  std::int64_t attended = mode == Mode::prefill ? shapes.seq_len : shapes.context_len + 1;
+  if (spec.sliding_window > 0) attended = std::min(attended, spec.sliding_window);
+  const DType act = config.qkv.activation_dtype;
+  DeviceCost cost;
+  cost.dram_weight_bytes = tensor_bytes(config.qkv.weight_dtype, spec.hidden_dim, q + 2 * kv) +
+                           tensor_bytes(config.output.weight_dtype, q, spec.hidden_dim);
+  if (spec.qkv_bias) cost.dram_weight_bytes += tensor_bytes(DType::bfloat16, 1, q + 2 * kv);
+  if (spec.output_bias) cost.dram_weight_bytes += tensor_bytes(DType::bfloat16, 1, spec.hidden_dim);
+  cost.dram_activation_bytes = tensor_bytes(act, tokens, spec.hidden_dim) +
+                               2 * tensor_bytes(act, tokens, q + 2 * kv) +
+                               2 * tensor_bytes(config.query_dtype, tokens, q) +
+                               tensor_bytes(config.output.output_dtype, tokens, spec.hidden_dim);
+  add_matmul(cost, tokens, spec.hidden_dim, q + 2 * kv, config.qkv.fidelity, act,
+             config.qkv.weight_dtype, config.qkv.output_dtype);
+  add_matmul(cost, tokens, q, spec.hidden_dim, config.output.fidelity,
+             config.output.activation_dtype, config.output.weight_dtype,
+             config.output.output_dtype);
+  const DType cache = config.kv_cache_dtype;
+  std::int64_t score_elements = 0;
+  if (mode == Mode::prefill) {
+    const std::int64_t seq = shapes.seq_len;
+    cost.dram_kv_bytes = 2 * batch * kv_heads * tensor_bytes(cache, seq, d);
+    add_matmul(cost, seq, d, attended, config.sdpa_fidelity, config.query_dtype, cache,
+               config.probs_dtype, batch * heads);
+    add_matmul(cost, seq, attended, d, config.sdpa_fidelity, config.probs_dtype, cache,
+               config.query_dtype, batch * heads);
+    score_elements = batch * heads * pad_to_tile(seq) * pad_to_tile(attended);
+  } else {
+    const std::int64_t group = heads / kv_heads;
+    cost.dram_kv_bytes = 2 * batch * kv_heads * (tensor_bytes(cache, attended, d) +
+                                                 tensor_bytes(cache, 1, d));
+    add_matmul(cost, group, d, attended, config.sdpa_fidelity, config.query_dtype, cache,
+               config.probs_dtype, batch * kv_heads);
+    add_matmul(cost, group, attended, d, config.sdpa_fidelity, config.probs_dtype, cache,
+               config.query_dtype, batch * kv_heads);
+    score_elements = batch * kv_heads * pad_to_tile(group) * pad_to_tile(attended);
+  }
+  const std::int64_t rows = pad_to_tile(tokens);
+  cost.vector_ops = 4 * score_elements;
+  if (spec.positions == AttentionPositions::rope) cost.vector_ops += 3 * rows * pad_to_tile(q + kv);
+  if (spec.qkv_bias) cost.vector_ops += rows * pad_to_tile(q + 2 * kv);
+  if (spec.output_bias) cost.vector_ops += rows * pad_to_tile(spec.hidden_dim);
+  if (spec.qk_norm) cost.vector_ops += 4 * rows * pad_to_tile(q + kv);
+  // QKV, head split, rotary on q and k, the two cache writes, SDPA, head concat, output.
+  cost.ops = 9;
+  return cost;
+}
+
 // What both modes share: configuration, identity, coverage facts, seeded inputs.
 BlockKind attention_kind(std::string name) {
   return {.name = std::move(name),
@@ -156,7 +226,8 @@ BlockKind attention_kind(std::string name) {
                          "blocks/normalization/rms_norm", "blocks/normalization/row_sums",
                          "blocks/rope/rope"},
           .weights = attention_weight_rules,
-          .seeded_inputs = attention_inputs};
+          .seeded_inputs = attention_inputs,
+          .cost = typed_cost(attention_cost, true)};
 }
 
 // tp_attention: the whole attention's weights (each device's slices are cut inside the block).
@@ -225,6 +296,20 @@ InputPlan tp_attention_inputs(const ConfiguredBlock& block, Mode mode, const Cal
               tp_attention_weights(block.spec));
 }
 
+// Each device: the attention of its heads (TpAttentionSpec::device_spec), then the reduction of
+// its [T, h] partial output over the axis.
+DeviceCost tp_attention_cost(const TpAttentionSpec& spec, const TpAttentionImplConfig& config,
+                             Mode mode, const CallShapes& shapes) {
+  DeviceCost cost = attention_cost(spec.device_spec(0), config.device, mode, shapes);
+  add_collective(cost,
+                 config.reduction == TpReduction::all_reduce ? Collective::all_reduce
+                                                             : Collective::reduce_scatter,
+                 spec.mesh.axis_size(spec.axis), call_tokens(mode, shapes),
+                 spec.attention.hidden_dim, config.ccl.reduce_dtype, config.ccl.num_links);
+  cost.devices = spec.mesh.size();
+  return cost;
+}
+
 }  // namespace
 
 void add_attention_block_kinds(std::vector<BlockKind>& kinds) {
@@ -260,7 +345,8 @@ void add_attention_block_kinds(std::vector<BlockKind>& kinds) {
                       "blocks/ffn/tp_gated_mlp", "blocks/normalization/rms_norm",
                       "blocks/normalization/row_sums", "blocks/rope/rope"},
        .weights = tp_attention_weights,
-       .seeded_inputs = tp_attention_inputs});
+       .seeded_inputs = tp_attention_inputs,
+       .cost = typed_cost(tp_attention_cost, true)});
 }
 
 }  // namespace ttt

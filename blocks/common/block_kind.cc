@@ -126,6 +126,16 @@ Fingerprint fingerprint_of(const BlockKind& kind, const ConfiguredBlock& block, 
   return make_fingerprint(parts);
 }
 
+DeviceCost device_cost(const BlockKind& kind, const ConfiguredBlock& block, Mode mode,
+                       const CallShapes& shapes) {
+  if (!kind.cost) {
+    throw std::invalid_argument("[device cost] block kind '" + kind.name +
+                                "' declares no device cost (BlockKind::cost in "
+                                "blocks/<family>/kinds.cc)");
+  }
+  return kind.cost(block, mode, shapes);
+}
+
 std::int64_t cache_length(std::int64_t positions_needed) {
   return std::max<std::int64_t>(32, (positions_needed + 31) / 32 * 32);
 }

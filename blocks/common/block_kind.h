@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "blocks/common/device.h"
+#include "blocks/common/device_cost.h"
 #include "validation/fingerprint/fingerprint.h"
 #include "validation/input/json_reader.h"
 #include "validation/mesh/mesh.h"
@@ -35,6 +36,9 @@ struct CallShapes {
   std::int64_t batch = 1;        // Users. REQUIRES: >= 1.
   std::int64_t seq_len = 0;      // Prefill: tokens per user. REQUIRES: >= 1 in prefill.
   std::int64_t context_len = 0;  // Decode: past positions per user (the new token sits there).
+  // Values per token of the call's x, for the device cost of kinds whose Spec holds no width
+  // (the collectives: the whole tensor's last dimension; rope: heads * head_dim). 0: unknown.
+  std::int64_t width = 0;
 };
 
 // How a seeded input is drawn (docs/suites.md "Seeded inputs"). The suites own the random
@@ -185,6 +189,13 @@ struct BlockKind {
   std::function<InputPlan(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes)>
       seeded_inputs = nullptr;
 
+  // The work of one call on the device (blocks/common/device_cost.h, docs/cost-model.md): bytes
+  // per memory level, matrix operations per fidelity, Ethernet traffic, device operations. Throws
+  // std::invalid_argument naming a missing shape field. nullptr: the kind declares no cost, and
+  // device_cost() refuses it by name (never a cost of zero).
+  std::function<DeviceCost(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes)>
+      cost = nullptr;
+
   // The shape fields a call in `mode` reads: "batch", "seq_len" in prefill, "context_len" in
   // decode when decode_reads_context.
   std::vector<std::string> shape_fields(Mode mode) const;
@@ -204,6 +215,11 @@ const std::vector<std::string>& block_kind_folders();
 void require_call_shapes(const CallShapes& shapes, Mode mode, bool uses_context);
 // [batch, seq_len, width] in prefill, [batch, width] in decode.
 Shape activation_shape(Mode mode, const CallShapes& shapes, std::int64_t width);
+// The device cost of a call of `kind` (BlockKind::cost). Throws std::invalid_argument when the
+// kind declares none: "[device cost] block kind 'x' declares no device cost
+// (BlockKind::cost in blocks/<family>/kinds.cc)".
+DeviceCost device_cost(const BlockKind& kind, const ConfiguredBlock& block, Mode mode,
+                       const CallShapes& shapes);
 // KV cache length for `positions_needed` positions, rounded up to whole 32-position tiles.
 std::int64_t cache_length(std::int64_t positions_needed);
 

@@ -102,4 +102,17 @@ Tolerances pcc_at_least(double pcc) {
   return tolerances;
 }
 
+std::int64_t call_tokens(Mode mode, const CallShapes& shapes) {
+  return mode == Mode::prefill ? shapes.batch * shapes.seq_len : shapes.batch;
+}
+
+std::int64_t required_width(std::string_view kind, const CallShapes& shapes) {
+  if (shapes.width < 1) {
+    throw std::invalid_argument("[" + std::string(kind) +
+                                "] the device cost needs shapes.width (values per token of x): "
+                                "its Spec holds no tensor width");
+  }
+  return shapes.width;
+}
+
 }  // namespace ttt::kind_support

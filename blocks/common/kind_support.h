@@ -206,4 +206,23 @@ InputPlan plan(InputRules call_inputs, const InputRules& weights);
 // default (default_tolerances) judges exactly that.
 Tolerances pcc_at_least(double pcc);
 
+// BlockKind::cost of a typed block: checks the call's shapes (require_call_shapes; decode reads
+// context_len when `uses_context`), reads the configured Spec and ImplConfig, and returns
+// `cost(spec, config, mode, shapes)` (docs/cost-model.md "Per-kind rules").
+template <typename Spec, typename Config>
+std::function<DeviceCost(const ConfiguredBlock&, Mode, const CallShapes&)> typed_cost(
+    DeviceCost (*cost)(const Spec&, const Config&, Mode, const CallShapes&),
+    bool uses_context = false) {
+  return [cost, uses_context](const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
+    require_call_shapes(shapes, mode, uses_context);
+    return cost(block.spec.get<Spec>(), block.impl_config.get<Config>(), mode, shapes);
+  };
+}
+// The tokens of a call: batch * seq_len in prefill, batch in decode.
+std::int64_t call_tokens(Mode mode, const CallShapes& shapes);
+// shapes.width for a kind whose Spec holds no width. Throws std::invalid_argument:
+// "[all_gather] the device cost needs shapes.width (values per token of x): its Spec holds no
+// tensor width".
+std::int64_t required_width(std::string_view kind, const CallShapes& shapes);
+
 }  // namespace ttt::kind_support

@@ -144,6 +144,40 @@ BoundCall bind_tp_embedding(const BlockCall& call) {
   return bound;
 }
 
+// Device cost (docs/cost-model.md "Embedding"): the ids read, T rows of the table (and of the
+// learned position table) gathered from DRAM, a pass for the scale and one for the position
+// addition when the Spec has them, y written.
+DeviceCost embedding_cost(const EmbeddingSpec& spec, const EmbeddingImplConfig& config, Mode mode,
+                          const CallShapes& shapes) {
+  const std::int64_t tokens = call_tokens(mode, shapes);
+  const bool learned = spec.positions == PositionEmbedding::learned;
+  DeviceCost cost;
+  cost.dram_weight_bytes =
+      (learned ? 2 : 1) * tensor_bytes(config.weight_dtype, tokens, spec.hidden_dim);
+  cost.dram_activation_bytes = tensor_bytes(DType::int32, 1, tokens) +
+                               tensor_bytes(config.output_dtype, tokens, spec.hidden_dim);
+  const int passes = (spec.scale != 1.0 ? 1 : 0) + (spec.positions != PositionEmbedding::none);
+  cost.vector_ops = passes * pad_to_tile(tokens) * pad_to_tile(spec.hidden_dim);
+  cost.ops = 1 + passes;
+  return cost;
+}
+
+// Each device gathers its hidden / n columns; with config.all_gather the [T, hidden] output is
+// then gathered along the axis.
+DeviceCost tp_embedding_cost(const TpEmbeddingSpec& spec, const TpEmbeddingImplConfig& config,
+                             Mode mode, const CallShapes& shapes) {
+  const int n = spec.mesh.axis_size(spec.axis);
+  EmbeddingSpec device = spec.embedding;
+  device.hidden_dim /= n;
+  DeviceCost cost = embedding_cost(device, config.device, mode, shapes);
+  if (config.all_gather) {
+    add_collective(cost, Collective::all_gather, n, call_tokens(mode, shapes),
+                   spec.embedding.hidden_dim, config.device.output_dtype, config.ccl.num_links);
+  }
+  cost.devices = spec.mesh.size();
+  return cost;
+}
+
 }  // namespace
 
 void add_embeddings_block_kinds(std::vector<BlockKind>& kinds) {
@@ -163,7 +197,8 @@ void add_embeddings_block_kinds(std::vector<BlockKind>& kinds) {
            }),
        .weights = embedding_weights,
        .decode_reads_context = true,
-       .seeded_inputs = embedding_inputs});
+       .seeded_inputs = embedding_inputs,
+       .cost = typed_cost(embedding_cost, true)});
   kinds.push_back(
       {.name = std::string(TpEmbeddingSpec::kind),
        .family = std::string(TpEmbeddingSpec::kind),
@@ -186,7 +221,8 @@ void add_embeddings_block_kinds(std::vector<BlockKind>& kinds) {
        .depends_on = {"blocks/ccl/"},
        .weights = tp_embedding_weights,
        .decode_reads_context = true,
-       .seeded_inputs = tp_embedding_inputs});
+       .seeded_inputs = tp_embedding_inputs,
+       .cost = typed_cost(tp_embedding_cost, true)});
 }
 
 }  // namespace ttt

@@ -2,6 +2,7 @@
 // w_gate, w_up, w_down), tp_gated_mlp (the mesh tensor x, the whole MLP's weights) and moe (x,
 // router, w_gate/<e>, w_up/<e>, w_down/<e> for every expert e).
 // Tolerance: PCC >= 0.99 (bfloat8_b/bfloat4_b weights).
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <string>
@@ -149,6 +150,138 @@ MoeWeights moe_weights_of(const CallWeights& w) {
   return weights;
 }
 
+// Device cost (docs/cost-model.md "Feed-forward"): `up_matmuls` products [T, h] x [h, f] with
+// `up`, the activation (times the gate when there are two) on [T, f], and [T, f] x [f, h] with
+// `down`. Weights are read once per prefill chunk of `chunk_rows` tokens; x, the [T, f] hidden
+// (written, then read) and y cross DRAM once each.
+DeviceCost ffn_cost(Mode mode, std::int64_t tokens, std::int64_t chunk_rows, std::int64_t hidden,
+                    std::int64_t ffn, int up_matmuls, const MatmulConfig& up,
+                    const MatmulConfig& down) {
+  const std::int64_t chunks = mode == Mode::prefill ? (tokens + chunk_rows - 1) / chunk_rows : 1;
+  DeviceCost cost;
+  cost.dram_weight_bytes = chunks * (up_matmuls * tensor_bytes(up.weight_dtype, hidden, ffn) +
+                                     tensor_bytes(down.weight_dtype, ffn, hidden));
+  cost.dram_activation_bytes = tensor_bytes(up.activation_dtype, tokens, hidden) +
+                               2 * tensor_bytes(down.activation_dtype, tokens, ffn) +
+                               tensor_bytes(down.output_dtype, tokens, hidden);
+  add_matmul(cost, tokens, hidden, ffn, up.fidelity, up.activation_dtype, up.weight_dtype,
+             up.output_dtype, up_matmuls);
+  add_matmul(cost, tokens, ffn, hidden, down.fidelity, down.activation_dtype, down.weight_dtype,
+             down.output_dtype);
+  // One pass for the activation, one for the gate's multiply.
+  cost.vector_ops = up_matmuls * pad_to_tile(tokens) * pad_to_tile(ffn);
+  cost.ops = up_matmuls + 2;  // The up matmuls, the activation, the down matmul.
+  return cost;
+}
+
+DeviceCost gated_mlp_cost(const GatedMlpSpec& spec, const GatedMlpImplConfig& config, Mode mode,
+                          const CallShapes& shapes) {
+  return ffn_cost(mode, call_tokens(mode, shapes), config.prefill_chunk_rows, spec.hidden_dim,
+                  spec.ffn_dim, 2, config.ff1_ff3, config.ff2);
+}
+
+// The biases add a pass over [T, f] and [T, h] and their bytes.
+DeviceCost mlp_cost(const MlpSpec& spec, const MlpImplConfig& config, Mode mode,
+                    const CallShapes& shapes) {
+  const std::int64_t tokens = call_tokens(mode, shapes);
+  DeviceCost cost = ffn_cost(mode, tokens, config.prefill_chunk_rows, spec.hidden_dim,
+                             spec.ffn_dim, 1, config.ff1, config.ff2);
+  if (spec.bias) {
+    cost.dram_weight_bytes += tensor_bytes(config.bias_dtype, 1, spec.ffn_dim) +
+                              tensor_bytes(config.bias_dtype, 1, spec.hidden_dim);
+    cost.vector_ops +=
+        pad_to_tile(tokens) * (pad_to_tile(spec.ffn_dim) + pad_to_tile(spec.hidden_dim));
+  }
+  return cost;
+}
+
+// The router [T, h] x [h, E] and its top-k softmax (4 passes over [T, E]); then the experts the
+// tokens reach: min(E, T * top_k) of them (every token's top_k experts distinct across tokens:
+// the most weight traffic the routing can cause), each a gated MLP over its share of the
+// T * top_k rows; then the weighted combine (a pass over [T, h] per chosen expert).
+DeviceCost moe_cost(const MoeSpec& spec, const MoeImplConfig& config, Mode mode,
+                    const CallShapes& shapes) {
+  const std::int64_t tokens = call_tokens(mode, shapes);
+  DeviceCost cost;
+  const MatmulConfig& router = config.router;
+  cost.dram_weight_bytes = tensor_bytes(router.weight_dtype, spec.hidden_dim, spec.num_experts);
+  cost.dram_activation_bytes = tensor_bytes(router.activation_dtype, tokens, spec.hidden_dim);
+  add_matmul(cost, tokens, spec.hidden_dim, spec.num_experts, router.fidelity,
+             router.activation_dtype, router.weight_dtype, router.output_dtype);
+  cost.vector_ops = 4 * pad_to_tile(tokens) * pad_to_tile(spec.num_experts);
+  cost.ops = 2;  // The router and its top-k softmax.
+  const std::int64_t routed = tokens * spec.top_k;
+  const std::int64_t experts = std::min(spec.num_experts, routed);
+  const std::int64_t rows = (routed + experts - 1) / experts;
+  const GatedMlpSpec expert{spec.hidden_dim, spec.ffn_dim, spec.activation};
+  for (std::int64_t e = 0; e < experts; ++e) {
+    cost += gated_mlp_cost(expert, config.expert, Mode::decode, CallShapes{.batch = rows});
+  }
+  cost.vector_ops += spec.top_k * pad_to_tile(tokens) * pad_to_tile(spec.hidden_dim);
+  cost.ops += 1;  // The combine.
+  return cost;
+}
+
+// A tensor-parallel block's partial sums [T, h] reduced over the n devices of its axis.
+void add_tp_reduction(DeviceCost& cost, TpReduction reduction, int n, std::int64_t tokens,
+                      std::int64_t hidden, const CclReduceImplConfig& ccl) {
+  add_collective(cost,
+                 reduction == TpReduction::all_reduce ? Collective::all_reduce
+                                                      : Collective::reduce_scatter,
+                 n, tokens, hidden, ccl.reduce_dtype, ccl.num_links);
+}
+
+// Each device: a gated MLP on ffn / n columns, then the reduction of its [T, h] partials.
+DeviceCost tp_gated_mlp_cost(const TpGatedMlpSpec& spec, const TpGatedMlpImplConfig& config,
+                             Mode mode, const CallShapes& shapes) {
+  const int n = spec.mesh.axis_size(spec.axis);
+  GatedMlpSpec device = spec.mlp;
+  device.ffn_dim /= n;
+  DeviceCost cost = gated_mlp_cost(device, config.device, mode, shapes);
+  add_tp_reduction(cost, config.reduction, n, call_tokens(mode, shapes), spec.mlp.hidden_dim,
+                   config.ccl);
+  cost.devices = spec.mesh.size();
+  return cost;
+}
+
+// Each device (H on the hidden axis, F on the ffn axis): FF1/FF3 on [T, h/H] x [h/H, f/F], the
+// all-reduce of both [T, f/F] partials over the hidden axis, the activation, FF2 on
+// [T, f/F] x [f/F, h/H] and the all-reduce of its [T, h/H] partials over the ffn axis.
+DeviceCost tp2d_gated_mlp_cost(const Tp2dGatedMlpSpec& spec,
+                               const Tp2dGatedMlpImplConfig& config, Mode mode,
+                               const CallShapes& shapes) {
+  const int h_devices = spec.mesh.axis_size(spec.hidden_axis);
+  const int f_devices = spec.mesh.axis_size(spec.ffn_axis());
+  const std::int64_t hidden = spec.mlp.hidden_dim / h_devices;
+  const std::int64_t ffn = spec.mlp.ffn_dim / f_devices;
+  const std::int64_t tokens = call_tokens(mode, shapes);
+  // No prefill chunking: the weights are read once.
+  DeviceCost cost = ffn_cost(mode, tokens, tokens, hidden, ffn, 2, config.ff1_ff3, config.ff2);
+  for (int i = 0; i < 2; ++i) {
+    add_collective(cost, Collective::all_reduce, h_devices, tokens, ffn,
+                   config.ff1_ccl.reduce_dtype, config.ff1_ccl.num_links);
+  }
+  add_collective(cost, Collective::all_reduce, f_devices, tokens, hidden,
+                 config.ff2_ccl.reduce_dtype, config.ff2_ccl.num_links);
+  cost.devices = spec.mesh.size();
+  return cost;
+}
+
+// Each device: the router and num_experts / n experts (an MoE of fewer experts, same top_k
+// bounded by them), then the reduction of its [T, h] partial output.
+DeviceCost ep_moe_cost(const EpMoeSpec& spec, const EpMoeImplConfig& config, Mode mode,
+                       const CallShapes& shapes) {
+  const int n = spec.mesh.axis_size(spec.axis);
+  MoeSpec device = spec.moe;
+  device.num_experts /= n;
+  device.top_k = std::min(device.top_k, device.num_experts);
+  DeviceCost cost = moe_cost(device, config.device, mode, shapes);
+  add_tp_reduction(cost, config.reduction, n, call_tokens(mode, shapes), spec.moe.hidden_dim,
+                   config.ccl);
+  cost.devices = spec.mesh.size();
+  return cost;
+}
+
 }  // namespace
 
 void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
@@ -172,7 +305,8 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
              facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
            }),
        .weights = mlp_weights,
-       .seeded_inputs = mlp_inputs});
+       .seeded_inputs = mlp_inputs,
+       .cost = typed_cost(mlp_cost)});
   kinds.push_back(
       {.name = "gated_mlp",
        .family = "gated_mlp",
@@ -193,7 +327,8 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
              facts.derived["dims"] = dims(spec.hidden_dim, spec.ffn_dim);
            }),
        .weights = gated_mlp_weights,
-       .seeded_inputs = gated_mlp_inputs});
+       .seeded_inputs = gated_mlp_inputs,
+       .cost = typed_cost(gated_mlp_cost)});
   // x is a mesh tensor (a trace's or seeded mesh tensor, or the container x/0, x/1, ...).
   kinds.push_back(
       {.name = std::string(TpGatedMlpSpec::kind),
@@ -219,7 +354,8 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
        .single_device = SingleDeviceBlock{"gated_mlp", "mlp"},
        .depends_on = {"blocks/ccl/"},
        .weights = tp_gated_mlp_weights,
-       .seeded_inputs = tp_gated_mlp_inputs});
+       .seeded_inputs = tp_gated_mlp_inputs,
+       .cost = typed_cost(tp_gated_mlp_cost)});
   // TG's 2-D MLP: x is a mesh tensor split along hidden on the hidden axis (as tp_gated_mlp's x).
   kinds.push_back(
       {.name = std::string(Tp2dGatedMlpSpec::kind),
@@ -251,7 +387,8 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
        .single_device = SingleDeviceBlock{"gated_mlp", "mlp"},
        .depends_on = {"blocks/ccl/"},
        .weights = tp2d_gated_mlp_weights,
-       .seeded_inputs = tp2d_gated_mlp_inputs});
+       .seeded_inputs = tp2d_gated_mlp_inputs,
+       .cost = typed_cost(tp2d_gated_mlp_cost)});
   kinds.push_back({.name = "moe",
                    .family = "moe",
                    .replay_inputs = {"x", "router"},
@@ -268,7 +405,8 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
                              std::to_string(spec.num_experts) + "/top" + std::to_string(spec.top_k);
                        }),
                    .weights = moe_weights,
-                   .seeded_inputs = moe_inputs});
+                   .seeded_inputs = moe_inputs,
+                   .cost = typed_cost(moe_cost)});
   // ep_moe: the mesh tensor x (as tp_gated_mlp's) and the whole MoE's weights (as moe's).
   kinds.push_back(
       {.name = std::string(EpMoeSpec::kind),
@@ -291,7 +429,8 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
        .single_device = SingleDeviceBlock{"moe", "moe"},
        .depends_on = {"blocks/ccl/"},
        .weights = ep_moe_weights,
-       .seeded_inputs = ep_moe_inputs});
+       .seeded_inputs = ep_moe_inputs,
+       .cost = typed_cost(ep_moe_cost)});
 }
 
 }  // namespace ttt

@@ -49,6 +49,39 @@ InputPlan tp_lm_head_inputs(const ConfiguredBlock& block, Mode mode, const CallS
               tp_lm_head_weights(block.spec));
 }
 
+// Device cost (docs/cost-model.md "LM head"): x read, the whole [h, V] weight read, [T, h] x
+// [h, V] in ceil(V / vocab_chunk) matmuls, three passes over the logits for a softcap (divide,
+// tanh, multiply), the logits written.
+DeviceCost lm_head_cost(const LmHeadSpec& spec, const LmHeadImplConfig& config, Mode mode,
+                        const CallShapes& shapes) {
+  const std::int64_t tokens = call_tokens(mode, shapes);
+  const MatmulConfig& matmul = config.matmul;
+  DeviceCost cost;
+  cost.dram_weight_bytes = tensor_bytes(matmul.weight_dtype, spec.hidden_dim, spec.vocab_size);
+  cost.dram_activation_bytes = tensor_bytes(matmul.activation_dtype, tokens, spec.hidden_dim) +
+                               tensor_bytes(matmul.output_dtype, tokens, spec.vocab_size);
+  add_matmul(cost, tokens, spec.hidden_dim, spec.vocab_size, matmul.fidelity,
+             matmul.activation_dtype, matmul.weight_dtype, matmul.output_dtype);
+  if (spec.logit_softcap > 0.0) {
+    cost.vector_ops = 3 * pad_to_tile(tokens) * pad_to_tile(spec.vocab_size);
+  }
+  cost.ops = (spec.vocab_size + config.vocab_chunk - 1) / config.vocab_chunk;
+  return cost;
+}
+
+// Each device: the LM head on vocab / n columns, then the all-gather of the [T, V] logits.
+DeviceCost tp_lm_head_cost(const TpLmHeadSpec& spec, const TpLmHeadImplConfig& config, Mode mode,
+                           const CallShapes& shapes) {
+  const int n = spec.mesh.axis_size(spec.axis);
+  LmHeadSpec device = spec.lm_head;
+  device.vocab_size /= n;
+  DeviceCost cost = lm_head_cost(device, config.device, mode, shapes);
+  add_collective(cost, Collective::all_gather, n, call_tokens(mode, shapes),
+                 spec.lm_head.vocab_size, config.ccl.output_dtype, config.ccl.num_links);
+  cost.devices = spec.mesh.size();
+  return cost;
+}
+
 }  // namespace
 
 void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
@@ -69,7 +102,8 @@ void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
              facts.derived["softcapped"] = spec.logit_softcap > 0.0;
            }),
        .weights = lm_head_weights,
-       .seeded_inputs = lm_head_inputs});
+       .seeded_inputs = lm_head_inputs,
+       .cost = typed_cost(lm_head_cost)});
   // x is a mesh tensor (a trace's or seeded mesh tensor, or the container x/0, x/1, ...).
   kinds.push_back(
       {.name = std::string(TpLmHeadSpec::kind),
@@ -90,7 +124,8 @@ void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
        .single_device = SingleDeviceBlock{"lm_head", "lm_head"},
        .depends_on = {"blocks/ccl/"},
        .weights = tp_lm_head_weights,
-       .seeded_inputs = tp_lm_head_inputs});
+       .seeded_inputs = tp_lm_head_inputs,
+       .cost = typed_cost(tp_lm_head_cost)});
 }
 
 }  // namespace ttt

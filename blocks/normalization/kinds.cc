@@ -52,6 +52,31 @@ void norm_extras(const Spec&, const Config& config, KindFacts& facts) {
   facts.weight_dtype = std::string(dtype_name(config.weight_dtype));
 }
 
+// Device cost (docs/cost-model.md "Norms"): x read, the scale (and bias) read, y written, and
+// `passes` element-wise passes over [T, dim] (RMSNorm 4: square, sum, scale by the reciprocal
+// root, weight; LayerNorm 6: mean, subtract, square, sum, scale, weight and bias).
+template <typename Config>
+DeviceCost norm_cost(const Config& config, std::int64_t tokens, std::int64_t dim, int passes,
+                     int vectors) {
+  DeviceCost cost;
+  cost.dram_weight_bytes = vectors * tensor_bytes(config.weight_dtype, 1, dim);
+  cost.dram_activation_bytes = tensor_bytes(config.activation_dtype, tokens, dim) +
+                               tensor_bytes(config.output_dtype, tokens, dim);
+  cost.vector_ops = passes * pad_to_tile(tokens) * pad_to_tile(dim);
+  cost.ops = 1;
+  return cost;
+}
+
+DeviceCost rms_norm_cost(const RmsNormSpec& spec, const RmsNormImplConfig& config, Mode mode,
+                         const CallShapes& shapes) {
+  return norm_cost(config, call_tokens(mode, shapes), spec.dim, 4, 1);
+}
+
+DeviceCost layer_norm_cost(const LayerNormSpec& spec, const LayerNormImplConfig& config,
+                           Mode mode, const CallShapes& shapes) {
+  return norm_cost(config, call_tokens(mode, shapes), spec.dim, 6, spec.bias ? 2 : 1);
+}
+
 }  // namespace
 
 void add_normalization_block_kinds(std::vector<BlockKind>& kinds) {
@@ -67,7 +92,8 @@ void add_normalization_block_kinds(std::vector<BlockKind>& kinds) {
        .identity = identity<RmsNormSpec>,
        .facts = facts<RmsNormSpec, RmsNormImplConfig>(norm_extras<RmsNormSpec, RmsNormImplConfig>),
        .weights = rms_norm_weights,
-       .seeded_inputs = rms_norm_inputs});
+       .seeded_inputs = rms_norm_inputs,
+       .cost = typed_cost(rms_norm_cost)});
   kinds.push_back({.name = "layer_norm",
                    .family = "layer_norm",
                    .replay_inputs = {"x", "weight"},
@@ -83,7 +109,8 @@ void add_normalization_block_kinds(std::vector<BlockKind>& kinds) {
                    .facts = facts<LayerNormSpec, LayerNormImplConfig>(
                        norm_extras<LayerNormSpec, LayerNormImplConfig>),
                    .weights = layer_norm_weights,
-                   .seeded_inputs = layer_norm_inputs});
+                   .seeded_inputs = layer_norm_inputs,
+                   .cost = typed_cost(layer_norm_cost)});
 }
 
 }  // namespace ttt

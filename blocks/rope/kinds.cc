@@ -34,6 +34,21 @@ BoundCall bind_rope(const BlockCall& call) {
   return bound;
 }
 
+// Device cost (docs/cost-model.md "Rotary embedding"): x [T, width] read (width = heads *
+// head_dim, from the call's shapes: the Spec holds no head count), the cos and sin rows of the
+// T positions read, three passes (two products and a sum) over x, y written.
+DeviceCost rope_cost(const RopeSpec& spec, const RopeImplConfig& config, Mode mode,
+                     const CallShapes& shapes) {
+  const std::int64_t tokens = call_tokens(mode, shapes);
+  const std::int64_t width = required_width("rope", shapes);
+  DeviceCost cost;
+  cost.dram_weight_bytes = 2 * tensor_bytes(config.table_dtype, tokens, spec.head_dim);
+  cost.dram_activation_bytes = 2 * tensor_bytes(config.activation_dtype, tokens, width);
+  cost.vector_ops = 3 * pad_to_tile(tokens) * pad_to_tile(width);
+  cost.ops = 1;
+  return cost;
+}
+
 }  // namespace
 
 void add_rope_block_kinds(std::vector<BlockKind>& kinds) {
@@ -44,7 +59,8 @@ void add_rope_block_kinds(std::vector<BlockKind>& kinds) {
                    .bind = bind_rope,
                    .configure = configure<RopeSpec>,
                    .identity = identity<RopeSpec>,
-                   .weights = [](const nlohmann::json&) { return InputRules{}; }});
+                   .weights = [](const nlohmann::json&) { return InputRules{}; },
+                   .cost = typed_cost(rope_cost)});
 }
 
 }  // namespace ttt
