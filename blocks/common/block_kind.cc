@@ -102,6 +102,11 @@ Shape activation_shape(Mode mode, const CallShapes& shapes, std::int64_t width) 
 
 Fingerprint fingerprint_of(const BlockKind& kind, const ConfiguredBlock& block, Mode mode,
                            const CallShapes& shapes) {
+  return make_fingerprint(fingerprint_parts(kind, block, mode, shapes));
+}
+
+FingerprintParts fingerprint_parts(const BlockKind& kind, const ConfiguredBlock& block, Mode mode,
+                                   const CallShapes& shapes) {
   FingerprintParts parts;
   parts.kind = kind.name;
   parts.mode = std::string(mode_name(mode));
@@ -123,7 +128,9 @@ Fingerprint fingerprint_of(const BlockKind& kind, const ConfiguredBlock& block, 
     const Mesh parsed = parse_mesh(mesh->get<std::string>());
     parts.mesh = std::to_string(parsed.rows) + "x" + std::to_string(parsed.cols);
   }
-  return make_fingerprint(parts);
+  parts.batch = token_bucket(parts.batch);
+  parts.tokens = token_bucket(parts.tokens);
+  return parts;
 }
 
 DeviceCost device_cost(const BlockKind& kind, const ConfiguredBlock& block, Mode mode,

@@ -231,5 +231,8 @@ std::int64_t cache_length(std::int64_t positions_needed);
 // whose "mesh" is not a mesh.
 Fingerprint fingerprint_of(const BlockKind& kind, const ConfiguredBlock& block, Mode mode,
                            const CallShapes& shapes);
+// The parts fingerprint_of hashes, batch and tokens already bucketed (the registry records them).
+FingerprintParts fingerprint_parts(const BlockKind& kind, const ConfiguredBlock& block, Mode mode,
+                                   const CallShapes& shapes);
 
 }  // namespace ttt

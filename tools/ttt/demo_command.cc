@@ -8,12 +8,14 @@
 
 #include "command.h"
 #include "models/llama/demo.h"
+#include "suites/suite/registry.h"
 #include "validation/mesh/mesh.h"
 #include "validation/mesh/transport.h"
 #ifdef TTT_WITH_MPI
 #include "validation/mesh/mpi/mpi_transport.h"
 #endif
 #include "validation/trace/replay.h"
+#include "validation/trace/trace_reader.h"
 #include "validation/wrapper/progress.h"
 #include "validation/wrapper/report.h"
 
@@ -27,6 +29,7 @@ struct DemoArguments {
   std::string mesh = "N150";
   std::string replay_against = "captured";
   bool quiet = false;
+  std::string registry_file;
 };
 
 // The device of a named mesh (T3K for 1x8); N150 for any other.
@@ -49,9 +52,17 @@ int run_demo_command(DemoArguments& args) {
 #endif
   args.options.replay_against = parse_replay_against(args.replay_against);
   args.options.color = use_color_on_stdout();
+  // Read before the run, so that a bad registry fails at once.
+  const std::optional<Registry> registry =
+      args.registry_file.empty() ? std::nullopt
+                                 : std::optional<Registry>(load_registry(args.registry_file));
   ProgressReporter progress = stderr_progress();
   if (!args.quiet) args.options.progress = &progress;
   const llama::DemoResult result = llama::run_demo(args.options, std::cout);
+  if (registry && result.wrote_outputs) {
+    std::cout << format_misses(
+        find_misses(*registry, observed_blocks(TraceReader::open(result.trace_path))), *registry);
+  }
   return result.passed() ? kExitOk : kExitFailed;
 }
 
@@ -85,6 +96,9 @@ const CommandRegistration kRegistration("demo", [](CLI::App& app) {
                    "What the replay compares device-now with: captured (default: the outputs the "
                    "run captured), reference (the float64 reference run again) or both")
       ->check(CLI::IsMember({"reference", "captured", "both"}));
+  command->add_option("--registry", args->registry_file,
+                      "Report the fingerprints of the run's calls that have no evidence in this "
+                      "registry (suites/registry.json; docs/fingerprints.md \"Registry\")");
   command->add_flag("--quiet", args->quiet,
                     "No progress lines on standard error (one per prefill/decode step and per "
                     "replayed call; one live line on a terminal)");

@@ -14,6 +14,7 @@
 #include "command.h"
 #include "coverage/record.h"
 #include "coverage/sources.h"
+#include "suites/suite/registry.h"
 #include "threshold_flags.h"
 #include "validation/trace/replay.h"
 #include "validation/trace/trace_error.h"
@@ -30,6 +31,7 @@ struct ReplayArguments {
   std::string json_file;
   std::string junit_file;
   std::string coverage_file;
+  std::string registry_file;
   bool fail_fast = false;
   bool strict = false;
   bool quiet = false;
@@ -39,6 +41,9 @@ struct ReplayArguments {
 int run_replay(const ReplayArguments& args) {
   register_builtin_blocks();  // TTTv2's block kinds: traces of models built on them replay.
   const TraceReader trace = TraceReader::open(args.trace);
+  const std::optional<Registry> registry =
+      args.registry_file.empty() ? std::nullopt
+                                 : std::optional<Registry>(load_registry(args.registry_file));
   ReplayOptions options;
   options.filter = args.filter;
   options.against = parse_replay_against(args.against);
@@ -97,6 +102,10 @@ int run_replay(const ReplayArguments& args) {
     }
     std::cout << format_replay_summary(report);
   }
+  if (registry) {
+    (json_to_stdout ? std::cerr : std::cout)
+        << format_misses(find_misses(*registry, observed_blocks(trace)), *registry);
+  }
   return report.summary.failed > 0 ? kExitFailed : kExitOk;
 }
 
@@ -120,6 +129,9 @@ const CommandRegistration kRegistration("replay", [](CLI::App& app) {
   command->add_option("--coverage", args->coverage_file,
                       "Write coverage records of the replayed calls to FILE (JSON Lines, "
                       "docs/coverage.md)");
+  command->add_option("--registry", args->registry_file,
+                      "Report the fingerprints of the trace's calls that have no evidence in "
+                      "this registry (suites/registry.json; docs/fingerprints.md \"Registry\")");
   command->add_flag("--fail-fast", args->fail_fast, "Stop at the first failing call");
   command->add_flag("--strict", args->strict,
                     "Fail calls that cannot be replayed (unknown or no block kind, nothing "

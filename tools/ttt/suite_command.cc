@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "coverage/record.h"
 #include "coverage/report.h"
 #include "coverage/suite_coverage.h"
+#include "suites/suite/registry.h"
 #include "suites/suite/results.h"
 #include "suites/suite/suite_file.h"
 #include "validation/wrapper/progress.h"
@@ -26,6 +28,7 @@ struct RunArguments {
   std::string json_file;
   std::string junit_file;
   std::string coverage_file;
+  std::string registry_file;
   std::string shard;
   std::vector<std::string> tags;
   std::vector<std::string> exclude_tags;
@@ -63,6 +66,10 @@ int run_suites_command(const RunArguments& args) {
   options.warmup = args.warmup;
   options.fail_fast = args.fail_fast;
   options.cold_caches = !args.warm_caches;
+  // Read before the run, so that a bad registry fails before minutes of cases.
+  const std::optional<Registry> registry =
+      args.registry_file.empty() ? std::nullopt
+                                 : std::optional<Registry>(load_registry(args.registry_file));
   ProgressReporter progress = stderr_progress();
   if (!args.quiet) {
     options.on_case_done = [&progress](std::size_t done, std::size_t total,
@@ -85,6 +92,11 @@ int run_suites_command(const RunArguments& args) {
     write_coverage_file(args.coverage_file, aggregate_coverage(coverage_records(results)));
   }
   if (args.json_file != "-" && !args.quiet) std::cout << format_run_summary(results);
+  if (registry) {
+    // Standard output may carry the JSON; the report then goes to standard error.
+    (args.json_file == "-" ? std::cerr : std::cout)
+        << format_misses(find_misses(*registry, observed_blocks(results)), *registry);
+  }
   return summary.ok() ? kExitOk : kExitFailed;
 }
 
@@ -192,6 +204,9 @@ const CommandRegistration kRegistration("suite", [](CLI::App& app) {
   run_command->add_option("--coverage", run->coverage_file,
                           "Write coverage records of the cases that ran to FILE (JSON Lines, "
                           "docs/coverage.md)");
+  run_command->add_option("--registry", run->registry_file,
+                          "Report the cases whose fingerprints have no evidence in this "
+                          "registry (suites/registry.json; docs/fingerprints.md)");
   run_command->add_option("--shard", run->shard, "Run shard I of N (I/N, 0-based)");
   run_command->add_option("--tag", run->tags, "Run only cases with this tag (repeatable)");
   run_command->add_option("--exclude-tag", run->exclude_tags,
