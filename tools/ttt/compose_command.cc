@@ -10,9 +10,12 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "blocks/common/device_model.h"
 #include "command.h"
 #include "suites/suite/compose.h"
+#include "suites/suite/device_compose.h"
 #include "suites/suite/model_targets.h"
 
 namespace ttt::cli {
@@ -37,7 +40,61 @@ struct ComposeArguments {
   int warmup = 2;
   std::string targets;
   bool no_targets = false;
+  // --device-cost: the model and topologies to predict on, and the named overheads.
+  bool device_cost = false;
+  std::string model;
+  std::vector<std::string> devices;
+  double op_overhead_us = 0.0;
+  double eth_hop_us = 0.0;
 };
+
+// `ttt compose --device-cost`: the model (--model, else the suite's) on every --device (else the
+// suite's device), from the cost model alone (suites/suite/device_compose.h).
+int run_device_cost(const ComposeArguments& args) {
+  std::optional<SuiteFile> suite;
+  if (!args.suite.empty()) suite = load_suite_file(args.suite);
+  std::optional<ModelDefinition> model;
+  if (!args.model.empty()) {
+    model = load_model(args.model);
+  } else if (suite && suite->model) {
+    model = suite->model;
+  } else {
+    throw std::invalid_argument(
+        "[compose] --device-cost needs a model: --model NAME|config.json, or a suite naming one");
+  }
+  if (args.layers > 0 || args.vocab_size > 0) {
+    model->spec = slice_spec(model->spec,
+                             args.layers > 0 ? args.layers
+                                             : static_cast<std::int64_t>(model->spec.layers.size()),
+                             args.vocab_size);
+  }
+  std::vector<std::string> devices = args.devices;
+  if (devices.empty() && suite) devices.emplace_back(device_name(suite->device));
+  if (devices.empty()) {
+    throw std::invalid_argument("[compose] --device-cost needs --device (known: " +
+                                device_model_names() + ")");
+  }
+  DeviceComposeOptions options;
+  if (args.seq_len > 0) options.seq_len = args.seq_len;
+  options.context_len = args.context_len >= 0 ? args.context_len : options.seq_len;
+  options.batch = args.batch;
+  if (!args.preset.empty()) options.preset = parse_preset(args.preset);
+  options.overheads = {.op_dispatch_ns = args.op_overhead_us * 1e3,
+                       .eth_hop_ns = args.eth_hop_us * 1e3};
+  nlohmann::json json = nlohmann::json::array();
+  std::string text;
+  for (const std::string& name : devices) {
+    const DeviceComposition composition =
+        compose_device_cost(*model, find_device_model(name), options);
+    json.push_back(to_json(composition));
+    text += (text.empty() ? "" : "\n") + format_device_composition(composition);
+  }
+  if (!args.json_file.empty()) {
+    write_output(args.json_file, nlohmann::json{{"device_cost", json}}.dump(2) + "\n");
+  }
+  if (args.json_file != "-") std::cout << text;
+  return kExitOk;
+}
 
 // The targets to judge: --targets FILE, else the suite's targets/<model>.<device>.json when it
 // exists. `note` says why found targets are not judged (a slice), for the text output.
@@ -59,6 +116,11 @@ std::optional<ModelTargets> find_targets(const ComposeArguments& args,
 }
 
 int run_compose(const ComposeArguments& args) {
+  if (args.device_cost) return run_device_cost(args);
+  if (args.suite.empty() || args.results.empty()) {
+    throw std::invalid_argument(
+        "[compose] a suite file and --results are required (without --device-cost)");
+  }
   const SuiteFile suite = load_suite_file(args.suite);
   const RunResults results = load_run_results(args.results);
   ComposeOptions options;
@@ -108,10 +170,15 @@ const CommandRegistration kRegistration("compose", [](CLI::App& app) {
       "results of a suite (sum of occurrences x block latency; first-order error model), with\n"
       "each block's share. --measure runs the real model and compares. Judges the prediction\n"
       "against the model's targets (--targets, or the suite's targets/<model>.<device>.json).\n"
+      "--device-cost predicts the time to first token and decode tokens/s/user on Tenstorrent\n"
+      "topologies from the device cost model alone (docs/cost-model.md; nothing runs).\n"
       "Exit 0 ok, 1 a target or the measurement missed, 2 bad input.");
-  command->add_option("suite", args->suite, "The suite file (it names the model)")->required();
-  command->add_option("--results", args->results, "Results JSON of `ttt suite run` (merged)")
-      ->required();
+  command->add_option("suite", args->suite,
+                      "The suite file (it names the model); optional with --device-cost");
+  CLI::Option* results =
+      command->add_option("--results", args->results,
+                          "Results JSON of `ttt suite run` (merged); required without "
+                          "--device-cost");
   command->add_option("--seq-len", args->seq_len, "Prefill tokens per user (default: the cases')")
       ->check(CLI::PositiveNumber);
   command
@@ -142,8 +209,33 @@ const CommandRegistration kRegistration("compose", [](CLI::App& app) {
   command
       ->add_flag("--no-targets", args->no_targets, "Do not look for the suite's targets file")
       ->excludes(targets);
-  command->add_flag("--measure", args->measure,
-                    "Run the real model (seeded weights) and compare with the prediction");
+  CLI::Option* measure = command->add_flag(
+      "--measure", args->measure,
+      "Run the real model (seeded weights) and compare with the prediction");
+  command
+      ->add_flag("--device-cost", args->device_cost,
+                 "Predict on Tenstorrent devices from the cost model (docs/cost-model.md) "
+                 "instead of from block results: TTFT and decode tokens/s/user per --device")
+      ->excludes(results)
+      ->excludes(measure)
+      ->excludes(targets);
+  command->add_option("--model", args->model,
+                      "--device-cost: a catalog model or config.json (default: the suite's)");
+  command
+      ->add_option("--device", args->devices,
+                   "--device-cost: topologies, comma-separated: N150, N300, T3K, TG, P100, P150 "
+                   "(default: the suite's device)")
+      ->delimiter(',');
+  command
+      ->add_option("--op-overhead-us", args->op_overhead_us,
+                   "--device-cost: dispatch overhead per device operation, microseconds "
+                   "(default 0: no published figure)")
+      ->check(CLI::NonNegativeNumber);
+  command
+      ->add_option("--eth-hop-us", args->eth_hop_us,
+                   "--device-cost: latency per Ethernet hop of a collective, microseconds "
+                   "(default 0: no published figure)")
+      ->check(CLI::NonNegativeNumber);
   command->add_flag("--warm-caches", args->warm_caches,
                     "--measure: do not evict the caches before each forward (as `ttt suite run "
                     "--warm-caches`)");
@@ -159,7 +251,8 @@ const CommandRegistration kRegistration("compose", [](CLI::App& app) {
       "Examples:\n"
       "  ttt suite run suites/llama-3.2-1b.json --json results.json\n"
       "  ttt compose suites/llama-3.2-1b.json --results results.json --json compose.json\n"
-      "  ttt compose suites/llama-3.2-1b.json --results results.json --layers 2 --measure");
+      "  ttt compose suites/llama-3.2-1b.json --results results.json --layers 2 --measure\n"
+      "  ttt compose --device-cost --model llama-3.1-8b --device N150,N300");
   return [args] { return run_compose(*args); };
 });
 
