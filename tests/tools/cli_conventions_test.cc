@@ -91,6 +91,7 @@ TEST_F(CliConventions, HelpShowsAnExample) {
       {"registry", "check"},
       {"registry", "diff"},
       {"registry", "update"},
+      {"select"},
       {"suite"},
       {"suite", "run"},
       {"suite", "merge"},
