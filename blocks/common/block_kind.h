@@ -21,6 +21,7 @@
 
 #include "blocks/common/device.h"
 #include "blocks/common/device_cost.h"
+#include "blocks/common/edge_regime.h"
 #include "validation/fingerprint/fingerprint.h"
 #include "validation/input/json_reader.h"
 #include "validation/mesh/mesh.h"
@@ -204,6 +205,11 @@ struct BlockKind {
 };
 
 // The block kinds of every family under blocks/, sorted by name.
+  // Edge-regime inputs (blocks/common/edge_regime.h, docs/testing.md "Edge regimes"): the input
+  // regimes in which this kind's parameters (epsilons, softcaps, positions, cache bounds) show,
+  // each with its reason. A suite case names one ("inputs": {"regime": ...});
+  // tests/suites/suite/edge_regime_test.cc runs every declared regime against the reference.
+  std::vector<EdgeRegime> edge_regimes = {};
 const std::vector<BlockKind>& block_kinds();
 // The kind called `name`, or nullptr.
 const BlockKind* find_block_kind(std::string_view name);

@@ -206,6 +206,12 @@ InputPlan plan(InputRules call_inputs, const InputRules& weights);
 // default (default_tolerances) judges exactly that.
 Tolerances pcc_at_least(double pcc);
 
+// A PCC floor and a relative RMSE ceiling (nmse <= max_relative_rmse^2): the lossy kinds'
+// tolerances. PCC cannot see a uniform scale error; nmse can, whatever the noise: a device output
+// s times what it should be has nmse(s a, e) = (s - 1)^2 + s^2 nmse(a, e) for noise uncorrelated
+// with e, so a scale error of max_relative_rmse or more always fails (docs/testing.md "Metrics
+// that see scale"). The ceiling sits a few times above the worst clean call measured.
+Tolerances pcc_and_relative_rmse(double pcc, double max_relative_rmse);
 // BlockKind::cost of a typed block: checks the call's shapes (require_call_shapes; decode reads
 // context_len when `uses_context`), reads the configured Spec and ImplConfig, and returns
 // `cost(spec, config, mode, shapes)` (docs/cost-model.md "Per-kind rules").

@@ -198,6 +198,7 @@ void add_embeddings_block_kinds(std::vector<BlockKind>& kinds) {
        .weights = embedding_weights,
        .decode_reads_context = true,
        .seeded_inputs = embedding_inputs,
+       .edge_regimes = {edge_regimes::users_at_different_positions()},
        .cost = typed_cost(embedding_cost, true)});
   kinds.push_back(
       {.name = std::string(TpEmbeddingSpec::kind),

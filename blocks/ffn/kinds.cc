@@ -1,7 +1,7 @@
 // The feed-forward kinds: mlp (x, w_up, w_down, b_up and b_down when spec.bias), gated_mlp (x,
 // w_gate, w_up, w_down), tp_gated_mlp (the mesh tensor x, the whole MLP's weights) and moe (x,
 // router, w_gate/<e>, w_up/<e>, w_down/<e> for every expert e).
-// Tolerance: PCC >= 0.99 (bfloat8_b/bfloat4_b weights).
+// Tolerance: PCC >= 0.99, relative RMSE <= 10% (bfloat8_b/bfloat4_b weights).
 #include <algorithm>
 #include <array>
 #include <memory>
@@ -289,7 +289,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
       {.name = "mlp",
        .family = "mlp",
        .replay_inputs = {"x", "w_up", "w_down"},
-       .tolerances = pcc_at_least(0.99),
+       .tolerances = pcc_and_relative_rmse(0.99, 0.10),
        .metric_policy = ffn_policy(),
        .bind = bind_x_to_y<MlpSpec, Mlp>(
            mlp_weights,
@@ -311,7 +311,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
       {.name = "gated_mlp",
        .family = "gated_mlp",
        .replay_inputs = {"x", "w_gate", "w_up", "w_down"},
-       .tolerances = pcc_at_least(0.99),
+       .tolerances = pcc_and_relative_rmse(0.99, 0.10),
        .metric_policy = ffn_policy(),
        .bind = bind_x_to_y<GatedMlpSpec, GatedMlp>(
            gated_mlp_weights,
@@ -333,7 +333,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
   kinds.push_back(
       {.name = std::string(TpGatedMlpSpec::kind),
        .family = std::string(TpGatedMlpSpec::kind),
-       .tolerances = pcc_at_least(0.99),
+       .tolerances = pcc_and_relative_rmse(0.99, 0.10),
        .metric_policy = ffn_policy(),
        .bind = bind_mesh_x_to_y<TpGatedMlpSpec, TpGatedMlp>(
            tp_gated_mlp_weights,
@@ -360,7 +360,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
   kinds.push_back(
       {.name = std::string(Tp2dGatedMlpSpec::kind),
        .family = std::string(Tp2dGatedMlpSpec::kind),
-       .tolerances = pcc_at_least(0.99),
+       .tolerances = pcc_and_relative_rmse(0.99, 0.10),
        .metric_policy = ffn_policy(),
        .bind = bind_mesh_x_to_y<Tp2dGatedMlpSpec, Tp2dGatedMlp>(
            tp2d_gated_mlp_weights,
@@ -392,7 +392,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
   kinds.push_back({.name = "moe",
                    .family = "moe",
                    .replay_inputs = {"x", "router"},
-                   .tolerances = pcc_at_least(0.99),
+                   .tolerances = pcc_and_relative_rmse(0.99, 0.10),
                    .metric_policy = ffn_policy(),
                    .bind = bind_x_to_y<MoeSpec, Moe>(moe_weights, moe_weights_of, moe_reference),
                    .configure = configure<MoeSpec>,
@@ -411,7 +411,7 @@ void add_ffn_block_kinds(std::vector<BlockKind>& kinds) {
   kinds.push_back(
       {.name = std::string(EpMoeSpec::kind),
        .family = std::string(EpMoeSpec::kind),
-       .tolerances = pcc_at_least(0.99),
+       .tolerances = pcc_and_relative_rmse(0.99, 0.10),
        .metric_policy = ffn_policy(),
        .bind = bind_mesh_x_to_y<EpMoeSpec, EpMoe>(ep_moe_weights, moe_weights_of, ep_moe_reference),
        .configure = configure<EpMoeSpec>,

@@ -1,5 +1,5 @@
 // The lm_head kind: x, weight ([hidden, vocab], or the [vocab, hidden] embedding table when
-// tied). Tolerance: PCC >= 0.99 (bfloat8_b weights).
+// tied). Tolerance: PCC >= 0.99, relative RMSE <= 5%.
 #include <memory>
 
 #include "blocks/ccl/mesh_kind_support.h"
@@ -89,7 +89,7 @@ void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
       {.name = "lm_head",
        .family = "lm_head",
        .replay_inputs = {"x", "weight"},
-       .tolerances = pcc_at_least(0.99),
+       .tolerances = pcc_and_relative_rmse(0.99, 0.05),
        .metric_policy = lm_head_policy(),
        .bind = bind_x_to_y<LmHeadSpec, LmHead>(
            lm_head_weights, [](const CallWeights& w) { return LmHeadWeights{w["weight"]}; },
@@ -103,6 +103,8 @@ void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
            }),
        .weights = lm_head_weights,
        .seeded_inputs = lm_head_inputs,
+       .edge_regimes = {edge_regimes::saturated_softcap(
+           [](const nlohmann::json& spec) { return spec.get<LmHeadSpec>().logit_softcap; }, 32.0)},
        .cost = typed_cost(lm_head_cost)});
   // x is a mesh tensor (a trace's or seeded mesh tensor, or the container x/0, x/1, ...).
   kinds.push_back(
@@ -125,6 +127,11 @@ void add_lm_head_block_kinds(std::vector<BlockKind>& kinds) {
        .depends_on = {"blocks/ccl/"},
        .weights = tp_lm_head_weights,
        .seeded_inputs = tp_lm_head_inputs,
+       .edge_regimes = {edge_regimes::saturated_softcap(
+           [](const nlohmann::json& spec) {
+             return spec.get<TpLmHeadSpec>().lm_head.logit_softcap;
+           },
+           32.0)},
        .cost = typed_cost(tp_lm_head_cost)});
 }
 

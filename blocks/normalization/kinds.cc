@@ -46,6 +46,13 @@ InputPlan layer_norm_inputs(const ConfiguredBlock& block, Mode mode, const CallS
               layer_norm_weights(block.spec));
 }
 
+// Both norms' edge regimes (docs/testing.md "Edge regimes"): eps shows on near-zero rows, a
+// one-pass variance on an offset, the statistics' range on massive activations.
+std::vector<EdgeRegime> norm_regimes() {
+  return {edge_regimes::near_zero_rows(), edge_regimes::dc_offset(),
+          edge_regimes::large_magnitude()};
+}
+
 // A norm's main weight is its scale.
 template <typename Spec, typename Config>
 void norm_extras(const Spec&, const Config& config, KindFacts& facts) {
@@ -93,6 +100,7 @@ void add_normalization_block_kinds(std::vector<BlockKind>& kinds) {
        .facts = facts<RmsNormSpec, RmsNormImplConfig>(norm_extras<RmsNormSpec, RmsNormImplConfig>),
        .weights = rms_norm_weights,
        .seeded_inputs = rms_norm_inputs,
+       .edge_regimes = norm_regimes(),
        .cost = typed_cost(rms_norm_cost)});
   kinds.push_back({.name = "layer_norm",
                    .family = "layer_norm",
@@ -110,6 +118,7 @@ void add_normalization_block_kinds(std::vector<BlockKind>& kinds) {
                        norm_extras<LayerNormSpec, LayerNormImplConfig>),
                    .weights = layer_norm_weights,
                    .seeded_inputs = layer_norm_inputs,
+                   .edge_regimes = norm_regimes(),
                    .cost = typed_cost(layer_norm_cost)});
 }
 

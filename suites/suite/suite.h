@@ -72,6 +72,9 @@ nlohmann::json to_json(const CaseShapes& shapes);
 struct SeededInputs {
   double activation_std = 1.0;  // REQUIRES: > 0.
   double weight_std = 0.02;     // Hugging Face's initializer_range. REQUIRES: > 0.
+  // An edge regime the block kind declares (BlockKind::edge_regimes, docs/testing.md "Edge
+  // regimes"), applied to the drawn inputs: "near_zero_rows", ...; "" for none.
+  std::string regime;
   bool operator==(const SeededInputs&) const = default;
 };
 

@@ -392,7 +392,7 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
       node.find("inputs") ? node.at("inputs").path() : json_child_path(node.path(), "inputs"));
   const std::string source = inputs_at.find("source") ? inputs_at.at("source").string() : "seeded";
   if (source == "seeded") {
-    inputs_at.allow_only({"source", "activation_std", "weight_std"});
+    inputs_at.allow_only({"source", "activation_std", "weight_std", "regime"});
     if (const auto value = inputs_at.find("activation_std"))
       c.seeded.activation_std = value->number();
     if (const auto value = inputs_at.find("weight_std")) c.seeded.weight_std = value->number();
@@ -423,6 +423,14 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
   // Expectations: the defaults' fields, then the case's.
   Json expect = defaults.expect;
   if (const auto own = node.find("expect")) {
+    if (const auto regime = inputs_at.find("regime")) {
+      c.seeded.regime = regime->string();
+      try {
+        find_edge_regime(c.block, known->edge_regimes, c.seeded.regime);
+      } catch (const std::invalid_argument& error) {
+        regime->fail(error.what());
+      }
+    }
     own->object();
     for (const auto& [key, value] : own->json().items()) expect[key] = value;
   }
@@ -487,6 +495,7 @@ std::optional<MeshModuleKind> mesh_module_kind(const std::string& single_device_
       {"gated_mlp", {"tp_gated_mlp", "mlp"}},
       {"moe", {"ep_moe", "moe"}},
       {"lm_head", {"tp_lm_head", "lm_head"}},
+    if (!c.seeded.regime.empty()) c.id += "." + c.seeded.regime;
       {"attention.prefill", {"tp_attention", "attention"}},
       {"embedding", {"tp_embedding", "embedding"}},
   };

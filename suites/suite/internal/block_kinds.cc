@@ -195,7 +195,12 @@ CaseInputs seeded_block_inputs(const KnownKind& kind, const ParsedBlock& block, 
     throw std::invalid_argument("seeded inputs need activation_std > 0 and weight_std > 0");
   }
   Drawer draw(seeded, seed, /*measure_only=*/false);
-  draw.add(kind.seeded_inputs(block, mode, call_shapes(shapes)));
+  const CallShapes call = call_shapes(shapes);
+  draw.add(kind.seeded_inputs(block, mode, call));
+  if (!seeded.regime.empty()) {
+    find_edge_regime(kind.name, kind.edge_regimes, seeded.regime)
+        .apply(block, mode, call, draw.inputs().tensors);
+  }
   return std::move(draw.inputs());
 }
 
