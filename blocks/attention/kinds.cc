@@ -3,12 +3,14 @@
 // not read by replay. attention.decode: x, positions, k_cache, v_cache and the same weights.
 // tp_attention: the mesh tensor x and the whole attention's weights, as attention.prefill names
 // them; a decode call also positions and the mesh tensors k_cache and v_cache (every device's
-// cache, as the patterns record them). Tolerance: PCC >= 0.99 and relative RMSE <= 5% (bfloat8_b
-// weights).
+// cache, as the patterns record them; seeded calls are the single-device kinds' inputs laid out
+// on the mesh). Tolerance: PCC >= 0.99 and relative RMSE <= 5% (bfloat8_b weights).
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "blocks/attention/attention.h"
@@ -302,20 +304,33 @@ BoundCall bind_tp_attention(const BlockCall& call) {
   return bound;
 }
 
-// x [batch, seq_len, hidden] seeded whole and replicated on the mesh, then the whole weights.
-// The suites seed prefill only: a decode call needs every device's own KV cache (with KV heads
-// replicated over devices when there are fewer than devices), which a seeded call does not carry
-// yet: refused by name.
+// x seeded whole and replicated on the mesh, then the whole weights. A decode call also has the
+// single-device decode's positions and KV caches, each cache drawn whole from its name (the
+// numbers of the attention.decode case with the same seed) and cut into every device's cache
+// (tp_attention_split_cache: its KV heads, copied where devices share a head).
 InputPlan tp_attention_inputs(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes) {
-  if (mode != Mode::prefill) {
-    throw std::invalid_argument(
-        "[tp_attention] only prefill calls are seeded: a decode call needs one KV cache per "
-        "device (docs/multi-device.md \"Tensor-parallel blocks\"); traced decode calls replay");
-  }
-  require_call_shapes(shapes, mode, false);
   const auto spec = block.spec.get<TpAttentionSpec>();
-  return plan({mesh_activation(spec.mesh, {}, mode, shapes, spec.attention.hidden_dim)},
-              tp_attention_weights(block.spec));
+  if (mode == Mode::prefill) {
+    require_call_shapes(shapes, mode, false);
+    return plan({mesh_activation(spec.mesh, {}, mode, shapes, spec.attention.hidden_dim)},
+                tp_attention_weights(block.spec));
+  }
+  const ConfiguredBlock single{block.spec.at("attention"), block.impl_config.at("device"), ""};
+  InputPlan call = attention_inputs(single, mode, shapes);
+  std::array<Placement, 2> cache_placements{};
+  cache_placements[static_cast<std::size_t>(spec.axis)] = Placement::shard(1);
+  for (auto& entry : call.inputs) {
+    InputRule& rule = std::get<InputRule>(entry);
+    if (rule.name == "x") {
+      rule.mesh = MeshInputRule{.mesh = spec.mesh};
+    } else if (rule.name == "k_cache" || rule.name == "v_cache") {
+      rule.mesh = MeshInputRule{
+          .mesh = spec.mesh,
+          .placements = cache_placements,
+          .layout = [spec](const Tensor& whole) { return tp_attention_split_cache(spec, whole); }};
+    }
+  }
+  return call;
 }
 
 // Each device: the attention of its heads (TpAttentionSpec::device_spec), then the reduction of
@@ -370,6 +385,7 @@ void add_attention_block_kinds(std::vector<BlockKind>& kinds) {
                       "blocks/ffn/tp_gated_mlp", "blocks/normalization/rms_norm",
                       "blocks/normalization/row_sums", "blocks/rope/rope"},
        .weights = tp_attention_weights,
+       .decode_reads_context = true,
        .seeded_inputs = tp_attention_inputs,
        .cost = typed_cost(tp_attention_cost, true)});
 }

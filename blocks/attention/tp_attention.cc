@@ -267,6 +267,27 @@ std::vector<KVCache> tp_attention_device_caches(const TpAttentionSpec& spec,
   return caches;
 }
 
+MeshTensor tp_attention_split_cache(const TpAttentionSpec& spec, const Tensor& whole) {
+  spec.validate();
+  const AttentionSpec& attention = spec.attention;
+  if (whole.rank() != 4 || whole.shape()[1] != attention.kv_heads() ||
+      whole.shape()[3] != attention.dim_per_head()) {
+    ccl_detail::fail(kBlock, "a whole KV cache must be [batch, " +
+                                 std::to_string(attention.kv_heads()) + ", seq, " +
+                                 std::to_string(attention.dim_per_head()) + "], got " +
+                                 shape_to_string(whole.shape()));
+  }
+  MeshTensor caches{spec.mesh, {}, {}};
+  caches.placements[static_cast<std::size_t>(spec.axis)] = Placement::shard(1);
+  for (const int position : axis_positions(spec)) {
+    // Whole heads keep whole rows of head_dim, so a block format's blocks come back intact.
+    caches.shards.push_back(ccl_detail::slice(whole, 1, spec.first_kv_head(position),
+                                              spec.device_spec(position).kv_heads())
+                                .to(whole.dtype()));
+  }
+  return caches;
+}
+
 Tensor tp_attention_whole_cache(const TpAttentionSpec& spec, const Tensor& concatenated) {
   const std::int64_t kv = spec.device_spec(0).kv_heads();
   std::vector<Tensor> heads;

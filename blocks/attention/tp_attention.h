@@ -138,6 +138,14 @@ std::vector<KVCache> tp_attention_device_caches(const TpAttentionSpec& spec,
                                                 const MeshTensor& k_caches,
                                                 const MeshTensor& v_caches);
 
+// The inverse: every device's cache cut from the single-device cache `whole` [batch,
+// num_kv_heads, seq, head_dim] (device position p: KV heads first_kv_head(p) .. as
+// device_spec(p) counts them, so a KV head shared by n / num_kv_heads devices is copied to each),
+// laid out as tp_attention_device_caches reads it. The suites seed a decode call's caches this
+// way: the mesh case sees the single-device cache's numbers. Throws std::invalid_argument naming
+// the shape when `whole` is not [batch, num_kv_heads, seq, head_dim].
+MeshTensor tp_attention_split_cache(const TpAttentionSpec& spec, const Tensor& whole);
+
 // The single-device cache [batch, num_kv_heads, seq, head_dim] of every device's caches
 // concatenated along the KV heads in axis order (device position p at p * kv .. (p + 1) * kv -
 // 1, kv the heads one device holds; the compose() of the mesh tensors above): KV head h from

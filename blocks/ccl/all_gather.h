@@ -7,6 +7,7 @@
 // replicated along `axis` and keeps the input's placement on the other axis.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
@@ -25,6 +26,9 @@ struct AllGatherSpec {
   Mesh mesh{};   // The devices. The group size is mesh.axis_size(axis).
   int axis = 1;  // 0: within each column (over rows), 1: within each row (over columns).
   int dim = 0;   // The tensor dimension the shards are concatenated along. REQUIRES: >= 0.
+  // The last dimension of the whole input a seeded call draws (suites; 0: unset). Not read by
+  // forward(): any input fits the collective. docs/multi-device.md "Seeded collective inputs".
+  std::int64_t width = 0;
 
   // Throws "[all_gather] spec.axis must be 0 (rows) or 1 (columns), got 2".
   void validate() const;
@@ -39,7 +43,7 @@ CclImplConfig default_impl_config(const AllGatherSpec& spec, Device device, Mode
 CclImplConfig default_impl_config(const AllGatherSpec& spec, Device device, Mode mode,
                                   Preset preset);
 
-// JSON: {"mesh": "T3K", "axis": 1, "dim": 3}; reading is strict.
+// JSON: {"mesh": "T3K", "axis": 1, "dim": 3} (+ "width" when set); reading is strict.
 void to_json(nlohmann::json& json, const AllGatherSpec& spec);
 void from_json(const nlohmann::json& json, AllGatherSpec& spec);
 void read_json(const JsonNode& node, AllGatherSpec& spec);

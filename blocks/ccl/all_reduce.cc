@@ -5,8 +5,6 @@
 #include <utility>
 #include <vector>
 
-#include "blocks/common/identity.h"
-
 namespace ttt {
 namespace {
 
@@ -22,15 +20,12 @@ std::vector<Tensor> gathered_sum(const std::vector<Tensor>& chunks, int dim, DTy
 
 void AllReduceSpec::validate() const {
   ccl_detail::validate_mesh_axis(kBlock, {mesh, axis});
+  ccl_detail::validate_width(kBlock, width);
   if (dim < 0) ccl_detail::fail(kBlock, "spec.dim must be >= 0, got " + std::to_string(dim));
 }
 
 std::string AllReduceSpec::identity() const {
-  return Identity("ALL_REDUCE")
-      .add("mesh", mesh_name(mesh))
-      .add("axis", axis)
-      .add("dim", dim)
-      .str();
+  return ccl_detail::collective_identity("ALL_REDUCE", {mesh, axis}, "dim", dim, width);
 }
 
 CclReduceImplConfig default_impl_config(const AllReduceSpec& spec, Device device, Mode) {
@@ -43,13 +38,13 @@ CclReduceImplConfig default_impl_config(const AllReduceSpec& spec, Device device
 }
 
 void to_json(nlohmann::json& json, const AllReduceSpec& spec) {
-  json = ccl_detail::mesh_axis_json({spec.mesh, spec.axis});
-  json["dim"] = spec.dim;
+  json = ccl_detail::collective_json({spec.mesh, spec.axis}, "dim", spec.dim, spec.width);
 }
 
 void read_json(const JsonNode& node, AllReduceSpec& spec) {
-  node.allow_only({"mesh", "axis", "dim"});
+  node.allow_only({"mesh", "axis", "dim", "width"});
   ccl_detail::read_mesh_axis(node, spec.mesh, spec.axis);
+  spec.width = ccl_detail::read_width(node);
   spec.dim = static_cast<int>(node.at("dim").integer_in(0, kMaxRank - 1));
 }
 

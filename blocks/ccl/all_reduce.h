@@ -10,6 +10,7 @@
 // and keeps the input's placement on the other axis.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
@@ -29,6 +30,9 @@ struct AllReduceSpec {
   int axis = 1;  // 0: within each column (over rows), 1: within each row (over columns).
   int dim = 0;   // The tensor dimension the reduce-scatter chunks (TTTv1: 3, the hidden one).
                  // REQUIRES: >= 0; at forward time n must divide it.
+  // The last dimension of the whole input a seeded call draws (suites; 0: unset). Not read by
+  // forward(): any input fits the collective. docs/multi-device.md "Seeded collective inputs".
+  std::int64_t width = 0;
 
   // Throws "[all_reduce] spec.axis must be 0 (rows) or 1 (columns), got 2".
   void validate() const;
@@ -43,7 +47,7 @@ CclReduceImplConfig default_impl_config(const AllReduceSpec& spec, Device device
 CclReduceImplConfig default_impl_config(const AllReduceSpec& spec, Device device, Mode mode,
                                         Preset preset);
 
-// JSON: {"mesh": "T3K", "axis": 1, "dim": 3}; reading is strict.
+// JSON: {"mesh": "T3K", "axis": 1, "dim": 3} (+ "width" when set); reading is strict.
 void to_json(nlohmann::json& json, const AllReduceSpec& spec);
 void from_json(const nlohmann::json& json, AllReduceSpec& spec);
 void read_json(const JsonNode& node, AllReduceSpec& spec);

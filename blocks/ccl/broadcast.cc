@@ -5,8 +5,6 @@
 #include <utility>
 #include <vector>
 
-#include "blocks/common/identity.h"
-
 namespace ttt {
 namespace {
 
@@ -20,6 +18,7 @@ std::vector<Tensor> broadcast_group(const std::vector<Tensor>& inputs, int root,
 
 void BroadcastSpec::validate() const {
   ccl_detail::validate_mesh_axis(kBlock, {mesh, axis});
+  ccl_detail::validate_width(kBlock, width);
   const int n = mesh.axis_size(axis);
   if (root < 0 || root >= n) {
     ccl_detail::fail(kBlock, "spec.root " + std::to_string(root) + " is not a position on mesh " +
@@ -29,11 +28,7 @@ void BroadcastSpec::validate() const {
 }
 
 std::string BroadcastSpec::identity() const {
-  return Identity("BROADCAST")
-      .add("mesh", mesh_name(mesh))
-      .add("axis", axis)
-      .add("root", root)
-      .str();
+  return ccl_detail::collective_identity("BROADCAST", {mesh, axis}, "root", root, width);
 }
 
 CclImplConfig default_impl_config(const BroadcastSpec& spec, Device device, Mode) {
@@ -45,13 +40,13 @@ CclImplConfig default_impl_config(const BroadcastSpec& spec, Device device, Mode
 }
 
 void to_json(nlohmann::json& json, const BroadcastSpec& spec) {
-  json = ccl_detail::mesh_axis_json({spec.mesh, spec.axis});
-  json["root"] = spec.root;
+  json = ccl_detail::collective_json({spec.mesh, spec.axis}, "root", spec.root, spec.width);
 }
 
 void read_json(const JsonNode& node, BroadcastSpec& spec) {
-  node.allow_only({"mesh", "axis", "root"});
+  node.allow_only({"mesh", "axis", "root", "width"});
   ccl_detail::read_mesh_axis(node, spec.mesh, spec.axis);
+  spec.width = ccl_detail::read_width(node);
   if (const auto root = node.find("root")) spec.root = static_cast<int>(root->integer_in(0, 1023));
 }
 

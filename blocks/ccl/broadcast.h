@@ -6,6 +6,7 @@
 // output is replicated along `axis` and keeps the input's placement on the other axis.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ struct BroadcastSpec {
   Mesh mesh{};   // The devices. The group size is mesh.axis_size(axis).
   int axis = 1;  // 0: within each column (over rows), 1: within each row (over columns).
   int root = 0;  // The sender's position in its group. REQUIRES: 0 <= root < group size.
+  // The last dimension of the whole input a seeded call draws (suites; 0: unset). Not read by
+  // forward(): any input fits the collective. docs/multi-device.md "Seeded collective inputs".
+  std::int64_t width = 0;
 
   // Throws "[broadcast] spec.root 8 is not a position on mesh T3K axis 1 (8 devices)".
   void validate() const;
@@ -37,7 +41,7 @@ CclImplConfig default_impl_config(const BroadcastSpec& spec, Device device, Mode
 CclImplConfig default_impl_config(const BroadcastSpec& spec, Device device, Mode mode,
                                   Preset preset);
 
-// JSON: {"mesh": "T3K", "axis": 1, "root": 0}; reading is strict.
+// JSON: {"mesh": "T3K", "axis": 1, "root": 0} (+ "width" when set); reading is strict.
 void to_json(nlohmann::json& json, const BroadcastSpec& spec);
 void from_json(const nlohmann::json& json, BroadcastSpec& spec);
 void read_json(const JsonNode& node, BroadcastSpec& spec);

@@ -7,6 +7,7 @@
 #include <tuple>
 #include <utility>
 
+#include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
 #include "validation/mesh/transport.h"
 #include "validation/tensor/formats.h"
@@ -141,6 +142,31 @@ Mesh read_mesh(const JsonNode& node) {
   } catch (const std::invalid_argument& error) {
     mesh_node.fail(error.what());
   }
+}
+
+nlohmann::json collective_json(const MeshAxis& spec, std::string_view field, int value,
+                               std::int64_t width) {
+  nlohmann::json json = mesh_axis_json(spec);
+  json[std::string(field)] = value;
+  if (width > 0) json["width"] = width;
+  return json;
+}
+
+std::string collective_identity(std::string_view op, const MeshAxis& spec, std::string_view field,
+                                int value, std::int64_t width) {
+  Identity identity(op);
+  identity.add("mesh", mesh_name(spec.mesh)).add("axis", spec.axis).add(field, value);
+  if (width > 0) identity.add("width", width);
+  return identity.str();
+}
+
+std::int64_t read_width(const JsonNode& node) {
+  const auto width = node.find("width");
+  return width ? width->integer_at_least(1) : 0;
+}
+
+void validate_width(std::string_view block, std::int64_t width) {
+  if (width < 0) fail(block, "spec.width must be >= 0 (0: unset), got " + std::to_string(width));
 }
 
 void read_mesh_axis(const JsonNode& node, Mesh& mesh, int& axis) {

@@ -101,6 +101,21 @@ void read_mesh_axis(const JsonNode& node, Mesh& mesh, int& axis);
 // Reads the required "mesh" ("T3K", "8x4", ...); errors name the JSON path.
 Mesh read_mesh(const JsonNode& node);
 
+// The four collectives' Spec fields beside the mesh and axis: one integer (`field`: "dim" or
+// "root") and the optional `width`, the last dimension of the input a seeded call draws (0: unset;
+// docs/multi-device.md "Seeded collective inputs"). The JSON and the identity name `width` only
+// when it is set, so a Spec without it reads, writes and prints as before:
+// {"mesh": "T3K", "axis": 1, "dim": 2, "width": 8192} and "ALL_GATHER(mesh=T3K,axis=1,dim=2,
+// width=8192)".
+nlohmann::json collective_json(const MeshAxis& spec, std::string_view field, int value,
+                               std::int64_t width);
+std::string collective_identity(std::string_view op, const MeshAxis& spec, std::string_view field,
+                                int value, std::int64_t width);
+// "width" when present (an integer >= 1), else 0.
+std::int64_t read_width(const JsonNode& node);
+// Throws "[all_gather] spec.width must be >= 0 (0: unset), got -1".
+void validate_width(std::string_view block, std::int64_t width);
+
 // TTTv1's defaults (tt-transformers ModelArgs): ring when the device is a T3K or a Galaxy and the
 // mesh has 8 chips (ccl_topology: "ring on a T3K or 6U galaxy submesh"), else line (N300, and the
 // whole 8x4 Galaxy, where ccl_topology returns Linear for 32 devices). Data-moving collectives use

@@ -12,6 +12,7 @@
 // keeps the input's placement on the other axis.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ struct ReduceScatterSpec {
   int axis = 1;  // 0: within each column (over rows), 1: within each row (over columns).
   int dim = 0;   // The tensor dimension the sum is scattered along. REQUIRES: >= 0; at forward
                  // time n must divide it.
+  // The last dimension of the whole input a seeded call draws (suites; 0: unset). Not read by
+  // forward(): any input fits the collective. docs/multi-device.md "Seeded collective inputs".
+  std::int64_t width = 0;
 
   // Throws "[reduce_scatter] spec.axis must be 0 (rows) or 1 (columns), got 2".
   void validate() const;
@@ -45,7 +49,7 @@ CclReduceImplConfig default_impl_config(const ReduceScatterSpec& spec, Device de
 CclReduceImplConfig default_impl_config(const ReduceScatterSpec& spec, Device device, Mode mode,
                                         Preset preset);
 
-// JSON: {"mesh": "T3K", "axis": 1, "dim": 3}; reading is strict.
+// JSON: {"mesh": "T3K", "axis": 1, "dim": 3} (+ "width" when set); reading is strict.
 void to_json(nlohmann::json& json, const ReduceScatterSpec& spec);
 void from_json(const nlohmann::json& json, ReduceScatterSpec& spec);
 void read_json(const JsonNode& node, ReduceScatterSpec& spec);

@@ -69,6 +69,11 @@ struct MeshInputRule {
   // the container <name>/0, <name>/1, ... (a reduce collective's partials, which differ per
   // device). REQUIRES: at most one per-device input per call (one "placements" scalar).
   bool per_device = false;
+  // Set when distribute() cannot say how a whole input lies on the mesh: every device's shard of
+  // the whole draw, placed as `placements` say (tp_attention's KV caches, whose KV heads are
+  // replicated over devices when there are fewer heads than devices). The allocation check
+  // counts one whole copy per device (an upper bound). Unset: distribute(whole, mesh, placements).
+  std::function<MeshTensor(const Tensor& whole)> layout = nullptr;
 };
 
 // One input of a call: its name, its shape (from the Spec and the call's shapes) and how a suite

@@ -488,15 +488,14 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
 }  // namespace
 
 std::optional<MeshModuleKind> mesh_module_kind(const std::string& single_device_kind) {
-  // Single-device kind -> its mesh kind and the field holding the whole Spec. tp_attention
-  // runs prefill only (a decode call needs one KV cache per device, which a call does not carry):
-  // decode attention stays attention.decode.
+  // Single-device kind -> its mesh kind and the field holding the whole Spec. tp_attention runs
+  // both modes (a decode call's per-device KV caches are cut from the single-device cache).
   static const std::map<std::string, MeshModuleKind> kParallel = {
       {"gated_mlp", {"tp_gated_mlp", "mlp"}},
       {"moe", {"ep_moe", "moe"}},
       {"lm_head", {"tp_lm_head", "lm_head"}},
-    if (!c.seeded.regime.empty()) c.id += "." + c.seeded.regime;
       {"attention.prefill", {"tp_attention", "attention"}},
+      {"attention.decode", {"tp_attention", "attention"}},
       {"embedding", {"tp_embedding", "embedding"}},
   };
   const auto found = kParallel.find(single_device_kind);

@@ -49,7 +49,8 @@ class Drawer {
     NamedTensor input{name, draw(rule, input_seed(seed_, name))};
     if (rule.mesh) {
       input.mesh = std::make_shared<const MeshTensor>(
-          distribute(input.tensor, rule.mesh->mesh, rule.mesh->placements));
+          rule.mesh->layout ? rule.mesh->layout(input.tensor)
+                            : distribute(input.tensor, rule.mesh->mesh, rule.mesh->placements));
     }
     inputs_.tensors.push_back(std::move(input));
   }
@@ -87,8 +88,9 @@ class Drawer {
   }
 
   // How many times a whole mesh input's elements are held in its shards: once per device of each
-  // replicated axis.
+  // replicated axis; at most once per device for a kind's own layout.
   static std::uint64_t stored_copies(const MeshInputRule& mesh) {
+    if (mesh.layout) return static_cast<std::uint64_t>(mesh.mesh.size());
     std::uint64_t copies = 1;
     for (int axis = 0; axis < 2; ++axis) {
       if (mesh.placements[axis].kind == Placement::Kind::replicated) {

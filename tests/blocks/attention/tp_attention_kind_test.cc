@@ -1,8 +1,8 @@
 // The tp_attention block kind: replay of a prefill call whose x is a mesh tensor (or the
 // container x/0, x/1, ...) with the whole weights under attention.prefill's names, of a decode
-// call with every device's KV cache as the patterns record it, its seeded input plan (x
-// replicated on the Spec's mesh), its coverage facts, and the refusal of seeded decode calls and
-// of caches laid out otherwise.
+// call with every device's KV cache as the patterns record it, its seeded input plans (x
+// replicated on the Spec's mesh; a decode's caches cut per device from the single-device caches),
+// its coverage facts, and the refusal of caches laid out otherwise.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -192,7 +192,73 @@ TEST(TpAttentionKindTest, ReplaysADecodeCallFromEveryDevicesCache) {
   EXPECT_EQ(floats_of(bound.run_device()[0].tensor), floats_of(device));
 }
 
-TEST(TpAttentionKindTest, DecodeCachesOnAnotherLayoutAndSeededDecodeAreRefused) {
+// tp_attention_split_cache cuts the devices' caches the patterns hold out of the single-device
+// cache (device_caches above, built element by element), and tp_attention_whole_cache undoes it.
+TEST(TpAttentionKindTest, SplitCacheGivesEveryDeviceItsKvHeads) {
+  const auto spec = kSpec.get<TpAttentionSpec>();
+  const Tensor whole = random_normal({2, 2, 8, 8}, 8, 0.0, 1.0, DType::bfloat16);
+  const MeshTensor split = tp_attention_split_cache(spec, whole);
+  const MeshTensor expected = device_caches(whole);
+  EXPECT_EQ(split.placements, expected.placements);
+  ASSERT_EQ(split.shards.size(), 8u);
+  for (int d = 0; d < 8; ++d) {
+    EXPECT_EQ(split.shards[d].shape(), (Shape{2, 1, 8, 8})) << d;
+    EXPECT_EQ(split.shards[d].dtype(), DType::bfloat16) << d;
+    EXPECT_EQ(floats_of(split.shards[d]), floats_of(expected.shards[d])) << d;
+  }
+  EXPECT_EQ(floats_of(tp_attention_whole_cache(spec, compose(split))), floats_of(whole));
+  // 8 KV heads on N300: 4 per device, device 1 holding heads 4..7.
+  nlohmann::json wide = kSpec;
+  wide["attention"]["num_kv_heads"] = 8;
+  wide["mesh"] = "N300";
+  const Tensor eight = random_normal({1, 8, 4, 8}, 9, 0.0, 1.0);
+  const MeshTensor halves = tp_attention_split_cache(wide.get<TpAttentionSpec>(), eight);
+  ASSERT_EQ(halves.shards.size(), 2u);
+  EXPECT_EQ(halves.shards[1].shape(), (Shape{1, 4, 4, 8}));
+  EXPECT_EQ(halves.shards[1].at({0, 0, 2, 3}), eight.at({0, 4, 2, 3}));
+  EXPECT_EQ(halves.shards[1].at({0, 3, 1, 7}), eight.at({0, 7, 1, 7}));
+  EXPECT_THAT([&] { tp_attention_split_cache(spec, eight); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr(
+                  "[tp_attention] a whole KV cache must be [batch, 2, seq, 8], got [1, 8, 4, 8]")));
+}
+
+// A seeded decode call is the attention.decode call of the same Spec (x, positions, the caches
+// filled to context_len, the weights), with x replicated and each cache cut per device.
+TEST(TpAttentionKindTest, SeededDecodePlanCutsTheSingleDeviceCaches) {
+  const BlockKind* kind = find_block_kind("tp_attention");
+  ASSERT_NE(kind, nullptr);
+  EXPECT_EQ(kind->shape_fields(Mode::decode),
+            (std::vector<std::string>{"batch", "context_len"}));
+  const ConfiguredBlock block =
+      kind->configure(JsonNode(kSpec, "spec"), Device::T3K, Mode::decode, std::nullopt,
+                      JsonNode(nlohmann::json::object(), "impl_config"));
+  const InputPlan plan = kind->seeded_inputs(block, Mode::decode, {.batch = 2, .context_len = 33});
+  ASSERT_EQ(plan.inputs.size(), 12u);  // x, positions, k_cache, v_cache, 8 weights.
+  const auto rule = [&](std::size_t i) { return std::get<InputRule>(plan.inputs[i]); };
+  EXPECT_EQ(rule(0).name, "x");
+  EXPECT_EQ(rule(0).shape, (Shape{2, 64}));
+  ASSERT_TRUE(rule(0).mesh.has_value());
+  EXPECT_EQ(rule(0).mesh->placements[1], Placement::replicate());
+  EXPECT_EQ(rule(1).name, "positions");
+  EXPECT_EQ(rule(1).position, 33);
+  EXPECT_FALSE(rule(1).mesh.has_value());
+  for (const std::size_t i : {2u, 3u}) {
+    EXPECT_EQ(rule(i).name, i == 2 ? "k_cache" : "v_cache");
+    // 34 positions needed, rounded up to whole tiles of 32.
+    EXPECT_EQ(rule(i).shape, (Shape{2, 2, 64, 8}));
+    EXPECT_EQ(rule(i).filled, 33);
+    ASSERT_TRUE(rule(i).mesh.has_value());
+    EXPECT_EQ(rule(i).mesh->placements[1], Placement::shard(1));
+    ASSERT_TRUE(rule(i).mesh->layout != nullptr);
+    const Tensor whole = random_normal(rule(i).shape, 5, 0.0, 1.0);
+    const MeshTensor laid = rule(i).mesh->layout(whole);
+    ASSERT_EQ(laid.shards.size(), 8u);
+    EXPECT_EQ(laid.shards[5].at({1, 0, 7, 2}), whole.at({1, 1, 7, 2}));  // Device 5: KV head 1.
+  }
+  EXPECT_EQ(rule(4).name, "wq");
+}
+
+TEST(TpAttentionKindTest, DecodeCachesOnAnotherLayoutAreRefused) {
   const BlockKind* kind = find_block_kind("tp_attention");
   ASSERT_NE(kind, nullptr);
   const Tensor k = random_normal({1, 2, 8, 8}, 8, 0.0, 1.0, DType::bfloat16);
@@ -208,12 +274,6 @@ TEST(TpAttentionKindTest, DecodeCachesOnAnotherLayoutAndSeededDecodeAreRefused) 
               ThrowsMessage<std::invalid_argument>(
                   HasSubstr("[tp_attention] k_cache is placed [replicated, replicated], expected "
                             "[replicated, shard(1)] (each device's KV heads along axis 1)")));
-  const ConfiguredBlock block =
-      kind->configure(JsonNode(kSpec, "spec"), Device::T3K, Mode::decode, std::nullopt,
-                      JsonNode(nlohmann::json::object(), "impl_config"));
-  EXPECT_THAT([&] { kind->seeded_inputs(block, Mode::decode, {.batch = 1, .context_len = 4}); },
-              ThrowsMessage<std::invalid_argument>(
-                  HasSubstr("[tp_attention] only prefill calls are seeded")));
 }
 
 }  // namespace
