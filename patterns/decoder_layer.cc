@@ -365,6 +365,7 @@ void DecoderLayer::emplace_mesh_attention_calls(
     const PatternOptions& options) const {
   using pattern_detail::DeviceFunction;
   using pattern_detail::on_mesh;
+  using pattern_detail::with_mode;
   const auto weights = [attention] { return attention->weights(); };
   calls.attention_prefill.emplace(
       path_ + ".attention.prefill", attention->info(Mode::prefill),
@@ -374,7 +375,7 @@ void DecoderLayer::emplace_mesh_attention_calls(
         return on_mesh(attention->mesh_prefill(mesh_x(in), cache, in.integer("first_slot")));
       }),
       [attention](const CallInputs& in) { return attention->prefill_reference(in.tensor("x")); },
-      attention_layout(*attention));
+      with_mode(attention_layout(*attention), Mode::prefill));
   calls.attention_decode.emplace(
       path_ + ".attention.decode", attention->info(Mode::decode),
       std::vector<std::string>{"x", "positions", "k_cache", "v_cache"}, weights,
@@ -385,7 +386,7 @@ void DecoderLayer::emplace_mesh_attention_calls(
       [attention](const CallInputs& in) {
         return attention->decode_reference(in.tensor("x"), in.tensor("positions"), cache_of(in));
       },
-      attention_layout(*attention));
+      with_mode(attention_layout(*attention), Mode::decode));
 }
 
 KVCache DecoderLayer::make_cache(std::int64_t max_batch, std::int64_t max_seq_len) const {

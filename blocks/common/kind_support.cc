@@ -7,9 +7,18 @@
 namespace ttt::kind_support {
 
 Mode call_mode(const BlockCall& call) {
-  if (!call.scalars.contains("mode")) return Mode::prefill;
+  const auto found = call.scalars.find("mode");
+  if (found == call.scalars.end()) return Mode::prefill;
+  // A traced scalar is a number: the patterns' mesh calls record the Mode's value, as the wrapper
+  // records any enum argument.
+  if (found->is_number()) {
+    if (*found == static_cast<int>(Mode::prefill)) return Mode::prefill;
+    if (*found == static_cast<int>(Mode::decode)) return Mode::decode;
+    throw std::invalid_argument("[" + call.kind + "] scalar 'mode' must be \"prefill\", " +
+                                "\"decode\", 0 (prefill) or 1 (decode), got " + found->dump());
+  }
   try {
-    return call.scalars.at("mode").get<Mode>();
+    return found->get<Mode>();
   } catch (const std::exception& error) {
     throw std::invalid_argument("[" + call.kind + "] scalar 'mode': " + error.what());
   }

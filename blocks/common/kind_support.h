@@ -73,7 +73,8 @@ auto facts(Extras extras) {
   };
 }
 
-// The mode a replayed call asks for: its scalar "mode", default prefill.
+// The mode a replayed call asks for: its scalar "mode" ("prefill" or "decode", or as a trace
+// holds it, the Mode's value 0 or 1), default prefill.
 Mode call_mode(const BlockCall& call);
 // The call's device, N150 when the trace names none.
 Device call_device(const BlockCall& call);
@@ -205,13 +206,13 @@ InputPlan plan(InputRules call_inputs, const InputRules& weights);
 // RoPE set none: an output rounded once to its dtype is what they compute, and the dtype-aware
 // default (default_tolerances) judges exactly that.
 Tolerances pcc_at_least(double pcc);
-
 // A PCC floor and a relative RMSE ceiling (nmse <= max_relative_rmse^2): the lossy kinds'
 // tolerances. PCC cannot see a uniform scale error; nmse can, whatever the noise: a device output
 // s times what it should be has nmse(s a, e) = (s - 1)^2 + s^2 nmse(a, e) for noise uncorrelated
 // with e, so a scale error of max_relative_rmse or more always fails (docs/testing.md "Metrics
 // that see scale"). The ceiling sits a few times above the worst clean call measured.
 Tolerances pcc_and_relative_rmse(double pcc, double max_relative_rmse);
+
 // BlockKind::cost of a typed block: checks the call's shapes (require_call_shapes; decode reads
 // context_len when `uses_context`), reads the configured Spec and ImplConfig, and returns
 // `cost(spec, config, mode, shapes)` (docs/cost-model.md "Per-kind rules").

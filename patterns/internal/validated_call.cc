@@ -204,6 +204,13 @@ InputLayout replicate_input(std::string name, const Mesh& mesh) {
   };
 }
 
+InputLayout with_mode(InputLayout layout, Mode mode) {
+  return [layout = std::move(layout), mode](CallInputs& inputs) {
+    layout(inputs);
+    inputs.scalars.emplace_back("mode", detail::to_scalar_value(mode));
+  };
+}
+
 DeviceOutput on_mesh(const MeshTensor& y) { return {Tensor(), detail::gathered_mesh_tensor(y)}; }
 
 const NamedTensor& named_input(const CallInputs& inputs, std::string_view name) {
@@ -233,7 +240,7 @@ PerMode<std::optional<ValidatedCall>> positionwise_calls(
             return on_mesh(module->mesh_forward(*named_input(in, "x").mesh, mode));
           }),
           [module](const CallInputs& in) { return module->reference(in.tensor("x")); },
-          replicate_input("x", *mesh));
+          with_mode(replicate_input("x", *mesh), mode));
       continue;
     }
     calls[mode].emplace(

@@ -42,6 +42,9 @@ using InputLayout = std::function<void(CallInputs& inputs)>;
 MeshTensor replicated(const Tensor& x, const Mesh& mesh);
 // An InputLayout giving the input `name` its replicated layout on `mesh`.
 InputLayout replicate_input(std::string name, const Mesh& mesh);
+// `layout`, then the scalar "mode": the call's Mode as the wrapper records an enum (0 prefill,
+// 1 decode), so that `ttt replay` runs a mesh kind's call with that mode's forward.
+InputLayout with_mode(InputLayout layout, Mode mode);
 
 // A device output on a mesh: `y`'s shards gathered from the other processes (under MPI).
 DeviceOutput on_mesh(const MeshTensor& y);

@@ -2,10 +2,13 @@
 // bfloat16 ring collectives), prefill then one decode step, replays call by call from the trace:
 // the attention calls as tp_attention (the decode reads every device's KV cache from the trace),
 // the FFN as tp_gated_mlp or, for a Mixtral-shaped layer, ep_moe; nothing is skipped, every call
-// passes, and the replayed device outputs are the captured ones bit for bit.
+// passes, and the replayed device outputs are the captured ones bit for bit. The mesh calls carry
+// their mode, so that a decode call replays through the block's decode forward.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -39,7 +42,16 @@ class MeshReplayTest : public ::testing::Test {
       run_layer_on_mesh(spec, parse_mesh("T3K"), 7, random_normal({1, 5, kHidden}, 41, 0.0, 1.0),
                         random_normal({1, kHidden}, 42, 0.0, 1.0), false, Device::T3K);
     }
-    const ReplayReport replay = replay_trace(TraceReader::open(path));
+    // The mesh calls record their mode (the Mode's value: 0 prefill, 1 decode), so replay runs
+    // the decode calls' decode forward; the single-device norms record none.
+    const TraceReader reader = TraceReader::open(path);
+    std::vector<std::string> modes;
+    for (const std::int64_t seq : reader.sequence_numbers()) {
+      const nlohmann::json scalars = nlohmann::json::parse(reader.call(seq).scalars_json);
+      modes.push_back(scalars.contains("mode") ? scalars.at("mode").dump() : "-");
+    }
+    EXPECT_EQ(modes, (std::vector<std::string>{"-", "0", "-", "0", "-", "1", "-", "1"}));
+    const ReplayReport replay = replay_trace(reader);
     EXPECT_EQ(replay.summary.passed, 8) << format_replay_summary(replay);
     EXPECT_EQ(replay.summary.skipped, 0) << format_replay_summary(replay);
     std::vector<std::string> blocks;

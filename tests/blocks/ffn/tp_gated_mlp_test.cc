@@ -307,5 +307,39 @@ TEST(TpGatedMlpTest, ReplaysThroughTheRegistry) {
             floats_of(tp_gated_mlp_reference(spec, weights, on_mesh)));
 }
 
+// A traced call's mode is the number the patterns record (the Mode's value): 1 runs the decode
+// forward, which refuses what only prefill accepts (x [1, 2, 64]: prefill rows of a decode call);
+// 0 runs prefill on it; anything else is an error naming the scalar.
+TEST(TpGatedMlpTest, ReplayTakesATracedModeNumber) {
+  BlockRegistry registry;
+  register_builtin_blocks(registry);
+  const BlockReplayer* replayer = registry.find("tp_gated_mlp");
+  ASSERT_NE(replayer, nullptr);
+  const TpGatedMlpSpec spec{{64, 256, Activation::silu}, parse_mesh("N300")};
+  const GatedMlpWeights weights = seeded_weights(spec.mlp);
+  const Tensor x = random_normal({1, 2, 64}, 72);
+  const auto call_with_mode = [&](const nlohmann::json& mode) {
+    BlockCall call;
+    call.kind = "tp_gated_mlp";
+    call.spec = spec;
+    call.device = "N300";
+    call.scalars = {{"mode", mode}};
+    call.inputs = {{"x", x, std::make_shared<const MeshTensor>(distribute(x, spec.mesh, {}))},
+                   {"w_gate", weights.w_gate.load()},
+                   {"w_up", weights.w_up.load()},
+                   {"w_down", weights.w_down.load()}};
+    return call;
+  };
+  EXPECT_THAT([&] { replayer->bind(call_with_mode(1)).run_device(); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr("decode_forward input has shape")));
+  const TpGatedMlp block(spec, default_impl_config(spec, Device::N300, Mode::prefill), weights);
+  EXPECT_EQ(floats_of(replayer->bind(call_with_mode(0)).run_device().at(0).tensor),
+            floats_of(compose(block.prefill_forward(distribute(x, spec.mesh, {})))));
+  EXPECT_THAT([&] { replayer->bind(call_with_mode(7)); },
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("[tp_gated_mlp] scalar 'mode' must be \"prefill\", \"decode\", 0 "
+                            "(prefill) or 1 (decode), got 7")));
+}
+
 }  // namespace
 }  // namespace ttt
