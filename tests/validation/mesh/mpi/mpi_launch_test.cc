@@ -132,6 +132,18 @@ TEST(MeshMpiTest, ExpertParallelMoeIsBitIdenticalToInProcessOnEightRanks) {
   expect_ep_moe_matched_in_process(launch(8, "ep_moe", "T3K"), 8);
 }
 
+// TG's 2-D MLP on a 2x2 mesh, one rank per device: hidden split along either axis, prefill and
+// decode, TG's defaults and float32 ring partial sums, each rank's and every rank's result as
+// in-process, bit for bit.
+TEST(MeshMpiTest, TwoDimensionalMlpIsBitIdenticalToInProcessOnATwoByTwoMesh) {
+  const Launch run = launch(4, "tp2d_gated_mlp", "2x2");
+  ASSERT_EQ(run.result.exit_code, 0) << run.result.out << run.result.err;
+  for (int rank = 0; rank < 4; ++rank) {
+    EXPECT_THAT(run.result.out, HasSubstr("rank " + std::to_string(rank) +
+                                          " of 4: tp2d_gated_mlp ok (8 forwards)"));
+  }
+}
+
 TEST(MeshMpiTest, RankCountOtherThanTheMeshFailsOnEveryRank) {
   const Launch run = launch(2, "gather", "T3K");
   EXPECT_NE(run.result.exit_code, 0);

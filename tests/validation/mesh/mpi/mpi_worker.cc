@@ -13,6 +13,10 @@
 //             in prefill and decode, all-reduced and reduce-scattered, bfloat16 and float32
 //             partial sums: each rank's result and every rank's result gathered bit for bit
 //             equal to the in-process run.
+//   tp2d_gated_mlp  TG's 2-D MLP (blocks/ffn/tp2d_gated_mlp.h) on a 2x2 mesh, hidden split along
+//             either axis, prefill and decode, TTTv1's TG defaults (bfloat8_b partial sums) and
+//             float32 ring partial sums: each rank's result and every rank's result gathered bit
+//             for bit equal to the in-process run.
 //   die       rank 1 kills itself while the others are in all_gather_shards.
 //   stall     rank 1 sleeps 60 s instead of joining; the others must time out.
 //   shape     rank 1 holds a shard of another shape; every rank must refuse it.
@@ -40,6 +44,7 @@
 #include "blocks/ccl/broadcast.h"
 #include "blocks/ccl/reduce_scatter.h"
 #include "blocks/ffn/ep_moe.h"
+#include "blocks/ffn/tp2d_gated_mlp.h"
 #include "validation/mesh/mesh.h"
 #include "validation/mesh/mpi/mpi_transport.h"
 #include "validation/mesh/transport.h"
@@ -204,8 +209,9 @@ int check_collectives(const Mesh& mesh, const Process& process) {
 }
 
 // A block's prefill or decode forward as the forward() same_as_in_process calls.
-struct EpMoeForward {
-  const EpMoe& block;
+template <typename Block>
+struct ModeForward {
+  const Block& block;
   Mode mode;
   MeshTensor forward(const MeshTensor& x) const {
     return mode == Mode::decode ? block.decode_forward(x) : block.prefill_forward(x);
@@ -230,10 +236,10 @@ int check_ep_moe(const Mesh& mesh, const Process& process) {
       config.reduction = reduction;
       config.ccl.reduce_dtype = reduce_dtype;
       const EpMoe block(spec, config, weights);
-      if (!same_as_in_process(EpMoeForward{block, Mode::decode}, distribute(tokens, mesh, {}),
-                              process) ||
-          !same_as_in_process(EpMoeForward{block, Mode::prefill}, distribute(prompt, mesh, {}),
-                              process)) {
+      if (!same_as_in_process(ModeForward<EpMoe>{block, Mode::decode},
+                              distribute(tokens, mesh, {}), process) ||
+          !same_as_in_process(ModeForward<EpMoe>{block, Mode::prefill},
+                              distribute(prompt, mesh, {}), process)) {
         return fail(process, spec.identity() + " " + std::string(tp_reduction_name(reduction)) +
                                  " " + std::string(dtype_name(reduce_dtype)) +
                                  " differs from the in-process run");
@@ -242,6 +248,45 @@ int check_ep_moe(const Mesh& mesh, const Process& process) {
     }
   }
   std::printf("rank %d of %d: ep_moe ok (%d forwards)\n", process.rank, process.size, checked);
+  return 0;
+}
+
+// The 2-D MLP with hidden split along either mesh axis and ffn along the other: the FF1/FF3
+// partials all-reduced along the hidden axis, FF2's along the ffn axis.
+int check_tp2d_gated_mlp(const Mesh& mesh, const Process& process) {
+  const GatedMlpWeights weights{random_normal({64, 128}, 300, 0.0, 0.2),
+                                random_normal({64, 128}, 301, 0.0, 0.2),
+                                random_normal({128, 64}, 302, 0.0, 0.2)};
+  const Tensor tokens = random_normal({6, 64}, 330);
+  const Tensor prompt = random_normal({2, 5, 64}, 331);
+  int checked = 0;
+  for (const int hidden_axis : {0, 1}) {
+    const Tp2dGatedMlpSpec spec{{64, 128, Activation::silu}, mesh, hidden_axis};
+    for (const Mode mode : {Mode::decode, Mode::prefill}) {
+      Tp2dGatedMlpImplConfig tg = default_impl_config(spec, Device::TG, mode);
+      Tp2dGatedMlpImplConfig float32 = tg;
+      for (CclReduceImplConfig* ccl : {&float32.ff1_ccl, &float32.ff2_ccl}) {
+        ccl->topology = Topology::ring;
+        ccl->reduce_dtype = DType::float32;
+        ccl->output_dtype = DType::float32;
+      }
+      const Tensor& whole = mode == Mode::decode ? tokens : prompt;
+      // x split along its last (hidden) dimension on the hidden axis, replicated on the other.
+      std::array<Placement, 2> placements{};
+      placements[static_cast<std::size_t>(hidden_axis)] = Placement::shard(whole.rank() - 1);
+      for (const Tp2dGatedMlpImplConfig& config : {tg, float32}) {
+        const Tp2dGatedMlp block(spec, config, weights);
+        if (!same_as_in_process(ModeForward<Tp2dGatedMlp>{block, mode},
+                                distribute(whole, mesh, placements), process)) {
+          return fail(process, spec.identity() + " " + std::string(mode_name(mode)) +
+                                   " differs from the in-process run");
+        }
+        ++checked;
+      }
+    }
+  }
+  std::printf("rank %d of %d: tp2d_gated_mlp ok (%d forwards)\n", process.rank, process.size,
+              checked);
   return 0;
 }
 
@@ -271,6 +316,7 @@ int run(std::string_view mode, const Mesh& mesh) {
   if (mode == "gather") return check_gather(mesh, process);
   if (mode == "ccl") return check_collectives(mesh, process);
   if (mode == "ep_moe") return check_ep_moe(mesh, process);
+  if (mode == "tp2d_gated_mlp") return check_tp2d_gated_mlp(mesh, process);
   return misbehave(mode, mesh, process);
 }
 
@@ -278,12 +324,13 @@ int run(std::string_view mode, const Mesh& mesh) {
 }  // namespace ttt
 
 int main(int argc, char** argv) {
-  const std::vector<std::string_view> modes{"gather", "ccl",   "ep_moe",  "die",
+  const std::vector<std::string_view> modes{"gather", "ccl",   "ep_moe",  "tp2d_gated_mlp", "die",
                                             "stall",  "shape", "noshard", "othermesh"};
   if (argc != 3 || std::find(modes.begin(), modes.end(), argv[1]) == modes.end()) {
     std::fprintf(
         stderr,
-        "usage: mesh_mpi_worker gather|ccl|ep_moe|die|stall|shape|noshard|othermesh MESH\n");
+        "usage: mesh_mpi_worker gather|ccl|ep_moe|tp2d_gated_mlp|die|stall|shape|noshard|"
+        "othermesh MESH\n");
     return 2;
   }
   try {
