@@ -74,6 +74,7 @@ TEST_F(CliConventions, HelpShowsAnExample) {
   EXPECT_EQ(top.exit_code, 0);
   EXPECT_THAT(top.out, HasSubstr("Examples:\n  ttt "));
   const std::vector<std::vector<std::string>> commands = {
+      {"accuracy"},
       {"compare"},
       {"compose"},
       {"coverage"},
