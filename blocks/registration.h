@@ -4,7 +4,7 @@
 // its block in blocks/<family>/kinds.cc: BlockKind::bind rebuilds the block from a trace call (the
 // Spec from the call's spec JSON, the ImplConfig from default_impl_config(spec, device, mode)
 // overlaid with the call's impl_config JSON, the weights from the call's inputs; the optional
-// scalar "mode", "prefill" by default or "decode", picks the forward). docs/blocks.md lists each
+// scalar "mode", "prefill" by default or "decode" (a trace's 0 or 1), picks the forward). docs/blocks.md lists each
 // kind's inputs; every kind returns one output, "y".
 #pragma once
 
