@@ -190,15 +190,15 @@ void check_entry(const Registry& registry, const RegistryEntry& entry,
     return;
   }
   if (now.fingerprint.id != entry.fingerprint.id) {
-    stale("its config hashes to " + now.fingerprint.id + " (TTTv" + fingerprint_version() +
-          ", " + kFingerprintScheme +
+    stale("its config hashes to " + now.fingerprint.id + " (TTTv" + fingerprint_version() + ", " +
+          kFingerprintScheme +
           "): the version or the fingerprint scheme changed, or the id or config was edited; "
           "re-run its cases and `ttt registry update`");
     return;
   }
   if (now.fingerprint.summary != entry.fingerprint.summary) {
-    stale("its summary is \"" + now.fingerprint.summary + "\" now, \"" +
-          entry.fingerprint.summary + "\" recorded");
+    stale("its summary is \"" + now.fingerprint.summary + "\" now, \"" + entry.fingerprint.summary +
+          "\" recorded");
   }
 }
 
@@ -255,8 +255,8 @@ Recomputed recompute(const RegistryConfig& config, const std::string& source,
     node.fail(config.kind + " rejects the config: " + message);
   }
   Recomputed out;
-  out.parts = fingerprint_parts(*kind, block, mode,
-                                CallShapes{config.batch, config.tokens, config.tokens});
+  out.parts =
+      fingerprint_parts(*kind, block, mode, CallShapes{config.batch, config.tokens, config.tokens});
   out.fingerprint = make_fingerprint(out.parts);
   return out;
 }
@@ -317,8 +317,9 @@ Registry registry_from_json(const Json& json, const std::string& source) {
     entry.path = node.path();
     entry.fingerprint = fingerprint_from_json(node.at("fingerprint"));
     if (const auto [it, inserted] = seen.emplace(entry.fingerprint.id, node.path()); !inserted) {
-      node.at("fingerprint").at("id").fail("fingerprint " + entry.fingerprint.id +
-                                           " is also the id of " + it->second);
+      node.at("fingerprint")
+          .at("id")
+          .fail("fingerprint " + entry.fingerprint.id + " is also the id of " + it->second);
     }
     entry.config = read_config(node.at("config"));
     const JsonNode evidence = node.at("evidence");
@@ -385,8 +386,8 @@ std::vector<std::string> check_registry(const Registry& registry, bool evidence)
     for (std::size_t j = 0; j < entry.evidence.size(); ++j) {
       const RegistryEvidence& e = entry.evidence[j];
       const std::string where = registry.file + ": " +
-                                json_child_path(json_child_path(entry.path, "evidence"), j) +
-                                ": " + e.suite + "/" + e.case_id;
+                                json_child_path(json_child_path(entry.path, "evidence"), j) + ": " +
+                                e.suite + "/" + e.case_id;
       auto [it, inserted] = files.try_emplace(e.suite);
       Loaded& loaded = it->second;
       if (inserted) {

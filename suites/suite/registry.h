@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "suites/suite/results.h"
-#include "validation/trace/trace_reader.h"
 #include "validation/fingerprint/fingerprint.h"
+#include "validation/trace/trace_reader.h"
 
 namespace ttt {
 
@@ -44,8 +44,8 @@ struct RegistryConfig {
 
 // The last accepted result of one case (a passing case of `ttt suite run --json`).
 struct RegistryResult {
-  std::string date;    // The run's created_utc.
-  std::string commit;  // The run's machine.commit.
+  std::string date;     // The run's created_utc.
+  std::string commit;   // The run's machine.commit.
   std::string machine;  // "<cpu model>, <cores> cores, <build type>".
   // Worst over the case's outputs.
   double pcc = 0.0;
@@ -77,8 +77,8 @@ struct RegistryEntry {
 };
 
 struct Registry {
-  std::string file;         // Where it was read from / is written to.
-  std::string description;  // What the evidence is (which runs, which machine).
+  std::string file;                    // Where it was read from / is written to.
+  std::string description;             // What the evidence is (which runs, which machine).
   std::vector<RegistryEntry> entries;  // Sorted by fingerprint id, ids unique.
 
   // The entry with this id, or nullptr.

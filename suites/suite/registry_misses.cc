@@ -63,8 +63,9 @@ std::string precision_text(const BlockKind& kind, const ObservedBlock& block, Mo
 std::string describe(const BlockKind& kind, const ObservedBlock& block, Mode mode, Device device) {
   const FingerprintParts& p = block.parts;
   return p.kind + " " + p.mode + ", " + p.identity + ", " +
-         precision_text(kind, block, mode, device) + ", " + block.device + ", batch<=" +
-         std::to_string(p.batch) + " tokens<=" + std::to_string(p.tokens) + ", mesh " + p.mesh;
+         precision_text(kind, block, mode, device) + ", " + block.device +
+         ", batch<=" + std::to_string(p.batch) + " tokens<=" + std::to_string(p.tokens) +
+         ", mesh " + p.mesh;
 }
 
 // The suite-file case of `block` (docs/suites.md "Cases"), or throws std::invalid_argument.

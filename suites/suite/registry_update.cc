@@ -43,8 +43,8 @@ bool is_block_case(const CaseResult& c) {
 std::optional<RegistryResult> accepted_result(const RunResults& run, const CaseResult& c,
                                               std::string& why) {
   if (c.status != CaseStatus::pass) {
-    why = "status " + std::string(case_status_name(c.status)) +
-          " (only passing cases are accepted)";
+    why =
+        "status " + std::string(case_status_name(c.status)) + " (only passing cases are accepted)";
     return std::nullopt;
   }
   if (c.outputs.empty()) {
@@ -54,8 +54,8 @@ std::optional<RegistryResult> accepted_result(const RunResults& run, const CaseR
   RegistryResult result;
   result.date = run.created_utc;
   result.commit = run.machine.commit;
-  result.machine = run.machine.cpu_model + ", " + std::to_string(run.machine.cores) +
-                   " cores, " + run.machine.build_type;
+  result.machine = run.machine.cpu_model + ", " + std::to_string(run.machine.cores) + " cores, " +
+                   run.machine.build_type;
   result.pcc = c.outputs.front().metrics.pcc;
   result.nmse = c.outputs.front().metrics.nmse;
   result.max_abs_error = c.outputs.front().metrics.max_abs_error;
@@ -174,10 +174,8 @@ RegistryUpdate update_registry(Registry& registry, const RunResults& results,
         update.skipped.push_back(label + ": " + why);
         continue;
       }
-      const std::string path =
-          json_child_path(json_child_path(json_child_path(json_child_path("", "suites"), s),
-                                          "cases"),
-                          k);
+      const std::string path = json_child_path(
+          json_child_path(json_child_path(json_child_path("", "suites"), s), "cases"), k);
       RegistryConfig config = case_config(c);
       const registry_detail::Recomputed now = registry_detail::recompute(config, source, path);
       if (c.fingerprint && c.fingerprint->id != now.fingerprint.id) {
@@ -258,8 +256,9 @@ std::vector<std::string> diff_registries(const Registry& a, const Registry& b) {
                       y.fingerprint.summary + "\"");
     }
     if (!same_config(x.config, y.config)) {
-      lines.push_back(prefix + "config differs (the same id for two configs: one file is stale "
-                               "or edited; run `ttt registry check`)");
+      lines.push_back(prefix +
+                      "config differs (the same id for two configs: one file is stale "
+                      "or edited; run `ttt registry check`)");
     }
     std::map<std::pair<std::string, std::string>, const RegistryEvidence*> cases;
     for (const RegistryEvidence& e : x.evidence) cases[{e.suite, e.case_id}] = &e;
@@ -274,12 +273,14 @@ std::vector<std::string> diff_registries(const Registry& a, const Registry& b) {
         if (!before->second->result || !e.result) {
           lines.push_back(prefix + name + ": " + (e.result ? "result added" : "result removed"));
         } else {
-          lines.push_back(prefix + name + ": " + result_changes(*before->second->result, *e.result));
+          lines.push_back(prefix + name + ": " +
+                          result_changes(*before->second->result, *e.result));
         }
       }
     }
     for (const auto& [key, e] : cases) {
-      if (!in_b.contains(key)) lines.push_back(prefix + "- evidence " + key.first + "/" + key.second);
+      if (!in_b.contains(key))
+        lines.push_back(prefix + "- evidence " + key.first + "/" + key.second);
     }
   }
   return lines;
@@ -296,8 +297,7 @@ std::string format_entry(const RegistryEntry& entry) {
       << "  evidence (" << entry.evidence.size() << "):\n";
   for (const RegistryEvidence& e : entry.evidence) {
     out << "    " << e.suite << " / " << e.case_id << ": "
-        << (e.result ? result_text(*e.result) : std::string("no accepted result recorded"))
-        << "\n";
+        << (e.result ? result_text(*e.result) : std::string("no accepted result recorded")) << "\n";
   }
   return out.str();
 }

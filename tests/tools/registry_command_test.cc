@@ -5,8 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "cli_run.h"
@@ -44,8 +44,8 @@ class RegistryCommandTest : public ::testing::Test {
 
   // Runs the tiny suite and records it in dir/registry.json.
   void make_registry() const {
-    const RunResult run = ttt({"suite", "run", path("tiny.json"), "--json", path("r.json"),
-                               "--quiet"});
+    const RunResult run =
+        ttt({"suite", "run", path("tiny.json"), "--json", path("r.json"), "--quiet"});
     ASSERT_EQ(run.exit_code, 0) << run.err;
     const RunResult update = ttt({"registry", "update", "--registry", path("registry.json"),
                                   "--results", path("r.json"), "--description", "test run"});
@@ -80,8 +80,8 @@ TEST_F(RegistryCommandTest, UpdateListShowAndCheck) {
   EXPECT_EQ(show.exit_code, 0) << show.err;
   EXPECT_THAT(show.out, StartsWith("fp " + id + "  "));
   EXPECT_THAT(show.out, HasSubstr("  evidence (1):\n    tiny.json / "));
-  const RunResult show_json = ttt({"registry", "show", id, "--registry", path("registry.json"),
-                                   "--json", "-"});
+  const RunResult show_json =
+      ttt({"registry", "show", id, "--registry", path("registry.json"), "--json", "-"});
   EXPECT_EQ(Json::parse(show_json.out), json.at("entries").at(0));
 
   const RunResult check = ttt({"registry", "check", "--registry", path("registry.json")});
@@ -152,14 +152,14 @@ TEST_F(RegistryCommandTest, SuiteRunReportsFingerprintsWithoutEvidence) {
   suite["cases"].push_back(Json::parse(
       R"({"name": "wide", "block": "rms_norm", "mode": "decode", "spec": {"dim": 96}})"));
   std::ofstream(path("tiny.json")) << suite.dump();
-  const RunResult run = ttt({"suite", "run", path("tiny.json"), "--registry",
-                             path("registry.json"), "--quiet"});
+  const RunResult run =
+      ttt({"suite", "run", path("tiny.json"), "--registry", path("registry.json"), "--quiet"});
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("1 fingerprint has no evidence in " + path("registry.json")));
   EXPECT_THAT(run.out, HasSubstr(" (rms_norm decode, RMS_NORM(dim=96"));
   EXPECT_THAT(run.out, HasSubstr("): case 'wide' of " + path("tiny.json") + " runs it;"));
-  const RunResult bad_registry = ttt({"suite", "run", path("tiny.json"), "--registry",
-                                      path("absent.json"), "--quiet"});
+  const RunResult bad_registry =
+      ttt({"suite", "run", path("tiny.json"), "--registry", path("absent.json"), "--quiet"});
   EXPECT_EQ(bad_registry.exit_code, 2);
 }
 
@@ -169,9 +169,9 @@ TEST_F(RegistryCommandTest, SuiteRunReportsFingerprintsWithoutEvidence) {
 TEST_F(RegistryCommandTest, DemoMissLinesAreCasesThatGiveTheRunEvidence) {
   make_registry();
   std::ofstream(path("config.json")) << small_llama_config().dump();
-  const RunResult demo = ttt({"demo", "--out-dir", path("demo"), "--config", path("config.json"),
-                              "--prompt-tokens", "4", "--decode-steps", "1", "--quiet",
-                              "--registry", path("registry.json")});
+  const RunResult demo =
+      ttt({"demo", "--out-dir", path("demo"), "--config", path("config.json"), "--prompt-tokens",
+           "4", "--decode-steps", "1", "--quiet", "--registry", path("registry.json")});
   ASSERT_EQ(demo.exit_code, 0) << demo.out << demo.err;
   std::istringstream lines(demo.out.substr(demo.out.find(" no evidence in ")));
   std::string line;
@@ -202,8 +202,8 @@ TEST_F(RegistryCommandTest, DemoMissLinesAreCasesThatGiveTheRunEvidence) {
   const RunResult update = ttt({"registry", "update", "--registry", path("registry.json"),
                                 "--results", path("demo-evidence-results.json")});
   ASSERT_EQ(update.exit_code, 0) << update.err;
-  const RunResult replay = ttt({"replay", path("demo/trace.h5"), "--against", "captured",
-                                "--quiet", "--registry", path("registry.json")});
+  const RunResult replay = ttt({"replay", path("demo/trace.h5"), "--against", "captured", "--quiet",
+                                "--registry", path("registry.json")});
   EXPECT_EQ(replay.exit_code, 0) << replay.err;
   EXPECT_THAT(replay.out, ::testing::Not(HasSubstr("no evidence")));
 }

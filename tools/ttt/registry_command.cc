@@ -24,8 +24,8 @@ int list_command(const std::string& file) {
     std::size_t results = 0;
     for (const RegistryEvidence& e : entry.evidence) results += e.result ? 1 : 0;
     std::cout << entry.fingerprint.id << "  " << entry.fingerprint.summary << "  ("
-              << entry.evidence.size() << (entry.evidence.size() == 1 ? " case" : " cases")
-              << ", " << results << (results == 1 ? " result)" : " results)") << "\n";
+              << entry.evidence.size() << (entry.evidence.size() == 1 ? " case" : " cases") << ", "
+              << results << (results == 1 ? " result)" : " results)") << "\n";
   }
   std::cout << registry.entries.size() << " fingerprints in " << registry.file << "\n";
   return kExitOk;
@@ -162,8 +162,9 @@ const CommandRegistration kRegistration("registry", [](CLI::App& app) {
       "Fingerprints added (+), removed (-) and changed (~: evidence, results) from A to B.\n"
       "Exit 0 no difference, 1 differences listed, 2 unreadable registry.");
   diff->add_option("files", *files, "Two registry files A B")->required()->expected(2);
-  diff->footer("Examples:\n  git show HEAD~1:suites/registry.json > old.json\n"
-               "  ttt registry diff old.json suites/registry.json");
+  diff->footer(
+      "Examples:\n  git show HEAD~1:suites/registry.json > old.json\n"
+      "  ttt registry diff old.json suites/registry.json");
   diff->callback([selected, files] {
     *selected = [files] { return diff_command(files->at(0), files->at(1)); };
   });

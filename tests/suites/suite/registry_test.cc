@@ -42,7 +42,8 @@ class RegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::path(::testing::TempDir()) /
-           ("registry_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("registry_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -94,8 +95,8 @@ TEST_F(RegistryTest, UpdateFromRealResultsRoundTripsAndChecksClean) {
   ASSERT_EQ(registry.entries.size(), 2u);
   // Decode RMSNorm: blind to the context, 1 token; the prefill FFN: 12 tokens in the bucket 16.
   const Fingerprint norm = expected_fingerprint("rms_norm", {{"dim", 64}}, Mode::decode, 1);
-  const Fingerprint ffn = expected_fingerprint("gated_mlp", {{"hidden_dim", 64}, {"ffn_dim", 128}},
-                                               Mode::prefill, 16);
+  const Fingerprint ffn =
+      expected_fingerprint("gated_mlp", {{"hidden_dim", 64}, {"ffn_dim", 128}}, Mode::prefill, 16);
   const RegistryEntry* norm_entry = registry.find(norm.id);
   const RegistryEntry* ffn_entry = registry.find(ffn.id);
   ASSERT_NE(norm_entry, nullptr);
@@ -129,10 +130,10 @@ TEST_F(RegistryTest, UpdateAgainReplacesResultsAndMovesChangedCases) {
   EXPECT_EQ(registry.entries.size(), 2u);
   // The FFN case now runs another width: its evidence moves to the new fingerprint and the old
   // entry, left without evidence, is dropped; the norm's entry stays.
-  const Fingerprint old_ffn = expected_fingerprint(
-      "gated_mlp", {{"hidden_dim", 64}, {"ffn_dim", 128}}, Mode::prefill, 16);
-  const Fingerprint new_ffn = expected_fingerprint(
-      "gated_mlp", {{"hidden_dim", 64}, {"ffn_dim", 256}}, Mode::prefill, 16);
+  const Fingerprint old_ffn =
+      expected_fingerprint("gated_mlp", {{"hidden_dim", 64}, {"ffn_dim", 128}}, Mode::prefill, 16);
+  const Fingerprint new_ffn =
+      expected_fingerprint("gated_mlp", {{"hidden_dim", 64}, {"ffn_dim", 256}}, Mode::prefill, 16);
   const RegistryUpdate moved = update_registry(registry, run_tiny(256), "r3.json");
   EXPECT_THAT(moved.added, ElementsAre(new_ffn.id + " " + new_ffn.summary));
   EXPECT_THAT(moved.dropped, ElementsAre(old_ffn.id + " " + old_ffn.summary));
@@ -163,7 +164,8 @@ TEST_F(RegistryTest, UpdateRefusesACaseWhoseRecordedFingerprintIsAnother) {
   } catch (const std::invalid_argument& error) {
     EXPECT_EQ(std::string(error.what()),
               "r.json: /suites/0/cases/1/fingerprint/id: the case recorded fp=00000000000000ff, "
-              "its config computes fp=" + computed +
+              "its config computes fp=" +
+                  computed +
                   " in this build (results of another TTTv2 version?); run the case again");
   }
 }
@@ -191,12 +193,14 @@ TEST_F(RegistryTest, ReaderNamesFileAndPath) {
   EXPECT_EQ(error([](Json& j) { j["entries"][0]["evidence"] = Json::array(); }),
             file + ": /entries/0/evidence: an entry needs at least one evidence case");
   EXPECT_EQ(error([](Json& j) { j["entries"][0]["config"]["tokenz"] = 1; }),
-            file + ": /entries/0/config/tokenz: unknown field 'tokenz' (expected one of: kind, "
-                   "mode, device, mesh, batch, tokens, spec, impl_config)");
+            file +
+                ": /entries/0/config/tokenz: unknown field 'tokenz' (expected one of: kind, "
+                "mode, device, mesh, batch, tokens, spec, impl_config)");
   EXPECT_EQ(error([](Json& j) { j["format_version"] = 2; }),
             file + ": /format_version: version 2 is not supported (this build reads up to 1)");
-  EXPECT_EQ(error([](Json& j) { j["entries"][0]["evidence"][0]["result"]["accuracy"]["pcc"] = "1"; }),
-            file + ": /entries/0/evidence/0/result/accuracy/pcc: expected a number, got \"1\"");
+  EXPECT_EQ(
+      error([](Json& j) { j["entries"][0]["evidence"][0]["result"]["accuracy"]["pcc"] = "1"; }),
+      file + ": /entries/0/evidence/0/result/accuracy/pcc: expected a number, got \"1\"");
   write("corrupt.json", "{\"format\": ");
   EXPECT_THROW(
       {
@@ -255,12 +259,13 @@ TEST_F(RegistryTest, CheckFindsEvidenceWhoseCaseIsGoneOrChanged) {
   write("tiny.json", suite.dump());
   const std::vector<std::string> problems = check_registry(registry);
   ASSERT_EQ(problems.size(), 2u);
-  const Fingerprint now = expected_fingerprint(
-      "gated_mlp", {{"hidden_dim", 64}, {"ffn_dim", 256}}, Mode::prefill, 16);
+  const Fingerprint now =
+      expected_fingerprint("gated_mlp", {{"hidden_dim", 64}, {"ffn_dim", 256}}, Mode::prefill, 16);
   const std::string joined = problems[0] + "\n" + problems[1];
   EXPECT_THAT(joined, HasSubstr("/evidence/0: tiny.json/norm: the suite file has no case 'norm'"));
-  EXPECT_THAT(joined, HasSubstr("/evidence/0: tiny.json/ffn: stale evidence: the case now runs fp=" +
-                                now.id));
+  EXPECT_THAT(
+      joined,
+      HasSubstr("/evidence/0: tiny.json/ffn: stale evidence: the case now runs fp=" + now.id));
   fs::remove(path("tiny.json"));
   for (const std::string& problem : check_registry(registry)) {
     EXPECT_THAT(problem, HasSubstr("the suite file cannot be read"));
@@ -313,15 +318,15 @@ TEST_F(RegistryTest, MissSuggestsACaseThatGivesItsFingerprintEvidence) {
   miss_block.parts = fingerprint_parts(kind, block, Mode::decode, CallShapes{1, 0, 100});
   miss_block.calls = 3;
   ObservedBlock hit = miss_block;
-  const RegistryEntry& norm = registry.entries[registry.entries[0].config.kind == "rms_norm" ? 0 : 1];
+  const RegistryEntry& norm =
+      registry.entries[registry.entries[0].config.kind == "rms_norm" ? 0 : 1];
   const BlockKind& norm_kind = *find_block_kind("rms_norm");
-  hit.parts = fingerprint_parts(
-      norm_kind,
-      norm_kind.configure(JsonNode(norm.config.spec, "t"), Device::N150, Mode::decode,
-                          std::nullopt, JsonNode(none, "t")),
-      Mode::decode, CallShapes{1, 0, 0});
-  const std::vector<EvidenceMiss> misses =
-      find_misses(registry, {hit, miss_block, miss_block});
+  hit.parts =
+      fingerprint_parts(norm_kind,
+                        norm_kind.configure(JsonNode(norm.config.spec, "t"), Device::N150,
+                                            Mode::decode, std::nullopt, JsonNode(none, "t")),
+                        Mode::decode, CallShapes{1, 0, 0});
+  const std::vector<EvidenceMiss> misses = find_misses(registry, {hit, miss_block, miss_block});
   ASSERT_EQ(misses.size(), 1u);
   EXPECT_EQ(misses[0].block.calls, 6);
   const std::string id = make_fingerprint(miss_block.parts).id;
@@ -348,7 +353,9 @@ TEST_F(RegistryTest, MissSuggestsACaseThatGivesItsFingerprintEvidence) {
   // Only the fields the preset changes from the defaults (FF1/FF3 weights and fidelity).
   EXPECT_EQ(suggested.at("impl_config"),
             Json::parse(R"({"ff1_ff3": {"fidelity": "LoFi", "weight_dtype": "bfloat4_b"}})"));
-  const Json suite = {{"suite", "added"}, {"device", "N150"}, {"defaults", {{"warmup", 0}}},
+  const Json suite = {{"suite", "added"},
+                      {"device", "N150"},
+                      {"defaults", {{"warmup", 0}}},
                       {"cases", Json::array({suggested})}};
   write("added.json", suite.dump());
   const RunResults results = run_suite_files({path("added.json")});
@@ -359,6 +366,30 @@ TEST_F(RegistryTest, MissSuggestsACaseThatGivesItsFingerprintEvidence) {
   EXPECT_EQ(make_fingerprint(ran[0].parts).id, id);
   update_registry(registry, results, "added.json");
   EXPECT_THAT(find_misses(registry, {miss_block}), ElementsAre());
+}
+
+// A traced call whose recorded id this build does not compute (another TTTv2 version): reported
+// with its recorded summary, without a case line that would not give it evidence.
+TEST_F(RegistryTest, MissRecordedByAnotherVersionHasNoCaseLine) {
+  const Registry registry = empty_registry(path("registry.json"));
+  const BlockKind& kind = *find_block_kind("rms_norm");
+  const Json spec = {{"dim", 64}};
+  const Json none = Json::object();
+  ObservedBlock block;
+  block.parts = fingerprint_parts(kind,
+                                  kind.configure(JsonNode(spec, "t"), Device::N150, Mode::decode,
+                                                 std::nullopt, JsonNode(none, "t")),
+                                  Mode::decode, CallShapes{});
+  block.recorded =
+      Fingerprint{"00000000000000ee", "rms_norm decode | old | batch<=1 tokens<=1 | 1x1"};
+  const std::vector<EvidenceMiss> misses = find_misses(registry, {block});
+  ASSERT_EQ(misses.size(), 1u);
+  EXPECT_EQ(misses[0].fingerprint.id, "00000000000000ee");
+  EXPECT_TRUE(misses[0].suggested_case.is_null());
+  EXPECT_THAT(format_misses(misses, registry),
+              HasSubstr("no evidence for fp=00000000000000ee (rms_norm decode | old | batch<=1 "
+                        "tokens<=1 | 1x1): its recorded fingerprint is not what this build "
+                        "computes for its config (recorded by another TTTv2 version?)\n"));
 }
 
 TEST_F(RegistryTest, MissOfASuiteCaseSaysToUpdate) {
