@@ -37,6 +37,8 @@ constexpr ThresholdField kThresholds[] = {
     {"cosine_similarity", &Tolerances::cosine_similarity},
     {"max_ulp_error", &Tolerances::max_ulp_error},
     {"mismatched_fraction", &Tolerances::mismatched_fraction},
+    {"ccc", &Tolerances::ccc},
+    {"sqnr_db", &Tolerances::sqnr_db},
 };
 
 Json number_or_null(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
@@ -276,15 +278,17 @@ nlohmann::json to_json(const Expectations& expectations) {
 Expectations expectations_from_json(const nlohmann::json& json, const std::string& path) {
   const JsonNode node(json, "", path);
   node.allow_only({"pcc", "max_abs_error", "mean_abs_error", "rmse", "nmse", "max_rel_error",
-                   "cosine_similarity", "max_ulp_error", "mismatched_fraction", "require_allclose",
-                   "allow_nonfinite_mismatch", "latency"});
+                   "cosine_similarity", "max_ulp_error", "mismatched_fraction", "ccc", "sqnr_db",
+                   "require_allclose", "allow_nonfinite_mismatch", "latency"});
   Expectations expectations;
   for (const ThresholdField& field : kThresholds) {
     if (const auto value = node.find(field.name)) {
       const double number = value->number();
       if (!std::isfinite(number) || number < 0.0) value->fail("expected a finite number >= 0");
-      if (std::string_view(field.name) == "pcc" && number > 1.0) {
-        value->fail("expected a PCC in [0, 1], got " + std::to_string(number));
+      const std::string_view name = field.name;
+      if ((name == "pcc" || name == "ccc") && number > 1.0) {
+        value->fail("expected a " + std::string(name == "pcc" ? "PCC" : "CCC") + " in [0, 1], got " +
+                    std::to_string(number));
       }
       expectations.accuracy.*field.member = number;
     }

@@ -590,10 +590,14 @@ SuiteResult Suite::run_indices(const std::vector<std::size_t>& selected, bool sk
           result.verdicts.push_back({"accuracy:" + output.name, verdict.passed, verdict.text()});
         }
       }
-      result.timing = time_repetitions(bound.run_device, c.warmup_.value_or(options_.warmup),
-                                       c.repetitions_.value_or(options_.repetitions),
-                                       options_.cold_caches ? default_flush_bytes() : 0);
-      if (expect.latency) result.verdicts.push_back(judge_latency(*expect.latency, *result.timing));
+      if (options_.timing) {
+        result.timing = time_repetitions(bound.run_device, c.warmup_.value_or(options_.warmup),
+                                         c.repetitions_.value_or(options_.repetitions),
+                                         options_.cold_caches ? default_flush_bytes() : 0);
+        if (expect.latency) {
+          result.verdicts.push_back(judge_latency(*expect.latency, *result.timing));
+        }
+      }
       result.status = CaseStatus::pass;
       for (const ExpectationVerdict& verdict : result.verdicts) {
         if (!verdict.passed) result.status = CaseStatus::fail;
@@ -633,6 +637,18 @@ RunResults run_suites(const std::vector<const Suite*>& suites) {
 }
 
 namespace suite_detail {
+namespace {
+thread_local std::optional<ScopedOutputObserver::Observer> output_observer;
+}  // namespace
+
+ScopedOutputObserver::ScopedOutputObserver(Observer observer) {
+  if (output_observer.has_value()) {
+    throw std::logic_error("[ScopedOutputObserver] an observer is already in scope");
+  }
+  output_observer = std::move(observer);
+}
+
+ScopedOutputObserver::~ScopedOutputObserver() { output_observer.reset(); }
 
 std::vector<OutputResult> compare_outputs(const std::vector<NamedTensor>& device,
                                           const std::vector<NamedTensor>& reference,
@@ -646,6 +662,7 @@ std::vector<OutputResult> compare_outputs(const std::vector<NamedTensor>& device
     if (expected == nullptr) {
       throw std::runtime_error("output '" + actual.name + "' has no reference output");
     }
+    if (output_observer.has_value()) (*output_observer)(actual, expected->tensor);
     OutputResult output{actual.name, compute_metrics(actual.tensor, expected->tensor, options),
                         0.0};
     double squares = 0.0;

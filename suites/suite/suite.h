@@ -175,6 +175,9 @@ struct SuiteOptions {
   int warmup = 2;
   // Timed repetitions. REQUIRES: >= kMinRepetitions. Default: kMinRepetitions (9).
   int repetitions = kMinRepetitions;
+  // false: accuracy only (ttt suite calibrate): no warm-up or timed repetitions, no latency
+  // verdict, results without timing. Default: true.
+  bool timing = true;
   // Evict the caches before every repetition (time_repetitions), so that a block is timed as it
   // runs inside a model, where the blocks before it evicted its weights. Default: on.
   bool cold_caches = true;
@@ -335,6 +338,17 @@ RunResults run_suites(const std::vector<const Suite*>& suites);
 // Implementation.
 
 namespace suite_detail {
+
+// Sees every output pair compare_outputs compares on this thread while it is in scope (ttt
+// suite calibrate injects faults into the device outputs there). Not nested.
+class ScopedOutputObserver {
+ public:
+  using Observer = std::function<void(const NamedTensor& device, const Tensor& reference)>;
+  explicit ScopedOutputObserver(Observer observer);
+  ~ScopedOutputObserver();
+  ScopedOutputObserver(const ScopedOutputObserver&) = delete;
+  ScopedOutputObserver& operator=(const ScopedOutputObserver&) = delete;
+};
 
 // Compares device and reference outputs by name.
 std::vector<OutputResult> compare_outputs(const std::vector<NamedTensor>& device,

@@ -282,7 +282,22 @@ CaseShapes parse_shapes(const JsonNode& case_node, const Json& default_shapes,
 SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defaults& defaults,
                          const std::optional<Preset>& file_preset, const std::string& base_dir) {
   node.allow_only({"name", "block", "module", "spec", "mode", "preset", "impl_config", "shapes",
-                   "inputs", "expect", "occurrences", "split", "tags", "warmup", "repetitions"});
+                   "inputs", "expect", "occurrences", "split", "tags", "warmup", "repetitions",
+                   "calibration"});
+  // Written by `ttt suite calibrate` beside the thresholds it set: the rates they were set for.
+  // Read by people, not by the run; checked for its form only.
+  if (const auto calibration = node.find("calibration")) {
+    calibration->allow_only({"seeds", "false_alarm", "miss_rates"});
+    calibration->at("seeds").integer_at_least(10);
+    const double false_alarm = calibration->at("false_alarm").number();
+    if (!(false_alarm > 0.0 && false_alarm < 0.5)) {
+      calibration->at("false_alarm").fail("expected a number in (0, 0.5)");
+    }
+    if (!calibration->at("miss_rates").json().is_object()) {
+      calibration->at("miss_rates").fail("expected an object of fault names and rates");
+    }
+  }
+
   SuiteFileCase c;
   c.path = node.path();
   c.mode = parse_mode_at(node.at("mode"));

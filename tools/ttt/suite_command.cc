@@ -14,6 +14,7 @@
 #include "coverage/record.h"
 #include "coverage/report.h"
 #include "coverage/suite_coverage.h"
+#include "suites/suite/calibrate.h"
 #include "suites/suite/registry.h"
 #include "suites/suite/results.h"
 #include "suites/suite/suite_file.h"
@@ -178,7 +179,34 @@ int check_command(const CheckArguments& args) {
   return complete ? kExitOk : kExitFailed;
 }
 
+struct CalibrateArguments {
+  std::string file;
+  CalibrationOptions options;
+  std::string filter = "*";
+  std::vector<std::string> tags;
+  std::string json_file;
+  std::string output;
+};
+
+int calibrate_command(const CalibrateArguments& args) {
+  CalibrationOptions options = args.options;
+  options.run.filter = args.filter;
+  options.run.require_tags = args.tags;
+  const Calibration calibration = calibrate_suite_file(args.file, options);
+  if (args.json_file != "-") std::cout << format_calibration(calibration);
+  if (!args.json_file.empty()) write_output(args.json_file, to_json(calibration).dump(2) + "\n");
+  if (!args.output.empty()) {
+    const nlohmann::json written = calibrated_suite_json(load_suite_file(args.file).definition,
+                                                         calibration);
+    write_output(args.output, written.dump(2) + "\n");
+  }
+  bool errors = false;
+  for (const CaseCalibration& c : calibration.cases) errors = errors || !c.error.empty();
+  return errors ? kExitFailed : kExitOk;
+}
+
 const CommandRegistration kRegistration("suite", [](CLI::App& app) {
+
   CLI::App* command = app.add_subcommand(
       "suite",
       "Run declarative suites of block cases (suites/*.json), merge shard results,\n"
@@ -272,8 +300,32 @@ const CommandRegistration kRegistration("suite", [](CLI::App& app) {
   check->callback(
       [selected, check_args] { *selected = [check_args] { return check_command(*check_args); }; });
 
+  auto calibrate_args = std::make_shared<CalibrateArguments>();
+  CLI::App* calibrate = command->add_subcommand(
+      "calibrate",
+      "Measure each case's metrics over many seeds and derive thresholds with a stated false-\n"
+      "alarm rate, and the miss rate of injected faults (docs/suites.md \"Calibration\"). Exit 0,\n"
+      "1 when a case erred, 2 bad input.");
+  calibrate->add_option("file", calibrate_args->file, "A suite file")->required();
+  calibrate->add_option("--seeds", calibrate_args->options.seeds, "Seeds per case (>= 10, default 30)");
+  calibrate->add_option("--false-alarm", calibrate_args->options.false_alarm,
+                        "Wanted false-alarm rate per case output (default 0.001)");
+  calibrate->add_option("--filter", calibrate_args->filter, "Globs on case ids (default *)");
+  calibrate->add_option("--tag", calibrate_args->tags, "Only cases with this tag (repeatable)");
+  calibrate->add_option("--json", calibrate_args->json_file,
+                        "Write the calibration as JSON ('-': stdout)");
+  calibrate->add_option("-o,--output", calibrate_args->output,
+                        "Write the suite file with the thresholds and their rates written in");
+  calibrate->footer(
+      "Example:\n"
+      "  ttt suite calibrate suites/llama-3.2-1b.json --tag quick --seeds 30 -o calibrated.json");
+  calibrate->callback([selected, calibrate_args] {
+    *selected = [calibrate_args] { return calibrate_command(*calibrate_args); };
+  });
+
   return [selected] { return (*selected)(); };
 });
+
 
 }  // namespace
 }  // namespace ttt::cli

@@ -85,6 +85,36 @@ TEST_F(SuiteCommand, RunWritesJsonAndJunitAndExitsZeroWhenEveryCasePasses) {
   EXPECT_THAT(read_text(path("r.xml")), HasSubstr("<testsuite name=\"tiny\" tests=\"14\""));
 }
 
+// `ttt suite calibrate` on the tiny model's decode norms: the table, the JSON, the suite file
+// with the thresholds written in (which `ttt suite check` accepts), and bad options (exit 2).
+TEST_F(SuiteCommand, CalibrateWritesThresholdsWithTheirRates) {
+  const std::string filter = " --filter 'ffn_norm.decode,norm.decode' --seeds 10";
+  RunResult result = run("suite calibrate " + shell_quote(path("tiny.json")) + filter + " --json " +
+                         shell_quote(path("cal.json")) + " -o " + shell_quote(path("out.json")));
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_THAT(result.out, HasSubstr("tiny: 10 seeds, false alarm 0.001 per case output"));
+  EXPECT_THAT(result.out, HasSubstr("| miss scale_1pct | miss scale_5pct |"));
+  const nlohmann::json calibration = nlohmann::json::parse(cli_test::read_text(path("cal.json")));
+  EXPECT_EQ(calibration.at("format"), "ttt-calibration");
+  ASSERT_EQ(calibration.at("cases").size(), 2u);
+  const nlohmann::json& norm = calibration.at("cases").at(1);
+  EXPECT_EQ(norm.at("case"), "norm.decode");
+  // RMSNorm in bfloat16: a 5% scale is never missed.
+  EXPECT_EQ(norm.at("outputs").at(0).at("miss_rates").at("scale_5pct"), 0.0);
+  const nlohmann::json written = nlohmann::json::parse(cli_test::read_text(path("out.json")));
+  const nlohmann::json& expect = written.at("cases").at(12).at("expect");
+  EXPECT_EQ(expect.at("pcc"), norm.at("outputs").at(0).at("pcc_min"));
+  EXPECT_EQ(written.at("cases").at(12).at("calibration").at("seeds"), 10);
+  result = run("suite check " + shell_quote(path("out.json")));
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  result = run("suite calibrate " + shell_quote(path("tiny.json")) + " --seeds 5");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("--seeds must be >= 10, got 5"));
+  result = run("suite calibrate " + shell_quote(path("tiny.json")) + " --false-alarm 0.9");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("--false-alarm must be in (0, 0.5), got 0.9"));
+}
+
 TEST_F(SuiteCommand, AFailedExpectationExitsOne) {
   suite_["cases"][4]["expect"] = {{"nmse", 1e-12}};
   write_suite(suite_);
