@@ -84,6 +84,7 @@ TEST_F(CliConventions, HelpShowsAnExample) {
       {"demo"},
       {"gate"},
       {"inspect"},
+      {"noise-floor"},
       {"replay"},
       {"report"},
       {"registry"},
@@ -98,6 +99,7 @@ TEST_F(CliConventions, HelpShowsAnExample) {
       {"suite", "merge"},
       {"suite", "list"},
       {"suite", "check"},
+      {"suite", "calibrate"},
       {"trace"},
       {"trace", "recover"},
   };

@@ -49,7 +49,7 @@ const CommandRegistration kRegistration("noise-floor", [](CLI::App& app) {
                       "Write the floor file for ttt gate --noise-floor");
   command->add_option("--json", args->json_file, "Write the floor as JSON ('-': stdout)");
   command->footer(
-      "Example:\n"
+      "Examples:\n"
       "  ttt suite run suites/llama-3.2-1b.json --repetitions 9 --json a.json\n"
       "  ttt suite run suites/llama-3.2-1b.json --repetitions 9 --json b.json\n"
       "  ttt noise-floor a.json b.json -o floor.json\n"

@@ -206,7 +206,6 @@ int calibrate_command(const CalibrateArguments& args) {
 }
 
 const CommandRegistration kRegistration("suite", [](CLI::App& app) {
-
   CLI::App* command = app.add_subcommand(
       "suite",
       "Run declarative suites of block cases (suites/*.json), merge shard results,\n"
@@ -317,7 +316,7 @@ const CommandRegistration kRegistration("suite", [](CLI::App& app) {
   calibrate->add_option("-o,--output", calibrate_args->output,
                         "Write the suite file with the thresholds and their rates written in");
   calibrate->footer(
-      "Example:\n"
+      "Examples:\n"
       "  ttt suite calibrate suites/llama-3.2-1b.json --tag quick --seeds 30 -o calibrated.json");
   calibrate->callback([selected, calibrate_args] {
     *selected = [calibrate_args] { return calibrate_command(*calibrate_args); };
@@ -325,7 +324,6 @@ const CommandRegistration kRegistration("suite", [](CLI::App& app) {
 
   return [selected] { return (*selected)(); };
 });
-
 
 }  // namespace
 }  // namespace ttt::cli
