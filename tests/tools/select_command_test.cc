@@ -91,5 +91,28 @@ TEST_F(SelectCommand, AnExplicitRegistryThatCannotBeReadIsAnError) {
   EXPECT_THAT(run.err, HasSubstr("none.json"));
 }
 
+TEST_F(SelectCommand, TheGateBlocksWhenASelectedCaseDidNotRun) {
+  // Select (no registry: both cases), run only the norm, gate with the plan: the FFN is missing.
+  const std::string plan = (dir_ / "plan.json").string();
+  ASSERT_EQ(run_ttt(dir_, {"select", "--repo", repo_.string(), "--base", "base", "--json", plan})
+                .exit_code,
+            0);
+  const std::string results = (dir_ / "results.json").string();
+  const auto suite = run_ttt(dir_, {"suite", "run", (repo_ / "suites/tiny.json").string(),
+                                    "--filter", "tiny/norm", "--json", results, "--quiet"});
+  ASSERT_EQ(suite.exit_code, 0) << suite.err;
+  const auto gate = run_ttt(dir_, {"gate", "--results", results, "--selection", plan});
+  EXPECT_EQ(gate.exit_code, 1) << gate.err;
+  EXPECT_THAT(gate.out, HasSubstr("BLOCK selection tiny/ffn (selected): ttt select chose this case "
+                                  "(block_folder blocks/ffn) but the results do not hold it"));
+
+  // A file that is not a plan is bad input, named.
+  const std::string not_plan = (dir_ / "not_plan.json").string();
+  std::ofstream(not_plan) << R"({"format": "ttt-suite-results"})";
+  const auto bad = run_ttt(dir_, {"gate", "--results", results, "--selection", not_plan});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("ttt: error: " + not_plan + ": "));
+}
+
 }  // namespace
 }  // namespace ttt
