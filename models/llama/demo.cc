@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
@@ -10,6 +11,7 @@
 #include <utility>
 #include <variant>
 
+#include "models/config_dump.h"
 #include "models/llama/model.h"
 #include "patterns/tensor_parallel.h"
 #include "validation/input/lock_file.h"
@@ -97,7 +99,43 @@ LockFile lock_output_directory(const std::string& dir) {
   }
 }
 
+// The config the demo runs: `config_path`, else the built-in one.
+LlamaConfig demo_config(const DemoOptions& options) {
+  return options.config_path.empty()
+             ? llama_config_from_json(demo_default_config(), "the built-in demo config")
+             : load_llama_config(options.config_path);
+}
+
+// The model the demo runs (weights loaded when first used).
+LlamaModel build_demo_model(const DemoOptions& options, const LlamaConfig& config) {
+  LlamaModelOptions model_options;
+  model_options.seed = options.seed;
+  model_options.device = options.device;
+  model_options.preset = options.preset;
+  model_options.mesh = options.mesh;
+  return build_llama_model(config, model_options);
+}
+
+// The configuration dump of the demo's run: one user, a prefill of the prompt, the decode steps.
+nlohmann::json demo_dump(const DemoOptions& options, const LlamaConfig& config,
+                         const CausalLm& model) {
+  ConfigDumpRun run;
+  run.source = config.source;
+  run.model_spec = config.spec;
+  run.device = options.device;
+  run.preset = options.preset;
+  run.mesh = options.mesh;
+  run.prompt_tokens = options.prompt_tokens;
+  run.decode_steps = options.decode_steps;
+  return make_config_dump(model, run);
+}
+
 }  // namespace
+
+nlohmann::json demo_config_dump(const DemoOptions& options) {
+  const LlamaConfig config = demo_config(options);
+  return demo_dump(options, config, build_demo_model(options, config).model);
+}
 
 nlohmann::json demo_default_config() {
   return nlohmann::json::parse(R"({
@@ -143,10 +181,7 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
     throw std::invalid_argument("[demo] --decode-steps must be >= 0, got " +
                                 std::to_string(options.decode_steps));
   }
-  const LlamaConfig config =
-      options.config_path.empty()
-          ? llama_config_from_json(demo_default_config(), "the built-in demo config")
-          : load_llama_config(options.config_path);
+  const LlamaConfig config = demo_config(options);
   const std::int64_t positions = options.prompt_tokens + options.decode_steps;
   if (positions > config.max_position_embeddings) {
     throw std::invalid_argument(
@@ -179,6 +214,7 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
   result.trace_path = (fs::path(options.out_dir) / "trace.h5").string();
   result.report_json_path = (fs::path(options.out_dir) / "report.json").string();
   result.report_xml_path = (fs::path(options.out_dir) / "report.xml").string();
+  result.config_dump_path = (fs::path(options.out_dir) / "config.json").string();
 
   const CausalLmSpec& spec = config.spec;
   const AttentionSpec& attention = spec.layers.front().attention;
@@ -201,13 +237,16 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
   }
 
   ValidationEverywhere validation;
-  LlamaModelOptions model_options;
-  model_options.seed = options.seed;
-  model_options.device = options.device;
-  model_options.preset = options.preset;
-  model_options.mesh = options.mesh;
-  const LlamaModel built = build_llama_model(config, model_options);
+  const LlamaModel built = build_demo_model(options, config);
   const CausalLm& model = built.model;
+  const nlohmann::json config_dump = demo_dump(options, config, model);
+  if (writer) {
+    std::ofstream dump_file(result.config_dump_path);
+    dump_file << config_dump.dump(2) << "\n";
+    if (!dump_file.flush()) {
+      throw std::runtime_error("[demo] cannot write " + result.config_dump_path);
+    }
+  }
 
   const Tensor prompt =
       random_integers({1, options.prompt_tokens}, fnv1a64("demo.prompt") ^ options.seed, 0,
@@ -225,6 +264,7 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
         {"mesh", mesh_name(options.mesh)},
         {"preset", preset},
         {"seed", options.seed}}.dump();
+    trace_options.config_json = config_dump.dump();
     std::optional<ScopedTrace> trace;
     if (writer) {
       trace.emplace(result.trace_path, trace_options);
@@ -277,7 +317,8 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
   write_report(result.report_json_path, records, ReportFormat::json, report_options);
   write_report(result.report_xml_path, records, ReportFormat::junit, report_options);
   out << "\nwrote " << result.trace_path << " (" << megabytes(fs::file_size(result.trace_path))
-      << "), " << result.report_json_path << ", " << result.report_xml_path << "\n";
+      << "), " << result.report_json_path << ", " << result.report_xml_path << ", "
+      << result.config_dump_path << "\n";
 
   out << "\n== Offline replay of " << result.trace_path << " (device now against "
       << (options.replay_against == ReplayAgainst::captured ? "the captured outputs"

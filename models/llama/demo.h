@@ -63,6 +63,9 @@ struct DemoResult {
   std::string trace_path;
   std::string report_json_path;
   std::string report_xml_path;
+  // <out_dir>/config.json: the run's configuration dump (models/config_dump.h), also the trace's
+  // root attribute "config".
+  std::string config_dump_path;
   double model_seconds = 0.0;   // Prefill and decode, validated and captured.
   double replay_seconds = 0.0;  // The offline replay.
   // Whether this process wrote the outputs (false on the MPI ranks other than device 0's).
@@ -89,5 +92,10 @@ nlohmann::json demo_default_config();
 // written or another demo holds its lock (the message gives that process's id), and TraceError when
 // the capture fails (a full disk, or the trace deleted while the model ran).
 DemoResult run_demo(const DemoOptions& options, std::ostream& out);
+
+// The configuration dump (models/config_dump.h) of the run `options` describe, without running
+// it: the model is built (weights not loaded) as run_demo builds it. What `ttt config dump`
+// prints and run_demo writes to <out_dir>/config.json. Throws as run_demo for bad options.
+nlohmann::json demo_config_dump(const DemoOptions& options);
 
 }  // namespace ttt::llama

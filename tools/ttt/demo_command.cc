@@ -7,6 +7,7 @@
 #include <string>
 
 #include "command.h"
+#include "model_flags.h"
 #include "models/llama/demo.h"
 #include "suites/suite/registry.h"
 #include "validation/mesh/mesh.h"
@@ -31,14 +32,6 @@ struct DemoArguments {
   bool quiet = false;
   std::string registry_file;
 };
-
-// The device of a named mesh (T3K for 1x8); N150 for any other.
-Device mesh_device(const Mesh& mesh) {
-  for (const Device device : {Device::N150, Device::N300, Device::T3K, Device::TG}) {
-    if (parse_mesh(device_name(device)) == mesh) return device;
-  }
-  return Device::N150;
-}
 
 int run_demo_command(DemoArguments& args) {
   if (!args.preset.empty()) args.options.preset = parse_preset(args.preset);
@@ -72,7 +65,8 @@ const CommandRegistration kRegistration("demo", [](CLI::App& app) {
       "demo",
       "Build a small Llama-style model (Llama-3.2-1B's shapes, 2 layers, seeded weights), run a\n"
       "prefill and greedy decode steps with every block call validated and captured, print the\n"
-      "validation report, write DIR/trace.h5, DIR/report.json and DIR/report.xml, and replay the\n"
+      "validation report, write DIR/trace.h5, DIR/report.json, DIR/report.xml and the run's\n"
+      "configuration dump DIR/config.json (ttt config), and replay the\n"
       "trace offline. Exit 0 all passed, 1 a call or the replay failed, 2 bad input.");
   command->add_option("--out-dir", args->options.out_dir, "Output directory (default: ttt-demo)");
   command->add_option("--config", args->options.config_path,
