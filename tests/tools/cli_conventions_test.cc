@@ -85,6 +85,7 @@ TEST_F(CliConventions, HelpShowsAnExample) {
       {"coverage", "merge"},
       {"coverage", "catalog"},
       {"demo"},
+      {"explain"},
       {"gate"},
       {"inspect"},
       {"noise-floor"},
