@@ -10,6 +10,7 @@
 #include <cmath>
 #include <vector>
 
+#include "blocks/ffn/activation.h"
 #include "blocks/ffn/ep_moe.h"
 #include "blocks/ffn/gated_mlp.h"
 #include "blocks/ffn/mlp.h"
@@ -43,7 +44,7 @@ TEST(FfnHandChecked, MlpGeluErfWithBiases) {
   // Catches: b_up added after the activation (y[2] would be -0.2832, not -0.2710), b_down
   // dropped or added twice (+-0.125 or more), the activation left out. Not: gelu's tanh
   // approximation for erf (at most 4e-5 here, below the matrix unit's TF32-like reading of the
-  // FF2 input; tests/blocks/ffn/mlp_test.cc checks the activations alone).
+  // FF2 input; ActivationKernelsOfTheDevicePath below checks the kernels alone).
   const MlpSpec spec{2, 32, Activation::gelu, true};
   MlpImplConfig config;
   config.ff1 = kExactMatmul;
@@ -56,6 +57,24 @@ TEST(FfnHandChecked, MlpGeluErfWithBiases) {
   const Tensor x = pattern({2, 2}, 3, 1, 7, 4);
   expect_values(mlp.prefill_forward(x), expected, kTolerance, "mlp gelu(erf), bias placement");
   expect_values(mlp.decode_forward(x), expected, kTolerance, "mlp decode path");
+}
+
+TEST(FfnHandChecked, ActivationKernelsOfTheDevicePath) {
+  // The device's activation kernels on x = [-2.5, -1, 0.5, 2] (python: 0.5 x (1 + erf(x / sqrt 2))
+  // and x / (1 + exp(-x))). Catches: gelu's tanh approximation used for erf (x = -2.5 would give
+  // -0.0150843, 4.4e-4 off), silu as the sigmoid alone, relu letting negatives through. The MLP
+  // case above cannot see the gelu fault: its FF2 reads h as TF32-like values.
+  const std::vector<float> x{-2.5f, -1.0f, 0.5f, 2.0f};
+  const auto run = [&x](Activation activation) {
+    std::vector<float> values = x;
+    activation_kernel(activation)(values);
+    return Tensor::from_floats({4}, values);
+  };
+  expect_values(run(Activation::gelu), {-0.0155241633, -0.158655254, 0.345731231, 1.95449974}, 1e-6,
+                "gelu with erf, not its tanh approximation");
+  expect_values(run(Activation::silu), {-0.18964545, -0.268941421, 0.311229666, 1.76159416}, 1e-6,
+                "silu = x sigmoid(x)");
+  expect_values(run(Activation::relu), {0.0, 0.0, 0.5, 2.0}, 0.0, "relu");
 }
 
 // The gated MLP of the single-device and tensor-parallel cases: hidden 4, ffn 64, silu.
@@ -95,8 +114,8 @@ TEST(FfnHandChecked, TpGatedMlpOnN300EqualsTheWholeMlp) {
   const TpGatedMlpImplConfig config{exact_gated_config(), TpReduction::reduce_scatter,
                                     exact_reduce()};
   const TpGatedMlp mlp(spec, config, c.weights);
-  expect_values(compose(mlp.prefill_forward(distribute(c.x, spec.mesh, {}))), c.expected, kTolerance,
-                "tp_gated_mlp shards and reduction");
+  expect_values(compose(mlp.prefill_forward(distribute(c.x, spec.mesh, {}))), c.expected,
+                kTolerance, "tp_gated_mlp shards and reduction");
 }
 
 TEST(FfnHandChecked, Tp2dGatedMlpOnTwoByTwoEqualsTheWholeMlp) {

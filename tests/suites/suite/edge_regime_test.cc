@@ -219,5 +219,25 @@ TEST(EdgeRegime, SuiteFilesNameARegimeOfTheCasesKind) {
                   "'saturated_softcap' (declared: near_zero_rows, dc_offset, large_magnitude)")));
 }
 
+TEST(EdgeRegime, TheModelSuitesCarryRegimeCases) {
+  // The regime cases of suites/*.json (slow tier: they run at the models' widths) parse, and
+  // their ids end with the regime.
+  std::multiset<std::string> regimes;
+  for (const char* name : {"llama-3.2-1b", "llama-3.1-8b", "gpt2", "gemma-2-9b"}) {
+    const SuiteFile file =
+        load_suite_file(std::string(TTT_SOURCE_DIR) + "/suites/" + name + ".json");
+    for (const SuiteFileCase& c : file.cases) {
+      if (c.seeded.regime.empty()) continue;
+      regimes.insert(c.seeded.regime);
+      EXPECT_TRUE(c.id.ends_with(c.seeded.regime)) << c.id;
+      EXPECT_EQ(c.occurrences, 0) << c.id << ": a regime case must not count in ttt compose";
+    }
+  }
+  EXPECT_EQ(regimes, (std::multiset<std::string>{"dc_offset", "full_kv_cache", "large_magnitude",
+                                                 "near_zero_rows", "past_original_context",
+                                                 "saturated_softcap", "saturated_softcap",
+                                                 "users_at_different_positions"}));
+}
+
 }  // namespace
 }  // namespace ttt
