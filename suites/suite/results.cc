@@ -135,6 +135,10 @@ CaseResult case_from_json(const JsonNode& node) {
   if (const auto fingerprint = node.find("fingerprint")) {
     result.fingerprint = fingerprint_from_json(*fingerprint);
   }
+  if (const auto device_cost = node.find("device_cost")) {
+    if (!device_cost->is_object()) device_cost->fail("expected an object");
+    result.device_cost = device_cost->json();
+  }
   if (const auto shards = node.find("vocab_shards")) {
     result.vocab_shards = shards->integer_at_least(1);
   }
@@ -420,6 +424,7 @@ nlohmann::json to_json(const CaseResult& result) {
                {"seconds", result.seconds}};
   if (result.vocab_shards > 1) json["vocab_shards"] = result.vocab_shards;
   if (result.fingerprint) json["fingerprint"] = to_json(*result.fingerprint);
+  if (result.device_cost) json["device_cost"] = *result.device_cost;
   return json;
 }
 

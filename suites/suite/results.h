@@ -108,6 +108,11 @@ struct CaseResult {
   // The configuration's fingerprint (docs/fingerprints.md): set for a seeded case of a block
   // kind, whose shapes the case names; unset otherwise.
   std::optional<Fingerprint> fingerprint;
+  // The call's predicted device cost (docs/cost-model.md), beside the CPU timing: {"device":
+  // "N150", "cost": {...}, "time": {...}} on the case's device, or {"device", "error"} when the
+  // cost model cannot cost it. Set for a seeded case of a block kind (as fingerprint); unset
+  // otherwise.
+  std::optional<nlohmann::json> device_cost;
   std::vector<std::string> tags;
 
   Expectations expectations;

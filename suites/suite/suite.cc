@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "blocks/common/block_kind.h"
+#include "blocks/common/device_model.h"
 #include "suites/suite/internal/capture.h"
 #include "suites/suite/internal/hash.h"
 #include "validation/markup/number.h"
@@ -420,6 +421,33 @@ std::optional<Fingerprint> case_fingerprint(const CaseDescription& description,
                          .context_len = shapes.context_len});
 }
 
+namespace {
+
+// The device cost of a seeded case's call on the case's device (docs/cost-model.md); unset for
+// what is not a call of a block kind in a mode. A call the cost model refuses (a device it does
+// not know, a mesh larger than the device) records the reason instead of a number.
+std::optional<nlohmann::json> case_device_cost(const CaseDescription& description,
+                                               const CaseShapes& shapes) {
+  const BlockKind* kind = find_block_kind(description.kind);
+  if (kind == nullptr || (description.mode != "prefill" && description.mode != "decode")) {
+    return std::nullopt;
+  }
+  nlohmann::json json = {{"device", description.device}};
+  try {
+    const DeviceCost cost = device_cost(
+        *kind, {description.spec, description.impl_config, description.identity},
+        parse_mode(description.mode),
+        {.batch = shapes.batch, .seq_len = shapes.seq_len, .context_len = shapes.context_len});
+    json["cost"] = cost;
+    json["time"] = predict_time(cost, find_device_model(description.device));
+  } catch (const std::invalid_argument& error) {
+    json["error"] = error.what();
+  }
+  return json;
+}
+
+}  // namespace
+
 std::string Suite::fingerprint() const {
   std::uint64_t hash = suite_detail::fnv1a64(name_);
   if (!definition_.is_null()) hash = suite_detail::fnv1a64(definition_.dump(), hash);
@@ -544,6 +572,7 @@ SuiteResult Suite::run_indices(const std::vector<std::size_t>& selected, bool sk
       result.shapes = to_json(c.seeded_->first);
       result.input_source = "seeded";
       result.fingerprint = case_fingerprint(c.description_, c.seeded_->first);
+      result.device_cost = case_device_cost(c.description_, c.seeded_->first);
     } else if (c.capture_) {
       result.call = c.capture_options_.call.empty() ? c.description_.call : c.capture_options_.call;
       result.input_source = "captured";

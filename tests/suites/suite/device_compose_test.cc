@@ -135,5 +135,41 @@ TEST_F(DeviceComposeCommand, BadInputExitsTwoNamingIt) {
   EXPECT_THAT(result.err, HasSubstr("--results are required"));
 }
 
+// `ttt suite run` records each seeded case's device cost beside its CPU timing, and the results
+// read back with it.
+TEST_F(DeviceComposeCommand, SuiteResultsCarryTheDeviceCost) {
+  const nlohmann::json suite = {
+      {"suite", "tiny"},
+      {"model", {{"config", "config.json"}}},
+      {"seed", 5},
+      {"defaults",
+       {{"shapes", {{"batch", 1}, {"seq_len", 16}, {"context_len", 15}}},
+        {"expect", {{"pcc", 0.98}}}}},
+      {"cases", {{{"module", "layers.*.ffn"}, {"mode", "decode"}}}}};
+  std::ofstream(scratch_.path() / "tiny.json") << suite.dump();
+  const RunResult result = run("suite run " + shell_quote(path("tiny.json")) + " --json " +
+                               shell_quote(path("r.json")));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json json = nlohmann::json::parse(read_text(path("r.json")));
+  const nlohmann::json& cost = json.at("suites").at(0).at("cases").at(0).at("device_cost");
+  EXPECT_EQ(cost.at("device"), "N150");
+  // TTTv1's decode defaults: W_gate, W_up, W_down [64, 128] / [128, 64] in bfloat8_b, 8 tiles
+  // of 1088 bytes each.
+  EXPECT_EQ(cost.at("cost").at("dram_bytes").at("weights"), 3 * 8 * 1088);
+  EXPECT_EQ(cost.at("time").at("bound"), "memory");
+  EXPECT_GT(cost.at("time").at("total_ns").get<double>(), 0.0);
+  // The results read back (ttt suite merge) keep it.
+  const RunResult merged = run("suite merge " + shell_quote(path("r.json")) + " --json " +
+                               shell_quote(path("m.json")));
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_EQ(nlohmann::json::parse(read_text(path("m.json")))
+                .at("suites")
+                .at(0)
+                .at("cases")
+                .at(0)
+                .at("device_cost"),
+            cost);
+}
+
 }  // namespace
 }  // namespace ttt
