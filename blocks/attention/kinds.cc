@@ -356,6 +356,9 @@ void add_attention_block_kinds(std::vector<BlockKind>& kinds) {
   kinds.push_back(std::move(prefill));
   BlockKind decode = attention_kind("attention.decode");
   decode.replay_inputs = {"x", "positions", "k_cache", "v_cache", "wq", "wk", "wv", "wo"};
+  decode.edge_regimes.push_back(edge_regimes::users_at_different_positions());
+  decode.edge_regimes.push_back(edge_regimes::full_kv_cache());
+  decode.edge_regimes.push_back(edge_regimes::past_original_context(rope_original_context));
   decode.bind = bind_attention_decode;
   decode.decode_reads_context = true;
   kinds.push_back(std::move(decode));
@@ -371,9 +374,6 @@ void add_attention_block_kinds(std::vector<BlockKind>& kinds) {
            [](const TpAttentionSpec& spec) { return spec.attention; },
            [](const TpAttentionSpec&, const TpAttentionImplConfig& config) {
              return config.device;
-  decode.edge_regimes.push_back(edge_regimes::users_at_different_positions());
-  decode.edge_regimes.push_back(edge_regimes::full_kv_cache());
-  decode.edge_regimes.push_back(edge_regimes::past_original_context(rope_original_context));
            },
            [](const TpAttentionSpec& spec, const TpAttentionImplConfig& config, KindFacts& facts) {
              attention_extras(spec.attention, config.device, facts);

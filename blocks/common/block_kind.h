@@ -194,6 +194,11 @@ struct BlockKind {
   bool decode_reads_context = false;
   std::function<InputPlan(const ConfiguredBlock& block, Mode mode, const CallShapes& shapes)>
       seeded_inputs = nullptr;
+  // Edge-regime inputs (blocks/common/edge_regime.h, docs/testing.md "Edge regimes"): the input
+  // regimes in which this kind's parameters (epsilons, softcaps, positions, cache bounds) show,
+  // each with its reason. A suite case names one ("inputs": {"regime": ...});
+  // tests/suites/suite/edge_regime_test.cc runs every declared regime against the reference.
+  std::vector<EdgeRegime> edge_regimes = {};
 
   // The work of one call on the device (blocks/common/device_cost.h, docs/cost-model.md): bytes
   // per memory level, matrix operations per fidelity, Ethernet traffic, device operations. Throws
@@ -210,11 +215,6 @@ struct BlockKind {
 };
 
 // The block kinds of every family under blocks/, sorted by name.
-  // Edge-regime inputs (blocks/common/edge_regime.h, docs/testing.md "Edge regimes"): the input
-  // regimes in which this kind's parameters (epsilons, softcaps, positions, cache bounds) show,
-  // each with its reason. A suite case names one ("inputs": {"regime": ...});
-  // tests/suites/suite/edge_regime_test.cc runs every declared regime against the reference.
-  std::vector<EdgeRegime> edge_regimes = {};
 const std::vector<BlockKind>& block_kinds();
 // The kind called `name`, or nullptr.
 const BlockKind* find_block_kind(std::string_view name);

@@ -111,6 +111,12 @@ Tolerances pcc_at_least(double pcc) {
   return tolerances;
 }
 
+Tolerances pcc_and_relative_rmse(double pcc, double max_relative_rmse) {
+  Tolerances tolerances = pcc_at_least(pcc);
+  tolerances.nmse = max_relative_rmse * max_relative_rmse;
+  return tolerances;
+}
+
 std::int64_t call_tokens(Mode mode, const CallShapes& shapes) {
   return mode == Mode::prefill ? shapes.batch * shapes.seq_len : shapes.batch;
 }
@@ -120,12 +126,6 @@ std::int64_t required_width(std::string_view kind, const CallShapes& shapes) {
     throw std::invalid_argument("[" + std::string(kind) +
                                 "] the device cost needs shapes.width (values per token of x): "
                                 "its Spec holds no tensor width");
-Tolerances pcc_and_relative_rmse(double pcc, double max_relative_rmse) {
-  Tolerances tolerances = pcc_at_least(pcc);
-  tolerances.nmse = max_relative_rmse * max_relative_rmse;
-  return tolerances;
-}
-
   }
   return shapes.width;
 }

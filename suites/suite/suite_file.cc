@@ -424,6 +424,14 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
     } catch (const std::invalid_argument& error) {
       node.fail(error.what());
     }
+    if (const auto regime = inputs_at.find("regime")) {
+      c.seeded.regime = regime->string();
+      try {
+        find_edge_regime(c.block, known->edge_regimes, c.seeded.regime);
+      } catch (const std::invalid_argument& error) {
+        regime->fail(error.what());
+      }
+    }
   } else if (source == "trace") {
     inputs_at.allow_only({"source", "file", "call", "index"});
     TraceInputs trace;
@@ -438,14 +446,6 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
   // Expectations: the defaults' fields, then the case's.
   Json expect = defaults.expect;
   if (const auto own = node.find("expect")) {
-    if (const auto regime = inputs_at.find("regime")) {
-      c.seeded.regime = regime->string();
-      try {
-        find_edge_regime(c.block, known->edge_regimes, c.seeded.regime);
-      } catch (const std::invalid_argument& error) {
-        regime->fail(error.what());
-      }
-    }
     own->object();
     for (const auto& [key, value] : own->json().items()) expect[key] = value;
   }
@@ -496,6 +496,7 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
       }
     }
     if (c.preset) c.id += "." + std::string(preset_name(*c.preset));
+    if (!c.seeded.regime.empty()) c.id += "." + c.seeded.regime;
   }
   return c;
 }
