@@ -99,33 +99,76 @@ LockFile lock_output_directory(const std::string& dir) {
   }
 }
 
-// The config the demo runs: `config_path`, else the built-in one.
-LlamaConfig demo_config(const DemoOptions& options) {
-  return options.config_path.empty()
-             ? llama_config_from_json(demo_default_config(), "the built-in demo config")
-             : load_llama_config(options.config_path);
+// What the demo runs: a config with seeded weights, or a model directory's learned weights (with
+// its token golden, when it has one).
+struct DemoModel {
+  LlamaConfig config;
+  std::optional<ModelDirectory> directory;
+  std::optional<TokenGolden> golden;
+  std::string golden_path;
+};
+
+DemoModel demo_model(const DemoOptions& options) {
+  DemoModel demo;
+  if (options.model_dir.empty()) {
+    demo.config = options.config_path.empty()
+                      ? llama_config_from_json(demo_default_config(), "the built-in demo config")
+                      : load_llama_config(options.config_path);
+    return demo;
+  }
+  if (!options.config_path.empty()) {
+    throw std::invalid_argument(
+        "[demo] --model and --config exclude each other (a model "
+        "directory holds its own config.json)");
+  }
+  demo.directory = open_model_directory(options.model_dir);
+  demo.config = demo.directory->config;
+  demo.golden_path = (std::filesystem::path(options.model_dir) / "reference_tokens.h5").string();
+  if (std::filesystem::exists(demo.golden_path)) {
+    demo.golden = read_token_golden(demo.golden_path);
+    check_golden_fits(*demo.golden, demo.golden_path, *demo.directory);
+  }
+  return demo;
+}
+
+// The prompt's ids: the text encoded, else the golden's prompt, else seeded ids.
+std::vector<std::int64_t> demo_prompt(const DemoOptions& options, const DemoModel& demo) {
+  if (!options.prompt_text.empty()) {
+    if (!demo.directory.has_value() || !demo.directory->tokenizer.has_value()) {
+      throw std::invalid_argument(
+          "[demo] --prompt is text: it needs --model DIR with a "
+          "byte-level tokenizer_config.json");
+    }
+    return demo.directory->tokenizer->encode(options.prompt_text);
+  }
+  if (demo.golden.has_value()) return demo.golden->prompt;
+  const Tensor prompt =
+      random_integers({1, options.prompt_tokens}, fnv1a64("demo.prompt") ^ options.seed, 0,
+                      demo.config.spec.embedding.vocab_size, DType::int64);
+  return {prompt.data<std::int64_t>(), prompt.data<std::int64_t>() + prompt.numel()};
 }
 
 // The model the demo runs (weights loaded when first used).
-LlamaModel build_demo_model(const DemoOptions& options, const LlamaConfig& config) {
+LlamaModel build_demo_model(const DemoOptions& options, const DemoModel& demo) {
   LlamaModelOptions model_options;
   model_options.seed = options.seed;
   model_options.device = options.device;
   model_options.preset = options.preset;
   model_options.mesh = options.mesh;
-  return build_llama_model(config, model_options);
+  return demo.directory.has_value() ? build_llama_model(*demo.directory, model_options)
+                                    : build_llama_model(demo.config, model_options);
 }
 
 // The configuration dump of the demo's run: one user, a prefill of the prompt, the decode steps.
 nlohmann::json demo_dump(const DemoOptions& options, const LlamaConfig& config,
-                         const CausalLm& model) {
+                         const CausalLm& model, std::int64_t prompt_tokens) {
   ConfigDumpRun run;
   run.source = config.source;
   run.model_spec = config.spec;
   run.device = options.device;
   run.preset = options.preset;
   run.mesh = options.mesh;
-  run.prompt_tokens = options.prompt_tokens;
+  run.prompt_tokens = prompt_tokens;
   run.decode_steps = options.decode_steps;
   return make_config_dump(model, run);
 }
@@ -133,8 +176,9 @@ nlohmann::json demo_dump(const DemoOptions& options, const LlamaConfig& config,
 }  // namespace
 
 nlohmann::json demo_config_dump(const DemoOptions& options) {
-  const LlamaConfig config = demo_config(options);
-  return demo_dump(options, config, build_demo_model(options, config).model);
+  const DemoModel demo = demo_model(options);
+  const auto prompt_tokens = static_cast<std::int64_t>(demo_prompt(options, demo).size());
+  return demo_dump(options, demo.config, build_demo_model(options, demo).model, prompt_tokens);
 }
 
 nlohmann::json demo_default_config() {
@@ -181,11 +225,15 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
     throw std::invalid_argument("[demo] --decode-steps must be >= 0, got " +
                                 std::to_string(options.decode_steps));
   }
-  const LlamaConfig config = demo_config(options);
-  const std::int64_t positions = options.prompt_tokens + options.decode_steps;
+  const DemoModel demo = demo_model(options);
+  const LlamaConfig& config = demo.config;
+  const std::vector<std::int64_t> prompt_ids = demo_prompt(options, demo);
+  const auto prompt_tokens = static_cast<std::int64_t>(prompt_ids.size());
+  if (prompt_tokens < 1) throw std::invalid_argument("[demo] the prompt is empty");
+  const std::int64_t positions = prompt_tokens + options.decode_steps;
   if (positions > config.max_position_embeddings) {
     throw std::invalid_argument(
-        "[demo] --prompt-tokens + --decode-steps = " + std::to_string(positions) +
+        "[demo] the prompt's tokens + --decode-steps = " + std::to_string(positions) +
         " exceed max_position_embeddings " + std::to_string(config.max_position_embeddings) +
         " of " + config.source);
   }
@@ -225,9 +273,13 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
       << ffn_hidden(spec) << ", " << attention.num_heads << " query / " << attention.kv_heads()
       << " key-value heads of " << attention.dim_per_head() << ", rope theta "
       << attention.rope.theta << " (" << rope_scaling_name(attention.rope.scaling) << "), vocab "
-      << spec.embedding.vocab_size << ", seeded weights (seed " << options.seed << ")\n"
+      << spec.embedding.vocab_size << ", "
+      << (demo.directory.has_value() ? "learned weights (" + demo.directory->path + ", " +
+                                           demo.directory->weights_hash + ")"
+                                     : "seeded weights (seed " + std::to_string(options.seed) + ")")
+      << "\n"
       << "  device " << device_name(options.device) << ", preset " << preset << ", prompt "
-      << options.prompt_tokens << " tokens, " << options.decode_steps << " decode steps\n";
+      << prompt_tokens << " tokens, " << options.decode_steps << " decode steps\n";
   if (options.mesh.size() > 1) {
     log << "  mesh " << mesh_name(options.mesh) << " (" << options.mesh.rows << "x"
         << options.mesh.cols << "): attention heads, MLP and vocabulary split over "
@@ -237,9 +289,9 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
   }
 
   ValidationEverywhere validation;
-  const LlamaModel built = build_demo_model(options, config);
+  const LlamaModel built = build_demo_model(options, demo);
   const CausalLm& model = built.model;
-  const nlohmann::json config_dump = demo_dump(options, config, model);
+  const nlohmann::json config_dump = demo_dump(options, config, model, prompt_tokens);
   if (writer) {
     std::ofstream dump_file(result.config_dump_path);
     dump_file << config_dump.dump(2) << "\n";
@@ -248,10 +300,8 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
     }
   }
 
-  const Tensor prompt =
-      random_integers({1, options.prompt_tokens}, fnv1a64("demo.prompt") ^ options.seed, 0,
-                      spec.embedding.vocab_size, DType::int64);
-  result.prompt.assign(prompt.data<std::int64_t>(), prompt.data<std::int64_t>() + prompt.numel());
+  const Tensor prompt = Tensor::from_int64({1, prompt_tokens}, prompt_ids);
+  result.prompt = prompt_ids;
 
   const std::int64_t mark = validation_registry().next_sequence();
   const auto model_start = Clock::now();
@@ -272,20 +322,20 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
     }
 
     CausalLmCache cache = model.make_cache(1, positions);
-    log << "\nprefill of " << options.prompt_tokens << " tokens and " << options.decode_steps
+    log << "\nprefill of " << prompt_tokens << " tokens and " << options.decode_steps
         << " decode steps, every block call validated and captured to " << result.trace_path
         << " ...\n";
     const auto steps = static_cast<std::size_t>(1 + options.decode_steps);
     const Tensor logits = model.prefill(prompt, cache);
     if (progress != nullptr) {
       progress->step("model run", 1, steps,
-                     "prefill of " + std::to_string(options.prompt_tokens) + " tokens");
+                     "prefill of " + std::to_string(prompt_tokens) + " tokens");
     }
-    std::int64_t next = argmax_tokens(logits).data<std::int64_t>()[options.prompt_tokens - 1];
+    std::int64_t next = argmax_tokens(logits).data<std::int64_t>()[prompt_tokens - 1];
     for (std::int64_t step = 0; step < options.decode_steps; ++step) {
       result.generated.push_back(next);
       const Tensor ids = Tensor::from_int64({1}, {next});
-      const Tensor at = Tensor::from_int64({1}, {options.prompt_tokens + step});
+      const Tensor at = Tensor::from_int64({1}, {prompt_tokens + step});
       next = argmax_tokens(model.decode(ids, at, cache)).data<std::int64_t>()[0];
       if (progress != nullptr) {
         progress->step("model run", static_cast<std::size_t>(step) + 2, steps,
@@ -303,6 +353,13 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
   }
   result.model_seconds = seconds_since(model_start);
   log << "generated tokens: " << token_list(result.generated) << "\n";
+  if (demo.directory.has_value() && demo.directory->tokenizer.has_value()) {
+    const ByteTokenizer& tokenizer = *demo.directory->tokenizer;
+    log << "prompt text:    " << quoted_text(tokenizer.decode(result.prompt)) << "\n"
+        << "generated text: " << quoted_text(tokenizer.decode(result.generated)) << "\n";
+  }
+  result.degenerate = check_degenerate_output(result.generated);
+  log << "output check: " << result.degenerate.summary << "\n";
 
   const std::vector<ValidationRecord> records =
       validation_registry().records({.min_sequence = mark});
@@ -349,6 +406,16 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
   }
   out << format_replay_summary(replay) << "replayed in " << seconds_text(result.replay_seconds)
       << "\n";
+
+  if (demo.golden.has_value()) {
+    out << "\n== Token accuracy against " << demo.golden_path
+        << " (teacher forced, not validated; one device) ==\n";
+    TokenAccuracyOptions accuracy_options;
+    accuracy_options.device = options.device;
+    accuracy_options.preset = options.preset;
+    result.token_accuracy = run_token_accuracy(*demo.directory, *demo.golden, accuracy_options);
+    out << format_token_accuracy(*result.token_accuracy, *demo.golden, demo.directory->tokenizer);
+  }
 
   out << "\n"
       << (result.passed() ? "PASS" : "FAIL") << ": " << result.validation.passed << "/"

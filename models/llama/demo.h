@@ -3,10 +3,12 @@
 // command around run_demo()).
 //
 // The run: build the model from a config.json (default: demo_default_config()) with seeded
-// weights; prefill a seeded prompt and decode greedily for `decode_steps` tokens, every module call
-// validated against its reference and captured to <out_dir>/trace.h5; print the validation report
-// (per-module verdicts, worst metrics, times) and write <out_dir>/report.json and report.xml; then
-// replay the trace through the block registry and print the replay's summary.
+// weights, or from a model directory with learned ones; prefill a seeded (or text) prompt and
+// decode greedily for `decode_steps` tokens (every module call validated against its reference
+// and captured to <out_dir>/trace.h5), check the output for degenerate repetition; print the
+// validation report (per-module verdicts, worst metrics, times) and write <out_dir>/report.json
+// and report.xml; then replay the trace through the block registry and print the replay's
+// summary.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +19,8 @@
 #include <vector>
 
 #include "blocks/common/device.h"
+#include "models/degenerate_output.h"
+#include "models/llama/token_accuracy.h"
 #include "validation/mesh/mesh.h"
 #include "validation/trace/replay.h"
 #include "validation/wrapper/progress.h"
@@ -31,6 +35,15 @@ struct DemoOptions {
   std::string out_dir = "ttt-demo";
   // A Hugging Face config.json of the Llama family; "" uses demo_default_config(). Default: "".
   std::string config_path = "";
+  // A model directory (config.json, model.safetensors; models/trained/tiny-llama-bytes) whose
+  // learned weights run instead of seeded ones. Excludes config_path. When it holds a token
+  // golden (reference_tokens.h5), the demo also prints the model's token accuracy against it
+  // (token_accuracy.h). Default: "" (seeded weights).
+  std::string model_dir = "";
+  // The prompt as text, encoded by the model directory's byte-level tokenizer (prompt_tokens is
+  // then its length). "": the golden's prompt when the model directory has a golden, else
+  // prompt_tokens seeded ids. Default: "".
+  std::string prompt_text = "";
   // TTTv1's precision preset; unset: TTTv1's default settings.
   std::optional<Preset> preset = std::nullopt;
   Device device = Device::N150;
@@ -58,8 +71,13 @@ struct DemoOptions {
 struct DemoResult {
   std::vector<std::int64_t> prompt;     // The prompt's token ids.
   std::vector<std::int64_t> generated;  // The greedily decoded token ids.
-  ValidationSummary validation;         // Of this run's validated calls.
-  ReplaySummary replay;                 // Of the trace's offline replay.
+  // Whether `generated` repeats itself (models/degenerate_output.h). Printed, not judged: a
+  // seeded model's output is expected to loop.
+  DegenerateOutputVerdict degenerate;
+  // The token accuracy against the model directory's golden, when it has one.
+  std::optional<TokenAccuracyReport> token_accuracy;
+  ValidationSummary validation;  // Of this run's validated calls.
+  ReplaySummary replay;          // Of the trace's offline replay.
   std::string trace_path;
   std::string report_json_path;
   std::string report_xml_path;

@@ -67,10 +67,18 @@ const CommandRegistration kRegistration("demo", [](CLI::App& app) {
       "prefill and greedy decode steps with every block call validated and captured, print the\n"
       "validation report, write DIR/trace.h5, DIR/report.json, DIR/report.xml and the run's\n"
       "configuration dump DIR/config.json (ttt config), and replay the\n"
-      "trace offline. Exit 0 all passed, 1 a call or the replay failed, 2 bad input.");
+      "trace offline; print the generated text (with --model) and whether it is degenerate\n"
+      "(repeats itself). Exit 0 all passed, 1 a call or the replay failed, 2 bad input.");
   command->add_option("--out-dir", args->options.out_dir, "Output directory (default: ttt-demo)");
   command->add_option("--config", args->options.config_path,
                       "A Hugging Face config.json of the Llama family (default: built-in)");
+  command->add_option("--model", args->options.model_dir,
+                      "A model directory with learned weights (config.json, model.safetensors; "
+                      "e.g. models/trained/tiny-llama-bytes) instead of seeded weights; with a "
+                      "reference_tokens.h5 golden, its token accuracy is printed too");
+  command->add_option("--prompt", args->options.prompt_text,
+                      "The prompt as text (--model with a byte-level tokenizer; default: the "
+                      "golden's prompt, else --prompt-tokens seeded ids)");
   command->add_option("--preset", args->preset, "TTTv1 precision preset (default: none)")
       ->check(CLI::IsMember({"accuracy", "performance"}));
   command
@@ -101,6 +109,7 @@ const CommandRegistration kRegistration("demo", [](CLI::App& app) {
       "  ttt demo --out-dir build/default/demo\n"
       "  ttt demo --out-dir run --preset performance --device T3K\n"
       "  ttt demo --out-dir run --mesh T3K\n"
+      "  ttt demo --out-dir run --model models/trained/tiny-llama-bytes --decode-steps 40\n"
       "  mpirun -n 8 ttt demo --out-dir run --mesh T3K");
   return [args] { return run_demo_command(*args); };
 });

@@ -1,4 +1,4 @@
-// The flags that say which model run a command means: the model (--config), its
+// The flags that say which model run a command means: the model (--config or --model), its
 // configuration (--preset, --device, --mesh) and the run's shapes (--prompt-tokens,
 // --decode-steps). `ttt config dump` takes them as `ttt demo` does, so that its dump is the demo's.
 #pragma once
@@ -15,6 +15,7 @@ namespace ttt::cli {
 
 struct ModelFlags {
   std::string config_path;
+  std::string model_dir;
   std::string preset;
   std::string device;  // Default: the mesh's device when it is a named one, else N150.
   std::string mesh = "N150";
@@ -34,6 +35,8 @@ inline void add_model_flags(CLI::App* command, ModelFlags& flags) {
   command->add_option("--config", flags.config_path,
                       "A Hugging Face config.json of the Llama family (default: ttt demo's "
                       "built-in config)");
+  command->add_option("--model", flags.model_dir,
+                      "A model directory (config.json, model.safetensors) instead of --config");
   command->add_option("--preset", flags.preset, "TTTv1 precision preset (default: none)")
       ->check(CLI::IsMember({"accuracy", "performance"}));
   command
@@ -53,6 +56,7 @@ inline void add_model_flags(CLI::App* command, ModelFlags& flags) {
 inline llama::DemoOptions demo_options(const ModelFlags& flags) {
   llama::DemoOptions options;
   options.config_path = flags.config_path;
+  options.model_dir = flags.model_dir;
   if (!flags.preset.empty()) options.preset = parse_preset(flags.preset);
   options.mesh = parse_mesh(flags.mesh);
   options.device = flags.device.empty() ? mesh_device(options.mesh) : parse_device(flags.device);
