@@ -22,10 +22,11 @@ struct DegenerateOutputOptions {
   // model's loops are whole phrases).
   std::int64_t max_loop_period = 32;
   // A loop is degenerate when its n-gram occurs at least min_loop_repeats times in a row at the
-  // end of the sequence and the repeating tail covers at least min_loop_fraction of it.
-  // Defaults: 3 and 0.5.
+  // end of the sequence and the repeating tail covers at least min_loop_fraction of it (so that
+  // a "..." at the end of a long text is not a loop, while 3 repeats closing 16 tokens are).
+  // Defaults: 3 and 0.15.
   std::int64_t min_loop_repeats = 3;
-  double min_loop_fraction = 0.5;
+  double min_loop_fraction = 0.15;
 };
 
 struct DegenerateOutputVerdict {

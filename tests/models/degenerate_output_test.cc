@@ -43,11 +43,18 @@ TEST(DegenerateOutput, CountingAndShortRepeatsAreNot) {
   EXPECT_EQ(counting.loop_period, 0);
   EXPECT_EQ(counting.summary,
             "not degenerate: adjacent repetition 0.00 (limit 0.50), no n-gram loop");
-  // A 1-token loop of 3 at the end of 13 tokens covers less than half.
-  const DegenerateOutputVerdict tail =
-      check_degenerate_output(std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 5, 5, 5});
+  // A 1-token loop of 3 at the end of 21 tokens covers 3/21 < 0.15 of them; of 16, 3/16 >= 0.15
+  // (the default demo's seeded output ends "4522 4522 4522").
+  std::vector<std::int64_t> tokens = {1,  2,  3,  4,  5,  6,  7,  8,  9,
+                                      10, 11, 12, 13, 14, 15, 16, 17, 18};
+  tokens.insert(tokens.end(), 3, 5);
+  const DegenerateOutputVerdict tail = check_degenerate_output(tokens);
   EXPECT_FALSE(tail.degenerate);
-  EXPECT_DOUBLE_EQ(tail.adjacent_repetition, 2.0 / 12.0);
+  EXPECT_DOUBLE_EQ(tail.adjacent_repetition, 2.0 / 20.0);
+  tokens.erase(tokens.begin(), tokens.begin() + 5);
+  const DegenerateOutputVerdict shorter = check_degenerate_output(tokens);
+  EXPECT_TRUE(shorter.degenerate);
+  EXPECT_EQ(shorter.loop_tokens, 3);
   // Two repeats of a period are not three.
   EXPECT_FALSE(check_degenerate_output(bytes("abcabc")).degenerate);
   EXPECT_TRUE(check_degenerate_output(bytes("abcabcabc")).degenerate);
