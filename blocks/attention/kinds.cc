@@ -146,8 +146,6 @@ void attention_extras(const AttentionSpec& spec, const AttentionImplConfig& conf
   facts.derived["kv_cache_dtype"] = std::string(dtype_name(config.kv_cache_dtype));
 }
 
-// Device cost (docs/cost-model.md "Attention"). With q = H d and kv = KV d:
-//   weights   the fused [h, q + 2 kv] QKV weight and the [q, h] output weight in their formats,
 // The context a RoPE scaling extends (edge regime past_original_context): its
 // original_max_position_embeddings, else max_position_embeddings / factor; 0 without scaling.
 std::int64_t rope_original_context(const nlohmann::json& spec_json) {
@@ -162,6 +160,8 @@ std::int64_t rope_original_context(const nlohmann::json& spec_json) {
                                    spec.rope.factor);
 }
 
+// Device cost (docs/cost-model.md "Attention"). With q = H d and kv = KV d:
+//   weights   the fused [h, q + 2 kv] QKV weight and the [q, h] output weight in their formats,
 //             the biases in bfloat16;
 //   matmuls   [T, h] x [h, q + 2 kv] (config.qkv), [T, q] x [q, h] (config.output), and the
 //             scores and values at config.sdpa_fidelity: prefill, per user and head, [S, d] x
@@ -245,14 +245,14 @@ BlockKind attention_kind(std::string name) {
                          "blocks/rope/rope"},
           .weights = attention_weight_rules,
           .seeded_inputs = attention_inputs,
-          .cost = typed_cost(attention_cost, true)};
-}
           .edge_regimes = {edge_regimes::near_zero_rows(),
                            edge_regimes::saturated_softcap(
                                [](const nlohmann::json& spec) {
                                  return spec.get<AttentionSpec>().logit_softcap;
                                },
                                8.0)},
+          .cost = typed_cost(attention_cost, true)};
+}
 
 // tp_attention: the whole attention's weights (each device's slices are cut inside the block).
 InputRules tp_attention_weights(const nlohmann::json& spec_json) {

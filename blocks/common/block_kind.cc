@@ -32,20 +32,45 @@ void check_kind(const BlockKind& kind) {
   if (kind.outputs.empty()) fail("has no outputs");
 }
 
+// BlockKind::depends_on names code of other kind folders, "blocks/<folder>/" or
+// "blocks/<folder>/<stem>", sorted, once each: test selection maps changed paths to kinds through
+// them (docs/fingerprints.md "Selection").
+void check_dependencies(const BlockKind& kind, const std::vector<std::string>& folders) {
+  const auto fail = [&](const std::string& what) {
+    throw std::logic_error("[block_kinds] kind '" + kind.name + "' " + what);
+  };
+  if (!std::is_sorted(kind.depends_on.begin(), kind.depends_on.end()) ||
+      std::adjacent_find(kind.depends_on.begin(), kind.depends_on.end()) != kind.depends_on.end()) {
+    fail("depends_on is not sorted without repeats");
+  }
+  for (const std::string& entry : kind.depends_on) {
+    const std::size_t slash = entry.find('/', 7);
+    const std::string folder = entry.starts_with("blocks/") && slash != std::string::npos
+                                   ? entry.substr(7, slash - 7)
+                                   : "";
+    if (!std::binary_search(folders.begin(), folders.end(), folder) ||
+        "blocks/" + folder == kind.folder) {
+      fail("depends_on names '" + entry +
+           "', which is not in another folder of blocks/ with a kinds.cc");
+    }
+  }
+}
+
 const Catalog& catalog() {
   static const Catalog* const built = [] {
     auto* result = new Catalog();
     add_generated_block_kinds(result->kinds, result->folders);
     std::sort(result->kinds.begin(), result->kinds.end(),
               [](const BlockKind& a, const BlockKind& b) { return a.name < b.name; });
+    std::sort(result->folders.begin(), result->folders.end());
     for (std::size_t i = 0; i < result->kinds.size(); ++i) {
       check_kind(result->kinds[i]);
+      check_dependencies(result->kinds[i], result->folders);
       if (i > 0 && result->kinds[i - 1].name == result->kinds[i].name) {
         throw std::logic_error("[block_kinds] kind '" + result->kinds[i].name +
                                "' is defined twice");
       }
     }
-    std::sort(result->folders.begin(), result->folders.end());
     return result;
   }();
   return *built;

@@ -183,6 +183,17 @@ struct BlockKind {
   // and a call on a vocabulary shard scales the member's vocab_size. Unset: the kind's own family.
   std::optional<SingleDeviceBlock> single_device = std::nullopt;
 
+  // Test selection (docs/fingerprints.md "Selection"): the code the kind's numbers depend on,
+  // besides the framework every case depends on (blocks/common, validation/, suites/suite). A
+  // change under `folder` or in a `depends_on` entry selects the suite cases of the kind.
+  // `folder` is the folder whose kinds.cc defines the kind ("blocks/ffn"): block_kinds() sets it,
+  // kinds.cc leaves it empty. `depends_on` lists, sorted, the code of other kind folders the kind
+  // uses: a folder ("blocks/ccl/") or one source by its stem ("blocks/ffn/projection": its .h and
+  // .cc). tests/gate/select_sources_test.cc checks it against the include graph of
+  // blocks/<folder>/<family>.h and the sources that implement what it includes.
+  std::string folder = "";
+  std::vector<std::string> depends_on = {};
+
   // The weights a call of `spec` carries, after its activations, positions and caches: names,
   // shapes and seeding. Module weights are named from it (patterns), and seeded_inputs ends with
   // it. REQUIRES: a valid Spec (as configure writes it).

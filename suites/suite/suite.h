@@ -92,14 +92,14 @@ struct CaseDescription {
   std::string device;
 };
 
-// A target bound to one case's inputs.
-struct BoundCase {
-  // Runs the device and the reference once and compares every output (named as the device
 // The fingerprint of a case of a registered block kind run with `shapes` (blocks/common/
 // block_kind.h fingerprint_of); unset for a module or wrapped case, or an unknown mode.
 std::optional<Fingerprint> case_fingerprint(const CaseDescription& description,
                                             const CaseShapes& shapes);
 
+// A target bound to one case's inputs.
+struct BoundCase {
+  // Runs the device and the reference once and compares every output (named as the device
   // outputs). Throws when an output exists on one side only or a computation throws.
   std::function<std::vector<OutputResult>(const MetricsOptions&)> check = nullptr;
   // Runs the device computation once (a timed repetition).

@@ -297,7 +297,6 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
       calibration->at("miss_rates").fail("expected an object of fault names and rates");
     }
   }
-
   SuiteFileCase c;
   c.path = node.path();
   c.mode = parse_mode_at(node.at("mode"));
