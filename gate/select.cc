@@ -46,7 +46,7 @@ constexpr PrefixRule kPrefixRules[] = {
     {".gitignore", PathEffect::none, "git configuration"},
 };
 
-constexpr std::string_view kRegistryPath = "suites/registry.json";
+constexpr std::string_view kRegistryPath = "suites/registry/registry.json";
 
 PathClass make_class(PathEffect effect, std::string reason, std::string folder = "") {
   return {effect, std::move(reason), std::move(folder)};

@@ -50,7 +50,7 @@ struct PathClass {
   std::string folder;  // kinds: the folder, "blocks/rope".
 };
 // The effect of a repository-relative path ("blocks/rope/rope.cc"). The suite files are the
-// JSON files directly under suites/; suites/registry.json is the registry.
+// JSON files directly under suites/; suites/registry/registry.json is the registry.
 PathClass classify_path(std::string_view path);
 
 // One suite file of the head of a change.

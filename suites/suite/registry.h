@@ -1,9 +1,9 @@
-// The fingerprint registry: a checked-in, reviewed file (suites/registry.json) that maps each
-// block configuration's fingerprint (validation/fingerprint) to its evidence: the suite cases
+// The fingerprint registry: a checked-in, reviewed file (suites/registry/registry.json) that maps
+// each block configuration's fingerprint (validation/fingerprint) to its evidence: the suite cases
 // that run it and their last accepted results (accuracy, latency, machine, commit, date).
 // docs/fingerprints.md "Registry" describes the format.
 //
-//   ttt::Registry registry = ttt::load_registry("suites/registry.json");
+//   ttt::Registry registry = ttt::load_registry("suites/registry/registry.json");
 //   for (const std::string& line : ttt::check_registry(registry)) std::cerr << line << "\n";
 //   ttt::update_registry(registry, ttt::load_run_results("R.json"), "R.json");
 //   ttt::write_registry(registry);
@@ -62,7 +62,7 @@ struct RegistryResult {
 // One suite case that runs the configuration.
 struct RegistryEvidence {
   // The suite file, relative to the registry file's directory ("gpt2.json" beside
-  // suites/registry.json).
+  // suites/registry/registry.json).
   std::string suite;
   std::string case_id;
   std::optional<RegistryResult> result;

@@ -107,7 +107,7 @@ TEST(ClassifyPath, EachPathHasTheEffectItsFolderGivesIt) {
   EXPECT_EQ(effect("newtop/file.cc"), PathEffect::all);
   EXPECT_EQ(effect("blocks/newfamily/x.cc"), PathEffect::all);  // No kinds.cc: to be safe.
   EXPECT_EQ(effect("suites/qwen3-8b.json"), PathEffect::suite_file);
-  EXPECT_EQ(effect("suites/registry.json"), PathEffect::configuration);
+  EXPECT_EQ(effect("suites/registry/registry.json"), PathEffect::configuration);
   EXPECT_EQ(effect("models/catalog/qwen3-8b.json"), PathEffect::configuration);
   EXPECT_EQ(effect("patterns/decoder_layer.cc"), PathEffect::configuration);
   const PathClass rope = classify_path("blocks/rope/rope.cc");

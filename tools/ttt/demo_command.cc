@@ -100,7 +100,7 @@ const CommandRegistration kRegistration("demo", [](CLI::App& app) {
       ->check(CLI::IsMember({"reference", "captured", "both"}));
   command->add_option("--registry", args->registry_file,
                       "Report the fingerprints of the run's calls that have no evidence in this "
-                      "registry (suites/registry.json; docs/fingerprints.md \"Registry\")");
+                      "registry (suites/registry/registry.json; docs/fingerprints.md \"Registry\")");
   command->add_flag("--quiet", args->quiet,
                     "No progress lines on standard error (one per prefill/decode step and per "
                     "replayed call; one live line on a terminal)");

@@ -16,7 +16,7 @@ namespace ttt::cli {
 namespace {
 
 // The registry `ttt registry` reads when --registry is not given (run from the repository root).
-constexpr const char* kDefaultRegistry = "suites/registry.json";
+constexpr const char* kDefaultRegistry = "suites/registry/registry.json";
 
 int list_command(const std::string& file) {
   const Registry registry = load_registry(file);
@@ -121,12 +121,13 @@ const CommandRegistration kRegistration("registry", [](CLI::App& app) {
   auto selected = std::make_shared<std::function<int()>>();
   auto file = std::make_shared<std::string>(kDefaultRegistry);
   const auto add_registry_option = [file](CLI::App* sub) {
-    sub->add_option("--registry", *file, "The registry file (default: suites/registry.json)");
+    sub->add_option("--registry", *file,
+                    "The registry file (default: suites/registry/registry.json)");
   };
 
   CLI::App* list = command->add_subcommand("list", "One line per fingerprint: id, summary, cases");
   add_registry_option(list);
-  list->footer("Examples:\n  ttt registry list --registry suites/registry.json");
+  list->footer("Examples:\n  ttt registry list --registry suites/registry/registry.json");
   list->callback([selected, file] { *selected = [file] { return list_command(*file); }; });
 
   auto id = std::make_shared<std::string>();
@@ -163,8 +164,8 @@ const CommandRegistration kRegistration("registry", [](CLI::App& app) {
       "Exit 0 no difference, 1 differences listed, 2 unreadable registry.");
   diff->add_option("files", *files, "Two registry files A B")->required()->expected(2);
   diff->footer(
-      "Examples:\n  git show HEAD~1:suites/registry.json > old.json\n"
-      "  ttt registry diff old.json suites/registry.json");
+      "Examples:\n  git show HEAD~1:suites/registry/registry.json > old.json\n"
+      "  ttt registry diff old.json suites/registry/registry.json");
   diff->callback([selected, files] {
     *selected = [files] { return diff_command(files->at(0), files->at(1)); };
   });
@@ -174,8 +175,9 @@ const CommandRegistration kRegistration("registry", [](CLI::App& app) {
       "update",
       "Record the passing block cases of suite results (ttt suite run --json) as evidence of\n"
       "their fingerprints; other entries stay. A case recorded under another fingerprint moves.");
-  update->add_option("--registry", update_args->registry,
-                     "The registry file (default: suites/registry.json; created when missing)");
+  update->add_option(
+      "--registry", update_args->registry,
+      "The registry file (default: suites/registry/registry.json; created when missing)");
   update->add_option("--results", update_args->results, "Suite results JSON files")
       ->required()
       ->expected(1, -1);

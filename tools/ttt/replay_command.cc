@@ -129,9 +129,10 @@ const CommandRegistration kRegistration("replay", [](CLI::App& app) {
   command->add_option("--coverage", args->coverage_file,
                       "Write coverage records of the replayed calls to FILE (JSON Lines, "
                       "docs/coverage.md)");
-  command->add_option("--registry", args->registry_file,
-                      "Report the fingerprints of the trace's calls that have no evidence in "
-                      "this registry (suites/registry.json; docs/fingerprints.md \"Registry\")");
+  command->add_option(
+      "--registry", args->registry_file,
+      "Report the fingerprints of the trace's calls that have no evidence in "
+      "this registry (suites/registry/registry.json; docs/fingerprints.md \"Registry\")");
   command->add_flag("--fail-fast", args->fail_fast, "Stop at the first failing call");
   command->add_flag("--strict", args->strict,
                     "Fail calls that cannot be replayed (unknown or no block kind, nothing "

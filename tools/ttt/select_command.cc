@@ -27,8 +27,9 @@ struct SelectArguments {
 int run_select(const SelectArguments& args) {
   std::set<std::string> evidence;
   const std::string registry_path =
-      args.registry.empty() ? (std::filesystem::path(args.repo) / "suites/registry.json").string()
-                            : args.registry;
+      args.registry.empty()
+          ? (std::filesystem::path(args.repo) / "suites/registry/registry.json").string()
+          : args.registry;
   if (args.registry.empty() && !std::filesystem::exists(registry_path)) {
     std::cerr << "ttt: note: no registry at " << registry_path
               << ": no case has evidence, every case is selected\n";
@@ -70,7 +71,7 @@ const CommandRegistration kRegistration("select", [](CLI::App& app) {
                       "included)");
   command->add_option("--repo", args->repo, "The git repository (default: .)");
   command->add_option("--registry", args->registry,
-                      "The registry of evidence (default: <repo>/suites/registry.json)");
+                      "The registry of evidence (default: <repo>/suites/registry/registry.json)");
   command->add_option("--json", args->json_file, "Write the plan as JSON ('-': stdout)");
   command->add_option("-o,--output", args->output_file,
                       "Write the ttt suite run --filter value ('-': stdout; '-*' when no case is "

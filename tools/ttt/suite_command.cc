@@ -196,8 +196,8 @@ int calibrate_command(const CalibrateArguments& args) {
   if (args.json_file != "-") std::cout << format_calibration(calibration);
   if (!args.json_file.empty()) write_output(args.json_file, to_json(calibration).dump(2) + "\n");
   if (!args.output.empty()) {
-    const nlohmann::json written = calibrated_suite_json(load_suite_file(args.file).definition,
-                                                         calibration);
+    const nlohmann::json written =
+        calibrated_suite_json(load_suite_file(args.file).definition, calibration);
     write_output(args.output, written.dump(2) + "\n");
   }
   bool errors = false;
@@ -233,7 +233,7 @@ const CommandRegistration kRegistration("suite", [](CLI::App& app) {
                           "docs/coverage.md)");
   run_command->add_option("--registry", run->registry_file,
                           "Report the cases whose fingerprints have no evidence in this "
-                          "registry (suites/registry.json; docs/fingerprints.md)");
+                          "registry (suites/registry/registry.json; docs/fingerprints.md)");
   run_command->add_option("--shard", run->shard, "Run shard I of N (I/N, 0-based)");
   run_command->add_option("--tag", run->tags, "Run only cases with this tag (repeatable)");
   run_command->add_option("--exclude-tag", run->exclude_tags,
@@ -306,7 +306,8 @@ const CommandRegistration kRegistration("suite", [](CLI::App& app) {
       "alarm rate, and the miss rate of injected faults (docs/suites.md \"Calibration\"). Exit 0,\n"
       "1 when a case erred, 2 bad input.");
   calibrate->add_option("file", calibrate_args->file, "A suite file")->required();
-  calibrate->add_option("--seeds", calibrate_args->options.seeds, "Seeds per case (>= 10, default 30)");
+  calibrate->add_option("--seeds", calibrate_args->options.seeds,
+                        "Seeds per case (>= 10, default 30)");
   calibrate->add_option("--false-alarm", calibrate_args->options.false_alarm,
                         "Wanted false-alarm rate per case output (default 0.001)");
   calibrate->add_option("--filter", calibrate_args->filter, "Globs on case ids (default *)");
