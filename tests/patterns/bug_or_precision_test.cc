@@ -30,30 +30,15 @@ using namespace testing_patterns;
 // Prefills 6 tokens and decodes 3 (free running) with a trace, optionally with layer 1's
 // attention replaced by the faulty one and at a preset.
 void run_traced(const std::string& path, bool faulty, std::optional<Preset> preset) {
-  const CausalLmSpec spec = tiny_spec(3);
-  const PerMode<CausalLmImplConfig> configs = default_impl_configs(spec, Device::N150, preset);
-  SeededWeights seeded(21);
-  const CausalLmWeights weights = seeded.model(spec);
-  CausalLmModules modules = make_causal_lm_modules(spec, configs, weights);
-  if (faulty) {
-    modules.layers[1].attention = std::make_shared<const WrongScaleAttention>(
-        modules.layers[1].attention, spec.layers[1].attention,
-        PerMode<AttentionImplConfig>{configs.prefill.layers[1].attention,
-                                     configs.decode.layers[1].attention},
-        weights.layers[1].attention);
-  }
   PatternOptions options;
   options.device = "N150";
-  const CausalLm model(std::move(modules), options);
+  const CausalLm model(tiny_modules(tiny_spec(3), faulty, preset), options);
   set_validation_enabled(true);
   validation_registry().reset();
   ScopedTrace trace(path);
   register_weights(model, trace.session());
   CausalLmCache cache = model.make_cache(1, 9);
-  model.prefill(Tensor::from_int64({1, 6}, {11, 42, 7, 93, 0, 56}), cache);
-  for (std::int64_t step = 0; step < 3; ++step) {
-    model.decode(Tensor::from_int64({1}, {20 + step}), Tensor::from_int64({1}, {6 + step}), cache);
-  }
+  run_prompt(model, cache, 3);
 }
 
 ReplayReport explain(const std::string& path) {

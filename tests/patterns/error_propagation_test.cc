@@ -26,27 +26,12 @@ using namespace testing_patterns;
 // Prefills 6 tokens and decodes 2 of the 4-layer tiny LM.
 void run_model(bool teacher_forcing, bool faulty, std::optional<Preset> preset,
                std::int64_t decode_steps = 2) {
-  const CausalLmSpec spec = tiny_spec(4);
-  const PerMode<CausalLmImplConfig> configs = default_impl_configs(spec, Device::N150, preset);
-  SeededWeights seeded(21);
-  const CausalLmWeights weights = seeded.model(spec);
-  CausalLmModules modules = make_causal_lm_modules(spec, configs, weights);
-  if (faulty) {
-    modules.layers[1].attention = std::make_shared<const WrongScaleAttention>(
-        modules.layers[1].attention, spec.layers[1].attention,
-        PerMode<AttentionImplConfig>{configs.prefill.layers[1].attention,
-                                     configs.decode.layers[1].attention},
-        weights.layers[1].attention);
-  }
   PatternOptions options;
   options.device = "N150";
   options.teacher_forcing = teacher_forcing;
-  const CausalLm model(std::move(modules), options);
+  const CausalLm model(tiny_modules(tiny_spec(4), faulty, preset), options);
   CausalLmCache cache = model.make_cache(1, 9);
-  model.prefill(Tensor::from_int64({1, 6}, {11, 42, 7, 93, 0, 56}), cache);
-  for (std::int64_t step = 0; step < decode_steps; ++step) {
-    model.decode(Tensor::from_int64({1}, {20 + step}), Tensor::from_int64({1}, {6 + step}), cache);
-  }
+  run_prompt(model, cache, decode_steps);
 }
 
 TEST(ErrorPropagation, NamesTheLayerWhoseOwnErrorIsOutOfLine) {

@@ -12,7 +12,6 @@
 #include "patterns/causal_lm.h"
 #include "tests/common/scratch_dir.h"
 #include "tiny_model.h"
-#include "wrong_scale_attention.h"
 #include "validation/metrics/metrics.h"
 #include "validation/trace/capture.h"
 #include "validation/trace/replay.h"
@@ -20,6 +19,7 @@
 #include "validation/wrapper/registry.h"
 #include "validation/wrapper/report.h"
 #include "validation/wrapper/switches.h"
+#include "wrong_scale_attention.h"
 
 namespace ttt {
 namespace {
@@ -35,22 +35,10 @@ struct ModelRun {
 
 // Prefills 6 tokens and decodes 3, optionally with layer 1's attention replaced and a trace.
 ModelRun run_model(bool faulty, bool teacher_forcing, const std::string& trace_path = "") {
-  const CausalLmSpec spec = tiny_spec(4);
-  const PerMode<CausalLmImplConfig> configs = default_impl_configs(spec, Device::N150);
-  SeededWeights seeded(21);
-  const CausalLmWeights weights = seeded.model(spec);
-  CausalLmModules modules = make_causal_lm_modules(spec, configs, weights);
-  if (faulty) {
-    modules.layers[1].attention = std::make_shared<const WrongScaleAttention>(
-        modules.layers[1].attention, spec.layers[1].attention,
-        PerMode<AttentionImplConfig>{configs.prefill.layers[1].attention,
-                                     configs.decode.layers[1].attention},
-        weights.layers[1].attention);
-  }
   PatternOptions options;
   options.device = "N150";
   options.teacher_forcing = teacher_forcing;
-  const CausalLm model(std::move(modules), options);
+  const CausalLm model(tiny_modules(tiny_spec(4), faulty), options);
 
   validation_registry().reset();
   std::optional<ScopedTrace> trace;
@@ -60,11 +48,7 @@ ModelRun run_model(bool faulty, bool teacher_forcing, const std::string& trace_p
   }
   CausalLmCache cache = model.make_cache(1, 9);
   ModelRun run;
-  run.last_logits = model.prefill(Tensor::from_int64({1, 6}, {11, 42, 7, 93, 0, 56}), cache);
-  for (std::int64_t step = 0; step < 3; ++step) {
-    run.last_logits = model.decode(Tensor::from_int64({1}, {20 + step}),
-                                   Tensor::from_int64({1}, {6 + step}), cache);
-  }
+  run.last_logits = run_prompt(model, cache, 3);
   trace.reset();
   run.records = validation_registry().records();
   return run;

@@ -1,14 +1,18 @@
 // A fault to inject into a model: TTTv2's attention computed with a wrong softmax scale while it
-// declares the correct block. Used by the first-bad-layer and the bug-or-precision tests.
+// declares the correct block, and the tiny LM runs built with it. Used by the first-bad-layer,
+// the bug-or-precision and the error-propagation tests.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "blocks/attention/attention.h"
+#include "patterns/causal_lm.h"
 #include "patterns/module.h"
+#include "tiny_model.h"
 
 namespace ttt::testing_patterns {
 
@@ -52,5 +56,34 @@ class WrongScaleAttention final : public AttentionModule {
   Attention prefill_;
   Attention decode_;
 };
+
+// The modules of the tiny LM of `spec` with SeededWeights(21) and N150's default ImplConfigs at
+// `preset`; layer 1's attention is a WrongScaleAttention when `faulty`.
+inline CausalLmModules tiny_modules(const CausalLmSpec& spec, bool faulty,
+                                    std::optional<Preset> preset = std::nullopt) {
+  const PerMode<CausalLmImplConfig> configs = default_impl_configs(spec, Device::N150, preset);
+  SeededWeights seeded(21);
+  const CausalLmWeights weights = seeded.model(spec);
+  CausalLmModules modules = make_causal_lm_modules(spec, configs, weights);
+  if (faulty) {
+    modules.layers[1].attention = std::make_shared<const WrongScaleAttention>(
+        modules.layers[1].attention, spec.layers[1].attention,
+        PerMode<AttentionImplConfig>{configs.prefill.layers[1].attention,
+                                     configs.decode.layers[1].attention},
+        weights.layers[1].attention);
+  }
+  return modules;
+}
+
+// Prefills the prompt 11 42 7 93 0 56 into `cache` and decodes `steps` tokens (20, 21, ... at
+// positions 6, 7, ...); returns the last logits.
+inline Tensor run_prompt(const CausalLm& model, CausalLmCache& cache, std::int64_t steps) {
+  Tensor logits = model.prefill(Tensor::from_int64({1, 6}, {11, 42, 7, 93, 0, 56}), cache);
+  for (std::int64_t step = 0; step < steps; ++step) {
+    logits = model.decode(Tensor::from_int64({1}, {20 + step}), Tensor::from_int64({1}, {6 + step}),
+                          cache);
+  }
+  return logits;
+}
 
 }  // namespace ttt::testing_patterns

@@ -10,6 +10,8 @@
 #include <string>
 
 #include "cli_run.h"
+#include "tests/common/scratch_dir.h"
+#include "tests/suites/suite/tiny_suite.h"
 #include "tests/tools/small_llama.h"
 
 namespace ttt::cli_test {
@@ -20,27 +22,11 @@ using ::testing::StartsWith;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
-constexpr const char* kTinySuite = R"({
-  "suite": "tiny",
-  "defaults": {"warmup": 0, "expect": {"pcc": 0.99}},
-  "cases": [
-    {"name": "norm", "block": "rms_norm", "mode": "decode", "spec": {"dim": 64}},
-    {"name": "ffn", "block": "gated_mlp", "mode": "prefill",
-     "spec": {"hidden_dim": 64, "ffn_dim": 128}, "shapes": {"seq_len": 12}}
-  ]})";
-
 class RegistryCommandTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("registry_cli_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    std::ofstream(path("tiny.json")) << kTinySuite;
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  RunResult ttt(const std::vector<std::string>& args) const { return run_ttt(dir_, args); }
+  void SetUp() override { std::ofstream(path("tiny.json")) << test_support::kTinySuite; }
+  std::string path(const std::string& name) const { return dir_.file(name); }
+  RunResult ttt(const std::vector<std::string>& args) const { return run_ttt(dir_.path(), args); }
 
   // Runs the tiny suite and records it in dir/registry.json.
   void make_registry() const {
@@ -59,7 +45,7 @@ class RegistryCommandTest : public ::testing::Test {
     std::ofstream(path("registry.json")) << json.dump(2);
   }
 
-  fs::path dir_;
+  test_support::ScratchDir dir_;
 };
 
 TEST_F(RegistryCommandTest, UpdateListShowAndCheck) {
@@ -148,7 +134,7 @@ TEST_F(RegistryCommandTest, DiffExitsOneOnDifferences) {
 TEST_F(RegistryCommandTest, SuiteRunReportsFingerprintsWithoutEvidence) {
   make_registry();
   // A third case no run has recorded: the report names it; the recorded two are not reported.
-  Json suite = Json::parse(kTinySuite);
+  Json suite = Json::parse(test_support::kTinySuite);
   suite["cases"].push_back(Json::parse(
       R"({"name": "wide", "block": "rms_norm", "mode": "decode", "spec": {"dim": 96}})"));
   std::ofstream(path("tiny.json")) << suite.dump();

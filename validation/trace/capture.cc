@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -33,15 +32,7 @@ namespace ttt {
 namespace {
 
 using trace_internal::call_group_path;
-
-std::string utc_now_iso8601() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buffer;
-}
+using trace_internal::utc_now_iso8601;
 
 // The process's command line, arguments joined by spaces ("" where the platform does not say).
 std::string process_command_line() {
@@ -243,8 +234,7 @@ class CommitBuilder {
     if constexpr (std::endian::native == std::endian::little) {
       if (!pending.chunked) {
         if (!pending.offset) h5::fail(where, "a contiguous dataset has no file offset");
-        values_.write(*pending.offset, tensor.bytes(), tensor.nbytes(),
-                      std::string(where.object));
+        values_.write(*pending.offset, tensor.bytes(), tensor.nbytes(), std::string(where.object));
         return;
       }
     }

@@ -1,10 +1,10 @@
 #include "validation/trace/token_golden.h"
 
 #include <cmath>
-#include <ctime>
 #include <set>
 #include <stdexcept>
 
+#include "validation/trace/internal/common.h"
 #include "validation/trace/internal/h5.h"
 #include "validation/trace/trace_error.h"
 
@@ -13,15 +13,6 @@ namespace {
 
 constexpr std::string_view kFormat = "ttt-token-golden";
 constexpr std::int64_t kVersion = 1;
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buffer;
-}
 
 [[noreturn]] void invalid(const std::string& source, const std::string& message) {
   throw std::invalid_argument("[token_golden] " + source + ": " + message);
@@ -141,7 +132,8 @@ void write_token_golden(const std::string& path, const TokenGolden& golden) {
   h5::write_attribute(id, "reference", std::string_view(provenance.reference), ids, root);
   h5::write_attribute(id, "numerics", std::string_view(provenance.numerics), ids, root);
   h5::write_attribute(id, "producer", std::string_view("tttv2 " TTT_VERSION), ids, root);
-  h5::write_attribute(id, "created_utc", std::string_view(utc_now()), ids, root);
+  h5::write_attribute(id, "created_utc", std::string_view(trace_internal::utc_now_iso8601()), ids,
+                      root);
   h5::write_attribute(id, "top_k", golden.top_k, ids, root);
   const auto prompt_length = static_cast<std::int64_t>(golden.prompt.size());
   const auto continuation_length = static_cast<std::int64_t>(golden.continuation.size());

@@ -13,6 +13,8 @@
 
 #include "blocks/common/block_kind.h"
 #include "suites/suite/suite_file.h"
+#include "tests/common/scratch_dir.h"
+#include "tests/suites/suite/tiny_suite.h"
 
 namespace ttt {
 namespace {
@@ -23,32 +25,16 @@ using ::testing::StartsWith;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
-// A tiny suite: an RMSNorm in decode and a gated MLP in prefill, both small enough to run in
-// milliseconds.
+// The tiny suite with the gated MLP's ffn_dim set.
 Json tiny_suite(std::int64_t ffn_dim = 128) {
-  return Json::parse(R"({
-    "suite": "tiny",
-    "defaults": {"warmup": 0, "expect": {"pcc": 0.99}},
-    "cases": [
-      {"name": "norm", "block": "rms_norm", "mode": "decode", "spec": {"dim": 64}},
-      {"name": "ffn", "block": "gated_mlp", "mode": "prefill",
-       "spec": {"hidden_dim": 64, "ffn_dim": 128}, "shapes": {"seq_len": 12}}
-    ]})")
-      .patch(Json::parse(R"([{"op": "replace", "path": "/cases/1/spec/ffn_dim", "value": )" +
-                         std::to_string(ffn_dim) + "}]"));
+  Json suite = Json::parse(test_support::kTinySuite);
+  suite["cases"][1]["spec"]["ffn_dim"] = ffn_dim;
+  return suite;
 }
 
 class RegistryTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("registry_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return dir_.file(name); }
 
   void write(const std::string& name, const std::string& text) const {
     std::ofstream(path(name)) << text;
@@ -69,7 +55,7 @@ class RegistryTest : public ::testing::Test {
     return load_registry(path("registry.json"));
   }
 
-  fs::path dir_;
+  test_support::ScratchDir dir_;
 };
 
 // The fingerprint of a configuration filled by hand: the kind's configure, then the parts.

@@ -3,8 +3,18 @@
 #include <fnmatch.h>
 
 #include <cstdio>
+#include <ctime>
 
 namespace ttt::trace_internal {
+
+std::string utc_now_iso8601() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
 
 std::string call_group_path(std::int64_t seq) {
   char buffer[32];
