@@ -1,5 +1,6 @@
 #include "blocks/common/kind_support.h"
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -113,7 +114,11 @@ Tolerances pcc_at_least(double pcc) {
 
 Tolerances pcc_and_relative_rmse(double pcc, double max_relative_rmse) {
   Tolerances tolerances = pcc_at_least(pcc);
-  tolerances.nmse = max_relative_rmse * max_relative_rmse;
+  // Rounded to 12 significant digits, so that the ceiling prints as the square it is (0.05^2 is
+  // 0.0025000000000000005 in binary).
+  const double square = max_relative_rmse * max_relative_rmse;
+  const double scale = std::pow(10.0, 11.0 - std::floor(std::log10(square)));  // Exact: 10^k.
+  tolerances.nmse = std::round(square * scale) / scale;
   return tolerances;
 }
 

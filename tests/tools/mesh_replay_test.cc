@@ -191,11 +191,13 @@ TEST_F(MeshReplay, ATamperedShardFailsTheReplayNamingTheDevice) {
   RunResult replay = ttt({"replay", tampered});
   EXPECT_EQ(replay.exit_code, 1) << replay.err;
   // Device 2: pcc of (-12, -4, 4, 12) against (1000, -4, 4, 12) is
-  // -11824 / sqrt(320 * 744140) = -0.7662; it is the only device named.
+  // -11824 / sqrt(320 * 744140) = -0.7662 and nmse 1012^2 / (1000^2 + 16 + 16 + 144) = 1.024
+  // (the reduce-scatter's ceiling is 0.05^2); it is the only device named.
   const std::string failure = replay.out.substr(0, replay.out.find('\n'));
   EXPECT_THAT(failure, StartsWith("FAIL 0 layers.0.mlp.reduce_scatter (reduce_scatter): "
                                   "captured_device y: pcc "));
-  EXPECT_THAT(failure, EndsWith("< 0.99; device 2 (row 0, col 2): pcc -0.7662 < 0.99"));
+  EXPECT_THAT(failure,
+              EndsWith("; device 2 (row 0, col 2): pcc -0.7662 < 0.99; nmse 1.024 > 0.0025"));
   EXPECT_EQ(failure.find("(row "), failure.rfind("(row "));
 
   // all_reduce's y is replicated along the columns: a changed copy on device 5 does not compose.

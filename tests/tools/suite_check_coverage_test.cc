@@ -88,13 +88,16 @@ TEST_F(SuiteCheckCoverage, WritesThePlannedRecords) {
   const RunResult result =
       ttt({"suite", "check", shipped("llama-3.2-1b"), "--coverage", path("plan.jsonl")});
   EXPECT_EQ(result.exit_code, 0) << result.err;
-  // 18 cases; the attention_norm, ffn_norm and final norm of a mode are one configuration with
-  // the same shapes, so they aggregate: 18 - 2 * 2 = 14 records, one per configuration.
+  // 22 cases: 14 modules x modes at the default preset, 4 attention and FFN cases at the other
+  // presets and 4 edge regimes. Cases of one configuration and shape bucket aggregate: the
+  // attention_norm, ffn_norm and final norm of a mode (and the two norm regimes, prefill), the
+  // full-KV-cache regime with decode attention; the batch-4 regime of decode attention is a
+  // bucket of its own. 14 configurations + 1 = 15 records.
   std::istringstream lines(read_text(path("plan.jsonl")));
   std::string line;
   std::vector<nlohmann::json> records;
   while (std::getline(lines, line)) records.push_back(nlohmann::json::parse(line));
-  ASSERT_EQ(records.size(), 14u);
+  ASSERT_EQ(records.size(), 15u);
   std::uint64_t calls = 0;
   for (const nlohmann::json& record : records) {
     EXPECT_EQ(record.at("source"), "plan");
@@ -102,7 +105,7 @@ TEST_F(SuiteCheckCoverage, WritesThePlannedRecords) {
     EXPECT_EQ(record.at("failed"), 0);
     calls += record.at("calls").get<std::uint64_t>();
   }
-  EXPECT_EQ(calls, 18u);
+  EXPECT_EQ(calls, 22u);
   // The report sees every configuration exercised, none with a verdict.
   const RunResult report = ttt({"coverage", "report", path("plan.jsonl"), "--json", "-"});
   ASSERT_EQ(report.exit_code, 0) << report.err;
@@ -126,7 +129,7 @@ TEST_F(SuiteCheckCoverage, RecordsToStandardOutputKeepItClean) {
   while (std::getline(lines, line)) {
     EXPECT_EQ(nlohmann::json::parse(line).at("source"), "plan") << line;
   }
-  EXPECT_THAT(result.err, HasSubstr("ok (18 cases)"));
+  EXPECT_THAT(result.err, HasSubstr("ok (19 cases)"));  // 18 and the dc_offset regime.
   EXPECT_THAT(result.err, HasSubstr("GPT-2: the cases plan 14/14"));
 }
 
