@@ -1,5 +1,6 @@
 #include "models/llama/demo.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +21,8 @@
 #include "validation/tensor/random.h"
 #include "validation/trace/capture.h"
 #include "validation/trace/trace_reader.h"
+#include "validation/wrapper/error_propagation.h"
+#include "validation/wrapper/html_report.h"
 #include "validation/wrapper/report.h"
 #include "validation/wrapper/switches.h"
 
@@ -149,8 +152,10 @@ std::vector<std::int64_t> demo_prompt(const DemoOptions& options, const DemoMode
 }
 
 // The model the demo runs (weights loaded when first used).
-LlamaModel build_demo_model(const DemoOptions& options, const DemoModel& demo) {
+LlamaModel build_demo_model(const DemoOptions& options, const DemoModel& demo,
+                            bool teacher_forcing = false) {
   LlamaModelOptions model_options;
+  model_options.teacher_forcing = teacher_forcing;
   model_options.seed = options.seed;
   model_options.device = options.device;
   model_options.preset = options.preset;
@@ -216,6 +221,50 @@ nlohmann::json demo_default_config() {
   })");
 }
 
+// The HTML report of the run (validation/wrapper/html_report.h): the model runs twice more, teacher
+// forced and free running, on the prompt and the tokens the demo generated (so that both runs make
+// the same calls), for every call's isolated and accumulated error; the token strip is the token
+// accuracy's, against the golden.
+void write_demo_html(const DemoOptions& options, const DemoModel& demo, const DemoResult& result) {
+  const auto prompt_tokens = static_cast<std::int64_t>(result.prompt.size());
+  const ErrorPropagation propagation = measure_error_propagation([&](bool teacher_forcing) {
+    const LlamaModel built = build_demo_model(options, demo, teacher_forcing);
+    CausalLmCache cache = built.model.make_cache(1, prompt_tokens + options.decode_steps);
+    built.model.prefill(Tensor::from_int64({1, prompt_tokens}, result.prompt), cache);
+    for (std::size_t step = 0; step < result.generated.size(); ++step) {
+      built.model.decode(Tensor::from_int64({1}, {result.generated[step]}),
+                         Tensor::from_int64({1}, {prompt_tokens + static_cast<std::int64_t>(step)}),
+                         cache);
+    }
+  });
+  HtmlReportInput input;
+  input.title = (demo.directory ? demo.directory->name : std::string("ttt demo")) + " on " +
+                std::string(device_name(options.device));
+  input.source = "ttt demo: " + std::to_string(prompt_tokens) + " prompt tokens, " +
+                 std::to_string(options.decode_steps) + " decode steps; calls captured to " +
+                 result.trace_path;
+  input.trace_path = result.trace_path;
+  input.calls = html_calls(propagation);
+  input.has_accumulated = true;
+  input.flagged_layer = propagation.flagged_layer;
+  if (demo.golden && result.token_accuracy) {
+    input.tokens = html_token_strip(*demo.golden, result.token_accuracy->accuracy.predicted);
+    input.top_k = std::min<std::int64_t>(5, demo.golden->top_k);
+    input.tokens_source = "Teacher forced through " + demo.golden_path;
+    if (demo.directory->tokenizer) {
+      for (std::size_t p = 0; p < input.tokens.size(); ++p) {
+        const std::int64_t token[] = {input.tokens[p].reference};
+        input.tokens[p].text = demo.directory->tokenizer->decode(token);
+      }
+    }
+  }
+  std::ofstream file(options.html_path, std::ios::trunc);
+  file << render_html_report(input);
+  if (!file.flush()) {
+    throw std::runtime_error("[demo] --html " + options.html_path + ": cannot write");
+  }
+}
+
 DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
   if (options.prompt_tokens < 1) {
     throw std::invalid_argument("[demo] --prompt-tokens must be >= 1, got " +
@@ -224,6 +273,10 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
   if (options.decode_steps < 0) {
     throw std::invalid_argument("[demo] --decode-steps must be >= 0, got " +
                                 std::to_string(options.decode_steps));
+  }
+  if (!options.html_path.empty() && options.mesh.size() > 1) {
+    throw std::invalid_argument("[demo] --html runs on one device, not on mesh " +
+                                mesh_name(options.mesh));
   }
   const DemoModel demo = demo_model(options);
   const LlamaConfig& config = demo.config;
@@ -256,6 +309,9 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
                                ": " + error.message());
     }
     lock.emplace(lock_output_directory(options.out_dir));
+    if (!options.html_path.empty() && !std::ofstream(options.html_path, std::ios::app)) {
+      throw std::runtime_error("[demo] --html " + options.html_path + ": cannot write");
+    }
   }
   DemoResult result;
   result.wrote_outputs = writer;
@@ -415,6 +471,12 @@ DemoResult run_demo(const DemoOptions& options, std::ostream& out) {
     accuracy_options.preset = options.preset;
     result.token_accuracy = run_token_accuracy(*demo.directory, *demo.golden, accuracy_options);
     out << format_token_accuracy(*result.token_accuracy, *demo.golden, demo.directory->tokenizer);
+  }
+
+  if (!options.html_path.empty()) {
+    write_demo_html(options, demo, result);
+    out << "\nwrote " << options.html_path
+        << " (the HTML report: isolated and accumulated error per layer and per call)\n";
   }
 
   out << "\n"

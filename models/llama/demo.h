@@ -63,6 +63,10 @@ struct DemoOptions {
   ReplayAgainst replay_against = ReplayAgainst::captured;
   // ANSI colours in the printed report (use_color_on_stdout() decides for a terminal).
   bool color = false;
+  // Where to write the HTML report of the run (validation/wrapper/html_report.h); "" for none. It
+  // runs the model twice more (teacher forced and free running) for the accumulated error; one
+  // device only. Default: "".
+  std::string html_path = "";
   // Where a line goes as each prefill/decode step and each replayed call finishes; nullptr: none.
   // Default: none.
   ProgressReporter* progress = nullptr;

@@ -141,7 +141,7 @@ TEST_F(ReportCommand, BadContentsAreOneLineNamingTheFile) {
 }
 
 TEST_F(ReportCommand, BadArgumentsExitTwo) {
-  EXPECT_EQ(run(shell_quote(path("failing.json")) + " --format html").exit_code, 2);
+  EXPECT_EQ(run(shell_quote(path("failing.json")) + " --format pdf").exit_code, 2);
   EXPECT_EQ(run("").exit_code, 2);  // The file is required.
   const RunResult unwritable =
       run(shell_quote(path("failing.json")) + " --output " + shell_quote(path("no/such/dir/r.md")));

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "command.h"
 #include "model_flags.h"
@@ -24,20 +25,15 @@ namespace ttt::cli {
 namespace {
 
 struct DemoArguments {
-  llama::DemoOptions options;
-  std::string preset;
-  std::string device;  // Default: the mesh's device when it is a named one, else N150.
-  std::string mesh = "N150";
+  ModelFlags model;
+  llama::DemoOptions options;  // The demo's own flags; demo_options(model) fills the rest.
   std::string replay_against = "captured";
   bool quiet = false;
   std::string registry_file;
 };
 
 int run_demo_command(DemoArguments& args) {
-  if (!args.preset.empty()) args.options.preset = parse_preset(args.preset);
-  args.options.mesh = parse_mesh(args.mesh);
-  args.options.device =
-      args.device.empty() ? mesh_device(args.options.mesh) : parse_device(args.device);
+  args.options = demo_options(args.model, std::move(args.options));
   // Under mpirun: one rank per device of the mesh, collectives through MPI (rank 0 writes).
   std::optional<ScopedMeshTransport> mpi;
 #ifdef TTT_WITH_MPI
@@ -70,28 +66,10 @@ const CommandRegistration kRegistration("demo", [](CLI::App& app) {
       "trace offline; print the generated text (with --model) and whether it is degenerate\n"
       "(repeats itself). Exit 0 all passed, 1 a call or the replay failed, 2 bad input.");
   command->add_option("--out-dir", args->options.out_dir, "Output directory (default: ttt-demo)");
-  command->add_option("--config", args->options.config_path,
-                      "A Hugging Face config.json of the Llama family (default: built-in)");
-  command->add_option("--model", args->options.model_dir,
-                      "A model directory with learned weights (config.json, model.safetensors; "
-                      "e.g. models/trained/tiny-llama-bytes) instead of seeded weights; with a "
-                      "reference_tokens.h5 golden, its token accuracy is printed too");
+  add_model_flags(command, args->model);
   command->add_option("--prompt", args->options.prompt_text,
                       "The prompt as text (--model with a byte-level tokenizer; default: the "
                       "golden's prompt, else --prompt-tokens seeded ids)");
-  command->add_option("--preset", args->preset, "TTTv1 precision preset (default: none)")
-      ->check(CLI::IsMember({"accuracy", "performance"}));
-  command
-      ->add_option("--device", args->device,
-                   "Device whose defaults configure the blocks (default: the mesh's, N150)")
-      ->check(CLI::IsMember({"N150", "N300", "T3K", "TG"}));
-  command->add_option("--mesh", args->mesh,
-                      "Run tensor parallel on a mesh: N150 (default, one device), N300, T3K, TG or "
-                      "RxC; under mpirun one rank per device");
-  command->add_option("--prompt-tokens", args->options.prompt_tokens, "Prompt length (default 32)")
-      ->check(CLI::PositiveNumber);
-  command->add_option("--decode-steps", args->options.decode_steps, "Decode steps (default 16)")
-      ->check(CLI::NonNegativeNumber);
   command->add_option("--seed", args->options.seed, "Seed of the weights and prompt (default 0)");
   command
       ->add_option("--replay-against", args->replay_against,
@@ -101,6 +79,10 @@ const CommandRegistration kRegistration("demo", [](CLI::App& app) {
   command->add_option("--registry", args->registry_file,
                       "Report the fingerprints of the run's calls that have no evidence in this "
                       "registry (suites/registry/registry.json; docs/fingerprints.md \"Registry\")");
+  command->add_option("--html", args->options.html_path,
+                      "Also write the run's HTML report to FILE: isolated and accumulated error "
+                      "per layer and per call (the model runs twice more), the token strip, the "
+                      "worst calls with their replay lines");
   command->add_flag("--quiet", args->quiet,
                     "No progress lines on standard error (one per prefill/decode step and per "
                     "replayed call; one live line on a terminal)");
@@ -110,6 +92,7 @@ const CommandRegistration kRegistration("demo", [](CLI::App& app) {
       "  ttt demo --out-dir run --preset performance --device T3K\n"
       "  ttt demo --out-dir run --mesh T3K\n"
       "  ttt demo --out-dir run --model models/trained/tiny-llama-bytes --decode-steps 40\n"
+      "  ttt demo --out-dir run --model models/trained/tiny-llama-bytes --html run/report.html\n"
       "  mpirun -n 8 ttt demo --out-dir run --mesh T3K");
   return [args] { return run_demo_command(*args); };
 });

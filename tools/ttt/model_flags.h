@@ -1,6 +1,7 @@
 // The flags that say which model run a command means: the model (--config or --model), its
 // configuration (--preset, --device, --mesh) and the run's shapes (--prompt-tokens,
-// --decode-steps). `ttt config dump` takes them as `ttt demo` does, so that its dump is the demo's.
+// --decode-steps). `ttt demo` and `ttt config dump` take the same flags, so that the dump is the
+// demo's.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -36,7 +37,9 @@ inline void add_model_flags(CLI::App* command, ModelFlags& flags) {
                       "A Hugging Face config.json of the Llama family (default: ttt demo's "
                       "built-in config)");
   command->add_option("--model", flags.model_dir,
-                      "A model directory (config.json, model.safetensors) instead of --config");
+                      "A model directory with learned weights (config.json, model.safetensors; "
+                      "e.g. models/trained/tiny-llama-bytes) instead of seeded weights; `ttt "
+                      "demo` also prints the token accuracy against its reference_tokens.h5");
   command->add_option("--preset", flags.preset, "TTTv1 precision preset (default: none)")
       ->check(CLI::IsMember({"accuracy", "performance"}));
   command
@@ -45,16 +48,17 @@ inline void add_model_flags(CLI::App* command, ModelFlags& flags) {
       ->check(CLI::IsMember({"N150", "N300", "T3K", "TG"}));
   command->add_option(
       "--mesh", flags.mesh,
-      "The mesh the model runs on: N150 (default, one device), N300, T3K, TG or RxC");
+      "The mesh the model runs on, tensor parallel: N150 (default, one device), N300, T3K, TG "
+      "or RxC; under mpirun one rank per device");
   command->add_option("--prompt-tokens", flags.prompt_tokens, "Prompt length (default 32)")
       ->check(CLI::PositiveNumber);
   command->add_option("--decode-steps", flags.decode_steps, "Decode steps (default 16)")
       ->check(CLI::NonNegativeNumber);
 }
 
-// The demo options the flags describe. Throws std::invalid_argument for a bad mesh.
-inline llama::DemoOptions demo_options(const ModelFlags& flags) {
-  llama::DemoOptions options;
+// `options` with the model, configuration and shapes the flags describe (its other fields kept).
+// Throws std::invalid_argument for a bad mesh.
+inline llama::DemoOptions demo_options(const ModelFlags& flags, llama::DemoOptions options = {}) {
   options.config_path = flags.config_path;
   options.model_dir = flags.model_dir;
   if (!flags.preset.empty()) options.preset = parse_preset(flags.preset);
