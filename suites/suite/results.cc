@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "blocks/common/device_model.h"
 #include "validation/input/input_file.h"
 #include "validation/input/json_reader.h"
 #include "validation/markup/junit.h"
@@ -255,7 +256,7 @@ void LatencyBudget::validate() const {
 }
 
 bool Expectations::empty() const {
-  if (latency.has_value() || accuracy.require_allclose) return false;
+  if (latency.has_value() || !device_us.empty() || accuracy.require_allclose) return false;
   for (const ThresholdField& field : kThresholds) {
     if ((accuracy.*field.member).has_value()) return false;
   }
@@ -276,6 +277,7 @@ nlohmann::json to_json(const Expectations& expectations) {
                        {"tolerance", budget.tolerance},
                        {"clock", std::string(timing_clock_name(budget.clock))}};
   }
+  if (!expectations.device_us.empty()) json["device_us"] = expectations.device_us;
   return json;
 }
 
@@ -283,7 +285,7 @@ Expectations expectations_from_json(const nlohmann::json& json, const std::strin
   const JsonNode node(json, "", path);
   node.allow_only({"pcc", "max_abs_error", "mean_abs_error", "rmse", "nmse", "max_rel_error",
                    "cosine_similarity", "max_ulp_error", "mismatched_fraction", "ccc", "sqnr_db",
-                   "require_allclose", "allow_nonfinite_mismatch", "latency"});
+                   "require_allclose", "allow_nonfinite_mismatch", "latency", "device_us"});
   Expectations expectations;
   for (const ThresholdField& field : kThresholds) {
     if (const auto value = node.find(field.name)) {
@@ -325,6 +327,22 @@ Expectations expectations_from_json(const nlohmann::json& json, const std::strin
       }
     }
     expectations.latency = budget;
+  }
+  if (const auto budget = node.find("device_us")) {
+    if (budget->object().empty()) {
+      budget->fail("expected an object of topology -> microseconds, e.g. {\"N150\": 40}");
+    }
+    for (const auto& item : budget->json().items()) {
+      const JsonNode value = budget->at(item.key());
+      try {
+        find_device_model(item.key());
+      } catch (const std::invalid_argument& error) {
+        value.fail(error.what());
+      }
+      const double us = value.number();
+      if (!(us > 0.0) || !std::isfinite(us)) value.fail("expected a number > 0 (microseconds)");
+      expectations.device_us[item.key()] = us;
+    }
   }
   return expectations;
 }

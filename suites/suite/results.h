@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -36,19 +37,27 @@ struct LatencyBudget {
   void validate() const;
 };
 
+// A budget in device time (docs/cost-model.md "Budgets in device time"): microseconds per
+// topology ("N150" -> 40.0). The case's call, costed from its Spec, ImplConfig and shapes, must
+// take at most that long on each named topology. The prediction is deterministic, so there is no
+// quantile and no tolerance. REQUIRES: known topology names (find_device_model), values > 0.
+using DeviceTimeBudget = std::map<std::string, double>;
+
 // What a case must meet. Unset thresholds are not checked.
 struct Expectations {
   // Accuracy thresholds, judged on every output with ttt::evaluate (pcc, max_abs_error, nmse,
   // ...); only the set ones count.
   Tolerances accuracy;
   std::optional<LatencyBudget> latency;
+  // Empty: no device-time budget.
+  DeviceTimeBudget device_us;
 
-  // True when no accuracy threshold and no latency budget is set.
+  // True when no accuracy threshold, no latency budget and no device-time budget is set.
   bool empty() const;
 };
 
 // {"pcc": 0.99, "max_abs_error": 0.05, ..., "latency": {"p": 0.9, "ms": 5.0, "tolerance": 0.1,
-// "clock": "wall"}}: the set thresholds only.
+// "clock": "wall"}, "device_us": {"N150": 40.0}}: the set thresholds only.
 nlohmann::json to_json(const Expectations& expectations);
 // Inverse. Throws std::invalid_argument "<path>: <message>" naming the JSON path of a bad field
 // below `path` ("/cases/3/expect/latency/p: expected a number in [0, 1]").

@@ -176,6 +176,40 @@ ExpectationVerdict judge_latency(const LatencyBudget& budget, const TimingSample
   return {"latency", passed, message};
 }
 
+// Whether the cost model can cost a case's call: a call of a block kind in prefill or decode.
+bool costable(const CaseDescription& description) {
+  return find_block_kind(description.kind) != nullptr &&
+         (description.mode == "prefill" || description.mode == "decode");
+}
+
+// The work of a costable case's call with seeded `shapes`. Throws std::invalid_argument when the
+// cost model refuses it (a kind without declared costs).
+DeviceCost call_device_cost(const CaseDescription& description, const CaseShapes& shapes) {
+  return device_cost(
+      *find_block_kind(description.kind),
+      {description.spec, description.impl_config, description.identity},
+      parse_mode(description.mode),
+      {.batch = shapes.batch, .seq_len = shapes.seq_len, .context_len = shapes.context_len});
+}
+
+// A device-time budget judged on the call's cost: its predicted time on every named topology.
+// Throws std::invalid_argument when a topology cannot run the call (fewer devices than its mesh).
+ExpectationVerdict judge_device_time(const DeviceTimeBudget& budget, const DeviceCost& cost) {
+  bool passed = true;
+  std::string message;
+  for (const auto& [topology, limit_us] : budget) {
+    const CostTime time = predict_time(cost, find_device_model(topology));
+    const double us = time.total_ns / 1e3;
+    const bool within = us <= limit_us;
+    passed = passed && within;
+    message += std::string(message.empty() ? "" : "; ") + topology + " " +
+               format_beside(us, limit_us) + " us" + (within ? " <= " : " > ") +
+               format_number(limit_us) + " us (" + std::string(cost_bound_name(time.bound)) +
+               " bound)";
+  }
+  return {"device_time", passed, "device time " + message};
+}
+
 std::vector<CaseInput> describe_inputs(const CaseInputs& inputs) {
   std::vector<CaseInput> described;
   for (const NamedTensor& input : inputs.tensors) {
@@ -284,6 +318,11 @@ SuiteCase& SuiteCase::expect_perf(LatencyBudget budget) {
   return *this;
 }
 
+SuiteCase& SuiteCase::expect_device_time(DeviceTimeBudget budget) {
+  expectations_.device_us = std::move(budget);
+  return *this;
+}
+
 SuiteCase& SuiteCase::occurs(std::int64_t times) {
   occurrences_ = times;
   return *this;
@@ -382,7 +421,25 @@ std::vector<std::string> Suite::problems() const {
     if (c.expectations_.empty()) {
       problems.push_back(where +
                          "no expectation (expect_pcc, expect_max_abs_error, expect_nmse, "
-                         "expect_accuracy or expect_perf)");
+                         "expect_accuracy, expect_perf or expect_device_time)");
+    }
+    if (!c.expectations_.device_us.empty()) {
+      if (!c.seeded_ || !costable(c.description_)) {
+        problems.push_back(where +
+                           "a device-time budget needs a seeded case of a block kind in "
+                           "prefill or decode, whose call the cost model costs from its Spec and "
+                           "shapes (this one: '" +
+                           c.description_.kind + "'" +
+                           (c.description_.mode.empty() ? "" : " in " + c.description_.mode) +
+                           (c.seeded_ ? "" : ", inputs not seeded") + ")");
+      } else {
+        try {
+          judge_device_time(c.expectations_.device_us,
+                            call_device_cost(c.description_, c.seeded_->first));
+        } catch (const std::invalid_argument& error) {
+          problems.push_back(where + "device-time budget: " + error.what());
+        }
+      }
     }
     if (c.expectations_.latency) {
       try {
@@ -428,16 +485,10 @@ namespace {
 // not know, a mesh larger than the device) records the reason instead of a number.
 std::optional<nlohmann::json> case_device_cost(const CaseDescription& description,
                                                const CaseShapes& shapes) {
-  const BlockKind* kind = find_block_kind(description.kind);
-  if (kind == nullptr || (description.mode != "prefill" && description.mode != "decode")) {
-    return std::nullopt;
-  }
+  if (!costable(description)) return std::nullopt;
   nlohmann::json json = {{"device", description.device}};
   try {
-    const DeviceCost cost = device_cost(
-        *kind, {description.spec, description.impl_config, description.identity},
-        parse_mode(description.mode),
-        {.batch = shapes.batch, .seq_len = shapes.seq_len, .context_len = shapes.context_len});
+    const DeviceCost cost = call_device_cost(description, shapes);
     json["cost"] = cost;
     json["time"] = predict_time(cost, find_device_model(description.device));
   } catch (const std::invalid_argument& error) {
@@ -613,11 +664,16 @@ SuiteResult Suite::run_indices(const std::vector<std::size_t>& selected, bool sk
       const Expectations& expect = c.expectations_;
       Expectations accuracy_only = expect;
       accuracy_only.latency.reset();
+      accuracy_only.device_us.clear();
       if (!accuracy_only.empty()) {
         for (const OutputResult& output : result.outputs) {
           const Verdict verdict = evaluate(output.metrics, expect.accuracy);
           result.verdicts.push_back({"accuracy:" + output.name, verdict.passed, verdict.text()});
         }
+      }
+      if (!expect.device_us.empty()) {
+        result.verdicts.push_back(judge_device_time(
+            expect.device_us, call_device_cost(c.description_, c.seeded_->first)));
       }
       if (options_.timing) {
         result.timing = time_repetitions(bound.run_device, c.warmup_.value_or(options_.warmup),

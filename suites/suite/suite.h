@@ -225,6 +225,10 @@ class SuiteCase {
   SuiteCase& expect_accuracy(const Tolerances& tolerances);
   // A latency budget (LatencyBudget::validate() is checked when the suite runs).
   SuiteCase& expect_perf(LatencyBudget budget);
+  // A budget in device time per topology (docs/cost-model.md "Budgets in device time"): the
+  // call's predicted time. REQUIRES (checked by validate): seeded inputs and a block kind in
+  // prefill or decode, topologies that can run the call.
+  SuiteCase& expect_device_time(DeviceTimeBudget budget);
 
   // Times the case occurs in one model forward, for composition (docs/suites.md). Default: 0.
   SuiteCase& occurs(std::int64_t times);

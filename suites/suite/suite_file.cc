@@ -457,8 +457,8 @@ SuiteFileCase parse_case(const JsonNode& node, const SuiteFile& file, const Defa
   }
   if (c.expectations.empty()) {
     node.fail(
-        "no expectation: give \"expect\" (pcc, max_abs_error, nmse, latency, ...) here or "
-        "in \"defaults\"");
+        "no expectation: give \"expect\" (pcc, max_abs_error, nmse, latency, device_us, ...) "
+        "here or in \"defaults\"");
   }
 
   c.occurrences =
@@ -725,6 +725,7 @@ Suite make_suite(const SuiteFile& file, const SuiteRunOptions& options) {
     }
     added.expect_accuracy(c.expectations.accuracy);
     if (c.expectations.latency) added.expect_perf(*c.expectations.latency);
+    if (!c.expectations.device_us.empty()) added.expect_device_time(c.expectations.device_us);
     added.occurs(c.occurrences).tagged(c.tags).vocab_shard_of(c.module ? c.module->split : 1);
     if (c.warmup || c.repetitions) {
       added.timing(c.warmup.value_or(suite_options.warmup),

@@ -1,6 +1,8 @@
 // Composition on the device (suites/suite/device_compose.h) and `ttt compose --device-cost`:
 // the forward's module calls costed from the model's config alone, hand-derived weight traffic
 // of a tiny Llama, and bad input (unknown device, no model, a mesh the model does not fit).
+// Budgets in device time (expect device_us): judged per topology by the suite, in C++ and from
+// suite files, and their bad input.
 #include "suites/suite/device_compose.h"
 
 #include <gmock/gmock.h>
@@ -11,6 +13,8 @@
 #include <string>
 
 #include "models/model.h"
+#include "suites/suite/suite.h"
+#include "suites/suite/targets.h"
 #include "tests/common/scratch_dir.h"
 #include "tests/suites/suite/tiny_llama.h"
 #include "tests/tools/cli_run.h"
@@ -169,6 +173,119 @@ TEST_F(DeviceComposeCommand, SuiteResultsCarryTheDeviceCost) {
                 .at(0)
                 .at("device_cost"),
             cost);
+}
+
+// A seeded gated MLP in decode, costed: the budget is judged on the predicted time of each named
+// topology. The call is memory bound on both, so P150 (512 GB/s) is 512/288 times as fast as N150
+// (288 GB/s) on the same bytes.
+TEST(DeviceTimeBudget, JudgedPerTopologyOnThePredictedTime) {
+  const auto run_with = [](DeviceTimeBudget budget) {
+    Suite suite("budget", {.seed = 3, .timing = false});
+    suite
+        .add_case(block_case({.kind = "gated_mlp",
+                              .spec = {{"hidden_dim", 64}, {"ffn_dim", 128}},
+                              .mode = Mode::decode}))
+        .with_seeded_inputs({.batch = 1})
+        .expect_device_time(std::move(budget));
+    return suite.run_cases().cases.at(0);
+  };
+  const CaseResult probe = run_with({{"N150", 1e6}});
+  ASSERT_EQ(probe.status, CaseStatus::pass) << probe.error;
+  const double n150_us = probe.device_cost->at("time").at("total_ns").get<double>() / 1e3;
+  EXPECT_EQ(probe.device_cost->at("time").at("bound"), "memory");
+  // A budget alone is an expectation: no accuracy verdict is added for it.
+  ASSERT_EQ(probe.verdicts.size(), 1u);
+  EXPECT_EQ(probe.verdicts[0].expectation, "device_time");
+  EXPECT_TRUE(probe.verdicts[0].passed);
+
+  const double p150_us = n150_us * 288.0 / 512.0;
+  const CaseResult both = run_with({{"N150", n150_us * 1.001}, {"P150", p150_us * 0.999}});
+  EXPECT_EQ(both.status, CaseStatus::fail);
+  ASSERT_EQ(both.verdicts.size(), 1u);
+  EXPECT_FALSE(both.verdicts[0].passed);
+  EXPECT_THAT(both.verdicts[0].message, HasSubstr(" us <= "));
+  EXPECT_THAT(both.verdicts[0].message, HasSubstr(" us > "));
+  EXPECT_THAT(both.verdicts[0].message, HasSubstr("P150 "));
+  EXPECT_THAT(both.verdicts[0].message, HasSubstr("(memory bound)"));
+  const CaseResult within = run_with({{"N150", n150_us * 1.001}, {"P150", p150_us * 1.001}});
+  EXPECT_EQ(within.status, CaseStatus::pass) << within.verdicts.at(0).message;
+}
+
+// A budget on a case the cost model cannot cost, or on a topology that cannot run the call, is a
+// definition problem naming the case: the suite does not run, no budget is judged against zero.
+TEST(DeviceTimeBudget, UncostableCasesAreProblemsNamingThem) {
+  Suite suite("budget");
+  suite
+      .add_case(block_case({.kind = "gated_mlp",
+                            .spec = {{"hidden_dim", 64}, {"ffn_dim", 128}},
+                            .mode = Mode::decode}))
+      .named("given")
+      .with_inputs({{"x", Tensor::from_floats({1, 64}, std::vector<float>(64, 0.0f))}})
+      .expect_device_time({{"N150", 10.0}});
+  EXPECT_THAT(suite.problems(),
+              ElementsAre(HasSubstr("case 0 'given': a device-time budget needs a seeded case of "
+                                    "a block kind in prefill or decode")));
+}
+
+TEST_F(DeviceComposeCommand, SuiteFileDeviceTimeBudget) {
+  const auto write_suite = [&](const nlohmann::json& expect, const nlohmann::json& inputs) {
+    const nlohmann::json suite = {{"suite", "tiny"},
+                                  {"seed", 5},
+                                  {"defaults", {{"shapes", {{"batch", 1}}}, {"repetitions", 9}}},
+                                  {"cases",
+                                   {{{"block", "rms_norm"},
+                                     {"mode", "decode"},
+                                     {"spec", {{"dim", 64}}},
+                                     {"inputs", inputs},
+                                     {"expect", expect}}}}};
+    std::ofstream(scratch_.path() / "tiny.json") << suite.dump();
+  };
+  const nlohmann::json seeded = {{"source", "seeded"}};
+  const std::string suite_run =
+      "suite run " + shell_quote(path("tiny.json")) + " --json " + shell_quote(path("r.json"));
+  write_suite({{"device_us", {{"N150", 1000.0}, {"P100", 1000.0}}}}, seeded);
+  RunResult result = run(suite_run);
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  nlohmann::json json = nlohmann::json::parse(read_text(path("r.json")));
+  const nlohmann::json& c = json.at("suites").at(0).at("cases").at(0);
+  EXPECT_EQ(c.at("expectations").at("device_us"),
+            (nlohmann::json{{"N150", 1000.0}, {"P100", 1000.0}}));
+  EXPECT_EQ(c.at("verdicts").at(0).at("expectation"), "device_time");
+  EXPECT_THAT(c.at("verdicts").at(0).at("message").get<std::string>(),
+              HasSubstr("device time N150 "));
+  // 1 ns is below any call's predicted time: the case fails, exit 1, with the figures.
+  write_suite({{"pcc", 0.99}, {"device_us", {{"N150", 0.001}}}}, seeded);
+  result = run(suite_run);
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_THAT(result.out, HasSubstr("us > 0.001 us (memory bound)"));
+  // Bad budgets are errors naming the file and the JSON path.
+  write_suite({{"device_us", {{"N151", 5.0}}}}, seeded);
+  result = run(suite_run);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("/cases/0/expect/device_us/N151: [device cost] unknown device "
+                                    "'N151' (known: N150, N300, T3K, TG, P100, P150)"));
+  write_suite({{"device_us", {{"N150", -1.0}}}}, seeded);
+  result = run(suite_run);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("/cases/0/expect/device_us/N150: expected a number > 0"));
+  write_suite({{"device_us", nlohmann::json::object()}}, seeded);
+  result = run(suite_run);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("/cases/0/expect/device_us: expected an object of topology"));
+  write_suite({{"device_us", 5.0}}, seeded);
+  result = run(suite_run);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("/cases/0/expect/device_us: expected an object"));
+  write_suite({{"device_time", {{"N150", 5.0}}}}, seeded);
+  result = run(suite_run);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("unknown field 'device_time'"));
+  // Trace inputs: the cost model has no shapes to cost the call from.
+  write_suite({{"device_us", {{"N150", 5.0}}}},
+              {{"source", "trace"}, {"file", "t.h5"}, {"call", "norm.decode"}});
+  result = run(suite_run);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("a device-time budget needs a seeded case"));
 }
 
 }  // namespace
