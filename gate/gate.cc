@@ -50,24 +50,17 @@ nlohmann::json counts_to_json(const CoverageCounts& counts) {
 // Rank of a verdict in the output: what blocks first, then improvements, then the rest.
 int verdict_rank(const GateFinding& finding) {
   if (finding.blocks) return 0;
-  static const std::vector<std::string> order = {
-      "noisy_machine", "unverified",   "improvement", "too_few_repetitions",
-      "noise",         "new",          "not_compared", "ok"};
+  static const std::vector<std::string> order = {"noisy_machine", "unverified",          "increase",
+                                                 "improvement",   "too_few_repetitions", "noise",
+                                                 "new",           "not_compared",        "ok"};
   const auto it = std::find(order.begin(), order.end(), finding.verdict);
   return 1 + static_cast<int>(it - order.begin());
 }
 
 int rule_rank(const std::string& rule) {
-  static const std::vector<std::string> order = {"expectation", "selection", "accuracy", "latency",
-                                                 "coverage"};
+  static const std::vector<std::string> order = {"expectation", "selection", "accuracy",
+                                                 "device_cost", "latency",   "coverage"};
   return static_cast<int>(std::find(order.begin(), order.end(), rule) - order.begin());
-}
-
-// Whether two results of the same case id ran the same thing.
-bool same_definition(const CaseResult& a, const CaseResult& b) {
-  return a.kind == b.kind && a.mode == b.mode && a.identity == b.identity && a.spec == b.spec &&
-         a.impl_config == b.impl_config && a.shapes == b.shapes && a.device == b.device &&
-         a.preset == b.preset;
 }
 
 // "load 0.52/0.58/0.59 on 2 cores, CPU steal 0.3%", or that it was not recorded.
@@ -257,6 +250,135 @@ void accuracy_finding(const std::string& suite, const CaseResult& base, const Ca
     }
   }
   if (worst.has_value()) findings.push_back(std::move(*worst));
+}
+
+// Two predicted device times within this relative difference are the same figure: the prediction
+// is integer counts through a few double operations, whose last bits may differ between compilers
+// (a fused multiply-add); a real change of the work or of a constant is far larger.
+constexpr double kDeviceTimeRounding = 1e-9;
+
+// The predicted device time (ns) a result records in device_cost.time.total_ns, or nullopt with
+// `why` saying what is missing. A zero, negative or non-numeric time is missing, never a cost.
+std::optional<double> recorded_device_ns(const CaseResult& result, std::string& why) {
+  if (!result.device_cost) {
+    why = "no device_cost (only seeded cases of a block kind carry one)";
+    return std::nullopt;
+  }
+  const nlohmann::json& cost = *result.device_cost;
+  if (const auto error = cost.find("error"); error != cost.end()) {
+    why = "the cost model refused the call: " +
+          (error->is_string() ? error->get<std::string>() : error->dump());
+    return std::nullopt;
+  }
+  const auto time = cost.find("time");
+  if (time == cost.end() || !time->is_object() || !time->contains("total_ns") ||
+      !time->at("total_ns").is_number() || !(time->at("total_ns").get<double>() > 0.0) ||
+      !std::isfinite(time->at("total_ns").get<double>())) {
+    why = "device_cost has no time.total_ns > 0";
+    return std::nullopt;
+  }
+  return time->at("total_ns").get<double>();
+}
+
+// "dram_bytes/weights 1000 -> 1200, ops 4 -> 5": the counts of the work that differ (at most
+// three), or that none does (a constant of the device model changed).
+std::string cost_changes(const CaseResult& base, const CaseResult& head) {
+  const nlohmann::json before = base.device_cost->value("cost", nlohmann::json::object()).flatten();
+  const nlohmann::json after = head.device_cost->value("cost", nlohmann::json::object()).flatten();
+  std::string text;
+  int listed = 0;
+  int differing = 0;
+  for (const auto& item : after.items()) {
+    const auto old_value = before.find(item.key());
+    if (old_value != before.end() && *old_value == item.value()) continue;
+    ++differing;
+    if (listed++ < 3) {
+      text += std::string(text.empty() ? "" : ", ") + item.key().substr(1) + " " +
+              (old_value == before.end() ? std::string("none") : old_value->dump()) + " -> " +
+              item.value().dump();
+    }
+  }
+  if (differing == 0) return "the call's work is unchanged: a constant of the device model changed";
+  if (differing > 3) text += " and " + std::to_string(differing - 3) + " more";
+  return "changed: " + text;
+}
+
+// The device-cost rule for one case of the same definition on both sides (docs/gate.md "Device
+// cost"): any change is real, so there are no statistics; the policy decides what blocks.
+void device_cost_finding(const std::string& suite, const CaseResult& base, const CaseResult& head,
+                         const GateInputs& inputs, std::vector<GateFinding>& findings) {
+  const DeviceCostPolicy& policy = inputs.policy.device_cost;
+  std::string head_why;
+  std::string base_why;
+  const std::optional<double> head_ns = recorded_device_ns(head, head_why);
+  const std::optional<double> base_ns = recorded_device_ns(base, base_why);
+  const std::string name = "case '" + suite + "/" + head.id + "'";
+  if (!head_ns && (policy.require || base_ns)) {
+    if (policy.require) {
+      throw GateInputError(
+          (inputs.results_path.empty() ? std::string("results") : inputs.results_path) + ": " +
+          name + " has no device cost to gate on (" + head_why +
+          "); the policy requires one (device_cost.require)");
+    }
+    findings.push_back(missing_finding(
+        suite, head.id, "device_cost", "device time",
+        "the case has no device cost (" + head_why +
+            ") but the baseline has one: its device time was not checked (missing data blocks)"));
+    return;
+  }
+  if (!head_ns) return;  // Neither side is costed, and the policy does not ask.
+  const std::string device = head.device_cost->value("device", head.device);
+  if (!base_ns) {
+    if (policy.require) {
+      throw GateInputError(inputs.baseline->path + ": " + name +
+                           " has no device cost in the baseline (" + base_why +
+                           "); the policy requires one (device_cost.require): re-record the "
+                           "baseline");
+    }
+    GateFinding finding;
+    finding.rule = "device_cost";
+    finding.suite = suite;
+    finding.case_id = head.id;
+    finding.metric = "device time " + device;
+    finding.verdict = "new";
+    finding.head = head_ns;
+    finding.message = "the baseline has no device cost for this case (" + base_why +
+                      "): re-record the baseline to judge it";
+    findings.push_back(std::move(finding));
+    return;
+  }
+  GateFinding finding;
+  finding.rule = "device_cost";
+  finding.suite = suite;
+  finding.case_id = head.id;
+  finding.metric = "device time " + device;
+  finding.base = base_ns;
+  finding.head = head_ns;
+  finding.change = (*head_ns - *base_ns) / *base_ns;
+  const std::string bound = head.device_cost->at("time").value("bound", std::string("?"));
+  const std::string numbers =
+      "predicted " + format_time(*head_ns) + " vs " + format_time(*base_ns) + " on " + device +
+      " (" + format_measurement("%+.3g%%", 100.0 * *finding.change) + ", " + bound + " bound)";
+  if (std::abs(*finding.change) <= kDeviceTimeRounding) {
+    finding.change = 0.0;
+    finding.verdict = "ok";
+    finding.message = "predicted " + format_time(*head_ns) + " on " + device + ", unchanged";
+  } else if (*finding.change > policy.max_increase) {
+    finding.verdict = "regression";
+    finding.blocks = true;
+    finding.message = numbers + ": slower beyond the " +
+                      format_scaled(100.0 * policy.max_increase) +
+                      "% allowed (device_cost.max_increase); " + cost_changes(base, head);
+  } else if (*finding.change > 0.0) {
+    finding.verdict = "increase";
+    finding.message = numbers + ": slower, within the " +
+                      format_scaled(100.0 * policy.max_increase) + "% allowed; " +
+                      cost_changes(base, head);
+  } else {
+    finding.verdict = "improvement";
+    finding.message = numbers + ": faster; " + cost_changes(base, head);
+  }
+  findings.push_back(std::move(finding));
 }
 
 // A case whose latency the rule judges: its finding before the verdict, and both one-sided
@@ -513,6 +635,7 @@ void baseline_findings(const GateInputs& inputs, GateDecision& decision) {
         continue;
       }
       accuracy_finding(suite.name, *base, result, inputs.policy.accuracy, decision.findings);
+      device_cost_finding(suite.name, *base, result, inputs, decision.findings);
       if (compare_latency) {
         if (auto judged = compare_latency_of(suite.name, *base, result, inputs.policy.latency,
                                              decision.findings)) {
@@ -623,7 +746,7 @@ std::string finding_name(const GateFinding& finding) {
 
 std::string value_text(const GateFinding& finding, const std::optional<double>& value) {
   if (!value.has_value()) return "";
-  if (finding.rule == "latency") return format_time(*value);
+  if (finding.rule == "latency" || finding.rule == "device_cost") return format_time(*value);
   if (finding.rule == "coverage") return format_measurement("%.1f%%", *value);
   if (std::isnan(*value)) return "NaN";
   return format_measurement("%.6f", *value);
@@ -631,7 +754,7 @@ std::string value_text(const GateFinding& finding, const std::optional<double>& 
 
 std::string change_text(const GateFinding& finding) {
   if (!finding.change.has_value()) return "";
-  if (finding.rule == "latency") return percent(*finding.change);
+  if (finding.rule == "latency" || finding.rule == "device_cost") return percent(*finding.change);
   if (finding.rule == "coverage") return format_measurement("%+.1f pt", *finding.change);
   if (std::isnan(*finding.change)) return "NaN";
   return format_measurement("%+.6f", *finding.change);
@@ -651,6 +774,12 @@ nlohmann::json optional_number(const std::optional<double>& value) {
 }
 
 }  // namespace
+
+bool same_definition(const CaseResult& a, const CaseResult& b) {
+  return a.kind == b.kind && a.mode == b.mode && a.identity == b.identity && a.spec == b.spec &&
+         a.impl_config == b.impl_config && a.shapes == b.shapes && a.device == b.device &&
+         a.preset == b.preset;
+}
 
 CoverageFigures coverage_figures(const CoverageReport& report) {
   CoverageFigures figures;
@@ -809,8 +938,9 @@ std::string format_gate_console(const GateDecision& decision) {
   }
   for (const GateFinding& finding : decision.findings) {
     if (!finding.blocks &&
-        (finding.verdict == "unverified" || finding.verdict == "improvement" ||
-         finding.verdict == "too_few_repetitions" || finding.verdict == "noise")) {
+        (finding.verdict == "unverified" || finding.verdict == "increase" ||
+         finding.verdict == "improvement" || finding.verdict == "too_few_repetitions" ||
+         finding.verdict == "noise")) {
       out << finding.verdict << " " << finding_name(finding) << ": " << finding.message << "\n";
     }
   }

@@ -20,6 +20,13 @@
 //                min_repetitions on either side (or so few that no p-value can reach alpha) is
 //                reported as "too few repetitions", never guessed; a change within the threshold
 //                or not significant is noise;
+//   device_cost  against the baseline, a case whose predicted device time (its results'
+//                device_cost, docs/cost-model.md) grew by more than policy.device_cost.max_increase
+//                (default 0: any increase) blocks; deterministic, so no statistics and no noise
+//                floor: two runs of one commit have the same figure. A smaller increase is
+//                reported ("increase"), a decrease too ("improvement"). A case costed in the
+//                baseline but not in the results blocks ("missing"); with device_cost.require,
+//                a compared case without a cost on either side is a GateInputError naming it;
 //   missing      a case that ran (passed or failed) without outputs or without timing, or whose
 //                baseline lacks them, blocks: missing data is never a silent pass;
 //   noise        when either run's machine was busier than the policy allows (1-minute load per
@@ -28,7 +35,8 @@
 //                the baseline's (beyond tolerance_pct), blocks; so does a baseline with coverage
 //                when no coverage data is given.
 // Inputs that cannot be compared are errors (GateInputError: exit 2): results missing shards, a
-// baseline with no suite in common with the results, corrupt files.
+// baseline with no suite in common with the results, corrupt files, a case without the device
+// cost the policy requires.
 #pragma once
 
 #include <cstdint>
@@ -80,21 +88,27 @@ nlohmann::json to_json(const GateBaseline& baseline);
 // Writes `baseline` to `path`. Throws std::runtime_error naming the file.
 void write_gate_baseline(const std::string& path, const GateBaseline& baseline);
 
+// Whether two results of one case id ran the same thing: kind, mode, identity, Spec,
+// ImplConfig, shapes, device and preset. Only such results are compared.
+bool same_definition(const CaseResult& a, const CaseResult& b);
+
 // One judgement of one rule.
 struct GateFinding {
-  // "expectation", "accuracy", "latency" or "coverage".
+  // "expectation", "selection", "accuracy", "device_cost", "latency" or "coverage".
   std::string rule;
   std::string suite;    // "" for coverage.
   std::string case_id;  // "" for coverage.
   std::string metric;   // "p50 wall", "pcc y", "expectations", "passing Llama-3.1-8B".
   // "regression", "failed", "improvement", "noise", "ok", "too_few_repetitions", "new",
   // "not_compared", "below_floor", "decreased", "not_measured", "missing", "noisy_machine",
-  // "unverified" (a latency regression on a machine without a trusted noise floor).
+  // "unverified" (a latency regression on a machine without a trusted noise floor), "increase"
+  // (a device time grown within device_cost.max_increase).
   std::string verdict;
   bool blocks = false;
   std::optional<double> base;
   std::optional<double> head;
-  // Relative change for latency ((head - base) / base), difference for accuracy and coverage.
+  // Relative change for latency and device cost ((head - base) / base), difference for accuracy
+  // and coverage. Latency and device cost values are in nanoseconds.
   std::optional<double> change;
   // Latency: the one-sided Mann-Whitney U p-value in the change's direction, after the
   // family-wise correction (the raw value is in the message when they differ).

@@ -73,7 +73,7 @@ Correction parse_correction(std::string_view name) {
 GatePolicy gate_policy_from_json(const nlohmann::json& json, const std::string& where) {
   GatePolicy policy;
   const JsonNode root(json, where);
-  root.allow_only({"format", "accuracy", "latency", "coverage"});
+  root.allow_only({"format", "accuracy", "latency", "coverage", "device_cost"});
   if (const auto format = root.find("format");
       format && (!format->json().is_string() || format->string() != "ttt-gate-policy")) {
     format->fail("expected \"ttt-gate-policy\"");
@@ -139,6 +139,15 @@ GatePolicy gate_policy_from_json(const nlohmann::json& json, const std::string& 
       }
     }
   }
+  if (const auto device_cost = root.find("device_cost")) {
+    device_cost->allow_only({"max_increase", "require"});
+    read_number(*device_cost, "max_increase", policy.device_cost.max_increase, 0.0, kInf, false,
+                true);
+    if (const auto item = device_cost->find("require")) {
+      if (!item->json().is_boolean()) item->fail("expected true or false");
+      policy.device_cost.require = item->boolean();
+    }
+  }
   if (const auto coverage = root.find("coverage")) {
     coverage->allow_only(
         {"floor_pct", "models", "no_decrease", "tolerance_pct", "strength", "catalog"});
@@ -202,7 +211,10 @@ nlohmann::json to_json(const GatePolicy& policy) {
         {"no_decrease", policy.coverage.no_decrease},
         {"tolerance_pct", policy.coverage.tolerance_pct},
         {"strength", policy.coverage.strength},
-        {"catalog", policy.coverage.catalog}}}};
+        {"catalog", policy.coverage.catalog}}},
+      {"device_cost",
+       {{"max_increase", policy.device_cost.max_increase},
+        {"require", policy.device_cost.require}}}};
 }
 
 }  // namespace ttt

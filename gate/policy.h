@@ -1,4 +1,4 @@
-// The policy `ttt gate` decides with: thresholds for accuracy, latency and coverage
+// The policy `ttt gate` decides with: thresholds for accuracy, latency, device cost and coverage
 // (docs/gate.md "Policy"). Every field has a default, so an empty policy file ({}) or no file at
 // all gives the defaults below.
 #pragma once
@@ -83,10 +83,26 @@ struct CoveragePolicy {
   std::string catalog = "";
 };
 
+// The predicted device time of a case (its results' device_cost, docs/cost-model.md): computed from
+// the call's Spec, ImplConfig and shapes, so it is the same on every run of a commit and any change
+// is a change of the code or of the cost model, never noise. No statistics, no noise floor.
+struct DeviceCostPolicy {
+  // A case whose predicted device time grew by more than this fraction over the baseline's blocks
+  // (0.05: 5%); a smaller increase is reported ("increase") without blocking. Default: 0 (any
+  // increase blocks: it is real, and re-recording the baseline is how it is accepted).
+  double max_increase = 0.0;
+  // Every case compared with the baseline must carry a device cost on both sides: one that lacks
+  // it (a wrapped or captured case, a kind the cost model refuses) is an input error naming the
+  // case (exit 2), never a cost of zero. Default: false (a case without one on either side is
+  // not judged on it).
+  bool require = false;
+};
+
 struct GatePolicy {
   AccuracyPolicy accuracy;
   LatencyPolicy latency;
   CoveragePolicy coverage;
+  DeviceCostPolicy device_cost;
 };
 
 // Parses a policy (docs/gate.md "Policy"). Missing fields keep their defaults; unknown fields and

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <numeric>
 
+#include "suites/suite/suite.h"
+#include "suites/suite/targets.h"
 #include "tests/common/scratch_dir.h"
 #include "tests/coverage/tiny_catalog.h"
 
@@ -526,6 +528,149 @@ TEST(GateOutput, MarkdownPutsRegressionsFirst) {
   EXPECT_EQ(json.at("exit_code"), 1);
   EXPECT_EQ(json.at("findings").at(0).at("verdict"), "regression");
   EXPECT_EQ(json.at("policy").at("latency").at("alpha"), 0.01);
+}
+
+// The device-cost rule (docs/gate.md "Device cost"): a case's recorded prediction, as suite runs
+// write it (suites/suite/results.h: device_cost).
+CaseResult with_cost(CaseResult result, double total_ns, std::int64_t weight_bytes = 26112) {
+  result.device_cost = nlohmann::json{
+      {"device", "N150"},
+      {"cost", {{"dram_bytes", {{"weights", weight_bytes}, {"activations", 8192}}}, {"ops", 4}}},
+      {"time", {{"total_ns", total_ns}, {"bound", "memory"}}}};
+  return result;
+}
+
+// Two runs of one commit: the cost model gives the same figure, so the rule never blocks them,
+// whatever the machine did to their timings. A real suite run, twice.
+TEST(GateDeviceCost, TwoRunsOfTheSameCommitNeverBlockOnDeviceCost) {
+  const auto run = [] {
+    Suite suite("twice", {.seed = 9, .warmup = 0});
+    suite
+        .add_case(block_case({.kind = "gated_mlp",
+                              .spec = {{"hidden_dim", 64}, {"ffn_dim", 128}},
+                              .mode = Mode::decode}))
+        .with_seeded_inputs({.batch = 1})
+        .expect_pcc(0.99);
+    suite.add_case(block_case({.kind = "rms_norm", .spec = {{"dim", 64}}, .mode = Mode::prefill}))
+        .with_seeded_inputs({.batch = 1, .seq_len = 8})
+        .expect_pcc(0.99);
+    return suite.run();
+  };
+  const RunResults first = run();
+  const RunResults second = run();
+  GateInputs inputs = inputs_for(second, first);
+  // The default latency rule: without a measured noise floor a slowdown is only "unverified".
+  inputs.policy.latency.require_noise_floor = true;
+  inputs.policy.device_cost.require = true;
+  const GateDecision decision = decide_gate(inputs);
+  EXPECT_TRUE(decision.may_merge) << format_gate_console(decision);
+  for (const std::string id : {"gated_mlp.decode", "rms_norm.prefill"}) {
+    const GateFinding& cost = finding(decision, "device_cost", id);
+    EXPECT_EQ(cost.verdict, "ok") << cost.message;
+    EXPECT_FALSE(cost.blocks);
+    EXPECT_EQ(*cost.change, 0.0);
+    EXPECT_EQ(*cost.base, *cost.head);
+    EXPECT_GT(*cost.head, 0.0);
+    EXPECT_THAT(cost.message, HasSubstr("on N150, unchanged"));
+  }
+}
+
+TEST(GateDeviceCost, AnIncreaseBlocksADecreaseIsReported) {
+  const RunResults base = make_results({with_cost(make_case("slower", 0.999, kBase), 1000.0),
+                                        with_cost(make_case("faster", 0.999, kBase), 1000.0),
+                                        with_cost(make_case("rounded", 0.999, kBase), 1000.0)});
+  const RunResults head =
+      make_results({with_cost(make_case("slower", 0.999, kBase), 1010.0, 27200),
+                    with_cost(make_case("faster", 0.999, kBase), 800.0, 20000),
+                    with_cost(make_case("rounded", 0.999, kBase), 1000.0 * (1.0 + 1e-13))});
+  GateDecision decision = decide_gate(inputs_for(head, base));
+  EXPECT_FALSE(decision.may_merge);
+  EXPECT_EQ(decision.blocking, 1);
+  // Default max_increase 0: +1% blocks, with what changed in the work.
+  const GateFinding& slower = finding(decision, "device_cost", "slower");
+  EXPECT_EQ(slower.verdict, "regression");
+  EXPECT_TRUE(slower.blocks);
+  EXPECT_EQ(slower.metric, "device time N150");
+  EXPECT_NEAR(*slower.change, 0.01, 1e-12);
+  EXPECT_EQ(slower.message,
+            "predicted 1.01 us vs 1 us on N150 (+1%, memory bound): slower beyond the 0% "
+            "allowed (device_cost.max_increase); changed: dram_bytes/weights 26112 -> 27200");
+  const GateFinding& faster = finding(decision, "device_cost", "faster");
+  EXPECT_EQ(faster.verdict, "improvement");
+  EXPECT_FALSE(faster.blocks);
+  EXPECT_NEAR(*faster.change, -0.2, 1e-12);
+  // A last-bit difference between compilers is the same figure.
+  EXPECT_EQ(finding(decision, "device_cost", "rounded").verdict, "ok");
+  EXPECT_THAT(format_gate_console(decision),
+              HasSubstr("BLOCK device_cost llama/slower (device time N150): predicted 1.01 us"));
+  EXPECT_THAT(format_gate_console(decision),
+              HasSubstr("improvement llama/faster (device time N150): predicted 800 ns"));
+  EXPECT_THAT(format_gate_markdown(decision),
+              HasSubstr("| llama/slower (device time N150) | 1 us | 1.01 us | +1.0% | "
+                        "**regression** |"));
+
+  // A policy allowing 5%: the +1% is an increase, reported, not blocking.
+  GateInputs loose = inputs_for(head, base);
+  loose.policy.device_cost.max_increase = 0.05;
+  decision = decide_gate(loose);
+  EXPECT_TRUE(decision.may_merge);
+  const GateFinding& within = finding(decision, "device_cost", "slower");
+  EXPECT_EQ(within.verdict, "increase");
+  EXPECT_THAT(within.message, HasSubstr("slower, within the 5% allowed"));
+  EXPECT_THAT(format_gate_console(decision), HasSubstr("increase llama/slower"));
+}
+
+// The same work at another time: the device model's constants changed, which the message says.
+TEST(GateDeviceCost, ChangedConstantsAreNamedAsSuch) {
+  const GateDecision decision =
+      decide_gate(inputs_for(make_results({with_cost(make_case("a", 0.999, kBase), 1200.0)}),
+                             make_results({with_cost(make_case("a", 0.999, kBase), 1000.0)})));
+  EXPECT_THAT(finding(decision, "device_cost", "a").message,
+              HasSubstr("the call's work is unchanged: a constant of the device model changed"));
+}
+
+// A cost that disappeared blocks as missing data; one the baseline lacks is new. Asked to gate
+// on the cost (device_cost.require), a case without one is an input error naming it: never a
+// cost of zero.
+TEST(GateDeviceCost, MissingCostsBlockOrAreErrorsNamingTheCase) {
+  CaseResult refused = make_case("refused", 0.999, kBase);
+  refused.device_cost = nlohmann::json{
+      {"device", "N150"}, {"error", "[device cost] block kind 'x' declares no device cost"}};
+  CaseResult zero = with_cost(make_case("zero", 0.999, kBase), 0.0);
+  const RunResults base = make_results(
+      {with_cost(make_case("gone", 0.999, kBase), 1000.0), make_case("fresh", 0.999, kBase),
+       make_case("never", 0.999, kBase), with_cost(make_case("zero", 0.999, kBase), 1000.0)});
+  const RunResults head = make_results({make_case("gone", 0.999, kBase),
+                                        with_cost(make_case("fresh", 0.999, kBase), 1000.0),
+                                        make_case("never", 0.999, kBase), zero});
+  const GateDecision decision = decide_gate(inputs_for(head, base));
+  const GateFinding& gone = finding(decision, "device_cost", "gone");
+  EXPECT_EQ(gone.verdict, "missing");
+  EXPECT_TRUE(gone.blocks);
+  EXPECT_THAT(gone.message, HasSubstr("the case has no device cost (no device_cost"));
+  const GateFinding& zero_finding = finding(decision, "device_cost", "zero");
+  EXPECT_EQ(zero_finding.verdict, "missing");
+  EXPECT_THAT(zero_finding.message, HasSubstr("device_cost has no time.total_ns > 0"));
+  const GateFinding& fresh = finding(decision, "device_cost", "fresh");
+  EXPECT_EQ(fresh.verdict, "new");
+  EXPECT_FALSE(fresh.blocks);
+  EXPECT_THROW(finding(decision, "device_cost", "never"), std::runtime_error);
+  EXPECT_EQ(decision.blocking, 2);
+
+  GateInputs strict = inputs_for(
+      make_results({refused}), make_results({with_cost(make_case("refused", 0.999, kBase), 1.0)}));
+  strict.policy.device_cost.require = true;
+  EXPECT_THAT([&] { decide_gate(strict); },
+              ThrowsMessage<GateInputError>(HasSubstr(
+                  "R.json: case 'llama/refused' has no device cost to gate on (the cost model "
+                  "refused the call: [device cost] block kind 'x' declares no device cost); the "
+                  "policy requires one (device_cost.require)")));
+  strict = inputs_for(make_results({with_cost(make_case("old", 0.999, kBase), 1.0)}),
+                      make_results({make_case("old", 0.999, kBase)}));
+  strict.policy.device_cost.require = true;
+  EXPECT_THAT([&] { decide_gate(strict); },
+              ThrowsMessage<GateInputError>(
+                  HasSubstr("B.json: case 'llama/old' has no device cost in the baseline")));
 }
 
 }  // namespace

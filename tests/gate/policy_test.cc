@@ -26,6 +26,8 @@ TEST(GatePolicy, EmptyPolicyGivesTheDefaults) {
   EXPECT_TRUE(policy.coverage.models.empty());
   EXPECT_TRUE(policy.coverage.no_decrease);
   EXPECT_EQ(policy.coverage.strength, 2);
+  EXPECT_DOUBLE_EQ(policy.device_cost.max_increase, 0.0);
+  EXPECT_FALSE(policy.device_cost.require);
 }
 
 TEST(GatePolicy, EveryFieldIsRead) {
@@ -35,7 +37,8 @@ TEST(GatePolicy, EveryFieldIsRead) {
     "latency": {"threshold": 0.05, "alpha": 0.001, "min_repetitions": 15, "clock": "cpu",
                 "on_machine_mismatch": "block", "max_load_per_core": 2.0, "max_cpu_steal": 0.1},
     "coverage": {"floor_pct": 60, "models": ["Llama-3.1-8B"], "no_decrease": false,
-                 "tolerance_pct": 0.5, "strength": 3, "catalog": "my/catalog"}})");
+                 "tolerance_pct": 0.5, "strength": 3, "catalog": "my/catalog"},
+    "device_cost": {"max_increase": 0.02, "require": true}})");
   const GatePolicy policy = gate_policy_from_json(json, "p.json");
   EXPECT_DOUBLE_EQ(policy.accuracy.pcc_drop, 0.0005);
   EXPECT_DOUBLE_EQ(*policy.accuracy.max_abs_error_increase, 0.25);
@@ -52,6 +55,8 @@ TEST(GatePolicy, EveryFieldIsRead) {
   EXPECT_DOUBLE_EQ(policy.coverage.tolerance_pct, 0.5);
   EXPECT_EQ(policy.coverage.strength, 3);
   EXPECT_EQ(policy.coverage.catalog, "my/catalog");
+  EXPECT_DOUBLE_EQ(policy.device_cost.max_increase, 0.02);
+  EXPECT_TRUE(policy.device_cost.require);
   // The JSON form reads back to the same policy.
   const GatePolicy again = gate_policy_from_json(to_json(policy), "again");
   EXPECT_EQ(to_json(again), to_json(policy));
@@ -89,6 +94,16 @@ TEST(GatePolicy, BadFieldsNameTheirPath) {
   EXPECT_THAT(error_of(R"({"latency": {"max_cpu_steal": 1.5}})"),
               ThrowsMessage<std::invalid_argument>(
                   HasSubstr("/latency/max_cpu_steal: expected a number in [0, 1], got 1.5")));
+  EXPECT_THAT(error_of(R"({"device_cost": {"max_increase": -0.1}})"),
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("/device_cost/max_increase: expected a number in [0, inf), got -0.1")));
+  EXPECT_THAT(error_of(R"({"device_cost": {"require": "yes"}})"),
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("/device_cost/require: expected true or false")));
+  EXPECT_THAT(error_of(R"({"device_cost": {"threshold": 0.1}})"),
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("/device_cost/threshold: unknown field 'threshold' (expected one of: "
+                            "max_increase, require)")));
   EXPECT_THAT(error_of(R"([1, 2])"), ThrowsMessage<std::invalid_argument>(
                                          HasSubstr("policy.json: /: expected an object")));
   EXPECT_THAT([] { load_gate_policy("/nonexistent/policy.json"); },

@@ -1,6 +1,6 @@
 // `ttt gate`: may this change merge? Judges suite results against their expectations, a baseline
-// and a coverage floor (docs/gate.md, docs/cli.md "ttt gate"). The work is in gate/; this
-// file parses flags and prints.
+// (accuracy, predicted device cost, latency) and a coverage floor (docs/gate.md, docs/cli.md "ttt
+// gate"). The work is in gate/; this file parses flags and prints.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -27,6 +27,7 @@ struct GateArguments {
   std::string noise_floor;
   std::string selection;
   bool write_baseline = false;
+  bool require_device_cost = false;
   std::string markdown_file;
   std::string junit_file;
   std::string json_file;
@@ -39,6 +40,7 @@ int run_gate(const GateArguments& args) {
   }
   GateInputs inputs;
   inputs.policy = args.policy.empty() ? GatePolicy{} : load_gate_policy(args.policy);
+  if (args.require_device_cost) inputs.policy.device_cost.require = true;
   std::vector<RunResults> parts;
   for (const std::string& path : args.results) parts.push_back(load_run_results(path));
   inputs.results = parts.size() == 1 ? parts.front() : merge_run_results(parts, args.results);
@@ -84,9 +86,9 @@ const CommandRegistration kRegistration("gate", [](CLI::App& app) {
   auto args = std::make_shared<GateArguments>();
   CLI::App* command = app.add_subcommand(
       "gate",
-      "Decide whether a change may merge: failed expectations, accuracy and latency regressions\n"
-      "against a baseline (Mann-Whitney U), and coverage (docs/gate.md). Exit 0 may merge,\n"
-      "1 blocked, 2 bad input.");
+      "Decide whether a change may merge: failed expectations, accuracy, device-cost and latency\n"
+      "regressions against a baseline (Mann-Whitney U for latency), and coverage (docs/gate.md).\n"
+      "Exit 0 may merge, 1 blocked, 2 bad input.");
   command
       ->add_option("--results", args->results,
                    "Suite results (ttt suite run --json); several are merged like shards")
@@ -104,6 +106,9 @@ const CommandRegistration kRegistration("gate", [](CLI::App& app) {
   command->add_option("--selection", args->selection,
                       "The ttt select plan (--json) the results ran: every selected case must be "
                       "in them; the others keep the registry's evidence");
+  command->add_flag("--require-device-cost", args->require_device_cost,
+                    "Every case compared with the baseline must carry its predicted device cost "
+                    "(policy device_cost.require): one without is exit 2, naming it");
   command->add_flag("--write-baseline", args->write_baseline,
                     "When the change may merge, record these results (and coverage) as the new "
                     "baseline at --baseline");
