@@ -425,5 +425,113 @@ TEST_F(GateCommand, BadInputsAreExitTwo) {
   EXPECT_THAT(run.err, HasSubstr("no coverage data was given"));
 }
 
+// A case of `make_case` with its predicted device time (ns), as suite runs record it.
+nlohmann::json with_cost(nlohmann::json c, double total_ns) {
+  c["device_cost"] = {{"device", "N150"},
+                      {"cost", {{"dram_bytes", {{"weights", 26112}}}, {"ops", 4}}},
+                      {"time", {{"total_ns", total_ns}, {"bound", "memory"}}}};
+  return c;
+}
+
+// The device-cost rule through the command line: a suite run twice (the same commit) never
+// blocks on it, even when asked to require it; a grown prediction blocks (exit 1); a case without
+// one, asked to gate on it, is exit 2 naming the case.
+TEST_F(GateCommand, DeviceCostIsJudgedWithoutStatistics) {
+  write("tiny.json", nlohmann::json::parse(R"({
+    "suite": "tiny",
+    "seed": 7,
+    "defaults": {"shapes": {"batch": 1, "seq_len": 16}, "expect": {"pcc": 0.99}, "warmup": 0},
+    "cases": [
+      {"block": "gated_mlp", "mode": "decode", "spec": {"hidden_dim": 64, "ffn_dim": 128}},
+      {"block": "rms_norm", "mode": "prefill", "spec": {"dim": 64}}
+    ]})"));
+  for (const std::string name : {"A.json", "B.json"}) {
+    const RunResult run = cli_test::run_ttt(
+        scratch_.path(), {"suite", "run", path("tiny.json"), "--json", path(name), "--quiet"});
+    ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  }
+  RunResult run = gate({"--results", path("B.json"), "--baseline", path("A.json"),
+                        "--require-device-cost", "--json", "-"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  int judged = 0;
+  const nlohmann::json decision = nlohmann::json::parse(run.out);
+  for (const nlohmann::json& f : decision.at("findings")) {
+    if (f.at("rule") != "device_cost") continue;
+    ++judged;
+    EXPECT_EQ(f.at("verdict"), "ok");
+    EXPECT_EQ(f.at("change"), 0.0);
+  }
+  EXPECT_EQ(judged, 2);
+
+  write("cost_base.json", make_results({with_cost(make_case("ffn", 0.9995, samples(100, 9)), 2000),
+                                        make_case("norm", 0.9999, samples(50, 9))}));
+  write("cost_head.json", make_results({with_cost(make_case("ffn", 0.9995, samples(100, 9)), 2500),
+                                        make_case("norm", 0.9999, samples(50, 9))}));
+  run = gate({"--results", path("cost_head.json"), "--baseline", path("cost_base.json")});
+  EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("BLOCK device_cost llama-3.1-8b/ffn (device time N150): "
+                                 "predicted 2.5 us vs 2 us on N150 (+25%, memory bound): "
+                                 "slower beyond the 0% allowed"));
+  // The norm carries no device cost: asked to require one, the gate names it.
+  run = gate({"--results", path("cost_head.json"), "--baseline", path("cost_base.json"),
+              "--require-device-cost"});
+  EXPECT_EQ(run.exit_code, 2) << run.out << run.err;
+  EXPECT_THAT(run.err, HasSubstr("case 'llama-3.1-8b/norm' has no device cost to gate on"));
+  // A policy allowing 30% lets the +25% through as an increase.
+  write("loose.json", {{"device_cost", {{"max_increase", 0.3}}}});
+  run = gate({"--results", path("cost_head.json"), "--baseline", path("cost_base.json"), "--policy",
+              path("loose.json")});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("increase llama-3.1-8b/ffn (device time N150)"));
+}
+
+// `ttt history`: 16 stored runs in a directory, the FFN 48% slower from commit c8 on: exit 1
+// naming the commit; without the step exit 0; bad input exit 2.
+TEST_F(GateCommand, HistoryFindsTheCommitOfAStep) {
+  std::filesystem::create_directories(path("history"));
+  std::filesystem::create_directories(path("flat"));
+  for (int i = 0; i < 16; ++i) {
+    // Medians 104 and 105 ns alternating, then 154 and 155.
+    const std::int64_t ffn = i < 8 ? 100 + i % 2 : 150 + i % 2;
+    nlohmann::json results = make_results({make_case("ffn", 0.9995, samples(ffn, 9)),
+                                           make_case("norm", 0.9999, samples(50 + i % 2, 9))});
+    results["machine"]["commit"] = "c" + std::to_string(i);
+    results["created_utc"] =
+        "2026-03-" + std::string(i < 9 ? "0" : "") + std::to_string(i + 1) + "T00:00:00Z";
+    write("history/run" + std::to_string(i) + ".json", results);
+    results["suites"][0]["cases"][0] = make_case("ffn", 0.9995, samples(100 + i % 2, 9));
+    write("flat/run" + std::to_string(i) + ".json", results);
+  }
+  RunResult run = cli_test::run_ttt(scratch_.path(), {"history", path("history")});
+  EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+  // 154.5 / 104.5 - 1: the medians of the two levels.
+  EXPECT_THAT(run.out, HasSubstr("REGRESSION llama-3.1-8b/ffn: +47.8% from commit c8"));
+  EXPECT_THAT(run.out, HasSubstr("the previous run: c7"));
+  run = cli_test::run_ttt(scratch_.path(), {"history", path("flat"), "--json", "-"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  const nlohmann::json json = nlohmann::json::parse(run.out);
+  EXPECT_EQ(json.at("ok"), true);
+  EXPECT_TRUE(json.at("change_points").empty());
+  EXPECT_EQ(json.at("runs").size(), 16u);
+  // Bad input.
+  run = cli_test::run_ttt(scratch_.path(), {"history", path("nowhere")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("nowhere: no such file or directory"));
+  run = cli_test::run_ttt(scratch_.path(),
+                          {"history", path("history/run0.json"), path("history/run1.json")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("2 stored run(s): a change point needs 3 runs on each side"));
+  run = cli_test::run_ttt(scratch_.path(), {"history", path("history"), "--min-segment", "0"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("min_segment must be >= 1"));
+  run = cli_test::run_ttt(scratch_.path(), {"history", path("history"), "--permutations", "x"});
+  EXPECT_EQ(run.exit_code, 2);
+  std::ofstream(path("corrupt.json")) << "{\"format\": \"ttt-suite-results\", \"suites\": [";
+  run = cli_test::run_ttt(scratch_.path(), {"history", path("history"), path("corrupt.json")});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("corrupt.json: not JSON"));
+  EXPECT_EQ(cli_test::run_ttt(scratch_.path(), {"history"}).exit_code, 2);
+}
+
 }  // namespace
 }  // namespace ttt
