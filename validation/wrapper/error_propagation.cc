@@ -74,21 +74,6 @@ std::shared_ptr<OutputKeeper> run_once(const std::function<void(bool)>& run_mode
   return keeper;
 }
 
-// 1 for "layers.1.attention.prefill", with the module "layers.*.attention.prefill".
-std::optional<std::int64_t> layer_of(const std::string& name, std::string& module) {
-  module = name;
-  const std::string prefix = "layers.";
-  if (name.rfind(prefix, 0) != 0) return std::nullopt;
-  const std::size_t end = name.find('.', prefix.size());
-  if (end == std::string::npos || end == prefix.size()) return std::nullopt;
-  const std::string digits = name.substr(prefix.size(), end - prefix.size());
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  module = prefix + "*" + name.substr(end);
-  return std::stoll(digits);
-}
-
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const std::size_t n = values.size();
@@ -136,6 +121,20 @@ void judge(ErrorPropagation& result, double band_factor) {
 
 }  // namespace
 
+std::optional<std::int64_t> call_layer(const std::string& name, std::string& module) {
+  module = name;
+  const std::string prefix = "layers.";
+  if (name.rfind(prefix, 0) != 0) return std::nullopt;
+  const std::size_t end = name.find('.', prefix.size());
+  if (end == std::string::npos || end == prefix.size()) return std::nullopt;
+  const std::string digits = name.substr(prefix.size(), end - prefix.size());
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  module = prefix + "*" + name.substr(end);
+  return std::stoll(digits);
+}
+
 ErrorPropagation measure_error_propagation(const std::function<void(bool)>& run_model,
                                            const ErrorPropagationOptions& options) {
   const bool was_enabled = validation_enabled();
@@ -174,7 +173,7 @@ ErrorPropagation measure_error_propagation(const std::function<void(bool)>& run_
     PropagationCall& call = result.calls.emplace_back();
     call.name = key.first;
     call.call_index = key.second;
-    call.layer = layer_of(call.name, call.module);
+    call.layer = call_layer(call.name, call.module);
     call.local = compute_metrics(exact.device, exact.reference, metrics_options);
     call.accumulated = compute_metrics(received, exact.reference, metrics_options);
   }

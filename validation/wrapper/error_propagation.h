@@ -66,6 +66,11 @@ struct ErrorPropagation {
   std::string flagged_call;
 };
 
+// The layer of a call named "layers.<N>.<module>" (1 for "layers.1.attention.prefill"), with
+// `module` set to the name without its layer ("layers.*.attention.prefill"); unset, with `module`
+// the whole name, for calls outside the layers ("lm_head.decode").
+std::optional<std::int64_t> call_layer(const std::string& name, std::string& module);
+
 // Runs the model twice (teacher_forcing true, then false) with validation on, collects every
 // validated call matching options.filter, joins them and flags. Throws std::runtime_error when the
 // two runs do not make the same calls (naming the first missing one) or a call cannot be compared
