@@ -13,6 +13,7 @@
 
 #include "blocks/common/matmul.h"
 #include "suites/suite/machine.h"
+#include "validation/markup/html_page.h"
 #include "validation/markup/markup.h"
 #include "validation/markup/number.h"
 #include "validation/markup/svg_chart.h"
@@ -475,36 +476,17 @@ std::string format_roofline_text(const RooflineReport& report) {
 
 std::string format_roofline_html(const RooflineReport& report) {
   std::ostringstream out;
-  out << R"(<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>TTTv2 roofline: )"
-      << xml_escape(report.model) << R"(</title>
-<style>
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2330;
-       margin: 2em auto; max-width: 1200px; padding: 0 1.5em; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #d8dce4; padding-bottom: 0.2em; }
-.sub { color: #5b6475; margin-top: 0; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; }
-th, td { border-bottom: 1px solid #e6e9ef; padding: 0.25em 0.7em; text-align: left; }
-th { background: #f4f6f9; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+  out << html_page_head("TTTv2 roofline: " + report.model, R"(td.num { white-space: nowrap; }
 .legend { margin: 0.5em 0 0; }
 .dot { display: inline-block; width: 0.7em; height: 0.7em; border-radius: 50%;
        margin: 0 0.3em 0 0.8em; }
 .roof { display: inline-block; width: 1.6em; border-top: 2px solid #1d2330;
         vertical-align: middle; margin: 0 0.3em 0 0.8em; }
 tr.off-chart { color: #5b6475; }
-</style>
-</head>
-<body>
-<h1>Roofline: )"
-      << xml_escape(report.model) << "</h1>\n<p class=\"sub\">Prefill of " << report.seq_len
-      << " tokens, decode at " << report.context_len << " past positions, batch " << report.batch
-      << ", preset " << xml_escape(report.preset.empty() ? "none" : report.preset)
+)");
+  out << R"(<h1>Roofline: )" << xml_escape(report.model) << "</h1>\n<p class=\"sub\">Prefill of "
+      << report.seq_len << " tokens, decode at " << report.context_len << " past positions, batch "
+      << report.batch << ", preset " << xml_escape(report.preset.empty() ? "none" : report.preset)
       << ". Each marker is one block of the forward (every layer with the same configuration "
          "shares one), placed at its operations per DRAM byte and the operations per second it "
          "attains; the roofs are the memory bandwidth times the intensity and the peak rate of "
@@ -518,7 +500,7 @@ tr.off-chart { color: #5b6475; }
                               (report.devices.empty() ? std::string("device")
                                                       : report.devices.front().ceilings.processor) +
                               " counts on its roofs)");
-  out << "</body>\n</html>\n";
+  out << html_page_tail();
   return out.str();
 }
 

@@ -4,6 +4,7 @@
 
 #include <sys/wait.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -42,6 +43,26 @@ inline RunResult run_shell(const std::filesystem::path& directory, std::string c
   result.out = read_text(out);
   result.err = read_text(err);
   return result;
+}
+
+// The number of times `what` occurs in `text` (overlaps counted).
+inline std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// The DOM headless Chromium (the program `chromium`) builds from the HTML file `page` (an absolute
+// path), with its profile in `directory`/profile: what a reader of the report sees, scripts run and
+// styles applied. The HTML report tests check their pages with it.
+inline RunResult chromium_dom(const std::filesystem::path& directory, const std::string& chromium,
+                              const std::string& page) {
+  return run_shell(directory, "timeout 120 " + shell_quote(chromium) +
+                                  " --headless --no-sandbox --disable-gpu --disable-quic "
+                                  "--no-first-run --disable-background-networking "
+                                  "--disable-component-update --disable-sync --user-data-dir=" +
+                                  shell_quote((directory / "profile").string()) + " --dump-dom " +
+                                  shell_quote("file://" + page));
 }
 
 // Tests of other programs (tests/validation/mesh/mpi launches MPI ranks) use run_shell alone and

@@ -17,8 +17,8 @@
 namespace ttt {
 namespace {
 
+using cli_test::count_of;
 using cli_test::read_text;
-using cli_test::run_shell;
 using cli_test::run_ttt;
 using cli_test::RunResult;
 using ::testing::HasSubstr;
@@ -26,12 +26,6 @@ using ::testing::Not;
 using ::testing::StartsWith;
 
 const std::string kModel = std::string(TTT_SOURCE_DIR) + "/models/trained/tiny-llama-bytes";
-
-std::size_t count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
 
 // The <svg id=ID> element of `dom` ("" when absent); charts hold one nested <svg> (the plot).
 std::string svg_element(const std::string& dom, const std::string& id) {
@@ -52,14 +46,8 @@ class RunHtmlReport : public ::testing::Test {
         << "chromium was not found when CMake configured: install Debian's chromium "
            "(tools/setup.sh does) and reconfigure. The HTML report test cannot pass without "
            "rendering the page.";
-    const RunResult dump = run_shell(
-        scratch_.path(),
-        "timeout 120 " + cli_test::shell_quote(TTT_CHROMIUM_PATH) +
-            " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
-            "--disable-background-networking --disable-component-update --disable-sync "
-            "--user-data-dir=" +
-            cli_test::shell_quote(scratch_.file("profile")) + " --dump-dom " +
-            cli_test::shell_quote("file://" + scratch_.file(file)));
+    const RunResult dump =
+        cli_test::chromium_dom(scratch_.path(), TTT_CHROMIUM_PATH, scratch_.file(file));
     EXPECT_EQ(dump.exit_code, 0) << dump.err;
     return dump.out;
   }
@@ -76,9 +64,9 @@ void expect_self_contained(const std::string& html) {
 
 TEST_F(RunHtmlReport, DemoRunOfTheTrainedModel) {
   const std::string trace = scratch_.file("run/trace.h5");
-  const RunResult run = ttt({"demo", "--out-dir", scratch_.file("run"), "--model", kModel,
-                             "--decode-steps", "4", "--quiet", "--html",
-                             scratch_.file("run/report.html")});
+  const RunResult run =
+      ttt({"demo", "--out-dir", scratch_.file("run"), "--model", kModel, "--decode-steps", "4",
+           "--quiet", "--html", scratch_.file("run/report.html")});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("wrote " + scratch_.file("run/report.html")));
   // What `ttt accuracy` says of the shipped golden (docs/debugging.md): 118 of 123 top-1, all
@@ -92,11 +80,11 @@ TEST_F(RunHtmlReport, DemoRunOfTheTrainedModel) {
   for (const char* id : {"layer-nmse", "layer-pcc"}) {
     const std::string chart = svg_element(dom, id);
     ASSERT_FALSE(chart.empty()) << id;
-    EXPECT_EQ(count(chart, "<circle class=\"point\""), 8u) << id;
+    EXPECT_EQ(count_of(chart, "<circle class=\"point\""), 8u) << id;
     EXPECT_THAT(chart, HasSubstr("data-series=\"isolated\""));
     EXPECT_THAT(chart, HasSubstr("data-series=\"accumulated\""));
     for (const char* layer : {"data-x=\"0\"", "data-x=\"1\"", "data-x=\"2\"", "data-x=\"3\""}) {
-      EXPECT_EQ(count(chart, layer), 2u) << id << " " << layer;
+      EXPECT_EQ(count_of(chart, layer), 2u) << id << " " << layer;
     }
   }
   // No layer's own error leaves its band on a healthy run.
@@ -104,9 +92,9 @@ TEST_F(RunHtmlReport, DemoRunOfTheTrainedModel) {
 
   // The token strip: one cell per position of the golden, the 5 top-1 misses marked (each in
   // the reference's top-5), position 11 among them with both tokens.
-  EXPECT_EQ(count(dom, "<span class=\"tok "), 123u);
-  EXPECT_EQ(count(dom, "<span class=\"tok diverge near\""), 5u);
-  EXPECT_EQ(count(dom, "<span class=\"tok diverge far\""), 0u);
+  EXPECT_EQ(count_of(dom, "<span class=\"tok "), 123u);
+  EXPECT_EQ(count_of(dom, "<span class=\"tok diverge near\""), 5u);
+  EXPECT_EQ(count_of(dom, "<span class=\"tok diverge far\""), 0u);
   EXPECT_THAT(dom, HasSubstr("<span class=\"tok diverge near\" data-position=\"11\" "
                              "title=\"position 11: device 56, reference 58 (in the reference's "
                              "top-5)\">"));
@@ -117,7 +105,7 @@ TEST_F(RunHtmlReport, DemoRunOfTheTrainedModel) {
   const std::size_t table = dom.find("<table id=\"worst-calls\">");
   ASSERT_NE(table, std::string::npos);
   const std::string rows = dom.substr(table, dom.find("</table>", table) - table);
-  EXPECT_EQ(count(rows, "<tr id=\"call-"), 10u);
+  EXPECT_EQ(count_of(rows, "<tr id=\"call-"), 10u);
   const std::smatch first = [&] {
     std::smatch match;
     EXPECT_TRUE(std::regex_search(rows, match,
@@ -127,7 +115,8 @@ TEST_F(RunHtmlReport, DemoRunOfTheTrainedModel) {
   }();
   ASSERT_EQ(first.size(), 4u);
   EXPECT_EQ(first[2].str(), trace);
-  EXPECT_THAT(svg_element(dom, "call-nmse"), HasSubstr("<a href=\"#call-" + first[1].str() + "\">"));
+  EXPECT_THAT(svg_element(dom, "call-nmse"),
+              HasSubstr("<a href=\"#call-" + first[1].str() + "\">"));
   // The line, run as printed, replays the calls of that name.
   const RunResult replay = ttt({"replay", first[2].str(), "--filter", first[3].str(), "--quiet"});
   EXPECT_EQ(replay.exit_code, 0) << replay.err;
@@ -142,10 +131,10 @@ TEST_F(RunHtmlReport, DemoRunOfTheTrainedModel) {
   ASSERT_EQ(report.exit_code, 0) << report.err;
   const std::string trace_dom = dom_of("trace.html");
   const std::string layer_nmse = svg_element(trace_dom, "layer-nmse");
-  EXPECT_EQ(count(layer_nmse, "<circle class=\"point\""), 4u);
+  EXPECT_EQ(count_of(layer_nmse, "<circle class=\"point\""), 4u);
   EXPECT_THAT(layer_nmse, Not(HasSubstr("data-series=\"accumulated\"")));
-  EXPECT_EQ(count(trace_dom, "<span class=\"tok "), 5u);
-  EXPECT_EQ(count(trace_dom, "<span class=\"tok match\""), 5u);
+  EXPECT_EQ(count_of(trace_dom, "<span class=\"tok "), 5u);
+  EXPECT_EQ(count_of(trace_dom, "<span class=\"tok match\""), 5u);
   EXPECT_THAT(trace_dom, HasSubstr("<code class=\"replay\">ttt replay '" + trace + "' --filter '"));
 }
 
@@ -162,8 +151,8 @@ TEST_F(RunHtmlReport, ValidationReportJsonToHtml) {
 
 TEST_F(RunHtmlReport, BadInputExitsTwoNamingTheFile) {
   std::ofstream(scratch_.file("notes.txt")) << "not a report\n";
-  RunResult run = ttt({"report", scratch_.file("notes.txt"), "--format", "html", "-o",
-                       scratch_.file("out.html")});
+  RunResult run = ttt(
+      {"report", scratch_.file("notes.txt"), "--format", "html", "-o", scratch_.file("out.html")});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, StartsWith("ttt: error: "));
   EXPECT_THAT(run.err, HasSubstr(scratch_.file("notes.txt")));
@@ -175,8 +164,8 @@ TEST_F(RunHtmlReport, BadInputExitsTwoNamingTheFile) {
                          ": No such file or directory\n");
 
   // A file with HDF5's signature that is not a trace.
-  std::ofstream(scratch_.file("fake.h5"), std::ios::binary) << std::string("\x89HDF\r\n\x1a\n", 8)
-                                                            << "garbage";
+  std::ofstream(scratch_.file("fake.h5"), std::ios::binary)
+      << std::string("\x89HDF\r\n\x1a\n", 8) << "garbage";
   run = ttt({"report", scratch_.file("fake.h5"), "--format", "html"});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr(scratch_.file("fake.h5")));
@@ -198,8 +187,8 @@ TEST_F(RunHtmlReport, BadInputExitsTwoNamingTheFile) {
   run = ttt({"demo", "--out-dir", scratch_.file("run2"), "--model", kModel, "--decode-steps", "1",
              "--quiet", "--html", scratch_.file("no-dir/r.html")});
   EXPECT_EQ(run.exit_code, 2);
-  EXPECT_THAT(run.err, HasSubstr("[demo] --html " + scratch_.file("no-dir/r.html") +
-                                 ": cannot write"));
+  EXPECT_THAT(run.err,
+              HasSubstr("[demo] --html " + scratch_.file("no-dir/r.html") + ": cannot write"));
   EXPECT_THAT(run.out, Not(HasSubstr("prefill of")));
 }
 

@@ -17,11 +17,10 @@
 namespace ttt {
 namespace {
 
+using cli_test::count_of;
 using cli_test::read_text;
-using cli_test::run_shell;
 using cli_test::run_ttt;
 using cli_test::RunResult;
-using cli_test::shell_quote;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -30,12 +29,6 @@ std::string svg_element(const std::string& dom, const std::string& id) {
   const std::size_t begin = dom.find("<svg id=\"" + id + "\"");
   if (begin == std::string::npos) return "";
   return dom.substr(begin, dom.find("</svg>", begin) - begin);
-}
-
-std::size_t count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
 }
 
 // The markers of a chart: pixel x (cx) and data x (intensity).
@@ -79,13 +72,7 @@ TEST_F(RooflineCommand, Llama1bOnN150RenderedByChromium) {
       << "chromium was not found when CMake configured: install Debian's chromium (tools/setup.sh "
          "does) and reconfigure. The roofline report test cannot pass without rendering the page.";
   const RunResult dump =
-      run_shell(scratch_.path(),
-                "timeout 120 " + shell_quote(TTT_CHROMIUM_PATH) +
-                    " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
-                    "--disable-background-networking --disable-component-update --disable-sync "
-                    "--user-data-dir=" +
-                    shell_quote(scratch_.file("profile")) + " --dump-dom " +
-                    shell_quote("file://" + scratch_.file("r.html")));
+      cli_test::chromium_dom(scratch_.path(), TTT_CHROMIUM_PATH, scratch_.file("r.html"));
   ASSERT_EQ(dump.exit_code, 0) << dump.err;
   const std::string& dom = dump.out;
 
@@ -94,10 +81,10 @@ TEST_F(RooflineCommand, Llama1bOnN150RenderedByChromium) {
   // operations, listed in the table but not drawn. So 6 markers per mode.
   const std::string n150 = svg_element(dom, "roofline-N150");
   ASSERT_FALSE(n150.empty());
-  EXPECT_EQ(count(n150, "<circle class=\"point\""), 12u);
+  EXPECT_EQ(count_of(n150, "<circle class=\"point\""), 12u);
   const std::size_t decode = n150.find("data-series=\"decode\"");
   ASSERT_NE(decode, std::string::npos);
-  EXPECT_EQ(count(n150.substr(0, decode), "<circle class=\"point\""), 6u);
+  EXPECT_EQ(count_of(n150.substr(0, decode), "<circle class=\"point\""), 6u);
   EXPECT_THAT(n150, HasSubstr("<title>layers.*.ffn (gated_mlp) decode x16: "));
   EXPECT_THAT(dom, HasSubstr("<td>embedding</td><td>embedding</td>"));
   EXPECT_THAT(dom, HasSubstr("not drawn: no operations"));
@@ -143,7 +130,7 @@ TEST_F(RooflineCommand, Llama1bOnN150RenderedByChromium) {
   // The CPU chart: the same blocks under the given roofs, ridge 100 / 20 = 5.
   const std::string cpu = svg_element(dom, "roofline-CPU");
   ASSERT_FALSE(cpu.empty());
-  EXPECT_EQ(count(cpu, "<circle class=\"point\""), 12u);
+  EXPECT_EQ(count_of(cpu, "<circle class=\"point\""), 12u);
   EXPECT_THAT(cpu, HasSubstr("data-label=\"float32 GEMM 100 GOP/s\""));
   EXPECT_THAT(cpu, HasSubstr("data-label=\"DRAM 20 GB/s\""));
   EXPECT_THAT(dom.substr(dom.find("id=\"section-CPU\"")),

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "validation/markup/html_page.h"
 #include "validation/markup/markup.h"
 #include "validation/markup/number.h"
 #include "validation/markup/svg_chart.h"
@@ -85,8 +86,9 @@ std::vector<std::size_t> worst_calls(const HtmlReportInput& input) {
   std::iota(order.begin(), order.end(), std::size_t{0});
   const auto key = [&](std::size_t i) {
     const HtmlReportCall& call = input.calls[i];
-    return std::pair{call.failed || call.out_of_band,
-                     std::max(call.isolated_nmse.value_or(-1.0), call.accumulated_nmse.value_or(-1.0))};
+    return std::pair{
+        call.failed || call.out_of_band,
+        std::max(call.isolated_nmse.value_or(-1.0), call.accumulated_nmse.value_or(-1.0))};
   };
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return key(a) > key(b); });
@@ -142,15 +144,14 @@ std::string layer_charts(const HtmlReportInput& input) {
            ""});
     }
     if (layer.isolated_pcc) {
-      isolated_pcc.points.push_back(
-          {x, *layer.isolated_pcc, name + " isolated: pcc " + format_number(*layer.isolated_pcc),
-           ""});
+      isolated_pcc.points.push_back({x, *layer.isolated_pcc,
+                                     name + " isolated: pcc " + format_number(*layer.isolated_pcc),
+                                     ""});
     }
     if (layer.accumulated_pcc) {
-      accumulated_pcc.points.push_back({x, *layer.accumulated_pcc,
-                                        name + " accumulated: pcc " +
-                                            format_number(*layer.accumulated_pcc),
-                                        ""});
+      accumulated_pcc.points.push_back(
+          {x, *layer.accumulated_pcc,
+           name + " accumulated: pcc " + format_number(*layer.accumulated_pcc), ""});
     }
   }
   nmse.series = {isolated_nmse};
@@ -190,7 +191,8 @@ std::string call_charts(const HtmlReportInput& input, const std::vector<std::siz
     const std::string link = listed ? "#call-" + std::to_string(i) : "";
     if (call.isolated_nmse) {
       isolated_nmse.points.push_back({x, drawable_nmse(*call.isolated_nmse),
-                                      nmse_tooltip(label + " isolated", *call.isolated_nmse), link});
+                                      nmse_tooltip(label + " isolated", *call.isolated_nmse),
+                                      link});
     }
     if (call.accumulated_nmse) {
       accumulated_nmse.points.push_back(
@@ -198,9 +200,9 @@ std::string call_charts(const HtmlReportInput& input, const std::vector<std::siz
            nmse_tooltip(label + " accumulated", *call.accumulated_nmse), link});
     }
     if (call.isolated_pcc) {
-      isolated_pcc.points.push_back(
-          {x, *call.isolated_pcc, label + " isolated: pcc " + format_number(*call.isolated_pcc),
-           link});
+      isolated_pcc.points.push_back({x, *call.isolated_pcc,
+                                     label + " isolated: pcc " + format_number(*call.isolated_pcc),
+                                     link});
     }
     if (call.accumulated_pcc) {
       accumulated_pcc.points.push_back(
@@ -267,8 +269,8 @@ std::string worst_table(const HtmlReportInput& input, const std::vector<std::siz
         << optional_text(call.isolated_pcc) << "</td><td class=\"num\">"
         << optional_text(call.isolated_nmse) << "</td>";
     if (input.has_accumulated) {
-      out << "<td class=\"num\">" << optional_text(call.accumulated_pcc) << "</td><td class=\"num\">"
-          << optional_text(call.accumulated_nmse) << "</td>";
+      out << "<td class=\"num\">" << optional_text(call.accumulated_pcc)
+          << "</td><td class=\"num\">" << optional_text(call.accumulated_nmse) << "</td>";
     }
     out << "<td>"
         << (call.failed        ? "<span class=\"bad\">failed</span>"
@@ -411,40 +413,16 @@ std::string replay_command(const std::string& trace_path, const std::string& nam
 std::string render_html_report(const HtmlReportInput& input) {
   const std::vector<std::size_t> worst = worst_calls(input);
   std::ostringstream out;
-  out << R"(<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>)" << xml_escape(input.title)
-      << R"(</title>
-<style>
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2330;
-       margin: 2em auto; max-width: 1200px; padding: 0 1.5em; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #d8dce4; padding-bottom: 0.2em; }
-.sub { color: #5b6475; margin-top: 0; }
-.cards { display: flex; gap: 1em; flex-wrap: wrap; margin: 1.2em 0; }
-.card { border: 1px solid #d8dce4; border-radius: 8px; padding: 0.8em 1.2em; min-width: 12em; }
-.big { font-size: 2em; font-weight: 600; }
-.charts { display: flex; gap: 1em; flex-wrap: wrap; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; }
-th, td { border-bottom: 1px solid #e6e9ef; padding: 0.3em 0.7em; text-align: left;
-         vertical-align: top; }
-th { background: #f4f6f9; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+  out << html_page_head(input.title, R"(.charts { display: flex; gap: 1em; flex-wrap: wrap; }
 tr:target { background: #fff4c2; }
-code { font-size: 0.9em; background: #f4f6f9; padding: 0 0.2em; border-radius: 3px; }
 .bad { color: #d73027; font-weight: 600; }
 .strip { display: flex; flex-wrap: wrap; gap: 1px; font: 12px/1.6 ui-monospace, monospace; }
 .tok { min-width: 0.9em; height: 1.6em; padding: 0 1px; text-align: center; background: #d9f0d3;
        white-space: pre; }
 .tok.diverge.near { background: #fdae61; }
 .tok.diverge.far { background: #d73027; color: #fff; }
-</style>
-</head>
-<body>
-)";
+)");
+  out << R"()";
   out << "<h1>" << xml_escape(input.title) << "</h1>\n<p class=\"sub\">" << xml_escape(input.source)
       << "</p>\n";
 
@@ -464,8 +442,9 @@ code { font-size: 0.9em; background: #f4f6f9; padding: 0 0.2em; border-radius: 3
                               : std::string(input.has_accumulated ? "none" : "-"))
       << "</div>layer whose isolated error leaves its band</div>\n";
   if (!input.tokens.empty()) {
-    const auto matches = std::count_if(input.tokens.begin(), input.tokens.end(),
-                                       [](const HtmlTokenPosition& t) { return t.device == t.reference; });
+    const auto matches =
+        std::count_if(input.tokens.begin(), input.tokens.end(),
+                      [](const HtmlTokenPosition& t) { return t.device == t.reference; });
     out << "<div class=\"card\"><div class=\"big\" id=\"summary-top1\">" << matches << "/"
         << input.tokens.size() << "</div>positions with the reference's top-1</div>\n";
   }
@@ -486,7 +465,7 @@ code { font-size: 0.9em; background: #f4f6f9; padding: 0 0.2em; border-radius: 3
       << " calls with the largest error (failed or out-of-band calls first); each line replays "
          "the calls of that name from the trace.</p>\n"
       << worst_table(input, worst);
-  out << "</body>\n</html>\n";
+  out << html_page_tail();
   return out.str();
 }
 
