@@ -168,6 +168,16 @@ TokenAccuracy score_token_accuracy(const TokenGolden& golden, const Tensor& logi
       ++accuracy.top1_matches;
     } else if (accuracy.first_top1_miss < 0) {
       accuracy.first_top1_miss = position;
+      const std::span<const double> row = std::span<const double>(values).subspan(
+          static_cast<std::size_t>(position * vocab), static_cast<std::size_t>(vocab));
+      const double reference_logit = row[static_cast<std::size_t>(golden.top_id(position, 0))];
+      const auto above = std::count_if(row.begin(), row.end(),
+                                       [&](double logit) { return logit > reference_logit; });
+      bool device_in_reference = false;
+      for (std::int64_t rank = 0; rank < kTop5; ++rank) {
+        device_in_reference = device_in_reference || predicted == golden.top_id(position, rank);
+      }
+      accuracy.first_miss_near_tie = device_in_reference && above < kTop5;
     }
     for (std::int64_t rank = 0; rank < kTop5; ++rank) {
       if (predicted == golden.top_id(position, rank)) {
@@ -319,7 +329,10 @@ std::string format_token_accuracy(const TokenAccuracyReport& report, const Token
     const std::int64_t position = accuracy.first_top1_miss;
     out << "  first top-1 miss at position " << position << ": device "
         << accuracy.predicted[static_cast<std::size_t>(position)] << ", reference "
-        << golden.top_id(position, 0) << "\n";
+        << golden.top_id(position, 0)
+        << (accuracy.first_miss_near_tie
+                ? " (a near tie: each token in the other's top-5)\n"
+                : " (not a near tie: a token outside the other's top-5)\n");
   }
   if (tokenizer.has_value()) {
     const auto first = static_cast<std::ptrdiff_t>(golden.prompt.size()) - 1;
@@ -368,6 +381,7 @@ void to_json(nlohmann::json& json, const TokenAccuracyReport& report) {
           {"top1_matches", report.accuracy.top1_matches},
           {"top5_matches", report.accuracy.top5_matches},
           {"first_top1_miss", report.accuracy.first_top1_miss},
+          {"first_miss_near_tie", report.accuracy.first_miss_near_tie},
           {"self_check",
            {{"passed", report.self_check.passed()},
             {"top1", report.self_check.accuracy.top1()},

@@ -47,7 +47,12 @@ struct TokenAccuracy {
   std::int64_t positions = 0;
   std::int64_t top1_matches = 0;
   std::int64_t top5_matches = 0;
-  std::int64_t first_top1_miss = -1;    // The first position whose top-1 differs; -1: none.
+  std::int64_t first_top1_miss = -1;  // The first position whose top-1 differs; -1: none.
+  // The near-tie rule of vLLM's model tests at the first top-1 miss: the device's token is in the
+  // reference's top-5 and the reference's token in the device's top-5 (its logit exceeded by
+  // fewer than 5 others). A near tie is a flip of almost equal candidates, not a bug by itself.
+  // false when there is no miss.
+  bool first_miss_near_tie = false;
   std::vector<std::int64_t> predicted;  // The most likely next token at each position.
 
   double top1() const { return positions == 0 ? 0.0 : double(top1_matches) / double(positions); }

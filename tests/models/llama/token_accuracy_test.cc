@@ -55,6 +55,25 @@ TEST(TokenAccuracy, ScoresTopOneAndTopFiveAgainstTheReferenceLists) {
   EXPECT_DOUBLE_EQ(accuracy.top5(), 2.0 / 3.0);
   EXPECT_EQ(accuracy.first_top1_miss, 1);
   EXPECT_EQ(accuracy.predicted, (std::vector<std::int64_t>{5, 0, 7}));
+  // Position 1: the device's 0 is the reference's rank 1, and the reference's 7 is exceeded by
+  // one logit only (0's): a near tie.
+  EXPECT_TRUE(accuracy.first_miss_near_tie);
+
+  // The first miss at position 2: the device's 7 is not in the reference's top-5 {6, 5, 4, 3, 2}.
+  logits[1 * 8 + 0] = 0.0f;
+  logits[1 * 8 + 7] = 1.0f;
+  const TokenAccuracy far =
+      score_token_accuracy(hand_golden(), Tensor::from_floats({3, 8}, logits));
+  EXPECT_EQ(far.first_top1_miss, 2);
+  EXPECT_FALSE(far.first_miss_near_tie);
+  // The first miss at position 1 again, the device's 0 in the reference's top-5, but the
+  // reference's 7 (logit -1) below six others: outside the device's top-5.
+  logits[1 * 8 + 0] = 5.0f;
+  logits[1 * 8 + 7] = -1.0f;
+  const TokenAccuracy one_sided =
+      score_token_accuracy(hand_golden(), Tensor::from_floats({3, 8}, logits));
+  EXPECT_EQ(one_sided.first_top1_miss, 1);
+  EXPECT_FALSE(one_sided.first_miss_near_tie);
 
   EXPECT_EQ(error_of([] {
               score_token_accuracy(hand_golden(), Tensor({3, 9}, DType::float32));
