@@ -116,6 +116,62 @@ void BM_ComputeMetricsWithQuantiles(benchmark::State& state) {
 BENCHMARK(BM_ComputeMetricsWithQuantiles)
 ->Apply(both_sizes);
 
+ttt::metrics_internal::PassInput pass_input(const Inputs& in) {
+  ttt::metrics_internal::PassInput input;
+  input.actual = in.actual.data();
+  input.expected = in.expected.data();
+  input.numel = static_cast<std::int64_t>(in.actual.size());
+  input.rtol = 1.3e-6;
+  input.atol = 1e-5;
+  return input;
+}
+
+// The default options as compute_metrics ran them before issue 18: the fused pass, then the
+// radix-select second pass (error_distribution's fallback now).
+void BM_FusedPassThenRadixSecondPass(benchmark::State& state) {
+  const std::int64_t numel = state.range(0);
+  const ttt::metrics_internal::PassInput input = pass_input(inputs(numel));
+  for (auto _ : state) {
+    const ttt::metrics_internal::PassTotals totals = ttt::metrics_internal::fused_pass(input);
+    benchmark::DoNotOptimize(ttt::metrics_internal::radix_error_distribution(
+        input, totals.finite_pairs, totals.max_abs_error, true, 10));
+  }
+  set_bytes(state, numel);
+}
+BENCHMARK(BM_FusedPassThenRadixSecondPass)->Apply(both_sizes);
+
+// The fused pass and the second pass of compute_metrics's defaults with one kernel (the AVX2
+// kernel is what a CPU without AVX-512 runs); skipped when the CPU lacks it.
+void BM_FusedAndSecondPassWithKernel(benchmark::State& state) {
+  const std::int64_t numel = state.range(0);
+  const auto kernel = static_cast<ttt::metrics_internal::Kernel>(state.range(1));
+  const bool supported = kernel == ttt::metrics_internal::Kernel::portable ||
+                         (kernel == ttt::metrics_internal::Kernel::avx2 &&
+                          ttt::metrics_internal::avx2_supported()) ||
+                         (kernel == ttt::metrics_internal::Kernel::avx512 &&
+                          ttt::metrics_internal::avx512_supported());
+  if (!supported) {
+    state.SkipWithError("this CPU lacks the kernel");
+    return;
+  }
+  const ttt::metrics_internal::PassInput input = pass_input(inputs(numel));
+  for (auto _ : state) {
+    const ttt::metrics_internal::PassTotals totals =
+        ttt::metrics_internal::fused_pass(input, kernel);
+    benchmark::DoNotOptimize(ttt::metrics_internal::error_distribution(
+        input, totals.finite_pairs, totals.max_abs_error, true, 10, kernel));
+  }
+  set_bytes(state, numel);
+}
+BENCHMARK(BM_FusedAndSecondPassWithKernel)
+    ->ArgNames({"numel", "kernel"})
+    ->ArgsProduct({{kSmall, kLarge},
+                   {static_cast<std::int64_t>(ttt::metrics_internal::Kernel::portable),
+                    static_cast<std::int64_t>(ttt::metrics_internal::Kernel::avx2),
+                    static_cast<std::int64_t>(ttt::metrics_internal::Kernel::avx512)}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 // The baseline: read the same bytes, both sides interleaved like the fused pass, and fold them into
 // a checksum, nothing else. Integer xor is associative, so the compiler vectorises it without
 // -ffast-math.

@@ -1,6 +1,6 @@
-// The passes over the data behind compute_metrics(): the fused single pass (an AVX-512 kernel for
-// float32 pairs, a portable kernel for everything else and for chunks holding non-finite values),
-// the rescans that locate the maxima, and the second pass for quantiles and the histogram.
+// The fused single pass behind compute_metrics() (AVX-512 and AVX2 kernels for float32 pairs, a
+// portable kernel for everything else and for chunks holding non-finite values) and the rescans
+// that locate the maxima. The second pass, for quantiles and the histogram, is distribution.cc.
 // docs/metrics.md ("How the fused pass works") explains the design.
 #include "validation/metrics/internal/passes.h"
 
@@ -9,17 +9,19 @@
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
 
+#include "validation/metrics/internal/elements.h"
 #include "validation/tensor/formats.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
-#define TTT_METRICS_AVX512_KERNEL 1
+#define TTT_METRICS_X86_KERNELS 1
 #else
-#define TTT_METRICS_AVX512_KERNEL 0
+#define TTT_METRICS_X86_KERNELS 0
 #endif
 
 namespace ttt::metrics_internal {
@@ -67,32 +69,6 @@ struct ChunkStats : ElementCounts {
   std::int64_t mismatched = 0;
   double worst_excess = kNegativeInfinity;  // Largest |a-e| - rtol|e|; a mismatch exceeds atol.
 };
-
-template <typename T>
-double as_double(T value) {
-  return static_cast<double>(value);
-}
-
-// a - e for a pair of finite values. An int64 side is subtracted in long double, whose 64-bit
-// significand holds every int64 exactly, so that 2^62 + 1 against 2^62 differs by 1 (in double
-// both are 2^62). Two finite float64 values can differ by more than the largest double: the result
-// is then clamped to it, so that an error is always finite for a finite pair.
-template <typename TA, typename TE>
-double difference_of(TA actual, TE expected) {
-  double difference;
-  if constexpr (std::is_same_v<TA, std::int64_t> || std::is_same_v<TE, std::int64_t>) {
-    difference = static_cast<double>(static_cast<long double>(actual) -
-                                     static_cast<long double>(expected));
-  } else {
-    difference = as_double(actual) - as_double(expected);
-  }
-  if constexpr (std::is_same_v<TA, double> || std::is_same_v<TE, double> ||
-                std::is_same_v<TA, std::int64_t> || std::is_same_v<TE, std::int64_t>) {
-    constexpr double kLargest = std::numeric_limits<double>::max();
-    difference = std::clamp(difference, -kLargest, kLargest);
-  }
-  return difference;
-}
 
 // |a - e| in ULPs of e under the ieee rule. Multiplying by a power of two is exact, so this equals
 // the AVX-512 kernel's result bit for bit. `expected` is finite; a float32 widened to double is a
@@ -214,7 +190,22 @@ struct Moments {
   }
 };
 
-#if TTT_METRICS_AVX512_KERNEL
+// The fields of a vector kernel's chunk that follow from its sums. All values are finite there: a
+// side is nonzero unless it is constant at zero (a sum of squared shifted values is zero exactly
+// when every value equals the shift), and the sides are equal exactly when the largest difference
+// is zero. The raw sums follow from the shifted ones (sum a^2 = M2 + n mean^2, sum ae = C + n
+// mean_a mean_e), which saves three multiply-adds per step and keeps their accuracy.
+void finish_vector_chunk(ChunkStats& s) {
+  s.actual_nonzero = !(s.sum_xx == 0.0 && s.shift_actual == 0.0);
+  s.expected_nonzero = !(s.sum_yy == 0.0 && s.shift_expected == 0.0);
+  s.masked_equal = s.max_abs == 0.0;
+  const Moments moments = Moments::of_chunk(s);
+  s.sum_actual_squared = moments.m2_x + moments.n * moments.mean_x * moments.mean_x;
+  s.sum_expected_squared = moments.m2_y + moments.n * moments.mean_y * moments.mean_y;
+  s.sum_product = moments.co_moment + moments.n * moments.mean_x * moments.mean_y;
+}
+
+#if TTT_METRICS_X86_KERNELS
 
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_pd(), a deliberately uninitialised
 // register, which its own -Wuninitialized flags once inlined here.
@@ -304,18 +295,129 @@ __attribute__((target("avx512f,avx512dq,popcnt"))) bool avx512_chunk(const float
   s.max_ulp = _mm512_reduce_max_pd(max_ulp);
   s.worst_excess = _mm512_reduce_max_pd(worst_excess);
   s.mismatched = mismatched;
-  // All values are finite here: a side is nonzero unless it is constant at zero (a sum of squared
-  // shifted values is zero exactly when every value equals the shift), and the sides are equal
-  // exactly when the largest difference is zero.
-  s.actual_nonzero = !(s.sum_xx == 0.0 && s.shift_actual == 0.0);
-  s.expected_nonzero = !(s.sum_yy == 0.0 && s.shift_expected == 0.0);
-  s.masked_equal = s.max_abs == 0.0;
-  // The raw sums follow from the shifted ones (sum a^2 = M2 + n mean^2, sum ae = C + n mean_a
-  // mean_e), which saves three multiply-adds per step and keeps their accuracy.
-  const Moments moments = Moments::of_chunk(s);
-  s.sum_actual_squared = moments.m2_x + moments.n * moments.mean_x * moments.mean_x;
-  s.sum_expected_squared = moments.m2_y + moments.n * moments.mean_y * moments.mean_y;
-  s.sum_product = moments.co_moment + moments.n * moments.mean_x * moments.mean_y;
+  finish_vector_chunk(s);
+  return true;
+}
+
+// An AVX-512 accumulator's eight lanes as two AVX2 halves, reduced in the order
+// _mm512_reduce_add_pd uses: hi + lo, then the upper two lanes plus the lower two, then lane 0 +
+// lane 1 (and the same for the maxima, where order does not matter).
+struct Avx2Lanes {
+  __m256d lo;
+  __m256d hi;
+};
+
+__attribute__((target("avx2,fma"))) inline double avx2_reduce_add(const Avx2Lanes& v) {
+  const __m256d half = _mm256_add_pd(v.hi, v.lo);
+  const __m128d quarter = _mm_add_pd(_mm256_extractf128_pd(half, 1), _mm256_castpd256_pd128(half));
+  return _mm_cvtsd_f64(quarter) + _mm_cvtsd_f64(_mm_unpackhi_pd(quarter, quarter));
+}
+
+__attribute__((target("avx2,fma"))) inline double avx2_reduce_max(const Avx2Lanes& v) {
+  const __m256d half = _mm256_max_pd(v.hi, v.lo);
+  const __m128d quarter = _mm_max_pd(_mm256_extractf128_pd(half, 1), _mm256_castpd256_pd128(half));
+  return std::max(_mm_cvtsd_f64(quarter), _mm_cvtsd_f64(_mm_unpackhi_pd(quarter, quarter)));
+}
+
+// One half of every accumulator of avx2_chunk: lanes 0-3 (`actual` and `expected` at the chunk's
+// start) or 4-7 (4 values further), each half summed over the whole chunk on its own (the lanes
+// are independent), so that its eleven accumulators stay in registers.
+struct Avx2Half {
+  __m256d sum_abs, sum_squared, max_abs, sum_x, sum_y, sum_xx, sum_yy, sum_xy, max_rel, max_ulp,
+      worst_excess;
+  std::int64_t mismatched = 0;
+};
+
+__attribute__((target("avx2,fma"))) Avx2Half avx2_half(const float* actual, const float* expected,
+                                                      std::int64_t count, double shift_actual,
+                                                      double shift_expected,
+                                                      const KernelParams& params) {
+  const __m256d zero = _mm256_setzero_pd();
+  const __m256d sign = _mm256_set1_pd(-0.0);
+  const __m256d shift_a = _mm256_set1_pd(shift_actual);
+  const __m256d shift_e = _mm256_set1_pd(shift_expected);
+  const __m256d rtol = _mm256_set1_pd(params.rtol);
+  const __m256d atol = _mm256_set1_pd(params.atol);
+  const __m256d epsilon = _mm256_set1_pd(kEpsilon);
+  const __m256i exponent_mask = _mm256_set1_epi64x(0x7ff0000000000000ll);
+  const __m256i smallest_power = _mm256_set1_epi64x(
+      static_cast<long long>(static_cast<std::uint64_t>(1023 + params.ulp_min_exponent) << 52));
+  const __m256i scale_base = _mm256_set1_epi64x(
+      static_cast<long long>(static_cast<std::uint64_t>(2046 + params.ulp_mantissa_bits) << 52));
+  __m256d sum_abs = zero, sum_squared = zero, max_abs = zero;
+  __m256d sum_x = zero, sum_y = zero, sum_xx = zero, sum_yy = zero, sum_xy = zero;
+  __m256d max_rel = zero;
+  __m256d max_ulp = zero;
+  __m256d worst_excess = _mm256_set1_pd(kNegativeInfinity);
+  std::int64_t mismatched = 0;
+  for (std::int64_t i = 0; i < count; i += 8) {
+    const __m256d a = _mm256_cvtps_pd(_mm_loadu_ps(actual + i));
+    const __m256d e = _mm256_cvtps_pd(_mm_loadu_ps(expected + i));
+    const __m256d difference = _mm256_sub_pd(a, e);
+    const __m256d abs_error = _mm256_andnot_pd(sign, difference);
+    sum_abs = _mm256_add_pd(sum_abs, abs_error);
+    sum_squared = _mm256_fmadd_pd(difference, difference, sum_squared);
+    max_abs = _mm256_max_pd(max_abs, abs_error);
+
+    const __m256d x = _mm256_sub_pd(a, shift_a);
+    const __m256d y = _mm256_sub_pd(e, shift_e);
+    sum_x = _mm256_add_pd(sum_x, x);
+    sum_y = _mm256_add_pd(sum_y, y);
+    sum_xx = _mm256_fmadd_pd(x, x, sum_xx);
+    sum_yy = _mm256_fmadd_pd(y, y, sum_yy);
+    sum_xy = _mm256_fmadd_pd(x, y, sum_xy);
+
+    const __m256d abs_expected = _mm256_andnot_pd(sign, e);
+    const __m256d denominator = _mm256_blendv_pd(abs_expected, epsilon,
+                                                 _mm256_cmp_pd(abs_expected, zero, _CMP_EQ_OQ));
+    max_rel = _mm256_max_pd(max_rel, _mm256_div_pd(abs_error, denominator));
+
+    // Both operands are non-negative, so the signed compare gives the 64-bit max.
+    const __m256i exponent = _mm256_and_si256(_mm256_castpd_si256(e), exponent_mask);
+    const __m256i power = _mm256_blendv_epi8(smallest_power, exponent,
+                                             _mm256_cmpgt_epi64(exponent, smallest_power));
+    const __m256d ulp_scale = _mm256_castsi256_pd(_mm256_sub_epi64(scale_base, power));
+    max_ulp = _mm256_max_pd(max_ulp, _mm256_mul_pd(abs_error, ulp_scale));
+
+    const __m256d excess = _mm256_fnmadd_pd(rtol, abs_expected, abs_error);
+    worst_excess = _mm256_max_pd(worst_excess, excess);
+    mismatched += std::popcount(
+        static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(excess, atol, _CMP_GT_OQ))));
+  }
+  return {sum_abs, sum_squared, max_abs, sum_x,   sum_y,        sum_xx,
+          sum_yy,  sum_xy,      max_rel, max_ulp, worst_excess, mismatched};
+}
+
+// The AVX-512 kernel on AVX2 machines, giving its bits: the same operations lane by lane (the same
+// multiply-adds included) on the same eight lanes, reduced in the same order. REQUIRES: count > 0
+// and count % 8 == 0.
+__attribute__((target("avx2,fma"))) bool avx2_chunk(const float* actual, const float* expected,
+                                                    std::int64_t count,
+                                                    const KernelParams& params, ChunkStats& s) {
+  const auto shift_actual = static_cast<double>(actual[0]);
+  const auto shift_expected = static_cast<double>(expected[0]);
+  const Avx2Half low = avx2_half(actual, expected, count, shift_actual, shift_expected, params);
+  const Avx2Half high =
+      avx2_half(actual + 4, expected + 4, count, shift_actual, shift_expected, params);
+  const auto lanes = [&](__m256d Avx2Half::*field) { return Avx2Lanes{low.*field, high.*field}; };
+  s.sum_abs = avx2_reduce_add(lanes(&Avx2Half::sum_abs));
+  if (!std::isfinite(s.sum_abs)) return false;
+  s.count = count;
+  s.finite_pairs = count;
+  s.shift_actual = shift_actual;
+  s.shift_expected = shift_expected;
+  s.sum_x = avx2_reduce_add(lanes(&Avx2Half::sum_x));
+  s.sum_y = avx2_reduce_add(lanes(&Avx2Half::sum_y));
+  s.sum_xx = avx2_reduce_add(lanes(&Avx2Half::sum_xx));
+  s.sum_yy = avx2_reduce_add(lanes(&Avx2Half::sum_yy));
+  s.sum_xy = avx2_reduce_add(lanes(&Avx2Half::sum_xy));
+  s.sum_squared = avx2_reduce_add(lanes(&Avx2Half::sum_squared));
+  s.max_abs = avx2_reduce_max(lanes(&Avx2Half::max_abs));
+  s.max_rel = avx2_reduce_max(lanes(&Avx2Half::max_rel));
+  s.max_ulp = avx2_reduce_max(lanes(&Avx2Half::max_ulp));
+  s.worst_excess = avx2_reduce_max(lanes(&Avx2Half::worst_excess));
+  s.mismatched = low.mismatched + high.mismatched;
+  finish_vector_chunk(s);
   return true;
 }
 
@@ -323,7 +425,7 @@ __attribute__((target("avx512f,avx512dq,popcnt"))) bool avx512_chunk(const float
 #pragma GCC diagnostic pop
 #endif
 
-#endif  // TTT_METRICS_AVX512_KERNEL
+#endif  // TTT_METRICS_X86_KERNELS
 
 // A range of positions: the chunk a maximum came from.
 struct Range {
@@ -419,51 +521,6 @@ class Accumulator {
   Range worst_range_;
 };
 
-// Calls function(pointer) with `data` cast to its element type.
-template <typename Function>
-decltype(auto) visit_elements(ElementType type, const void* data, Function&& function) {
-  switch (type) {
-    case ElementType::float32:
-      return function(static_cast<const float*>(data));
-    case ElementType::int32:
-      return function(static_cast<const std::int32_t*>(data));
-    case ElementType::int64:
-      return function(static_cast<const std::int64_t*>(data));
-    case ElementType::float64:
-      return function(static_cast<const double*>(data));
-  }
-  throw std::logic_error("[compute_metrics] invalid element type");
-}
-
-// Calls function(actual_pointer, expected_pointer) with both sides cast to their element types.
-template <typename Function>
-decltype(auto) visit_pair(const PassInput& input, Function&& function) {
-  return visit_elements(input.actual_type, input.actual, [&](auto actual) {
-    return visit_elements(input.expected_type, input.expected,
-                          [&](auto expected) { return function(actual, expected); });
-  });
-}
-
-// The bit pattern of the double |a - e| at every position, in order, passed to function(bits).
-// Finite pairs give patterns below kNonFiniteBits and non-finite pairs give patterns at or above it
-// (difference_of keeps the error of a finite pair finite), so the second pass needs no isfinite
-// tests; for non-negative doubles the patterns sort like the values.
-constexpr std::uint64_t kNonFiniteBits = 0x7ff0000000000000ull;
-
-template <typename Function>
-void for_each_error_bits(const PassInput& input, Function&& function) {
-  visit_pair(input, [&](auto actual, auto expected) {
-    for (std::int64_t i = 0; i < input.numel; ++i) {
-      const double a = as_double(actual[i]);
-      const double e = as_double(expected[i]);
-      const double abs_error = std::isfinite(a) && std::isfinite(e)
-                                   ? std::fabs(difference_of(actual[i], expected[i]))
-                                   : std::fabs(a - e);
-      function(std::bit_cast<std::uint64_t>(abs_error));
-    }
-  });
-}
-
 // max_ulp_error for a block-float expected side: |a - e| over the mantissa unit of e's block.
 // The shared exponent is recomputed from the expected values, which quantization leaves in the
 // same binade as the block's largest input (formats.cc clamps instead of carrying into the
@@ -497,203 +554,6 @@ double block_max_ulps(const PassInput& input) {
   return max_ulps;
 }
 
-// numpy's "linear" quantile between order statistics `low` and `high` at fraction t, in numpy's
-// form that stays monotone in t.
-double interpolate(double low, double high, double t) {
-  const double difference = high - low;
-  return t < 0.5 ? low + difference * t : high - difference * (1.0 - t);
-}
-
-// Radix digits: 16 bits of the error's bit pattern per level.
-constexpr int kDigitBits = 16;
-constexpr std::uint64_t kDigits = std::uint64_t{1} << kDigitBits;
-constexpr std::uint64_t kNonFiniteBucket = kNonFiniteBits >> (64 - kDigitBits);
-
-// Exact order statistics of |a - e| over the finite pairs without materialising all errors: a
-// radix select on the bit patterns, 16 bits per level, that gathers the candidates of a bucket
-// into memory once it holds at most kGatherLimit values. The first level comes from the histogram
-// of the top 16 bits that the first pass builds anyway.
-class OrderStatistics {
- public:
-  // `ranks` are 0-based ranks among the finite pairs; `top` the first-level histogram.
-  OrderStatistics(const std::vector<std::int64_t>& ranks, const std::vector<std::int64_t>& top) {
-    for (std::int64_t rank : ranks) {
-      selections_.push_back(Selection{rank});
-      advance(selections_.back(), top);
-    }
-  }
-
-  // True while another pass over the data is needed.
-  bool pending() const {
-    return std::any_of(selections_.begin(), selections_.end(),
-                       [](const Selection& s) { return !s.done; });
-  }
-
-  // Prepares the probes for the next pass: one per distinct (prefix, known bits, mode).
-  void begin_pass() {
-    probes_.clear();
-    route_.clear();
-    for (Selection& selection : selections_) {
-      if (selection.done) continue;
-      auto same = std::find_if(probes_.begin(), probes_.end(), [&](const Probe& probe) {
-        return probe.prefix == selection.prefix && probe.known_bits == selection.known_bits &&
-               probe.gathering == selection.gathering;
-      });
-      if (same == probes_.end()) {
-        Probe probe;
-        probe.prefix = selection.prefix;
-        probe.known_bits = selection.known_bits;
-        probe.gathering = selection.gathering;
-        if (probe.gathering) {
-          probe.gathered.reserve(static_cast<std::size_t>(selection.bucket_count));
-        } else {
-          probe.histogram.assign(kDigits, 0);
-        }
-        probes_.push_back(std::move(probe));
-        same = probes_.end() - 1;
-      }
-      selection.probe = static_cast<std::size_t>(same - probes_.begin());
-    }
-    // Usually every probe is one first-level bucket: then a table routes each value in one step.
-    const bool first_level_only = std::all_of(
-        probes_.begin(), probes_.end(), [](const Probe& p) { return p.known_bits == kDigitBits; });
-    if (first_level_only) {
-      route_.assign(kDigits, -1);
-      for (std::size_t i = 0; i < probes_.size(); ++i) {
-        route_[probes_[i].prefix] = static_cast<std::int8_t>(i);
-      }
-    }
-  }
-
-  // One finite error's bit pattern.
-  void observe(std::uint64_t bits) {
-    if (!route_.empty()) {
-      const std::int8_t probe = route_[bits >> (64 - kDigitBits)];
-      if (probe >= 0) add(probes_[static_cast<std::size_t>(probe)], bits);
-      return;
-    }
-    for (Probe& probe : probes_) {
-      if ((bits >> (64 - probe.known_bits)) == probe.prefix) add(probe, bits);
-    }
-  }
-
-  void end_pass() {
-    for (Selection& selection : selections_) {
-      if (selection.done) continue;
-      Probe& probe = probes_[selection.probe];
-      if (probe.gathering) {
-        const auto nth = probe.gathered.begin() + selection.rank;
-        std::nth_element(probe.gathered.begin(), nth, probe.gathered.end());
-        selection.value = *nth;
-        selection.done = true;
-      } else {
-        advance(selection, probe.histogram);
-      }
-    }
-  }
-
-  double value(std::size_t index) const { return selections_[index].value; }
-
- private:
-  static constexpr std::int64_t kGatherLimit = std::int64_t{1} << 22;
-
-  struct Selection {
-    std::int64_t rank = 0;          // Among the values that share `prefix`.
-    std::int64_t bucket_count = 0;  // How many values share `prefix`.
-    std::uint64_t prefix = 0;
-    int known_bits = 0;
-    bool gathering = false;
-    bool done = false;
-    double value = 0.0;
-    std::size_t probe = 0;
-  };
-  struct Probe {
-    std::uint64_t prefix = 0;
-    int known_bits = 0;
-    bool gathering = false;
-    std::vector<std::int64_t> histogram;
-    std::vector<double> gathered;
-  };
-
-  static void add(Probe& probe, std::uint64_t bits) {
-    if (probe.gathering) {
-      probe.gathered.push_back(std::bit_cast<double>(bits));
-    } else {
-      ++probe.histogram[(bits >> (64 - probe.known_bits - kDigitBits)) & (kDigits - 1)];
-    }
-  }
-
-  // Narrows a selection by one digit, given the histogram of that digit within its prefix.
-  static void advance(Selection& selection, const std::vector<std::int64_t>& histogram) {
-    std::uint64_t digit = 0;
-    while (selection.rank >= histogram[digit]) selection.rank -= histogram[digit++];
-    selection.prefix = (selection.prefix << kDigitBits) | digit;
-    selection.known_bits += kDigitBits;
-    selection.bucket_count = histogram[digit];
-    if (selection.known_bits == 64) {
-      selection.value = std::bit_cast<double>(selection.prefix);
-      selection.done = true;
-    } else if (histogram[digit] <= kGatherLimit) {
-      selection.gathering = true;
-    }
-  }
-
-  std::vector<Selection> selections_;
-  std::vector<Probe> probes_;
-  std::vector<std::int8_t> route_;  // First-level bucket -> probe index, or -1; may be empty.
-};
-
-// The decade histogram of ErrorHistogram, mostly read off the first-level radix histogram: a
-// 16-bit bucket lies inside one bin unless an edge cuts it, and only the values in the (at most
-// bins - 1) cut buckets are binned one by one.
-class DecadeHistogram {
- public:
-  DecadeHistogram(double max_abs_error, int bins) : bins_(bins) {
-    if (bins <= 0) return;
-    const auto count = static_cast<std::size_t>(bins);
-    histogram_.edges.assign(count + 1, 0.0);
-    for (std::size_t k = 1; k < count; ++k) {
-      histogram_.edges[k] =
-          max_abs_error * std::pow(10.0, static_cast<double>(k) - static_cast<double>(count));
-    }
-    histogram_.edges[count] = max_abs_error;
-    histogram_.counts.assign(count, 0);
-    cut_.assign(kDigits, false);
-    for (std::size_t k = 1; k < count; ++k) {
-      const auto bits = std::bit_cast<std::uint64_t>(histogram_.edges[k]);
-      if ((bits & ((std::uint64_t{1} << (64 - kDigitBits)) - 1)) != 0) {
-        cut_[bits >> (64 - kDigitBits)] = true;
-      }
-    }
-  }
-
-  bool cuts(std::uint64_t bucket) const { return bins_ > 0 && cut_[bucket]; }
-
-  // A value from a cut bucket.
-  void add(double abs_error) { ++histogram_.counts[bin_of(abs_error)]; }
-
-  // The histogram, given the first-level counts of the finite errors.
-  ErrorHistogram finish(const std::vector<std::int64_t>& top) {
-    for (std::uint64_t bucket = 0; bucket < kNonFiniteBucket; ++bucket) {
-      if (top[bucket] == 0 || cut_[bucket]) continue;
-      histogram_.counts[bin_of(std::bit_cast<double>(bucket << (64 - kDigitBits)))] += top[bucket];
-    }
-    return std::move(histogram_);
-  }
-
- private:
-  std::size_t bin_of(double abs_error) const {
-    const auto above =
-        std::upper_bound(histogram_.edges.begin(), histogram_.edges.end(), abs_error);
-    return static_cast<std::size_t>(
-        std::clamp<std::ptrdiff_t>(above - histogram_.edges.begin() - 1, 0, bins_ - 1));
-  }
-
-  int bins_ = 0;
-  ErrorHistogram histogram_;
-  std::vector<bool> cut_;
-};
-
 }  // namespace
 
 UlpRule ulp_rule(DType dtype, const Shape& shape) {
@@ -726,7 +586,7 @@ UlpRule ulp_rule(DType dtype, const Shape& shape) {
 }
 
 bool avx512_supported() {
-#if TTT_METRICS_AVX512_KERNEL
+#if TTT_METRICS_X86_KERNELS
   static const bool supported =
       __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
   return supported;
@@ -735,15 +595,45 @@ bool avx512_supported() {
 #endif
 }
 
-PassTotals fused_pass(const PassInput& input, Kernel kernel) {
+bool avx2_supported() {
+#if TTT_METRICS_X86_KERNELS
+  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return supported;
+#else
+  return false;
+#endif
+}
+
+Kernel choose_kernel(Kernel requested, const PassInput& input, const char* caller) {
   const bool float_pair =
       input.actual_type == ElementType::float32 && input.expected_type == ElementType::float32;
-  if (kernel == Kernel::avx512 && (!avx512_supported() || !float_pair)) {
-    throw std::logic_error(
-        "[fused_pass] the AVX-512 kernel needs a CPU with AVX-512 F/DQ and two float32 sides");
+  switch (requested) {
+    case Kernel::portable:
+      return Kernel::portable;
+    case Kernel::avx2:
+      if (!avx2_supported() || !float_pair) {
+        throw std::logic_error(std::string("[") + caller +
+                               "] the AVX2 kernel needs a CPU with AVX2 and FMA and two float32 "
+                               "sides");
+      }
+      return Kernel::avx2;
+    case Kernel::avx512:
+      if (!avx512_supported() || !float_pair) {
+        throw std::logic_error(std::string("[") + caller +
+                               "] the AVX-512 kernel needs a CPU with AVX-512 F/DQ and two "
+                               "float32 sides");
+      }
+      return Kernel::avx512;
+    case Kernel::automatic:
+      break;
   }
-  const bool use_avx512 =
-      kernel == Kernel::avx512 || (kernel == Kernel::automatic && float_pair && avx512_supported());
+  if (!float_pair) return Kernel::portable;
+  if (avx512_supported()) return Kernel::avx512;
+  return avx2_supported() ? Kernel::avx2 : Kernel::portable;
+}
+
+PassTotals fused_pass(const PassInput& input, Kernel kernel) {
+  const Kernel chosen = choose_kernel(kernel, input, "fused_pass");
   KernelParams params;
   params.rtol = input.rtol;
   params.atol = input.atol;
@@ -756,13 +646,14 @@ PassTotals fused_pass(const PassInput& input, Kernel kernel) {
     for (std::int64_t begin = 0; begin < input.numel; begin += kChunk) {
       const std::int64_t count = std::min(kChunk, input.numel - begin);
       std::int64_t done = 0;
-#if TTT_METRICS_AVX512_KERNEL
+#if TTT_METRICS_X86_KERNELS
       if constexpr (std::is_same_v<decltype(actual), const float*> &&
                     std::is_same_v<decltype(expected), const float*>) {
         const std::int64_t vector_count = count - count % 8;
-        if (use_avx512 && vector_count > 0) {
+        if (chosen != Kernel::portable && vector_count > 0) {
+          const auto vector_chunk = chosen == Kernel::avx512 ? avx512_chunk : avx2_chunk;
           ChunkStats stats;
-          if (!avx512_chunk(actual + begin, expected + begin, vector_count, params, stats)) {
+          if (!vector_chunk(actual + begin, expected + begin, vector_count, params, stats)) {
             stats = portable_chunk(actual, expected, begin, vector_count, params);
           }
           accumulator.add(stats, begin);
@@ -788,51 +679,6 @@ PassTotals fused_pass(const PassInput& input, Kernel kernel) {
       break;
   }
   return totals;
-}
-
-ErrorDistribution error_distribution(const PassInput& input, std::int64_t finite_pairs,
-                                     double max_abs_error, bool quantiles, int histogram_bins) {
-  // First pass: the histogram of the top 16 bits of every error, which also gives the decade
-  // histogram and the first radix level of the quantiles.
-  std::vector<std::int64_t> top(kDigits, 0);
-  DecadeHistogram decades(max_abs_error, histogram_bins);
-  for_each_error_bits(input, [&](std::uint64_t bits) {
-    const std::uint64_t bucket = bits >> (64 - kDigitBits);
-    ++top[bucket];
-    if (decades.cuts(bucket)) decades.add(std::bit_cast<double>(bits));
-  });
-  std::fill(top.begin() + kNonFiniteBucket, top.end(), 0);
-
-  ErrorDistribution result;
-  if (histogram_bins > 0) result.histogram = decades.finish(top);
-  if (!quantiles) return result;
-  ErrorQuantiles values;
-  if (finite_pairs > 0) {
-    const std::array<double, 3> fractions = {0.5, 0.9, 0.99};
-    std::array<double, 3> positions{};
-    std::vector<std::int64_t> ranks;
-    for (std::size_t q = 0; q < fractions.size(); ++q) {
-      positions[q] = static_cast<double>(finite_pairs - 1) * fractions[q];
-      const auto low = static_cast<std::int64_t>(std::floor(positions[q]));
-      ranks.push_back(low);
-      ranks.push_back(std::min(low + 1, finite_pairs - 1));
-    }
-    OrderStatistics order_statistics(ranks, top);
-    while (order_statistics.pending()) {
-      order_statistics.begin_pass();
-      for_each_error_bits(input, [&](std::uint64_t bits) {
-        if (bits < kNonFiniteBits) order_statistics.observe(bits);
-      });
-      order_statistics.end_pass();
-    }
-    const std::array<double*, 3> outputs = {&values.p50, &values.p90, &values.p99};
-    for (std::size_t q = 0; q < outputs.size(); ++q) {
-      *outputs[q] = interpolate(order_statistics.value(2 * q), order_statistics.value(2 * q + 1),
-                                positions[q] - std::floor(positions[q]));
-    }
-  }
-  result.quantiles = values;
-  return result;
 }
 
 bool masked_allclose(const PassInput& input, double rtol, double atol) {

@@ -1,5 +1,7 @@
-// The fused pass's kernels (portable and AVX-512) against the naive reference, on sizes that
-// straddle the 8-value vectors and the 16384-value chunks, with and without non-finite values.
+// The fused pass's kernels (portable, AVX2 and AVX-512) against the naive reference, on sizes that
+// straddle the 8-value vectors and the 16384-value chunks, with and without non-finite values; the
+// vector kernels against each other bit for bit; and the second pass (quantiles, histogram) of
+// every kernel against its radix-select fallback and a full sort.
 #include "validation/metrics/internal/passes.h"
 
 #include <gmock/gmock.h>
@@ -24,11 +26,21 @@ using ttt::testing::TestRandom;
 
 std::vector<Kernel> kernels_to_test() {
   std::vector<Kernel> kernels = {Kernel::portable};
+  if (avx2_supported()) kernels.push_back(Kernel::avx2);
   if (avx512_supported()) kernels.push_back(Kernel::avx512);
   return kernels;
 }
 
-std::string kernel_name(Kernel kernel) { return kernel == Kernel::avx512 ? "avx512" : "portable"; }
+std::string kernel_name(Kernel kernel) {
+  switch (kernel) {
+    case Kernel::avx512:
+      return "avx512";
+    case Kernel::avx2:
+      return "avx2";
+    default:
+      return "portable";
+  }
+}
 
 struct Case {
   std::vector<float> actual;
@@ -195,6 +207,144 @@ TEST(FusedPassTest, IntegerSidesUseThePortableKernel) {
   EXPECT_EQ(t.mismatched, 2);
   EXPECT_EQ(t.finite_pairs, 4);
   EXPECT_THROW(fused_pass(input, Kernel::avx512), std::logic_error);
+  EXPECT_THROW(fused_pass(input, Kernel::avx2), std::logic_error);
+  EXPECT_THROW(error_distribution(input, 4, 1.0, true, 10, Kernel::avx2), std::logic_error);
+}
+
+// Every field of two PassTotals, compared exactly.
+void expect_same_bits(const PassTotals& a, const PassTotals& b) {
+  EXPECT_EQ(a.numel, b.numel);
+  EXPECT_EQ(a.finite_pairs, b.finite_pairs);
+  EXPECT_EQ(a.nan_actual, b.nan_actual);
+  EXPECT_EQ(a.nan_expected, b.nan_expected);
+  EXPECT_EQ(a.inf_actual, b.inf_actual);
+  EXPECT_EQ(a.inf_expected, b.inf_expected);
+  EXPECT_EQ(a.nonfinite_mismatched, b.nonfinite_mismatched);
+  EXPECT_EQ(a.first_nonfinite_mismatch, b.first_nonfinite_mismatch);
+  EXPECT_EQ(a.mean_actual, b.mean_actual);
+  EXPECT_EQ(a.mean_expected, b.mean_expected);
+  EXPECT_EQ(a.m2_actual, b.m2_actual);
+  EXPECT_EQ(a.m2_expected, b.m2_expected);
+  EXPECT_EQ(a.co_moment, b.co_moment);
+  EXPECT_EQ(a.actual_constant, b.actual_constant);
+  EXPECT_EQ(a.expected_constant, b.expected_constant);
+  EXPECT_EQ(a.actual_nonzero, b.actual_nonzero);
+  EXPECT_EQ(a.expected_nonzero, b.expected_nonzero);
+  EXPECT_EQ(a.masked_equal, b.masked_equal);
+  EXPECT_EQ(a.sum_abs_error, b.sum_abs_error);
+  EXPECT_EQ(a.sum_squared_error, b.sum_squared_error);
+  EXPECT_EQ(a.sum_actual_squared, b.sum_actual_squared);
+  EXPECT_EQ(a.sum_expected_squared, b.sum_expected_squared);
+  EXPECT_EQ(a.sum_product, b.sum_product);
+  EXPECT_EQ(a.max_abs_error, b.max_abs_error);
+  EXPECT_EQ(a.max_abs_error_index, b.max_abs_error_index);
+  EXPECT_EQ(a.max_rel_error, b.max_rel_error);
+  EXPECT_EQ(a.max_ulp_error, b.max_ulp_error);
+  EXPECT_EQ(a.mismatched, b.mismatched);
+  EXPECT_EQ(a.worst_mismatch_index, b.worst_mismatch_index);
+}
+
+TEST(FusedPassTest, Avx2KernelGivesTheAvx512KernelsBits) {
+  if (!avx2_supported() || !avx512_supported()) {
+    GTEST_SKIP() << "needs a CPU with both AVX2 and AVX-512";
+  }
+  for (std::size_t numel : {7u, 8u, 9u, 16383u, 16385u, 50003u}) {
+    SCOPED_TRACE("numel " + std::to_string(numel));
+    Case c = random_case(numel, 300 + numel);
+    expect_same_bits(fused_pass(float_input(c, 1e-3, 1e-2), Kernel::avx2),
+                     fused_pass(float_input(c, 1e-3, 1e-2), Kernel::avx512));
+    if (numel > 20000) {
+      c.actual[17000] = NAN;  // A chunk both kernels hand to the portable kernel.
+      c.expected[40000] = -INFINITY;
+      expect_same_bits(fused_pass(float_input(c, 1e-3, 1e-2), Kernel::avx2),
+                       fused_pass(float_input(c, 1e-3, 1e-2), Kernel::avx512));
+    }
+  }
+}
+
+// The finite |a - e| of a case, in double as the passes compute them.
+std::vector<double> finite_errors(const Case& c) {
+  std::vector<double> errors;
+  for (std::size_t i = 0; i < c.actual.size(); ++i) {
+    const double error = std::fabs(double{c.actual[i]} - double{c.expected[i]});
+    if (std::isfinite(error)) errors.push_back(error);
+  }
+  return errors;
+}
+
+// error_distribution with every kernel equals the radix select and a full sort, quantiles and
+// histogram bit for bit.
+void expect_distribution_exact(const Case& c, double max_abs_error, int bins) {
+  const std::vector<double> errors = finite_errors(c);
+  const auto pairs = static_cast<std::int64_t>(errors.size());
+  const PassInput input = float_input(c, 0.0, 0.0);
+  const ErrorDistribution radix =
+      radix_error_distribution(input, pairs, max_abs_error, true, bins);
+  ASSERT_TRUE(radix.quantiles.has_value());
+  ASSERT_TRUE(radix.histogram.has_value());
+  if (pairs > 0) {
+    EXPECT_EQ(radix.quantiles->p50, ttt::testing::naive_quantile(errors, 0.5));
+    EXPECT_EQ(radix.quantiles->p90, ttt::testing::naive_quantile(errors, 0.9));
+    EXPECT_EQ(radix.quantiles->p99, ttt::testing::naive_quantile(errors, 0.99));
+  }
+  for (Kernel kernel : kernels_to_test()) {
+    SCOPED_TRACE(kernel_name(kernel));
+    const ErrorDistribution d = error_distribution(input, pairs, max_abs_error, true, bins, kernel);
+    ASSERT_TRUE(d.quantiles.has_value());
+    ASSERT_TRUE(d.histogram.has_value());
+    EXPECT_EQ(d.quantiles->p50, radix.quantiles->p50);
+    EXPECT_EQ(d.quantiles->p90, radix.quantiles->p90);
+    EXPECT_EQ(d.quantiles->p99, radix.quantiles->p99);
+    EXPECT_EQ(d.histogram->edges, radix.histogram->edges);
+    EXPECT_EQ(d.histogram->counts, radix.histogram->counts);
+  }
+}
+
+TEST(ErrorDistributionTest, EveryKernelMatchesTheRadixSelectAcrossTails) {
+  // Sizes below and above the 65536-value sample (sampled whole, then strided), with tails that
+  // are not a multiple of the 4- and 8-value vectors or of the 1024-value blocks.
+  for (std::size_t numel : {1u, 2u, 5u, 13u, 1023u, 1025u, 65536u, 65537u, 300007u}) {
+    SCOPED_TRACE("numel " + std::to_string(numel));
+    const Case c = random_case(numel, 500 + numel);
+    const std::vector<double> errors = finite_errors(c);
+    expect_distribution_exact(c, *std::max_element(errors.begin(), errors.end()), 10);
+  }
+}
+
+TEST(ErrorDistributionTest, NonFiniteValuesAreLeftOutByEveryKernel) {
+  Case c = random_case(200003, 17);
+  c.actual[5] = NAN;
+  c.expected[70001] = INFINITY;
+  c.actual[123457] = -INFINITY;
+  c.expected[123457] = -INFINITY;  // Equal infinities: still not a finite pair.
+  c.actual[200002] = NAN;          // In the tail.
+  const std::vector<double> errors = finite_errors(c);
+  ASSERT_EQ(errors.size(), 200003u - 4u);
+  expect_distribution_exact(c, *std::max_element(errors.begin(), errors.end()), 7);
+}
+
+TEST(ErrorDistributionTest, ManyEqualErrorsAndEdgesOnValues) {
+  // Errors 0, 0.5 and 1 only (most of them equal), with edges of 1/8 and 1/2 that fall on values.
+  Case c;
+  for (int i = 0; i < 100001; ++i) {
+    c.expected.push_back(0.0f);
+    c.actual.push_back(i % 10 == 0 ? 1.0f : (i % 10 < 4 ? 0.5f : 0.0f));
+  }
+  expect_distribution_exact(c, 1.0, 3);
+}
+
+TEST(ErrorDistributionTest, ASampleUnlikeTheDataFallsBackToTheRadixSelect) {
+  // 262144 values sampled every 4th position: the sampled positions hold error 0, all others
+  // errors near 1, so the sample puts every bracket at 0 and the pass must fall back.
+  const std::size_t numel = 262144;
+  TestRandom random(23);
+  Case c;
+  for (std::size_t i = 0; i < numel; ++i) {
+    c.expected.push_back(0.0f);
+    c.actual.push_back(i % 4 == 0 ? 0.0f : static_cast<float>(random.uniform(1.0, 2.0)));
+  }
+  const std::vector<double> errors = finite_errors(c);
+  expect_distribution_exact(c, *std::max_element(errors.begin(), errors.end()), 10);
 }
 
 TEST(ErrorDistributionTest, QuantilesMatchAFullSortThroughEveryRadixLevel) {

@@ -42,12 +42,17 @@ struct PassInput {
   UlpRule ulp;
 };
 
-// Which implementation runs the fused pass. `automatic` picks AVX-512 for float32 pairs when the
-// CPU has it; `avx512` throws std::logic_error when it does not.
-enum class Kernel : std::uint8_t { automatic, portable, avx512 };
+// Which implementation runs a pass. `automatic` picks, for float32 pairs, AVX-512 when the CPU has
+// it, else AVX2, else the portable kernel; other element types always run the portable kernel.
+// `avx2` and `avx512` throw std::logic_error when the CPU lacks them or a side is not float32.
+// Every kernel gives the same bits: the AVX2 kernel computes the AVX-512 kernel's eight lanes in
+// two halves and reduces them in the same order, and the second pass only counts and selects.
+enum class Kernel : std::uint8_t { automatic, portable, avx2, avx512 };
 
-// True when this CPU runs the AVX-512 kernel (AVX-512 F and DQ).
+// True when this CPU runs the AVX-512 kernels (AVX-512 F and DQ).
 bool avx512_supported();
+// True when this CPU runs the AVX2 kernels (AVX2 and FMA).
+bool avx2_supported();
 
 // What a pass counts over a range of elements (one chunk, or all of them).
 struct ElementCounts {
@@ -112,12 +117,23 @@ PassTotals fused_pass(const PassInput& input, Kernel kernel = Kernel::automatic)
 
 // The second pass: quantiles and/or the histogram of |a - e| over the finite pairs.
 // `max_abs_error` is the max the fused pass found; histogram_bins 0 means no histogram.
+// One pass counts the errors below every histogram edge and gathers the errors inside a bracket
+// around each quantile's order statistics, the brackets read off a strided sample; a bracket that
+// turns out not to hold its order statistics (a sample unlike the data) falls back to
+// radix_error_distribution. Both are exact.
 struct ErrorDistribution {
   std::optional<ErrorQuantiles> quantiles;
   std::optional<ErrorHistogram> histogram;
 };
 ErrorDistribution error_distribution(const PassInput& input, std::int64_t finite_pairs,
-                                     double max_abs_error, bool quantiles, int histogram_bins);
+                                     double max_abs_error, bool quantiles, int histogram_bins,
+                                     Kernel kernel = Kernel::automatic);
+
+// The same by radix select on the errors' bit patterns, 16 bits per pass (two or three passes
+// over the data, scalar): error_distribution's fallback, and what it replaced.
+ErrorDistribution radix_error_distribution(const PassInput& input, std::int64_t finite_pairs,
+                                           double max_abs_error, bool quantiles,
+                                           int histogram_bins);
 
 // Whether every masked pair (non-finite values replaced by 0) satisfies
 // |e - a| <= atol + rtol * |a|, torch.allclose(expected, actual) as tt-metal calls it.
