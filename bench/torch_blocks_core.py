@@ -14,6 +14,7 @@ for reference).
 
 Run with the thread count given to the C++ benchmarks (TTT_BENCH_THREADS):
   /usr/bin/python3 bench/torch_blocks_core.py --threads 2 [--dtype float32|bfloat16] [--repeats 5]
+  [--norms-only | --skip-lm-head]
 """
 import argparse
 import statistics
@@ -46,6 +47,7 @@ def main():
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-lm-head", action="store_true", help="skip the 2.1 GB LM head")
+    parser.add_argument("--norms-only", action="store_true", help="time RMSNorm and LayerNorm only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
@@ -66,16 +68,17 @@ def main():
             ln = lambda: torch.nn.functional.layer_norm(x, (HIDDEN,), norm_w, norm_b, 1e-5)
             results.append(("layer_norm", mode, rows, *timed(ln, args.repeats * 20)))
 
-        w_gate = normal(HIDDEN, FFN, std=1 / 64)
-        w_up = normal(HIDDEN, FFN, std=1 / 64)
-        w_down = normal(FFN, HIDDEN, std=1 / 119.7)
-        for mode, rows in rows_cases:
-            x = normal(rows, HIDDEN)
-            mlp = lambda: (torch.nn.functional.silu(x @ w_gate) * (x @ w_up)) @ w_down
-            results.append(("gated_mlp", mode, rows, *timed(mlp, args.repeats)))
-        del w_gate, w_up, w_down
+        if not args.norms_only:
+            w_gate = normal(HIDDEN, FFN, std=1 / 64)
+            w_up = normal(HIDDEN, FFN, std=1 / 64)
+            w_down = normal(FFN, HIDDEN, std=1 / 119.7)
+            for mode, rows in rows_cases:
+                x = normal(rows, HIDDEN)
+                mlp = lambda: (torch.nn.functional.silu(x @ w_gate) * (x @ w_up)) @ w_down
+                results.append(("gated_mlp", mode, rows, *timed(mlp, args.repeats)))
+            del w_gate, w_up, w_down
 
-        if not args.skip_lm_head:
+        if not (args.skip_lm_head or args.norms_only):
             w_head = normal(HIDDEN, VOCAB, std=1 / 64)
             for mode, rows in rows_cases:
                 x = normal(rows, HIDDEN)

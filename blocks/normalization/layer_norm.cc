@@ -10,6 +10,7 @@
 #include "blocks/common/checks.h"
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
+#include "blocks/normalization/row_kernels.h"
 #include "blocks/normalization/row_sums.h"
 
 namespace ttt {
@@ -75,14 +76,7 @@ LayerNorm::LayerNorm(LayerNormSpec spec, LayerNormImplConfig config, LayerNormWe
   spec_.validate();
   config_.validate();
   validate(spec_, weights);
-  const bool fp32 = config_.accumulation == Accumulation::fp32;
-  sum_ = fp32 ? norm_detail::sum_fp32 : norm_detail::sum_bf16;
-  sum_of_squares_ = norm_detail::sum_of_squares(config_.accumulation);
   round_intermediate_ = norm_detail::intermediate_rounding(config_.accumulation);
-  // Without a bias the kernel packs the weighted value to the output directly: no float32
-  // buffer to round to, which intermediate_rounding(fp32) expresses.
-  round_weighted_ =
-      spec_.bias ? round_intermediate_ : norm_detail::intermediate_rounding(Accumulation::fp32);
   weights_ =
       Prepared<DeviceWeights>([weight = std::move(weights.weight), bias = std::move(weights.bias),
                                dim = spec_.dim, dtype = config_.weight_dtype] {
@@ -112,21 +106,30 @@ Tensor LayerNorm::forward(const Tensor& x) const {
   const std::int64_t rows = input.numel() / dim;
   const float inverse_dim = 1.0f / static_cast<float>(dim);
   const float eps = static_cast<float>(spec_.eps);
-  std::vector<float> out(static_cast<std::size_t>(input.numel()));
+  Tensor output = norm_detail::output_for(x.shape(), config_.output_dtype);
+  float* out = output.data<float>();
+  const float* in = input.data<float>();
+  const Accumulation accumulation = config_.accumulation;
+  constexpr auto kKernel = norm_detail::RowKernel::automatic;
+  // Each named intermediate is a buffer of the kernel (docs/numerics.md); each step runs over all
+  // rows before the next, so that the row reductions run many rows at once.
+  std::vector<float> sums(static_cast<std::size_t>(rows));
+  norm_detail::reduce_rows({false, accumulation}, in, rows, dim, dim, sums.data(), kKernel);
   for (std::int64_t r = 0; r < rows; ++r) {
-    const float* row = input.data<float>() + r * dim;
-    float* centered = out.data() + r * dim;
-    // Each named intermediate is a buffer of the kernel (docs/numerics.md).
-    const float mean = round_intermediate_(sum_(row, dim) * inverse_dim);
-    for (std::int64_t i = 0; i < dim; ++i) centered[i] = round_intermediate_(row[i] - mean);
-    const float variance = round_intermediate_(sum_of_squares_(centered, dim) * inverse_dim);
-    const float inverse_std = round_intermediate_(1.0f / std::sqrt(variance + eps));
-    for (std::int64_t i = 0; i < dim; ++i) {
-      centered[i] =
-          round_weighted_(round_intermediate_(centered[i] * inverse_std) * weight[i]) + bias[i];
-    }
+    const float mean = round_intermediate_(sums[static_cast<std::size_t>(r)] * inverse_dim);
+    norm_detail::center_row(in + r * dim, dim, mean, accumulation, out + r * dim, kKernel);
   }
-  return Tensor::from_floats(x.shape(), std::move(out), config_.output_dtype);
+  norm_detail::reduce_rows({true, accumulation}, out, rows, dim, dim, sums.data(), kKernel);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float variance = round_intermediate_(sums[static_cast<std::size_t>(r)] * inverse_dim);
+    const float inverse_std = round_intermediate_(1.0f / std::sqrt(variance + eps));
+    float* centered = out + r * dim;
+    // Without a bias the kernel packs the weighted value to the output directly: no buffer to
+    // round to.
+    norm_detail::layer_scale_row(centered, dim, inverse_std, weight, bias, accumulation,
+                                 spec_.bias, centered, kKernel);
+  }
+  return norm_detail::finish_output(std::move(output), config_.output_dtype);
 }
 
 Tensor layer_norm_reference(const LayerNormSpec& spec, const LayerNormWeights& weights,
@@ -138,23 +141,25 @@ Tensor layer_norm_reference(const LayerNormSpec& spec, const LayerNormWeights& w
   check_features_input("layer_norm", x, spec.dim, "reference", InputRows::any);
   const std::int64_t dim = spec.dim;
   const std::int64_t rows = x.numel() / dim;
+  // The values as at_flat reads them, converted once; no bias adds 0.
+  const Tensor values = x.to(DType::float64);
+  const Tensor scale = weight.to(DType::float64);
+  const Tensor shift = bias.defined() ? bias.to(DType::float64) : Tensor({dim}, DType::float64);
+  const double* w = scale.data<double>();
+  const double* b = shift.data<double>();
   std::vector<float> out(static_cast<std::size_t>(x.numel()));
-  std::vector<double> row(static_cast<std::size_t>(dim));
   for (std::int64_t r = 0; r < rows; ++r) {
+    const double* row = values.data<double>() + r * dim;
     double mean = 0.0;
-    for (std::int64_t i = 0; i < dim; ++i) {
-      row[static_cast<std::size_t>(i)] = x.at_flat(r * dim + i);
-      mean += row[static_cast<std::size_t>(i)];
-    }
+    for (std::int64_t i = 0; i < dim; ++i) mean += row[i];
     mean /= static_cast<double>(dim);
     double variance = 0.0;
-    for (double value : row) variance += (value - mean) * (value - mean);
+    for (std::int64_t i = 0; i < dim; ++i) variance += (row[i] - mean) * (row[i] - mean);
     variance /= static_cast<double>(dim);
     const double inverse_std = 1.0 / std::sqrt(variance + spec.eps);
     for (std::int64_t i = 0; i < dim; ++i) {
-      const double shift = bias.defined() ? bias.at_flat(i) : 0.0;
-      out[static_cast<std::size_t>(r * dim + i)] = static_cast<float>(
-          (row[static_cast<std::size_t>(i)] - mean) * inverse_std * weight.at_flat(i) + shift);
+      out[static_cast<std::size_t>(r * dim + i)] =
+          static_cast<float>((row[i] - mean) * inverse_std * w[i] + b[i]);
     }
   }
   return Tensor::from_floats(x.shape(), std::move(out));

@@ -99,18 +99,12 @@ class LayerNorm {
     Tensor weight;
     Tensor bias;  // Zeros when the spec has no bias (adding 0 is exact).
   };
-  using RowSum = float (*)(const float* values, std::int64_t count);
   Tensor forward(const Tensor& x) const;
 
   LayerNormSpec spec_;
   LayerNormImplConfig config_;
   Prepared<DeviceWeights> weights_;
-  RowSum sum_ = nullptr;
-  RowSum sum_of_squares_ = nullptr;
   float (*round_intermediate_)(float) = nullptr;  // To the intermediate buffers' format.
-  // After the weight: the intermediate format when a bias follows, else none (the product is
-  // packed straight to the output).
-  float (*round_weighted_)(float) = nullptr;
 };
 
 // The reference in float64 on the given float32 values: x [..., dim], returns float32.

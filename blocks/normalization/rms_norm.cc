@@ -10,6 +10,7 @@
 #include "blocks/common/checks.h"
 #include "blocks/common/identity.h"
 #include "blocks/common/json_fields.h"
+#include "blocks/normalization/row_kernels.h"
 #include "blocks/normalization/row_sums.h"
 #include "validation/tensor/formats.h"
 
@@ -88,7 +89,6 @@ RmsNorm::RmsNorm(RmsNormSpec spec, RmsNormImplConfig config, RmsNormWeights weig
   spec_.validate();
   config_.validate(spec_);
   validate(spec_, weights);
-  sum_of_squares_ = norm_detail::sum_of_squares(config_.accumulation);
   round_intermediate_ = norm_detail::intermediate_rounding(config_.accumulation);
   // A single chip exchanges nothing: its sum stays in float32.
   exchanged_stats_dtype_ = config_.stat_shards == 1 ? DType::float32 : config_.stats_dtype;
@@ -110,26 +110,31 @@ Tensor RmsNorm::forward(const Tensor& x) const {
   const Tensor input = x.dtype() == config_.activation_dtype ? x : x.to(config_.activation_dtype);
   const float* scale = weight_.get().data<float>();
   const std::int64_t dim = spec_.dim;
-  const std::int64_t shard = dim / config_.stat_shards;
+  const std::int64_t shards = config_.stat_shards;
+  const std::int64_t shard = dim / shards;
   const std::int64_t rows = dim == 0 ? 0 : input.numel() / dim;
   const float* in = input.data<float>();
-  std::vector<float> out(static_cast<std::size_t>(input.numel()));
+  Tensor output = norm_detail::output_for(x.shape(), config_.output_dtype);
+  float* out = output.data<float>();
   const float eps = static_cast<float>(spec_.eps);
   const float inverse_dim = 1.0f / static_cast<float>(dim);
-  std::vector<float> partial(static_cast<std::size_t>(config_.stat_shards));
+  // Every chip's partial sum of squares of every row (each shard is a contiguous run of the row),
+  // rounded for the exchange; then each row's partials are added in chip order.
+  std::vector<float> partials(static_cast<std::size_t>(rows * shards));
+  norm_detail::reduce_rows({true, config_.accumulation}, in, rows * shards, shard, shard,
+                           partials.data(), norm_detail::RowKernel::automatic);
+  quantize_in_place(partials, shards, exchanged_stats_dtype_);
   for (std::int64_t r = 0; r < rows; ++r) {
-    const float* row = in + r * dim;
-    for (std::int64_t s = 0; s < config_.stat_shards; ++s) {
-      partial[static_cast<std::size_t>(s)] = sum_of_squares_(row + s * shard, shard);
-    }
-    quantize_in_place(partial, config_.stat_shards, exchanged_stats_dtype_);
     float sum = 0.0f;
-    for (float value : partial) sum += value;
+    for (std::int64_t s = 0; s < shards; ++s) {
+      sum += partials[static_cast<std::size_t>(r * shards + s)];
+    }
     // The kernel's buffers: mean square, 1 / rms and x / rms (docs/numerics.md).
-    norm_detail::rms_normalize_row(row, dim, sum, inverse_dim, eps, scale, round_intermediate_,
-                                   out.data() + r * dim);
+    const float inverse_rms = norm_detail::rms_inverse(sum, inverse_dim, eps, round_intermediate_);
+    norm_detail::rms_scale_row(in + r * dim, dim, inverse_rms, scale, config_.accumulation,
+                               out + r * dim, norm_detail::RowKernel::automatic);
   }
-  return Tensor::from_floats(x.shape(), std::move(out), config_.output_dtype);
+  return norm_detail::finish_output(std::move(output), config_.output_dtype);
 }
 
 Tensor rms_norm_reference(const RmsNormSpec& spec, const RmsNormWeights& weights, const Tensor& x) {
@@ -140,18 +145,20 @@ Tensor rms_norm_reference(const RmsNormSpec& spec, const RmsNormWeights& weights
   const std::int64_t dim = spec.dim;
   const std::int64_t rows = x.numel() / dim;
   const double offset = spec.add_unit_offset ? 1.0 : 0.0;
+  // The values as at_flat reads them, converted once.
+  const Tensor values = x.to(DType::float64);
+  const Tensor scale = weight.to(DType::float64);
+  const double* w = scale.data<double>();
   std::vector<float> out(static_cast<std::size_t>(x.numel()));
   for (std::int64_t r = 0; r < rows; ++r) {
+    const double* row = values.data<double>() + r * dim;
     double mean_square = 0.0;
-    for (std::int64_t i = 0; i < dim; ++i) {
-      const double value = x.at_flat(r * dim + i);
-      mean_square += value * value;
-    }
+    for (std::int64_t i = 0; i < dim; ++i) mean_square += row[i] * row[i];
     mean_square /= static_cast<double>(dim);
     const double inverse_rms = 1.0 / std::sqrt(mean_square + spec.eps);
     for (std::int64_t i = 0; i < dim; ++i) {
       out[static_cast<std::size_t>(r * dim + i)] =
-          static_cast<float>(x.at_flat(r * dim + i) * inverse_rms * (offset + weight.at_flat(i)));
+          static_cast<float>(row[i] * inverse_rms * (offset + w[i]));
     }
   }
   return Tensor::from_floats(x.shape(), std::move(out));

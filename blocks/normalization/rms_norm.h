@@ -108,13 +108,10 @@ class RmsNorm {
   Tensor decode_forward(const Tensor& x) const;
 
  private:
-  // Sum of squares of `count` values: the accumulation kernel chosen at construction.
-  using SumOfSquares = float (*)(const float* values, std::int64_t count);
   Tensor forward(const Tensor& x) const;
   RmsNormSpec spec_;
   RmsNormImplConfig config_;
   Prepared<Tensor> weight_;
-  SumOfSquares sum_of_squares_ = nullptr;
   float (*round_intermediate_)(float) = nullptr;  // To the intermediate buffers' format.
   DType exchanged_stats_dtype_ = DType::float32;  // Partial sums are rounded to this.
 };

@@ -64,10 +64,14 @@ Prepared<Tensor> prepared_rms_scale(WeightSource weight, bool add_unit_offset, D
   });
 }
 
+float rms_inverse(float sum, float inverse_dim, float eps, IntermediateRounding round) {
+  const float mean_square = round(sum * inverse_dim);
+  return round(1.0f / std::sqrt(mean_square + eps));
+}
+
 void rms_normalize_row(const float* row, std::int64_t count, float sum, float inverse_dim,
                        float eps, const float* scale, IntermediateRounding round, float* target) {
-  const float mean_square = round(sum * inverse_dim);
-  const float inverse_rms = round(1.0f / std::sqrt(mean_square + eps));
+  const float inverse_rms = rms_inverse(sum, inverse_dim, eps, round);
   for (std::int64_t i = 0; i < count; ++i) target[i] = round(row[i] * inverse_rms) * scale[i];
 }
 

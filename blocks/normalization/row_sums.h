@@ -41,6 +41,11 @@ RowSum sum_of_squares(Accumulation accumulation);
 // (1 + weight)) in `dtype`, prepared the first time a forward needs it.
 Prepared<Tensor> prepared_rms_scale(WeightSource weight, bool add_unit_offset, DType dtype);
 
+// 1 / rms of a row whose float32 sum of squares over the whole feature dimension is `sum`
+// (inverse_dim = 1 / that dimension): the kernel's buffers mean square and 1 / rms, each rounded
+// by `round`.
+float rms_inverse(float sum, float inverse_dim, float eps, IntermediateRounding round);
+
 // Normalises one row of `count` values whose float32 sum of squares over the whole feature
 // dimension is `sum` (inverse_dim = 1 / that dimension): the kernel's buffers mean square,
 // 1 / rms and x / rms are each rounded by `round`, then multiplied by scale[i] into target[i].
