@@ -231,7 +231,8 @@ void add_ccl_block_kinds(std::vector<BlockKind>& kinds) {
              facts.weight_dtype = std::string(dtype_name(config.weight_dtype));
              facts.derived["stats_dtype"] = std::string(dtype_name(config.stats_dtype));
            }),
-       .depends_on = {"blocks/normalization/rms_norm", "blocks/normalization/row_sums"},
+       .depends_on = {"blocks/normalization/rms_norm", "blocks/normalization/row_kernels",
+                      "blocks/normalization/row_sums"},
        .weights = distributed_rms_norm_weights,
        .seeded_inputs = distributed_rms_norm_inputs,
        .edge_regimes = {edge_regimes::near_zero_rows(), edge_regimes::large_magnitude()},

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gate/changes.h"
+#include "tests/common/scratch_dir.h"
 #include "validation/input/input_file.h"
 
 namespace ttt {
@@ -313,12 +314,11 @@ TEST(SelectionPlan, JsonRoundTripsAndBadFilesNameTheField) {
   EXPECT_THROW(selection_plan_from_json(JsonNode(bad, "plan.json")), std::invalid_argument);
 }
 
-// A scratch git repository under the test's temporary directory.
+// A scratch git repository in a directory of its own (removed with it).
 class ScratchRepo {
  public:
   explicit ScratchRepo(const std::string& name)
-      : dir_(fs::path(::testing::TempDir()) / ("select_" + name)) {
-    fs::remove_all(dir_);
+      : scratch_("select_" + name), dir_(scratch_.path()) {
     fs::create_directories(dir_ / "suites");
     git("init -q");
     git("config user.email t@example.com");
@@ -347,6 +347,7 @@ class ScratchRepo {
     const std::string command = "git -C '" + dir_.string() + "' " + args;
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
   }
+  test_support::ScratchDir scratch_;
   fs::path dir_;
 };
 

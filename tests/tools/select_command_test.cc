@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/common/scratch_dir.h"
 #include "tests/tools/cli_run.h"
 
 namespace ttt {
@@ -22,8 +23,6 @@ using ::testing::HasSubstr;
 class SelectCommand : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / "select_command";
-    fs::remove_all(dir_);
     repo_ = dir_ / "repo";
     fs::create_directories(repo_ / "suites");
     git("init -q");
@@ -49,7 +48,9 @@ class SelectCommand : public ::testing::Test {
     fs::create_directories((repo_ / path).parent_path());
     std::ofstream(repo_ / path) << text;
   }
-  fs::path dir_;
+  // Each test its own directory: CTest runs the tests of this file as parallel processes.
+  test_support::ScratchDir scratch_;
+  fs::path dir_ = scratch_.path();
   fs::path repo_;
 };
 
