@@ -110,113 +110,103 @@ std::string nmse_tooltip(const std::string& what, double nmse) {
          (nmse < kNmseFloor ? " (drawn at " + format_number(kNmseFloor) + ")" : "");
 }
 
+// An NMSE chart (log10 y) and a PCC chart of the same points, each with an isolated and an
+// accumulated series.
+class ErrorCharts {
+ public:
+  ErrorCharts(const std::string& id, const std::string& nmse_title, const std::string& pcc_title,
+              int width, const std::string& x_label) {
+    nmse_.id = id + "-nmse";
+    nmse_.title = nmse_title;
+    nmse_.width = width;
+    nmse_.x = {x_label, AxisScale::linear, std::nullopt, std::nullopt};
+    nmse_.y = {"nmse", AxisScale::log10, std::nullopt, std::nullopt};
+    pcc_ = nmse_;
+    pcc_.id = id + "-pcc";
+    pcc_.title = pcc_title;
+    pcc_.y = {"pcc", AxisScale::linear, std::nullopt, std::nullopt};
+  }
+
+  // One point at `x` (a layer or a call) named `name` in the PCC tooltips; the NMSE tooltips name
+  // it `isolated_what` and `accumulated_what`. A metric without a value adds no point.
+  void add(double x, const std::string& name, const std::string& isolated_what,
+           const std::string& accumulated_what, const std::optional<double>& isolated_nmse,
+           const std::optional<double>& accumulated_nmse, const std::optional<double>& isolated_pcc,
+           const std::optional<double>& accumulated_pcc, const std::string& link) {
+    if (isolated_nmse) {
+      isolated_nmse_.points.push_back(
+          {x, drawable_nmse(*isolated_nmse), nmse_tooltip(isolated_what, *isolated_nmse), link});
+    }
+    if (accumulated_nmse) {
+      accumulated_nmse_.points.push_back({x, drawable_nmse(*accumulated_nmse),
+                                          nmse_tooltip(accumulated_what, *accumulated_nmse), link});
+    }
+    if (isolated_pcc) {
+      isolated_pcc_.points.push_back(
+          {x, *isolated_pcc, name + " isolated: pcc " + format_number(*isolated_pcc), link});
+    }
+    if (accumulated_pcc) {
+      accumulated_pcc_.points.push_back(
+          {x, *accumulated_pcc, name + " accumulated: pcc " + format_number(*accumulated_pcc),
+           link});
+    }
+  }
+
+  // The NMSE chart, to which a caller may add reference lines before render().
+  Chart& nmse() { return nmse_; }
+
+  // Both charts' SVG, with the accumulated series when `with_accumulated`.
+  std::string render(bool with_accumulated) {
+    nmse_.series = {isolated_nmse_};
+    pcc_.series = {isolated_pcc_};
+    if (with_accumulated) {
+      nmse_.series.push_back(accumulated_nmse_);
+      pcc_.series.push_back(accumulated_pcc_);
+    }
+    return render_svg_chart(nmse_) + render_svg_chart(pcc_);
+  }
+
+ private:
+  Chart nmse_, pcc_;
+  ChartSeries isolated_nmse_ = series("isolated", kIsolatedColor);
+  ChartSeries accumulated_nmse_ = series("accumulated", kAccumulatedColor);
+  ChartSeries isolated_pcc_ = series("isolated", kIsolatedColor);
+  ChartSeries accumulated_pcc_ = series("accumulated", kAccumulatedColor);
+};
+
 std::string layer_charts(const HtmlReportInput& input) {
   const std::vector<LayerPoint> layers = layer_points(input.calls);
   if (layers.empty()) return "<p class=\"sub\">No call belongs to a layer.</p>\n";
-  Chart nmse;
-  nmse.id = "layer-nmse";
-  nmse.title = "NMSE per layer (the layer's worst call)";
-  nmse.width = 560;
-  nmse.x = {"layer", AxisScale::linear, std::nullopt, std::nullopt};
-  nmse.y = {"nmse", AxisScale::log10, std::nullopt, std::nullopt};
-  Chart pcc = nmse;
-  pcc.id = "layer-pcc";
-  pcc.title = "PCC per layer (the layer's lowest)";
-  pcc.y = {"pcc", AxisScale::linear, std::nullopt, std::nullopt};
-  ChartSeries isolated_nmse = series("isolated", kIsolatedColor);
-  ChartSeries accumulated_nmse = series("accumulated", kAccumulatedColor);
-  ChartSeries isolated_pcc = isolated_nmse;
-  ChartSeries accumulated_pcc = accumulated_nmse;
+  ErrorCharts charts("layer", "NMSE per layer (the layer's worst call)",
+                     "PCC per layer (the layer's lowest)", 560, "layer");
   for (const LayerPoint& layer : layers) {
-    const auto x = static_cast<double>(layer.layer);
     const std::string name = "layer " + std::to_string(layer.layer);
-    if (layer.isolated_nmse) {
-      isolated_nmse.points.push_back(
-          {x, drawable_nmse(*layer.isolated_nmse),
-           nmse_tooltip(name + " isolated (" + layer.isolated_call + ")", *layer.isolated_nmse),
-           ""});
-    }
-    if (layer.accumulated_nmse) {
-      accumulated_nmse.points.push_back(
-          {x, drawable_nmse(*layer.accumulated_nmse),
-           nmse_tooltip(name + " accumulated (" + layer.accumulated_call + ")",
-                        *layer.accumulated_nmse),
-           ""});
-    }
-    if (layer.isolated_pcc) {
-      isolated_pcc.points.push_back({x, *layer.isolated_pcc,
-                                     name + " isolated: pcc " + format_number(*layer.isolated_pcc),
-                                     ""});
-    }
-    if (layer.accumulated_pcc) {
-      accumulated_pcc.points.push_back(
-          {x, *layer.accumulated_pcc,
-           name + " accumulated: pcc " + format_number(*layer.accumulated_pcc), ""});
-    }
-  }
-  nmse.series = {isolated_nmse};
-  pcc.series = {isolated_pcc};
-  if (input.has_accumulated) {
-    nmse.series.push_back(accumulated_nmse);
-    pcc.series.push_back(accumulated_pcc);
+    charts.add(static_cast<double>(layer.layer), name,
+               name + " isolated (" + layer.isolated_call + ")",
+               name + " accumulated (" + layer.accumulated_call + ")", layer.isolated_nmse,
+               layer.accumulated_nmse, layer.isolated_pcc, layer.accumulated_pcc, "");
   }
   if (input.flagged_layer) {
-    const auto x = static_cast<double>(*input.flagged_layer);
-    nmse.lines.push_back(vertical_line(x, "out of band"));
-    nmse.lines.back().color = kAccumulatedColor;
+    charts.nmse().lines.push_back(
+        vertical_line(static_cast<double>(*input.flagged_layer), "out of band"));
+    charts.nmse().lines.back().color = kAccumulatedColor;
   }
-  return "<div class=\"charts\">" + render_svg_chart(nmse) + render_svg_chart(pcc) + "</div>\n";
+  return "<div class=\"charts\">" + charts.render(input.has_accumulated) + "</div>\n";
 }
 
 std::string call_charts(const HtmlReportInput& input, const std::vector<std::size_t>& worst) {
-  Chart nmse;
-  nmse.id = "call-nmse";
-  nmse.title = "NMSE per call along the model (click a worst call for its replay line)";
-  nmse.width = 1100;
-  nmse.x = {"call (in call order)", AxisScale::linear, std::nullopt, std::nullopt};
-  nmse.y = {"nmse", AxisScale::log10, std::nullopt, std::nullopt};
-  Chart pcc = nmse;
-  pcc.id = "call-pcc";
-  pcc.title = "PCC per call along the model";
-  pcc.y = {"pcc", AxisScale::linear, std::nullopt, std::nullopt};
-  ChartSeries isolated_nmse = series("isolated", kIsolatedColor);
-  ChartSeries accumulated_nmse = series("accumulated", kAccumulatedColor);
-  ChartSeries isolated_pcc = isolated_nmse;
-  ChartSeries accumulated_pcc = accumulated_nmse;
+  ErrorCharts charts("call",
+                     "NMSE per call along the model (click a worst call for its replay line)",
+                     "PCC per call along the model", 1100, "call (in call order)");
   for (std::size_t i = 0; i < input.calls.size(); ++i) {
     const HtmlReportCall& call = input.calls[i];
-    const auto x = static_cast<double>(i);
     const std::string label = std::to_string(i) + " " + call_label(call);
     const bool listed = std::find(worst.begin(), worst.end(), i) != worst.end();
-    const std::string link = listed ? "#call-" + std::to_string(i) : "";
-    if (call.isolated_nmse) {
-      isolated_nmse.points.push_back({x, drawable_nmse(*call.isolated_nmse),
-                                      nmse_tooltip(label + " isolated", *call.isolated_nmse),
-                                      link});
-    }
-    if (call.accumulated_nmse) {
-      accumulated_nmse.points.push_back(
-          {x, drawable_nmse(*call.accumulated_nmse),
-           nmse_tooltip(label + " accumulated", *call.accumulated_nmse), link});
-    }
-    if (call.isolated_pcc) {
-      isolated_pcc.points.push_back({x, *call.isolated_pcc,
-                                     label + " isolated: pcc " + format_number(*call.isolated_pcc),
-                                     link});
-    }
-    if (call.accumulated_pcc) {
-      accumulated_pcc.points.push_back(
-          {x, *call.accumulated_pcc,
-           label + " accumulated: pcc " + format_number(*call.accumulated_pcc), link});
-    }
+    charts.add(static_cast<double>(i), label, label + " isolated", label + " accumulated",
+               call.isolated_nmse, call.accumulated_nmse, call.isolated_pcc, call.accumulated_pcc,
+               listed ? "#call-" + std::to_string(i) : "");
   }
-  nmse.series = {isolated_nmse};
-  pcc.series = {isolated_pcc};
-  if (input.has_accumulated) {
-    nmse.series.push_back(accumulated_nmse);
-    pcc.series.push_back(accumulated_pcc);
-  }
-  return render_svg_chart(nmse) + render_svg_chart(pcc);
+  return charts.render(input.has_accumulated);
 }
 
 std::string token_strip(const HtmlReportInput& input) {
