@@ -15,13 +15,7 @@
 
 #include "validation/metrics/internal/elements.h"
 #include "validation/metrics/internal/passes.h"
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define TTT_METRICS_X86_KERNELS 1
-#else
-#define TTT_METRICS_X86_KERNELS 0
-#endif
+#include "validation/metrics/internal/x86_kernels.h"
 
 namespace ttt::metrics_internal {
 

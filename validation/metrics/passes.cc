@@ -15,14 +15,8 @@
 #include <vector>
 
 #include "validation/metrics/internal/elements.h"
+#include "validation/metrics/internal/x86_kernels.h"
 #include "validation/tensor/formats.h"
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define TTT_METRICS_X86_KERNELS 1
-#else
-#define TTT_METRICS_X86_KERNELS 0
-#endif
 
 namespace ttt::metrics_internal {
 
