@@ -14,6 +14,7 @@
 
 #include "blocks/common/device_model.h"
 #include "command.h"
+#include "overhead_flags.h"
 #include "suites/suite/compose.h"
 #include "suites/suite/device_compose.h"
 #include "suites/suite/model_targets.h"
@@ -44,8 +45,7 @@ struct ComposeArguments {
   bool device_cost = false;
   std::string model;
   std::vector<std::string> devices;
-  double op_overhead_us = 0.0;
-  double eth_hop_us = 0.0;
+  OverheadFlags overhead;
 };
 
 // `ttt compose --device-cost`: the model (--model, else the suite's) on every --device (else the
@@ -63,24 +63,23 @@ int run_device_cost(const ComposeArguments& args) {
         "[compose] --device-cost needs a model: --model NAME|config.json, or a suite naming one");
   }
   if (args.layers > 0 || args.vocab_size > 0) {
-    model->spec = slice_spec(model->spec,
-                             args.layers > 0 ? args.layers
-                                             : static_cast<std::int64_t>(model->spec.layers.size()),
-                             args.vocab_size);
+    model->spec = slice_spec(
+        model->spec,
+        args.layers > 0 ? args.layers : static_cast<std::int64_t>(model->spec.layers.size()),
+        args.vocab_size);
   }
   std::vector<std::string> devices = args.devices;
   if (devices.empty() && suite) devices.emplace_back(device_name(suite->device));
   if (devices.empty()) {
-    throw std::invalid_argument("[compose] --device-cost needs --device (known: " +
-                                device_model_names() + ")");
+    throw std::invalid_argument(
+        "[compose] --device-cost needs --device (known: " + device_model_names() + ")");
   }
   DeviceComposeOptions options;
   if (args.seq_len > 0) options.seq_len = args.seq_len;
   options.context_len = args.context_len >= 0 ? args.context_len : options.seq_len;
   options.batch = args.batch;
   if (!args.preset.empty()) options.preset = parse_preset(args.preset);
-  options.overheads = {.op_dispatch_ns = args.op_overhead_us * 1e3,
-                       .eth_hop_ns = args.eth_hop_us * 1e3};
+  options.overheads = args.overhead.overheads();
   nlohmann::json json = nlohmann::json::array();
   std::string text;
   for (const std::string& name : devices) {
@@ -102,8 +101,7 @@ std::optional<ModelTargets> find_targets(const ComposeArguments& args,
                                          const Composition& composition, std::string& note) {
   if (!args.targets.empty()) return load_model_targets(args.targets);
   if (args.no_targets) return std::nullopt;
-  const std::string path =
-      default_targets_path(args.suite, composition.model, composition.device);
+  const std::string path = default_targets_path(args.suite, composition.model, composition.device);
   if (path.empty() || !std::filesystem::exists(path)) return std::nullopt;
   if (is_slice(composition)) {
     note = "\ntargets " + path + " not judged: the prediction is a slice (" +
@@ -206,12 +204,11 @@ const CommandRegistration kRegistration("compose", [](CLI::App& app) {
       command->add_option("--targets", args->targets,
                           "Model targets to judge the prediction against (default: the suite's "
                           "targets/<model>.<device>.json when it exists)");
-  command
-      ->add_flag("--no-targets", args->no_targets, "Do not look for the suite's targets file")
+  command->add_flag("--no-targets", args->no_targets, "Do not look for the suite's targets file")
       ->excludes(targets);
-  CLI::Option* measure = command->add_flag(
-      "--measure", args->measure,
-      "Run the real model (seeded weights) and compare with the prediction");
+  CLI::Option* measure =
+      command->add_flag("--measure", args->measure,
+                        "Run the real model (seeded weights) and compare with the prediction");
   command
       ->add_flag("--device-cost", args->device_cost,
                  "Predict on Tenstorrent devices from the cost model (docs/cost-model.md) "
@@ -226,16 +223,7 @@ const CommandRegistration kRegistration("compose", [](CLI::App& app) {
                    "--device-cost: topologies, comma-separated: N150, N300, T3K, TG, P100, P150 "
                    "(default: the suite's device)")
       ->delimiter(',');
-  command
-      ->add_option("--op-overhead-us", args->op_overhead_us,
-                   "--device-cost: dispatch overhead per device operation, microseconds "
-                   "(default 0: no published figure)")
-      ->check(CLI::NonNegativeNumber);
-  command
-      ->add_option("--eth-hop-us", args->eth_hop_us,
-                   "--device-cost: latency per Ethernet hop of a collective, microseconds "
-                   "(default 0: no published figure)")
-      ->check(CLI::NonNegativeNumber);
+  add_overhead_flags(command, args->overhead, "--device-cost: ");
   command->add_flag("--warm-caches", args->warm_caches,
                     "--measure: do not evict the caches before each forward (as `ttt suite run "
                     "--warm-caches`)");

@@ -11,6 +11,7 @@
 
 #include "blocks/common/device_model.h"
 #include "command.h"
+#include "overhead_flags.h"
 #include "suites/suite/device_compose.h"
 #include "suites/suite/roofline.h"
 
@@ -24,8 +25,7 @@ struct RooflineArguments {
   std::int64_t context_len = -1;
   std::int64_t batch = 1;
   std::string preset;
-  double op_overhead_us = 0.0;
-  double eth_hop_us = 0.0;
+  OverheadFlags overhead;
   std::string cpu_ceilings;
   std::string html_file;
   std::string json_file;
@@ -43,8 +43,7 @@ int run_roofline(const RooflineArguments& args) {
   options.context_len = args.context_len >= 0 ? args.context_len : args.seq_len;
   options.batch = args.batch;
   if (!args.preset.empty()) options.preset = parse_preset(args.preset);
-  options.overheads = {.op_dispatch_ns = args.op_overhead_us * 1e3,
-                       .eth_hop_ns = args.eth_hop_us * 1e3};
+  options.overheads = args.overhead.overheads();
   std::vector<DeviceComposition> compositions;
   for (const DeviceModel* device : devices) {
     compositions.push_back(compose_device_cost(model, *device, options));
@@ -80,14 +79,7 @@ const CommandRegistration kRegistration("roofline", [](CLI::App& app) {
   command->add_option("--batch", args->batch, "Users (default 1)")->check(CLI::PositiveNumber);
   command->add_option("--preset", args->preset, "TTTv1 precision preset (default: none)")
       ->check(CLI::IsMember({"accuracy", "performance"}));
-  command
-      ->add_option("--op-overhead-us", args->op_overhead_us,
-                   "Dispatch overhead per device operation, microseconds (default 0)")
-      ->check(CLI::NonNegativeNumber);
-  command
-      ->add_option("--eth-hop-us", args->eth_hop_us,
-                   "Latency per Ethernet hop of a collective, microseconds (default 0)")
-      ->check(CLI::NonNegativeNumber);
+  add_overhead_flags(command, args->overhead, "");
   command->add_option("--cpu-ceilings", args->cpu_ceilings,
                       "The CPU's roofs as GBPS,GFLOPS (read GB/s, float32 GEMM GFLOP/s) instead "
                       "of measuring them (about a second): for deterministic output");
