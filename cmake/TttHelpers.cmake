@@ -41,6 +41,33 @@ function(ttt_add_library name)
   set_property(GLOBAL APPEND PROPERTY TTT_EXPORTED_TARGETS ttt_${name})
 endfunction()
 
+# The definitions every test executable is compiled with (ttt_add_test).
+set(TTT_TEST_DEFINITIONS
+    TTT_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
+    TTT_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    TTT_BINARY_DIR="${PROJECT_BINARY_DIR}")
+
+# One precompiled header for every test executable: GoogleTest, GoogleMock, nlohmann::json and
+# the standard headers the tests use, parsed once instead of once per test (about a fifth of a
+# test's compile time). ttt_test_pch compiles it with the tests' flags and definitions; each test
+# reuses it (REUSE_FROM). Project headers stay out of it: a change to one must not rebuild every
+# test. TTT_TEST_PCH=OFF compiles each test alone (to check that it includes what it uses).
+option(TTT_TEST_PCH "Build the tests with one shared precompiled header" ON)
+function(ttt_test_pch_target)
+  if(TARGET ttt_test_pch)
+    return()
+  endif()
+  file(WRITE ${PROJECT_BINARY_DIR}/ttt_test_pch.cc "// The target that compiles the tests' precompiled header.\n")
+  add_library(ttt_test_pch OBJECT ${PROJECT_BINARY_DIR}/ttt_test_pch.cc)
+  target_link_libraries(ttt_test_pch PRIVATE GTest::gmock nlohmann_json::nlohmann_json)
+  target_compile_definitions(ttt_test_pch PRIVATE ${TTT_TEST_DEFINITIONS})
+  ttt_target_settings(ttt_test_pch)
+  target_precompile_headers(ttt_test_pch PRIVATE
+    <gmock/gmock.h> <gtest/gtest.h> <nlohmann/json.hpp>
+    <algorithm> <cmath> <cstdint> <cstdio> <filesystem> <fstream> <functional> <map> <memory>
+    <optional> <set> <sstream> <stdexcept> <string> <string_view> <utility> <vector>)
+endfunction()
+
 # ttt_add_test(<name> SOURCES ... [DEPS ...] [LABELS ...] [TIMEOUT s] [SERIAL])
 # One GoogleTest executable, discovered test by test into CTest with the given labels
 # (unit, pattern, model, slow). Tests run from the source tree's tests/ directory.
@@ -55,11 +82,12 @@ function(ttt_add_test name)
   endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock_main)
-  target_compile_definitions(${name} PRIVATE
-    TTT_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
-    TTT_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-    TTT_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  target_compile_definitions(${name} PRIVATE ${TTT_TEST_DEFINITIONS})
   ttt_target_settings(${name})
+  if(TTT_TEST_PCH)
+    ttt_test_pch_target()
+    target_precompile_headers(${name} REUSE_FROM ttt_test_pch)
+  endif()
   # ::testing::TempDir() is TEST_TMPDIR: one directory per build tree, so that two test runs on
   # one machine (two clones, two presets) never share scratch files.
   file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/test-tmp)

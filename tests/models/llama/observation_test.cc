@@ -82,7 +82,7 @@ void expect_observation_does_not_perturb(const std::function<LlamaModel()>& buil
 
 TEST(ObservationDoesNotPerturb, TrainedModel) {
   const ModelDirectory directory =
-      open_model_directory(std::string(TTT_SOURCE_DIR) + "/models/trained/tiny-llama-bytes");
+      open_model_directory(TTT_SOURCE_DIR "/models/trained/tiny-llama-bytes");
   const std::vector<std::int64_t> prompt =
       directory.tokenizer->encode("count from 120: 120 121 122");
   expect_observation_does_not_perturb([&] { return build_llama_model(directory); }, prompt, 12);
