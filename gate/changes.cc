@@ -11,6 +11,9 @@
 #include <stdexcept>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "suites/suite/registry.h"
 #include "validation/input/input_file.h"
 
 namespace ttt {
@@ -78,6 +81,12 @@ SuiteFile parse_text(const std::string& text, const std::string& source,
   return parse_suite_file(parse_json(text, source), source, suites_dir);
 }
 
+// A fingerprint registry ("format": "ttt-fingerprint-registry"), whatever else it holds.
+bool is_registry_text(const std::string& text) {
+  const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return json.is_object() && json.contains("format") && json["format"] == kRegistryFormat;
+}
+
 }  // namespace
 
 ChangeSet read_git_change(const std::string& repo, const std::string& base,
@@ -128,16 +137,20 @@ ChangeSet read_git_change(const std::string& repo, const std::string& base,
   std::sort(suite_paths.begin(), suite_paths.end());
   for (const std::string& path : suite_paths) {
     if (classify_path(path).effect != PathEffect::suite_file) continue;
+    std::string text;
+    if (head.empty()) {
+      text = read_file((std::filesystem::path(repo) / path).string());
+    } else {
+      auto at_head = file_at(repo, change.head, path);
+      if (!at_head) throw std::invalid_argument("[select] cannot read " + path + " at --head");
+      text = std::move(*at_head);
+    }
+    // Until the registry moved to suites/registry/, it was suites/registry.json: a tree of that
+    // time holds a registry beside its suite files, and it is not one of them.
+    if (is_registry_text(text)) continue;
     SuiteAtHead suite;
     suite.path = path;
-    if (head.empty()) {
-      suite.head =
-          parse_text(read_file((std::filesystem::path(repo) / path).string()), path, suites_dir);
-    } else {
-      const auto text = file_at(repo, change.head, path);
-      if (!text) throw std::invalid_argument("[select] cannot read " + path + " at --head");
-      suite.head = parse_text(*text, path, suites_dir);
-    }
+    suite.head = parse_text(text, path, suites_dir);
     suite.changed = std::binary_search(change.paths.begin(), change.paths.end(), path);
     const auto base_text = file_at(repo, merge_base, path);
     suite.existed_at_base = base_text.has_value();

@@ -421,6 +421,34 @@ TEST(ReadGitChange, TheWorkingTreeCountsUncommittedAndUntrackedFiles) {
                                      {SelectReason::no_evidence, ""}}));
 }
 
+TEST(ReadGitChange, ARegistryBesideTheSuiteFilesIsNotASuiteFile) {
+  // Trees before the registry moved to suites/registry/ kept it as suites/registry.json.
+  const ScratchRepo repo("old_registry");
+  repo.write("suites/tiny.json", block_suite("0.999", false));
+  const std::string registry =
+      R"({"format": "ttt-fingerprint-registry", "format_version": 1, "entries": []})";
+  repo.write("suites/registry.json", registry);
+  const std::string base = repo.commit("base");
+  repo.write("suites/registry.json", registry + "\n");
+  repo.write("blocks/ffn/mlp.cc", "// 2\n");
+  const std::string head = repo.commit("head");
+  for (const std::string& at : {head, std::string()}) {
+    const ChangeSet change = read_git_change(repo.dir().string(), base, at);
+    ASSERT_EQ(change.suites.size(), 1u) << "head '" << at << "'";
+    EXPECT_EQ(change.suites[0].path, "suites/tiny.json");
+    EXPECT_EQ(change.paths,
+              (std::vector<std::string>{"blocks/ffn/mlp.cc", "suites/registry.json"}));
+  }
+  // A suite file that is not valid JSON is still an error naming it.
+  repo.write("suites/broken.json", "{");
+  try {
+    read_git_change(repo.dir().string(), base, "");
+    FAIL() << "expected an error for suites/broken.json";
+  } catch (const std::exception& error) {
+    EXPECT_THAT(error.what(), HasSubstr("suites/broken.json"));
+  }
+}
+
 TEST(ReadGitChange, ABaseOrHeadThatIsNotACommitIsAnErrorNamingTheArgument) {
   const ScratchRepo repo("bad");
   repo.write("suites/tiny.json", block_suite("0.999", false));
