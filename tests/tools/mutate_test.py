@@ -15,7 +15,9 @@ import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools", "mutate"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "common"))
 
+import build_lock  # noqa: E402
 import mutate  # noqa: E402
 import mutants  # noqa: E402
 from mutants import Mutant  # noqa: E402
@@ -250,15 +252,15 @@ class Lock(unittest.TestCase):
                  "1: -> FLOCK  ADVISORY  WRITE 5151 08:01:777 0 EOF\n"
                  "2: POSIX  ADVISORY  WRITE 6161 08:01:777 0 EOF\n"
                  "3: FLOCK  ADVISORY  WRITE 7171 08:01:778 0 EOF\n")
-        self.assertEqual(mutate.lock_holders(locks, 777), {4242})
+        self.assertEqual(build_lock.lock_holders(locks, 777), {4242})
 
     def test_ancestors_start_with_this_process(self):
-        chain = mutate.ancestors()
+        chain = build_lock.ancestors()
         self.assertEqual(chain[0], os.getpid())
         self.assertIn(os.getppid(), chain)
 
     def test_an_absent_lock_file_is_not_taken(self):
-        with mutate.BuildLock(path="/nonexistent/ttt-build.lock") as lock:
+        with build_lock.BuildLock(path="/nonexistent/ttt-build.lock") as lock:
             self.assertIsNone(lock.fd)
 
 

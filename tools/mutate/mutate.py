@@ -34,7 +34,6 @@ Standard library only. docs/testing.md, "Mutation runs", describes the list and 
 
 import argparse
 import dataclasses
-import fcntl
 import json
 import os
 import re
@@ -46,13 +45,15 @@ import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "common"))
 import mutants as mutant_list  # noqa: E402  (the list lives next to this script)
+from build_lock import BUILD_LOCK, BuildLock  # noqa: E402  (tools/common)
 
 EXIT_OK = 0
 EXIT_NOT_CAUGHT = 1
 EXIT_BAD_INPUT = 2
 
-BUILD_LOCK = "/tmp/ttt-build.lock"
 BUILD_DIR = os.path.join("build", "ci")
 MANIFEST = ".ttt-mutate-files"
 # Labels whose tests a mutation run never starts: the slow tier, and this run itself.
@@ -414,70 +415,6 @@ def sync_tree(source, scratch, files):
             removed += 1
     write_text(manifest, "".join(rel + "\n" for rel in files))
     return copied, removed
-
-
-# ---- the build lock --------------------------------------------------------------------------
-
-
-def ancestors(pid=None):
-    """This process and its ancestors' pids."""
-    pids = []
-    pid = os.getpid() if pid is None else pid
-    while pid > 0 and pid not in pids:
-        pids.append(pid)
-        try:
-            with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-                stat = f.read()
-            pid = int(stat[stat.rindex(")") + 2:].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-    return pids
-
-
-def lock_holders(locks_text, inode):
-    """Pids holding a FLOCK lock on `inode` in /proc/locks text."""
-    holders = set()
-    for line in locks_text.splitlines():
-        fields = line.split()
-        if "FLOCK" not in fields or "->" in fields:
-            continue  # "->" marks a waiter, not a holder.
-        try:
-            at = fields.index("FLOCK")
-            pid, device_inode = int(fields[at + 3]), fields[at + 4]
-        except (ValueError, IndexError):
-            continue
-        if device_inode.rsplit(":", 1)[-1] == str(inode):
-            holders.add(pid)
-    return holders
-
-
-class BuildLock:
-    """flock of BUILD_LOCK around one build or test run, when the file exists and no ancestor
-    holds it already (taking it again would wait for ourselves forever)."""
-
-    def __init__(self, path=BUILD_LOCK, enabled=True):
-        self.path, self.enabled, self.fd = path, enabled, None
-
-    def __enter__(self):
-        if not self.enabled or not os.path.exists(self.path):
-            return self
-        try:
-            with open("/proc/locks", encoding="utf-8") as f:
-                holders = lock_holders(f.read(), os.stat(self.path).st_ino)
-        except OSError:
-            holders = set()
-        if holders & set(ancestors()):
-            return self
-        self.fd = os.open(self.path, os.O_RDONLY)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-        return False
 
 
 # ---- building and testing ----------------------------------------------------------------------
