@@ -48,11 +48,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "common"))
 import mutants as mutant_list  # noqa: E402  (the list lives next to this script)
-from build_lock import BUILD_LOCK, BuildLock  # noqa: E402  (tools/common)
+from build_lock import BuildLock  # noqa: E402  (tools/common)
+from tool_cli import EXIT_BAD_INPUT, EXIT_OK, BadInput, add_run_options, run_main  # noqa: E402
 
-EXIT_OK = 0
 EXIT_NOT_CAUGHT = 1
-EXIT_BAD_INPUT = 2
 
 BUILD_DIR = os.path.join("build", "ci")
 MANIFEST = ".ttt-mutate-files"
@@ -67,10 +66,6 @@ NOT_CAUGHT = "not_caught"
 DEFECTIVE = "defective"  # Does not build: the mutant, not the tests, is wrong.
 # A test's result in a run.
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
-
-
-class BadInput(Exception):
-    """An input error: exit 2 with the message."""
 
 
 # ---- the mutants ------------------------------------------------------------------------------
@@ -639,57 +634,46 @@ def parse_args(argv):
                         help="the scratch copy of the tree (default: %(default)s)")
     parser.add_argument("--source", default=os.path.dirname(os.path.dirname(here)),
                         metavar="DIR", help="the tree to mutate (default: this script's tree)")
-    parser.add_argument("--jobs", type=int, default=2, help="build and ctest jobs (default 2)")
     parser.add_argument("--report", metavar="FILE", help="write FILE.json and FILE.md")
-    parser.add_argument("--no-lock", action="store_true", help=f"do not take {BUILD_LOCK}")
+    add_run_options(parser, "build and ctest jobs (default 2)")
     return parser.parse_args(argv)
 
 
 def main(argv=None, out=sys.stdout, err=sys.stderr):
-    try:
-        args = parse_args(argv)
-    except SystemExit as exit_:
-        return EXIT_BAD_INPUT if exit_.code else EXIT_OK
-    try:
-        if args.jobs < 1:
-            raise BadInput(f"--jobs must be >= 1, got {args.jobs}")
-        validate_mutants(mutant_list.MUTANTS)
-        mutants = choose(mutant_list.MUTANTS, args.only)
-        if args.list:
-            out.write(render_list(mutants))
-            return EXIT_OK
-        source = os.path.abspath(args.source)
-        if args.check:
-            check_mutants(source, mutants)
-            problems, spans = check_selections(source, mutants)
-            for mutant_id, message in problems:
-                err.write(f"mutate.py: error: mutant {mutant_id}: {message}\n")
-            if problems:
-                return EXIT_BAD_INPUT
-            for m in mutants:
-                out.write(f"{m.id}: applies once; selects tests of {len(spans[m.id])} programs\n")
-            out.write(f"{len(mutants)} mutants checked\n")
-            return EXIT_OK
-        for tool in ("git", "cmake", "ctest"):
-            if shutil.which(tool) is None:
-                raise BadInput(f"{tool} is not on PATH")
-        scratch = os.path.abspath(args.scratch)
-        if scratch == source or scratch.startswith(source + os.sep):
-            raise BadInput(f"--scratch {scratch} must lie outside the source tree {source}")
+    return run_main("mutate.py", parse_args, lambda args, log: run(args, log, out, err), argv, err)
 
-        def log(message):
-            err.write(message + "\n")
-            err.flush()
 
-        runner = Runner(scratch, args.jobs, not args.no_lock, log)
-        report = run_mutation(runner, source, mutants, log)
-        if args.report:
-            write_report(args.report, report)
-        out.write(render_markdown(report))
-        return verdict(report)
-    except BadInput as error:
-        err.write(f"mutate.py: error: {error}\n")
-        return EXIT_BAD_INPUT
+def run(args, log, out, err):
+    """main's work once the arguments parsed."""
+    validate_mutants(mutant_list.MUTANTS)
+    mutants = choose(mutant_list.MUTANTS, args.only)
+    if args.list:
+        out.write(render_list(mutants))
+        return EXIT_OK
+    source = os.path.abspath(args.source)
+    if args.check:
+        check_mutants(source, mutants)
+        problems, spans = check_selections(source, mutants)
+        for mutant_id, message in problems:
+            err.write(f"mutate.py: error: mutant {mutant_id}: {message}\n")
+        if problems:
+            return EXIT_BAD_INPUT
+        for m in mutants:
+            out.write(f"{m.id}: applies once; selects tests of {len(spans[m.id])} programs\n")
+        out.write(f"{len(mutants)} mutants checked\n")
+        return EXIT_OK
+    for tool in ("git", "cmake", "ctest"):
+        if shutil.which(tool) is None:
+            raise BadInput(f"{tool} is not on PATH")
+    scratch = os.path.abspath(args.scratch)
+    if scratch == source or scratch.startswith(source + os.sep):
+        raise BadInput(f"--scratch {scratch} must lie outside the source tree {source}")
+    runner = Runner(scratch, args.jobs, not args.no_lock, log)
+    report = run_mutation(runner, source, mutants, log)
+    if args.report:
+        write_report(args.report, report)
+    out.write(render_markdown(report))
+    return verdict(report)
 
 
 if __name__ == "__main__":

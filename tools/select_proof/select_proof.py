@@ -78,11 +78,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "common"))
-from build_lock import BUILD_LOCK, BuildLock  # noqa: E402  (tools/common)
+from build_lock import BuildLock  # noqa: E402  (tools/common)
+from tool_cli import EXIT_BAD_INPUT, EXIT_OK, BadInput, add_run_options, run_main  # noqa: E402
 
-EXIT_OK = 0
 EXIT_MISSED = 1
-EXIT_BAD_INPUT = 2
 
 WATCHED = ("blocks", "patterns", "validation")
 # The suites the shipped registry's evidence ran in full (suites/registry/registry.json).
@@ -94,10 +93,6 @@ CONFIGURE = ["-G", "Ninja", "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
              "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG",
              "-DTTT_BUILD_TESTS=OFF", "-DTTT_BUILD_BENCHMARKS=OFF"]
 SHA = re.compile(r"^[0-9a-f]{40}$")
-
-
-class BadInput(Exception):
-    """An input error: exit 2 with the message."""
 
 
 # ---- git ---------------------------------------------------------------------------------------
@@ -662,59 +657,50 @@ def parse_args(argv):
                              "quick: the cases tagged quick")
     parser.add_argument("--work", default="/tmp/ttt-select-proof", metavar="DIR",
                         help="worktree, build and results cache (default %(default)s)")
-    parser.add_argument("--jobs", type=int, default=2, help="build jobs (default 2)")
     parser.add_argument("--report", metavar="FILE", help="write the JSON report to FILE")
     parser.add_argument("--dry-run", action="store_true",
                         help="list the commits and trees (and which are cached); build nothing")
-    parser.add_argument("--no-lock", action="store_true", help=f"do not take {BUILD_LOCK}")
+    add_run_options(parser, "build jobs (default 2)")
     return parser.parse_args(argv)
 
 
 def main(argv=None, out=sys.stdout, err=sys.stderr):
-    try:
-        args = parse_args(argv)
-    except SystemExit as exit_:
-        return EXIT_BAD_INPUT if exit_.code else EXIT_OK
-    try:
-        if args.commits < 1:
-            raise BadInput(f"--commits (-n) must be >= 1, got {args.commits}")
-        if args.jobs < 1:
-            raise BadInput(f"--jobs must be >= 1, got {args.jobs}")
-        if shutil.which("git") is None:
-            raise BadInput("git is not on PATH")
-        repo = repository_root(os.path.abspath(args.repo))
-        args.work = os.path.abspath(args.work)
-        if args.work == repo or args.work.startswith(repo + os.sep):
-            raise BadInput(f"--work {args.work} must lie outside the repository {repo}")
-        args.ttt = os.path.abspath(args.ttt or os.path.join(repo, "build", "ci", "tools", "ttt",
-                                                            "ttt"))
-        rev_sha = resolve_commit(repo, args.rev)
-        commits = touching_commits(repo, rev_sha, args.commits)
-        parents = {c: parent_of(repo, c) for c in commits}
-        needed = set(commits) | {p for p in parents.values() if p}
-        order = build_order(needed, git(repo, "rev-list", "--topo-order", "--reverse", rev_sha))
-        if args.dry_run:
-            subjects = {c: git(repo, "log", "-1", "--format=%s", c).strip() for c in commits}
-            out.write(render_dry_run(args, repo, rev_sha, commits, parents, order, subjects))
-            return EXIT_OK
-        if not (os.path.isfile(args.ttt) and os.access(args.ttt, os.X_OK)):
-            raise BadInput(f"--ttt {args.ttt}: no executable (build the target ttt)")
+    return run_main("select_proof.py", parse_args, lambda args, log: run(args, log, out), argv,
+                    err)
 
-        def log(message):
-            err.write(message + "\n")
-            err.flush()
 
-        report = run_proof(args, repo, rev_sha, commits, parents, order, log)
-        if args.report:
-            directory = os.path.dirname(os.path.abspath(args.report))
-            os.makedirs(directory, exist_ok=True)
-            with open(args.report, "w", encoding="utf-8") as f:
-                f.write(json.dumps(report, indent=2) + "\n")
-        out.write(render_markdown(report))
-        return verdict(report)
-    except BadInput as error:
-        err.write(f"select_proof.py: error: {error}\n")
-        return EXIT_BAD_INPUT
+def run(args, log, out):
+    """main's work once the arguments parsed."""
+    if args.commits < 1:
+        raise BadInput(f"--commits (-n) must be >= 1, got {args.commits}")
+    if shutil.which("git") is None:
+        raise BadInput("git is not on PATH")
+    repo = repository_root(os.path.abspath(args.repo))
+    args.work = os.path.abspath(args.work)
+    if args.work == repo or args.work.startswith(repo + os.sep):
+        raise BadInput(f"--work {args.work} must lie outside the repository {repo}")
+    args.ttt = os.path.abspath(args.ttt or os.path.join(repo, "build", "ci", "tools", "ttt",
+                                                        "ttt"))
+    rev_sha = resolve_commit(repo, args.rev)
+    commits = touching_commits(repo, rev_sha, args.commits)
+    parents = {c: parent_of(repo, c) for c in commits}
+    needed = set(commits) | {p for p in parents.values() if p}
+    order = build_order(needed, git(repo, "rev-list", "--topo-order", "--reverse", rev_sha))
+    if args.dry_run:
+        subjects = {c: git(repo, "log", "-1", "--format=%s", c).strip() for c in commits}
+        out.write(render_dry_run(args, repo, rev_sha, commits, parents, order, subjects))
+        return EXIT_OK
+    if not (os.path.isfile(args.ttt) and os.access(args.ttt, os.X_OK)):
+        raise BadInput(f"--ttt {args.ttt}: no executable (build the target ttt)")
+
+    report = run_proof(args, repo, rev_sha, commits, parents, order, log)
+    if args.report:
+        directory = os.path.dirname(os.path.abspath(args.report))
+        os.makedirs(directory, exist_ok=True)
+        with open(args.report, "w", encoding="utf-8") as f:
+            f.write(json.dumps(report, indent=2) + "\n")
+    out.write(render_markdown(report))
+    return verdict(report)
 
 
 if __name__ == "__main__":
